@@ -1,0 +1,159 @@
+// The CUDA backend module: device buffers, one stream, cuBLAS GEMMs.
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include "cuda_state.h"
+
+// A failed create() has no state to hold its message: keep it per thread.
+static thread_local char creation_error[512];
+
+qat_status cuda_fail(cuda_state *s, qat_status status, const char *fmt, ...)
+{
+    char *buf = s ? s->error : creation_error;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, 512, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+qat_status cuda_check(cuda_state *s, cudaError_t err, const char *what)
+{
+    if (err == cudaSuccess)
+        return QAT_OK;
+    return cuda_fail(s, err == cudaErrorMemoryAllocation ? QAT_ERR_OUT_OF_MEMORY : QAT_ERR_BACKEND,
+                     "%s: %s", what, cudaGetErrorString(err));
+}
+
+qat_status cublas_check(cuda_state *s, cublasStatus_t err, const char *what)
+{
+    if (err == CUBLAS_STATUS_SUCCESS)
+        return QAT_OK;
+    return cuda_fail(s, QAT_ERR_BACKEND, "%s: cuBLAS status %d", what, (int)err);
+}
+
+static int cuda_probe(void)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess)
+        return 0;
+    return count;
+}
+
+static qat_status cuda_create(int threads, void **state)
+{
+    (void)threads;
+    cuda_state *s = new (std::nothrow) cuda_state();
+    if (!s)
+        return cuda_fail(nullptr, QAT_ERR_OUT_OF_MEMORY, "out of host memory");
+    qat_status st = cuda_check(nullptr, cudaGetDevice(&s->device), "cudaGetDevice");
+    if (st == QAT_OK)
+        st = cuda_check(nullptr, cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    if (st == QAT_OK)
+        st = cublas_check(nullptr, cublasCreate(&s->blas), "cublasCreate");
+    if (st == QAT_OK)
+        st = cublas_check(nullptr, cublasSetStream(s->blas, s->stream), "cublasSetStream");
+    if (st != QAT_OK) {
+        if (s->blas)
+            cublasDestroy(s->blas);
+        if (s->stream)
+            cudaStreamDestroy(s->stream);
+        delete s;
+        return st;
+    }
+    *state = s;
+    return QAT_OK;
+}
+
+static void cuda_destroy(void *state)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    if (!s)
+        return;
+    cudaStreamSynchronize(s->stream);
+    cublasDestroy(s->blas);
+    cudaStreamDestroy(s->stream);
+    delete s;
+}
+
+static const char *cuda_last_error(void *state)
+{
+    return state ? static_cast<cuda_state *>(state)->error : creation_error;
+}
+
+static qat_status cuda_alloc(void *state, size_t bytes, void **ptr)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    *ptr = nullptr;
+    qat_status st = cuda_check(s, cudaMalloc(ptr, bytes ? bytes : 1), "cudaMalloc");
+    if (st != QAT_OK)
+        return st;
+    return cuda_check(s, cudaMemsetAsync(*ptr, 0, bytes, s->stream), "cudaMemset");
+}
+
+static void cuda_free(void *state, void *ptr)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    cudaStreamSynchronize(s->stream);
+    cudaFree(ptr);
+}
+
+static qat_status cuda_copy(cuda_state *s, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
+{
+    if (bytes == 0)
+        return QAT_OK;
+    qat_status st = cuda_check(s, cudaMemcpyAsync(dst, src, bytes, kind, s->stream), "cudaMemcpy");
+    if (st != QAT_OK)
+        return st;
+    return cuda_check(s, cudaStreamSynchronize(s->stream), "cudaStreamSynchronize");
+}
+
+static qat_status cuda_upload(void *state, void *dst, const void *src, size_t bytes)
+{
+    return cuda_copy(static_cast<cuda_state *>(state), dst, src, bytes, cudaMemcpyHostToDevice);
+}
+
+static qat_status cuda_download(void *state, void *dst, const void *src, size_t bytes)
+{
+    return cuda_copy(static_cast<cuda_state *>(state), dst, src, bytes, cudaMemcpyDeviceToHost);
+}
+
+static qat_status cuda_synchronize(void *state)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    return cuda_check(s, cudaStreamSynchronize(s->stream), "cudaStreamSynchronize");
+}
+
+static qat_backend_ops make_ops()
+{
+    qat_backend_ops ops;
+    std::memset(&ops, 0, sizeof ops);
+    ops.abi_version = QAT_BACKEND_ABI_VERSION;
+    ops.name = "cuda";
+    ops.caps = QAT_BACKEND_CAP_GEMM_BATCHED;
+    ops.score = 100;
+    ops.probe = cuda_probe;
+    ops.create = cuda_create;
+    ops.destroy = cuda_destroy;
+    ops.last_error = cuda_last_error;
+    ops.alloc = cuda_alloc;
+    ops.free = cuda_free;
+    ops.upload = cuda_upload;
+    ops.download = cuda_download;
+    ops.synchronize = cuda_synchronize;
+    ops.gemm = cuda_gemm;
+    return ops;
+}
+
+static const qat_backend_ops cuda_ops = make_ops();
+
+extern "C" __attribute__((visibility("default"))) qat_status
+qat_backend_module_get(uint32_t abi_version, const qat_backend_ops **ops)
+{
+    if (abi_version != QAT_BACKEND_ABI_VERSION || !ops)
+        return QAT_ERR_UNSUPPORTED;
+    *ops = &cuda_ops;
+    return QAT_OK;
+}

@@ -1,0 +1,44 @@
+#include "ref/ref_backend.h"
+
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "host/host_memory.h"
+
+static qat_status ref_create(int threads, void **state)
+{
+    qat_ref_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "ref backend: out of memory");
+    s->threads = threads;
+    *state = s;
+    return QAT_OK;
+}
+
+static void ref_destroy(void *state)
+{
+    free(state);
+}
+
+static qat_status ref_set_threads(void *state, int threads)
+{
+    ((qat_ref_state *)state)->threads = threads;
+    return QAT_OK;
+}
+
+const struct qat_backend_ops qat_backend_ref_ops = {
+    .abi_version = QAT_BACKEND_ABI_VERSION,
+    .name = "ref",
+    .caps = QAT_BACKEND_CAP_HOST_MEMORY | QAT_BACKEND_CAP_GEMM_BATCHED,
+    .score = 10,
+    .probe = qat_host_probe,
+    .create = ref_create,
+    .destroy = ref_destroy,
+    .set_threads = ref_set_threads,
+    .alloc = qat_host_alloc,
+    .free = qat_host_free,
+    .upload = qat_host_copy,
+    .download = qat_host_copy,
+    .synchronize = qat_host_synchronize,
+    .gemm = qat_ref_gemm,
+};

@@ -1,0 +1,44 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const char *algo_name(int algo)
+{
+    return algo == QAT_ALGO_LSQ ? "LSQ" : algo == QAT_ALGO_BITNET158 ? "BitNet b1.58" : "float";
+}
+
+static const char *granularity_name(int g)
+{
+    return g == QAT_GRAN_ROW ? "per row" : g == QAT_GRAN_TOKEN ? "per token" : "per tensor";
+}
+
+int qat_cli_quant(int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        printf("usage: qat quant CONFIG\n  Parses a quant config such as E6W1.58A6 and prints what it quantizes.\n");
+        return argc == 2 ? 0 : 2;
+    }
+    qat_quant_config *cfg = NULL;
+    qat_status st = qat_quant_config_parse(argv[1], &cfg);
+    if (st != QAT_OK)
+        return qat_cli_fail("quant", "invalid config", st);
+    char text[QAT_QUANT_CONFIG_MAX_STRING + 1];
+    qat_quant_config_to_string(cfg, text, sizeof text, NULL);
+    printf("%s\n", text);
+    const char *classes[] = {"embeddings", "weights", "activations"};
+    for (int c = 0; c < QAT_CLASS_COUNT; c++) {
+        int algo, bits, gran;
+        qat_quant_config_get(cfg, (qat_tensor_class)c, QAT_QP_ALGO, &algo);
+        qat_quant_config_get(cfg, (qat_tensor_class)c, QAT_QP_BITS, &bits);
+        qat_quant_config_get(cfg, (qat_tensor_class)c, QAT_QP_GRANULARITY, &gran);
+        if (algo == QAT_ALGO_NONE)
+            printf("  %-12s float\n", classes[c]);
+        else if (algo == QAT_ALGO_BITNET158 && c == QAT_CLASS_WEIGHT)
+            printf("  %-12s %s ternary, %s\n", classes[c], algo_name(algo), granularity_name(gran));
+        else
+            printf("  %-12s %s %d bits, %s\n", classes[c], algo_name(algo), bits, granularity_name(gran));
+    }
+    qat_quant_config_free(cfg);
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* The `qat` command-line driver: one file per subcommand, all built only on
+ * the public API. */
+#ifndef QAT_CLI_COMMANDS_H
+#define QAT_CLI_COMMANDS_H
+
+#include <qat/qat.h>
+
+typedef struct qat_cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} qat_cli_command;
+
+int qat_cli_info(int argc, char **argv);
+int qat_cli_quant(int argc, char **argv);
+
+/* Prints "qat <cmd>: <message>: <qat_last_error()>" and returns 1. */
+int qat_cli_fail(const char *cmd, const char *what, qat_status st);
+
+#endif

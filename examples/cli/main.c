@@ -1,0 +1,41 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const qat_cli_command commands[] = {
+    {"info", "version, build and available backends", qat_cli_info},
+    {"quant", "parse a quant config (ExWyAz) and print its canonical form", qat_cli_quant},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+int qat_cli_fail(const char *cmd, const char *what, qat_status st)
+{
+    fprintf(stderr, "qat %s: %s: %s (%s)\n", cmd, what, qat_last_error(), qat_status_string(st));
+    return 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: qat <command> [options]   (qat <command> --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("qat %s\n", qat_version());
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "qat: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

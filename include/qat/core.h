@@ -1,0 +1,137 @@
+/*
+ * libqat — core of the public API: versions, status codes, errors, contexts
+ * and backend discovery. Every other public header includes this one.
+ *
+ * Conventions that hold for the whole API
+ * ---------------------------------------
+ * Status.  Every function that can fail returns `qat_status`: QAT_OK (0) on
+ *   success, a negative code otherwise. After a failure, qat_last_error()
+ *   returns a human-readable message describing it (what was wrong and where).
+ *   Functions never abort or exit the host program.
+ *
+ * Ownership.  Objects are opaque handles created by `qat_X_create`/`_load`/
+ *   `_parse` functions through an out-parameter and released by the matching
+ *   `qat_X_free` (NULL is accepted and ignored). On failure the out-parameter
+ *   is set to NULL and nothing is leaked. A handle that borrows another one
+ *   (a model borrows its context) documents it; the borrowed handle must
+ *   outlive the borrower. Strings returned as `const char *` belong to the
+ *   library and stay valid for the life of the handle that returned them
+ *   (or forever, for static strings such as qat_status_string()).
+ *   Buffers filled by the library are passed by the caller with their
+ *   capacity; a `size_t *needed` out-parameter, where present, reports the
+ *   size required (including the terminating NUL for strings).
+ *
+ * Thread-safety.  The library has no global mutable state. Distinct handles
+ *   may be used concurrently from different threads. A single handle must
+ *   not be used from two threads at once (callers lock if they share one);
+ *   read-only queries on a quant config are the exception and may run
+ *   concurrently. The last-error message is per thread.
+ *
+ * Settings.  Options are set through enum-keyed setters/getters with bounds
+ *   (`qat_context_set_int`) or through version-prefixed option structs
+ *   filled by an `_init` function. No by-value struct ever crosses the API,
+ *   so new settings never break the ABI or ctypes bindings.
+ */
+#ifndef QAT_CORE_H
+#define QAT_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QAT_VERSION_MAJOR 0
+#define QAT_VERSION_MINOR 1
+#define QAT_VERSION_PATCH 0
+#define QAT_VERSION_NUMBER \
+    (QAT_VERSION_MAJOR * 10000 + QAT_VERSION_MINOR * 100 + QAT_VERSION_PATCH)
+
+#if defined(_WIN32)
+#  define QAT_API
+#elif defined(QAT_BUILDING_LIBRARY)
+#  define QAT_API __attribute__((visibility("default")))
+#else
+#  define QAT_API
+#endif
+
+/* Status codes. 0 is success, every error is negative. */
+typedef enum qat_status {
+    QAT_OK = 0,
+    QAT_ERR_INVALID_ARGUMENT = -1, /* a NULL handle, an out-of-range value */
+    QAT_ERR_OUT_OF_MEMORY = -2,
+    QAT_ERR_IO = -3,               /* open/read/write/rename failed */
+    QAT_ERR_FORMAT = -4,           /* malformed or hostile file contents */
+    QAT_ERR_UNSUPPORTED = -5,      /* valid request this build cannot do */
+    QAT_ERR_NOT_FOUND = -6,        /* no such parameter, backend, key... */
+    QAT_ERR_BACKEND = -7,          /* a backend (oneDNN, CUDA) failed */
+    QAT_ERR_NUMERIC = -8,          /* non-finite loss or gradient */
+    QAT_ERR_STATE = -9,            /* call not valid in the object's state */
+    QAT_ERR_BUFFER_TOO_SMALL = -10,/* caller's buffer too small; see needed */
+    QAT_ERR_INTERNAL = -11
+} qat_status;
+
+/* Opaque handles. */
+typedef struct qat_context qat_context;
+typedef struct qat_quant_config qat_quant_config;
+typedef struct qat_model qat_model;
+typedef struct qat_tokenizer qat_tokenizer;
+typedef struct qat_trainer qat_trainer;
+typedef struct qat_dataset qat_dataset;
+typedef struct qat_packed_model qat_packed_model;
+
+/* "0.1.0": the version of the library actually loaded. */
+QAT_API const char *qat_version(void);
+/* QAT_VERSION_NUMBER of the library actually loaded. */
+QAT_API int qat_version_number(void);
+
+/* A static, never-NULL name for a status ("QAT_ERR_FORMAT"...). */
+QAT_API const char *qat_status_string(qat_status status);
+/* The message of the last failure on the calling thread ("" if none).
+ * Valid until the next libqat call on that thread. */
+QAT_API const char *qat_last_error(void);
+/* Forget the calling thread's last error. */
+QAT_API void qat_clear_error(void);
+
+/* ---- Backends -------------------------------------------------------- */
+
+/* Number of backends usable on this machine right now: the built-in "ref"
+ * and "cpu" and, when its module loads and finds a device, "cuda". */
+QAT_API int qat_backend_count(void);
+/* Name of backend i (0 <= i < qat_backend_count()), or NULL. */
+QAT_API const char *qat_backend_name(int index);
+
+/* ---- Contexts -------------------------------------------------------- */
+
+/* A context owns one backend instance (its streams, buffers, threads) and
+ * the random generator. backend: "ref", "cpu", "cuda", or NULL / "auto"
+ * for the best available one. Fails with QAT_ERR_NOT_FOUND naming the
+ * available backends when the requested one is absent. */
+QAT_API qat_status qat_context_create(const char *backend, qat_context **out);
+QAT_API void qat_context_free(qat_context *ctx);
+/* Name of the context's backend ("ref", "cpu", "cuda"). */
+QAT_API const char *qat_context_backend(const qat_context *ctx);
+
+typedef enum qat_context_param {
+    QAT_CTX_THREADS = 1,       /* worker threads for CPU kernels; 0 = all cores */
+    QAT_CTX_SEED = 2,          /* RNG seed (dropout, masking, init); default 42 */
+    QAT_CTX_DETERMINISTIC = 3  /* 1 = bit-reproducible kernels (default 1) */
+} qat_context_param;
+
+/* Bounds of a setting, for validation and UIs. */
+QAT_API qat_status qat_context_param_bounds(qat_context_param param,
+                                            int64_t *min_value,
+                                            int64_t *max_value);
+QAT_API qat_status qat_context_set_int(qat_context *ctx,
+                                       qat_context_param param,
+                                       int64_t value);
+QAT_API qat_status qat_context_get_int(const qat_context *ctx,
+                                       qat_context_param param,
+                                       int64_t *value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QAT_CORE_H */

@@ -1,0 +1,15 @@
+/*
+ * libqat — quantization-aware training and low-bit inference for
+ * BERT-class encoders. This umbrella header includes the whole public API;
+ * each topic header also compiles on its own.
+ *
+ * See qat/core.h for the conventions every function follows (status codes,
+ * ownership, thread-safety, settings).
+ */
+#ifndef QAT_QAT_H
+#define QAT_QAT_H
+
+#include "qat/core.h"
+#include "qat/quant.h"
+
+#endif /* QAT_QAT_H */

@@ -1,0 +1,87 @@
+/*
+ * The private backend interface. Never installed: backends are built with
+ * the library (ref, cpu) or as modules of the same source tree (cuda), and
+ * a module is accepted only when its QAT_BACKEND_ABI_VERSION matches ours.
+ *
+ * A backend implements the operations the model graph needs on its own
+ * memory. Slots may be NULL where a backend has nothing better than the
+ * default; a host-memory backend (caps & QAT_BACKEND_CAP_HOST_MEMORY) then
+ * falls back to the ref implementation of that slot (see backend_dispatch).
+ *
+ * Errors: every op returns a qat_status. Built-in backends set the
+ * thread's message with qat_fail(); modules cannot (they do not link the
+ * core), so they return a status and describe it through last_error().
+ */
+#ifndef QAT_LIB_BACKEND_H
+#define QAT_LIB_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qat/core.h"
+
+/* Bump whenever struct qat_backend_ops or a descriptor below changes. */
+#define QAT_BACKEND_ABI_VERSION 1u
+
+/* Symbol a backend module exports (C linkage):
+ *   qat_status qat_backend_module_get(uint32_t abi_version,
+ *                                     const struct qat_backend_ops **ops); */
+#define QAT_BACKEND_MODULE_ENTRY "qat_backend_module_get"
+
+enum {
+    QAT_BACKEND_CAP_HOST_MEMORY = 1u << 0, /* buffers are plain host pointers */
+    QAT_BACKEND_CAP_GEMM_BATCHED = 1u << 1
+};
+
+/* Row-major, strided-batched single-precision GEMM:
+ *   C_i = alpha * op(A_i) * op(B_i) + beta * C_i,  i < batch,
+ *   op(A_i) is m x k, op(B_i) is k x n, C_i is m x n,
+ *   X_i = X + i * stride_x; ld* are row strides of the stored matrices. */
+typedef struct qat_gemm_desc {
+    int trans_a, trans_b;
+    int64_t m, n, k;
+    float alpha, beta;
+    const float *a;
+    int64_t lda, stride_a;
+    const float *b;
+    int64_t ldb, stride_b;
+    float *c;
+    int64_t ldc, stride_c;
+    int64_t batch;
+} qat_gemm_desc;
+
+struct qat_backend_ops {
+    uint32_t abi_version;
+    const char *name;
+    uint32_t caps;
+    int score;                           /* higher wins for backend "auto" */
+
+    /* Number of usable devices (CPU backends: 1). 0 = not usable here. */
+    int (*probe)(void);
+    qat_status (*create)(int threads, void **state);
+    void (*destroy)(void *state);
+    qat_status (*set_threads)(void *state, int threads);
+    /* Message of the state's last failure (modules); may be NULL. */
+    const char *(*last_error)(void *state);
+
+    /* Buffers, in the backend's memory. alloc returns zeroed memory. */
+    qat_status (*alloc)(void *state, size_t bytes, void **ptr);
+    void (*free)(void *state, void *ptr);
+    qat_status (*upload)(void *state, void *dst, const void *src, size_t bytes);
+    qat_status (*download)(void *state, void *dst, const void *src, size_t bytes);
+    qat_status (*synchronize)(void *state);
+
+    qat_status (*gemm)(void *state, const qat_gemm_desc *desc);
+};
+
+/* Built-in backends. */
+extern const struct qat_backend_ops qat_backend_ref_ops;
+#ifdef QAT_HAVE_ONEDNN
+extern const struct qat_backend_ops qat_backend_cpu_ops;
+#endif
+
+/* Validates a GEMM descriptor (sizes, leading dimensions, pointers) and
+ * sets the error message; built-in backends call it first. */
+qat_status qat_gemm_desc_validate(const qat_gemm_desc *desc);
+
+#endif

@@ -1,0 +1,10 @@
+#include "backend/gemm_check.h"
+#include "core/error.h"
+
+qat_status qat_gemm_desc_validate(const qat_gemm_desc *d)
+{
+    char why[256];
+    if (qat_gemm_desc_problem(d, why, sizeof why))
+        return qat_fail(QAT_ERR_INVALID_ARGUMENT, "%s", why);
+    return QAT_OK;
+}

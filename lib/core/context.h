@@ -1,0 +1,23 @@
+/* The context: one backend instance plus the run-wide settings. */
+#ifndef QAT_LIB_CONTEXT_H
+#define QAT_LIB_CONTEXT_H
+
+#include "backend/registry.h"
+#include "core/rng.h"
+
+struct qat_context {
+    qat_backend_handle backend;
+    void *backend_state;
+    int threads;          /* resolved: >= 1 */
+    uint64_t seed;
+    int deterministic;
+    qat_rng rng;
+};
+
+/* Turns a backend's failure into the thread's error message: modules
+ * describe failures through last_error(), built-ins already called
+ * qat_fail(). */
+qat_status qat_context_backend_error(const qat_context *ctx, qat_status status,
+                                     const char *what);
+
+#endif

@@ -1,0 +1,35 @@
+/* Shared main() for the Check suites: each test file defines
+ * `Suite *make_suite(void)` and includes this header once. */
+#ifndef QAT_TEST_MAIN_H
+#define QAT_TEST_MAIN_H
+
+#include <check.h>
+#include <stdlib.h>
+
+Suite *make_suite(void);
+
+int main(void)
+{
+    SRunner *runner = srunner_create(make_suite());
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Asserts a libqat call succeeded, showing the library's message if not. */
+#define QAT_ASSERT_OK(expr) \
+    do { qat_status st_ = (expr); \
+         ck_assert_msg(st_ == QAT_OK, "%s failed: %s: %s", #expr, qat_status_string(st_), qat_last_error()); \
+    } while (0)
+
+/* Asserts a call failed with `code` and that its message contains `needle`. */
+#define QAT_ASSERT_FAILS(expr, code, needle) \
+    do { qat_status st_ = (expr); \
+         ck_assert_msg(st_ == (code), "%s returned %s, expected %s (%s)", #expr, qat_status_string(st_), \
+                       qat_status_string(code), qat_last_error()); \
+         ck_assert_msg(strstr(qat_last_error(), (needle)) != NULL, "message of %s is '%s', lacks '%s'", \
+                       #expr, qat_last_error(), (needle)); \
+    } while (0)
+
+#endif
