@@ -8,9 +8,21 @@
 
 #include "core/error.h"
 
-/* Modules the registry knows how to look for, by backend name. */
+/* Modules the registry knows how to look for, by backend name, with the
+ * driver library each needs: without it the (large) module is not even
+ * loaded, which keeps backend discovery cheap on machines without a GPU. */
 static const char *const module_names[] = {"cuda"};
+static const char *const module_drivers[] = {"libcuda.so.1"};
 #define MODULE_COUNT (sizeof module_names / sizeof module_names[0])
+
+static int driver_present(const char *soname)
+{
+    void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
+    if (!h)
+        return 0;
+    dlclose(h);
+    return 1;
+}
 
 static const struct qat_backend_ops *const builtin_backends[] = {
     &qat_backend_ref_ops,
@@ -87,7 +99,7 @@ static int for_each_usable(int (*visit)(qat_backend_handle *, void *), void *arg
     }
     for (size_t i = 0; i < MODULE_COUNT; i++) {
         qat_backend_handle h = {NULL, NULL};
-        if (!find_module(module_names[i], &h))
+        if (!driver_present(module_drivers[i]) || !find_module(module_names[i], &h))
             continue;
         if (h.ops->probe() > 0 && visit(&h, arg))
             return 1;

@@ -4,6 +4,9 @@
 set -eu
 build="$1"
 src="$2"
+extra=""
+# A sanitized libqat needs its runtime in the program too.
+[ "${3:-plain}" = sanitize ] && extra="-fsanitize=address,undefined"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 meson install -C "$build" --destdir "$stage" --no-rebuild --quiet >/dev/null
@@ -15,7 +18,7 @@ so=$(find "$stage" -name 'libqat.so.0' | head -n 1)
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 prefix=$(pkg-config --variable=prefix libqat)
 flags=$(pkg-config --define-variable=prefix="$stage$prefix" --cflags --libs libqat)
-cc -o "$stage/hello" "$src/examples/hello_version.c" $flags
+cc $extra -o "$stage/hello" "$src/examples/hello_version.c" $flags
 out=$(LD_LIBRARY_PATH="$(dirname "$so")" "$stage/hello")
 expected=$(sed -n 's/^#define QAT_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' "$src/include/qat/core.h" | paste -sd.)
 case "$out" in

@@ -1,0 +1,7 @@
+"""libqat: quantization-aware training and low-bit inference for BERT-class
+encoders, through ctypes. The shared library is found through LIBQAT_LIBRARY,
+next to this package, or through the system loader."""
+from ._lib import QatError
+from .core import Context, QuantConfig, backends, version
+
+__all__ = ["QatError", "Context", "QuantConfig", "backends", "version"]

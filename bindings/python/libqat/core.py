@@ -1,0 +1,127 @@
+"""Version, backends, contexts and quant configs."""
+from __future__ import annotations
+
+import ctypes
+
+from ._lib import check, declare, lib
+
+_backend_count = declare("qat_backend_count", [], ctypes.c_int)
+_backend_name = declare("qat_backend_name", [ctypes.c_int], ctypes.c_char_p)
+_ctx_create = declare("qat_context_create", [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)])
+_ctx_free = declare("qat_context_free", [ctypes.c_void_p], None)
+_ctx_backend = declare("qat_context_backend", [ctypes.c_void_p], ctypes.c_char_p)
+_ctx_set = declare("qat_context_set_int", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64])
+_ctx_get = declare("qat_context_get_int", [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int64)])
+_qc_parse = declare("qat_quant_config_parse", [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)])
+_qc_free = declare("qat_quant_config_free", [ctypes.c_void_p], None)
+_qc_to_string = declare("qat_quant_config_to_string",
+                        [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)])
+_qc_get = declare("qat_quant_config_get", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int)])
+
+_THREADS, _SEED, _DETERMINISTIC = 1, 2, 3
+
+
+def version() -> str:
+    """Version of the loaded libqat, e.g. '0.1.0'."""
+    return lib.qat_version().decode()
+
+
+def backends() -> list[str]:
+    """Backends usable on this machine, e.g. ['ref', 'cpu']."""
+    return [_backend_name(i).decode() for i in range(_backend_count())]
+
+
+class Context:
+    """A backend instance ('ref', 'cpu', 'cuda', or None for the best one),
+    its threads and its random seed."""
+
+    def __init__(self, backend: str | None = None, threads: int | None = None, seed: int | None = None):
+        handle = ctypes.c_void_p()
+        check(_ctx_create(backend.encode() if backend else None, ctypes.byref(handle)))
+        self._handle = handle
+        if threads is not None:
+            self.threads = threads
+        if seed is not None:
+            self.seed = seed
+
+    @property
+    def handle(self) -> ctypes.c_void_p:
+        return self._handle
+
+    @property
+    def backend(self) -> str:
+        return _ctx_backend(self._handle).decode()
+
+    def _get(self, key: int) -> int:
+        value = ctypes.c_int64()
+        check(_ctx_get(self._handle, key, ctypes.byref(value)))
+        return value.value
+
+    @property
+    def threads(self) -> int:
+        return self._get(_THREADS)
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        check(_ctx_set(self._handle, _THREADS, int(value)))
+
+    @property
+    def seed(self) -> int:
+        return self._get(_SEED)
+
+    @seed.setter
+    def seed(self, value: int) -> None:
+        check(_ctx_set(self._handle, _SEED, int(value)))
+
+    def close(self) -> None:
+        if self._handle:
+            _ctx_free(self._handle)
+            self._handle = ctypes.c_void_p()
+
+    def __del__(self):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Context(backend={self.backend!r}, threads={self.threads})"
+
+
+class QuantConfig:
+    """A parsed ExWyAz quant config: QuantConfig('E6W1.58A6')."""
+
+    CLASSES = ("embedding", "weight", "activation")
+    ALGOS = ("none", "lsq", "bitnet158")
+    GRANULARITIES = ("tensor", "row", "token")
+
+    def __init__(self, text: str):
+        handle = ctypes.c_void_p()
+        check(_qc_parse(text.encode(), ctypes.byref(handle)))
+        self._handle = handle
+
+    @property
+    def handle(self) -> ctypes.c_void_p:
+        return self._handle
+
+    def __str__(self) -> str:
+        buf = ctypes.create_string_buffer(256)
+        check(_qc_to_string(self._handle, buf, len(buf), None))
+        return buf.value.decode()
+
+    def describe(self) -> dict:
+        """{'weight': {'algo': 'bitnet158', 'bits': 2, 'granularity': 'tensor'}, ...}"""
+        out = {}
+        for ci, cls in enumerate(self.CLASSES):
+            vals = []
+            for param in (1, 2, 3):
+                v = ctypes.c_int()
+                check(_qc_get(self._handle, ci, param, ctypes.byref(v)))
+                vals.append(v.value)
+            out[cls] = {"algo": self.ALGOS[vals[0]], "bits": vals[1], "granularity": self.GRANULARITIES[vals[2]]}
+        return out
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _qc_free(self._handle)
+            self._handle = None
+
+    def __repr__(self) -> str:
+        return f"QuantConfig({str(self)!r})"

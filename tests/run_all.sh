@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Every test of libqat: the plain build's suites, the Python bindings, the
+# whole suite again under ASan+UBSan, and the C suites under valgrind.
+# Usage: tests/run_all.sh            (from anywhere; builds what it needs)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash tests/setup_venv.sh || { echo "cannot set up the test venv"; exit 1; }
+export PATH="$PWD/.venv/bin:$PATH"
+jobs=$(nproc)
+passed=0
+failed=0
+
+# Adds the counts of a `meson test` run (its Ok:/Fail:/Timeout: lines).
+count_meson() {
+    local log="$1"
+    local ok fail timeout
+    ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -n1)
+    fail=$(awk '/^Fail:/ {print $2}' "$log" | tail -n1)
+    timeout=$(awk '/^Timeout:/ {print $2}' "$log" | tail -n1)
+    passed=$((passed + ${ok:-0}))
+    failed=$((failed + ${fail:-0} + ${timeout:-0}))
+    if [ -z "$ok" ]; then failed=$((failed + 1)); fi
+}
+
+configure() { # dir, options...
+    local dir="$1"; shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson setup --reconfigure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@" >/dev/null
+    fi
+}
+
+section() { printf '\n==== %s ====\n' "$1"; }
+
+section "build (release)"
+configure build -Dbuildtype=release || exit 1
+ninja -C build -j "$jobs" >/dev/null || { ninja -C build; exit 1; }
+
+section "meson test (release)"
+meson test -C build --num-processes "$jobs" --print-errorlogs 2>&1 | tee build/run_all.log
+count_meson build/run_all.log
+
+section "python bindings (pytest)"
+LIBQAT_LIBRARY="$PWD/build/libqat.so.0" QAT_BACKEND_PATH="$PWD/build/backends/cuda" \
+    python3 -m pytest -q bindings/python/tests 2>&1 | tee build/pytest.log
+py_passed=$(grep -Eo '[0-9]+ passed' build/pytest.log | tail -n1 | awk '{print $1}')
+py_failed=$(grep -Eo '[0-9]+ (failed|error)' build/pytest.log | awk '{s += $1} END {print s + 0}')
+passed=$((passed + ${py_passed:-0}))
+failed=$((failed + py_failed))
+[ -n "$py_passed" ] || failed=$((failed + 1))
+
+section "build + meson test (ASan + UBSan)"
+configure build-sanitize -Dbuildtype=debug -Dsanitize=true -Dcuda=disabled || exit 1
+ninja -C build-sanitize -j "$jobs" >/dev/null || { ninja -C build-sanitize; exit 1; }
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C build-sanitize --num-processes "$jobs" --print-errorlogs --no-suite slow 2>&1 \
+    | tee build-sanitize/run_all.log
+count_meson build-sanitize/run_all.log
+
+section "valgrind (C suites, leaks)"
+CK_FORK=no meson test -C build --suite c --num-processes "$jobs" --print-errorlogs --no-suite slow \
+    --wrap='valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions='"$PWD"'/tests/valgrind.supp' \
+    --timeout-multiplier 10 2>&1 | tee build/valgrind.log
+count_meson build/valgrind.log
+
+section "summary"
+echo "all: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
