@@ -1,0 +1,120 @@
+/* Runtime CPU dispatch. The choice lives in the kernel handle, made when
+ * the handle is initialised (reading QAT_ISA then, never caching it in a
+ * global), so tests can run every path in one process. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "packed/packed_internal.h"
+
+const char *qat_packed_isa_name(qat_packed_isa isa)
+{
+    switch (isa) {
+    case QAT_PACKED_ISA_AUTO:
+        return "auto";
+    case QAT_PACKED_ISA_SCALAR:
+        return "scalar";
+    case QAT_PACKED_ISA_AVX2:
+        return "avx2";
+    case QAT_PACKED_ISA_AVX512VNNI:
+        return "avx512vnni";
+    }
+    return "unknown";
+}
+
+int qat_packed_isa_available(qat_packed_isa isa)
+{
+    switch (isa) {
+    case QAT_PACKED_ISA_AUTO:
+    case QAT_PACKED_ISA_SCALAR:
+        return 1;
+#if defined(QAT_PACKED_X86)
+    /* __builtin_cpu_supports also checks that the OS saves the wider
+     * registers (XGETBV), so a listed feature is a usable one. */
+    case QAT_PACKED_ISA_AVX2:
+        return __builtin_cpu_supports("avx2");
+    case QAT_PACKED_ISA_AVX512VNNI:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vnni");
+#else
+    case QAT_PACKED_ISA_AVX2:
+    case QAT_PACKED_ISA_AVX512VNNI:
+        return 0;
+#endif
+    }
+    return 0;
+}
+
+static qat_packed_isa best_isa(void)
+{
+    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
+        return QAT_PACKED_ISA_AVX512VNNI;
+    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
+        return QAT_PACKED_ISA_AVX2;
+    return QAT_PACKED_ISA_SCALAR;
+}
+
+static void list_available(char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (int i = QAT_PACKED_ISA_SCALAR; i <= QAT_PACKED_ISA_AVX512VNNI; i++) {
+        if (!qat_packed_isa_available((qat_packed_isa)i))
+            continue;
+        size_t n = strlen(buf);
+        if (n + 16 < cap)
+            strcat(strcat(buf, n ? ", " : ""), qat_packed_isa_name((qat_packed_isa)i));
+    }
+}
+
+qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int threads)
+{
+    QAT_CHECK_ARG(k, "packed: kernel init: NULL handle");
+    QAT_CHECK_ARG(threads >= 1 && threads <= 1024, "packed: kernel init: threads = %d, expected 1..1024",
+                  threads);
+    QAT_CHECK_ARG(isa >= QAT_PACKED_ISA_AUTO && isa <= QAT_PACKED_ISA_AVX512VNNI,
+                  "packed: kernel init: unknown isa %d", (int)isa);
+    const char *from = "requested";
+    if (isa == QAT_PACKED_ISA_AUTO) {
+        const char *env = getenv("QAT_ISA");
+        if (!env || !*env || strcmp(env, "auto") == 0) {
+            isa = best_isa();
+        } else {
+            from = "QAT_ISA";
+            isa = QAT_PACKED_ISA_AUTO;
+            for (int i = QAT_PACKED_ISA_SCALAR; i <= QAT_PACKED_ISA_AVX512VNNI; i++)
+                if (strcmp(env, qat_packed_isa_name((qat_packed_isa)i)) == 0)
+                    isa = (qat_packed_isa)i;
+            if (isa == QAT_PACKED_ISA_AUTO)
+                return qat_fail(QAT_ERR_INVALID_ARGUMENT,
+                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, auto", env);
+        }
+    }
+    if (!qat_packed_isa_available(isa)) {
+        char avail[96];
+        list_available(avail, sizeof avail);
+#if defined(QAT_PACKED_X86)
+        const char *why = "this CPU lacks it";
+#else
+        const char *why = "this build is not for x86-64";
+#endif
+        return qat_fail(QAT_ERR_UNSUPPORTED, "packed: %s ISA %s is unavailable: %s (available: %s)", from,
+                        qat_packed_isa_name(isa), why, avail);
+    }
+    k->isa = isa;
+    k->threads = threads;
+    return QAT_OK;
+}
+
+qat_packed_panel_fn qat_packed_panel_for(qat_packed_isa isa)
+{
+    switch (isa) {
+#if defined(QAT_PACKED_X86)
+    case QAT_PACKED_ISA_AVX2:
+        return qat_packed_panel_avx2;
+    case QAT_PACKED_ISA_AVX512VNNI:
+        return qat_packed_panel_avx512vnni;
+#endif
+    default:
+        return qat_packed_panel_scalar;
+    }
+}

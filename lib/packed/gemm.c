@@ -1,0 +1,122 @@
+/* The GEMM driver: output rows are cut into panels; each OpenMP thread
+ * unpacks a panel of weight rows once into a u8 scratch buffer and runs it
+ * against every token of the batch, then applies the shared scalar
+ * epilogue. Every output element is computed by exactly one thread with
+ * the same code, so results do not depend on the thread count. */
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "core/error.h"
+#include "packed/packed_internal.h"
+
+/* Rows per panel: 16 rows of up to 3072 codes (48 KiB) stay in L2 while the
+ * activations stream past; a multiple of the kernels' 4-row blocks. */
+#define PANEL_ROWS 16
+
+static qat_status check_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
+                             const qat_packed_weights *w, const void *outp, int64_t ld,
+                             const char *who)
+{
+    QAT_CHECK_ARG(k && a && w && outp, "packed: %s: NULL argument", who);
+    QAT_CHECK_ARG(k->threads >= 1 && k->isa != QAT_PACKED_ISA_AUTO,
+                  "packed: %s: kernel handle not initialised", who);
+    QAT_CHECK_ARG(a->codes && a->bits >= 2, "packed: %s: activations not quantized", who);
+    QAT_CHECK_ARG(w->data && w->scale, "packed: %s: weights not packed", who);
+    QAT_CHECK_ARG(a->in == w->in, "packed: %s: activations have %lld features, weights %lld", who,
+                  (long long)a->in, (long long)w->in);
+    QAT_CHECK_ARG(ld >= w->out, "packed: %s: ld = %lld < out = %lld", who, (long long)ld,
+                  (long long)w->out);
+    return QAT_OK;
+}
+
+static void dequant_rows(const qat_packed_acts *a, const qat_packed_weights *w, int64_t o0,
+                         int64_t rows, const int32_t *acc, int64_t ldacc, const float *bias,
+                         float *y, int64_t ldy)
+{
+    for (int64_t t = 0; t < a->tokens; t++) {
+        const float sa = a->scale[t];
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t o = o0 + r;
+            float v = ((float)acc[t * ldacc + r] * sa) * w->scale[w->per_row ? o : 0];
+            y[t * ldy + o] = bias ? v + bias[o] : v;
+        }
+    }
+}
+
+/* y == NULL: write the accumulators to acc_out (ld = ldacc_out) instead. */
+static qat_status run(const qat_packed_kernel *k, const qat_packed_acts *a,
+                      const qat_packed_weights *w, int32_t *acc_out, int64_t ldacc_out,
+                      const float *bias, float *y, int64_t ldy)
+{
+    const int64_t kpad = a->stride;
+    const int64_t npanels = (w->out + PANEL_ROWS - 1) / PANEL_ROWS;
+    const int nt = (int)(npanels < k->threads ? npanels : k->threads);
+    const size_t panel_bytes = (size_t)PANEL_ROWS * (size_t)kpad;
+    /* Per thread: the unpacked panel and (for float output) its
+     * accumulators for the whole batch. */
+    const size_t acc_bytes = y ? (size_t)a->tokens * PANEL_ROWS * sizeof(int32_t) : 0;
+    const size_t per_thread = panel_bytes + (acc_bytes + 63) / 64 * 64;
+    uint8_t *scratch = aligned_alloc(64, per_thread * (size_t)nt);
+    if (!scratch)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: gemm: out of memory for %d panels of %lld bytes", nt,
+                        (long long)per_thread);
+    const qat_packed_panel_fn kernel = qat_packed_panel_for(k->isa);
+    const int umax = w->qmax + w->offset;
+
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t pi = 0; pi < npanels; pi++) {
+        int tid = 0;
+#if defined(_OPENMP)
+        tid = omp_get_thread_num();
+#endif
+        uint8_t *panel = scratch + per_thread * (size_t)tid;
+        int64_t o0 = pi * PANEL_ROWS;
+        int64_t rows = w->out - o0 < PANEL_ROWS ? w->out - o0 : PANEL_ROWS;
+        qat_packed_unpack_panel(w, o0, rows, panel, kpad);
+        qat_packed_panel_args p = {
+            .panel = panel, .rows = rows, .kpad = kpad, .offset = w->offset, .umax = umax,
+            .acts = a->codes, .lda = a->stride, .tokens = a->tokens, .row_sum = a->row_sum,
+        };
+        if (y) {
+            p.acc = (int32_t *)(panel + panel_bytes);
+            p.ldacc = PANEL_ROWS;
+            kernel(&p);
+            dequant_rows(a, w, o0, rows, p.acc, PANEL_ROWS, bias, y, ldy);
+        } else {
+            p.acc = acc_out + o0;
+            p.ldacc = ldacc_out;
+            kernel(&p);
+        }
+    }
+    free(scratch);
+    return QAT_OK;
+}
+
+qat_status qat_packed_gemm_i32(const qat_packed_kernel *k, const qat_packed_acts *a,
+                               const qat_packed_weights *w, int32_t *acc, int64_t ldacc)
+{
+    QAT_TRY(check_gemm(k, a, w, acc, ldacc, "gemm_i32"));
+    return run(k, a, w, acc, ldacc, NULL, NULL, 0);
+}
+
+qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
+                           const qat_packed_weights *w, const float *bias, float *y, int64_t ldy)
+{
+    QAT_TRY(check_gemm(k, a, w, y, ldy, "gemm"));
+    return run(k, a, w, NULL, 0, bias, y, ldy);
+}
+
+qat_status qat_packed_dequant(const qat_packed_acts *a, const qat_packed_weights *w,
+                              const int32_t *acc, int64_t ldacc, const float *bias, float *y,
+                              int64_t ldy)
+{
+    QAT_CHECK_ARG(a && w && acc && y && a->scale && w->scale, "packed: dequant: NULL argument");
+    QAT_CHECK_ARG(ldacc >= w->out && ldy >= w->out, "packed: dequant: ld smaller than out = %lld",
+                  (long long)w->out);
+    dequant_rows(a, w, 0, w->out, acc, ldacc, bias, y, ldy);
+    return QAT_OK;
+}

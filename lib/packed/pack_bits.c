@@ -1,0 +1,166 @@
+/* LSQ b-bit weights (b = 2..8): codes q = round(clamp(W / s, Qn, Qp)),
+ * stored as u = q + 2^(b-1) in a little-endian bit stream per row (b < 8)
+ * or as the signed int8 code itself (b = 8). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "packed/packed_internal.h"
+
+size_t qat_packed_row_bytes(qat_packed_wformat format, int bits, int64_t in)
+{
+    if (in <= 0)
+        return 0;
+    switch (format) {
+    case QAT_PACKED_W_TERNARY2:
+        return (size_t)((in + 3) / 4);
+    case QAT_PACKED_W_TERNARY1P6:
+        return (size_t)((in + 4) / 5);
+    case QAT_PACKED_W_LSQ:
+        if (bits < 2 || bits > 8)
+            return 0;
+        return (size_t)((in * bits + 7) / 8);
+    }
+    return 0;
+}
+
+void qat_packed_weights_free(qat_packed_weights *pw)
+{
+    if (!pw)
+        return;
+    free(pw->scale);
+    free(pw->data);
+    memset(pw, 0, sizeof *pw);
+}
+
+/* The code of one weight, as the LSQ fake quantizer computes it. */
+static inline int lsq_q(float w, float s, float qn, float qp)
+{
+    float v = w / s;
+    v = v < qn ? qn : (v > qp ? qp : v);
+    return (int)nearbyintf(v);
+}
+
+qat_status qat_packed_pack_lsq(const float *w, int64_t out, int64_t in, int bits,
+                               const float *step, int per_row, qat_packed_weights *pw)
+{
+    QAT_CHECK_ARG(pw, "packed: pack lsq: NULL output");
+    memset(pw, 0, sizeof *pw);
+    QAT_CHECK_ARG(w && step, "packed: pack lsq: NULL weight or step");
+    QAT_CHECK_ARG(bits >= 2 && bits <= 8, "packed: pack lsq: bits = %d, expected 2..8", bits);
+    QAT_CHECK_ARG(out > 0 && in > 0 && in <= QAT_PACKED_MAX_IN,
+                  "packed: pack lsq: shape [%lld, %lld] out of range (in <= %d)", (long long)out,
+                  (long long)in, QAT_PACKED_MAX_IN);
+    int64_t ns = per_row ? out : 1;
+    for (int64_t r = 0; r < ns; r++)
+        QAT_CHECK_ARG(isfinite(step[r]) && step[r] > 0.0f,
+                      "packed: pack lsq: step[%lld] = %g must be finite and > 0", (long long)r,
+                      (double)step[r]);
+    for (int64_t i = 0; i < out * in; i++)
+        if (!isfinite(w[i]))
+            return qat_fail(QAT_ERR_NUMERIC, "packed: pack lsq: weight [%lld, %lld] is not finite",
+                            (long long)(i / in), (long long)(i % in));
+
+    const int half = 1 << (bits - 1);
+    pw->format = QAT_PACKED_W_LSQ;
+    pw->bits = bits;
+    pw->offset = half;
+    pw->qmin = -half;
+    pw->qmax = half - 1;
+    pw->out = out;
+    pw->in = in;
+    pw->per_row = per_row ? 1 : 0;
+    pw->row_bytes = qat_packed_row_bytes(QAT_PACKED_W_LSQ, bits, in);
+    pw->scale = malloc((size_t)ns * sizeof *pw->scale);
+    pw->data = calloc((size_t)out, pw->row_bytes);
+    if (!pw->scale || !pw->data) {
+        qat_packed_weights_free(pw);
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: pack lsq: out of memory for [%lld, %lld]",
+                        (long long)out, (long long)in);
+    }
+    memcpy(pw->scale, step, (size_t)ns * sizeof *pw->scale);
+    const float qn = (float)pw->qmin, qp = (float)pw->qmax;
+    for (int64_t r = 0; r < out; r++) {
+        float s = step[per_row ? r : 0];
+        const float *wr = w + r * in;
+        uint8_t *dst = pw->data + (size_t)r * pw->row_bytes;
+        if (bits == 8) {
+            for (int64_t c = 0; c < in; c++)
+                dst[c] = (uint8_t)(int8_t)lsq_q(wr[c], s, qn, qp);
+            continue;
+        }
+        for (int64_t c = 0; c < in; c++) {
+            unsigned u = (unsigned)(lsq_q(wr[c], s, qn, qp) + half);
+            int64_t bit = c * bits;
+            /* A field spans at most two bytes (bits <= 7). */
+            unsigned v = u << (bit & 7);
+            dst[bit >> 3] |= (uint8_t)v;
+            if ((bit & 7) + bits > 8)
+                dst[(bit >> 3) + 1] |= (uint8_t)(v >> 8);
+        }
+    }
+    return QAT_OK;
+}
+
+void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t rows,
+                           uint8_t *panel, int64_t kpad)
+{
+    const int64_t in = w->in;
+    const int bits = w->bits;
+    const unsigned mask = (1u << bits) - 1u;
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *src = w->data + (size_t)(row0 + r) * w->row_bytes;
+        uint8_t *dst = panel + r * kpad;
+        if (bits == 8) {
+            /* q + 128 is q with its sign bit flipped. */
+            for (int64_t c = 0; c < in; c++)
+                dst[c] = (uint8_t)(src[c] ^ 0x80u);
+        } else {
+            for (int64_t c = 0; c < in; c++) {
+                int64_t bit = c * bits;
+                unsigned v = src[bit >> 3];
+                if ((bit & 7) + bits > 8)
+                    v |= (unsigned)src[(bit >> 3) + 1] << 8;
+                dst[c] = (uint8_t)((v >> (bit & 7)) & mask);
+            }
+        }
+        memset(dst + in, 0, (size_t)(kpad - in));
+    }
+}
+
+void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t rows,
+                             uint8_t *panel, int64_t kpad)
+{
+    switch (w->format) {
+    case QAT_PACKED_W_TERNARY2:
+        qat_packed_unpack_ternary2(w, row0, rows, panel, kpad);
+        break;
+    case QAT_PACKED_W_TERNARY1P6:
+        qat_packed_unpack_ternary1p6(w, row0, rows, panel, kpad);
+        break;
+    case QAT_PACKED_W_LSQ:
+        qat_packed_unpack_lsq(w, row0, rows, panel, kpad);
+        break;
+    }
+}
+
+qat_status qat_packed_unpack_codes(const qat_packed_weights *pw, int64_t row0, int64_t rows,
+                                   int8_t *q)
+{
+    QAT_CHECK_ARG(pw && pw->data && q, "packed: unpack codes: NULL weights or output");
+    QAT_CHECK_ARG(row0 >= 0 && rows >= 0 && row0 + rows <= pw->out,
+                  "packed: unpack codes: rows [%lld, %lld) outside [0, %lld)", (long long)row0,
+                  (long long)(row0 + rows), (long long)pw->out);
+    /* Unpack one row at a time through a small buffer: kpad = in here. */
+    uint8_t *u = malloc((size_t)pw->in);
+    if (!u)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: unpack codes: out of memory");
+    for (int64_t r = 0; r < rows; r++) {
+        qat_packed_unpack_panel(pw, row0 + r, 1, u, pw->in);
+        for (int64_t c = 0; c < pw->in; c++)
+            q[r * pw->in + c] = (int8_t)((int)u[c] - pw->offset);
+    }
+    free(u);
+    return QAT_OK;
+}

@@ -1,0 +1,161 @@
+/*
+ * Packed low-bit inference: the integer kernels (internal API, hidden).
+ *
+ * The contract (docs/packed-kernels.md): for a linear layer y = x W^T + b
+ * whose weights and inputs go through the fake quantizers of SPEC section 4,
+ *
+ *     qw = weight codes (signed), sw = weight scale (per tensor or per row)
+ *     qa = activation codes (signed int8), sa = activation scale (per token)
+ *     acc[t,o] = sum_i qa[t,i] * qw[o,i]            (int32, exact)
+ *     y[t,o]   = ((float)acc[t,o] * sa[t]) * sw[o] + b[o]
+ *
+ * reproduces X_hat @ W_hat^T + b (X_hat = qa*sa, W_hat = qw*sw) up to the
+ * float accumulation order. Codes are identical to the fake quantizers'
+ * (round half to even, nearbyintf in the default rounding mode); the integer
+ * accumulators are bit-identical on every ISA path and thread count, and so
+ * are the float outputs (one shared scalar epilogue).
+ *
+ * Weights are stored with an unsigned offset (u = q + offset) so that the
+ * u8 x s8 instructions (maddubs, vpdpbusd) apply; SIMD paths subtract
+ * offset * sum_i qa[t,i], the row sums being computed while quantizing.
+ */
+#ifndef QAT_LIB_PACKED_H
+#define QAT_LIB_PACKED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qat/core.h"
+
+/* Largest input dimension: keeps every int32 accumulator exact
+ * (255 * 128 * 65536 < 2^31 for the unsigned dot product). */
+#define QAT_PACKED_MAX_IN 65536
+
+/* Activation rows are stored with this stride granule, zero padded, so the
+ * SIMD kernels never need a tail loop. */
+#define QAT_PACKED_K_ALIGN 64
+
+/* ---- Weights ---------------------------------------------------------- */
+
+typedef enum qat_packed_wformat {
+    /* BitNet b1.58 ternary, u = q + 1 in 2 bits, 4 codes per byte. */
+    QAT_PACKED_W_TERNARY2 = 1,
+    /* BitNet b1.58 ternary, 5 trits per byte (base 3, ggml TQ1_0 style),
+     * 1.6 bits per weight. */
+    QAT_PACKED_W_TERNARY1P6 = 2,
+    /* LSQ b-bit (b = 2..8): u = q + 2^(b-1) in b bits, bit stream per row,
+     * little-endian; b = 8 stores the signed code as int8. */
+    QAT_PACKED_W_LSQ = 3
+} qat_packed_wformat;
+
+typedef struct qat_packed_weights {
+    qat_packed_wformat format;
+    int bits;           /* LSQ: 2..8; ternary: 2 */
+    int offset;         /* u = q + offset: 1 (ternary) or 2^(bits-1) */
+    int qmin, qmax;     /* range of the signed codes q */
+    int64_t out, in;    /* W is [out, in] */
+    int per_row;        /* 1: one scale per output row, 0: one per tensor */
+    float *scale;       /* per_row ? out : 1 entries (gamma or LSQ step) */
+    size_t row_bytes;   /* every row starts on a byte boundary */
+    uint8_t *data;      /* out * row_bytes */
+} qat_packed_weights;
+
+/* gamma = max(mean|W|, 1e-5), per tensor (gamma[0]) or per row (gamma[out]).
+ * The mean is accumulated in double and rounded once to float, like the
+ * ref backend's fake quantizer (so both agree bit for bit). */
+qat_status qat_packed_bitnet_gamma(const float *w, int64_t out, int64_t in, int per_row,
+                                   float *gamma);
+
+/* Packs W [out, in] (row-major, ld = in) as ternary codes
+ * q = clamp(round(W / gamma), -1, 1). gamma: per_row ? out : 1 entries,
+ * finite and > 0 (from qat_packed_bitnet_gamma or from the training state).
+ * format: QAT_PACKED_W_TERNARY2 or QAT_PACKED_W_TERNARY1P6.
+ * On success *pw owns its buffers (qat_packed_weights_free). */
+qat_status qat_packed_pack_ternary(const float *w, int64_t out, int64_t in, const float *gamma,
+                                   int per_row, qat_packed_wformat format,
+                                   qat_packed_weights *pw);
+
+/* Packs W [out, in] as LSQ codes q = round(clamp(W / s, Qn, Qp)),
+ * Qn = -2^(bits-1), Qp = 2^(bits-1) - 1, bits = 2..8; step: per_row ? out
+ * : 1 entries, finite and > 0. */
+qat_status qat_packed_pack_lsq(const float *w, int64_t out, int64_t in, int bits,
+                               const float *step, int per_row, qat_packed_weights *pw);
+
+/* Signed codes of rows [row0, row0 + rows) into q (rows x in, ld = in). */
+qat_status qat_packed_unpack_codes(const qat_packed_weights *pw, int64_t row0, int64_t rows,
+                                   int8_t *q);
+
+/* Bytes of one packed row for a format (0 for an unknown one). */
+size_t qat_packed_row_bytes(qat_packed_wformat format, int bits, int64_t in);
+
+void qat_packed_weights_free(qat_packed_weights *pw);
+
+/* ---- Activations ------------------------------------------------------ */
+
+typedef struct qat_packed_acts {
+    int64_t tokens, in;
+    int64_t stride;     /* in rounded up to QAT_PACKED_K_ALIGN; padding is 0 */
+    int bits;           /* of the last quantization */
+    int8_t *codes;      /* tokens x stride */
+    float *scale;       /* tokens entries: m/Qp (BitNet) or the LSQ step */
+    int32_t *row_sum;   /* tokens entries: sum_i codes[t, i] */
+} qat_packed_acts;
+
+/* Allocates room for X [tokens, in]. */
+qat_status qat_packed_acts_alloc(int64_t tokens, int64_t in, qat_packed_acts *a);
+void qat_packed_acts_free(qat_packed_acts *a);
+
+/* BitNet per-token absmax: m = max(max|x|, 1e-5), Qp = 2^(bits-1) - 1,
+ * q = clamp(round(x * Qp / m), Qn, Qp) with Qn = -2^(bits-1), or -Qp when
+ * symmetric (the seed code's profile); scale m / Qp. x: a->tokens rows of
+ * a->in floats, ld = ldx. Non-finite inputs fail with QAT_ERR_NUMERIC. */
+qat_status qat_packed_quantize_bitnet(const float *x, int64_t ldx, int bits, int symmetric,
+                                      qat_packed_acts *a);
+
+/* LSQ per tensor: q = round(clamp(x / step, Qn, Qp)), scale step. */
+qat_status qat_packed_quantize_lsq(const float *x, int64_t ldx, int bits, float step,
+                                   qat_packed_acts *a);
+
+/* ---- Kernels ---------------------------------------------------------- */
+
+typedef enum qat_packed_isa {
+    QAT_PACKED_ISA_AUTO = 0,   /* QAT_ISA from the environment, else the best */
+    QAT_PACKED_ISA_SCALAR = 1,
+    QAT_PACKED_ISA_AVX2 = 2,
+    QAT_PACKED_ISA_AVX512VNNI = 3
+} qat_packed_isa;
+
+/* A kernel handle: the resolved ISA and the thread count. Plain data, no
+ * global state; a handle may be shared by threads (it is read-only). */
+typedef struct qat_packed_kernel {
+    qat_packed_isa isa;
+    int threads;
+} qat_packed_kernel;
+
+/* Resolves isa (AUTO reads the environment variable QAT_ISA = scalar |
+ * avx2 | avx512vnni | auto now, at this call) and checks the CPU can run it:
+ * QAT_ERR_UNSUPPORTED names what it lacks, QAT_ERR_INVALID_ARGUMENT an
+ * unknown QAT_ISA value. threads: 1..1024, the OpenMP team of each call. */
+qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int threads);
+
+/* 1 when this build and CPU can run isa (AUTO: always 1). */
+int qat_packed_isa_available(qat_packed_isa isa);
+/* "scalar", "avx2", "avx512vnni", "auto" (static). */
+const char *qat_packed_isa_name(qat_packed_isa isa);
+
+/* acc[t, o] = sum_i qa[t, i] * qw[o, i], int32 (tokens x out, ld = ldacc).
+ * a->in must equal w->in. */
+qat_status qat_packed_gemm_i32(const qat_packed_kernel *k, const qat_packed_acts *a,
+                               const qat_packed_weights *w, int32_t *acc, int64_t ldacc);
+
+/* y[t, o] = ((float)acc * sa[t]) * sw[o] + bias[o] (bias may be NULL),
+ * tokens x out, ld = ldy. */
+qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
+                           const qat_packed_weights *w, const float *bias, float *y, int64_t ldy);
+
+/* The epilogue alone, for tests and for callers holding accumulators. */
+qat_status qat_packed_dequant(const qat_packed_acts *a, const qat_packed_weights *w,
+                              const int32_t *acc, int64_t ldacc, const float *bias, float *y,
+                              int64_t ldy);
+
+#endif

@@ -1,0 +1,154 @@
+/* Activation quantization: codes and scales equal to the fake quantizers'
+ * for every bit width, ties, the 1e-5 floor, huge and tiny magnitudes, the
+ * row sums the offset correction uses, and the zero padding. */
+#include "packed_test_util.h"
+#include "qat/core.h"
+#include "test_main.h"
+
+static void check_acts(const qat_packed_acts *a, const int8_t *want, const float *want_scale,
+                       const char *what)
+{
+    for (int64_t t = 0; t < a->tokens; t++) {
+        const int8_t *q = a->codes + t * a->stride;
+        int32_t sum = 0;
+        for (int64_t c = 0; c < a->in; c++) {
+            ck_assert_msg(q[c] == want[t * a->in + c], "%s: code [%lld, %lld] is %d, want %d", what,
+                          (long long)t, (long long)c, q[c], want[t * a->in + c]);
+            sum += q[c];
+        }
+        for (int64_t c = a->in; c < a->stride; c++)
+            ck_assert_msg(q[c] == 0, "%s: padding [%lld, %lld] is %d", what, (long long)t, (long long)c, q[c]);
+        ck_assert_msg(a->row_sum[t] == sum, "%s: row_sum[%lld] = %d, want %d", what, (long long)t,
+                      a->row_sum[t], sum);
+        ck_assert_msg(memcmp(&a->scale[t], &want_scale[t], sizeof(float)) == 0, "%s: scale[%lld] = %a, want %a",
+                      what, (long long)t, (double)a->scale[t], (double)want_scale[t]);
+    }
+}
+
+START_TEST(bitnet_random)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, 21);
+    const int64_t shapes[][2] = {{1, 1}, {3, 5}, {7, 63}, {6, 64}, {5, 65}, {9, 129}, {4, 333}, {2, 768}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int bits = 2; bits <= 8; bits++)
+            for (int sym = 0; sym < 2; sym++) {
+                int64_t T = shapes[si][0], K = shapes[si][1], ldx = K + (int64_t)si % 3;
+                float *x = malloc((size_t)(T * ldx) * sizeof *x), *xc = malloc((size_t)(T * K) * sizeof *xc);
+                int8_t *want = malloc((size_t)(T * K));
+                float *want_scale = malloc((size_t)T * sizeof *want_scale);
+                fill_adversarial(xc, T, K, &rng, 1.0f);
+                for (int64_t t = 0; t < T; t++)
+                    memcpy(x + t * ldx, xc + t * K, (size_t)K * sizeof *x);
+                ref_bitnet_act(xc, T, K, bits, sym, want, want_scale);
+                qat_packed_acts a;
+                QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
+                ck_assert_int_eq(a.stride % QAT_PACKED_K_ALIGN, 0);
+                QAT_ASSERT_OK(qat_packed_quantize_bitnet(x, ldx, bits, sym, &a));
+                check_acts(&a, want, want_scale, "bitnet");
+                if (sym)
+                    for (int64_t t = 0; t < T; t++)
+                        for (int64_t c = 0; c < K; c++)
+                            ck_assert_int_ge(a.codes[t * a.stride + c], -((1 << (bits - 1)) - 1));
+                qat_packed_acts_free(&a);
+                free(x);
+                free(xc);
+                free(want);
+                free(want_scale);
+            }
+}
+END_TEST
+
+/* With m = Qp the quantizer computes round(x) exactly: ties go to even. */
+START_TEST(bitnet_ties_floor_magnitudes)
+{
+    qat_packed_acts a;
+    QAT_ASSERT_OK(qat_packed_acts_alloc(4, 6, &a));
+    const float x[4][6] = {
+        {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -2.5f},         /* m = 127 = Qp at 8 bits */
+        {0, 0, 0, 0, 0, 0},                                /* floor: scale 1e-5/127 */
+        {3e38f, -3e38f, 1e38f, 1.0f, -1e30f, 0},           /* huge */
+        {1e-6f, -1e-6f, 3e-7f, 1e-38f, -1e-45f, 5e-6f},    /* tiny, below the floor */
+    };
+    QAT_ASSERT_OK(qat_packed_quantize_bitnet(&x[0][0], 6, 8, 0, &a));
+    const int8_t *q = a.codes;
+    ck_assert_int_eq(q[0], 127);
+    ck_assert_int_eq(q[1], 0);
+    ck_assert_int_eq(q[2], 2);
+    ck_assert_int_eq(q[3], 2);
+    ck_assert_int_eq(q[4], 0);
+    ck_assert_int_eq(q[5], -2);
+    ck_assert(a.scale[0] == 1.0f);
+    ck_assert(a.scale[1] == 1e-5f / 127.0f);
+    ck_assert_int_eq(a.row_sum[1], 0);
+    /* Row 3: m = 1e-5 (the floor), so 1e-6 -> round(12.7) = 13. */
+    int8_t want[24];
+    float want_scale[4];
+    ref_bitnet_act(&x[0][0], 4, 6, 8, 0, want, want_scale);
+    check_acts(&a, want, want_scale, "bitnet edges");
+    ck_assert_int_eq(a.codes[3 * a.stride + 0], 13);
+    /* -3e38 * 127 overflows to -inf in float, as in the fake quantizer: the
+     * code clamps to Qn. */
+    ck_assert_int_eq(a.codes[2 * a.stride + 1], -128);
+    qat_packed_acts_free(&a);
+}
+END_TEST
+
+START_TEST(lsq_random_and_ties)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, 22);
+    for (int bits = 2; bits <= 8; bits++) {
+        int64_t T = 5, K = 77 + bits;
+        float *x = malloc((size_t)(T * K) * sizeof *x);
+        int8_t *want = malloc((size_t)(T * K));
+        float step = 0.0625f, steps[5];
+        fill_adversarial(x, T, K, &rng, step);
+        x[0] = 0.5f * step;
+        x[1] = 1.5f * step;
+        x[2] = -0.5f * step;
+        for (int t = 0; t < T; t++)
+            steps[t] = step;
+        ref_lsq(x, T, K, bits, &step, 0, want);
+        qat_packed_acts a;
+        QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
+        QAT_ASSERT_OK(qat_packed_quantize_lsq(x, K, bits, step, &a));
+        check_acts(&a, want, steps, "lsq");
+        ck_assert_int_eq(a.codes[0], 0);
+        ck_assert_int_eq(a.codes[1], 2 > (1 << (bits - 1)) - 1 ? (1 << (bits - 1)) - 1 : 2);
+        ck_assert_int_eq(a.codes[2], 0);
+        qat_packed_acts_free(&a);
+        free(x);
+        free(want);
+    }
+}
+END_TEST
+
+START_TEST(act_errors)
+{
+    qat_packed_acts a;
+    float x[4] = {1, 2, NAN, 4};
+    QAT_ASSERT_FAILS(qat_packed_acts_alloc(0, 4, &a), QAT_ERR_INVALID_ARGUMENT, "shape");
+    QAT_ASSERT_OK(qat_packed_acts_alloc(2, 2, &a));
+    QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(x, 2, 8, 0, &a), QAT_ERR_NUMERIC, "[1, 0]");
+    QAT_ASSERT_FAILS(qat_packed_quantize_lsq(x, 2, 8, 1.0f, &a), QAT_ERR_NUMERIC, "not finite");
+    x[2] = 3;
+    QAT_ASSERT_FAILS(qat_packed_quantize_lsq(x, 2, 8, 0.0f, &a), QAT_ERR_INVALID_ARGUMENT, "step");
+    QAT_ASSERT_FAILS(qat_packed_quantize_lsq(x, 2, 9, 1.0f, &a), QAT_ERR_INVALID_ARGUMENT, "bits = 9");
+    QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(x, 1, 8, 0, &a), QAT_ERR_INVALID_ARGUMENT, "ldx");
+    qat_packed_acts_free(&a);
+    qat_packed_acts_free(NULL);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("packed_act");
+    TCase *tc = tcase_create("act");
+    tcase_add_test(tc, bitnet_random);
+    tcase_add_test(tc, bitnet_ties_floor_magnitudes);
+    tcase_add_test(tc, lsq_random_and_ties);
+    tcase_add_test(tc, act_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}

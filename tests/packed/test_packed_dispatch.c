@@ -1,0 +1,67 @@
+/* ISA dispatch: QAT_ISA is read when a kernel handle is initialised (no
+ * global cache), explicit requests override it, unknown values and paths
+ * the CPU lacks are refused with messages that say so. */
+#include "packed_test_util.h"
+#include "qat/core.h"
+#include "test_main.h"
+
+START_TEST(env_selects_each_path)
+{
+    qat_packed_kernel k;
+    unsetenv("QAT_ISA");
+    QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 2));
+    ck_assert(k.isa != QAT_PACKED_ISA_AUTO && qat_packed_isa_available(k.isa));
+    ck_assert_int_eq(k.threads, 2);
+    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
+        ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AVX512VNNI);
+    else if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
+        ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AVX2);
+
+    for (int i = 0; i < N_ISAS; i++) {
+        qat_packed_isa isa = all_isas[i];
+        setenv("QAT_ISA", qat_packed_isa_name(isa), 1);
+        if (qat_packed_isa_available(isa)) {
+            QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1));
+            ck_assert_int_eq(k.isa, isa);
+        } else {
+            QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1), QAT_ERR_UNSUPPORTED,
+                             qat_packed_isa_name(isa));
+            ck_assert_msg(strstr(qat_last_error(), "QAT_ISA") && strstr(qat_last_error(), "available: scalar"),
+                          "message: %s", qat_last_error());
+            fprintf(stderr, "refused as expected: %s\n", qat_last_error());
+            QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, isa, 1), QAT_ERR_UNSUPPORTED, "unavailable");
+        }
+    }
+    /* An explicit request ignores the environment. */
+    setenv("QAT_ISA", "avx512vnni", 1);
+    QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_SCALAR, 1));
+    ck_assert_int_eq(k.isa, QAT_PACKED_ISA_SCALAR);
+    setenv("QAT_ISA", "auto", 1);
+    QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1));
+    setenv("QAT_ISA", "sse9", 1);
+    QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1), QAT_ERR_INVALID_ARGUMENT,
+                     "QAT_ISA='sse9' is not one of scalar, avx2, avx512vnni, auto");
+    unsetenv("QAT_ISA");
+}
+END_TEST
+
+START_TEST(kernel_init_errors)
+{
+    qat_packed_kernel k;
+    QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, QAT_PACKED_ISA_SCALAR, 0), QAT_ERR_INVALID_ARGUMENT, "threads = 0");
+    QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, (qat_packed_isa)7, 1), QAT_ERR_INVALID_ARGUMENT, "unknown isa");
+    QAT_ASSERT_FAILS(qat_packed_kernel_init(NULL, QAT_PACKED_ISA_SCALAR, 1), QAT_ERR_INVALID_ARGUMENT, "NULL");
+    ck_assert_str_eq(qat_packed_isa_name(QAT_PACKED_ISA_AVX2), "avx2");
+    ck_assert(qat_packed_isa_available(QAT_PACKED_ISA_SCALAR));
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("packed_dispatch");
+    TCase *tc = tcase_create("dispatch");
+    tcase_add_test(tc, env_selects_each_path);
+    tcase_add_test(tc, kernel_init_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,318 @@
+/* The integer contract: on every ISA path and thread count, the packed
+ * GEMM gives exactly the int32 accumulators sum qa * qw of the fake
+ * quantizers' codes, bit-identical float outputs, and reproduces the float
+ * fake-quant forward X_hat @ W_hat^T + b within 1e-5 (relative to the sum
+ * of |terms|, i.e. up to accumulation order). Odd shapes, every bit width,
+ * both ternary packings, per-tensor and per-row scales, adversarial values,
+ * worst-case codes for int16 saturation, and the offset correction alone. */
+#include <float.h>
+
+#include "packed_test_util.h"
+#include "qat/core.h"
+#include "test_main.h"
+
+typedef struct wcfg { qat_packed_wformat fmt; int bits; int per_row; } wcfg;
+
+static const int64_t shapes[][3] = { /* tokens, in, out */
+    {1, 1, 1}, {1, 5, 1}, {3, 37, 5}, {2, 130, 17}, {5, 161, 33}, {4, 333, 7}, {1, 768, 3}, {9, 64, 20},
+};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+static const int thread_counts[] = {1, 2, 3};
+
+/* Packs w with cfg and returns the reference codes in qw (test-side
+ * quantizer) and the scales in sw (out entries, expanded). */
+static void pack(const float *w, int64_t out, int64_t in, wcfg cfg, qat_packed_weights *pw, int8_t *qw,
+                 float *sw)
+{
+    float *scale = malloc((size_t)out * sizeof *scale);
+    int64_t ns = cfg.per_row ? out : 1;
+    if (cfg.fmt == QAT_PACKED_W_LSQ) {
+        /* LSQ's init, 2 mean|W| / sqrt(Qp), on each row or the tensor. */
+        float g[64];
+        ref_bitnet_gamma(w, out, in, cfg.per_row, g);
+        for (int64_t r = 0; r < ns; r++)
+            scale[r] = 2.0f * g[r] / sqrtf((float)((1 << (cfg.bits - 1)) - 1));
+        ref_lsq(w, out, in, cfg.bits, scale, cfg.per_row, qw);
+        QAT_ASSERT_OK(qat_packed_pack_lsq(w, out, in, cfg.bits, scale, cfg.per_row, pw));
+    } else {
+        QAT_ASSERT_OK(qat_packed_bitnet_gamma(w, out, in, cfg.per_row, scale));
+        ref_bitnet_w(w, out, in, cfg.per_row, scale, qw);
+        QAT_ASSERT_OK(qat_packed_pack_ternary(w, out, in, scale, cfg.per_row, cfg.fmt, pw));
+    }
+    for (int64_t o = 0; o < out; o++)
+        sw[o] = scale[cfg.per_row ? o : 0];
+    free(scale);
+}
+
+/* Runs the GEMM on every available ISA and thread count: accumulators
+ * equal `want` exactly, float outputs all bit-identical; returns them. */
+static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *pw, const int64_t *want,
+                            const float *bias, const char *what)
+{
+    int64_t T = a->tokens, O = pw->out, ld = O + 1;
+    int32_t *acc = malloc((size_t)(T * ld) * sizeof *acc);
+    float *y = malloc((size_t)(T * ld) * sizeof *y), *y0 = NULL;
+    for (int i = 0; i < N_ISAS; i++) {
+        if (!isa_runs(all_isas[i]))
+            continue;
+        for (size_t ti = 0; ti < sizeof thread_counts / sizeof thread_counts[0]; ti++) {
+            qat_packed_kernel k;
+            QAT_ASSERT_OK(qat_packed_kernel_init(&k, all_isas[i], thread_counts[ti]));
+            memset(acc, 0x5a, (size_t)(T * ld) * sizeof *acc);
+            QAT_ASSERT_OK(qat_packed_gemm_i32(&k, a, pw, acc, ld));
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t o = 0; o < O; o++)
+                    ck_assert_msg(acc[t * ld + o] == want[t * O + o],
+                                  "%s [T=%lld K=%lld O=%lld] isa %s threads %d: acc[%lld, %lld] = %d, want %lld",
+                                  what, (long long)T, (long long)a->in, (long long)O,
+                                  qat_packed_isa_name(k.isa), k.threads, (long long)t, (long long)o,
+                                  acc[t * ld + o], (long long)want[t * O + o]);
+            QAT_ASSERT_OK(qat_packed_gemm(&k, a, pw, bias, y, ld));
+            if (!y0) {
+                y0 = malloc((size_t)(T * ld) * sizeof *y0);
+                memcpy(y0, y, (size_t)(T * ld) * sizeof *y);
+                /* The fused epilogue equals the separate one. */
+                float *y2 = malloc((size_t)(T * ld) * sizeof *y2);
+                QAT_ASSERT_OK(qat_packed_dequant(a, pw, acc, ld, bias, y2, ld));
+                for (int64_t t = 0; t < T; t++)
+                    ck_assert(memcmp(y2 + t * ld, y0 + t * ld, (size_t)O * sizeof *y) == 0);
+                free(y2);
+            } else {
+                for (int64_t t = 0; t < T; t++)
+                    ck_assert_msg(memcmp(y + t * ld, y0 + t * ld, (size_t)O * sizeof *y) == 0,
+                                  "%s: isa %s threads %d: outputs of token %lld differ from the first path",
+                                  what, qat_packed_isa_name(k.isa), k.threads, (long long)t);
+            }
+        }
+    }
+    free(acc);
+    free(y);
+    return y0;
+}
+
+static void contract_case(int64_t T, int64_t K, int64_t O, wcfg wc, int a_bitnet, int a_bits, int sym,
+                          int with_bias, qat_rng *rng, double *worst)
+{
+    float *w = malloc((size_t)(O * K) * sizeof *w), *x = malloc((size_t)(T * K) * sizeof *x);
+    float *bias = malloc((size_t)O * sizeof *bias), *sw = malloc((size_t)O * sizeof *sw);
+    float *sa = malloc((size_t)T * sizeof *sa);
+    int8_t *qw = malloc((size_t)(O * K)), *qa = malloc((size_t)(T * K)), *got = malloc((size_t)(O * K));
+    int64_t *want = malloc((size_t)(T * O) * sizeof *want);
+    fill_adversarial(w, O, K, rng, 0.0625f);
+    fill_adversarial(x, T, K, rng, 0.125f);
+    for (int64_t o = 0; o < O; o++)
+        bias[o] = qat_rng_normal(rng);
+
+    qat_packed_weights pw;
+    pack(w, O, K, wc, &pw, qw, sw);
+    QAT_ASSERT_OK(qat_packed_unpack_codes(&pw, 0, O, got));
+    ck_assert(memcmp(got, qw, (size_t)(O * K)) == 0);
+
+    qat_packed_acts a;
+    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
+    float step = 0.125f;
+    if (a_bitnet) {
+        QAT_ASSERT_OK(qat_packed_quantize_bitnet(x, K, a_bits, sym, &a));
+        ref_bitnet_act(x, T, K, a_bits, sym, qa, sa);
+    } else {
+        QAT_ASSERT_OK(qat_packed_quantize_lsq(x, K, a_bits, step, &a));
+        ref_lsq(x, T, K, a_bits, &step, 0, qa);
+        for (int64_t t = 0; t < T; t++)
+            sa[t] = step;
+    }
+    for (int64_t t = 0; t < T; t++) {
+        ck_assert(memcmp(a.codes + t * a.stride, qa + t * K, (size_t)K) == 0);
+        ck_assert(a.scale[t] == sa[t]);
+    }
+
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t o = 0; o < O; o++) {
+            int64_t s = 0;
+            for (int64_t i = 0; i < K; i++)
+                s += (int64_t)qa[t * K + i] * qw[o * K + i];
+            want[t * O + o] = s;
+        }
+    char what[96];
+    snprintf(what, sizeof what, "W fmt %d bits %d row %d, A %s%d%s", (int)wc.fmt, wc.bits, wc.per_row,
+             a_bitnet ? "bitnet" : "lsq", a_bits, sym ? " sym" : "");
+    float *y = run_all_paths(&a, &pw, want, with_bias ? bias : NULL, what);
+
+    /* The float fake-quant forward. */
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t o = 0; o < O; o++) {
+            float acc = 0.0f, mag = 0.0f;
+            for (int64_t i = 0; i < K; i++) {
+                float xh = (float)qa[t * K + i] * sa[t], wh = (float)qw[o * K + i] * sw[o];
+                acc += xh * wh;
+                mag += fabsf(xh * wh);
+            }
+            float b = with_bias ? bias[o] : 0.0f;
+            float fake = acc + b;
+            float got_y = y[t * (O + 1) + o];
+            double err = fabs((double)got_y - (double)fake);
+            double bound = 1e-5 * ((double)mag + fabs((double)b)) + 1e-30;
+            ck_assert_msg(isfinite(got_y) && err <= bound,
+                          "%s [T=%lld K=%lld O=%lld]: y[%lld, %lld] = %.9g, fake-quant %.9g (err %.3g > %.3g)",
+                          what, (long long)T, (long long)K, (long long)O, (long long)t, (long long)o,
+                          (double)got_y, (double)fake, err, bound);
+            if (err / bound * 1e-5 > *worst)
+                *worst = err / bound * 1e-5;
+        }
+
+    free(y);
+    qat_packed_acts_free(&a);
+    qat_packed_weights_free(&pw);
+    free(w); free(x); free(bias); free(sw); free(sa); free(qw); free(qa); free(got); free(want);
+}
+
+START_TEST(contract_every_config)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, 31);
+    wcfg cfgs[18];
+    int n = 0;
+    for (int per_row = 0; per_row < 2; per_row++) {
+        cfgs[n++] = (wcfg){QAT_PACKED_W_TERNARY2, 2, per_row};
+        cfgs[n++] = (wcfg){QAT_PACKED_W_TERNARY1P6, 2, per_row};
+        for (int b = 2; b <= 8; b++)
+            cfgs[n++] = (wcfg){QAT_PACKED_W_LSQ, b, per_row};
+    }
+    double worst = 0.0;
+    int count = 0;
+    for (size_t si = 0; si < N_SHAPES; si++)
+        for (int c = 0; c < n; c++, count++) {
+            /* Activation configs rotate so every (shape, weight config)
+             * pairing sees varied activation widths; over the loop every
+             * width 2..8 of both quantizers appears many times. */
+            int a_bits = 2 + (count % 7), a_bitnet = (count / 7) % 2, sym = a_bitnet && (count % 3 == 0);
+            contract_case(shapes[si][0], shapes[si][1], shapes[si][2], cfgs[c], a_bitnet, a_bits, sym,
+                          count % 4 != 3, &rng, &worst);
+        }
+    fprintf(stderr, "contract: %d cases, worst |y - y_fake| = %.3g x sum|terms|\n", count, worst);
+}
+END_TEST
+
+/* Worst-case codes for the int16 partial sums and maddubs saturation:
+ * weights all at u = umax, all at u = 0 (q = Qn or -1), alternating;
+ * activations all -128, all 127, alternating; in = 4099. */
+START_TEST(extreme_codes)
+{
+    const int64_t K = 4099, T = 3, O = 3;
+    float *x = malloc((size_t)(T * K) * sizeof *x), *w = malloc((size_t)(O * K) * sizeof *w);
+    int8_t *qa = malloc((size_t)(T * K)), *qw = malloc((size_t)(O * K));
+    int64_t want[9];
+    for (int64_t i = 0; i < K; i++) {
+        x[i] = -1e9f;
+        x[K + i] = 1e9f;
+        x[2 * K + i] = (i % 2) ? 1e9f : -1e9f;
+        w[i] = 1e9f;
+        w[K + i] = -1e9f;
+        w[2 * K + i] = (i % 3) ? 1e9f : -1e9f;
+    }
+    float one = 1.0f;
+    qat_packed_acts a;
+    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
+    QAT_ASSERT_OK(qat_packed_quantize_lsq(x, K, 8, one, &a));
+    ref_lsq(x, T, K, 8, &one, 0, qa);
+    for (int f = 0; f < 9; f++) {
+        qat_packed_weights pw;
+        if (f < 2) {
+            QAT_ASSERT_OK(qat_packed_pack_ternary(w, O, K, &one, 0,
+                                                  f ? QAT_PACKED_W_TERNARY1P6 : QAT_PACKED_W_TERNARY2, &pw));
+            ref_bitnet_w(w, O, K, 0, &one, qw);
+        } else {
+            QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, f, &one, 0, &pw));
+            ref_lsq(w, O, K, f, &one, 0, qw);
+        }
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t o = 0; o < O; o++) {
+                int64_t s = 0;
+                for (int64_t i = 0; i < K; i++)
+                    s += (int64_t)qa[t * K + i] * qw[o * K + i];
+                want[t * O + o] = s;
+            }
+        float *y = run_all_paths(&a, &pw, want, NULL, f < 2 ? "extreme ternary" : "extreme lsq");
+        free(y);
+        qat_packed_weights_free(&pw);
+    }
+    qat_packed_acts_free(&a);
+    free(x); free(w); free(qa); free(qw);
+}
+END_TEST
+
+/* The offset correction alone: all-zero weight codes are stored as
+ * u = offset, so every path must return exactly 0 (and y = bias), whatever
+ * the activations' sums; a missing or wrong correction shows here. */
+START_TEST(offset_correction)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, 33);
+    const int64_t T = 5, K = 203, O = 9;
+    float *x = malloc((size_t)(T * K) * sizeof *x), *w = calloc((size_t)(O * K), sizeof *w);
+    float bias[9];
+    int64_t want[45] = {0};
+    for (int64_t i = 0; i < T * K; i++)
+        x[i] = qat_rng_uniform(&rng) * 3.0f - 0.5f; /* large positive sums */
+    for (int o = 0; o < O; o++)
+        bias[o] = (float)o - 4.0f;
+    qat_packed_acts a;
+    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
+    QAT_ASSERT_OK(qat_packed_quantize_bitnet(x, K, 8, 0, &a));
+    for (int64_t t = 0; t < T; t++)
+        ck_assert_int_gt(a.row_sum[t], 1000);
+    for (int f = 0; f < 9; f++) {
+        qat_packed_weights pw;
+        const float one = 1.0f, ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+        if (f < 2) /* per-row gamma for one packing, per tensor for the other */
+            QAT_ASSERT_OK(qat_packed_pack_ternary(w, O, K, ones, 1 - f,
+                                                  f ? QAT_PACKED_W_TERNARY1P6 : QAT_PACKED_W_TERNARY2, &pw));
+        else
+            QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, f, &one, 0, &pw));
+        ck_assert_int_gt(pw.offset, 0);
+        float *y = run_all_paths(&a, &pw, want, bias, "offset correction");
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t o = 0; o < O; o++)
+                ck_assert(y[t * (O + 1) + o] == bias[o]);
+        free(y);
+        qat_packed_weights_free(&pw);
+    }
+    qat_packed_acts_free(&a);
+    free(x);
+    free(w);
+}
+END_TEST
+
+START_TEST(gemm_errors)
+{
+    float x[6] = {1, 2, 3, 4, 5, 6}, one = 1.0f, y[4];
+    int32_t acc[4];
+    qat_packed_acts a;
+    qat_packed_weights pw;
+    qat_packed_kernel k = {0, 0};
+    QAT_ASSERT_OK(qat_packed_acts_alloc(2, 3, &a));
+    QAT_ASSERT_OK(qat_packed_pack_lsq(x, 2, 3, 4, &one, 0, &pw));
+    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &pw, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not initialised");
+    QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_SCALAR, 1));
+    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &pw, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not quantized");
+    QAT_ASSERT_OK(qat_packed_quantize_lsq(x, 3, 8, one, &a));
+    QAT_ASSERT_FAILS(qat_packed_gemm_i32(&k, &a, &pw, acc, 1), QAT_ERR_INVALID_ARGUMENT, "ld = 1");
+    qat_packed_weights_free(&pw);
+    QAT_ASSERT_OK(qat_packed_pack_lsq(x, 3, 2, 4, &one, 0, &pw));
+    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &pw, NULL, y, 3), QAT_ERR_INVALID_ARGUMENT, "features");
+    qat_packed_weights_free(&pw);
+    qat_packed_acts_free(&a);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("packed_gemm");
+    TCase *tc = tcase_create("gemm");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, contract_every_config);
+    tcase_add_test(tc, extreme_codes);
+    tcase_add_test(tc, offset_correction);
+    tcase_add_test(tc, gemm_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
