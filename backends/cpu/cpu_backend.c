@@ -1,5 +1,5 @@
-/* The cpu backend: oneDNN GEMMs; element-wise ops fall back to ref until
- * vectorised kernels land. */
+/* The cpu backend: oneDNN GEMMs; the encoder kernels it leaves NULL run
+ * the ref implementations (its state is a qat_ref_state for that reason). */
 #include <dnnl.h>
 #include <stdlib.h>
 
@@ -11,9 +11,9 @@
 #include <omp.h>
 #endif
 
-typedef struct cpu_state {
-    int threads;
-} cpu_state;
+#include "ref/ref_backend.h"
+
+typedef qat_ref_state cpu_state;
 
 static qat_status cpu_create(int threads, void **state)
 {

@@ -11,5 +11,6 @@
 
 #include "qat/core.h"
 #include "qat/quant.h"
+#include "qat/model.h"
 
 #endif /* QAT_QAT_H */

@@ -1,0 +1,121 @@
+/*
+ * libqat — the encoder model: creation, quantization, parameters by Hugging
+ * Face name, forward (logits) and backward (loss + gradients).
+ *
+ * A model borrows its context (which must outlive it) and owns its
+ * parameters, gradients and activations in the context's backend memory.
+ *
+ * Parameter names are the Hugging Face state-dict names of the model
+ * (`roberta.encoder.layer.0.attention.self.query.weight`, `lm_head.bias`,
+ * `classifier.weight`, `bert.embeddings.word_embeddings.weight`...). With a
+ * quant config set, LSQ quantizers add their learned steps as parameters:
+ * `<linear>.weight_quantizer.step` and `<linear>.input_quantizer.step` for a
+ * linear layer, `<table>.weight_quantizer.step` for an embedding table.
+ * BitNet quantizers have no learned parameters.
+ *
+ * A C/C++ trainer drives its own loop with qat_model_backward (forward +
+ * backward, gradients zeroed first), qat_model_get_gradient and
+ * qat_model_set_parameter, or uses the trainer API.
+ */
+#ifndef QAT_MODEL_H
+#define QAT_MODEL_H
+
+#include "qat/core.h"
+#include "qat/quant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum qat_arch {
+    QAT_ARCH_ROBERTA = 0,  /* RoBERTa, CamemBERT, XLM-R: padding-offset positions */
+    QAT_ARCH_BERT = 1
+} qat_arch;
+
+typedef enum qat_task {
+    QAT_TASK_MLM = 1,                  /* masked-LM head (lm_head / cls.predictions) */
+    QAT_TASK_TOKEN_CLASSIFICATION = 2  /* dropout -> classifier */
+} qat_task;
+
+#define QAT_MODEL_OPTIONS_VERSION 1
+
+/* Model dimensions and conventions. Fill with qat_model_options_init (which
+ * sets CamemBERT-base values), then change what differs. */
+typedef struct qat_model_options {
+    uint32_t version;                 /* QAT_MODEL_OPTIONS_VERSION */
+    qat_arch arch;
+    qat_task task;
+    int64_t vocab_size;               /* 32005 */
+    int64_t hidden_size;              /* 768 */
+    int64_t num_layers;               /* 12 */
+    int64_t num_heads;                /* 12 */
+    int64_t intermediate_size;        /* 3072 */
+    int64_t max_position_embeddings;  /* 514 */
+    int64_t type_vocab_size;          /* 1 */
+    int64_t pad_token_id;             /* 1 */
+    int64_t num_labels;               /* token classification only */
+    double layer_norm_eps;            /* 1e-5 */
+    int tie_word_embeddings;          /* 1: the MLM decoder is the word table */
+    double hidden_dropout;            /* 0.1 */
+    double attention_dropout;         /* 0.1 */
+    double classifier_dropout;        /* 0.1 */
+} qat_model_options;
+
+QAT_API qat_status qat_model_options_init(qat_model_options *options, uint32_t version);
+
+/* A model with freshly initialised weights (normal(0, 0.02), biases 0,
+ * LayerNorm 1/0, as HF's _init_weights), nothing quantized, dropout off. */
+QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *options,
+                                    qat_model **out);
+QAT_API void qat_model_free(qat_model *model);
+
+/* Sets (or replaces) the quant config: adds/removes quantizer steps; LSQ
+ * weight steps are initialised from the current weights
+ * (s = 2 mean|W| / sqrt(Qp)); LSQ activation steps on the next forward.
+ * Weights are kept. The config is copied. */
+QAT_API qat_status qat_model_set_quant(qat_model *model, const qat_quant_config *config);
+/* Initialises every LSQ step again: weight steps now, activation steps on
+ * the next forward (after weights were replaced, for instance). */
+QAT_API qat_status qat_model_reset_quantizers(qat_model *model);
+
+/* 1: dropout active (training); 0: inference (default). */
+QAT_API qat_status qat_model_set_training(qat_model *model, int training);
+
+/* Parameters, in a stable order. */
+QAT_API qat_status qat_model_parameter_count(const qat_model *model, size_t *count);
+/* Name (owned by the model, valid until the next qat_model_set_quant) and
+ * shape of parameter `index`; shape receives up to 4 sizes. */
+QAT_API qat_status qat_model_parameter_info(const qat_model *model, size_t index, const char **name,
+                                            int *ndim, int64_t shape[4]);
+/* Number of floats of parameter `name` (QAT_ERR_NOT_FOUND if absent). */
+QAT_API qat_status qat_model_parameter_size(const qat_model *model, const char *name, size_t *count);
+/* Copies `count` floats (must equal the parameter's size) out / in. Setting
+ * a quantizer step marks it initialised. */
+QAT_API qat_status qat_model_get_parameter(const qat_model *model, const char *name, float *values,
+                                           size_t count);
+QAT_API qat_status qat_model_set_parameter(qat_model *model, const char *name, const float *values,
+                                           size_t count);
+QAT_API qat_status qat_model_get_gradient(const qat_model *model, const char *name, float *values,
+                                          size_t count);
+
+/* Logits of a batch: input_ids [batch, seq_len]; attention_mask (1 = token,
+ * 0 = padding; NULL = all tokens); token_type_ids (NULL = zeros). logits
+ * receives batch * seq_len * V (MLM: vocabulary) or * num_labels floats. */
+QAT_API qat_status qat_model_forward(qat_model *model, const int32_t *input_ids,
+                                     const int32_t *attention_mask, const int32_t *token_type_ids,
+                                     int64_t batch, int64_t seq_len, float *logits, size_t logits_count);
+/* Number of floats qat_model_forward writes for that batch shape. */
+QAT_API qat_status qat_model_logits_size(const qat_model *model, int64_t batch, int64_t seq_len,
+                                         size_t *count);
+/* Forward + backward: mean cross-entropy over labels != -100 into *loss and
+ * the gradients of every parameter (zeroed first). With no label set, the
+ * loss is 0 and the gradients are 0. */
+QAT_API qat_status qat_model_backward(qat_model *model, const int32_t *input_ids,
+                                      const int32_t *attention_mask, const int32_t *token_type_ids,
+                                      const int32_t *labels, int64_t batch, int64_t seq_len, float *loss);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QAT_MODEL_H */

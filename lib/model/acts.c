@@ -1,0 +1,140 @@
+/* Carving the activation memory of a batch shape out of one allocation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/dispatch.h"
+#include "model/model.h"
+
+typedef struct carver {
+    char *base;      /* NULL while counting */
+    size_t used;     /* bytes */
+} carver;
+
+static void *take(carver *c, size_t count)
+{
+    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    void *p = c->base ? c->base + c->used : NULL;
+    c->used += bytes ? bytes : 64;
+    return p;
+}
+
+static int64_t head_classes(const qat_model *m)
+{
+    return m->task == QAT_TASK_MLM ? m->dims.vocab_size : m->num_labels;
+}
+
+static void carve(qat_model *m, carver *c)
+{
+    qat_acts *a = &m->acts;
+    const qat_model_dims *d = &m->dims;
+    const int64_t N = a->N, H = d->hidden_size, I = d->intermediate_size, NH = d->num_heads;
+    const size_t NHf = (size_t)(N * H), NIf = (size_t)(N * I), P = (size_t)(a->B * NH * a->L * a->L);
+    const qat_class_quant *aq = &m->quant.cls[QAT_CLASS_ACTIVATION];
+    const int act_lsq = aq->algo == QAT_ALGO_LSQ, act_q = aq->algo != QAT_ALGO_NONE;
+    const int attn_drop = m->training && d->attention_dropout_prob > 0.0f;
+
+    a->ids = take(c, (size_t)N);
+    a->pos = take(c, (size_t)N);
+    a->types = take(c, (size_t)N);
+    a->labels = take(c, (size_t)N);
+    a->rows = take(c, (size_t)N);
+    a->key_bias = take(c, (size_t)N);
+    for (int t = 0; t < 3; t++)
+        a->emb_raw[t] = take(c, NHf);
+    a->emb_q = take(c, NHf);
+    a->emb_sum = take(c, NHf);
+    a->emb_mean = take(c, (size_t)N);
+    a->emb_rstd = take(c, (size_t)N);
+    for (int64_t i = 0; i < d->num_layers; i++) {
+        qat_layer_acts *la = &a->layers[i];
+        la->x = take(c, NHf);
+        for (int j = 0; j < 3; j++) /* LSQ: one per linear; BitNet: shared */
+            la->xq[j] = act_lsq || (act_q && j == 0) ? take(c, NHf) : NULL;
+        if (act_q && !act_lsq)
+            la->xq[1] = la->xq[2] = la->xq[0];
+        if (!act_q)
+            la->xq[0] = la->xq[1] = la->xq[2] = la->x;
+        la->q = take(c, NHf);
+        la->k = take(c, NHf);
+        la->v = take(c, NHf);
+        la->probs = take(c, P);
+        la->probs_drop = attn_drop ? take(c, P) : la->probs;
+        la->ctx = take(c, NHf);
+        la->ctxq = act_q ? take(c, NHf) : la->ctx;
+        la->res1 = take(c, NHf);
+        la->h1 = take(c, NHf);
+        la->ln1_mean = take(c, (size_t)N);
+        la->ln1_rstd = take(c, (size_t)N);
+        la->h1q = act_q ? take(c, NHf) : la->h1;
+        la->pre = take(c, NIf);
+        la->act = take(c, NIf);
+        la->actq = act_q ? take(c, NIf) : la->act;
+        la->res2 = take(c, NHf);
+        la->ln2_mean = take(c, (size_t)N);
+        la->ln2_rstd = take(c, (size_t)N);
+    }
+    a->hidden = take(c, NHf);
+    a->head_in = take(c, NHf);
+    if (m->task == QAT_TASK_MLM) {
+        a->mlm_pre = take(c, NHf);
+        a->mlm_act = take(c, NHf);
+        a->mlm_h = take(c, NHf);
+        a->mlm_mean = take(c, (size_t)N);
+        a->mlm_rstd = take(c, (size_t)N);
+    }
+    a->logits = take(c, (size_t)(N * head_classes(m)));
+    a->loss = take(c, 1);
+    a->d_hidden = take(c, NHf);
+    a->d_hidden2 = take(c, NHf);
+    a->d_a = take(c, NHf);
+    a->d_b = take(c, NHf);
+    a->d_c = take(c, NHf);
+    a->d_wide = take(c, NIf);
+    a->d_wide2 = take(c, NIf);
+    a->d_probs = take(c, P);
+    a->d_weight = take(c, (size_t)(H * (I > H ? I : H)));
+    a->d_logits = take(c, (size_t)(N * head_classes(m)));
+}
+
+qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len)
+{
+    qat_acts *a = &m->acts;
+    if (a->mem && a->B == batch && a->L == seq_len && a->prepared_training == m->training)
+        return QAT_OK;
+    if (!a->layers) {
+        a->layers = calloc((size_t)m->dims.num_layers, sizeof *a->layers);
+        if (!a->layers)
+            return qat_fail(QAT_ERR_OUT_OF_MEMORY, "activations: out of memory");
+    }
+    a->B = batch;
+    a->L = seq_len;
+    a->N = batch * seq_len;
+    a->prepared_training = m->training;
+    carver count = {NULL, 0};
+    carve(m, &count);
+    if (count.used > a->mem_bytes) {
+        const struct qat_backend_ops *ops = m->ctx->backend.ops;
+        if (a->mem)
+            ops->free(m->ctx->backend_state, a->mem);
+        a->mem = NULL;
+        a->mem_bytes = 0;
+        qat_status st = ops->alloc(m->ctx->backend_state, count.used, &a->mem);
+        if (st != QAT_OK) {
+            a->B = a->L = a->N = 0;
+            return qat_context_backend_error(m->ctx, st, "allocating activations");
+        }
+        a->mem_bytes = count.used;
+    }
+    carver real = {a->mem, 0};
+    carve(m, &real);
+    return QAT_OK;
+}
+
+void qat_acts_release(qat_model *m)
+{
+    qat_acts *a = &m->acts;
+    if (a->mem)
+        m->ctx->backend.ops->free(m->ctx->backend_state, a->mem);
+    free(a->layers);
+    memset(a, 0, sizeof *a);
+}

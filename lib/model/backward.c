@@ -1,0 +1,199 @@
+/* The backward pass, by hand: each forward piece has its mirror here, in
+ * reverse order. Parameter gradients accumulate into zeroed buffers. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "model/graph.h"
+#include "model/quantize.h"
+
+static float hidden_dropout(const qat_model *m)
+{
+    return m->training ? m->dims.hidden_dropout_prob : 0.0f;
+}
+
+static qat_status copy(qat_context *ctx, const float *src, float *dst, int64_t n)
+{
+    QAT_RUN(ctx, fill, dst, n, 0.0f);
+    QAT_RUN(ctx, accumulate, src, dst, n);
+    return QAT_OK;
+}
+
+/* Given dy [N, out] of y = xq W_hat^T + b: bias and weight gradients (the
+ * latter through the weight quantizer), and dxq = dy W_hat written into dx,
+ * or added to it when accumulate_dx (float/BitNet inputs only). */
+static qat_status linear_backward(qat_model *m, qat_linear *l, const float *xq, const float *dy, int64_t N,
+                                  float *dx, int accumulate_dx)
+{
+    qat_context *ctx = m->ctx;
+    QAT_RUN(ctx, bias_grad, dy, N, l->out, model_g(m, l->b));
+    float *gw = model_g(m, l->w);
+    if (l->wq.cfg.algo == QAT_ALGO_LSQ) {
+        float *dw_hat = m->acts.d_weight;
+        QAT_TRY(graph_gemm(ctx, 1, 0, l->out, l->in, N, 1.0f, dy, l->out, xq, l->in, 0.0f, dw_hat, l->in));
+        QAT_TRY(qat_quantize_bwd(m, &l->wq, dw_hat, model_w(m, l->w), l->out * l->in, l->out * l->in));
+        QAT_RUN(ctx, accumulate, dw_hat, gw, l->out * l->in);
+    } else {
+        QAT_TRY(graph_gemm(ctx, 1, 0, l->out, l->in, N, 1.0f, dy, l->out, xq, l->in, 1.0f, gw, l->in));
+    }
+    return graph_gemm(ctx, 0, 0, N, l->in, l->out, 1.0f, dy, l->out, graph_linear_weight(m, l), l->in,
+                      accumulate_dx ? 1.0f : 0.0f, dx, l->in);
+}
+
+/* d (gradient of a linear's quantized input) becomes the gradient of its
+ * float input x [N, in]. */
+static qat_status input_backward(qat_model *m, const qat_linear *l, float *d, const float *x, int64_t N)
+{
+    return qat_quantize_bwd(m, &l->aq, d, x, N * l->in, N * l->in);
+}
+
+static qat_status head_backward(qat_model *m, float *d_hidden)
+{
+    qat_acts *a = &m->acts;
+    qat_context *ctx = m->ctx;
+    const int64_t R = a->head_rows, H = m->dims.hidden_size, N = a->N;
+    if (m->task == QAT_TASK_TOKEN_CLASSIFICATION) {
+        const int64_t C = m->num_labels;
+        QAT_RUN(ctx, bias_grad, a->d_logits, R, C, model_g(m, m->cls_b));
+        QAT_TRY(graph_gemm(ctx, 1, 0, C, H, R, 1.0f, a->d_logits, C, a->head_in, H, 1.0f, model_g(m, m->cls_w), H));
+        QAT_TRY(graph_gemm(ctx, 0, 0, R, H, C, 1.0f, a->d_logits, C, model_w(m, m->cls_w), H, 0.0f, d_hidden, H));
+        QAT_RUN(ctx, dropout, d_hidden, N * H, m->training ? m->classifier_dropout : 0.0f, a->seed_cls);
+        return QAT_OK;
+    }
+    const int64_t V = m->dims.vocab_size;
+    QAT_RUN(ctx, fill, d_hidden, N * H, 0.0f);
+    if (R == 0)
+        return QAT_OK;
+    QAT_RUN(ctx, bias_grad, a->d_logits, R, V, model_g(m, m->mlm_bias));
+    QAT_TRY(graph_gemm(ctx, 1, 0, V, H, R, 1.0f, a->d_logits, V, a->mlm_h, H, 1.0f, model_g(m, m->mlm_decoder_w), H));
+    QAT_TRY(graph_gemm(ctx, 0, 0, R, H, V, 1.0f, a->d_logits, V, model_w(m, m->mlm_decoder_w), H, 0.0f, a->d_a, H));
+    QAT_RUN(ctx, layernorm_bwd, a->d_a, a->mlm_act, model_w(m, m->mlm_ln_w), a->mlm_mean, a->mlm_rstd, R, H, a->d_b,
+            model_g(m, m->mlm_ln_w), model_g(m, m->mlm_ln_b));
+    QAT_RUN(ctx, gelu_bwd, a->d_b, a->mlm_pre, R * H, a->d_b);
+    QAT_RUN(ctx, bias_grad, a->d_b, R, H, model_g(m, m->mlm_dense_b));
+    QAT_TRY(graph_gemm(ctx, 1, 0, H, H, R, 1.0f, a->d_b, H, a->head_in, H, 1.0f, model_g(m, m->mlm_dense_w), H));
+    QAT_TRY(graph_gemm(ctx, 0, 0, R, H, H, 1.0f, a->d_b, H, model_w(m, m->mlm_dense_w), H, 0.0f, a->d_a, H));
+    QAT_RUN(ctx, embedding_bwd, a->d_a, a->rows, R, H, N, d_hidden);
+    return QAT_OK;
+}
+
+/* dy: gradient of the layer output (consumed); dx: receives the gradient
+ * of the layer input. Scratch: d_a, d_b, d_c [N, H], d_wide, d_wide2. */
+static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la, float *dy, float *dx)
+{
+    qat_acts *a = &m->acts;
+    qat_context *ctx = m->ctx;
+    const int64_t B = a->B, S = a->L, N = a->N, H = m->dims.hidden_size, I = m->dims.intermediate_size;
+    const int64_t NH = m->dims.num_heads, dh = H / NH, P = B * NH * S * S;
+    float *d_a = a->d_a, *d_b = a->d_b, *d_c = a->d_c;
+
+    /* LN2: d_a = dL/d res2; feeds h1 (residual) and the output dense. */
+    QAT_RUN(ctx, layernorm_bwd, dy, la->res2, model_w(m, L->ln2_w), la->ln2_mean, la->ln2_rstd, N, H, d_a,
+            model_g(m, L->ln2_w), model_g(m, L->ln2_b));
+    QAT_TRY(copy(ctx, d_a, d_b, N * H));
+    QAT_RUN(ctx, dropout, d_b, N * H, hidden_dropout(m), la->seed_out);
+    QAT_TRY(linear_backward(m, &L->out, la->actq, d_b, N, a->d_wide, 0));
+    QAT_TRY(input_backward(m, &L->out, a->d_wide, la->act, N));
+    QAT_RUN(ctx, gelu_bwd, a->d_wide, la->pre, N * I, a->d_wide);
+    QAT_TRY(linear_backward(m, &L->inter, la->h1q, a->d_wide, N, d_c, 0));
+    QAT_TRY(input_backward(m, &L->inter, d_c, la->h1, N));
+    QAT_RUN(ctx, accumulate, d_c, d_a, N * H); /* d_a = dL/d h1 */
+
+    /* LN1: d_b = dL/d res1; feeds x (residual) and the attention output. */
+    QAT_RUN(ctx, layernorm_bwd, d_a, la->res1, model_w(m, L->ln1_w), la->ln1_mean, la->ln1_rstd, N, H, d_b,
+            model_g(m, L->ln1_w), model_g(m, L->ln1_b));
+    QAT_TRY(copy(ctx, d_b, d_c, N * H));
+    QAT_RUN(ctx, dropout, d_c, N * H, hidden_dropout(m), la->seed_ao);
+    QAT_TRY(linear_backward(m, &L->attn_out, la->ctxq, d_c, N, d_a, 0));
+    QAT_TRY(input_backward(m, &L->attn_out, d_a, la->ctx, N)); /* d_a = dL/d ctx */
+
+    /* Attention core: d_probs, then dq (d_c), dk (d_wide2), dv (d_wide). */
+    float *dq = d_c, *dk = a->d_wide2, *dv = a->d_wide;
+    const float scale = 1.0f / sqrtf((float)dh);
+    for (int64_t b = 0; b < B; b++) {
+        QAT_TRY(graph_gemm_batched(ctx, 0, 1, S, S, dh, 1.0f, d_a + b * S * H, H, dh, la->v + b * S * H, H, dh,
+                                   0.0f, a->d_probs + b * NH * S * S, S, S * S, NH));
+        QAT_TRY(graph_gemm_batched(ctx, 1, 0, S, dh, S, 1.0f, la->probs_drop + b * NH * S * S, S, S * S,
+                                   d_a + b * S * H, H, dh, 0.0f, dv + b * S * H, H, dh, NH));
+    }
+    if (la->probs_drop != la->probs)
+        QAT_RUN(ctx, dropout, a->d_probs, P, m->dims.attention_dropout_prob, la->seed_attn);
+    QAT_RUN(ctx, softmax_bwd, a->d_probs, la->probs, P / S, S, a->d_probs);
+    for (int64_t b = 0; b < B; b++) {
+        QAT_TRY(graph_gemm_batched(ctx, 0, 0, S, dh, S, scale, a->d_probs + b * NH * S * S, S, S * S,
+                                   la->k + b * S * H, H, dh, 0.0f, dq + b * S * H, H, dh, NH));
+        QAT_TRY(graph_gemm_batched(ctx, 1, 0, S, dh, S, scale, a->d_probs + b * NH * S * S, S, S * S,
+                                   la->q + b * S * H, H, dh, 0.0f, dk + b * S * H, H, dh, NH));
+    }
+
+    /* q, k, v projections: dx = dL/d res1 (residual, in d_b) + their inputs' gradients. */
+    QAT_TRY(copy(ctx, d_b, dx, N * H));
+    qat_linear *qkv[3] = {&L->q, &L->k, &L->v};
+    float *dys[3] = {dq, dk, dv};
+    for (int j = 0; j < 3; j++) {
+        if (qkv[j]->aq.cfg.algo == QAT_ALGO_LSQ) {
+            QAT_TRY(linear_backward(m, qkv[j], la->xq[j], dys[j], N, d_a, 0));
+            QAT_TRY(input_backward(m, qkv[j], d_a, la->x, N));
+            QAT_RUN(ctx, accumulate, d_a, dx, N * H);
+        } else {
+            QAT_TRY(linear_backward(m, qkv[j], la->xq[j], dys[j], N, dx, 1));
+        }
+    }
+    return QAT_OK;
+}
+
+static qat_status embeddings_backward(qat_model *m, float *d_out)
+{
+    qat_acts *a = &m->acts;
+    qat_context *ctx = m->ctx;
+    const int64_t N = a->N, H = m->dims.hidden_size;
+    QAT_RUN(ctx, dropout, d_out, N * H, hidden_dropout(m), a->seed_emb);
+    QAT_RUN(ctx, layernorm_bwd, d_out, a->emb_sum, model_w(m, m->emb_ln_w), a->emb_mean, a->emb_rstd, N, H, a->d_a,
+            model_g(m, m->emb_ln_w), model_g(m, m->emb_ln_b));
+    qat_table *tables[3] = {&m->word, &m->type, &m->pos};
+    const int32_t *index[3] = {a->ids, a->types, a->pos};
+    for (int t = 0; t < 3; t++) {
+        qat_table *tb = tables[t];
+        QAT_TRY(copy(ctx, a->d_a, a->d_b, N * H));
+        /* torch gives the padding_idx row no gradient, before any quantizer. */
+        if (tb->padding_idx >= 0)
+            QAT_RUN(ctx, zero_rows_where, a->d_b, index[t], N, H, (int32_t)tb->padding_idx);
+        QAT_TRY(qat_quantize_bwd(m, &tb->q, a->d_b, a->emb_raw[t], N * H, tb->rows * H));
+        QAT_RUN(ctx, embedding_bwd, a->d_b, index[t], N, H, tb->rows, model_g(m, tb->w));
+    }
+    return QAT_OK;
+}
+
+qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int backward, float *loss)
+{
+    qat_acts *a = &m->acts;
+    qat_context *ctx = m->ctx;
+    const int64_t R = a->head_rows;
+    const int64_t C = m->task == QAT_TASK_MLM ? m->dims.vocab_size : m->num_labels;
+    int64_t counted = 0;
+    for (int64_t i = 0; i < a->N; i++)
+        counted += labels[i] != -100;
+    *loss = 0.0f;
+    if (backward)
+        QAT_RUN(ctx, fill, m->g, (int64_t)m->total, 0.0f);
+    if (counted == 0)
+        return QAT_OK; /* nothing to learn from: zero loss and gradients */
+    const float scale = 1.0f / (float)counted;
+    QAT_RUN(ctx, cross_entropy, a->logits, a->labels, R, C, scale, a->loss, backward ? a->d_logits : NULL);
+    QAT_TRY(qat_context_backend_error(ctx, ctx->backend.ops->download(ctx->backend_state, loss, a->loss, sizeof *loss),
+                                      "reading the loss"));
+    if (!isfinite(*loss))
+        return qat_fail(QAT_ERR_NUMERIC, "the loss is not finite (%g)", (double)*loss);
+    if (!backward)
+        return QAT_OK;
+    float *dy = a->d_hidden, *spare = a->d_hidden2;
+    QAT_TRY(head_backward(m, dy));
+    /* Each layer reads the gradient of its output and writes that of its
+     * input: the two buffers swap roles layer after layer. */
+    for (int64_t i = m->dims.num_layers - 1; i >= 0; i--) {
+        QAT_TRY(layer_backward(m, &m->layers[i], &a->layers[i], dy, spare));
+        float *t = dy;
+        dy = spare;
+        spare = t;
+    }
+    return embeddings_backward(m, dy);
+}

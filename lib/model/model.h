@@ -1,0 +1,149 @@
+/* The encoder's private state: parameter table, views, quantizers and the
+ * activations kept for the backward pass. */
+#ifndef QAT_LIB_MODEL_H
+#define QAT_LIB_MODEL_H
+
+#include "core/context.h"
+#include "model/dims.h"
+#include "qat/model.h"
+#include "quant/quant_config.h"
+
+#define QAT_PARAM_NAME_MAX 160
+
+typedef struct qat_param {
+    char name[QAT_PARAM_NAME_MAX];
+    int ndim;
+    int64_t shape[2];
+    int64_t numel;
+    size_t offset;       /* in floats, into model->w and model->g */
+    int decay;           /* AdamW weight decay applies (matrices, tables) */
+    int is_step;         /* a quantizer step */
+} qat_param;
+
+/* One quantizer instance (SPEC section 3: one per tensor). */
+typedef struct qat_quantizer {
+    qat_class_quant cfg;
+    size_t step_param;   /* index into params, LSQ only */
+    int has_step;
+    int initialized;     /* LSQ step holds a value */
+} qat_quantizer;
+
+/* A linear layer y = A(x) W(W)^T + b with its two quantizers. Offsets into
+ * the parameter buffers; pointers are resolved with model_w()/model_g(). */
+typedef struct qat_linear {
+    size_t w, b;         /* parameter indices */
+    int64_t out, in;
+    qat_quantizer wq, aq;
+    size_t wq_off, gamma_off;  /* into model->wq_buf / gamma_buf */
+} qat_linear;
+
+typedef struct qat_layer {
+    qat_linear q, k, v, attn_out, inter, out;
+    size_t ln1_w, ln1_b, ln2_w, ln2_b;
+} qat_layer;
+
+typedef struct qat_table {
+    size_t w;
+    int64_t rows;
+    int64_t padding_idx; /* -1: none (torch's padding_idx gradient rule) */
+    qat_quantizer q;
+} qat_table;
+
+/* Activations of one layer, kept for the backward. */
+typedef struct qat_layer_acts {
+    float *x;                      /* layer input [N, H] */
+    float *xq[3];                  /* quantized inputs of q, k, v (may alias) */
+    float *q, *k, *v;              /* [N, H] */
+    float *probs;                  /* softmax output [B, NH, L, L] */
+    float *probs_drop;             /* after attention dropout (alias if off) */
+    float *ctx;                    /* attention context [N, H] */
+    float *ctxq;                   /* quantized context */
+    float *res1;                   /* x + attention output (LN1 input) */
+    float *h1, *ln1_mean, *ln1_rstd;
+    float *h1q;                    /* quantized LN1 output */
+    float *pre, *act;              /* intermediate pre-GELU and GELU [N, I] */
+    float *actq;
+    float *res2;                   /* h1 + output dense (LN2 input) */
+    float *ln2_mean, *ln2_rstd;    /* LN2 output is the next layer's x */
+    uint64_t seed_attn, seed_ao, seed_out;
+} qat_layer_acts;
+
+/* Activation memory of one batch shape: everything the forward keeps for
+ * the backward, plus the backward's scratch, carved from one allocation. */
+typedef struct qat_acts {
+    int64_t B, L, N;          /* batch, sequence, tokens = B * L */
+    int32_t *ids, *pos, *types, *labels, *rows; /* [N] each, backend memory */
+    float *key_bias;          /* [B, L] additive attention mask */
+    float *emb_raw[3];        /* gathered table rows (word, pos, type) */
+    float *emb_q;             /* quantized rows scratch */
+    float *emb_sum, *emb_mean, *emb_rstd;
+    qat_layer_acts *layers;
+    float *hidden;            /* encoder output [N, H] */
+    int64_t head_rows;        /* rows the head ran on (all, or labelled) */
+    float *head_in;           /* [N, H] gathered / dropped encoder output */
+    float *mlm_pre, *mlm_act, *mlm_h, *mlm_mean, *mlm_rstd;
+    float *logits;            /* [N, classes] */
+    float *loss;              /* 1 float */
+    uint64_t seed_emb, seed_cls;
+    /* backward scratch */
+    float *d_hidden, *d_hidden2, *d_a, *d_b, *d_c, *d_wide, *d_wide2, *d_probs, *d_weight, *d_logits;
+    int prepared_training;
+    void *mem;
+    size_t mem_bytes;
+} qat_acts;
+
+struct qat_model {
+    qat_context *ctx;
+    qat_model_dims dims;
+    qat_task task;
+    int64_t num_labels;
+    float classifier_dropout;
+    qat_quant_config quant;
+    int training;
+
+    qat_param *params;
+    size_t n_params;
+    size_t total;             /* floats */
+    float *w, *g;             /* backend memory */
+
+    qat_table word, pos, type;
+    size_t emb_ln_w, emb_ln_b;
+    qat_layer *layers;
+    /* heads */
+    size_t mlm_dense_w, mlm_dense_b, mlm_ln_w, mlm_ln_b, mlm_decoder_w, mlm_bias;
+    size_t cls_w, cls_b;
+    /* quantized weights (BitNet / LSQ) for every linear, [out, in] each,
+     * and BitNet gammas; allocated with the layout. */
+    float *wq_buf;
+    float *gamma_buf;
+
+    qat_acts acts;
+};
+
+static inline float *model_w(const qat_model *m, size_t p) { return m->w + m->params[p].offset; }
+static inline float *model_g(const qat_model *m, size_t p) { return m->g + m->params[p].offset; }
+
+/* Builds (or rebuilds, keeping values by name) the parameter layout for the
+ * model's dims, task and quant config. */
+qat_status qat_model_layout(qat_model *m);
+/* Fills weights as HF's _init_weights does (seeded by the context RNG). */
+qat_status qat_model_init_weights(qat_model *m);
+qat_status qat_model_find_param(const qat_model *m, const char *name, size_t *index);
+/* Initialises the LSQ weight steps from the current weights. */
+qat_status qat_model_init_weight_steps(qat_model *m);
+
+/* (Re)lays out the activations for batch x seq; keeps memory if it fits. */
+qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len);
+void qat_acts_release(qat_model *m);
+
+/* The passes. Inputs are host arrays, validated by the caller. The forward
+ * stores what the backward needs; `labels` (may be NULL) lets the MLM head
+ * run on labelled rows only. */
+qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_t *mask,
+                                  const int32_t *types, const int32_t *labels, int64_t batch,
+                                  int64_t seq_len, int head_on_labelled_rows);
+/* Loss of the last forward against labels (host), and, with backward, the
+ * gradients (accumulated into zeroed buffers by the caller). */
+qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int backward, float *loss);
+
+#endif

@@ -1,0 +1,396 @@
+/* The public model API: creation, quant config, parameters, passes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/dispatch.h"
+#include "model/model.h"
+#include "model/quantize.h"
+
+QAT_API qat_status qat_model_options_init(qat_model_options *o, uint32_t version)
+{
+    QAT_CHECK_ARG(o != NULL, "qat_model_options_init: NULL options");
+    QAT_CHECK_ARG(version == QAT_MODEL_OPTIONS_VERSION,
+                  "qat_model_options_init: version %u unknown to libqat %s (expected %u)", version, qat_version(),
+                  QAT_MODEL_OPTIONS_VERSION);
+    memset(o, 0, sizeof *o);
+    o->version = version;
+    o->arch = QAT_ARCH_ROBERTA;
+    o->task = QAT_TASK_MLM;
+    o->vocab_size = 32005;
+    o->hidden_size = 768;
+    o->num_layers = 12;
+    o->num_heads = 12;
+    o->intermediate_size = 3072;
+    o->max_position_embeddings = 514;
+    o->type_vocab_size = 1;
+    o->pad_token_id = 1;
+    o->num_labels = 2;
+    o->layer_norm_eps = 1e-5;
+    o->tie_word_embeddings = 1;
+    o->hidden_dropout = 0.1;
+    o->attention_dropout = 0.1;
+    o->classifier_dropout = 0.1;
+    return QAT_OK;
+}
+
+static qat_status validate_options(const qat_model_options *o)
+{
+    QAT_CHECK_ARG(o->version == QAT_MODEL_OPTIONS_VERSION,
+                  "model options: version %u (initialise them with qat_model_options_init)", o->version);
+    QAT_CHECK_ARG(o->arch == QAT_ARCH_ROBERTA || o->arch == QAT_ARCH_BERT, "model options: unknown arch %d", o->arch);
+    QAT_CHECK_ARG(o->task == QAT_TASK_MLM || o->task == QAT_TASK_TOKEN_CLASSIFICATION,
+                  "model options: unknown task %d", o->task);
+#define POSITIVE(f, max) \
+    QAT_CHECK_ARG(o->f > 0 && o->f <= (max), "model options: " #f " must be in 1..%lld, got %lld", \
+                  (long long)(max), (long long)o->f)
+    POSITIVE(vocab_size, 1 << 24);
+    POSITIVE(hidden_size, 1 << 16);
+    POSITIVE(num_heads, 1 << 10);
+    POSITIVE(intermediate_size, 1 << 18);
+    POSITIVE(max_position_embeddings, 1 << 20);
+    POSITIVE(type_vocab_size, 1 << 16);
+#undef POSITIVE
+    QAT_CHECK_ARG(o->num_layers >= 0 && o->num_layers <= 1024, "model options: num_layers must be 0..1024");
+    QAT_CHECK_ARG(o->hidden_size % o->num_heads == 0,
+                  "model options: hidden_size %lld is not a multiple of num_heads %lld", (long long)o->hidden_size,
+                  (long long)o->num_heads);
+    QAT_CHECK_ARG(o->pad_token_id >= 0 && o->pad_token_id < o->vocab_size,
+                  "model options: pad_token_id %lld outside the vocabulary", (long long)o->pad_token_id);
+    QAT_CHECK_ARG(o->arch != QAT_ARCH_ROBERTA || o->pad_token_id + 2 <= o->max_position_embeddings,
+                  "model options: RoBERTa positions start after pad_token_id, so max_position_embeddings must "
+                  "exceed pad_token_id + 1");
+    QAT_CHECK_ARG(o->task != QAT_TASK_TOKEN_CLASSIFICATION || (o->num_labels > 0 && o->num_labels <= 1 << 16),
+                  "model options: token classification needs num_labels in 1..65536, got %lld",
+                  (long long)o->num_labels);
+    QAT_CHECK_ARG(o->layer_norm_eps > 0 && o->layer_norm_eps < 1, "model options: layer_norm_eps must be in (0, 1)");
+    QAT_CHECK_ARG(o->hidden_dropout >= 0 && o->hidden_dropout < 1 && o->attention_dropout >= 0 &&
+                      o->attention_dropout < 1 && o->classifier_dropout >= 0 && o->classifier_dropout < 1,
+                  "model options: dropout probabilities must be in [0, 1)");
+    return QAT_OK;
+}
+
+static void dims_from_options(qat_model_dims *d, const qat_model_options *o)
+{
+    memset(d, 0, sizeof *d);
+    d->arch = o->arch == QAT_ARCH_BERT ? QAT_ARCH_KIND_BERT : QAT_ARCH_KIND_ROBERTA;
+    strcpy(d->model_type, o->arch == QAT_ARCH_BERT ? "bert" : "roberta");
+    d->vocab_size = o->vocab_size;
+    d->hidden_size = o->hidden_size;
+    d->num_layers = o->num_layers;
+    d->num_heads = o->num_heads;
+    d->intermediate_size = o->intermediate_size;
+    d->max_position_embeddings = o->max_position_embeddings;
+    d->type_vocab_size = o->type_vocab_size;
+    d->pad_token_id = o->pad_token_id;
+    d->bos_token_id = -1;
+    d->eos_token_id = -1;
+    d->layer_norm_eps = (float)o->layer_norm_eps;
+    d->tie_word_embeddings = o->tie_word_embeddings != 0;
+    d->hidden_dropout_prob = (float)o->hidden_dropout;
+    d->attention_dropout_prob = (float)o->attention_dropout;
+    d->num_labels = o->num_labels;
+}
+
+static qat_status upload(qat_model *m, float *dst, const float *src, size_t count)
+{
+    return qat_context_backend_error(
+        m->ctx, m->ctx->backend.ops->upload(m->ctx->backend_state, dst, src, count * sizeof(float)),
+        "writing parameters");
+}
+
+static qat_status download(const qat_model *m, float *dst, const float *src, size_t count)
+{
+    return qat_context_backend_error(
+        m->ctx, m->ctx->backend.ops->download(m->ctx->backend_state, dst, src, count * sizeof(float)),
+        "reading parameters");
+}
+
+qat_status qat_model_init_weights(qat_model *m)
+{
+    float *host = calloc(m->total ? m->total : 1, sizeof(float));
+    if (!host)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "model init: out of memory");
+    qat_rng *rng = &m->ctx->rng;
+    for (size_t i = 0; i < m->n_params; i++) {
+        const qat_param *p = &m->params[i];
+        float *v = host + p->offset;
+        const char *tail = strrchr(p->name, '.');
+        int is_ln_weight = !p->is_step && p->ndim == 1 && strcmp(tail, ".weight") == 0;
+        if (p->ndim == 2)
+            for (int64_t j = 0; j < p->numel; j++)
+                v[j] = 0.02f * qat_rng_normal(rng);
+        else if (is_ln_weight)
+            for (int64_t j = 0; j < p->numel; j++)
+                v[j] = 1.0f;
+    }
+    /* HF zeroes the padding_idx row of embedding tables. */
+    const qat_table *tables[3] = {&m->word, &m->pos, &m->type};
+    for (int t = 0; t < 3; t++)
+        if (tables[t]->padding_idx >= 0 && tables[t]->padding_idx < tables[t]->rows)
+            memset(host + m->params[tables[t]->w].offset + tables[t]->padding_idx * m->dims.hidden_size, 0,
+                   (size_t)m->dims.hidden_size * sizeof(float));
+    qat_status st = upload(m, m->w, host, m->total);
+    free(host);
+    return st;
+}
+
+static void for_each_quantizer(qat_model *m, void (*fn)(qat_quantizer *))
+{
+    fn(&m->word.q);
+    fn(&m->pos.q);
+    fn(&m->type.q);
+    for (int64_t i = 0; i < m->dims.num_layers; i++) {
+        qat_linear *ls[6] = {&m->layers[i].q, &m->layers[i].k, &m->layers[i].v,
+                             &m->layers[i].attn_out, &m->layers[i].inter, &m->layers[i].out};
+        for (int j = 0; j < 6; j++) {
+            fn(&ls[j]->wq);
+            fn(&ls[j]->aq);
+        }
+    }
+}
+
+static void forget_step(qat_quantizer *q)
+{
+    q->initialized = 0;
+}
+
+qat_status qat_model_init_weight_steps(qat_model *m)
+{
+    qat_table *tables[3] = {&m->word, &m->pos, &m->type};
+    for (int t = 0; t < 3; t++)
+        if (tables[t]->q.has_step)
+            QAT_TRY(qat_quantize_init_step(m, &tables[t]->q, model_w(m, tables[t]->w),
+                                           tables[t]->rows * m->dims.hidden_size));
+    for (int64_t i = 0; i < m->dims.num_layers; i++) {
+        qat_linear *ls[6] = {&m->layers[i].q, &m->layers[i].k, &m->layers[i].v,
+                             &m->layers[i].attn_out, &m->layers[i].inter, &m->layers[i].out};
+        for (int j = 0; j < 6; j++)
+            if (ls[j]->wq.has_step)
+                QAT_TRY(qat_quantize_init_step(m, &ls[j]->wq, model_w(m, ls[j]->w), ls[j]->out * ls[j]->in));
+    }
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *options, qat_model **out)
+{
+    QAT_CHECK_ARG(out != NULL, "qat_model_create: NULL out");
+    *out = NULL;
+    QAT_CHECK_ARG(ctx != NULL && options != NULL, "qat_model_create: NULL context or options");
+    QAT_TRY(validate_options(options));
+    qat_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_model_create: out of memory");
+    m->ctx = ctx;
+    dims_from_options(&m->dims, options);
+    m->task = options->task;
+    m->num_labels = options->task == QAT_TASK_TOKEN_CLASSIFICATION ? options->num_labels : 0;
+    m->classifier_dropout = (float)options->classifier_dropout;
+    for (int c = 0; c < QAT_CLASS_COUNT; c++)
+        m->quant.cls[c] = qat_class_quant_default((qat_tensor_class)c, 32, 0, 0);
+    m->layers = calloc((size_t)(options->num_layers ? options->num_layers : 1), sizeof *m->layers);
+    qat_status st = m->layers ? QAT_OK : qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_model_create: out of memory");
+    if (st == QAT_OK)
+        st = qat_model_layout(m);
+    if (st == QAT_OK)
+        st = qat_model_init_weights(m);
+    if (st != QAT_OK) {
+        qat_model_free(m);
+        return st;
+    }
+    *out = m;
+    return QAT_OK;
+}
+
+QAT_API void qat_model_free(qat_model *m)
+{
+    if (!m)
+        return;
+    qat_acts_release(m);
+    const struct qat_backend_ops *ops = m->ctx->backend.ops;
+    void *st = m->ctx->backend_state;
+    if (m->w) ops->free(st, m->w);
+    if (m->g) ops->free(st, m->g);
+    if (m->wq_buf) ops->free(st, m->wq_buf);
+    if (m->gamma_buf) ops->free(st, m->gamma_buf);
+    free(m->params);
+    free(m->layers);
+    free(m);
+}
+
+QAT_API qat_status qat_model_set_quant(qat_model *m, const qat_quant_config *config)
+{
+    QAT_CHECK_ARG(m != NULL && config != NULL, "qat_model_set_quant: NULL model or config");
+    for (int c = 0; c < QAT_CLASS_COUNT; c++)
+        QAT_TRY(qat_class_quant_validate((qat_tensor_class)c, &config->cls[c]));
+    qat_quant_config previous = m->quant;
+    m->quant = *config;
+    qat_status st = qat_model_layout(m);
+    if (st == QAT_OK) {
+        qat_acts_release(m); /* the activation layout depends on the config */
+        for_each_quantizer(m, forget_step);
+        st = qat_model_init_weight_steps(m);
+    }
+    if (st != QAT_OK) {
+        m->quant = previous;
+        qat_model_layout(m); /* back to the previous layout, keeping values */
+    }
+    return st;
+}
+
+QAT_API qat_status qat_model_reset_quantizers(qat_model *m)
+{
+    QAT_CHECK_ARG(m != NULL, "qat_model_reset_quantizers: NULL model");
+    for_each_quantizer(m, forget_step);
+    return qat_model_init_weight_steps(m);
+}
+
+QAT_API qat_status qat_model_set_training(qat_model *m, int training)
+{
+    QAT_CHECK_ARG(m != NULL, "qat_model_set_training: NULL model");
+    QAT_CHECK_ARG(training == 0 || training == 1, "qat_model_set_training: training must be 0 or 1");
+    m->training = training;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_model_parameter_count(const qat_model *m, size_t *count)
+{
+    QAT_CHECK_ARG(m != NULL && count != NULL, "qat_model_parameter_count: NULL argument");
+    *count = m->n_params;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_model_parameter_info(const qat_model *m, size_t index, const char **name, int *ndim,
+                                            int64_t shape[4])
+{
+    QAT_CHECK_ARG(m != NULL, "qat_model_parameter_info: NULL model");
+    QAT_CHECK_ARG(index < m->n_params, "qat_model_parameter_info: index %zu >= %zu parameters", index, m->n_params);
+    const qat_param *p = &m->params[index];
+    if (name)
+        *name = p->name;
+    if (ndim)
+        *ndim = p->ndim;
+    if (shape)
+        for (int i = 0; i < 4; i++)
+            shape[i] = i < p->ndim ? p->shape[i] : 0;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_model_parameter_size(const qat_model *m, const char *name, size_t *count)
+{
+    QAT_CHECK_ARG(m != NULL && count != NULL, "qat_model_parameter_size: NULL argument");
+    size_t i;
+    QAT_TRY(qat_model_find_param(m, name, &i));
+    *count = (size_t)m->params[i].numel;
+    return QAT_OK;
+}
+
+static qat_status checked_param(const qat_model *m, const char *name, const void *values, size_t count,
+                                const char *fn, size_t *index)
+{
+    QAT_CHECK_ARG(m != NULL && values != NULL, "%s: NULL model or buffer", fn);
+    QAT_TRY(qat_model_find_param(m, name, index));
+    QAT_CHECK_ARG(count == (size_t)m->params[*index].numel, "%s('%s'): %zu values given, the parameter has %lld", fn,
+                  name, count, (long long)m->params[*index].numel);
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_model_get_parameter(const qat_model *m, const char *name, float *values, size_t count)
+{
+    size_t i;
+    QAT_TRY(checked_param(m, name, values, count, "qat_model_get_parameter", &i));
+    return download(m, values, model_w(m, i), count);
+}
+
+static void mark_step_initialized(qat_quantizer *q, size_t index)
+{
+    if (q->has_step && q->step_param == index)
+        q->initialized = 1;
+}
+
+QAT_API qat_status qat_model_set_parameter(qat_model *m, const char *name, const float *values, size_t count)
+{
+    size_t i;
+    QAT_TRY(checked_param(m, name, values, count, "qat_model_set_parameter", &i));
+    if (m->params[i].is_step) {
+        QAT_CHECK_ARG(values[0] > 0.0f && isfinite(values[0]), "qat_model_set_parameter('%s'): a step must be > 0",
+                      name);
+        mark_step_initialized(&m->word.q, i);
+        mark_step_initialized(&m->pos.q, i);
+        mark_step_initialized(&m->type.q, i);
+        for (int64_t l = 0; l < m->dims.num_layers; l++) {
+            qat_linear *ls[6] = {&m->layers[l].q, &m->layers[l].k, &m->layers[l].v,
+                                 &m->layers[l].attn_out, &m->layers[l].inter, &m->layers[l].out};
+            for (int j = 0; j < 6; j++) {
+                mark_step_initialized(&ls[j]->wq, i);
+                mark_step_initialized(&ls[j]->aq, i);
+            }
+        }
+    }
+    return upload(m, model_w(m, i), values, count);
+}
+
+QAT_API qat_status qat_model_get_gradient(const qat_model *m, const char *name, float *values, size_t count)
+{
+    size_t i;
+    QAT_TRY(checked_param(m, name, values, count, "qat_model_get_gradient", &i));
+    return download(m, values, model_g(m, i), count);
+}
+
+QAT_API qat_status qat_model_logits_size(const qat_model *m, int64_t batch, int64_t seq_len, size_t *count)
+{
+    QAT_CHECK_ARG(m != NULL && count != NULL, "qat_model_logits_size: NULL argument");
+    QAT_CHECK_ARG(batch > 0 && seq_len > 0, "qat_model_logits_size: batch and seq_len must be > 0");
+    int64_t classes = m->task == QAT_TASK_MLM ? m->dims.vocab_size : m->num_labels;
+    *count = (size_t)(batch * seq_len * classes);
+    return QAT_OK;
+}
+
+static qat_status validate_batch(const qat_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
+                                 const int32_t *labels, int64_t batch, int64_t seq_len, const char *fn)
+{
+    const qat_model_dims *d = &m->dims;
+    QAT_CHECK_ARG(ids != NULL, "%s: NULL input_ids", fn);
+    QAT_CHECK_ARG(batch > 0 && seq_len > 0 && batch <= (1 << 20) && seq_len <= (1 << 20) &&
+                      batch * seq_len <= (1 << 26),
+                  "%s: batch %lld x seq_len %lld out of range", fn, (long long)batch, (long long)seq_len);
+    int64_t max_len = d->arch == QAT_ARCH_KIND_ROBERTA ? d->max_position_embeddings - d->pad_token_id - 1
+                                                       : d->max_position_embeddings;
+    QAT_CHECK_ARG(seq_len <= max_len, "%s: seq_len %lld exceeds the model's %lld positions", fn, (long long)seq_len,
+                  (long long)max_len);
+    int64_t classes = m->task == QAT_TASK_MLM ? d->vocab_size : m->num_labels;
+    for (int64_t i = 0; i < batch * seq_len; i++) {
+        QAT_CHECK_ARG(ids[i] >= 0 && ids[i] < d->vocab_size, "%s: input_ids[%lld] = %d outside the vocabulary (%lld)",
+                      fn, (long long)i, ids[i], (long long)d->vocab_size);
+        QAT_CHECK_ARG(!mask || mask[i] == 0 || mask[i] == 1, "%s: attention_mask[%lld] = %d is not 0 or 1", fn,
+                      (long long)i, mask[i]);
+        QAT_CHECK_ARG(!types || (types[i] >= 0 && types[i] < d->type_vocab_size),
+                      "%s: token_type_ids[%lld] = %d outside 0..%lld", fn, (long long)i, types ? types[i] : 0,
+                      (long long)d->type_vocab_size - 1);
+        QAT_CHECK_ARG(!labels || labels[i] == -100 || (labels[i] >= 0 && labels[i] < classes),
+                      "%s: labels[%lld] = %d is neither -100 nor a class in 0..%lld", fn, (long long)i,
+                      labels ? labels[i] : 0, (long long)classes - 1);
+    }
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_model_forward(qat_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
+                                     int64_t batch, int64_t seq_len, float *logits, size_t logits_count)
+{
+    QAT_CHECK_ARG(m != NULL && logits != NULL, "qat_model_forward: NULL model or logits");
+    QAT_TRY(validate_batch(m, ids, mask, types, NULL, batch, seq_len, "qat_model_forward"));
+    size_t need;
+    QAT_TRY(qat_model_logits_size(m, batch, seq_len, &need));
+    QAT_CHECK_ARG(logits_count >= need, "qat_model_forward: logits holds %zu floats, %zu needed", logits_count, need);
+    QAT_TRY(qat_model_forward_pass(m, ids, mask, types, NULL, batch, seq_len, 0));
+    return download(m, logits, m->acts.logits, need);
+}
+
+QAT_API qat_status qat_model_backward(qat_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
+                                      const int32_t *labels, int64_t batch, int64_t seq_len, float *loss)
+{
+    QAT_CHECK_ARG(m != NULL && loss != NULL && labels != NULL, "qat_model_backward: NULL model, labels or loss");
+    QAT_TRY(validate_batch(m, ids, mask, types, labels, batch, seq_len, "qat_model_backward"));
+    QAT_TRY(qat_model_forward_pass(m, ids, mask, types, labels, batch, seq_len, 1));
+    return qat_model_loss_backward(m, labels, 1, loss);
+}

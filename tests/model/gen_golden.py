@@ -1,0 +1,100 @@
+"""Writes golden files for the encoder tests: small random HF models
+(RoBERTa and BERT, MLM and token classification, every study config), the
+logits of a padded batch, the loss and every gradient, computed by
+transformers' own classes with the quantizers of reference.py.
+
+usage: gen_golden.py OUT_DIR"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import write_golden  # noqa: E402
+from reference import build_model, quantize_model  # noqa: E402
+
+CONFIGS = ["FP32", "E8W8A8", "E4W4A4", "E2W2A2", "E6W2A6", "E6W1.58A6"]
+# Odd sizes on purpose: hidden 20 (not a multiple of 8), head size 5.
+DIMS = dict(vocab=53, hidden=20, layers=2, heads=4, inter=36, positions=40, types=2, pad=1, labels=5)
+BATCH, SEQ = 3, 9
+
+
+def make_inputs(arch: str, task: str, rng: np.random.Generator):
+    pad = DIMS["pad"]
+    ids = rng.integers(3, DIMS["vocab"], size=(BATCH, SEQ)).astype(np.int64)
+    mask = np.ones((BATCH, SEQ), dtype=np.int64)
+    lengths = [SEQ, SEQ - 3, 4]
+    for b, n in enumerate(lengths):
+        ids[b, n:] = pad
+        mask[b, n:] = 0
+    types = rng.integers(0, DIMS["types"], size=(BATCH, SEQ)) if arch == "bert" else np.zeros((BATCH, SEQ))
+    types = (types * mask).astype(np.int64)
+    if task == "mlm":
+        labels = np.full((BATCH, SEQ), -100, dtype=np.int64)
+        chosen = (rng.random((BATCH, SEQ)) < 0.4) & (mask == 1)
+        chosen[0, 1] = True
+        labels[chosen] = rng.integers(0, DIMS["vocab"], size=int(chosen.sum()))
+    else:
+        labels = rng.integers(0, DIMS["labels"], size=(BATCH, SEQ)).astype(np.int64)
+        labels[mask == 0] = -100
+        labels[1, 2] = -100  # a non-first sub-token
+    return ids, mask, types, labels
+
+
+def case(arch: str, task: str, config: str, tie: bool, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    model = build_model(arch, task, DIMS, seed=seed, tie=tie)
+    quantize_model(model, config)
+    ids, mask, types, labels = make_inputs(arch, task, rng)
+    t = {k: torch.from_numpy(v) for k, v in dict(input_ids=ids, attention_mask=mask, token_type_ids=types).items()}
+    with torch.no_grad():
+        logits = model(**t).logits  # the first forward also initialises the LSQ activation steps
+    model.zero_grad()
+    out = model(**t, labels=torch.from_numpy(labels))
+    out.loss.backward()
+    records = {
+        "meta": np.array([0 if arch == "roberta" else 1, 1 if task == "mlm" else 2, DIMS["vocab"], DIMS["hidden"],
+                          DIMS["layers"], DIMS["heads"], DIMS["inter"], DIMS["positions"], DIMS["types"],
+                          DIMS["pad"], DIMS["labels"], int(tie), BATCH, SEQ], dtype=np.int32),
+        "quant": config,
+        "input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": labels,
+        "logits": logits.numpy(), "loss": out.loss.detach().reshape(1).numpy(),
+    }
+    by_ptr = {p.data_ptr(): p for p in model.parameters()}
+    for name, tensor in model.state_dict().items():
+        if not tensor.is_floating_point():
+            continue  # position_ids buffers
+        p = by_ptr[tensor.data_ptr()]
+        records["param:" + name] = tensor.numpy()
+        grad = p.grad if p.grad is not None else torch.zeros_like(p)
+        records["grad:" + name] = grad.numpy()
+    return records
+
+
+def main() -> None:
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    torch.set_num_threads(1)
+    names = []
+    seed = 1
+    for arch in ("roberta", "bert"):
+        for task in ("mlm", "token-classification"):
+            for config in CONFIGS:
+                name = f"{arch}-{task}-{config}"
+                write_golden(os.path.join(out_dir, name + ".golden"), case(arch, task, config, True, seed))
+                names.append(name)
+                seed += 1
+    for config in ("FP32", "E6W1.58A6"):  # untied MLM decoder
+        name = f"roberta-mlm-untied-{config}"
+        write_golden(os.path.join(out_dir, name + ".golden"), case("roberta", "mlm", config, False, seed))
+        names.append(name)
+        seed += 1
+    with open(os.path.join(out_dir, "index.txt"), "w") as f:
+        f.write("\n".join(names) + "\n")
+
+
+if __name__ == "__main__":
+    main()
