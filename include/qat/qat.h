@@ -11,6 +11,7 @@
 
 #include "qat/core.h"
 #include "qat/quant.h"
+#include "qat/tokenizer.h"
 #include "qat/model.h"
 
 #endif /* QAT_QAT_H */

@@ -1,0 +1,103 @@
+/*
+ * libqat — tokenizers: SentencePiece models (unigram and BPE, with their
+ * precompiled normalization and byte fallback), HF tokenizer.json (Unigram,
+ * BPE, WordPiece), BERT's vocab.txt, and HF checkpoint directories with the
+ * id conventions of their model type (CamemBERT's fairseq offset of 4,
+ * XLM-R's offset of 1).
+ *
+ * Ownership: qat_tokenizer_load() creates a tokenizer that the caller
+ *   releases with qat_tokenizer_free(). It borrows nothing: the files may be
+ *   removed once it returns.
+ * Thread-safety: a tokenizer is immutable after load. Every function taking
+ *   a `const qat_tokenizer *` may run concurrently on the same tokenizer
+ *   from any number of threads (each call keeps its scratch memory to
+ *   itself). Only qat_tokenizer_free() needs exclusive access.
+ * Buffers: functions writing ids or text take the caller's buffer and its
+ *   capacity. When it is too short they return QAT_ERR_BUFFER_TOO_SMALL and
+ *   report the size needed (ids, or bytes including the NUL) through the
+ *   size out-parameter; calling with capacity 0 (buffer may be NULL) is the
+ *   way to ask for the size.
+ */
+#ifndef QAT_TOKENIZER_H
+#define QAT_TOKENIZER_H
+
+#include "qat/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Special tokens, for qat_tokenizer_special_id(). BOS is also CLS (<s>,
+ * [CLS]), EOS is also SEP (</s>, [SEP]). */
+typedef enum qat_token_special {
+    QAT_TOKEN_PAD = 0,
+    QAT_TOKEN_UNK = 1,
+    QAT_TOKEN_BOS = 2,
+    QAT_TOKEN_EOS = 3,
+    QAT_TOKEN_MASK = 4,
+    QAT_TOKEN_SPECIAL_COUNT = 5
+} qat_token_special;
+
+/* Flags of qat_tokenizer_encode_words(). */
+#define QAT_TOKENIZE_ADD_SPECIAL 1u /* <s> ... </s> or [CLS] ... [SEP] */
+
+/* Loads a tokenizer from `path`, which is one of:
+ *  - a SentencePiece model (`*.model`): ids are SentencePiece's own;
+ *  - an HF `tokenizer.json` (Unigram, BPE or WordPiece model);
+ *  - a BERT `vocab.txt` (WordPiece with BERT's lower-casing normalizer;
+ *    a `tokenizer_config.json` beside it may set do_lower_case);
+ *  - an HF checkpoint directory: its config.json `model_type` chooses the
+ *    id convention (camembert: fairseq offset 4 and <mask> last;
+ *    xlm-roberta: offset 1; bert) and the file read is, in this order,
+ *    sentencepiece.bpe.model, tokenizer.json, vocab.txt.
+ * Fails with QAT_ERR_IO, QAT_ERR_FORMAT (naming the file, the field and
+ * the offset) or QAT_ERR_UNSUPPORTED (naming the unsupported component). */
+QAT_API qat_status qat_tokenizer_load(const char *path, qat_tokenizer **out);
+QAT_API void qat_tokenizer_free(qat_tokenizer *tok);
+
+/* Encodes `len` bytes of UTF-8 text (invalid bytes are handled as
+ * SentencePiece does: each becomes U+FFFD) into ids, without special
+ * tokens. *count receives the number of ids written, or needed. */
+QAT_API qat_status qat_tokenizer_encode(const qat_tokenizer *tok, const char *text, size_t len, int32_t *ids,
+                                        size_t capacity, size_t *count);
+
+/* Encodes pre-split words (CoNLL tokens) exactly as HF tokenizers do with
+ * is_split_into_words=True: word_index[i] is the index of the word that
+ * sub-token i belongs to, -1 for special tokens. `words` are NUL-terminated
+ * unless word_lens is given. With QAT_TOKENIZE_ADD_SPECIAL the sequence is
+ * wrapped in the model's <s>/</s> or [CLS]/[SEP]. max_length > 0 truncates
+ * the sub-tokens so that the whole sequence, specials included, holds at
+ * most max_length ids (0 = no limit). word_index may be NULL. *count
+ * receives the number of ids written, or needed. */
+QAT_API qat_status qat_tokenizer_encode_words(const qat_tokenizer *tok, const char *const *words,
+                                              const size_t *word_lens, size_t n_words, unsigned flags,
+                                              size_t max_length, int32_t *ids, int32_t *word_index,
+                                              size_t capacity, size_t *count);
+
+/* Decodes ids into UTF-8 text (NUL-terminated). Special tokens of an HF
+ * checkpoint and SentencePiece control pieces are skipped. *needed receives
+ * the bytes needed, NUL included (may be NULL). Out-of-range ids fail with
+ * QAT_ERR_INVALID_ARGUMENT. */
+QAT_API qat_status qat_tokenizer_decode(const qat_tokenizer *tok, const int32_t *ids, size_t n, char *text,
+                                        size_t capacity, size_t *needed);
+
+/* Number of ids (ids are 0 .. size-1). */
+QAT_API qat_status qat_tokenizer_vocab_size(const qat_tokenizer *tok, size_t *size);
+/* The id of a special token, or -1 where the tokenizer has none. */
+QAT_API qat_status qat_tokenizer_special_id(const qat_tokenizer *tok, qat_token_special which, int32_t *id);
+/* Id of a piece (its exact bytes, e.g. "▁le", "##ing"); QAT_ERR_NOT_FOUND
+ * if the vocabulary lacks it. */
+QAT_API qat_status qat_tokenizer_piece_to_id(const qat_tokenizer *tok, const char *piece, size_t len,
+                                             int32_t *id);
+/* The piece of an id, NUL-terminated; *needed as for decode. */
+QAT_API qat_status qat_tokenizer_id_to_piece(const qat_tokenizer *tok, int32_t id, char *piece,
+                                             size_t capacity, size_t *needed);
+/* The name of the algorithm and source (valid while tok lives), e.g. "sentencepiece-unigram",
+ * "sentencepiece-bpe", "json-unigram", "json-bpe", "wordpiece". */
+QAT_API qat_status qat_tokenizer_kind(const qat_tokenizer *tok, const char **name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QAT_TOKENIZER_H */

@@ -1,0 +1,439 @@
+/* The public tokenizer API: loading (dispatch on the kind of path), id
+ * conventions of HF checkpoints, encode / encode_words / decode, and the
+ * vocabulary queries. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "tokenizer/tokenizer_impl.h"
+
+void qat_tok_clear(qat_tokenizer *t)
+{
+    qat_tok_vocab_free(&t->vocab);
+    qat_tok_trie_free(&t->pieces_trie);
+    qat_tok_trie_free(&t->user_trie);
+    qat_tok_trie_free(&t->cont_trie);
+    if (t->spm_norm.has_map)
+        qat_tok_charsmap_free(&t->spm_norm.map);
+    free(t->unk_surface);
+    for (int i = 0; i < t->n_norms; i++) {
+        qat_tok_charsmap_free(&t->norms[i].map);
+        free(t->norms[i].pattern);
+        free(t->norms[i].content);
+    }
+    free(t->norms);
+    free(t->pres);
+    free(t->cont_prefix);
+    free(t->eow_suffix);
+    free(t->merge_keys);
+    free(t->merge_rank);
+    free(t->merge_id);
+    memset(t, 0, sizeof *t);
+}
+
+QAT_API void qat_tokenizer_free(qat_tokenizer *tok)
+{
+    if (!tok)
+        return;
+    qat_tok_clear(tok);
+    free(tok);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static qat_status load_file(qat_tokenizer *t, const char *path, int lowercase, int strip_accents, int chinese)
+{
+    char *data;
+    size_t size;
+    QAT_TRY(qat_tok_read_file(path, &data, &size));
+    qat_status st;
+    size_t i = 0;
+    while (i < size && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
+        i++;
+    if (ends_with(path, ".json") || (i < size && data[i] == '{'))
+        st = qat_tok_load_json(t, data, size, path);
+    else if (ends_with(path, ".txt"))
+        st = qat_tok_load_vocab_txt(t, data, size, path, lowercase, strip_accents, chinese);
+    else
+        st = qat_tok_load_spm(t, (const uint8_t *)data, size, path);
+    free(data);
+    return st;
+}
+
+/* Applies a fairseq convention on top of a SentencePiece model. */
+static void apply_fairseq(qat_tokenizer *t, qat_tok_idmap map)
+{
+    int32_t nsp = t->vocab.n;
+    t->idmap = map;
+    if (map == QAT_TOK_MAP_CAMEMBERT) {
+        t->n_ids = nsp + 5;
+        int32_t bos = qat_tok_vocab_find(&t->vocab, "<s>", 3), eos = qat_tok_vocab_find(&t->vocab, "</s>", 4);
+        t->special[QAT_TOKEN_PAD] = 1;
+        t->special[QAT_TOKEN_UNK] = 3;
+        t->special[QAT_TOKEN_BOS] = bos > 0 ? bos + 4 : 3;
+        t->special[QAT_TOKEN_EOS] = eos > 0 ? eos + 4 : 3;
+        t->special[QAT_TOKEN_MASK] = nsp + 4;
+    } else {
+        t->n_ids = nsp + 2;
+        t->special[QAT_TOKEN_BOS] = 0;
+        t->special[QAT_TOKEN_PAD] = 1;
+        t->special[QAT_TOKEN_EOS] = 2;
+        t->special[QAT_TOKEN_UNK] = 3;
+        t->special[QAT_TOKEN_MASK] = nsp + 1;
+    }
+}
+
+/* The value of a top-level key of a JSON config file as text ("camembert",
+ * "true", "null"); *found = 0 when absent. In hf_json.c. */
+qat_status qat_tok_json_config(const char *path, const char *key, char *value, size_t cap, int *found);
+
+static qat_status load_dir(qat_tokenizer *t, const char *dir)
+{
+    char path[4096], model_type[64] = "";
+    int found = 0;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (is_file(path))
+        QAT_TRY(qat_tok_json_config(path, "model_type", model_type, sizeof model_type, &found));
+    qat_tok_idmap map = QAT_TOK_MAP_NONE;
+    if (strcmp(model_type, "camembert") == 0)
+        map = QAT_TOK_MAP_CAMEMBERT;
+    else if (strcmp(model_type, "xlm-roberta") == 0)
+        map = QAT_TOK_MAP_XLMR;
+    snprintf(path, sizeof path, "%s/sentencepiece.bpe.model", dir);
+    if (map != QAT_TOK_MAP_NONE && is_file(path)) {
+        QAT_TRY(load_file(t, path, 0, 0, 0));
+        apply_fairseq(t, map);
+        return QAT_OK;
+    }
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (is_file(path))
+        return load_file(t, path, 0, 0, 0);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    if (is_file(path)) {
+        /* BertTokenizer's defaults, overridden by tokenizer_config.json. */
+        char v[16], cfg[4096];
+        int lower = 1, accents = -1, chinese = 1;
+        snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", dir);
+        if (is_file(cfg)) {
+            QAT_TRY(qat_tok_json_config(cfg, "do_lower_case", v, sizeof v, &found));
+            if (found)
+                lower = strcmp(v, "true") == 0;
+            QAT_TRY(qat_tok_json_config(cfg, "strip_accents", v, sizeof v, &found));
+            if (found && strcmp(v, "null") != 0)
+                accents = strcmp(v, "true") == 0;
+            QAT_TRY(qat_tok_json_config(cfg, "tokenize_chinese_chars", v, sizeof v, &found));
+            if (found)
+                chinese = strcmp(v, "true") == 0;
+        }
+        return load_file(t, path, lower, accents < 0 ? lower : accents, chinese);
+    }
+    snprintf(path, sizeof path, "%s/sentencepiece.bpe.model", dir);
+    if (is_file(path))
+        return load_file(t, path, 0, 0, 0);
+    return qat_fail(QAT_ERR_NOT_FOUND,
+                    "%s: no tokenizer found (looked for sentencepiece.bpe.model, tokenizer.json, vocab.txt)", dir);
+}
+
+QAT_API qat_status qat_tokenizer_load(const char *path, qat_tokenizer **out)
+{
+    QAT_CHECK_ARG(out != NULL, "qat_tokenizer_load: NULL out");
+    *out = NULL;
+    QAT_CHECK_ARG(path != NULL, "qat_tokenizer_load: NULL path");
+    qat_tokenizer *t = calloc(1, sizeof *t);
+    if (!t)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_tokenizer_load: out of memory");
+    for (int i = 0; i < QAT_TOKEN_SPECIAL_COUNT; i++)
+        t->special[i] = -1;
+    struct stat st;
+    qat_status s;
+    if (stat(path, &st) != 0)
+        s = qat_fail(QAT_ERR_IO, "%s: no such file or directory", path);
+    else if (S_ISDIR(st.st_mode))
+        s = load_dir(t, path);
+    else
+        s = load_file(t, path, 1, 1, 1);
+    if (s != QAT_OK) {
+        qat_tokenizer_free(t);
+        return s;
+    }
+    *out = t;
+    return QAT_OK;
+}
+
+/* ---- id conventions -------------------------------------------------- */
+
+static int32_t to_external(const qat_tokenizer *t, int32_t id)
+{
+    switch (t->idmap) {
+    case QAT_TOK_MAP_CAMEMBERT: return id == 0 ? 3 : id + 4;
+    case QAT_TOK_MAP_XLMR: return id == 0 ? 3 : id + 1;
+    default: return id;
+    }
+}
+
+/* Model id of an external id, or -1 for a special token of the convention. */
+static int32_t to_model(const qat_tokenizer *t, int32_t id)
+{
+    int32_t off = t->idmap == QAT_TOK_MAP_CAMEMBERT ? 4 : t->idmap == QAT_TOK_MAP_XLMR ? 1 : 0;
+    if (off == 0)
+        return id;
+    if (id == 3)
+        return 0;
+    return id >= off && id - off < t->vocab.n ? id - off : -1;
+}
+
+/* ---- encoding -------------------------------------------------------- */
+
+static qat_status encode_model(const qat_tokenizer *t, const char *text, size_t len, qat_tok_buf *scratch,
+                               qat_tok_ivec *ids)
+{
+    size_t first = ids->n;
+    if (t->is_spm)
+        QAT_TRY(qat_tok_spm_encode(t, text, len, scratch, ids));
+    else
+        QAT_TRY(qat_tok_json_encode(t, text, len, scratch, ids));
+    if (t->idmap != QAT_TOK_MAP_NONE)
+        for (size_t i = first; i < ids->n; i++)
+            ids->p[i] = to_external(t, ids->p[i]);
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_tokenizer_encode(const qat_tokenizer *tok, const char *text, size_t len, int32_t *ids,
+                                        size_t capacity, size_t *count)
+{
+    QAT_CHECK_ARG(tok != NULL, "qat_tokenizer_encode: NULL tokenizer");
+    QAT_CHECK_ARG(count != NULL, "qat_tokenizer_encode: NULL count");
+    QAT_CHECK_ARG(text != NULL || len == 0, "qat_tokenizer_encode: NULL text");
+    QAT_CHECK_ARG(ids != NULL || capacity == 0, "qat_tokenizer_encode: NULL ids with capacity %zu", capacity);
+    *count = 0;
+    qat_tok_buf scratch = {0};
+    qat_tok_ivec v = {0};
+    /* Encode straight into the caller's buffer when it is big enough. */
+    qat_status st = encode_model(tok, text, len, &scratch, &v);
+    if (st == QAT_OK) {
+        *count = v.n;
+        if (v.n > capacity)
+            st = qat_fail(QAT_ERR_BUFFER_TOO_SMALL, "qat_tokenizer_encode: %zu ids do not fit in %zu", v.n,
+                          capacity);
+        else if (v.n)
+            memcpy(ids, v.p, v.n * sizeof *ids);
+    }
+    qat_tok_buf_free(&scratch);
+    qat_tok_ivec_free(&v);
+    return st;
+}
+
+QAT_API qat_status qat_tokenizer_encode_words(const qat_tokenizer *tok, const char *const *words,
+                                              const size_t *word_lens, size_t n_words, unsigned flags,
+                                              size_t max_length, int32_t *ids, int32_t *word_index,
+                                              size_t capacity, size_t *count)
+{
+    QAT_CHECK_ARG(tok != NULL, "qat_tokenizer_encode_words: NULL tokenizer");
+    QAT_CHECK_ARG(count != NULL, "qat_tokenizer_encode_words: NULL count");
+    QAT_CHECK_ARG(words != NULL || n_words == 0, "qat_tokenizer_encode_words: NULL words");
+    QAT_CHECK_ARG(ids != NULL || capacity == 0, "qat_tokenizer_encode_words: NULL ids with capacity %zu",
+                  capacity);
+    QAT_CHECK_ARG((flags & ~QAT_TOKENIZE_ADD_SPECIAL) == 0, "qat_tokenizer_encode_words: unknown flags 0x%x",
+                  flags);
+    QAT_CHECK_ARG(n_words <= INT32_MAX, "qat_tokenizer_encode_words: %zu words", n_words);
+    for (size_t i = 0; i < n_words; i++)
+        QAT_CHECK_ARG(words[i] != NULL, "qat_tokenizer_encode_words: word %zu is NULL", i);
+    *count = 0;
+    int add_special = (flags & QAT_TOKENIZE_ADD_SPECIAL) != 0;
+    int32_t bos = tok->special[QAT_TOKEN_BOS], eos = tok->special[QAT_TOKEN_EOS];
+    size_t n_special = add_special ? (size_t)(bos >= 0) + (size_t)(eos >= 0) : 0;
+    size_t body_max = SIZE_MAX;
+    if (max_length > 0)
+        body_max = max_length > n_special ? max_length - n_special : 0;
+    qat_tok_buf scratch = {0};
+    qat_tok_ivec v = {0}, w = {0};
+    qat_status st = QAT_OK;
+    if (add_special && bos >= 0) {
+        st = qat_tok_ivec_push(&v, bos);
+        if (st == QAT_OK)
+            st = qat_tok_ivec_push(&w, -1);
+    }
+    size_t body = 0;
+    for (size_t i = 0; i < n_words && st == QAT_OK && body < body_max; i++) {
+        size_t len = word_lens ? word_lens[i] : strlen(words[i]);
+        size_t before = v.n;
+        st = encode_model(tok, words[i], len, &scratch, &v);
+        if (st != QAT_OK)
+            break;
+        size_t added = v.n - before;
+        if (added > body_max - body) {
+            v.n = before + (body_max - body);
+            added = body_max - body;
+        }
+        body += added;
+        st = qat_tok_ivec_reserve(&w, added);
+        for (size_t k = 0; k < added && st == QAT_OK; k++)
+            w.p[w.n++] = (int32_t)i;
+    }
+    if (st == QAT_OK && add_special && eos >= 0) {
+        st = qat_tok_ivec_push(&v, eos);
+        if (st == QAT_OK)
+            st = qat_tok_ivec_push(&w, -1);
+    }
+    if (st == QAT_OK) {
+        *count = v.n;
+        if (v.n > capacity) {
+            st = qat_fail(QAT_ERR_BUFFER_TOO_SMALL, "qat_tokenizer_encode_words: %zu ids do not fit in %zu",
+                          v.n, capacity);
+        } else if (v.n) {
+            memcpy(ids, v.p, v.n * sizeof *ids);
+            if (word_index)
+                memcpy(word_index, w.p, w.n * sizeof *word_index);
+        }
+    }
+    qat_tok_buf_free(&scratch);
+    qat_tok_ivec_free(&v);
+    qat_tok_ivec_free(&w);
+    return st;
+}
+
+static qat_status copy_out(const char *what, const char *s, size_t len, char *buf, size_t cap, size_t *needed)
+{
+    if (needed)
+        *needed = len + 1;
+    if (len + 1 > cap)
+        return qat_fail(QAT_ERR_BUFFER_TOO_SMALL, "%s: %zu bytes needed, buffer holds %zu", what, len + 1, cap);
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return QAT_OK;
+}
+
+static int is_special(const qat_tokenizer *t, int32_t id)
+{
+    for (int i = 0; i < QAT_TOKEN_SPECIAL_COUNT; i++)
+        if (t->special[i] == id && i != QAT_TOKEN_UNK)
+            return 1;
+    return 0;
+}
+
+QAT_API qat_status qat_tokenizer_decode(const qat_tokenizer *tok, const int32_t *ids, size_t n, char *text,
+                                        size_t capacity, size_t *needed)
+{
+    QAT_CHECK_ARG(tok != NULL, "qat_tokenizer_decode: NULL tokenizer");
+    QAT_CHECK_ARG(ids != NULL || n == 0, "qat_tokenizer_decode: NULL ids");
+    QAT_CHECK_ARG(text != NULL || capacity == 0, "qat_tokenizer_decode: NULL text with capacity %zu", capacity);
+    int32_t *model = malloc((n ? n : 1) * sizeof *model);
+    if (!model)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_tokenizer_decode: out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= tok->n_ids) {
+            free(model);
+            return qat_fail(QAT_ERR_INVALID_ARGUMENT, "qat_tokenizer_decode: id %d at position %zu is out of range "
+                            "[0, %d)", ids[i], i, tok->n_ids);
+        }
+        /* HF checkpoints: special tokens are skipped (skip_special_tokens). */
+        if (tok->idmap != QAT_TOK_MAP_NONE || !tok->is_spm) {
+            if (is_special(tok, ids[i]))
+                continue;
+            int32_t mid = to_model(tok, ids[i]);
+            if (mid < 0 || mid >= tok->vocab.n)
+                continue;
+            model[m++] = mid;
+        } else {
+            model[m++] = ids[i];
+        }
+    }
+    qat_tok_buf out = {0};
+    qat_status st = qat_tok_decode_model(tok, model, m, &out);
+    if (st == QAT_OK)
+        st = copy_out("qat_tokenizer_decode", out.p, out.n, text, capacity, needed);
+    free(model);
+    qat_tok_buf_free(&out);
+    return st;
+}
+
+QAT_API qat_status qat_tokenizer_vocab_size(const qat_tokenizer *tok, size_t *size)
+{
+    QAT_CHECK_ARG(tok != NULL && size != NULL, "qat_tokenizer_vocab_size: NULL argument");
+    *size = (size_t)tok->n_ids;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_tokenizer_special_id(const qat_tokenizer *tok, qat_token_special which, int32_t *id)
+{
+    QAT_CHECK_ARG(tok != NULL && id != NULL, "qat_tokenizer_special_id: NULL argument");
+    QAT_CHECK_ARG((int)which >= 0 && which < QAT_TOKEN_SPECIAL_COUNT,
+                  "qat_tokenizer_special_id: unknown special token %d (expected 0..%d)", (int)which,
+                  QAT_TOKEN_SPECIAL_COUNT - 1);
+    *id = tok->special[which];
+    return QAT_OK;
+}
+
+static const char *const camembert_names[5] = {"<s>NOTUSED", "<pad>", "</s>NOTUSED", "<unk>", "<unk>NOTUSED"};
+static const char *const xlmr_names[4] = {"<s>", "<pad>", "</s>", "<unk>"};
+
+QAT_API qat_status qat_tokenizer_piece_to_id(const qat_tokenizer *tok, const char *piece, size_t len, int32_t *id)
+{
+    QAT_CHECK_ARG(tok != NULL && piece != NULL && id != NULL, "qat_tokenizer_piece_to_id: NULL argument");
+    *id = -1;
+    if (tok->idmap != QAT_TOK_MAP_NONE) {
+        const char *const *names = tok->idmap == QAT_TOK_MAP_CAMEMBERT ? camembert_names : xlmr_names;
+        int n = tok->idmap == QAT_TOK_MAP_CAMEMBERT ? 5 : 4;
+        for (int i = 0; i < n; i++)
+            if (strlen(names[i]) == len && memcmp(names[i], piece, len) == 0) {
+                *id = i;
+                return QAT_OK;
+            }
+        if (len == 6 && memcmp(piece, "<mask>", 6) == 0) {
+            *id = tok->special[QAT_TOKEN_MASK];
+            return QAT_OK;
+        }
+    }
+    int32_t mid = qat_tok_vocab_find(&tok->vocab, piece, len);
+    if (mid < 0)
+        return qat_fail(QAT_ERR_NOT_FOUND, "qat_tokenizer_piece_to_id: '%.*s' is not in the vocabulary",
+                        (int)(len > 64 ? 64 : len), piece);
+    *id = to_external(tok, mid);
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_tokenizer_id_to_piece(const qat_tokenizer *tok, int32_t id, char *piece, size_t capacity,
+                                             size_t *needed)
+{
+    QAT_CHECK_ARG(tok != NULL, "qat_tokenizer_id_to_piece: NULL tokenizer");
+    QAT_CHECK_ARG(piece != NULL || capacity == 0, "qat_tokenizer_id_to_piece: NULL buffer");
+    QAT_CHECK_ARG(id >= 0 && id < tok->n_ids, "qat_tokenizer_id_to_piece: id %d out of range [0, %d)", id,
+                  tok->n_ids);
+    const char *s = NULL;
+    size_t len = 0;
+    if (tok->idmap == QAT_TOK_MAP_CAMEMBERT && id < 5)
+        s = camembert_names[id];
+    else if (tok->idmap == QAT_TOK_MAP_XLMR && id < 4)
+        s = xlmr_names[id];
+    else if (tok->idmap != QAT_TOK_MAP_NONE && id == tok->special[QAT_TOKEN_MASK])
+        s = "<mask>";
+    if (s) {
+        len = strlen(s);
+    } else {
+        int32_t mid = to_model(tok, id);
+        if (mid < 0)
+            return qat_fail(QAT_ERR_NOT_FOUND, "qat_tokenizer_id_to_piece: id %d has no piece", id);
+        s = qat_tok_vocab_piece(&tok->vocab, mid, &len);
+    }
+    return copy_out("qat_tokenizer_id_to_piece", s, len, piece, capacity, needed);
+}
+
+QAT_API qat_status qat_tokenizer_kind(const qat_tokenizer *tok, const char **name)
+{
+    QAT_CHECK_ARG(tok != NULL && name != NULL, "qat_tokenizer_kind: NULL argument");
+    *name = tok->kind_name;
+    return QAT_OK;
+}

@@ -1,0 +1,137 @@
+/* The tokenizer object shared by the loaders (SentencePiece .model,
+ * tokenizer.json, vocab.txt, HF directories) and the encoders. It is
+ * immutable after load: encoders keep their scratch memory per call, so
+ * concurrent encodes on one tokenizer are safe. */
+#ifndef QAT_TOK_IMPL_H
+#define QAT_TOK_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qat/tokenizer.h"
+#include "tokenizer/spm_norm.h"
+#include "tokenizer/tok_util.h"
+#include "tokenizer/vocab.h"
+
+typedef enum qat_tok_algo {
+    QAT_TOK_ALGO_UNIGRAM = 1,
+    QAT_TOK_ALGO_BPE = 2,
+    QAT_TOK_ALGO_WORDPIECE = 3
+} qat_tok_algo;
+
+/* How the model's own ids relate to the ids the checkpoint uses. */
+typedef enum qat_tok_idmap {
+    QAT_TOK_MAP_NONE = 0,
+    QAT_TOK_MAP_CAMEMBERT = 1, /* fairseq: +4, spm <unk> -> 3, <mask> last */
+    QAT_TOK_MAP_XLMR = 2       /* fairseq: +1, spm <unk> -> 3, <mask> last */
+} qat_tok_idmap;
+
+/* Steps of a tokenizer.json pipeline that libqat implements. */
+typedef enum qat_tok_norm_kind {
+    QAT_TOK_N_PRECOMPILED = 1,
+    QAT_TOK_N_REPLACE,        /* literal, or one char repeated >= min times */
+    QAT_TOK_N_STRIP,
+    QAT_TOK_N_LOWERCASE,
+    QAT_TOK_N_NFD,
+    QAT_TOK_N_STRIP_ACCENTS,
+    QAT_TOK_N_BERT,
+    QAT_TOK_N_PREPEND
+} qat_tok_norm_kind;
+
+typedef struct qat_tok_norm_step {
+    qat_tok_norm_kind kind;
+    qat_tok_charsmap map;     /* PRECOMPILED */
+    char *pattern, *content;  /* REPLACE (pattern), PREPEND (content) */
+    size_t pattern_len, content_len;
+    int repeat_min;           /* REPLACE: 0 = literal pattern */
+    int left, right;          /* STRIP */
+    int clean_text, chinese, strip_accents, lowercase; /* BERT */
+} qat_tok_norm_step;
+
+typedef enum qat_tok_pre_kind {
+    QAT_TOK_P_METASPACE = 1,
+    QAT_TOK_P_WHITESPACE_SPLIT,
+    QAT_TOK_P_BERT
+} qat_tok_pre_kind;
+
+typedef struct qat_tok_pre_step {
+    qat_tok_pre_kind kind;
+    char replacement[8];      /* METASPACE */
+    size_t replacement_len;
+    int prepend;              /* METASPACE: 0 never, 1 always, 2 first */
+    int split;
+} qat_tok_pre_step;
+
+struct qat_tokenizer {
+    qat_tok_algo algo;
+    char kind_name[48];       /* "sentencepiece-unigram", "wordpiece"... */
+    qat_tok_vocab vocab;      /* the model's pieces, by model id */
+    int32_t unk_id;           /* model id of the unknown piece, or -1 */
+    int byte_fallback;
+    int32_t byte_id[256];     /* model id of <0xXX>, or -1 */
+
+    /* SentencePiece model (.model, or a tokenizer.json in its image). */
+    int is_spm;
+    qat_tok_spm_norm spm_norm;
+    qat_tok_trie pieces_trie; /* unigram: NORMAL/USER_DEFINED/UNUSED pieces */
+    qat_tok_trie user_trie;   /* user-defined symbols */
+    int has_user;
+    float min_score, max_score;
+    char *unk_surface;
+
+    /* tokenizer.json pipeline (is_spm == 0, algo != WORDPIECE or json). */
+    qat_tok_norm_step *norms;
+    int n_norms;
+    qat_tok_pre_step *pres;
+    int n_pres;
+    int fuse_unk;
+    char *cont_prefix;        /* BPE continuing_subword_prefix / WordPiece "##" */
+    size_t cont_prefix_len;
+    char *eow_suffix;         /* BPE end_of_word_suffix */
+    size_t eow_suffix_len;
+    int max_word_chars;       /* WordPiece max_input_chars_per_word */
+    /* HF BPE merges: open-addressed (left id, right id) -> rank, merged id */
+    uint64_t *merge_keys;
+    int32_t *merge_rank, *merge_id;
+    size_t merge_cap;
+    qat_tok_trie cont_trie;   /* WordPiece: continuation pieces, prefix removed */
+    int decoder_metaspace;    /* decode: "▁" -> " " and strip the first */
+
+    /* id convention of the checkpoint */
+    qat_tok_idmap idmap;
+    int32_t n_ids;            /* ids the checkpoint uses: 0 .. n_ids-1 */
+    int32_t special[QAT_TOKEN_SPECIAL_COUNT];
+};
+
+/* Loaders (fill a zeroed tokenizer; the caller frees it on failure). */
+qat_status qat_tok_load_spm(qat_tokenizer *t, const uint8_t *data, size_t size, const char *where);
+qat_status qat_tok_load_json(qat_tokenizer *t, const char *text, size_t size, const char *where);
+qat_status qat_tok_load_vocab_txt(qat_tokenizer *t, const char *text, size_t size, const char *where,
+                                  int lowercase, int strip_accents, int chinese);
+void qat_tok_clear(qat_tokenizer *t);
+
+/* Encoders of one piece of text into model ids (appended to out). */
+qat_status qat_tok_spm_encode(const qat_tokenizer *t, const char *text, size_t len, qat_tok_buf *scratch,
+                              qat_tok_ivec *out);
+qat_status qat_tok_json_encode(const qat_tokenizer *t, const char *text, size_t len, qat_tok_buf *scratch,
+                               qat_tok_ivec *out);
+
+/* Model-level encoders over one pre-tokenized, normalized word. */
+qat_status qat_tok_unigram(const qat_tokenizer *t, const char *s, size_t len, int spm_rules, qat_tok_ivec *out);
+qat_status qat_tok_bpe_spm(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
+qat_status qat_tok_bpe_hf(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
+qat_status qat_tok_wordpiece(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
+
+/* SentencePiece's handling of unknown pieces: with byte fallback, one
+ * <0xXX> per byte; without, consecutive unknowns fused into one. `unk` is
+ * a span of the normalized text; out receives model ids. */
+qat_status qat_tok_emit_unk(const qat_tokenizer *t, const char *s, size_t len, int prev_was_unk,
+                            qat_tok_ivec *out);
+
+/* Decoding of model ids into text. */
+qat_status qat_tok_decode_model(const qat_tokenizer *t, const int32_t *ids, size_t n, qat_tok_buf *out);
+
+/* Parses "<0xAB>" into 0xAB, or -1. */
+int qat_tok_piece_to_byte(const char *p, size_t len);
+
+#endif

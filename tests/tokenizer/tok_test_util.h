@@ -1,0 +1,113 @@
+/* Helpers of the tokenizer C tests: the fixture directory (written by
+ * make_fixtures.py into the build dir), `.cases` files, hex strings. */
+#ifndef QAT_TOK_TEST_UTIL_H
+#define QAT_TOK_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tcase {
+    char *text;
+    size_t text_len;
+    int32_t *ids;
+    size_t n_ids;
+    char *decoded;
+    size_t decoded_len;
+} tcase;
+
+static const char *fixture_dir(void)
+{
+    const char *d = getenv("QAT_TOK_FIXTURES");
+    return d ? d : "fixtures";
+}
+
+/* Exits 77 (meson's "skipped") with the reason when fixtures are missing. */
+static void skip_without_fixtures(void)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/SKIP", fixture_dir());
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char why[512] = "";
+        if (!fgets(why, sizeof why, f))
+            why[0] = '\0';
+        fclose(f);
+        printf("SKIP: %s", why);
+        exit(77);
+    }
+}
+
+static inline char *unhex(const char *h, size_t n, size_t *out_len)
+{
+    char *out = malloc(n / 2 + 1);
+    size_t k = 0;
+    if (!(n == 1 && h[0] == '-'))
+        for (size_t i = 0; i + 1 < n; i += 2) {
+            unsigned v;
+            sscanf(h + i, "%2x", &v);
+            out[k++] = (char)v;
+        }
+    out[k] = '\0';
+    *out_len = k;
+    return out;
+}
+
+/* Reads NAME.cases from the fixture dir: hex(text) TAB ids TAB hex(decoded). */
+static inline tcase *read_cases(const char *name, size_t *n_out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.cases", fixture_dir(), name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 256, n = 0;
+    tcase *cases = malloc(cap * sizeof *cases);
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &lcap, f)) > 0) {
+        if (line[got - 1] == '\n')
+            line[--got] = '\0';
+        char *t1 = strchr(line, '\t');
+        char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (!t2)
+            continue;
+        if (n == cap)
+            cases = realloc(cases, (cap *= 2) * sizeof *cases);
+        tcase *c = &cases[n++];
+        c->text = unhex(line, (size_t)(t1 - line), &c->text_len);
+        c->decoded = unhex(t2 + 1, strlen(t2 + 1), &c->decoded_len);
+        c->ids = malloc(((size_t)(t2 - t1)) * sizeof *c->ids);
+        c->n_ids = 0;
+        char *p = t1 + 1;
+        while (p < t2 && *p != '-') {
+            c->ids[c->n_ids++] = (int32_t)strtol(p, &p, 10);
+            while (*p == ' ')
+                p++;
+        }
+    }
+    free(line);
+    fclose(f);
+    *n_out = n;
+    return cases;
+}
+
+static inline void free_cases(tcase *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(c[i].text);
+        free(c[i].ids);
+        free(c[i].decoded);
+    }
+    free(c);
+}
+
+static inline char *fixture_path(const char *name)
+{
+    static _Thread_local char path[8192];
+    snprintf(path, sizeof path, "%s/%s", fixture_dir(), name);
+    return path;
+}
+
+#endif
