@@ -1,0 +1,146 @@
+#include "formats/json_util.h"
+
+#include <string.h>
+
+#include "core/error.h"
+
+const char *qat_formats_json_type_name(const json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null: return "null";
+    case json_type_boolean: return "a boolean";
+    case json_type_double: return "a floating-point number";
+    case json_type_int: return "an integer";
+    case json_type_object: return "an object";
+    case json_type_array: return "an array";
+    case json_type_string: return "a string";
+    }
+    return "an unknown JSON value";
+}
+
+/* Line and column of byte offset `at`, for messages about text files. */
+static void line_col(const char *text, size_t at, size_t *line, size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < at; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+qat_status qat_formats_json_parse(const char *text, size_t len, int max_depth, const char *label,
+                                  json_object **out)
+{
+    *out = NULL;
+    /* json-c stops at a NUL byte; a NUL inside a header is itself corrupt. */
+    const char *nul = memchr(text, '\0', len);
+    if (nul)
+        return qat_fail(QAT_ERR_FORMAT, "%s: JSON text contains a NUL byte at offset %zu", label,
+                        (size_t)(nul - text));
+    if (len > (size_t)INT32_MAX)
+        return qat_fail(QAT_ERR_FORMAT, "%s: JSON text of %zu bytes is too large", label, len);
+    json_tokener *tok = json_tokener_new_ex(max_depth);
+    if (!tok)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *root = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error err = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    size_t line, col;
+    if (!root || err != json_tokener_success) {
+        json_object_put(root);
+        if (err == json_tokener_continue)
+            return qat_fail(QAT_ERR_FORMAT, "%s: JSON text ends early (truncated)", label);
+        line_col(text, end > len ? len : end, &line, &col);
+        if (err == json_tokener_error_depth)
+            return qat_fail(QAT_ERR_FORMAT, "%s: JSON nested deeper than %d levels (line %zu)",
+                            label, max_depth, line);
+        return qat_fail(QAT_ERR_FORMAT, "%s: invalid JSON at line %zu, column %zu: %s", label, line,
+                        col, json_tokener_error_desc(err));
+    }
+    for (size_t i = end; i < len; i++) {
+        char c = text[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            json_object_put(root);
+            line_col(text, i, &line, &col);
+            return qat_fail(QAT_ERR_FORMAT,
+                            "%s: unexpected data after the JSON value at line %zu, column %zu", label,
+                            line, col);
+        }
+    }
+    *out = root;
+    return QAT_OK;
+}
+
+size_t qat_formats_json_count_top_keys(const char *text, size_t len, const char **dup_start,
+                                       size_t *dup_len)
+{
+    /* The text is already known to be valid JSON, so a small state machine
+     * suffices: skip strings (with their escapes), track nesting, and count
+     * the colons at depth 1: one per key of the top-level object. Keys are
+     * the strings that precede those colons. */
+    size_t count = 0;
+    int depth = 0;
+    const char *last_str = NULL;
+    size_t last_len = 0;
+    /* Keys seen so far, as raw spans, to name a duplicate (bounded scan). */
+    enum { MAX_TRACKED = 1024 };
+    const char *seen[MAX_TRACKED];
+    size_t seen_len[MAX_TRACKED];
+    size_t n_seen = 0;
+    if (dup_start)
+        *dup_start = NULL;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '"') {
+            size_t start = i + 1;
+            for (i = start; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++;
+            last_str = text + start;
+            last_len = (i < len ? i : len) - start;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ':' && depth == 1) {
+            count++;
+            if (dup_start && !*dup_start && last_str) {
+                for (size_t k = 0; k < n_seen; k++) {
+                    if (seen_len[k] == last_len && memcmp(seen[k], last_str, last_len) == 0) {
+                        *dup_start = last_str;
+                        *dup_len = last_len;
+                    }
+                }
+                if (n_seen < MAX_TRACKED) {
+                    seen[n_seen] = last_str;
+                    seen_len[n_seen++] = last_len;
+                }
+            }
+        }
+    }
+    return count;
+}
+
+int qat_formats_json_has_nul_escape(const char *text, size_t len)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = text[i] == '"';
+        } else if (text[i] == '"') {
+            in_string = 0;
+        } else if (text[i] == '\\' && i + 1 < len) {
+            if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+                return 1;
+            i++; /* the escaped character */
+        }
+    }
+    return 0;
+}
