@@ -11,12 +11,20 @@ static void check_acts(const qat_packed_acts *a, const int8_t *want, const float
     for (int64_t t = 0; t < a->tokens; t++) {
         const int8_t *q = a->codes + t * a->stride;
         int32_t sum = 0;
-        for (int64_t c = 0; c < a->in; c++) {
+        int64_t bad = 0;
+        while (bad < a->in && q[bad] == want[t * a->in + bad])
+            bad++;
+        if (bad < a->in) {
+            int64_t c = bad;
             ck_assert_msg(q[c] == want[t * a->in + c], "%s: code [%lld, %lld] is %d, want %d", what,
                           (long long)t, (long long)c, q[c], want[t * a->in + c]);
-            sum += q[c];
         }
-        for (int64_t c = a->in; c < a->stride; c++)
+        for (int64_t c = 0; c < a->in; c++)
+            sum += q[c];
+        int64_t c = a->in;
+        while (c < a->stride && q[c] == 0)
+            c++;
+        if (c < a->stride)
             ck_assert_msg(q[c] == 0, "%s: padding [%lld, %lld] is %d", what, (long long)t, (long long)c, q[c]);
         ck_assert_msg(a->row_sum[t] == sum, "%s: row_sum[%lld] = %d, want %d", what, (long long)t,
                       a->row_sum[t], sum);
@@ -46,10 +54,13 @@ START_TEST(bitnet_random)
                 ck_assert_int_eq(a.stride % QAT_PACKED_K_ALIGN, 0);
                 QAT_ASSERT_OK(qat_packed_quantize_bitnet(x, ldx, bits, sym, &a));
                 check_acts(&a, want, want_scale, "bitnet");
-                if (sym)
+                if (sym) {
+                    int lowest = 0;
                     for (int64_t t = 0; t < T; t++)
                         for (int64_t c = 0; c < K; c++)
-                            ck_assert_int_ge(a.codes[t * a.stride + c], -((1 << (bits - 1)) - 1));
+                            lowest = a.codes[t * a.stride + c] < lowest ? a.codes[t * a.stride + c] : lowest;
+                    ck_assert_int_ge(lowest, -((1 << (bits - 1)) - 1));
+                }
                 qat_packed_acts_free(&a);
                 free(x);
                 free(xc);

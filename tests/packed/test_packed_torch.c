@@ -56,7 +56,10 @@ static void check_case(int kind, int bits, int rows, int cols, int flag, const f
         ngot = rows;
         qat_packed_acts_free(&a);
     }
-    for (size_t i = 0; i < (size_t)rows * (size_t)cols; i++)
+    size_t i = 0;
+    while (i < (size_t)rows * (size_t)cols && got[i] == want[i])
+        i++;
+    if (i < (size_t)rows * (size_t)cols)
         ck_assert_msg(got[i] == want[i], "case %d (kind %d, %d bits, %dx%d, flag %d): code %zu = %d, torch %d (x = %a)",
                       index, kind, bits, rows, cols, flag, i, got[i], want[i], (double)x[i]);
     ck_assert_int_eq(ngot, nscale);
