@@ -36,6 +36,7 @@ class Context:
     its threads and its random seed."""
 
     def __init__(self, backend: str | None = None, threads: int | None = None, seed: int | None = None):
+        self._handle = ctypes.c_void_p()
         handle = ctypes.c_void_p()
         check(_ctx_create(backend.encode() if backend else None, ctypes.byref(handle)))
         self._handle = handle
@@ -74,7 +75,7 @@ class Context:
         check(_ctx_set(self._handle, _SEED, int(value)))
 
     def close(self) -> None:
-        if self._handle:
+        if getattr(self, "_handle", None):
             _ctx_free(self._handle)
             self._handle = ctypes.c_void_p()
 

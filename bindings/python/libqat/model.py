@@ -1,0 +1,205 @@
+"""The encoder: creation, quantization, parameters by HF name, forward and
+backward, on numpy arrays."""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from ._lib import check, declare
+from .core import Context, QuantConfig
+
+_ARCHS = {"roberta": 0, "camembert": 0, "xlm-roberta": 0, "bert": 1}
+_TASKS = {"mlm": 1, "token-classification": 2}
+OPTIONS_VERSION = 1
+
+
+class ModelOptions(ctypes.Structure):
+    """Mirror of qat_model_options (version 1)."""
+    _fields_ = [
+        ("version", ctypes.c_uint32),
+        ("arch", ctypes.c_int),
+        ("task", ctypes.c_int),
+        ("vocab_size", ctypes.c_int64),
+        ("hidden_size", ctypes.c_int64),
+        ("num_layers", ctypes.c_int64),
+        ("num_heads", ctypes.c_int64),
+        ("intermediate_size", ctypes.c_int64),
+        ("max_position_embeddings", ctypes.c_int64),
+        ("type_vocab_size", ctypes.c_int64),
+        ("pad_token_id", ctypes.c_int64),
+        ("num_labels", ctypes.c_int64),
+        ("layer_norm_eps", ctypes.c_double),
+        ("tie_word_embeddings", ctypes.c_int),
+        ("hidden_dropout", ctypes.c_double),
+        ("attention_dropout", ctypes.c_double),
+        ("classifier_dropout", ctypes.c_double),
+    ]
+
+
+_P = ctypes.c_void_p
+_F = ctypes.POINTER(ctypes.c_float)
+_I = ctypes.POINTER(ctypes.c_int32)
+_opts_init = declare("qat_model_options_init", [ctypes.POINTER(ModelOptions), ctypes.c_uint32])
+_create = declare("qat_model_create", [_P, ctypes.POINTER(ModelOptions), ctypes.POINTER(_P)])
+_free = declare("qat_model_free", [_P], None)
+_set_quant = declare("qat_model_set_quant", [_P, _P])
+_reset_quant = declare("qat_model_reset_quantizers", [_P])
+_set_training = declare("qat_model_set_training", [_P, ctypes.c_int])
+_count = declare("qat_model_parameter_count", [_P, ctypes.POINTER(ctypes.c_size_t)])
+_info = declare("qat_model_parameter_info", [_P, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p),
+                                             ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int64)])
+_size = declare("qat_model_parameter_size", [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t)])
+_get = declare("qat_model_get_parameter", [_P, ctypes.c_char_p, _F, ctypes.c_size_t])
+_set = declare("qat_model_set_parameter", [_P, ctypes.c_char_p, _F, ctypes.c_size_t])
+_grad = declare("qat_model_get_gradient", [_P, ctypes.c_char_p, _F, ctypes.c_size_t])
+_logits_size = declare("qat_model_logits_size", [_P, ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.c_size_t)])
+_forward = declare("qat_model_forward", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64, _F, ctypes.c_size_t])
+_backward = declare("qat_model_backward", [_P, _I, _I, _I, _I, ctypes.c_int64, ctypes.c_int64, _F])
+
+
+def _ints(a, shape=None, name="array"):
+    if a is None:
+        return None, None
+    arr = np.ascontiguousarray(a, dtype=np.int32)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (batch, seq_len), got shape {arr.shape}")
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
+    return arr, arr.ctypes.data_as(_I)
+
+
+def _quant(quant):
+    if quant is None or isinstance(quant, QuantConfig):
+        return quant
+    return QuantConfig(str(quant))
+
+
+class Model:
+    """A BERT-class encoder with a masked-LM or token-classification head.
+
+    Model.create(arch="roberta", task="mlm", hidden_size=..., quant="E6W1.58A6")
+    Model.load("path/to/hf-dir", quant="E6W1.58A6", task="token-classification", num_labels=9)
+    """
+
+    def __init__(self, handle: ctypes.c_void_p, context: Context, task: str):
+        self._handle = handle
+        self.context = context  # the model borrows it: keep it alive
+        self.task = task
+
+    @classmethod
+    def create(cls, *, arch: str = "roberta", task: str = "mlm", context: Context | None = None,
+               quant: str | QuantConfig | None = None, **dims) -> "Model":
+        """A freshly initialised model; dims are qat_model_options fields
+        (vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
+        max_position_embeddings, type_vocab_size, pad_token_id, num_labels,
+        layer_norm_eps, tie_word_embeddings, hidden_dropout, attention_dropout,
+        classifier_dropout)."""
+        if arch not in _ARCHS:
+            raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(_ARCHS)}")
+        if task not in _TASKS:
+            raise ValueError(f"unknown task {task!r}; expected one of {sorted(_TASKS)}")
+        opts = ModelOptions()
+        check(_opts_init(ctypes.byref(opts), OPTIONS_VERSION))
+        opts.arch = _ARCHS[arch]
+        opts.task = _TASKS[task]
+        names = {f for f, _ in ModelOptions._fields_}
+        for key, value in dims.items():
+            if key not in names or key in ("version", "arch", "task"):
+                raise TypeError(f"unknown model option {key!r}")
+            setattr(opts, key, value)
+        context = context or Context()
+        handle = _P()
+        check(_create(context.handle, ctypes.byref(opts), ctypes.byref(handle)))
+        model = cls(handle, context, task)
+        if quant is not None:
+            model.set_quant(quant)
+        return model
+
+    def set_quant(self, quant: str | QuantConfig) -> None:
+        """Sets the quant config ('E6W1.58A6', ...); LSQ weight steps are
+        initialised from the current weights, activation steps on the next forward."""
+        cfg = _quant(quant)
+        check(_set_quant(self._handle, cfg.handle))
+
+    def reset_quantizers(self) -> None:
+        check(_reset_quant(self._handle))
+
+    def train(self, mode: bool = True) -> "Model":
+        """Dropout on (training) or off."""
+        check(_set_training(self._handle, int(bool(mode))))
+        return self
+
+    def eval(self) -> "Model":
+        return self.train(False)
+
+    def parameter_names(self) -> list[str]:
+        count = ctypes.c_size_t()
+        check(_count(self._handle, ctypes.byref(count)))
+        names = []
+        for i in range(count.value):
+            name = ctypes.c_char_p()
+            check(_info(self._handle, i, ctypes.byref(name), None, None))
+            names.append(name.value.decode())
+        return names
+
+    def parameter_shape(self, name: str) -> tuple[int, ...]:
+        count = ctypes.c_size_t()
+        check(_count(self._handle, ctypes.byref(count)))
+        for i in range(count.value):
+            n = ctypes.c_char_p()
+            ndim = ctypes.c_int()
+            shape = (ctypes.c_int64 * 4)()
+            check(_info(self._handle, i, ctypes.byref(n), ctypes.byref(ndim), shape))
+            if n.value.decode() == name:
+                return tuple(shape[:ndim.value])
+        size = ctypes.c_size_t()
+        check(_size(self._handle, name.encode(), ctypes.byref(size)))  # aliases (tied decoder...)
+        return (size.value,)
+
+    def _read(self, fn, name: str) -> np.ndarray:
+        shape = self.parameter_shape(name)
+        out = np.empty(int(np.prod(shape)), dtype=np.float32)
+        check(fn(self._handle, name.encode(), out.ctypes.data_as(_F), out.size))
+        return out.reshape(shape)
+
+    def get_parameter(self, name: str) -> np.ndarray:
+        return self._read(_get, name)
+
+    def get_gradient(self, name: str) -> np.ndarray:
+        return self._read(_grad, name)
+
+    def set_parameter(self, name: str, value) -> None:
+        arr = np.ascontiguousarray(value, dtype=np.float32).reshape(-1)
+        check(_set(self._handle, name.encode(), arr.ctypes.data_as(_F), arr.size))
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
+        """int arrays (B, L) -> float32 logits (B, L, V or num_labels)."""
+        ids, ids_p = _ints(input_ids, name="input_ids")
+        mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
+        types, types_p = _ints(token_type_ids, ids.shape, "token_type_ids")
+        b, n = ids.shape
+        count = ctypes.c_size_t()
+        check(_logits_size(self._handle, b, n, ctypes.byref(count)))
+        out = np.empty(count.value, dtype=np.float32)
+        check(_forward(self._handle, ids_p, mask_p, types_p, b, n, out.ctypes.data_as(_F), out.size))
+        return out.reshape(b, n, -1)
+
+    def backward(self, input_ids, attention_mask, labels, token_type_ids=None) -> float:
+        """Forward + backward: mean cross-entropy over labels != -100; the
+        gradients are then readable with get_gradient()."""
+        ids, ids_p = _ints(input_ids, name="input_ids")
+        mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
+        types, types_p = _ints(token_type_ids, ids.shape, "token_type_ids")
+        lab, lab_p = _ints(labels, ids.shape, "labels")
+        loss = ctypes.c_float()
+        check(_backward(self._handle, ids_p, mask_p, types_p, lab_p, ids.shape[0], ids.shape[1], ctypes.byref(loss)))
+        return loss.value
+
+    def close(self) -> None:
+        if self._handle:
+            _free(self._handle)
+            self._handle = _P()
+
+    def __del__(self):
+        self.close()
