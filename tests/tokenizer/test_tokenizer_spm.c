@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qat/tokenizer.h"
 #include "../c/test_main.h"
@@ -12,10 +13,10 @@
 
 static const char *const models[] = {"unigram", "bpe", "unigram_bytes", "bpe_bytes", "unigram_user", "bpe_raw"};
 
-static void check_model(const char *name)
+static void check_tokenizer(const char *name, const char *file, int check_decode)
 {
     char model[4200];
-    snprintf(model, sizeof model, "%s.model", name);
+    snprintf(model, sizeof model, file, name);
     qat_tokenizer *tok;
     QAT_ASSERT_OK(qat_tokenizer_load(fixture_path(model), &tok));
     size_t n;
@@ -39,6 +40,8 @@ static void check_model(const char *name)
             }
             continue;
         }
+        if (!check_decode)
+            continue;
         size_t needed;
         QAT_ASSERT_OK(qat_tokenizer_decode(tok, cases[i].ids, cases[i].n_ids, text, sizeof text, &needed));
         if (needed != cases[i].decoded_len + 1 || memcmp(text, cases[i].decoded, cases[i].decoded_len) != 0) {
@@ -53,7 +56,34 @@ static void check_model(const char *name)
 
 START_TEST(ids_match_sentencepiece)
 {
-    check_model(models[_i]);
+    check_tokenizer(models[_i], "%s.model", 1);
+}
+END_TEST
+
+/* HF directories: transformers' CamembertTokenizer / XLMRobertaTokenizer ids. */
+START_TEST(ids_match_hf_fairseq_conventions)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/hf_camembert.cases", fixture_dir());
+    if (access(path, R_OK) != 0) {
+        printf("transformers unavailable: HF directory checks skipped\n");
+        return;
+    }
+    check_tokenizer("hf_camembert", "%s", 0);
+    check_tokenizer("hf_xlmr", "%s", 0);
+    qat_tokenizer *tok;
+    QAT_ASSERT_OK(qat_tokenizer_load(fixture_path("hf_camembert"), &tok));
+    int32_t id;
+    size_t vs;
+    QAT_ASSERT_OK(qat_tokenizer_vocab_size(tok, &vs));
+    ck_assert_uint_eq(vs, 1005);
+    QAT_ASSERT_OK(qat_tokenizer_special_id(tok, QAT_TOKEN_MASK, &id));
+    ck_assert_int_eq(id, 1004);
+    QAT_ASSERT_OK(qat_tokenizer_special_id(tok, QAT_TOKEN_BOS, &id));
+    ck_assert_int_eq(id, 5);
+    QAT_ASSERT_OK(qat_tokenizer_special_id(tok, QAT_TOKEN_PAD, &id));
+    ck_assert_int_eq(id, 1);
+    qat_tokenizer_free(tok);
 }
 END_TEST
 
@@ -205,6 +235,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("spm");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, ids_match_sentencepiece, 0, (int)(sizeof models / sizeof *models));
+    tcase_add_test(tc, ids_match_hf_fairseq_conventions);
     tcase_add_test(tc, buffers_and_arguments);
     tcase_add_test(tc, words_alignment_and_truncation);
     tcase_add_test(tc, concurrent_encode);
