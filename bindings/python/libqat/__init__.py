@@ -3,7 +3,6 @@ encoders, through ctypes. The shared library is found through LIBQAT_LIBRARY,
 next to this package, or through the system loader."""
 from ._lib import QatError
 from .core import Context, QuantConfig, backends, version
-from .tokenizer import Tokenizer
 from .model import Model
 from .tokenizer import Tokenizer
 
