@@ -1,0 +1,222 @@
+/* Gradients by finite differences (independent of PyTorch), dropout
+ * semantics, and rejection of bad inputs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qat/qat.h"
+#include "test_main.h"
+
+enum { B = 2, L = 6, V = 23, LABELS = 4 };
+
+static const int32_t ids[B * L] = {0, 5, 9, 17, 2, 1, 0, 22, 3, 2, 1, 1};
+static const int32_t mask[B * L] = {1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0};
+
+static qat_model *small_model(qat_context *ctx, qat_task task, qat_arch arch, double dropout)
+{
+    qat_model_options o;
+    QAT_ASSERT_OK(qat_model_options_init(&o, QAT_MODEL_OPTIONS_VERSION));
+    o.arch = arch;
+    o.task = task;
+    o.vocab_size = V;
+    o.hidden_size = 12;
+    o.num_layers = 2;
+    o.num_heads = 3;
+    o.intermediate_size = 20;
+    o.max_position_embeddings = 16;
+    o.type_vocab_size = 2;
+    o.num_labels = LABELS;
+    o.hidden_dropout = o.attention_dropout = o.classifier_dropout = dropout;
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(qat_model_create(ctx, &o, &m));
+    /* Larger weights than the 0.02 init make every path matter. */
+    size_t n;
+    QAT_ASSERT_OK(qat_model_parameter_count(m, &n));
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        QAT_ASSERT_OK(qat_model_parameter_info(m, i, &name, NULL, NULL));
+        size_t size;
+        QAT_ASSERT_OK(qat_model_parameter_size(m, name, &size));
+        float *v = malloc(size * sizeof *v);
+        QAT_ASSERT_OK(qat_model_get_parameter(m, name, v, size));
+        for (size_t j = 0; j < size; j++)
+            v[j] = v[j] * 4.0f + 0.05f * (float)((i * 7 + j * 13) % 11) - 0.25f;
+        QAT_ASSERT_OK(qat_model_set_parameter(m, name, v, size));
+        free(v);
+    }
+    return m;
+}
+
+static float loss_at(qat_context *ctx, qat_model *m, const int32_t *labels)
+{
+    float loss;
+    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_SEED, 1234)); /* same dropout masks every time */
+    QAT_ASSERT_OK(qat_model_backward(m, ids, mask, NULL, labels, B, L, &loss));
+    return loss;
+}
+
+static void finite_differences(qat_task task, qat_arch arch, double dropout)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = small_model(ctx, task, arch, dropout);
+    QAT_ASSERT_OK(qat_model_set_training(m, dropout > 0));
+    int32_t labels[B * L];
+    for (int i = 0; i < B * L; i++)
+        labels[i] = mask[i] ? (task == QAT_TASK_MLM ? (i * 5) % V : i % LABELS) : -100;
+    loss_at(ctx, m, labels);
+    size_t n;
+    QAT_ASSERT_OK(qat_model_parameter_count(m, &n));
+    int checked = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *pname;
+        QAT_ASSERT_OK(qat_model_parameter_info(m, i, &pname, NULL, NULL));
+        char name[200];
+        strcpy(name, pname);
+        size_t size;
+        QAT_ASSERT_OK(qat_model_parameter_size(m, name, &size));
+        float *v = malloc(size * sizeof *v), *g = malloc(size * sizeof *g);
+        QAT_ASSERT_OK(qat_model_get_parameter(m, name, v, size));
+        loss_at(ctx, m, labels);
+        QAT_ASSERT_OK(qat_model_get_gradient(m, name, g, size));
+        /* The coordinate with the largest gradient of each tensor. */
+        size_t j = 0;
+        for (size_t k = 1; k < size; k++)
+            if (fabsf(g[k]) > fabsf(g[j]))
+                j = k;
+        if (fabsf(g[j]) > 1e-3f) {
+            const float h = 2e-3f * fmaxf(1.0f, fabsf(v[j]));
+            float keep = v[j];
+            v[j] = keep + h;
+            QAT_ASSERT_OK(qat_model_set_parameter(m, name, v, size));
+            double up = loss_at(ctx, m, labels);
+            v[j] = keep - h;
+            QAT_ASSERT_OK(qat_model_set_parameter(m, name, v, size));
+            double down = loss_at(ctx, m, labels);
+            v[j] = keep;
+            QAT_ASSERT_OK(qat_model_set_parameter(m, name, v, size));
+            double numeric = (up - down) / (2.0 * h);
+            ck_assert_msg(fabs(numeric - g[j]) <= 0.03 * fabs(g[j]) + 2e-4,
+                          "%s[%zu]: analytic %g, finite differences %g", name, j, (double)g[j], numeric);
+            checked++;
+        }
+        free(v);
+        free(g);
+    }
+    ck_assert_int_gt(checked, 15);
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+
+START_TEST(float_gradients_match_finite_differences)
+{
+    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0);
+    finite_differences(QAT_TASK_MLM, QAT_ARCH_BERT, 0.0);
+}
+END_TEST
+
+START_TEST(dropout_gradients_match_finite_differences)
+{
+    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_BERT, 0.2);
+}
+END_TEST
+
+START_TEST(dropout_only_when_training_and_seeded)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.3);
+    float eval1[B * L * LABELS], eval2[B * L * LABELS], train1[B * L * LABELS], train2[B * L * LABELS];
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, eval1, B * L * LABELS));
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, eval2, B * L * LABELS));
+    ck_assert(memcmp(eval1, eval2, sizeof eval1) == 0);
+    QAT_ASSERT_OK(qat_model_set_training(m, 1));
+    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_SEED, 5));
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, train1, B * L * LABELS));
+    ck_assert(memcmp(train1, eval1, sizeof eval1) != 0);
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, train2, B * L * LABELS));
+    ck_assert(memcmp(train1, train2, sizeof eval1) != 0); /* fresh masks each step */
+    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_SEED, 5));
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, train2, B * L * LABELS));
+    ck_assert(memcmp(train1, train2, sizeof eval1) == 0); /* same seed, same masks */
+    QAT_ASSERT_FAILS(qat_model_set_training(m, 2), QAT_ERR_INVALID_ARGUMENT, "0 or 1");
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+END_TEST
+
+START_TEST(bad_inputs_rejected)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0);
+    float logits[B * L * LABELS], loss;
+    int32_t bad[B * L];
+    memcpy(bad, ids, sizeof bad);
+    bad[3] = V;
+    QAT_ASSERT_FAILS(qat_model_forward(m, bad, mask, NULL, B, L, logits, B * L * LABELS), QAT_ERR_INVALID_ARGUMENT,
+                     "input_ids[3]");
+    bad[3] = -1;
+    QAT_ASSERT_FAILS(qat_model_forward(m, bad, mask, NULL, B, L, logits, B * L * LABELS), QAT_ERR_INVALID_ARGUMENT,
+                     "vocabulary");
+    int32_t bad_mask[B * L];
+    memcpy(bad_mask, mask, sizeof bad_mask);
+    bad_mask[0] = 2;
+    QAT_ASSERT_FAILS(qat_model_forward(m, ids, bad_mask, NULL, B, L, logits, B * L * LABELS),
+                     QAT_ERR_INVALID_ARGUMENT, "attention_mask");
+    int32_t types[B * L] = {0};
+    types[4] = 2;
+    QAT_ASSERT_FAILS(qat_model_forward(m, ids, mask, types, B, L, logits, B * L * LABELS), QAT_ERR_INVALID_ARGUMENT,
+                     "token_type_ids");
+    QAT_ASSERT_FAILS(qat_model_forward(m, ids, mask, NULL, B, L, logits, 3), QAT_ERR_INVALID_ARGUMENT, "needed");
+    int32_t labels[B * L];
+    for (int i = 0; i < B * L; i++)
+        labels[i] = -100;
+    labels[2] = LABELS;
+    QAT_ASSERT_FAILS(qat_model_backward(m, ids, mask, NULL, labels, B, L, &loss), QAT_ERR_INVALID_ARGUMENT,
+                     "labels[2]");
+    labels[2] = -100;
+    QAT_ASSERT_OK(qat_model_backward(m, ids, mask, NULL, labels, B, L, &loss));
+    ck_assert_float_eq(loss, 0.0f); /* no label: zero loss, zero gradients */
+    float g[LABELS * 12];
+    QAT_ASSERT_OK(qat_model_get_gradient(m, "classifier.weight", g, LABELS * 12));
+    for (int i = 0; i < LABELS * 12; i++)
+        ck_assert_float_eq(g[i], 0.0f);
+    int32_t long_ids[20] = {0};
+    QAT_ASSERT_FAILS(qat_model_forward(m, long_ids, NULL, NULL, 1, 20, logits, sizeof logits / sizeof *logits),
+                     QAT_ERR_INVALID_ARGUMENT, "positions");
+    QAT_ASSERT_FAILS(qat_model_forward(m, ids, mask, NULL, 0, L, logits, 1), QAT_ERR_INVALID_ARGUMENT, "batch");
+    float one = 0.0f;
+    QAT_ASSERT_FAILS(qat_model_get_parameter(m, "classifier.nope", &one, 1), QAT_ERR_NOT_FOUND, "classifier.nope");
+    qat_quant_config *cfg = NULL;
+    QAT_ASSERT_OK(qat_quant_config_parse("E8W4(row)A8", &cfg));
+    QAT_ASSERT_FAILS(qat_model_set_quant(m, cfg), QAT_ERR_UNSUPPORTED, "per-row LSQ");
+    qat_quant_config_free(cfg);
+    /* The failed set_quant left the model usable as it was. */
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, logits, B * L * LABELS));
+    QAT_ASSERT_OK(qat_model_set_parameter(m, "classifier.bias", (float[LABELS]){0}, LABELS));
+    qat_model_options o;
+    QAT_ASSERT_FAILS(qat_model_options_init(&o, 99), QAT_ERR_INVALID_ARGUMENT, "version");
+    QAT_ASSERT_OK(qat_model_options_init(&o, QAT_MODEL_OPTIONS_VERSION));
+    o.hidden_size = 10;
+    o.num_heads = 3;
+    qat_model *bad_model = (qat_model *)1;
+    QAT_ASSERT_FAILS(qat_model_create(ctx, &o, &bad_model), QAT_ERR_INVALID_ARGUMENT, "num_heads");
+    ck_assert_ptr_null(bad_model);
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("encoder_grad");
+    TCase *tc = tcase_create("grad");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, float_gradients_match_finite_differences);
+    tcase_add_test(tc, dropout_gradients_match_finite_differences);
+    tcase_add_test(tc, dropout_only_when_training_and_seeded);
+    tcase_add_test(tc, bad_inputs_rejected);
+    suite_add_tcase(s, tc);
+    return s;
+}
