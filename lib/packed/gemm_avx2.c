@@ -5,8 +5,8 @@
  * that holds for umax <= 127 (LSQ up to 7 bits, ternary). Partial sums are
  * then kept in int16 for nblk = 128 / umax steps (64 for ternary), the
  * most that cannot wrap, before widening to int32 — the bitnet.cpp trick
- * that halves the instruction count. 8-bit LSQ weights (umax = 255) widen
- * both operands to int16 and use vpmaddwd instead, exact for any codes.
+ * that halves the instruction count. 8-bit LSQ weights (umax = 255) are
+ * split into nibbles (see dot4_nibbles), exact for any codes.
  * Both subtract offset * sum(a) at the end. */
 #include "packed/packed_internal.h"
 
@@ -70,7 +70,46 @@ AVX2 static int32_t dot1_maddubs(const uint8_t *w, int64_t kpad, const int8_t *a
     return hsum_epi32(c);
 }
 
-/* One row against one token, 16-bit widening (any u8 code). */
+/* Four rows against one token for codes up to 255 (8-bit LSQ): each code
+ * is split into nibbles, u = 16 h + l, and both halves go through maddubs
+ * (pairs stay within 2 * 15 * 128, so 8 steps fit in int16); the halves
+ * recombine exactly in int32 as 16 * dot(h) + dot(l). Cheaper than
+ * widening both operands to int16 for vpmaddwd. */
+AVX2 static void dot4_nibbles(const uint8_t *w0, int64_t kpad, const int8_t *a, int32_t out[4])
+{
+    enum { NIBBLE_BLOCK = 8 };
+    const __m256i ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi16(16);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256i c[4];
+    for (int j = 0; j < 4; j++)
+        c[j] = _mm256_setzero_si256();
+    for (int64_t i = 0; i < kpad;) {
+        int64_t end = i + NIBBLE_BLOCK * 32;
+        if (end > kpad)
+            end = kpad;
+        __m256i hs[4], ls[4];
+        for (int j = 0; j < 4; j++)
+            hs[j] = ls[j] = _mm256_setzero_si256();
+        for (; i < end; i += 32) {
+            __m256i av = _mm256_load_si256((const __m256i *)(a + i));
+            for (int j = 0; j < 4; j++) {
+                __m256i wv = _mm256_loadu_si256((const __m256i *)(w0 + j * kpad + i));
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(wv, 4), low4);
+                __m256i lo = _mm256_and_si256(wv, low4);
+                hs[j] = _mm256_add_epi16(hs[j], _mm256_maddubs_epi16(hi, av));
+                ls[j] = _mm256_add_epi16(ls[j], _mm256_maddubs_epi16(lo, av));
+            }
+        }
+        for (int j = 0; j < 4; j++)
+            c[j] = _mm256_add_epi32(c[j], _mm256_add_epi32(_mm256_madd_epi16(hs[j], sixteen),
+                                                           _mm256_madd_epi16(ls[j], ones)));
+    }
+    for (int j = 0; j < 4; j++)
+        out[j] = hsum_epi32(c[j]);
+}
+
+/* One row against one token, 16-bit widening (any u8 code): the tail rows
+ * of the 8-bit case. */
 AVX2 static int32_t dot1_madd16(const uint8_t *w, int64_t kpad, const int8_t *a)
 {
     __m256i c = _mm256_setzero_si256();
@@ -100,6 +139,12 @@ AVX2 void qat_packed_panel_avx2(const qat_packed_panel_args *p)
             for (; r < p->rows; r++)
                 acc[r] = dot1_maddubs(p->panel + r * p->kpad, p->kpad, a, nblk) - corr;
         } else {
+            for (; r + 4 <= p->rows; r += 4) {
+                int32_t d[4];
+                dot4_nibbles(p->panel + r * p->kpad, p->kpad, a, d);
+                for (int j = 0; j < 4; j++)
+                    acc[r + j] = d[j] - corr;
+            }
             for (; r < p->rows; r++)
                 acc[r] = dot1_madd16(p->panel + r * p->kpad, p->kpad, a) - corr;
         }

@@ -1,6 +1,7 @@
 /* Activation quantization into int8 codes, with the per-token code sums
  * the SIMD kernels need for their offset correction (computed here, in the
  * same pass, so the GEMM never re-reads the activations for it). */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,37 @@ qat_status qat_packed_acts_alloc(int64_t tokens, int64_t in, qat_packed_acts *a)
     return QAT_OK;
 }
 
+/* Round half to even of a value already clamped to [-128, 127]. Adding
+ * 1.5 * 2^23 leaves no fraction bits, so the addition itself rounds in the
+ * default mode (half to even), exactly as nearbyintf; unlike a libm call
+ * it vectorises. Clamping before rounding gives the same code as rounding
+ * before clamping because the bounds are integers. Needs float arithmetic
+ * without excess precision (FLT_EVAL_METHOD 0, true of SSE and NEON). */
+static inline float round_clamped(float v)
+{
+#if FLT_EVAL_METHOD == 0
+    const float magic = 12582912.0f;
+    return (v + magic) - magic;
+#else
+    return nearbyintf(v);
+#endif
+}
+
+/* 1 when x holds a NaN or an infinity (branch-free, vectorisable). */
+static int any_non_finite(const float *x, int64_t n, int64_t *where)
+{
+    int bad = 0;
+    for (int64_t c = 0; c < n; c++)
+        bad |= !(fabsf(x[c]) <= FLT_MAX);
+    if (bad)
+        for (int64_t c = 0; c < n; c++)
+            if (!isfinite(x[c])) {
+                *where = c;
+                break;
+            }
+    return bad;
+}
+
 static qat_status check_common(const float *x, int64_t ldx, int bits, const qat_packed_acts *a,
                                const char *who)
 {
@@ -68,10 +100,11 @@ qat_status qat_packed_quantize_bitnet(const float *x, int64_t ldx, int bits, int
     const float qn = symmetric ? -qp : -(float)(1 << (bits - 1));
     for (int64_t t = 0; t < a->tokens; t++) {
         const float *xr = x + t * ldx;
+        int64_t bad = 0;
+        if (any_non_finite(xr, a->in, &bad))
+            return not_finite("quantize bitnet", t, bad);
         float m = 0.0f;
         for (int64_t c = 0; c < a->in; c++) {
-            if (!isfinite(xr[c]))
-                return not_finite("quantize bitnet", t, c);
             float v = fabsf(xr[c]);
             m = v > m ? v : m;
         }
@@ -81,9 +114,9 @@ qat_status qat_packed_quantize_bitnet(const float *x, int64_t ldx, int bits, int
         for (int64_t c = 0; c < a->in; c++) {
             /* x * Qp / m in this order, as SPEC section 4 and the fake
              * quantizer write it (not x * (Qp / m), which rounds apart). */
-            float v = nearbyintf(xr[c] * qp / m);
+            float v = xr[c] * qp / m;
             v = v < qn ? qn : (v > qp ? qp : v);
-            q[c] = (int8_t)v;
+            q[c] = (int8_t)round_clamped(v);
             sum += q[c];
         }
         a->scale[t] = m / qp;
@@ -104,12 +137,13 @@ qat_status qat_packed_quantize_lsq(const float *x, int64_t ldx, int bits, float 
         const float *xr = x + t * ldx;
         int8_t *q = a->codes + t * a->stride;
         int32_t sum = 0;
+        int64_t bad = 0;
+        if (any_non_finite(xr, a->in, &bad))
+            return not_finite("quantize lsq", t, bad);
         for (int64_t c = 0; c < a->in; c++) {
-            if (!isfinite(xr[c]))
-                return not_finite("quantize lsq", t, c);
             float v = xr[c] / step;
             v = v < qn ? qn : (v > qp ? qp : v);
-            q[c] = (int8_t)nearbyintf(v);
+            q[c] = (int8_t)round_clamped(v);
             sum += q[c];
         }
         a->scale[t] = step;
