@@ -208,11 +208,10 @@ START_TEST(concurrent_encode)
 {
     qat_tokenizer *tok;
     QAT_ASSERT_OK(qat_tokenizer_load(fixture_path("bpe_bytes.model"), &tok));
-    size_t n;
-    tcase *cases = read_cases("bpe_bytes", &n);
+    size_t n_all;
+    tcase *cases = read_cases("bpe_bytes", &n_all);
     ck_assert_ptr_nonnull(cases);
-    if (n > 600)
-        n = 600;
+    size_t n = n_all > 600 ? 600 : n_all;
     pthread_t th[4];
     thread_job jobs[4];
     for (int i = 0; i < 4; i++) {
@@ -223,7 +222,7 @@ START_TEST(concurrent_encode)
         pthread_join(th[i], NULL);
         ck_assert_int_eq(jobs[i].failures, 0);
     }
-    free_cases(cases, n < 600 ? n : n);
+    free_cases(cases, n_all);
     qat_tokenizer_free(tok);
 }
 END_TEST
