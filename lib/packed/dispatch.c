@@ -118,3 +118,19 @@ qat_packed_panel_fn qat_packed_panel_for(qat_packed_isa isa)
         return qat_packed_panel_scalar;
     }
 }
+
+qat_packed_unpack_fn qat_packed_unpack_for(qat_packed_isa isa, qat_packed_wformat format)
+{
+#if defined(QAT_PACKED_X86)
+    if (isa == QAT_PACKED_ISA_AVX2 || isa == QAT_PACKED_ISA_AVX512VNNI) {
+        if (format == QAT_PACKED_W_TERNARY2)
+            return qat_packed_unpack_ternary2_avx2;
+        if (format == QAT_PACKED_W_TERNARY1P6)
+            return qat_packed_unpack_ternary1p6_avx2;
+    }
+#else
+    (void)isa;
+    (void)format;
+#endif
+    return qat_packed_unpack_panel;
+}

@@ -65,6 +65,7 @@ static qat_status run(const qat_packed_kernel *k, const qat_packed_acts *a,
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: gemm: out of memory for %d panels of %lld bytes", nt,
                         (long long)per_thread);
     const qat_packed_panel_fn kernel = qat_packed_panel_for(k->isa);
+    const qat_packed_unpack_fn unpack = qat_packed_unpack_for(k->isa, w->format);
     const int umax = w->qmax + w->offset;
 
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -76,7 +77,7 @@ static qat_status run(const qat_packed_kernel *k, const qat_packed_acts *a,
         uint8_t *panel = scratch + per_thread * (size_t)tid;
         int64_t o0 = pi * PANEL_ROWS;
         int64_t rows = w->out - o0 < PANEL_ROWS ? w->out - o0 : PANEL_ROWS;
-        qat_packed_unpack_panel(w, o0, rows, panel, kpad);
+        unpack(w, o0, rows, panel, kpad);
         qat_packed_panel_args p = {
             .panel = panel, .rows = rows, .kpad = kpad, .offset = w->offset, .umax = umax,
             .acts = a->codes, .lda = a->stride, .tokens = a->tokens, .row_sum = a->row_sum,

@@ -155,8 +155,9 @@ void qat_packed_unpack_ternary2(const qat_packed_weights *w, int64_t row0, int64
                     dst[e0 + 32 * k + j] = (uint8_t)((src[j] >> (2 * k)) & 3);
         if (e0 < in) {
             int64_t n = in - e0, nb = (n + 3) / 4;
-            for (int64_t e = 0; e < n; e++)
-                dst[e0 + e] = (uint8_t)((src[e % nb] >> (2 * (e / nb))) & 3);
+            for (int k = 0; k < 4; k++)
+                for (int64_t j = 0; j < nb && j + nb * k < n; j++)
+                    dst[e0 + j + nb * k] = (uint8_t)((src[j] >> (2 * k)) & 3);
         }
         memset(dst + in, 0, (size_t)(kpad - in));
     }
@@ -183,8 +184,9 @@ void qat_packed_unpack_ternary1p6(const qat_packed_weights *w, int64_t row0, int
                     dst[e0 + 32 * k + j] = trit(src[j], k);
         if (e0 < in) {
             int64_t n = in - e0, nb = (n + 4) / 5;
-            for (int64_t e = 0; e < n; e++)
-                dst[e0 + e] = trit(src[e % nb], (int)(e / nb));
+            for (int k = 0; k < 5; k++)
+                for (int64_t j = 0; j < nb && j + nb * k < n; j++)
+                    dst[e0 + j + nb * k] = trit(src[j], k);
         }
         memset(dst + in, 0, (size_t)(kpad - in));
     }

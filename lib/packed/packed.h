@@ -105,16 +105,20 @@ typedef struct qat_packed_acts {
 qat_status qat_packed_acts_alloc(int64_t tokens, int64_t in, qat_packed_acts *a);
 void qat_packed_acts_free(qat_packed_acts *a);
 
+typedef struct qat_packed_kernel qat_packed_kernel;
+
 /* BitNet per-token absmax: m = max(max|x|, 1e-5), Qp = 2^(bits-1) - 1,
  * q = clamp(round(x * Qp / m), Qn, Qp) with Qn = -2^(bits-1), or -Qp when
  * symmetric (the seed code's profile); scale m / Qp. x: a->tokens rows of
- * a->in floats, ld = ldx. Non-finite inputs fail with QAT_ERR_NUMERIC. */
-qat_status qat_packed_quantize_bitnet(const float *x, int64_t ldx, int bits, int symmetric,
-                                      qat_packed_acts *a);
+ * a->in floats, ld = ldx. k: the ISA and threads to use (NULL: scalar, one
+ * thread); every ISA gives the same codes. Non-finite inputs fail with
+ * QAT_ERR_NUMERIC (and leave a unquantized). */
+qat_status qat_packed_quantize_bitnet(const qat_packed_kernel *k, const float *x, int64_t ldx,
+                                      int bits, int symmetric, qat_packed_acts *a);
 
 /* LSQ per tensor: q = round(clamp(x / step, Qn, Qp)), scale step. */
-qat_status qat_packed_quantize_lsq(const float *x, int64_t ldx, int bits, float step,
-                                   qat_packed_acts *a);
+qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, int64_t ldx,
+                                   int bits, float step, qat_packed_acts *a);
 
 /* ---- Kernels ---------------------------------------------------------- */
 
@@ -127,10 +131,10 @@ typedef enum qat_packed_isa {
 
 /* A kernel handle: the resolved ISA and the thread count. Plain data, no
  * global state; a handle may be shared by threads (it is read-only). */
-typedef struct qat_packed_kernel {
+struct qat_packed_kernel {
     qat_packed_isa isa;
     int threads;
-} qat_packed_kernel;
+};
 
 /* Resolves isa (AUTO reads the environment variable QAT_ISA = scalar |
  * avx2 | avx512vnni | auto now, at this call) and checks the CPU can run it:

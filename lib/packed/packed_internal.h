@@ -21,9 +21,13 @@ void qat_packed_unpack_ternary1p6(const qat_packed_weights *w, int64_t row0, int
                                   uint8_t *panel, int64_t kpad);
 void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t rows,
                            uint8_t *panel, int64_t kpad);
-/* Dispatches on w->format. */
+/* Dispatches on w->format (portable code). */
 void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t rows,
                              uint8_t *panel, int64_t kpad);
+typedef void (*qat_packed_unpack_fn)(const qat_packed_weights *w, int64_t row0, int64_t rows,
+                                     uint8_t *panel, int64_t kpad);
+/* The unpacker an ISA uses for a format (same bytes on every path). */
+qat_packed_unpack_fn qat_packed_unpack_for(qat_packed_isa isa, qat_packed_wformat format);
 
 /* One panel of weight rows against every token of the batch:
  *   acc[t * ldacc + r] = sum_i (panel[r, i] - offset) * acts[t, i]
@@ -50,6 +54,22 @@ void qat_packed_panel_scalar(const qat_packed_panel_args *p);
 #  define QAT_PACKED_X86 1
 void qat_packed_panel_avx2(const qat_packed_panel_args *p);
 void qat_packed_panel_avx512vnni(const qat_packed_panel_args *p);
+void qat_packed_unpack_ternary2_avx2(const qat_packed_weights *w, int64_t row0, int64_t rows,
+                                     uint8_t *panel, int64_t kpad);
+void qat_packed_unpack_ternary1p6_avx2(const qat_packed_weights *w, int64_t row0, int64_t rows,
+                                       uint8_t *panel, int64_t kpad);
+#endif
+
+/* Activation rows: absmax returns 1 when a value is NaN or infinite (and
+ * sets *m = max|x| otherwise); quant_row writes
+ * q = round(clamp(x * mul / div, qn, qp)) and returns sum(q). */
+int qat_packed_absmax_scalar(const float *x, int64_t n, float *m);
+int32_t qat_packed_quant_row_scalar(const float *x, int64_t n, float mul, float div, float qn, float qp,
+                                    int8_t *q);
+#if defined(QAT_PACKED_X86)
+int qat_packed_absmax_avx2(const float *x, int64_t n, float *m);
+int32_t qat_packed_quant_row_avx2(const float *x, int64_t n, float mul, float div, float qn, float qp,
+                                  int8_t *q);
 #endif
 
 /* The kernel of an ISA (never NULL for a kernel that qat_packed_kernel_init

@@ -1,13 +1,17 @@
 /* Activation quantization into int8 codes, with the per-token code sums
  * the SIMD kernels need for their offset correction (computed here, in the
- * same pass, so the GEMM never re-reads the activations for it). */
+ * same pass, so the GEMM never re-reads the activations for it). Tokens are
+ * independent: they are spread over the kernel handle's threads, and each
+ * row runs on the handle's ISA (every path gives the same codes: IEEE
+ * multiply, divide, min/max and round-to-nearest-even are exact
+ * operations). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "packed/packed.h"
+#include "packed/packed_internal.h"
 
 void qat_packed_acts_free(qat_packed_acts *a)
 {
@@ -44,110 +48,139 @@ qat_status qat_packed_acts_alloc(int64_t tokens, int64_t in, qat_packed_acts *a)
     return QAT_OK;
 }
 
-/* Round half to even of a value already clamped to [-128, 127]. Adding
- * 1.5 * 2^23 leaves no fraction bits, so the addition itself rounds in the
- * default mode (half to even), exactly as nearbyintf; unlike a libm call
- * it vectorises. Clamping before rounding gives the same code as rounding
- * before clamping because the bounds are integers. Needs float arithmetic
- * without excess precision (FLT_EVAL_METHOD 0, true of SSE and NEON). */
-static inline float round_clamped(float v)
-{
-#if FLT_EVAL_METHOD == 0
-    const float magic = 12582912.0f;
-    return (v + magic) - magic;
-#else
-    return nearbyintf(v);
-#endif
-}
-
-/* 1 when x holds a NaN or an infinity (branch-free, vectorisable). */
-static int any_non_finite(const float *x, int64_t n, int64_t *where)
+int qat_packed_absmax_scalar(const float *x, int64_t n, float *m)
 {
     int bad = 0;
-    for (int64_t c = 0; c < n; c++)
-        bad |= !(fabsf(x[c]) <= FLT_MAX);
-    if (bad)
-        for (int64_t c = 0; c < n; c++)
-            if (!isfinite(x[c])) {
-                *where = c;
-                break;
-            }
+    float mx = 0.0f;
+    for (int64_t c = 0; c < n; c++) {
+        float v = fabsf(x[c]);
+        bad |= !(v <= FLT_MAX); /* NaN or infinity */
+        mx = v > mx ? v : mx;
+    }
+    *m = mx;
     return bad;
 }
 
-static qat_status check_common(const float *x, int64_t ldx, int bits, const qat_packed_acts *a,
-                               const char *who)
+int32_t qat_packed_quant_row_scalar(const float *x, int64_t n, float mul, float div, float qn, float qp,
+                                    int8_t *q)
+{
+    int32_t sum = 0;
+    for (int64_t c = 0; c < n; c++) {
+        float v = x[c] * mul / div;
+        v = v < qn ? qn : (v > qp ? qp : v);
+        /* Clamping before rounding gives the code of rounding before
+         * clamping: the bounds are integers. */
+        q[c] = (int8_t)nearbyintf(v);
+        sum += q[c];
+    }
+    return sum;
+}
+
+typedef int (*absmax_fn)(const float *, int64_t, float *);
+typedef int32_t (*quant_row_fn)(const float *, int64_t, float, float, float, float, int8_t *);
+
+static void row_fns(const qat_packed_kernel *k, absmax_fn *absmax, quant_row_fn *quant)
+{
+    *absmax = qat_packed_absmax_scalar;
+    *quant = qat_packed_quant_row_scalar;
+#if defined(QAT_PACKED_X86)
+    if (k && (k->isa == QAT_PACKED_ISA_AVX2 || k->isa == QAT_PACKED_ISA_AVX512VNNI)) {
+        /* AVX-512 machines run the AVX2 rows: this pass is memory bound. */
+        *absmax = qat_packed_absmax_avx2;
+        *quant = qat_packed_quant_row_avx2;
+    }
+#else
+    (void)k;
+#endif
+}
+
+static qat_status check_common(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
+                               const qat_packed_acts *a, const char *who)
 {
     QAT_CHECK_ARG(a && a->codes, "packed: %s: activations not allocated", who);
     QAT_CHECK_ARG(x, "packed: %s: NULL input", who);
+    QAT_CHECK_ARG(!k || (k->threads >= 1 && k->isa != QAT_PACKED_ISA_AUTO),
+                  "packed: %s: kernel handle not initialised", who);
     QAT_CHECK_ARG(ldx >= a->in, "packed: %s: ldx = %lld < in = %lld", who, (long long)ldx,
                   (long long)a->in);
     QAT_CHECK_ARG(bits >= 2 && bits <= 8, "packed: %s: bits = %d, expected 2..8", who, bits);
     return QAT_OK;
 }
 
-static qat_status not_finite(const char *who, int64_t t, int64_t c)
+/* Names the first non-finite input of token t. */
+static qat_status not_finite(const char *who, const float *x, int64_t ldx, int64_t in, int64_t t)
 {
-    return qat_fail(QAT_ERR_NUMERIC, "packed: %s: input [%lld, %lld] is not finite", who,
-                    (long long)t, (long long)c);
+    int64_t c = 0;
+    while (c < in - 1 && isfinite(x[t * ldx + c]))
+        c++;
+    return qat_fail(QAT_ERR_NUMERIC, "packed: %s: input [%lld, %lld] is not finite", who, (long long)t,
+                    (long long)c);
 }
 
-qat_status qat_packed_quantize_bitnet(const float *x, int64_t ldx, int bits, int symmetric,
-                                      qat_packed_acts *a)
+static int threads_of(const qat_packed_kernel *k, int64_t tokens)
 {
-    QAT_TRY(check_common(x, ldx, bits, a, "quantize bitnet"));
+    int nt = k ? k->threads : 1;
+    return tokens < nt ? (int)tokens : nt;
+}
+
+qat_status qat_packed_quantize_bitnet(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
+                                      int symmetric, qat_packed_acts *a)
+{
+    QAT_TRY(check_common(k, x, ldx, bits, a, "quantize bitnet"));
+    absmax_fn absmax;
+    quant_row_fn quant;
+    row_fns(k, &absmax, &quant);
     const float qp = (float)((1 << (bits - 1)) - 1);
     const float qn = symmetric ? -qp : -(float)(1 << (bits - 1));
+    int64_t first_bad = a->tokens;
+#pragma omp parallel for num_threads(threads_of(k, a->tokens)) schedule(static) reduction(min : first_bad)
     for (int64_t t = 0; t < a->tokens; t++) {
         const float *xr = x + t * ldx;
-        int64_t bad = 0;
-        if (any_non_finite(xr, a->in, &bad))
-            return not_finite("quantize bitnet", t, bad);
-        float m = 0.0f;
-        for (int64_t c = 0; c < a->in; c++) {
-            float v = fabsf(xr[c]);
-            m = v > m ? v : m;
+        float m;
+        if (absmax(xr, a->in, &m)) {
+            first_bad = t < first_bad ? t : first_bad;
+            continue;
         }
         m = m > 1e-5f ? m : 1e-5f;
-        int8_t *q = a->codes + t * a->stride;
-        int32_t sum = 0;
-        for (int64_t c = 0; c < a->in; c++) {
-            /* x * Qp / m in this order, as SPEC section 4 and the fake
-             * quantizer write it (not x * (Qp / m), which rounds apart). */
-            float v = xr[c] * qp / m;
-            v = v < qn ? qn : (v > qp ? qp : v);
-            q[c] = (int8_t)round_clamped(v);
-            sum += q[c];
-        }
+        /* x * Qp / m in this order, as SPEC section 4 and the fake quantizer
+         * write it (not x * (Qp / m), which rounds apart). */
+        a->row_sum[t] = quant(xr, a->in, qp, m, qn, qp, a->codes + t * a->stride);
         a->scale[t] = m / qp;
-        a->row_sum[t] = sum;
+    }
+    if (first_bad < a->tokens) {
+        a->bits = 0;
+        return not_finite("quantize bitnet", x, ldx, a->in, first_bad);
     }
     a->bits = bits;
     return QAT_OK;
 }
 
-qat_status qat_packed_quantize_lsq(const float *x, int64_t ldx, int bits, float step,
-                                   qat_packed_acts *a)
+qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
+                                   float step, qat_packed_acts *a)
 {
-    QAT_TRY(check_common(x, ldx, bits, a, "quantize lsq"));
+    QAT_TRY(check_common(k, x, ldx, bits, a, "quantize lsq"));
     QAT_CHECK_ARG(isfinite(step) && step > 0.0f, "packed: quantize lsq: step = %g must be finite and > 0",
                   (double)step);
+    absmax_fn absmax;
+    quant_row_fn quant;
+    row_fns(k, &absmax, &quant);
     const float qn = -(float)(1 << (bits - 1)), qp = (float)((1 << (bits - 1)) - 1);
+    int64_t first_bad = a->tokens;
+#pragma omp parallel for num_threads(threads_of(k, a->tokens)) schedule(static) reduction(min : first_bad)
     for (int64_t t = 0; t < a->tokens; t++) {
         const float *xr = x + t * ldx;
-        int8_t *q = a->codes + t * a->stride;
-        int32_t sum = 0;
-        int64_t bad = 0;
-        if (any_non_finite(xr, a->in, &bad))
-            return not_finite("quantize lsq", t, bad);
-        for (int64_t c = 0; c < a->in; c++) {
-            float v = xr[c] / step;
-            v = v < qn ? qn : (v > qp ? qp : v);
-            q[c] = (int8_t)round_clamped(v);
-            sum += q[c];
+        float m;
+        if (absmax(xr, a->in, &m)) {
+            first_bad = t < first_bad ? t : first_bad;
+            continue;
         }
+        /* x * 1 is exact: v = x / step as the fake quantizer computes it. */
+        a->row_sum[t] = quant(xr, a->in, 1.0f, step, qn, qp, a->codes + t * a->stride);
         a->scale[t] = step;
-        a->row_sum[t] = sum;
+    }
+    if (first_bad < a->tokens) {
+        a->bits = 0;
+        return not_finite("quantize lsq", x, ldx, a->in, first_bad);
     }
     a->bits = bits;
     return QAT_OK;

@@ -33,6 +33,20 @@ static void check_acts(const qat_packed_acts *a, const int8_t *want, const float
     }
 }
 
+/* Quantizer variant ki (0..N_ISAS): 0 is NULL (scalar, one thread), then
+ * every ISA with 2 threads. Returns 0 when that ISA cannot run here. */
+static int kernel_at(int ki, qat_packed_kernel *buf, const qat_packed_kernel **k)
+{
+    *k = NULL;
+    if (ki == 0)
+        return 1;
+    if (!isa_runs(all_isas[ki - 1]))
+        return 0;
+    QAT_ASSERT_OK(qat_packed_kernel_init(buf, all_isas[ki - 1], 2));
+    *k = buf;
+    return 1;
+}
+
 START_TEST(bitnet_random)
 {
     qat_rng rng;
@@ -52,8 +66,14 @@ START_TEST(bitnet_random)
                 qat_packed_acts a;
                 QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
                 ck_assert_int_eq(a.stride % QAT_PACKED_K_ALIGN, 0);
-                QAT_ASSERT_OK(qat_packed_quantize_bitnet(x, ldx, bits, sym, &a));
-                check_acts(&a, want, want_scale, "bitnet");
+                for (int ki = 0; ki <= N_ISAS; ki++) {
+                    qat_packed_kernel kb;
+                    const qat_packed_kernel *k;
+                    if (!kernel_at(ki, &kb, &k))
+                        continue;
+                    QAT_ASSERT_OK(qat_packed_quantize_bitnet(k, x, ldx, bits, sym, &a));
+                    check_acts(&a, want, want_scale, "bitnet");
+                }
                 if (sym) {
                     int lowest = 0;
                     for (int64_t t = 0; t < T; t++)
@@ -75,13 +95,18 @@ START_TEST(bitnet_ties_floor_magnitudes)
 {
     qat_packed_acts a;
     QAT_ASSERT_OK(qat_packed_acts_alloc(4, 6, &a));
-    const float x[4][6] = {
+    static const float x[4][6] = {
         {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -2.5f},         /* m = 127 = Qp at 8 bits */
         {0, 0, 0, 0, 0, 0},                                /* floor: scale 1e-5/127 */
         {3e38f, -3e38f, 1e38f, 1.0f, -1e30f, 0},           /* huge */
         {1e-6f, -1e-6f, 3e-7f, 1e-38f, -1e-45f, 5e-6f},    /* tiny, below the floor */
     };
-    QAT_ASSERT_OK(qat_packed_quantize_bitnet(&x[0][0], 6, 8, 0, &a));
+    for (int ki = 0; ki <= N_ISAS; ki++) {
+    qat_packed_kernel kb;
+    const qat_packed_kernel *k;
+    if (!kernel_at(ki, &kb, &k))
+        continue;
+    QAT_ASSERT_OK(qat_packed_quantize_bitnet(k, &x[0][0], 6, 8, 0, &a));
     const int8_t *q = a.codes;
     ck_assert_int_eq(q[0], 127);
     ck_assert_int_eq(q[1], 0);
@@ -101,6 +126,7 @@ START_TEST(bitnet_ties_floor_magnitudes)
     /* -3e38 * 127 overflows to -inf in float, as in the fake quantizer: the
      * code clamps to Qn. */
     ck_assert_int_eq(a.codes[2 * a.stride + 1], -128);
+    }
     qat_packed_acts_free(&a);
 }
 END_TEST
@@ -123,8 +149,14 @@ START_TEST(lsq_random_and_ties)
         ref_lsq(x, T, K, bits, &step, 0, want);
         qat_packed_acts a;
         QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
-        QAT_ASSERT_OK(qat_packed_quantize_lsq(x, K, bits, step, &a));
-        check_acts(&a, want, steps, "lsq");
+        for (int ki = N_ISAS; ki >= 0; ki--) { /* scalar last: checked below */
+            qat_packed_kernel kb;
+            const qat_packed_kernel *k;
+            if (!kernel_at(ki, &kb, &k))
+                continue;
+            QAT_ASSERT_OK(qat_packed_quantize_lsq(k, x, K, bits, step, &a));
+            check_acts(&a, want, steps, "lsq");
+        }
         ck_assert_int_eq(a.codes[0], 0);
         ck_assert_int_eq(a.codes[1], 2 > (1 << (bits - 1)) - 1 ? (1 << (bits - 1)) - 1 : 2);
         ck_assert_int_eq(a.codes[2], 0);
@@ -138,15 +170,33 @@ END_TEST
 START_TEST(act_errors)
 {
     qat_packed_acts a;
-    float x[4] = {1, 2, NAN, 4};
     QAT_ASSERT_FAILS(qat_packed_acts_alloc(0, 4, &a), QAT_ERR_INVALID_ARGUMENT, "shape");
-    QAT_ASSERT_OK(qat_packed_acts_alloc(2, 2, &a));
-    QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(x, 2, 8, 0, &a), QAT_ERR_NUMERIC, "[1, 0]");
-    QAT_ASSERT_FAILS(qat_packed_quantize_lsq(x, 2, 8, 1.0f, &a), QAT_ERR_NUMERIC, "not finite");
-    x[2] = 3;
-    QAT_ASSERT_FAILS(qat_packed_quantize_lsq(x, 2, 8, 0.0f, &a), QAT_ERR_INVALID_ARGUMENT, "step");
-    QAT_ASSERT_FAILS(qat_packed_quantize_lsq(x, 2, 9, 1.0f, &a), QAT_ERR_INVALID_ARGUMENT, "bits = 9");
-    QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(x, 1, 8, 0, &a), QAT_ERR_INVALID_ARGUMENT, "ldx");
+    /* 3 tokens of 43: a NaN at [1, 41] (in the SIMD absmax's scalar tail)
+     * and an infinity at [2, 3] (in its vector part). */
+    QAT_ASSERT_OK(qat_packed_acts_alloc(3, 43, &a));
+    float x[129];
+    for (int i = 0; i < 129; i++)
+        x[i] = (float)i;
+    for (int ki = 0; ki <= N_ISAS; ki++) {
+        qat_packed_kernel kb;
+        const qat_packed_kernel *k;
+        if (!kernel_at(ki, &kb, &k))
+            continue;
+        x[43 + 41] = NAN;
+        x[86 + 3] = -INFINITY;
+        QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(k, x, 43, 8, 0, &a), QAT_ERR_NUMERIC, "[1, 41]");
+        QAT_ASSERT_FAILS(qat_packed_quantize_lsq(k, x, 43, 8, 1.0f, &a), QAT_ERR_NUMERIC, "[1, 41]");
+        x[43 + 41] = 3;
+        QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(k, x, 43, 8, 0, &a), QAT_ERR_NUMERIC, "[2, 3]");
+        QAT_ASSERT_FAILS(qat_packed_quantize_lsq(k, x, 43, 8, 1.0f, &a), QAT_ERR_NUMERIC, "not finite");
+        x[86 + 3] = 3;
+    }
+    QAT_ASSERT_FAILS(qat_packed_quantize_lsq(NULL, x, 43, 8, 0.0f, &a), QAT_ERR_INVALID_ARGUMENT, "step");
+    QAT_ASSERT_FAILS(qat_packed_quantize_lsq(NULL, x, 43, 9, 1.0f, &a), QAT_ERR_INVALID_ARGUMENT, "bits = 9");
+    QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(NULL, x, 42, 8, 0, &a), QAT_ERR_INVALID_ARGUMENT, "ldx");
+    qat_packed_kernel bad = {QAT_PACKED_ISA_AUTO, 1};
+    QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(&bad, x, 43, 8, 0, &a), QAT_ERR_INVALID_ARGUMENT,
+                     "not initialised");
     qat_packed_acts_free(&a);
     qat_packed_acts_free(NULL);
 }

@@ -115,10 +115,10 @@ static void contract_case(int64_t T, int64_t K, int64_t O, wcfg wc, int a_bitnet
     QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
     float step = 0.125f;
     if (a_bitnet) {
-        QAT_ASSERT_OK(qat_packed_quantize_bitnet(x, K, a_bits, sym, &a));
+        QAT_ASSERT_OK(qat_packed_quantize_bitnet(NULL, x, K, a_bits, sym, &a));
         ref_bitnet_act(x, T, K, a_bits, sym, qa, sa);
     } else {
-        QAT_ASSERT_OK(qat_packed_quantize_lsq(x, K, a_bits, step, &a));
+        QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, K, a_bits, step, &a));
         ref_lsq(x, T, K, a_bits, &step, 0, qa);
         for (int64_t t = 0; t < T; t++)
             sa[t] = step;
@@ -216,7 +216,7 @@ START_TEST(extreme_codes)
     float one = 1.0f;
     qat_packed_acts a;
     QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
-    QAT_ASSERT_OK(qat_packed_quantize_lsq(x, K, 8, one, &a));
+    QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, K, 8, one, &a));
     ref_lsq(x, T, K, 8, &one, 0, qa);
     for (int f = 0; f < 9; f++) {
         qat_packed_weights pw;
@@ -261,7 +261,7 @@ START_TEST(offset_correction)
         bias[o] = (float)o - 4.0f;
     qat_packed_acts a;
     QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
-    QAT_ASSERT_OK(qat_packed_quantize_bitnet(x, K, 8, 0, &a));
+    QAT_ASSERT_OK(qat_packed_quantize_bitnet(NULL, x, K, 8, 0, &a));
     for (int64_t t = 0; t < T; t++)
         ck_assert_int_gt(a.row_sum[t], 1000);
     for (int f = 0; f < 9; f++) {
@@ -300,7 +300,7 @@ START_TEST(gemm_errors)
     QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &pw, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not initialised");
     QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_SCALAR, 1));
     QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &pw, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not quantized");
-    QAT_ASSERT_OK(qat_packed_quantize_lsq(x, 3, 8, one, &a));
+    QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, 3, 8, one, &a));
     QAT_ASSERT_FAILS(qat_packed_gemm_i32(&k, &a, &pw, acc, 1), QAT_ERR_INVALID_ARGUMENT, "ld = 1");
     qat_packed_weights_free(&pw);
     QAT_ASSERT_OK(qat_packed_pack_lsq(x, 3, 2, 4, &one, 0, &pw));

@@ -1,6 +1,7 @@
 /* Weight packing: codes equal to the fake quantizers', exact round trips
  * through every layout (2-bit and 1.6-bit ternary, LSQ 2..8 bits), every
  * 5-trit byte, ties, clamps and argument errors. */
+#include "packed/packed_internal.h"
 #include "packed_test_util.h"
 #include "qat/core.h"
 #include "test_main.h"
@@ -21,6 +22,26 @@ static void check_codes(const qat_packed_weights *pw, const int8_t *want, const 
     if (i < pw->out * pw->in)
         ck_assert_msg(got[i] == want[i], "%s [%lld x %lld]: code %lld is %d, want %d", what,
                       (long long)pw->out, (long long)pw->in, (long long)i, got[i], want[i]);
+    free(got);
+}
+
+/* Every ISA's panel unpacker writes the same bytes as the portable one,
+ * padding included. */
+static void check_panels(const qat_packed_weights *pw)
+{
+    int64_t kpad = (pw->in + 63) / 64 * 64;
+    size_t n = (size_t)(pw->out * kpad);
+    uint8_t *ref = malloc(n), *got = malloc(n);
+    qat_packed_unpack_panel(pw, 0, pw->out, ref, kpad);
+    for (int i = 0; i < N_ISAS; i++) {
+        if (!isa_runs(all_isas[i]))
+            continue;
+        memset(got, 0xee, n);
+        qat_packed_unpack_for(all_isas[i], pw->format)(pw, 0, pw->out, got, kpad);
+        ck_assert_msg(memcmp(ref, got, n) == 0, "isa %s: unpacked panel differs (format %d, in %lld)",
+                      qat_packed_isa_name(all_isas[i]), (int)pw->format, (long long)pw->in);
+    }
+    free(ref);
     free(got);
 }
 
@@ -47,6 +68,7 @@ START_TEST(ternary_layouts)
                 ck_assert_uint_eq(pw.row_bytes, (size_t)(f ? (in + 4) / 5 : (in + 3) / 4));
                 ck_assert_int_eq(pw.offset, 1);
                 check_codes(&pw, want, f ? "ternary 1.6" : "ternary 2");
+                check_panels(&pw);
                 qat_packed_weights_free(&pw);
             }
         }
@@ -80,6 +102,7 @@ START_TEST(ternary_all_trit_bytes)
         qat_packed_weights pw;
         QAT_ASSERT_OK(qat_packed_pack_ternary(w, out, in, &one, 0, QAT_PACKED_W_TERNARY1P6, &pw));
         check_codes(&pw, want, "all trit bytes");
+        check_panels(&pw);
         /* Row r's first byte is ceil(r * 256 / 243). */
         for (int64_t r = 0; r < out; r++)
             ck_assert_uint_eq(pw.data[r * (int64_t)pw.row_bytes], (unsigned)((r * 256 + 242) / 243));
@@ -131,6 +154,7 @@ START_TEST(lsq_layouts)
                 ck_assert_uint_eq(pw.row_bytes, (size_t)((in * bits + 7) / 8));
                 ck_assert_int_eq(pw.offset, 1 << (bits - 1));
                 check_codes(&pw, want, "lsq");
+                check_panels(&pw);
                 if (bits == 8) /* 8-bit weights are plain int8 codes */
                     ck_assert(memcmp(pw.data, want, (size_t)in) == 0);
                 qat_packed_weights_free(&pw);

@@ -46,9 +46,9 @@ static void check_case(int kind, int bits, int rows, int cols, int flag, const f
         qat_packed_acts a;
         QAT_ASSERT_OK(qat_packed_acts_alloc(rows, cols, &a));
         if (kind == 2)
-            QAT_ASSERT_OK(qat_packed_quantize_bitnet(x, cols, bits, flag, &a));
+            QAT_ASSERT_OK(qat_packed_quantize_bitnet(NULL, x, cols, bits, flag, &a));
         else
-            QAT_ASSERT_OK(qat_packed_quantize_lsq(x, cols, bits, params[0], &a));
+            QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, cols, bits, params[0], &a));
         for (int r = 0; r < rows; r++) {
             memcpy(got + (size_t)r * (size_t)cols, a.codes + r * a.stride, (size_t)cols);
             scale[r] = a.scale[r];
