@@ -43,13 +43,15 @@ typedef enum qat_token_special {
 
 /* Loads a tokenizer from `path`, which is one of:
  *  - a SentencePiece model (`*.model`): ids are SentencePiece's own;
- *  - an HF `tokenizer.json` (Unigram, BPE or WordPiece model);
- *  - a BERT `vocab.txt` (WordPiece with BERT's lower-casing normalizer;
- *    a `tokenizer_config.json` beside it may set do_lower_case);
+ *  - an HF `tokenizer.json` (Unigram, BPE or WordPiece model) or a BERT
+ *    `vocab.txt` (WordPiece): recognised, but not implemented yet in this
+ *    release: they fail with QAT_ERR_UNSUPPORTED;
  *  - an HF checkpoint directory: its config.json `model_type` chooses the
  *    id convention (camembert: fairseq offset 4 and <mask> last;
  *    xlm-roberta: offset 1; bert) and the file read is, in this order,
- *    sentencepiece.bpe.model, tokenizer.json, vocab.txt.
+ *    sentencepiece.bpe.model, tokenizer.json, vocab.txt (a camembert or
+ *    xlm-roberta directory with a sentencepiece.bpe.model is fully
+ *    supported; the other files fail as above).
  * Fails with QAT_ERR_IO, QAT_ERR_FORMAT (naming the file, the field and
  * the offset) or QAT_ERR_UNSUPPORTED (naming the unsupported component). */
 QAT_API qat_status qat_tokenizer_load(const char *path, qat_tokenizer **out);

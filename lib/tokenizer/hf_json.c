@@ -1,6 +1,6 @@
-/* tokenizer.json (HF tokenizers) loading with json-c: model (Unigram, BPE,
- * WordPiece), normalizer and pre-tokenizer steps, special tokens; plus
- * small config.json lookups. */
+/* JSON side of the tokenizer: config.json / tokenizer_config.json lookups
+ * with json-c. tokenizer.json pipelines are not implemented yet: the
+ * loader reports QAT_ERR_UNSUPPORTED (see docs/tokenizer.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +41,9 @@ qat_status qat_tok_json_config(const char *path, const char *key, char *value, s
 qat_status qat_tok_load_json(qat_tokenizer *t, const char *text, size_t size, const char *where)
 {
     (void)t; (void)text; (void)size;
-    return qat_fail(QAT_ERR_UNSUPPORTED, "%s: tokenizer.json not implemented yet", where);
+    return qat_fail(QAT_ERR_UNSUPPORTED,
+                    "%s: tokenizer.json models are not supported yet (use the checkpoint's "
+                    "sentencepiece.bpe.model)", where);
 }
 
 qat_status qat_tok_json_encode(const qat_tokenizer *t, const char *text, size_t len, qat_tok_buf *scratch,

@@ -173,6 +173,9 @@ START_TEST(missing_paths)
     QAT_ASSERT_FAILS(qat_tokenizer_load(NULL, &tok), QAT_ERR_INVALID_ARGUMENT, "NULL path");
     QAT_ASSERT_FAILS(qat_tokenizer_load("x", NULL), QAT_ERR_INVALID_ARGUMENT, "NULL out");
     QAT_ASSERT_FAILS(qat_tokenizer_load(fixture_dir(), &tok), QAT_ERR_NOT_FOUND, "no tokenizer found");
+    /* formats not implemented yet say so */
+    QAT_ASSERT_FAILS(load_bytes("{\"model\": {}}", 13, ".json"), QAT_ERR_UNSUPPORTED, "not supported yet");
+    QAT_ASSERT_FAILS(load_bytes("[PAD]\n[UNK]\n", 12, ".txt"), QAT_ERR_UNSUPPORTED, "not supported yet");
 }
 END_TEST
 
