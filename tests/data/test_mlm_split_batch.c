@@ -12,7 +12,7 @@
 #include "data/split.h"
 #include "test_main.h"
 
-#define N_TOK 200000
+#define N_TOK 120000
 
 START_TEST(test_mlm_statistics)
 {
