@@ -135,8 +135,10 @@ static qat_status resolve_model_type(const cfg_reader *r, qat_model_dims *dims)
         const char *name = json_object_is_type(a0, json_type_string) ? json_object_get_string(a0) : "";
         for (size_t i = 0; i < N_KNOWN; i++) {
             size_t n = strlen(known_types[i].arch_prefix);
-            /* "RobertaFor..." must not match "XLMRobertaFor...": prefix + "For" */
-            if (strncmp(name, known_types[i].arch_prefix, n) == 0 && strncmp(name + n, "For", 3) == 0) {
+            /* "<Prefix>For..." or "<Prefix>Model", matched from the start so
+             * that "RobertaFor..." does not match "XLMRobertaFor...". */
+            if (strncmp(name, known_types[i].arch_prefix, n) == 0 &&
+                (strncmp(name + n, "For", 3) == 0 || strcmp(name + n, "Model") == 0)) {
                 dims->arch = known_types[i].kind;
                 snprintf(dims->model_type, sizeof dims->model_type, "%s", known_types[i].model_type);
                 return QAT_OK;
@@ -167,44 +169,59 @@ void qat_hf_labels_clear(qat_hf_labels *labels)
 static qat_status read_labels(const cfg_reader *r, qat_model_dims *dims, qat_hf_labels *labels)
 {
     json_object *map = field(r, "id2label");
+    size_t n;
     if (!map) {
         if (json_object_object_get_ex(r->root, "id2label", NULL))
             return wrong_type(r, "id2label", map, "an object");
-        /* No id2label: an explicit num_labels still counts. */
-        return get_int(r, "num_labels", 0, 0, 0, 1 << 20, 0, 0, &dims->num_labels);
+        /* No id2label (save_pretrained omits the default one): an explicit
+         * num_labels counts, else transformers' default of 2 labels. */
+        int64_t count;
+        QAT_TRY(get_int(r, "num_labels", 0, 2, 0, 1 << 20, 0, 0, &count));
+        n = (size_t)count;
+    } else {
+        if (!json_object_is_type(map, json_type_object))
+            return wrong_type(r, "id2label", map, "an object");
+        n = (size_t)json_object_object_length(map);
+        if (n > (1u << 20))
+            return qat_fail(QAT_ERR_FORMAT, "%s: id2label has %zu labels, more than 1048576", r->label, n);
     }
-    if (!json_object_is_type(map, json_type_object))
-        return wrong_type(r, "id2label", map, "an object");
-    size_t n = (size_t)json_object_object_length(map);
-    if (n > (1u << 20))
-        return qat_fail(QAT_ERR_FORMAT, "%s: id2label has %zu labels, more than 1048576", r->label, n);
     char **names = calloc(n ? n : 1, sizeof *names);
     if (!names)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", r->label);
     qat_status st = QAT_OK;
-    json_object_object_foreach(map, key, val) {
-        char *end;
-        errno = 0;
-        long long id = strtoll(key, &end, 10);
-        if (key[0] < '0' || key[0] > '9' || *end || errno || id < 0 || (size_t)id >= n) {
-            st = qat_fail(QAT_ERR_FORMAT, "%s: id2label key \"%.64s\" is not a label id in 0..%zu",
-                          r->label, key, n ? n - 1 : 0);
-            break;
+    if (map) {
+        json_object_object_foreach(map, key, val) {
+            char *end;
+            errno = 0;
+            long long id = strtoll(key, &end, 10);
+            if (key[0] < '0' || key[0] > '9' || *end || errno || id < 0 || (size_t)id >= n) {
+                st = qat_fail(QAT_ERR_FORMAT, "%s: id2label key \"%.64s\" is not a label id in 0..%zu",
+                              r->label, key, n ? n - 1 : 0);
+                break;
+            }
+            if (!json_object_is_type(val, json_type_string) ||
+                strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val)) {
+                st = qat_fail(QAT_ERR_FORMAT, "%s: id2label[\"%s\"] must be a string without NUL, found %s",
+                              r->label, key, qat_formats_json_type_name(val));
+                break;
+            }
+            if (names[id]) {
+                st = qat_fail(QAT_ERR_FORMAT, "%s: id2label lists id %lld twice", r->label, id);
+                break;
+            }
+            names[id] = strdup(json_object_get_string(val));
+            if (!names[id]) {
+                st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", r->label);
+                break;
+            }
         }
-        if (!json_object_is_type(val, json_type_string) ||
-            strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val)) {
-            st = qat_fail(QAT_ERR_FORMAT, "%s: id2label[\"%s\"] must be a string without NUL, found %s",
-                          r->label, key, qat_formats_json_type_name(val));
-            break;
-        }
-        if (names[id]) {
-            st = qat_fail(QAT_ERR_FORMAT, "%s: id2label lists id %lld twice", r->label, id);
-            break;
-        }
-        names[id] = strdup(json_object_get_string(val));
-        if (!names[id]) {
-            st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", r->label);
-            break;
+    } else {
+        /* transformers' generated names */
+        for (size_t i = 0; i < n && st == QAT_OK; i++) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "LABEL_%zu", i);
+            if (!(names[i] = strdup(buf)))
+                st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", r->label);
         }
     }
     if (st == QAT_OK)

@@ -47,7 +47,8 @@ qat_status qat_formats_json_parse(const char *text, size_t len, int max_depth, c
     json_tokener *tok = json_tokener_new_ex(max_depth);
     if (!tok)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    /* Trailing characters are checked below, with a clearer message. */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
     json_object *root = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error err = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
