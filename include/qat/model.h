@@ -69,6 +69,50 @@ QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *o
                                     qat_model **out);
 QAT_API void qat_model_free(qat_model *model);
 
+#define QAT_LOAD_OPTIONS_VERSION 1
+
+/* How qat_model_load builds the model. Fill with qat_load_options_init. */
+typedef struct qat_load_options {
+    uint32_t version;        /* QAT_LOAD_OPTIONS_VERSION */
+    qat_task task;           /* head to build (default QAT_TASK_MLM) */
+    int64_t num_labels;      /* token classification: 0 = from config.json's
+                                id2label (or 2 when it has none) */
+    const char *quant;       /* ExWyAz config; NULL = the one saved with the
+                                model by qat_model_save, else FP32 */
+} qat_load_options;
+
+QAT_API qat_status qat_load_options_init(qat_load_options *options, uint32_t version);
+
+/* Loads a Hugging Face checkpoint directory: config.json plus
+ * model.safetensors (or its sharded index), or pytorch_model.bin (or its
+ * index). Tensor names may carry the roberta./camembert./bert. prefix or
+ * none; heads absent from the checkpoint are initialised as HF does
+ * (normal(0, 0.02), bias 0) and listed as missing; tensors the model does
+ * not use (a BERT pooler...) are listed as unexpected. LSQ steps saved by
+ * qat_model_save are restored; others are initialised (weights now,
+ * activations on the first forward). options may be NULL (defaults). */
+QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_load_options *options,
+                                  qat_model **out);
+
+typedef enum qat_load_report {
+    QAT_LOAD_MISSING = 0,     /* model parameters the checkpoint lacked */
+    QAT_LOAD_UNEXPECTED = 1,  /* checkpoint tensors the model did not use */
+    QAT_LOAD_SKIPPED = 2      /* non-float tensors the reader left out */
+} qat_load_report;
+
+/* What the last qat_model_load found: count, then names by index (owned by
+ * the model). */
+QAT_API qat_status qat_model_load_report_count(const qat_model *model, qat_load_report kind, size_t *count);
+QAT_API qat_status qat_model_load_report_name(const qat_model *model, qat_load_report kind, size_t index,
+                                              const char **name);
+
+/* Writes `dir` (created if needed) as save_pretrained does: config.json and
+ * model.safetensors with HF names, float weights, so transformers reloads
+ * them; plus qat_quantizers.safetensors (LSQ steps) and qat_config.json
+ * (the quant config) when a quant config is set. Files are written
+ * atomically. */
+QAT_API qat_status qat_model_save(const qat_model *model, const char *dir);
+
 /* Sets (or replaces) the quant config: adds/removes quantizer steps; LSQ
  * weight steps are initialised from the current weights
  * (s = 2 mean|W| / sqrt(Qp)); LSQ activation steps on the next forward.

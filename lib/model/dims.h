@@ -27,7 +27,7 @@ typedef struct qat_model_dims {
     int tie_word_embeddings;      /* HF default: 1 */
     float hidden_dropout_prob;
     float attention_dropout_prob;
-    int64_t num_labels;           /* from id2label when present, else 0 */
+    int64_t num_labels;           /* len(id2label), else "num_labels", else 2 (HF default) */
 } qat_model_dims;
 
 #endif

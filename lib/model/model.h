@@ -118,6 +118,9 @@ struct qat_model {
     float *gamma_buf;
 
     qat_acts acts;
+    /* what the last load found: names per qat_load_report kind */
+    char **report[3];
+    size_t report_count[3];
 };
 
 static inline float *model_w(const qat_model *m, size_t p) { return m->w + m->params[p].offset; }
@@ -131,6 +134,11 @@ qat_status qat_model_init_weights(qat_model *m);
 qat_status qat_model_find_param(const qat_model *m, const char *name, size_t *index);
 /* Initialises the LSQ weight steps from the current weights. */
 qat_status qat_model_init_weight_steps(qat_model *m);
+
+/* Creates a model from dims (checkpoint loading) rather than options. */
+qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *dims, qat_task task,
+                                      int64_t num_labels, float classifier_dropout, qat_model **out);
+void qat_model_clear_report(qat_model *m);
 
 /* (Re)lays out the activations for batch x seq; keeps memory if it fits. */
 qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len);

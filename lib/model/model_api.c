@@ -172,23 +172,21 @@ qat_status qat_model_init_weight_steps(qat_model *m)
     return QAT_OK;
 }
 
-QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *options, qat_model **out)
+qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *dims, qat_task task,
+                                      int64_t num_labels, float classifier_dropout, qat_model **out)
 {
-    QAT_CHECK_ARG(out != NULL, "qat_model_create: NULL out");
     *out = NULL;
-    QAT_CHECK_ARG(ctx != NULL && options != NULL, "qat_model_create: NULL context or options");
-    QAT_TRY(validate_options(options));
     qat_model *m = calloc(1, sizeof *m);
     if (!m)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_model_create: out of memory");
     m->ctx = ctx;
-    dims_from_options(&m->dims, options);
-    m->task = options->task;
-    m->num_labels = options->task == QAT_TASK_TOKEN_CLASSIFICATION ? options->num_labels : 0;
-    m->classifier_dropout = (float)options->classifier_dropout;
+    m->dims = *dims;
+    m->task = task;
+    m->num_labels = task == QAT_TASK_TOKEN_CLASSIFICATION ? num_labels : 0;
+    m->classifier_dropout = classifier_dropout;
     for (int c = 0; c < QAT_CLASS_COUNT; c++)
         m->quant.cls[c] = qat_class_quant_default((qat_tensor_class)c, 32, 0, 0);
-    m->layers = calloc((size_t)(options->num_layers ? options->num_layers : 1), sizeof *m->layers);
+    m->layers = calloc((size_t)(dims->num_layers ? dims->num_layers : 1), sizeof *m->layers);
     qat_status st = m->layers ? QAT_OK : qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_model_create: out of memory");
     if (st == QAT_OK)
         st = qat_model_layout(m);
@@ -202,10 +200,23 @@ QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *o
     return QAT_OK;
 }
 
+QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *options, qat_model **out)
+{
+    QAT_CHECK_ARG(out != NULL, "qat_model_create: NULL out");
+    *out = NULL;
+    QAT_CHECK_ARG(ctx != NULL && options != NULL, "qat_model_create: NULL context or options");
+    QAT_TRY(validate_options(options));
+    qat_model_dims dims;
+    dims_from_options(&dims, options);
+    return qat_model_create_from_dims(ctx, &dims, options->task, options->num_labels,
+                                      (float)options->classifier_dropout, out);
+}
+
 QAT_API void qat_model_free(qat_model *m)
 {
     if (!m)
         return;
+    qat_model_clear_report(m);
     qat_acts_release(m);
     const struct qat_backend_ops *ops = m->ctx->backend.ops;
     void *st = m->ctx->backend_state;

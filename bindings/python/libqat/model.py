@@ -40,9 +40,25 @@ class ModelOptions(ctypes.Structure):
 _P = ctypes.c_void_p
 _F = ctypes.POINTER(ctypes.c_float)
 _I = ctypes.POINTER(ctypes.c_int32)
+class LoadOptions(ctypes.Structure):
+    """Mirror of qat_load_options (version 1)."""
+    _fields_ = [
+        ("version", ctypes.c_uint32),
+        ("task", ctypes.c_int),
+        ("num_labels", ctypes.c_int64),
+        ("quant", ctypes.c_char_p),
+    ]
+
+
 _opts_init = declare("qat_model_options_init", [ctypes.POINTER(ModelOptions), ctypes.c_uint32])
 _create = declare("qat_model_create", [_P, ctypes.POINTER(ModelOptions), ctypes.POINTER(_P)])
 _free = declare("qat_model_free", [_P], None)
+_load_init = declare("qat_load_options_init", [ctypes.POINTER(LoadOptions), ctypes.c_uint32])
+_load = declare("qat_model_load", [_P, ctypes.c_char_p, ctypes.POINTER(LoadOptions), ctypes.POINTER(_P)])
+_save = declare("qat_model_save", [_P, ctypes.c_char_p])
+_report_count = declare("qat_model_load_report_count", [_P, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)])
+_report_name = declare("qat_model_load_report_name", [_P, ctypes.c_int, ctypes.c_size_t,
+                                                      ctypes.POINTER(ctypes.c_char_p)])
 _set_quant = declare("qat_model_set_quant", [_P, _P])
 _reset_quant = declare("qat_model_reset_quantizers", [_P])
 _set_training = declare("qat_model_set_training", [_P, ctypes.c_int])
@@ -115,6 +131,54 @@ class Model:
         if quant is not None:
             model.set_quant(quant)
         return model
+
+    @classmethod
+    def load(cls, path, quant: str | QuantConfig | None = None, task: str = "mlm", num_labels: int | None = None,
+             context: Context | None = None) -> "Model":
+        """Loads a Hugging Face checkpoint directory (config.json +
+        model.safetensors or pytorch_model.bin). quant None keeps the config
+        saved by Model.save, else FP32. See missing_keys / unexpected_keys."""
+        if task not in _TASKS:
+            raise ValueError(f"unknown task {task!r}; expected one of {sorted(_TASKS)}")
+        opts = LoadOptions()
+        check(_load_init(ctypes.byref(opts), OPTIONS_VERSION))
+        opts.task = _TASKS[task]
+        opts.num_labels = int(num_labels or 0)
+        opts.quant = str(quant).encode() if quant is not None else None
+        context = context or Context()
+        handle = _P()
+        check(_load(context.handle, str(path).encode(), ctypes.byref(opts), ctypes.byref(handle)))
+        return cls(handle, context, task)
+
+    def save(self, path) -> None:
+        """Writes an HF-loadable directory (config.json, model.safetensors)
+        plus the quantizer state."""
+        check(_save(self._handle, str(path).encode()))
+
+    def _report(self, kind: int) -> list[str]:
+        count = ctypes.c_size_t()
+        check(_report_count(self._handle, kind, ctypes.byref(count)))
+        out = []
+        for i in range(count.value):
+            name = ctypes.c_char_p()
+            check(_report_name(self._handle, kind, i, ctypes.byref(name)))
+            out.append(name.value.decode())
+        return out
+
+    @property
+    def missing_keys(self) -> list[str]:
+        """Parameters the loaded checkpoint lacked (freshly initialised)."""
+        return self._report(0)
+
+    @property
+    def unexpected_keys(self) -> list[str]:
+        """Checkpoint tensors the model did not use."""
+        return self._report(1)
+
+    @property
+    def skipped_keys(self) -> list[str]:
+        """Non-float checkpoint tensors left out by the reader."""
+        return self._report(2)
 
     def set_quant(self, quant: str | QuantConfig) -> None:
         """Sets the quant config ('E6W1.58A6', ...); LSQ weight steps are
