@@ -1,8 +1,11 @@
 /* The GEMM driver: output rows are cut into panels; each OpenMP thread
- * unpacks a panel of weight rows once into a u8 scratch buffer and runs it
- * against every token of the batch, then applies the shared scalar
- * epilogue. Every output element is computed by exactly one thread with
- * the same code, so results do not depend on the thread count. */
+ * unpacks a panel of weight rows into a u8 scratch buffer and runs it
+ * against every token of a token block, then applies the shared scalar
+ * epilogue. Token blocks keep the activations they stream in L2 (a long
+ * batch would otherwise be re-read from memory for every panel); a panel
+ * is unpacked once per block (once per call for up to TOKEN_BLOCK_BYTES of
+ * activations). Every output element is computed by exactly one thread
+ * with the same code, so results do not depend on the thread count. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +19,8 @@
 /* Rows per panel: 16 rows of up to 3072 codes (48 KiB) stay in L2 while the
  * activations stream past; a multiple of the kernels' 4-row blocks. */
 #define PANEL_ROWS 16
+/* Activation bytes per token block: half of a 512 KiB L2. */
+#define TOKEN_BLOCK_BYTES (256 * 1024)
 
 static qat_status check_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
                              const qat_packed_weights *w, const void *outp, int64_t ld,
@@ -33,15 +38,17 @@ static qat_status check_gemm(const qat_packed_kernel *k, const qat_packed_acts *
     return QAT_OK;
 }
 
-static void dequant_rows(const qat_packed_acts *a, const qat_packed_weights *w, int64_t o0,
-                         int64_t rows, const int32_t *acc, int64_t ldacc, const float *bias,
-                         float *y, int64_t ldy)
+/* Tokens [t0, t0 + tokens) x outputs [o0, o0 + rows); acc is relative to
+ * (t0, o0), y absolute. */
+static void dequant_rows(const qat_packed_acts *a, const qat_packed_weights *w, int64_t t0,
+                         int64_t tokens, int64_t o0, int64_t rows, const int32_t *acc,
+                         int64_t ldacc, const float *bias, float *y, int64_t ldy)
 {
-    for (int64_t t = 0; t < a->tokens; t++) {
+    for (int64_t t = t0; t < t0 + tokens; t++) {
         const float sa = a->scale[t];
         for (int64_t r = 0; r < rows; r++) {
             int64_t o = o0 + r;
-            float v = ((float)acc[t * ldacc + r] * sa) * w->scale[w->per_row ? o : 0];
+            float v = ((float)acc[(t - t0) * ldacc + r] * sa) * w->scale[w->per_row ? o : 0];
             y[t * ldy + o] = bias ? v + bias[o] : v;
         }
     }
@@ -55,10 +62,13 @@ static qat_status run(const qat_packed_kernel *k, const qat_packed_acts *a,
     const int64_t kpad = a->stride;
     const int64_t npanels = (w->out + PANEL_ROWS - 1) / PANEL_ROWS;
     const int nt = (int)(npanels < k->threads ? npanels : k->threads);
+    int64_t tblock = TOKEN_BLOCK_BYTES / kpad;
+    tblock = tblock < 16 ? 16 : tblock;
+    tblock = tblock > a->tokens ? a->tokens : tblock;
     const size_t panel_bytes = (size_t)PANEL_ROWS * (size_t)kpad;
     /* Per thread: the unpacked panel and (for float output) its
-     * accumulators for the whole batch. */
-    const size_t acc_bytes = y ? (size_t)a->tokens * PANEL_ROWS * sizeof(int32_t) : 0;
+     * accumulators for one token block. */
+    const size_t acc_bytes = y ? (size_t)tblock * PANEL_ROWS * sizeof(int32_t) : 0;
     const size_t per_thread = panel_bytes + (acc_bytes + 63) / 64 * 64;
     uint8_t *scratch = aligned_alloc(64, per_thread * (size_t)nt);
     if (!scratch)
@@ -68,29 +78,38 @@ static qat_status run(const qat_packed_kernel *k, const qat_packed_acts *a,
     const qat_packed_unpack_fn unpack = qat_packed_unpack_for(k->isa, w->format);
     const int umax = w->qmax + w->offset;
 
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t pi = 0; pi < npanels; pi++) {
+#pragma omp parallel num_threads(nt)
+    {
         int tid = 0;
 #if defined(_OPENMP)
         tid = omp_get_thread_num();
 #endif
         uint8_t *panel = scratch + per_thread * (size_t)tid;
-        int64_t o0 = pi * PANEL_ROWS;
-        int64_t rows = w->out - o0 < PANEL_ROWS ? w->out - o0 : PANEL_ROWS;
-        unpack(w, o0, rows, panel, kpad);
-        qat_packed_panel_args p = {
-            .panel = panel, .rows = rows, .kpad = kpad, .offset = w->offset, .umax = umax,
-            .acts = a->codes, .lda = a->stride, .tokens = a->tokens, .row_sum = a->row_sum,
-        };
-        if (y) {
-            p.acc = (int32_t *)(panel + panel_bytes);
-            p.ldacc = PANEL_ROWS;
-            kernel(&p);
-            dequant_rows(a, w, o0, rows, p.acc, PANEL_ROWS, bias, y, ldy);
-        } else {
-            p.acc = acc_out + o0;
-            p.ldacc = ldacc_out;
-            kernel(&p);
+        /* Every thread walks the same blocks; the panels of a block are
+         * shared out (the implicit barrier ends each block). */
+        for (int64_t t0 = 0; t0 < a->tokens; t0 += tblock) {
+            const int64_t tokens = a->tokens - t0 < tblock ? a->tokens - t0 : tblock;
+#pragma omp for schedule(static)
+            for (int64_t pi = 0; pi < npanels; pi++) {
+                int64_t o0 = pi * PANEL_ROWS;
+                int64_t rows = w->out - o0 < PANEL_ROWS ? w->out - o0 : PANEL_ROWS;
+                unpack(w, o0, rows, panel, kpad);
+                qat_packed_panel_args p = {
+                    .panel = panel, .rows = rows, .kpad = kpad, .offset = w->offset, .umax = umax,
+                    .acts = a->codes + t0 * a->stride, .lda = a->stride, .tokens = tokens,
+                    .row_sum = a->row_sum + t0,
+                };
+                if (y) {
+                    p.acc = (int32_t *)(panel + panel_bytes);
+                    p.ldacc = PANEL_ROWS;
+                    kernel(&p);
+                    dequant_rows(a, w, t0, tokens, o0, rows, p.acc, PANEL_ROWS, bias, y, ldy);
+                } else {
+                    p.acc = acc_out + t0 * ldacc_out + o0;
+                    p.ldacc = ldacc_out;
+                    kernel(&p);
+                }
+            }
         }
     }
     free(scratch);
@@ -118,6 +137,6 @@ qat_status qat_packed_dequant(const qat_packed_acts *a, const qat_packed_weights
     QAT_CHECK_ARG(a && w && acc && y && a->scale && w->scale, "packed: dequant: NULL argument");
     QAT_CHECK_ARG(ldacc >= w->out && ldy >= w->out, "packed: dequant: ld smaller than out = %lld",
                   (long long)w->out);
-    dequant_rows(a, w, 0, w->out, acc, ldacc, bias, y, ldy);
+    dequant_rows(a, w, 0, a->tokens, 0, w->out, acc, ldacc, bias, y, ldy);
     return QAT_OK;
 }

@@ -117,10 +117,14 @@ static qat_status not_finite(const char *who, const float *x, int64_t ldx, int64
                     (long long)c);
 }
 
-static int threads_of(const qat_packed_kernel *k, int64_t tokens)
+/* Threads for a call: no more than tokens, and one per 16 Ki elements at
+ * least (a fork-join costs more than quantizing a small batch). */
+static int threads_of(const qat_packed_kernel *k, int64_t tokens, int64_t in)
 {
-    int nt = k ? k->threads : 1;
-    return tokens < nt ? (int)tokens : nt;
+    int64_t nt = k ? k->threads : 1, by_work = tokens * in / 16384;
+    nt = tokens < nt ? tokens : nt;
+    nt = by_work < nt ? by_work : nt;
+    return nt < 1 ? 1 : (int)nt;
 }
 
 qat_status qat_packed_quantize_bitnet(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
@@ -133,7 +137,7 @@ qat_status qat_packed_quantize_bitnet(const qat_packed_kernel *k, const float *x
     const float qp = (float)((1 << (bits - 1)) - 1);
     const float qn = symmetric ? -qp : -(float)(1 << (bits - 1));
     int64_t first_bad = a->tokens;
-#pragma omp parallel for num_threads(threads_of(k, a->tokens)) schedule(static) reduction(min : first_bad)
+#pragma omp parallel for num_threads(threads_of(k, a->tokens, a->in)) schedule(static) reduction(min : first_bad)
     for (int64_t t = 0; t < a->tokens; t++) {
         const float *xr = x + t * ldx;
         float m;
@@ -166,7 +170,7 @@ qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, i
     row_fns(k, &absmax, &quant);
     const float qn = -(float)(1 << (bits - 1)), qp = (float)((1 << (bits - 1)) - 1);
     int64_t first_bad = a->tokens;
-#pragma omp parallel for num_threads(threads_of(k, a->tokens)) schedule(static) reduction(min : first_bad)
+#pragma omp parallel for num_threads(threads_of(k, a->tokens, a->in)) schedule(static) reduction(min : first_bad)
     for (int64_t t = 0; t < a->tokens; t++) {
         const float *xr = x + t * ldx;
         float m;

@@ -51,7 +51,8 @@ START_TEST(bitnet_random)
 {
     qat_rng rng;
     qat_rng_seed(&rng, 21);
-    const int64_t shapes[][2] = {{1, 1}, {3, 5}, {7, 63}, {6, 64}, {5, 65}, {9, 129}, {4, 333}, {2, 768}};
+    const int64_t shapes[][2] = {{1, 1}, {3, 5}, {7, 63}, {6, 64}, {5, 65}, {9, 129}, {4, 333}, {2, 768},
+                                 {67, 1001}}; /* the last one is split over threads */
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (int bits = 2; bits <= 8; bits++)
             for (int sym = 0; sym < 2; sym++) {

@@ -196,6 +196,18 @@ START_TEST(contract_every_config)
 }
 END_TEST
 
+/* A batch long enough for several token blocks of the driver (in = 3000:
+ * 87 tokens per block, so 200 tokens make blocks of 87, 87 and 26). */
+START_TEST(token_blocks)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, 32);
+    double worst = 0.0;
+    contract_case(200, 3000, 5, (wcfg){QAT_PACKED_W_TERNARY1P6, 2, 1}, 1, 8, 0, 1, &rng, &worst);
+    contract_case(200, 3000, 5, (wcfg){QAT_PACKED_W_LSQ, 8, 0}, 0, 8, 0, 1, &rng, &worst);
+}
+END_TEST
+
 /* Worst-case codes for the int16 partial sums and maddubs saturation:
  * weights all at u = umax, all at u = 0 (q = Qn or -1), alternating;
  * activations all -128, all 127, alternating; in = 4099. */
@@ -316,6 +328,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("gemm");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, contract_every_config);
+    tcase_add_test(tc, token_blocks);
     tcase_add_test(tc, extreme_codes);
     tcase_add_test(tc, offset_correction);
     tcase_add_test(tc, gemm_errors);
