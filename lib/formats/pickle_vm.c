@@ -60,6 +60,7 @@ typedef struct pk_vm {
     size_t size, pos;
     size_t op_pos; /* offset of the opcode being run, for messages */
     const char *label;
+    qat_torch_pickle_limits limits;
     pk_obj *objects;
     size_t n_objects;
     size_t n_items; /* elements appended to tuples, lists and dicts */
@@ -113,8 +114,8 @@ static qat_status vm_fail(const pk_vm *vm, const char *fmt, ...)
 
 static qat_status new_obj(pk_vm *vm, pk_kind kind, pk_obj **out)
 {
-    if (vm->n_objects >= QAT_TORCH_PICKLE_MAX_OBJECTS)
-        return vm_fail(vm, "more than %u objects", QAT_TORCH_PICKLE_MAX_OBJECTS);
+    if (vm->n_objects >= vm->limits.max_objects)
+        return vm_fail(vm, "more than %zu objects", vm->limits.max_objects);
     pk_obj *o = calloc(1, sizeof *o);
     if (!o)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", vm->label);
@@ -129,9 +130,11 @@ static qat_status new_obj(pk_vm *vm, pk_kind kind, pk_obj **out)
 static qat_status push(pk_vm *vm, pk_obj *o)
 {
     if (vm->sp == vm->stack_cap) {
-        if (vm->stack_cap >= QAT_TORCH_PICKLE_MAX_STACK)
-            return vm_fail(vm, "stack deeper than %u", QAT_TORCH_PICKLE_MAX_STACK);
+        if (vm->stack_cap >= vm->limits.max_stack)
+            return vm_fail(vm, "stack deeper than %zu", vm->limits.max_stack);
         size_t cap = vm->stack_cap ? vm->stack_cap * 2 : 64;
+        if (cap > vm->limits.max_stack)
+            cap = vm->limits.max_stack;
         pk_obj **s = realloc(vm->stack, cap * sizeof *s);
         if (!s)
             return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", vm->label);
@@ -176,8 +179,8 @@ static qat_status pop_mark(pk_vm *vm, size_t *first)
 
 static qat_status seq_append(pk_vm *vm, pk_obj *seq, pk_obj *item)
 {
-    if (++vm->n_items > QAT_TORCH_PICKLE_MAX_ITEMS)
-        return vm_fail(vm, "more than %u container elements", QAT_TORCH_PICKLE_MAX_ITEMS);
+    if (++vm->n_items > vm->limits.max_items)
+        return vm_fail(vm, "more than %zu container elements", vm->limits.max_items);
     if (seq->u.seq.n == seq->u.seq.cap) {
         size_t cap = seq->u.seq.cap ? seq->u.seq.cap * 2 : 4;
         pk_obj **items = realloc(seq->u.seq.items, cap * sizeof *items);
@@ -572,9 +575,11 @@ static qat_status run(pk_vm *vm, pk_obj **result)
         case 0x89: QAT_TRY(push_int(vm, PK_BOOL, 0)); break; /* NEWFALSE */
         case '(': /* MARK */
             if (vm->n_marks == vm->marks_cap) {
-                if (vm->marks_cap >= QAT_TORCH_PICKLE_MAX_MARKS)
-                    return vm_fail(vm, "MARKs nested deeper than %u", QAT_TORCH_PICKLE_MAX_MARKS);
+                if (vm->marks_cap >= vm->limits.max_marks)
+                    return vm_fail(vm, "MARKs nested deeper than %zu", vm->limits.max_marks);
                 size_t cap = vm->marks_cap ? vm->marks_cap * 2 : 16;
+                if (cap > vm->limits.max_marks)
+                    cap = vm->limits.max_marks;
                 size_t *m = realloc(vm->marks, cap * sizeof *m);
                 if (!m)
                     return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", vm->label);
@@ -664,7 +669,9 @@ static qat_status extract(pk_vm *vm, const pk_obj *root, qat_torch_state_dict *o
         return qat_fail(QAT_ERR_FORMAT, "%s: the pickle holds a %s, not a state dict", vm->label,
                         kind_names[root->kind]);
     size_t n = root->u.seq.n / 2;
-    out->tensors = calloc(n ? n : 1, sizeof *out->tensors);
+    if (n == 0)
+        return QAT_OK; /* an empty state dict: nothing to describe */
+    out->tensors = calloc(n, sizeof *out->tensors);
     if (!out->tensors)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", vm->label);
     for (size_t i = 0; i < n; i++) {
@@ -711,6 +718,13 @@ void qat_torch_state_dict_clear(qat_torch_state_dict *sd)
 qat_status qat_torch_pickle_load(const uint8_t *data, size_t size, const char *label,
                                  qat_torch_state_dict *out)
 {
+    return qat_torch_pickle_load_limited(data, size, label, NULL, out);
+}
+
+qat_status qat_torch_pickle_load_limited(const uint8_t *data, size_t size, const char *label,
+                                         const qat_torch_pickle_limits *limits,
+                                         qat_torch_state_dict *out)
+{
     QAT_CHECK_ARG(out != NULL && (data != NULL || size == 0), "pickle: NULL argument");
     memset(out, 0, sizeof *out);
     if (!label)
@@ -723,6 +737,10 @@ qat_status qat_torch_pickle_load(const uint8_t *data, size_t size, const char *l
     vm.data = data;
     vm.size = size;
     vm.label = label;
+    static const qat_torch_pickle_limits defaults = {
+        QAT_TORCH_PICKLE_MAX_OBJECTS, QAT_TORCH_PICKLE_MAX_ITEMS, QAT_TORCH_PICKLE_MAX_STACK,
+        QAT_TORCH_PICKLE_MAX_MARKS};
+    vm.limits = limits ? *limits : defaults;
     pk_obj *root = NULL;
     qat_status st = run(&vm, &root);
     if (st == QAT_OK)

@@ -51,11 +51,21 @@ typedef struct qat_torch_state_dict {
     size_t count;
 } qat_torch_state_dict;
 
+/* The VM's resource limits; qat_torch_pickle_load uses the defaults above.
+ * (Tests lower them to exercise the refusals cheaply.) */
+typedef struct qat_torch_pickle_limits {
+    size_t max_objects, max_items, max_stack, max_marks;
+} qat_torch_pickle_limits;
+
 /* Runs the pickle in data[0..size). On success *out lists the state dict's
  * tensors in pickle order; every view lies inside its declared storage
  * (offset + sum((size_i - 1) * stride_i) < storage_numel). */
 qat_status qat_torch_pickle_load(const uint8_t *data, size_t size, const char *label,
                                  qat_torch_state_dict *out);
+/* The same with explicit limits (NULL: the defaults). */
+qat_status qat_torch_pickle_load_limited(const uint8_t *data, size_t size, const char *label,
+                                         const qat_torch_pickle_limits *limits,
+                                         qat_torch_state_dict *out);
 void qat_torch_state_dict_clear(qat_torch_state_dict *sd);
 
 #endif

@@ -411,6 +411,7 @@ START_TEST(pickle_hand_built_tensor)
     /* BUILD on a dict (a state dict's _metadata) is accepted and ignored. */
     QAT_ASSERT_OK(qat_torch_pickle_load((const uint8_t *)"\x80\x02}}b.", 6, "build", &sd));
     ck_assert_uint_eq(sd.count, 0);
+    qat_torch_state_dict_clear(&sd);
 }
 END_TEST
 
@@ -478,7 +479,10 @@ START_TEST(pickle_refuses_hostile)
 }
 END_TEST
 
-/* Resource bombs: deep MARK nesting, a huge stack, many objects. */
+/* Resource bombs: deep MARK nesting, a huge stack, many objects, many
+ * container elements. The default limits are checked once each (MARKs,
+ * size); the others with lowered limits, which run the same code without
+ * millions of allocations (this suite also runs under valgrind). */
 START_TEST(pickle_refuses_bombs)
 {
     qat_torch_state_dict sd;
@@ -488,29 +492,43 @@ START_TEST(pickle_refuses_bombs)
     memset(p + 2, '(', 5000);
     QAT_ASSERT_FAILS(qat_torch_pickle_load(p, n, "marks", &sd), QAT_ERR_FORMAT, "MARKs nested deeper than 4096");
     free(p);
+    QAT_ASSERT_FAILS(qat_torch_pickle_load((const uint8_t *)"", (size_t)QAT_TORCH_PICKLE_MAX_BYTES + 1, "huge", &sd),
+                     QAT_ERR_FORMAT, "exceeds");
 
-    n = 4 + 2 * (1100000);
-    p = malloc(n + 1);
-    memcpy(p, "\x80\x02}q", 4);
-    p[4] = 0;
-    for (size_t i = 5; i + 1 < n; i += 2) {
-        p[i] = 'h';
-        p[i + 1] = 0;
-    }
-    QAT_ASSERT_FAILS(qat_torch_pickle_load(p, n, "stack", &sd), QAT_ERR_FORMAT, "stack deeper than");
+    const qat_torch_pickle_limits small = {1000, 2000, 500, 16};
+    n = 5 + 2 * 600;
+    p = malloc(n);
+    memcpy(p, "\x80\x02}q\x00", 5);
+    for (size_t i = 5; i + 1 < n; i += 2)
+        memcpy(p + i, "h\x00", 2); /* BINGET 0: one more reference on the stack */
+    QAT_ASSERT_FAILS(qat_torch_pickle_load_limited(p, n, "stack", &small, &sd), QAT_ERR_FORMAT,
+                     "stack deeper than 500");
     free(p);
 
-    /* Millions of tiny objects: EMPTY_DICT, APPEND to one list, repeat. */
-    n = 3 + 2 * 2200000;
+    n = 3 + 2 * 1200;
     p = malloc(n);
     memcpy(p, "\x80\x02]", 3);
     for (size_t i = 3; i + 1 < n; i += 2)
-        memcpy(p + i, "}a", 2);
-    QAT_ASSERT_FAILS(qat_torch_pickle_load(p, n, "objects", &sd), QAT_ERR_FORMAT, "more than 2097152 objects");
+        memcpy(p + i, "}a", 2); /* a new dict, appended to the list */
+    QAT_ASSERT_FAILS(qat_torch_pickle_load_limited(p, n, "objects", &small, &sd), QAT_ERR_FORMAT,
+                     "more than 1000 objects");
     free(p);
 
-    QAT_ASSERT_FAILS(qat_torch_pickle_load((const uint8_t *)"", (size_t)QAT_TORCH_PICKLE_MAX_BYTES + 1, "huge", &sd),
-                     QAT_ERR_FORMAT, "exceeds");
+    n = 5 + 3 * 2100;
+    p = malloc(n);
+    memcpy(p, "\x80\x02]q\x00", 5);
+    for (size_t i = 5; i + 2 < n; i += 3)
+        memcpy(p + i, "h\x00" "a", 3); /* the list appended to itself, again and again */
+    QAT_ASSERT_FAILS(qat_torch_pickle_load_limited(p, n, "items", &small, &sd), QAT_ERR_FORMAT,
+                     "more than 2000 container elements");
+    free(p);
+
+    p = malloc(40);
+    memcpy(p, "\x80\x02", 2);
+    memset(p + 2, '(', 38);
+    QAT_ASSERT_FAILS(qat_torch_pickle_load_limited(p, 40, "marks", &small, &sd), QAT_ERR_FORMAT,
+                     "MARKs nested deeper than 16");
+    free(p);
 }
 END_TEST
 
