@@ -92,6 +92,19 @@ def main() -> None:
         write_golden(os.path.join(out_dir, name + ".golden"), case("roberta", "mlm", config, False, seed))
         names.append(name)
         seed += 1
+    # HF checkpoint directories for the loader tests, with their logits.
+    for arch, task, safe in (("roberta", "mlm", True), ("bert", "token-classification", False)):
+        model = build_model(arch, "mlm" if task == "mlm" else "tokcls", DIMS, seed=seed)
+        seed += 1
+        hf_dir = os.path.join(out_dir, f"hf-{arch}-{task}")
+        model.save_pretrained(hf_dir, safe_serialization=safe)
+        ids, mask, types, _ = make_inputs(arch, task, np.random.default_rng(seed))
+        with torch.no_grad():
+            logits = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                           token_type_ids=torch.from_numpy(types)).logits.numpy()
+        write_golden(os.path.join(hf_dir, "expected.golden"),
+                     {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "logits": logits,
+                      "task": np.array([1 if task == "mlm" else 2], dtype=np.int32)})
     with open(os.path.join(out_dir, "index.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
 
