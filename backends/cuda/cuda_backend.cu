@@ -1,8 +1,13 @@
-// The CUDA backend module: device buffers, one stream, cuBLAS GEMMs.
+// The CUDA backend module: device buffers, one stream, cuBLAS GEMMs, the
+// encoder kernels (cuda_elementwise.cu, cuda_rows.cu, cuda_loss.cu,
+// cuda_quant.cu). See docs/cuda.md.
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
+
+#include <strings.h>
 
 #include "cuda_state.h"
 
@@ -34,6 +39,56 @@ qat_status cublas_check(cuda_state *s, cublasStatus_t err, const char *what)
     return cuda_fail(s, QAT_ERR_BACKEND, "%s: cuBLAS status %d", what, (int)err);
 }
 
+qat_status cuda_launched(cuda_state *s, const char *what)
+{
+    cudaError_t err = cudaGetLastError();
+    if (err == cudaSuccess)
+        return QAT_OK;
+    return cuda_fail(s, QAT_ERR_BACKEND, "%s: kernel launch failed: %s", what, cudaGetErrorString(err));
+}
+
+qat_status cuda_workspace(cuda_state *s, size_t bytes, void **ptr)
+{
+    if (bytes < 256)
+        bytes = 256;
+    if (bytes > s->workspace_bytes) {
+        // Work queued earlier on the stream may still use the old buffer.
+        qat_status st = cuda_check(s, cudaStreamSynchronize(s->stream), "cudaStreamSynchronize");
+        if (st != QAT_OK)
+            return st;
+        if (s->workspace)
+            cudaFree(s->workspace);
+        s->workspace = nullptr;
+        s->workspace_bytes = 0;
+        size_t grown = bytes + bytes / 4;
+        st = cuda_check(s, cudaMalloc(&s->workspace, grown), "cudaMalloc (workspace)");
+        if (st != QAT_OK) {
+            s->workspace = nullptr;
+            return st;
+        }
+        s->workspace_bytes = grown;
+    }
+    *ptr = s->workspace;
+    return QAT_OK;
+}
+
+// QAT_CUDA_PRECISION=fp32|tf32|bf16 (case-insensitive); unset or empty: fp32.
+static qat_status read_precision(cuda_precision *out)
+{
+    const char *v = std::getenv("QAT_CUDA_PRECISION");
+    *out = CUDA_PRECISION_FP32;
+    if (!v || !*v || strcasecmp(v, "fp32") == 0)
+        return QAT_OK;
+    if (strcasecmp(v, "tf32") == 0)
+        *out = CUDA_PRECISION_TF32;
+    else if (strcasecmp(v, "bf16") == 0)
+        *out = CUDA_PRECISION_BF16;
+    else
+        return cuda_fail(nullptr, QAT_ERR_INVALID_ARGUMENT,
+                         "QAT_CUDA_PRECISION='%s' is not one of fp32, tf32, bf16", v);
+    return QAT_OK;
+}
+
 static int cuda_probe(void)
 {
     int count = 0;
@@ -48,13 +103,20 @@ static qat_status cuda_create(int threads, void **state)
     cuda_state *s = new (std::nothrow) cuda_state();
     if (!s)
         return cuda_fail(nullptr, QAT_ERR_OUT_OF_MEMORY, "out of host memory");
-    qat_status st = cuda_check(nullptr, cudaGetDevice(&s->device), "cudaGetDevice");
+    qat_status st = read_precision(&s->precision);
+    if (st == QAT_OK)
+        st = cuda_check(nullptr, cudaGetDevice(&s->device), "cudaGetDevice");
+    if (st == QAT_OK)
+        st = cuda_check(nullptr, cudaDeviceGetAttribute(&s->sm_count, cudaDevAttrMultiProcessorCount, s->device),
+                        "cudaDeviceGetAttribute");
     if (st == QAT_OK)
         st = cuda_check(nullptr, cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), "cudaStreamCreate");
     if (st == QAT_OK)
         st = cublas_check(nullptr, cublasCreate(&s->blas), "cublasCreate");
     if (st == QAT_OK)
         st = cublas_check(nullptr, cublasSetStream(s->blas, s->stream), "cublasSetStream");
+    // The handle keeps CUBLAS_DEFAULT_MATH: cublasSgemm is plain fp32 (no
+    // TF32); TF32 and BF16 choose their compute type per call (cuda_gemm.cu).
     if (st != QAT_OK) {
         if (s->blas)
             cublasDestroy(s->blas);
@@ -73,6 +135,8 @@ static void cuda_destroy(void *state)
     if (!s)
         return;
     cudaStreamSynchronize(s->stream);
+    if (s->workspace)
+        cudaFree(s->workspace);
     cublasDestroy(s->blas);
     cudaStreamDestroy(s->stream);
     delete s;
@@ -144,6 +208,26 @@ static qat_backend_ops make_ops()
     ops.download = cuda_download;
     ops.synchronize = cuda_synchronize;
     ops.gemm = cuda_gemm;
+    ops.fill = cuda_fill;
+    ops.add = cuda_add;
+    ops.accumulate = cuda_accumulate;
+    ops.bias_act_fwd = cuda_bias_act_fwd;
+    ops.gelu_bwd = cuda_gelu_bwd;
+    ops.bias_grad = cuda_bias_grad;
+    ops.layernorm_fwd = cuda_layernorm_fwd;
+    ops.layernorm_bwd = cuda_layernorm_bwd;
+    ops.softmax_fwd = cuda_softmax_fwd;
+    ops.softmax_bwd = cuda_softmax_bwd;
+    ops.embedding_fwd = cuda_embedding_fwd;
+    ops.embedding_bwd = cuda_embedding_bwd;
+    ops.zero_rows_where = cuda_zero_rows_where;
+    ops.cross_entropy = cuda_cross_entropy;
+    ops.dropout = cuda_dropout;
+    ops.abs_mean = cuda_abs_mean;
+    ops.lsq_fwd = cuda_lsq_fwd;
+    ops.lsq_bwd = cuda_lsq_bwd;
+    ops.bitnet_weight_fwd = cuda_bitnet_weight_fwd;
+    ops.bitnet_act_fwd = cuda_bitnet_act_fwd;
     return ops;
 }
 

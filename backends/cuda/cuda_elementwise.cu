@@ -1,0 +1,203 @@
+// Element-wise kernels: fill, add, accumulate, bias + exact GELU, GELU
+// backward, bias gradient, dropout. Same arithmetic as backends/ref.
+#include "cuda_common.cuh"
+
+using namespace qatcuda;
+
+namespace {
+
+constexpr float kSqrt1_2 = 0.70710678118654752440f; // (float)M_SQRT1_2, as ref
+constexpr float kInvSqrt2Pi = 0.3989422804014327f;
+
+__device__ __forceinline__ float gelu(float x)
+{
+    return 0.5f * x * (1.0f + erff(x * kSqrt1_2));
+}
+
+// qat_dropout_keep() of backend.h, on the device: integer-only, so the mask
+// is bit-identical to every other backend's.
+__device__ __forceinline__ bool dropout_keep(uint64_t seed, uint64_t index, float p)
+{
+    uint64_t z = seed + (index + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f) >= p;
+}
+
+__global__ void fill_kernel(float *x, int64_t n, float value)
+{
+    QAT_CUDA_LOOP(i, n)
+    x[i] = value;
+}
+
+__global__ void add_kernel(const float *a, const float *b, float *out, int64_t n)
+{
+    QAT_CUDA_LOOP(i, n)
+    out[i] = a[i] + b[i];
+}
+
+__global__ void accumulate_kernel(const float *x, float *y, int64_t n)
+{
+    QAT_CUDA_LOOP(i, n)
+    y[i] += x[i];
+}
+
+__global__ void bias_act_kernel(float *x, const float *bias, int64_t rows, int64_t cols, int gelu_on, float *y)
+{
+    const int64_t n = rows * cols;
+    QAT_CUDA_LOOP(i, n)
+    {
+        float v = bias ? x[i] + bias[i % cols] : x[i];
+        x[i] = v;
+        if (gelu_on)
+            y[i] = gelu(v);
+    }
+}
+
+__global__ void gelu_bwd_kernel(const float *dy, const float *pre, int64_t n, float *dx)
+{
+    QAT_CUDA_LOOP(i, n)
+    {
+        float x = pre[i];
+        float cdf = 0.5f * (1.0f + erff(x * kSqrt1_2));
+        float pdf = kInvSqrt2Pi * expf(-0.5f * x * x);
+        dx[i] = dy[i] * (cdf + x * pdf);
+    }
+}
+
+__global__ void dropout_kernel(float *x, int64_t n, float p, uint64_t seed, float keep_scale)
+{
+    QAT_CUDA_LOOP(i, n)
+    x[i] = dropout_keep(seed, (uint64_t)i, p) ? x[i] * keep_scale : 0.0f;
+}
+
+// Column sums in two deterministic stages. Stage 1: block (32 columns x 8
+// row lanes) over one chunk of rows writes its partial per column; stage 2
+// adds the chunks in order. Nothing depends on scheduling.
+constexpr int kColTile = 32, kRowLanes = 8;
+
+__global__ void colsum_partial_kernel(const float *dy, int64_t rows, int64_t cols, int64_t rows_per_chunk,
+                                      double *part)
+{
+    __shared__ double sh[kRowLanes][kColTile];
+    const int64_t chunk = blockIdx.y;
+    const int64_t r0 = chunk * rows_per_chunk;
+    const int64_t r1 = r0 + rows_per_chunk < rows ? r0 + rows_per_chunk : rows;
+    for (int64_t c0 = (int64_t)blockIdx.x * kColTile; c0 < cols; c0 += (int64_t)gridDim.x * kColTile) {
+        const int64_t c = c0 + threadIdx.x;
+        double acc = 0.0;
+        if (c < cols)
+            for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes)
+                acc += dy[r * cols + c];
+        sh[threadIdx.y][threadIdx.x] = acc;
+        __syncthreads();
+        if (threadIdx.y == 0 && c < cols) {
+            double t = 0.0;
+            for (int k = 0; k < kRowLanes; k++)
+                t += sh[k][threadIdx.x];
+            part[chunk * cols + c] = t;
+        }
+        __syncthreads();
+    }
+}
+
+__global__ void colsum_final_kernel(const double *part, int64_t chunks, int64_t cols, float *db)
+{
+    QAT_CUDA_LOOP(c, cols)
+    {
+        double t = 0.0;
+        for (int64_t k = 0; k < chunks; k++)
+            t += part[k * cols + c];
+        db[c] += (float)t;
+    }
+}
+
+} // namespace
+
+qat_status cuda_fill(void *st, float *x, int64_t n, float value)
+{
+    cuda_state *s = to_state(st);
+    if (n <= 0)
+        return QAT_OK;
+    fill_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(x, n, value);
+    return cuda_launched(s, "fill");
+}
+
+qat_status cuda_add(void *st, const float *a, const float *b, float *out, int64_t n)
+{
+    cuda_state *s = to_state(st);
+    if (n <= 0)
+        return QAT_OK;
+    add_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(a, b, out, n);
+    return cuda_launched(s, "add");
+}
+
+qat_status cuda_accumulate(void *st, const float *x, float *y, int64_t n)
+{
+    cuda_state *s = to_state(st);
+    if (n <= 0)
+        return QAT_OK;
+    accumulate_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(x, y, n);
+    return cuda_launched(s, "accumulate");
+}
+
+qat_status cuda_bias_act_fwd(void *st, float *x, const float *bias, int64_t rows, int64_t cols,
+                             qat_activation act, float *y)
+{
+    cuda_state *s = to_state(st);
+    if (rows <= 0 || cols <= 0)
+        return QAT_OK;
+    if (act != QAT_ACTIVATION_NONE && act != QAT_ACTIVATION_GELU)
+        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "bias_act_fwd: unknown activation %d", (int)act);
+    if (act == QAT_ACTIVATION_NONE && !bias)
+        return QAT_OK;
+    bias_act_kernel<<<grid_for(rows * cols), kThreads, 0, s->stream>>>(x, bias, rows, cols,
+                                                                     act == QAT_ACTIVATION_GELU, y);
+    return cuda_launched(s, "bias_act_fwd");
+}
+
+qat_status cuda_gelu_bwd(void *st, const float *dy, const float *pre, int64_t n, float *dx)
+{
+    cuda_state *s = to_state(st);
+    if (n <= 0)
+        return QAT_OK;
+    gelu_bwd_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(dy, pre, n, dx);
+    return cuda_launched(s, "gelu_bwd");
+}
+
+qat_status cuda_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db)
+{
+    cuda_state *s = to_state(st);
+    if (rows <= 0 || cols <= 0)
+        return QAT_OK;
+    // Enough chunks of rows to fill the GPU, each at least 32 rows long.
+    int64_t col_tiles = (cols + kColTile - 1) / kColTile;
+    int64_t want = (int64_t)(s->sm_count > 0 ? s->sm_count : 80) * 4 / (col_tiles < 1 ? 1 : col_tiles);
+    int64_t chunks = want < 1 ? 1 : (want > 256 ? 256 : want);
+    if (chunks > (rows + 31) / 32)
+        chunks = (rows + 31) / 32;
+    int64_t rows_per_chunk = (rows + chunks - 1) / chunks;
+    chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+    void *ws = nullptr;
+    qat_status status = cuda_workspace(s, (size_t)(chunks * cols) * sizeof(double), &ws);
+    if (status != QAT_OK)
+        return status;
+    double *part = static_cast<double *>(ws);
+    dim3 grid(grid_for(cols, kColTile), (unsigned)chunks), block(kColTile, kRowLanes);
+    colsum_partial_kernel<<<grid, block, 0, s->stream>>>(dy, rows, cols, rows_per_chunk, part);
+    if ((status = cuda_launched(s, "bias_grad (partial sums)")) != QAT_OK)
+        return status;
+    colsum_final_kernel<<<grid_for(cols), kThreads, 0, s->stream>>>(part, chunks, cols, db);
+    return cuda_launched(s, "bias_grad");
+}
+
+qat_status cuda_dropout(void *st, float *x, int64_t n, float p, uint64_t seed)
+{
+    cuda_state *s = to_state(st);
+    if (n <= 0 || p <= 0.0f)
+        return QAT_OK;
+    const float keep_scale = 1.0f / (1.0f - p);
+    dropout_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(x, n, p, seed, keep_scale);
+    return cuda_launched(s, "dropout");
+}
