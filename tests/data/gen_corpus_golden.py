@@ -34,7 +34,7 @@ def main():
               b"\xf0\x9f", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]
     cases = []
     for m in [1, 2, 3, 5, 8, 13, 40]:
-        lines = [b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 5 * m + 10))) for _ in range(300)]
+        lines = [b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 5 * m + 10))) for _ in range(120)]
         data = b"\n".join(lines)
         records = [s for line in lines for s in segments(line.decode("utf-8", "replace"), m)]
         cases.append({"max_chars": m, "input": data.hex(), "records": records})

@@ -10,15 +10,17 @@
 #include "data/corpus.h"
 #include "test_main.h"
 
+static int nibble(char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
 static unsigned char *unhex(const char *h, size_t *n)
 {
     *n = strlen(h) / 2;
     unsigned char *b = malloc(*n + 1);
-    for (size_t i = 0; i < *n; i++) {
-        unsigned v;
-        sscanf(h + 2 * i, "%2x", &v);
-        b[i] = (unsigned char)v;
-    }
+    for (size_t i = 0; i < *n; i++)
+        b[i] = (unsigned char)(nibble(h[2 * i]) << 4 | nibble(h[2 * i + 1]));
     return b;
 }
 
