@@ -50,7 +50,8 @@ typedef void (*qat_packed_panel_fn)(const qat_packed_panel_args *p);
 /* The reference: signed products, no offset trick (so comparing it with the
  * SIMD paths checks their correction term). */
 void qat_packed_panel_scalar(const qat_packed_panel_args *p);
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* QAT_PACKED_NO_SIMD builds the portable code only (as on non-x86 CPUs). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(QAT_PACKED_NO_SIMD)
 #  define QAT_PACKED_X86 1
 void qat_packed_panel_avx2(const qat_packed_panel_args *p);
 void qat_packed_panel_avx512vnni(const qat_packed_panel_args *p);
