@@ -106,11 +106,16 @@ qat_status qat_formats_atomic_commit(qat_atomic_file *af)
         e = errno;
     }
     af->file = NULL;
+    qat_status st = QAT_OK;
     if (!ok)
-        return qat_fail(QAT_ERR_IO, "cannot write '%s': %s", af->tmp_path, strerror(e));
-    if (rename(af->tmp_path, af->path) != 0)
-        return qat_fail(QAT_ERR_IO, "cannot rename '%s' to '%s': %s", af->tmp_path, af->path,
-                        strerror(errno));
+        st = qat_fail(QAT_ERR_IO, "cannot write '%s': %s", af->tmp_path, strerror(e));
+    else if (rename(af->tmp_path, af->path) != 0)
+        st = qat_fail(QAT_ERR_IO, "cannot rename '%s' to '%s': %s", af->tmp_path, af->path,
+                      strerror(errno));
+    if (st != QAT_OK) {
+        qat_formats_atomic_abort(af); /* removes the temporary file */
+        return st;
+    }
     free(af->tmp_path);
     af->tmp_path = NULL;
     /* The rename is durable only once the directory entry is synced. */
@@ -123,6 +128,7 @@ qat_status qat_formats_atomic_commit(qat_atomic_file *af)
         }
         free(dir_copy);
     }
+    qat_formats_atomic_abort(af); /* nothing left to remove: frees the strings */
     return QAT_OK;
 }
 

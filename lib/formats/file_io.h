@@ -23,8 +23,10 @@ void qat_formats_unmap_file(qat_mapped_file *file);
 
 /* An atomic writer: open creates "<path>.tmp-XXXXXX" beside `path`;
  * commit flushes, fsyncs, renames it over `path` and fsyncs the directory;
- * abort (also safe after commit, and on a zeroed struct) removes the
- * temporary file. Writes go through `file` (a stdio stream). */
+ * abort removes the temporary file. Commit and abort both release
+ * everything, whatever the outcome (a failed commit removes the temporary
+ * file too), so either ends the writer; calling abort afterwards, or on a
+ * zeroed struct, is a harmless no-op. Writes go through `file` (stdio). */
 typedef struct qat_atomic_file {
     FILE *file;
     char *tmp_path;
