@@ -1,0 +1,725 @@
+/* The CUDA backend, slot by slot, against the ref backend: the same random
+ * inputs (odd shapes, empty ones, rows past the 65535-block grid bound) go
+ * through both ops tables (ctx->backend.ops, private: this suite links the
+ * internal archive) and the outputs are compared. Quantizer codes, dropout
+ * masks, copies and the embedding scatter must be bit-identical; reductions
+ * (double sums in a different order) agree to a tight relative tolerance.
+ * Exits 77 (skipped) when no "cuda" backend is usable. */
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "core/context.h"
+#include "core/rng.h"
+#include "cuda_test_util.h"
+
+enum { REF = 0, GPU = 1 };
+
+typedef struct backend {
+    qat_context *ctx;
+    const struct qat_backend_ops *ops;
+    void *st;
+} backend;
+
+static backend be[2];
+
+static void open_backends(const char *precision)
+{
+    QAT_ASSERT_OK(qat_context_create("ref", &be[REF].ctx));
+    if (precision)
+        setenv("QAT_CUDA_PRECISION", precision, 1);
+    else
+        unsetenv("QAT_CUDA_PRECISION");
+    QAT_ASSERT_OK(qat_context_create("cuda", &be[GPU].ctx));
+    unsetenv("QAT_CUDA_PRECISION");
+    for (int w = 0; w < 2; w++) {
+        be[w].ops = be[w].ctx->backend.ops;
+        be[w].st = be[w].ctx->backend_state;
+    }
+    ck_assert_str_eq(be[GPU].ops->name, "cuda");
+}
+
+static void setup(void)
+{
+    open_backends(NULL);
+}
+
+static void teardown(void)
+{
+    for (int w = 0; w < 2; w++) {
+        qat_context_free(be[w].ctx);
+        be[w].ctx = NULL;
+    }
+}
+
+/* Asserts an op of backend w succeeded, with the module's message if not. */
+#define OP_OK(w, expr)                                                                                         \
+    do {                                                                                                       \
+        qat_status st_ = (expr);                                                                               \
+        const char *msg_ = be[w].ops->last_error ? be[w].ops->last_error(be[w].st) : qat_last_error();        \
+        ck_assert_msg(st_ == QAT_OK, "%s on %s: %s: %s", #expr, be[w].ops->name, qat_status_string(st_),     \
+                      msg_ ? msg_ : "");                                                                       \
+    } while (0)
+
+#define OPS(w) be[w].ops
+#define ST(w) be[w].st
+
+/* ---- buffers present on both backends ---- */
+
+typedef struct tbuf {
+    size_t n, elem;
+    void *host;
+    void *dev[2];
+    void *out[2];
+} tbuf;
+
+static tbuf tb_make(const void *init, size_t n, size_t elem)
+{
+    tbuf b = {n, elem, NULL, {NULL, NULL}, {NULL, NULL}};
+    size_t bytes = (n ? n : 1) * elem;
+    b.host = calloc(1, bytes);
+    if (init && n)
+        memcpy(b.host, init, n * elem);
+    for (int w = 0; w < 2; w++) {
+        OP_OK(w, OPS(w)->alloc(ST(w), bytes, &b.dev[w]));
+        OP_OK(w, OPS(w)->upload(ST(w), b.dev[w], b.host, bytes));
+        b.out[w] = calloc(1, bytes);
+    }
+    return b;
+}
+
+static tbuf tb_floats(const float *init, size_t n)
+{
+    return tb_make(init, n, sizeof(float));
+}
+
+static tbuf tb_ints(const int32_t *init, size_t n)
+{
+    return tb_make(init, n, sizeof(int32_t));
+}
+
+#define F(b, w) ((float *)(b).dev[w])
+#define I(b, w) ((const int32_t *)(b).dev[w])
+
+/* Downloads backend w's copy and returns it as floats. */
+static float *tb_get(tbuf *b, int w)
+{
+    OP_OK(w, OPS(w)->download(ST(w), b->out[w], b->dev[w], (b->n ? b->n : 1) * b->elem));
+    return (float *)b->out[w];
+}
+
+static void tb_free(tbuf *b)
+{
+    for (int w = 0; w < 2; w++) {
+        OPS(w)->free(ST(w), b->dev[w]);
+        free(b->out[w]);
+    }
+    free(b->host);
+}
+
+static void compare_close(const char *what, tbuf *b, double rtol, double atol)
+{
+    float *want = tb_get(b, REF), *got = tb_get(b, GPU);
+    expect_close(what, want, got, b->n, rtol, atol);
+}
+
+static void compare_equal(const char *what, tbuf *b)
+{
+    float *want = tb_get(b, REF), *got = tb_get(b, GPU);
+    expect_equal(what, want, got, b->n);
+}
+
+static float *random_floats(uint64_t seed, size_t n, float lo, float hi)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, seed);
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * qat_rng_uniform(&rng);
+    return x;
+}
+
+static int32_t *random_ids(uint64_t seed, size_t n, int64_t bound)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, seed);
+    int32_t *x = malloc((n ? n : 1) * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (int32_t)qat_rng_below(&rng, (uint64_t)bound);
+    return x;
+}
+
+/* Shapes (rows, cols): empty, single, odd, past a warp, past a block, long rows. */
+typedef struct shape { int64_t rows, cols; } shape;
+static const shape shapes[] = {{0, 5}, {3, 0}, {1, 1}, {3, 7}, {17, 33}, {5, 769}, {2, 4097}, {33, 1}, {64, 257},
+                               {1, 70001}};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+
+static char label[256];
+static const char *what(const char *op, const shape *s)
+{
+    snprintf(label, sizeof label, "%s %lldx%lld", op, (long long)s->rows, (long long)s->cols);
+    return label;
+}
+
+/* ---- element-wise ---- */
+
+START_TEST(elementwise_fill_add_accumulate)
+{
+    for (size_t k = 0; k < N_SHAPES; k++) {
+        const shape *s = &shapes[k];
+        size_t n = (size_t)(s->rows * s->cols);
+        float *a = random_floats(k + 1, n, -2, 2), *b = random_floats(k + 100, n, -2, 2);
+        tbuf ta = tb_floats(a, n), tb = tb_floats(b, n), out = tb_floats(NULL, n);
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->fill(ST(w), F(out, w), (int64_t)n, 0.375f));
+        }
+        compare_equal(what("fill", s), &out);
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->add(ST(w), F(ta, w), F(tb, w), F(out, w), (int64_t)n));
+        }
+        compare_equal(what("add", s), &out);
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->add(ST(w), F(ta, w), F(tb, w), F(ta, w), (int64_t)n)); /* out aliases a */
+            OP_OK(w, OPS(w)->accumulate(ST(w), F(tb, w), F(out, w), (int64_t)n));
+        }
+        compare_equal(what("add in place", s), &ta);
+        compare_equal(what("accumulate", s), &out);
+        tb_free(&ta);
+        tb_free(&tb);
+        tb_free(&out);
+        free(a);
+        free(b);
+    }
+}
+END_TEST
+
+START_TEST(elementwise_bias_gelu)
+{
+    for (size_t k = 0; k < N_SHAPES; k++) {
+        const shape *s = &shapes[k];
+        size_t n = (size_t)(s->rows * s->cols);
+        float *x = random_floats(k + 7, n, -6, 6), *bias = random_floats(k + 8, (size_t)s->cols, -1, 1);
+        float *dy = random_floats(k + 9, n, -1, 1);
+        for (int variant = 0; variant < 3; variant++) { /* bias only, bias + GELU, GELU without bias */
+            tbuf tx = tb_floats(x, n), tbias = tb_floats(bias, (size_t)s->cols), ty = tb_floats(NULL, n);
+            qat_activation act = variant == 0 ? QAT_ACTIVATION_NONE : QAT_ACTIVATION_GELU;
+            for (int w = 0; w < 2; w++)
+                OP_OK(w, OPS(w)->bias_act_fwd(ST(w), F(tx, w), variant == 2 ? NULL : F(tbias, w), s->rows, s->cols,
+                                              act, act == QAT_ACTIVATION_GELU ? F(ty, w) : NULL));
+            compare_equal(what("bias_act_fwd x", s), &tx);
+            if (act == QAT_ACTIVATION_GELU)
+                compare_close(what("bias_act_fwd gelu", s), &ty, 2e-6, 1e-7); /* erff: 2 ulp on the device */
+            tb_free(&tx);
+            tb_free(&tbias);
+            tb_free(&ty);
+        }
+        /* gelu_bwd, separate output and in place (dx aliases dy). */
+        tbuf tpre = tb_floats(x, n), tdy = tb_floats(dy, n), tdx = tb_floats(NULL, n);
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->gelu_bwd(ST(w), F(tdy, w), F(tpre, w), (int64_t)n, F(tdx, w)));
+            OP_OK(w, OPS(w)->gelu_bwd(ST(w), F(tdy, w), F(tpre, w), (int64_t)n, F(tdy, w)));
+        }
+        compare_close(what("gelu_bwd", s), &tdx, 4e-6, 1e-7);
+        compare_close(what("gelu_bwd in place", s), &tdy, 4e-6, 1e-7);
+        tb_free(&tpre);
+        tb_free(&tdy);
+        tb_free(&tdx);
+        free(x);
+        free(bias);
+        free(dy);
+    }
+}
+END_TEST
+
+START_TEST(elementwise_bias_grad)
+{
+    const shape more[] = {{1000, 3}, {4099, 65}, {7, 33000}};
+    for (size_t k = 0; k < N_SHAPES + 3; k++) {
+        const shape *s = k < N_SHAPES ? &shapes[k] : &more[k - N_SHAPES];
+        size_t n = (size_t)(s->rows * s->cols);
+        float *dy = random_floats(k + 11, n, -1, 1), *db0 = random_floats(k + 12, (size_t)s->cols, -1, 1);
+        tbuf tdy = tb_floats(dy, n), tdb = tb_floats(db0, (size_t)s->cols);
+        for (int w = 0; w < 2; w++)
+            OP_OK(w, OPS(w)->bias_grad(ST(w), F(tdy, w), s->rows, s->cols, F(tdb, w)));
+        compare_close(what("bias_grad (accumulated)", s), &tdb, 1e-6, 1e-6);
+        tb_free(&tdy);
+        tb_free(&tdb);
+        free(dy);
+        free(db0);
+    }
+}
+END_TEST
+
+START_TEST(elementwise_dropout_mask_is_identical)
+{
+    const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f, 1.0f};
+    const int64_t ns[] = {0, 1, 31, 1000003};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (size_t j = 0; j < sizeof ps / sizeof ps[0]; j++) {
+            size_t n = (size_t)ns[i];
+            float *x = random_floats(i * 10 + j, n, -3, 3);
+            tbuf tx = tb_floats(x, n);
+            uint64_t seed = 0x0123456789abcdefull * (j + 1) + i;
+            for (int w = 0; w < 2; w++)
+                OP_OK(w, OPS(w)->dropout(ST(w), F(tx, w), ns[i], ps[j], seed));
+            char msg[64];
+            snprintf(msg, sizeof msg, "dropout n=%lld p=%g", (long long)ns[i], (double)ps[j]);
+            compare_equal(msg, &tx);
+            tb_free(&tx);
+            free(x);
+        }
+}
+END_TEST
+
+/* ---- rows ---- */
+
+START_TEST(rows_layernorm)
+{
+    const shape more[] = {{70001, 3}, {9, 768}};
+    for (size_t k = 0; k < N_SHAPES + 2; k++) {
+        const shape *s = k < N_SHAPES ? &shapes[k] : &more[k - N_SHAPES];
+        if (s->cols == 0)
+            continue; /* 0 / 0: NaN statistics on both, nothing to compare */
+        size_t n = (size_t)(s->rows * s->cols), c = (size_t)s->cols, r = (size_t)s->rows;
+        float *x = random_floats(k + 21, n, -3, 5), *wt = random_floats(k + 22, c, 0.5f, 1.5f);
+        float *b = random_floats(k + 23, c, -1, 1), *dy = random_floats(k + 24, n, -1, 1);
+        float *dw0 = random_floats(k + 25, c, -1, 1), *db0 = random_floats(k + 26, c, -1, 1);
+        tbuf tx = tb_floats(x, n), tw = tb_floats(wt, c), tbb = tb_floats(b, c), ty = tb_floats(NULL, n);
+        tbuf tmean = tb_floats(NULL, r), trstd = tb_floats(NULL, r), tdy = tb_floats(dy, n), tdx = tb_floats(NULL, n);
+        tbuf tdw = tb_floats(dw0, c), tdb = tb_floats(db0, c);
+        for (int w = 0; w < 2; w++)
+            OP_OK(w, OPS(w)->layernorm_fwd(ST(w), F(tx, w), F(tw, w), F(tbb, w), 1e-5f, s->rows, s->cols, F(ty, w),
+                                           F(tmean, w), F(trstd, w)));
+        compare_close(what("layernorm_fwd mean", s), &tmean, 1e-6, 1e-6);
+        compare_close(what("layernorm_fwd rstd", s), &trstd, 1e-6, 0);
+        compare_close(what("layernorm_fwd y", s), &ty, 1e-5, 1e-5);
+        /* The backward from the ref's statistics on both, so only the kernel differs. */
+        float *mean = tb_get(&tmean, REF), *rstd = tb_get(&trstd, REF);
+        OP_OK(GPU, OPS(GPU)->upload(ST(GPU), tmean.dev[GPU], mean, r * sizeof(float)));
+        OP_OK(GPU, OPS(GPU)->upload(ST(GPU), trstd.dev[GPU], rstd, r * sizeof(float)));
+        for (int w = 0; w < 2; w++)
+            OP_OK(w, OPS(w)->layernorm_bwd(ST(w), F(tdy, w), F(tx, w), F(tw, w), F(tmean, w), F(trstd, w), s->rows,
+                                           s->cols, F(tdx, w), F(tdw, w), F(tdb, w)));
+        compare_close(what("layernorm_bwd dx", s), &tdx, 1e-5, 1e-5);
+        compare_close(what("layernorm_bwd dw (accumulated)", s), &tdw, 1e-5, 1e-5);
+        compare_close(what("layernorm_bwd db (accumulated)", s), &tdb, 1e-5, 1e-5);
+        tbuf *all[] = {&tx, &tw, &tbb, &ty, &tmean, &trstd, &tdy, &tdx, &tdw, &tdb};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            tb_free(all[i]);
+        free(x);
+        free(wt);
+        free(b);
+        free(dy);
+        free(dw0);
+        free(db0);
+    }
+}
+END_TEST
+
+START_TEST(rows_softmax)
+{
+    /* (batch, heads, lq, lk) */
+    const int64_t dims[][4] = {{0, 2, 3, 4}, {1, 1, 1, 1}, {2, 3, 5, 7}, {3, 2, 17, 129}, {2, 1, 3, 1025},
+                               {7, 1, 10001, 3}, {1, 2, 4, 0}};
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        int64_t B = dims[k][0], H = dims[k][1], Q = dims[k][2], K = dims[k][3];
+        size_t n = (size_t)(B * H * Q * K);
+        float *x = random_floats(k + 31, n, -8, 8), *dp = random_floats(k + 32, n, -1, 1);
+        /* Key bias as the model builds it: 0 for tokens, a large negative for padding. */
+        float *kb = malloc((size_t)(B * K + 1) * sizeof *kb);
+        for (int64_t i = 0; i < B * K; i++)
+            kb[i] = (i % 5 == 3 && i % K != 0) ? -3.4028235e38f : 0.0f; /* MASKED_SCORE */
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            tbuf ts = tb_floats(x, n), tkb = tb_floats(kb, (size_t)(B * K));
+            for (int w = 0; w < 2; w++)
+                OP_OK(w, OPS(w)->softmax_fwd(ST(w), F(ts, w), with_bias ? F(tkb, w) : NULL, B, H, Q, K));
+            char msg[96];
+            snprintf(msg, sizeof msg, "softmax_fwd %lldx%lldx%lldx%lld bias=%d", (long long)B, (long long)H,
+                     (long long)Q, (long long)K, with_bias);
+            compare_close(msg, &ts, 2e-6, 1e-9);
+            /* Backward from the ref probabilities; ds written in place over dp. */
+            float *p = tb_get(&ts, REF);
+            OP_OK(GPU, OPS(GPU)->upload(ST(GPU), ts.dev[GPU], p, n * sizeof(float)));
+            tbuf tdp = tb_floats(dp, n), tds = tb_floats(NULL, n);
+            for (int w = 0; w < 2; w++) {
+                OP_OK(w, OPS(w)->softmax_bwd(ST(w), F(tdp, w), F(ts, w), B * H * Q, K, F(tds, w)));
+                OP_OK(w, OPS(w)->softmax_bwd(ST(w), F(tdp, w), F(ts, w), B * H * Q, K, F(tdp, w)));
+            }
+            compare_close("softmax_bwd", &tds, 1e-5, 1e-8);
+            compare_close("softmax_bwd in place", &tdp, 1e-5, 1e-8);
+            tb_free(&ts);
+            tb_free(&tkb);
+            tb_free(&tdp);
+            tb_free(&tds);
+        }
+        free(x);
+        free(dp);
+        free(kb);
+    }
+}
+END_TEST
+
+START_TEST(rows_embeddings)
+{
+    /* (tokens, dim, vocab): repeats galore with a small vocab, one-row tables. */
+    const int64_t dims[][3] = {{0, 4, 3}, {1, 1, 1}, {13, 7, 5}, {257, 33, 2}, {1000, 65, 1}, {70001, 3, 11},
+                               {300, 769, 1000}, {5, 0, 3}};
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        int64_t N = dims[k][0], D = dims[k][1], V = dims[k][2];
+        char msg[96];
+        snprintf(msg, sizeof msg, "n=%lld dim=%lld vocab=%lld", (long long)N, (long long)D, (long long)V);
+        float *table = random_floats(k + 41, (size_t)(V * D), -1, 1), *dy = random_floats(k + 42, (size_t)(N * D), -1, 1);
+        float *out0 = random_floats(k + 43, (size_t)(N * D), -1, 1);
+        int32_t *ids = random_ids(k + 44, (size_t)N, V);
+        tbuf ttab = tb_floats(table, (size_t)(V * D)), tids = tb_ints(ids, (size_t)N);
+        tbuf tout = tb_floats(out0, (size_t)(N * D)), tacc = tb_floats(out0, (size_t)(N * D));
+        tbuf tdy = tb_floats(dy, (size_t)(N * D)), tdt = tb_floats(table, (size_t)(V * D));
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->embedding_fwd(ST(w), F(ttab, w), I(tids, w), N, D, F(tout, w), 0));
+            OP_OK(w, OPS(w)->embedding_fwd(ST(w), F(ttab, w), I(tids, w), N, D, F(tacc, w), 1));
+            /* dtable starts non-zero: the scatter accumulates. */
+            OP_OK(w, OPS(w)->embedding_bwd(ST(w), F(tdy, w), I(tids, w), N, D, V, F(tdt, w)));
+        }
+        compare_equal(msg, &tout);
+        compare_equal(msg, &tacc);
+        /* Same order of float additions as ref (stable sort, token order). */
+        compare_equal(msg, &tdt);
+        /* Deterministic: a second scatter on the GPU lands on the same bits. */
+        float *first = malloc((size_t)(V * D + 1) * sizeof *first);
+        memcpy(first, tb_get(&tdt, GPU), (size_t)(V * D) * sizeof *first);
+        OP_OK(GPU, OPS(GPU)->upload(ST(GPU), tdt.dev[GPU], table, (size_t)(V * D) * sizeof(float)));
+        OP_OK(GPU, OPS(GPU)->embedding_bwd(ST(GPU), F(tdy, GPU), I(tids, GPU), N, D, V, F(tdt, GPU)));
+        expect_equal("embedding_bwd run twice", first, tb_get(&tdt, GPU), (size_t)(V * D));
+        /* Padding rows zeroed where ids == id. */
+        for (int w = 0; w < 2; w++)
+            OP_OK(w, OPS(w)->zero_rows_where(ST(w), F(tdy, w), I(tids, w), N, D, V > 1 ? 1 : 0));
+        compare_equal(msg, &tdy);
+        tbuf *all[] = {&ttab, &tids, &tout, &tacc, &tdy, &tdt};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            tb_free(all[i]);
+        free(first);
+        free(table);
+        free(dy);
+        free(out0);
+        free(ids);
+    }
+}
+END_TEST
+
+/* ---- loss ---- */
+
+START_TEST(loss_cross_entropy)
+{
+    const int64_t dims[][2] = {{0, 5}, {1, 1}, {3, 7}, {17, 33}, {9, 32005}, {70001, 3}, {4, 0}};
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        int64_t R = dims[k][0], C = dims[k][1];
+        size_t n = (size_t)(R * C);
+        float *z = random_floats(k + 51, n, -10, 10);
+        int32_t *labels = random_ids(k + 52, (size_t)R, C > 0 ? C : 1);
+        int64_t used = 0;
+        for (int64_t r = 0; r < R; r++) {
+            if (r % 3 == 1 || C == 0)
+                labels[r] = -100;
+            used += labels[r] >= 0;
+        }
+        float scale = used ? 1.0f / (float)used : 0.0f;
+        tbuf tz = tb_floats(z, n), tl = tb_ints(labels, (size_t)R), tloss = tb_floats(NULL, 1);
+        tbuf tloss2 = tb_floats(NULL, 1), tdz = tb_floats(z, n); /* dlogits starts as garbage */
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->fill(ST(w), F(tloss, w), 1, 123.0f));
+            OP_OK(w, OPS(w)->cross_entropy(ST(w), F(tz, w), I(tl, w), R, C, scale, F(tloss, w), F(tdz, w)));
+            OP_OK(w, OPS(w)->cross_entropy(ST(w), F(tz, w), I(tl, w), R, C, scale, F(tloss2, w), NULL));
+        }
+        char msg[96];
+        snprintf(msg, sizeof msg, "cross_entropy %lldx%lld", (long long)R, (long long)C);
+        compare_close(msg, &tloss, 1e-6, 1e-7);
+        compare_close(msg, &tloss2, 1e-6, 1e-7);
+        compare_close(msg, &tdz, 1e-5, 1e-9);
+        tbuf *all[] = {&tz, &tl, &tloss, &tloss2, &tdz};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            tb_free(all[i]);
+        free(z);
+        free(labels);
+    }
+}
+END_TEST
+
+/* ---- quantizers ---- */
+
+START_TEST(quant_abs_mean)
+{
+    for (size_t k = 0; k < N_SHAPES; k++) {
+        const shape *s = &shapes[k];
+        if (s->cols == 0)
+            continue;
+        size_t n = (size_t)(s->rows * s->cols);
+        float *x = random_floats(k + 61, n, -2, 1);
+        tbuf tx = tb_floats(x, n), tr = tb_floats(NULL, (size_t)s->rows), t1 = tb_floats(NULL, 1);
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->abs_mean(ST(w), F(tx, w), s->rows, s->cols, F(tr, w)));
+            if (n)
+                OP_OK(w, OPS(w)->abs_mean(ST(w), F(tx, w), 1, (int64_t)n, F(t1, w)));
+        }
+        compare_close(what("abs_mean per row", s), &tr, 2e-7, 0);
+        compare_close(what("abs_mean whole", s), &t1, 2e-7, 0);
+        tb_free(&tx);
+        tb_free(&tr);
+        tb_free(&t1);
+        free(x);
+    }
+}
+END_TEST
+
+START_TEST(quant_lsq)
+{
+    const int bits_list[] = {2, 4, 6, 8};
+    const int64_t ns[] = {0, 1, 33, 4097, 1000003};
+    for (size_t b = 0; b < sizeof bits_list / sizeof bits_list[0]; b++)
+        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+            int bits = bits_list[b];
+            size_t n = (size_t)ns[k];
+            float qp = (float)((1 << (bits - 1)) - 1);
+            /* Step 0.25 (x / s exact) and every 4th value on a half-integer
+             * multiple of it: round half to even is exercised. */
+            float step = 0.25f;
+            float *x = random_floats(b * 10 + k, n, -1.3f * qp * step, 1.3f * qp * step);
+            for (size_t i = 0; i < n; i += 4)
+                x[i] = ((float)(int)(x[i] / step) + 0.5f) * step;
+            float *dy = random_floats(b * 10 + k + 5, n, -1, 1);
+            tbuf tx = tb_floats(x, n), ts = tb_floats(&step, 1), ty = tb_floats(NULL, n), tdy = tb_floats(dy, n);
+            tbuf tdx = tb_floats(NULL, n);
+            float dstep0 = 0.125f;
+            tbuf tds = tb_floats(&dstep0, 1);
+            const float grad_scale = 1.0f / sqrtf((float)(n ? n : 1) * qp);
+            for (int w = 0; w < 2; w++) {
+                OP_OK(w, OPS(w)->lsq_fwd(ST(w), F(tx, w), (int64_t)n, F(ts, w), bits, F(ty, w)));
+                OP_OK(w, OPS(w)->lsq_bwd(ST(w), F(tdy, w), F(tx, w), (int64_t)n, F(ts, w), bits, grad_scale, F(tdx, w),
+                                         F(tds, w)));
+                /* In place (dx aliases dy), accumulating into dstep again. */
+                OP_OK(w, OPS(w)->lsq_bwd(ST(w), F(tdy, w), F(tx, w), (int64_t)n, F(ts, w), bits, grad_scale, F(tdy, w),
+                                         F(tds, w)));
+            }
+            char msg[64];
+            snprintf(msg, sizeof msg, "lsq bits=%d n=%zu", bits, n);
+            compare_equal(msg, &ty);
+            compare_equal(msg, &tdx);
+            compare_equal(msg, &tdy);
+            compare_close(msg, &tds, 1e-6, 1e-7);
+            /* A non-power-of-two step: the division rounds the same way. */
+            float odd_step = 0.0371f;
+            OP_OK(REF, OPS(REF)->upload(ST(REF), ts.dev[REF], &odd_step, sizeof odd_step));
+            OP_OK(GPU, OPS(GPU)->upload(ST(GPU), ts.dev[GPU], &odd_step, sizeof odd_step));
+            for (int w = 0; w < 2; w++)
+                OP_OK(w, OPS(w)->lsq_fwd(ST(w), F(tx, w), (int64_t)n, F(ts, w), bits, F(ty, w)));
+            compare_equal(msg, &ty);
+            tbuf *all[] = {&tx, &ts, &ty, &tdy, &tdx, &tds};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+                tb_free(all[i]);
+            free(x);
+            free(dy);
+        }
+}
+END_TEST
+
+START_TEST(quant_lsq_step_gradient_is_deterministic)
+{
+    size_t n = 3000017;
+    float *x = random_floats(71, n, -2, 2), *dy = random_floats(72, n, -1, 1);
+    float step = 0.1f, zero = 0.0f, first = 0.0f, again = 0.0f;
+    tbuf tx = tb_floats(x, n), tdy = tb_floats(dy, n), ts = tb_floats(&step, 1), tdx = tb_floats(NULL, n);
+    tbuf tds = tb_floats(&zero, 1);
+    for (int rep = 0; rep < 2; rep++) {
+        OP_OK(GPU, OPS(GPU)->upload(ST(GPU), tds.dev[GPU], &zero, sizeof zero));
+        OP_OK(GPU, OPS(GPU)->lsq_bwd(ST(GPU), F(tdy, GPU), F(tx, GPU), (int64_t)n, F(ts, GPU), 4, 1e-3f, F(tdx, GPU),
+                                     F(tds, GPU)));
+        OP_OK(GPU, OPS(GPU)->download(ST(GPU), rep ? &again : &first, tds.dev[GPU], sizeof(float)));
+    }
+    ck_assert_msg(first == again, "lsq_bwd step gradient %.9g then %.9g", (double)first, (double)again);
+    tbuf *all[] = {&tx, &tdy, &ts, &tdx, &tds};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        tb_free(all[i]);
+    free(x);
+    free(dy);
+}
+END_TEST
+
+START_TEST(quant_bitnet_weights)
+{
+    for (size_t k = 0; k < N_SHAPES; k++) {
+        const shape *s = &shapes[k];
+        size_t n = (size_t)(s->rows * s->cols), r = (size_t)s->rows;
+        float *x = random_floats(k + 81, n, -0.2f, 0.2f);
+        for (int per_row = 0; per_row < 2; per_row++) {
+            size_t ng = per_row ? r : 1;
+            tbuf tw = tb_floats(x, n), tg = tb_floats(NULL, ng), ty = tb_floats(NULL, n);
+            for (int w = 0; w < 2; w++)
+                OP_OK(w, OPS(w)->bitnet_weight_fwd(ST(w), F(tw, w), s->rows, s->cols, per_row, F(tg, w), F(ty, w)));
+            compare_close(what(per_row ? "bitnet_weight gamma per row" : "bitnet_weight gamma", s), &tg, 2e-7, 0);
+            /* Codes and values from the GPU's gamma are exactly the ref formula. */
+            const float *g = tb_get(&tg, GPU), *y = tb_get(&ty, GPU);
+            for (size_t i = 0; i < n; i++) {
+                float gi = per_row ? g[i / (size_t)s->cols] : g[0];
+                float q = nearbyintf(x[i] / gi);
+                q = q < -1.0f ? -1.0f : (q > 1.0f ? 1.0f : q);
+                ck_assert_msg(y[i] == q * gi, "%s: element %zu is %.9g, expected %.9g",
+                              what("bitnet_weight_fwd", s), i, (double)y[i], (double)(q * gi));
+            }
+            tb_free(&tw);
+            tb_free(&tg);
+            tb_free(&ty);
+        }
+        free(x);
+    }
+}
+END_TEST
+
+START_TEST(quant_bitnet_activations)
+{
+    const int bits_list[] = {2, 4, 6, 8};
+    for (size_t k = 0; k < N_SHAPES; k++)
+        for (size_t b = 0; b < sizeof bits_list / sizeof bits_list[0]; b++)
+            for (int symmetric = 0; symmetric < 2; symmetric++) {
+                const shape *s = &shapes[k];
+                size_t n = (size_t)(s->rows * s->cols);
+                float *x = random_floats(k * 31 + b, n, -4, 3);
+                if (n > 4)
+                    x[3] = 0.0f;
+                tbuf tx = tb_floats(x, n), ty = tb_floats(NULL, n);
+                for (int w = 0; w < 2; w++) {
+                    OP_OK(w, OPS(w)->bitnet_act_fwd(ST(w), F(tx, w), s->rows, s->cols, bits_list[b], symmetric,
+                                                    F(ty, w)));
+                }
+                compare_equal(what("bitnet_act_fwd", s), &ty);
+                /* In place (y aliases x). */
+                for (int w = 0; w < 2; w++)
+                    OP_OK(w, OPS(w)->bitnet_act_fwd(ST(w), F(tx, w), s->rows, s->cols, bits_list[b], symmetric,
+                                                    F(tx, w)));
+                compare_equal(what("bitnet_act_fwd in place", s), &tx);
+                tb_free(&tx);
+                tb_free(&ty);
+                free(x);
+            }
+}
+END_TEST
+
+/* ---- GEMM under each precision policy ---- */
+
+static void gemm_policy(const char *precision, double rtol)
+{
+    teardown();
+    open_backends(precision);
+    const int64_t sh[][4] = {{1, 1, 1, 1}, {3, 5, 7, 1}, {17, 33, 65, 1}, {31, 47, 13, 5}, {128, 96, 768, 3},
+                             {9, 9, 0, 1}};
+    for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++)
+        for (int t = 0; t < 4; t++) {
+            int ta = t & 1, tb = t >> 1;
+            int64_t m = sh[k][0], n = sh[k][1], kk = sh[k][2], batch = sh[k][3];
+            int64_t lda = (ta ? m : kk) + 1, ldb = (tb ? kk : n) + 2, ldc = n + 1;
+            int64_t sa = (ta ? kk : m) * lda, sb = (tb ? n : kk) * ldb, sc = m * ldc;
+            size_t na = (size_t)(sa * batch + 1), nb = (size_t)(sb * batch + 1), nc = (size_t)(sc * batch);
+            float *a = random_floats(k * 4 + t, na, -1, 1), *b = random_floats(k * 4 + t + 99, nb, -1, 1);
+            float *c = random_floats(k * 4 + t + 199, nc, -1, 1);
+            tbuf tA = tb_floats(a, na), tB = tb_floats(b, nb), tC = tb_floats(c, nc);
+            for (int w = 0; w < 2; w++) {
+                qat_gemm_desc d = {ta, tb, m, n, kk, 0.75f, 0.5f, F(tA, w), lda, sa, F(tB, w), ldb, sb,
+                                   F(tC, w), ldc, sc, batch};
+                OP_OK(w, OPS(w)->gemm(ST(w), &d));
+            }
+            /* Tolerance from the magnitude sum |a||b| of each output. */
+            const float *want = tb_get(&tC, REF), *got = tb_get(&tC, GPU);
+            for (int64_t bi = 0; bi < batch; bi++)
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++) {
+                        double mag = 0.0;
+                        for (int64_t p = 0; p < kk; p++) {
+                            double av = ta ? a[bi * sa + p * lda + i] : a[bi * sa + i * lda + p];
+                            double bv = tb ? b[bi * sb + j * ldb + p] : b[bi * sb + p * ldb + j];
+                            mag += fabs(av * bv);
+                        }
+                        size_t at = (size_t)(bi * sc + i * ldc + j);
+                        double tol = rtol * (0.75 * mag + 0.5 * fabs(c[at])) + 1e-6;
+                        ck_assert_msg(fabs((double)got[at] - want[at]) <= tol,
+                                      "gemm %s m=%lld n=%lld k=%lld ta=%d tb=%d at %zu: %g vs ref %g", precision,
+                                      (long long)m, (long long)n, (long long)kk, ta, tb, at, (double)got[at],
+                                      (double)want[at]);
+                    }
+            /* Padding (ldc > n) untouched. */
+            for (size_t i = 0; i < nc; i++)
+                if ((int64_t)(i % (size_t)ldc) >= n)
+                    ck_assert_msg(got[i] == c[i], "gemm %s wrote padding at %zu", precision, i);
+            tb_free(&tA);
+            tb_free(&tB);
+            tb_free(&tC);
+            free(a);
+            free(b);
+            free(c);
+        }
+}
+
+START_TEST(gemm_fp32)
+{
+    gemm_policy("fp32", 2e-6);
+}
+END_TEST
+
+START_TEST(gemm_tf32)
+{
+    gemm_policy("tf32", 2e-3); /* 10-bit mantissa inputs */
+}
+END_TEST
+
+START_TEST(gemm_bf16)
+{
+    gemm_policy("bf16", 1.6e-2); /* 7-bit mantissa inputs, fp32 accumulation */
+}
+END_TEST
+
+/* ---- errors ---- */
+
+START_TEST(errors_are_reported)
+{
+    float *x = NULL;
+    OP_OK(GPU, OPS(GPU)->alloc(ST(GPU), 64 * sizeof(float), (void **)&x));
+    qat_status st = OPS(GPU)->bias_act_fwd(ST(GPU), x, NULL, 2, 3, (qat_activation)7, x);
+    ck_assert_int_eq(st, QAT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "activation"));
+    st = OPS(GPU)->lsq_fwd(ST(GPU), x, 4, x, 0, x);
+    ck_assert_int_eq(st, QAT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "bits"));
+    OPS(GPU)->free(ST(GPU), x);
+    /* An unknown precision policy fails create() with a message. */
+    setenv("QAT_CUDA_PRECISION", "fp8", 1);
+    qat_context *ctx = NULL;
+    st = qat_context_create("cuda", &ctx);
+    unsetenv("QAT_CUDA_PRECISION");
+    ck_assert_int_ne(st, QAT_OK);
+    ck_assert_ptr_null(ctx);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("cuda_ops");
+    TCase *tc = tcase_create("vs_ref");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, elementwise_fill_add_accumulate);
+    tcase_add_test(tc, elementwise_bias_gelu);
+    tcase_add_test(tc, elementwise_bias_grad);
+    tcase_add_test(tc, elementwise_dropout_mask_is_identical);
+    tcase_add_test(tc, rows_layernorm);
+    tcase_add_test(tc, rows_softmax);
+    tcase_add_test(tc, rows_embeddings);
+    tcase_add_test(tc, loss_cross_entropy);
+    tcase_add_test(tc, quant_abs_mean);
+    tcase_add_test(tc, quant_lsq);
+    tcase_add_test(tc, quant_lsq_step_gradient_is_deterministic);
+    tcase_add_test(tc, quant_bitnet_weights);
+    tcase_add_test(tc, quant_bitnet_activations);
+    tcase_add_test(tc, gemm_fp32);
+    tcase_add_test(tc, gemm_tf32);
+    tcase_add_test(tc, gemm_bf16);
+    tcase_add_test(tc, errors_are_reported);
+    suite_add_tcase(s, tc);
+    return s;
+}
