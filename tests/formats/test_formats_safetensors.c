@@ -4,6 +4,7 @@
  * and the writer (read back here; loaded by python in check_roundtrip.py). */
 #include <string.h>
 
+#include "formats/file_io.h"
 #include "formats/safetensors.h"
 #include "formats_test_util.h"
 #include "qat/core.h"
@@ -236,6 +237,37 @@ START_TEST(writer_round_trip)
 }
 END_TEST
 
+/* The atomic writer on its own: commit and abort each end it (so callers
+ * that skip abort after commit leak nothing: ASan/valgrind check). */
+START_TEST(atomic_writer)
+{
+    char *dir = scratch_dir();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/out.json", dir);
+    qat_atomic_file af;
+    QAT_ASSERT_OK(qat_formats_atomic_open(path, &af));
+    QAT_ASSERT_OK(qat_formats_atomic_write(&af, "{}", 2));
+    ck_assert_int_eq(count_entries(dir), 1); /* only the temporary file */
+    QAT_ASSERT_OK(qat_formats_atomic_commit(&af));
+    qat_formats_atomic_abort(&af); /* a no-op now */
+    size_t size;
+    uint8_t *text = slurp(path, &size);
+    ck_assert_uint_eq(size, 2);
+    free(text);
+    QAT_ASSERT_OK(qat_formats_atomic_open(path, &af));
+    QAT_ASSERT_OK(qat_formats_atomic_write(&af, "partial", 7));
+    qat_formats_atomic_abort(&af);
+    ck_assert_int_eq(count_entries(dir), 1); /* temp removed, old file intact */
+    text = slurp(path, &size);
+    ck_assert_uint_eq(size, 2);
+    free(text);
+    QAT_ASSERT_FAILS(qat_formats_atomic_commit(&af), QAT_ERR_INVALID_ARGUMENT, "not open");
+    memset(&af, 0, sizeof af);
+    qat_formats_atomic_abort(&af);
+    remove_scratch(dir);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("formats_safetensors");
@@ -245,6 +277,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, refuses_short_and_nul);
     tcase_add_test(tc, truncations_fail_cleanly);
     tcase_add_test(tc, writer_round_trip);
+    tcase_add_test(tc, atomic_writer);
     suite_add_tcase(s, tc);
     return s;
 }
