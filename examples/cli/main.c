@@ -6,6 +6,7 @@
 static const qat_cli_command commands[] = {
     {"info", "version, build and available backends", qat_cli_info},
     {"quant", "parse a quant config (ExWyAz) and print its canonical form", qat_cli_quant},
+    {"train", "the alpha pipeline: DAPT, fine-tuning, evaluation", qat_cli_train},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -13,5 +13,6 @@
 #include "qat/quant.h"
 #include "qat/tokenizer.h"
 #include "qat/model.h"
+#include "qat/train.h"
 
 #endif /* QAT_QAT_H */

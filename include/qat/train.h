@@ -1,0 +1,110 @@
+/*
+ * libqat — training: AdamW with the study's schedule (a trainer over a
+ * model), and the study's whole protocol (the alpha pipeline: domain-
+ * adaptive MLM, then fine-tuning, then evaluation).
+ *
+ * A trainer borrows its model (which must outlive it) and owns the AdamW
+ * moments. A pipeline run owns everything it creates and writes its
+ * results, metrics and checkpoints under an output directory.
+ */
+#ifndef QAT_TRAIN_H
+#define QAT_TRAIN_H
+
+#include "qat/core.h"
+#include "qat/model.h"
+#include "qat/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QAT_TRAIN_OPTIONS_VERSION 1
+
+/* Optimisation settings; qat_train_options_init sets the study's defaults
+ * (SPEC section 6). */
+typedef struct qat_train_options {
+    uint32_t version;           /* QAT_TRAIN_OPTIONS_VERSION */
+    double learning_rate;       /* 5e-6 */
+    double beta1, beta2;        /* 0.9, 0.98 */
+    double eps;                 /* 1e-8 */
+    double weight_decay;        /* 0.01 (never on biases, LayerNorm, steps) */
+    double warmup_ratio;        /* 0.1 of each phase's steps */
+    double max_grad_norm;       /* 1.0; 0 disables clipping */
+    int64_t batch_size;         /* 96 sequences per optimizer step */
+    int64_t micro_batch_size;   /* 0 = batch_size; else gradient accumulation */
+} qat_train_options;
+
+QAT_API qat_status qat_train_options_init(qat_train_options *options, uint32_t version);
+
+/* A trainer for `total_steps` optimizer steps (the schedule's length).
+ * The model is put in training mode (dropout on). */
+QAT_API qat_status qat_trainer_create(qat_model *model, const qat_train_options *options, int64_t total_steps,
+                                      qat_trainer **out);
+QAT_API void qat_trainer_free(qat_trainer *trainer);
+
+/* One optimizer step on a batch of `batch` sequences (split into micro-
+ * batches, gradients averaged): labels as for qat_model_backward. *loss
+ * receives the batch's mean loss. A non-finite loss fails with
+ * QAT_ERR_NUMERIC and leaves the weights as they were. */
+QAT_API qat_status qat_trainer_step(qat_trainer *trainer, const int32_t *input_ids, const int32_t *attention_mask,
+                                    const int32_t *labels, int64_t batch, int64_t seq_len, float *loss);
+
+typedef enum qat_trainer_stat {
+    QAT_TRAINER_STEP = 1,        /* optimizer steps taken */
+    QAT_TRAINER_TOTAL_STEPS = 2,
+    QAT_TRAINER_LR = 3,          /* learning rate of the last step */
+    QAT_TRAINER_GRAD_NORM = 4,   /* global gradient norm before clipping */
+    QAT_TRAINER_LOSS = 5         /* loss of the last step */
+} qat_trainer_stat;
+
+QAT_API qat_status qat_trainer_get(const qat_trainer *trainer, qat_trainer_stat stat, double *value);
+
+/* Training state: weights, quantizer steps, AdamW moments, step count,
+ * the context's RNG and two caller-defined data-position words, zlib-
+ * compressed with a CRC, written atomically (temporary file, fsync,
+ * rename). Resuming continues bit-identically on the same backend and
+ * thread count. */
+QAT_API qat_status qat_trainer_save(const qat_trainer *trainer, const char *path, const uint64_t data_position[2]);
+QAT_API qat_status qat_trainer_resume(qat_trainer *trainer, const char *path, uint64_t data_position[2]);
+
+/* ---- The alpha pipeline ------------------------------------------------ */
+
+#define QAT_PIPELINE_OPTIONS_VERSION 1
+
+/* Progress callback: phase "dapt" | "finetune" | "eval", step, total,
+ * loss (NaN where none). Return nonzero to stop the run (QAT_ERR_STATE,
+ * checkpoint kept). */
+typedef int (*qat_progress_fn)(void *user, const char *phase, int64_t step, int64_t total, double loss);
+
+typedef struct qat_pipeline_options {
+    uint32_t version;            /* QAT_PIPELINE_OPTIONS_VERSION */
+    const char *model_dir;       /* HF checkpoint (config.json + weights) */
+    const char *tokenizer;       /* NULL: the model directory's tokenizer */
+    const char *quant;           /* "E6W1.58A6"; NULL = FP32 */
+    double alpha;                /* share of total_steps for DAPT, [0, 1) */
+    int64_t total_steps;         /* B_total (30000 in the study) */
+    const char *corpus;          /* DAPT text (plain or .gz); needed if alpha > 0 */
+    const char *train_file;      /* CoNLL */
+    const char *eval_file;       /* CoNLL; NULL: seeded split of train_file */
+    const char *test_file;       /* CoNLL; NULL: seeded split of train_file */
+    const char *out_dir;         /* results.json, metrics.jsonl, checkpoints */
+    int64_t max_seq_len;         /* 512 (DAPT sequences and task truncation) */
+    int64_t checkpoint_every;    /* steps; 0 = only at phase ends */
+    uint64_t seed;               /* 42 */
+    qat_train_options train;     /* shared by both phases, own schedule each */
+    qat_progress_fn progress;    /* may be NULL */
+    void *progress_user;
+} qat_pipeline_options;
+
+QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *options, uint32_t version);
+
+/* Runs (or resumes) the pipeline. *test_f1 receives the test F1 (entity
+ * F1 for IOB2 tag sets, token micro F1 otherwise), as a fraction; the full
+ * results are in out_dir/results.json. */
+QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options *options, double *test_f1);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QAT_TRAIN_H */

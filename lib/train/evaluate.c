@@ -1,0 +1,123 @@
+/* Predictions are the argmax of the logits on each word's first sub-token;
+ * a word cut off by truncation is predicted "O" (or label 0), as the
+ * study's pipeline scores what the model could not see. */
+#include "train/evaluate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+static int32_t fallback_label(const qat_data_labels *labels)
+{
+    int32_t id;
+    if (qat_data_labels_id(labels, "O", &id) == QAT_OK)
+        return id;
+    qat_clear_error();
+    return 0;
+}
+
+static qat_status predict(qat_model *model, const qat_task_set *set, const qat_data_labels *labels,
+                          size_t batch_size, int32_t *pred, const size_t *offsets)
+{
+    const size_t n_labels = qat_data_labels_count(labels);
+    qat_data_batch_options bo;
+    qat_data_batch_options_init(&bo);
+    bo.batch_size = batch_size;
+    bo.shuffle = 0;
+    bo.bucketing = 1; /* similar lengths together: less padding, same predictions */
+    qat_data_batches *plan = NULL;
+    QAT_TRY(qat_data_batches_plan(set->examples, set->n, &bo, NULL, &plan));
+    qat_status st = qat_model_set_training(model, 0);
+    int32_t *ids = NULL, *mask = NULL, *lab = NULL;
+    float *logits = NULL;
+    size_t cap = 0;
+    for (size_t b = 0; st == QAT_OK && b < qat_data_batches_count(plan); b++) {
+        size_t rows, len;
+        qat_data_batches_shape(plan, b, &rows, &len);
+        if (rows * len > cap) {
+            cap = rows * len;
+            free(ids); free(mask); free(lab); free(logits);
+            ids = malloc(cap * sizeof *ids);
+            mask = malloc(cap * sizeof *mask);
+            lab = malloc(cap * sizeof *lab);
+            logits = malloc(cap * n_labels * sizeof *logits);
+            if (!ids || !mask || !lab || !logits) {
+                st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "evaluation: out of memory");
+                break;
+            }
+        }
+        st = qat_data_batches_fill(plan, b, ids, mask, lab, cap);
+        if (st == QAT_OK)
+            st = qat_model_forward(model, ids, mask, NULL, (int64_t)rows, (int64_t)len, logits, cap * n_labels);
+        const size_t *members = qat_data_batches_members(plan, b);
+        for (size_t r = 0; st == QAT_OK && r < rows; r++) {
+            const qat_task_sentence *s = &set->s[members[r]];
+            for (size_t w = 0; w < s->n_words; w++) {
+                int32_t label = fallback_label(labels);
+                if (s->word_pos[w] >= 0) {
+                    const float *z = logits + (r * len + (size_t)s->word_pos[w]) * n_labels;
+                    label = 0;
+                    for (size_t c = 1; c < n_labels; c++)
+                        if (z[c] > z[label])
+                            label = (int32_t)c;
+                }
+                pred[offsets[members[r]] + w] = label;
+            }
+        }
+    }
+    free(ids); free(mask); free(lab); free(logits);
+    qat_data_batches_free(plan);
+    return st;
+}
+
+qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_data_labels *labels, int ner,
+                        size_t batch_size, uint64_t seed, qat_eval_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ner = ner;
+    size_t *offsets = malloc((set->n + 1) * sizeof *offsets);
+    if (!offsets)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "evaluation: out of memory");
+    offsets[0] = 0;
+    for (size_t i = 0; i < set->n; i++)
+        offsets[i + 1] = offsets[i] + set->s[i].n_words;
+    size_t words = offsets[set->n];
+    int32_t *gold = malloc((words ? words : 1) * sizeof *gold), *pred = malloc((words ? words : 1) * sizeof *pred);
+    qat_status st = gold && pred ? QAT_OK : qat_fail(QAT_ERR_OUT_OF_MEMORY, "evaluation: out of memory");
+    for (size_t i = 0; st == QAT_OK && i < set->n; i++)
+        memcpy(gold + offsets[i], set->s[i].gold, set->s[i].n_words * sizeof *gold);
+    if (st == QAT_OK)
+        st = predict(model, set, labels, batch_size, pred, offsets);
+    qat_metrics_seqs seqs = {gold, pred, offsets, set->n};
+    size_t n_labels = qat_data_labels_count(labels);
+    qat_metrics_tagset *ts = NULL;
+    if (st == QAT_OK)
+        st = qat_metrics_classification(&seqs, n_labels, &out->tokens);
+    if (st == QAT_OK && ner) {
+        const char **names = malloc(n_labels * sizeof *names);
+        if (!names)
+            st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "evaluation: out of memory");
+        for (size_t i = 0; st == QAT_OK && i < n_labels; i++)
+            names[i] = qat_data_labels_name(labels, (int32_t)i);
+        if (st == QAT_OK)
+            st = qat_metrics_tagset_create(names, n_labels, &ts);
+        free((void *)names);
+        if (st == QAT_OK)
+            st = qat_metrics_ner(ts, &seqs, &out->entity, NULL);
+    }
+    if (st == QAT_OK) {
+        out->f1 = ner ? out->entity.f1 : out->tokens.micro_f1;
+        out->collapsed = qat_metrics_collapsed(out->f1);
+        out->sentences = set->n;
+        out->words = words;
+        if (set->n > 0)
+            st = qat_metrics_bootstrap(&seqs, ner ? QAT_METRICS_NER_F1 : QAT_METRICS_ACCURACY, ts, n_labels, 0, 0.95,
+                                       seed, &out->ci);
+    }
+    qat_metrics_tagset_free(ts);
+    free(gold);
+    free(pred);
+    free(offsets);
+    return st;
+}

@@ -1,0 +1,22 @@
+/* Evaluating a token-classification model on an encoded task set. */
+#ifndef QAT_LIB_EVALUATE_H
+#define QAT_LIB_EVALUATE_H
+
+#include "metrics/metrics.h"
+#include "qat/model.h"
+#include "train/task_data.h"
+
+typedef struct qat_eval_result {
+    int ner;                   /* IOB2 tag set: entity-level F1 */
+    qat_metrics_prf entity;    /* NER */
+    qat_metrics_cls tokens;    /* POS (and token accuracy for NER) */
+    double f1;                 /* the headline F1: entity F1, else micro F1 */
+    qat_metrics_ci ci;         /* bootstrap interval of the headline F1 */
+    int collapsed;
+    size_t sentences, words;
+} qat_eval_result;
+
+qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_data_labels *labels, int ner,
+                        size_t batch_size, uint64_t seed, qat_eval_result *out);
+
+#endif

@@ -1,0 +1,479 @@
+/* The study's protocol (SPEC sections 1, 6, 7): B_DAPT = alpha * B_total
+ * steps of masked-LM on the corpus, then B_FT = B_total - B_DAPT steps of
+ * token classification, quantizers active throughout, each phase with its
+ * own AdamW and schedule; then evaluation. Every phase checkpoints and
+ * resumes; results go to out_dir/results.json, metrics to metrics.jsonl. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/context.h"
+#include "core/error.h"
+#include "data/mlm.h"
+#include "data/pretok.h"
+#include "data/shards.h"
+#include "data/split.h"
+#include "formats/file_io.h"
+#include "train/evaluate.h"
+#include "train/task_data.h"
+#include "train/trainer.h"
+
+QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *o, uint32_t version)
+{
+    QAT_CHECK_ARG(o != NULL, "qat_pipeline_options_init: NULL options");
+    QAT_CHECK_ARG(version == QAT_PIPELINE_OPTIONS_VERSION,
+                  "qat_pipeline_options_init: version %u unknown to libqat %s (expected %u)", version, qat_version(),
+                  QAT_PIPELINE_OPTIONS_VERSION);
+    memset(o, 0, sizeof *o);
+    o->version = version;
+    o->total_steps = 30000;
+    o->max_seq_len = 512;
+    o->seed = 42;
+    return qat_train_options_init(&o->train, QAT_TRAIN_OPTIONS_VERSION);
+}
+
+typedef struct run {
+    qat_context *ctx;
+    const qat_pipeline_options *o;
+    qat_tokenizer *tok;
+    qat_data_conll *files[3];
+    qat_data_labels *labels;
+    qat_task_set sets[3];      /* train, eval, test */
+    int ner;
+    FILE *metrics;
+    char path[4096];
+} run;
+
+static const char *join(run *r, const char *name)
+{
+    snprintf(r->path, sizeof r->path, "%s/%s", r->o->out_dir, name);
+    return r->path;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void log_metrics(run *r, const char *phase, int64_t step, double loss, double lr, double norm)
+{
+    if (!r->metrics)
+        return;
+    fprintf(r->metrics, "{\"phase\": \"%s\", \"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g}\n",
+            phase, (long long)step, loss, lr, norm);
+    fflush(r->metrics);
+}
+
+static qat_status progress(run *r, const char *phase, int64_t step, int64_t total, double loss)
+{
+    if (r->o->progress && r->o->progress(r->o->progress_user, phase, step, total, loss))
+        return qat_fail(QAT_ERR_STATE, "stopped by the caller during %s at step %lld (checkpoint kept)", phase,
+                        (long long)step);
+    return QAT_OK;
+}
+
+/* ---- task data ---------------------------------------------------------- */
+
+static int looks_iob2(const qat_data_conll *c)
+{
+    size_t n = qat_data_conll_token_count(c), entities = 0;
+    for (size_t t = 0; t < n; t++) {
+        const char *tag = qat_data_conll_tag(c, t);
+        if (strcmp(tag, "O") == 0)
+            continue;
+        if ((tag[0] != 'B' && tag[0] != 'I') || tag[1] != '-')
+            return 0;
+        entities++;
+    }
+    return entities > 0;
+}
+
+static qat_status load_task(run *r)
+{
+    const qat_pipeline_options *o = r->o;
+    const char *paths[3] = {o->train_file, o->eval_file, o->test_file};
+    qat_data_conll_options co = {QAT_DATA_TAGS_ANY, 0};
+    QAT_TRY(qat_data_conll_read_file(o->train_file, &co, &r->files[0]));
+    r->ner = looks_iob2(r->files[0]);
+    if (r->ner) { /* validate IOB2 now that we know it is NER */
+        qat_data_conll_free(r->files[0]);
+        r->files[0] = NULL;
+        co.scheme = QAT_DATA_TAGS_IOB2;
+        QAT_TRY(qat_data_conll_read_file(o->train_file, &co, &r->files[0]));
+    }
+    for (int i = 1; i < 3; i++)
+        if (paths[i])
+            QAT_TRY(qat_data_conll_read_file(paths[i], &co, &r->files[i]));
+    int n_files = 1 + (r->files[1] != NULL) + (r->files[2] != NULL);
+    const qat_data_conll *sets[3];
+    for (int i = 0, k = 0; i < 3; i++)
+        if (r->files[i])
+            sets[k++] = r->files[i];
+    QAT_TRY(qat_data_labels_from_conll(sets, (size_t)n_files, &r->labels));
+    size_t max_len = (size_t)o->max_seq_len;
+    if (r->files[1] && r->files[2]) {
+        for (int i = 0; i < 3; i++)
+            QAT_TRY(qat_task_set_encode(r->files[i], NULL, 0, r->labels, r->tok, max_len, &r->sets[i]));
+        return QAT_OK;
+    }
+    /* No ready split: the seeded 70/10/20 (or z/k) split of SPEC section 7. */
+    size_t n = qat_data_conll_sentence_count(r->files[0]);
+    qat_data_split plan;
+    QAT_TRY(qat_data_split_plan(n, 0, 0, &plan));
+    size_t *order = malloc(n * sizeof *order);
+    if (!order)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "pipeline: out of memory");
+    qat_status st = qat_data_split_assign(n, &plan, o->seed, order);
+    size_t counts[3] = {plan.n_train, plan.n_val, plan.n_test}, at = 0;
+    for (int i = 0; st == QAT_OK && i < 3; i++) {
+        st = qat_task_set_encode(r->files[0], order + at, counts[i], r->labels, r->tok, max_len, &r->sets[i]);
+        at += counts[i];
+    }
+    free(order);
+    return st;
+}
+
+/* ---- phases --------------------------------------------------------------- */
+
+static qat_status encode_text(void *user, const char *text, size_t len, int32_t *ids, size_t cap, size_t *count)
+{
+    qat_status st = qat_tokenizer_encode(user, text, len, ids, cap, count);
+    if (st == QAT_ERR_BUFFER_TOO_SMALL) {
+        qat_clear_error();
+        return QAT_OK; /* the stage calls again with room for *count */
+    }
+    return st;
+}
+
+static qat_status load_model(run *r, const char *dir, qat_task task, qat_model **out)
+{
+    qat_load_options lo;
+    qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
+    lo.task = task;
+    lo.quant = r->o->quant ? r->o->quant : "FP32";
+    lo.num_labels = task == QAT_TASK_TOKEN_CLASSIFICATION ? (int64_t)qat_data_labels_count(r->labels) : 0;
+    return qat_model_load(r->ctx, dir, &lo, out);
+}
+
+static qat_status checkpoint(run *r, qat_trainer *t, const char *name, const uint64_t pos[2])
+{
+    return qat_trainer_save(t, join(r, name), pos);
+}
+
+static qat_status run_dapt(run *r, int64_t steps)
+{
+    const qat_pipeline_options *o = r->o;
+    if (file_exists(join(r, "dapt/config.json")))
+        return QAT_OK; /* finished in an earlier run */
+    char shards_dir[4096];
+    snprintf(shards_dir, sizeof shards_dir, "%s", join(r, "shards"));
+    if (mkdir(shards_dir, 0777) != 0 && errno != EEXIST)
+        return qat_fail(QAT_ERR_IO, "cannot create %s: %s", shards_dir, strerror(errno));
+    size_t vocab;
+    int32_t bos, eos, mask_id, pad;
+    QAT_TRY(qat_tokenizer_vocab_size(r->tok, &vocab));
+    QAT_TRY(qat_tokenizer_special_id(r->tok, QAT_TOKEN_BOS, &bos));
+    QAT_TRY(qat_tokenizer_special_id(r->tok, QAT_TOKEN_EOS, &eos));
+    QAT_TRY(qat_tokenizer_special_id(r->tok, QAT_TOKEN_MASK, &mask_id));
+    QAT_TRY(qat_tokenizer_special_id(r->tok, QAT_TOKEN_PAD, &pad));
+    if (mask_id < 0)
+        return qat_fail(QAT_ERR_UNSUPPORTED, "the tokenizer has no mask token: DAPT needs one");
+    qat_data_pretok_options po;
+    qat_data_pretok_options_init(&po);
+    po.corpus_path = o->corpus;
+    po.out_dir = shards_dir;
+    po.encode = encode_text;
+    po.encode_user = r->tok;
+    po.vocab_size = (int64_t)vocab;
+    po.bos_id = bos;
+    po.eos_id = eos;
+    po.seq_len = (uint32_t)o->max_seq_len;
+    qat_data_pretok_report report;
+    QAT_TRY(qat_data_pretokenize(&po, &report));
+    qat_data_shards *shards = NULL;
+    QAT_TRY(qat_data_shards_open(shards_dir, 0, &shards));
+    uint64_t n_seq = qat_data_shards_count(shards);
+    if (n_seq == 0) {
+        qat_data_shards_close(shards);
+        return qat_fail(QAT_ERR_FORMAT, "the corpus %s gave no sequence of %lld tokens", o->corpus,
+                        (long long)o->max_seq_len);
+    }
+    qat_model *model = NULL;
+    qat_trainer *t = NULL;
+    qat_status st = load_model(r, o->model_dir, QAT_TASK_MLM, &model);
+    if (st == QAT_OK)
+        st = qat_trainer_create(model, &o->train, steps, &t);
+    uint64_t pos[2] = {0, 0}; /* epoch, next sequence in the epoch's order */
+    if (st == QAT_OK && file_exists(join(r, "dapt.state")))
+        st = qat_trainer_resume(t, r->path, pos);
+    const int64_t B = o->train.batch_size, L = o->max_seq_len;
+    int32_t *ids = malloc((size_t)(B * L) * sizeof *ids), *labels = malloc((size_t)(B * L) * sizeof *labels);
+    uint64_t *order = malloc(n_seq * sizeof *order);
+    int32_t specials[3] = {bos, eos, pad};
+    qat_data_mlm_options mo;
+    qat_data_mlm_options_init(&mo);
+    mo.mask_id = mask_id;
+    mo.vocab_size = (int64_t)vocab;
+    mo.special_ids = specials;
+    mo.n_special = 3;
+    if (st == QAT_OK && (!ids || !labels || !order))
+        st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "DAPT: out of memory");
+    uint64_t ordered_epoch = UINT64_MAX;
+    while (st == QAT_OK && t->step < steps) {
+        if (ordered_epoch != pos[0]) { /* the epoch's order: a seeded shuffle */
+            qat_rng shuffle;
+            qat_rng_seed(&shuffle, o->seed ^ (0x9e3779b97f4a7c15ull * (pos[0] + 1)));
+            for (uint64_t i = 0; i < n_seq; i++)
+                order[i] = i;
+            for (uint64_t i = n_seq - 1; i > 0; i--) {
+                uint64_t j = qat_rng_below(&shuffle, i + 1), tmp = order[i];
+                order[i] = order[j];
+                order[j] = tmp;
+            }
+            ordered_epoch = pos[0];
+        }
+        for (int64_t b = 0; st == QAT_OK && b < B; b++) {
+            st = qat_data_shards_get(shards, order[pos[1]], ids + b * L);
+            if (++pos[1] == n_seq) {
+                pos[0]++;
+                pos[1] = 0;
+            }
+        }
+        if (st == QAT_OK)
+            st = qat_data_mlm_mask(&mo, &r->ctx->rng, ids, labels, (size_t)(B * L));
+        float loss = 0.0f;
+        if (st == QAT_OK)
+            st = qat_trainer_step(t, ids, NULL, labels, B, L, &loss);
+        if (st == QAT_ERR_NUMERIC)
+            st = qat_fail_prefix(st, "DAPT diverged at step %lld (the last checkpoint, if any, is kept)",
+                                 (long long)t->step + 1);
+        if (st == QAT_OK) {
+            log_metrics(r, "dapt", t->step, loss, t->last_lr, t->last_norm);
+            st = progress(r, "dapt", t->step, steps, loss);
+            if (st == QAT_ERR_STATE)
+                checkpoint(r, t, "dapt.state", pos);
+        }
+        if (st == QAT_OK && o->checkpoint_every > 0 && t->step % o->checkpoint_every == 0 && t->step < steps)
+            st = checkpoint(r, t, "dapt.state", pos);
+    }
+    if (st == QAT_OK)
+        st = qat_model_save(model, join(r, "dapt"));
+    if (st == QAT_OK)
+        remove(join(r, "dapt.state"));
+    free(ids);
+    free(labels);
+    free(order);
+    qat_trainer_free(t);
+    qat_model_free(model);
+    qat_data_shards_close(shards);
+    return st;
+}
+
+static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat_model **out)
+{
+    const qat_pipeline_options *o = r->o;
+    qat_model *model = NULL;
+    qat_trainer *t = NULL;
+    if (file_exists(join(r, "model/config.json")))
+        return load_model(r, join(r, "model"), QAT_TASK_TOKEN_CLASSIFICATION, out); /* finished earlier */
+    qat_status st = load_model(r, start_dir, QAT_TASK_TOKEN_CLASSIFICATION, &model);
+    if (st == QAT_OK && steps > 0)
+        st = qat_trainer_create(model, &o->train, steps, &t);
+    uint64_t pos[2] = {0, 0}; /* epoch, next batch of the epoch */
+    if (st == QAT_OK && t && file_exists(join(r, "finetune.state")))
+        st = qat_trainer_resume(t, r->path, pos);
+    const qat_task_set *train = &r->sets[0];
+    if (st == QAT_OK && train->n == 0)
+        st = qat_fail(QAT_ERR_FORMAT, "%s: no training sentence", o->train_file);
+    qat_data_batch_options bo;
+    qat_data_batch_options_init(&bo);
+    bo.batch_size = (size_t)o->train.batch_size;
+    bo.shuffle = 1;
+    bo.bucketing = 1;
+    qat_data_batches *plan = NULL;
+    uint64_t planned_epoch = UINT64_MAX;
+    size_t cap = (size_t)(o->train.batch_size * o->max_seq_len);
+    int32_t *ids = malloc(cap * sizeof *ids), *mask = malloc(cap * sizeof *mask), *labels = malloc(cap * sizeof *labels);
+    if (st == QAT_OK && (!ids || !mask || !labels))
+        st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "fine-tuning: out of memory");
+    while (st == QAT_OK && t && t->step < steps) {
+        if (planned_epoch != pos[0]) {
+            qat_data_batches_free(plan);
+            plan = NULL;
+            qat_rng shuffle;
+            qat_rng_seed(&shuffle, o->seed ^ (0xbf58476d1ce4e5b9ull * (pos[0] + 1)));
+            st = qat_data_batches_plan(train->examples, train->n, &bo, &shuffle, &plan);
+            planned_epoch = pos[0];
+            if (st != QAT_OK)
+                break;
+        }
+        size_t rows, len;
+        qat_data_batches_shape(plan, (size_t)pos[1], &rows, &len);
+        st = qat_data_batches_fill(plan, (size_t)pos[1], ids, mask, labels, cap);
+        if (++pos[1] == qat_data_batches_count(plan)) {
+            pos[0]++;
+            pos[1] = 0;
+        }
+        float loss = 0.0f;
+        if (st == QAT_OK)
+            st = qat_trainer_step(t, ids, mask, labels, (int64_t)rows, (int64_t)len, &loss);
+        if (st == QAT_ERR_NUMERIC)
+            st = qat_fail_prefix(st, "fine-tuning diverged at step %lld (the last checkpoint, if any, is kept)",
+                                 (long long)t->step + 1);
+        if (st == QAT_OK) {
+            log_metrics(r, "finetune", t->step, loss, t->last_lr, t->last_norm);
+            st = progress(r, "finetune", t->step, steps, loss);
+            if (st == QAT_ERR_STATE)
+                checkpoint(r, t, "finetune.state", pos);
+        }
+        if (st == QAT_OK && o->checkpoint_every > 0 && t->step % o->checkpoint_every == 0 && t->step < steps)
+            st = checkpoint(r, t, "finetune.state", pos);
+    }
+    if (st == QAT_OK)
+        st = qat_model_save(model, join(r, "model"));
+    if (st == QAT_OK)
+        remove(join(r, "finetune.state"));
+    free(ids);
+    free(mask);
+    free(labels);
+    qat_data_batches_free(plan);
+    qat_trainer_free(t);
+    if (st != QAT_OK) {
+        qat_model_free(model);
+        return st;
+    }
+    *out = model;
+    return QAT_OK;
+}
+
+/* ---- results -------------------------------------------------------------- */
+
+static json_object *eval_json(const qat_eval_result *e)
+{
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "f1", json_object_new_double(e->f1));
+    json_object_object_add(j, "f1_metric", json_object_new_string(e->ner ? "entity_micro_f1" : "token_micro_f1"));
+    json_object_object_add(j, "f1_ci95", json_object_new_array());
+    json_object *ci = json_object_object_get(j, "f1_ci95");
+    json_object_array_add(ci, json_object_new_double(e->ci.low));
+    json_object_array_add(ci, json_object_new_double(e->ci.high));
+    json_object_object_add(j, "collapsed", json_object_new_boolean(e->collapsed));
+    if (e->ner) {
+        json_object_object_add(j, "precision", json_object_new_double(e->entity.precision));
+        json_object_object_add(j, "recall", json_object_new_double(e->entity.recall));
+    }
+    json_object_object_add(j, "accuracy", json_object_new_double(e->tokens.accuracy));
+    json_object_object_add(j, "macro_f1", json_object_new_double(e->tokens.macro_f1));
+    json_object_object_add(j, "weighted_f1", json_object_new_double(e->tokens.weighted_f1));
+    json_object_object_add(j, "sentences", json_object_new_int64((int64_t)e->sentences));
+    json_object_object_add(j, "words", json_object_new_int64((int64_t)e->words));
+    return j;
+}
+
+static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, const qat_eval_result *ev,
+                                const qat_eval_result *test, double seconds)
+{
+    const qat_pipeline_options *o = r->o;
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "libqat_version", json_object_new_string(qat_version()));
+    json_object_object_add(j, "model", json_object_new_string(o->model_dir));
+    json_object_object_add(j, "quant", json_object_new_string(o->quant ? o->quant : "FP32"));
+    json_object_object_add(j, "alpha", json_object_new_double(o->alpha));
+    json_object_object_add(j, "total_steps", json_object_new_int64(o->total_steps));
+    json_object_object_add(j, "dapt_steps", json_object_new_int64(dapt_steps));
+    json_object_object_add(j, "finetune_steps", json_object_new_int64(ft_steps));
+    json_object_object_add(j, "plan", json_object_new_string("per-alpha"));
+    json_object_object_add(j, "task", json_object_new_string(r->ner ? "ner" : "pos"));
+    json_object_object_add(j, "seed", json_object_new_int64((int64_t)o->seed));
+    json_object_object_add(j, "backend", json_object_new_string(qat_context_backend(r->ctx)));
+    json_object_object_add(j, "seconds", json_object_new_double(seconds));
+    json_object_object_add(j, "eval", eval_json(ev));
+    json_object_object_add(j, "test", eval_json(test));
+    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
+    qat_atomic_file f;
+    qat_status st = qat_formats_atomic_open(join(r, "results.json"), &f);
+    if (st == QAT_OK) {
+        st = qat_formats_atomic_write(&f, text, strlen(text));
+        if (st == QAT_OK)
+            st = qat_formats_atomic_commit(&f);
+        else
+            qat_formats_atomic_abort(&f);
+    }
+    json_object_put(j);
+    return st;
+}
+
+static qat_status validate(const qat_pipeline_options *o)
+{
+    QAT_CHECK_ARG(o->version == QAT_PIPELINE_OPTIONS_VERSION,
+                  "pipeline options: version %u (initialise them with qat_pipeline_options_init)", o->version);
+    QAT_CHECK_ARG(o->model_dir && o->train_file && o->out_dir,
+                  "pipeline options: model_dir, train_file and out_dir are required");
+    QAT_CHECK_ARG(o->alpha >= 0 && o->alpha < 1, "pipeline options: alpha must be in [0, 1), got %g", o->alpha);
+    QAT_CHECK_ARG(o->total_steps > 0, "pipeline options: total_steps must be > 0");
+    QAT_CHECK_ARG(o->alpha == 0 || o->corpus, "pipeline options: alpha > 0 needs a corpus for DAPT");
+    QAT_CHECK_ARG(o->max_seq_len >= 8 && o->max_seq_len <= 1 << 16, "pipeline options: max_seq_len must be 8..65536");
+    QAT_CHECK_ARG(o->checkpoint_every >= 0, "pipeline options: checkpoint_every must be >= 0");
+    QAT_CHECK_ARG((o->eval_file == NULL) == (o->test_file == NULL),
+                  "pipeline options: give both eval_file and test_file, or neither (a seeded split is made)");
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options *o, double *test_f1)
+{
+    QAT_CHECK_ARG(ctx != NULL && o != NULL, "qat_pipeline_run: NULL context or options");
+    QAT_TRY(validate(o));
+    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
+        return qat_fail(QAT_ERR_IO, "cannot create %s: %s", o->out_dir, strerror(errno));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run r;
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx;
+    r.o = o;
+    QAT_TRY(qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->seed & INT64_MAX)));
+    qat_status st = qat_tokenizer_load(o->tokenizer ? o->tokenizer : o->model_dir, &r.tok);
+    if (st == QAT_OK)
+        st = load_task(&r);
+    if (st == QAT_OK)
+        r.metrics = fopen(join(&r, "metrics.jsonl"), "a");
+    const int64_t dapt_steps = (int64_t)llround(o->alpha * (double)o->total_steps);
+    const int64_t ft_steps = o->total_steps - dapt_steps;
+    if (st == QAT_OK && dapt_steps > 0)
+        st = run_dapt(&r, dapt_steps);
+    qat_model *model = NULL;
+    if (st == QAT_OK) {
+        char start[4096];
+        snprintf(start, sizeof start, "%s", dapt_steps > 0 ? join(&r, "dapt") : o->model_dir);
+        st = run_finetune(&r, ft_steps, start, &model);
+    }
+    qat_eval_result ev, test;
+    if (st == QAT_OK)
+        st = progress(&r, "eval", 0, 2, NAN);
+    if (st == QAT_OK)
+        st = qat_evaluate(model, &r.sets[1], r.labels, r.ner, (size_t)o->train.batch_size, o->seed, &ev);
+    if (st == QAT_OK)
+        st = qat_evaluate(model, &r.sets[2], r.labels, r.ner, (size_t)o->train.batch_size, o->seed, &test);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (st == QAT_OK)
+        st = write_results(&r, dapt_steps, ft_steps, &ev, &test,
+                           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    if (st == QAT_OK && test_f1)
+        *test_f1 = test.f1;
+    qat_model_free(model);
+    if (r.metrics)
+        fclose(r.metrics);
+    for (int i = 0; i < 3; i++) {
+        qat_task_set_free(&r.sets[i]);
+        qat_data_conll_free(r.files[i]);
+    }
+    qat_data_labels_free(r.labels);
+    qat_tokenizer_free(r.tok);
+    return st;
+}

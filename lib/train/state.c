@@ -1,0 +1,213 @@
+/* Training-state files: everything a resumed run needs to continue
+ * bit-identically, deflate-compressed with a CRC, written atomically.
+ *
+ *   "QATSTATE" | u32 version (1) | u32 0 | zlib stream of the payload |
+ *   u64 payload bytes | u32 crc32 of the payload
+ * payload: u64 layout hash, u64 floats, i64 step, i64 total steps,
+ *          u64 rng[4], u64 data position[2], u8 step-initialised flag per
+ *          parameter, then weights, exp_avg, exp_avg_sq (floats). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "core/error.h"
+#include "formats/file_io.h"
+#include "train/trainer.h"
+
+#define STATE_MAGIC "QATSTATE"
+#define STATE_VERSION 1u
+#define CHUNK (1u << 20)
+
+typedef struct writer {
+    z_stream z;
+    qat_atomic_file *file;
+    uint8_t *out;
+    uint64_t raw;
+    uint32_t crc;
+} writer;
+
+static qat_status write_some(writer *w, const void *data, size_t n, int flush)
+{
+    const uint8_t *p = data;
+    size_t left = n;
+    do {
+        size_t piece = left > CHUNK ? CHUNK : left;
+        w->crc = (uint32_t)crc32(w->crc, p, (uInt)piece);
+        w->z.next_in = (Bytef *)p;
+        w->z.avail_in = (uInt)piece;
+        int mode = flush && piece == left ? Z_FINISH : Z_NO_FLUSH;
+        do {
+            w->z.next_out = w->out;
+            w->z.avail_out = CHUNK;
+            if (deflate(&w->z, mode) == Z_STREAM_ERROR)
+                return qat_fail(QAT_ERR_INTERNAL, "training state: deflate failed");
+            QAT_TRY(qat_formats_atomic_write(w->file, w->out, CHUNK - w->z.avail_out));
+        } while (w->z.avail_out == 0);
+        p += piece;
+        left -= piece;
+        w->raw += piece;
+    } while (left > 0);
+    return QAT_OK;
+}
+
+static void step_flags(const qat_model *m, uint8_t *flags)
+{
+    memset(flags, 0, m->n_params);
+    const qat_quantizer *qs[3] = {&m->word.q, &m->pos.q, &m->type.q};
+    for (int i = 0; i < 3; i++)
+        if (qs[i]->has_step && qs[i]->initialized)
+            flags[qs[i]->step_param] = 1;
+    for (int64_t l = 0; l < m->dims.num_layers; l++) {
+        const qat_linear *ls[6] = {&m->layers[l].q, &m->layers[l].k, &m->layers[l].v,
+                                   &m->layers[l].attn_out, &m->layers[l].inter, &m->layers[l].out};
+        for (int j = 0; j < 6; j++) {
+            if (ls[j]->wq.has_step && ls[j]->wq.initialized)
+                flags[ls[j]->wq.step_param] = 1;
+            if (ls[j]->aq.has_step && ls[j]->aq.initialized)
+                flags[ls[j]->aq.step_param] = 1;
+        }
+    }
+}
+
+QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, const uint64_t data_position[2])
+{
+    QAT_CHECK_ARG(t != NULL && path != NULL, "qat_trainer_save: NULL trainer or path");
+    const qat_model *m = t->model;
+    uint8_t *flags = malloc(m->n_params ? m->n_params : 1);
+    uint8_t *out = malloc(CHUNK);
+    if (!flags || !out) {
+        free(flags);
+        free(out);
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_trainer_save: out of memory");
+    }
+    step_flags(m, flags);
+    qat_atomic_file file;
+    qat_status st = qat_formats_atomic_open(path, &file);
+    if (st != QAT_OK) {
+        free(flags);
+        free(out);
+        return st;
+    }
+    writer w = {.file = &file, .out = out, .crc = (uint32_t)crc32(0, NULL, 0)};
+    deflateInit(&w.z, 6);
+    uint32_t head[2] = {STATE_VERSION, 0};
+    st = qat_formats_atomic_write(&file, STATE_MAGIC, 8);
+    if (st == QAT_OK)
+        st = qat_formats_atomic_write(&file, head, sizeof head);
+    uint64_t fixed[2] = {qat_trainer_layout_hash(m), (uint64_t)m->total};
+    int64_t steps[2] = {t->step, t->schedule.total_steps};
+    uint64_t zero_pos[2] = {0, 0};
+    if (st == QAT_OK) st = write_some(&w, fixed, sizeof fixed, 0);
+    if (st == QAT_OK) st = write_some(&w, steps, sizeof steps, 0);
+    if (st == QAT_OK) st = write_some(&w, m->ctx->rng.s, sizeof m->ctx->rng.s, 0);
+    if (st == QAT_OK) st = write_some(&w, data_position ? data_position : zero_pos, 2 * sizeof(uint64_t), 0);
+    if (st == QAT_OK) st = write_some(&w, flags, m->n_params, 0);
+    if (st == QAT_OK) st = write_some(&w, m->w, m->total * sizeof(float), 0);
+    if (st == QAT_OK) st = write_some(&w, t->exp_avg, m->total * sizeof(float), 0);
+    if (st == QAT_OK) st = write_some(&w, t->exp_avg_sq, m->total * sizeof(float), 1);
+    deflateEnd(&w.z);
+    if (st == QAT_OK) st = qat_formats_atomic_write(&file, &w.raw, sizeof w.raw);
+    if (st == QAT_OK) st = qat_formats_atomic_write(&file, &w.crc, sizeof w.crc);
+    if (st == QAT_OK)
+        st = qat_formats_atomic_commit(&file);
+    else
+        qat_formats_atomic_abort(&file);
+    free(flags);
+    free(out);
+    return st;
+}
+
+/* Reads the payload into a fresh buffer after checking size and CRC. */
+static qat_status read_payload(const char *path, uint8_t **payload, uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qat_fail(QAT_ERR_IO, "cannot open training state %s", path);
+    char magic[8];
+    uint32_t head[2];
+    qat_status st = QAT_OK;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, STATE_MAGIC, 8) != 0 || fread(head, sizeof head, 1, f) != 1)
+        st = qat_fail(QAT_ERR_FORMAT, "%s is not a libqat training state (bad magic)", path);
+    else if (head[0] != STATE_VERSION)
+        st = qat_fail(QAT_ERR_UNSUPPORTED, "%s: training state version %u, this libqat reads %u", path, head[0],
+                      STATE_VERSION);
+    long start = ftell(f);
+    fseek(f, 0, SEEK_END);
+    long end = ftell(f);
+    uint64_t raw = 0;
+    uint32_t crc = 0;
+    if (st == QAT_OK && end - start < 12)
+        st = qat_fail(QAT_ERR_FORMAT, "%s: truncated training state", path);
+    if (st == QAT_OK) {
+        fseek(f, end - 12, SEEK_SET);
+        if (fread(&raw, 8, 1, f) != 1 || fread(&crc, 4, 1, f) != 1 || raw > ((uint64_t)1 << 40))
+            st = qat_fail(QAT_ERR_FORMAT, "%s: bad trailer", path);
+    }
+    size_t packed = st == QAT_OK ? (size_t)(end - 12 - start) : 0;
+    uint8_t *in = st == QAT_OK ? malloc(packed ? packed : 1) : NULL;
+    uint8_t *outb = st == QAT_OK ? malloc(raw ? raw : 1) : NULL;
+    if (st == QAT_OK && (!in || !outb))
+        st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    if (st == QAT_OK) {
+        fseek(f, start, SEEK_SET);
+        if (fread(in, 1, packed, f) != packed)
+            st = qat_fail(QAT_ERR_IO, "%s: read error", path);
+    }
+    if (st == QAT_OK) {
+        uLongf dest = (uLongf)raw;
+        int zr = uncompress(outb, &dest, in, (uLong)packed);
+        if (zr != Z_OK || dest != raw)
+            st = qat_fail(QAT_ERR_FORMAT, "%s: corrupt compressed data (zlib %d)", path, zr);
+        else if ((uint32_t)crc32(crc32(0, NULL, 0), outb, (uInt)raw) != crc)
+            st = qat_fail(QAT_ERR_FORMAT, "%s: CRC mismatch, the file is damaged", path);
+    }
+    fclose(f);
+    free(in);
+    if (st != QAT_OK) {
+        free(outb);
+        return st;
+    }
+    *payload = outb;
+    *size = raw;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_trainer_resume(qat_trainer *t, const char *path, uint64_t data_position[2])
+{
+    QAT_CHECK_ARG(t != NULL && path != NULL, "qat_trainer_resume: NULL trainer or path");
+    qat_model *m = t->model;
+    uint8_t *p = NULL;
+    uint64_t size = 0;
+    QAT_TRY(read_payload(path, &p, &size));
+    const size_t floats = m->total * sizeof(float);
+    const uint64_t want = 16 + 16 + 32 + 16 + m->n_params + 3 * (uint64_t)floats;
+    uint64_t fixed[2];
+    memcpy(fixed, p, sizeof fixed);
+    qat_status st = QAT_OK;
+    if (size != want || fixed[0] != qat_trainer_layout_hash(m) || fixed[1] != m->total)
+        st = qat_fail(QAT_ERR_STATE, "%s was saved for another model or quant config (its parameter layout "
+                      "differs from this model's)", path);
+    if (st == QAT_OK) {
+        const uint8_t *q = p + 16;
+        int64_t steps[2];
+        memcpy(steps, q, 16);
+        q += 16;
+        memcpy(m->ctx->rng.s, q, 32);
+        q += 32;
+        if (data_position)
+            memcpy(data_position, q, 16);
+        q += 16;
+        const uint8_t *flags = q;
+        q += m->n_params;
+        memcpy(m->w, q, floats);
+        memcpy(t->exp_avg, q + floats, floats);
+        memcpy(t->exp_avg_sq, q + 2 * floats, floats);
+        t->step = steps[0];
+        for (size_t i = 0; st == QAT_OK && i < m->n_params; i++)
+            if (flags[i])
+                st = qat_model_set_parameter(m, m->params[i].name, model_w(m, i), 1);
+    }
+    free(p);
+    return st;
+}

@@ -1,0 +1,183 @@
+/* One optimizer step: micro-batched forward/backward, gradient averaging,
+ * global-norm clipping, AdamW at the scheduled learning rate. */
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "optim/grad.h"
+
+QAT_API qat_status qat_train_options_init(qat_train_options *o, uint32_t version)
+{
+    QAT_CHECK_ARG(o != NULL, "qat_train_options_init: NULL options");
+    QAT_CHECK_ARG(version == QAT_TRAIN_OPTIONS_VERSION,
+                  "qat_train_options_init: version %u unknown to libqat %s (expected %u)", version, qat_version(),
+                  QAT_TRAIN_OPTIONS_VERSION);
+    memset(o, 0, sizeof *o);
+    o->version = version;
+    o->learning_rate = 5e-6;
+    o->beta1 = 0.9;
+    o->beta2 = 0.98;
+    o->eps = 1e-8;
+    o->weight_decay = 0.01;
+    o->warmup_ratio = 0.1;
+    o->max_grad_norm = 1.0;
+    o->batch_size = 96;
+    o->micro_batch_size = 0;
+    return QAT_OK;
+}
+
+static qat_status validate(const qat_train_options *o)
+{
+    QAT_CHECK_ARG(o->version == QAT_TRAIN_OPTIONS_VERSION,
+                  "train options: version %u (initialise them with qat_train_options_init)", o->version);
+    QAT_CHECK_ARG(o->learning_rate >= 0 && isfinite(o->learning_rate), "train options: learning_rate must be >= 0");
+    QAT_CHECK_ARG(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1,
+                  "train options: betas must be in [0, 1)");
+    QAT_CHECK_ARG(o->eps > 0, "train options: eps must be > 0");
+    QAT_CHECK_ARG(o->weight_decay >= 0, "train options: weight_decay must be >= 0");
+    QAT_CHECK_ARG(o->warmup_ratio >= 0 && o->warmup_ratio <= 1, "train options: warmup_ratio must be in [0, 1]");
+    QAT_CHECK_ARG(o->max_grad_norm >= 0, "train options: max_grad_norm must be >= 0");
+    QAT_CHECK_ARG(o->batch_size > 0, "train options: batch_size must be > 0");
+    QAT_CHECK_ARG(o->micro_batch_size >= 0, "train options: micro_batch_size must be >= 0");
+    return QAT_OK;
+}
+
+uint64_t qat_trainer_layout_hash(const qat_model *m)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < m->n_params; i++) {
+        for (const char *c = m->params[i].name; *c; c++)
+            h = (h ^ (uint8_t)*c) * 1099511628211ull;
+        h = (h ^ (uint64_t)m->params[i].numel) * 1099511628211ull;
+    }
+    return h;
+}
+
+QAT_API qat_status qat_trainer_create(qat_model *model, const qat_train_options *options, int64_t total_steps,
+                                      qat_trainer **out)
+{
+    QAT_CHECK_ARG(out != NULL, "qat_trainer_create: NULL out");
+    *out = NULL;
+    QAT_CHECK_ARG(model != NULL && options != NULL, "qat_trainer_create: NULL model or options");
+    QAT_TRY(validate(options));
+    QAT_CHECK_ARG(total_steps > 0, "qat_trainer_create: total_steps must be > 0, got %lld", (long long)total_steps);
+    if (!(model->ctx->backend.ops->caps & QAT_BACKEND_CAP_HOST_MEMORY))
+        return qat_fail(QAT_ERR_UNSUPPORTED, "the trainer's AdamW runs on host-memory backends (ref, cpu) in this "
+                                             "release; the %s backend is not one", model->ctx->backend.ops->name);
+    qat_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_trainer_create: out of memory");
+    t->model = model;
+    t->opt = *options;
+    t->hp.beta1 = options->beta1;
+    t->hp.beta2 = options->beta2;
+    t->hp.eps = options->eps;
+    t->hp.weight_decay = options->weight_decay;
+    t->layout_floats = model->total;
+    t->exp_avg = calloc(model->total, sizeof(float));
+    t->exp_avg_sq = calloc(model->total, sizeof(float));
+    qat_status st = (t->exp_avg && t->exp_avg_sq) ? QAT_OK : qat_fail(QAT_ERR_OUT_OF_MEMORY, "trainer: out of memory");
+    if (st == QAT_OK)
+        st = qat_optim_schedule_init(&t->schedule, options->learning_rate, total_steps, options->warmup_ratio);
+    if (st == QAT_OK)
+        st = qat_model_set_training(model, 1);
+    if (st != QAT_OK) {
+        qat_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return QAT_OK;
+}
+
+QAT_API void qat_trainer_free(qat_trainer *t)
+{
+    if (!t)
+        return;
+    free(t->exp_avg);
+    free(t->exp_avg_sq);
+    free(t->accum);
+    free(t);
+}
+
+/* Forward + backward over micro-batches; model->g ends up holding the mean
+ * of the micro-batch gradients (as loss / accumulation_steps does). */
+static qat_status gradients(qat_trainer *t, const int32_t *ids, const int32_t *mask, const int32_t *labels,
+                            int64_t batch, int64_t seq_len, float *loss)
+{
+    qat_model *m = t->model;
+    int64_t micro = t->opt.micro_batch_size > 0 && t->opt.micro_batch_size < batch ? t->opt.micro_batch_size : batch;
+    int64_t n_micro = (batch + micro - 1) / micro;
+    if (n_micro == 1)
+        return qat_model_backward(m, ids, mask, NULL, labels, batch, seq_len, loss);
+    if (!t->accum && !(t->accum = malloc(m->total * sizeof(float))))
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "trainer: out of memory");
+    memset(t->accum, 0, m->total * sizeof(float));
+    double loss_sum = 0.0;
+    for (int64_t i = 0; i < n_micro; i++) {
+        int64_t rows = i + 1 < n_micro ? micro : batch - i * micro;
+        size_t at = (size_t)(i * micro * seq_len);
+        float l;
+        QAT_TRY(qat_model_backward(m, ids + at, mask ? mask + at : NULL, NULL, labels + at, rows, seq_len, &l));
+        loss_sum += l;
+        for (size_t j = 0; j < m->total; j++)
+            t->accum[j] += m->g[j];
+    }
+    const float scale = 1.0f / (float)n_micro;
+    for (size_t j = 0; j < m->total; j++)
+        m->g[j] = t->accum[j] * scale;
+    *loss = (float)(loss_sum / (double)n_micro);
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_trainer_step(qat_trainer *t, const int32_t *ids, const int32_t *mask, const int32_t *labels,
+                                    int64_t batch, int64_t seq_len, float *loss)
+{
+    QAT_CHECK_ARG(t != NULL && loss != NULL && labels != NULL, "qat_trainer_step: NULL trainer, labels or loss");
+    qat_model *m = t->model;
+    QAT_CHECK_ARG(m->total == t->layout_floats,
+                  "qat_trainer_step: the model's parameters changed (a new quant config?) since the trainer was made");
+    QAT_TRY(gradients(t, ids, mask, labels, batch, seq_len, loss));
+    qat_optim_grad_view *views = malloc(m->n_params * sizeof *views);
+    qat_optim_group *groups = malloc(m->n_params * sizeof *groups);
+    qat_status st = views && groups ? QAT_OK : qat_fail(QAT_ERR_OUT_OF_MEMORY, "trainer: out of memory");
+    for (size_t i = 0; st == QAT_OK && i < m->n_params; i++) {
+        const qat_param *p = &m->params[i];
+        views[i] = (qat_optim_grad_view){model_g(m, i), (size_t)p->numel};
+        groups[i] = (qat_optim_group){model_w(m, i), model_g(m, i), t->exp_avg + p->offset,
+                                      t->exp_avg_sq + p->offset, (size_t)p->numel, p->decay};
+    }
+    double norm = 0.0;
+    if (st == QAT_OK && t->opt.max_grad_norm > 0)
+        st = qat_optim_clip_grad_norm(views, m->n_params, t->opt.max_grad_norm, 1, &norm);
+    else if (st == QAT_OK)
+        norm = qat_optim_grad_norm(views, m->n_params);
+    if (st == QAT_OK) {
+        double lr = qat_optim_schedule_lr(&t->schedule, t->step);
+        st = qat_optim_adamw_step(&t->hp, lr, t->step + 1, groups, m->n_params);
+        if (st == QAT_OK) {
+            t->step++;
+            t->last_lr = lr;
+            t->last_norm = norm;
+            t->last_loss = *loss;
+        }
+    }
+    free(views);
+    free(groups);
+    return st;
+}
+
+QAT_API qat_status qat_trainer_get(const qat_trainer *t, qat_trainer_stat stat, double *value)
+{
+    QAT_CHECK_ARG(t != NULL && value != NULL, "qat_trainer_get: NULL argument");
+    switch (stat) {
+    case QAT_TRAINER_STEP: *value = (double)t->step; return QAT_OK;
+    case QAT_TRAINER_TOTAL_STEPS: *value = (double)t->schedule.total_steps; return QAT_OK;
+    case QAT_TRAINER_LR: *value = t->last_lr; return QAT_OK;
+    case QAT_TRAINER_GRAD_NORM: *value = t->last_norm; return QAT_OK;
+    case QAT_TRAINER_LOSS: *value = t->last_loss; return QAT_OK;
+    }
+    return qat_fail(QAT_ERR_INVALID_ARGUMENT, "qat_trainer_get: unknown statistic %d", (int)stat);
+}

@@ -1,0 +1,25 @@
+/* The trainer's private state (shared by the step and the state files). */
+#ifndef QAT_LIB_TRAINER_H
+#define QAT_LIB_TRAINER_H
+
+#include "model/model.h"
+#include "optim/adamw.h"
+#include "optim/schedule.h"
+#include "qat/train.h"
+
+struct qat_trainer {
+    qat_model *model;
+    qat_train_options opt;
+    qat_optim_adamw_hparams hp;
+    qat_optim_schedule schedule;
+    int64_t step;
+    float *exp_avg, *exp_avg_sq;   /* host, model->total floats each */
+    float *accum;                  /* micro-batch gradient sum, or NULL */
+    size_t layout_floats;          /* model->total when created */
+    double last_lr, last_norm, last_loss;
+};
+
+/* A fingerprint of the model's parameter layout (names and sizes). */
+uint64_t qat_trainer_layout_hash(const qat_model *m);
+
+#endif
