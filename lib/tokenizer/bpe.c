@@ -243,6 +243,11 @@ qat_status qat_tok_bpe_hf(const qat_tokenizer *t, const char *s, size_t len, qat
         return QAT_OK;
     if (len > (size_t)INT32_MAX / 2)
         return qat_fail(QAT_ERR_INVALID_ARGUMENT, "tokenizer: text of %zu bytes is too long", len);
+    if (t->ignore_merges) {
+        int32_t whole = qat_tok_vocab_find(&t->vocab, s, len);
+        if (whole >= 0)
+            return qat_tok_ivec_push(out, whole);
+    }
     sym *syms = malloc(len * sizeof *syms);
     char *tmp = malloc(len + t->cont_prefix_len + t->eow_suffix_len + 8);
     heap h = {0};
@@ -299,6 +304,8 @@ qat_status qat_tok_bpe_hf(const qat_tokenizer *t, const char *s, size_t len, qat
         if (syms[i].id >= 0) {
             st = qat_tok_ivec_push(out, syms[i].id);
             prev_unk = 0;
+        } else if (t->drop_unk && !t->byte_fallback) {
+            continue; /* tokenizers drops what it cannot encode without an unk_token */
         } else {
             st = qat_tok_emit_unk(t, s + syms[i].start, syms[i].len, prev_unk, out);
             prev_unk = 1;

@@ -100,6 +100,8 @@ static qat_status decode_wordpiece(const qat_tokenizer *t, const int32_t *ids, s
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *p = qat_tok_vocab_piece(&t->vocab, ids[i], &len);
+        if (t->vocab.type[ids[i]] == QAT_TOK_CONTROL)
+            continue;
         if (t->cont_prefix_len && len >= t->cont_prefix_len &&
             memcmp(p, t->cont_prefix, t->cont_prefix_len) == 0) {
             p += t->cont_prefix_len;
@@ -112,10 +114,48 @@ static qat_status decode_wordpiece(const qat_tokenizer *t, const int32_t *ids, s
     return QAT_OK;
 }
 
+/* ByteLevel: every char of a piece is one byte; CONCAT: pieces as they are.
+ * The bytes are then read as UTF-8, U+FFFD per invalid byte. */
+static qat_status decode_bytes(const qat_tokenizer *t, const int32_t *ids, size_t n, int bytelevel,
+                               qat_tok_buf *out)
+{
+    qat_tok_buf bytes = {0};
+    qat_status st = qat_tok_buf_append(&bytes, "", 0);
+    for (size_t i = 0; i < n && st == QAT_OK; i++) {
+        size_t len;
+        const char *p = qat_tok_vocab_piece(&t->vocab, ids[i], &len);
+        if (t->vocab.type[ids[i]] == QAT_TOK_CONTROL)
+            continue;
+        if (!bytelevel) {
+            st = qat_tok_buf_append(&bytes, p, len);
+            continue;
+        }
+        for (size_t at = 0; at < len && st == QAT_OK;) {
+            size_t cl;
+            int32_t cp = qat_tok_utf8_decode(p + at, len - at, &cl);
+            int b = cp < 0 ? -1 : qat_tok_unicode_to_byte((uint32_t)cp);
+            if (b >= 0) {
+                char c = (char)b;
+                st = qat_tok_buf_append(&bytes, &c, 1);
+            } else { /* an added token outside the byte alphabet */
+                st = qat_tok_buf_append(&bytes, p + at, cp < 0 ? 1 : cl);
+            }
+            at += cp < 0 ? 1 : cl;
+        }
+    }
+    if (st == QAT_OK)
+        st = flush_bytes(&bytes, out);
+    qat_tok_buf_free(&bytes);
+    return st;
+}
+
 qat_status qat_tok_decode_model(const qat_tokenizer *t, const int32_t *ids, size_t n, qat_tok_buf *out)
 {
     QAT_TRY(qat_tok_buf_append(out, "", 0));
-    if (t->algo == QAT_TOK_ALGO_WORDPIECE)
-        return decode_wordpiece(t, ids, n, out);
-    return decode_spm(t, ids, n, out);
+    switch (t->decoder) {
+    case QAT_TOK_DEC_WORDPIECE: return decode_wordpiece(t, ids, n, out);
+    case QAT_TOK_DEC_BYTELEVEL: return decode_bytes(t, ids, n, 1, out);
+    case QAT_TOK_DEC_CONCAT: return decode_bytes(t, ids, n, 0, out);
+    default: return decode_spm(t, ids, n, out);
+    }
 }

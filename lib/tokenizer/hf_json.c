@@ -1,6 +1,5 @@
-/* JSON side of the tokenizer: config.json / tokenizer_config.json lookups
- * with json-c. tokenizer.json pipelines are not implemented yet: the
- * loader reports QAT_ERR_UNSUPPORTED (see docs/tokenizer.md). */
+/* config.json / tokenizer_config.json lookups with json-c (the
+ * tokenizer.json reader itself is json_load.c and json_model.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,19 +35,4 @@ qat_status qat_tok_json_config(const char *path, const char *key, char *value, s
         json_tokener_free(tk);
     free(data);
     return st;
-}
-
-qat_status qat_tok_load_json(qat_tokenizer *t, const char *text, size_t size, const char *where)
-{
-    (void)t; (void)text; (void)size;
-    return qat_fail(QAT_ERR_UNSUPPORTED,
-                    "%s: tokenizer.json models are not supported yet (use the checkpoint's "
-                    "sentencepiece.bpe.model)", where);
-}
-
-qat_status qat_tok_json_encode(const qat_tokenizer *t, const char *text, size_t len, qat_tok_buf *scratch,
-                               qat_tok_ivec *out)
-{
-    (void)t; (void)text; (void)len; (void)scratch; (void)out;
-    return qat_fail(QAT_ERR_UNSUPPORTED, "tokenizer.json not implemented yet");
 }

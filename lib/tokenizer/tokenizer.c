@@ -30,6 +30,9 @@ void qat_tok_clear(qat_tokenizer *t)
     free(t->merge_keys);
     free(t->merge_rank);
     free(t->merge_id);
+    free(t->dscore);
+    free(t->added);
+    qat_tok_trie_free(&t->added_trie);
     memset(t, 0, sizeof *t);
 }
 
@@ -111,15 +114,15 @@ static qat_status load_dir(qat_tokenizer *t, const char *dir)
         map = QAT_TOK_MAP_CAMEMBERT;
     else if (strcmp(model_type, "xlm-roberta") == 0)
         map = QAT_TOK_MAP_XLMR;
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (is_file(path))
+        return load_file(t, path, 0, 0, 0);
     snprintf(path, sizeof path, "%s/sentencepiece.bpe.model", dir);
     if (map != QAT_TOK_MAP_NONE && is_file(path)) {
         QAT_TRY(load_file(t, path, 0, 0, 0));
         apply_fairseq(t, map);
         return QAT_OK;
     }
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (is_file(path))
-        return load_file(t, path, 0, 0, 0);
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     if (is_file(path)) {
         /* BertTokenizer's defaults, overridden by tokenizer_config.json. */
@@ -252,7 +255,8 @@ QAT_API qat_status qat_tokenizer_encode_words(const qat_tokenizer *tok, const ch
         QAT_CHECK_ARG(words[i] != NULL, "qat_tokenizer_encode_words: word %zu is NULL", i);
     *count = 0;
     int add_special = (flags & QAT_TOKENIZE_ADD_SPECIAL) != 0;
-    int32_t bos = tok->special[QAT_TOKEN_BOS], eos = tok->special[QAT_TOKEN_EOS];
+    int32_t bos = tok->has_post ? tok->post_bos : tok->special[QAT_TOKEN_BOS];
+    int32_t eos = tok->has_post ? tok->post_eos : tok->special[QAT_TOKEN_EOS];
     size_t n_special = add_special ? (size_t)(bos >= 0) + (size_t)(eos >= 0) : 0;
     size_t body_max = SIZE_MAX;
     if (max_length > 0)

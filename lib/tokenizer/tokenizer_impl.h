@@ -51,8 +51,23 @@ typedef struct qat_tok_norm_step {
 typedef enum qat_tok_pre_kind {
     QAT_TOK_P_METASPACE = 1,
     QAT_TOK_P_WHITESPACE_SPLIT,
-    QAT_TOK_P_BERT
+    QAT_TOK_P_BERT,
+    QAT_TOK_P_BYTELEVEL
 } qat_tok_pre_kind;
+
+/* How ids become text again (the tokenizer.json decoder). */
+typedef enum qat_tok_decoder {
+    QAT_TOK_DEC_SPM = 0,      /* `▁` -> space, first one dropped, <0xXX> bytes */
+    QAT_TOK_DEC_WORDPIECE,    /* "##" glues to the previous piece, else a space */
+    QAT_TOK_DEC_BYTELEVEL,    /* GPT-2's byte-to-unicode table reversed */
+    QAT_TOK_DEC_CONCAT        /* pieces as they are */
+} qat_tok_decoder;
+
+/* An HF added token, split out of the raw text before the pipeline runs. */
+typedef struct qat_tok_added {
+    int32_t id;
+    int lstrip, rstrip, single_word, special;
+} qat_tok_added;
 
 typedef struct qat_tok_pre_step {
     qat_tok_pre_kind kind;
@@ -60,6 +75,8 @@ typedef struct qat_tok_pre_step {
     size_t replacement_len;
     int prepend;              /* METASPACE: 0 never, 1 always, 2 first */
     int split;
+    int add_prefix_space;     /* BYTELEVEL */
+    int use_regex;            /* BYTELEVEL: GPT-2's split pattern */
 } qat_tok_pre_step;
 
 struct qat_tokenizer {
@@ -96,6 +113,18 @@ struct qat_tokenizer {
     size_t merge_cap;
     qat_tok_trie cont_trie;   /* WordPiece: continuation pieces, prefix removed */
     int decoder_metaspace;    /* decode: "▁" -> " " and strip the first */
+    qat_tok_decoder decoder;
+    double *dscore;           /* HF Unigram: scores as the JSON gives them */
+    double dmin_score;
+    int ignore_merges;        /* HF BPE: a word in the vocabulary is kept whole */
+    int drop_unk;             /* HF BPE without unk_token: unknown chars vanish */
+    /* HF added tokens: trie of their contents -> index into `added` */
+    qat_tok_added *added;
+    int n_added;
+    qat_tok_trie added_trie;
+    /* post-processor: ids around a single sequence (-1 = none) */
+    int has_post;
+    int32_t post_bos, post_eos;
 
     /* id convention of the checkpoint */
     qat_tok_idmap idmap;
@@ -121,6 +150,24 @@ qat_status qat_tok_unigram(const qat_tokenizer *t, const char *s, size_t len, in
 qat_status qat_tok_bpe_spm(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
 qat_status qat_tok_bpe_hf(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
 qat_status qat_tok_wordpiece(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
+/* tokenizers' Unigram::encode_optimized (double scores, all pieces). */
+qat_status qat_tok_unigram_hf(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
+
+/* tokenizer.json pipeline steps (json_norm.c, json_pretok.c). `in` and
+ * `out` are distinct buffers; `at_start` = the segment starts the text. */
+qat_status qat_tok_json_normalize(const qat_tokenizer *t, const char *s, size_t len, qat_tok_buf *out,
+                                  qat_tok_buf *tmp);
+/* Pre-tokenizes text (replaced by its transformed form) into words:
+ * spans holds (start, length) pairs into text. */
+qat_status qat_tok_json_pretokenize(const qat_tokenizer *t, qat_tok_buf *text, qat_tok_buf *tmp,
+                                    qat_tok_ivec *spans, int at_start);
+/* GPT-2's byte -> code point table (bytes_to_unicode), and its reverse
+ * (code point -> byte, or -1). */
+uint32_t qat_tok_byte_to_unicode(unsigned char b);
+int qat_tok_unicode_to_byte(uint32_t cp);
+/* Sets up a BERT WordPiece pipeline over a filled vocabulary (vocab.txt, or
+ * defaults for a tokenizer.json WordPiece). */
+qat_status qat_tok_wordpiece_finish(qat_tokenizer *t, const char *unk, int max_chars, const char *where);
 
 /* SentencePiece's handling of unknown pieces: with byte fallback, one
  * <0xXX> per byte; without, consecutive unknowns fused into one. `unk` is

@@ -55,6 +55,28 @@ def train_models(out):
     return train
 
 
+def write_unicode_dump(path):
+    """Oracle of test_tokenizer_unicode: runs of one general category
+    ("C first last cat"), and every code point whose combining class, NFD
+    or lowercase is not trivial ("P cp ccc nfd lower", hex lists)."""
+    import unicodedata as ud
+    with open(path, "w") as f:
+        start, prev = 0, ud.category(chr(0))
+        for cp in range(1, 0x110001):
+            cat = ud.category(chr(cp)) if cp < 0x110000 else None
+            if cat != prev:
+                f.write(f"C {start:x} {cp - 1:x} {prev}\n")
+                start, prev = cp, cat
+        for cp in range(0x110000):
+            if 0xD800 <= cp < 0xE000:
+                continue
+            ch = chr(cp)
+            ccc, nfd, low = ud.combining(ch), ud.normalize("NFD", ch), ch.lower()
+            if ccc or nfd != ch or low != ch:
+                f.write(f"P {cp:x} {ccc} {','.join(f'{ord(c):x}' for c in nfd)} "
+                        f"{','.join(f'{ord(c):x}' for c in low)}\n")
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -68,6 +90,7 @@ def main():
             f.write(f"python3-sentencepiece is not installed ({exc}); add it to .ci/deps\n")
         return 0
     t0 = time.time()
+    write_unicode_dump(os.path.join(out, "unicode.dump"))
     train_models(out)
     texts = test_lines()
     for name in MODELS:
@@ -78,6 +101,11 @@ def main():
         hf_fixtures.build(out, texts)
     except ImportError as exc:
         print(f"make_fixtures: HF fixtures skipped: {exc}")
+    try:
+        import json_fixtures
+        json_fixtures.build(out, texts)
+    except ImportError as exc:
+        print(f"make_fixtures: tokenizer.json fixtures skipped: {exc}")
     print(f"make_fixtures: {len(MODELS)} models, {len(texts)} lines in {time.time() - t0:.1f}s")
     if len(sys.argv) > 3 and sys.argv[2] == "--stamp":
         open(sys.argv[3], "w").close()

@@ -173,9 +173,84 @@ START_TEST(missing_paths)
     QAT_ASSERT_FAILS(qat_tokenizer_load(NULL, &tok), QAT_ERR_INVALID_ARGUMENT, "NULL path");
     QAT_ASSERT_FAILS(qat_tokenizer_load("x", NULL), QAT_ERR_INVALID_ARGUMENT, "NULL out");
     QAT_ASSERT_FAILS(qat_tokenizer_load(fixture_dir(), &tok), QAT_ERR_NOT_FOUND, "no tokenizer found");
-    /* formats not implemented yet say so */
-    QAT_ASSERT_FAILS(load_bytes("{\"model\": {}}", 13, ".json"), QAT_ERR_UNSUPPORTED, "not supported yet");
-    QAT_ASSERT_FAILS(load_bytes("[PAD]\n[UNK]\n", 12, ".txt"), QAT_ERR_UNSUPPORTED, "not supported yet");
+}
+END_TEST
+
+#define JSON_FAILS(text, status, msg) QAT_ASSERT_FAILS(load_bytes(text, strlen(text), ".json"), status, msg)
+
+START_TEST(malformed_tokenizer_json)
+{
+    JSON_FAILS("", QAT_ERR_FORMAT, "not valid JSON");
+    JSON_FAILS("{\"model\": ", QAT_ERR_FORMAT, "not valid JSON");
+    JSON_FAILS("{\"model\": {}} trailing", QAT_ERR_FORMAT, "trailing data");
+    JSON_FAILS("[1, 2]", QAT_ERR_FORMAT, "top level must be a JSON object");
+    JSON_FAILS("{\"version\": \"1.0\"}", QAT_ERR_FORMAT, "model is missing");
+    JSON_FAILS("{\"model\": []}", QAT_ERR_FORMAT, "model must be an object, not an array");
+    JSON_FAILS("{\"model\": {}}", QAT_ERR_FORMAT, "model.vocab is missing");
+    JSON_FAILS("{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}", QAT_ERR_UNSUPPORTED,
+               "model.type 'WordLevel' is not supported");
+    JSON_FAILS("{\"model\": {\"type\": 3}}", QAT_ERR_FORMAT, "model.type must be a string");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}}}", QAT_ERR_FORMAT,
+               "model.merges is missing");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": \"x\"}, \"merges\": []}}", QAT_ERR_FORMAT,
+               "must be an integer id");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 5}, \"merges\": []}}",
+               QAT_ERR_FORMAT, "outside [0, 2)");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}}",
+               QAT_ERR_FORMAT, "is given to both");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}}",
+               QAT_ERR_FORMAT, "merged token 'ab' is not in the vocabulary");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a c\"]}}",
+               QAT_ERR_FORMAT, "merges[0]: 'c' is not in the vocabulary");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"ab\"]}}",
+               QAT_ERR_FORMAT, "merges[0] must be");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [7]}}", QAT_ERR_FORMAT,
+               "merges[0] must be");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [], \"unk_token\": \"<unk>\"}}",
+               QAT_ERR_FORMAT, "unk_token '<unk>' is not in the vocabulary");
+    JSON_FAILS("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [], \"dropout\": 0.1}}",
+               QAT_ERR_UNSUPPORTED, "dropout");
+    JSON_FAILS("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]]}}", QAT_ERR_FORMAT,
+               "model.vocab[0] must be [\"piece\", score]");
+    JSON_FAILS("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0]], \"unk_id\": 4}}", QAT_ERR_FORMAT,
+               "unk_id = 4 is out of range");
+    JSON_FAILS("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1], [\"a\", -2]]}}", QAT_ERR_FORMAT,
+               "already defined");
+    JSON_FAILS("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", QAT_ERR_FORMAT,
+               "unk_token '[UNK]' is not in the vocabulary");
+    static const char wp[] = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 1}}";
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s, \"normalizer\": {\"type\": \"NFKC\"}}", wp);
+    JSON_FAILS(buf, QAT_ERR_UNSUPPORTED, "normalizer 'NFKC' is not supported");
+    snprintf(buf, sizeof buf, "%s, \"normalizer\": 5}", wp);
+    JSON_FAILS(buf, QAT_ERR_FORMAT, "normalizer must be an object or null");
+    snprintf(buf, sizeof buf, "%s, \"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": \"[a-z]+\"}, "
+             "\"content\": \"x\"}}", wp);
+    JSON_FAILS(buf, QAT_ERR_UNSUPPORTED, "regex '[a-z]+' is not supported");
+    snprintf(buf, sizeof buf, "%s, \"normalizer\": {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"@@@\"}}", wp);
+    JSON_FAILS(buf, QAT_ERR_FORMAT, "not base64");
+    snprintf(buf, sizeof buf, "%s, \"pre_tokenizer\": {\"type\": \"Digits\"}}", wp);
+    JSON_FAILS(buf, QAT_ERR_UNSUPPORTED, "pre_tokenizer 'Digits' is not supported");
+    snprintf(buf, sizeof buf, "%s, \"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"ab\"}}", wp);
+    JSON_FAILS(buf, QAT_ERR_FORMAT, "replacement must be one character");
+    snprintf(buf, sizeof buf, "%s, \"post_processor\": {\"type\": \"BertProcessing\", \"sep\": [\"a\"], "
+             "\"cls\": [\"a\", 1]}}", wp);
+    JSON_FAILS(buf, QAT_ERR_FORMAT, "post_processor.sep must be");
+    snprintf(buf, sizeof buf, "%s, \"post_processor\": {\"type\": \"BertProcessing\", \"sep\": [\"a\", 9], "
+             "\"cls\": [\"a\", 1]}}", wp);
+    JSON_FAILS(buf, QAT_ERR_FORMAT, "outside the vocabulary");
+    snprintf(buf, sizeof buf, "%s, \"added_tokens\": [{\"id\": 1, \"content\": \"b\"}]}", wp);
+    JSON_FAILS(buf, QAT_ERR_FORMAT, "id 1 is 'a' in the vocabulary");
+    snprintf(buf, sizeof buf, "%s, \"added_tokens\": [{\"id\": 7, \"content\": \"b\"}]}", wp);
+    JSON_FAILS(buf, QAT_ERR_FORMAT, "leaves a gap");
+    snprintf(buf, sizeof buf, "%s, \"added_tokens\": [{\"id\": 2, \"content\": \"[X]\", \"lstrip\": \"yes\"}]}", wp);
+    JSON_FAILS(buf, QAT_ERR_FORMAT, "lstrip must be a boolean");
+    snprintf(buf, sizeof buf, "%s}", wp);
+    ck_assert_int_eq(load_bytes(buf, strlen(buf), ".json"), QAT_OK);
+    /* vocab.txt */
+    QAT_ASSERT_FAILS(load_bytes("[PAD]\n[UNK]\n[PAD]\n", 18, ".txt"), QAT_ERR_FORMAT, "already defined");
+    QAT_ASSERT_FAILS(load_bytes("[PAD]\na\n", 8, ".txt"), QAT_ERR_FORMAT, "unk_token '[UNK]'");
+    ck_assert_int_eq(load_bytes("[PAD]\n[UNK]\n", 12, ".txt"), QAT_OK);
 }
 END_TEST
 
@@ -189,6 +264,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, hand_made_protobufs);
     tcase_add_test(tc, bit_flips_in_a_model);
     tcase_add_test(tc, missing_paths);
+    tcase_add_test(tc, malformed_tokenizer_json);
     suite_add_tcase(s, tc);
     return s;
 }
