@@ -79,7 +79,9 @@ static void compare_models(const char *precision, const char *quant, qat_task ta
     qat_model *m[2];
     for (int w = 0; w < 2; w++)
         m[w] = small_model(ctx[w], task, dropout);
-    /* Quantizers first: set_quant renames nothing but adds steps. */
+    /* Weights first, then the quant config: set_quant initialises the LSQ
+     * weight steps from the (shared) weights on each backend. */
+    share_parameters(m[0], m[1]);
     if (quant) {
         qat_quant_config *cfg = NULL;
         QAT_ASSERT_OK(qat_quant_config_parse(quant, &cfg));
@@ -87,7 +89,6 @@ static void compare_models(const char *precision, const char *quant, qat_task ta
             QAT_ASSERT_OK(qat_model_set_quant(m[w], cfg));
         qat_quant_config_free(cfg);
     }
-    share_parameters(m[0], m[1]);
 
     int32_t labels[B * L];
     for (int i = 0; i < B * L; i++)
