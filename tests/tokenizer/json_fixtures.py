@@ -35,13 +35,13 @@ def _words(path, tok, texts):
                     f"{' '.join(map(str, wid))}\n")
 
 
-def _train(kind, train, lowercase=True):
+def _train(kind, train, lowercase=True, vocab_size=None):
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     if kind == "bpe":
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
-        tr = trainers.BpeTrainer(vocab_size=1200, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        tr = trainers.BpeTrainer(vocab_size=vocab_size or 1200, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     elif kind == "unigram":
         tok = Tokenizer(models.Unigram())
@@ -49,14 +49,14 @@ def _train(kind, train, lowercase=True):
                                                normalizers.Replace(Regex(" {2,}"), " ")])
         tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
         tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-        tr = trainers.UnigramTrainer(vocab_size=1000, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        tr = trainers.UnigramTrainer(vocab_size=vocab_size or 1000, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
                                      unk_token="<unk>", show_progress=False)
     else:
         tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=30))
         tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
-        tr = trainers.WordPieceTrainer(vocab_size=1000, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+        tr = trainers.WordPieceTrainer(vocab_size=vocab_size or 1000, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
                                        show_progress=False)
     tok.train_from_iterator(train, trainer=tr)
     if kind == "wordpiece":
@@ -88,6 +88,10 @@ def build(out, texts):
         made[name] = path
         oracle = Tokenizer.from_file(path)
         _cases(os.path.join(out, name + ".cases"), lambda t: oracle.encode(t, add_special_tokens=False).ids, texts)
+    # small seeds for the fuzz target (a few KB each)
+    for name, kind in [("json_fuzz_wp", "wordpiece"), ("json_fuzz_bpe", "bpe"), ("json_fuzz_unigram", "unigram")]:
+        small = _train(kind, train[:40], True, vocab_size=120)
+        small.save(os.path.join(out, name + ".json"))
     words = texts[:600]
     # HF directories saved by transformers' fast tokenizers
     for name, cls, src, mtype, kw in [
