@@ -39,27 +39,32 @@ typedef enum qat_token_special {
 } qat_token_special;
 
 /* Flags of qat_tokenizer_encode_words(). */
-#define QAT_TOKENIZE_ADD_SPECIAL 1u /* <s> ... </s> or [CLS] ... [SEP] */
+#define QAT_TOKENIZE_ADD_SPECIAL 1u /* <s> ... </s> or [CLS] ... [SEP] (a tokenizer.json's post-processor) */
 
 /* Loads a tokenizer from `path`, which is one of:
  *  - a SentencePiece model (`*.model`): ids are SentencePiece's own;
- *  - an HF `tokenizer.json` (Unigram, BPE or WordPiece model) or a BERT
- *    `vocab.txt` (WordPiece): recognised, but not implemented yet in this
- *    release: they fail with QAT_ERR_UNSUPPORTED;
- *  - an HF checkpoint directory: its config.json `model_type` chooses the
- *    id convention (camembert: fairseq offset 4 and <mask> last;
- *    xlm-roberta: offset 1; bert) and the file read is, in this order,
- *    sentencepiece.bpe.model, tokenizer.json, vocab.txt (a camembert or
- *    xlm-roberta directory with a sentencepiece.bpe.model is fully
- *    supported; the other files fail as above).
+ *  - an HF `tokenizer.json` (models BPE, Unigram, WordPiece; normalizers
+ *    BertNormalizer, Lowercase, NFD, StripAccents, Precompiled, Replace,
+ *    Strip, Prepend; pre-tokenizers BertPreTokenizer, WhitespaceSplit,
+ *    Metaspace, ByteLevel; added tokens; Roberta/Bert/Template
+ *    post-processors): ids are those of the `tokenizers` library;
+ *  - a BERT `vocab.txt` (WordPiece with BERT's lowercasing pipeline);
+ *  - an HF checkpoint directory: tokenizer.json when present; else, for
+ *    config.json `model_type` camembert / xlm-roberta, sentencepiece.bpe.model
+ *    with the fairseq id convention (camembert: offset 4 and <mask> last;
+ *    xlm-roberta: offset 1); else vocab.txt (do_lower_case, strip_accents,
+ *    tokenize_chinese_chars from tokenizer_config.json).
  * Fails with QAT_ERR_IO, QAT_ERR_FORMAT (naming the file, the field and
- * the offset) or QAT_ERR_UNSUPPORTED (naming the unsupported component). */
+ * the offset or JSON path) or QAT_ERR_UNSUPPORTED (naming the unsupported
+ * component, e.g. a tokenizer.json normalizer). */
 QAT_API qat_status qat_tokenizer_load(const char *path, qat_tokenizer **out);
 QAT_API void qat_tokenizer_free(qat_tokenizer *tok);
 
 /* Encodes `len` bytes of UTF-8 text (invalid bytes are handled as
- * SentencePiece does: each becomes U+FFFD) into ids, without special
- * tokens. *count receives the number of ids written, or needed. */
+ * SentencePiece does: each becomes U+FFFD) into ids, without the
+ * post-processor's special tokens (added tokens written in the text, such
+ * as <mask> or [MASK], do become their ids with a tokenizer.json or
+ * vocab.txt). *count receives the number of ids written, or needed. */
 QAT_API qat_status qat_tokenizer_encode(const qat_tokenizer *tok, const char *text, size_t len, int32_t *ids,
                                         size_t capacity, size_t *count);
 

@@ -91,10 +91,23 @@ static int find_added(const qat_tokenizer *t, const char *s, size_t from, size_t
 qat_status qat_tok_json_encode(const qat_tokenizer *t, const char *text, size_t len, qat_tok_buf *scratch,
                                qat_tok_ivec *out)
 {
-    qat_tok_buf tmp = {0};
+    qat_tok_buf tmp = {0}, clean = {0};
     qat_tok_ivec spans = {0};
     qat_status st = QAT_OK;
     size_t at = 0;
+    /* invalid UTF-8: each ill-formed sequence becomes U+FFFD first */
+    for (size_t i = 0, cl; i < len && st == QAT_OK; i += cl) {
+        if (qat_tok_utf8_decode(text + i, len - i, &cl) >= 0)
+            continue;
+        qat_tok_ivec cps = {0};
+        st = qat_tok_utf8_to_cps(text, len, &cps);
+        if (st == QAT_OK)
+            st = qat_tok_cps_to_utf8(cps.p, cps.n, &clean);
+        qat_tok_ivec_free(&cps);
+        text = clean.p;
+        len = clean.n;
+        break;
+    }
     while (st == QAT_OK && at < len) {
         size_t b = len, e = len;
         int32_t k = -1;
@@ -106,6 +119,7 @@ qat_status qat_tok_json_encode(const qat_tokenizer *t, const char *text, size_t 
         at = e;
     }
     qat_tok_buf_free(&tmp);
+    qat_tok_buf_free(&clean);
     qat_tok_ivec_free(&spans);
     return st;
 }
