@@ -132,3 +132,19 @@ def test_encode_words_bare_model(fixtures):
     assert word_ids[0] is None and word_ids[-1] is None
     ids2, _ = tok.encode_words(words, add_special_tokens=False)
     assert ids2 == flat
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "bpe", "unigram"])
+def test_tokenizer_json_matches_tokenizers(tmp_path, texts, kind):
+    tokenizers = pytest.importorskip("tokenizers")
+    import json_fixtures
+    path = tmp_path / "tokenizer.json"
+    json_fixtures._train(kind, french_text.lines(800, seed=1), True, vocab_size=600).save(str(path))
+    oracle = tokenizers.Tokenizer.from_file(str(path))
+    tok = Tokenizer.load(path)
+    for t in texts[:500]:
+        assert tok.encode(t) == oracle.encode(t, add_special_tokens=False).ids, t
+    words = ["Le", "patient", "[MASK]" if kind == "wordpiece" else "<mask>", "hospitalisé", "."]
+    ids, word_ids = tok.encode_words(words)
+    assert word_ids[0] is None and word_ids[-1] is None
+    assert ids[1:-1] == oracle.encode(words, is_pretokenized=True, add_special_tokens=False).ids
