@@ -44,7 +44,9 @@ static qat_status cpu_gemm(void *state, const qat_gemm_desc *d)
 #ifdef _OPENMP
     /* oneDNN's OpenMP runtime uses the calling thread's max-threads ICV;
      * setting it here is per-thread state, not global state. */
-    omp_set_num_threads(((cpu_state *)state)->threads);
+    /* Below ~4 MFLOP a second thread costs more than it saves. */
+    int64_t flops = d->batch * d->m * d->n * d->k;
+    omp_set_num_threads(flops < (1 << 22) ? 1 : ((cpu_state *)state)->threads);
 #endif
     if (d->k == 0) {
         /* oneDNN returns early on k == 0; BLAS semantics still scale C. */

@@ -4,11 +4,9 @@
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
-#define THREADS(st) (((qat_ref_state *)(st))->threads)
-
 qat_status qat_ref_fill(void *st, float *x, int64_t n, float value)
 {
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
     for (int64_t i = 0; i < n; i++)
         x[i] = value;
     return QAT_OK;
@@ -16,7 +14,7 @@ qat_status qat_ref_fill(void *st, float *x, int64_t n, float value)
 
 qat_status qat_ref_add(void *st, const float *a, const float *b, float *out, int64_t n)
 {
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
     for (int64_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
     return QAT_OK;
@@ -24,7 +22,7 @@ qat_status qat_ref_add(void *st, const float *a, const float *b, float *out, int
 
 qat_status qat_ref_accumulate(void *st, const float *x, float *y, int64_t n)
 {
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
     for (int64_t i = 0; i < n; i++)
         y[i] += x[i];
     return QAT_OK;
@@ -38,7 +36,7 @@ static float gelu(float x)
 qat_status qat_ref_bias_act_fwd(void *st, float *x, const float *bias, int64_t rows, int64_t cols,
                                 qat_activation act, float *y)
 {
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         float *xr = x + r * cols;
         for (int64_t c = 0; c < cols; c++) {
@@ -54,7 +52,7 @@ qat_status qat_ref_bias_act_fwd(void *st, float *x, const float *bias, int64_t r
 qat_status qat_ref_gelu_bwd(void *st, const float *dy, const float *pre, int64_t n, float *dx)
 {
     const float inv_sqrt_2pi = 0.3989422804014327f;
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float x = pre[i];
         float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
@@ -66,7 +64,7 @@ qat_status qat_ref_gelu_bwd(void *st, const float *dy, const float *pre, int64_t
 
 qat_status qat_ref_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db)
 {
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t c = 0; c < cols; c++) {
         double acc = 0.0;
         for (int64_t r = 0; r < rows; r++)
@@ -81,7 +79,7 @@ qat_status qat_ref_dropout(void *st, float *x, int64_t n, float p, uint64_t seed
     if (p <= 0.0f)
         return QAT_OK;
     const float keep_scale = 1.0f / (1.0f - p);
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
     for (int64_t i = 0; i < n; i++)
         x[i] = qat_dropout_keep(seed, (uint64_t)i, p) ? x[i] * keep_scale : 0.0f;
     return QAT_OK;

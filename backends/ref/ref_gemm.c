@@ -8,7 +8,7 @@
 qat_status qat_ref_gemm(void *state, const qat_gemm_desc *d)
 {
     QAT_TRY(qat_gemm_desc_validate(d));
-    int threads = ((qat_ref_state *)state)->threads;
+    int threads = qat_ref_team(state, d->batch * d->m * d->n * (d->k + 1));
     const int64_t rows = d->batch * d->m;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t r = 0; r < rows; r++) {

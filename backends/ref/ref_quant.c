@@ -6,11 +6,9 @@
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
-#define THREADS(st) (((qat_ref_state *)(st))->threads)
-
 qat_status qat_ref_abs_mean(void *st, const float *x, int64_t rows, int64_t cols, float *out)
 {
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         double acc = 0.0;
         for (int64_t c = 0; c < cols; c++)
@@ -24,7 +22,7 @@ qat_status qat_ref_lsq_fwd(void *st, const float *x, int64_t n, const float *ste
 {
     const float s = step[0];
     const float qn = -(float)(1 << (bits - 1)), qp = (float)((1 << (bits - 1)) - 1);
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float v = x[i] / s;
         v = v < qn ? qn : (v > qp ? qp : v);
@@ -39,7 +37,7 @@ qat_status qat_ref_lsq_bwd(void *st, const float *dy, const float *x, int64_t n,
     const float s = step[0];
     const float qn = -(float)(1 << (bits - 1)), qp = (float)((1 << (bits - 1)) - 1);
     double acc = 0.0;
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static) reduction(+ : acc)
+#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static) reduction(+ : acc)
     for (int64_t i = 0; i < n; i++) {
         float v = x[i] / s;
         float g = dy[i];
@@ -68,7 +66,7 @@ qat_status qat_ref_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int
         float m = (float)(acc / (double)(rows * cols));
         gamma[0] = m > 1e-5f ? m : 1e-5f;
     }
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *wr = w + r * cols;
         if (per_row) {
@@ -93,7 +91,7 @@ qat_status qat_ref_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_
 {
     const float qp = (float)((1 << (bits - 1)) - 1);
     const float lo = symmetric ? -qp : -(float)(1 << (bits - 1));
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * cols;
         float m = 0.0f;

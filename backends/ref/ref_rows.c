@@ -6,12 +6,10 @@
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
-#define THREADS(st) (((qat_ref_state *)(st))->threads)
-
 qat_status qat_ref_layernorm_fwd(void *st, const float *x, const float *w, const float *b, float eps,
                                  int64_t rows, int64_t cols, float *y, float *mean, float *rstd)
 {
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * cols;
         double sum = 0.0;
@@ -37,7 +35,7 @@ qat_status qat_ref_layernorm_bwd(void *st, const float *dy, const float *x, cons
                                  float *dx, float *dw, float *db)
 {
     /* Parameter gradients: one thread per column, rows in order. */
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t c = 0; c < cols; c++) {
         double gw = 0.0, gb = 0.0;
         for (int64_t r = 0; r < rows; r++) {
@@ -48,7 +46,7 @@ qat_status qat_ref_layernorm_bwd(void *st, const float *dy, const float *x, cons
         dw[c] += (float)gw;
         db[c] += (float)gb;
     }
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *dyr = dy + r * cols, *xr = x + r * cols;
         double sum_g = 0.0, sum_gx = 0.0;
@@ -72,7 +70,7 @@ qat_status qat_ref_softmax_fwd(void *st, float *scores, const float *key_bias, i
                                int64_t heads, int64_t lq, int64_t lk)
 {
     const int64_t rows = batch * heads * lq;
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, batch * heads * lq * lk)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         float *s = scores + r * lk;
         const float *kb = key_bias ? key_bias + (r / (heads * lq)) * lk : NULL;
@@ -97,7 +95,7 @@ qat_status qat_ref_softmax_fwd(void *st, float *scores, const float *key_bias, i
 qat_status qat_ref_softmax_bwd(void *st, const float *dp, const float *p, int64_t rows, int64_t cols,
                                float *ds)
 {
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *dpr = dp + r * cols, *pr = p + r * cols;
         double dot = 0.0;
@@ -114,7 +112,7 @@ qat_status qat_ref_softmax_bwd(void *st, const float *dp, const float *p, int64_
 qat_status qat_ref_embedding_fwd(void *st, const float *table, const int32_t *ids, int64_t n,
                                  int64_t dim, float *out, int accumulate)
 {
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, n * dim)) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         const float *row = table + (int64_t)ids[i] * dim;
         float *o = out + i * dim;
@@ -133,7 +131,7 @@ qat_status qat_ref_embedding_bwd(void *st, const float *dy, const int32_t *ids, 
     (void)vocab;
     /* Split by column so each table entry is summed by one thread, in
      * token order: deterministic whatever the thread count. */
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static)
+#pragma omp parallel for num_threads(qat_ref_team(st, n * dim)) schedule(static)
     for (int64_t c = 0; c < dim; c++)
         for (int64_t i = 0; i < n; i++)
             dtable[(int64_t)ids[i] * dim + c] += dy[i * dim + c];
@@ -154,7 +152,7 @@ qat_status qat_ref_cross_entropy(void *st, const float *logits, const int32_t *l
                                  int64_t classes, float scale, float *loss, float *dlogits)
 {
     double total = 0.0;
-#pragma omp parallel for num_threads(THREADS(st)) schedule(static) reduction(+ : total)
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * classes)) schedule(static) reduction(+ : total)
     for (int64_t r = 0; r < rows; r++) {
         const float *z = logits + r * classes;
         float *dz = dlogits ? dlogits + r * classes : NULL;

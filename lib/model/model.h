@@ -139,6 +139,8 @@ qat_status qat_model_init_weight_steps(qat_model *m);
 qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *dims, qat_task task,
                                       int64_t num_labels, float classifier_dropout, qat_model **out);
 void qat_model_clear_report(qat_model *m);
+/* Marks the quantizer owning step parameter `index` as initialised. */
+void qat_model_mark_step_initialized(qat_model *m, size_t index);
 
 /* (Re)lays out the activations for batch x seq; keeps memory if it fits. */
 qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len);

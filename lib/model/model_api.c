@@ -319,6 +319,21 @@ static void mark_step_initialized(qat_quantizer *q, size_t index)
         q->initialized = 1;
 }
 
+void qat_model_mark_step_initialized(qat_model *m, size_t i)
+{
+    mark_step_initialized(&m->word.q, i);
+    mark_step_initialized(&m->pos.q, i);
+    mark_step_initialized(&m->type.q, i);
+    for (int64_t l = 0; l < m->dims.num_layers; l++) {
+        qat_linear *ls[6] = {&m->layers[l].q, &m->layers[l].k, &m->layers[l].v,
+                             &m->layers[l].attn_out, &m->layers[l].inter, &m->layers[l].out};
+        for (int j = 0; j < 6; j++) {
+            mark_step_initialized(&ls[j]->wq, i);
+            mark_step_initialized(&ls[j]->aq, i);
+        }
+    }
+}
+
 QAT_API qat_status qat_model_set_parameter(qat_model *m, const char *name, const float *values, size_t count)
 {
     size_t i;
@@ -326,17 +341,7 @@ QAT_API qat_status qat_model_set_parameter(qat_model *m, const char *name, const
     if (m->params[i].is_step) {
         QAT_CHECK_ARG(values[0] > 0.0f && isfinite(values[0]), "qat_model_set_parameter('%s'): a step must be > 0",
                       name);
-        mark_step_initialized(&m->word.q, i);
-        mark_step_initialized(&m->pos.q, i);
-        mark_step_initialized(&m->type.q, i);
-        for (int64_t l = 0; l < m->dims.num_layers; l++) {
-            qat_linear *ls[6] = {&m->layers[l].q, &m->layers[l].k, &m->layers[l].v,
-                                 &m->layers[l].attn_out, &m->layers[l].inter, &m->layers[l].out};
-            for (int j = 0; j < 6; j++) {
-                mark_step_initialized(&ls[j]->wq, i);
-                mark_step_initialized(&ls[j]->aq, i);
-            }
-        }
+        qat_model_mark_step_initialized(m, i);
     }
     return upload(m, model_w(m, i), values, count);
 }

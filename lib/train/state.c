@@ -204,9 +204,9 @@ QAT_API qat_status qat_trainer_resume(qat_trainer *t, const char *path, uint64_t
         memcpy(t->exp_avg, q + floats, floats);
         memcpy(t->exp_avg_sq, q + 2 * floats, floats);
         t->step = steps[0];
-        for (size_t i = 0; st == QAT_OK && i < m->n_params; i++)
+        for (size_t i = 0; i < m->n_params; i++)
             if (flags[i])
-                st = qat_model_set_parameter(m, m->params[i].name, model_w(m, i), 1);
+                qat_model_mark_step_initialized(m, i);
     }
     free(p);
     return st;

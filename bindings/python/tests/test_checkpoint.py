@@ -76,11 +76,14 @@ def test_quantizer_state_round_trips(tmp_path):
                               quant="E8W4A8", context=libqat.Context("ref"))
     model.forward(ids, mask)             # initialises the activation steps
     step = "roberta.encoder.layer.1.output.dense.input_quantizer.step"
-    model.set_parameter(step, model.get_parameter(step) * 1.5)  # a trained value, not an initial one
+    wstep = "roberta.encoder.layer.0.attention.self.key.weight_quantizer.step"
+    for name in (step, wstep):  # trained values, not initial ones
+        model.set_parameter(name, model.get_parameter(name) * 1.5)
     want = model.forward(ids, mask)
     model.save(tmp_path / "qat")
     again = libqat.Model.load(tmp_path / "qat", task="token-classification", context=libqat.Context("ref"))
     np.testing.assert_array_equal(again.get_parameter(step), model.get_parameter(step))
+    np.testing.assert_array_equal(again.get_parameter(wstep), model.get_parameter(wstep))
     np.testing.assert_array_equal(again.forward(ids, mask), want)
     # the quantized reference agrees with the reloaded libqat model
     quantize_model(ref, "E8W4A8")
