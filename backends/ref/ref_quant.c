@@ -2,6 +2,9 @@
  * SPEC section 4 writes them (round half to even, float arithmetic in the
  * order written there). */
 #include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
 
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
@@ -60,9 +63,22 @@ qat_status qat_ref_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int
                                      float *gamma, float *y)
 {
     if (!per_row) {
+        /* Row sums in parallel, then their sum in row order: the same
+         * double-precision mean whatever the thread count. */
+        double *row_sums = malloc((size_t)rows * sizeof *row_sums);
+        if (!row_sums)
+            return qat_fail(QAT_ERR_OUT_OF_MEMORY, "bitnet_weight_fwd: out of memory");
+#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            double acc = 0.0;
+            for (int64_t c = 0; c < cols; c++)
+                acc += fabsf(w[r * cols + c]);
+            row_sums[r] = acc;
+        }
         double acc = 0.0;
-        for (int64_t i = 0; i < rows * cols; i++)
-            acc += fabsf(w[i]);
+        for (int64_t r = 0; r < rows; r++)
+            acc += row_sums[r];
+        free(row_sums);
         float m = (float)(acc / (double)(rows * cols));
         gamma[0] = m > 1e-5f ? m : 1e-5f;
     }

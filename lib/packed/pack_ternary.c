@@ -27,9 +27,15 @@ qat_status qat_packed_bitnet_gamma(const float *w, int64_t out, int64_t in, int 
             gamma[r] = m > 1e-5f ? m : 1e-5f;
         }
     } else {
+        /* Row sums first, then their sum in row order, as the ref backend
+         * computes it (its rows are summed in parallel). */
         double acc = 0.0;
-        for (int64_t i = 0; i < out * in; i++)
-            acc += fabsf(w[i]);
+        for (int64_t r = 0; r < out; r++) {
+            double row = 0.0;
+            for (int64_t c = 0; c < in; c++)
+                row += fabsf(w[r * in + c]);
+            acc += row;
+        }
         float m = (float)(acc / (double)(out * in));
         if (!isfinite(m))
             return qat_fail(QAT_ERR_NUMERIC, "packed: bitnet gamma: weight is not finite");
