@@ -14,6 +14,8 @@ typedef struct qat_cli_command {
 int qat_cli_info(int argc, char **argv);
 int qat_cli_quant(int argc, char **argv);
 int qat_cli_train(int argc, char **argv);
+int qat_cli_sweep(int argc, char **argv);
+int qat_cli_report(int argc, char **argv);
 
 /* Prints "qat <cmd>: <message>: <qat_last_error()>" and returns 1. */
 int qat_cli_fail(const char *cmd, const char *what, qat_status st);

@@ -1,0 +1,339 @@
+/* qat sweep: the study's grid as one command. Expands a grid file into
+ * cells and runs them here one after another, or writes (and submits) a
+ * SLURM array whose tasks each run one cell. Re-running is always safe: a
+ * cell with a results.json is skipped and an interrupted one resumes from
+ * its checkpoints (qat_pipeline_run does that given the same out dir). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "sweep_grid.h"
+#include "sweep_slurm.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: qat sweep --grid GRID.yaml|GRID.json [options]\n"
+            "Expands the grid (configs x alphas x models x tasks x seeds; format in docs/sweep.md) into cells\n"
+            "and runs every cell here, one after another, unless --list, --cell or --emit-slurm says otherwise.\n"
+            "Cells whose results.json exists are skipped; interrupted ones resume from their checkpoints.\n"
+            "  --grid FILE          the grid (.yaml/.yml needs libyaml; .json always works)\n"
+            "  --root DIR           where cell directories go (default: the grid's root, else runs/<name>\n"
+            "                       next to the grid file)\n"
+            "  --list               print every cell (index, status, id) and exit\n"
+            "  --cell N|ID          run only this cell (an index 0..N-1 as SLURM_ARRAY_TASK_ID, or an id)\n"
+            "  --emit-slurm FILE    write a SLURM array script, one array task per cell, and exit\n"
+            "  --submit             with --emit-slurm: run sbatch on the script\n"
+            "  --threads N          threads per cell (default: the grid's 'threads', else the library's)\n"
+            "  --backend NAME       backend (default: the grid's 'backend', else the best available)\n"
+            "  --quiet              no per-step progress, only a line per cell\n"
+            "  -h, --help           this help\n"
+            "Exit status: 0 when every selected cell has results, 1 when a cell failed, 2 on bad usage/grid,\n"
+            "130 when interrupted (the interrupted cell keeps its checkpoint).\n");
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+typedef struct progress_state {
+    const char *id;
+    size_t index, count;
+    int tty, quiet;
+    struct timespec start;
+    char phase[16];
+} progress_state;
+
+/* The library checkpoints and returns when we ask it to stop, so ^C or a
+ * SLURM preemption signal loses at most checkpoint_every steps. */
+static int on_progress(void *user, const char *phase, int64_t step, int64_t total, double loss)
+{
+    progress_state *p = user;
+    if (interrupted)
+        return 1;
+    if (p->quiet)
+        return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (strcmp(p->phase, phase) != 0) {
+        if (p->tty && p->phase[0])
+            fputc('\n', stderr);
+        snprintf(p->phase, sizeof p->phase, "%s", phase);
+        p->start = now;
+        return 0;
+    }
+    if (strcmp(phase, "eval") == 0)
+        return 0;
+    double elapsed = (double)(now.tv_sec - p->start.tv_sec) + 1e-9 * (double)(now.tv_nsec - p->start.tv_nsec);
+    double rate = step / (elapsed > 0 ? elapsed : 1e-9);
+    int64_t every = total >= 20 ? total / 10 : 1;
+    if (p->tty)
+        fprintf(stderr, "\r[%zu/%zu] %s %s %lld/%lld loss %.4f (%.2f steps/s) ", p->index + 1, p->count, p->id, phase,
+                (long long)step, (long long)total, loss, rate);
+    else if (step == total || step % every == 0)
+        fprintf(stderr, "[%zu/%zu] %s %s %lld/%lld loss %.4f (%.2f steps/s)\n", p->index + 1, p->count, p->id, phase,
+                (long long)step, (long long)total, loss, rate);
+    return 0;
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[PATH_MAX + 64];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static const char *cell_status(const sweep_cell *c)
+{
+    if (file_exists(c->out_dir, "results.json"))
+        return "done";
+    return file_exists(c->out_dir, "cell.json") ? "started" : "pending";
+}
+
+/* cell.json names the cell's grid coordinates next to its results, so
+ * `qat report` can label rows and columns by the grid's names rather than
+ * by paths. Written before the run (rename: never half a file). */
+static int write_cell_json(const sweep_grid *g, const sweep_cell *c)
+{
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "id", json_object_new_string(c->id));
+    json_object_object_add(j, "index", json_object_new_int64((int64_t)c->index));
+    json_object_object_add(j, "grid", json_object_new_string(g->path));
+    json_object_object_add(j, "sweep", json_object_new_string(g->name));
+    json_object_object_add(j, "model", json_object_new_string(c->model->name));
+    json_object_object_add(j, "model_path", json_object_new_string(c->model->path));
+    json_object_object_add(j, "task", json_object_new_string(c->task->name));
+    json_object_object_add(j, "task_train", json_object_new_string(c->task->train));
+    json_object_object_add(j, "quant", json_object_new_string(c->config));
+    json_object_object_add(j, "alpha", json_object_new_double(c->alpha));
+    json_object_object_add(j, "seed", json_object_new_int64((int64_t)c->seed));
+    json_object_object_add(j, "total_steps", json_object_new_int64(g->total_steps));
+    char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/cell.json", c->out_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = json_object_to_file_ext(tmp, j, JSON_C_TO_STRING_PRETTY) == 0 && rename(tmp, path) == 0 ? 0 : -1;
+    json_object_put(j);
+    return rc;
+}
+
+static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_cell *c, size_t count, int quiet,
+                           double *f1)
+{
+    if (mkdirs(c->out_dir) != 0 || write_cell_json(g, c) != 0) {
+        fprintf(stderr, "qat sweep: cell %zu: cannot write %s: %s\n", c->index, c->out_dir, strerror(errno));
+        return QAT_ERR_IO;
+    }
+    qat_pipeline_options o;
+    qat_pipeline_options_init(&o, QAT_PIPELINE_OPTIONS_VERSION);
+    o.model_dir = c->model->path;
+    o.tokenizer = c->model->tokenizer;
+    o.corpus = c->model->corpus;
+    o.quant = c->config;
+    o.alpha = c->alpha;
+    o.seed = c->seed;
+    o.total_steps = g->total_steps;
+    o.train_file = c->task->train;
+    o.eval_file = c->task->eval;
+    o.test_file = c->task->test;
+    o.out_dir = c->out_dir;
+    o.max_seq_len = g->seq_len;
+    o.checkpoint_every = g->checkpoint_every;
+    o.train.batch_size = g->batch;
+    o.train.micro_batch_size = g->micro_batch;
+    o.train.learning_rate = g->lr;
+    o.train.warmup_ratio = g->warmup;
+    progress_state p = {c->id, c->index, count, isatty(STDERR_FILENO), quiet, {0, 0}, ""};
+    o.progress = on_progress;
+    o.progress_user = &p;
+    qat_status st = qat_pipeline_run(ctx, &o, f1);
+    if (p.tty && !quiet && p.phase[0])
+        fputc('\n', stderr);
+    return st;
+}
+
+int qat_cli_sweep(int argc, char **argv)
+{
+    const char *grid_path = NULL, *root = NULL, *cell_key = NULL, *slurm_script = NULL, *backend = NULL;
+    int list = 0, submit = 0, quiet = 0;
+    long threads = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--list")) {
+            list = 1;
+            continue;
+        }
+        if (!strcmp(a, "--submit")) {
+            submit = 1;
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+            continue;
+        }
+        int takes_value = !strcmp(a, "--grid") || !strcmp(a, "--root") || !strcmp(a, "--cell") ||
+                          !strcmp(a, "--emit-slurm") || !strcmp(a, "--threads") || !strcmp(a, "--backend");
+        if (!takes_value) {
+            fprintf(stderr, "qat sweep: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "qat sweep: %s needs a value\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--grid")) grid_path = v;
+        else if (!strcmp(a, "--root")) root = v;
+        else if (!strcmp(a, "--cell")) cell_key = v;
+        else if (!strcmp(a, "--emit-slurm")) slurm_script = v;
+        else if (!strcmp(a, "--backend")) backend = v;
+        else {
+            char *end;
+            threads = strtol(v, &end, 10);
+            if (*end || end == v || threads < 0 || threads > 4096) {
+                fprintf(stderr, "qat sweep: --threads: '%s' is not a thread count (0..4096)\n", v);
+                return 2;
+            }
+        }
+    }
+    if (!grid_path) {
+        fprintf(stderr, "qat sweep: --grid is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (submit && !slurm_script) {
+        fprintf(stderr, "qat sweep: --submit needs --emit-slurm FILE (the script to submit)\n");
+        return 2;
+    }
+    sweep_grid g;
+    char err[1024];
+    if (sweep_grid_load(grid_path, root, &g, err, sizeof err) != 0) {
+        fprintf(stderr, "qat sweep: %s\n", err);
+        return 2;
+    }
+    size_t n = sweep_grid_cell_count(&g), first = 0, last = n;
+    if (threads < 0)
+        threads = (long)g.threads;
+    int rc = 0;
+    if (cell_key) {
+        if (sweep_grid_find(&g, cell_key, &first, err, sizeof err) != 0) {
+            fprintf(stderr, "qat sweep: --cell: %s\n", err);
+            sweep_grid_free(&g);
+            return 2;
+        }
+        last = first + 1;
+    }
+    if (list) {
+        printf("# %s: %zu cells under %s\n", g.path, n, g.root);
+        sweep_cell c;
+        for (size_t i = first; i < last; i++) {
+            sweep_grid_cell(&g, i, &c);
+            printf("%zu\t%s\t%s\n", i, cell_status(&c), c.id);
+        }
+        goto out;
+    }
+    if (slurm_script) {
+        char exe[PATH_MAX];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (len <= 0)
+            snprintf(exe, sizeof exe, "qat"); /* no /proc: rely on PATH */
+        else
+            exe[len] = '\0';
+        if (sweep_slurm_emit(&g, exe, slurm_script, (int)threads, err, sizeof err) != 0) {
+            fprintf(stderr, "qat sweep: --emit-slurm: %s\n", err);
+            rc = 1;
+            goto out;
+        }
+        printf("%s: SLURM array of %zu cells (tasks 0-%zu) for %s\n", slurm_script, n, n - 1, g.path);
+        if (submit && sweep_slurm_submit(slurm_script, err, sizeof err) != 0) {
+            fprintf(stderr, "qat sweep: --submit: %s\n", err);
+            rc = 1;
+        }
+        goto out;
+    }
+
+    qat_context *ctx = NULL;
+    qat_status st = qat_context_create(backend ? backend : g.backend, &ctx);
+    if (st != QAT_OK) {
+        rc = qat_cli_fail("sweep", "cannot create a context", st);
+        goto out;
+    }
+    if (threads > 0 && (st = qat_context_set_int(ctx, QAT_CTX_THREADS, threads)) != QAT_OK) {
+        rc = qat_cli_fail("sweep", "bad thread count", st);
+        qat_context_free(ctx);
+        goto out;
+    }
+    /* SIGTERM is what SLURM sends before killing a task at its time limit. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    size_t done = 0, skipped = 0, failed = 0;
+    for (size_t i = first; i < last && !interrupted; i++) {
+        sweep_cell c;
+        sweep_grid_cell(&g, i, &c);
+        if (file_exists(c.out_dir, "results.json")) {
+            printf("[%zu/%zu] %s: done already, skipped\n", i + 1, n, c.id);
+            skipped++;
+            continue;
+        }
+        int resuming = file_exists(c.out_dir, "cell.json");
+        printf("[%zu/%zu] %s: %s\n", i + 1, n, c.id, resuming ? "resuming" : "starting");
+        fflush(stdout);
+        double f1 = NAN;
+        st = run_cell(ctx, &g, &c, n, quiet, &f1);
+        if (st == QAT_OK) {
+            printf("[%zu/%zu] %s: test F1 %.2f%%%s\n", i + 1, n, c.id, 100.0 * f1, f1 < 0.2 ? " [collapsed]" : "");
+            done++;
+        } else if (interrupted) {
+            printf("[%zu/%zu] %s: interrupted, checkpoint kept (run again to resume)\n", i + 1, n, c.id);
+        } else {
+            fprintf(stderr, "qat sweep: cell %zu (%s) failed: %s (%s)\n", i, c.id, qat_last_error(),
+                    qat_status_string(st));
+            failed++;
+        }
+        fflush(stdout);
+    }
+    qat_context_free(ctx);
+    printf("%zu run, %zu skipped (done before), %zu failed%s; results under %s\n", done, skipped, failed,
+           interrupted ? ", interrupted" : "", g.root);
+    rc = interrupted ? 130 : failed ? 1 : 0;
+out:
+    sweep_grid_free(&g);
+    return rc;
+}

@@ -1,0 +1,629 @@
+/* Grid loading, validation and expansion (see sweep_grid.h, docs/sweep.md).
+ * Everything is checked before the first cell runs: a typo found after
+ * three days of a sweep costs three days. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <qat/qat.h>
+
+#include "sweep_grid.h"
+
+typedef struct checker {
+    const char *label;  /* grid file name, prefixes every message */
+    const char *base;   /* directory relative paths are resolved from */
+    char *err;
+    size_t errcap;
+} checker;
+
+static int fail(checker *c, const char *key, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(c->err, c->errcap, "%s: %s: %s", c->label, key, msg);
+    return -1;
+}
+
+static const char *type_name(json_object *v)
+{
+    return v ? json_type_to_name(json_object_get_type(v)) : "null";
+}
+
+static char *join_path(const char *base, const char *p)
+{
+    if (p[0] == '/' || !base || !*base || !strcmp(base, "."))
+        return strdup(p);
+    size_t n = strlen(base) + strlen(p) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s", base, p);
+    return s;
+}
+
+/* Labels become directory names and SLURM ids: keep them to a safe set. */
+static int safe_label(const char *s)
+{
+    if (!*s || !strcmp(s, ".") || !strcmp(s, "..") || strlen(s) > 64)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+              *p == '_' || *p == '.' || *p == '+'))
+            return 0;
+    return 1;
+}
+
+static int get_string(checker *c, json_object *obj, const char *name, const char *key, char **out, int required)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(obj, name, &v) || !v) {
+        if (required)
+            return fail(c, key, "missing (a string is required)");
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_string))
+        return fail(c, key, "expected a string, got %s", type_name(v));
+    if (!*json_object_get_string(v))
+        return fail(c, key, "empty string");
+    *out = strdup(json_object_get_string(v));
+    return 0;
+}
+
+static int get_number(checker *c, json_object *obj, const char *name, const char *key, double *out)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(obj, name, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+        return fail(c, key, "expected a number, got %s", type_name(v));
+    *out = json_object_get_double(v);
+    return 0;
+}
+
+static int get_int(checker *c, json_object *obj, const char *name, const char *key, int64_t *out, int64_t lo,
+                   int64_t hi)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(obj, name, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, json_type_int))
+        return fail(c, key, "expected an integer, got %s", type_name(v));
+    int64_t x = json_object_get_int64(v);
+    if (x < lo || x > hi)
+        return fail(c, key, "%lld is outside [%lld, %lld]", (long long)x, (long long)lo, (long long)hi);
+    *out = x;
+    return 0;
+}
+
+/* Rejects keys the grid format does not know: a misspelt "alpha" must not
+ * silently run the default. */
+static int known_keys(checker *c, json_object *obj, const char *where, const char *const *keys)
+{
+    json_object_object_foreach(obj, k, v)
+    {
+        (void)v;
+        int ok = 0;
+        for (const char *const *p = keys; *p; p++)
+            ok |= !strcmp(*p, k);
+        if (!ok) {
+            char key[256];
+            snprintf(key, sizeof key, "%s%s%s", where, *where ? "." : "", k);
+            return fail(c, key, "unknown key (see docs/sweep.md for the grid format)");
+        }
+    }
+    return 0;
+}
+
+static int get_list(checker *c, json_object *obj, const char *name, json_object **out, int required)
+{
+    json_object *v = NULL;
+    *out = NULL;
+    if (!json_object_object_get_ex(obj, name, &v) || !v) {
+        if (required)
+            return fail(c, name, "missing (a non-empty list is required)");
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_array))
+        return fail(c, name, "expected a list, got %s", type_name(v));
+    if (json_object_array_length(v) == 0)
+        return fail(c, name, "empty list (give at least one entry)");
+    *out = v;
+    return 0;
+}
+
+static int readable(checker *c, const char *key, const char *path)
+{
+    if (access(path, R_OK) != 0)
+        return fail(c, key, "cannot read '%s': %s", path, strerror(errno));
+    return 0;
+}
+
+static int load_configs(checker *c, json_object *root, sweep_grid *g)
+{
+    json_object *list;
+    if (get_list(c, root, "configs", &list, 1))
+        return -1;
+    size_t n = json_object_array_length(list);
+    g->configs = calloc(n, sizeof *g->configs);
+    for (size_t i = 0; i < n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "configs[%zu]", i);
+        json_object *v = json_object_array_get_idx(list, i);
+        if (!json_object_is_type(v, json_type_string))
+            return fail(c, key, "expected a config string such as E6W1.58A6, got %s", type_name(v));
+        qat_quant_config *q = NULL;
+        if (qat_quant_config_parse(json_object_get_string(v), &q) != QAT_OK)
+            return fail(c, key, "invalid quant config '%s': %s", json_object_get_string(v), qat_last_error());
+        char text[QAT_QUANT_CONFIG_MAX_STRING + 1];
+        qat_status st = qat_quant_config_to_string(q, text, sizeof text, NULL);
+        qat_quant_config_free(q);
+        if (st != QAT_OK)
+            return fail(c, key, "cannot name config '%s': %s", json_object_get_string(v), qat_last_error());
+        for (size_t j = 0; j < g->n_configs; j++)
+            if (!strcmp(g->configs[j], text))
+                return fail(c, key, "'%s' repeats configs[%zu] (both are %s)", json_object_get_string(v), j, text);
+        g->configs[g->n_configs++] = strdup(text);
+    }
+    return 0;
+}
+
+static int load_alphas(checker *c, json_object *root, sweep_grid *g)
+{
+    json_object *list;
+    if (get_list(c, root, "alphas", &list, 1))
+        return -1;
+    size_t n = json_object_array_length(list);
+    g->alphas = calloc(n, sizeof *g->alphas);
+    for (size_t i = 0; i < n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "alphas[%zu]", i);
+        json_object *v = json_object_array_get_idx(list, i);
+        if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+            return fail(c, key, "expected a number in [0, 1), got %s", type_name(v));
+        double a = json_object_get_double(v);
+        if (!(a >= 0 && a < 1))
+            return fail(c, key, "%g is outside [0, 1) (alpha is the DAPT share of B_total)", a);
+        for (size_t j = 0; j < g->n_alphas; j++)
+            if (g->alphas[j] == a)
+                return fail(c, key, "%g repeats alphas[%zu]", a, j);
+        g->alphas[g->n_alphas++] = a;
+    }
+    return 0;
+}
+
+static int load_seeds(checker *c, json_object *root, sweep_grid *g)
+{
+    json_object *list;
+    if (get_list(c, root, "seeds", &list, 0))
+        return -1;
+    if (!list) {
+        g->seeds = malloc(sizeof *g->seeds);
+        g->seeds[0] = 42;
+        g->n_seeds = 1;
+        return 0;
+    }
+    size_t n = json_object_array_length(list);
+    g->seeds = calloc(n, sizeof *g->seeds);
+    for (size_t i = 0; i < n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "seeds[%zu]", i);
+        json_object *v = json_object_array_get_idx(list, i);
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+            return fail(c, key, "expected a non-negative integer, got %s", json_object_get_string(v));
+        uint64_t s = (uint64_t)json_object_get_int64(v);
+        for (size_t j = 0; j < g->n_seeds; j++)
+            if (g->seeds[j] == s)
+                return fail(c, key, "%llu repeats seeds[%zu]", (unsigned long long)s, j);
+        g->seeds[g->n_seeds++] = s;
+    }
+    return 0;
+}
+
+/* A path-valued key: resolved against the grid's directory, then checked. */
+static int get_path(checker *c, json_object *obj, const char *name, const char *key, char **out, int required,
+                    int must_read)
+{
+    char *raw = NULL;
+    if (get_string(c, obj, name, key, &raw, required))
+        return -1;
+    if (!raw)
+        return 0;
+    *out = join_path(c->base, raw);
+    free(raw);
+    return must_read ? readable(c, key, *out) : 0;
+}
+
+/* The label of an entry given by path only: its last component, without a
+ * file extension for task files. */
+static char *label_from_path(const char *p, int strip_ext)
+{
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        n--;
+    const char *b = p + n;
+    while (b > p && b[-1] != '/')
+        b--;
+    size_t len = (size_t)(p + n - b);
+    char *s = strndup(b, len);
+    char *dot = strip_ext ? strrchr(s, '.') : NULL;
+    if (dot && dot != s)
+        *dot = '\0';
+    return s;
+}
+
+static int load_models(checker *c, json_object *root, sweep_grid *g, int need_corpus)
+{
+    static const char *const keys[] = {"name", "path", "tokenizer", "corpus", NULL};
+    json_object *list;
+    if (get_list(c, root, "models", &list, 1))
+        return -1;
+    size_t n = json_object_array_length(list);
+    g->models = calloc(n, sizeof *g->models);
+    g->n_models = n; /* all counted now, so a failure half-way frees what was set */
+    for (size_t i = 0; i < n; i++) {
+        char where[64], key[96];
+        snprintf(where, sizeof where, "models[%zu]", i);
+        json_object *v = json_object_array_get_idx(list, i);
+        sweep_model *m = &g->models[i];
+        if (!json_object_is_type(v, json_type_object))
+            return fail(c, where, "expected a mapping {name, path, tokenizer, corpus}, got %s", type_name(v));
+        if (known_keys(c, v, where, keys))
+            return -1;
+        snprintf(key, sizeof key, "%s.path", where);
+        if (get_path(c, v, "path", key, &m->path, 1, 0))
+            return -1;
+        char cfg[4200];
+        snprintf(cfg, sizeof cfg, "%s/config.json", m->path);
+        if (access(cfg, R_OK) != 0)
+            return fail(c, key, "'%s' is not a checkpoint directory (cannot read %s: %s)", m->path, cfg,
+                        strerror(errno));
+        snprintf(key, sizeof key, "%s.tokenizer", where);
+        if (get_path(c, v, "tokenizer", key, &m->tokenizer, 0, 1))
+            return -1;
+        snprintf(key, sizeof key, "%s.corpus", where);
+        if (get_path(c, v, "corpus", key, &m->corpus, need_corpus, 1))
+            return -1;
+        snprintf(key, sizeof key, "%s.name", where);
+        if (get_string(c, v, "name", key, &m->name, 0))
+            return -1;
+        if (!m->name)
+            m->name = label_from_path(m->path, 0);
+        if (!safe_label(m->name))
+            return fail(c, key, "'%s' is not a usable label (letters, digits, '-', '_', '.', '+'; at most 64)",
+                        m->name);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(g->models[j].name, m->name))
+                return fail(c, key, "'%s' is also the name of models[%zu]", m->name, j);
+    }
+    return 0;
+}
+
+static int load_tasks(checker *c, json_object *root, sweep_grid *g)
+{
+    static const char *const keys[] = {"name", "train", "eval", "test", NULL};
+    json_object *list;
+    if (get_list(c, root, "tasks", &list, 1))
+        return -1;
+    size_t n = json_object_array_length(list);
+    g->tasks = calloc(n, sizeof *g->tasks);
+    g->n_tasks = n;
+    for (size_t i = 0; i < n; i++) {
+        char where[64], key[96];
+        snprintf(where, sizeof where, "tasks[%zu]", i);
+        json_object *v = json_object_array_get_idx(list, i);
+        sweep_task *t = &g->tasks[i];
+        if (!json_object_is_type(v, json_type_object))
+            return fail(c, where, "expected a mapping {name, train, eval, test}, got %s", type_name(v));
+        if (known_keys(c, v, where, keys))
+            return -1;
+        snprintf(key, sizeof key, "%s.train", where);
+        if (get_path(c, v, "train", key, &t->train, 1, 1))
+            return -1;
+        snprintf(key, sizeof key, "%s.eval", where);
+        if (get_path(c, v, "eval", key, &t->eval, 0, 1))
+            return -1;
+        snprintf(key, sizeof key, "%s.test", where);
+        if (get_path(c, v, "test", key, &t->test, 0, 1))
+            return -1;
+        if (!t->eval != !t->test)
+            return fail(c, where, "give both eval and test, or neither (then a seeded 70/10/20 split of train)");
+        snprintf(key, sizeof key, "%s.name", where);
+        if (get_string(c, v, "name", key, &t->name, 0))
+            return -1;
+        if (!t->name)
+            t->name = label_from_path(t->train, 1);
+        if (!safe_label(t->name))
+            return fail(c, key, "'%s' is not a usable label (letters, digits, '-', '_', '.', '+'; at most 64)",
+                        t->name);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(g->tasks[j].name, t->name))
+                return fail(c, key, "'%s' is also the name of tasks[%zu]", t->name, j);
+    }
+    return 0;
+}
+
+static int load_training(checker *c, json_object *root, sweep_grid *g)
+{
+    static const char *const keys[] = {"total_steps", "batch", "micro_batch", "lr", "warmup", "seq_len",
+                                       "checkpoint_every", NULL};
+    g->total_steps = 30000;
+    g->batch = 96;
+    g->lr = 5e-6;
+    g->warmup = 0.1;
+    g->seq_len = 512;
+    json_object *t = NULL;
+    if (!json_object_object_get_ex(root, "training", &t) || !t)
+        return 0;
+    if (!json_object_is_type(t, json_type_object))
+        return fail(c, "training", "expected a mapping, got %s", type_name(t));
+    if (known_keys(c, t, "training", keys) ||
+        get_int(c, t, "total_steps", "training.total_steps", &g->total_steps, 1, INT64_C(1) << 40) ||
+        get_int(c, t, "batch", "training.batch", &g->batch, 1, 1 << 20) ||
+        get_int(c, t, "micro_batch", "training.micro_batch", &g->micro_batch, 0, 1 << 20) ||
+        get_number(c, t, "lr", "training.lr", &g->lr) || get_number(c, t, "warmup", "training.warmup", &g->warmup) ||
+        get_int(c, t, "seq_len", "training.seq_len", &g->seq_len, 8, 65536) ||
+        get_int(c, t, "checkpoint_every", "training.checkpoint_every", &g->checkpoint_every, 0, INT64_C(1) << 40))
+        return -1;
+    if (!(g->lr > 0 && g->lr < 1))
+        return fail(c, "training.lr", "%g is outside (0, 1)", g->lr);
+    if (!(g->warmup >= 0 && g->warmup <= 1))
+        return fail(c, "training.warmup", "%g is outside [0, 1]", g->warmup);
+    return 0;
+}
+
+static int load_slurm(checker *c, json_object *root, sweep_grid *g)
+{
+    static const char *const keys[] = {"partition", "time", "mem", "gres", "account", "qos", "cpus_per_task",
+                                       "max_parallel", "setup", NULL};
+    json_object *s = NULL;
+    if (!json_object_object_get_ex(root, "slurm", &s) || !s)
+        return 0;
+    if (!json_object_is_type(s, json_type_object))
+        return fail(c, "slurm", "expected a mapping, got %s", type_name(s));
+    sweep_slurm *o = &g->slurm;
+    if (known_keys(c, s, "slurm", keys) || get_string(c, s, "partition", "slurm.partition", &o->partition, 0) ||
+        get_string(c, s, "time", "slurm.time", &o->time, 0) || get_string(c, s, "mem", "slurm.mem", &o->mem, 0) ||
+        get_string(c, s, "gres", "slurm.gres", &o->gres, 0) ||
+        get_string(c, s, "account", "slurm.account", &o->account, 0) ||
+        get_string(c, s, "qos", "slurm.qos", &o->qos, 0) ||
+        get_int(c, s, "cpus_per_task", "slurm.cpus_per_task", &o->cpus_per_task, 1, 4096) ||
+        get_int(c, s, "max_parallel", "slurm.max_parallel", &o->max_parallel, 1, 1 << 20))
+        return -1;
+    /* These values land in #SBATCH lines: a newline would inject a line. */
+    const char *vals[] = {o->partition, o->time, o->mem, o->gres, o->account, o->qos};
+    const char *names[] = {"slurm.partition", "slurm.time", "slurm.mem", "slurm.gres", "slurm.account", "slurm.qos"};
+    for (int i = 0; i < 6; i++)
+        if (vals[i] && strpbrk(vals[i], "\n\r"))
+            return fail(c, names[i], "must be one line");
+    json_object *setup;
+    if (get_list(c, s, "setup", &setup, 0))
+        return -1;
+    if (setup) {
+        size_t n = json_object_array_length(setup);
+        o->setup = calloc(n, sizeof *o->setup);
+        for (size_t i = 0; i < n; i++) {
+            json_object *v = json_object_array_get_idx(setup, i);
+            if (!json_object_is_type(v, json_type_string))
+                return fail(c, "slurm.setup", "entry %zu: expected a shell line, got %s", i, type_name(v));
+            o->setup[o->n_setup++] = strdup(json_object_get_string(v));
+        }
+    }
+    return 0;
+}
+
+int sweep_grid_from_json(json_object *root, const char *label, const char *base_dir, const char *root_override,
+                         sweep_grid *g, char *err, size_t errcap)
+{
+    static const char *const keys[] = {"name",   "root",     "configs", "alphas",  "seeds", "models",
+                                       "tasks",  "training", "threads", "backend", "slurm", NULL};
+    checker c = {label, base_dir, err, errcap};
+    memset(g, 0, sizeof *g);
+    g->path = strdup(label);
+    if (!root || !json_object_is_type(root, json_type_object))
+        return fail(&c, "(top level)", "expected a mapping of grid keys, got %s", type_name(root));
+    if (known_keys(&c, root, "", keys) || load_configs(&c, root, g) || load_alphas(&c, root, g) ||
+        load_seeds(&c, root, g))
+        goto bad;
+    int need_corpus = 0;
+    for (size_t i = 0; i < g->n_alphas; i++)
+        need_corpus |= g->alphas[i] > 0;
+    if (load_models(&c, root, g, need_corpus) || load_tasks(&c, root, g) || load_training(&c, root, g) ||
+        load_slurm(&c, root, g) || get_int(&c, root, "threads", "threads", &g->threads, 0, 4096) ||
+        get_string(&c, root, "backend", "backend", &g->backend, 0) || get_string(&c, root, "name", "name", &g->name, 0))
+        goto bad;
+    if (!g->name)
+        g->name = label_from_path(label, 1);
+    if (!safe_label(g->name)) {
+        fail(&c, "name", "'%s' is not a usable label (letters, digits, '-', '_', '.', '+'; at most 64)", g->name);
+        goto bad;
+    }
+    if (root_override) {
+        g->root = strdup(root_override);
+    } else {
+        char *r = NULL;
+        if (get_string(&c, root, "root", "root", &r, 0))
+            goto bad;
+        if (!r) {
+            size_t n = strlen(g->name) + 8;
+            r = malloc(n);
+            snprintf(r, n, "runs/%s", g->name);
+        }
+        g->root = join_path(base_dir, r);
+        free(r);
+    }
+    if (strlen(g->root) > 2048) { /* leaves room for the cell ids under it */
+        fail(&c, "root", "path longer than 2048 characters");
+        goto bad;
+    }
+    return 0;
+bad:
+    sweep_grid_free(g);
+    return -1;
+}
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            if (cap > (size_t)16 << 20) {
+                snprintf(err, errcap, "%s: larger than 16 MiB, not a grid", path);
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = realloc(buf, cap *= 2);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+int sweep_grid_load(const char *path, const char *root_override, sweep_grid *g, char *err, size_t errcap)
+{
+    memset(g, 0, sizeof *g);
+    size_t len = 0;
+    char *text = read_file(path, &len, err, errcap);
+    if (!text)
+        return -1;
+    json_object *tree = NULL;
+    char why[512] = "";
+    if (ends_with(path, ".yaml") || ends_with(path, ".yml")) {
+        tree = sweep_yaml_parse(text, len, why, sizeof why);
+    } else if (ends_with(path, ".json")) {
+        enum json_tokener_error jerr;
+        tree = json_tokener_parse_verbose(text, &jerr);
+        if (!tree)
+            snprintf(why, sizeof why, "JSON syntax error: %s", json_tokener_error_desc(jerr));
+    } else {
+        snprintf(why, sizeof why, "unknown grid format (name it .yaml, .yml or .json)");
+    }
+    free(text);
+    if (!tree) {
+        snprintf(err, errcap, "%s: %s", path, why);
+        return -1;
+    }
+    char *base = label_from_path(path, 0);  /* only to find the directory part */
+    size_t dir_len = strlen(path) - strlen(base);
+    free(base);
+    char *dir = strndup(path, dir_len);
+    if (dir_len > 1 && dir[dir_len - 1] == '/')
+        dir[dir_len - 1] = '\0';
+    int rc = sweep_grid_from_json(tree, path, dir_len ? dir : ".", root_override, g, err, errcap);
+    free(dir);
+    json_object_put(tree);
+    return rc;
+}
+
+void sweep_grid_free(sweep_grid *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->n_configs; i++)
+        free(g->configs[i]);
+    for (size_t i = 0; i < g->n_models; i++) {
+        free(g->models[i].name);
+        free(g->models[i].path);
+        free(g->models[i].tokenizer);
+        free(g->models[i].corpus);
+    }
+    for (size_t i = 0; i < g->n_tasks; i++) {
+        free(g->tasks[i].name);
+        free(g->tasks[i].train);
+        free(g->tasks[i].eval);
+        free(g->tasks[i].test);
+    }
+    for (size_t i = 0; i < g->slurm.n_setup; i++)
+        free(g->slurm.setup[i]);
+    free(g->slurm.setup);
+    free(g->slurm.partition);
+    free(g->slurm.time);
+    free(g->slurm.mem);
+    free(g->slurm.gres);
+    free(g->slurm.account);
+    free(g->slurm.qos);
+    free(g->configs);
+    free(g->alphas);
+    free(g->seeds);
+    free(g->models);
+    free(g->tasks);
+    free(g->path);
+    free(g->name);
+    free(g->root);
+    free(g->backend);
+    memset(g, 0, sizeof *g);
+}
+
+size_t sweep_grid_cell_count(const sweep_grid *g)
+{
+    return g->n_models * g->n_tasks * g->n_configs * g->n_alphas * g->n_seeds;
+}
+
+void sweep_grid_cell(const sweep_grid *g, size_t index, sweep_cell *c)
+{
+    memset(c, 0, sizeof *c);
+    c->index = index;
+    size_t i = index;
+    c->seed = g->seeds[i % g->n_seeds];
+    i /= g->n_seeds;
+    c->alpha = g->alphas[i % g->n_alphas];
+    i /= g->n_alphas;
+    c->config = g->configs[i % g->n_configs];
+    i /= g->n_configs;
+    c->task = &g->tasks[i % g->n_tasks];
+    i /= g->n_tasks;
+    c->model = &g->models[i];
+    /* %g keeps 0.1 as "0.1" and is exact enough for any alpha a grid gives. */
+    snprintf(c->id, sizeof c->id, "%s/%s/%s/a%g-s%llu", c->model->name, c->task->name, c->config, c->alpha,
+             (unsigned long long)c->seed);
+    snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", g->root, c->id);
+}
+
+int sweep_grid_find(const sweep_grid *g, const char *key, size_t *index, char *err, size_t errcap)
+{
+    size_t n = sweep_grid_cell_count(g);
+    char *end;
+    errno = 0;
+    unsigned long long i = strtoull(key, &end, 10);
+    if (*key >= '0' && *key <= '9' && *end == '\0' && errno == 0) {
+        if (i >= n) {
+            snprintf(err, errcap, "cell %llu does not exist: the grid has cells 0..%zu", i, n - 1);
+            return -1;
+        }
+        *index = (size_t)i;
+        return 0;
+    }
+    sweep_cell c;
+    for (size_t k = 0; k < n; k++) {
+        sweep_grid_cell(g, k, &c);
+        if (!strcmp(c.id, key)) {
+            *index = k;
+            return 0;
+        }
+    }
+    snprintf(err, errcap, "no cell has id '%s' (qat sweep --grid G --list shows them)", key);
+    return -1;
+}
