@@ -14,5 +14,6 @@
 #include "qat/tokenizer.h"
 #include "qat/model.h"
 #include "qat/train.h"
+#include "qat/packed.h"
 
 #endif /* QAT_QAT_H */

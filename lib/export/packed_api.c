@@ -1,0 +1,137 @@
+/* The public packed-model API (include/qat/packed.h): load, settings, info,
+ * forward. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "export/packed_model.h"
+#include "formats/file_io.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the .qatp reader copies little-endian floats directly; port pm_load.c first"
+#endif
+
+QAT_API qat_status qat_packed_model_load_memory(const void *data, size_t size, qat_packed_model **out)
+{
+    QAT_CHECK_ARG(out != NULL, "qat_packed_model_load_memory: NULL out");
+    *out = NULL;
+    QAT_CHECK_ARG(data != NULL || size == 0, "qat_packed_model_load_memory: NULL data");
+    qatp_file f;
+    QAT_TRY(qatp_parse(data, size, &f));
+    qat_status st = pm_from_file(&f, size, out);
+    qatp_file_clear(&f);
+    return st;
+}
+
+QAT_API qat_status qat_packed_model_load(const char *path, qat_packed_model **out)
+{
+    QAT_CHECK_ARG(out != NULL, "qat_packed_model_load: NULL out");
+    *out = NULL;
+    QAT_CHECK_ARG(path != NULL, "qat_packed_model_load: NULL path");
+    qat_mapped_file mf;
+    QAT_TRY(qat_formats_map_file(path, &mf));
+    qat_status st = qat_packed_model_load_memory(mf.data, mf.size, out);
+    qat_formats_unmap_file(&mf);
+    if (st != QAT_OK)
+        return qat_fail_prefix(st, "%s", path);
+    return QAT_OK;
+}
+
+QAT_API void qat_packed_model_free(qat_packed_model *model)
+{
+    pm_free(model);
+}
+
+QAT_API qat_status qat_packed_model_set_int(qat_packed_model *m, qat_packed_param param, int64_t value)
+{
+    QAT_CHECK_ARG(m != NULL, "qat_packed_model_set_int: NULL model");
+    switch (param) {
+    case QAT_PACKED_THREADS:
+        QAT_CHECK_ARG(value >= 0 && value <= 1024, "qat_packed_model_set_int: threads %lld outside [0, 1024]",
+                      (long long)value);
+        QAT_TRY(qat_context_set_int(m->ctx, QAT_CTX_THREADS, value));
+        m->threads_setting = value;
+        return QAT_OK;
+    case QAT_PACKED_ISA: {
+        QAT_CHECK_ARG(value >= QAT_PACKED_ISA_AUTO && value <= QAT_PACKED_ISA_AVX512VNNI,
+                      "qat_packed_model_set_int: ISA %lld outside [0, 3]", (long long)value);
+        qat_packed_kernel k;
+        QAT_TRY(qat_packed_kernel_init(&k, (qat_packed_isa)value, 1));
+        m->isa_setting = value;
+        return QAT_OK;
+    }
+    }
+    return qat_fail(QAT_ERR_INVALID_ARGUMENT, "qat_packed_model_set_int: unknown parameter %d", (int)param);
+}
+
+QAT_API qat_status qat_packed_model_get_int(const qat_packed_model *m, qat_packed_param param, int64_t *value)
+{
+    QAT_CHECK_ARG(m != NULL && value != NULL, "qat_packed_model_get_int: NULL argument");
+    switch (param) {
+    case QAT_PACKED_THREADS: *value = m->threads_setting; return QAT_OK;
+    case QAT_PACKED_ISA: *value = m->isa_setting; return QAT_OK;
+    }
+    return qat_fail(QAT_ERR_INVALID_ARGUMENT, "qat_packed_model_get_int: unknown parameter %d", (int)param);
+}
+
+QAT_API qat_status qat_packed_model_info(const qat_packed_model *m, qat_packed_info key, int64_t *value)
+{
+    QAT_CHECK_ARG(m != NULL && value != NULL, "qat_packed_model_info: NULL argument");
+    const qat_model_dims *d = &m->dims;
+    switch (key) {
+    case QAT_PACKED_INFO_FORMAT_VERSION: *value = QATP_VERSION; return QAT_OK;
+    case QAT_PACKED_INFO_ARCH: *value = d->arch == QAT_ARCH_KIND_BERT ? QAT_ARCH_BERT : QAT_ARCH_ROBERTA; return QAT_OK;
+    case QAT_PACKED_INFO_TASK: *value = m->task; return QAT_OK;
+    case QAT_PACKED_INFO_VOCAB_SIZE: *value = d->vocab_size; return QAT_OK;
+    case QAT_PACKED_INFO_HIDDEN_SIZE: *value = d->hidden_size; return QAT_OK;
+    case QAT_PACKED_INFO_NUM_LAYERS: *value = d->num_layers; return QAT_OK;
+    case QAT_PACKED_INFO_NUM_HEADS: *value = d->num_heads; return QAT_OK;
+    case QAT_PACKED_INFO_INTERMEDIATE_SIZE: *value = d->intermediate_size; return QAT_OK;
+    case QAT_PACKED_INFO_MAX_POSITIONS: *value = d->max_position_embeddings; return QAT_OK;
+    case QAT_PACKED_INFO_NUM_LABELS: *value = pm_classes(m); return QAT_OK;
+    case QAT_PACKED_INFO_PAD_TOKEN_ID: *value = d->pad_token_id; return QAT_OK;
+    case QAT_PACKED_INFO_FILE_BYTES: *value = (int64_t)m->file_bytes; return QAT_OK;
+    case QAT_PACKED_INFO_INTEGER_LINEARS: *value = m->integer_linears; return QAT_OK;
+    case QAT_PACKED_INFO_HAS_TOKENIZER: *value = m->tokenizer != NULL; return QAT_OK;
+    }
+    return qat_fail(QAT_ERR_INVALID_ARGUMENT, "qat_packed_model_info: unknown key %d", (int)key);
+}
+
+QAT_API qat_status qat_packed_model_quant(const qat_packed_model *m, const char **quant)
+{
+    QAT_CHECK_ARG(m != NULL && quant != NULL, "qat_packed_model_quant: NULL argument");
+    *quant = m->quant;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_packed_model_tokenizer(const qat_packed_model *m, const qat_tokenizer **tokenizer)
+{
+    QAT_CHECK_ARG(m != NULL && tokenizer != NULL, "qat_packed_model_tokenizer: NULL argument");
+    *tokenizer = m->tokenizer;
+    if (!m->tokenizer)
+        return qat_fail(QAT_ERR_NOT_FOUND, "this packed model has no embedded tokenizer");
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_packed_model_logits_size(const qat_packed_model *m, int64_t batch, int64_t seq_len,
+                                                size_t *count)
+{
+    QAT_CHECK_ARG(m != NULL && count != NULL, "qat_packed_model_logits_size: NULL argument");
+    QAT_CHECK_ARG(batch > 0 && seq_len > 0 && batch <= (1 << 20) && seq_len <= (1 << 20),
+                  "qat_packed_model_logits_size: batch %lld x seq_len %lld out of range", (long long)batch,
+                  (long long)seq_len);
+    *count = (size_t)(batch * seq_len) * (size_t)pm_classes(m);
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_packed_model_forward(qat_packed_model *m, const int32_t *input_ids,
+                                            const int32_t *attention_mask, const int32_t *token_type_ids,
+                                            int64_t batch, int64_t seq_len, float *logits, size_t logits_count)
+{
+    QAT_CHECK_ARG(m != NULL && input_ids != NULL && logits != NULL, "qat_packed_model_forward: NULL argument");
+    size_t need;
+    QAT_TRY(qat_packed_model_logits_size(m, batch, seq_len, &need));
+    QAT_CHECK_ARG(logits_count == need, "qat_packed_model_forward: logits_count %zu, expected %zu", logits_count,
+                  need);
+    return pm_forward(m, input_ids, attention_mask, token_type_ids, batch, seq_len, logits);
+}

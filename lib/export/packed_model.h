@@ -1,0 +1,82 @@
+/* The packed model in memory: what a .qatp file holds, ready for the
+ * integer forward (packed_forward.c). */
+#ifndef QAT_LIB_EXPORT_PACKED_MODEL_H
+#define QAT_LIB_EXPORT_PACKED_MODEL_H
+
+#include "core/context.h"
+#include "export/qatp_format.h"
+#include "model/dims.h"
+#include "packed/packed.h"
+#include "qat/packed.h"
+#include "quant/quant_config.h"
+
+/* Linear layers of one encoder layer, in file and forward order. */
+enum { PM_Q, PM_K, PM_V, PM_ATTN_OUT, PM_INTER, PM_OUT, PM_LINEARS };
+extern const char *const pm_linear_names[PM_LINEARS];
+
+typedef struct pm_linear {
+    int64_t out, in;
+    int integer;              /* 1: integer GEMM (W and A quantized) */
+    qat_packed_weights pw;    /* integer: the codes and scales */
+    float *wf;                /* float path: [out, in] (dequantized when W is quantized) */
+    float *bias;              /* [out] */
+    qat_class_quant aq;       /* the input's quantizer (NONE: float input) */
+    float astep;              /* LSQ input step */
+} pm_linear;
+
+typedef struct pm_layer {
+    pm_linear lin[PM_LINEARS];
+    float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
+} pm_layer;
+
+typedef struct pm_table {
+    int64_t rows;
+    float *f;                 /* float table, or NULL when quantized */
+    qat_packed_weights codes; /* LSQ codes (per tensor) when quantized */
+} pm_table;
+
+/* Scratch of one batch shape. */
+typedef struct pm_scratch {
+    int64_t N, B, L;
+    int32_t *ids, *pos, *types;
+    float *key_bias;
+    float *x, *h1, *q, *k, *v, *ctxv, *res, *wide, *wide2, *tmp, *fq;
+    float *probs, *mean, *rstd;
+    int8_t *row_codes;
+    qat_packed_acts act_h, act_i;
+} pm_scratch;
+
+struct qat_packed_model {
+    qat_model_dims dims;
+    qat_task task;
+    int64_t num_labels;
+    char quant[QAT_QUANT_CONFIG_MAX_STRING + 1];
+    qat_quant_config cfg;
+    pm_table word, pos, type;
+    float *emb_ln_w, *emb_ln_b;
+    pm_layer *layers;
+    float *mlm_dense_w, *mlm_dense_b, *mlm_ln_w, *mlm_ln_b, *mlm_decoder_w, *mlm_bias;
+    float *cls_w, *cls_b;
+    qat_tokenizer *tokenizer;
+    size_t file_bytes;
+    int64_t integer_linears;
+
+    qat_context *ctx;         /* float kernels: cpu backend (oneDNN), else ref */
+    int64_t threads_setting;  /* 0 = all cores */
+    int64_t isa_setting;      /* a qat_packed_isa */
+    pm_scratch s;
+};
+
+/* Reads a parsed file into a new model (tokenizer included). */
+qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model **out);
+void pm_free(qat_packed_model *m);
+/* Re-creates the tokenizer from its embedded files (none: m->tokenizer NULL). */
+qat_status pm_load_tokenizer(const qatp_file *f, qat_packed_model *m);
+/* The forward into logits [B * L, classes]. */
+qat_status pm_forward(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
+                      int64_t B, int64_t L, float *logits);
+int64_t pm_classes(const qat_packed_model *m);
+/* Kernel handle for the current settings. */
+qat_status pm_kernel(const qat_packed_model *m, qat_packed_kernel *k);
+
+#endif

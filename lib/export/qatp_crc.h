@@ -1,0 +1,21 @@
+/* CRC32 (zlib's polynomial) over a size_t length. */
+#ifndef QAT_LIB_EXPORT_QATP_CRC_H
+#define QAT_LIB_EXPORT_QATP_CRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zlib.h>
+
+static inline uint32_t qatp_crc32(const uint8_t *p, size_t n)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n) {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)crc;
+}
+
+#endif

@@ -1,0 +1,189 @@
+/* Packed inference against the fake-quant forward (qat_model_forward, cpu
+ * backend) for every study config, RoBERTa and BERT, MLM and token
+ * classification, on every ISA path this CPU has and 1 and 2 threads. */
+#include <math.h>
+#include <unistd.h>
+
+#include "export_test_util.h"
+#include "test_main.h"
+
+static const char *const configs[] = {"FP32", "E8W8A8", "E4W4A4", "E2W2A2", "E6W2A6", "E6W1.58A6",
+                                      "E6W1.58(row)A6", "E8W4A32", "E32W1.58A8"};
+#define N_CONFIGS (sizeof configs / sizeof configs[0])
+
+static char tmp_path[256];
+
+static void make_tmp(void)
+{
+    const char *d = getenv("TMPDIR");
+    snprintf(tmp_path, sizeof tmp_path, "%s/qat-export-XXXXXX", d && d[0] ? d : "/tmp");
+    int fd = mkstemp(tmp_path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+}
+
+static void compare(const float *got, const float *want, size_t rows, size_t classes, const char *what)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < rows * classes; i++) {
+        double d = (double)got[i] - want[i];
+        num += d * d;
+        den += (double)want[i] * want[i];
+    }
+    double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    ck_assert_msg(rel <= 1e-4, "%s: logits rel. error %g > 1e-4", what, rel);
+    for (size_t r = 0; r < rows; r++) {
+        size_t ag = 0, aw = 0;
+        for (size_t c = 1; c < classes; c++) {
+            if (got[r * classes + c] > got[r * classes + ag])
+                ag = c;
+            if (want[r * classes + c] > want[r * classes + aw])
+                aw = c;
+        }
+        ck_assert_msg(ag == aw, "%s: argmax of row %zu is %zu, fake-quant forward says %zu", what, r, ag, aw);
+    }
+}
+
+static void run_case(const char *quant, qat_arch arch, qat_task task, int ternary_1p6)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create(qat_backend_count() > 1 ? "cpu" : "ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, arch, task, quant, &m));
+    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
+    tiny_batch(arch, ids, mask, types);
+    size_t n = 0;
+    QAT_ASSERT_OK(qat_model_logits_size(m, TINY_B, TINY_L, &n));
+    float *want = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+    /* The first forward calibrates the LSQ activation steps. */
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, want, n));
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, want, n));
+    make_tmp();
+    qat_export_options eo;
+    QAT_ASSERT_OK(qat_export_options_init(&eo, QAT_EXPORT_OPTIONS_VERSION));
+    eo.ternary = ternary_1p6 ? QAT_TERNARY_1P6BIT : QAT_TERNARY_2BIT;
+    QAT_ASSERT_OK(qat_packed_export(m, tmp_path, &eo));
+    qat_packed_model *pm = NULL;
+    QAT_ASSERT_OK(qat_packed_model_load(tmp_path, &pm));
+    unlink(tmp_path);
+    int64_t classes = 0;
+    QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_NUM_LABELS, &classes));
+    ck_assert_uint_eq(n, (size_t)classes * TINY_B * TINY_L);
+    float *first = malloc(n * sizeof(float));
+    int runs = 0;
+    for (int isa = 1; isa <= 3; isa++) {
+        if (qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa) != QAT_OK) {
+            static int told[4];
+            if (!told[isa]++)
+                fprintf(stderr, "SKIP: ISA path %d not tested (%s)\n", isa, qat_last_error());
+            continue;
+        }
+        for (int threads = 1; threads <= 2; threads++) {
+            QAT_ASSERT_OK(qat_packed_model_set_int(pm, QAT_PACKED_THREADS, threads));
+            memset(got, 0, n * sizeof(float));
+            QAT_ASSERT_OK(qat_packed_model_forward(pm, ids, mask, types, TINY_B, TINY_L, got, n));
+            char what[160];
+            snprintf(what, sizeof what, "%s %s %s isa %d threads %d%s", quant,
+                     arch == QAT_ARCH_BERT ? "bert" : "roberta", task == QAT_TASK_MLM ? "mlm" : "tokcls", isa,
+                     threads, ternary_1p6 ? " (1.6-bit)" : "");
+            compare(got, want, TINY_B * TINY_L, (size_t)classes, what);
+            /* Integer accumulators and one scalar epilogue: identical
+             * results on every path and thread count. */
+            if (runs++ == 0)
+                memcpy(first, got, n * sizeof(float));
+            else
+                ck_assert_msg(memcmp(first, got, n * sizeof(float)) == 0, "%s: not bit-identical to the first path",
+                              what);
+        }
+    }
+    free(first);
+    free(want);
+    free(got);
+    qat_packed_model_free(pm);
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+
+START_TEST(test_parity)
+{
+    /* _i: config x arch x task */
+    size_t c = (size_t)_i / 4;
+    qat_arch arch = (_i / 2) % 2 ? QAT_ARCH_BERT : QAT_ARCH_ROBERTA;
+    qat_task task = _i % 2 ? QAT_TASK_TOKEN_CLASSIFICATION : QAT_TASK_MLM;
+    run_case(configs[c], arch, task, 0);
+}
+END_TEST
+
+START_TEST(test_parity_ternary_1p6)
+{
+    run_case("E6W1.58A6", QAT_ARCH_ROBERTA, QAT_TASK_TOKEN_CLASSIFICATION, 1);
+    run_case("E6W1.58(row)A4", QAT_ARCH_BERT, QAT_TASK_MLM, 1);
+}
+END_TEST
+
+START_TEST(test_export_needs_calibration)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_ROBERTA, QAT_TASK_MLM, "E8W8A8", &m));
+    make_tmp();
+    QAT_ASSERT_FAILS(qat_packed_export(m, tmp_path, NULL), QAT_ERR_STATE, "run a forward");
+    unlink(tmp_path);
+    QAT_ASSERT_FAILS(qat_packed_export(NULL, tmp_path, NULL), QAT_ERR_INVALID_ARGUMENT, "NULL model");
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_forward_bad_inputs)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_ROBERTA, QAT_TASK_TOKEN_CLASSIFICATION, "E6W1.58A6", &m));
+    make_tmp();
+    QAT_ASSERT_OK(qat_packed_export(m, tmp_path, NULL));
+    qat_packed_model *pm = NULL;
+    QAT_ASSERT_OK(qat_packed_model_load(tmp_path, &pm));
+    unlink(tmp_path);
+    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
+    tiny_batch(QAT_ARCH_ROBERTA, ids, mask, types);
+    float logits[TINY_B * TINY_L * 5];
+    QAT_ASSERT_FAILS(qat_packed_model_forward(pm, ids, mask, types, TINY_B, TINY_L, logits, 3),
+                     QAT_ERR_INVALID_ARGUMENT, "logits_count");
+    ids[3] = 40;
+    QAT_ASSERT_FAILS(qat_packed_model_forward(pm, ids, mask, types, TINY_B, TINY_L, logits, TINY_B * TINY_L * 5),
+                     QAT_ERR_INVALID_ARGUMENT, "outside the vocabulary");
+    ids[3] = 5;
+    types[2] = 2;
+    QAT_ASSERT_FAILS(qat_packed_model_forward(pm, ids, mask, types, TINY_B, TINY_L, logits, TINY_B * TINY_L * 5),
+                     QAT_ERR_INVALID_ARGUMENT, "token type");
+    QAT_ASSERT_FAILS(qat_packed_model_set_int(pm, QAT_PACKED_ISA, 9), QAT_ERR_INVALID_ARGUMENT, "ISA");
+    QAT_ASSERT_FAILS(qat_packed_model_set_int(pm, QAT_PACKED_THREADS, -1), QAT_ERR_INVALID_ARGUMENT, "threads");
+    const char *q = NULL;
+    QAT_ASSERT_OK(qat_packed_model_quant(pm, &q));
+    ck_assert_str_eq(q, "E6W1.58A6");
+    int64_t v = 0;
+    QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_INTEGER_LINEARS, &v));
+    ck_assert_int_eq(v, 12);
+    const qat_tokenizer *tok = NULL;
+    QAT_ASSERT_FAILS(qat_packed_model_tokenizer(pm, &tok), QAT_ERR_NOT_FOUND, "no embedded tokenizer");
+    qat_packed_model_free(pm);
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("export_parity");
+    TCase *tc = tcase_create("parity");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_parity, 0, (int)(N_CONFIGS * 4));
+    tcase_add_test(tc, test_parity_ternary_1p6);
+    tcase_add_test(tc, test_export_needs_calibration);
+    tcase_add_test(tc, test_forward_bad_inputs);
+    suite_add_tcase(s, tc);
+    return s;
+}
