@@ -1,0 +1,271 @@
+/* qat sweep's grid (examples/cli/sweep_grid.c): expansion order, counts and
+ * ids, YAML/JSON equivalence, and bad grids rejected with a message that
+ * names the offending key. The files a grid names are stand-ins made here:
+ * the loader only checks that they can be read. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../examples/cli/sweep_grid.h"
+#include "test_main.h"
+
+static char dir[64];
+
+static void touch(const char *rel)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{}\n", f);
+    fclose(f);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/qat-grid-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char p[256];
+    snprintf(p, sizeof p, "%s/m1", dir);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/m2", dir);
+    mkdir(p, 0777);
+    touch("m1/config.json");
+    touch("m2/config.json");
+    touch("corpus.txt");
+    touch("essai.conll");
+    touch("quaero-dev.conll");
+    touch("quaero-test.conll");
+    touch("quaero-train.conll");
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Loads the grid text from <dir>/<name>; returns the loader's status. */
+static int load(const char *name, const char *text, sweep_grid *g, char *err, size_t cap)
+{
+    write_file(name, text);
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return sweep_grid_load(p, NULL, g, err, cap);
+}
+
+static const char *yaml_grid =
+    "name: study\n"
+    "configs: [FP32, e6w1.58a6]\n"
+    "alphas: [0, 0.1, 0.5]\n"
+    "seeds: [1, 2]\n"
+    "models:\n"
+    "  - {name: camembert, path: m1, corpus: corpus.txt}\n"
+    "  - path: m2\n"
+    "    corpus: corpus.txt\n"
+    "tasks:\n"
+    "  - name: essai-pos\n"
+    "    train: essai.conll\n"
+    "  - {train: quaero-train.conll, eval: quaero-dev.conll, test: quaero-test.conll}\n"
+    "training: {total_steps: 300, batch: 16, lr: 0.003, seq_len: 32, checkpoint_every: 50}\n"
+    "threads: 1\n"
+    "slurm: {partition: gpu, time: '02:00:00', max_parallel: 4, setup: ['module load x']}\n";
+
+static const char *json_grid =
+    "{\"name\": \"study\", \"configs\": [\"FP32\", \"E6W1.58A6\"], \"alphas\": [0, 0.1, 0.5], \"seeds\": [1, 2],\n"
+    " \"models\": [{\"name\": \"camembert\", \"path\": \"m1\", \"corpus\": \"corpus.txt\"},\n"
+    "            {\"path\": \"m2\", \"corpus\": \"corpus.txt\"}],\n"
+    " \"tasks\": [{\"name\": \"essai-pos\", \"train\": \"essai.conll\"},\n"
+    "           {\"train\": \"quaero-train.conll\", \"eval\": \"quaero-dev.conll\", \"test\": \"quaero-test.conll\"}],\n"
+    " \"training\": {\"total_steps\": 300, \"batch\": 16, \"lr\": 0.003, \"seq_len\": 32, \"checkpoint_every\": 50},\n"
+    " \"threads\": 1,\n"
+    " \"slurm\": {\"partition\": \"gpu\", \"time\": \"02:00:00\", \"max_parallel\": 4, \"setup\": [\"module load x\"]}}\n";
+
+START_TEST(expands_in_documented_order)
+{
+    sweep_grid g;
+    char err[1024];
+    ck_assert_msg(load("g.yaml", yaml_grid, &g, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(sweep_grid_cell_count(&g), 2 * 3 * 2 * 2 * 2);
+    ck_assert_str_eq(g.configs[1], "E6W1.58A6"); /* canonical, whatever the case given */
+    ck_assert_str_eq(g.models[1].name, "m2");    /* from the path */
+    ck_assert_str_eq(g.tasks[1].name, "quaero-train");
+    ck_assert_int_eq(g.total_steps, 300);
+    ck_assert_int_eq(g.seq_len, 32);
+    ck_assert_int_eq(g.slurm.max_parallel, 4);
+    char want_root[128];
+    snprintf(want_root, sizeof want_root, "%s/runs/study", dir);
+    ck_assert_str_eq(g.root, want_root);
+    sweep_cell c;
+    sweep_grid_cell(&g, 0, &c);
+    ck_assert_str_eq(c.id, "camembert/essai-pos/FP32/a0-s1");
+    sweep_grid_cell(&g, 1, &c); /* seeds vary fastest */
+    ck_assert_str_eq(c.id, "camembert/essai-pos/FP32/a0-s2");
+    sweep_grid_cell(&g, 2, &c); /* then alphas */
+    ck_assert_str_eq(c.id, "camembert/essai-pos/FP32/a0.1-s1");
+    sweep_grid_cell(&g, 6, &c); /* then configs */
+    ck_assert_str_eq(c.id, "camembert/essai-pos/E6W1.58A6/a0-s1");
+    sweep_grid_cell(&g, 12, &c); /* then tasks */
+    ck_assert_str_eq(c.id, "camembert/quaero-train/FP32/a0-s1");
+    ck_assert_ptr_nonnull(strstr(c.task->test, "quaero-test.conll"));
+    sweep_grid_cell(&g, 47, &c); /* models slowest */
+    ck_assert_str_eq(c.id, "m2/quaero-train/E6W1.58A6/a0.5-s2");
+    char want_dir[256];
+    snprintf(want_dir, sizeof want_dir, "%s/m2/quaero-train/E6W1.58A6/a0.5-s2", want_root);
+    ck_assert_str_eq(c.out_dir, want_dir);
+    ck_assert_double_eq(c.alpha, 0.5);
+    /* every id distinct, and found again by id and by index */
+    for (size_t i = 0; i < 48; i++) {
+        sweep_grid_cell(&g, i, &c);
+        size_t k = 99;
+        ck_assert_int_eq(sweep_grid_find(&g, c.id, &k, err, sizeof err), 0);
+        ck_assert_uint_eq(k, i);
+        char idx[16];
+        snprintf(idx, sizeof idx, "%zu", i);
+        ck_assert_int_eq(sweep_grid_find(&g, idx, &k, err, sizeof err), 0);
+        ck_assert_uint_eq(k, i);
+    }
+    size_t k;
+    ck_assert_int_eq(sweep_grid_find(&g, "48", &k, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "0..47"));
+    ck_assert_int_eq(sweep_grid_find(&g, "nope/x", &k, err, sizeof err), -1);
+    sweep_grid_free(&g);
+}
+END_TEST
+
+START_TEST(yaml_and_json_agree)
+{
+    sweep_grid y, j;
+    char err[1024];
+    ck_assert_msg(load("g.yaml", yaml_grid, &y, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(load("g.json", json_grid, &j, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(sweep_grid_cell_count(&y), sweep_grid_cell_count(&j));
+    ck_assert_int_eq(y.total_steps, j.total_steps);
+    ck_assert_int_eq(y.batch, j.batch);
+    ck_assert_double_eq(y.lr, j.lr);
+    ck_assert_int_eq(y.checkpoint_every, j.checkpoint_every);
+    ck_assert_int_eq(y.threads, j.threads);
+    ck_assert_str_eq(y.slurm.time, j.slurm.time);
+    ck_assert_str_eq(y.slurm.setup[0], j.slurm.setup[0]);
+    for (size_t i = 0; i < sweep_grid_cell_count(&y); i++) {
+        sweep_cell a, b;
+        sweep_grid_cell(&y, i, &a);
+        sweep_grid_cell(&j, i, &b);
+        ck_assert_str_eq(a.id, b.id);
+        ck_assert_str_eq(a.out_dir, b.out_dir);
+        ck_assert_str_eq(a.model->path, b.model->path);
+        ck_assert_str_eq(a.model->corpus, b.model->corpus);
+        ck_assert_str_eq(a.task->train, b.task->train);
+        ck_assert_double_eq(a.alpha, b.alpha);
+        ck_assert_uint_eq(a.seed, b.seed);
+    }
+    sweep_grid_free(&y);
+    sweep_grid_free(&j);
+}
+END_TEST
+
+/* A valid grid with one line swapped for a bad one. */
+static const char *base_lines[] = {
+    "configs: [FP32, E8W8A8]\n",
+    "alphas: [0, 0.5]\n",
+    "models: [{name: a, path: m1, corpus: corpus.txt}]\n",
+    "tasks: [{name: t, train: essai.conll}]\n",
+};
+
+static const struct bad_case {
+    int line;            /* which base line to replace (-1: add) */
+    const char *text;
+    const char *needles[2]; /* what the message must contain */
+} bad_cases[] = {
+    {0, "configs: [FP32, E9W8Q8]\n", {"configs[1]", "E9W8Q8"}},
+    {0, "configs: [FP32, 8]\n", {"configs[1]", "config string"}},
+    {0, "configs: []\n", {"configs", "empty list"}},
+    {0, "configs: [E8W8A8, e8w8a8]\n", {"configs[1]", "repeats"}},
+    {1, "alphas: [0, 1]\n", {"alphas[1]", "outside [0, 1)"}},
+    {1, "alphas: [-0.1]\n", {"alphas[0]", "outside [0, 1)"}},
+    {1, "alphas: []\n", {"alphas", "empty list"}},
+    {1, "alphas: [0, '0.5']\n", {"alphas[1]", "expected a number"}},
+    {1, "alpha: [0]\n", {"alpha", "unknown key"}},
+    {2, "models: []\n", {"models", "empty list"}},
+    {2, "models: [{name: a, path: nowhere, corpus: corpus.txt}]\n", {"models[0].path", "config.json"}},
+    {2, "models: [{name: a, path: m1}]\n", {"models[0].corpus", "missing"}},
+    {2, "models: [{name: 'a b', path: m1, corpus: corpus.txt}]\n", {"models[0].name", "usable label"}},
+    {2, "models: [{name: a, path: m1, corpus: corpus.txt, tokeniser: x}]\n", {"models[0].tokeniser", "unknown key"}},
+    {3, "tasks: [{name: t, train: missing.conll}]\n", {"tasks[0].train", "missing.conll"}},
+    {3, "tasks: [{name: t, train: essai.conll, eval: quaero-dev.conll}]\n", {"tasks[0]", "both eval and test"}},
+    {3, "tasks: []\n", {"tasks", "empty list"}},
+    {3, "tasks: [{train: essai.conll}, {train: essai.conll}]\n", {"tasks[1].name", "also the name"}},
+    {-1, "training: {total_steps: 0}\n", {"training.total_steps", "outside"}},
+    {-1, "training: {lr: fast}\n", {"training.lr", "expected a number"}},
+    {-1, "seeds: [1, 1]\n", {"seeds[1]", "repeats"}},
+    {-1, "slurm: {time: 5, partition: x}\n", {"slurm.time", "expected a string"}},
+    {-1, "configs: [FP32]\n", {"line", "twice"}},
+    {-1, "  : : [\n", {"YAML syntax error", "line"}},
+};
+
+START_TEST(bad_grids_name_the_key)
+{
+    const struct bad_case *bc = &bad_cases[_i];
+    char text[2048] = "";
+    for (int i = 0; i < 4; i++)
+        strcat(text, i == bc->line ? bc->text : base_lines[i]);
+    if (bc->line < 0)
+        strcat(text, bc->text);
+    sweep_grid g;
+    char err[1024] = "";
+    ck_assert_msg(load("bad.yaml", text, &g, err, sizeof err) == -1, "accepted:\n%s", text);
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(strstr(err, bc->needles[k]), "case %d: message '%s' lacks '%s'", _i, err, bc->needles[k]);
+    ck_assert_msg(strstr(err, "bad.yaml"), "message '%s' does not name the grid file", err);
+}
+END_TEST
+
+START_TEST(alpha_zero_needs_no_corpus_and_json_errors)
+{
+    sweep_grid g;
+    char err[1024];
+    ck_assert_msg(load("ok.json",
+                       "{\"configs\": [\"FP32\"], \"alphas\": [0], \"models\": [{\"path\": \"m1\"}],"
+                       " \"tasks\": [{\"train\": \"essai.conll\"}]}",
+                       &g, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(sweep_grid_cell_count(&g), 1);
+    ck_assert_uint_eq(g.seeds[0], 42); /* the study's default seed */
+    ck_assert_int_eq(g.total_steps, 30000);
+    ck_assert_str_eq(g.name, "ok");
+    sweep_grid_free(&g);
+    ck_assert_int_eq(load("bad.json", "{\"configs\": [", &g, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "JSON syntax error"));
+    ck_assert_int_eq(load("bad.toml", "configs = []", &g, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, ".yaml, .yml or .json"));
+    ck_assert_int_eq(load("list.json", "[1, 2]", &g, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "(top level)"));
+    ck_assert_int_eq(sweep_grid_load("/nonexistent/grid.yaml", NULL, &g, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/grid.yaml"));
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("sweep_grid");
+    TCase *tc = tcase_create("grid");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, expands_in_documented_order);
+    tcase_add_test(tc, yaml_and_json_agree);
+    tcase_add_loop_test(tc, bad_grids_name_the_key, 0, (int)(sizeof bad_cases / sizeof *bad_cases));
+    tcase_add_test(tc, alpha_zero_needs_no_corpus_and_json_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
