@@ -62,14 +62,24 @@ qat_status qat_ref_gelu_bwd(void *st, const float *dy, const float *pre, int64_t
     return QAT_OK;
 }
 
+/* Column sums over rows: each thread owns a block of columns and walks the
+ * rows in order (contiguous reads, a fixed summation order). */
+#define COLUMN_BLOCK 256
+
 qat_status qat_ref_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db)
 {
+    const int64_t blocks = (cols + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
 #pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t c = 0; c < cols; c++) {
-        double acc = 0.0;
-        for (int64_t r = 0; r < rows; r++)
-            acc += dy[r * cols + c];
-        db[c] += (float)acc;
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t c0 = b * COLUMN_BLOCK, c1 = c0 + COLUMN_BLOCK < cols ? c0 + COLUMN_BLOCK : cols;
+        double acc[COLUMN_BLOCK] = {0};
+        for (int64_t r = 0; r < rows; r++) {
+            const float *row = dy + r * cols;
+            for (int64_t c = c0; c < c1; c++)
+                acc[c - c0] += row[c];
+        }
+        for (int64_t c = c0; c < c1; c++)
+            db[c] += (float)acc[c - c0];
     }
     return QAT_OK;
 }

@@ -5,6 +5,16 @@
 
 #include "backend/backend.h"
 
+/* Round half to even of a float already clamped to |v| < 2^22 (every
+ * quantizer clamps to at most [-128, 127] first): adding and subtracting
+ * 1.5 * 2^23 rounds in the default mode exactly as nearbyintf does, but
+ * inline and vectorisable (x86-64's baseline has no roundps). */
+static inline float qat_round_even_small(float v)
+{
+    const float magic = 12582912.0f;
+    return (v + magic) - magic;
+}
+
 qat_status qat_ref_fill(void *st, float *x, int64_t n, float value);
 qat_status qat_ref_add(void *st, const float *a, const float *b, float *out, int64_t n);
 qat_status qat_ref_accumulate(void *st, const float *x, float *y, int64_t n);

@@ -29,7 +29,7 @@ qat_status qat_ref_lsq_fwd(void *st, const float *x, int64_t n, const float *ste
     for (int64_t i = 0; i < n; i++) {
         float v = x[i] / s;
         v = v < qn ? qn : (v > qp ? qp : v);
-        y[i] = nearbyintf(v) * s;
+        y[i] = qat_round_even_small(v) * s;
     }
     return QAT_OK;
 }
@@ -51,7 +51,7 @@ qat_status qat_ref_lsq_bwd(void *st, const float *dy, const float *x, int64_t n,
             acc += (double)g * qp;
             dx[i] = 0.0f;
         } else {
-            acc += (double)g * (nearbyintf(v) - v);
+            acc += (double)g * (qat_round_even_small(v) - v);
             dx[i] = g;
         }
     }
@@ -94,9 +94,10 @@ qat_status qat_ref_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int
         }
         float g = per_row ? gamma[r] : gamma[0];
         for (int64_t c = 0; c < cols; c++) {
-            float q = nearbyintf(wr[c] / g);
-            q = q < -1.0f ? -1.0f : (q > 1.0f ? 1.0f : q);
-            y[r * cols + c] = q * g;
+            /* clamp(round(v), -1, 1) == round(clamp(v, -1, 1)) */
+            float v = wr[c] / g;
+            v = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
+            y[r * cols + c] = qat_round_even_small(v) * g;
         }
     }
     return QAT_OK;
@@ -115,9 +116,9 @@ qat_status qat_ref_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_
             m = fabsf(xr[c]) > m ? fabsf(xr[c]) : m;
         m = m > 1e-5f ? m : 1e-5f;
         for (int64_t c = 0; c < cols; c++) {
-            float q = nearbyintf(xr[c] * qp / m);
-            q = q < lo ? lo : (q > qp ? qp : q);
-            y[r * cols + c] = q * m / qp;
+            float v = xr[c] * qp / m;
+            v = v < lo ? lo : (v > qp ? qp : v);
+            y[r * cols + c] = qat_round_even_small(v) * m / qp;
         }
     }
     return QAT_OK;

@@ -34,17 +34,26 @@ qat_status qat_ref_layernorm_bwd(void *st, const float *dy, const float *x, cons
                                  const float *mean, const float *rstd, int64_t rows, int64_t cols,
                                  float *dx, float *dw, float *db)
 {
-    /* Parameter gradients: one thread per column, rows in order. */
+    /* Parameter gradients: each thread owns a block of columns and walks
+     * the rows in order (contiguous reads, a fixed summation order). */
+    enum { BLOCK = 128 };
+    const int64_t blocks = (cols + BLOCK - 1) / BLOCK;
 #pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t c = 0; c < cols; c++) {
-        double gw = 0.0, gb = 0.0;
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t c0 = b * BLOCK, c1 = c0 + BLOCK < cols ? c0 + BLOCK : cols;
+        double gw[BLOCK] = {0}, gb[BLOCK] = {0};
         for (int64_t r = 0; r < rows; r++) {
-            float xhat = (x[r * cols + c] - mean[r]) * rstd[r];
-            gw += (double)dy[r * cols + c] * xhat;
-            gb += dy[r * cols + c];
+            const float *xr = x + r * cols, *dyr = dy + r * cols;
+            for (int64_t c = c0; c < c1; c++) {
+                float xhat = (xr[c] - mean[r]) * rstd[r];
+                gw[c - c0] += (double)dyr[c] * xhat;
+                gb[c - c0] += dyr[c];
+            }
         }
-        dw[c] += (float)gw;
-        db[c] += (float)gb;
+        for (int64_t c = c0; c < c1; c++) {
+            dw[c] += (float)gw[c - c0];
+            db[c] += (float)gb[c - c0];
+        }
     }
 #pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {

@@ -113,6 +113,14 @@ QAT_API qat_status qat_model_load_report_name(const qat_model *model, qat_load_r
  * atomically. */
 QAT_API qat_status qat_model_save(const qat_model *model, const char *dir);
 
+/* Token classification: the label names by id (config.json's id2label),
+ * saved by qat_model_save and read by qat_model_load. `count` must equal
+ * the model's number of labels. */
+QAT_API qat_status qat_model_set_label_names(qat_model *model, const char *const *names, size_t count);
+/* Name of label `index` (owned by the model); QAT_ERR_NOT_FOUND when the
+ * model has no label names. */
+QAT_API qat_status qat_model_label_name(const qat_model *model, size_t index, const char **name);
+
 /* Sets (or replaces) the quant config: adds/removes quantizer steps; LSQ
  * weight steps are initialised from the current weights
  * (s = 2 mean|W| / sqrt(Qp)); LSQ activation steps on the next forward.

@@ -67,6 +67,17 @@ QAT_API qat_status qat_trainer_get(const qat_trainer *trainer, qat_trainer_stat 
 QAT_API qat_status qat_trainer_save(const qat_trainer *trainer, const char *path, const uint64_t data_position[2]);
 QAT_API qat_status qat_trainer_resume(qat_trainer *trainer, const char *path, uint64_t data_position[2]);
 
+/* ---- Evaluation ----------------------------------------------------------- */
+
+/* Evaluates a token-classification model (with label names: a model saved
+ * by the pipeline, or an HF checkpoint with id2label) on a CoNLL file:
+ * entity-level micro F1 (seqeval semantics) for IOB2 tag sets, token micro
+ * F1 otherwise, plus macro/weighted F1, accuracy, a 95 % bootstrap interval
+ * and the collapse flag, written as JSON to results_path (may be NULL).
+ * *f1 (may be NULL) receives the headline F1 as a fraction. */
+QAT_API qat_status qat_model_evaluate(qat_model *model, const qat_tokenizer *tokenizer, const char *conll_path,
+                                      int64_t max_seq_len, const char *results_path, double *f1);
+
 /* ---- The alpha pipeline ------------------------------------------------ */
 
 #define QAT_PIPELINE_OPTIONS_VERSION 1

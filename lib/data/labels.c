@@ -94,6 +94,34 @@ qat_status qat_data_labels_from_names(const char *const *names, size_t n, qat_da
     return QAT_OK;
 }
 
+qat_status qat_data_labels_from_ordered(const char *const *names, size_t n, qat_data_labels **out)
+{
+    QAT_CHECK_ARG(out != NULL, "labels: NULL output");
+    *out = NULL;
+    QAT_CHECK_ARG(names != NULL && n > 0, "labels: no label names");
+    qat_data_labels *l = NULL;
+    QAT_TRY(alloc_labels(n, &l));
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i] || !names[i][0]) {
+            qat_data_labels_free(l);
+            return qat_fail(QAT_ERR_INVALID_ARGUMENT, "labels: name %zu is empty", i);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(names[j], names[i]) == 0) {
+                qat_data_labels_free(l);
+                return qat_fail(QAT_ERR_INVALID_ARGUMENT, "labels: '%s' appears twice (ids %zu and %zu)", names[i], j, i);
+            }
+        if (!(l->names[i] = strdup(names[i]))) {
+            qat_data_labels_free(l);
+            return qat_fail(QAT_ERR_OUT_OF_MEMORY, "labels: out of memory");
+        }
+        l->n++;
+    }
+    sort_ids(l);
+    *out = l;
+    return QAT_OK;
+}
+
 qat_status qat_data_labels_from_conll(const qat_data_conll *const *sets, size_t n_sets, qat_data_labels **out)
 {
     QAT_CHECK_ARG(out != NULL, "labels: NULL output");

@@ -17,6 +17,8 @@ typedef struct qat_data_labels qat_data_labels;
 
 /* Sorted, duplicates removed. */
 qat_status qat_data_labels_from_names(const char *const *names, size_t n, qat_data_labels **out);
+/* Ids as given: names[i] gets id i (a model's id2label); duplicates fail. */
+qat_status qat_data_labels_from_ordered(const char *const *names, size_t n, qat_data_labels **out);
 /* The tags of several files (train, validation, test) together. */
 qat_status qat_data_labels_from_conll(const qat_data_conll *const *sets, size_t n_sets, qat_data_labels **out);
 void qat_data_labels_free(qat_data_labels *l);

@@ -236,7 +236,6 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
     qat_tensor_set *set = NULL;
     qat_status st = qat_formats_hf_dir_read(dir, 0, &dims, &labels, &set);
     int64_t num_labels = options->num_labels ? options->num_labels : (labels.count ? (int64_t)labels.count : 2);
-    qat_hf_labels_clear(&labels);
     qat_model *m = NULL;
     if (st == QAT_OK) {
         qat_model_options check;
@@ -267,6 +266,11 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
         st = qat_model_set_quant(m, quant);
     if (st == QAT_OK)
         st = load_into(m, dir, set, 1);
+    /* id2label names, unless they are transformers' LABEL_<i> placeholders */
+    if (st == QAT_OK && options->task == QAT_TASK_TOKEN_CLASSIFICATION && labels.count == (size_t)num_labels &&
+        !(labels.count > 0 && strncmp(labels.names[0], "LABEL_", 6) == 0))
+        st = qat_model_set_label_names(m, (const char *const *)labels.names, labels.count);
+    qat_hf_labels_clear(&labels);
     qat_tensor_set_free(set);
     qat_quant_config_free(quant);
     if (st != QAT_OK) {
@@ -339,7 +343,8 @@ QAT_API qat_status qat_model_save(const qat_model *m, const char *dir)
     snprintf(path, sizeof path, "%s/config.json", dir);
     qat_model_dims dims = m->dims;
     dims.num_labels = m->task == QAT_TASK_TOKEN_CLASSIFICATION ? m->num_labels : 0;
-    QAT_TRY(qat_hf_config_write(path, &dims, architecture_name(m, arch, sizeof arch), NULL));
+    qat_hf_labels names = {m->n_label_names, m->label_names};
+    QAT_TRY(qat_hf_config_write(path, &dims, architecture_name(m, arch, sizeof arch), m->label_names ? &names : NULL));
     qat_tensor_set *set = NULL;
     float *host = NULL;
     qat_status st = parameter_views(m, 0, &set, &host);

@@ -118,6 +118,9 @@ struct qat_model {
     float *gamma_buf;
 
     qat_acts acts;
+    /* token classification: label names by id (id2label), or NULL */
+    char **label_names;
+    size_t n_label_names;
     /* what the last load found: names per qat_load_report kind */
     char **report[3];
     size_t report_count[3];

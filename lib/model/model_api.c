@@ -212,10 +212,54 @@ QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *o
                                       (float)options->classifier_dropout, out);
 }
 
+static void free_label_names(qat_model *m)
+{
+    for (size_t i = 0; i < m->n_label_names; i++)
+        free(m->label_names[i]);
+    free(m->label_names);
+    m->label_names = NULL;
+    m->n_label_names = 0;
+}
+
+QAT_API qat_status qat_model_set_label_names(qat_model *m, const char *const *names, size_t count)
+{
+    QAT_CHECK_ARG(m != NULL && names != NULL, "qat_model_set_label_names: NULL model or names");
+    QAT_CHECK_ARG(m->task == QAT_TASK_TOKEN_CLASSIFICATION, "qat_model_set_label_names: not a token-classification model");
+    QAT_CHECK_ARG(count == (size_t)m->num_labels, "qat_model_set_label_names: %zu names for %lld labels", count,
+                  (long long)m->num_labels);
+    char **copy = calloc(count, sizeof *copy);
+    if (!copy)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_model_set_label_names: out of memory");
+    for (size_t i = 0; i < count; i++) {
+        if (!names[i] || !(copy[i] = strdup(names[i]))) {
+            for (size_t j = 0; j < i; j++)
+                free(copy[j]);
+            free(copy);
+            return qat_fail(names[i] ? QAT_ERR_OUT_OF_MEMORY : QAT_ERR_INVALID_ARGUMENT,
+                            "qat_model_set_label_names: bad name %zu", i);
+        }
+    }
+    free_label_names(m);
+    m->label_names = copy;
+    m->n_label_names = count;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_model_label_name(const qat_model *m, size_t index, const char **name)
+{
+    QAT_CHECK_ARG(m != NULL && name != NULL, "qat_model_label_name: NULL argument");
+    if (!m->label_names)
+        return qat_fail(QAT_ERR_NOT_FOUND, "the model has no label names");
+    QAT_CHECK_ARG(index < m->n_label_names, "qat_model_label_name: index %zu >= %zu labels", index, m->n_label_names);
+    *name = m->label_names[index];
+    return QAT_OK;
+}
+
 QAT_API void qat_model_free(qat_model *m)
 {
     if (!m)
         return;
+    free_label_names(m);
     qat_model_clear_report(m);
     qat_acts_release(m);
     const struct qat_backend_ops *ops = m->ctx->backend.ops;

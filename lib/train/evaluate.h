@@ -19,4 +19,10 @@ typedef struct qat_eval_result {
 qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_data_labels *labels, int ner,
                         size_t batch_size, uint64_t seed, qat_eval_result *out);
 
+/* The JSON object results.json holds for one evaluated split. */
+struct json_object;
+struct json_object *qat_eval_result_json(const qat_eval_result *e);
+/* 1 when every tag is O, B-X or I-X with at least one entity (NER). */
+int qat_pipeline_looks_iob2(const qat_data_conll *c);
+
 #endif

@@ -80,7 +80,7 @@ static qat_status progress(run *r, const char *phase, int64_t step, int64_t tota
 
 /* ---- task data ---------------------------------------------------------- */
 
-static int looks_iob2(const qat_data_conll *c)
+int qat_pipeline_looks_iob2(const qat_data_conll *c)
 {
     size_t n = qat_data_conll_token_count(c), entities = 0;
     for (size_t t = 0; t < n; t++) {
@@ -100,7 +100,7 @@ static qat_status load_task(run *r)
     const char *paths[3] = {o->train_file, o->eval_file, o->test_file};
     qat_data_conll_options co = {QAT_DATA_TAGS_ANY, 0};
     QAT_TRY(qat_data_conll_read_file(o->train_file, &co, &r->files[0]));
-    r->ner = looks_iob2(r->files[0]);
+    r->ner = qat_pipeline_looks_iob2(r->files[0]);
     if (r->ner) { /* validate IOB2 now that we know it is NER */
         qat_data_conll_free(r->files[0]);
         r->files[0] = NULL;
@@ -158,7 +158,19 @@ static qat_status load_model(run *r, const char *dir, qat_task task, qat_model *
     lo.task = task;
     lo.quant = r->o->quant ? r->o->quant : "FP32";
     lo.num_labels = task == QAT_TASK_TOKEN_CLASSIFICATION ? (int64_t)qat_data_labels_count(r->labels) : 0;
-    return qat_model_load(r->ctx, dir, &lo, out);
+    QAT_TRY(qat_model_load(r->ctx, dir, &lo, out));
+    if (task != QAT_TASK_TOKEN_CLASSIFICATION)
+        return QAT_OK;
+    /* The task's label names travel with the model (config.json id2label). */
+    size_t n = qat_data_labels_count(r->labels);
+    const char **names = malloc(n * sizeof *names);
+    if (!names)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "pipeline: out of memory");
+    for (size_t i = 0; i < n; i++)
+        names[i] = qat_data_labels_name(r->labels, (int32_t)i);
+    qat_status st = qat_model_set_label_names(*out, names, n);
+    free((void *)names);
+    return st;
 }
 
 static qat_status checkpoint(run *r, qat_trainer *t, const char *name, const uint64_t pos[2])
@@ -354,7 +366,7 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
 
 /* ---- results -------------------------------------------------------------- */
 
-static json_object *eval_json(const qat_eval_result *e)
+json_object *qat_eval_result_json(const qat_eval_result *e)
 {
     json_object *j = json_object_new_object();
     json_object_object_add(j, "f1", json_object_new_double(e->f1));
@@ -393,8 +405,8 @@ static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, co
     json_object_object_add(j, "seed", json_object_new_int64((int64_t)o->seed));
     json_object_object_add(j, "backend", json_object_new_string(qat_context_backend(r->ctx)));
     json_object_object_add(j, "seconds", json_object_new_double(seconds));
-    json_object_object_add(j, "eval", eval_json(ev));
-    json_object_object_add(j, "test", eval_json(test));
+    json_object_object_add(j, "eval", qat_eval_result_json(ev));
+    json_object_object_add(j, "test", qat_eval_result_json(test));
     const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
     qat_atomic_file f;
     qat_status st = qat_formats_atomic_open(join(r, "results.json"), &f);

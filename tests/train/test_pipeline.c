@@ -183,6 +183,27 @@ START_TEST(short_run_writes_results)
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         ck_assert_msg(access(path, R_OK) == 0, "%s missing", files[i]);
     }
+    /* The saved classifier carries its label names and evaluates alone. */
+    char model_dir[600], out_json[600];
+    snprintf(model_dir, sizeof model_dir, "%s/model", dir);
+    snprintf(out_json, sizeof out_json, "%s/eval.json", dir);
+    qat_load_options lo;
+    QAT_ASSERT_OK(qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION));
+    lo.task = QAT_TASK_TOKEN_CLASSIFICATION;
+    qat_model *m;
+    QAT_ASSERT_OK(qat_model_load(ctx, model_dir, &lo, &m));
+    const char *name;
+    QAT_ASSERT_OK(qat_model_label_name(m, 0, &name));
+    ck_assert_str_eq(name, "ADJ"); /* sorted tag set of the demo task */
+    qat_tokenizer *tok;
+    QAT_ASSERT_OK(qat_tokenizer_load(DATA "/spm.model", &tok));
+    double eval_f1 = -1.0;
+    QAT_ASSERT_OK(qat_model_evaluate(m, tok, DATA "/task.conll", 32, out_json, &eval_f1));
+    ck_assert(eval_f1 >= 0.0 && eval_f1 <= 1.0);
+    ck_assert_int_eq(access(out_json, R_OK), 0);
+    QAT_ASSERT_FAILS(qat_model_evaluate(m, tok, "/nonexistent.conll", 32, NULL, NULL), QAT_ERR_IO, "nonexistent");
+    qat_tokenizer_free(tok);
+    qat_model_free(m);
     remove_tree(dir);
     free(dir);
     qat_context_free(ctx);

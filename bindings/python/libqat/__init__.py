@@ -5,5 +5,6 @@ from ._lib import QatError
 from .core import Context, QuantConfig, backends, version
 from .model import Model
 from .tokenizer import Tokenizer
+from .train import Trainer, run_pipeline
 
-__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "Tokenizer"]
+__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "Tokenizer", "Trainer", "run_pipeline"]

@@ -56,6 +56,10 @@ _free = declare("qat_model_free", [_P], None)
 _load_init = declare("qat_load_options_init", [ctypes.POINTER(LoadOptions), ctypes.c_uint32])
 _load = declare("qat_model_load", [_P, ctypes.c_char_p, ctypes.POINTER(LoadOptions), ctypes.POINTER(_P)])
 _save = declare("qat_model_save", [_P, ctypes.c_char_p])
+_set_label_names = declare("qat_model_set_label_names", [_P, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t])
+_label_name = declare("qat_model_label_name", [_P, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p)])
+_evaluate = declare("qat_model_evaluate", [_P, _P, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p,
+                                           ctypes.POINTER(ctypes.c_double)])
 _report_count = declare("qat_model_load_report_count", [_P, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)])
 _report_name = declare("qat_model_load_report_name", [_P, ctypes.c_int, ctypes.c_size_t,
                                                       ctypes.POINTER(ctypes.c_char_p)])
@@ -164,6 +168,31 @@ class Model:
             check(_report_name(self._handle, kind, i, ctypes.byref(name)))
             out.append(name.value.decode())
         return out
+
+    @property
+    def label_names(self) -> list[str] | None:
+        """Token classification: label names by id (None when unnamed)."""
+        names = []
+        i = 0
+        while True:
+            name = ctypes.c_char_p()
+            status = _label_name(self._handle, i, ctypes.byref(name))
+            if status != 0:
+                return names or None
+            names.append(name.value.decode())
+            i += 1
+
+    @label_names.setter
+    def label_names(self, names) -> None:
+        arr = (ctypes.c_char_p * len(names))(*[n.encode() for n in names])
+        check(_set_label_names(self._handle, arr, len(names)))
+
+    def evaluate(self, tokenizer, conll_path, max_seq_len: int = 512, results_path=None) -> float:
+        """F1 (entity F1 for IOB2 tags, token micro F1 otherwise) on a CoNLL file."""
+        f1 = ctypes.c_double()
+        check(_evaluate(self._handle, tokenizer._handle, str(conll_path).encode(), max_seq_len,
+                        None if results_path is None else str(results_path).encode(), ctypes.byref(f1)))
+        return f1.value
 
     @property
     def missing_keys(self) -> list[str]:

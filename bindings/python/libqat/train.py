@@ -1,0 +1,174 @@
+"""Training: the trainer (AdamW with the study's schedule) and the alpha
+pipeline (DAPT, fine-tuning, evaluation)."""
+from __future__ import annotations
+
+import ctypes
+import math
+
+import numpy as np
+
+from ._lib import check, declare
+from .core import Context
+from .model import Model, _ints
+
+TRAIN_OPTIONS_VERSION = 1
+PIPELINE_OPTIONS_VERSION = 1
+
+
+class TrainOptions(ctypes.Structure):
+    """Mirror of qat_train_options (version 1)."""
+    _fields_ = [
+        ("version", ctypes.c_uint32),
+        ("learning_rate", ctypes.c_double),
+        ("beta1", ctypes.c_double),
+        ("beta2", ctypes.c_double),
+        ("eps", ctypes.c_double),
+        ("weight_decay", ctypes.c_double),
+        ("warmup_ratio", ctypes.c_double),
+        ("max_grad_norm", ctypes.c_double),
+        ("batch_size", ctypes.c_int64),
+        ("micro_batch_size", ctypes.c_int64),
+    ]
+
+
+PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64,
+                               ctypes.c_double)
+
+
+class PipelineOptions(ctypes.Structure):
+    """Mirror of qat_pipeline_options (version 1)."""
+    _fields_ = [
+        ("version", ctypes.c_uint32),
+        ("model_dir", ctypes.c_char_p),
+        ("tokenizer", ctypes.c_char_p),
+        ("quant", ctypes.c_char_p),
+        ("alpha", ctypes.c_double),
+        ("total_steps", ctypes.c_int64),
+        ("corpus", ctypes.c_char_p),
+        ("train_file", ctypes.c_char_p),
+        ("eval_file", ctypes.c_char_p),
+        ("test_file", ctypes.c_char_p),
+        ("out_dir", ctypes.c_char_p),
+        ("max_seq_len", ctypes.c_int64),
+        ("checkpoint_every", ctypes.c_int64),
+        ("seed", ctypes.c_uint64),
+        ("train", TrainOptions),
+        ("progress", PROGRESS_FN),
+        ("progress_user", ctypes.c_void_p),
+    ]
+
+
+_P = ctypes.c_void_p
+_train_init = declare("qat_train_options_init", [ctypes.POINTER(TrainOptions), ctypes.c_uint32])
+_trainer_create = declare("qat_trainer_create", [_P, ctypes.POINTER(TrainOptions), ctypes.c_int64,
+                                                 ctypes.POINTER(_P)])
+_trainer_free = declare("qat_trainer_free", [_P], None)
+_I = ctypes.POINTER(ctypes.c_int32)
+_trainer_step = declare("qat_trainer_step", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64,
+                                             ctypes.POINTER(ctypes.c_float)])
+_trainer_get = declare("qat_trainer_get", [_P, ctypes.c_int, ctypes.POINTER(ctypes.c_double)])
+_U64x2 = ctypes.c_uint64 * 2
+_trainer_save = declare("qat_trainer_save", [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)])
+_trainer_resume = declare("qat_trainer_resume", [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)])
+_pipe_init = declare("qat_pipeline_options_init", [ctypes.POINTER(PipelineOptions), ctypes.c_uint32])
+_pipe_run = declare("qat_pipeline_run", [_P, ctypes.POINTER(PipelineOptions), ctypes.POINTER(ctypes.c_double)])
+
+
+def _train_options(**kw) -> TrainOptions:
+    opts = TrainOptions()
+    check(_train_init(ctypes.byref(opts), TRAIN_OPTIONS_VERSION))
+    names = {f for f, _ in TrainOptions._fields_} - {"version"}
+    for key, value in kw.items():
+        if key not in names:
+            raise TypeError(f"unknown training option {key!r}; expected one of {sorted(names)}")
+        setattr(opts, key, value)
+    return opts
+
+
+class Trainer:
+    """AdamW over a model for `total_steps` steps (the schedule's length).
+
+    Trainer(model, total_steps=1000, learning_rate=5e-5, batch_size=32)
+    loss = trainer.step(input_ids, attention_mask, labels)"""
+
+    def __init__(self, model: Model, total_steps: int, **options):
+        self._handle = _P()
+        opts = _train_options(**options)
+        check(_trainer_create(model._handle, ctypes.byref(opts), int(total_steps), ctypes.byref(self._handle)))
+        self.model = model  # borrowed by the trainer: keep it alive
+
+    def step(self, input_ids, attention_mask, labels) -> float:
+        ids, ids_p = _ints(input_ids, name="input_ids")
+        mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
+        lab, lab_p = _ints(labels, ids.shape, "labels")
+        loss = ctypes.c_float()
+        check(_trainer_step(self._handle, ids_p, mask_p, lab_p, ids.shape[0], ids.shape[1], ctypes.byref(loss)))
+        return loss.value
+
+    def _get(self, key: int) -> float:
+        v = ctypes.c_double()
+        check(_trainer_get(self._handle, key, ctypes.byref(v)))
+        return v.value
+
+    @property
+    def steps_done(self) -> int:
+        return int(self._get(1))
+
+    @property
+    def learning_rate(self) -> float:
+        """Learning rate of the last step."""
+        return self._get(3)
+
+    @property
+    def grad_norm(self) -> float:
+        """Global gradient norm of the last step, before clipping."""
+        return self._get(4)
+
+    def save(self, path, data_position=(0, 0)) -> None:
+        """Training state (weights, steps, moments, RNG) for a bit-identical resume."""
+        check(_trainer_save(self._handle, str(path).encode(), _U64x2(*data_position)))
+
+    def resume(self, path) -> tuple[int, int]:
+        pos = _U64x2()
+        check(_trainer_resume(self._handle, str(path).encode(), pos))
+        return int(pos[0]), int(pos[1])
+
+    def close(self) -> None:
+        if getattr(self, "_handle", None):
+            _trainer_free(self._handle)
+            self._handle = _P()
+
+    def __del__(self):
+        self.close()
+
+
+def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, alpha: float = 0.0,
+                 total_steps: int = 30000, corpus=None, eval_file=None, test_file=None, tokenizer=None,
+                 max_seq_len: int = 512, checkpoint_every: int = 0, seed: int = 42, progress=None,
+                 context: Context | None = None, **train_options) -> float:
+    """The study's alpha pipeline; returns the test F1 (a fraction) and
+    writes out_dir/results.json. progress(phase, step, total, loss) may
+    return True to stop (the run then raises QatError, checkpoint kept)."""
+    opts = PipelineOptions()
+    check(_pipe_init(ctypes.byref(opts), PIPELINE_OPTIONS_VERSION))
+    enc = lambda v: None if v is None else str(v).encode()  # noqa: E731
+    opts.model_dir, opts.train_file, opts.out_dir = enc(model_dir), enc(train_file), enc(out_dir)
+    opts.quant, opts.corpus, opts.tokenizer = enc(quant), enc(corpus), enc(tokenizer)
+    opts.eval_file, opts.test_file = enc(eval_file), enc(test_file)
+    opts.alpha, opts.total_steps, opts.max_seq_len = alpha, total_steps, max_seq_len
+    opts.checkpoint_every, opts.seed = checkpoint_every, seed
+    defaults = _train_options(**train_options)
+    opts.train = defaults
+    callback = None
+    if progress is not None:
+        def callback_impl(_user, phase, step, total, loss):
+            return 1 if progress(phase.decode(), step, total, None if math.isnan(loss) else loss) else 0
+        callback = PROGRESS_FN(callback_impl)
+        opts.progress = callback
+    context = context or Context()
+    f1 = ctypes.c_double()
+    check(_pipe_run(context.handle, ctypes.byref(opts), ctypes.byref(f1)))
+    return f1.value
+
+
+__all__ = ["Trainer", "run_pipeline", "np"]

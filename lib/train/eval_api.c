@@ -1,0 +1,56 @@
+/* qat_model_evaluate: one CoNLL file through a saved token classifier. */
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "formats/file_io.h"
+#include "model/model.h"
+#include "train/evaluate.h"
+
+static qat_status write_json(json_object *j, const char *path)
+{
+    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
+    qat_atomic_file f;
+    QAT_TRY(qat_formats_atomic_open(path, &f));
+    qat_status st = qat_formats_atomic_write(&f, text, strlen(text));
+    if (st == QAT_OK)
+        return qat_formats_atomic_commit(&f);
+    qat_formats_atomic_abort(&f);
+    return st;
+}
+
+QAT_API qat_status qat_model_evaluate(qat_model *m, const qat_tokenizer *tok, const char *conll_path,
+                                      int64_t max_seq_len, const char *results_path, double *f1)
+{
+    QAT_CHECK_ARG(m != NULL && tok != NULL && conll_path != NULL, "qat_model_evaluate: NULL model, tokenizer or path");
+    QAT_CHECK_ARG(m->task == QAT_TASK_TOKEN_CLASSIFICATION, "qat_model_evaluate: not a token-classification model");
+    QAT_CHECK_ARG(max_seq_len >= 8 && max_seq_len <= 1 << 16, "qat_model_evaluate: max_seq_len must be 8..65536");
+    if (!m->label_names)
+        return qat_fail(QAT_ERR_STATE, "qat_model_evaluate: the model has no label names (config.json id2label); "
+                                       "set them with qat_model_set_label_names");
+    qat_data_labels *labels = NULL;
+    qat_data_conll *conll = NULL;
+    qat_task_set set = {0};
+    qat_eval_result result;
+    QAT_TRY(qat_data_labels_from_ordered((const char *const *)m->label_names, m->n_label_names, &labels));
+    qat_data_conll_options co = {QAT_DATA_TAGS_ANY, 0};
+    qat_status st = qat_data_conll_read_file(conll_path, &co, &conll);
+    int ner = st == QAT_OK && qat_pipeline_looks_iob2(conll);
+    if (st == QAT_OK)
+        st = qat_task_set_encode(conll, NULL, 0, labels, tok, (size_t)max_seq_len, &set);
+    if (st == QAT_OK)
+        st = qat_evaluate(m, &set, labels, ner, 32, 42, &result);
+    if (st == QAT_OK && results_path) {
+        json_object *j = qat_eval_result_json(&result);
+        json_object_object_add(j, "file", json_object_new_string(conll_path));
+        st = write_json(j, results_path);
+        json_object_put(j);
+    }
+    if (st == QAT_OK && f1)
+        *f1 = result.f1;
+    qat_task_set_free(&set);
+    qat_data_conll_free(conll);
+    qat_data_labels_free(labels);
+    return st;
+}
