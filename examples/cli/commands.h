@@ -17,6 +17,9 @@ int qat_cli_train(int argc, char **argv);
 int qat_cli_eval(int argc, char **argv);
 int qat_cli_sweep(int argc, char **argv);
 int qat_cli_report(int argc, char **argv);
+int qat_cli_export(int argc, char **argv);
+int qat_cli_infer(int argc, char **argv);
+int qat_cli_estimate(int argc, char **argv);
 
 /* Prints "qat <cmd>: <message>: <qat_last_error()>" and returns 1. */
 int qat_cli_fail(const char *cmd, const char *what, qat_status st);

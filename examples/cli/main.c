@@ -10,6 +10,9 @@ static const qat_cli_command commands[] = {
     {"eval", "evaluate a saved token classifier on a CoNLL file", qat_cli_eval},
     {"sweep", "run a grid of pipeline cells here or as a SLURM array", qat_cli_sweep},
     {"report", "F1 tables (Table III), cost table (Table I) and plots from runs", qat_cli_report},
+    {"export", "pack a saved model into a low-bit .qatp file", qat_cli_export},
+    {"infer", "integer CPU inference from a .qatp file", qat_cli_infer},
+    {"estimate", "footprint (MB) and BitOPs of a config and quant config", qat_cli_estimate},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
