@@ -426,8 +426,10 @@ int sweep_grid_from_json(json_object *root, const char *label, const char *base_
     checker c = {label, base_dir, err, errcap};
     memset(g, 0, sizeof *g);
     g->path = strdup(label);
-    if (!root || !json_object_is_type(root, json_type_object))
-        return fail(&c, "(top level)", "expected a mapping of grid keys, got %s", type_name(root));
+    if (!root || !json_object_is_type(root, json_type_object)) {
+        fail(&c, "(top level)", "expected a mapping of grid keys, got %s", type_name(root));
+        goto bad;
+    }
     if (known_keys(&c, root, "", keys) || load_configs(&c, root, g) || load_alphas(&c, root, g) ||
         load_seeds(&c, root, g))
         goto bad;

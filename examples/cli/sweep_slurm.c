@@ -60,16 +60,17 @@ int sweep_slurm_emit(const sweep_grid *g, const char *qat_exe, const char *scrip
                      size_t errcap)
 {
     size_t n = sweep_grid_cell_count(g);
-    char *root = absolute(g->root), *grid = absolute(g->path), *exe = absolute(qat_exe);
     char logs[PATH_MAX + 16];
-    snprintf(logs, sizeof logs, "%s/slurm-logs", root);
-    int rc = -1;
     /* SLURM does not create the --output directory; a missing one loses
-     * every task's log silently. */
+     * every task's log silently. Made first, so the root resolves below. */
+    snprintf(logs, sizeof logs, "%s/slurm-logs", g->root);
     if (mkdirs(logs) != 0) {
         snprintf(err, errcap, "cannot create %s: %s", logs, strerror(errno));
-        goto out;
+        return -1;
     }
+    char *root = absolute(g->root), *grid = absolute(g->path), *exe = absolute(qat_exe);
+    snprintf(logs, sizeof logs, "%s/slurm-logs", root);
+    int rc = -1;
     FILE *f = fopen(script, "w");
     if (!f) {
         snprintf(err, errcap, "cannot write %s: %s", script, strerror(errno));
