@@ -4,7 +4,8 @@ next to this package, or through the system loader."""
 from ._lib import QatError
 from .core import Context, QuantConfig, backends, version
 from .model import Model
+from .packed import PackedModel, estimate, export
 from .tokenizer import Tokenizer
 from .train import Trainer, run_pipeline
 
-__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "Tokenizer", "Trainer", "run_pipeline"]
+__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "PackedModel", "estimate", "export", "Tokenizer", "Trainer", "run_pipeline"]
