@@ -8,11 +8,19 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "train_config.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: qat train --model DIR --task train.conll [options]\n"
+            "       qat train --config run.yaml [options]   (options given after override the file)\n"
+            "  --config FILE        YAML or JSON with the same settings (model, tokenizer, quant, alpha,\n"
+            "                       steps, corpus, task, eval, test, out, batch, micro_batch, lr, warmup,\n"
+            "                       seq_len, checkpoint_every, seed, threads, backend) and, instead of\n"
+            "                       quant, SPEC's block: quantization: {name, embedding_quant: {algo, bits},\n"
+            "                       weight_quant: {...}, activation_quant: {...}}; a name that disagrees\n"
+            "                       with the content is refused\n"
             "  --model DIR          HF checkpoint directory (config.json + weights)\n"
             "  --tokenizer PATH     tokenizer (.model, HF dir); default: the model directory\n"
             "  --quant CONFIG       e.g. E6W1.58A6 (default FP32)\n"
@@ -74,6 +82,16 @@ int qat_cli_train(int argc, char **argv)
     o.out_dir = "runs/qat";
     const char *backend = NULL;
     int threads = 0;
+    train_config file = {0};
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--config") == 0) {
+            if (train_config_load(argv[i + 1], &o, &file) != 0) {
+                train_config_free(&file);
+                return 2;
+            }
+            backend = file.backend;
+            threads = (int)file.threads;
+        }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -87,7 +105,8 @@ int qat_cli_train(int argc, char **argv)
         }
         const char *v = argv[++i];
         char *end = NULL;
-        if (strcmp(a, "--model") == 0) o.model_dir = v;
+        if (strcmp(a, "--config") == 0) continue; /* read above */
+        else if (strcmp(a, "--model") == 0) o.model_dir = v;
         else if (strcmp(a, "--tokenizer") == 0) o.tokenizer = v;
         else if (strcmp(a, "--quant") == 0) o.quant = v;
         else if (strcmp(a, "--alpha") == 0) o.alpha = strtod(v, &end);
@@ -109,24 +128,30 @@ int qat_cli_train(int argc, char **argv)
         else {
             fprintf(stderr, "qat train: unknown option %s\n", a);
             usage(stderr);
+            train_config_free(&file);
             return 2;
         }
         if (end && *end) {
             fprintf(stderr, "qat train: %s: '%s' is not a number\n", a, v);
+            train_config_free(&file);
             return 2;
         }
     }
     if (!o.model_dir || !o.train_file) {
         fprintf(stderr, "qat train: --model and --task are required\n");
         usage(stderr);
+        train_config_free(&file);
         return 2;
     }
     qat_context *ctx = NULL;
     qat_status st = qat_context_create(backend, &ctx);
-    if (st != QAT_OK)
+    if (st != QAT_OK) {
+        train_config_free(&file);
         return qat_cli_fail("train", "cannot create a context", st);
+    }
     if (threads > 0 && (st = qat_context_set_int(ctx, QAT_CTX_THREADS, threads)) != QAT_OK) {
         qat_context_free(ctx);
+        train_config_free(&file);
         return qat_cli_fail("train", "bad --threads", st);
     }
     progress_state p = {isatty(STDERR_FILENO), {0, 0}, ""};
@@ -135,9 +160,12 @@ int qat_cli_train(int argc, char **argv)
     double f1 = NAN;
     st = qat_pipeline_run(ctx, &o, &f1);
     qat_context_free(ctx);
-    if (st != QAT_OK)
+    if (st != QAT_OK) {
+        train_config_free(&file);
         return qat_cli_fail("train", "the run failed", st);
+    }
     printf("%s alpha=%.2f: test F1 %.2f%% (%s/results.json)%s\n", o.quant ? o.quant : "FP32", o.alpha, 100.0 * f1,
            o.out_dir, f1 < 0.2 ? " [collapsed]" : "");
+    train_config_free(&file);
     return 0;
 }

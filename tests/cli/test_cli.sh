@@ -1,0 +1,60 @@
+#!/bin/sh
+# The qat CLI as a user drives it: help, quant configs, a training run from a
+# YAML file (SPEC section 2's quantization block), a name that lies about its
+# content, evaluation of the saved model, and clear failures.
+# usage: test_cli.sh QAT DEMO_DIR
+set -u
+qat="$1"
+demo="$2"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+check() { # name, command...; expects success
+    name="$1"; shift
+    if "$@" >"$work/out" 2>&1; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name"; cat "$work/out"; fi
+}
+refuse() { # name, expected text, command...; expects failure mentioning the text
+    name="$1"; text="$2"; shift 2
+    if "$@" >"$work/out" 2>&1; then failed=$((failed + 1)); echo "FAIL (succeeded): $name"; cat "$work/out";
+    elif grep -q -- "$text" "$work/out"; then passed=$((passed + 1));
+    else failed=$((failed + 1)); echo "FAIL (message): $name"; cat "$work/out"; fi
+}
+
+check "help" "$qat" --help
+for cmd in info quant train eval; do check "$cmd --help" "$qat" "$cmd" --help; done
+check "quant" sh -c "\"$qat\" quant E6W1.58A6 | grep -q 'BitNet b1.58 ternary'"
+refuse "bad quant" "W1.5" "$qat" quant E6W1.5A6
+refuse "unknown command" "unknown command" "$qat" frobnicate
+
+cat >"$work/run.yaml" <<YAML
+model: $demo/model
+tokenizer: $demo/spm.model
+task: $demo/task.conll
+corpus: $demo/corpus.txt
+alpha: 0.5
+steps: 6
+batch: 8
+lr: 0.002
+seq_len: 32
+threads: 1
+out: $work/run
+quantization:
+  - name: BitNet_E6W1.58A6
+    embedding_quant:  { algo: LSQ, bits: 6 }
+    weight_quant:     { algo: BitNet_b158 }
+    activation_quant: { algo: BitNet_b158, bits: 6 }
+YAML
+check "train --config" "$qat" train --config "$work/run.yaml"
+check "results.json" test -f "$work/run/results.json"
+check "eval" sh -c "\"$qat\" eval --model \"$work/run/model\" --tokenizer \"$demo/spm.model\" --task \"$demo/task.conll\" --seq-len 32 --out \"$work/eval.json\" && test -f \"$work/eval.json\""
+sed 's/{ algo: LSQ, bits: 6 }/{ algo: LSQ, bits: 8 }/' "$work/run.yaml" >"$work/lie.yaml"
+refuse "a name that disagrees" "disagrees with the content, which is E8W1.58A6" "$qat" train --config "$work/lie.yaml"
+printf 'bogus: 1\n' >>"$work/lie.yaml"
+refuse "unknown key" "'bogus' is not a qat train setting" "$qat" train --config "$work/lie.yaml"
+refuse "missing model" "required" "$qat" train --task "$demo/task.conll"
+refuse "bad number" "is not a number" "$qat" train --model x --task y --alpha zero
+refuse "eval without labels" "label names" "$qat" eval --model "$demo/model" --tokenizer "$demo/spm.model" --task "$demo/task.conll"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
