@@ -248,6 +248,9 @@ QAT_API qat_status qat_packed_export(const qat_model *model, const char *path, c
                       QAT_EXPORT_OPTIONS_VERSION);
         o = *options;
     }
+    if (model->task != QAT_TASK_MLM && model->task != QAT_TASK_TOKEN_CLASSIFICATION)
+        return qat_fail(QAT_ERR_UNSUPPORTED, "qat_packed_export: task %d is not supported yet (MLM and token "
+                        "classification are)", (int)model->task);
     QAT_CHECK_ARG(o.ternary == QAT_TERNARY_2BIT || o.ternary == QAT_TERNARY_1P6BIT,
                   "qat_packed_export: unknown ternary format %d", (int)o.ternary);
     qatp_writer w;

@@ -31,6 +31,13 @@ void qatp_file_clear(qatp_file *f)
     memset(f, 0, sizeof *f);
 }
 
+/* Frees the record table after the message (which may name a record) is set. */
+static qat_status bail(qatp_record *recs, qat_status st)
+{
+    free(recs);
+    return st;
+}
+
 static size_t pad8(size_t n)
 {
     return (n + 7) & ~(size_t)7;
@@ -70,44 +77,37 @@ qat_status qatp_parse(const uint8_t *data, size_t size, qatp_file *out)
     for (uint32_t i = 0; i < count; i++) {
         qatp_record *r = &recs[i];
         if (end - pos < 16) {
-            free(recs);
-            return qat_fail(QAT_ERR_FORMAT, "packed model: record %u: header past the end of the file", i);
+            return bail(recs, qat_fail(QAT_ERR_FORMAT, "packed model: record %u: header past the end of the file", i));
         }
         r->kind = qatp_u32(data + pos);
         uint32_t name_len = qatp_u32(data + pos + 4);
         uint64_t psize = qatp_u64(data + pos + 8);
         pos += 16;
         if (name_len == 0 || name_len > QATP_NAME_MAX || name_len > end - pos) {
-            free(recs);
-            return qat_fail(QAT_ERR_FORMAT, "packed model: record %u: bad name length %u", i, name_len);
+            return bail(recs, qat_fail(QAT_ERR_FORMAT, "packed model: record %u: bad name length %u", i, name_len));
         }
         memcpy(r->name, data + pos, name_len);
         r->name[name_len] = '\0';
         if (strlen(r->name) != name_len) {
-            free(recs);
-            return qat_fail(QAT_ERR_FORMAT, "packed model: record %u: NUL byte in its name", i);
+            return bail(recs, qat_fail(QAT_ERR_FORMAT, "packed model: record %u: NUL byte in its name", i));
         }
         pos = pad8(pos + name_len);
         if (pos > end || psize > end - pos) {
-            free(recs);
-            return qat_fail(QAT_ERR_FORMAT, "packed model: record '%s': payload of %llu bytes past the end of the file",
-                            r->name, (unsigned long long)psize);
+            return bail(recs, qat_fail(QAT_ERR_FORMAT, "packed model: record '%s': payload of %llu bytes past the end of the file",
+                            r->name, (unsigned long long)psize));
         }
         r->payload = data + pos;
         r->size = psize;
         pos = pad8(pos + (size_t)psize);
         if (pos > end) {
-            free(recs);
-            return qat_fail(QAT_ERR_FORMAT, "packed model: record '%s': padding past the end of the file", r->name);
+            return bail(recs, qat_fail(QAT_ERR_FORMAT, "packed model: record '%s': padding past the end of the file", r->name));
         }
         if (r->kind < QATP_BYTES || r->kind > QATP_ACTQ) {
-            free(recs);
-            return qat_fail(QAT_ERR_FORMAT, "packed model: record '%s': unknown kind %u", r->name, r->kind);
+            return bail(recs, qat_fail(QAT_ERR_FORMAT, "packed model: record '%s': unknown kind %u", r->name, r->kind));
         }
     }
     if (pos != end) {
-        free(recs);
-        return qat_fail(QAT_ERR_FORMAT, "packed model: %zu unexpected bytes after the last record", end - pos);
+        return bail(recs, qat_fail(QAT_ERR_FORMAT, "packed model: %zu unexpected bytes after the last record", end - pos));
     }
     out->version = version;
     out->count = count;
