@@ -43,15 +43,18 @@ __global__ void accumulate_kernel(const float *x, float *y, int64_t n)
     y[i] += x[i];
 }
 
-__global__ void bias_act_kernel(float *x, const float *bias, int64_t rows, int64_t cols, int gelu_on, float *y)
+// act: 0 none, 1 GELU, 2 tanh (qat_activation)
+__global__ void bias_act_kernel(float *x, const float *bias, int64_t rows, int64_t cols, int act, float *y)
 {
     const int64_t n = rows * cols;
     QAT_CUDA_LOOP(i, n)
     {
         float v = bias ? x[i] + bias[i % cols] : x[i];
         x[i] = v;
-        if (gelu_on)
+        if (act == 1)
             y[i] = gelu(v);
+        else if (act == 2)
+            y[i] = tanhf(v);
     }
 }
 
@@ -148,12 +151,12 @@ qat_status cuda_bias_act_fwd(void *st, float *x, const float *bias, int64_t rows
     cuda_state *s = to_state(st);
     if (rows <= 0 || cols <= 0)
         return QAT_OK;
-    if (act != QAT_ACTIVATION_NONE && act != QAT_ACTIVATION_GELU)
+    if (act != QAT_ACTIVATION_NONE && act != QAT_ACTIVATION_GELU && act != QAT_ACTIVATION_TANH)
         return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "bias_act_fwd: unknown activation %d", (int)act);
     if (act == QAT_ACTIVATION_NONE && !bias)
         return QAT_OK;
     bias_act_kernel<<<grid_for(rows * cols), kThreads, 0, s->stream>>>(x, bias, rows, cols,
-                                                                     act == QAT_ACTIVATION_GELU, y);
+                                                                     (int)act, y);
     return cuda_launched(s, "bias_act_fwd");
 }
 

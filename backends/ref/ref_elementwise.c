@@ -1,4 +1,4 @@
-/* Element-wise kernels: fill, add, bias + GELU, dropout. */
+/* Element-wise kernels: fill, add, bias + GELU / tanh, dropout. */
 #include <math.h>
 
 #include "ref/ref_backend.h"
@@ -44,6 +44,8 @@ qat_status qat_ref_bias_act_fwd(void *st, float *x, const float *bias, int64_t r
             xr[c] = v;
             if (act == QAT_ACTIVATION_GELU)
                 y[r * cols + c] = gelu(v);
+            else if (act == QAT_ACTIVATION_TANH)
+                y[r * cols + c] = tanhf(v);
         }
     }
     return QAT_OK;
@@ -59,6 +61,14 @@ qat_status qat_ref_gelu_bwd(void *st, const float *dy, const float *pre, int64_t
         float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
         dx[i] = dy[i] * (cdf + x * pdf);
     }
+    return QAT_OK;
+}
+
+qat_status qat_ref_tanh_bwd(void *st, const float *dy, const float *y, int64_t n, float *dx)
+{
+#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = dy[i] * (1.0f - y[i] * y[i]);
     return QAT_OK;
 }
 

@@ -34,7 +34,14 @@ typedef enum qat_arch {
 
 typedef enum qat_task {
     QAT_TASK_MLM = 1,                  /* masked-LM head (lm_head / cls.predictions) */
-    QAT_TASK_TOKEN_CLASSIFICATION = 2  /* dropout -> classifier */
+    QAT_TASK_TOKEN_CLASSIFICATION = 2, /* dropout -> classifier */
+    /* One label per sequence, from its first token (<s> / [CLS]), as HF's
+     * *ForSequenceClassification: RoBERTa/CamemBERT/XLM-R: dropout ->
+     * classifier.dense -> tanh -> dropout -> classifier.out_proj; BERT:
+     * bert.pooler.dense -> tanh -> dropout -> classifier. Logits are
+     * [batch, num_labels]; labels [batch]; loss: mean cross-entropy (HF's
+     * single_label_classification), so num_labels >= 2 (no regression). */
+    QAT_TASK_SEQUENCE_CLASSIFICATION = 3
 } qat_task;
 
 #define QAT_MODEL_OPTIONS_VERSION 1
@@ -53,7 +60,7 @@ typedef struct qat_model_options {
     int64_t max_position_embeddings;  /* 514 */
     int64_t type_vocab_size;          /* 1 */
     int64_t pad_token_id;             /* 1 */
-    int64_t num_labels;               /* token classification only */
+    int64_t num_labels;               /* token / sequence classification only */
     double layer_norm_eps;            /* 1e-5 */
     int tie_word_embeddings;          /* 1: the MLM decoder is the word table */
     double hidden_dropout;            /* 0.1 */
@@ -75,8 +82,8 @@ QAT_API void qat_model_free(qat_model *model);
 typedef struct qat_load_options {
     uint32_t version;        /* QAT_LOAD_OPTIONS_VERSION */
     qat_task task;           /* head to build (default QAT_TASK_MLM) */
-    int64_t num_labels;      /* token classification: 0 = from config.json's
-                                id2label (or 2 when it has none) */
+    int64_t num_labels;      /* token / sequence classification: 0 = from
+                                config.json's id2label (or 2 when it has none) */
     const char *quant;       /* ExWyAz config; NULL = the one saved with the
                                 model by qat_model_save, else FP32 */
 } qat_load_options;
@@ -88,7 +95,8 @@ QAT_API qat_status qat_load_options_init(qat_load_options *options, uint32_t ver
  * index). Tensor names may carry the roberta./camembert./bert. prefix or
  * none; heads absent from the checkpoint are initialised as HF does
  * (normal(0, 0.02), bias 0) and listed as missing; tensors the model does
- * not use (a BERT pooler...) are listed as unexpected. LSQ steps saved by
+ * not use (a BERT pooler...) are listed as unexpected (the BERT pooler is
+ * a parameter of sequence classification, as in HF). LSQ steps saved by
  * qat_model_save are restored; others are initialised (weights now,
  * activations on the first forward). options may be NULL (defaults). */
 QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_load_options *options,
@@ -113,7 +121,7 @@ QAT_API qat_status qat_model_load_report_name(const qat_model *model, qat_load_r
  * atomically. */
 QAT_API qat_status qat_model_save(const qat_model *model, const char *dir);
 
-/* Token classification: the label names by id (config.json's id2label),
+/* Token / sequence classification: the label names by id (config.json's id2label),
  * saved by qat_model_save and read by qat_model_load. `count` must equal
  * the model's number of labels. */
 QAT_API qat_status qat_model_set_label_names(qat_model *model, const char *const *names, size_t count);
@@ -152,7 +160,10 @@ QAT_API qat_status qat_model_get_gradient(const qat_model *model, const char *na
 
 /* Logits of a batch: input_ids [batch, seq_len]; attention_mask (1 = token,
  * 0 = padding; NULL = all tokens); token_type_ids (NULL = zeros). logits
- * receives batch * seq_len * V (MLM: vocabulary) or * num_labels floats. */
+ * receives batch * seq_len * V (MLM: vocabulary) or batch * seq_len *
+ * num_labels (token classification) floats, row-major; for sequence
+ * classification batch * num_labels floats ([batch, num_labels], one row
+ * per sequence, from its first token). */
 QAT_API qat_status qat_model_forward(qat_model *model, const int32_t *input_ids,
                                      const int32_t *attention_mask, const int32_t *token_type_ids,
                                      int64_t batch, int64_t seq_len, float *logits, size_t logits_count);
@@ -160,8 +171,11 @@ QAT_API qat_status qat_model_forward(qat_model *model, const int32_t *input_ids,
 QAT_API qat_status qat_model_logits_size(const qat_model *model, int64_t batch, int64_t seq_len,
                                          size_t *count);
 /* Forward + backward: mean cross-entropy over labels != -100 into *loss and
- * the gradients of every parameter (zeroed first). With no label set, the
- * loss is 0 and the gradients are 0. */
+ * the gradients of every parameter (zeroed first). labels has batch *
+ * seq_len entries (MLM, token classification: one per token), or `batch`
+ * entries for sequence classification (one per sequence). Each label is
+ * -100 (ignored) or a class in 0..classes-1. With no label set, the loss is
+ * 0 and the gradients are 0. */
 QAT_API qat_status qat_model_backward(qat_model *model, const int32_t *input_ids,
                                       const int32_t *attention_mask, const int32_t *token_type_ids,
                                       const int32_t *labels, int64_t batch, int64_t seq_len, float *loss);

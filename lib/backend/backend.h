@@ -39,7 +39,8 @@ enum {
  *   X_i = X + i * stride_x; ld* are row strides of the stored matrices. */
 typedef enum qat_activation {
     QAT_ACTIVATION_NONE = 0,
-    QAT_ACTIVATION_GELU = 1
+    QAT_ACTIVATION_GELU = 1,
+    QAT_ACTIVATION_TANH = 2  /* sequence-classification heads (pooler) */
 } qat_activation;
 
 /* The dropout mask, identical on every backend: a hash of (seed, index). */
@@ -98,8 +99,8 @@ struct qat_backend_ops {
     qat_status (*add)(void *state, const float *a, const float *b, float *out, int64_t n);
     /* y += x */
     qat_status (*accumulate)(void *state, const float *x, float *y, int64_t n);
-    /* x[r,:] += bias; then y = act(x) when act is GELU (exact erf GELU);
-     * bias may be NULL. */
+    /* x[r,:] += bias; then y = act(x) when act is GELU (exact erf GELU)
+     * or TANH; bias may be NULL. */
     qat_status (*bias_act_fwd)(void *state, float *x, const float *bias, int64_t rows, int64_t cols,
                                qat_activation act, float *y);
     /* dx = dy * GELU'(pre) (dx may alias dy). */

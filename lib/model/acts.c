@@ -82,6 +82,12 @@ static void carve(qat_model *m, carver *c)
         a->mlm_mean = take(c, (size_t)N);
         a->mlm_rstd = take(c, (size_t)N);
     }
+    if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION) {
+        const size_t BHf = (size_t)(a->B * H);
+        a->pool_pre = take(c, BHf);
+        a->pool_act = take(c, BHf);
+        a->pool_drop = take(c, BHf);
+    }
     a->logits = take(c, (size_t)(N * head_classes(m)));
     a->loss = take(c, 1);
     a->d_hidden = take(c, NHf);

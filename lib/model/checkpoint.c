@@ -83,7 +83,8 @@ static int map_name(const qat_model *m, const char *name, size_t *index)
         if (strncmp(name, prefixes[p], n) != 0)
             continue;
         const char *rest = name + n;
-        if (strncmp(rest, "embeddings.", 11) != 0 && strncmp(rest, "encoder.", 8) != 0) {
+        if (strncmp(rest, "embeddings.", 11) != 0 && strncmp(rest, "encoder.", 8) != 0 &&
+            strncmp(rest, "pooler.", 7) != 0) {
             if (n == 0)
                 break; /* a head name, looked up as it is below */
             continue;
@@ -221,7 +222,7 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
     QAT_CHECK_ARG(options->version == QAT_LOAD_OPTIONS_VERSION,
                   "qat_model_load: options version %u (initialise them with qat_load_options_init)",
                   options->version);
-    QAT_CHECK_ARG(options->task == QAT_TASK_MLM || options->task == QAT_TASK_TOKEN_CLASSIFICATION,
+    QAT_CHECK_ARG(options->task == QAT_TASK_MLM || qat_task_has_labels(options->task),
                   "qat_model_load: unknown task %d", (int)options->task);
     char quant_text[QAT_QUANT_CONFIG_MAX_STRING + 1] = "FP32";
     int have_saved = 0;
@@ -259,7 +260,7 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
         st = qat_model_create(ctx, &check, &m); /* validates the dims */
         if (st == QAT_OK) {
             m->dims = dims; /* keep model_type, bos/eos ids... as read */
-            m->dims.num_labels = options->task == QAT_TASK_TOKEN_CLASSIFICATION ? num_labels : 0;
+            m->dims.num_labels = qat_task_has_labels(options->task) ? num_labels : 0;
         }
     }
     if (st == QAT_OK)
@@ -267,7 +268,7 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
     if (st == QAT_OK)
         st = load_into(m, dir, set, 1);
     /* id2label names, unless they are transformers' LABEL_<i> placeholders */
-    if (st == QAT_OK && options->task == QAT_TASK_TOKEN_CLASSIFICATION && labels.count == (size_t)num_labels &&
+    if (st == QAT_OK && qat_task_has_labels(options->task) && labels.count == (size_t)num_labels &&
         !(labels.count > 0 && strncmp(labels.names[0], "LABEL_", 6) == 0))
         st = qat_model_set_label_names(m, (const char *const *)labels.names, labels.count);
     qat_hf_labels_clear(&labels);
@@ -288,7 +289,10 @@ static const char *architecture_name(const qat_model *m, char *buf, size_t cap)
                          : strcmp(type, "xlm-roberta") == 0 ? "XLMRoberta"
                          : strcmp(type, "bert") == 0        ? "Bert"
                                                             : "Roberta";
-    snprintf(buf, cap, "%sFor%s", family, m->task == QAT_TASK_MLM ? "MaskedLM" : "TokenClassification");
+    snprintf(buf, cap, "%sFor%s", family,
+             m->task == QAT_TASK_MLM                          ? "MaskedLM"
+             : m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? "SequenceClassification"
+                                                              : "TokenClassification");
     return buf;
 }
 
@@ -342,7 +346,7 @@ QAT_API qat_status qat_model_save(const qat_model *m, const char *dir)
     char path[4096], arch[64];
     snprintf(path, sizeof path, "%s/config.json", dir);
     qat_model_dims dims = m->dims;
-    dims.num_labels = m->task == QAT_TASK_TOKEN_CLASSIFICATION ? m->num_labels : 0;
+    dims.num_labels = qat_task_has_labels(m->task) ? m->num_labels : 0;
     qat_hf_labels names = {m->n_label_names, m->label_names};
     QAT_TRY(qat_hf_config_write(path, &dims, architecture_name(m, arch, sizeof arch), m->label_names ? &names : NULL));
     qat_tensor_set *set = NULL;

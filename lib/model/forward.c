@@ -179,7 +179,9 @@ static qat_status layer_forward(qat_model *m, qat_layer *L, qat_layer_acts *la, 
 }
 
 /* Which rows the head runs on: all tokens, or (MLM training) only the
- * labelled ones — same loss and gradients, a fraction of the head's FLOPs. */
+ * labelled ones — same loss and gradients, a fraction of the head's FLOPs;
+ * sequence classification: the first token of each sequence (row b * L),
+ * with labels [B]. */
 static qat_status select_head_rows(qat_model *m, const int32_t *labels, int labelled_only)
 {
     qat_acts *a = &m->acts;
@@ -188,7 +190,15 @@ static qat_status select_head_rows(qat_model *m, const int32_t *labels, int labe
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "forward: out of memory");
     int32_t *row_labels = rows + a->N;
     int64_t n = 0;
-    for (int64_t i = 0; i < a->N; i++)
+    if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION) {
+        for (int64_t b = 0; b < a->B; b++) {
+            row_labels[n] = labels ? labels[b] : -100;
+            rows[n++] = (int32_t)(b * a->L);
+        }
+        for (int64_t i = n; i < a->N; i++) /* keep the uploads defined */
+            row_labels[i] = -100, rows[i] = 0;
+    }
+    for (int64_t i = 0; m->task != QAT_TASK_SEQUENCE_CLASSIFICATION && i < a->N; i++)
         if (!labelled_only || labels[i] != -100) {
             row_labels[n] = labels ? labels[i] : -100;
             rows[n++] = (int32_t)i;
@@ -201,11 +211,41 @@ static qat_status select_head_rows(qat_model *m, const int32_t *labels, int labe
     return st;
 }
 
+/* Sequence classification on the first token of each sequence, R = B rows:
+ *   first [R, H] = hidden[b * L]                       (embedding_fwd gather)
+ *   RoBERTa: first = dropout(first)      (RobertaClassificationHead)
+ *   pool_pre [R, H] = first Wd^T + bd;  pool_act = tanh(pool_pre)
+ *   pool_drop = dropout(pool_act)
+ *   logits [R, C] = pool_drop Wc^T + bc
+ * BERT: Wd/bd are bert.pooler.dense (no dropout before it). */
+static qat_status seqcls_forward(qat_model *m)
+{
+    qat_acts *a = &m->acts;
+    qat_context *ctx = m->ctx;
+    const int64_t R = a->head_rows, H = m->dims.hidden_size, C = m->num_labels;
+    const float p = m->training ? m->classifier_dropout : 0.0f;
+    QAT_RUN(ctx, embedding_fwd, a->hidden, a->rows, R, H, a->head_in, 0);
+    a->seed_cls = next_seed(m);
+    if (m->dims.arch == QAT_ARCH_KIND_ROBERTA)
+        QAT_RUN(ctx, dropout, a->head_in, R * H, p, a->seed_cls);
+    QAT_TRY(graph_gemm(ctx, 0, 1, R, H, H, 1.0f, a->head_in, H, model_w(m, m->pool_w), H, 0.0f, a->pool_pre, H));
+    QAT_RUN(ctx, bias_act_fwd, a->pool_pre, model_w(m, m->pool_b), R, H, QAT_ACTIVATION_TANH, a->pool_act);
+    QAT_RUN(ctx, fill, a->pool_drop, R * H, 0.0f);
+    QAT_RUN(ctx, accumulate, a->pool_act, a->pool_drop, R * H);
+    a->seed_pool = next_seed(m);
+    QAT_RUN(ctx, dropout, a->pool_drop, R * H, p, a->seed_pool);
+    QAT_TRY(graph_gemm(ctx, 0, 1, R, C, H, 1.0f, a->pool_drop, H, model_w(m, m->cls_w), H, 0.0f, a->logits, C));
+    QAT_RUN(ctx, bias_act_fwd, a->logits, model_w(m, m->cls_b), R, C, QAT_ACTIVATION_NONE, NULL);
+    return QAT_OK;
+}
+
 static qat_status head_forward(qat_model *m)
 {
     qat_acts *a = &m->acts;
     qat_context *ctx = m->ctx;
     const int64_t R = a->head_rows, H = m->dims.hidden_size;
+    if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION)
+        return seqcls_forward(m);
     if (m->task == QAT_TASK_TOKEN_CLASSIFICATION) {
         QAT_RUN(ctx, fill, a->head_in, a->N * H, 0.0f);
         QAT_RUN(ctx, accumulate, a->hidden, a->head_in, a->N * H);

@@ -130,7 +130,17 @@ static qat_status build(qat_model *m, builder *b)
         else
             QAT_TRY(add(b, &m->mlm_decoder_w, 1, 0, d->vocab_size, H, "%sdecoder.weight", h));
         QAT_TRY(add(b, &m->mlm_bias, 0, 0, d->vocab_size, 0, "%sbias", h));
+    } else if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION && roberta) {
+        /* RobertaClassificationHead */
+        QAT_TRY(add(b, &m->pool_w, 1, 0, H, H, "classifier.dense.weight"));
+        QAT_TRY(add(b, &m->pool_b, 0, 0, H, 0, "classifier.dense.bias"));
+        QAT_TRY(add(b, &m->cls_w, 1, 0, m->num_labels, H, "classifier.out_proj.weight"));
+        QAT_TRY(add(b, &m->cls_b, 0, 0, m->num_labels, 0, "classifier.out_proj.bias"));
     } else {
+        if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION) { /* BertPooler */
+            QAT_TRY(add(b, &m->pool_w, 1, 0, H, H, "%spooler.dense.weight", pre));
+            QAT_TRY(add(b, &m->pool_b, 0, 0, H, 0, "%spooler.dense.bias", pre));
+        }
         QAT_TRY(add(b, &m->cls_w, 1, 0, m->num_labels, H, "classifier.weight"));
         QAT_TRY(add(b, &m->cls_b, 0, 0, m->num_labels, 0, "classifier.bias"));
     }

@@ -90,6 +90,11 @@ typedef struct qat_acts {
     int prepared_training;
     void *mem;
     size_t mem_bytes;
+    /* sequence classification: [B, H] each (B = head_rows) */
+    float *pool_pre;          /* dense output before tanh */
+    float *pool_act;          /* tanh output (kept for the tanh backward) */
+    float *pool_drop;         /* after dropout: the classifier's input */
+    uint64_t seed_pool;
 } qat_acts;
 
 struct qat_model {
@@ -124,7 +129,17 @@ struct qat_model {
     /* what the last load found: names per qat_load_report kind */
     char **report[3];
     size_t report_count[3];
+    /* sequence classification: the pooler / classifier.dense [H, H]
+     * (bert.pooler.dense, or classifier.dense for RoBERTa); the output
+     * layer is cls_w / cls_b (classifier, or classifier.out_proj). */
+    size_t pool_w, pool_b;
 };
+
+/* Whether the task has a num_labels classifier (token or sequence). */
+static inline int qat_task_has_labels(qat_task task)
+{
+    return task == QAT_TASK_TOKEN_CLASSIFICATION || task == QAT_TASK_SEQUENCE_CLASSIFICATION;
+}
 
 static inline float *model_w(const qat_model *m, size_t p) { return m->w + m->params[p].offset; }
 static inline float *model_g(const qat_model *m, size_t p) { return m->g + m->params[p].offset; }

@@ -39,8 +39,8 @@ static qat_status validate_options(const qat_model_options *o)
     QAT_CHECK_ARG(o->version == QAT_MODEL_OPTIONS_VERSION,
                   "model options: version %u (initialise them with qat_model_options_init)", o->version);
     QAT_CHECK_ARG(o->arch == QAT_ARCH_ROBERTA || o->arch == QAT_ARCH_BERT, "model options: unknown arch %d", o->arch);
-    QAT_CHECK_ARG(o->task == QAT_TASK_MLM || o->task == QAT_TASK_TOKEN_CLASSIFICATION,
-                  "model options: unknown task %d", o->task);
+    QAT_CHECK_ARG(o->task == QAT_TASK_MLM || qat_task_has_labels(o->task), "model options: unknown task %d",
+                  o->task);
 #define POSITIVE(f, max) \
     QAT_CHECK_ARG(o->f > 0 && o->f <= (max), "model options: " #f " must be in 1..%lld, got %lld", \
                   (long long)(max), (long long)o->f)
@@ -60,9 +60,12 @@ static qat_status validate_options(const qat_model_options *o)
     QAT_CHECK_ARG(o->arch != QAT_ARCH_ROBERTA || o->pad_token_id + 2 <= o->max_position_embeddings,
                   "model options: RoBERTa positions start after pad_token_id, so max_position_embeddings must "
                   "exceed pad_token_id + 1");
-    QAT_CHECK_ARG(o->task != QAT_TASK_TOKEN_CLASSIFICATION || (o->num_labels > 0 && o->num_labels <= 1 << 16),
-                  "model options: token classification needs num_labels in 1..65536, got %lld",
-                  (long long)o->num_labels);
+    QAT_CHECK_ARG(!qat_task_has_labels(o->task) || (o->num_labels > 0 && o->num_labels <= 1 << 16),
+                  "model options: %s classification needs num_labels in 1..65536, got %lld",
+                  o->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? "sequence" : "token", (long long)o->num_labels);
+    QAT_CHECK_ARG(o->task != QAT_TASK_SEQUENCE_CLASSIFICATION || o->num_labels >= 2,
+                  "model options: sequence classification needs num_labels >= 2 (HF's num_labels = 1 is "
+                  "regression, which libqat does not do)");
     QAT_CHECK_ARG(o->layer_norm_eps > 0 && o->layer_norm_eps < 1, "model options: layer_norm_eps must be in (0, 1)");
     QAT_CHECK_ARG(o->hidden_dropout >= 0 && o->hidden_dropout < 1 && o->attention_dropout >= 0 &&
                       o->attention_dropout < 1 && o->classifier_dropout >= 0 && o->classifier_dropout < 1,
@@ -182,7 +185,7 @@ qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *di
     m->ctx = ctx;
     m->dims = *dims;
     m->task = task;
-    m->num_labels = task == QAT_TASK_TOKEN_CLASSIFICATION ? num_labels : 0;
+    m->num_labels = qat_task_has_labels(task) ? num_labels : 0;
     m->classifier_dropout = classifier_dropout;
     for (int c = 0; c < QAT_CLASS_COUNT; c++)
         m->quant.cls[c] = qat_class_quant_default((qat_tensor_class)c, 32, 0, 0);
@@ -224,7 +227,7 @@ static void free_label_names(qat_model *m)
 QAT_API qat_status qat_model_set_label_names(qat_model *m, const char *const *names, size_t count)
 {
     QAT_CHECK_ARG(m != NULL && names != NULL, "qat_model_set_label_names: NULL model or names");
-    QAT_CHECK_ARG(m->task == QAT_TASK_TOKEN_CLASSIFICATION, "qat_model_set_label_names: not a token-classification model");
+    QAT_CHECK_ARG(qat_task_has_labels(m->task), "qat_model_set_label_names: not a classification model");
     QAT_CHECK_ARG(count == (size_t)m->num_labels, "qat_model_set_label_names: %zu names for %lld labels", count,
                   (long long)m->num_labels);
     char **copy = calloc(count, sizeof *copy);
@@ -402,7 +405,8 @@ QAT_API qat_status qat_model_logits_size(const qat_model *m, int64_t batch, int6
     QAT_CHECK_ARG(m != NULL && count != NULL, "qat_model_logits_size: NULL argument");
     QAT_CHECK_ARG(batch > 0 && seq_len > 0, "qat_model_logits_size: batch and seq_len must be > 0");
     int64_t classes = m->task == QAT_TASK_MLM ? m->dims.vocab_size : m->num_labels;
-    *count = (size_t)(batch * seq_len * classes);
+    int64_t rows = m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? batch : batch * seq_len;
+    *count = (size_t)(rows * classes);
     return QAT_OK;
 }
 
@@ -427,10 +431,13 @@ static qat_status validate_batch(const qat_model *m, const int32_t *ids, const i
         QAT_CHECK_ARG(!types || (types[i] >= 0 && types[i] < d->type_vocab_size),
                       "%s: token_type_ids[%lld] = %d outside 0..%lld", fn, (long long)i, types ? types[i] : 0,
                       (long long)d->type_vocab_size - 1);
-        QAT_CHECK_ARG(!labels || labels[i] == -100 || (labels[i] >= 0 && labels[i] < classes),
-                      "%s: labels[%lld] = %d is neither -100 nor a class in 0..%lld", fn, (long long)i,
-                      labels ? labels[i] : 0, (long long)classes - 1);
     }
+    /* one label per token, or per sequence for sequence classification */
+    const int64_t n_labels = m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? batch : batch * seq_len;
+    for (int64_t i = 0; labels && i < n_labels; i++)
+        QAT_CHECK_ARG(labels[i] == -100 || (labels[i] >= 0 && labels[i] < classes),
+                      "%s: labels[%lld] = %d is neither -100 nor a class in 0..%lld", fn, (long long)i, labels[i],
+                      (long long)classes - 1);
     return QAT_OK;
 }
 

@@ -1,5 +1,6 @@
 """Writes golden files for the encoder tests: small random HF models
-(RoBERTa and BERT, MLM and token classification, every study config), the
+(RoBERTa and BERT, MLM, token and sequence classification, every study
+config), the
 logits of a padded batch, the loss and every gradient, computed by
 transformers' own classes with the quantizers of reference.py.
 
@@ -32,6 +33,9 @@ def make_inputs(arch: str, task: str, rng: np.random.Generator):
         mask[b, n:] = 0
     types = rng.integers(0, DIMS["types"], size=(BATCH, SEQ)) if arch == "bert" else np.zeros((BATCH, SEQ))
     types = (types * mask).astype(np.int64)
+    if task == "sequence-classification":
+        labels = rng.integers(0, DIMS["labels"], size=(BATCH,)).astype(np.int64)
+        return ids, mask, types, labels
     if task == "mlm":
         labels = np.full((BATCH, SEQ), -100, dtype=np.int64)
         chosen = (rng.random((BATCH, SEQ)) < 0.4) & (mask == 1)
@@ -44,11 +48,18 @@ def make_inputs(arch: str, task: str, rng: np.random.Generator):
     return ids, mask, types, labels
 
 
-def case(arch: str, task: str, config: str, tie: bool, seed: int) -> dict:
+MODEL_TASK = {"mlm": "mlm", "token-classification": "tokcls", "sequence-classification": "seqcls"}
+TASK_ID = {"mlm": 1, "token-classification": 2, "sequence-classification": 3}  # qat_task
+SEQCLS_CONFIGS = ["FP32", "E8W8A8", "E2W2A2", "E6W1.58A6"]
+
+
+def case(arch: str, task: str, config: str, tie: bool, seed: int, ignore_one: bool = False) -> dict:
     rng = np.random.default_rng(seed)
-    model = build_model(arch, task, DIMS, seed=seed, tie=tie)
+    model = build_model(arch, MODEL_TASK[task], DIMS, seed=seed, tie=tie)
     quantize_model(model, config)
     ids, mask, types, labels = make_inputs(arch, task, rng)
+    if task == "sequence-classification" and ignore_one:
+        labels[1] = -100  # ignored sequence: the mean runs over the others
     t = {k: torch.from_numpy(v) for k, v in dict(input_ids=ids, attention_mask=mask, token_type_ids=types).items()}
     with torch.no_grad():
         logits = model(**t).logits  # the first forward also initialises the LSQ activation steps
@@ -56,7 +67,7 @@ def case(arch: str, task: str, config: str, tie: bool, seed: int) -> dict:
     out = model(**t, labels=torch.from_numpy(labels))
     out.loss.backward()
     records = {
-        "meta": np.array([0 if arch == "roberta" else 1, 1 if task == "mlm" else 2, DIMS["vocab"], DIMS["hidden"],
+        "meta": np.array([0 if arch == "roberta" else 1, TASK_ID[task], DIMS["vocab"], DIMS["hidden"],
                           DIMS["layers"], DIMS["heads"], DIMS["inter"], DIMS["positions"], DIMS["types"],
                           DIMS["pad"], DIMS["labels"], int(tie), BATCH, SEQ], dtype=np.int32),
         "quant": config,
@@ -87,14 +98,23 @@ def main() -> None:
                 write_golden(os.path.join(out_dir, name + ".golden"), case(arch, task, config, True, seed))
                 names.append(name)
                 seed += 1
+    for arch in ("roberta", "bert"):
+        for i, config in enumerate(SEQCLS_CONFIGS):
+            name = f"{arch}-sequence-classification-{config}"
+            write_golden(os.path.join(out_dir, name + ".golden"),
+                         case(arch, "sequence-classification", config, True, seed, ignore_one=i == 1))
+            names.append(name)
+            seed += 1
     for config in ("FP32", "E6W1.58A6"):  # untied MLM decoder
         name = f"roberta-mlm-untied-{config}"
         write_golden(os.path.join(out_dir, name + ".golden"), case("roberta", "mlm", config, False, seed))
         names.append(name)
         seed += 1
     # HF checkpoint directories for the loader tests, with their logits.
-    for arch, task, safe in (("roberta", "mlm", True), ("bert", "token-classification", False)):
-        model = build_model(arch, "mlm" if task == "mlm" else "tokcls", DIMS, seed=seed)
+    for arch, task, safe in (("roberta", "mlm", True), ("bert", "token-classification", False),
+                             ("bert", "sequence-classification", True),
+                             ("roberta", "sequence-classification", False)):
+        model = build_model(arch, MODEL_TASK[task], DIMS, seed=seed)
         seed += 1
         hf_dir = os.path.join(out_dir, f"hf-{arch}-{task}")
         model.save_pretrained(hf_dir, safe_serialization=safe)
@@ -104,7 +124,7 @@ def main() -> None:
                            token_type_ids=torch.from_numpy(types)).logits.numpy()
         write_golden(os.path.join(hf_dir, "expected.golden"),
                      {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "logits": logits,
-                      "task": np.array([1 if task == "mlm" else 2], dtype=np.int32)})
+                      "task": np.array([TASK_ID[task]], dtype=np.int32)})
     with open(os.path.join(out_dir, "index.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
 

@@ -133,6 +133,8 @@ def quantize_model(model: nn.Module, config: str) -> nn.Module:
 
 
 def build_model(arch: str, task: str, dims: dict, seed: int, tie: bool = True) -> nn.Module:
+    """task: 'mlm', 'seqcls' (sequence classification) or anything else
+    (token classification)."""
     import transformers as tf
     torch.manual_seed(seed)
     common = dict(vocab_size=dims["vocab"], hidden_size=dims["hidden"], num_hidden_layers=dims["layers"],
@@ -142,10 +144,12 @@ def build_model(arch: str, task: str, dims: dict, seed: int, tie: bool = True) -
                   pad_token_id=dims["pad"], layer_norm_eps=dims.get("eps", 1e-5), num_labels=dims.get("labels", 2))
     if arch == "roberta":
         config = tf.RobertaConfig(**common)
-        cls = tf.RobertaForMaskedLM if task == "mlm" else tf.RobertaForTokenClassification
+        cls = {"mlm": tf.RobertaForMaskedLM, "seqcls": tf.RobertaForSequenceClassification}.get(
+            task, tf.RobertaForTokenClassification)
     else:
         config = tf.BertConfig(**common)
-        cls = tf.BertForMaskedLM if task == "mlm" else tf.BertForTokenClassification
+        cls = {"mlm": tf.BertForMaskedLM, "seqcls": tf.BertForSequenceClassification}.get(
+            task, tf.BertForTokenClassification)
     model = cls(config)
     model.eval()
     with torch.no_grad():  # non-trivial biases and LayerNorms

@@ -11,7 +11,8 @@
 #include "qat/qat.h"
 #include "test_main.h"
 
-static const char *const dirs[] = {"hf-roberta-mlm", "hf-bert-token-classification"};
+static const char *const dirs[] = {"hf-roberta-mlm", "hf-bert-token-classification",
+                                   "hf-bert-sequence-classification", "hf-roberta-sequence-classification"};
 
 static void forward_expected(qat_model *m, const golden *g, float *out, size_t n)
 {
@@ -107,7 +108,7 @@ Suite *make_suite(void)
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("hf");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, loads_and_round_trips, 0, 2);
+    tcase_add_loop_test(tc, loads_and_round_trips, 0, 4);
     tcase_add_test(tc, bad_directories_fail_clearly);
     suite_add_tcase(s, tc);
     return s;

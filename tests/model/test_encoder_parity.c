@@ -1,6 +1,7 @@
 /* The encoder against transformers' own RoBERTa/BERT classes with the SPEC's
  * quantizers (gen_golden.py): logits, loss and every gradient, for every
- * study config, both heads, both architectures, on every CPU backend. */
+ * study config, every head (MLM, token and sequence classification), both
+ * architectures, on every CPU backend. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static qat_model *model_for(qat_context *ctx, const golden *g)
     qat_model_options o;
     QAT_ASSERT_OK(qat_model_options_init(&o, QAT_MODEL_OPTIONS_VERSION));
     o.arch = meta[0] == 0 ? QAT_ARCH_ROBERTA : QAT_ARCH_BERT;
-    o.task = meta[1] == 1 ? QAT_TASK_MLM : QAT_TASK_TOKEN_CLASSIFICATION;
+    o.task = meta[1] == 1 ? QAT_TASK_MLM : meta[1] == 3 ? QAT_TASK_SEQUENCE_CLASSIFICATION : QAT_TASK_TOKEN_CLASSIFICATION;
     o.vocab_size = meta[2];
     o.hidden_size = meta[3];
     o.num_layers = meta[4];
@@ -111,6 +112,8 @@ static void check_case(const char *backend, const char *name)
     const int64_t B = meta[12], L = meta[13];
     const int32_t *ids = golden_find(&g, "input_ids")->data, *mask = golden_find(&g, "attention_mask")->data;
     const int32_t *types = golden_find(&g, "token_type_ids")->data, *labels = golden_find(&g, "labels")->data;
+    /* labels: [B, L], or [B] for sequence classification */
+    ck_assert_uint_eq(golden_find(&g, "labels")->count, meta[1] == 3 ? (size_t)B : (size_t)(B * L));
 
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create(backend, &ctx));
