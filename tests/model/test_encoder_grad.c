@@ -64,6 +64,10 @@ static void finite_differences(qat_task task, qat_arch arch, double dropout)
     int32_t labels[B * L];
     for (int i = 0; i < B * L; i++)
         labels[i] = mask[i] ? (task == QAT_TASK_MLM ? (i * 5) % V : i % LABELS) : -100;
+    if (task == QAT_TASK_SEQUENCE_CLASSIFICATION) { /* one label per sequence */
+        labels[0] = 1;
+        labels[1] = 3;
+    }
     loss_at(ctx, m, labels);
     size_t n;
     QAT_ASSERT_OK(qat_model_parameter_count(m, &n));
@@ -112,12 +116,70 @@ START_TEST(float_gradients_match_finite_differences)
 {
     finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0);
     finite_differences(QAT_TASK_MLM, QAT_ARCH_BERT, 0.0);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.0);
 }
 END_TEST
 
 START_TEST(dropout_gradients_match_finite_differences)
 {
     finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_BERT, 0.2);
+    /* RoBERTa's head drops out before classifier.dense and out_proj */
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.2);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.2);
+}
+END_TEST
+
+/* Sequence classification: logits [B, C], labels [B], their checks. */
+START_TEST(sequence_classification_shapes_and_labels)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = small_model(ctx, QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.0);
+    size_t n;
+    QAT_ASSERT_OK(qat_model_logits_size(m, B, L, &n));
+    ck_assert_uint_eq(n, B * LABELS);
+    float logits[B * LABELS], loss;
+    QAT_ASSERT_FAILS(qat_model_forward(m, ids, mask, NULL, B, L, logits, B * LABELS - 1), QAT_ERR_INVALID_ARGUMENT,
+                     "needed");
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, logits, B * LABELS));
+    /* Only the first token counts: changing a later one changes the logits
+     * (attention), padding beyond the mask does not. */
+    int32_t other[B * L];
+    memcpy(other, ids, sizeof other);
+    other[5] = 7; /* padding of sequence 0 */
+    float again[B * LABELS];
+    QAT_ASSERT_OK(qat_model_forward(m, other, mask, NULL, B, L, again, B * LABELS));
+    ck_assert(memcmp(logits, again, sizeof logits) == 0);
+    int32_t labels[B] = {LABELS, 0};
+    QAT_ASSERT_FAILS(qat_model_backward(m, ids, mask, NULL, labels, B, L, &loss), QAT_ERR_INVALID_ARGUMENT,
+                     "labels[0]");
+    labels[0] = -100;
+    labels[1] = -100;
+    QAT_ASSERT_OK(qat_model_backward(m, ids, mask, NULL, labels, B, L, &loss));
+    ck_assert_float_eq(loss, 0.0f);
+    labels[1] = 2;
+    QAT_ASSERT_OK(qat_model_backward(m, ids, mask, NULL, labels, B, L, &loss));
+    /* the mean over the labelled sequence only: -log softmax(logits[1])[2] */
+    double mx = logits[LABELS], sum = 0.0;
+    for (int c = 1; c < LABELS; c++)
+        mx = fmax(mx, logits[LABELS + c]);
+    for (int c = 0; c < LABELS; c++)
+        sum += exp(logits[LABELS + c] - mx);
+    ck_assert_double_eq_tol(loss, log(sum) + mx - logits[LABELS + 2], 1e-5);
+    const char *names[] = {"bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight"};
+    for (int i = 0; i < 3; i++)
+        QAT_ASSERT_OK(qat_model_parameter_size(m, names[i], &n));
+    qat_model_free(m);
+    qat_model_options o;
+    QAT_ASSERT_OK(qat_model_options_init(&o, QAT_MODEL_OPTIONS_VERSION));
+    o.task = QAT_TASK_SEQUENCE_CLASSIFICATION;
+    o.num_labels = 1;
+    qat_model *bad = (qat_model *)1;
+    QAT_ASSERT_FAILS(qat_model_create(ctx, &o, &bad), QAT_ERR_INVALID_ARGUMENT, "regression");
+    o.task = (qat_task)4;
+    QAT_ASSERT_FAILS(qat_model_create(ctx, &o, &bad), QAT_ERR_INVALID_ARGUMENT, "unknown task");
+    qat_context_free(ctx);
 }
 END_TEST
 
@@ -217,6 +279,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, dropout_gradients_match_finite_differences);
     tcase_add_test(tc, dropout_only_when_training_and_seeded);
     tcase_add_test(tc, bad_inputs_rejected);
+    tcase_add_test(tc, sequence_classification_shapes_and_labels);
     suite_add_tcase(s, tc);
     return s;
 }
