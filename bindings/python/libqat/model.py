@@ -10,7 +10,7 @@ from ._lib import check, declare
 from .core import Context, QuantConfig
 
 _ARCHS = {"roberta": 0, "camembert": 0, "xlm-roberta": 0, "bert": 1}
-_TASKS = {"mlm": 1, "token-classification": 2}
+_TASKS = {"mlm": 1, "token-classification": 2, "sequence-classification": 3}
 OPTIONS_VERSION = 1
 
 
@@ -82,8 +82,10 @@ def _ints(a, shape=None, name="array"):
     if a is None:
         return None, None
     arr = np.ascontiguousarray(a, dtype=np.int32)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (batch, seq_len), got shape {arr.shape}")
+    want_ndim = len(shape) if shape is not None else 2
+    if arr.ndim != want_ndim:
+        what = "(batch,)" if want_ndim == 1 else "(batch, seq_len)"
+        raise ValueError(f"{name} must be {want_ndim}-D {what}, got shape {arr.shape}")
     if shape is not None and arr.shape != shape:
         raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
     return arr, arr.ctypes.data_as(_I)
@@ -96,10 +98,13 @@ def _quant(quant):
 
 
 class Model:
-    """A BERT-class encoder with a masked-LM or token-classification head.
+    """A BERT-class encoder with a masked-LM, token-classification or
+    sequence-classification head (HF's *ForSequenceClassification: logits
+    (batch, num_labels) from the first token; labels (batch,)).
 
     Model.create(arch="roberta", task="mlm", hidden_size=..., quant="E6W1.58A6")
     Model.load("path/to/hf-dir", quant="E6W1.58A6", task="token-classification", num_labels=9)
+    Model.load("path/to/hf-dir", task="sequence-classification", num_labels=3)
     """
 
     def __init__(self, handle: ctypes.c_void_p, context: Context, task: str):
@@ -171,7 +176,7 @@ class Model:
 
     @property
     def label_names(self) -> list[str] | None:
-        """Token classification: label names by id (None when unnamed)."""
+        """Token / sequence classification: label names by id (None when unnamed)."""
         names = []
         i = 0
         while True:
@@ -267,7 +272,8 @@ class Model:
         check(_set(self._handle, name.encode(), arr.ctypes.data_as(_F), arr.size))
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
-        """int arrays (B, L) -> float32 logits (B, L, V or num_labels)."""
+        """int arrays (B, L) -> float32 logits (B, L, V or num_labels), or
+        (B, num_labels) for sequence classification."""
         ids, ids_p = _ints(input_ids, name="input_ids")
         mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
         types, types_p = _ints(token_type_ids, ids.shape, "token_type_ids")
@@ -276,15 +282,17 @@ class Model:
         check(_logits_size(self._handle, b, n, ctypes.byref(count)))
         out = np.empty(count.value, dtype=np.float32)
         check(_forward(self._handle, ids_p, mask_p, types_p, b, n, out.ctypes.data_as(_F), out.size))
-        return out.reshape(b, n, -1)
+        return out.reshape(b, -1) if self.task == "sequence-classification" else out.reshape(b, n, -1)
 
     def backward(self, input_ids, attention_mask, labels, token_type_ids=None) -> float:
         """Forward + backward: mean cross-entropy over labels != -100; the
-        gradients are then readable with get_gradient()."""
+        gradients are then readable with get_gradient(). labels: (B, L), or
+        (B,) for sequence classification."""
         ids, ids_p = _ints(input_ids, name="input_ids")
         mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
         types, types_p = _ints(token_type_ids, ids.shape, "token_type_ids")
-        lab, lab_p = _ints(labels, ids.shape, "labels")
+        label_shape = ids.shape[:1] if self.task == "sequence-classification" else ids.shape
+        lab, lab_p = _ints(labels, label_shape, "labels")
         loss = ctypes.c_float()
         check(_backward(self._handle, ids_p, mask_p, types_p, lab_p, ids.shape[0], ids.shape[1], ctypes.byref(loss)))
         return loss.value
