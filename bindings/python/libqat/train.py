@@ -100,7 +100,13 @@ class Trainer:
     def step(self, input_ids, attention_mask, labels) -> float:
         ids, ids_p = _ints(input_ids, name="input_ids")
         mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
-        lab, lab_p = _ints(labels, ids.shape, "labels")
+        if self.model.task == "sequence-classification":
+            lab = np.ascontiguousarray(labels, dtype=np.int32)
+            if lab.shape != (ids.shape[0],):
+                raise ValueError(f"labels must have shape ({ids.shape[0]},) for sequence classification")
+            lab_p = lab.ctypes.data_as(_I)
+        else:
+            lab, lab_p = _ints(labels, ids.shape, "labels")
         loss = ctypes.c_float()
         check(_trainer_step(self._handle, ids_p, mask_p, lab_p, ids.shape[0], ids.shape[1], ctypes.byref(loss)))
         return loss.value
