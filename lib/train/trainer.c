@@ -119,8 +119,10 @@ static qat_status gradients(qat_trainer *t, const int32_t *ids, const int32_t *m
     for (int64_t i = 0; i < n_micro; i++) {
         int64_t rows = i + 1 < n_micro ? micro : batch - i * micro;
         size_t at = (size_t)(i * micro * seq_len);
+        /* sequence classification has one label per sequence */
+        size_t label_at = m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? (size_t)(i * micro) : at;
         float l;
-        QAT_TRY(qat_model_backward(m, ids + at, mask ? mask + at : NULL, NULL, labels + at, rows, seq_len, &l));
+        QAT_TRY(qat_model_backward(m, ids + at, mask ? mask + at : NULL, NULL, labels + label_at, rows, seq_len, &l));
         loss_sum += l;
         for (size_t j = 0; j < m->total; j++)
             t->accum[j] += m->g[j];
