@@ -162,8 +162,8 @@ static size_t quantized_weight_floats(qat_model *m, size_t *gammas)
 {
     size_t total = 0, rows = 0;
     for (int64_t i = 0; i < m->dims.num_layers; i++) {
-        qat_linear *ls[6] = {&m->layers[i].q, &m->layers[i].k, &m->layers[i].v,
-                             &m->layers[i].attn_out, &m->layers[i].inter, &m->layers[i].out};
+        qat_linear *ls[QAT_LINEARS_PER_LAYER];
+        qat_layer_linears(&m->layers[i], ls);
         for (int j = 0; j < 6; j++) {
             ls[j]->wq_off = total;
             ls[j]->gamma_off = rows;

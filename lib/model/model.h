@@ -141,6 +141,18 @@ static inline int qat_task_has_labels(qat_task task)
     return task == QAT_TASK_TOKEN_CLASSIFICATION || task == QAT_TASK_SEQUENCE_CLASSIFICATION;
 }
 
+/* The six quantized linears of a layer, in forward order. */
+#define QAT_LINEARS_PER_LAYER 6
+static inline void qat_layer_linears(qat_layer *L, qat_linear *out[QAT_LINEARS_PER_LAYER])
+{
+    out[0] = &L->q;
+    out[1] = &L->k;
+    out[2] = &L->v;
+    out[3] = &L->attn_out;
+    out[4] = &L->inter;
+    out[5] = &L->out;
+}
+
 static inline float *model_w(const qat_model *m, size_t p) { return m->w + m->params[p].offset; }
 static inline float *model_g(const qat_model *m, size_t p) { return m->g + m->params[p].offset; }
 

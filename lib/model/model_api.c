@@ -144,8 +144,8 @@ static void for_each_quantizer(qat_model *m, void (*fn)(qat_quantizer *))
     fn(&m->pos.q);
     fn(&m->type.q);
     for (int64_t i = 0; i < m->dims.num_layers; i++) {
-        qat_linear *ls[6] = {&m->layers[i].q, &m->layers[i].k, &m->layers[i].v,
-                             &m->layers[i].attn_out, &m->layers[i].inter, &m->layers[i].out};
+        qat_linear *ls[QAT_LINEARS_PER_LAYER];
+        qat_layer_linears(&m->layers[i], ls);
         for (int j = 0; j < 6; j++) {
             fn(&ls[j]->wq);
             fn(&ls[j]->aq);
@@ -166,8 +166,8 @@ qat_status qat_model_init_weight_steps(qat_model *m)
             QAT_TRY(qat_quantize_init_step(m, &tables[t]->q, model_w(m, tables[t]->w),
                                            tables[t]->rows * m->dims.hidden_size));
     for (int64_t i = 0; i < m->dims.num_layers; i++) {
-        qat_linear *ls[6] = {&m->layers[i].q, &m->layers[i].k, &m->layers[i].v,
-                             &m->layers[i].attn_out, &m->layers[i].inter, &m->layers[i].out};
+        qat_linear *ls[QAT_LINEARS_PER_LAYER];
+        qat_layer_linears(&m->layers[i], ls);
         for (int j = 0; j < 6; j++)
             if (ls[j]->wq.has_step)
                 QAT_TRY(qat_quantize_init_step(m, &ls[j]->wq, model_w(m, ls[j]->w), ls[j]->out * ls[j]->in));
@@ -372,8 +372,8 @@ void qat_model_mark_step_initialized(qat_model *m, size_t i)
     mark_step_initialized(&m->pos.q, i);
     mark_step_initialized(&m->type.q, i);
     for (int64_t l = 0; l < m->dims.num_layers; l++) {
-        qat_linear *ls[6] = {&m->layers[l].q, &m->layers[l].k, &m->layers[l].v,
-                             &m->layers[l].attn_out, &m->layers[l].inter, &m->layers[l].out};
+        qat_linear *ls[QAT_LINEARS_PER_LAYER];
+        qat_layer_linears(&m->layers[l], ls);
         for (int j = 0; j < 6; j++) {
             mark_step_initialized(&ls[j]->wq, i);
             mark_step_initialized(&ls[j]->aq, i);

@@ -59,8 +59,8 @@ static void step_flags(const qat_model *m, uint8_t *flags)
         if (qs[i]->has_step && qs[i]->initialized)
             flags[qs[i]->step_param] = 1;
     for (int64_t l = 0; l < m->dims.num_layers; l++) {
-        const qat_linear *ls[6] = {&m->layers[l].q, &m->layers[l].k, &m->layers[l].v,
-                                   &m->layers[l].attn_out, &m->layers[l].inter, &m->layers[l].out};
+        qat_linear *ls[QAT_LINEARS_PER_LAYER];
+        qat_layer_linears(&m->layers[l], ls);
         for (int j = 0; j < 6; j++) {
             if (ls[j]->wq.has_step && ls[j]->wq.initialized)
                 flags[ls[j]->wq.step_param] = 1;
