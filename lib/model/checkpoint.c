@@ -115,6 +115,7 @@ static qat_status upload_tensor(qat_model *m, size_t index, const qat_tensor *t)
         return qat_fail(QAT_ERR_FORMAT, "checkpoint tensor '%s' has %d dims / %lld values, the model's %s has %lld",
                         t->name, t->ndim, (long long)t->numel, p->name, (long long)p->numel);
     qat_context *ctx = m->ctx;
+    qat_model_weights_changed(m);
     return qat_context_backend_error(
         ctx, ctx->backend.ops->upload(ctx->backend_state, model_w(m, index), t->data, (size_t)t->numel * sizeof(float)),
         "loading parameters");
@@ -197,6 +198,7 @@ static qat_status load_into(qat_model *m, const char *dir, const qat_tensor_set 
                 ctx, ctx->backend.ops->download(ctx->backend_state, &kept[i], model_w(m, i), sizeof(float)), "load");
     if (st == QAT_OK)
         st = qat_model_reset_quantizers(m);
+    qat_model_weights_changed(m);
     for (size_t i = 0; st == QAT_OK && i < m->n_params; i++)
         if (loaded[i] && m->params[i].is_step) {
             st = qat_context_backend_error(

@@ -98,7 +98,9 @@ static qat_status linear_forward(qat_model *m, qat_linear *l, const float *xq, i
 {
     qat_context *ctx = m->ctx;
     const float *w = model_w(m, l->w);
-    if (l->wq.cfg.algo != QAT_ALGO_NONE)
+    if (l->wq.cfg.algo != QAT_ALGO_NONE && m->wq_current)
+        w = m->wq_buf + l->wq_off; /* weights unchanged since the last forward */
+    else if (l->wq.cfg.algo != QAT_ALGO_NONE)
         QAT_TRY(qat_quantize_fwd(m, &l->wq, w, l->out, l->in, m->wq_buf + l->wq_off,
                                  m->gamma_buf + l->gamma_off, &w));
     QAT_TRY(graph_gemm(ctx, 0, 1, N, l->out, l->in, 1.0f, xq, l->in, w, l->in, 0.0f, y, l->out));
@@ -279,6 +281,7 @@ qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_
     QAT_TRY(embeddings_forward(m, n_layers ? a->layers[0].x : a->hidden));
     for (int64_t i = 0; i < n_layers; i++)
         QAT_TRY(layer_forward(m, &m->layers[i], &a->layers[i], i + 1 < n_layers ? a->layers[i + 1].x : a->hidden));
+    m->wq_current = 1;
     QAT_TRY(select_head_rows(m, labels, head_on_labelled_rows && labels && m->task == QAT_TASK_MLM));
     return head_forward(m);
 }

@@ -229,6 +229,7 @@ qat_status qat_model_layout(qat_model *m)
     m->g = g;
     m->wq_buf = wq;
     m->gamma_buf = gamma;
+    qat_model_weights_changed(m);
     return QAT_OK;
 }
 

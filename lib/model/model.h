@@ -121,6 +121,10 @@ struct qat_model {
      * and BitNet gammas; allocated with the layout. */
     float *wq_buf;
     float *gamma_buf;
+    /* 1 while wq_buf/gamma_buf hold the quantized form of the current
+     * weights and steps: forwards then skip re-quantizing them. Every write
+     * to parameters clears it (qat_model_weights_changed). */
+    int wq_current;
 
     qat_acts acts;
     /* token classification: label names by id (id2label), or NULL */
@@ -139,6 +143,13 @@ struct qat_model {
 static inline int qat_task_has_labels(qat_task task)
 {
     return task == QAT_TASK_TOKEN_CLASSIFICATION || task == QAT_TASK_SEQUENCE_CLASSIFICATION;
+}
+
+/* Call after writing parameters by any path other than
+ * qat_model_set_parameter: the cached quantized weights are stale. */
+static inline void qat_model_weights_changed(qat_model *m)
+{
+    m->wq_current = 0;
 }
 
 /* The six quantized linears of a layer, in forward order. */

@@ -97,6 +97,7 @@ static void dims_from_options(qat_model_dims *d, const qat_model_options *o)
 
 static qat_status upload(qat_model *m, float *dst, const float *src, size_t count)
 {
+    qat_model_weights_changed(m);
     return qat_context_backend_error(
         m->ctx, m->ctx->backend.ops->upload(m->ctx->backend_state, dst, src, count * sizeof(float)),
         "writing parameters");
@@ -160,6 +161,7 @@ static void forget_step(qat_quantizer *q)
 
 qat_status qat_model_init_weight_steps(qat_model *m)
 {
+    qat_model_weights_changed(m);
     qat_table *tables[3] = {&m->word, &m->pos, &m->type};
     for (int t = 0; t < 3; t++)
         if (tables[t]->q.has_step)
@@ -281,6 +283,13 @@ QAT_API qat_status qat_model_set_quant(qat_model *m, const qat_quant_config *con
     QAT_CHECK_ARG(m != NULL && config != NULL, "qat_model_set_quant: NULL model or config");
     for (int c = 0; c < QAT_CLASS_COUNT; c++)
         QAT_TRY(qat_class_quant_validate((qat_tensor_class)c, &config->cls[c]));
+    /* Keep the quantizers' state: a refused config leaves the model as it was. */
+    size_t n_layers = (size_t)(m->dims.num_layers ? m->dims.num_layers : 1);
+    qat_layer *saved_layers = malloc(n_layers * sizeof *saved_layers);
+    if (!saved_layers)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_model_set_quant: out of memory");
+    memcpy(saved_layers, m->layers, n_layers * sizeof *saved_layers);
+    const qat_table saved_tables[3] = {m->word, m->pos, m->type};
     qat_quant_config previous = m->quant;
     m->quant = *config;
     qat_status st = qat_model_layout(m);
@@ -291,8 +300,15 @@ QAT_API qat_status qat_model_set_quant(qat_model *m, const qat_quant_config *con
     }
     if (st != QAT_OK) {
         m->quant = previous;
-        qat_model_layout(m); /* back to the previous layout, keeping values */
+        /* Back to the previous layout (values kept by name), same indices. */
+        if (qat_model_layout(m) == QAT_OK) {
+            memcpy(m->layers, saved_layers, n_layers * sizeof *saved_layers);
+            m->word = saved_tables[0];
+            m->pos = saved_tables[1];
+            m->type = saved_tables[2];
+        }
     }
+    free(saved_layers);
     return st;
 }
 

@@ -201,6 +201,7 @@ QAT_API qat_status qat_trainer_resume(qat_trainer *t, const char *path, uint64_t
         const uint8_t *flags = q;
         q += m->n_params;
         memcpy(m->w, q, floats);
+        qat_model_weights_changed(m);
         memcpy(t->exp_avg, q + floats, floats);
         memcpy(t->exp_avg_sq, q + 2 * floats, floats);
         t->step = steps[0];

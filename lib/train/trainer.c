@@ -159,6 +159,7 @@ QAT_API qat_status qat_trainer_step(qat_trainer *t, const int32_t *ids, const in
     if (st == QAT_OK) {
         double lr = qat_optim_schedule_lr(&t->schedule, t->step);
         st = qat_optim_adamw_step(&t->hp, lr, t->step + 1, groups, m->n_params);
+        qat_model_weights_changed(m);
         if (st == QAT_OK) {
             t->step++;
             t->last_lr = lr;

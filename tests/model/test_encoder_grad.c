@@ -251,11 +251,22 @@ START_TEST(bad_inputs_rejected)
     float one = 0.0f;
     QAT_ASSERT_FAILS(qat_model_get_parameter(m, "classifier.nope", &one, 1), QAT_ERR_NOT_FOUND, "classifier.nope");
     qat_quant_config *cfg = NULL;
+    /* A refused config leaves the model as it was, trained steps included. */
+    QAT_ASSERT_OK(qat_quant_config_parse("E8W4A8", &cfg));
+    QAT_ASSERT_OK(qat_model_set_quant(m, cfg));
+    qat_quant_config_free(cfg);
+    const char *wstep = "roberta.encoder.layer.0.attention.self.query.weight_quantizer.step";
+    float trained = 0.0123f, kept = 0.0f;
+    QAT_ASSERT_OK(qat_model_set_parameter(m, wstep, &trained, 1));
+    float before[B * L * LABELS], after[B * L * LABELS];
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, before, B * L * LABELS));
     QAT_ASSERT_OK(qat_quant_config_parse("E8W4(row)A8", &cfg));
     QAT_ASSERT_FAILS(qat_model_set_quant(m, cfg), QAT_ERR_UNSUPPORTED, "per-row LSQ");
     qat_quant_config_free(cfg);
-    /* The failed set_quant left the model usable as it was. */
-    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, logits, B * L * LABELS));
+    QAT_ASSERT_OK(qat_model_get_parameter(m, wstep, &kept, 1));
+    ck_assert_float_eq(kept, trained);
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, after, B * L * LABELS));
+    ck_assert(memcmp(before, after, sizeof before) == 0);
     QAT_ASSERT_OK(qat_model_set_parameter(m, "classifier.bias", (float[LABELS]){0}, LABELS));
     qat_model_options o;
     QAT_ASSERT_FAILS(qat_model_options_init(&o, 99), QAT_ERR_INVALID_ARGUMENT, "version");
@@ -270,6 +281,39 @@ START_TEST(bad_inputs_rejected)
 }
 END_TEST
 
+/* Forwards reuse the quantized weights until a parameter changes. */
+START_TEST(quantized_weights_follow_parameter_writes)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0);
+    qat_quant_config *cfg = NULL;
+    QAT_ASSERT_OK(qat_quant_config_parse("E6W1.58A6", &cfg));
+    QAT_ASSERT_OK(qat_model_set_quant(m, cfg));
+    enum { NL = B * L * LABELS };
+    float first[NL], changed[NL], again[NL];
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, first, NL));
+    const char *name = "roberta.encoder.layer.1.output.dense.weight";
+    size_t n;
+    QAT_ASSERT_OK(qat_model_parameter_size(m, name, &n));
+    float *w = malloc(n * sizeof *w), *w2 = malloc(n * sizeof *w2);
+    QAT_ASSERT_OK(qat_model_get_parameter(m, name, w, n));
+    for (size_t i = 0; i < n; i++)
+        w2[i] = -3.0f * w[i];
+    QAT_ASSERT_OK(qat_model_set_parameter(m, name, w2, n));
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, changed, NL));
+    ck_assert(memcmp(first, changed, sizeof first) != 0);
+    QAT_ASSERT_OK(qat_model_set_parameter(m, name, w, n));
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, again, NL));
+    ck_assert(memcmp(first, again, sizeof first) == 0);
+    free(w);
+    free(w2);
+    qat_quant_config_free(cfg);
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("encoder_grad");
@@ -279,6 +323,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, dropout_gradients_match_finite_differences);
     tcase_add_test(tc, dropout_only_when_training_and_seeded);
     tcase_add_test(tc, bad_inputs_rejected);
+    tcase_add_test(tc, quantized_weights_follow_parameter_writes);
     tcase_add_test(tc, sequence_classification_shapes_and_labels);
     suite_add_tcase(s, tc);
     return s;
