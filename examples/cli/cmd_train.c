@@ -17,7 +17,8 @@ static void usage(FILE *out)
             "       qat train --config run.yaml [options]   (options given after override the file)\n"
             "  --config FILE        YAML or JSON with the same settings (model, tokenizer, quant, alpha,\n"
             "                       steps, corpus, task, eval, test, out, batch, micro_batch, lr, warmup,\n"
-            "                       seq_len, checkpoint_every, seed, threads, backend) and, instead of\n"
+            "                       seq_len, checkpoint_every, seed, threads, backend, carbon_intensity,\n"
+            "                       power_watts) and, instead of\n"
             "                       quant, SPEC's block: quantization: {name, embedding_quant: {algo, bits},\n"
             "                       weight_quant: {...}, activation_quant: {...}}; a name that disagrees\n"
             "                       with the content is refused\n"
@@ -35,6 +36,10 @@ static void usage(FILE *out)
             "  --seq-len N          max sequence length (default 512)\n"
             "  --checkpoint-every N training-state checkpoints (default 0: phase ends only)\n"
             "  --seed N             (default 42); --threads N; --backend NAME\n"
+            "  --carbon-intensity G grid carbon intensity, g CO2eq/kWh, for results.json's energy object\n"
+            "                       (default 56: France's average mix; see docs/energy.md)\n"
+            "  --power-watts W      draw assumed where no energy counter is readable (default 10 W per CPU\n"
+            "                       thread, 300 W on CUDA); the energy is then marked \"estimated\"\n"
             "A stopped run resumes from its checkpoints when started again with the same --out.\n");
 }
 
@@ -125,6 +130,8 @@ int qat_cli_train(int argc, char **argv)
         else if (strcmp(a, "--seed") == 0) o.seed = strtoull(v, &end, 10);
         else if (strcmp(a, "--threads") == 0) threads = (int)strtol(v, &end, 10);
         else if (strcmp(a, "--backend") == 0) backend = v;
+        else if (strcmp(a, "--carbon-intensity") == 0) o.carbon_intensity = strtod(v, &end);
+        else if (strcmp(a, "--power-watts") == 0) o.power_watts = strtod(v, &end);
         else {
             fprintf(stderr, "qat train: unknown option %s\n", a);
             usage(stderr);

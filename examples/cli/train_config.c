@@ -160,7 +160,8 @@ int train_config_load(const char *path, qat_pipeline_options *o, train_config *c
     c->root = root;
     static const char *const known[] = {"model", "tokenizer", "quant", "quantization", "alpha", "steps", "corpus",
                                         "task", "eval", "test", "out", "batch", "micro_batch", "lr", "warmup",
-                                        "seq_len", "checkpoint_every", "seed", "threads", "backend"};
+                                        "seq_len", "checkpoint_every", "seed", "threads", "backend",
+                                        "carbon_intensity", "power_watts"};
     json_object_object_foreach(root, key, val) {
         size_t k = 0;
         while (k < sizeof known / sizeof *known && strcmp(known[k], key) != 0)
@@ -170,7 +171,7 @@ int train_config_load(const char *path, qat_pipeline_options *o, train_config *c
         int numeric = !strcmp(key, "alpha") || !strcmp(key, "steps") || !strcmp(key, "batch") ||
                       !strcmp(key, "micro_batch") || !strcmp(key, "lr") || !strcmp(key, "warmup") ||
                       !strcmp(key, "seq_len") || !strcmp(key, "checkpoint_every") || !strcmp(key, "seed") ||
-                      !strcmp(key, "threads");
+                      !strcmp(key, "threads") || !strcmp(key, "carbon_intensity") || !strcmp(key, "power_watts");
         if (numeric && !json_object_is_type(val, json_type_int) && !json_object_is_type(val, json_type_double))
             return fail(path, key, "must be a number");
         if (!numeric && strcmp(key, "quantization") != 0 && !json_object_is_type(val, json_type_string))
@@ -208,6 +209,8 @@ int train_config_load(const char *path, qat_pipeline_options *o, train_config *c
     NUM("checkpoint_every", o->checkpoint_every, int64_t);
     NUM("seed", o->seed, uint64_t);
     NUM("threads", c->threads, long long);
+    NUM("carbon_intensity", o->carbon_intensity, double);
+    NUM("power_watts", o->power_watts, double);
 #undef NUM
     return 0;
 }

@@ -14,7 +14,8 @@ typedef struct train_config {
 
 /* Fills o from the file's keys (model, tokenizer, quant | quantization,
  * alpha, steps, corpus, task, eval, test, out, batch, micro_batch, lr,
- * warmup, seq_len, checkpoint_every, seed, threads, backend). Returns 0,
+ * warmup, seq_len, checkpoint_every, seed, threads, backend,
+ * carbon_intensity, power_watts). Returns 0,
  * or prints why and returns nonzero. */
 int train_config_load(const char *path, qat_pipeline_options *o, train_config *c);
 void train_config_free(train_config *c);

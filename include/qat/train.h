@@ -105,6 +105,12 @@ typedef struct qat_pipeline_options {
     qat_train_options train;     /* shared by both phases, own schedule each */
     qat_progress_fn progress;    /* may be NULL */
     void *progress_user;
+    /* Energy and carbon (docs/energy.md): results.json's "energy" object
+     * holds kWh, measured (RAPL, NVML) where a counter is readable, else
+     * estimated as power_watts x duration, and gCO2eq = kWh x
+     * carbon_intensity. */
+    double carbon_intensity;     /* g CO2eq/kWh; 0 = 56 (France's average mix) */
+    double power_watts;          /* the estimate's draw; 0 = 10 W per CPU thread, 300 W on CUDA */
 } qat_pipeline_options;
 
 QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *options, uint32_t version);

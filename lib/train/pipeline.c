@@ -19,6 +19,7 @@
 #include "data/shards.h"
 #include "data/split.h"
 #include "formats/file_io.h"
+#include "train/energy.h"
 #include "train/evaluate.h"
 #include "train/task_data.h"
 #include "train/trainer.h"
@@ -47,6 +48,7 @@ typedef struct run {
     int ner;
     FILE *metrics;
     char path[4096];
+    qat_energy_meter energy;
 } run;
 
 static const char *join(run *r, const char *name)
@@ -72,6 +74,7 @@ static void log_metrics(run *r, const char *phase, int64_t step, double loss, do
 
 static qat_status progress(run *r, const char *phase, int64_t step, int64_t total, double loss)
 {
+    qat_energy_sample(&r->energy);
     if (r->o->progress && r->o->progress(r->o->progress_user, phase, step, total, loss))
         return qat_fail(QAT_ERR_STATE, "stopped by the caller during %s at step %lld (checkpoint kept)", phase,
                         (long long)step);
@@ -389,7 +392,7 @@ json_object *qat_eval_result_json(const qat_eval_result *e)
 }
 
 static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, const qat_eval_result *ev,
-                                const qat_eval_result *test, double seconds)
+                                const qat_eval_result *test, double seconds, const qat_energy_reading *energy)
 {
     const qat_pipeline_options *o = r->o;
     json_object *j = json_object_new_object();
@@ -407,6 +410,7 @@ static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, co
     json_object_object_add(j, "seconds", json_object_new_double(seconds));
     json_object_object_add(j, "eval", qat_eval_result_json(ev));
     json_object_object_add(j, "test", qat_eval_result_json(test));
+    json_object_object_add(j, "energy", qat_energy_json(energy));
     const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
     qat_atomic_file f;
     qat_status st = qat_formats_atomic_open(join(r, "results.json"), &f);
@@ -450,6 +454,9 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
     r.ctx = ctx;
     r.o = o;
     QAT_TRY(qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->seed & INT64_MAX)));
+    int64_t threads = 0;
+    qat_context_get_int(ctx, QAT_CTX_THREADS, &threads);
+    QAT_TRY(qat_energy_start(&r.energy, qat_context_backend(ctx), threads, o->power_watts, o->carbon_intensity));
     qat_status st = qat_tokenizer_load(o->tokenizer ? o->tokenizer : o->model_dir, &r.tok);
     if (st == QAT_OK)
         st = load_task(&r);
@@ -473,9 +480,11 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
     if (st == QAT_OK)
         st = qat_evaluate(model, &r.sets[2], r.labels, r.ner, (size_t)o->train.batch_size, o->seed, &test);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    qat_energy_reading energy;
+    qat_energy_stop(&r.energy, &energy);
     if (st == QAT_OK)
         st = write_results(&r, dapt_steps, ft_steps, &ev, &test,
-                           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+                           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), &energy);
     if (st == QAT_OK && test_f1)
         *test_f1 = test.f1;
     qat_model_free(model);

@@ -55,6 +55,8 @@ class PipelineOptions(ctypes.Structure):
         ("train", TrainOptions),
         ("progress", PROGRESS_FN),
         ("progress_user", ctypes.c_void_p),
+        ("carbon_intensity", ctypes.c_double),
+        ("power_watts", ctypes.c_double),
     ]
 
 
@@ -151,10 +153,14 @@ class Trainer:
 def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, alpha: float = 0.0,
                  total_steps: int = 30000, corpus=None, eval_file=None, test_file=None, tokenizer=None,
                  max_seq_len: int = 512, checkpoint_every: int = 0, seed: int = 42, progress=None,
-                 context: Context | None = None, **train_options) -> float:
+                 context: Context | None = None, carbon_intensity: float = 0.0, power_watts: float = 0.0,
+                 **train_options) -> float:
     """The study's alpha pipeline; returns the test F1 (a fraction) and
     writes out_dir/results.json. progress(phase, step, total, loss) may
-    return True to stop (the run then raises QatError, checkpoint kept)."""
+    return True to stop (the run then raises QatError, checkpoint kept).
+    carbon_intensity (g CO2eq/kWh) and power_watts (the estimate's draw
+    where no energy counter is readable) feed results.json's "energy"
+    object; 0 keeps the defaults (docs/energy.md)."""
     opts = PipelineOptions()
     check(_pipe_init(ctypes.byref(opts), PIPELINE_OPTIONS_VERSION))
     enc = lambda v: None if v is None else str(v).encode()  # noqa: E731
@@ -163,6 +169,7 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
     opts.eval_file, opts.test_file = enc(eval_file), enc(test_file)
     opts.alpha, opts.total_steps, opts.max_seq_len = alpha, total_steps, max_seq_len
     opts.checkpoint_every, opts.seed = checkpoint_every, seed
+    opts.carbon_intensity, opts.power_watts = carbon_intensity, power_watts
     defaults = _train_options(**train_options)
     opts.train = defaults
     callback = None
