@@ -1,7 +1,8 @@
 /* qat report: aggregates the results.json files of runs (a sweep's root, or
  * any directories of `qat train` runs) into the study's Table III (F1 per
- * config x alpha, task x model) and Table I (size and BitOPs per config), as
- * Markdown and LaTeX, plus F1-vs-alpha plots through gnuplot. */
+ * config x alpha, task x model), Table I (size and BitOPs per config) and
+ * the energy and carbon sums (per grid, config and alpha), as Markdown and
+ * LaTeX, plus F1-vs-alpha plots through gnuplot. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,8 +23,10 @@ static void usage(FILE *out)
             "                          '-' = collapsed, bold = best alpha per config and column,\n"
             "                          mean ± sample std when a cell has several seeds\n"
             "  table1.md, table1.tex   size (MB) and BitOPs per config for each checkpoint (its config.json)\n"
+            "  energy.md, energy.tex   kWh and g CO2eq summed per grid, per config and per alpha, with the\n"
+            "                          counts of measured (RAPL/NVML) and estimated runs (docs/energy.md)\n"
             "  plots/                  f1_vs_alpha_<config>.{dat,svg,png} and plots.gp (gnuplot)\n"
-            "Table III (Markdown) and Table I are also printed on stdout.\n"
+            "Table III (Markdown), Table I and the energy sums are also printed on stdout.\n"
             "  --out DIR           output directory (default: RUNS_DIR/report, for the first RUNS_DIR)\n"
             "  --collapse PCT      F1 (%%) below which a run counts as collapsed (default 20)\n"
             "  --digits N          decimals of F1 (default 2)\n"
@@ -165,25 +168,32 @@ int qat_cli_report(int argc, char **argv)
     report_axes_build(&set, &axes);
     int rc = 0;
     char p3md[PATH_MAX + 16], p3tex[PATH_MAX + 16], p1md[PATH_MAX + 16], p1tex[PATH_MAX + 16];
+    char pemd[PATH_MAX + 16], petex[PATH_MAX + 16];
     FILE *md3 = open_out(out_dir, "table3.md", p3md, sizeof p3md);
     FILE *tex3 = open_out(out_dir, "table3.tex", p3tex, sizeof p3tex);
     FILE *md1 = open_out(out_dir, "table1.md", p1md, sizeof p1md);
     FILE *tex1 = open_out(out_dir, "table1.tex", p1tex, sizeof p1tex);
-    if (!md3 || !tex3 || !md1 || !tex1) {
+    FILE *mde = open_out(out_dir, "energy.md", pemd, sizeof pemd);
+    FILE *texe = open_out(out_dir, "energy.tex", petex, sizeof petex);
+    if (!md3 || !tex3 || !md1 || !tex1 || !mde || !texe) {
         rc = 1;
     } else {
         report_table3_markdown(md3, &set, &axes, &style);
         report_table3_latex(tex3, &set, &axes, &style);
         if (report_table1(md1, tex1, &set, &axes, (int64_t)seq_len) == 0)
             fprintf(md1, "(no checkpoint's config.json could be read: no Table I)\n");
+        report_energy_markdown(mde, &set, &axes);
+        report_energy_latex(texe, &set, &axes);
     }
-    FILE *files[] = {md3, tex3, md1, tex1};
-    for (int k = 0; k < 4; k++)
+    FILE *files[] = {md3, tex3, md1, tex1, mde, texe};
+    for (int k = 0; k < 6; k++)
         if (files[k] && fclose(files[k]) != 0)
             rc = 1;
     if (rc == 0 && !quiet) {
         cat(p3md);
         cat(p1md);
+        putchar('\n');
+        cat(pemd);
     }
     if (rc == 0 && plots) {
         int g = report_plots(plot_dir, &set, &axes, err, sizeof err);

@@ -34,6 +34,11 @@ static void usage(FILE *out)
             "  --submit             with --emit-slurm: run sbatch on the script\n"
             "  --threads N          threads per cell (default: the grid's 'threads', else the library's)\n"
             "  --backend NAME       backend (default: the grid's 'backend', else the best available)\n"
+            "  --carbon-intensity G g CO2eq/kWh for each cell's energy (default: the grid's\n"
+            "                       'carbon_intensity', else 56, France; docs/energy.md). SLURM scripts\n"
+            "                       read the grid: put it there for --emit-slurm\n"
+            "  --power-watts W      the energy estimate's draw where no counter is readable (default: the\n"
+            "                       grid's 'power_watts', else 10 W per thread, 300 W on CUDA)\n"
             "  --quiet              no per-step progress, only a line per cell\n"
             "  -h, --help           this help\n"
             "Exit status: 0 when every selected cell has results, 1 when a cell failed, 2 on bad usage/grid,\n"
@@ -172,6 +177,8 @@ static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_ce
     o.train.micro_batch_size = g->micro_batch;
     o.train.learning_rate = g->lr;
     o.train.warmup_ratio = g->warmup;
+    o.carbon_intensity = g->carbon_intensity;
+    o.power_watts = g->power_watts;
     progress_state p = {c->id, c->index, count, isatty(STDERR_FILENO), quiet, {0, 0}, ""};
     o.progress = on_progress;
     o.progress_user = &p;
@@ -186,6 +193,7 @@ int qat_cli_sweep(int argc, char **argv)
     const char *grid_path = NULL, *root = NULL, *cell_key = NULL, *slurm_script = NULL, *backend = NULL;
     int list = 0, submit = 0, quiet = 0;
     long threads = -1;
+    double carbon_intensity = -1, power_watts = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -205,7 +213,8 @@ int qat_cli_sweep(int argc, char **argv)
             continue;
         }
         int takes_value = !strcmp(a, "--grid") || !strcmp(a, "--root") || !strcmp(a, "--cell") ||
-                          !strcmp(a, "--emit-slurm") || !strcmp(a, "--threads") || !strcmp(a, "--backend");
+                          !strcmp(a, "--emit-slurm") || !strcmp(a, "--threads") || !strcmp(a, "--backend") ||
+                          !strcmp(a, "--carbon-intensity") || !strcmp(a, "--power-watts");
         if (!takes_value) {
             fprintf(stderr, "qat sweep: unknown option %s\n", a);
             usage(stderr);
@@ -221,7 +230,15 @@ int qat_cli_sweep(int argc, char **argv)
         else if (!strcmp(a, "--cell")) cell_key = v;
         else if (!strcmp(a, "--emit-slurm")) slurm_script = v;
         else if (!strcmp(a, "--backend")) backend = v;
-        else {
+        else if (!strcmp(a, "--carbon-intensity") || !strcmp(a, "--power-watts")) {
+            char *end;
+            double x = strtod(v, &end), hi = !strcmp(a, "--power-watts") ? 1e7 : 1e5;
+            if (*end || end == v || !(x >= 0 && x < hi)) {
+                fprintf(stderr, "qat sweep: %s: '%s' is not a number in [0, %g)\n", a, v, hi);
+                return 2;
+            }
+            *(!strcmp(a, "--power-watts") ? &power_watts : &carbon_intensity) = x;
+        } else {
             char *end;
             threads = strtol(v, &end, 10);
             if (*end || end == v || threads < 0 || threads > 4096) {
@@ -248,6 +265,10 @@ int qat_cli_sweep(int argc, char **argv)
     size_t n = sweep_grid_cell_count(&g), first = 0, last = n;
     if (threads < 0)
         threads = (long)g.threads;
+    if (carbon_intensity >= 0)
+        g.carbon_intensity = carbon_intensity;
+    if (power_watts >= 0)
+        g.power_watts = power_watts;
     int rc = 0;
     if (cell_key) {
         if (sweep_grid_find(&g, cell_key, &first, err, sizeof err) != 0) {

@@ -1,7 +1,8 @@
 /* qat report: runs (results.json files) -> the study's tables and plots.
  * report_collect.c finds and reads the runs, report_tables.c writes Table
  * III (F1 per config x alpha, task x model), report_cost.c Table I (size
- * and BitOPs per config), report_plot.c the F1-vs-alpha plots. */
+ * and BitOPs per config), report_energy.c the energy and carbon sums,
+ * report_plot.c the F1-vs-alpha plots. */
 #ifndef QAT_CLI_REPORT_H
 #define QAT_CLI_REPORT_H
 
@@ -19,7 +20,12 @@ typedef struct report_run {
     char *metric;      /* test.f1_metric, e.g. entity_micro_f1 */
     uint64_t seed;
     double f1;         /* test F1, a fraction */
+    char *grid;        /* cell.json's sweep name, else "(qat train runs)" */
+    int energy;        /* results.json's energy.method: REPORT_ENERGY_* */
+    double kwh, gco2eq;/* 0 when energy is REPORT_ENERGY_NONE */
 } report_run;
+
+enum { REPORT_ENERGY_NONE = 0, REPORT_ENERGY_MEASURED = 1, REPORT_ENERGY_ESTIMATED = 2 };
 
 typedef struct report_set {
     report_run *runs;
@@ -62,6 +68,13 @@ void report_table3_markdown(FILE *out, const report_set *set, const report_axes 
 void report_table3_latex(FILE *out, const report_set *set, const report_axes *axes, const report_style *style);
 /* Which F1 the tables show, per task, as one sentence. */
 void report_metric_note(FILE *out, const report_set *set, const report_axes *axes, int latex);
+
+/* Energy (kWh) and carbon (g CO2eq) summed per grid, per config and per
+ * alpha, with the count of measured and estimated runs (report_energy.c). */
+void report_energy_markdown(FILE *out, const report_set *set, const report_axes *axes);
+void report_energy_latex(FILE *out, const report_set *set, const report_axes *axes);
+/* LaTeX-escapes s onto out. */
+void report_tex_escape(FILE *out, const char *s);
 
 /* SPEC section 8 for one encoder config.json and one quant config. */
 int report_cost(const char *config_json, const char *quant, int64_t seq_len, double *size_bytes, double *bitops,

@@ -57,6 +57,22 @@ static char *canonical_config(const char *s)
     return st == QAT_OK ? strdup(text) : NULL;
 }
 
+/* results.json's energy object (runs from before the meter have none:
+ * they count as not metered). */
+static void read_energy(json_object *r, report_run *run)
+{
+    json_object *e = NULL;
+    json_object_object_get_ex(r, "energy", &e);
+    const char *method = str_field(e, "method");
+    double kwh, g;
+    if (!method || num_field(e, "kwh", &kwh) || num_field(e, "gco2eq", &g) || !isfinite(kwh) || !isfinite(g) ||
+        kwh < 0 || g < 0)
+        return;
+    run->energy = !strcmp(method, "estimated") ? REPORT_ENERGY_ESTIMATED : REPORT_ENERGY_MEASURED;
+    run->kwh = kwh;
+    run->gco2eq = g;
+}
+
 static void add_run(report_set *set, const char *path, const char *dir)
 {
     json_object *r = json_object_from_file(path);
@@ -90,6 +106,9 @@ static void add_run(report_set *set, const char *path, const char *dir)
     run.task = strdup(task ? task : "task");
     const char *metric = str_field(test, "f1_metric");
     run.metric = strdup(metric ? metric : "f1");
+    const char *grid = str_field(cell, "sweep") ? str_field(cell, "sweep") : str_field(cell, "grid");
+    run.grid = strdup(grid ? grid : "(qat train runs)");
+    read_energy(r, &run);
     /* A copied run directory would count one seed twice in mean +- std. */
     for (size_t i = 0; i < set->n; i++) {
         const report_run *o = &set->runs[i];
@@ -102,6 +121,7 @@ static void add_run(report_set *set, const char *path, const char *dir)
             free(run.model);
             free(run.task);
             free(run.metric);
+            free(run.grid);
             goto out;
         }
     }
@@ -159,6 +179,7 @@ void report_set_free(report_set *set)
         free(r->model_path);
         free(r->task);
         free(r->metric);
+        free(r->grid);
     }
     free(set->runs);
     memset(set, 0, sizeof *set);

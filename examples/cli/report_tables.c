@@ -198,7 +198,7 @@ static int row_empty(const cell_text *row, size_t cols)
     return 1;
 }
 
-static void tex_escape(FILE *out, const char *s)
+void report_tex_escape(FILE *out, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -240,7 +240,7 @@ void report_metric_note(FILE *out, const report_set *set, const report_axes *ax,
             }
         fputs(t ? "; " : "", out);
         if (latex)
-            tex_escape(out, ax->tasks[t]);
+            report_tex_escape(out, ax->tasks[t]);
         else
             fputs(ax->tasks[t], out);
         fprintf(out, ": %s%s", metric ? metric_words(metric) : "?", mixed ? " (runs disagree on the metric!)" : "");
@@ -292,7 +292,7 @@ void report_table3_latex(FILE *out, const report_set *set, const report_axes *ax
     fprintf(out, "}\n\\toprule\n & ");
     for (size_t t = 0; t < ax->n_tasks; t++) {
         fprintf(out, " & \\multicolumn{%zu}{c}{", ax->n_models);
-        tex_escape(out, ax->tasks[t]);
+        report_tex_escape(out, ax->tasks[t]);
         fputc('}', out);
     }
     fprintf(out, " \\\\\n");
@@ -302,7 +302,7 @@ void report_table3_latex(FILE *out, const report_set *set, const report_axes *ax
     for (size_t t = 0; t < ax->n_tasks; t++)
         for (size_t m = 0; m < ax->n_models; m++) {
             fputs(" & ", out);
-            tex_escape(out, ax->models[m]);
+            report_tex_escape(out, ax->models[m]);
         }
     fprintf(out, " \\\\\n");
     int first_block = 1;
@@ -316,7 +316,7 @@ void report_table3_latex(FILE *out, const report_set *set, const report_axes *ax
                 if (row_empty(&cells[a * cols], cols))
                     continue;
                 if (first_row)
-                    tex_escape(out, ax->configs[c]);
+                    report_tex_escape(out, ax->configs[c]);
                 fprintf(out, " & %g", ax->alphas[a]);
                 for (size_t i = 0; i < cols; i++)
                     fprintf(out, " & %s", cells[a * cols + i].text);

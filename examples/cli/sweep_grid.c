@@ -422,7 +422,8 @@ int sweep_grid_from_json(json_object *root, const char *label, const char *base_
                          sweep_grid *g, char *err, size_t errcap)
 {
     static const char *const keys[] = {"name",   "root",     "configs", "alphas",  "seeds", "models",
-                                       "tasks",  "training", "threads", "backend", "slurm", NULL};
+                                       "tasks",  "training", "threads", "backend", "slurm", "carbon_intensity",
+                                       "power_watts", NULL};
     checker c = {label, base_dir, err, errcap};
     memset(g, 0, sizeof *g);
     g->path = strdup(label);
@@ -438,8 +439,18 @@ int sweep_grid_from_json(json_object *root, const char *label, const char *base_
         need_corpus |= g->alphas[i] > 0;
     if (load_models(&c, root, g, need_corpus) || load_tasks(&c, root, g) || load_training(&c, root, g) ||
         load_slurm(&c, root, g) || get_int(&c, root, "threads", "threads", &g->threads, 0, 4096) ||
-        get_string(&c, root, "backend", "backend", &g->backend, 0) || get_string(&c, root, "name", "name", &g->name, 0))
+        get_string(&c, root, "backend", "backend", &g->backend, 0) || get_string(&c, root, "name", "name", &g->name, 0) ||
+        get_number(&c, root, "carbon_intensity", "carbon_intensity", &g->carbon_intensity) ||
+        get_number(&c, root, "power_watts", "power_watts", &g->power_watts))
         goto bad;
+    if (!(g->carbon_intensity >= 0 && g->carbon_intensity < 1e5)) {
+        fail(&c, "carbon_intensity", "%g is outside [0, 1e5) g CO2eq/kWh (0 = the default)", g->carbon_intensity);
+        goto bad;
+    }
+    if (!(g->power_watts >= 0 && g->power_watts < 1e7)) {
+        fail(&c, "power_watts", "%g is outside [0, 1e7) W (0 = the default)", g->power_watts);
+        goto bad;
+    }
     if (!g->name)
         g->name = label_from_path(label, 1);
     if (!safe_label(g->name)) {

@@ -49,6 +49,8 @@ typedef struct sweep_grid {
     double lr, warmup;
     int64_t threads;  /* 0: the library's default */
     char *backend;    /* NULL: the best available */
+    double carbon_intensity;  /* g CO2eq/kWh for results.json's energy; 0: the library's default */
+    double power_watts;       /* the energy estimate's draw; 0: the library's default */
     sweep_slurm slurm;
 } sweep_grid;
 
