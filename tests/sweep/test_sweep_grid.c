@@ -82,6 +82,7 @@ static const char *yaml_grid =
     "  - {train: quaero-train.conll, eval: quaero-dev.conll, test: quaero-test.conll}\n"
     "training: {total_steps: 300, batch: 16, lr: 0.003, seq_len: 32, checkpoint_every: 50}\n"
     "threads: 1\n"
+    "carbon_intensity: 52\n"
     "slurm: {partition: gpu, time: '02:00:00', max_parallel: 4, setup: ['module load x']}\n";
 
 static const char *json_grid =
@@ -91,7 +92,7 @@ static const char *json_grid =
     " \"tasks\": [{\"name\": \"essai-pos\", \"train\": \"essai.conll\"},\n"
     "           {\"train\": \"quaero-train.conll\", \"eval\": \"quaero-dev.conll\", \"test\": \"quaero-test.conll\"}],\n"
     " \"training\": {\"total_steps\": 300, \"batch\": 16, \"lr\": 0.003, \"seq_len\": 32, \"checkpoint_every\": 50},\n"
-    " \"threads\": 1,\n"
+    " \"threads\": 1, \"carbon_intensity\": 52,\n"
     " \"slurm\": {\"partition\": \"gpu\", \"time\": \"02:00:00\", \"max_parallel\": 4, \"setup\": [\"module load x\"]}}\n";
 
 START_TEST(expands_in_documented_order)
@@ -106,6 +107,8 @@ START_TEST(expands_in_documented_order)
     ck_assert_int_eq(g.total_steps, 300);
     ck_assert_int_eq(g.seq_len, 32);
     ck_assert_int_eq(g.slurm.max_parallel, 4);
+    ck_assert_double_eq(g.carbon_intensity, 52);
+    ck_assert_double_eq(g.power_watts, 0); /* absent: the library's default */
     char want_root[128];
     snprintf(want_root, sizeof want_root, "%s/runs/study", dir);
     ck_assert_str_eq(g.root, want_root);
@@ -158,6 +161,7 @@ START_TEST(yaml_and_json_agree)
     ck_assert_double_eq(y.lr, j.lr);
     ck_assert_int_eq(y.checkpoint_every, j.checkpoint_every);
     ck_assert_int_eq(y.threads, j.threads);
+    ck_assert_double_eq(y.carbon_intensity, j.carbon_intensity);
     ck_assert_str_eq(y.slurm.time, j.slurm.time);
     ck_assert_str_eq(y.slurm.setup[0], j.slurm.setup[0]);
     for (size_t i = 0; i < sweep_grid_cell_count(&y); i++) {
@@ -211,6 +215,8 @@ static const struct bad_case {
     {-1, "training: {total_steps: 0}\n", {"training.total_steps", "outside"}},
     {-1, "training: {lr: fast}\n", {"training.lr", "expected a number"}},
     {-1, "seeds: [1, 1]\n", {"seeds[1]", "repeats"}},
+    {-1, "carbon_intensity: -5\n", {"carbon_intensity", "outside"}},
+    {-1, "power_watts: lots\n", {"power_watts", "expected a number"}},
     {-1, "slurm: {time: 5, partition: x}\n", {"slurm.time", "expected a string"}},
     {-1, "configs: [FP32]\n", {"line", "twice"}},
     {-1, "  : : [\n", {"YAML syntax error", "line"}},
