@@ -39,6 +39,9 @@ qat_status qat_formats_atomic_write(qat_atomic_file *af, const void *data, size_
 qat_status qat_formats_atomic_commit(qat_atomic_file *af);
 void qat_formats_atomic_abort(qat_atomic_file *af);
 
+/* Creates a directory and its missing parents (mkdir -p). */
+qat_status qat_formats_mkdirs(const char *path);
+
 /* Reads a whole (small, text) file into a NUL-terminated malloc'ed buffer;
  * refuses files over max_size bytes. */
 qat_status qat_formats_read_small_file(const char *path, size_t max_size, char **text,

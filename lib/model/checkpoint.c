@@ -343,8 +343,7 @@ static qat_status write_quant_config(const qat_model *m, const char *dir)
 QAT_API qat_status qat_model_save(const qat_model *m, const char *dir)
 {
     QAT_CHECK_ARG(m != NULL && dir != NULL, "qat_model_save: NULL model or directory");
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return qat_fail(QAT_ERR_IO, "qat_model_save: cannot create %s: %s", dir, strerror(errno));
+    QAT_TRY(qat_formats_mkdirs(dir));
     char path[4096], arch[64];
     snprintf(path, sizeof path, "%s/config.json", dir);
     qat_model_dims dims = m->dims;

@@ -445,8 +445,7 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
 {
     QAT_CHECK_ARG(ctx != NULL && o != NULL, "qat_pipeline_run: NULL context or options");
     QAT_TRY(validate(o));
-    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
-        return qat_fail(QAT_ERR_IO, "cannot create %s: %s", o->out_dir, strerror(errno));
+    QAT_TRY(qat_formats_mkdirs(o->out_dir));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     run r;
