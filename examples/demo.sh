@@ -17,11 +17,13 @@ echo "== demo data: a 2-layer encoder, a SentencePiece tokenizer, a corpus, a PO
 LIBQAT_LIBRARY="$PWD/build/libqat.so.0" /usr/bin/python3 examples/make_demo.py "$out/data"
 echo
 steps=${DEMO_STEPS:-300}
+mkdir -p "$out/runs"
 for quant in FP32 E6W1.58A6; do
     for alpha in 0 0.5; do
+        log="$out/runs/$quant-alpha$alpha.log"   # progress lines; shown if the run fails
         $qat train --model "$out/data/model" --tokenizer "$out/data/spm.model" --corpus "$out/data/corpus.txt" \
             --task "$out/data/task.conll" --quant "$quant" --alpha "$alpha" --steps "$steps" --batch 16 \
-            --lr 3e-3 --seq-len 32 --threads 1 --out "$out/runs/$quant-alpha$alpha" 2>/dev/null
+            --lr 3e-3 --seq-len 32 --threads 1 --out "$out/runs/$quant-alpha$alpha" 2>"$log" || { cat "$log"; exit 1; }
     done
 done
 echo
