@@ -65,6 +65,14 @@ size_t qat_tensor_set_skipped_count(const qat_tensor_set *set);
 /* "name (why)" of skipped tensor i, or NULL. */
 const char *qat_tensor_set_skipped(const qat_tensor_set *set, size_t i);
 
+/* A reader of one checkpoint format from memory; `label` names the source
+ * in messages. */
+typedef qat_status (*qat_tensor_reader_fn)(const uint8_t *data, size_t size, const char *label, unsigned flags,
+                                           qat_tensor_set *set);
+/* Maps the file at `path` and runs `read` over it, labelled '<path>'. */
+qat_status qat_formats_read_mapped(const char *path, qat_tensor_reader_fn read, unsigned flags,
+                                   qat_tensor_set *set);
+
 /* numel of a shape, or -1 when a dimension is negative, ndim is out of
  * range or the product overflows int64 (or exceeds 2^62 bytes as float). */
 int64_t qat_tensor_shape_numel(int ndim, const int64_t *shape);

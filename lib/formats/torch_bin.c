@@ -272,18 +272,5 @@ qat_status qat_torch_bin_read_memory(const uint8_t *data, size_t size, const cha
 qat_status qat_torch_bin_read(const char *path, unsigned flags, qat_tensor_set *set)
 {
     QAT_CHECK_ARG(path != NULL && set != NULL, "qat_torch_bin_read: NULL argument");
-    qat_mapped_file mf;
-    QAT_TRY(qat_formats_map_file(path, &mf));
-    size_t label_len = strlen(path) + 3;
-    char *label = malloc(label_len);
-    qat_status st;
-    if (!label) {
-        st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "out of memory");
-    } else {
-        snprintf(label, label_len, "'%s'", path);
-        st = qat_torch_bin_read_memory(mf.data, mf.size, label, flags, set);
-    }
-    free(label);
-    qat_formats_unmap_file(&mf);
-    return st;
+    return qat_formats_read_mapped(path, qat_torch_bin_read_memory, flags, set);
 }
