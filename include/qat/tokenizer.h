@@ -40,6 +40,9 @@ typedef enum qat_token_special {
 
 /* Flags of qat_tokenizer_encode_words(). */
 #define QAT_TOKENIZE_ADD_SPECIAL 1u /* <s> ... </s> or [CLS] ... [SEP] (a tokenizer.json's post-processor) */
+/* Flag of qat_tokenizer_encode_pair(): truncate as transformers' Python
+ * ("slow") tokenizers do rather than as the tokenizers library does. */
+#define QAT_TOKENIZE_SLOW_TRUNCATION 2u
 
 /* Loads a tokenizer from `path`, which is one of:
  *  - a SentencePiece model (`*.model`): ids are SentencePiece's own;
@@ -80,6 +83,34 @@ QAT_API qat_status qat_tokenizer_encode_words(const qat_tokenizer *tok, const ch
                                               const size_t *word_lens, size_t n_words, unsigned flags,
                                               size_t max_length, int32_t *ids, int32_t *word_index,
                                               size_t capacity, size_t *count);
+
+/* Encodes one text (text_b NULL) or a pair of texts for sequence
+ * classification, as HF's tokenizer(text_a, text_b, truncation=True,
+ * max_length=...) does, with the model's special tokens always added:
+ *   RoBERTa / CamemBERT / XLM-R: <s> A </s> and <s> A </s></s> B </s>,
+ *     every token type id 0;
+ *   BERT: [CLS] A [SEP] and [CLS] A [SEP] B [SEP], type id 0 up to the
+ *     first [SEP], 1 for B and the final [SEP];
+ *   a tokenizer.json's TemplateProcessing: its "pair" template, with its
+ *     type ids (single texts: type 0).
+ * A tokenizer without a post-processor uses BERT's layout when it is
+ * WordPiece or its BOS is [CLS], RoBERTa's otherwise.
+ * max_length > 0 truncates the texts (never the special tokens) so that
+ * the whole holds at most max_length ids, with HF's `longest_first`
+ * strategy: a single text loses its last tokens; of a pair, the longer
+ * text is cut first down to the length of the shorter, then both alike.
+ * By default the budget is shared as the tokenizers library (fast
+ * tokenizers, AutoTokenizer's default) shares it: when both texts are cut
+ * and the budget is odd, the odd token goes to the text that was longer,
+ * to the second on a tie. With QAT_TOKENIZE_SLOW_TRUNCATION it always goes
+ * to the first text, as transformers' Python tokenizers (CamembertTokenizer,
+ * BertTokenizer...) do. max_length smaller than the special tokens fails
+ * with QAT_ERR_INVALID_ARGUMENT. flags: 0, QAT_TOKENIZE_ADD_SPECIAL
+ * (implied) and/or QAT_TOKENIZE_SLOW_TRUNCATION. type_ids may be NULL.
+ * *count receives the number of ids written, or needed. */
+QAT_API qat_status qat_tokenizer_encode_pair(const qat_tokenizer *tok, const char *text_a, size_t len_a,
+                                             const char *text_b, size_t len_b, unsigned flags, size_t max_length,
+                                             int32_t *ids, int32_t *type_ids, size_t capacity, size_t *count);
 
 /* Decodes ids into UTF-8 text (NUL-terminated). Special tokens of an HF
  * checkpoint and SentencePiece control pieces are skipped. *needed receives

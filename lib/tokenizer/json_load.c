@@ -343,6 +343,68 @@ static qat_status template_single(const qat_tok_jctx *c, json_object *p, qat_tok
     return QAT_OK;
 }
 
+/* TemplateProcessing's pair template, item by item (a special token with
+ * several ids gives one item per id). Absent: the default layout. */
+static qat_status template_pair(const qat_tok_jctx *c, json_object *p, qat_tokenizer *t)
+{
+    json_object *pair, *specials;
+    QAT_TRY(qat_tok_jget(c, p, "post_processor", "pair", json_type_array, 0, &pair));
+    QAT_TRY(qat_tok_jget(c, p, "post_processor", "special_tokens", json_type_object, 0, &specials));
+    if (!pair)
+        return QAT_OK;
+    int n = 0, seen_a = 0, seen_b = 0;
+    for (size_t i = 0; i < json_object_array_length(pair); i++) {
+        json_object *item = json_object_array_get_idx(pair, i), *x, *v;
+        int is_seq = item && json_object_is_type(item, json_type_object) &&
+                     json_object_object_get_ex(item, "Sequence", &x);
+        if (!is_seq)
+            QAT_TRY(qat_tok_jget(c, item, "post_processor.pair[]", "SpecialToken", json_type_object, 1, &x));
+        const char *name;
+        QAT_TRY(qat_tok_jstr(c, x, "post_processor.pair[]", "id", &name, NULL));
+        int32_t type_id = 0;
+        if (json_object_object_get_ex(x, "type_id", &v)) {
+            if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+                json_object_get_int64(v) > 255)
+                return qat_fail(QAT_ERR_FORMAT, "%s: post_processor.pair[%zu].type_id must be an integer 0..255",
+                                c->where, i);
+            type_id = (int32_t)json_object_get_int64(v);
+        }
+        if (is_seq) {
+            int is_a = name && strcmp(name, "A") == 0, is_b = name && strcmp(name, "B") == 0;
+            if ((!is_a && !is_b) || (is_a && seen_a) || (is_b && seen_b))
+                return qat_fail(QAT_ERR_FORMAT, "%s: post_processor.pair[%zu]: the sequences must be A and B, once "
+                                "each", c->where, i);
+            seen_a |= is_a;
+            seen_b |= is_b;
+            if (n == QAT_TOK_PAIR_MAX)
+                return qat_fail(QAT_ERR_UNSUPPORTED, "%s: post_processor.pair: more than %d items",
+                                c->where, QAT_TOK_PAIR_MAX);
+            t->pair[n++] = (qat_tok_pair_item){is_a ? QAT_TOK_PAIR_A : QAT_TOK_PAIR_B, type_id};
+            continue;
+        }
+        json_object *sp = NULL, *ids;
+        if (!name || !specials || !json_object_object_get_ex(specials, name, &sp))
+            return qat_fail(QAT_ERR_FORMAT, "%s: post_processor.pair: special token '%.64s' is not in "
+                            "special_tokens", c->where, name ? name : "(none)");
+        QAT_TRY(qat_tok_jget(c, sp, "post_processor.special_tokens[]", "ids", json_type_array, 1, &ids));
+        for (size_t k = 0; k < json_object_array_length(ids); k++) {
+            v = json_object_array_get_idx(ids, k);
+            if (!v || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+                json_object_get_int64(v) >= t->vocab.n)
+                return qat_fail(QAT_ERR_FORMAT, "%s: post_processor: special token '%.64s' has an id outside the "
+                                "vocabulary", c->where, name);
+            if (n == QAT_TOK_PAIR_MAX)
+                return qat_fail(QAT_ERR_UNSUPPORTED, "%s: post_processor.pair: more than %d items",
+                                c->where, QAT_TOK_PAIR_MAX);
+            t->pair[n++] = (qat_tok_pair_item){(int32_t)json_object_get_int64(v), type_id};
+        }
+    }
+    if (!seen_a || !seen_b)
+        return qat_fail(QAT_ERR_FORMAT, "%s: post_processor.pair must hold both sequences $A and $B", c->where);
+    t->n_pair = n;
+    return QAT_OK;
+}
+
 static qat_status load_post(const qat_tok_jctx *c, json_object *p, qat_tokenizer *t, int depth)
 {
     if (!p)
@@ -365,10 +427,17 @@ static qat_status load_post(const qat_tok_jctx *c, json_object *p, qat_tokenizer
     t->has_post = 1;
     if (strcmp(type, "RobertaProcessing") == 0 || strcmp(type, "BertProcessing") == 0) {
         QAT_TRY(pair_id(c, p, "cls", &t->post_bos));
-        return pair_id(c, p, "sep", &t->post_eos);
+        QAT_TRY(pair_id(c, p, "sep", &t->post_eos));
+        if (type[0] == 'R')
+            qat_tok_pair_roberta(t, t->post_bos, t->post_eos);
+        else
+            qat_tok_pair_bert(t, t->post_bos, t->post_eos);
+        return QAT_OK;
     }
-    if (strcmp(type, "TemplateProcessing") == 0)
-        return template_single(c, p, t);
+    if (strcmp(type, "TemplateProcessing") == 0) {
+        QAT_TRY(template_single(c, p, t));
+        return template_pair(c, p, t);
+    }
     return qat_fail(QAT_ERR_UNSUPPORTED, "%s: post_processor '%.64s' is not supported (RobertaProcessing, "
                     "BertProcessing, TemplateProcessing, ByteLevel and Sequence are)", c->where, type);
 }

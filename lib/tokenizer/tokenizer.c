@@ -171,6 +171,7 @@ QAT_API qat_status qat_tokenizer_load(const char *path, qat_tokenizer **out)
         qat_tokenizer_free(t);
         return s;
     }
+    qat_tok_pair_default(t);
     *out = t;
     return QAT_OK;
 }
@@ -211,6 +212,12 @@ static qat_status encode_model(const qat_tokenizer *t, const char *text, size_t 
         for (size_t i = first; i < ids->n; i++)
             ids->p[i] = to_external(t, ids->p[i]);
     return QAT_OK;
+}
+
+qat_status qat_tok_encode_text(const qat_tokenizer *t, const char *text, size_t len, qat_tok_buf *scratch,
+                               qat_tok_ivec *out)
+{
+    return encode_model(t, text, len, scratch, out);
 }
 
 QAT_API qat_status qat_tokenizer_encode(const qat_tokenizer *tok, const char *text, size_t len, int32_t *ids,

@@ -69,6 +69,16 @@ typedef struct qat_tok_added {
     int lstrip, rstrip, single_word, special;
 } qat_tok_added;
 
+/* One item of a post-processor's pair template: a special token id (>= 0)
+ * or one of the two texts, with its token type id. */
+#define QAT_TOK_PAIR_A (-1)
+#define QAT_TOK_PAIR_B (-2)
+#define QAT_TOK_PAIR_MAX 8
+typedef struct qat_tok_pair_item {
+    int32_t id;
+    int32_t type_id;
+} qat_tok_pair_item;
+
 typedef struct qat_tok_pre_step {
     qat_tok_pre_kind kind;
     char replacement[8];      /* METASPACE */
@@ -125,6 +135,11 @@ struct qat_tokenizer {
     /* post-processor: ids around a single sequence (-1 = none) */
     int has_post;
     int32_t post_bos, post_eos;
+    /* ... and around a pair (TemplateProcessing's "pair", or the layout
+     * of RobertaProcessing / BertProcessing); n_pair = 0 until set, then
+     * qat_tok_pair_default fills it from the specials. */
+    qat_tok_pair_item pair[QAT_TOK_PAIR_MAX];
+    int n_pair;
 
     /* id convention of the checkpoint */
     qat_tok_idmap idmap;
@@ -174,6 +189,17 @@ qat_status qat_tok_wordpiece_finish(qat_tokenizer *t, const char *unk, int max_c
  * a span of the normalized text; out receives model ids. */
 qat_status qat_tok_emit_unk(const qat_tokenizer *t, const char *s, size_t len, int prev_was_unk,
                             qat_tok_ivec *out);
+
+/* Encodes text into the checkpoint's ids (appended to out). */
+qat_status qat_tok_encode_text(const qat_tokenizer *t, const char *text, size_t len, qat_tok_buf *scratch,
+                               qat_tok_ivec *out);
+/* The pair layouts implied by RobertaProcessing (<s> A </s></s> B </s>, all
+ * type 0) and BertProcessing ([CLS] A [SEP] B [SEP], B and its [SEP] type 1). */
+void qat_tok_pair_roberta(qat_tokenizer *t, int32_t cls, int32_t sep);
+void qat_tok_pair_bert(qat_tokenizer *t, int32_t cls, int32_t sep);
+/* Sets the pair layout where the loader gave none: BERT's when the
+ * tokenizer is WordPiece or its first special is [CLS], else RoBERTa's. */
+void qat_tok_pair_default(qat_tokenizer *t);
 
 /* Decoding of model ids into text. */
 qat_status qat_tok_decode_model(const qat_tokenizer *t, const int32_t *ids, size_t n, qat_tok_buf *out);

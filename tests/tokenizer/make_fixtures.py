@@ -106,6 +106,11 @@ def main():
         json_fixtures.build(out, texts)
     except ImportError as exc:
         print(f"make_fixtures: tokenizer.json fixtures skipped: {exc}")
+    try:
+        import pair_fixtures
+        pair_fixtures.build(out, texts)
+    except ImportError as exc:
+        print(f"make_fixtures: pair fixtures skipped: {exc}")
     print(f"make_fixtures: {len(MODELS)} models, {len(texts)} lines in {time.time() - t0:.1f}s")
     if len(sys.argv) > 3 and sys.argv[2] == "--stamp":
         open(sys.argv[3], "w").close()
