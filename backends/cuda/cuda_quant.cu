@@ -40,47 +40,91 @@ __global__ void abs_mean_final_kernel(const double *part, int64_t rows, int64_t 
     }
 }
 
-__global__ void lsq_fwd_kernel(const float *x, int64_t n, const float *step, float qn, float qp, float *y)
+// LSQ / LSQ+ (qat_lsq_desc): the step of element i is step[i / cols] per
+// row, step[0] per tensor; no offset means no "+ 0" either (signed zeros).
+__device__ inline float lsq_v(const qat_lsq_desc &d, const float *x, int64_t i, float s)
 {
-    const float s = step[0];
+    const float num = d.offset ? __fsub_rn(x[i], d.offset[0]) : x[i];
+    return __fdiv_rn(num, __fadd_rn(s, d.step_eps));
+}
+
+__global__ void lsq_fwd_kernel(qat_lsq_desc d, const float *x, float *y)
+{
+    const int64_t n = d.rows * d.cols;
     QAT_CUDA_LOOP(i, n)
     {
-        float v = __fdiv_rn(x[i], s);
-        v = v < qn ? qn : (v > qp ? qp : v);
-        y[i] = __fmul_rn(rintf(v), s);
+        const float s = d.per_row ? d.step[i / d.cols] : d.step[0];
+        float v = lsq_v(d, x, i, s);
+        v = v < d.qn ? d.qn : (v > d.qp ? d.qp : v);
+        const float q = __fmul_rn(rintf(v), s);
+        y[i] = d.offset ? __fadd_rn(q, d.offset[0]) : q;
     }
 }
 
-__global__ void lsq_bwd_kernel(const float *dy, const float *x, int64_t n, const float *step, float qn, float qp,
-                               float *dx, double *part)
+// One element's backward: writes dx[i], adds to the step and offset sums.
+__device__ inline void lsq_bwd_one(const qat_lsq_desc &d, const float *dy, const float *x, int64_t i, float s,
+                                   float *dx, double &acc, double &acc_offset)
+{
+    const float v = lsq_v(d, x, i, s);
+    const float g = dy[i];
+    if (v < d.qn) {
+        acc += (double)g * d.qn;
+        acc_offset += g;
+        dx[i] = 0.0f;
+    } else if (v > d.qp) {
+        acc += (double)g * d.qp;
+        acc_offset += g;
+        dx[i] = 0.0f;
+    } else {
+        acc += (double)g * __fsub_rn(rintf(v), v);
+        dx[i] = g;
+    }
+}
+
+// Per tensor: block partials of both sums, reduced in block order after.
+__global__ void lsq_bwd_kernel(qat_lsq_desc d, const float *dy, const float *x, float *dx, double *part,
+                               double *part_offset)
 {
     __shared__ double sh[32];
-    const float s = step[0];
-    double acc = 0.0;
+    const float s = d.step[0];
+    const int64_t n = d.rows * d.cols;
+    double acc = 0.0, acc_offset = 0.0;
     QAT_CUDA_LOOP(i, n)
-    {
-        const float v = __fdiv_rn(x[i], s);
-        const float g = dy[i];
-        if (v < qn) {
-            acc += (double)g * qn;
-            dx[i] = 0.0f;
-        } else if (v > qp) {
-            acc += (double)g * qp;
-            dx[i] = 0.0f;
-        } else {
-            acc += (double)g * __fsub_rn(rintf(v), v);
-            dx[i] = g;
-        }
-    }
+    lsq_bwd_one(d, dy, x, i, s, dx, acc, acc_offset);
     acc = block_sum(acc, sh);
-    if (threadIdx.x == 0)
+    acc_offset = block_sum(acc_offset, sh);
+    if (threadIdx.x == 0) {
         part[blockIdx.x] = acc;
+        part_offset[blockIdx.x] = acc_offset;
+    }
 }
 
-__global__ void lsq_step_grad_kernel(const double *part, int64_t blocks, float grad_scale, float *dstep)
+// Per row: one block per row owns its step's gradient (no atomics: the
+// sum's order is fixed). Per-row steps have no offset (weights).
+__global__ void lsq_bwd_rows_kernel(qat_lsq_desc d, const float *dy, const float *x, float grad_scale, float *dx,
+                                    float *dstep)
 {
-    if (threadIdx.x == 0 && blockIdx.x == 0)
+    __shared__ double sh[32];
+    for (int64_t r = blockIdx.x; r < d.rows; r += gridDim.x) {
+        const float s = d.step[r];
+        double acc = 0.0, unused = 0.0;
+        for (int64_t c = threadIdx.x; c < d.cols; c += blockDim.x)
+            lsq_bwd_one(d, dy, x, r * d.cols + c, s, dx, acc, unused);
+        acc = block_sum(acc, sh);
+        if (threadIdx.x == 0)
+            dstep[r] += (float)(acc * grad_scale);
+        __syncthreads();
+    }
+}
+
+__global__ void lsq_step_grad_kernel(const double *part, const double *part_offset, int64_t blocks,
+                                     float grad_scale, float *dstep, float *doffset)
+{
+    if (threadIdx.x == 0 && blockIdx.x == 0) {
         dstep[0] += (float)(ordered_sum(part, blocks) * grad_scale);
+        if (doffset)
+            doffset[0] += (float)(ordered_sum(part_offset, blocks) * grad_scale);
+    }
 }
 
 __global__ void bitnet_weight_kernel(const float *w, int64_t rows, int64_t cols, int per_row, const float *gamma,
@@ -156,35 +200,50 @@ qat_status cuda_abs_mean(void *st, const float *x, int64_t rows, int64_t cols, f
     return abs_mean_rows(s, x, rows, cols, 0, out, "abs_mean");
 }
 
-qat_status cuda_lsq_fwd(void *st, const float *x, int64_t n, const float *step, int bits, float *y)
+static qat_status check_lsq(cuda_state *s, const qat_lsq_desc *d, const char *what)
+{
+    if (!d || d->rows < 0 || d->cols < 0 || !d->step || !(d->qn < d->qp))
+        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "%s: bad LSQ descriptor", what);
+    if (d->per_row && d->offset)
+        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "%s: per-row steps take no offset", what);
+    return QAT_OK;
+}
+
+qat_status cuda_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, float *y)
 {
     cuda_state *s = to_state(st);
-    qat_status status = check_bits(s, bits, "lsq_fwd");
+    qat_status status = check_lsq(s, d, "lsq_fwd");
+    const int64_t n = status == QAT_OK ? d->rows * d->cols : 0;
     if (status != QAT_OK || n <= 0)
         return status;
-    const float qn = -(float)(1 << (bits - 1)), qp = (float)((1 << (bits - 1)) - 1);
-    lsq_fwd_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(x, n, step, qn, qp, y);
+    lsq_fwd_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(*d, x, y);
     return cuda_launched(s, "lsq_fwd");
 }
 
-qat_status cuda_lsq_bwd(void *st, const float *dy, const float *x, int64_t n, const float *step, int bits,
-                        float grad_scale, float *dx, float *dstep)
+qat_status cuda_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
+                        float *dx, float *dstep, float *doffset)
 {
     cuda_state *s = to_state(st);
-    qat_status status = check_bits(s, bits, "lsq_bwd");
+    qat_status status = check_lsq(s, d, "lsq_bwd");
+    const int64_t n = status == QAT_OK ? d->rows * d->cols : 0;
     if (status != QAT_OK || n <= 0)
         return status; // n == 0: dstep += 0
-    const float qn = -(float)(1 << (bits - 1)), qp = (float)((1 << (bits - 1)) - 1);
+    if (d->per_row) {
+        const unsigned blocks = d->rows < 4096 ? (unsigned)d->rows : 4096u;
+        lsq_bwd_rows_kernel<<<blocks, kThreads, 0, s->stream>>>(*d, dy, x, grad_scale, dx, dstep);
+        return cuda_launched(s, "lsq_bwd (per row)");
+    }
     // The block count depends on n only, so the reduction tree does too.
     const unsigned blocks = grid_for(n, (int64_t)kThreads * 8) < 1024 ? grid_for(n, (int64_t)kThreads * 8) : 1024;
     void *ws = nullptr;
-    if ((status = cuda_workspace(s, blocks * sizeof(double), &ws)) != QAT_OK)
+    if ((status = cuda_workspace(s, 2 * blocks * sizeof(double), &ws)) != QAT_OK)
         return status;
     double *part = static_cast<double *>(ws);
-    lsq_bwd_kernel<<<blocks, kThreads, 0, s->stream>>>(dy, x, n, step, qn, qp, dx, part);
+    lsq_bwd_kernel<<<blocks, kThreads, 0, s->stream>>>(*d, dy, x, dx, part, part + blocks);
     if ((status = cuda_launched(s, "lsq_bwd")) != QAT_OK)
         return status;
-    lsq_step_grad_kernel<<<1, 32, 0, s->stream>>>(part, blocks, grad_scale, dstep);
+    lsq_step_grad_kernel<<<1, 32, 0, s->stream>>>(part, part + blocks, blocks, grad_scale, dstep,
+                                                  d->offset ? doffset : nullptr);
     return cuda_launched(s, "lsq_bwd (step gradient)");
 }
 

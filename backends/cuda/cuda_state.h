@@ -71,9 +71,9 @@ qat_status cuda_zero_rows_where(void *st, float *x, const int32_t *ids, int64_t 
 qat_status cuda_cross_entropy(void *st, const float *logits, const int32_t *labels, int64_t rows,
                               int64_t classes, float scale, float *loss, float *dlogits);
 qat_status cuda_abs_mean(void *st, const float *x, int64_t rows, int64_t cols, float *out);
-qat_status cuda_lsq_fwd(void *st, const float *x, int64_t n, const float *step, int bits, float *y);
-qat_status cuda_lsq_bwd(void *st, const float *dy, const float *x, int64_t n, const float *step,
-                        int bits, float grad_scale, float *dx, float *dstep);
+qat_status cuda_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, float *y);
+qat_status cuda_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
+                        float *dx, float *dstep, float *doffset);
 qat_status cuda_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int64_t cols, int per_row,
                                   float *gamma, float *y);
 qat_status cuda_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_t cols, int bits,

@@ -44,9 +44,9 @@ qat_status qat_ref_cross_entropy(void *st, const float *logits, const int32_t *l
                                  int64_t classes, float scale, float *loss, float *dlogits);
 qat_status qat_ref_dropout(void *st, float *x, int64_t n, float p, uint64_t seed);
 qat_status qat_ref_abs_mean(void *st, const float *x, int64_t rows, int64_t cols, float *out);
-qat_status qat_ref_lsq_fwd(void *st, const float *x, int64_t n, const float *step, int bits, float *y);
-qat_status qat_ref_lsq_bwd(void *st, const float *dy, const float *x, int64_t n, const float *step,
-                           int bits, float grad_scale, float *dx, float *dstep);
+qat_status qat_ref_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, float *y);
+qat_status qat_ref_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
+                           float *dx, float *dstep, float *doffset);
 qat_status qat_ref_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int64_t cols, int per_row,
                                      float *gamma, float *y);
 qat_status qat_ref_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_t cols, int bits,

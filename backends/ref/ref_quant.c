@@ -21,41 +21,69 @@ qat_status qat_ref_abs_mean(void *st, const float *x, int64_t rows, int64_t cols
     return QAT_OK;
 }
 
-qat_status qat_ref_lsq_fwd(void *st, const float *x, int64_t n, const float *step, int bits, float *y)
+qat_status qat_ref_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, float *y)
 {
-    const float s = step[0];
-    const float qn = -(float)(1 << (bits - 1)), qp = (float)((1 << (bits - 1)) - 1);
-#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i] / s;
-        v = v < qn ? qn : (v > qp ? qp : v);
-        y[i] = qat_round_even_small(v) * s;
+    const int64_t cols = d->cols;
+    const float qn = d->qn, qp = d->qp, eps = d->step_eps;
+    const int has_offset = d->offset != NULL;
+    const float beta = has_offset ? d->offset[0] : 0.0f;
+#pragma omp parallel for num_threads(qat_ref_team(st, d->rows * cols)) schedule(static)
+    for (int64_t r = 0; r < d->rows; r++) {
+        const float s = d->per_row ? d->step[r] : d->step[0];
+        const float div = s + eps;
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        for (int64_t c = 0; c < cols; c++) {
+            float v = (has_offset ? xr[c] - beta : xr[c]) / div;
+            v = v < qn ? qn : (v > qp ? qp : v);
+            float q = qat_round_even_small(v) * s;
+            yr[c] = has_offset ? q + beta : q;
+        }
     }
     return QAT_OK;
 }
 
-qat_status qat_ref_lsq_bwd(void *st, const float *dy, const float *x, int64_t n, const float *step,
-                           int bits, float grad_scale, float *dx, float *dstep)
+qat_status qat_ref_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
+                           float *dx, float *dstep, float *doffset)
 {
-    const float s = step[0];
-    const float qn = -(float)(1 << (bits - 1)), qp = (float)((1 << (bits - 1)) - 1);
-    double acc = 0.0;
-#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static) reduction(+ : acc)
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i] / s;
-        float g = dy[i];
-        if (v < qn) {
-            acc += (double)g * qn;
-            dx[i] = 0.0f;
-        } else if (v > qp) {
-            acc += (double)g * qp;
-            dx[i] = 0.0f;
-        } else {
-            acc += (double)g * (qat_round_even_small(v) - v);
-            dx[i] = g;
+    const int64_t cols = d->cols;
+    const float qn = d->qn, qp = d->qp, eps = d->step_eps;
+    const int has_offset = d->offset != NULL;
+    const float beta = has_offset ? d->offset[0] : 0.0f;
+    double acc = 0.0, acc_offset = 0.0;
+#pragma omp parallel for num_threads(qat_ref_team(st, d->rows * cols)) schedule(static) \
+    reduction(+ : acc, acc_offset)
+    for (int64_t r = 0; r < d->rows; r++) {
+        const float s = d->per_row ? d->step[r] : d->step[0];
+        const float div = s + eps;
+        double row_acc = 0.0, row_offset = 0.0;
+        for (int64_t c = 0; c < cols; c++) {
+            const int64_t i = r * cols + c;
+            float v = (has_offset ? x[i] - beta : x[i]) / div;
+            float g = dy[i];
+            if (v < qn) {
+                row_acc += (double)g * qn;
+                row_offset += g;
+                dx[i] = 0.0f;
+            } else if (v > qp) {
+                row_acc += (double)g * qp;
+                row_offset += g;
+                dx[i] = 0.0f;
+            } else {
+                row_acc += (double)g * (qat_round_even_small(v) - v);
+                dx[i] = g;
+            }
         }
+        if (d->per_row)
+            dstep[r] += (float)(row_acc * grad_scale);
+        else
+            acc += row_acc;
+        acc_offset += row_offset;
     }
-    dstep[0] += (float)(acc * grad_scale);
+    if (!d->per_row)
+        dstep[0] += (float)(acc * grad_scale);
+    if (has_offset && doffset)
+        doffset[0] += (float)(acc_offset * grad_scale);
     return QAT_OK;
 }
 

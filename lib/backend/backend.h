@@ -21,7 +21,7 @@
 #include "qat/core.h"
 
 /* Bump whenever struct qat_backend_ops or a descriptor below changes. */
-#define QAT_BACKEND_ABI_VERSION 2u
+#define QAT_BACKEND_ABI_VERSION 3u
 
 /* Symbol a backend module exports (C linkage):
  *   qat_status qat_backend_module_get(uint32_t abi_version,
@@ -52,6 +52,20 @@ static inline int qat_dropout_keep(uint64_t seed, uint64_t index, float p)
     z ^= z >> 31;
     return (float)(z >> 40) * (1.0f / 16777216.0f) >= p;
 }
+
+/* An LSQ / LSQ+ quantizer over x viewed as [rows, cols] (docs/quantizers.md):
+ *   v = (x - beta) / (s + step_eps)
+ *   y = round_half_even(clamp(v, qn, qp)) * s + beta
+ * s = step[0], or step[r] on row r when per_row; beta = offset[0], or no
+ * offset at all (not even + 0) when offset is NULL. */
+typedef struct qat_lsq_desc {
+    const float *step;     /* backend memory: 1 or rows floats */
+    const float *offset;   /* backend memory: 1 float (LSQ+), or NULL */
+    int64_t rows, cols;
+    int per_row;
+    float qn, qp;          /* integer range: signed LSQ, or [0, 2^b - 1] for LSQ+ */
+    float step_eps;        /* 0; the seed code's 1e-8 */
+} qat_lsq_desc;
 
 typedef struct qat_gemm_desc {
     int trans_a, trans_b;
@@ -144,13 +158,14 @@ struct qat_backend_ops {
 
     /* out[r] = mean_c |x[r,c]| for r < rows (rows = 1: whole tensor). */
     qat_status (*abs_mean)(void *state, const float *x, int64_t rows, int64_t cols, float *out);
-    /* LSQ fake-quant, signed `bits`, step s = step[0] (backend memory):
-     * y = round_half_even(clamp(x / s, Qn, Qp)) * s. */
-    qat_status (*lsq_fwd)(void *state, const float *x, int64_t n, const float *step, int bits, float *y);
-    /* dx = dy where Qn <= x/s <= Qp else 0 (dx may alias dy);
-     * dstep[0] += grad_scale * sum(dy * (round(v) - v | Qn | Qp)). */
-    qat_status (*lsq_bwd)(void *state, const float *dy, const float *x, int64_t n, const float *step,
-                          int bits, float grad_scale, float *dx, float *dstep);
+    /* LSQ / LSQ+ fake-quant as qat_lsq_desc says (y may alias x). */
+    qat_status (*lsq_fwd)(void *state, const qat_lsq_desc *desc, const float *x, float *y);
+    /* dx = dy where qn <= v <= qp else 0 (dx may alias dy);
+     * dstep[0 or r] += grad_scale * sum(dy * (round(v) - v | qn | qp));
+     * with an offset and doffset: doffset[0] += grad_scale * sum(dy where
+     * v is outside [qn, qp]). */
+    qat_status (*lsq_bwd)(void *state, const qat_lsq_desc *desc, const float *dy, const float *x,
+                          float grad_scale, float *dx, float *dstep, float *doffset);
     /* BitNet b1.58 weights: gamma = max(mean|w|, 1e-5) per tensor or per
      * row; y = clamp(round(w / gamma), -1, 1) * gamma. gamma (rows or 1
      * floats) is written for export. */

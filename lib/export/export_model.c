@@ -67,9 +67,31 @@ qat_status pm_put_packed(qatp_writer *w, const char *name, const qat_packed_weig
     return qatp_end(w, mark);
 }
 
+/* The seed code's divisor s + 1e-8 under frozen steps (codes as training saw them). */
+static float step_eps(const qat_model *m)
+{
+    return qat_quant_switch_effective(&m->quant, QAT_QS_LSQ_GRADIENT) == QAT_LSQ_GRAD_FROZEN ? 1e-8f : 0.0f;
+}
+
+/* Per-row steps: `count` of them. */
+static qat_status read_steps(const qat_model *m, const qat_quantizer *q, const char *owner, float *step,
+                             size_t count)
+{
+    if (!qat_quantizer_ready(m, q))
+        return qat_fail(QAT_ERR_STATE,
+                        "export: the LSQ steps of '%s' are not initialised yet: run a forward on representative "
+                        "data (or train) before exporting", owner);
+    QAT_TRY(qat_model_get_parameter(m, m->params[q->step_param].name, step, count));
+    for (size_t i = 0; i < count; i++)
+        if (!(step[i] > 0.0f) || !isfinite(step[i]))
+            return qat_fail(QAT_ERR_NUMERIC, "export: LSQ step %zu of '%s' is %g (must be finite and > 0)", i, owner,
+                            (double)step[i]);
+    return QAT_OK;
+}
+
 static qat_status read_step(const qat_model *m, const qat_quantizer *q, const char *owner, float *step)
 {
-    if (!q->initialized)
+    if (!qat_quantizer_ready(m, q))
         return qat_fail(QAT_ERR_STATE,
                         "export: the LSQ step of '%s' is not initialised yet: run a forward on representative "
                         "data (or train) before exporting", owner);
@@ -92,7 +114,7 @@ static qat_status put_table(qatp_writer *w, const qat_model *m, const qat_table 
     float *v = NULL;
     QAT_TRY(get_param(m, t->w, &v));
     qat_packed_weights pw;
-    qat_status st = qat_packed_pack_lsq(v, t->rows, m->dims.hidden_size, t->q.cfg.bits, &step, 0, &pw);
+    qat_status st = qat_packed_pack_lsq_eps(v, t->rows, m->dims.hidden_size, t->q.cfg.bits, &step, 0, step_eps(m), &pw);
     free(v);
     if (st != QAT_OK)
         return qat_fail_prefix(st, "export: '%s'", name);
@@ -122,12 +144,9 @@ static qat_status put_linear_weight(qatp_writer *w, const qat_model *m, const qa
                                                                        : QAT_PACKED_W_TERNARY2,
                                          &pw);
     } else if (st == QAT_OK) {
-        if (per_row)
-            st = qat_fail(QAT_ERR_UNSUPPORTED, "export: per-row LSQ weights are not supported");
-        else
-            st = read_step(m, &l->wq, name, scale);
+        st = read_steps(m, &l->wq, name, scale, (size_t)(per_row ? l->out : 1));
         if (st == QAT_OK)
-            st = qat_packed_pack_lsq(v, l->out, l->in, c->bits, scale, 0, &pw);
+            st = qat_packed_pack_lsq_eps(v, l->out, l->in, c->bits, scale, per_row, step_eps(m), &pw);
     }
     free(v);
     free(scale);
@@ -142,17 +161,20 @@ static qat_status put_linear_weight(qatp_writer *w, const qat_model *m, const qa
 static qat_status put_act_quant(qatp_writer *w, const qat_model *m, const qat_linear *l, const char *name)
 {
     const qat_class_quant *c = &l->aq.cfg;
-    float step = 0.0f;
-    if (c->algo == QAT_ALGO_LSQ)
+    float step = 0.0f, offset = 0.0f;
+    if (c->algo == QAT_ALGO_LSQ || c->algo == QAT_ALGO_LSQ_PLUS)
         QAT_TRY(read_step(m, &l->aq, name, &step));
+    if (c->algo == QAT_ALGO_LSQ_PLUS)
+        QAT_TRY(qat_model_get_parameter(m, m->params[l->aq.offset_param].name, &offset, 1));
+    const int symmetric = qat_quant_switch_effective(&m->quant, QAT_QS_ACT_RANGE) == QAT_ACT_RANGE_SYMMETRIC;
     size_t mark;
     QAT_TRY(qatp_begin(w, QATP_ACTQ, name, &mark));
     QAT_TRY(qatp_put_u32(w, (uint32_t)c->algo));
     QAT_TRY(qatp_put_u32(w, (uint32_t)c->bits));
     QAT_TRY(qatp_put_u32(w, (uint32_t)c->granularity));
-    QAT_TRY(qatp_put_u32(w, 0)); /* symmetric: the model's quantizer is not */
+    QAT_TRY(qatp_put_u32(w, (uint32_t)symmetric));
     QAT_TRY(qatp_put_f32s(w, &step, 1));
-    QAT_TRY(qatp_put_u32(w, 0));
+    QAT_TRY(qatp_put_f32s(w, &offset, 1)); /* LSQ+ offset; 0 otherwise */
     return qatp_end(w, mark);
 }
 

@@ -160,9 +160,9 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
         float step = l->aq.algo == QAT_ALGO_LSQ ? l->astep : 0.0f;
         if (*quantized_from != (const void *)x || *quantized_step != step || a->bits != l->aq.bits) {
             if (l->aq.algo == QAT_ALGO_LSQ)
-                QAT_TRY(qat_packed_quantize_lsq(k, x, l->in, l->aq.bits, l->astep, a));
+                QAT_TRY(qat_packed_quantize_lsq_eps(k, x, l->in, l->aq.bits, l->astep, pm_step_eps(m), a));
             else
-                QAT_TRY(qat_packed_quantize_bitnet(k, x, l->in, l->aq.bits, 0, a));
+                QAT_TRY(qat_packed_quantize_bitnet(k, x, l->in, l->aq.bits, pm_symmetric_acts(m), a));
             *quantized_from = x;
             *quantized_step = step;
         }
@@ -170,10 +170,19 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
     }
     const float *xq = x;
     if (l->aq.algo == QAT_ALGO_LSQ) {
-        QAT_RUN(m->ctx, lsq_fwd, x, N * l->in, &l->astep, l->aq.bits, s->fq);
+        const qat_lsq_desc d = {.step = &l->astep, .rows = N, .cols = l->in,
+                                .qn = -(float)(1 << (l->aq.bits - 1)), .qp = (float)((1 << (l->aq.bits - 1)) - 1),
+                                .step_eps = pm_step_eps(m)};
+        QAT_RUN(m->ctx, lsq_fwd, &d, x, s->fq);
+        xq = s->fq;
+    } else if (l->aq.algo == QAT_ALGO_LSQ_PLUS) {
+        /* Unsigned codes with an offset: the float path (docs/packed-inference.md). */
+        const qat_lsq_desc d = {.step = &l->astep, .offset = &l->aoffset, .rows = N, .cols = l->in, .qn = 0.0f,
+                                .qp = (float)((1 << l->aq.bits) - 1), .step_eps = pm_step_eps(m)};
+        QAT_RUN(m->ctx, lsq_fwd, &d, x, s->fq);
         xq = s->fq;
     } else if (l->aq.algo == QAT_ALGO_BITNET158) {
-        QAT_RUN(m->ctx, bitnet_act_fwd, x, N, l->in, l->aq.bits, 0, s->fq);
+        QAT_RUN(m->ctx, bitnet_act_fwd, x, N, l->in, l->aq.bits, pm_symmetric_acts(m), s->fq);
         xq = s->fq;
     }
     QAT_TRY(graph_gemm(m->ctx, 0, 1, N, l->out, l->in, 1.0f, xq, l->in, l->wf, l->in, 0.0f, y, l->out));

@@ -21,7 +21,8 @@ typedef struct pm_linear {
     float *wf;                /* float path: [out, in] (dequantized when W is quantized) */
     float *bias;              /* [out] */
     qat_class_quant aq;       /* the input's quantizer (NONE: float input) */
-    float astep;              /* LSQ input step */
+    float astep;              /* LSQ / LSQ+ input step */
+    float aoffset;            /* LSQ+ input offset */
 } pm_linear;
 
 typedef struct pm_layer {
@@ -66,6 +67,16 @@ struct qat_packed_model {
     int64_t isa_setting;      /* a qat_packed_isa */
     pm_scratch s;
 };
+
+/* The training-time switches the integer forward must follow. */
+static inline int pm_symmetric_acts(const qat_packed_model *m)
+{
+    return qat_quant_switch_effective(&m->cfg, QAT_QS_ACT_RANGE) == QAT_ACT_RANGE_SYMMETRIC;
+}
+static inline float pm_step_eps(const qat_packed_model *m)
+{
+    return qat_quant_switch_effective(&m->cfg, QAT_QS_LSQ_GRADIENT) == QAT_LSQ_GRAD_FROZEN ? 1e-8f : 0.0f;
+}
 
 /* Reads a parsed file into a new model (tokenizer included). */
 qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model **out);

@@ -139,10 +139,14 @@ static qat_status read_linear(const qatp_file *f, const qat_quant_config *cfg, i
     l->aq.bits = (int)qatp_u32(r->payload + 4);
     l->aq.granularity = (qat_granularity)qatp_u32(r->payload + 8);
     l->astep = qatp_f32(r->payload + 16);
+    l->aoffset = qatp_f32(r->payload + 20);
+    const uint32_t symmetric = (uint32_t)(qat_quant_switch_effective(cfg, QAT_QS_ACT_RANGE) == QAT_ACT_RANGE_SYMMETRIC);
     if (l->aq.algo != ac->algo || l->aq.bits != ac->bits || l->aq.granularity != ac->granularity ||
-        qatp_u32(r->payload + 12) != 0)
+        qatp_u32(r->payload + 12) != symmetric)
         return qat_fail(QAT_ERR_FORMAT, "packed model: '%s' disagrees with the quant config", n);
-    if (ac->algo == QAT_ALGO_LSQ && (!(l->astep > 0.0f) || !isfinite(l->astep)))
+    if (ac->algo == QAT_ALGO_LSQ_PLUS && !isfinite(l->aoffset))
+        return qat_fail(QAT_ERR_FORMAT, "packed model: '%s' has offset %g (must be finite)", n, (double)l->aoffset);
+    if ((ac->algo == QAT_ALGO_LSQ || ac->algo == QAT_ALGO_LSQ_PLUS) && (!(l->astep > 0.0f) || !isfinite(l->astep)))
         return qat_fail(QAT_ERR_FORMAT, "packed model: '%s' has step %g (must be finite and > 0)", n,
                         (double)l->astep);
     snprintf(n, sizeof n, "encoder.layer.%lld.%s.bias", (long long)layer, pm_linear_names[j]);
@@ -152,11 +156,13 @@ static qat_status read_linear(const qatp_file *f, const qat_quant_config *cfg, i
         return read_f32(f, n, out, in, &l->wf);
     QAT_TRY(read_packed(f, n, out, in, wc->algo == QAT_ALGO_LSQ ? wc->bits : 0, wc->granularity == QAT_GRAN_ROW,
                         &l->pw));
-    if (ac->algo != QAT_ALGO_NONE) {
+    if (ac->algo != QAT_ALGO_NONE && ac->algo != QAT_ALGO_LSQ_PLUS) {
         l->integer = 1;
         return QAT_OK;
     }
-    /* W quantized, A float: the float path with the dequantized weights. */
+    /* W quantized, A float or LSQ+ (unsigned codes with an offset, which
+     * the signed integer kernels do not take): the float path with the
+     * dequantized weights. */
     qat_status st = dequantize(&l->pw, &l->wf);
     qat_packed_weights_free(&l->pw);
     return st;

@@ -30,7 +30,8 @@ static void carve(qat_model *m, carver *c)
     const int64_t N = a->N, H = d->hidden_size, I = d->intermediate_size, NH = d->num_heads;
     const size_t NHf = (size_t)(N * H), NIf = (size_t)(N * I), P = (size_t)(a->B * NH * a->L * a->L);
     const qat_class_quant *aq = &m->quant.cls[QAT_CLASS_ACTIVATION];
-    const int act_lsq = aq->algo == QAT_ALGO_LSQ, act_q = aq->algo != QAT_ALGO_NONE;
+    /* LSQ, LSQ+: each linear's own quantized copy (own step); BitNet: one. */
+    const int act_lsq = aq->algo == QAT_ALGO_LSQ || aq->algo == QAT_ALGO_LSQ_PLUS, act_q = aq->algo != QAT_ALGO_NONE;
     const int attn_drop = m->training && d->attention_dropout_prob > 0.0f;
 
     a->ids = take(c, (size_t)N);
@@ -81,6 +82,8 @@ static void carve(qat_model *m, carver *c)
         a->mlm_h = take(c, NHf);
         a->mlm_mean = take(c, (size_t)N);
         a->mlm_rstd = take(c, (size_t)N);
+        a->mlm_in_q = act_q && qat_model_mlm_head_quantized(m) ? take(c, NHf) : a->head_in;
+        a->mlm_h_q = act_q && qat_model_mlm_head_quantized(m) ? take(c, NHf) : a->mlm_h;
     }
     if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION) {
         const size_t BHf = (size_t)(a->B * H);
@@ -98,7 +101,12 @@ static void carve(qat_model *m, carver *c)
     a->d_wide = take(c, NIf);
     a->d_wide2 = take(c, NIf);
     a->d_probs = take(c, P);
-    a->d_weight = take(c, (size_t)(H * (I > H ? I : H)));
+    /* dL/dW_hat of the largest linear with a learned weight quantizer (the
+     * quantized MLM decoder is [V, H]). */
+    int64_t widest = I > H ? I : H;
+    if (qat_model_mlm_head_quantized(m) && d->vocab_size > widest)
+        widest = d->vocab_size;
+    a->d_weight = take(c, (size_t)(H * widest));
     a->d_logits = take(c, (size_t)(N * head_classes(m)));
 }
 

@@ -27,10 +27,10 @@ static qat_status linear_backward(qat_model *m, qat_linear *l, const float *xq, 
     qat_context *ctx = m->ctx;
     QAT_RUN(ctx, bias_grad, dy, N, l->out, model_g(m, l->b));
     float *gw = model_g(m, l->w);
-    if (l->wq.cfg.algo == QAT_ALGO_LSQ) {
+    if (qat_quantizer_needs_backward(m, &l->wq)) {
         float *dw_hat = m->acts.d_weight;
         QAT_TRY(graph_gemm(ctx, 1, 0, l->out, l->in, N, 1.0f, dy, l->out, xq, l->in, 0.0f, dw_hat, l->in));
-        QAT_TRY(qat_quantize_bwd(m, &l->wq, dw_hat, model_w(m, l->w), l->out * l->in, l->out * l->in));
+        QAT_TRY(qat_quantize_bwd(m, &l->wq, dw_hat, model_w(m, l->w), l->out, l->in, l->out * l->in));
         QAT_RUN(ctx, accumulate, dw_hat, gw, l->out * l->in);
     } else {
         QAT_TRY(graph_gemm(ctx, 1, 0, l->out, l->in, N, 1.0f, dy, l->out, xq, l->in, 1.0f, gw, l->in));
@@ -43,7 +43,7 @@ static qat_status linear_backward(qat_model *m, qat_linear *l, const float *xq, 
  * float input x [N, in]. */
 static qat_status input_backward(qat_model *m, const qat_linear *l, float *d, const float *x, int64_t N)
 {
-    return qat_quantize_bwd(m, &l->aq, d, x, N * l->in, N * l->in);
+    return qat_quantize_bwd(m, &l->aq, d, x, N, l->in, N * l->in);
 }
 
 /* d = d * (1 - y^2) in place, y = tanh output [n]. The backend has no
@@ -116,15 +116,27 @@ static qat_status head_backward(qat_model *m, float *d_hidden)
     QAT_RUN(ctx, fill, d_hidden, N * H, 0.0f);
     if (R == 0)
         return QAT_OK;
-    QAT_RUN(ctx, bias_grad, a->d_logits, R, V, model_g(m, m->mlm_bias));
-    QAT_TRY(graph_gemm(ctx, 1, 0, V, H, R, 1.0f, a->d_logits, V, a->mlm_h, H, 1.0f, model_g(m, m->mlm_decoder_w), H));
-    QAT_TRY(graph_gemm(ctx, 0, 0, R, H, V, 1.0f, a->d_logits, V, model_w(m, m->mlm_decoder_w), H, 0.0f, a->d_a, H));
+    if (qat_model_mlm_head_quantized(m)) {
+        /* The seed code's quantized head: decoder and dense as linears. */
+        QAT_TRY(linear_backward(m, &m->mlm_decoder, a->mlm_h_q, a->d_logits, R, a->d_a, 0));
+        QAT_TRY(input_backward(m, &m->mlm_decoder, a->d_a, a->mlm_h, R));
+    } else {
+        QAT_RUN(ctx, bias_grad, a->d_logits, R, V, model_g(m, m->mlm_bias));
+        QAT_TRY(graph_gemm(ctx, 1, 0, V, H, R, 1.0f, a->d_logits, V, a->mlm_h, H, 1.0f,
+                           model_g(m, m->mlm_decoder_w), H));
+        QAT_TRY(graph_gemm(ctx, 0, 0, R, H, V, 1.0f, a->d_logits, V, model_w(m, m->mlm_decoder_w), H, 0.0f, a->d_a, H));
+    }
     QAT_RUN(ctx, layernorm_bwd, a->d_a, a->mlm_act, model_w(m, m->mlm_ln_w), a->mlm_mean, a->mlm_rstd, R, H, a->d_b,
             model_g(m, m->mlm_ln_w), model_g(m, m->mlm_ln_b));
     QAT_RUN(ctx, gelu_bwd, a->d_b, a->mlm_pre, R * H, a->d_b);
-    QAT_RUN(ctx, bias_grad, a->d_b, R, H, model_g(m, m->mlm_dense_b));
-    QAT_TRY(graph_gemm(ctx, 1, 0, H, H, R, 1.0f, a->d_b, H, a->head_in, H, 1.0f, model_g(m, m->mlm_dense_w), H));
-    QAT_TRY(graph_gemm(ctx, 0, 0, R, H, H, 1.0f, a->d_b, H, model_w(m, m->mlm_dense_w), H, 0.0f, a->d_a, H));
+    if (qat_model_mlm_head_quantized(m)) {
+        QAT_TRY(linear_backward(m, &m->mlm_dense, a->mlm_in_q, a->d_b, R, a->d_a, 0));
+        QAT_TRY(input_backward(m, &m->mlm_dense, a->d_a, a->head_in, R));
+    } else {
+        QAT_RUN(ctx, bias_grad, a->d_b, R, H, model_g(m, m->mlm_dense_b));
+        QAT_TRY(graph_gemm(ctx, 1, 0, H, H, R, 1.0f, a->d_b, H, a->head_in, H, 1.0f, model_g(m, m->mlm_dense_w), H));
+        QAT_TRY(graph_gemm(ctx, 0, 0, R, H, H, 1.0f, a->d_b, H, model_w(m, m->mlm_dense_w), H, 0.0f, a->d_a, H));
+    }
     QAT_RUN(ctx, embedding_bwd, a->d_a, a->rows, R, H, N, d_hidden);
     return QAT_OK;
 }
@@ -183,7 +195,7 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     qat_linear *qkv[3] = {&L->q, &L->k, &L->v};
     float *dys[3] = {dq, dk, dv};
     for (int j = 0; j < 3; j++) {
-        if (qkv[j]->aq.cfg.algo == QAT_ALGO_LSQ) {
+        if (qat_quantizer_needs_backward(m, &qkv[j]->aq)) {
             QAT_TRY(linear_backward(m, qkv[j], la->xq[j], dys[j], N, d_a, 0));
             QAT_TRY(input_backward(m, qkv[j], d_a, la->x, N));
             QAT_RUN(ctx, accumulate, d_a, dx, N * H);
@@ -210,7 +222,7 @@ static qat_status embeddings_backward(qat_model *m, float *d_out)
         /* torch gives the padding_idx row no gradient, before any quantizer. */
         if (tb->padding_idx >= 0)
             QAT_RUN(ctx, zero_rows_where, a->d_b, index[t], N, H, (int32_t)tb->padding_idx);
-        QAT_TRY(qat_quantize_bwd(m, &tb->q, a->d_b, a->emb_raw[t], N * H, tb->rows * H));
+        QAT_TRY(qat_quantize_bwd(m, &tb->q, a->d_b, a->emb_raw[t], N, H, tb->rows * H));
         QAT_RUN(ctx, embedding_bwd, a->d_b, index[t], N, H, tb->rows, model_g(m, tb->w));
     }
     return QAT_OK;

@@ -186,26 +186,13 @@ static qat_status load_into(qat_model *m, const char *dir, const qat_tensor_set 
     for (size_t i = 0; st == QAT_OK && i < m->n_params; i++)
         if (!loaded[i] && !m->params[i].is_step)
             st = report_add(m, QAT_LOAD_MISSING, m->params[i].name);
-    /* Steps that came with the checkpoint keep their values; the others
-     * start from the loaded weights (weight steps) or the first batch. */
-    float *kept = st == QAT_OK ? malloc(m->n_params * sizeof *kept) : NULL;
-    if (st == QAT_OK && !kept)
-        st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "load: out of memory");
-    qat_context *ctx = m->ctx;
-    for (size_t i = 0; st == QAT_OK && i < m->n_params; i++)
-        if (loaded[i] && m->params[i].is_step)
-            st = qat_context_backend_error(
-                ctx, ctx->backend.ops->download(ctx->backend_state, &kept[i], model_w(m, i), sizeof(float)), "load");
+    /* Quantizer state that came with the checkpoint keeps its values; the
+     * rest starts from the loaded weights (weight steps) or the first batch. */
+    for (size_t i = 0; i < m->n_params; i++)
+        m->params[i].ready = loaded[i] && m->params[i].is_step;
     if (st == QAT_OK)
-        st = qat_model_reset_quantizers(m);
+        st = qat_model_init_weight_steps(m);
     qat_model_weights_changed(m);
-    for (size_t i = 0; st == QAT_OK && i < m->n_params; i++)
-        if (loaded[i] && m->params[i].is_step) {
-            st = qat_context_backend_error(
-                ctx, ctx->backend.ops->upload(ctx->backend_state, model_w(m, i), &kept[i], sizeof(float)), "load");
-            qat_model_mark_step_initialized(m, i);
-        }
-    free(kept);
     free(loaded);
     return st;
 }

@@ -122,7 +122,7 @@ static qat_status attention_forward(qat_model *m, qat_layer *L, qat_layer_acts *
     const int64_t B = a->B, S = a->L, N = a->N, H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
     qat_linear *qkv[3] = {&L->q, &L->k, &L->v};
     float *outs[3] = {la->q, la->k, la->v};
-    const int shared = L->q.aq.cfg.algo != QAT_ALGO_LSQ; /* BitNet/none: one quantized copy */
+    const int shared = !qat_algo_learned(L->q.aq.cfg.algo); /* BitNet/none: one quantized copy */
     for (int j = 0; j < 3; j++) {
         /* la->xq[j] is the quantized input, or x itself when A is float
          * (the activation layout makes those buffers alias). */
@@ -262,10 +262,25 @@ static qat_status head_forward(qat_model *m)
         return QAT_OK;
     const int64_t V = m->dims.vocab_size;
     QAT_RUN(ctx, embedding_fwd, a->hidden, a->rows, R, H, a->head_in, 0);
-    QAT_TRY(graph_gemm(ctx, 0, 1, R, H, H, 1.0f, a->head_in, H, model_w(m, m->mlm_dense_w), H, 0.0f, a->mlm_pre, H));
-    QAT_RUN(ctx, bias_act_fwd, a->mlm_pre, model_w(m, m->mlm_dense_b), R, H, QAT_ACTIVATION_GELU, a->mlm_act);
+    if (qat_model_mlm_head_quantized(m)) {
+        /* The seed code's quantized head: dense and decoder through the W
+         * and A quantizers, as the encoder's linears. */
+        const float *xq;
+        QAT_TRY(quantize_input(m, &m->mlm_dense, a->head_in, R, a->mlm_in_q, &xq));
+        QAT_TRY(linear_forward(m, &m->mlm_dense, xq, R, a->mlm_pre));
+        QAT_RUN(ctx, bias_act_fwd, a->mlm_pre, NULL, R, H, QAT_ACTIVATION_GELU, a->mlm_act);
+    } else {
+        QAT_TRY(graph_gemm(ctx, 0, 1, R, H, H, 1.0f, a->head_in, H, model_w(m, m->mlm_dense_w), H, 0.0f, a->mlm_pre,
+                           H));
+        QAT_RUN(ctx, bias_act_fwd, a->mlm_pre, model_w(m, m->mlm_dense_b), R, H, QAT_ACTIVATION_GELU, a->mlm_act);
+    }
     QAT_RUN(ctx, layernorm_fwd, a->mlm_act, model_w(m, m->mlm_ln_w), model_w(m, m->mlm_ln_b),
             m->dims.layer_norm_eps, R, H, a->mlm_h, a->mlm_mean, a->mlm_rstd);
+    if (qat_model_mlm_head_quantized(m)) {
+        const float *xq;
+        QAT_TRY(quantize_input(m, &m->mlm_decoder, a->mlm_h, R, a->mlm_h_q, &xq));
+        return linear_forward(m, &m->mlm_decoder, xq, R, a->logits);
+    }
     QAT_TRY(graph_gemm(ctx, 0, 1, R, V, H, 1.0f, a->mlm_h, H, model_w(m, m->mlm_decoder_w), H, 0.0f, a->logits, V));
     QAT_RUN(ctx, bias_act_fwd, a->logits, model_w(m, m->mlm_bias), R, V, QAT_ACTIVATION_NONE, NULL);
     return QAT_OK;
@@ -281,7 +296,11 @@ qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_
     QAT_TRY(embeddings_forward(m, n_layers ? a->layers[0].x : a->hidden));
     for (int64_t i = 0; i < n_layers; i++)
         QAT_TRY(layer_forward(m, &m->layers[i], &a->layers[i], i + 1 < n_layers ? a->layers[i + 1].x : a->hidden));
-    m->wq_current = 1;
     QAT_TRY(select_head_rows(m, labels, head_on_labelled_rows && labels && m->task == QAT_TASK_MLM));
-    return head_forward(m);
+    QAT_TRY(head_forward(m));
+    /* Every quantized weight is now current, unless a quantized MLM head
+     * ran on no rows (its weights were not quantized this time). */
+    if (!m->wq_current)
+        m->wq_current = !qat_model_mlm_head_quantized(m) || a->head_rows > 0;
+    return QAT_OK;
 }

@@ -13,6 +13,9 @@ typedef struct builder {
     qat_param *params;
     size_t n, cap;
     size_t total;
+    /* Per-class sharing: the class's step and offset, once created. */
+    int have_shared[QAT_CLASS_COUNT];
+    size_t shared_step[QAT_CLASS_COUNT], shared_offset[QAT_CLASS_COUNT];
 } builder;
 
 static qat_status add(builder *b, size_t *index, int decay, int is_step, int64_t d0, int64_t d1,
@@ -53,32 +56,74 @@ static const char *base_prefix(const qat_model *m)
     return m->dims.arch == QAT_ARCH_KIND_BERT ? "bert." : "roberta.";
 }
 
-static qat_status add_quantizer(builder *b, qat_quantizer *q, const qat_class_quant *cfg,
-                                const char *owner, const char *kind)
+static const char *base_prefix(const qat_model *m);
+
+/* A quantizer use of class `cls` on a tensor with `rows` rows: its own
+ * step (and LSQ+ offset) named after its owner, or the class's shared ones
+ * (named <base>.shared_quantizers.<class>.step). */
+static qat_status add_quantizer(builder *b, const qat_model *m, qat_quantizer *q, qat_tensor_class cls,
+                                int64_t rows, const char *owner, const char *kind)
 {
-    int initialized = q->initialized && q->cfg.algo == cfg->algo && q->cfg.bits == cfg->bits;
+    const qat_class_quant *cfg = &m->quant.cls[cls];
     q->cfg = *cfg;
-    q->has_step = cfg->algo == QAT_ALGO_LSQ;
-    q->initialized = q->has_step && initialized;
+    q->has_step = cfg->algo == QAT_ALGO_LSQ || cfg->algo == QAT_ALGO_LSQ_PLUS;
+    q->has_offset = cfg->algo == QAT_ALGO_LSQ_PLUS;
     if (!q->has_step)
         return QAT_OK;
-    if (cfg->granularity != QAT_GRAN_TENSOR)
-        return qat_fail(QAT_ERR_UNSUPPORTED, "%s: per-row LSQ steps are not supported yet", owner);
-    return add(b, &q->step_param, 0, 1, 1, 0, "%s.%s.step", owner, kind);
+    const int64_t steps = cfg->granularity == QAT_GRAN_ROW ? rows : 1;
+    if (qat_quant_switch_effective(&m->quant, QAT_QS_SHARING) == QAT_SHARING_PER_CLASS) {
+        if (!b->have_shared[cls]) {
+            const char *pre = base_prefix(m), *name = qat_quant_class_names[cls];
+            QAT_TRY(add(b, &b->shared_step[cls], 0, 1, 1, 0, "%sshared_quantizers.%s.step", pre, name));
+            if (q->has_offset)
+                QAT_TRY(add(b, &b->shared_offset[cls], 0, 1, 1, 0, "%sshared_quantizers.%s.offset", pre, name));
+            b->have_shared[cls] = 1;
+        }
+        q->step_param = b->shared_step[cls];
+        q->offset_param = b->shared_offset[cls];
+        return QAT_OK;
+    }
+    QAT_TRY(add(b, &q->step_param, 0, 1, steps, 0, "%s.%s.step", owner, kind));
+    if (q->has_offset) {
+        QAT_TRY(add(b, &q->offset_param, 0, 1, 1, 0, "%s.%s.offset", owner, kind));
+        b->params[q->offset_param].is_offset = 1;
+    }
+    return QAT_OK;
 }
 
-static qat_status add_linear(builder *b, qat_linear *l, const qat_quant_config *qc, int64_t out, int64_t in,
+static qat_status add_linear_quantizers(builder *b, const qat_model *m, qat_linear *l, const char *name)
+{
+    QAT_TRY(add_quantizer(b, m, &l->wq, QAT_CLASS_WEIGHT, l->out, name, "weight_quantizer"));
+    return add_quantizer(b, m, &l->aq, QAT_CLASS_ACTIVATION, l->out, name, "input_quantizer");
+}
+
+static qat_status add_linear(builder *b, const qat_model *m, qat_linear *l, int64_t out, int64_t in,
                              const char *name)
 {
     l->out = out;
     l->in = in;
     QAT_TRY(add(b, &l->w, 1, 0, out, in, "%s.weight", name));
     QAT_TRY(add(b, &l->b, 0, 0, out, 0, "%s.bias", name));
-    QAT_TRY(add_quantizer(b, &l->wq, &qc->cls[QAT_CLASS_WEIGHT], name, "weight_quantizer"));
-    return add_quantizer(b, &l->aq, &qc->cls[QAT_CLASS_ACTIVATION], name, "input_quantizer");
+    return add_linear_quantizers(b, m, l, name);
 }
 
-static qat_status add_table(builder *b, qat_table *t, const qat_quant_config *qc, int64_t rows, int64_t dim,
+/* The MLM head's dense layer and decoder as linears over existing
+ * parameters; quantized only under the mlm-head switch. */
+static qat_status add_mlm_linears(builder *b, qat_model *m, const char *head, const char *transform)
+{
+    const int64_t H = m->dims.hidden_size;
+    m->mlm_dense = (qat_linear){.w = m->mlm_dense_w, .b = m->mlm_dense_b, .out = H, .in = H};
+    m->mlm_decoder = (qat_linear){.w = m->mlm_decoder_w, .b = m->mlm_bias, .out = m->dims.vocab_size, .in = H};
+    if (!qat_model_mlm_head_quantized(m))
+        return QAT_OK; /* zeroed quantizers: NONE */
+    char name[QAT_PARAM_NAME_MAX];
+    snprintf(name, sizeof name, "%s%sdense", head, transform);
+    QAT_TRY(add_linear_quantizers(b, m, &m->mlm_dense, name));
+    snprintf(name, sizeof name, "%sdecoder", head);
+    return add_linear_quantizers(b, m, &m->mlm_decoder, name);
+}
+
+static qat_status add_table(builder *b, const qat_model *m, qat_table *t, int64_t rows, int64_t dim,
                             int64_t padding_idx, const char *prefix, const char *name)
 {
     char owner[QAT_PARAM_NAME_MAX];
@@ -86,34 +131,33 @@ static qat_status add_table(builder *b, qat_table *t, const qat_quant_config *qc
     t->rows = rows;
     t->padding_idx = padding_idx;
     QAT_TRY(add(b, &t->w, 1, 0, rows, dim, "%s.weight", owner));
-    return add_quantizer(b, &t->q, &qc->cls[QAT_CLASS_EMBEDDING], owner, "weight_quantizer");
+    return add_quantizer(b, m, &t->q, QAT_CLASS_EMBEDDING, rows, owner, "weight_quantizer");
 }
 
 static qat_status build(qat_model *m, builder *b)
 {
     const qat_model_dims *d = &m->dims;
-    const qat_quant_config *qc = &m->quant;
     const char *pre = base_prefix(m);
     int roberta = d->arch == QAT_ARCH_KIND_ROBERTA;
     int64_t H = d->hidden_size, I = d->intermediate_size;
-    QAT_TRY(add_table(b, &m->word, qc, d->vocab_size, H, d->pad_token_id, pre, "word_embeddings"));
-    QAT_TRY(add_table(b, &m->pos, qc, d->max_position_embeddings, H, roberta ? d->pad_token_id : -1, pre,
+    QAT_TRY(add_table(b, m, &m->word, d->vocab_size, H, d->pad_token_id, pre, "word_embeddings"));
+    QAT_TRY(add_table(b, m, &m->pos, d->max_position_embeddings, H, roberta ? d->pad_token_id : -1, pre,
                       "position_embeddings"));
-    QAT_TRY(add_table(b, &m->type, qc, d->type_vocab_size, H, -1, pre, "token_type_embeddings"));
+    QAT_TRY(add_table(b, m, &m->type, d->type_vocab_size, H, -1, pre, "token_type_embeddings"));
     QAT_TRY(add(b, &m->emb_ln_w, 0, 0, H, 0, "%sembeddings.LayerNorm.weight", pre));
     QAT_TRY(add(b, &m->emb_ln_b, 0, 0, H, 0, "%sembeddings.LayerNorm.bias", pre));
     for (int64_t i = 0; i < d->num_layers; i++) {
         qat_layer *L = &m->layers[i];
         char n[QAT_PARAM_NAME_MAX];
 #define LAYER_NAME(suffix) (snprintf(n, sizeof n, "%sencoder.layer.%lld.%s", pre, (long long)i, suffix), n)
-        QAT_TRY(add_linear(b, &L->q, qc, H, H, LAYER_NAME("attention.self.query")));
-        QAT_TRY(add_linear(b, &L->k, qc, H, H, LAYER_NAME("attention.self.key")));
-        QAT_TRY(add_linear(b, &L->v, qc, H, H, LAYER_NAME("attention.self.value")));
-        QAT_TRY(add_linear(b, &L->attn_out, qc, H, H, LAYER_NAME("attention.output.dense")));
+        QAT_TRY(add_linear(b, m, &L->q, H, H, LAYER_NAME("attention.self.query")));
+        QAT_TRY(add_linear(b, m, &L->k, H, H, LAYER_NAME("attention.self.key")));
+        QAT_TRY(add_linear(b, m, &L->v, H, H, LAYER_NAME("attention.self.value")));
+        QAT_TRY(add_linear(b, m, &L->attn_out, H, H, LAYER_NAME("attention.output.dense")));
         QAT_TRY(add(b, &L->ln1_w, 0, 0, H, 0, "%s.weight", LAYER_NAME("attention.output.LayerNorm")));
         QAT_TRY(add(b, &L->ln1_b, 0, 0, H, 0, "%s.bias", LAYER_NAME("attention.output.LayerNorm")));
-        QAT_TRY(add_linear(b, &L->inter, qc, I, H, LAYER_NAME("intermediate.dense")));
-        QAT_TRY(add_linear(b, &L->out, qc, H, I, LAYER_NAME("output.dense")));
+        QAT_TRY(add_linear(b, m, &L->inter, I, H, LAYER_NAME("intermediate.dense")));
+        QAT_TRY(add_linear(b, m, &L->out, H, I, LAYER_NAME("output.dense")));
         QAT_TRY(add(b, &L->ln2_w, 0, 0, H, 0, "%s.weight", LAYER_NAME("output.LayerNorm")));
         QAT_TRY(add(b, &L->ln2_b, 0, 0, H, 0, "%s.bias", LAYER_NAME("output.LayerNorm")));
 #undef LAYER_NAME
@@ -130,6 +174,7 @@ static qat_status build(qat_model *m, builder *b)
         else
             QAT_TRY(add(b, &m->mlm_decoder_w, 1, 0, d->vocab_size, H, "%sdecoder.weight", h));
         QAT_TRY(add(b, &m->mlm_bias, 0, 0, d->vocab_size, 0, "%sbias", h));
+        QAT_TRY(add_mlm_linears(b, m, h, t));
     } else if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION && roberta) {
         /* RobertaClassificationHead */
         QAT_TRY(add(b, &m->pool_w, 1, 0, H, H, "classifier.dense.weight"));
@@ -171,13 +216,21 @@ static size_t quantized_weight_floats(qat_model *m, size_t *gammas)
             rows += (size_t)ls[j]->out;
         }
     }
+    qat_linear *head[2] = {&m->mlm_dense, &m->mlm_decoder};
+    for (int j = 0; j < 2 && qat_model_mlm_head_quantized(m); j++) {
+        head[j]->wq_off = total;
+        head[j]->gamma_off = rows;
+        total += ((size_t)(head[j]->out * head[j]->in) + 15) / 16 * 16;
+        rows += (size_t)head[j]->out;
+    }
     *gammas = rows;
     return total;
 }
 
 qat_status qat_model_layout(qat_model *m)
 {
-    builder b = {NULL, 0, 0, 0};
+    builder b;
+    memset(&b, 0, sizeof b);
     qat_status st = build(m, &b);
     if (st != QAT_OK) {
         free(b.params);
@@ -207,6 +260,7 @@ qat_status qat_model_layout(qat_model *m)
         for (size_t i = 0; st == QAT_OK && i < b.n; i++)
             for (size_t j = 0; j < m->n_params; j++)
                 if (strcmp(b.params[i].name, m->params[j].name) == 0 && b.params[i].numel == m->params[j].numel) {
+                    b.params[i].ready = m->params[j].ready;
                     st = qat_context_backend_error(
                         m->ctx, ops->upload(bs, w + b.params[i].offset, host + m->params[j].offset,
                                             (size_t)b.params[i].numel * sizeof(float)),

@@ -17,15 +17,19 @@ typedef struct qat_param {
     int64_t numel;
     size_t offset;       /* in floats, into model->w and model->g */
     int decay;           /* AdamW weight decay applies (matrices, tables) */
-    int is_step;         /* a quantizer step */
+    int is_step;         /* quantizer state: an LSQ step or an LSQ+ offset */
+    int is_offset;       /* an LSQ+ offset (any sign) */
+    int ready;           /* quantizer state that holds a value (initialised,
+                            loaded or set); shared by every user of it */
 } qat_param;
 
-/* One quantizer instance (SPEC section 3: one per tensor). */
+/* One quantizer use (SPEC section 3: one instance per tensor; with per-
+ * class sharing, every use of a class points at the same parameters). */
 typedef struct qat_quantizer {
     qat_class_quant cfg;
-    size_t step_param;   /* index into params, LSQ only */
-    int has_step;
-    int initialized;     /* LSQ step holds a value */
+    size_t step_param;   /* index into params: LSQ, LSQ+ ([1], or [rows] per row) */
+    size_t offset_param; /* LSQ+ offset beta [1] */
+    int has_step, has_offset;
 } qat_quantizer;
 
 /* A linear layer y = A(x) W(W)^T + b with its two quantizers. Offsets into
@@ -82,6 +86,7 @@ typedef struct qat_acts {
     int64_t head_rows;        /* rows the head ran on (all, or labelled) */
     float *head_in;           /* [N, H] gathered / dropped encoder output */
     float *mlm_pre, *mlm_act, *mlm_h, *mlm_mean, *mlm_rstd;
+    float *mlm_in_q, *mlm_h_q;  /* quantized head inputs (mlm-head switch), else aliases */
     float *logits;            /* [N, classes] */
     float *loss;              /* 1 float */
     uint64_t seed_emb, seed_cls;
@@ -116,6 +121,9 @@ struct qat_model {
     qat_layer *layers;
     /* heads */
     size_t mlm_dense_w, mlm_dense_b, mlm_ln_w, mlm_ln_b, mlm_decoder_w, mlm_bias;
+    /* The MLM head's dense layer and decoder as linears: their quantizers
+     * are NONE unless the mlm-head switch quantizes them (seed code). */
+    qat_linear mlm_dense, mlm_decoder;
     size_t cls_w, cls_b;
     /* quantized weights (BitNet / LSQ) for every linear, [out, in] each,
      * and BitNet gammas; allocated with the layout. */
@@ -152,6 +160,17 @@ static inline void qat_model_weights_changed(qat_model *m)
     m->wq_current = 0;
 }
 
+static inline int qat_quantizer_ready(const qat_model *m, const qat_quantizer *q)
+{
+    return !q->has_step || m->params[q->step_param].ready;
+}
+
+/* Whether the MLM head runs through the W and A quantizers. */
+static inline int qat_model_mlm_head_quantized(const qat_model *m)
+{
+    return m->task == QAT_TASK_MLM && qat_quant_switch_effective(&m->quant, QAT_QS_MLM_HEAD);
+}
+
 /* The six quantized linears of a layer, in forward order. */
 #define QAT_LINEARS_PER_LAYER 6
 static inline void qat_layer_linears(qat_layer *L, qat_linear *out[QAT_LINEARS_PER_LAYER])
@@ -180,8 +199,10 @@ qat_status qat_model_init_weight_steps(qat_model *m);
 qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *dims, qat_task task,
                                       int64_t num_labels, float classifier_dropout, qat_model **out);
 void qat_model_clear_report(qat_model *m);
-/* Marks the quantizer owning step parameter `index` as initialised. */
+/* Marks quantizer state parameter `index` as holding a value. */
 void qat_model_mark_step_initialized(qat_model *m, size_t index);
+/* Calls fn on every quantizer use: tables, layers' linears, MLM head. */
+void qat_model_for_each_quantizer(qat_model *m, void (*fn)(qat_model *, qat_quantizer *, void *), void *user);
 
 /* (Re)lays out the activations for batch x seq; keeps memory if it fits. */
 qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len);

@@ -139,40 +139,62 @@ qat_status qat_model_init_weights(qat_model *m)
     return st;
 }
 
-static void for_each_quantizer(qat_model *m, void (*fn)(qat_quantizer *))
+void qat_model_for_each_quantizer(qat_model *m, void (*fn)(qat_model *, qat_quantizer *, void *), void *user)
 {
-    fn(&m->word.q);
-    fn(&m->pos.q);
-    fn(&m->type.q);
+    fn(m, &m->word.q, user);
+    fn(m, &m->pos.q, user);
+    fn(m, &m->type.q, user);
     for (int64_t i = 0; i < m->dims.num_layers; i++) {
         qat_linear *ls[QAT_LINEARS_PER_LAYER];
         qat_layer_linears(&m->layers[i], ls);
-        for (int j = 0; j < 6; j++) {
-            fn(&ls[j]->wq);
-            fn(&ls[j]->aq);
+        for (int j = 0; j < QAT_LINEARS_PER_LAYER; j++) {
+            fn(m, &ls[j]->wq, user);
+            fn(m, &ls[j]->aq, user);
         }
+    }
+    if (qat_model_mlm_head_quantized(m)) {
+        fn(m, &m->mlm_dense.wq, user);
+        fn(m, &m->mlm_dense.aq, user);
+        fn(m, &m->mlm_decoder.wq, user);
+        fn(m, &m->mlm_decoder.aq, user);
     }
 }
 
-static void forget_step(qat_quantizer *q)
+static void forget_step(qat_model *m, qat_quantizer *q, void *unused)
 {
-    q->initialized = 0;
+    (void)unused;
+    if (q->has_step)
+        m->params[q->step_param].ready = 0;
+    if (q->has_offset)
+        m->params[q->offset_param].ready = 0;
+}
+
+/* A weight (or table) quantizer's step from its tensor, unless it holds a
+ * value already (loaded, or a shared step set by an earlier tensor: the
+ * seed code initialises a shared quantizer on the first tensor it sees). */
+static qat_status init_weight_step(qat_model *m, qat_quantizer *q, size_t weight, int64_t rows, int64_t cols)
+{
+    if (!q->has_step || qat_quantizer_ready(m, q))
+        return QAT_OK;
+    return qat_quantize_init_step(m, q, model_w(m, weight), rows, cols);
 }
 
 qat_status qat_model_init_weight_steps(qat_model *m)
 {
     qat_model_weights_changed(m);
+    const int64_t H = m->dims.hidden_size;
     qat_table *tables[3] = {&m->word, &m->pos, &m->type};
     for (int t = 0; t < 3; t++)
-        if (tables[t]->q.has_step)
-            QAT_TRY(qat_quantize_init_step(m, &tables[t]->q, model_w(m, tables[t]->w),
-                                           tables[t]->rows * m->dims.hidden_size));
+        QAT_TRY(init_weight_step(m, &tables[t]->q, tables[t]->w, tables[t]->rows, H));
     for (int64_t i = 0; i < m->dims.num_layers; i++) {
         qat_linear *ls[QAT_LINEARS_PER_LAYER];
         qat_layer_linears(&m->layers[i], ls);
-        for (int j = 0; j < 6; j++)
-            if (ls[j]->wq.has_step)
-                QAT_TRY(qat_quantize_init_step(m, &ls[j]->wq, model_w(m, ls[j]->w), ls[j]->out * ls[j]->in));
+        for (int j = 0; j < QAT_LINEARS_PER_LAYER; j++)
+            QAT_TRY(init_weight_step(m, &ls[j]->wq, ls[j]->w, ls[j]->out, ls[j]->in));
+    }
+    if (qat_model_mlm_head_quantized(m)) {
+        QAT_TRY(init_weight_step(m, &m->mlm_dense.wq, m->mlm_dense.w, m->mlm_dense.out, m->mlm_dense.in));
+        QAT_TRY(init_weight_step(m, &m->mlm_decoder.wq, m->mlm_decoder.w, m->mlm_decoder.out, m->mlm_decoder.in));
     }
     return QAT_OK;
 }
@@ -189,8 +211,7 @@ qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *di
     m->task = task;
     m->num_labels = qat_task_has_labels(task) ? num_labels : 0;
     m->classifier_dropout = classifier_dropout;
-    for (int c = 0; c < QAT_CLASS_COUNT; c++)
-        m->quant.cls[c] = qat_class_quant_default((qat_tensor_class)c, 32, 0, 0);
+    qat_quant_config_init_fp32(&m->quant);
     m->layers = calloc((size_t)(dims->num_layers ? dims->num_layers : 1), sizeof *m->layers);
     qat_status st = m->layers ? QAT_OK : qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_model_create: out of memory");
     if (st == QAT_OK)
@@ -283,39 +304,37 @@ QAT_API qat_status qat_model_set_quant(qat_model *m, const qat_quant_config *con
     QAT_CHECK_ARG(m != NULL && config != NULL, "qat_model_set_quant: NULL model or config");
     for (int c = 0; c < QAT_CLASS_COUNT; c++)
         QAT_TRY(qat_class_quant_validate((qat_tensor_class)c, &config->cls[c]));
-    /* Keep the quantizers' state: a refused config leaves the model as it was. */
-    size_t n_layers = (size_t)(m->dims.num_layers ? m->dims.num_layers : 1);
-    qat_layer *saved_layers = malloc(n_layers * sizeof *saved_layers);
-    if (!saved_layers)
+    QAT_TRY(qat_quant_config_validate(config));
+    /* Keep the quantizers' state: a refused config leaves the model as it
+     * was (same layout, same values, same readiness). */
+    qat_param *saved_params = malloc(m->n_params * sizeof *saved_params);
+    if (!saved_params)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_model_set_quant: out of memory");
-    memcpy(saved_layers, m->layers, n_layers * sizeof *saved_layers);
-    const qat_table saved_tables[3] = {m->word, m->pos, m->type};
+    memcpy(saved_params, m->params, m->n_params * sizeof *saved_params);
+    const size_t saved_count = m->n_params;
     qat_quant_config previous = m->quant;
     m->quant = *config;
     qat_status st = qat_model_layout(m);
     if (st == QAT_OK) {
         qat_acts_release(m); /* the activation layout depends on the config */
-        for_each_quantizer(m, forget_step);
+        qat_model_for_each_quantizer(m, forget_step, NULL);
         st = qat_model_init_weight_steps(m);
     }
     if (st != QAT_OK) {
         m->quant = previous;
         /* Back to the previous layout (values kept by name), same indices. */
-        if (qat_model_layout(m) == QAT_OK) {
-            memcpy(m->layers, saved_layers, n_layers * sizeof *saved_layers);
-            m->word = saved_tables[0];
-            m->pos = saved_tables[1];
-            m->type = saved_tables[2];
-        }
+        if (qat_model_layout(m) == QAT_OK && m->n_params == saved_count)
+            for (size_t i = 0; i < saved_count; i++)
+                m->params[i].ready = saved_params[i].ready;
     }
-    free(saved_layers);
+    free(saved_params);
     return st;
 }
 
 QAT_API qat_status qat_model_reset_quantizers(qat_model *m)
 {
     QAT_CHECK_ARG(m != NULL, "qat_model_reset_quantizers: NULL model");
-    for_each_quantizer(m, forget_step);
+    qat_model_for_each_quantizer(m, forget_step, NULL);
     return qat_model_init_weight_steps(m);
 }
 
@@ -376,25 +395,10 @@ QAT_API qat_status qat_model_get_parameter(const qat_model *m, const char *name,
     return download(m, values, model_w(m, i), count);
 }
 
-static void mark_step_initialized(qat_quantizer *q, size_t index)
-{
-    if (q->has_step && q->step_param == index)
-        q->initialized = 1;
-}
-
 void qat_model_mark_step_initialized(qat_model *m, size_t i)
 {
-    mark_step_initialized(&m->word.q, i);
-    mark_step_initialized(&m->pos.q, i);
-    mark_step_initialized(&m->type.q, i);
-    for (int64_t l = 0; l < m->dims.num_layers; l++) {
-        qat_linear *ls[QAT_LINEARS_PER_LAYER];
-        qat_layer_linears(&m->layers[l], ls);
-        for (int j = 0; j < 6; j++) {
-            mark_step_initialized(&ls[j]->wq, i);
-            mark_step_initialized(&ls[j]->aq, i);
-        }
-    }
+    if (i < m->n_params && m->params[i].is_step)
+        m->params[i].ready = 1;
 }
 
 QAT_API qat_status qat_model_set_parameter(qat_model *m, const char *name, const float *values, size_t count)
@@ -402,8 +406,10 @@ QAT_API qat_status qat_model_set_parameter(qat_model *m, const char *name, const
     size_t i;
     QAT_TRY(checked_param(m, name, values, count, "qat_model_set_parameter", &i));
     if (m->params[i].is_step) {
-        QAT_CHECK_ARG(values[0] > 0.0f && isfinite(values[0]), "qat_model_set_parameter('%s'): a step must be > 0",
-                      name);
+        for (size_t k = 0; k < count; k++)
+            QAT_CHECK_ARG(isfinite(values[k]) && (m->params[i].is_offset || values[k] > 0.0f),
+                          "qat_model_set_parameter('%s'): %s", name,
+                          m->params[i].is_offset ? "an offset must be finite" : "a step must be finite and > 0");
         qat_model_mark_step_initialized(m, i);
     }
     return upload(m, model_w(m, i), values, count);

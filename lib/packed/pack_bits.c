@@ -45,6 +45,12 @@ static inline int lsq_q(float w, float s, float qn, float qp)
 qat_status qat_packed_pack_lsq(const float *w, int64_t out, int64_t in, int bits,
                                const float *step, int per_row, qat_packed_weights *pw)
 {
+    return qat_packed_pack_lsq_eps(w, out, in, bits, step, per_row, 0.0f, pw);
+}
+
+qat_status qat_packed_pack_lsq_eps(const float *w, int64_t out, int64_t in, int bits, const float *step,
+                                   int per_row, float step_eps, qat_packed_weights *pw)
+{
     QAT_CHECK_ARG(pw, "packed: pack lsq: NULL output");
     memset(pw, 0, sizeof *pw);
     QAT_CHECK_ARG(w && step, "packed: pack lsq: NULL weight or step");
@@ -82,7 +88,7 @@ qat_status qat_packed_pack_lsq(const float *w, int64_t out, int64_t in, int bits
     memcpy(pw->scale, step, (size_t)ns * sizeof *pw->scale);
     const float qn = (float)pw->qmin, qp = (float)pw->qmax;
     for (int64_t r = 0; r < out; r++) {
-        float s = step[per_row ? r : 0];
+        float s = step[per_row ? r : 0] + step_eps; /* the divisor; the scale stays step */
         const float *wr = w + r * in;
         uint8_t *dst = pw->data + (size_t)r * pw->row_bytes;
         if (bits == 8) {

@@ -81,6 +81,11 @@ qat_status qat_packed_pack_ternary(const float *w, int64_t out, int64_t in, cons
 qat_status qat_packed_pack_lsq(const float *w, int64_t out, int64_t in, int bits,
                                const float *step, int per_row, qat_packed_weights *pw);
 
+/* The same with the seed code's divisor: q = round(clamp(W / (s + step_eps))),
+ * scale s (frozen LSQ steps). */
+qat_status qat_packed_pack_lsq_eps(const float *w, int64_t out, int64_t in, int bits, const float *step,
+                                   int per_row, float step_eps, qat_packed_weights *pw);
+
 /* Signed codes of rows [row0, row0 + rows) into q (rows x in, ld = in). */
 qat_status qat_packed_unpack_codes(const qat_packed_weights *pw, int64_t row0, int64_t rows,
                                    int8_t *q);
@@ -119,6 +124,9 @@ qat_status qat_packed_quantize_bitnet(const qat_packed_kernel *k, const float *x
 /* LSQ per tensor: q = round(clamp(x / step, Qn, Qp)), scale step. */
 qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, int64_t ldx,
                                    int bits, float step, qat_packed_acts *a);
+/* The same dividing by (step + step_eps) (frozen LSQ steps), scale step. */
+qat_status qat_packed_quantize_lsq_eps(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
+                                       float step, float step_eps, qat_packed_acts *a);
 
 /* ---- Kernels ---------------------------------------------------------- */
 

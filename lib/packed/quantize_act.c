@@ -162,6 +162,12 @@ qat_status qat_packed_quantize_bitnet(const qat_packed_kernel *k, const float *x
 qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
                                    float step, qat_packed_acts *a)
 {
+    return qat_packed_quantize_lsq_eps(k, x, ldx, bits, step, 0.0f, a);
+}
+
+qat_status qat_packed_quantize_lsq_eps(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
+                                       float step, float step_eps, qat_packed_acts *a)
+{
     QAT_TRY(check_common(k, x, ldx, bits, a, "quantize lsq"));
     QAT_CHECK_ARG(isfinite(step) && step > 0.0f, "packed: quantize lsq: step = %g must be finite and > 0",
                   (double)step);
@@ -178,8 +184,8 @@ qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, i
             first_bad = t < first_bad ? t : first_bad;
             continue;
         }
-        /* x * 1 is exact: v = x / step as the fake quantizer computes it. */
-        a->row_sum[t] = quant(xr, a->in, 1.0f, step, qn, qp, a->codes + t * a->stride);
+        /* x * 1 is exact: v = x / (step + eps) as the fake quantizer computes it. */
+        a->row_sum[t] = quant(xr, a->in, 1.0f, step + step_eps, qn, qp, a->codes + t * a->stride);
         a->scale[t] = step;
     }
     if (first_bad < a->tokens) {

@@ -6,8 +6,9 @@
 
 #include "core/error.h"
 
-static const char class_letters[QAT_CLASS_COUNT] = {'E', 'W', 'A'};
-static const char *const class_names[QAT_CLASS_COUNT] = {"embedding", "weight", "activation"};
+const char qat_quant_class_letters[QAT_CLASS_COUNT] = {'E', 'W', 'A'};
+const char *const qat_quant_class_names[QAT_CLASS_COUNT] = {"embedding", "weight", "activation"};
+#define class_names qat_quant_class_names
 
 qat_class_quant qat_class_quant_default(qat_tensor_class cls, int bits, int ternary,
                                         int weights_are_bitnet)
@@ -44,6 +45,12 @@ qat_status qat_class_quant_validate(qat_tensor_class cls, const qat_class_quant 
                       "%s: LSQ supports per-tensor steps%s", name,
                       cls == QAT_CLASS_WEIGHT ? " or per-row steps" : " only");
         return QAT_OK;
+    case QAT_ALGO_LSQ_PLUS:
+        QAT_CHECK_ARG(cls == QAT_CLASS_ACTIVATION,
+                      "%s: LSQ+ (learned offset, unsigned range) applies to activations only", name);
+        QAT_CHECK_ARG(q->bits >= 2 && q->bits <= 8, "%s: LSQ+ bits must be 2..8, got %d", name, q->bits);
+        QAT_CHECK_ARG(q->granularity == QAT_GRAN_TENSOR, "%s: LSQ+ steps are per tensor", name);
+        return QAT_OK;
     case QAT_ALGO_BITNET158:
         if (cls == QAT_CLASS_WEIGHT) {
             QAT_CHECK_ARG(q->bits == 2, "weight: BitNet b1.58 weights are ternary (2 stored bits), got %d",
@@ -71,9 +78,15 @@ QAT_API qat_status qat_quant_config_create(qat_quant_config **out)
     *out = calloc(1, sizeof **out);
     if (!*out)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_quant_config_create: out of memory");
-    for (int c = 0; c < QAT_CLASS_COUNT; c++)
-        (*out)->cls[c] = qat_class_quant_default((qat_tensor_class)c, 32, 0, 0);
+    qat_quant_config_init_fp32(*out);
     return QAT_OK;
+}
+
+void qat_quant_config_init_fp32(qat_quant_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (int c = 0; c < QAT_CLASS_COUNT; c++)
+        cfg->cls[c] = qat_class_quant_default((qat_tensor_class)c, 32, 0, 0);
 }
 
 QAT_API qat_status qat_quant_config_copy(const qat_quant_config *src, qat_quant_config **out)
@@ -105,12 +118,14 @@ QAT_API qat_status qat_quant_config_set(qat_quant_config *cfg, qat_tensor_class 
     qat_class_quant q = cfg->cls[cls];
     switch (param) {
     case QAT_QP_ALGO:
-        QAT_CHECK_ARG(value >= QAT_ALGO_NONE && value <= QAT_ALGO_BITNET158,
+        QAT_CHECK_ARG(value >= QAT_ALGO_NONE && value <= QAT_ALGO_LSQ_PLUS,
                       "%s: unknown algorithm %d", class_names[cls], value);
         if (value == QAT_ALGO_NONE)
             q = qat_class_quant_default(cls, 32, 0, 0);
         else if (value == QAT_ALGO_LSQ)
             q = qat_class_quant_default(cls, 8, 0, 0);
+        else if (value == QAT_ALGO_LSQ_PLUS)
+            q = (qat_class_quant){QAT_ALGO_LSQ_PLUS, 8, QAT_GRAN_TENSOR};
         else if (cls == QAT_CLASS_WEIGHT)
             q = qat_class_quant_default(cls, 2, 1, 0);
         else
@@ -128,7 +143,10 @@ QAT_API qat_status qat_quant_config_set(qat_quant_config *cfg, qat_tensor_class 
         return qat_fail(QAT_ERR_INVALID_ARGUMENT, "unknown quant parameter %d", (int)param);
     }
     QAT_TRY(qat_class_quant_validate(cls, &q));
-    cfg->cls[cls] = q;
+    qat_quant_config next = *cfg;
+    next.cls[cls] = q;
+    QAT_TRY(qat_quant_config_validate(&next));
+    *cfg = next;
     return QAT_OK;
 }
 
@@ -154,233 +172,115 @@ QAT_API int qat_quant_config_equal(const qat_quant_config *a, const qat_quant_co
         if (a->cls[c].algo != b->cls[c].algo || a->cls[c].bits != b->cls[c].bits ||
             a->cls[c].granularity != b->cls[c].granularity)
             return 0;
-    return 1;
-}
-
-/* ---- Notation ---------------------------------------------------------- */
-
-typedef struct parsed_class {
-    int bits;           /* 32 = float */
-    int ternary;        /* W1.58 */
-    int algo_override;  /* -1 or a qat_quant_algo */
-    int gran_override;  /* -1 or a qat_granularity */
-    const char *start;  /* for messages */
-    int length;
-} parsed_class;
-
-static int ieq(const char *s, const char *word, size_t n)
-{
-    if (strlen(word) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != word[i])
+    for (int s = QAT_QS_FIRST; s <= QAT_QS_LAST; s++)
+        if (qat_quant_switch_effective(a, (qat_quant_switch)s) != qat_quant_switch_effective(b, (qat_quant_switch)s))
             return 0;
-    }
     return 1;
 }
 
-static qat_status parse_options(const char *text, const char **p, parsed_class *pc, int cls)
-{
-    const char *s = *p + 1; /* after '(' */
-    for (;;) {
-        const char *word = s;
-        while (*s && *s != ',' && *s != ')')
-            s++;
-        size_t n = (size_t)(s - word);
-        if (ieq(word, "lsq", n))
-            pc->algo_override = QAT_ALGO_LSQ;
-        else if (ieq(word, "bitnet", n))
-            pc->algo_override = QAT_ALGO_BITNET158;
-        else if (ieq(word, "tensor", n))
-            pc->gran_override = QAT_GRAN_TENSOR;
-        else if (ieq(word, "row", n))
-            pc->gran_override = QAT_GRAN_ROW;
-        else if (ieq(word, "token", n))
-            pc->gran_override = QAT_GRAN_TOKEN;
-        else
-            return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                            "bad quant config '%s': unknown option '%.*s' for %c "
-                            "(expected lsq, bitnet, tensor, row or token)",
-                            text, (int)n, word, class_letters[cls]);
-        if (*s == ')') {
-            *p = s + 1;
-            return QAT_OK;
-        }
-        if (*s != ',')
-            return qat_fail(QAT_ERR_INVALID_ARGUMENT, "bad quant config '%s': unclosed '(' after %c",
-                            text, class_letters[cls]);
-        s++;
-    }
-}
+/* ---- Switches and profiles ------------------------------------------- */
 
-static qat_status parse_class(const char *text, const char **p, int cls, parsed_class *pc)
+static int has_learned_quantizer(const qat_quant_config *cfg)
 {
-    const char *s = *p;
-    char letter = *s;
-    if (letter >= 'a' && letter <= 'z')
-        letter = (char)(letter - 'a' + 'A');
-    if (letter != class_letters[cls]) {
-        if (*s == '\0')
-            return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                            "bad quant config '%s': missing %c<bits> (%s) at the end; "
-                            "a config names E, W and A in that order, e.g. E8W8A8 or E6W1.58A6",
-                            text, class_letters[cls], class_names[cls]);
-        return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                        "bad quant config '%s': expected '%c' (%s bits) at position %d, found '%c'; "
-                        "a config names E, W and A in that order, e.g. E8W8A8 or E6W1.58A6",
-                        text, class_letters[cls], class_names[cls], (int)(s - text) + 1, *s);
-    }
-    pc->start = s;
-    s++;
-    const char *digits = s;
-    long bits = 0;
-    while (*s >= '0' && *s <= '9' && s - digits < 3)
-        bits = bits * 10 + (*s++ - '0');
-    if (s == digits)
-        return qat_fail(QAT_ERR_INVALID_ARGUMENT, "bad quant config '%s': %c needs a bit width (2..8, 32%s)",
-                        text, class_letters[cls], cls == QAT_CLASS_WEIGHT ? " or 1.58" : "");
-    pc->ternary = 0;
-    if (*s == '.') {
-        const char *frac = s + 1;
-        const char *end = frac;
-        while (*end >= '0' && *end <= '9')
-            end++;
-        if (cls == QAT_CLASS_WEIGHT && bits == 1 && end - frac == 2 && frac[0] == '5' && frac[1] == '8') {
-            pc->ternary = 1;
-            s = end;
-        } else {
-            return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                            "bad quant config '%s': %.*s: %s bits must be an integer 2..8 or 32%s",
-                            text, (int)(end - pc->start), pc->start, class_names[cls],
-                            cls == QAT_CLASS_WEIGHT ? ", or 1.58 for BitNet b1.58 ternary weights" : "");
-        }
-    } else if (!((bits >= 2 && bits <= 8) || bits == 32)) {
-        return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                        "bad quant config '%s': %.*s: %s bits must be 2..8 or 32 (float)%s",
-                        text, (int)(s - pc->start), pc->start, class_names[cls],
-                        cls == QAT_CLASS_WEIGHT ? ", or 1.58 for BitNet b1.58 ternary weights" : "");
-    }
-    pc->bits = (int)bits;
-    pc->algo_override = -1;
-    pc->gran_override = -1;
-    if (*s == '(')
-        QAT_TRY(parse_options(text, &s, pc, cls));
-    pc->length = (int)(s - pc->start);
-    *p = s;
-    return QAT_OK;
-}
-
-QAT_API qat_status qat_quant_config_parse(const char *text, qat_quant_config **out)
-{
-    QAT_CHECK_ARG(out != NULL, "qat_quant_config_parse: NULL out");
-    *out = NULL;
-    QAT_CHECK_ARG(text != NULL, "qat_quant_config_parse: NULL string");
-    size_t len = strnlen(text, QAT_QUANT_CONFIG_MAX_STRING + 1);
-    QAT_CHECK_ARG(len > 0, "bad quant config: empty string (expected e.g. FP32, E8W8A8, E6W1.58A6)");
-    QAT_CHECK_ARG(len <= QAT_QUANT_CONFIG_MAX_STRING,
-                  "bad quant config: longer than %d characters", QAT_QUANT_CONFIG_MAX_STRING);
-
-    qat_quant_config cfg;
     for (int c = 0; c < QAT_CLASS_COUNT; c++)
-        cfg.cls[c] = qat_class_quant_default((qat_tensor_class)c, 32, 0, 0);
-    if (!(ieq(text, "fp32", len) || ieq(text, "none", len))) {
-        parsed_class pc[QAT_CLASS_COUNT];
-        const char *p = text;
-        for (int c = 0; c < QAT_CLASS_COUNT; c++)
-            QAT_TRY(parse_class(text, &p, c, &pc[c]));
-        if (*p != '\0')
-            return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                            "bad quant config '%s': unexpected '%s' after the A part", text, p);
-        int weights_bitnet = pc[QAT_CLASS_WEIGHT].ternary ||
-                             pc[QAT_CLASS_WEIGHT].algo_override == QAT_ALGO_BITNET158;
-        for (int c = 0; c < QAT_CLASS_COUNT; c++) {
-            qat_class_quant q = qat_class_quant_default((qat_tensor_class)c, pc[c].bits, pc[c].ternary,
-                                                        weights_bitnet);
-            if (pc[c].algo_override >= 0 && pc[c].algo_override != (int)q.algo) {
-                if (pc[c].bits == 32)
-                    return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                                    "bad quant config '%s': %.*s: a 32-bit (float) class takes no algorithm",
-                                    text, pc[c].length, pc[c].start);
-                q.algo = (qat_quant_algo)pc[c].algo_override;
-                q.granularity = q.algo == QAT_ALGO_BITNET158 && c == QAT_CLASS_ACTIVATION
-                                    ? QAT_GRAN_TOKEN : QAT_GRAN_TENSOR;
-                if (q.algo == QAT_ALGO_BITNET158 && c == QAT_CLASS_WEIGHT)
-                    return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                                    "bad quant config '%s': %.*s: BitNet weights are written W1.58",
-                                    text, pc[c].length, pc[c].start);
-            }
-            if (pc[c].gran_override >= 0)
-                q.granularity = (qat_granularity)pc[c].gran_override;
-            qat_status st = qat_class_quant_validate((qat_tensor_class)c, &q);
-            if (st != QAT_OK)
-                return qat_fail_prefix(st, "bad quant config '%s': %.*s", text, pc[c].length, pc[c].start);
-            cfg.cls[c] = q;
-        }
+        if (cfg->cls[c].algo == QAT_ALGO_LSQ || cfg->cls[c].algo == QAT_ALGO_LSQ_PLUS)
+            return 1;
+    return 0;
+}
+
+int qat_quant_switch_applies(const qat_quant_config *cfg, qat_quant_switch which)
+{
+    switch (which) {
+    case QAT_QS_SHARING:
+    case QAT_QS_LSQ_GRADIENT:
+        return has_learned_quantizer(cfg);
+    case QAT_QS_ACT_RANGE:
+        return cfg->cls[QAT_CLASS_ACTIVATION].algo == QAT_ALGO_BITNET158;
+    case QAT_QS_MLM_HEAD:
+        return cfg->cls[QAT_CLASS_WEIGHT].algo != QAT_ALGO_NONE ||
+               cfg->cls[QAT_CLASS_ACTIVATION].algo != QAT_ALGO_NONE;
     }
-    QAT_TRY(qat_quant_config_create(out));
-    **out = cfg;
+    return 0;
+}
+
+int qat_quant_switch_effective(const qat_quant_config *cfg, qat_quant_switch which)
+{
+    return qat_quant_switch_applies(cfg, which) ? cfg->switches[which] : 0;
+}
+
+qat_status qat_quant_config_validate(const qat_quant_config *cfg)
+{
+    const qat_class_quant *w = &cfg->cls[QAT_CLASS_WEIGHT];
+    QAT_CHECK_ARG(!(cfg->switches[QAT_QS_SHARING] == QAT_SHARING_PER_CLASS && w->algo == QAT_ALGO_LSQ &&
+                    w->granularity == QAT_GRAN_ROW),
+                  "one quantizer per class (shared, as the seed code) cannot hold per-row LSQ steps: "
+                  "the layers' weights have different row counts");
     return QAT_OK;
 }
 
-static size_t append(char *buf, size_t cap, size_t used, const char *s)
+static qat_status check_switch(qat_quant_switch which)
 {
-    size_t n = strlen(s);
-    if (used + n < cap)
-        memcpy(buf + used, s, n + 1);
-    return used + n;
-}
-
-QAT_API qat_status qat_quant_config_to_string(const qat_quant_config *cfg, char *buffer,
-                                              size_t capacity, size_t *needed)
-{
-    QAT_CHECK_ARG(cfg != NULL, "qat_quant_config_to_string: NULL config");
-    QAT_CHECK_ARG(buffer != NULL || capacity == 0, "qat_quant_config_to_string: NULL buffer");
-    char text[QAT_QUANT_CONFIG_MAX_STRING + 1];
-    size_t used = 0;
-    text[0] = '\0';
-    int all_float = 1;
-    for (int c = 0; c < QAT_CLASS_COUNT; c++)
-        all_float &= cfg->cls[c].algo == QAT_ALGO_NONE;
-    if (all_float) {
-        used = append(text, sizeof text, used, "FP32");
-    } else {
-        int weights_bitnet = cfg->cls[QAT_CLASS_WEIGHT].algo == QAT_ALGO_BITNET158;
-        for (int c = 0; c < QAT_CLASS_COUNT; c++) {
-            const qat_class_quant *q = &cfg->cls[c];
-            char token[32];
-            int ternary = c == QAT_CLASS_WEIGHT && q->algo == QAT_ALGO_BITNET158;
-            if (ternary)
-                snprintf(token, sizeof token, "%c1.58", class_letters[c]);
-            else
-                snprintf(token, sizeof token, "%c%d", class_letters[c], q->bits);
-            used = append(text, sizeof text, used, token);
-            qat_class_quant implied = qat_class_quant_default((qat_tensor_class)c, q->bits, ternary,
-                                                              weights_bitnet);
-            const char *opts[2];
-            int n = 0;
-            if (implied.algo != q->algo)
-                opts[n++] = q->algo == QAT_ALGO_LSQ ? "lsq" : "bitnet";
-            qat_granularity gran_after_algo =
-                q->algo == QAT_ALGO_BITNET158 && c == QAT_CLASS_ACTIVATION ? QAT_GRAN_TOKEN : QAT_GRAN_TENSOR;
-            if (q->granularity != gran_after_algo)
-                opts[n++] = q->granularity == QAT_GRAN_ROW ? "row"
-                            : q->granularity == QAT_GRAN_TOKEN ? "token" : "tensor";
-            for (int i = 0; i < n; i++) {
-                used = append(text, sizeof text, used, i == 0 ? "(" : ",");
-                used = append(text, sizeof text, used, opts[i]);
-            }
-            if (n)
-                used = append(text, sizeof text, used, ")");
-        }
-    }
-    if (needed)
-        *needed = used + 1;
-    if (capacity < used + 1)
-        return qat_fail(QAT_ERR_BUFFER_TOO_SMALL, "qat_quant_config_to_string: needs %zu bytes, got %zu",
-                        used + 1, capacity);
-    memcpy(buffer, text, used + 1);
+    QAT_CHECK_ARG((int)which >= QAT_QS_FIRST && (int)which <= QAT_QS_LAST, "unknown quant switch %d", (int)which);
     return QAT_OK;
 }
+
+QAT_API qat_status qat_quant_config_set_switch(qat_quant_config *cfg, qat_quant_switch which, int value)
+{
+    QAT_CHECK_ARG(cfg != NULL, "qat_quant_config_set_switch: NULL config");
+    QAT_TRY(check_switch(which));
+    QAT_CHECK_ARG(value == 0 || value == 1, "quant switch %d: value %d is not 0 or 1", (int)which, value);
+    qat_quant_config next = *cfg;
+    next.switches[which] = value;
+    QAT_TRY(qat_quant_config_validate(&next));
+    *cfg = next;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_quant_config_get_switch(const qat_quant_config *cfg, qat_quant_switch which, int *value)
+{
+    QAT_CHECK_ARG(cfg != NULL && value != NULL, "qat_quant_config_get_switch: NULL argument");
+    QAT_TRY(check_switch(which));
+    *value = cfg->switches[which];
+    return QAT_OK;
+}
+
+void qat_quant_config_apply_profile(qat_quant_config *cfg, qat_quant_profile profile, int explicit_w_granularity)
+{
+    int v = profile == QAT_PROFILE_SEED_CODE;
+    for (int s = QAT_QS_FIRST; s <= QAT_QS_LAST; s++)
+        cfg->switches[s] = v;
+    qat_class_quant *w = &cfg->cls[QAT_CLASS_WEIGHT];
+    if (w->algo == QAT_ALGO_BITNET158 && !explicit_w_granularity)
+        w->granularity = v ? QAT_GRAN_ROW : QAT_GRAN_TENSOR;
+}
+
+QAT_API qat_status qat_quant_config_set_profile(qat_quant_config *cfg, qat_quant_profile profile)
+{
+    QAT_CHECK_ARG(cfg != NULL, "qat_quant_config_set_profile: NULL config");
+    QAT_CHECK_ARG(profile == QAT_PROFILE_PAPER || profile == QAT_PROFILE_SEED_CODE,
+                  "qat_quant_config_set_profile: profile %d is not PAPER or SEED_CODE", (int)profile);
+    qat_quant_config next = *cfg;
+    qat_quant_config_apply_profile(&next, profile, 0);
+    QAT_TRY(qat_quant_config_validate(&next));
+    *cfg = next;
+    return QAT_OK;
+}
+
+static int matches_profile(const qat_quant_config *cfg, int v)
+{
+    for (int s = QAT_QS_FIRST; s <= QAT_QS_LAST; s++)
+        if (qat_quant_switch_applies(cfg, (qat_quant_switch)s) && cfg->switches[s] != v)
+            return 0;
+    const qat_class_quant *w = &cfg->cls[QAT_CLASS_WEIGHT];
+    return w->algo != QAT_ALGO_BITNET158 || w->granularity == (v ? QAT_GRAN_ROW : QAT_GRAN_TENSOR);
+}
+
+QAT_API qat_status qat_quant_config_get_profile(const qat_quant_config *cfg, qat_quant_profile *profile)
+{
+    QAT_CHECK_ARG(cfg != NULL && profile != NULL, "qat_quant_config_get_profile: NULL argument");
+    *profile = matches_profile(cfg, 0)   ? QAT_PROFILE_PAPER
+               : matches_profile(cfg, 1) ? QAT_PROFILE_SEED_CODE
+                                         : QAT_PROFILE_CUSTOM;
+    return QAT_OK;
+}
+

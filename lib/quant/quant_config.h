@@ -10,9 +10,32 @@ typedef struct qat_class_quant {
     qat_granularity granularity;
 } qat_class_quant;
 
+#define QAT_QS_FIRST QAT_QS_SHARING
+#define QAT_QS_LAST QAT_QS_MLM_HEAD
+
 struct qat_quant_config {
     qat_class_quant cls[QAT_CLASS_COUNT];
+    int switches[QAT_QS_LAST + 1]; /* by qat_quant_switch; [0] unused */
 };
+
+extern const char qat_quant_class_letters[QAT_CLASS_COUNT];
+extern const char *const qat_quant_class_names[QAT_CLASS_COUNT];
+
+/* Whether a switch can change anything for this config (sharing and the
+ * LSQ gradient need a learned quantizer, the range BitNet activations, the
+ * MLM head a quantized W or A). */
+int qat_quant_switch_applies(const qat_quant_config *cfg, qat_quant_switch which);
+/* The switch's value where it applies, the paper's (0) elsewhere: what the
+ * model graph and the canonical name use. */
+int qat_quant_switch_effective(const qat_quant_config *cfg, qat_quant_switch which);
+/* The checks that span classes and switches (per-class sharing with
+ * per-row LSQ steps). */
+qat_status qat_quant_config_validate(const qat_quant_config *cfg);
+/* set_profile on a config, without validation; explicit_w_granularity
+ * keeps the W granularity (the notation gave one). */
+void qat_quant_config_apply_profile(qat_quant_config *cfg, qat_quant_profile profile, int explicit_w_granularity);
+/* A config with every class in float and the paper's switches. */
+void qat_quant_config_init_fp32(qat_quant_config *cfg);
 
 /* Checks one class setting; on failure sets the message (naming `what`). */
 qat_status qat_class_quant_validate(qat_tensor_class cls, const qat_class_quant *q);

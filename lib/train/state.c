@@ -53,21 +53,8 @@ static qat_status write_some(writer *w, const void *data, size_t n, int flush)
 
 static void step_flags(const qat_model *m, uint8_t *flags)
 {
-    memset(flags, 0, m->n_params);
-    const qat_quantizer *qs[3] = {&m->word.q, &m->pos.q, &m->type.q};
-    for (int i = 0; i < 3; i++)
-        if (qs[i]->has_step && qs[i]->initialized)
-            flags[qs[i]->step_param] = 1;
-    for (int64_t l = 0; l < m->dims.num_layers; l++) {
-        qat_linear *ls[QAT_LINEARS_PER_LAYER];
-        qat_layer_linears(&m->layers[l], ls);
-        for (int j = 0; j < 6; j++) {
-            if (ls[j]->wq.has_step && ls[j]->wq.initialized)
-                flags[ls[j]->wq.step_param] = 1;
-            if (ls[j]->aq.has_step && ls[j]->aq.initialized)
-                flags[ls[j]->aq.step_param] = 1;
-        }
-    }
+    for (size_t i = 0; i < m->n_params; i++)
+        flags[i] = (uint8_t)(m->params[i].is_step && m->params[i].ready);
 }
 
 QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, const uint64_t data_position[2])

@@ -61,6 +61,16 @@ static void teardown(void)
     } while (0)
 
 #define OPS(w) be[w].ops
+
+/* Signed LSQ (plus = 0) or LSQ+ (unsigned, with an offset) over [rows, cols]. */
+static qat_lsq_desc lsq_desc(const float *step, const float *offset, int64_t rows, int64_t cols, int per_row,
+                             int bits)
+{
+    qat_lsq_desc d = {.step = step, .offset = offset, .rows = rows, .cols = cols, .per_row = per_row};
+    d.qn = offset ? 0.0f : -(float)(1 << (bits - 1));
+    d.qp = offset ? (float)((1 << bits) - 1) : (float)((1 << (bits - 1)) - 1);
+    return d;
+}
 #define ST(w) be[w].st
 
 /* ---- buffers present on both backends ---- */
@@ -492,12 +502,11 @@ START_TEST(quant_lsq)
             tbuf tds = tb_floats(&dstep0, 1);
             const float grad_scale = 1.0f / sqrtf((float)(n ? n : 1) * qp);
             for (int w = 0; w < 2; w++) {
-                OP_OK(w, OPS(w)->lsq_fwd(ST(w), F(tx, w), (int64_t)n, F(ts, w), bits, F(ty, w)));
-                OP_OK(w, OPS(w)->lsq_bwd(ST(w), F(tdy, w), F(tx, w), (int64_t)n, F(ts, w), bits, grad_scale, F(tdx, w),
-                                         F(tds, w)));
+                qat_lsq_desc d = lsq_desc(F(ts, w), NULL, 1, (int64_t)n, 0, bits);
+                OP_OK(w, OPS(w)->lsq_fwd(ST(w), &d, F(tx, w), F(ty, w)));
+                OP_OK(w, OPS(w)->lsq_bwd(ST(w), &d, F(tdy, w), F(tx, w), grad_scale, F(tdx, w), F(tds, w), NULL));
                 /* In place (dx aliases dy), accumulating into dstep again. */
-                OP_OK(w, OPS(w)->lsq_bwd(ST(w), F(tdy, w), F(tx, w), (int64_t)n, F(ts, w), bits, grad_scale, F(tdy, w),
-                                         F(tds, w)));
+                OP_OK(w, OPS(w)->lsq_bwd(ST(w), &d, F(tdy, w), F(tx, w), grad_scale, F(tdy, w), F(tds, w), NULL));
             }
             char msg[64];
             snprintf(msg, sizeof msg, "lsq bits=%d n=%zu", bits, n);
@@ -509,8 +518,10 @@ START_TEST(quant_lsq)
             float odd_step = 0.0371f;
             OP_OK(REF, OPS(REF)->upload(ST(REF), ts.dev[REF], &odd_step, sizeof odd_step));
             OP_OK(GPU, OPS(GPU)->upload(ST(GPU), ts.dev[GPU], &odd_step, sizeof odd_step));
-            for (int w = 0; w < 2; w++)
-                OP_OK(w, OPS(w)->lsq_fwd(ST(w), F(tx, w), (int64_t)n, F(ts, w), bits, F(ty, w)));
+            for (int w = 0; w < 2; w++) {
+                qat_lsq_desc d = lsq_desc(F(ts, w), NULL, 1, (int64_t)n, 0, bits);
+                OP_OK(w, OPS(w)->lsq_fwd(ST(w), &d, F(tx, w), F(ty, w)));
+            }
             compare_equal(msg, &ty);
             tbuf *all[] = {&tx, &ts, &ty, &tdy, &tdx, &tds};
             for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -530,8 +541,8 @@ START_TEST(quant_lsq_step_gradient_is_deterministic)
     tbuf tds = tb_floats(&zero, 1);
     for (int rep = 0; rep < 2; rep++) {
         OP_OK(GPU, OPS(GPU)->upload(ST(GPU), tds.dev[GPU], &zero, sizeof zero));
-        OP_OK(GPU, OPS(GPU)->lsq_bwd(ST(GPU), F(tdy, GPU), F(tx, GPU), (int64_t)n, F(ts, GPU), 4, 1e-3f, F(tdx, GPU),
-                                     F(tds, GPU)));
+        qat_lsq_desc d = lsq_desc(F(ts, GPU), NULL, 1, (int64_t)n, 0, 4);
+        OP_OK(GPU, OPS(GPU)->lsq_bwd(ST(GPU), &d, F(tdy, GPU), F(tx, GPU), 1e-3f, F(tdx, GPU), F(tds, GPU), NULL));
         OP_OK(GPU, OPS(GPU)->download(ST(GPU), rep ? &again : &first, tds.dev[GPU], sizeof(float)));
     }
     ck_assert_msg(first == again, "lsq_bwd step gradient %.9g then %.9g", (double)first, (double)again);
@@ -540,6 +551,40 @@ START_TEST(quant_lsq_step_gradient_is_deterministic)
         tb_free(all[i]);
     free(x);
     free(dy);
+}
+END_TEST
+
+/* Per-row steps (per-channel LSQ weights) and LSQ+ (offset, unsigned
+ * range), with the seed code's s + 1e-8 divisor too: GPU == ref. */
+START_TEST(quant_lsq_rows_and_offsets)
+{
+    const int64_t rows = 37, cols = 53, n = rows * cols;
+    float *x = random_floats(81, (size_t)n, -1.5f, 1.5f), *dy = random_floats(82, (size_t)n, -1, 1);
+    float *steps = random_floats(83, (size_t)rows, 0.02f, 0.2f);
+    float offset = -0.3f, zeros[64] = {0};
+    for (int variant = 0; variant < 3; variant++) {
+        const int per_row = variant == 0, plus = variant == 1;
+        tbuf tx = tb_floats(x, (size_t)n), tdy = tb_floats(dy, (size_t)n), ts = tb_floats(steps, (size_t)rows);
+        tbuf to = tb_floats(&offset, 1), ty = tb_floats(NULL, (size_t)n), tdx = tb_floats(NULL, (size_t)n);
+        tbuf tds = tb_floats(zeros, (size_t)rows), tdo = tb_floats(zeros, 1);
+        for (int w = 0; w < 2; w++) {
+            qat_lsq_desc d = lsq_desc(F(ts, w), plus ? F(to, w) : NULL, rows, cols, per_row, plus ? 4 : 3);
+            d.step_eps = variant == 2 ? 1e-8f : 0.0f;
+            OP_OK(w, OPS(w)->lsq_fwd(ST(w), &d, F(tx, w), F(ty, w)));
+            OP_OK(w, OPS(w)->lsq_bwd(ST(w), &d, F(tdy, w), F(tx, w), 0.01f, F(tdx, w), F(tds, w), F(tdo, w)));
+        }
+        const char *msg = per_row ? "lsq per row" : plus ? "lsq+" : "lsq step_eps";
+        compare_equal(msg, &ty);
+        compare_equal(msg, &tdx);
+        compare_close(msg, &tds, 1e-6, 1e-7);
+        compare_close(msg, &tdo, 1e-6, 1e-7);
+        tbuf *all[] = {&tx, &tdy, &ts, &to, &ty, &tdx, &tds, &tdo};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            tb_free(all[i]);
+    }
+    free(x);
+    free(dy);
+    free(steps);
 }
 END_TEST
 
@@ -683,9 +728,11 @@ START_TEST(errors_are_reported)
     qat_status st = OPS(GPU)->bias_act_fwd(ST(GPU), x, NULL, 2, 3, (qat_activation)7, x);
     ck_assert_int_eq(st, QAT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "activation"));
-    st = OPS(GPU)->lsq_fwd(ST(GPU), x, 4, x, 0, x);
+    qat_lsq_desc bad = lsq_desc(x, NULL, 1, 4, 0, 4);
+    bad.qp = bad.qn; /* an empty integer range */
+    st = OPS(GPU)->lsq_fwd(ST(GPU), &bad, x, x);
     ck_assert_int_eq(st, QAT_ERR_INVALID_ARGUMENT);
-    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "bits"));
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "LSQ descriptor"));
     OPS(GPU)->free(ST(GPU), x);
     /* An unknown precision policy fails create() with a message. */
     setenv("QAT_CUDA_PRECISION", "fp8", 1);
@@ -714,6 +761,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, quant_abs_mean);
     tcase_add_test(tc, quant_lsq);
     tcase_add_test(tc, quant_lsq_step_gradient_is_deterministic);
+    tcase_add_test(tc, quant_lsq_rows_and_offsets);
     tcase_add_test(tc, quant_bitnet_weights);
     tcase_add_test(tc, quant_bitnet_activations);
     tcase_add_test(tc, gemm_fp32);

@@ -251,22 +251,26 @@ START_TEST(bad_inputs_rejected)
     float one = 0.0f;
     QAT_ASSERT_FAILS(qat_model_get_parameter(m, "classifier.nope", &one, 1), QAT_ERR_NOT_FOUND, "classifier.nope");
     qat_quant_config *cfg = NULL;
-    /* A refused config leaves the model as it was, trained steps included. */
-    QAT_ASSERT_OK(qat_quant_config_parse("E8W4A8", &cfg));
+    /* Per-channel LSQ: one step per output row, s_r = 2 mean|W_r| / sqrt(Qp). */
+    QAT_ASSERT_OK(qat_quant_config_parse("E8W4(row)A8", &cfg));
     QAT_ASSERT_OK(qat_model_set_quant(m, cfg));
     qat_quant_config_free(cfg);
     const char *wstep = "roberta.encoder.layer.0.attention.self.query.weight_quantizer.step";
-    float trained = 0.0123f, kept = 0.0f;
-    QAT_ASSERT_OK(qat_model_set_parameter(m, wstep, &trained, 1));
-    float before[B * L * LABELS], after[B * L * LABELS];
-    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, before, B * L * LABELS));
-    QAT_ASSERT_OK(qat_quant_config_parse("E8W4(row)A8", &cfg));
-    QAT_ASSERT_FAILS(qat_model_set_quant(m, cfg), QAT_ERR_UNSUPPORTED, "per-row LSQ");
-    qat_quant_config_free(cfg);
-    QAT_ASSERT_OK(qat_model_get_parameter(m, wstep, &kept, 1));
-    ck_assert_float_eq(kept, trained);
-    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, after, B * L * LABELS));
-    ck_assert(memcmp(before, after, sizeof before) == 0);
+    size_t n_steps = 0;
+    QAT_ASSERT_OK(qat_model_parameter_size(m, wstep, &n_steps));
+    ck_assert_uint_eq(n_steps, 12);
+    float steps[12], w[12 * 12];
+    QAT_ASSERT_OK(qat_model_get_parameter(m, wstep, steps, 12));
+    QAT_ASSERT_OK(qat_model_get_parameter(m, "roberta.encoder.layer.0.attention.self.query.weight", w, 144));
+    for (int r = 0; r < 12; r++) {
+        double mean = 0.0;
+        for (int c = 0; c < 12; c++)
+            mean += fabs(w[r * 12 + c]) / 12.0;
+        ck_assert_msg(fabs(steps[r] - 2.0 * mean / sqrt(7.0)) <= 1e-6 * steps[r], "row %d: step %g", r,
+                      (double)steps[r]);
+    }
+    float bad_steps[12] = {0.1f, -0.1f};
+    QAT_ASSERT_FAILS(qat_model_set_parameter(m, wstep, bad_steps, 12), QAT_ERR_INVALID_ARGUMENT, "> 0");
     QAT_ASSERT_OK(qat_model_set_parameter(m, "classifier.bias", (float[LABELS]){0}, LABELS));
     qat_model_options o;
     QAT_ASSERT_FAILS(qat_model_options_init(&o, 99), QAT_ERR_INVALID_ARGUMENT, "version");
