@@ -46,6 +46,14 @@ static qat_status input_backward(qat_model *m, const qat_linear *l, float *d, co
     return qat_quantize_bwd(m, &l->aq, d, x, N, l->in, N * l->in);
 }
 
+/* The quantized MLM head runs on the R labelled rows only, but its input
+ * quantizers' gradient scale counts every position (g = 1 / sqrt(N H Qp)),
+ * as the seed code's head sees the whole sequence. */
+static qat_status head_input_backward(qat_model *m, const qat_linear *l, float *d, const float *x, int64_t R)
+{
+    return qat_quantize_bwd(m, &l->aq, d, x, R, l->in, m->acts.N * l->in);
+}
+
 /* d = d * (1 - y^2) in place, y = tanh output [n]. The backend has no
  * tanh-backward slot (its ops struct is unchanged): host-memory backends
  * run the ref kernel in place; device backends round-trip these few rows
@@ -119,7 +127,7 @@ static qat_status head_backward(qat_model *m, float *d_hidden)
     if (qat_model_mlm_head_quantized(m)) {
         /* The seed code's quantized head: decoder and dense as linears. */
         QAT_TRY(linear_backward(m, &m->mlm_decoder, a->mlm_h_q, a->d_logits, R, a->d_a, 0));
-        QAT_TRY(input_backward(m, &m->mlm_decoder, a->d_a, a->mlm_h, R));
+        QAT_TRY(head_input_backward(m, &m->mlm_decoder, a->d_a, a->mlm_h, R));
     } else {
         QAT_RUN(ctx, bias_grad, a->d_logits, R, V, model_g(m, m->mlm_bias));
         QAT_TRY(graph_gemm(ctx, 1, 0, V, H, R, 1.0f, a->d_logits, V, a->mlm_h, H, 1.0f,
@@ -131,7 +139,7 @@ static qat_status head_backward(qat_model *m, float *d_hidden)
     QAT_RUN(ctx, gelu_bwd, a->d_b, a->mlm_pre, R * H, a->d_b);
     if (qat_model_mlm_head_quantized(m)) {
         QAT_TRY(linear_backward(m, &m->mlm_dense, a->mlm_in_q, a->d_b, R, a->d_a, 0));
-        QAT_TRY(input_backward(m, &m->mlm_dense, a->d_a, a->head_in, R));
+        QAT_TRY(head_input_backward(m, &m->mlm_dense, a->d_a, a->head_in, R));
     } else {
         QAT_RUN(ctx, bias_grad, a->d_b, R, H, model_g(m, m->mlm_dense_b));
         QAT_TRY(graph_gemm(ctx, 1, 0, H, H, R, 1.0f, a->d_b, H, a->head_in, H, 1.0f, model_g(m, m->mlm_dense_w), H));

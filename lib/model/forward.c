@@ -296,7 +296,10 @@ qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_
     QAT_TRY(embeddings_forward(m, n_layers ? a->layers[0].x : a->hidden));
     for (int64_t i = 0; i < n_layers; i++)
         QAT_TRY(layer_forward(m, &m->layers[i], &a->layers[i], i + 1 < n_layers ? a->layers[i + 1].x : a->hidden));
-    QAT_TRY(select_head_rows(m, labels, head_on_labelled_rows && labels && m->task == QAT_TASK_MLM));
+    /* A quantized MLM head's activation quantizers see every position, as
+     * in the seed code: the first batch initialises them from all rows. */
+    const int head_init = qat_model_mlm_head_quantized(m) && !qat_quantizer_ready(m, &m->mlm_dense.aq);
+    QAT_TRY(select_head_rows(m, labels, head_on_labelled_rows && labels && m->task == QAT_TASK_MLM && !head_init));
     QAT_TRY(head_forward(m));
     /* Every quantized weight is now current, unless a quantized MLM head
      * ran on no rows (its weights were not quantized this time). */

@@ -15,7 +15,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from golden_io import write_golden  # noqa: E402
-from reference import build_model, quantize_model  # noqa: E402
+from reference import LsqPlusQuantizer, build_model, quantize_model  # noqa: E402
 
 CONFIGS = ["FP32", "E8W8A8", "E4W4A4", "E2W2A2", "E6W2A6", "E6W1.58A6"]
 # Odd sizes on purpose: hidden 20 (not a multiple of 8), head size 5.
@@ -50,7 +50,13 @@ def make_inputs(arch: str, task: str, rng: np.random.Generator):
 
 MODEL_TASK = {"mlm": "mlm", "token-classification": "tokcls", "sequence-classification": "seqcls"}
 TASK_ID = {"mlm": 1, "token-classification": 2, "sequence-classification": 3}  # qat_task
-SEQCLS_CONFIGS = ["FP32", "E8W8A8", "E2W2A2", "E6W1.58A6"]
+SEQCLS_CONFIGS = ["FP32", "E8W8A8", "E2W2A2", "E6W1.58A6", "E6W1.58A6@seed-code", "E8W4(row)A6(lsq+)"]
+VARIANT_CONFIGS = ["E6W1.58A6@seed-code", "E8W8A8@seed-code", "E8W4(row)A8(lsq+)", "E6W1.58A4(lsq+)"]
+SINGLE_SWITCHES = [("roberta", "mlm", "E4W4A4@shared"), ("bert", "token-classification", "E4W4A4@shared"),
+                   ("bert", "mlm", "E4W4A4@frozen-step"), ("roberta", "token-classification", "E2W2A2(lsq+)@frozen-step"),
+                   ("roberta", "token-classification", "E6W1.58A6@symmetric"), ("bert", "mlm", "E6W1.58(row)A6"),
+                   ("roberta", "mlm", "E8W8A8@mlm-head"), ("bert", "mlm", "E6W1.58A6@mlm-head"),
+                   ("bert", "mlm", "E8W4(row)A8@mlm-head")]
 
 
 def case(arch: str, task: str, config: str, tie: bool, seed: int, ignore_one: bool = False) -> dict:
@@ -62,7 +68,16 @@ def case(arch: str, task: str, config: str, tie: bool, seed: int, ignore_one: bo
         labels[1] = -100  # ignored sequence: the mean runs over the others
     t = {k: torch.from_numpy(v) for k, v in dict(input_ids=ids, attention_mask=mask, token_type_ids=types).items()}
     with torch.no_grad():
-        logits = model(**t).logits  # the first forward also initialises the LSQ activation steps
+        model(**t)  # the first forward initialises the LSQ / LSQ+ activation quantizers
+        # LSQ+'s initial range ends exactly on the batch's extreme values,
+        # where float rounding decides whether they are clipped: move it off
+        # them, so that the comparison below tests the math, not a coin flip
+        # (the initialisation itself has its own test).
+        for q in model.modules():
+            if isinstance(q, LsqPlusQuantizer):
+                q.step.mul_(1.013)
+                q.offset.sub_(0.37 * q.step)
+        logits = model(**t).logits
     model.zero_grad()
     out = model(**t, labels=torch.from_numpy(labels))
     out.loss.backward()
@@ -105,7 +120,21 @@ def main() -> None:
                          case(arch, "sequence-classification", config, True, seed, ignore_one=i == 1))
             names.append(name)
             seed += 1
-    for config in ("FP32", "E6W1.58A6"):  # untied MLM decoder
+    # Quantizer variants (SPEC sections 10-11): the seed code's profile and
+    # each of its switches, LSQ+ activations, per-channel LSQ weights.
+    for arch in ("roberta", "bert"):
+        for task in ("mlm", "token-classification"):
+            for config in VARIANT_CONFIGS:
+                name = f"{arch}-{task}-{config}"
+                write_golden(os.path.join(out_dir, name + ".golden"), case(arch, task, config, True, seed))
+                names.append(name)
+                seed += 1
+    for arch, task, config in SINGLE_SWITCHES:
+        name = f"{arch}-{task}-{config}"
+        write_golden(os.path.join(out_dir, name + ".golden"), case(arch, task, config, True, seed))
+        names.append(name)
+        seed += 1
+    for config in ("FP32", "E6W1.58A6", "E8W8A8@mlm-head"):  # untied MLM decoder
         name = f"roberta-mlm-untied-{config}"
         write_golden(os.path.join(out_dir, name + ".golden"), case("roberta", "mlm", config, False, seed))
         names.append(name)

@@ -15,7 +15,7 @@
 #error "GOLDEN_DIR must point at the generated golden files"
 #endif
 
-static char case_names[64][128];
+static char case_names[128][160];
 static int n_cases;
 
 static void load_index(void)
@@ -23,7 +23,7 @@ static void load_index(void)
     FILE *f = fopen(GOLDEN_DIR "/index.txt", "r");
     ck_assert_msg(f != NULL, "cannot open %s/index.txt", GOLDEN_DIR);
     n_cases = 0;
-    while (n_cases < 64 && fscanf(f, "%127s", case_names[n_cases]) == 1)
+    while (n_cases < 128 && fscanf(f, "%159s", case_names[n_cases]) == 1)
         n_cases++;
     fclose(f);
 }
@@ -66,15 +66,29 @@ static qat_model *model_for(qat_context *ctx, const golden *g)
     return m;
 }
 
-/* Sets every golden parameter; those named in `skip_suffix` are left alone. */
-static void set_parameters(qat_model *m, const golden *g, const char *skip_suffix)
+/* The state of learned activation quantizers (own or shared). */
+static int is_activation_state(const char *name)
+{
+    return strstr(name, "input_quantizer.") != NULL || strstr(name, "shared_quantizers.activation.") != NULL;
+}
+
+static int has_activation_state(const golden *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strncmp(g->records[i].name, "param:", 6) == 0 && is_activation_state(g->records[i].name + 6))
+            return 1;
+    return 0;
+}
+
+/* Sets every golden parameter but those `skip` selects (may be NULL). */
+static void set_parameters(qat_model *m, const golden *g, int (*skip)(const char *name))
 {
     for (size_t i = 0; i < g->n; i++) {
         const golden_record *r = &g->records[i];
         if (strncmp(r->name, "param:", 6) != 0)
             continue;
         const char *name = r->name + 6;
-        if (skip_suffix && strstr(name, skip_suffix))
+        if (skip && skip(name))
             continue;
         QAT_ASSERT_OK(qat_model_set_parameter(m, name, r->data, r->count));
     }
@@ -153,28 +167,37 @@ static void check_case(const char *backend, const char *name)
         double rms = sqrt(diff / (double)r->count);
         /* Gradients that vanish mathematically (a key bias shifts every score
          * of a row alike) are float noise in torch: compare those absolutely. */
-        ck_assert_msg(e <= 1e-3 || rms <= 1e-6, "%s/%s: gradient of %s: rel. L2 error %g (rms %g, norm %g)", backend,
+        /* Quantizer steps and offsets sum many terms of both signs: where
+         * they cancel to ~0, GEMM rounding differences dominate. */
+        const double atol = strstr(r->name, "quantizer.") ? 5e-6 : 1e-6;
+        ck_assert_msg(e <= 1e-3 || rms <= atol, "%s/%s: gradient of %s: rel. L2 error %g (rms %g, norm %g)", backend,
                       name, r->name + 5, e, rms, sqrt(norm));
         free(grad);
         checked++;
     }
     ck_assert_uint_gt(checked, 20);
 
-    /* LSQ activation steps are initialised by the first forward: a model
-     * given every other parameter must find the reference's steps. */
-    if (strstr(name, "E8W8A8") || strstr(name, "E2W2A2")) {
+    /* Learned activation quantizers (LSQ steps, LSQ+ steps and offsets)
+     * are initialised by the first forward: a model given every other
+     * parameter must find the reference's values. */
+    /* LSQ+ is left to its own test (test_lsq_plus_init): its MSE search
+     * may pick a neighbouring candidate when the inputs differ by float
+     * rounding, which later layers' inputs do. */
+    if (has_activation_state(&g) && !strstr(name, "lsq+")) {
         qat_model *fresh = model_for(ctx, &g);
-        set_parameters(fresh, &g, "input_quantizer.step");
+        set_parameters(fresh, &g, is_activation_state);
         QAT_ASSERT_OK(qat_model_forward(fresh, ids, mask, types, B, L, logits, n_logits));
         for (size_t i = 0; i < g.n; i++) {
             const golden_record *r = &g.records[i];
-            if (strncmp(r->name, "param:", 6) != 0 || !strstr(r->name, "input_quantizer.step"))
+            if (strncmp(r->name, "param:", 6) != 0 || !is_activation_state(r->name + 6))
                 continue;
-            float step;
-            QAT_ASSERT_OK(qat_model_get_parameter(fresh, r->name + 6, &step, 1));
+            float value;
+            QAT_ASSERT_OK(qat_model_get_parameter(fresh, r->name + 6, &value, 1));
             float ref = *(const float *)r->data;
-            ck_assert_msg(fabsf(step - ref) <= 1e-4f * ref, "%s: initial %s = %g, torch %g", name, r->name + 6,
-                          (double)step, (double)ref);
+            /* Offsets may be ~0: compare them on the scale of the step. */
+            float scale = strstr(r->name, ".offset") ? fmaxf(fabsf(ref), 1e-2f) : ref;
+            ck_assert_msg(fabsf(value - ref) <= 1e-4f * scale, "%s: initial %s = %.8g, torch %.8g", name, r->name + 6,
+                          (double)value, (double)ref);
         }
         qat_model_free(fresh);
     }
