@@ -82,6 +82,28 @@ QAT_API qat_status qat_model_evaluate(qat_model *model, const qat_tokenizer *tok
 
 #define QAT_PIPELINE_OPTIONS_VERSION 1
 
+/* How a grid's DAPT is scheduled (docs/training.md, "Plans"). */
+typedef enum qat_plan {
+    QAT_PLAN_PER_ALPHA = 0,      /* each run its own DAPT of round(alpha * total_steps) steps (the paper) */
+    QAT_PLAN_SHARED_PREFIX = 1   /* fine-tune from a snapshot of one shared DAPT run (qat_dapt_run; the seed code) */
+} qat_plan;
+
+/* Adaptive alpha (SPEC section 11): DAPT evaluates the MLM loss on held-out
+ * corpus sequences (a seeded split, masked once) every eval_every steps and
+ * stops when patience evaluations in a row did not improve on the best by
+ * more than min_delta; fine-tuning gets the rest of total_steps. DAPT's
+ * schedule (warm-up, linear decay) spans round(alpha_max * total_steps).
+ * This struct's layout is fixed: later knobs go after it in the structs
+ * that embed it. */
+typedef struct qat_adaptive_options {
+    int enabled;                 /* 0: off */
+    double alpha_max;            /* 0.9: the DAPT schedule's length and the largest alpha */
+    int64_t eval_every;          /* steps between evaluations; 0 = a twentieth of the schedule */
+    int64_t patience;            /* 3 */
+    double min_delta;            /* 0.01 (absolute, nats) */
+    int64_t heldout_sequences;   /* 0 = a tenth of the corpus' sequences, at most 256 */
+} qat_adaptive_options;
+
 /* Progress callback: phase "dapt" | "finetune" | "eval", step, total,
  * loss (NaN where none). Return nonzero to stop the run (QAT_ERR_STATE,
  * checkpoint kept). */
@@ -111,6 +133,14 @@ typedef struct qat_pipeline_options {
      * carbon_intensity. */
     double carbon_intensity;     /* g CO2eq/kWh; 0 = 56 (France's average mix) */
     double power_watts;          /* the estimate's draw; 0 = 10 W per CPU thread, 300 W on CUDA */
+    /* Plans (docs/training.md). QAT_PLAN_SHARED_PREFIX starts fine-tuning
+     * from dapt_dir's snapshot at round(alpha * total_steps) (alpha > 0;
+     * no corpus needed); results.json's "plan" records which one ran. */
+    qat_plan plan;               /* QAT_PLAN_PER_ALPHA */
+    const char *dapt_dir;        /* a finished qat_dapt_run directory (shared prefix) */
+    /* adaptive.enabled: alpha is chosen (o->alpha is ignored); with the
+     * shared prefix, the DAPT run's adaptive snapshot is used. */
+    qat_adaptive_options adaptive;
 } qat_pipeline_options;
 
 QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *options, uint32_t version);
@@ -119,6 +149,43 @@ QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *options, uint
  * F1 for IOB2 tag sets, token micro F1 otherwise), as a fraction; the full
  * results are in out_dir/results.json. */
 QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options *options, double *test_f1);
+
+/* ---- Shared-prefix DAPT (the seed code's plan, SPEC section 10) -------- */
+
+#define QAT_DAPT_OPTIONS_VERSION 1
+
+/* One DAPT run whose schedule (warm-up, linear decay) spans
+ * round(max(alphas) * total_steps) steps, saving the model at
+ * round(alpha_i * total_steps) steps for every alpha_i > 0 into
+ * out_dir/snapshots/step-<N>/; a fine-tuning run starts from one with
+ * qat_pipeline_options.plan = QAT_PLAN_SHARED_PREFIX. With
+ * adaptive.enabled it also evaluates the held-out loss and snapshots where
+ * the adaptive rule stops (the schedule then spans at least alpha_max).
+ * out_dir/dapt.json, written last, lists the snapshots. */
+typedef struct qat_dapt_options {
+    uint32_t version;            /* QAT_DAPT_OPTIONS_VERSION */
+    const char *model_dir;       /* HF checkpoint */
+    const char *tokenizer;       /* NULL: the model directory's */
+    const char *quant;           /* NULL = FP32 */
+    const char *corpus;          /* DAPT text (plain or .gz) */
+    const char *out_dir;
+    int64_t total_steps;         /* B_total of the fine-tuning runs (30000) */
+    const double *alphas;        /* the grid's alphas, each in [0, 1) */
+    size_t n_alphas;
+    int64_t max_seq_len;         /* 512 */
+    int64_t checkpoint_every;    /* steps; 0 = only at the end */
+    uint64_t seed;               /* 42 */
+    qat_train_options train;
+    qat_adaptive_options adaptive;
+    qat_progress_fn progress;    /* phase "dapt"; may be NULL */
+    void *progress_user;
+    double carbon_intensity;     /* as in qat_pipeline_options */
+    double power_watts;
+} qat_dapt_options;
+
+QAT_API qat_status qat_dapt_options_init(qat_dapt_options *options, uint32_t version);
+/* Runs (or resumes, or finds finished) the shared DAPT run. */
+QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *options);
 
 #ifdef __cplusplus
 }

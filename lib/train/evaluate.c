@@ -114,6 +114,14 @@ qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_dat
         if (set->n > 0)
             st = qat_metrics_bootstrap(&seqs, ner ? QAT_METRICS_NER_F1 : QAT_METRICS_ACCURACY, ts, n_labels, 0, 0.95,
                                        seed, &out->ci);
+        /* Every F1 results.json reports gets its interval (issue #11). */
+        if (st == QAT_OK && set->n > 0)
+            st = qat_metrics_bootstrap(&seqs, QAT_METRICS_ACCURACY, NULL, n_labels, 0, 0.95, seed, &out->ci_micro);
+        if (st == QAT_OK && set->n > 0)
+            st = qat_metrics_bootstrap(&seqs, QAT_METRICS_MACRO_F1, NULL, n_labels, 0, 0.95, seed, &out->ci_macro);
+        if (st == QAT_OK && set->n > 0)
+            st = qat_metrics_bootstrap(&seqs, QAT_METRICS_WEIGHTED_F1, NULL, n_labels, 0, 0.95, seed,
+                                       &out->ci_weighted);
     }
     qat_metrics_tagset_free(ts);
     free(gold);

@@ -12,6 +12,8 @@ typedef struct qat_eval_result {
     qat_metrics_cls tokens;    /* POS (and token accuracy for NER) */
     double f1;                 /* the headline F1: entity F1, else micro F1 */
     qat_metrics_ci ci;         /* bootstrap interval of the headline F1 */
+    /* ... and of the token F1s (same seed: the same resampled sentences) */
+    qat_metrics_ci ci_micro, ci_macro, ci_weighted;
     int collapsed;
     size_t sentences, words;
 } qat_eval_result;

@@ -19,8 +19,10 @@
 #include "data/shards.h"
 #include "data/split.h"
 #include "formats/file_io.h"
+#include "train/dapt.h"
 #include "train/energy.h"
 #include "train/evaluate.h"
+#include "train/plan.h"
 #include "train/task_data.h"
 #include "train/trainer.h"
 
@@ -35,6 +37,7 @@ QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *o, uint32_t v
     o->total_steps = 30000;
     o->max_seq_len = 512;
     o->seed = 42;
+    qat_adaptive_options_defaults(&o->adaptive);
     return qat_train_options_init(&o->train, QAT_TRAIN_OPTIONS_VERSION);
 }
 
@@ -144,16 +147,6 @@ static qat_status load_task(run *r)
 
 /* ---- phases --------------------------------------------------------------- */
 
-static qat_status encode_text(void *user, const char *text, size_t len, int32_t *ids, size_t cap, size_t *count)
-{
-    qat_status st = qat_tokenizer_encode(user, text, len, ids, cap, count);
-    if (st == QAT_ERR_BUFFER_TOO_SMALL) {
-        qat_clear_error();
-        return QAT_OK; /* the stage calls again with room for *count */
-    }
-    return st;
-}
-
 static qat_status load_model(run *r, const char *dir, qat_task task, qat_model **out)
 {
     qat_load_options lo;
@@ -181,113 +174,37 @@ static qat_status checkpoint(run *r, qat_trainer *t, const char *name, const uin
     return qat_trainer_save(t, join(r, name), pos);
 }
 
-static qat_status run_dapt(run *r, int64_t steps)
+static qat_status dapt_progress(void *user, const char *phase, int64_t step, int64_t total, double loss)
+{
+    return progress(user, phase, step, total, loss);
+}
+
+/* DAPT of this run (lib/train/dapt.c): `steps` is the schedule's length;
+ * with adaptive alpha it stops where the held-out loss stopped improving
+ * and *done says where. */
+static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
 {
     const qat_pipeline_options *o = r->o;
-    if (file_exists(join(r, "dapt/config.json")))
-        return QAT_OK; /* finished in an earlier run */
-    char shards_dir[4096];
-    snprintf(shards_dir, sizeof shards_dir, "%s", join(r, "shards"));
-    if (mkdir(shards_dir, 0777) != 0 && errno != EEXIST)
-        return qat_fail(QAT_ERR_IO, "cannot create %s: %s", shards_dir, strerror(errno));
-    size_t vocab;
-    int32_t bos, eos, mask_id, pad;
-    QAT_TRY(qat_tokenizer_vocab_size(r->tok, &vocab));
-    QAT_TRY(qat_tokenizer_special_id(r->tok, QAT_TOKEN_BOS, &bos));
-    QAT_TRY(qat_tokenizer_special_id(r->tok, QAT_TOKEN_EOS, &eos));
-    QAT_TRY(qat_tokenizer_special_id(r->tok, QAT_TOKEN_MASK, &mask_id));
-    QAT_TRY(qat_tokenizer_special_id(r->tok, QAT_TOKEN_PAD, &pad));
-    if (mask_id < 0)
-        return qat_fail(QAT_ERR_UNSUPPORTED, "the tokenizer has no mask token: DAPT needs one");
-    qat_data_pretok_options po;
-    qat_data_pretok_options_init(&po);
-    po.corpus_path = o->corpus;
-    po.out_dir = shards_dir;
-    po.encode = encode_text;
-    po.encode_user = r->tok;
-    po.vocab_size = (int64_t)vocab;
-    po.bos_id = bos;
-    po.eos_id = eos;
-    po.seq_len = (uint32_t)o->max_seq_len;
-    qat_data_pretok_report report;
-    QAT_TRY(qat_data_pretokenize(&po, &report));
-    qat_data_shards *shards = NULL;
-    QAT_TRY(qat_data_shards_open(shards_dir, 0, &shards));
-    uint64_t n_seq = qat_data_shards_count(shards);
-    if (n_seq == 0) {
-        qat_data_shards_close(shards);
-        return qat_fail(QAT_ERR_FORMAT, "the corpus %s gave no sequence of %lld tokens", o->corpus,
-                        (long long)o->max_seq_len);
+    *done = steps;
+    if (file_exists(join(r, "dapt/config.json"))) { /* finished in an earlier run */
+        json_object *a = o->adaptive.enabled ? qat_dapt_adaptive_json(o->out_dir) : NULL, *v = NULL;
+        if (a && json_object_object_get_ex(a, "steps_done", &v))
+            *done = json_object_get_int64(v);
+        json_object_put(a);
+        return QAT_OK;
     }
-    qat_model *model = NULL;
-    qat_trainer *t = NULL;
-    qat_status st = load_model(r, o->model_dir, QAT_TASK_MLM, &model);
-    if (st == QAT_OK)
-        st = qat_trainer_create(model, &o->train, steps, &t);
-    uint64_t pos[2] = {0, 0}; /* epoch, next sequence in the epoch's order */
-    if (st == QAT_OK && file_exists(join(r, "dapt.state")))
-        st = qat_trainer_resume(t, r->path, pos);
-    const int64_t B = o->train.batch_size, L = o->max_seq_len;
-    int32_t *ids = malloc((size_t)(B * L) * sizeof *ids), *labels = malloc((size_t)(B * L) * sizeof *labels);
-    uint64_t *order = malloc(n_seq * sizeof *order);
-    int32_t specials[3] = {bos, eos, pad};
-    qat_data_mlm_options mo;
-    qat_data_mlm_options_init(&mo);
-    mo.mask_id = mask_id;
-    mo.vocab_size = (int64_t)vocab;
-    mo.special_ids = specials;
-    mo.n_special = 3;
-    if (st == QAT_OK && (!ids || !labels || !order))
-        st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "DAPT: out of memory");
-    uint64_t ordered_epoch = UINT64_MAX;
-    while (st == QAT_OK && t->step < steps) {
-        if (ordered_epoch != pos[0]) { /* the epoch's order: a seeded shuffle */
-            qat_rng shuffle;
-            qat_rng_seed(&shuffle, o->seed ^ (0x9e3779b97f4a7c15ull * (pos[0] + 1)));
-            for (uint64_t i = 0; i < n_seq; i++)
-                order[i] = i;
-            for (uint64_t i = n_seq - 1; i > 0; i--) {
-                uint64_t j = qat_rng_below(&shuffle, i + 1), tmp = order[i];
-                order[i] = order[j];
-                order[j] = tmp;
-            }
-            ordered_epoch = pos[0];
-        }
-        for (int64_t b = 0; st == QAT_OK && b < B; b++) {
-            st = qat_data_shards_get(shards, order[pos[1]], ids + b * L);
-            if (++pos[1] == n_seq) {
-                pos[0]++;
-                pos[1] = 0;
-            }
-        }
-        if (st == QAT_OK)
-            st = qat_data_mlm_mask(&mo, &r->ctx->rng, ids, labels, (size_t)(B * L));
-        float loss = 0.0f;
-        if (st == QAT_OK)
-            st = qat_trainer_step(t, ids, NULL, labels, B, L, &loss);
-        if (st == QAT_ERR_NUMERIC)
-            st = qat_fail_prefix(st, "DAPT diverged at step %lld (the last checkpoint, if any, is kept)",
-                                 (long long)t->step + 1);
-        if (st == QAT_OK) {
-            log_metrics(r, "dapt", t->step, loss, t->last_lr, t->last_norm);
-            st = progress(r, "dapt", t->step, steps, loss);
-            if (st == QAT_ERR_STATE)
-                checkpoint(r, t, "dapt.state", pos);
-        }
-        if (st == QAT_OK && o->checkpoint_every > 0 && t->step % o->checkpoint_every == 0 && t->step < steps)
-            st = checkpoint(r, t, "dapt.state", pos);
-    }
-    if (st == QAT_OK)
-        st = qat_model_save(model, join(r, "dapt"));
-    if (st == QAT_OK)
-        remove(join(r, "dapt.state"));
-    free(ids);
-    free(labels);
-    free(order);
-    qat_trainer_free(t);
-    qat_model_free(model);
-    qat_data_shards_close(shards);
-    return st;
+    char final_dir[4096];
+    snprintf(final_dir, sizeof final_dir, "%s", join(r, "dapt"));
+    qat_dapt_phase p = {
+        .ctx = r->ctx, .tok = r->tok, .model_dir = o->model_dir, .quant = o->quant, .corpus = o->corpus,
+        .out_dir = o->out_dir, .final_dir = final_dir, .max_seq_len = o->max_seq_len,
+        .checkpoint_every = o->checkpoint_every, .seed = o->seed, .train = &o->train, .schedule_steps = steps,
+        .adaptive = &o->adaptive, .stop_on_rule = 1, .metrics = r->metrics, .progress = dapt_progress,
+        .progress_user = r,
+    };
+    QAT_TRY(qat_dapt_phase_run(&p));
+    *done = p.steps_done;
+    return QAT_OK;
 }
 
 static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat_model **out)
@@ -384,15 +301,29 @@ json_object *qat_eval_result_json(const qat_eval_result *e)
         json_object_object_add(j, "recall", json_object_new_double(e->entity.recall));
     }
     json_object_object_add(j, "accuracy", json_object_new_double(e->tokens.accuracy));
-    json_object_object_add(j, "macro_f1", json_object_new_double(e->tokens.macro_f1));
-    json_object_object_add(j, "weighted_f1", json_object_new_double(e->tokens.weighted_f1));
+    /* every F1 with its 95 % bootstrap interval (same resamples) */
+    const struct { const char *name; double value; const qat_metrics_ci *ci; } f1s[3] = {
+        {"micro_f1", e->tokens.micro_f1, &e->ci_micro},
+        {"macro_f1", e->tokens.macro_f1, &e->ci_macro},
+        {"weighted_f1", e->tokens.weighted_f1, &e->ci_weighted},
+    };
+    for (int i = 0; i < 3; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%s_ci95", f1s[i].name);
+        json_object *c = json_object_new_array();
+        json_object_array_add(c, json_object_new_double(f1s[i].ci->low));
+        json_object_array_add(c, json_object_new_double(f1s[i].ci->high));
+        json_object_object_add(j, f1s[i].name, json_object_new_double(f1s[i].value));
+        json_object_object_add(j, key, c);
+    }
     json_object_object_add(j, "sentences", json_object_new_int64((int64_t)e->sentences));
     json_object_object_add(j, "words", json_object_new_int64((int64_t)e->words));
     return j;
 }
 
 static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, const qat_eval_result *ev,
-                                const qat_eval_result *test, double seconds, const qat_energy_reading *energy)
+                                const qat_eval_result *test, double seconds, const qat_energy_reading *energy,
+                                json_object *dapt_info)
 {
     const qat_pipeline_options *o = r->o;
     json_object *j = json_object_new_object();
@@ -403,13 +334,15 @@ static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, co
     json_object_object_add(j, "total_steps", json_object_new_int64(o->total_steps));
     json_object_object_add(j, "dapt_steps", json_object_new_int64(dapt_steps));
     json_object_object_add(j, "finetune_steps", json_object_new_int64(ft_steps));
-    json_object_object_add(j, "plan", json_object_new_string("per-alpha"));
+    qat_plan_results_add(j, o, dapt_steps, dapt_info);
     json_object_object_add(j, "task", json_object_new_string(r->ner ? "ner" : "pos"));
     json_object_object_add(j, "seed", json_object_new_int64((int64_t)o->seed));
     json_object_object_add(j, "backend", json_object_new_string(qat_context_backend(r->ctx)));
     json_object_object_add(j, "seconds", json_object_new_double(seconds));
     json_object_object_add(j, "eval", qat_eval_result_json(ev));
     json_object_object_add(j, "test", qat_eval_result_json(test));
+    json_object_object_add(j, "splits", qat_plan_splits_json(r->sets[0].n, r->sets[1].n, r->sets[2].n,
+                                                             o->eval_file != NULL));
     json_object_object_add(j, "energy", qat_energy_json(energy));
     const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
     qat_atomic_file f;
@@ -433,7 +366,7 @@ static qat_status validate(const qat_pipeline_options *o)
                   "pipeline options: model_dir, train_file and out_dir are required");
     QAT_CHECK_ARG(o->alpha >= 0 && o->alpha < 1, "pipeline options: alpha must be in [0, 1), got %g", o->alpha);
     QAT_CHECK_ARG(o->total_steps > 0, "pipeline options: total_steps must be > 0");
-    QAT_CHECK_ARG(o->alpha == 0 || o->corpus, "pipeline options: alpha > 0 needs a corpus for DAPT");
+    QAT_TRY(qat_plan_validate(o));
     QAT_CHECK_ARG(o->max_seq_len >= 8 && o->max_seq_len <= 1 << 16, "pipeline options: max_seq_len must be 8..65536");
     QAT_CHECK_ARG(o->checkpoint_every >= 0, "pipeline options: checkpoint_every must be >= 0");
     QAT_CHECK_ARG((o->eval_file == NULL) == (o->test_file == NULL),
@@ -461,16 +394,28 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
         st = load_task(&r);
     if (st == QAT_OK)
         r.metrics = fopen(join(&r, "metrics.jsonl"), "a");
-    const int64_t dapt_steps = (int64_t)llround(o->alpha * (double)o->total_steps);
-    const int64_t ft_steps = o->total_steps - dapt_steps;
-    if (st == QAT_OK && dapt_steps > 0)
-        st = run_dapt(&r, dapt_steps);
-    qat_model *model = NULL;
-    if (st == QAT_OK) {
-        char start[4096];
-        snprintf(start, sizeof start, "%s", dapt_steps > 0 ? join(&r, "dapt") : o->model_dir);
-        st = run_finetune(&r, ft_steps, start, &model);
+    /* The plan decides where fine-tuning starts and how many steps DAPT
+     * took (lib/train/plan.c, docs/training.md "Plans"). */
+    int64_t dapt_steps = (int64_t)llround(o->alpha * (double)o->total_steps);
+    char start[4096];
+    snprintf(start, sizeof start, "%s", o->model_dir);
+    json_object *dapt_info = NULL;
+    if (st == QAT_OK && o->plan == QAT_PLAN_SHARED_PREFIX && (o->adaptive.enabled || dapt_steps > 0)) {
+        st = qat_plan_shared_snapshot(o, &dapt_steps, start, sizeof start, &dapt_info);
+    } else if (st == QAT_OK && (o->adaptive.enabled || dapt_steps > 0)) {
+        int64_t schedule = o->adaptive.enabled ? (int64_t)llround(o->adaptive.alpha_max * (double)o->total_steps)
+                                               : dapt_steps;
+        if (schedule > 0)
+            st = run_dapt(&r, schedule, &dapt_steps);
+        else
+            dapt_steps = 0;
+        if (st == QAT_OK && dapt_steps > 0)
+            snprintf(start, sizeof start, "%s", join(&r, "dapt"));
     }
+    const int64_t ft_steps = o->total_steps - dapt_steps;
+    qat_model *model = NULL;
+    if (st == QAT_OK)
+        st = run_finetune(&r, ft_steps, start, &model);
     qat_eval_result ev, test;
     if (st == QAT_OK)
         st = progress(&r, "eval", 0, 2, NAN);
@@ -483,7 +428,10 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
     qat_energy_stop(&r.energy, &energy);
     if (st == QAT_OK)
         st = write_results(&r, dapt_steps, ft_steps, &ev, &test,
-                           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), &energy);
+                           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), &energy,
+                           dapt_info);
+    else
+        json_object_put(dapt_info);
     if (st == QAT_OK && test_f1)
         *test_f1 = test.f1;
     qat_model_free(model);
