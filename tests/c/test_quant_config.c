@@ -88,6 +88,12 @@ static const struct { const char *text; const char *needle; } bad_configs[] = {
     {"E32(lsq)W8A8", "float"},
     {"E8 W8 A8", "expected 'W'"},
     {"EW8A8", "bit width"},
+    {"E8W8A8@foo", "unknown switch '@foo'"},
+    {"E8W8A8@", "unknown switch"},
+    {"E8W4(row)A8@shared", "per-row LSQ"},
+    {"E8(lsq+)W8A8", "activations only"},
+    {"E8W8(lsq+)A8", "activations only"},
+    {"E8W8A8(lsq+,row)", "per tensor"},
 };
 #define N_BAD (sizeof bad_configs / sizeof bad_configs[0])
 
@@ -116,31 +122,35 @@ END_TEST
  * a string that parses back to the same config. */
 START_TEST(round_trip_every_combination)
 {
-    const int algos[] = {QAT_ALGO_NONE, QAT_ALGO_LSQ, QAT_ALGO_BITNET158};
+    const int algos[] = {QAT_ALGO_NONE, QAT_ALGO_LSQ, QAT_ALGO_BITNET158, QAT_ALGO_LSQ_PLUS};
+    const int bits[] = {2, 5, 8};
     int checked = 0;
-    for (int ea = 0; ea < 3; ea++)
-    for (int eb = 2; eb <= 8; eb++)
-    for (int wa = 0; wa < 3; wa++)
-    for (int wb = 2; wb <= 8; wb++)
+    for (int ea = 0; ea < 4; ea++)
+    for (int eb = 0; eb < 3; eb++)
+    for (int wa = 0; wa < 4; wa++)
+    for (int wb = 0; wb < 3; wb++)
     for (int wg = 0; wg < 3; wg++)
-    for (int aa = 0; aa < 3; aa++)
-    for (int ab = 2; ab <= 8; ab++)
-    for (int ag = 0; ag < 3; ag++) {
+    for (int aa = 0; aa < 4; aa++)
+    for (int ab = 0; ab < 3; ab++)
+    for (int ag = 0; ag < 3; ag++)
+    for (int sw = 0; sw < 16; sw++) {
         qat_quant_config *cfg = NULL, *back = NULL;
         QAT_ASSERT_OK(qat_quant_config_create(&cfg));
         int ok = qat_quant_config_set(cfg, QAT_CLASS_EMBEDDING, QAT_QP_ALGO, algos[ea]) == QAT_OK;
         if (ok && algos[ea] != QAT_ALGO_NONE)
-            ok = qat_quant_config_set(cfg, QAT_CLASS_EMBEDDING, QAT_QP_BITS, eb) == QAT_OK;
+            ok = qat_quant_config_set(cfg, QAT_CLASS_EMBEDDING, QAT_QP_BITS, bits[eb]) == QAT_OK;
         ok = ok && qat_quant_config_set(cfg, QAT_CLASS_WEIGHT, QAT_QP_ALGO, algos[wa]) == QAT_OK;
         if (ok && algos[wa] == QAT_ALGO_LSQ)
-            ok = qat_quant_config_set(cfg, QAT_CLASS_WEIGHT, QAT_QP_BITS, wb) == QAT_OK;
+            ok = qat_quant_config_set(cfg, QAT_CLASS_WEIGHT, QAT_QP_BITS, bits[wb]) == QAT_OK;
         if (ok && algos[wa] != QAT_ALGO_NONE)
             ok = qat_quant_config_set(cfg, QAT_CLASS_WEIGHT, QAT_QP_GRANULARITY, wg) == QAT_OK;
         ok = ok && qat_quant_config_set(cfg, QAT_CLASS_ACTIVATION, QAT_QP_ALGO, algos[aa]) == QAT_OK;
         if (ok && algos[aa] != QAT_ALGO_NONE)
-            ok = qat_quant_config_set(cfg, QAT_CLASS_ACTIVATION, QAT_QP_BITS, ab) == QAT_OK;
+            ok = qat_quant_config_set(cfg, QAT_CLASS_ACTIVATION, QAT_QP_BITS, bits[ab]) == QAT_OK;
         if (ok && algos[aa] != QAT_ALGO_NONE)
             ok = qat_quant_config_set(cfg, QAT_CLASS_ACTIVATION, QAT_QP_GRANULARITY, ag) == QAT_OK;
+        for (int k = 0; ok && k < 4; k++)
+            ok = qat_quant_config_set_switch(cfg, (qat_quant_switch)(QAT_QS_SHARING + k), (sw >> k) & 1) == QAT_OK;
         if (ok) {
             char text[QAT_QUANT_CONFIG_MAX_STRING + 1];
             QAT_ASSERT_OK(qat_quant_config_to_string(cfg, text, sizeof text, NULL));
@@ -151,7 +161,89 @@ START_TEST(round_trip_every_combination)
         qat_quant_config_free(back);
         qat_quant_config_free(cfg);
     }
-    ck_assert_int_gt(checked, 1000);
+    ck_assert_int_gt(checked, 10000);
+}
+END_TEST
+
+/* Canonical names are derived from the content: switches that change
+ * nothing are dropped, a full set is written @seed-code. */
+static const struct {
+    const char *text, *canonical;
+    int profile;
+} named_configs[] = {
+    {"E6W1.58A6@seed-code", "E6W1.58A6@seed-code", QAT_PROFILE_SEED_CODE},
+    {"E6W1.58(row)A6@shared,frozen-step,symmetric,mlm-head", "E6W1.58A6@seed-code", QAT_PROFILE_SEED_CODE},
+    {"E6W1.58(tensor)A6@seed-code", "E6W1.58A6@shared,frozen-step,symmetric,mlm-head", QAT_PROFILE_CUSTOM},
+    {"E6W1.58(row)A6", "E6W1.58(row)A6", QAT_PROFILE_CUSTOM},
+    {"E8W8A8@seed-code", "E8W8A8@seed-code", QAT_PROFILE_SEED_CODE},
+    {"E8W8A8@shared,frozen-step,mlm-head", "E8W8A8@seed-code", QAT_PROFILE_SEED_CODE},
+    {"E8W8A8@symmetric", "E8W8A8", QAT_PROFILE_PAPER},
+    {"E8W8A8@seed-code,paper", "E8W8A8", QAT_PROFILE_PAPER},
+    {"FP32@seed-code", "FP32", QAT_PROFILE_PAPER},
+    {"E8W8A8@mlm-head,shared", "E8W8A8@shared,mlm-head", QAT_PROFILE_CUSTOM},
+    {"e8w8a8(LSQ+)", "E8W8A8(lsq+)", QAT_PROFILE_PAPER},
+    {"E6W1.58A6(lsq+)", "E6W1.58A6(lsq+)", QAT_PROFILE_PAPER},
+    {"E32W1.58A32@seed-code", "E32W1.58A32@seed-code", QAT_PROFILE_SEED_CODE},
+    {"E8W4(row)A8(lsq+)@frozen-step", "E8W4(row)A8(lsq+)@frozen-step", QAT_PROFILE_CUSTOM},
+};
+#define N_NAMED (sizeof named_configs / sizeof named_configs[0])
+
+START_TEST(canonical_names_and_profiles)
+{
+    qat_quant_config *cfg = NULL, *back = NULL;
+    QAT_ASSERT_OK(qat_quant_config_parse(named_configs[_i].text, &cfg));
+    char text[QAT_QUANT_CONFIG_MAX_STRING + 1];
+    QAT_ASSERT_OK(qat_quant_config_to_string(cfg, text, sizeof text, NULL));
+    ck_assert_str_eq(text, named_configs[_i].canonical);
+    qat_quant_profile profile;
+    QAT_ASSERT_OK(qat_quant_config_get_profile(cfg, &profile));
+    ck_assert_int_eq(profile, named_configs[_i].profile);
+    QAT_ASSERT_OK(qat_quant_config_parse(text, &back));
+    ck_assert(qat_quant_config_equal(cfg, back));
+    qat_quant_config_free(back);
+    qat_quant_config_free(cfg);
+}
+END_TEST
+
+START_TEST(switches_and_profiles_through_setters)
+{
+    qat_quant_config *cfg = NULL, *paper = NULL;
+    QAT_ASSERT_OK(qat_quant_config_parse("E6W1.58A6", &cfg));
+    QAT_ASSERT_OK(qat_quant_config_parse("E6W1.58A6", &paper));
+    QAT_ASSERT_OK(qat_quant_config_set_profile(cfg, QAT_PROFILE_SEED_CODE));
+    ck_assert(!qat_quant_config_equal(cfg, paper));
+    int v;
+    QAT_ASSERT_OK(qat_quant_config_get(cfg, QAT_CLASS_WEIGHT, QAT_QP_GRANULARITY, &v));
+    ck_assert_int_eq(v, QAT_GRAN_ROW);
+    for (int s = QAT_QS_SHARING; s <= QAT_QS_MLM_HEAD; s++) {
+        QAT_ASSERT_OK(qat_quant_config_get_switch(cfg, (qat_quant_switch)s, &v));
+        ck_assert_int_eq(v, 1);
+    }
+    QAT_ASSERT_OK(qat_quant_config_set_profile(cfg, QAT_PROFILE_PAPER));
+    ck_assert(qat_quant_config_equal(cfg, paper));
+    QAT_ASSERT_FAILS(qat_quant_config_set_profile(cfg, QAT_PROFILE_CUSTOM), QAT_ERR_INVALID_ARGUMENT, "PAPER");
+    QAT_ASSERT_FAILS(qat_quant_config_set_switch(cfg, QAT_QS_SHARING, 2), QAT_ERR_INVALID_ARGUMENT, "not 0 or 1");
+    QAT_ASSERT_FAILS(qat_quant_config_set_switch(cfg, (qat_quant_switch)9, 1), QAT_ERR_INVALID_ARGUMENT, "switch 9");
+    QAT_ASSERT_FAILS(qat_quant_config_get_switch(cfg, (qat_quant_switch)0, &v), QAT_ERR_INVALID_ARGUMENT, "switch 0");
+    /* Per-class sharing and per-row LSQ steps exclude each other, in either order. */
+    qat_quant_config_free(cfg);
+    QAT_ASSERT_OK(qat_quant_config_parse("E8W4A8@shared", &cfg));
+    QAT_ASSERT_FAILS(qat_quant_config_set(cfg, QAT_CLASS_WEIGHT, QAT_QP_GRANULARITY, QAT_GRAN_ROW),
+                     QAT_ERR_INVALID_ARGUMENT, "per-row");
+    qat_quant_config_free(cfg);
+    QAT_ASSERT_OK(qat_quant_config_parse("E8W4(row)A8", &cfg));
+    QAT_ASSERT_FAILS(qat_quant_config_set_switch(cfg, QAT_QS_SHARING, 1), QAT_ERR_INVALID_ARGUMENT, "per-row");
+    QAT_ASSERT_FAILS(qat_quant_config_set_profile(cfg, QAT_PROFILE_SEED_CODE), QAT_ERR_INVALID_ARGUMENT, "per-row");
+    QAT_ASSERT_OK(qat_quant_config_get_switch(cfg, QAT_QS_SHARING, &v));
+    ck_assert_int_eq(v, 0); /* a refused change leaves the config as it was */
+    /* LSQ+ through the setter: activations only, 8 bits per tensor by default. */
+    QAT_ASSERT_OK(qat_quant_config_set(cfg, QAT_CLASS_ACTIVATION, QAT_QP_ALGO, QAT_ALGO_LSQ_PLUS));
+    QAT_ASSERT_OK(qat_quant_config_get(cfg, QAT_CLASS_ACTIVATION, QAT_QP_BITS, &v));
+    ck_assert_int_eq(v, 8);
+    QAT_ASSERT_FAILS(qat_quant_config_set(cfg, QAT_CLASS_EMBEDDING, QAT_QP_ALGO, QAT_ALGO_LSQ_PLUS),
+                     QAT_ERR_INVALID_ARGUMENT, "activations only");
+    qat_quant_config_free(cfg);
+    qat_quant_config_free(paper);
 }
 END_TEST
 
@@ -198,6 +290,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, rejects_overlong_and_null);
     tcase_add_test(tc, round_trip_every_combination);
     tcase_add_test(tc, setters_validate);
+    tcase_add_loop_test(tc, canonical_names_and_profiles, 0, N_NAMED);
+    tcase_add_test(tc, switches_and_profiles_through_setters);
     suite_add_tcase(s, tc);
     return s;
 }
