@@ -46,11 +46,12 @@ static int class_from(json_object *spec, qat_quant_config *cfg, qat_tensor_class
         return fail(path, key, "needs an object with an \"algo\" string (LSQ, BitNet_b158 or none)");
     const char *a = json_object_get_string(algo);
     int id = !strcasecmp(a, "lsq")                                                  ? QAT_ALGO_LSQ
+             : !strcasecmp(a, "lsq+") || !strcasecmp(a, "lsq_plus")                 ? QAT_ALGO_LSQ_PLUS
              : !strcasecmp(a, "bitnet_b158") || !strcasecmp(a, "bitnet")           ? QAT_ALGO_BITNET158
              : !strcasecmp(a, "none") || !strcasecmp(a, "fp32") || !strcmp(a, "") ? QAT_ALGO_NONE
                                                                                      : -1;
     if (id < 0)
-        return fail(path, key, "has an unknown algo (expected LSQ, BitNet_b158 or none)");
+        return fail(path, key, "has an unknown algo (expected LSQ, LSQ+, BitNet_b158 or none)");
     if (qat_quant_config_set(cfg, cls, QAT_QP_ALGO, id) != QAT_OK)
         return fail(path, key, qat_last_error());
     if (json_object_object_get_ex(spec, "bits", &bits)) {
@@ -72,7 +73,52 @@ static int class_from(json_object *spec, qat_quant_config *cfg, qat_tensor_class
     return 0;
 }
 
-/* The ExWyAz part of a hand-given name ("BitNet_E6W1.58A6" -> "E6W1.58A6"). */
+/* The switches of SPEC section 10, one key each, and `profile` (set first;
+ * the keys then override it). Values name the behaviour. */
+static const struct {
+    const char *key;
+    qat_quant_switch which;
+    const char *values[2]; /* [0]: the paper's, [1]: the seed code's */
+} switch_keys[] = {
+    {"sharing", QAT_QS_SHARING, {"tensor", "class"}},
+    {"lsq_gradient", QAT_QS_LSQ_GRADIENT, {"learned", "frozen"}},
+    {"activation_range", QAT_QS_ACT_RANGE, {"full", "symmetric"}},
+    {"mlm_head", QAT_QS_MLM_HEAD, {"float", "quantized"}},
+};
+
+static int switches_from(json_object *q, qat_quant_config *cfg, int explicit_w_granularity, const char *path)
+{
+    json_object *v = NULL;
+    if (json_object_object_get_ex(q, "profile", &v)) {
+        const char *p = json_object_get_string(v);
+        int seed = !strcasecmp(p, "seed-code") || !strcasecmp(p, "seed_code");
+        if (!seed && strcasecmp(p, "paper"))
+            return fail(path, "profile", "must be paper or seed-code");
+        int w_gran = 0;
+        qat_quant_config_get(cfg, QAT_CLASS_WEIGHT, QAT_QP_GRANULARITY, &w_gran);
+        if (qat_quant_config_set_profile(cfg, seed ? QAT_PROFILE_SEED_CODE : QAT_PROFILE_PAPER) != QAT_OK)
+            return fail(path, "profile", qat_last_error());
+        if (explicit_w_granularity) /* the weight_quant block said which */
+            qat_quant_config_set(cfg, QAT_CLASS_WEIGHT, QAT_QP_GRANULARITY, w_gran);
+    }
+    for (size_t i = 0; i < sizeof switch_keys / sizeof switch_keys[0]; i++) {
+        if (!json_object_object_get_ex(q, switch_keys[i].key, &v))
+            continue;
+        const char *value = json_object_get_string(v);
+        int id = !strcasecmp(value, switch_keys[i].values[0]) ? 0 : !strcasecmp(value, switch_keys[i].values[1]) ? 1 : -1;
+        if (id < 0) {
+            char why[128];
+            snprintf(why, sizeof why, "must be %s or %s", switch_keys[i].values[0], switch_keys[i].values[1]);
+            return fail(path, switch_keys[i].key, why);
+        }
+        if (qat_quant_config_set_switch(cfg, switch_keys[i].which, id) != QAT_OK)
+            return fail(path, switch_keys[i].key, qat_last_error());
+    }
+    return 0;
+}
+
+/* The ExWyAz part of a hand-given name ("BitNet_E6W1.58A6" -> "E6W1.58A6",
+ * "E6W1.58A6@seed-code_run2" -> "E6W1.58A6@seed-code"). */
 static const char *notation_in(const char *name)
 {
     if (strstr(name, "FP32"))
@@ -103,6 +149,9 @@ static int quantization_from(json_object *q, const char *path, char *out, size_t
     int rc = class_from(e, cfg, QAT_CLASS_EMBEDDING, path, "embedding_quant") ||
              class_from(w, cfg, QAT_CLASS_WEIGHT, path, "weight_quant") ||
              class_from(a, cfg, QAT_CLASS_ACTIVATION, path, "activation_quant");
+    json_object *w_gran = NULL;
+    if (!rc)
+        rc = switches_from(q, cfg, w && json_object_object_get_ex(w, "granularity", &w_gran), path);
     if (!rc)
         qat_quant_config_to_string(cfg, out, cap, NULL);
     if (!rc && json_object_object_get_ex(q, "name", &name)) {
@@ -110,7 +159,8 @@ static int quantization_from(json_object *q, const char *path, char *out, size_t
         qat_quant_config *named = NULL;
         char token[QAT_QUANT_CONFIG_MAX_STRING + 1] = "";
         if (notation) {
-            size_t n = strcspn(notation, "_ -/");
+            /* '-' ends the notation too, except inside its @switches. */
+            size_t n = strcspn(notation, strchr(notation, '@') ? "_ /" : "_ -/");
             snprintf(token, sizeof token, "%.*s", (int)n, notation);
         }
         if (!notation || qat_quant_config_parse(token, &named) != QAT_OK || !qat_quant_config_equal(named, cfg)) {
