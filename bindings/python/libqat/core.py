@@ -17,6 +17,10 @@ _qc_free = declare("qat_quant_config_free", [ctypes.c_void_p], None)
 _qc_to_string = declare("qat_quant_config_to_string",
                         [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)])
 _qc_get = declare("qat_quant_config_get", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int)])
+_qc_set_switch = declare("qat_quant_config_set_switch", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int])
+_qc_get_switch = declare("qat_quant_config_get_switch", [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)])
+_qc_set_profile = declare("qat_quant_config_set_profile", [ctypes.c_void_p, ctypes.c_int])
+_qc_get_profile = declare("qat_quant_config_get_profile", [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)])
 
 _THREADS, _SEED, _DETERMINISTIC = 1, 2, 3
 
@@ -87,11 +91,20 @@ class Context:
 
 
 class QuantConfig:
-    """A parsed ExWyAz quant config: QuantConfig('E6W1.58A6')."""
+    """A parsed ExWyAz quant config: QuantConfig('E6W1.58A6'),
+    QuantConfig('E6W1.58A6@seed-code'), QuantConfig('E8W4(row)A8(lsq+)').
+
+    Switches (SPEC section 10; 0 / False is the paper's behaviour):
+    sharing (one quantizer per class), frozen_step (LSQ steps never learn,
+    x / (s + 1e-8)), symmetric (BitNet activations in [-Qp, Qp]),
+    mlm_head (the MLM head quantized during DAPT). `profile` is 'paper',
+    'seed-code' or 'custom'; setting it sets every switch."""
 
     CLASSES = ("embedding", "weight", "activation")
-    ALGOS = ("none", "lsq", "bitnet158")
+    ALGOS = ("none", "lsq", "bitnet158", "lsq+")
     GRANULARITIES = ("tensor", "row", "token")
+    SWITCHES = ("sharing", "frozen_step", "symmetric", "mlm_head")  # qat_quant_switch 1..4
+    PROFILES = ("paper", "seed-code", "custom")
 
     def __init__(self, text: str):
         handle = ctypes.c_void_p()
@@ -117,7 +130,36 @@ class QuantConfig:
                 check(_qc_get(self._handle, ci, param, ctypes.byref(v)))
                 vals.append(v.value)
             out[cls] = {"algo": self.ALGOS[vals[0]], "bits": vals[1], "granularity": self.GRANULARITIES[vals[2]]}
+        out["switches"] = {name: self.switch(name) for name in self.SWITCHES}
+        out["profile"] = self.profile
         return out
+
+    def switch(self, name: str) -> bool:
+        """The value of a switch (see the class docstring)."""
+        v = ctypes.c_int()
+        check(_qc_get_switch(self._handle, self._switch_id(name), ctypes.byref(v)))
+        return bool(v.value)
+
+    def set_switch(self, name: str, on: bool) -> "QuantConfig":
+        check(_qc_set_switch(self._handle, self._switch_id(name), int(bool(on))))
+        return self
+
+    @property
+    def profile(self) -> str:
+        v = ctypes.c_int()
+        check(_qc_get_profile(self._handle, ctypes.byref(v)))
+        return self.PROFILES[v.value]
+
+    @profile.setter
+    def profile(self, name: str) -> None:
+        if name not in self.PROFILES[:2]:
+            raise ValueError(f"profile must be 'paper' or 'seed-code', not {name!r}")
+        check(_qc_set_profile(self._handle, self.PROFILES.index(name)))
+
+    def _switch_id(self, name: str) -> int:
+        if name not in self.SWITCHES:
+            raise ValueError(f"unknown switch {name!r}; expected one of {', '.join(self.SWITCHES)}")
+        return self.SWITCHES.index(name) + 1
 
     def __del__(self):
         if getattr(self, "_handle", None):

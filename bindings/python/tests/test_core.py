@@ -33,7 +33,8 @@ def test_bad_thread_count_raises():
         libqat.Context("ref", threads=-3)
 
 
-@pytest.mark.parametrize("text", ["FP32", "E8W8A8", "E4W4A4", "E2W2A2", "E6W2A6", "E6W1.58A6"])
+@pytest.mark.parametrize("text", ["FP32", "E8W8A8", "E4W4A4", "E2W2A2", "E6W2A6", "E6W1.58A6",
+                                  "E6W1.58A6@seed-code", "E8W4(row)A8(lsq+)", "E8W8A8@shared,frozen-step"])
 def test_quant_config_round_trip(text):
     cfg = libqat.QuantConfig(text)
     assert str(cfg) == text
@@ -47,7 +48,23 @@ def test_quant_config_describe():
     assert d["activation"] == {"algo": "bitnet158", "bits": 6, "granularity": "token"}
 
 
-@pytest.mark.parametrize("bad", ["E9W1A", "W4", "E6W1.5A6", ""])
+def test_quant_config_switches_and_profile():
+    cfg = libqat.QuantConfig("E6W1.58A6")
+    assert cfg.profile == "paper" and not any(cfg.describe()["switches"].values())
+    cfg.profile = "seed-code"
+    assert str(cfg) == "E6W1.58A6@seed-code"
+    assert cfg.describe()["weight"]["granularity"] == "row"
+    cfg.set_switch("mlm_head", False)
+    assert cfg.profile == "custom"
+    assert str(cfg) == "E6W1.58(row)A6@shared,frozen-step,symmetric"
+    with pytest.raises(ValueError, match="unknown switch"):
+        cfg.switch("nope")
+    with pytest.raises(ValueError, match="paper"):
+        cfg.profile = "custom"
+    assert libqat.QuantConfig("E8W8A8(lsq+)").describe()["activation"]["algo"] == "lsq+"
+
+
+@pytest.mark.parametrize("bad", ["E9W1A", "W4", "E6W1.5A6", "", "E8W8A8@nope", "E8W4(row)A8@shared"])
 def test_quant_config_errors(bad):
     with pytest.raises(libqat.QatError) as err:
         libqat.QuantConfig(bad)
