@@ -8,7 +8,11 @@
 #include "test_main.h"
 
 static const char *const configs[] = {"FP32", "E8W8A8", "E4W4A4", "E2W2A2", "E6W2A6", "E6W1.58A6",
-                                      "E6W1.58(row)A6", "E8W4A32", "E32W1.58A8"};
+                                      "E6W1.58(row)A6", "E8W4A32", "E32W1.58A8",
+                                      /* quantizer variants: the seed code's switches but its quantized MLM
+                                       * head (refused below), per-channel LSQ, LSQ+ */
+                                      "E6W1.58(row)A6@shared,frozen-step,symmetric", "E8W4A8@frozen-step",
+                                      "E8W4(row)A8", "E8W8A8(lsq+)", "E6W1.58A4(lsq+)"};
 #define N_CONFIGS (sizeof configs / sizeof configs[0])
 
 static char tmp_path[256];
@@ -121,6 +125,25 @@ START_TEST(test_parity_ternary_1p6)
 }
 END_TEST
 
+/* The seed code's profile exports fine-tuned (token-classification)
+ * models; its quantized MLM head has no packed form and is refused. */
+START_TEST(test_seed_code_profile)
+{
+    run_case("E6W1.58A6@seed-code", QAT_ARCH_ROBERTA, QAT_TASK_TOKEN_CLASSIFICATION, 0);
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_ROBERTA, QAT_TASK_MLM, "E6W1.58A6@seed-code", &m));
+    make_tmp();
+    qat_export_options eo;
+    QAT_ASSERT_OK(qat_export_options_init(&eo, QAT_EXPORT_OPTIONS_VERSION));
+    QAT_ASSERT_FAILS(qat_packed_export(m, tmp_path, &eo), QAT_ERR_UNSUPPORTED, "head is quantized");
+    unlink(tmp_path);
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+END_TEST
+
 START_TEST(test_export_needs_calibration)
 {
     qat_context *ctx = NULL;
@@ -183,6 +206,7 @@ Suite *make_suite(void)
     tcase_add_loop_test(tc, test_parity, 0, (int)(N_CONFIGS * 4));
     tcase_add_test(tc, test_parity_ternary_1p6);
     tcase_add_test(tc, test_export_needs_calibration);
+    tcase_add_test(tc, test_seed_code_profile);
     tcase_add_test(tc, test_forward_bad_inputs);
     suite_add_tcase(s, tc);
     return s;
