@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "sweep_grid.h"
+#include "sweep_plan.h"
 #include "sweep_slurm.h"
 
 static void usage(FILE *out)
@@ -28,10 +29,15 @@ static void usage(FILE *out)
             "  --grid FILE          the grid (.yaml/.yml needs libyaml; .json always works)\n"
             "  --root DIR           where cell directories go (default: the grid's root, else runs/<name>\n"
             "                       next to the grid file)\n"
-            "  --list               print every cell (index, status, id) and exit\n"
+            "  --list               print the plan's cost, every DAPT job and cell (index, status, id), and exit\n"
+            "  --plan PLAN          per-alpha (each cell its own DAPT) or shared-prefix (one DAPT job per\n"
+            "                       model x config x seed, cells from its snapshots); default: the grid's 'plan'\n"
             "  --cell N|ID          run only this cell (an index 0..N-1 as SLURM_ARRAY_TASK_ID, or an id)\n"
-            "  --emit-slurm FILE    write a SLURM array script, one array task per cell, and exit\n"
-            "  --submit             with --emit-slurm: run sbatch on the script\n"
+            "  --dapt N|ID          run only this DAPT job of the shared-prefix plan\n"
+            "  --emit-slurm FILE    write a SLURM array script, one array task per cell (and, shared-prefix,\n"
+            "                       FILE's -dapt twin, one task per DAPT job), and exit\n"
+            "  --submit             with --emit-slurm: sbatch them, the cells after the DAPT jobs\n"
+            "                       (--dependency=afterok; alpha-0 cells do not wait)\n"
             "  --threads N          threads per cell (default: the grid's 'threads', else the library's)\n"
             "  --backend NAME       backend (default: the grid's 'backend', else the best available)\n"
             "  --carbon-intensity G g CO2eq/kWh for each cell's energy (default: the grid's\n"
@@ -140,9 +146,18 @@ static int write_cell_json(const sweep_grid *g, const sweep_cell *c)
     json_object_object_add(j, "task", json_object_new_string(c->task->name));
     json_object_object_add(j, "task_train", json_object_new_string(c->task->train));
     json_object_object_add(j, "quant", json_object_new_string(c->config));
-    json_object_object_add(j, "alpha", json_object_new_double(c->alpha));
+    json_object_object_add(j, "alpha", c->alpha == SWEEP_ALPHA_AUTO ? json_object_new_string("auto")
+                                                                    : json_object_new_double(c->alpha));
     json_object_object_add(j, "seed", json_object_new_int64((int64_t)c->seed));
     json_object_object_add(j, "total_steps", json_object_new_int64(g->total_steps));
+    json_object_object_add(j, "plan", json_object_new_string(g->plan == SWEEP_PLAN_SHARED_PREFIX ? "shared-prefix"
+                                                                                                 : "per-alpha"));
+    long dj = sweep_plan_cell_dapt(g, c);
+    if (dj >= 0) {
+        sweep_dapt_job job;
+        sweep_plan_dapt_job(g, (size_t)dj, &job);
+        json_object_object_add(j, "dapt_job", json_object_new_string(job.id));
+    }
     char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/cell.json", c->out_dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -164,7 +179,17 @@ static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_ce
     o.tokenizer = c->model->tokenizer;
     o.corpus = c->model->corpus;
     o.quant = c->config;
-    o.alpha = c->alpha;
+    o.alpha = c->alpha == SWEEP_ALPHA_AUTO ? 0.0 : c->alpha;
+    o.adaptive = g->adaptive;
+    o.adaptive.enabled = c->alpha == SWEEP_ALPHA_AUTO;
+    long dj = sweep_plan_cell_dapt(g, c);
+    sweep_dapt_job job;
+    /* results.json records the plan, alpha-0 cells included */
+    o.plan = g->plan == SWEEP_PLAN_SHARED_PREFIX ? QAT_PLAN_SHARED_PREFIX : QAT_PLAN_PER_ALPHA;
+    if (dj >= 0) {
+        sweep_plan_dapt_job(g, (size_t)dj, &job);
+        o.dapt_dir = job.out_dir;
+    }
     o.seed = c->seed;
     o.total_steps = g->total_steps;
     o.train_file = c->task->train;
@@ -188,9 +213,98 @@ static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_ce
     return st;
 }
 
+static int dapt_done(const sweep_dapt_job *j)
+{
+    return file_exists(j->out_dir, "dapt.json");
+}
+
+static const char *dapt_status(const sweep_dapt_job *j)
+{
+    if (dapt_done(j))
+        return "done";
+    return file_exists(j->out_dir, "metrics.jsonl") ? "started" : "pending";
+}
+
+/* One shared DAPT run: the schedule reaches the largest alpha, snapshots
+ * at every alpha's step (and where adaptive alpha stops, for "auto"). */
+static qat_status run_dapt_job(qat_context *ctx, const sweep_grid *g, const sweep_dapt_job *j, size_t count, int quiet)
+{
+    if (mkdirs(j->out_dir) != 0) {
+        fprintf(stderr, "qat sweep: DAPT job %zu: cannot create %s: %s\n", j->index, j->out_dir, strerror(errno));
+        return QAT_ERR_IO;
+    }
+    double *alphas = malloc(g->n_alphas * sizeof *alphas);
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_alphas; i++)
+        if (g->alphas[i] != SWEEP_ALPHA_AUTO)
+            alphas[n++] = g->alphas[i];
+    qat_dapt_options o;
+    qat_dapt_options_init(&o, QAT_DAPT_OPTIONS_VERSION);
+    o.model_dir = j->model->path;
+    o.tokenizer = j->model->tokenizer;
+    o.corpus = j->model->corpus;
+    o.quant = j->config;
+    o.seed = j->seed;
+    o.total_steps = g->total_steps;
+    o.alphas = alphas;
+    o.n_alphas = n;
+    o.adaptive = g->adaptive; /* enabled when an alpha is "auto" */
+    o.out_dir = j->out_dir;
+    o.max_seq_len = g->seq_len;
+    o.checkpoint_every = g->checkpoint_every;
+    o.train.batch_size = g->batch;
+    o.train.micro_batch_size = g->micro_batch;
+    o.train.learning_rate = g->lr;
+    o.train.warmup_ratio = g->warmup;
+    o.carbon_intensity = g->carbon_intensity;
+    o.power_watts = g->power_watts;
+    progress_state p = {j->id, j->index, count, isatty(STDERR_FILENO), quiet, {0, 0}, ""};
+    o.progress = on_progress;
+    o.progress_user = &p;
+    qat_status st = qat_dapt_run(ctx, &o);
+    if (p.tty && !quiet && p.phase[0])
+        fputc('\n', stderr);
+    free(alphas);
+    return st;
+}
+
+/* Runs DAPT jobs [first, last) that are not done; marks failed ones. */
+static size_t run_dapt_jobs(qat_context *ctx, const sweep_grid *g, size_t first, size_t last, int quiet,
+                            unsigned char *failed_jobs)
+{
+    size_t n = sweep_plan_dapt_count(g), failed = 0;
+    for (size_t i = first; i < last && !interrupted; i++) {
+        sweep_dapt_job j;
+        sweep_plan_dapt_job(g, i, &j);
+        if (dapt_done(&j)) {
+            printf("[dapt %zu/%zu] %s: done already, skipped\n", i + 1, n, j.id);
+            continue;
+        }
+        printf("[dapt %zu/%zu] %s: %s (%lld steps)\n", i + 1, n, j.id,
+               file_exists(j.out_dir, "metrics.jsonl") ? "resuming" : "starting",
+               (long long)sweep_plan_dapt_schedule(g));
+        fflush(stdout);
+        qat_status st = run_dapt_job(ctx, g, &j, n, quiet);
+        if (st == QAT_OK) {
+            printf("[dapt %zu/%zu] %s: done\n", i + 1, n, j.id);
+        } else if (interrupted) {
+            printf("[dapt %zu/%zu] %s: interrupted, checkpoint kept (run again to resume)\n", i + 1, n, j.id);
+        } else {
+            fprintf(stderr, "qat sweep: DAPT job %zu (%s) failed: %s (%s)\n", i, j.id, qat_last_error(),
+                    qat_status_string(st));
+            if (failed_jobs)
+                failed_jobs[i] = 1;
+            failed++;
+        }
+        fflush(stdout);
+    }
+    return failed;
+}
+
 int qat_cli_sweep(int argc, char **argv)
 {
     const char *grid_path = NULL, *root = NULL, *cell_key = NULL, *slurm_script = NULL, *backend = NULL;
+    const char *dapt_key = NULL, *plan = NULL;
     int list = 0, submit = 0, quiet = 0;
     long threads = -1;
     double carbon_intensity = -1, power_watts = -1;
@@ -214,7 +328,8 @@ int qat_cli_sweep(int argc, char **argv)
         }
         int takes_value = !strcmp(a, "--grid") || !strcmp(a, "--root") || !strcmp(a, "--cell") ||
                           !strcmp(a, "--emit-slurm") || !strcmp(a, "--threads") || !strcmp(a, "--backend") ||
-                          !strcmp(a, "--carbon-intensity") || !strcmp(a, "--power-watts");
+                          !strcmp(a, "--carbon-intensity") || !strcmp(a, "--power-watts") ||
+                          !strcmp(a, "--dapt") || !strcmp(a, "--plan");
         if (!takes_value) {
             fprintf(stderr, "qat sweep: unknown option %s\n", a);
             usage(stderr);
@@ -228,6 +343,8 @@ int qat_cli_sweep(int argc, char **argv)
         if (!strcmp(a, "--grid")) grid_path = v;
         else if (!strcmp(a, "--root")) root = v;
         else if (!strcmp(a, "--cell")) cell_key = v;
+        else if (!strcmp(a, "--dapt")) dapt_key = v;
+        else if (!strcmp(a, "--plan")) plan = v;
         else if (!strcmp(a, "--emit-slurm")) slurm_script = v;
         else if (!strcmp(a, "--backend")) backend = v;
         else if (!strcmp(a, "--carbon-intensity") || !strcmp(a, "--power-watts")) {
@@ -256,12 +373,23 @@ int qat_cli_sweep(int argc, char **argv)
         fprintf(stderr, "qat sweep: --submit needs --emit-slurm FILE (the script to submit)\n");
         return 2;
     }
+    if (cell_key && dapt_key) {
+        fprintf(stderr, "qat sweep: --cell and --dapt select one job each: give one of them\n");
+        return 2;
+    }
+    if (plan && strcmp(plan, "per-alpha") && strcmp(plan, "shared-prefix")) {
+        fprintf(stderr, "qat sweep: --plan: '%s' is not a plan (per-alpha or shared-prefix)\n", plan);
+        return 2;
+    }
     sweep_grid g;
     char err[1024];
     if (sweep_grid_load(grid_path, root, &g, err, sizeof err) != 0) {
         fprintf(stderr, "qat sweep: %s\n", err);
         return 2;
     }
+    if (plan)
+        g.plan = strcmp(plan, "shared-prefix") ? SWEEP_PLAN_PER_ALPHA : SWEEP_PLAN_SHARED_PREFIX;
+    size_t n_dapt = sweep_plan_dapt_count(&g), dapt_first = 0, dapt_last = n_dapt;
     size_t n = sweep_grid_cell_count(&g), first = 0, last = n;
     if (threads < 0)
         threads = (long)g.threads;
@@ -277,9 +405,25 @@ int qat_cli_sweep(int argc, char **argv)
             return 2;
         }
         last = first + 1;
+        dapt_first = dapt_last = 0;
+    }
+    if (dapt_key) {
+        if (sweep_plan_find_dapt(&g, dapt_key, &dapt_first, err, sizeof err) != 0) {
+            fprintf(stderr, "qat sweep: --dapt: %s\n", err);
+            sweep_grid_free(&g);
+            return 2;
+        }
+        dapt_last = dapt_first + 1;
+        first = last = 0;
     }
     if (list) {
         printf("# %s: %zu cells under %s\n", g.path, n, g.root);
+        sweep_plan_print_cost(stdout, &g);
+        sweep_dapt_job j;
+        for (size_t i = dapt_first; i < dapt_last; i++) {
+            sweep_plan_dapt_job(&g, i, &j);
+            printf("d%zu\t%s\t%s\n", i, dapt_status(&j), j.id);
+        }
         sweep_cell c;
         for (size_t i = first; i < last; i++) {
             sweep_grid_cell(&g, i, &c);
@@ -299,8 +443,16 @@ int qat_cli_sweep(int argc, char **argv)
             rc = 1;
             goto out;
         }
+        sweep_plan_print_cost(stdout, &g);
         printf("%s: SLURM array of %zu cells (tasks 0-%zu) for %s\n", slurm_script, n, n - 1, g.path);
-        if (submit && sweep_slurm_submit(slurm_script, err, sizeof err) != 0) {
+        char dapt_script[PATH_MAX + 16];
+        if (n_dapt > 0) {
+            sweep_slurm_dapt_script_path(slurm_script, dapt_script, sizeof dapt_script);
+            printf("%s: SLURM array of %zu DAPT jobs (tasks 0-%zu); the cells depend on it\n", dapt_script, n_dapt,
+                   n_dapt - 1);
+        }
+        if (submit && (n_dapt > 0 ? sweep_slurm_submit_chain(&g, slurm_script, dapt_script, err, sizeof err)
+                                  : sweep_slurm_submit(slurm_script, err, sizeof err)) != 0) {
             fprintf(stderr, "qat sweep: --submit: %s\n", err);
             rc = 1;
         }
@@ -325,6 +477,12 @@ int qat_cli_sweep(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     size_t done = 0, skipped = 0, failed = 0;
+    /* The graph: DAPT jobs first, then the cells that start from them. */
+    unsigned char *dapt_failed = calloc(n_dapt ? n_dapt : 1, 1);
+    if (n_dapt > 0 && dapt_last > dapt_first) {
+        sweep_plan_print_cost(stdout, &g);
+        failed += run_dapt_jobs(ctx, &g, dapt_first, dapt_last, quiet, dapt_failed);
+    }
     for (size_t i = first; i < last && !interrupted; i++) {
         sweep_cell c;
         sweep_grid_cell(&g, i, &c);
@@ -332,6 +490,17 @@ int qat_cli_sweep(int argc, char **argv)
             printf("[%zu/%zu] %s: done already, skipped\n", i + 1, n, c.id);
             skipped++;
             continue;
+        }
+        long dj = sweep_plan_cell_dapt(&g, &c);
+        if (dj >= 0) {
+            sweep_dapt_job job;
+            sweep_plan_dapt_job(&g, (size_t)dj, &job);
+            if (!dapt_done(&job)) {
+                fprintf(stderr, "qat sweep: cell %zu (%s) skipped: its DAPT job %s %s\n", i, c.id, job.id,
+                        dapt_failed[dj] ? "failed" : "has not finished (run it: qat sweep --dapt ID, or the whole grid)");
+                failed++;
+                continue;
+            }
         }
         int resuming = file_exists(c.out_dir, "cell.json");
         printf("[%zu/%zu] %s: %s\n", i + 1, n, c.id, resuming ? "resuming" : "starting");
@@ -350,6 +519,7 @@ int qat_cli_sweep(int argc, char **argv)
         }
         fflush(stdout);
     }
+    free(dapt_failed);
     qat_context_free(ctx);
     printf("%zu run, %zu skipped (done before), %zu failed%s; results under %s\n", done, skipped, failed,
            interrupted ? ", interrupted" : "", g.root);

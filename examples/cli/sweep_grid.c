@@ -185,14 +185,19 @@ static int load_alphas(checker *c, json_object *root, sweep_grid *g)
         char key[64];
         snprintf(key, sizeof key, "alphas[%zu]", i);
         json_object *v = json_object_array_get_idx(list, i);
-        if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
-            return fail(c, key, "expected a number in [0, 1), got %s", type_name(v));
-        double a = json_object_get_double(v);
-        if (!(a >= 0 && a < 1))
-            return fail(c, key, "%g is outside [0, 1) (alpha is the DAPT share of B_total)", a);
+        double a;
+        if (json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), "auto")) {
+            a = SWEEP_ALPHA_AUTO; /* adaptive alpha */
+        } else if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double)) {
+            return fail(c, key, "expected a number in [0, 1) or \"auto\", got %s", type_name(v));
+        } else {
+            a = json_object_get_double(v);
+            if (!(a >= 0 && a < 1))
+                return fail(c, key, "%g is outside [0, 1) (alpha is the DAPT share of B_total)", a);
+        }
         for (size_t j = 0; j < g->n_alphas; j++)
             if (g->alphas[j] == a)
-                return fail(c, key, "%g repeats alphas[%zu]", a, j);
+                return fail(c, key, "%s repeats alphas[%zu]", json_object_get_string(v), j);
         g->alphas[g->n_alphas++] = a;
     }
     return 0;
@@ -298,6 +303,8 @@ static int load_models(checker *c, json_object *root, sweep_grid *g, int need_co
         if (!safe_label(m->name))
             return fail(c, key, "'%s' is not a usable label (letters, digits, '-', '_', '.', '+'; at most 64)",
                         m->name);
+        if (!strcmp(m->name, "_dapt")) /* <root>/_dapt/ holds the shared DAPT jobs */
+            return fail(c, key, "'_dapt' is reserved (the shared-prefix plan's DAPT jobs live in <root>/_dapt)");
         for (size_t j = 0; j < i; j++)
             if (!strcmp(g->models[j].name, m->name))
                 return fail(c, key, "'%s' is also the name of models[%zu]", m->name, j);
@@ -418,12 +425,51 @@ static int load_slurm(checker *c, json_object *root, sweep_grid *g)
     return 0;
 }
 
+static int load_plan(checker *c, json_object *root, sweep_grid *g)
+{
+    static const char *const keys[] = {"alpha_max", "eval_every", "patience", "min_delta", "heldout", NULL};
+    char *plan = NULL;
+    if (get_string(c, root, "plan", "plan", &plan, 0))
+        return -1;
+    g->plan = SWEEP_PLAN_PER_ALPHA;
+    if (plan && !strcmp(plan, "shared-prefix"))
+        g->plan = SWEEP_PLAN_SHARED_PREFIX;
+    else if (plan && strcmp(plan, "per-alpha")) {
+        fail(c, "plan", "'%s' is not a plan (per-alpha or shared-prefix)", plan);
+        free(plan);
+        return -1;
+    }
+    free(plan);
+    qat_pipeline_options defaults;
+    qat_pipeline_options_init(&defaults, QAT_PIPELINE_OPTIONS_VERSION);
+    g->adaptive = defaults.adaptive;
+    for (size_t i = 0; i < g->n_alphas; i++)
+        g->adaptive.enabled |= g->alphas[i] == SWEEP_ALPHA_AUTO;
+    json_object *a = NULL;
+    if (!json_object_object_get_ex(root, "adaptive", &a) || !a)
+        return 0;
+    if (!json_object_is_type(a, json_type_object))
+        return fail(c, "adaptive", "expected a mapping, got %s", type_name(a));
+    qat_adaptive_options *o = &g->adaptive;
+    if (known_keys(c, a, "adaptive", keys) || get_number(c, a, "alpha_max", "adaptive.alpha_max", &o->alpha_max) ||
+        get_int(c, a, "eval_every", "adaptive.eval_every", &o->eval_every, 0, INT64_C(1) << 40) ||
+        get_int(c, a, "patience", "adaptive.patience", &o->patience, 1, 1 << 20) ||
+        get_number(c, a, "min_delta", "adaptive.min_delta", &o->min_delta) ||
+        get_int(c, a, "heldout", "adaptive.heldout", &o->heldout_sequences, 0, INT64_C(1) << 40))
+        return -1;
+    if (!(o->alpha_max > 0 && o->alpha_max < 1))
+        return fail(c, "adaptive.alpha_max", "%g is outside (0, 1)", o->alpha_max);
+    if (!(o->min_delta >= 0))
+        return fail(c, "adaptive.min_delta", "%g is negative", o->min_delta);
+    return 0;
+}
+
 int sweep_grid_from_json(json_object *root, const char *label, const char *base_dir, const char *root_override,
                          sweep_grid *g, char *err, size_t errcap)
 {
     static const char *const keys[] = {"name",   "root",     "configs", "alphas",  "seeds", "models",
                                        "tasks",  "training", "threads", "backend", "slurm", "carbon_intensity",
-                                       "power_watts", NULL};
+                                       "power_watts", "plan", "adaptive", NULL};
     checker c = {label, base_dir, err, errcap};
     memset(g, 0, sizeof *g);
     g->path = strdup(label);
@@ -436,8 +482,8 @@ int sweep_grid_from_json(json_object *root, const char *label, const char *base_
         goto bad;
     int need_corpus = 0;
     for (size_t i = 0; i < g->n_alphas; i++)
-        need_corpus |= g->alphas[i] > 0;
-    if (load_models(&c, root, g, need_corpus) || load_tasks(&c, root, g) || load_training(&c, root, g) ||
+        need_corpus |= g->alphas[i] != 0; /* "auto" runs DAPT too */
+    if (load_plan(&c, root, g) || load_models(&c, root, g, need_corpus) || load_tasks(&c, root, g) || load_training(&c, root, g) ||
         load_slurm(&c, root, g) || get_int(&c, root, "threads", "threads", &g->threads, 0, 4096) ||
         get_string(&c, root, "backend", "backend", &g->backend, 0) || get_string(&c, root, "name", "name", &g->name, 0) ||
         get_number(&c, root, "carbon_intensity", "carbon_intensity", &g->carbon_intensity) ||
@@ -610,7 +656,12 @@ void sweep_grid_cell(const sweep_grid *g, size_t index, sweep_cell *c)
     i /= g->n_tasks;
     c->model = &g->models[i];
     /* %g keeps 0.1 as "0.1" and is exact enough for any alpha a grid gives. */
-    snprintf(c->id, sizeof c->id, "%s/%s/%s/a%g-s%llu", c->model->name, c->task->name, c->config, c->alpha,
+    char alpha[32];
+    if (c->alpha == SWEEP_ALPHA_AUTO)
+        snprintf(alpha, sizeof alpha, "auto");
+    else
+        snprintf(alpha, sizeof alpha, "%g", c->alpha);
+    snprintf(c->id, sizeof c->id, "%s/%s/%s/a%s-s%llu", c->model->name, c->task->name, c->config, alpha,
              (unsigned long long)c->seed);
     snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", g->root, c->id);
 }

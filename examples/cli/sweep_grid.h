@@ -8,6 +8,16 @@
 #include <stdint.h>
 
 #include <json-c/json.h>
+#include <qat/train.h>
+
+/* An alpha given as "auto": adaptive alpha (the held-out MLM loss decides). */
+#define SWEEP_ALPHA_AUTO (-1.0)
+
+/* How the grid's DAPT runs (docs/sweep.md, "Plans"). */
+typedef enum sweep_plan {
+    SWEEP_PLAN_PER_ALPHA = 0,     /* every cell its own DAPT (the paper) */
+    SWEEP_PLAN_SHARED_PREFIX = 1  /* one DAPT job per model x config x seed, cells from its snapshots */
+} sweep_plan;
 
 typedef struct sweep_model {
     char *name;       /* directory-safe label, e.g. "camembert-bio" */
@@ -36,7 +46,7 @@ typedef struct sweep_grid {
     char *root;       /* where cells' out dirs go */
     char **configs;   /* canonical ExWyAz strings, grid order */
     size_t n_configs;
-    double *alphas;
+    double *alphas;   /* in [0, 1), or SWEEP_ALPHA_AUTO */
     size_t n_alphas;
     uint64_t *seeds;
     size_t n_seeds;
@@ -52,6 +62,8 @@ typedef struct sweep_grid {
     double carbon_intensity;  /* g CO2eq/kWh for results.json's energy; 0: the library's default */
     double power_watts;       /* the energy estimate's draw; 0: the library's default */
     sweep_slurm slurm;
+    sweep_plan plan;                /* "plan:" (per-alpha) */
+    qat_adaptive_options adaptive;  /* "adaptive:" knobs, used by "auto" alphas */
 } sweep_grid;
 
 /* One cell: pointers into its grid. The id is also the out dir relative to
@@ -63,7 +75,7 @@ typedef struct sweep_cell {
     const sweep_model *model;
     const sweep_task *task;
     const char *config;
-    double alpha;
+    double alpha;     /* SWEEP_ALPHA_AUTO: adaptive */
     uint64_t seed;
     char id[512];
     char out_dir[4096];

@@ -244,7 +244,8 @@ qat_status qat_plan_validate(const qat_pipeline_options *o)
 {
     QAT_CHECK_ARG(o->plan == QAT_PLAN_PER_ALPHA || o->plan == QAT_PLAN_SHARED_PREFIX,
                   "pipeline options: unknown plan %d", (int)o->plan);
-    QAT_CHECK_ARG(o->plan != QAT_PLAN_SHARED_PREFIX || o->dapt_dir,
+    /* alpha 0 runs no DAPT under either plan: no dapt_dir needed */
+    QAT_CHECK_ARG(o->plan != QAT_PLAN_SHARED_PREFIX || o->dapt_dir || (o->alpha == 0 && !o->adaptive.enabled),
                   "pipeline options: the shared-prefix plan needs dapt_dir (a qat_dapt_run directory)");
     QAT_CHECK_ARG(!o->adaptive.enabled || o->plan == QAT_PLAN_SHARED_PREFIX || o->corpus,
                   "pipeline options: adaptive alpha needs a corpus for DAPT");
