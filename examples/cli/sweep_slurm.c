@@ -283,7 +283,7 @@ int sweep_slurm_submit_chain(const sweep_grid *g, const char *cells_script, cons
         if (sbatch_parsable(pass == 0 ? argv_dep : argv_free, job, sizeof job, err, errcap) != 0)
             goto out;
         printf("Submitted batch job %s (%zu cells %s, %s)\n", job, k,
-               pass == 0 ? dependency + 2 : "without DAPT, no dependency", arg + 2);
+               pass == 0 ? strchr(dependency, '=') + 1 : "without DAPT, no dependency", arg + 2);
     }
     rc = 0;
 out:

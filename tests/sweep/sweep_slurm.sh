@@ -122,4 +122,38 @@ done
     || fail "task logs: $(cat "$work"/runs/slurm-logs/*.out)"
 "$qat" report "$work/runs" --no-plots > "$work/report.txt" || fail "report failed"
 [ "$(grep -cE '^\| (FP32|E6W1\.58A6) \| (0|0\.5) \|' "$work/report.txt")" -eq 4 ] || fail "$(cat "$work/report.txt")"
+
+# --- the shared-prefix plan: a DAPT array, the cells that start from its
+# snapshots submitted with --dependency=afterok:<DAPT job>, the alpha-0
+# cells without one. Submitted held (SBATCH_HOLD), so the dependency can be
+# read before anything runs, then released.
+sed -e 's/^name: tiny$/name: shared/' -e 's/^root: runs$/root: shared-runs/' "$work/grid.yaml" > "$work/shared.yaml"
+echo "plan: shared-prefix" >> "$work/shared.yaml"
+SBATCH_HOLD=1 timeout 30 "$qat" sweep --grid "$work/shared.yaml" --emit-slurm "$work/shared.sbatch" --submit \
+    > "$work/submit2.txt" || fail "shared submit: $(cat "$work/submit2.txt")"
+dapt_job=$(sed -n 's/^Submitted batch job \([0-9]*\) (DAPT array.*/\1/p' "$work/submit2.txt")
+dep_job=$(sed -n 's/^Submitted batch job \([0-9]*\) (.* cells afterok:.*/\1/p' "$work/submit2.txt")
+free_job=$(sed -n 's/^Submitted batch job \([0-9]*\) (.* without DAPT.*/\1/p' "$work/submit2.txt")
+[ -n "$dapt_job" ] && [ -n "$dep_job" ] && [ -n "$free_job" ] || fail "job ids: $(cat "$work/submit2.txt")"
+grep -q "cells afterok:$dapt_job, array=1,3)" "$work/submit2.txt" || fail "dependent array: $(cat "$work/submit2.txt")"
+grep -q "without DAPT, no dependency, array=0,2)" "$work/submit2.txt" || fail "free array: $(cat "$work/submit2.txt")"
+timeout 10 scontrol show job "$dep_job" > "$work/dep.txt" || fail "scontrol show job $dep_job"
+grep -q "Dependency=afterok:${dapt_job}" "$work/dep.txt" || fail "the cells do not depend on the DAPT job: $(cat "$work/dep.txt")"
+timeout 10 scontrol show job "$free_job" | grep -q "Dependency=(null)" || fail "alpha-0 cells should not wait"
+timeout 10 scontrol release "$dapt_job" "$dep_job" "$free_job" || fail "scontrol release"
+for i in $(seq 240); do
+    n=$(find "$work/shared-runs" -name results.json | wc -l)
+    [ "$n" -eq 4 ] && break
+    [ "$i" -eq 240 ] && fail "shared plan: only $n of 4 cells in 120 s; $(cat "$work"/shared-runs/slurm-logs/* 2> /dev/null)"
+    sleep 0.5
+done
+for cfg in FP32 E6W1.58A6; do
+    dj="$work/shared-runs/_dapt/demo/$cfg/s42/dapt.json"
+    [ -f "$dj" ] || fail "no $dj"
+    cell="$work/shared-runs/demo/pos/$cfg/a0.5-s42"
+    grep -q '"plan":"shared-prefix"' "$cell/results.json" || grep -q '"plan": "shared-prefix"' "$cell/results.json" \
+        || fail "$cfg: results.json plan"
+    # the cell started after its DAPT job finished (afterok held it back)
+    [ "$(stat -c %Y "$cell/cell.json")" -ge "$(stat -c %Y "$dj")" ] || fail "$cfg: the cell started before its DAPT job ended"
+done
 echo "sweep_slurm: ok"
