@@ -35,6 +35,18 @@ PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, c
                                ctypes.c_double)
 
 
+class AdaptiveOptions(ctypes.Structure):
+    """Mirror of qat_adaptive_options (adaptive alpha; layout fixed)."""
+    _fields_ = [
+        ("enabled", ctypes.c_int),
+        ("alpha_max", ctypes.c_double),
+        ("eval_every", ctypes.c_int64),
+        ("patience", ctypes.c_int64),
+        ("min_delta", ctypes.c_double),
+        ("heldout_sequences", ctypes.c_int64),
+    ]
+
+
 class PipelineOptions(ctypes.Structure):
     """Mirror of qat_pipeline_options (version 1)."""
     _fields_ = [
@@ -57,6 +69,10 @@ class PipelineOptions(ctypes.Structure):
         ("progress_user", ctypes.c_void_p),
         ("carbon_intensity", ctypes.c_double),
         ("power_watts", ctypes.c_double),
+        # plans (issue #11): qat_plan, the shared DAPT run, adaptive alpha
+        ("plan", ctypes.c_int),
+        ("dapt_dir", ctypes.c_char_p),
+        ("adaptive", AdaptiveOptions),
     ]
 
 
