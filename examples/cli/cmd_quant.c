@@ -5,7 +5,10 @@
 
 static const char *algo_name(int algo)
 {
-    return algo == QAT_ALGO_LSQ ? "LSQ" : algo == QAT_ALGO_BITNET158 ? "BitNet b1.58" : "float";
+    return algo == QAT_ALGO_LSQ          ? "LSQ"
+           : algo == QAT_ALGO_LSQ_PLUS   ? "LSQ+ (unsigned, learned offset)"
+           : algo == QAT_ALGO_BITNET158 ? "BitNet b1.58"
+                                         : "float";
 }
 
 static const char *granularity_name(int g)
@@ -38,6 +41,21 @@ int qat_cli_quant(int argc, char **argv)
             printf("  %-12s %s ternary, %s\n", classes[c], algo_name(algo), granularity_name(gran));
         else
             printf("  %-12s %s %d bits, %s\n", classes[c], algo_name(algo), bits, granularity_name(gran));
+    }
+    static const char *const switches[] = {"", "quantizers: one per class, shared by every layer",
+                                           "LSQ steps: frozen, x / (s + 1e-8), pass-through gradient",
+                                           "BitNet activations: clamped to [-Qp, Qp]",
+                                           "MLM head: quantized during DAPT"};
+    static const char *const paper[] = {"", "quantizers: one per tensor", "LSQ steps: learned (gradient scale g)",
+                                        "BitNet activations: [Qn, Qp]", "MLM head: float"};
+    qat_quant_profile profile;
+    qat_quant_config_get_profile(cfg, &profile);
+    printf("  profile      %s\n", profile == QAT_PROFILE_PAPER ? "paper" : profile == QAT_PROFILE_SEED_CODE ? "seed-code"
+                                                                                                            : "custom");
+    for (int s = QAT_QS_SHARING; s <= QAT_QS_MLM_HEAD; s++) {
+        int v = 0;
+        qat_quant_config_get_switch(cfg, (qat_quant_switch)s, &v);
+        printf("  %s\n", v ? switches[s] : paper[s]);
     }
     qat_quant_config_free(cfg);
     return 0;
