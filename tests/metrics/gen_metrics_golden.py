@@ -57,6 +57,10 @@ def ner_cases(rng):
         ("no_pred_entities", [[1, 2, 0]], [[0, 0, 0]]),
         ("no_gold_entities", [[0, 0, 0]], [[5, 6, 0]]),
         ("identical", [[1, 2, 0, 3, 5, 6]], [[1, 2, 0, 3, 5, 6]]),
+        # degenerate: nothing at all, no gold entity but predicted ones
+        ("only_empty_sentences", [[], [], []], [[], [], []]),
+        ("single_token_entity", [[1]], [[1]]),
+        ("pred_entities_no_gold", [[0, 0], [0]], [[1, 2], [3]]),
     ]
     for name, g, p in adversarial:
         cases.append(ner_case(L, g, p, name))
@@ -91,6 +95,13 @@ def cls_cases(rng):
         cls_case(4, [[0, 0, 1]], [[3, 3, 3]], "pred_only_label"),
         cls_case(5, [[0, 1], [1]], [[0, 0], [0]], "missing_pred_label"),
         cls_case(6, [[2]], [[2]], "single"),
+        # degenerate: empty sentences among others, one label everywhere,
+        # everything wrong, one token, a label set mostly absent
+        cls_case(3, [[], [1, 2], [], [0], []], [[], [1, 1], [], [0], []], "empty_sentences_mixed"),
+        cls_case(4, [[3, 3, 3]], [[3, 3, 3]], "one_label_everywhere"),
+        cls_case(2, [[0, 0]], [[1, 1]], "all_wrong"),
+        cls_case(2, [[0]], [[1]], "one_token_wrong"),
+        cls_case(50, [[7, 7, 9]], [[7, 9, 9]], "most_labels_absent"),
     ]
     for k in range(30):
         n_labels = rng.choice([2, 5, 17, 40])
