@@ -23,7 +23,15 @@ typedef struct report_run {
     char *grid;        /* cell.json's sweep name, else "(qat train runs)" */
     int energy;        /* results.json's energy.method: REPORT_ENERGY_* */
     double kwh, gco2eq;/* 0 when energy is REPORT_ENERGY_NONE */
+    double ci_low, ci_high; /* test.f1_ci95 (fractions); NAN when absent */
+    double chosen_alpha;    /* adaptive runs: the alpha they chose (alpha is REPORT_ALPHA_AUTO) */
+    char *plan;             /* results.json's plan ("per-alpha" before plans existed) */
 } report_run;
+
+/* The row of adaptive-alpha runs: after every alpha in [0, 1). */
+#define REPORT_ALPHA_AUTO 2.0
+/* "auto" or "%g". */
+void report_alpha_label(double alpha, char *out, size_t cap);
 
 enum { REPORT_ENERGY_NONE = 0, REPORT_ENERGY_MEASURED = 1, REPORT_ENERGY_ESTIMATED = 2 };
 
@@ -62,6 +70,17 @@ void report_axes_free(report_axes *axes);
  * in one (config, alpha, task, model) cell; *n = 0 when there are none. */
 void report_cell_stats(const report_set *set, const char *config, double alpha, const char *task, const char *model,
                        size_t *n, double *mean, double *std);
+
+/* More of one cell: runs below the collapse threshold (per seed), the
+ * mean chosen alpha of adaptive runs, and the single run's bootstrap
+ * interval in % (NAN unless exactly one run). */
+typedef struct report_cell_extra {
+    size_t n, collapsed;
+    double chosen_alpha;
+    double ci_low, ci_high;
+} report_cell_extra;
+void report_cell_more(const report_set *set, const char *config, double alpha, const char *task, const char *model,
+                      double collapse_pct, report_cell_extra *out);
 
 /* Table III in Markdown and in LaTeX (booktabs). */
 void report_table3_markdown(FILE *out, const report_set *set, const report_axes *axes, const report_style *style);

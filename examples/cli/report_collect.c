@@ -109,6 +109,22 @@ static void add_run(report_set *set, const char *path, const char *dir)
     const char *grid = str_field(cell, "sweep") ? str_field(cell, "sweep") : str_field(cell, "grid");
     run.grid = strdup(grid ? grid : "(qat train runs)");
     read_energy(r, &run);
+    run.ci_low = run.ci_high = NAN;
+    json_object *ci = NULL;
+    if (json_object_object_get_ex(test, "f1_ci95", &ci) && json_object_is_type(ci, json_type_array) &&
+        json_object_array_length(ci) == 2) {
+        run.ci_low = json_object_get_double(json_object_array_get_idx(ci, 0));
+        run.ci_high = json_object_get_double(json_object_array_get_idx(ci, 1));
+    }
+    /* Adaptive runs form their own row: their alphas differ run to run. */
+    run.chosen_alpha = NAN;
+    const char *mode = str_field(r, "alpha_mode");
+    if (mode && !strcmp(mode, "adaptive")) {
+        run.chosen_alpha = run.alpha;
+        run.alpha = REPORT_ALPHA_AUTO;
+    }
+    const char *plan = str_field(r, "plan");
+    run.plan = strdup(plan ? plan : "per-alpha");
     /* A copied run directory would count one seed twice in mean +- std. */
     for (size_t i = 0; i < set->n; i++) {
         const report_run *o = &set->runs[i];
@@ -122,6 +138,7 @@ static void add_run(report_set *set, const char *path, const char *dir)
             free(run.task);
             free(run.metric);
             free(run.grid);
+            free(run.plan);
             goto out;
         }
     }
@@ -180,6 +197,7 @@ void report_set_free(report_set *set)
         free(r->task);
         free(r->metric);
         free(r->grid);
+        free(r->plan);
     }
     free(set->runs);
     memset(set, 0, sizeof *set);

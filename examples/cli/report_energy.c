@@ -71,17 +71,19 @@ static void row(FILE *out, int latex, const char *label, double alpha, int is_al
     fmt(kwh, sizeof kwh, s->kwh);
     fmt(g, sizeof g, s->gco2eq);
     const char *b0 = bold ? (latex ? "\\textbf{" : "**") : "", *b1 = bold ? (latex ? "}" : "**") : "";
+    char a[32];
+    report_alpha_label(alpha, a, sizeof a); /* "auto": adaptive runs */
     if (latex) {
         fputs(b0, out);
         if (is_alpha)
-            fprintf(out, "$\\alpha = %g$", alpha);
+            fprintf(out, alpha == REPORT_ALPHA_AUTO ? "$\\alpha$ %s" : "$\\alpha = %s$", a);
         else
             report_tex_escape(out, label);
         fprintf(out, "%s & %zu & %zu & %zu & %s%s%s & %s%s%s \\\\\n", b1, s->runs, s->measured, s->estimated, b0, kwh,
                 b1, b0, g, b1);
     } else {
         if (is_alpha)
-            fprintf(out, "| %s%g%s |", b0, alpha, b1);
+            fprintf(out, "| %s%s%s |", b0, a, b1);
         else
             fprintf(out, "| %s%s%s |", b0, label, b1);
         fprintf(out, " %zu | %zu | %zu | %s%s%s | %s%s%s |\n", s->runs, s->measured, s->estimated, b0, kwh, b1, b0, g,

@@ -129,9 +129,42 @@ void report_cell_stats(const report_set *set, const char *config, double alpha, 
     *std = k > 1 ? sqrt(sq / (double)(k - 1)) : 0.0;
 }
 
+void report_alpha_label(double alpha, char *out, size_t cap)
+{
+    if (alpha == REPORT_ALPHA_AUTO)
+        snprintf(out, cap, "auto");
+    else
+        snprintf(out, cap, "%g", alpha);
+}
+
+void report_cell_more(const report_set *set, const char *config, double alpha, const char *task, const char *model,
+                      double collapse_pct, report_cell_extra *out)
+{
+    memset(out, 0, sizeof *out);
+    double chosen = 0;
+    size_t n_chosen = 0;
+    out->ci_low = out->ci_high = NAN;
+    for (size_t i = 0; i < set->n; i++) {
+        const report_run *r = &set->runs[i];
+        if (r->alpha != alpha || strcmp(r->config, config) || strcmp(r->task, task) || strcmp(r->model, model))
+            continue;
+        out->n++;
+        out->collapsed += !(100.0 * r->f1 >= collapse_pct);
+        if (isfinite(r->chosen_alpha)) {
+            chosen += r->chosen_alpha;
+            n_chosen++;
+        }
+        out->ci_low = 100.0 * r->ci_low;
+        out->ci_high = 100.0 * r->ci_high;
+    }
+    out->chosen_alpha = n_chosen ? chosen / (double)n_chosen : NAN;
+    if (out->n != 1)
+        out->ci_low = out->ci_high = NAN;
+}
+
 /* One printed cell: its text and whether it counts for the bold rule. */
 typedef struct cell_text {
-    char text[128];
+    char text[192];
     double shown;  /* the mean rounded as printed; NAN when '-' or empty */
 } cell_text;
 
@@ -146,17 +179,26 @@ static void format_cell(const report_set *set, const report_axes *ax, const repo
         snprintf(out->text, sizeof out->text, "%s", "");
         return;
     }
+    report_cell_extra x;
+    report_cell_more(set, ax->configs[c], ax->alphas[a], ax->tasks[t], ax->models[m], st->collapse_pct, &x);
+    /* collapse counted per seed: "2/3 collapsed" */
+    char tail[64] = "";
+    size_t at = 0;
+    if (n > 1 && x.collapsed > 0)
+        at += (size_t)snprintf(tail + at, sizeof tail - at, " (%zu/%zu collapsed)", x.collapsed, n);
+    if (isfinite(x.chosen_alpha)) /* adaptive: the alpha the runs chose */
+        snprintf(tail + at, sizeof tail - at, latex ? " ($\\hat\\alpha$ %.2f)" : " (α̂ %.2f)", x.chosen_alpha);
     if (mean < st->collapse_pct) {
-        snprintf(out->text, sizeof out->text, "-");
+        snprintf(out->text, sizeof out->text, "-%s", tail);
         return;
     }
     char num[32];
     snprintf(num, sizeof num, "%.*f", st->digits, mean);
     out->shown = strtod(num, NULL);
     if (n > 1)
-        snprintf(out->text, sizeof out->text, "%s %s %.*f", num, latex ? "$\\pm$" : "±", st->digits, std);
+        snprintf(out->text, sizeof out->text, "%s %s %.*f%s", num, latex ? "$\\pm$" : "±", st->digits, std, tail);
     else
-        snprintf(out->text, sizeof out->text, "%s", num);
+        snprintf(out->text, sizeof out->text, "%s%s", num, tail);
 }
 
 /* cells[a * cols + col] for one config block, bold marks applied. */
@@ -181,8 +223,8 @@ static cell_text *block(const report_set *set, const report_axes *ax, const repo
         for (size_t a = 0; a < ax->n_alphas; a++) {
             cell_text *x = &cells[a * cols + col];
             if (isfinite(best) && x->shown == best) {
-                char tmp[110];
-                snprintf(tmp, sizeof tmp, "%s", x->text);
+                char tmp[176];
+                snprintf(tmp, sizeof tmp, "%.175s", x->text);
                 snprintf(x->text, sizeof x->text, latex ? "\\textbf{%s}" : "**%s**", tmp);
             }
         }
@@ -245,7 +287,14 @@ void report_metric_note(FILE *out, const report_set *set, const report_axes *ax,
             fputs(ax->tasks[t], out);
         fprintf(out, ": %s%s", metric ? metric_words(metric) : "?", mixed ? " (runs disagree on the metric!)" : "");
     }
-    fprintf(out, ".");
+    /* which plan(s) produced the runs (docs/sweep.md, "Plans") */
+    int per = 0, shared = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        per |= !strcmp(set->runs[i].plan, "per-alpha");
+        shared |= !strcmp(set->runs[i].plan, "shared-prefix");
+    }
+    fprintf(out, ". Plan: %s.", per && shared ? "per-alpha and shared-prefix runs mixed" : shared ? "shared-prefix DAPT"
+                                                                                               : "per-alpha DAPT");
 }
 
 void report_table3_markdown(FILE *out, const report_set *set, const report_axes *ax, const report_style *st)
@@ -269,7 +318,9 @@ void report_table3_markdown(FILE *out, const report_set *set, const report_axes 
         for (size_t a = 0; a < ax->n_alphas && any; a++) {
             if (row_empty(&cells[a * cols], cols))
                 continue;
-            fprintf(out, "| %s | %g |", ax->configs[c], ax->alphas[a]);
+            char alpha[32];
+            report_alpha_label(ax->alphas[a], alpha, sizeof alpha);
+            fprintf(out, "| %s | %s |", ax->configs[c], alpha);
             for (size_t i = 0; i < cols; i++)
                 fprintf(out, " %s |", cells[a * cols + i].text);
             fprintf(out, "\n");
@@ -317,7 +368,9 @@ void report_table3_latex(FILE *out, const report_set *set, const report_axes *ax
                     continue;
                 if (first_row)
                     report_tex_escape(out, ax->configs[c]);
-                fprintf(out, " & %g", ax->alphas[a]);
+                char alpha[32];
+                report_alpha_label(ax->alphas[a], alpha, sizeof alpha);
+                fprintf(out, " & %s", alpha);
                 for (size_t i = 0; i < cols; i++)
                     fprintf(out, " & %s", cells[a * cols + i].text);
                 fprintf(out, " \\\\\n");

@@ -122,6 +122,22 @@ assert shared == 2 * 4, shared
 print('logged DAPT steps: shared-prefix', shared, 'per-alpha', per)
 " || fail "per-alpha step counts"
 
+# --- the report: an "auto" row with the chosen alpha, the plan named,
+# error bars in the plots and the adaptive points beside the lines
+"$qat" report "$work/runs" --no-plots > "$work/report.txt" 2>&1 || fail "report: $(cat "$work/report.txt")"
+chosen=$(py "print('%.2f' % (3 / $B))")
+grep -qE "^\| E6W1\.58A6 \| auto \| .*\(α̂ $chosen\) \|" "$work/report.txt" || fail "auto row: $(cat "$work/report.txt")"
+grep -q 'Plan: shared-prefix DAPT.' "$work/report.txt" || fail "plan note: $(cat "$work/report.txt")"
+"$qat" report "$work/runs" > /dev/null 2>&1 || true
+grep -q 'yerrorlines' "$work/runs/report/plots/plots.gp" || fail "no error bars in plots.gp"
+grep -q "f1_adaptive_FP32.dat" "$work/runs/report/plots/plots.gp" || fail "no adaptive points in plots.gp"
+py "
+rows = [l.split('\t') for l in open('$work/runs/report/plots/f1_adaptive_FP32.dat') if not l.startswith('#')]
+assert len(rows) == 1 and abs(float(rows[0][1]) - 3 / $B) < 1e-4, rows
+lo, f1, hi = float(rows[0][3]), float(rows[0][2]), float(rows[0][4])
+assert lo <= f1 <= hi, rows  # one seed: the bootstrap CI95
+" || fail "adaptive points"
+
 # --- SLURM scripts: the cells' array and the DAPT jobs' array
 "$qat" sweep --grid "$work/grid.yaml" --emit-slurm "$work/sweep.sbatch" > "$work/emit.txt"
 [ -f "$work/sweep-dapt.sbatch" ] || fail "no DAPT script: $(cat "$work/emit.txt")"

@@ -229,7 +229,26 @@ START_TEST(threshold_and_digits_options)
     ck_assert_ptr_nonnull(strstr(md, "F1 < 50 %"));
     /* FP32, alpha 0, ner-a / m1 averages 41.3 %: collapsed under a 50 % threshold */
     ck_assert_msg(f1_of(0, 0, 0, 0, 1) < 0.5, "test data changed");
-    ck_assert_msg(strstr(md, "| FP32 | 0 | - |"), "%s", md);
+    /* collapse counted per seed: config 0 has 3 seeds per cell */
+    int below = 0;
+    for (int s = 0; s < seeds_per_config[0]; s++)
+        below += f1_of(0, 0, 0, 0, s) < 0.5;
+    char want[64];
+    snprintf(want, sizeof want, "| FP32 | 0 | - (%d/%d collapsed) |", below, seeds_per_config[0]);
+    ck_assert_msg(strstr(md, want), "%s lacks %s", md, want);
+    int cells_with_collapse = 0, shown = 0;
+    for (int c = 0; c < 2; c++)
+        for (int a = 0; a < 2; a++)
+            for (int t = 0; t < 2; t++)
+                for (int m = 0; m < 2; m++) {
+                    int k = 0;
+                    for (int s = 0; s < seeds_per_config[c]; s++)
+                        k += f1_of(c, a, t, m, s) < 0.5;
+                    cells_with_collapse += seeds_per_config[c] > 1 && k > 0;
+                }
+    for (const char *q = md; (q = strstr(q, " collapsed)")) != NULL; q++)
+        shown++;
+    ck_assert_int_eq(shown, cells_with_collapse);
     ck_assert_msg(strstr(md, "**70.0**"), "one decimal, tie in bold: %s", md);
     free(md);
 }
