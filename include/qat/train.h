@@ -48,6 +48,11 @@ QAT_API void qat_trainer_free(qat_trainer *trainer);
  * QAT_ERR_NUMERIC and leaves the weights as they were. */
 QAT_API qat_status qat_trainer_step(qat_trainer *trainer, const int32_t *input_ids, const int32_t *attention_mask,
                                     const int32_t *labels, int64_t batch, int64_t seq_len, float *loss);
+/* qat_trainer_step with token type ids ([batch, seq_len]; NULL = zeros),
+ * which BERT needs for pairs of texts (qat_tokenizer_encode_pair). */
+QAT_API qat_status qat_trainer_step_typed(qat_trainer *trainer, const int32_t *input_ids,
+                                          const int32_t *attention_mask, const int32_t *token_type_ids,
+                                          const int32_t *labels, int64_t batch, int64_t seq_len, float *loss);
 
 typedef enum qat_trainer_stat {
     QAT_TRAINER_STEP = 1,        /* optimizer steps taken */
@@ -74,7 +79,14 @@ QAT_API qat_status qat_trainer_resume(qat_trainer *trainer, const char *path, ui
  * entity-level micro F1 (seqeval semantics) for IOB2 tag sets, token micro
  * F1 otherwise, plus macro/weighted F1, accuracy, a 95 % bootstrap interval
  * and the collapse flag, written as JSON to results_path (may be NULL).
- * *f1 (may be NULL) receives the headline F1 as a fraction. */
+ * *f1 (may be NULL) receives the headline F1 as a fraction.
+ * A sequence-classification model evaluates a .tsv / .jsonl task file
+ * (docs/data.md; texts and pairs encoded as qat_tokenizer_encode_pair
+ * does, truncated to max_seq_len): accuracy (the headline, into *f1, and
+ * "f1" with "f1_metric": "accuracy" in the JSON), macro and weighted F1,
+ * with 95 % bootstrap intervals of the accuracy and the macro F1. File
+ * labels are the model's label names (id2label), or integers k < the
+ * number of labels. */
 QAT_API qat_status qat_model_evaluate(qat_model *model, const qat_tokenizer *tokenizer, const char *conll_path,
                                       int64_t max_seq_len, const char *results_path, double *f1);
 

@@ -74,6 +74,8 @@ static qat_status predict(qat_model *model, const qat_task_set *set, const qat_d
 qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_data_labels *labels, int ner,
                         size_t batch_size, uint64_t seed, qat_eval_result *out)
 {
+    if (set->task == QAT_TASK_SEQUENCE_CLASSIFICATION)
+        return qat_evaluate_seq(model, set, labels, batch_size, seed, out);
     memset(out, 0, sizeof *out);
     out->ner = ner;
     size_t *offsets = malloc((set->n + 1) * sizeof *offsets);

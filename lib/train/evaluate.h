@@ -8,22 +8,32 @@
 
 typedef struct qat_eval_result {
     int ner;                   /* IOB2 tag set: entity-level F1 */
+    int sequence;              /* sequence classification: tokens = examples */
+    qat_metrics_ci ci_macro;   /* sequence classification: bootstrap of the macro F1 */
     qat_metrics_prf entity;    /* NER */
     qat_metrics_cls tokens;    /* POS (and token accuracy for NER) */
     double f1;                 /* the headline F1: entity F1, else micro F1 */
     qat_metrics_ci ci;         /* bootstrap interval of the headline F1 */
-    /* ... and of the token F1s (same seed: the same resampled sentences) */
-    qat_metrics_ci ci_micro, ci_macro, ci_weighted;
+    /* ... and of the token F1s (same seed: the same resampled sentences;
+     * ci_macro above holds the macro F1's) */
+    qat_metrics_ci ci_micro, ci_weighted;
     int collapsed;
     size_t sentences, words;
 } qat_eval_result;
 
 qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_data_labels *labels, int ner,
                         size_t batch_size, uint64_t seed, qat_eval_result *out);
+/* qat_evaluate of a sequence-classification set (evaluate_seq.c): the
+ * argmax of each example's logits against its label; accuracy (the
+ * headline, out->f1), macro and weighted F1 as scikit-learn computes them,
+ * and bootstrap intervals (over examples) of the accuracy and macro F1. */
+qat_status qat_evaluate_seq(qat_model *model, const qat_task_set *set, const qat_data_labels *labels,
+                            size_t batch_size, uint64_t seed, qat_eval_result *out);
 
 /* The JSON object results.json holds for one evaluated split. */
 struct json_object;
 struct json_object *qat_eval_result_json(const qat_eval_result *e);
+struct json_object *qat_eval_seq_result_json(const qat_eval_result *e);
 /* 1 when every tag is O, B-X or I-X with at least one entity (NER). */
 int qat_pipeline_looks_iob2(const qat_data_conll *c);
 

@@ -49,6 +49,7 @@ typedef struct run {
     qat_data_labels *labels;
     qat_task_set sets[3];      /* train, eval, test */
     int ner;
+    qat_task task;             /* of fine-tuning: token or sequence classification */
     FILE *metrics;
     char path[4096];
     qat_energy_meter energy;
@@ -104,6 +105,11 @@ static qat_status load_task(run *r)
 {
     const qat_pipeline_options *o = r->o;
     const char *paths[3] = {o->train_file, o->eval_file, o->test_file};
+    r->task = QAT_TASK_TOKEN_CLASSIFICATION;
+    if (qat_data_seqcls_is_task_file(o->train_file)) { /* .tsv / .jsonl: sequence classification */
+        r->task = QAT_TASK_SEQUENCE_CLASSIFICATION;
+        return qat_task_sets_load_seq(paths, o->seed, r->tok, (size_t)o->max_seq_len, r->sets, &r->labels);
+    }
     qat_data_conll_options co = {QAT_DATA_TAGS_ANY, 0};
     QAT_TRY(qat_data_conll_read_file(o->train_file, &co, &r->files[0]));
     r->ner = qat_pipeline_looks_iob2(r->files[0]);
@@ -153,9 +159,9 @@ static qat_status load_model(run *r, const char *dir, qat_task task, qat_model *
     qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
     lo.task = task;
     lo.quant = r->o->quant ? r->o->quant : "FP32";
-    lo.num_labels = task == QAT_TASK_TOKEN_CLASSIFICATION ? (int64_t)qat_data_labels_count(r->labels) : 0;
+    lo.num_labels = task != QAT_TASK_MLM ? (int64_t)qat_data_labels_count(r->labels) : 0;
     QAT_TRY(qat_model_load(r->ctx, dir, &lo, out));
-    if (task != QAT_TASK_TOKEN_CLASSIFICATION)
+    if (task == QAT_TASK_MLM)
         return QAT_OK;
     /* The task's label names travel with the model (config.json id2label). */
     size_t n = qat_data_labels_count(r->labels);
@@ -213,8 +219,8 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
     qat_model *model = NULL;
     qat_trainer *t = NULL;
     if (file_exists(join(r, "model/config.json")))
-        return load_model(r, join(r, "model"), QAT_TASK_TOKEN_CLASSIFICATION, out); /* finished earlier */
-    qat_status st = load_model(r, start_dir, QAT_TASK_TOKEN_CLASSIFICATION, &model);
+        return load_model(r, join(r, "model"), r->task, out); /* finished earlier */
+    qat_status st = load_model(r, start_dir, r->task, &model);
     if (st == QAT_OK && steps > 0)
         st = qat_trainer_create(model, &o->train, steps, &t);
     uint64_t pos[2] = {0, 0}; /* epoch, next batch of the epoch */
@@ -232,7 +238,8 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
     uint64_t planned_epoch = UINT64_MAX;
     size_t cap = (size_t)(o->train.batch_size * o->max_seq_len);
     int32_t *ids = malloc(cap * sizeof *ids), *mask = malloc(cap * sizeof *mask), *labels = malloc(cap * sizeof *labels);
-    if (st == QAT_OK && (!ids || !mask || !labels))
+    int32_t *types = malloc(cap * sizeof *types);
+    if (st == QAT_OK && (!ids || !mask || !labels || !types))
         st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "fine-tuning: out of memory");
     while (st == QAT_OK && t && t->step < steps) {
         if (planned_epoch != pos[0]) {
@@ -247,14 +254,14 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
         }
         size_t rows, len;
         qat_data_batches_shape(plan, (size_t)pos[1], &rows, &len);
-        st = qat_data_batches_fill(plan, (size_t)pos[1], ids, mask, labels, cap);
+        st = qat_task_set_fill(train, plan, (size_t)pos[1], ids, mask, types, labels, cap);
         if (++pos[1] == qat_data_batches_count(plan)) {
             pos[0]++;
             pos[1] = 0;
         }
         float loss = 0.0f;
         if (st == QAT_OK)
-            st = qat_trainer_step(t, ids, mask, labels, (int64_t)rows, (int64_t)len, &loss);
+            st = qat_trainer_step_typed(t, ids, mask, types, labels, (int64_t)rows, (int64_t)len, &loss);
         if (st == QAT_ERR_NUMERIC)
             st = qat_fail_prefix(st, "fine-tuning diverged at step %lld (the last checkpoint, if any, is kept)",
                                  (long long)t->step + 1);
@@ -273,6 +280,7 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
         remove(join(r, "finetune.state"));
     free(ids);
     free(mask);
+    free(types);
     free(labels);
     qat_data_batches_free(plan);
     qat_trainer_free(t);
@@ -288,6 +296,8 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
 
 json_object *qat_eval_result_json(const qat_eval_result *e)
 {
+    if (e->sequence)
+        return qat_eval_seq_result_json(e);
     json_object *j = json_object_new_object();
     json_object_object_add(j, "f1", json_object_new_double(e->f1));
     json_object_object_add(j, "f1_metric", json_object_new_string(e->ner ? "entity_micro_f1" : "token_micro_f1"));
@@ -335,7 +345,8 @@ static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, co
     json_object_object_add(j, "dapt_steps", json_object_new_int64(dapt_steps));
     json_object_object_add(j, "finetune_steps", json_object_new_int64(ft_steps));
     qat_plan_results_add(j, o, dapt_steps, dapt_info);
-    json_object_object_add(j, "task", json_object_new_string(r->ner ? "ner" : "pos"));
+    json_object_object_add(j, "task", json_object_new_string(r->task == QAT_TASK_SEQUENCE_CLASSIFICATION
+                                                                 ? "sequence-classification" : r->ner ? "ner" : "pos"));
     json_object_object_add(j, "seed", json_object_new_int64((int64_t)o->seed));
     json_object_object_add(j, "backend", json_object_new_string(qat_context_backend(r->ctx)));
     json_object_object_add(j, "seconds", json_object_new_double(seconds));

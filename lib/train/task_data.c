@@ -79,8 +79,29 @@ void qat_task_set_free(qat_task_set *set)
         free(set->s[i].labels);
         free(set->s[i].gold);
         free(set->s[i].word_pos);
+        free(set->s[i].types);
     }
     free(set->s);
     free(set->examples);
     memset(set, 0, sizeof *set);
+}
+
+qat_status qat_task_set_fill(const qat_task_set *set, const qat_data_batches *plan, size_t b, int32_t *ids,
+                             int32_t *mask, int32_t *types, int32_t *labels, size_t capacity)
+{
+    size_t rows, len;
+    QAT_TRY(qat_data_batches_shape(plan, b, &rows, &len));
+    QAT_TRY(qat_data_batches_fill(plan, b, ids, mask, labels, capacity));
+    if (types)
+        memset(types, 0, rows * len * sizeof *types);
+    if (set->task != QAT_TASK_SEQUENCE_CLASSIFICATION)
+        return QAT_OK;
+    const size_t *members = qat_data_batches_members(plan, b);
+    for (size_t r = 0; r < rows; r++) {
+        const qat_task_sentence *s = &set->s[members[r]];
+        labels[r] = s->gold[0];
+        if (types)
+            memcpy(types + r * len, s->types, s->len * sizeof *types);
+    }
+    return QAT_OK;
 }

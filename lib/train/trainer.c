@@ -104,14 +104,14 @@ QAT_API void qat_trainer_free(qat_trainer *t)
 
 /* Forward + backward over micro-batches; model->g ends up holding the mean
  * of the micro-batch gradients (as loss / accumulation_steps does). */
-static qat_status gradients(qat_trainer *t, const int32_t *ids, const int32_t *mask, const int32_t *labels,
-                            int64_t batch, int64_t seq_len, float *loss)
+static qat_status gradients(qat_trainer *t, const int32_t *ids, const int32_t *mask, const int32_t *types,
+                            const int32_t *labels, int64_t batch, int64_t seq_len, float *loss)
 {
     qat_model *m = t->model;
     int64_t micro = t->opt.micro_batch_size > 0 && t->opt.micro_batch_size < batch ? t->opt.micro_batch_size : batch;
     int64_t n_micro = (batch + micro - 1) / micro;
     if (n_micro == 1)
-        return qat_model_backward(m, ids, mask, NULL, labels, batch, seq_len, loss);
+        return qat_model_backward(m, ids, mask, types, labels, batch, seq_len, loss);
     if (!t->accum && !(t->accum = malloc(m->total * sizeof(float))))
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "trainer: out of memory");
     memset(t->accum, 0, m->total * sizeof(float));
@@ -122,7 +122,8 @@ static qat_status gradients(qat_trainer *t, const int32_t *ids, const int32_t *m
         /* sequence classification has one label per sequence */
         size_t label_at = m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? (size_t)(i * micro) : at;
         float l;
-        QAT_TRY(qat_model_backward(m, ids + at, mask ? mask + at : NULL, NULL, labels + label_at, rows, seq_len, &l));
+        QAT_TRY(qat_model_backward(m, ids + at, mask ? mask + at : NULL, types ? types + at : NULL, labels + label_at,
+                                   rows, seq_len, &l));
         loss_sum += l;
         for (size_t j = 0; j < m->total; j++)
             t->accum[j] += m->g[j];
@@ -137,11 +138,18 @@ static qat_status gradients(qat_trainer *t, const int32_t *ids, const int32_t *m
 QAT_API qat_status qat_trainer_step(qat_trainer *t, const int32_t *ids, const int32_t *mask, const int32_t *labels,
                                     int64_t batch, int64_t seq_len, float *loss)
 {
+    return qat_trainer_step_typed(t, ids, mask, NULL, labels, batch, seq_len, loss);
+}
+
+QAT_API qat_status qat_trainer_step_typed(qat_trainer *t, const int32_t *ids, const int32_t *mask,
+                                          const int32_t *token_type_ids, const int32_t *labels, int64_t batch,
+                                          int64_t seq_len, float *loss)
+{
     QAT_CHECK_ARG(t != NULL && loss != NULL && labels != NULL, "qat_trainer_step: NULL trainer, labels or loss");
     qat_model *m = t->model;
     QAT_CHECK_ARG(m->total == t->layout_floats,
                   "qat_trainer_step: the model's parameters changed (a new quant config?) since the trainer was made");
-    QAT_TRY(gradients(t, ids, mask, labels, batch, seq_len, loss));
+    QAT_TRY(gradients(t, ids, mask, token_type_ids, labels, batch, seq_len, loss));
     qat_optim_grad_view *views = malloc(m->n_params * sizeof *views);
     qat_optim_group *groups = malloc(m->n_params * sizeof *groups);
     qat_status st = views && groups ? QAT_OK : qat_fail(QAT_ERR_OUT_OF_MEMORY, "trainer: out of memory");
