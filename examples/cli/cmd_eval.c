@@ -1,4 +1,5 @@
-/* qat eval: a saved token classifier on a CoNLL file. */
+/* qat eval: a saved token classifier on a CoNLL file, or a sequence
+ * classifier on a .tsv / .jsonl file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +9,9 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: qat eval --model DIR --task FILE [options]\n"
-                 "  --model DIR        a token-classification model (e.g. runs/x/model from qat train)\n"
-                 "  --task FILE        CoNLL file to evaluate on (token<TAB>tag)\n"
+                 "  --model DIR        a token- or sequence-classification model (e.g. runs/x/model from qat train)\n"
+                 "  --task FILE        CoNLL file to evaluate on (token<TAB>tag), or a .tsv / .jsonl file of\n"
+                 "                     texts or pairs and labels for a sequence classifier (docs/data.md)\n"
                  "  --tokenizer PATH   default: the model directory\n"
                  "  --quant CONFIG     default: the config saved with the model\n"
                  "  --seq-len N        truncation length (default 512)\n"
@@ -59,7 +61,8 @@ int qat_cli_eval(int argc, char **argv)
         st = qat_tokenizer_load(tok_path ? tok_path : model_dir, &tok);
     qat_load_options lo;
     qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
-    lo.task = QAT_TASK_TOKEN_CLASSIFICATION;
+    int seq = qat_cli_is_seq_task(task);
+    lo.task = seq ? QAT_TASK_SEQUENCE_CLASSIFICATION : QAT_TASK_TOKEN_CLASSIFICATION;
     lo.quant = quant;
     if (st == QAT_OK)
         st = qat_model_load(ctx, model_dir, &lo, &model);
@@ -70,7 +73,7 @@ int qat_cli_eval(int argc, char **argv)
     if (st != QAT_OK)
         rc = qat_cli_fail("eval", "evaluation failed", st);
     else
-        printf("%s: F1 %.2f%%%s\n", task, 100.0 * f1, f1 < 0.2 ? " [collapsed]" : "");
+        printf("%s: %s %.2f%%%s\n", task, seq ? "accuracy" : "F1", 100.0 * f1, f1 < 0.2 ? " [collapsed]" : "");
     qat_model_free(model);
     qat_tokenizer_free(tok);
     qat_context_free(ctx);

@@ -1,5 +1,6 @@
 /* qat train: the alpha pipeline (DAPT on a corpus, then fine-tuning on a
- * CoNLL task, then evaluation) from the command line. */
+ * CoNLL task or a .tsv / .jsonl sequence task, then evaluation) from the
+ * command line. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,8 @@ static void usage(FILE *out)
             "  --alpha A            share of the steps for DAPT, in [0, 1) (default 0)\n"
             "  --steps N            total optimizer steps B_total (default 30000)\n"
             "  --corpus FILE        DAPT text, plain or .gz (needed when alpha > 0)\n"
-            "  --task FILE          training CoNLL file (token<TAB>tag)\n"
+            "  --task FILE          training CoNLL file (token<TAB>tag), or a .tsv / .jsonl file of texts or\n"
+            "                       pairs and labels: sequence classification (docs/data.md)\n"
             "  --eval FILE --test FILE  evaluation files (default: seeded 70/10/20 split of --task)\n"
             "  --out DIR            results.json, metrics.jsonl, checkpoints (default runs/qat)\n"
             "  --batch N            sequences per step (default 96); --micro-batch N for accumulation\n"
@@ -171,8 +173,8 @@ int qat_cli_train(int argc, char **argv)
         train_config_free(&file);
         return qat_cli_fail("train", "the run failed", st);
     }
-    printf("%s alpha=%.2f: test F1 %.2f%% (%s/results.json)%s\n", o.quant ? o.quant : "FP32", o.alpha, 100.0 * f1,
-           o.out_dir, f1 < 0.2 ? " [collapsed]" : "");
+    printf("%s alpha=%.2f: test %s %.2f%% (%s/results.json)%s\n", o.quant ? o.quant : "FP32", o.alpha,
+           qat_cli_is_seq_task(o.train_file) ? "accuracy" : "F1", 100.0 * f1, o.out_dir, f1 < 0.2 ? " [collapsed]" : "");
     train_config_free(&file);
     return 0;
 }

@@ -4,6 +4,7 @@
 #define QAT_CLI_COMMANDS_H
 
 #include <qat/qat.h>
+#include <string.h>
 
 typedef struct qat_cli_command {
     const char *name;
@@ -20,6 +21,16 @@ int qat_cli_report(int argc, char **argv);
 int qat_cli_export(int argc, char **argv);
 int qat_cli_infer(int argc, char **argv);
 int qat_cli_estimate(int argc, char **argv);
+
+/* 1 when a task file is a sequence-classification one (.tsv or .jsonl,
+ * maybe .gz), as the library decides (docs/data.md); else CoNLL. */
+static inline int qat_cli_is_seq_task(const char *path)
+{
+    size_t n = path ? strlen(path) : 0;
+    if (n > 3 && strcmp(path + n - 3, ".gz") == 0)
+        n -= 3;
+    return (n > 4 && strncmp(path + n - 4, ".tsv", 4) == 0) || (n > 6 && strncmp(path + n - 6, ".jsonl", 6) == 0);
+}
 
 /* Prints "qat <cmd>: <message>: <qat_last_error()>" and returns 1. */
 int qat_cli_fail(const char *cmd, const char *what, qat_status st);

@@ -65,6 +65,17 @@ printf 'bogus: 1\n' >>"$work/lie.yaml"
 refuse "unknown key" "'bogus' is not a qat train setting" "$qat" train --config "$work/lie.yaml"
 refuse "missing model" "required" "$qat" train --task "$demo/task.conll"
 refuse "bad number" "is not a number" "$qat" train --model x --task y --alpha zero
+# Sequence classification: a TSV of pairs (GLUE's header), a JSONL test file.
+printf 'sentence1\tsentence2\tlabel\n' >"$work/pairs.tsv"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    printf 'le patient %s\tun examen\tyes\nce traitement\tla dose %s\tno\n' "$i" "$i" >>"$work/pairs.tsv"
+done
+printf '{"premise": "le patient", "hypothesis": "la dose", "label": "yes"}\n{"premise": "ce patient", "hypothesis": "la dose", "label": "no"}\n' >"$work/pairs.jsonl"
+check "train, sequence pairs" sh -c "\"$qat\" train --model \"$demo/model\" --tokenizer \"$demo/spm.model\" --task \"$work/pairs.tsv\" --eval \"$work/pairs.jsonl\" --test \"$work/pairs.jsonl\" --steps 3 --batch 4 --seq-len 32 --threads 1 --out \"$work/seq\" | grep -q 'test accuracy'"
+check "results.json: sequence task" grep -q '"f1_metric": *"accuracy"' "$work/seq/results.json"
+check "eval, sequence pairs" sh -c "\"$qat\" eval --model \"$work/seq/model\" --tokenizer \"$demo/spm.model\" --task \"$work/pairs.jsonl\" --seq-len 32 --out \"$work/seq-eval.json\" | grep -q accuracy && grep -q macro_f1 \"$work/seq-eval.json\""
+printf 'le patient\tyes\nce patient\n' >"$work/bad.tsv"
+refuse "malformed sequence task" "bad.tsv:2: 1 columns, expected 2" "$qat" train --model "$demo/model" --tokenizer "$demo/spm.model" --task "$work/bad.tsv" --steps 2 --out "$work/bad"
 refuse "eval without labels" "label names" "$qat" eval --model "$demo/model" --tokenizer "$demo/spm.model" --task "$demo/task.conll"
 
 echo "$passed passed, $failed failed"
