@@ -2,6 +2,7 @@
  * ids, YAML/JSON equivalence, and bad grids rejected with a message that
  * names the offending key. The files a grid names are stand-ins made here:
  * the loader only checks that they can be read. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include "../../examples/cli/sweep_grid.h"
+#include "../../examples/cli/sweep_plan.h"
+#include "../../examples/cli/sweep_slurm.h"
 #include "test_main.h"
 
 static char dir[64];
@@ -149,6 +152,69 @@ START_TEST(expands_in_documented_order)
 }
 END_TEST
 
+/* The shared-prefix plan's graph and both plans' costs, from their
+ * definitions (docs/sweep.md, "Plans"). */
+START_TEST(plan_graph_and_costs)
+{
+    sweep_grid g;
+    char err[1024];
+    ck_assert_msg(load("g.yaml", yaml_grid, &g, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(g.plan, SWEEP_PLAN_PER_ALPHA); /* the default */
+    ck_assert_uint_eq(sweep_plan_dapt_count(&g), 0);
+    const int64_t B = g.total_steps;
+    int64_t sum_d = 0, max_d = 0, sum_ft = 0;
+    for (size_t i = 0; i < g.n_alphas; i++) {
+        int64_t d = llround(g.alphas[i] * (double)B);
+        sum_d += d;
+        sum_ft += B - d;
+        max_d = d > max_d ? d : max_d;
+    }
+    const int64_t per_task_cells = (int64_t)(g.n_models * g.n_configs * g.n_seeds);
+    sweep_cost c;
+    sweep_plan_cost(&g, SWEEP_PLAN_PER_ALPHA, &c);
+    ck_assert_int_eq(c.dapt, per_task_cells * (int64_t)g.n_tasks * sum_d);
+    ck_assert_int_eq(c.finetune, per_task_cells * (int64_t)g.n_tasks * sum_ft);
+    g.plan = SWEEP_PLAN_SHARED_PREFIX;
+    sweep_plan_cost(&g, SWEEP_PLAN_SHARED_PREFIX, &c);
+    ck_assert_int_eq(sweep_plan_dapt_schedule(&g), max_d);
+    ck_assert_uint_eq(c.dapt_jobs, (size_t)per_task_cells);
+    ck_assert_int_eq(c.dapt, per_task_cells * max_d);
+    ck_assert_int_eq(c.finetune, per_task_cells * (int64_t)g.n_tasks * sum_ft);
+    ck_assert_uint_eq(sweep_plan_dapt_count(&g), (size_t)per_task_cells);
+    /* every cell with alpha > 0 depends on the job of its model, config
+     * and seed; alpha 0 on none */
+    for (size_t i = 0; i < sweep_grid_cell_count(&g); i++) {
+        sweep_cell cell;
+        sweep_grid_cell(&g, i, &cell);
+        long j = sweep_plan_cell_dapt(&g, &cell);
+        if (cell.alpha == 0) {
+            ck_assert_int_eq(j, -1);
+            continue;
+        }
+        ck_assert_int_ge(j, 0);
+        sweep_dapt_job job;
+        sweep_plan_dapt_job(&g, (size_t)j, &job);
+        ck_assert_ptr_eq(job.model, cell.model);
+        ck_assert_str_eq(job.config, cell.config);
+        ck_assert_uint_eq(job.seed, cell.seed);
+        size_t k = 99;
+        ck_assert_int_eq(sweep_plan_find_dapt(&g, job.id, &k, err, sizeof err), 0);
+        ck_assert_uint_eq(k, (size_t)j);
+    }
+    sweep_dapt_job job;
+    sweep_plan_dapt_job(&g, 0, &job);
+    ck_assert_str_eq(job.id, "_dapt/camembert/FP32/s1");
+    size_t k;
+    ck_assert_int_eq(sweep_plan_find_dapt(&g, "99", &k, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "does not exist"));
+    char list[64];
+    size_t idx[7] = {0, 1, 2, 5, 7, 8, 10};
+    sweep_slurm_index_list(idx, 7, list, sizeof list);
+    ck_assert_str_eq(list, "0-2,5,7-8,10");
+    sweep_grid_free(&g);
+}
+END_TEST
+
 START_TEST(yaml_and_json_agree)
 {
     sweep_grid y, j;
@@ -202,6 +268,13 @@ static const struct bad_case {
     {1, "alphas: [-0.1]\n", {"alphas[0]", "outside [0, 1)"}},
     {1, "alphas: []\n", {"alphas", "empty list"}},
     {1, "alphas: [0, '0.5']\n", {"alphas[1]", "expected a number"}},
+    {1, "alphas: [auto, 0, auto]\n", {"alphas[2]", "repeats"}},
+    {1, "alphas: [0, automatic]\n", {"alphas[1]", "\"auto\""}},
+    {-1, "plan: shared\n", {"plan", "per-alpha or shared-prefix"}},
+    {-1, "adaptive: {patience: 0}\n", {"adaptive.patience", "outside"}},
+    {-1, "adaptive: {alpha_max: 1}\n", {"adaptive.alpha_max", "outside"}},
+    {-1, "adaptive: {patiance: 2}\n", {"adaptive.patiance", "unknown key"}},
+    {2, "models: [{name: _dapt, path: m1, corpus: corpus.txt}]\n", {"models[0].name", "reserved"}},
     {1, "alpha: [0]\n", {"alpha", "unknown key"}},
     {2, "models: []\n", {"models", "empty list"}},
     {2, "models: [{name: a, path: nowhere, corpus: corpus.txt}]\n", {"models[0].path", "config.json"}},
@@ -270,6 +343,7 @@ Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, expands_in_documented_order);
     tcase_add_test(tc, yaml_and_json_agree);
+    tcase_add_test(tc, plan_graph_and_costs);
     tcase_add_loop_test(tc, bad_grids_name_the_key, 0, (int)(sizeof bad_cases / sizeof *bad_cases));
     tcase_add_test(tc, alpha_zero_needs_no_corpus_and_json_errors);
     suite_add_tcase(s, tc);
