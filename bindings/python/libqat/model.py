@@ -193,7 +193,9 @@ class Model:
         check(_set_label_names(self._handle, arr, len(names)))
 
     def evaluate(self, tokenizer, conll_path, max_seq_len: int = 512, results_path=None) -> float:
-        """F1 (entity F1 for IOB2 tags, token micro F1 otherwise) on a CoNLL file."""
+        """F1 (entity F1 for IOB2 tags, token micro F1 otherwise) on a CoNLL
+        file; for a sequence classifier, the accuracy on a .tsv / .jsonl file
+        (results_path also gets the macro / weighted F1 and intervals)."""
         f1 = ctypes.c_double()
         check(_evaluate(self._handle, tokenizer._handle, str(conll_path).encode(), max_seq_len,
                         None if results_path is None else str(results_path).encode(), ctypes.byref(f1)))

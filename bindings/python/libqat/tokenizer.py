@@ -16,6 +16,9 @@ _encode = declare("qat_tokenizer_encode",
 _encode_words = declare("qat_tokenizer_encode_words",
                         [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p), _c_size_p, ctypes.c_size_t,
                          ctypes.c_uint, ctypes.c_size_t, _c_i32_p, _c_i32_p, ctypes.c_size_t, _c_size_p])
+_encode_pair = declare("qat_tokenizer_encode_pair",
+                       [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+                        ctypes.c_uint, ctypes.c_size_t, _c_i32_p, _c_i32_p, ctypes.c_size_t, _c_size_p])
 _decode = declare("qat_tokenizer_decode",
                   [ctypes.c_void_p, _c_i32_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, _c_size_p])
 _vocab_size = declare("qat_tokenizer_vocab_size", [ctypes.c_void_p, _c_size_p])
@@ -83,6 +86,30 @@ class Tokenizer:
             check(st)
             k = count.value
             return ids[:k], [None if w < 0 else w for w in widx[:k]]
+
+    def encode_pair(self, text: str, text_pair: str | None = None, max_length: int | None = None,
+                    slow_truncation: bool = False) -> tuple[list[int], list[int]]:
+        """Ids and token type ids of one text or a pair, with the model's
+        special tokens, as HF's tokenizer(text, text_pair, truncation=True,
+        max_length=...) gives them: <s> A </s></s> B </s> (types 0) for
+        RoBERTa / CamemBERT, [CLS] A [SEP] B [SEP] (B's types 1) for BERT.
+        Truncation is `longest_first`, shared as the fast tokenizers share
+        it, or with slow_truncation=True as transformers' Python ones do."""
+        a = text.encode("utf-8", "surrogatepass")
+        b = None if text_pair is None else text_pair.encode("utf-8", "surrogatepass")
+        flags = 2 if slow_truncation else 0
+        cap = len(a) + (len(b) if b is not None else 0) + 16
+        while True:
+            ids = (ctypes.c_int32 * cap)()
+            types = (ctypes.c_int32 * cap)()
+            count = ctypes.c_size_t()
+            st = _encode_pair(self._handle, a, len(a), b, 0 if b is None else len(b), flags, max_length or 0, ids,
+                              types, cap, ctypes.byref(count))
+            if st == _BUFFER_TOO_SMALL:
+                cap = count.value
+                continue
+            check(st)
+            return ids[:count.value], types[:count.value]
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of `ids` (special tokens of HF checkpoints are skipped)."""

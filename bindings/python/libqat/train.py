@@ -84,6 +84,8 @@ _trainer_free = declare("qat_trainer_free", [_P], None)
 _I = ctypes.POINTER(ctypes.c_int32)
 _trainer_step = declare("qat_trainer_step", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64,
                                              ctypes.POINTER(ctypes.c_float)])
+_trainer_step_typed = declare("qat_trainer_step_typed", [_P, _I, _I, _I, _I, ctypes.c_int64, ctypes.c_int64,
+                                                         ctypes.POINTER(ctypes.c_float)])
 _trainer_get = declare("qat_trainer_get", [_P, ctypes.c_int, ctypes.POINTER(ctypes.c_double)])
 _U64x2 = ctypes.c_uint64 * 2
 _trainer_save = declare("qat_trainer_save", [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)])
@@ -107,7 +109,8 @@ class Trainer:
     """AdamW over a model for `total_steps` steps (the schedule's length).
 
     Trainer(model, total_steps=1000, learning_rate=5e-5, batch_size=32)
-    loss = trainer.step(input_ids, attention_mask, labels)"""
+    loss = trainer.step(input_ids, attention_mask, labels)
+    loss = trainer.step(input_ids, attention_mask, labels, token_type_ids)  # BERT pairs"""
 
     def __init__(self, model: Model, total_steps: int, **options):
         self._handle = _P()
@@ -115,9 +118,13 @@ class Trainer:
         check(_trainer_create(model._handle, ctypes.byref(opts), int(total_steps), ctypes.byref(self._handle)))
         self.model = model  # borrowed by the trainer: keep it alive
 
-    def step(self, input_ids, attention_mask, labels) -> float:
+    def step(self, input_ids, attention_mask, labels, token_type_ids=None) -> float:
+        """One optimizer step; labels [batch, seq_len], or [batch] for
+        sequence classification; token_type_ids [batch, seq_len] or None
+        (zeros)."""
         ids, ids_p = _ints(input_ids, name="input_ids")
         mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
+        types, types_p = _ints(token_type_ids, ids.shape, "token_type_ids")
         if self.model.task == "sequence-classification":
             lab = np.ascontiguousarray(labels, dtype=np.int32)
             if lab.shape != (ids.shape[0],):
@@ -126,7 +133,8 @@ class Trainer:
         else:
             lab, lab_p = _ints(labels, ids.shape, "labels")
         loss = ctypes.c_float()
-        check(_trainer_step(self._handle, ids_p, mask_p, lab_p, ids.shape[0], ids.shape[1], ctypes.byref(loss)))
+        check(_trainer_step_typed(self._handle, ids_p, mask_p, types_p, lab_p, ids.shape[0], ids.shape[1],
+                                  ctypes.byref(loss)))
         return loss.value
 
     def _get(self, key: int) -> float:
@@ -171,8 +179,9 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
                  max_seq_len: int = 512, checkpoint_every: int = 0, seed: int = 42, progress=None,
                  context: Context | None = None, carbon_intensity: float = 0.0, power_watts: float = 0.0,
                  **train_options) -> float:
-    """The study's alpha pipeline; returns the test F1 (a fraction) and
-    writes out_dir/results.json. progress(phase, step, total, loss) may
+    """The study's alpha pipeline; returns the test F1 (a fraction), or the
+    test accuracy for a sequence-classification task (train_file .tsv or
+    .jsonl, docs/data.md), and writes out_dir/results.json. progress(phase, step, total, loss) may
     return True to stop (the run then raises QatError, checkpoint kept).
     carbon_intensity (g CO2eq/kWh) and power_watts (the estimate's draw
     where no energy counter is readable) feed results.json's "energy"
