@@ -7,7 +7,8 @@
 
 static int usage(int code)
 {
-    printf("usage: qat export --model DIR -o OUT.qatp [--quant CONFIG] [--task mlm|token-classification]\n"
+    printf("usage: qat export --model DIR -o OUT.qatp [--quant CONFIG]\n"
+           "                  [--task mlm|token-classification|sequence-classification]\n"
            "                  [--tokenizer PATH] [--ternary 2|1.6] [--calib TEXT_FILE]\n"
            "  Packs a model saved by qat_model_save / `qat train` (or any HF checkpoint with --quant):\n"
            "  integer codes and scales for the linear layers, the quant config, the tokenizer (default:\n"
@@ -91,7 +92,9 @@ int qat_cli_export(int argc, char **argv)
     qat_tokenizer *tok = NULL;
     qat_load_options lo;
     qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
-    lo.task = strcmp(task, "mlm") == 0 ? QAT_TASK_MLM : QAT_TASK_TOKEN_CLASSIFICATION;
+    lo.task = strcmp(task, "mlm") == 0                       ? QAT_TASK_MLM
+              : strcmp(task, "sequence-classification") == 0 ? QAT_TASK_SEQUENCE_CLASSIFICATION
+                                                             : QAT_TASK_TOKEN_CLASSIFICATION;
     lo.quant = quant;
     qat_status st = qat_context_create(NULL, &ctx);
     if (st == QAT_OK)

@@ -11,7 +11,8 @@ static int usage(int code)
     printf("usage: qat infer MODEL.qatp [--threads N] [--isa auto|scalar|avx2|avx512vnni] [--text TEXT]\n"
            "  Tokenizes each line of --text (or of standard input) with the embedded tokenizer, runs the\n"
            "  packed integer forward and prints, per sub-token, its piece and the argmax class (token\n"
-           "  classification: label id; MLM: the predicted piece).\n");
+           "  classification: label id; MLM: the predicted piece). A sequence classifier reads a text,\n"
+           "  or a pair as TEXT<TAB>TEXT, per line and prints the argmax class and the logits.\n");
     return code;
 }
 
@@ -31,8 +32,49 @@ static size_t split_words(char *text, const char **words, size_t max)
     return n;
 }
 
+/* Sequence classification: one text, or a pair split at the first TAB. */
+static int run_sequence(qat_packed_model *pm, const qat_tokenizer *tok, char *text)
+{
+    int32_t ids[512], types[512];
+    size_t n = 0;
+    char *tab = strchr(text, '\t');
+    if (tab)
+        *tab = '\0';
+    qat_status st = qat_tokenizer_encode_pair(tok, text, strlen(text), tab ? tab + 1 : NULL, tab ? strlen(tab + 1) : 0,
+                                              0, 512, ids, types, 512, &n);
+    if (st != QAT_OK)
+        return qat_cli_fail("infer", "cannot tokenize", st);
+    int64_t classes = 0;
+    size_t count = 0;
+    qat_packed_model_info(pm, QAT_PACKED_INFO_NUM_LABELS, &classes);
+    qat_packed_model_logits_size(pm, 1, (int64_t)n, &count);
+    float *logits = malloc(count * sizeof(float));
+    double t0 = now_ms();
+    st = logits ? qat_packed_model_forward(pm, ids, NULL, types, 1, (int64_t)n, logits, count) : QAT_ERR_OUT_OF_MEMORY;
+    double t1 = now_ms();
+    if (st != QAT_OK) {
+        free(logits);
+        return qat_cli_fail("infer", "forward failed", st);
+    }
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; c++)
+        if (logits[c] > logits[best])
+            best = c;
+    printf("%lld", (long long)best);
+    for (int64_t c = 0; c < classes; c++)
+        printf("\t%.6g", logits[c]);
+    printf("\n");
+    fprintf(stderr, "qat infer: %zu tokens in %.2f ms\n", n, t1 - t0);
+    free(logits);
+    return 0;
+}
+
 static int run_line(qat_packed_model *pm, const qat_tokenizer *tok, char *text)
 {
+    int64_t kind = 0;
+    qat_packed_model_info(pm, QAT_PACKED_INFO_TASK, &kind);
+    if (kind == QAT_TASK_SEQUENCE_CLASSIFICATION)
+        return run_sequence(pm, tok, text);
     int32_t ids[512];
     size_t n = 0;
     const char *words[256];

@@ -244,6 +244,12 @@ static qat_status put_model(qatp_writer *w, const qat_model *m, const qat_export
         QAT_TRY(put_param(w, m, "mlm.decoder.weight", m->mlm_decoder_w));
         QAT_TRY(put_param(w, m, "mlm.bias", m->mlm_bias));
     } else {
+        /* Sequence classification: BERT's pooler and RoBERTa's
+         * classifier.dense are the same dense + tanh over the first token. */
+        if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION) {
+            QAT_TRY(put_param(w, m, "pooler.dense.weight", m->pool_w));
+            QAT_TRY(put_param(w, m, "pooler.dense.bias", m->pool_b));
+        }
         QAT_TRY(put_param(w, m, "classifier.weight", m->cls_w));
         QAT_TRY(put_param(w, m, "classifier.bias", m->cls_b));
     }
@@ -274,9 +280,9 @@ QAT_API qat_status qat_packed_export(const qat_model *model, const char *path, c
                       QAT_EXPORT_OPTIONS_VERSION);
         o = *options;
     }
-    if (model->task != QAT_TASK_MLM && model->task != QAT_TASK_TOKEN_CLASSIFICATION)
-        return qat_fail(QAT_ERR_UNSUPPORTED, "qat_packed_export: task %d is not supported yet (MLM and token "
-                        "classification are)", (int)model->task);
+    if (model->task != QAT_TASK_MLM && model->task != QAT_TASK_TOKEN_CLASSIFICATION &&
+        model->task != QAT_TASK_SEQUENCE_CLASSIFICATION)
+        return qat_fail(QAT_ERR_UNSUPPORTED, "qat_packed_export: unknown task %d", (int)model->task);
     QAT_CHECK_ARG(o.ternary == QAT_TERNARY_2BIT || o.ternary == QAT_TERNARY_1P6BIT,
                   "qat_packed_export: unknown ternary format %d", (int)o.ternary);
     qatp_writer w;

@@ -120,7 +120,8 @@ QAT_API qat_status qat_packed_model_logits_size(const qat_packed_model *m, int64
     QAT_CHECK_ARG(batch > 0 && seq_len > 0 && batch <= (1 << 20) && seq_len <= (1 << 20),
                   "qat_packed_model_logits_size: batch %lld x seq_len %lld out of range", (long long)batch,
                   (long long)seq_len);
-    *count = (size_t)(batch * seq_len) * (size_t)pm_classes(m);
+    /* sequence classification: one row of logits per sequence */
+    *count = (size_t)(m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? batch : batch * seq_len) * (size_t)pm_classes(m);
     return QAT_OK;
 }
 

@@ -226,6 +226,18 @@ static qat_status head(qat_packed_model *m, float *logits)
     pm_scratch *s = &m->s;
     qat_context *ctx = m->ctx;
     const int64_t N = s->N, H = m->dims.hidden_size;
+    if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION) {
+        /* First token of each sequence -> dense -> tanh -> classifier, as
+         * the training model's head (dropout is off at inference). */
+        const int64_t B = s->B, C = m->num_labels;
+        for (int64_t b = 0; b < B; b++)
+            memcpy(s->tmp + b * H, s->x + b * s->L * H, (size_t)H * sizeof(float));
+        QAT_TRY(graph_gemm(ctx, 0, 1, B, H, H, 1.0f, s->tmp, H, m->pool_w, H, 0.0f, s->q, H));
+        QAT_RUN(ctx, bias_act_fwd, s->q, m->pool_b, B, H, QAT_ACTIVATION_TANH, s->h1);
+        QAT_TRY(graph_gemm(ctx, 0, 1, B, C, H, 1.0f, s->h1, H, m->cls_w, H, 0.0f, logits, C));
+        QAT_RUN(ctx, bias_act_fwd, logits, m->cls_b, B, C, QAT_ACTIVATION_NONE, NULL);
+        return QAT_OK;
+    }
     if (m->task == QAT_TASK_TOKEN_CLASSIFICATION) {
         QAT_TRY(graph_gemm(ctx, 0, 1, N, m->num_labels, H, 1.0f, s->x, H, m->cls_w, H, 0.0f, logits, m->num_labels));
         QAT_RUN(ctx, bias_act_fwd, logits, m->cls_b, N, m->num_labels, QAT_ACTIVATION_NONE, NULL);

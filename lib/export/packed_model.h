@@ -58,6 +58,7 @@ struct qat_packed_model {
     pm_layer *layers;
     float *mlm_dense_w, *mlm_dense_b, *mlm_ln_w, *mlm_ln_b, *mlm_decoder_w, *mlm_bias;
     float *cls_w, *cls_b;
+    float *pool_w, *pool_b;   /* sequence classification: pooler / classifier.dense [H, H], [H] */
     qat_tokenizer *tokenizer;
     size_t file_bytes;
     int64_t integer_linears;
@@ -83,7 +84,8 @@ qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model 
 void pm_free(qat_packed_model *m);
 /* Re-creates the tokenizer from its embedded files (none: m->tokenizer NULL). */
 qat_status pm_load_tokenizer(const qatp_file *f, qat_packed_model *m);
-/* The forward into logits [B * L, classes]. */
+/* The forward into logits [B * L, classes] ([B, classes] for sequence
+ * classification). */
 qat_status pm_forward(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
                       int64_t B, int64_t L, float *logits);
 int64_t pm_classes(const qat_packed_model *m);

@@ -197,7 +197,7 @@ static qat_status read_config(const qatp_file *f, qat_packed_model *m)
     return qat_fail(QAT_ERR_FORMAT, "packed model: config %s = %lld out of range [%lld, %lld]", what,          \
                     (long long)(v), (long long)(lo), (long long)(hi))
     CHECK_RANGE(c[PM_CFG_ARCH], 0, 1, "arch");
-    CHECK_RANGE(c[PM_CFG_TASK], 1, 2, "task");
+    CHECK_RANGE(c[PM_CFG_TASK], 1, 3, "task");
     CHECK_RANGE(c[PM_CFG_VOCAB], 1, big, "vocab_size");
     CHECK_RANGE(c[PM_CFG_HIDDEN], 1, QAT_PACKED_MAX_IN, "hidden_size");
     CHECK_RANGE(c[PM_CFG_LAYERS], 0, 1024, "num_layers");
@@ -206,7 +206,7 @@ static qat_status read_config(const qatp_file *f, qat_packed_model *m)
     CHECK_RANGE(c[PM_CFG_MAX_POS], 1, big, "max_position_embeddings");
     CHECK_RANGE(c[PM_CFG_TYPE_VOCAB], 1, big, "type_vocab_size");
     CHECK_RANGE(c[PM_CFG_PAD], 0, c[PM_CFG_VOCAB] - 1, "pad_token_id");
-    CHECK_RANGE(c[PM_CFG_NUM_LABELS], c[PM_CFG_TASK] == 2 ? 1 : 0, big, "num_labels");
+    CHECK_RANGE(c[PM_CFG_NUM_LABELS], c[PM_CFG_TASK] == 1 ? 0 : c[PM_CFG_TASK] == 2 ? 1 : 2, big, "num_labels");
     CHECK_RANGE(c[PM_CFG_TIE], 0, 1, "tie_word_embeddings");
     CHECK_RANGE(c[PM_CFG_EPS_BITS], 0, 0xffffffffLL, "layer_norm_eps");
 #undef CHECK_RANGE
@@ -288,6 +288,10 @@ static qat_status read_weights(const qatp_file *f, qat_packed_model *m)
         QAT_TRY(read_f32(f, "mlm.decoder.weight", V, H, &m->mlm_decoder_w));
         QAT_TRY(read_f32(f, "mlm.bias", V, 0, &m->mlm_bias));
     } else {
+        if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION) {
+            QAT_TRY(read_f32(f, "pooler.dense.weight", H, H, &m->pool_w));
+            QAT_TRY(read_f32(f, "pooler.dense.bias", H, 0, &m->pool_b));
+        }
         QAT_TRY(read_f32(f, "classifier.weight", m->num_labels, H, &m->cls_w));
         QAT_TRY(read_f32(f, "classifier.bias", m->num_labels, 0, &m->cls_b));
     }
@@ -348,9 +352,9 @@ void pm_free(qat_packed_model *m)
             free(m->layers[i].ln2_b);
         }
     free(m->layers);
-    float *heads[8] = {m->mlm_dense_w, m->mlm_dense_b, m->mlm_ln_w, m->mlm_ln_b,
-                       m->mlm_decoder_w, m->mlm_bias, m->cls_w, m->cls_b};
-    for (int i = 0; i < 8; i++)
+    float *heads[10] = {m->mlm_dense_w, m->mlm_dense_b, m->mlm_ln_w, m->mlm_ln_b,
+                        m->mlm_decoder_w, m->mlm_bias, m->cls_w, m->cls_b, m->pool_w, m->pool_b};
+    for (int i = 0; i < 10; i++)
         free(heads[i]);
     qat_tokenizer_free(m->tokenizer);
     pm_scratch *s = &m->s;

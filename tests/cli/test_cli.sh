@@ -74,6 +74,8 @@ printf '{"premise": "le patient", "hypothesis": "la dose", "label": "yes"}\n{"pr
 check "train, sequence pairs" sh -c "\"$qat\" train --model \"$demo/model\" --tokenizer \"$demo/spm.model\" --task \"$work/pairs.tsv\" --eval \"$work/pairs.jsonl\" --test \"$work/pairs.jsonl\" --steps 3 --batch 4 --seq-len 32 --threads 1 --out \"$work/seq\" | grep -q 'test accuracy'"
 check "results.json: sequence task" grep -q '"f1_metric": *"accuracy"' "$work/seq/results.json"
 check "eval, sequence pairs" sh -c "\"$qat\" eval --model \"$work/seq/model\" --tokenizer \"$demo/spm.model\" --task \"$work/pairs.jsonl\" --seq-len 32 --out \"$work/seq-eval.json\" | grep -q accuracy && grep -q macro_f1 \"$work/seq-eval.json\""
+check "export, sequence classifier" "$qat" export --model "$work/seq/model" --tokenizer "$demo/spm.model" --task sequence-classification -o "$work/seq.qatp"
+check "infer, a pair" sh -c "printf 'le patient\\tun examen\\n' | \"$qat\" infer \"$work/seq.qatp\" | grep -Eq '^[01][[:space:]]'"
 printf 'le patient\tyes\nce patient\n' >"$work/bad.tsv"
 refuse "malformed sequence task" "bad.tsv:2: 1 columns, expected 2" "$qat" train --model "$demo/model" --tokenizer "$demo/spm.model" --task "$work/bad.tsv" --steps 2 --out "$work/bad"
 refuse "eval without labels" "label names" "$qat" eval --model "$demo/model" --tokenizer "$demo/spm.model" --task "$demo/task.conll"

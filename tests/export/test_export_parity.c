@@ -1,6 +1,7 @@
 /* Packed inference against the fake-quant forward (qat_model_forward, cpu
- * backend) for every study config, RoBERTa and BERT, MLM and token
- * classification, on every ISA path this CPU has and 1 and 2 threads. */
+ * backend) for every study config, RoBERTa and BERT, MLM, token and
+ * sequence classification (token type ids in the batch), on every ISA
+ * path this CPU has and 1 and 2 threads. */
 #include <math.h>
 #include <unistd.h>
 
@@ -70,9 +71,16 @@ static void run_case(const char *quant, qat_arch arch, qat_task task, int ternar
     qat_packed_model *pm = NULL;
     QAT_ASSERT_OK(qat_packed_model_load(tmp_path, &pm));
     unlink(tmp_path);
-    int64_t classes = 0;
+    int64_t classes = 0, packed_task = 0;
     QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_NUM_LABELS, &classes));
-    ck_assert_uint_eq(n, (size_t)classes * TINY_B * TINY_L);
+    QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_TASK, &packed_task));
+    ck_assert_int_eq(packed_task, task);
+    /* sequence classification: one row of logits per sequence */
+    const size_t rows = task == QAT_TASK_SEQUENCE_CLASSIFICATION ? TINY_B : TINY_B * TINY_L;
+    ck_assert_uint_eq(n, (size_t)classes * rows);
+    size_t packed_n = 0;
+    QAT_ASSERT_OK(qat_packed_model_logits_size(pm, TINY_B, TINY_L, &packed_n));
+    ck_assert_uint_eq(packed_n, n);
     float *first = malloc(n * sizeof(float));
     int runs = 0;
     for (int isa = 1; isa <= 3; isa++) {
@@ -88,9 +96,10 @@ static void run_case(const char *quant, qat_arch arch, qat_task task, int ternar
             QAT_ASSERT_OK(qat_packed_model_forward(pm, ids, mask, types, TINY_B, TINY_L, got, n));
             char what[160];
             snprintf(what, sizeof what, "%s %s %s isa %d threads %d%s", quant,
-                     arch == QAT_ARCH_BERT ? "bert" : "roberta", task == QAT_TASK_MLM ? "mlm" : "tokcls", isa,
+                     arch == QAT_ARCH_BERT ? "bert" : "roberta",
+                     task == QAT_TASK_MLM ? "mlm" : task == QAT_TASK_TOKEN_CLASSIFICATION ? "tokcls" : "seqcls", isa,
                      threads, ternary_1p6 ? " (1.6-bit)" : "");
-            compare(got, want, TINY_B * TINY_L, (size_t)classes, what);
+            compare(got, want, rows, (size_t)classes, what);
             /* Integer accumulators and one scalar epilogue: identical
              * results on every path and thread count. */
             if (runs++ == 0)
@@ -111,9 +120,10 @@ static void run_case(const char *quant, qat_arch arch, qat_task task, int ternar
 START_TEST(test_parity)
 {
     /* _i: config x arch x task */
-    size_t c = (size_t)_i / 4;
-    qat_arch arch = (_i / 2) % 2 ? QAT_ARCH_BERT : QAT_ARCH_ROBERTA;
-    qat_task task = _i % 2 ? QAT_TASK_TOKEN_CLASSIFICATION : QAT_TASK_MLM;
+    size_t c = (size_t)_i / 6;
+    qat_arch arch = (_i / 3) % 2 ? QAT_ARCH_BERT : QAT_ARCH_ROBERTA;
+    static const qat_task tasks[3] = {QAT_TASK_MLM, QAT_TASK_TOKEN_CLASSIFICATION, QAT_TASK_SEQUENCE_CLASSIFICATION};
+    qat_task task = tasks[_i % 3];
     run_case(configs[c], arch, task, 0);
 }
 END_TEST
@@ -122,6 +132,7 @@ START_TEST(test_parity_ternary_1p6)
 {
     run_case("E6W1.58A6", QAT_ARCH_ROBERTA, QAT_TASK_TOKEN_CLASSIFICATION, 1);
     run_case("E6W1.58(row)A4", QAT_ARCH_BERT, QAT_TASK_MLM, 1);
+    run_case("E6W1.58A6", QAT_ARCH_BERT, QAT_TASK_SEQUENCE_CLASSIFICATION, 1);
 }
 END_TEST
 
@@ -130,6 +141,7 @@ END_TEST
 START_TEST(test_seed_code_profile)
 {
     run_case("E6W1.58A6@seed-code", QAT_ARCH_ROBERTA, QAT_TASK_TOKEN_CLASSIFICATION, 0);
+    run_case("E6W1.58A6@seed-code", QAT_ARCH_BERT, QAT_TASK_SEQUENCE_CLASSIFICATION, 0);
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
     qat_model *m = NULL;
@@ -203,7 +215,7 @@ Suite *make_suite(void)
     Suite *s = suite_create("export_parity");
     TCase *tc = tcase_create("parity");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_parity, 0, (int)(N_CONFIGS * 4));
+    tcase_add_loop_test(tc, test_parity, 0, (int)(N_CONFIGS * 6));
     tcase_add_test(tc, test_parity_ternary_1p6);
     tcase_add_test(tc, test_export_needs_calibration);
     tcase_add_test(tc, test_seed_code_profile);

@@ -122,7 +122,8 @@ class PackedModel:
         return _BorrowedTokenizer(h, self)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
-        """int arrays (B, L) -> float32 logits (B, L, classes)."""
+        """int arrays (B, L) -> float32 logits (B, L, classes), or (B, classes)
+        for a sequence classifier (one row per sequence)."""
         ids, ids_p = _ints(input_ids, name="input_ids")
         _mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
         _types, types_p = _ints(token_type_ids, ids.shape, "token_type_ids")
@@ -131,6 +132,8 @@ class PackedModel:
         check(_logits_size(self._handle, b, n, ctypes.byref(count)))
         out = np.empty(count.value, dtype=np.float32)
         check(_forward(self._handle, ids_p, mask_p, types_p, b, n, out.ctypes.data_as(_F), out.size))
+        if self.info("task") == 3:  # QAT_TASK_SEQUENCE_CLASSIFICATION
+            return out.reshape(b, -1)
         return out.reshape(b, n, -1)
 
     def close(self) -> None:

@@ -187,3 +187,25 @@ def test_pipeline_and_evaluate_on_pair_files(hf_dirs, tmp_path):
     bad.write_text('{"premise": "le chat", "hypothesis": "dort", "label": "yes"}\n{"premise": "x", "label": "no"}\n')
     with pytest.raises(libqat.QatError, match="bad.jsonl:2: no second text"):
         saved.evaluate(tok, bad, max_seq_len=32)
+
+
+@pytest.mark.parametrize("config", ["E8W8A8", "E6W1.58A6"])
+def test_packed_sequence_classifier_on_pairs(hf_dirs, tmp_path, config):
+    """The packed model's pooler and classifier: logits of encoded pairs
+    equal the fake-quant model's, and its embedded tokenizer encodes pairs."""
+    tok = libqat.Tokenizer.load(hf_dirs["bert"])
+    ids, mask, types = batch_of(tok, pairs(5, seed=9), max_length=20)
+    model = libqat.Model.create(arch="bert", task="sequence-classification", context=libqat.Context("ref"),
+                                quant=config, vocab_size=tok.vocab_size, hidden_size=32, num_layers=2, num_heads=4,
+                                intermediate_size=48, max_position_embeddings=32, type_vocab_size=2,
+                                pad_token_id=0, num_labels=3)
+    want = model.forward(ids, mask, types)  # calibrates the activation steps
+    want = model.forward(ids, mask, types)
+    libqat.export(model, tmp_path / "m.qatp", tokenizer=hf_dirs["bert"])
+    with libqat.PackedModel(tmp_path / "m.qatp") as pm:
+        assert pm.info("task") == 3 and pm.info("num_labels") == 3
+        got = pm.forward(ids, mask, types)
+        assert got.shape == (5, 3)
+        assert rel(got, want) <= 1e-4
+        assert (got.argmax(1) == want.argmax(1)).all()
+        assert pm.tokenizer().encode_pair("le chat", "dort") == tok.encode_pair("le chat", "dort")
