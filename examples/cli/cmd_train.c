@@ -26,7 +26,13 @@ static void usage(FILE *out)
             "  --model DIR          HF checkpoint directory (config.json + weights)\n"
             "  --tokenizer PATH     tokenizer (.model, HF dir); default: the model directory\n"
             "  --quant CONFIG       e.g. E6W1.58A6 (default FP32)\n"
-            "  --alpha A            share of the steps for DAPT, in [0, 1) (default 0)\n"
+            "  --alpha A|auto       share of the steps for DAPT, in [0, 1) (default 0); auto: adaptive alpha,\n"
+            "                       DAPT stops when the held-out MLM loss stops improving (docs/training.md)\n"
+            "  --alpha-max A --eval-every N --patience N --min-delta X --heldout N\n"
+            "                       adaptive alpha's knobs (defaults 0.9, a twentieth of the schedule, 3,\n"
+            "                       0.01 nats, a tenth of the corpus' sequences up to 256)\n"
+            "  --dapt-dir DIR       start fine-tuning from the snapshot at round(alpha * steps) of a shared\n"
+            "                       DAPT run made by `qat dapt` (the seed code's plan; no --corpus needed)\n"
             "  --steps N            total optimizer steps B_total (default 30000)\n"
             "  --corpus FILE        DAPT text, plain or .gz (needed when alpha > 0)\n"
             "  --task FILE          training CoNLL file (token<TAB>tag), or a .tsv / .jsonl file of texts or\n"
@@ -116,7 +122,14 @@ int qat_cli_train(int argc, char **argv)
         else if (strcmp(a, "--model") == 0) o.model_dir = v;
         else if (strcmp(a, "--tokenizer") == 0) o.tokenizer = v;
         else if (strcmp(a, "--quant") == 0) o.quant = v;
-        else if (strcmp(a, "--alpha") == 0) o.alpha = strtod(v, &end);
+        else if (strcmp(a, "--alpha") == 0 && strcmp(v, "auto") == 0) o.adaptive.enabled = 1;
+        else if (strcmp(a, "--alpha") == 0) o.alpha = strtod(v, &end), o.adaptive.enabled = 0;
+        else if (strcmp(a, "--alpha-max") == 0) o.adaptive.alpha_max = strtod(v, &end);
+        else if (strcmp(a, "--eval-every") == 0) o.adaptive.eval_every = strtoll(v, &end, 10);
+        else if (strcmp(a, "--patience") == 0) o.adaptive.patience = strtoll(v, &end, 10);
+        else if (strcmp(a, "--min-delta") == 0) o.adaptive.min_delta = strtod(v, &end);
+        else if (strcmp(a, "--heldout") == 0) o.adaptive.heldout_sequences = strtoll(v, &end, 10);
+        else if (strcmp(a, "--dapt-dir") == 0) o.dapt_dir = v, o.plan = QAT_PLAN_SHARED_PREFIX;
         else if (strcmp(a, "--steps") == 0) o.total_steps = strtoll(v, &end, 10);
         else if (strcmp(a, "--corpus") == 0) o.corpus = v;
         else if (strcmp(a, "--task") == 0) o.train_file = v;
@@ -173,7 +186,9 @@ int qat_cli_train(int argc, char **argv)
         train_config_free(&file);
         return qat_cli_fail("train", "the run failed", st);
     }
-    printf("%s alpha=%.2f: test %s %.2f%% (%s/results.json)%s\n", o.quant ? o.quant : "FP32", o.alpha,
+    char alpha[32];
+    snprintf(alpha, sizeof alpha, o.adaptive.enabled ? "auto" : "%.2f", o.alpha);
+    printf("%s alpha=%s: test %s %.2f%% (%s/results.json)%s\n", o.quant ? o.quant : "FP32", alpha,
            qat_cli_is_seq_task(o.train_file) ? "accuracy" : "F1", 100.0 * f1, o.out_dir, f1 < 0.2 ? " [collapsed]" : "");
     train_config_free(&file);
     return 0;

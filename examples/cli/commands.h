@@ -15,6 +15,7 @@ typedef struct qat_cli_command {
 int qat_cli_info(int argc, char **argv);
 int qat_cli_quant(int argc, char **argv);
 int qat_cli_train(int argc, char **argv);
+int qat_cli_dapt(int argc, char **argv);
 int qat_cli_eval(int argc, char **argv);
 int qat_cli_sweep(int argc, char **argv);
 int qat_cli_report(int argc, char **argv);

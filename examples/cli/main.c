@@ -7,6 +7,7 @@ static const qat_cli_command commands[] = {
     {"info", "version, build and available backends", qat_cli_info},
     {"quant", "parse a quant config (ExWyAz) and print its canonical form", qat_cli_quant},
     {"train", "the alpha pipeline: DAPT, fine-tuning, evaluation", qat_cli_train},
+    {"dapt", "one shared DAPT run with a snapshot per alpha (fine-tune with train --dapt-dir)", qat_cli_dapt},
     {"eval", "evaluate a saved token classifier on a CoNLL file", qat_cli_eval},
     {"sweep", "run a grid of pipeline cells here or as a SLURM array", qat_cli_sweep},
     {"report", "F1 tables (Table III), cost table (Table I) and plots from runs", qat_cli_report},

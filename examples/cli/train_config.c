@@ -211,7 +211,8 @@ int train_config_load(const char *path, qat_pipeline_options *o, train_config *c
     static const char *const known[] = {"model", "tokenizer", "quant", "quantization", "alpha", "steps", "corpus",
                                         "task", "eval", "test", "out", "batch", "micro_batch", "lr", "warmup",
                                         "seq_len", "checkpoint_every", "seed", "threads", "backend",
-                                        "carbon_intensity", "power_watts"};
+                                        "carbon_intensity", "power_watts", "dapt_dir", "alpha_max", "eval_every",
+                                        "patience", "min_delta", "heldout_sequences"};
     json_object_object_foreach(root, key, val) {
         size_t k = 0;
         while (k < sizeof known / sizeof *known && strcmp(known[k], key) != 0)
@@ -221,7 +222,14 @@ int train_config_load(const char *path, qat_pipeline_options *o, train_config *c
         int numeric = !strcmp(key, "alpha") || !strcmp(key, "steps") || !strcmp(key, "batch") ||
                       !strcmp(key, "micro_batch") || !strcmp(key, "lr") || !strcmp(key, "warmup") ||
                       !strcmp(key, "seq_len") || !strcmp(key, "checkpoint_every") || !strcmp(key, "seed") ||
-                      !strcmp(key, "threads") || !strcmp(key, "carbon_intensity") || !strcmp(key, "power_watts");
+                      !strcmp(key, "threads") || !strcmp(key, "carbon_intensity") || !strcmp(key, "power_watts") ||
+                      !strcmp(key, "alpha_max") || !strcmp(key, "eval_every") || !strcmp(key, "patience") ||
+                      !strcmp(key, "min_delta") || !strcmp(key, "heldout_sequences");
+        if (!strcmp(key, "alpha") && json_object_is_type(val, json_type_string)) {
+            if (strcmp(json_object_get_string(val), "auto") != 0)
+                return fail(path, key, "must be a number in [0, 1) or auto");
+            continue;
+        }
         if (numeric && !json_object_is_type(val, json_type_int) && !json_object_is_type(val, json_type_double))
             return fail(path, key, "must be a number");
         if (!numeric && strcmp(key, "quantization") != 0 && !json_object_is_type(val, json_type_string))
@@ -236,6 +244,14 @@ int train_config_load(const char *path, qat_pipeline_options *o, train_config *c
     if (str(root, "test")) o->test_file = str(root, "test");
     if (str(root, "out")) o->out_dir = str(root, "out");
     if (str(root, "backend")) c->backend = str(root, "backend");
+    if (str(root, "dapt_dir")) {
+        o->dapt_dir = str(root, "dapt_dir");
+        o->plan = QAT_PLAN_SHARED_PREFIX;
+    }
+    if (str(root, "alpha")) /* "auto", checked above */
+        o->adaptive.enabled = 1;
+    else if (json_object_object_get_ex(root, "alpha", &v))
+        o->alpha = json_object_get_double(v);
     if (str(root, "quant")) {
         snprintf(c->quant, sizeof c->quant, "%s", str(root, "quant"));
         o->quant = c->quant;
@@ -249,7 +265,11 @@ int train_config_load(const char *path, qat_pipeline_options *o, train_config *c
     }
 #define NUM(key, field, type) \
     if (json_object_object_get_ex(root, key, &v)) field = (type)json_object_get_double(v)
-    NUM("alpha", o->alpha, double);
+    NUM("alpha_max", o->adaptive.alpha_max, double);
+    NUM("eval_every", o->adaptive.eval_every, int64_t);
+    NUM("patience", o->adaptive.patience, int64_t);
+    NUM("min_delta", o->adaptive.min_delta, double);
+    NUM("heldout_sequences", o->adaptive.heldout_sequences, int64_t);
     NUM("steps", o->total_steps, int64_t);
     NUM("batch", o->train.batch_size, int64_t);
     NUM("micro_batch", o->train.micro_batch_size, int64_t);

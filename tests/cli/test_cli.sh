@@ -63,6 +63,20 @@ sed 's/profile: seed-code/lsq_gradient: stuck/' "$work/seed.yaml" >"$work/seed-b
 refuse "an unknown switch value" "must be learned or frozen" "$qat" train --config "$work/seed-bad.yaml"
 printf 'bogus: 1\n' >>"$work/lie.yaml"
 refuse "unknown key" "'bogus' is not a qat train setting" "$qat" train --config "$work/lie.yaml"
+
+# The shared-prefix plan: one DAPT run, fine-tuning cells from its snapshots.
+common="--model $demo/model --tokenizer $demo/spm.model --quant E6W1.58A6 --steps 8 --batch 8 --lr 0.002 --seq-len 32 --threads 1"
+check "dapt --help" "$qat" dapt --help
+check "dapt (shared prefix)" "$qat" dapt $common --corpus "$demo/corpus.txt" --alphas 0.25,0.5 --out "$work/dapt"
+check "dapt.json and snapshots" sh -c "test -f \"$work/dapt/dapt.json\" && test -d \"$work/dapt/snapshots/step-2\" && test -d \"$work/dapt/snapshots/step-4\""
+check "train --dapt-dir" "$qat" train $common --task "$demo/task.conll" --alpha 0.5 --dapt-dir "$work/dapt" --out "$work/cell"
+check "the cell records its plan" grep -q '"plan": *"shared-prefix"' "$work/cell/results.json"
+refuse "an alpha without snapshot" "0.75" "$qat" train $common --task "$demo/task.conll" --alpha 0.75 --dapt-dir "$work/dapt" --out "$work/cell2"
+refuse "dapt without alphas" "--alphas" "$qat" dapt $common --corpus "$demo/corpus.txt" --out "$work/dapt2"
+refuse "dapt with a bad alpha" "not an alpha in (0, 1)" "$qat" dapt $common --corpus "$demo/corpus.txt" --alphas 0.5,1.5 --out "$work/dapt2"
+# Adaptive alpha from the command line.
+check "train --alpha auto" "$qat" train $common --task "$demo/task.conll" --corpus "$demo/corpus.txt" --alpha auto --eval-every 2 --patience 1 --out "$work/auto"
+check "results.json records the chosen alpha" grep -q '"alpha_mode": *"adaptive"' "$work/auto/results.json"
 refuse "missing model" "required" "$qat" train --task "$demo/task.conll"
 refuse "bad number" "is not a number" "$qat" train --model x --task y --alpha zero
 # Sequence classification: a TSV of pairs (GLUE's header), a JSONL test file.

@@ -6,6 +6,6 @@ from .core import Context, QuantConfig, backends, version
 from .model import Model
 from .packed import PackedModel, estimate, export
 from .tokenizer import Tokenizer
-from .train import Trainer, run_pipeline
+from .train import Trainer, run_dapt, run_pipeline
 
-__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "PackedModel", "estimate", "export", "Tokenizer", "Trainer", "run_pipeline"]
+__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "PackedModel", "estimate", "export", "Tokenizer", "Trainer", "run_dapt", "run_pipeline"]

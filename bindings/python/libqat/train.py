@@ -76,6 +76,33 @@ class PipelineOptions(ctypes.Structure):
     ]
 
 
+class DaptOptions(ctypes.Structure):
+    """Mirror of qat_dapt_options (version 1)."""
+    _fields_ = [
+        ("version", ctypes.c_uint32),
+        ("model_dir", ctypes.c_char_p),
+        ("tokenizer", ctypes.c_char_p),
+        ("quant", ctypes.c_char_p),
+        ("corpus", ctypes.c_char_p),
+        ("out_dir", ctypes.c_char_p),
+        ("total_steps", ctypes.c_int64),
+        ("alphas", ctypes.POINTER(ctypes.c_double)),
+        ("n_alphas", ctypes.c_size_t),
+        ("max_seq_len", ctypes.c_int64),
+        ("checkpoint_every", ctypes.c_int64),
+        ("seed", ctypes.c_uint64),
+        ("train", TrainOptions),
+        ("adaptive", AdaptiveOptions),
+        ("progress", PROGRESS_FN),
+        ("progress_user", ctypes.c_void_p),
+        ("carbon_intensity", ctypes.c_double),
+        ("power_watts", ctypes.c_double),
+    ]
+
+
+PLANS = ("per-alpha", "shared-prefix")  # qat_plan
+DAPT_OPTIONS_VERSION = 1
+
 _P = ctypes.c_void_p
 _train_init = declare("qat_train_options_init", [ctypes.POINTER(TrainOptions), ctypes.c_uint32])
 _trainer_create = declare("qat_trainer_create", [_P, ctypes.POINTER(TrainOptions), ctypes.c_int64,
@@ -92,6 +119,29 @@ _trainer_save = declare("qat_trainer_save", [_P, ctypes.c_char_p, ctypes.POINTER
 _trainer_resume = declare("qat_trainer_resume", [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)])
 _pipe_init = declare("qat_pipeline_options_init", [ctypes.POINTER(PipelineOptions), ctypes.c_uint32])
 _pipe_run = declare("qat_pipeline_run", [_P, ctypes.POINTER(PipelineOptions), ctypes.POINTER(ctypes.c_double)])
+_dapt_init = declare("qat_dapt_options_init", [ctypes.POINTER(DaptOptions), ctypes.c_uint32])
+_dapt_run = declare("qat_dapt_run", [_P, ctypes.POINTER(DaptOptions)])
+
+
+def _adaptive(opts: AdaptiveOptions, adaptive: dict | None) -> None:
+    """adaptive={'alpha_max': 0.9, 'eval_every': 0, 'patience': 3, 'min_delta': 0.01,
+    'heldout_sequences': 0} (any subset; unknown keys are an error)."""
+    if adaptive is None:
+        return
+    opts.enabled = 1
+    for key, value in adaptive.items():
+        if key not in ("alpha_max", "eval_every", "patience", "min_delta", "heldout_sequences"):
+            raise ValueError(f"unknown adaptive option {key!r}")
+        setattr(opts, key, value)
+
+
+def _progress_callback(progress):
+    if progress is None:
+        return None
+
+    def callback_impl(_user, phase, step, total, loss):
+        return 1 if progress(phase.decode(), step, total, None if math.isnan(loss) else loss) else 0
+    return PROGRESS_FN(callback_impl)
 
 
 def _train_options(**kw) -> TrainOptions:
@@ -178,14 +228,20 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
                  total_steps: int = 30000, corpus=None, eval_file=None, test_file=None, tokenizer=None,
                  max_seq_len: int = 512, checkpoint_every: int = 0, seed: int = 42, progress=None,
                  context: Context | None = None, carbon_intensity: float = 0.0, power_watts: float = 0.0,
-                 **train_options) -> float:
+                 dapt_dir=None, adaptive: dict | None = None, **train_options) -> float:
     """The study's alpha pipeline; returns the test F1 (a fraction), or the
     test accuracy for a sequence-classification task (train_file .tsv or
     .jsonl, docs/data.md), and writes out_dir/results.json. progress(phase, step, total, loss) may
     return True to stop (the run then raises QatError, checkpoint kept).
     carbon_intensity (g CO2eq/kWh) and power_watts (the estimate's draw
     where no energy counter is readable) feed results.json's "energy"
-    object; 0 keeps the defaults (docs/energy.md)."""
+    object; 0 keeps the defaults (docs/energy.md).
+    Plans (docs/training.md): dapt_dir (a run_dapt directory) fine-tunes from
+    its snapshot at round(alpha * total_steps), the seed code's shared
+    prefix; alpha="auto" (or adaptive={...knobs}) chooses alpha by the
+    held-out MLM loss."""
+    if alpha == "auto":
+        alpha, adaptive = 0.0, adaptive or {}
     opts = PipelineOptions()
     check(_pipe_init(ctypes.byref(opts), PIPELINE_OPTIONS_VERSION))
     enc = lambda v: None if v is None else str(v).encode()  # noqa: E731
@@ -195,13 +251,13 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
     opts.alpha, opts.total_steps, opts.max_seq_len = alpha, total_steps, max_seq_len
     opts.checkpoint_every, opts.seed = checkpoint_every, seed
     opts.carbon_intensity, opts.power_watts = carbon_intensity, power_watts
+    if dapt_dir is not None:
+        opts.plan, opts.dapt_dir = PLANS.index("shared-prefix"), enc(dapt_dir)
+    _adaptive(opts.adaptive, adaptive)
     defaults = _train_options(**train_options)
     opts.train = defaults
-    callback = None
-    if progress is not None:
-        def callback_impl(_user, phase, step, total, loss):
-            return 1 if progress(phase.decode(), step, total, None if math.isnan(loss) else loss) else 0
-        callback = PROGRESS_FN(callback_impl)
+    callback = _progress_callback(progress)
+    if callback is not None:
         opts.progress = callback
     context = context or Context()
     f1 = ctypes.c_double()
@@ -209,4 +265,31 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
     return f1.value
 
 
-__all__ = ["Trainer", "run_pipeline", "np"]
+def run_dapt(model_dir, corpus, out_dir, alphas, *, quant: str | None = None, total_steps: int = 30000,
+             tokenizer=None, max_seq_len: int = 512, checkpoint_every: int = 0, seed: int = 42, progress=None,
+             context: Context | None = None, adaptive: dict | None = None, carbon_intensity: float = 0.0,
+             power_watts: float = 0.0, **train_options) -> None:
+    """One shared DAPT run (the seed code's plan): a schedule up to
+    max(alphas) * total_steps with a snapshot at every alpha, written under
+    out_dir; fine-tune from it with run_pipeline(..., dapt_dir=out_dir,
+    alpha=a) and the same quant and total_steps. Resumes when run again."""
+    opts = DaptOptions()
+    check(_dapt_init(ctypes.byref(opts), DAPT_OPTIONS_VERSION))
+    enc = lambda v: None if v is None else str(v).encode()  # noqa: E731
+    opts.model_dir, opts.corpus, opts.out_dir = enc(model_dir), enc(corpus), enc(out_dir)
+    opts.quant, opts.tokenizer = enc(quant), enc(tokenizer)
+    values = (ctypes.c_double * len(alphas))(*alphas)
+    opts.alphas, opts.n_alphas = values, len(alphas)
+    opts.total_steps, opts.max_seq_len = total_steps, max_seq_len
+    opts.checkpoint_every, opts.seed = checkpoint_every, seed
+    opts.carbon_intensity, opts.power_watts = carbon_intensity, power_watts
+    _adaptive(opts.adaptive, adaptive)
+    opts.train = _train_options(**train_options)
+    callback = _progress_callback(progress)
+    if callback is not None:
+        opts.progress = callback
+    context = context or Context()
+    check(_dapt_run(context.handle, ctypes.byref(opts)))
+
+
+__all__ = ["Trainer", "run_pipeline", "run_dapt", "np"]

@@ -74,3 +74,36 @@ def test_pipeline_from_python(tmp_path):
         model.evaluate(tok, data / "task.conll", max_seq_len=32))
     with pytest.raises(libqat.QatError, match="alpha"):
         libqat.run_pipeline(data / "model", data / "task.conll", tmp_path / "bad", alpha=1.5)
+
+
+def test_shared_prefix_and_adaptive_from_python(tmp_path):
+    """run_dapt + run_pipeline(dapt_dir=) (the seed code's plan) and
+    alpha="auto" (adaptive alpha): the plan and the chosen alpha reach
+    results.json; a shared-prefix cell with the same alpha as the DAPT
+    run's last snapshot starts from the same weights as a per-alpha run."""
+    import json
+    import subprocess
+    data = tmp_path / "data"
+    subprocess.run([sys.executable, str(ROOT / "examples" / "make_demo.py"), str(data)], check=True)
+    common = dict(quant="E6W1.58A6", total_steps=8, tokenizer=data / "spm.model", max_seq_len=32, batch_size=8,
+                  learning_rate=1e-3)
+    libqat.run_dapt(data / "model", data / "corpus.txt", tmp_path / "dapt", [0.25, 0.5],
+                    context=libqat.Context("ref", threads=1), **common)
+    snapshots = sorted(p.name for p in (tmp_path / "dapt" / "snapshots").iterdir())
+    assert snapshots == ["step-2", "step-4"]
+    f1 = libqat.run_pipeline(data / "model", data / "task.conll", tmp_path / "cell", alpha=0.5,
+                             dapt_dir=tmp_path / "dapt", context=libqat.Context("ref", threads=1), **common)
+    assert 0.0 <= f1 <= 1.0
+    results = json.loads((tmp_path / "cell" / "results.json").read_text())
+    assert results["plan"] == "shared-prefix"
+    with pytest.raises(libqat.QatError, match="no snapshot"):
+        libqat.run_pipeline(data / "model", data / "task.conll", tmp_path / "cell2", alpha=0.75,
+                            dapt_dir=tmp_path / "dapt", context=libqat.Context("ref", threads=1), **common)
+    libqat.run_pipeline(data / "model", data / "task.conll", tmp_path / "auto", alpha="auto",
+                        corpus=data / "corpus.txt", adaptive={"eval_every": 2, "patience": 1},
+                        context=libqat.Context("ref", threads=1), **common)
+    results = json.loads((tmp_path / "auto" / "results.json").read_text())
+    assert results["alpha_mode"] == "adaptive"
+    with pytest.raises(ValueError, match="unknown adaptive option"):
+        libqat.run_pipeline(data / "model", data / "task.conll", tmp_path / "bad", alpha="auto",
+                            adaptive={"patient": 2})
