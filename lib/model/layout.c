@@ -75,8 +75,10 @@ static qat_status add_quantizer(builder *b, const qat_model *m, qat_quantizer *q
         if (!b->have_shared[cls]) {
             const char *pre = base_prefix(m), *name = qat_quant_class_names[cls];
             QAT_TRY(add(b, &b->shared_step[cls], 0, 1, 1, 0, "%sshared_quantizers.%s.step", pre, name));
-            if (q->has_offset)
+            if (q->has_offset) {
                 QAT_TRY(add(b, &b->shared_offset[cls], 0, 1, 1, 0, "%sshared_quantizers.%s.offset", pre, name));
+                b->params[b->shared_offset[cls]].is_offset = 1;
+            }
             b->have_shared[cls] = 1;
         }
         q->step_param = b->shared_step[cls];

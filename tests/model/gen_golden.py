@@ -52,11 +52,15 @@ MODEL_TASK = {"mlm": "mlm", "token-classification": "tokcls", "sequence-classifi
 TASK_ID = {"mlm": 1, "token-classification": 2, "sequence-classification": 3}  # qat_task
 SEQCLS_CONFIGS = ["FP32", "E8W8A8", "E2W2A2", "E6W1.58A6", "E6W1.58A6@seed-code", "E8W4(row)A6(lsq+)"]
 VARIANT_CONFIGS = ["E6W1.58A6@seed-code", "E8W8A8@seed-code", "E8W4(row)A8(lsq+)", "E6W1.58A4(lsq+)"]
-SINGLE_SWITCHES = [("roberta", "mlm", "E4W4A4@shared"), ("bert", "token-classification", "E4W4A4@shared"),
-                   ("bert", "mlm", "E4W4A4@frozen-step"), ("roberta", "token-classification", "E2W2A2(lsq+)@frozen-step"),
-                   ("roberta", "token-classification", "E6W1.58A6@symmetric"), ("bert", "mlm", "E6W1.58(row)A6"),
-                   ("roberta", "mlm", "E8W8A8@mlm-head"), ("bert", "mlm", "E6W1.58A6@mlm-head"),
-                   ("bert", "mlm", "E8W4(row)A8@mlm-head")]
+# Each switch alone on both architectures and both heads (the MLM head
+# switch on MLM models only), plus per-row BitNet and LSQ+ with frozen steps.
+SINGLE_SWITCHES = [(arch, task, config)
+                   for config in ("E4W4A4@shared", "E4W4A4@frozen-step", "E6W1.58A6@symmetric", "E6W1.58(row)A6")
+                   for arch in ("roberta", "bert") for task in ("mlm", "token-classification")]
+SINGLE_SWITCHES += [(arch, "mlm", config) for config in ("E8W8A8@mlm-head", "E6W1.58A6@mlm-head",
+                                                        "E8W4(row)A8@mlm-head") for arch in ("roberta", "bert")]
+SINGLE_SWITCHES += [("roberta", "token-classification", "E2W2A2(lsq+)@frozen-step"),
+                    ("bert", "mlm", "E4W4A4(lsq+)@shared")]
 
 
 def case(arch: str, task: str, config: str, tie: bool, seed: int, ignore_one: bool = False) -> dict:
