@@ -49,26 +49,36 @@ START_TEST(loads_and_round_trips)
     }
     ck_assert_msg(sqrt(num / den) <= 1e-5, "%s: logits differ from transformers (%g)", dirs[_i], sqrt(num / den));
 
-    /* Quantized, saved, reloaded: the same model. */
-    qat_quant_config *q;
-    QAT_ASSERT_OK(qat_quant_config_parse("E8W4A8", &q));
-    QAT_ASSERT_OK(qat_model_set_quant(m, q));
-    forward_expected(m, &g, got, want->count);
-    char tmp[] = "/tmp/qat-ckpt-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(tmp));
-    QAT_ASSERT_OK(qat_model_save(m, tmp));
-    qat_model *back;
-    QAT_ASSERT_OK(qat_model_load(ctx, tmp, &o, &back));
-    forward_expected(back, &g, again, want->count);
-    ck_assert(memcmp(got, again, want->count * sizeof *got) == 0);
-    const char *files[] = {"config.json", "model.safetensors", "qat_config.json", "qat_quantizers.safetensors"};
-    for (int i = 0; i < 4; i++) {
-        snprintf(path, sizeof path, "%s/%s", tmp, files[i]);
-        ck_assert_msg(unlink(path) == 0, "%s was not written", files[i]);
+    /* Quantized, saved, reloaded: the same model, for the study's configs
+     * and the quantizer variants (shared and frozen steps, per-row steps,
+     * LSQ+ offsets), whose switches travel in qat_config.json. */
+    const char *configs[] = {"E8W4A8", "E6W1.58A6@seed-code", "E4W4(row)A4(lsq+)", "E8W8A8(lsq+)@shared,frozen-step"};
+    for (int c = 0; c < 4; c++) {
+        qat_quant_config *q;
+        QAT_ASSERT_OK(qat_quant_config_parse(configs[c], &q));
+        QAT_ASSERT_OK(qat_model_set_quant(m, q));
+        qat_quant_config_free(q);
+        forward_expected(m, &g, got, want->count);
+        char tmp[] = "/tmp/qat-ckpt-XXXXXX";
+        ck_assert_ptr_nonnull(mkdtemp(tmp));
+        QAT_ASSERT_OK(qat_model_save(m, tmp));
+        qat_model *back;
+        QAT_ASSERT_OK(qat_model_load(ctx, tmp, &o, &back));
+        forward_expected(back, &g, again, want->count);
+        ck_assert_msg(memcmp(got, again, want->count * sizeof *got) == 0, "%s %s: reloaded logits differ", dirs[_i],
+                      configs[c]);
+        size_t n_m, n_back;
+        QAT_ASSERT_OK(qat_model_parameter_count(m, &n_m));
+        QAT_ASSERT_OK(qat_model_parameter_count(back, &n_back));
+        ck_assert_uint_eq(n_m, n_back);
+        const char *files[] = {"config.json", "model.safetensors", "qat_config.json", "qat_quantizers.safetensors"};
+        for (int i = 0; i < 4; i++) {
+            snprintf(path, sizeof path, "%s/%s", tmp, files[i]);
+            ck_assert_msg(unlink(path) == 0, "%s was not written", files[i]);
+        }
+        rmdir(tmp);
+        qat_model_free(back);
     }
-    rmdir(tmp);
-    qat_quant_config_free(q);
-    qat_model_free(back);
     qat_model_free(m);
     free(got);
     free(again);
