@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "formats/file_io.h"
 
 const char *qat_formats_json_type_name(const json_object *v)
 {
@@ -144,4 +145,16 @@ int qat_formats_json_has_nul_escape(const char *text, size_t len)
         }
     }
     return 0;
+}
+
+qat_status qat_formats_write_json(const char *path, json_object *j)
+{
+    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
+    qat_atomic_file f;
+    QAT_TRY(qat_formats_atomic_open(path, &f));
+    qat_status st = qat_formats_atomic_write(&f, text, strlen(text));
+    if (st == QAT_OK)
+        return qat_formats_atomic_commit(&f);
+    qat_formats_atomic_abort(&f);
+    return st;
 }

@@ -27,6 +27,10 @@ size_t qat_formats_json_count_top_keys(const char *text, size_t len, const char 
  * cut an object key there). */
 int qat_formats_json_has_nul_escape(const char *text, size_t len);
 
+/* Writes j, pretty-printed, to path atomically (temporary file, fsync,
+ * rename): readers see the old file or the whole new one. */
+qat_status qat_formats_write_json(const char *path, json_object *j);
+
 /* A printable name for a json type ("a string", "an integer"...). */
 const char *qat_formats_json_type_name(const json_object *v);
 

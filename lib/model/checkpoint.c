@@ -9,6 +9,7 @@
 
 #include "backend/dispatch.h"
 #include "formats/file_io.h"
+#include "formats/json_util.h"
 #include "formats/hf_config.h"
 #include "formats/hf_dir.h"
 #include "formats/safetensors.h"
@@ -312,17 +313,8 @@ static qat_status write_quant_config(const qat_model *m, const char *dir)
     json_object *root = json_object_new_object();
     json_object_object_add(root, "quant", json_object_new_string(text));
     json_object_object_add(root, "libqat_version", json_object_new_string(qat_version()));
-    const char *json = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
     snprintf(path, sizeof path, "%s/%s", dir, QAT_CONFIG_FILE);
-    qat_atomic_file f;
-    qat_status st = qat_formats_atomic_open(path, &f);
-    if (st == QAT_OK) {
-        st = qat_formats_atomic_write(&f, json, strlen(json));
-        if (st == QAT_OK)
-            st = qat_formats_atomic_commit(&f);
-        else
-            qat_formats_atomic_abort(&f);
-    }
+    qat_status st = qat_formats_write_json(path, root);
     json_object_put(root);
     return st;
 }

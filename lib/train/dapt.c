@@ -24,6 +24,7 @@
 #include "data/pretok.h"
 #include "data/shards.h"
 #include "formats/file_io.h"
+#include "formats/json_util.h"
 #include "model/model.h"
 #include "train/adaptive.h"
 #include "train/trainer.h"
@@ -239,18 +240,6 @@ static qat_status heldout_loss(phase_state *s, qat_model *m, double *out)
     return st;
 }
 
-static qat_status write_json(const char *path, json_object *j)
-{
-    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-    qat_atomic_file f;
-    QAT_TRY(qat_formats_atomic_open(path, &f));
-    qat_status st = qat_formats_atomic_write(&f, text, strlen(text));
-    if (st == QAT_OK)
-        return qat_formats_atomic_commit(&f);
-    qat_formats_atomic_abort(&f);
-    return st;
-}
-
 static qat_status save_adaptive(phase_state *s, int64_t step_done)
 {
     qat_dapt_phase *p = s->p;
@@ -270,7 +259,7 @@ static qat_status save_adaptive(phase_state *s, int64_t step_done)
                                                                                    : NULL);
     json_object_object_add(j, "stopped_at", p->rule_step >= 0 ? json_object_new_int64(p->rule_step) : NULL);
     json_object_object_add(j, "steps_done", json_object_new_int64(step_done));
-    qat_status st = write_json(join(s, "adaptive.json"), j);
+    qat_status st = qat_formats_write_json(join(s, "adaptive.json"), j);
     json_object_put(j);
     return st;
 }

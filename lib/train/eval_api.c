@@ -7,20 +7,9 @@
 
 #include "core/error.h"
 #include "formats/file_io.h"
+#include "formats/json_util.h"
 #include "model/model.h"
 #include "train/evaluate.h"
-
-static qat_status write_json(json_object *j, const char *path)
-{
-    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-    qat_atomic_file f;
-    QAT_TRY(qat_formats_atomic_open(path, &f));
-    qat_status st = qat_formats_atomic_write(&f, text, strlen(text));
-    if (st == QAT_OK)
-        return qat_formats_atomic_commit(&f);
-    qat_formats_atomic_abort(&f);
-    return st;
-}
 
 /* The model's label names, or "0".."C-1" where it has none. */
 static qat_status model_labels(const qat_model *m, qat_data_labels **out)
@@ -62,7 +51,7 @@ static qat_status evaluate_seq_file(qat_model *m, const qat_tokenizer *tok, cons
     if (st == QAT_OK && results_path) {
         json_object *j = qat_eval_seq_result_json(&result);
         json_object_object_add(j, "file", json_object_new_string(path));
-        st = write_json(j, results_path);
+        st = qat_formats_write_json(results_path, j);
         json_object_put(j);
     }
     if (st == QAT_OK && score)
@@ -100,7 +89,7 @@ QAT_API qat_status qat_model_evaluate(qat_model *m, const qat_tokenizer *tok, co
     if (st == QAT_OK && results_path) {
         json_object *j = qat_eval_result_json(&result);
         json_object_object_add(j, "file", json_object_new_string(conll_path));
-        st = write_json(j, results_path);
+        st = qat_formats_write_json(results_path, j);
         json_object_put(j);
     }
     if (st == QAT_OK && f1)

@@ -19,6 +19,7 @@
 #include "data/shards.h"
 #include "data/split.h"
 #include "formats/file_io.h"
+#include "formats/json_util.h"
 #include "train/dapt.h"
 #include "train/energy.h"
 #include "train/evaluate.h"
@@ -355,16 +356,7 @@ static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, co
     json_object_object_add(j, "splits", qat_plan_splits_json(r->sets[0].n, r->sets[1].n, r->sets[2].n,
                                                              o->eval_file != NULL));
     json_object_object_add(j, "energy", qat_energy_json(energy));
-    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-    qat_atomic_file f;
-    qat_status st = qat_formats_atomic_open(join(r, "results.json"), &f);
-    if (st == QAT_OK) {
-        st = qat_formats_atomic_write(&f, text, strlen(text));
-        if (st == QAT_OK)
-            st = qat_formats_atomic_commit(&f);
-        else
-            qat_formats_atomic_abort(&f);
-    }
+    qat_status st = qat_formats_write_json(join(r, "results.json"), j);
     json_object_put(j);
     return st;
 }

@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "data/split.h"
 #include "formats/file_io.h"
+#include "formats/json_util.h"
 #include "train/dapt.h"
 #include "train/energy.h"
 
@@ -59,18 +60,6 @@ static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
-}
-
-static qat_status write_json(const char *path, json_object *j)
-{
-    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-    qat_atomic_file f;
-    QAT_TRY(qat_formats_atomic_open(path, &f));
-    qat_status st = qat_formats_atomic_write(&f, text, strlen(text));
-    if (st == QAT_OK)
-        return qat_formats_atomic_commit(&f);
-    qat_formats_atomic_abort(&f);
-    return st;
 }
 
 static qat_status sample_progress(void *user, const char *phase, int64_t step, int64_t total, double loss)
@@ -228,7 +217,7 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
                                                                      1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
         json_object_object_add(j, "energy", qat_energy_json(&energy));
         snprintf(path, sizeof path, "%s/dapt.json", o->out_dir);
-        st = write_json(path, j); /* last: its presence means "finished" */
+        st = qat_formats_write_json(path, j); /* last: its presence means "finished" */
         json_object_put(j);
     }
     if (metrics)
