@@ -148,25 +148,51 @@ static qat_status embeddings(qat_packed_model *m, float *out)
     return QAT_OK;
 }
 
-/* y[N, out] = A(x) W^T + b. *quantized_from remembers which input the
- * activation buffer holds (so q, k, v share one quantization). */
+/* What the shared activation buffer holds: the input it was quantized
+ * from and the quantizer's parameters (q, k and v share one quantization
+ * when their quantizers agree). */
+typedef struct pm_act_key {
+    const void *x;
+    qat_quant_algo algo;
+    int bits;
+    float step, offset;
+} pm_act_key;
+
+static qat_status quantize_input(const qat_packed_model *m, const qat_packed_kernel *k, const pm_linear *l,
+                                 const float *x, qat_packed_acts *a)
+{
+    switch (l->aq.algo) {
+    case QAT_ALGO_LSQ:
+        return qat_packed_quantize_lsq_eps(k, x, l->in, l->aq.bits, l->astep, pm_step_eps(m), a);
+    case QAT_ALGO_LSQ_PLUS:
+        return qat_packed_quantize_lsq_plus(k, x, l->in, l->aq.bits, l->astep, l->aoffset, pm_step_eps(m), a);
+    case QAT_ALGO_BITNET158:
+        return qat_packed_quantize_bitnet(k, x, l->in, l->aq.bits, pm_symmetric_acts(m), a);
+    default:
+        return qat_fail(QAT_ERR_INTERNAL, "packed forward: input quantizer %d has no integer path", (int)l->aq.algo);
+    }
+}
+
+/* y[N, out] = A(x) W^T + b. */
 static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const pm_linear *l, const float *x,
-                         float *y, const void **quantized_from, float *quantized_step)
+                         float *y, pm_act_key *held)
 {
     pm_scratch *s = &m->s;
     const int64_t N = s->N;
     if (l->integer) {
         qat_packed_acts *a = l->in == m->dims.hidden_size ? &s->act_h : &s->act_i;
-        float step = l->aq.algo == QAT_ALGO_LSQ ? l->astep : 0.0f;
-        if (*quantized_from != (const void *)x || *quantized_step != step || a->bits != l->aq.bits) {
-            if (l->aq.algo == QAT_ALGO_LSQ)
-                QAT_TRY(qat_packed_quantize_lsq_eps(k, x, l->in, l->aq.bits, l->astep, pm_step_eps(m), a));
-            else
-                QAT_TRY(qat_packed_quantize_bitnet(k, x, l->in, l->aq.bits, pm_symmetric_acts(m), a));
-            *quantized_from = x;
-            *quantized_step = step;
+        const int lsq = l->aq.algo == QAT_ALGO_LSQ || l->aq.algo == QAT_ALGO_LSQ_PLUS;
+        const pm_act_key want = {.x = x, .algo = l->aq.algo, .bits = l->aq.bits,
+                                 .step = lsq ? l->astep : 0.0f,
+                                 .offset = l->aq.algo == QAT_ALGO_LSQ_PLUS ? l->aoffset : 0.0f};
+        if (held->x != want.x || held->algo != want.algo || held->bits != want.bits || held->step != want.step ||
+            held->offset != want.offset || a->bits != want.bits) {
+            held->x = NULL;
+            QAT_TRY(quantize_input(m, k, l, x, a));
+            *held = want;
         }
-        return qat_packed_gemm(k, a, &l->pw, l->bias, y, l->out);
+        /* LSQ+: the offset's constant term is in ibias (pm_load.c). */
+        return qat_packed_gemm(k, a, &l->pw, l->ibias ? l->ibias : l->bias, y, l->out);
     }
     const float *xq = x;
     if (l->aq.algo == QAT_ALGO_LSQ) {
@@ -176,7 +202,7 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
         QAT_RUN(m->ctx, lsq_fwd, &d, x, s->fq);
         xq = s->fq;
     } else if (l->aq.algo == QAT_ALGO_LSQ_PLUS) {
-        /* Unsigned codes with an offset: the float path (docs/packed-inference.md). */
+        /* Float weights (or pm_use_float_linears): the float path. */
         const qat_lsq_desc d = {.step = &l->astep, .offset = &l->aoffset, .rows = N, .cols = l->in, .qn = 0.0f,
                                 .qp = (float)((1 << l->aq.bits) - 1), .step_eps = pm_step_eps(m)};
         QAT_RUN(m->ctx, lsq_fwd, &d, x, s->fq);
@@ -197,11 +223,10 @@ static qat_status layer(qat_packed_model *m, const qat_packed_kernel *k, const p
     const int64_t B = s->B, S = s->L, N = s->N, H = m->dims.hidden_size, I = m->dims.intermediate_size;
     const int64_t NH = m->dims.num_heads, dh = H / NH;
     const float eps = m->dims.layer_norm_eps;
-    const void *from = NULL;
-    float from_step = 0.0f;
-    QAT_TRY(linear(m, k, &Ly->lin[PM_Q], s->x, s->q, &from, &from_step));
-    QAT_TRY(linear(m, k, &Ly->lin[PM_K], s->x, s->k, &from, &from_step));
-    QAT_TRY(linear(m, k, &Ly->lin[PM_V], s->x, s->v, &from, &from_step));
+    pm_act_key held = {0};
+    QAT_TRY(linear(m, k, &Ly->lin[PM_Q], s->x, s->q, &held));
+    QAT_TRY(linear(m, k, &Ly->lin[PM_K], s->x, s->k, &held));
+    QAT_TRY(linear(m, k, &Ly->lin[PM_V], s->x, s->v, &held));
     const float scale = 1.0f / sqrtf((float)dh);
     for (int64_t b = 0; b < B; b++)
         QAT_TRY(graph_gemm_batched(ctx, 0, 1, S, S, dh, scale, s->q + b * S * H, H, dh, s->k + b * S * H, H, dh,
@@ -210,12 +235,12 @@ static qat_status layer(qat_packed_model *m, const qat_packed_kernel *k, const p
     for (int64_t b = 0; b < B; b++)
         QAT_TRY(graph_gemm_batched(ctx, 0, 0, S, dh, S, 1.0f, s->probs + b * NH * S * S, S, S * S, s->v + b * S * H,
                                    H, dh, 0.0f, s->ctxv + b * S * H, H, dh, NH));
-    QAT_TRY(linear(m, k, &Ly->lin[PM_ATTN_OUT], s->ctxv, s->res, &from, &from_step));
+    QAT_TRY(linear(m, k, &Ly->lin[PM_ATTN_OUT], s->ctxv, s->res, &held));
     QAT_RUN(ctx, add, s->res, s->x, s->res, N * H);
     QAT_RUN(ctx, layernorm_fwd, s->res, Ly->ln1_w, Ly->ln1_b, eps, N, H, s->h1, s->mean, s->rstd);
-    QAT_TRY(linear(m, k, &Ly->lin[PM_INTER], s->h1, s->wide, &from, &from_step));
+    QAT_TRY(linear(m, k, &Ly->lin[PM_INTER], s->h1, s->wide, &held));
     QAT_RUN(ctx, bias_act_fwd, s->wide, NULL, N, I, QAT_ACTIVATION_GELU, s->wide2);
-    QAT_TRY(linear(m, k, &Ly->lin[PM_OUT], s->wide2, s->res, &from, &from_step));
+    QAT_TRY(linear(m, k, &Ly->lin[PM_OUT], s->wide2, s->res, &held));
     QAT_RUN(ctx, add, s->res, s->h1, s->res, N * H);
     QAT_RUN(ctx, layernorm_fwd, s->res, Ly->ln2_w, Ly->ln2_b, eps, N, H, s->x, s->mean, s->rstd);
     return QAT_OK;

@@ -20,6 +20,8 @@ typedef struct pm_linear {
     qat_packed_weights pw;    /* integer: the codes and scales */
     float *wf;                /* float path: [out, in] (dequantized when W is quantized) */
     float *bias;              /* [out] */
+    float *ibias;             /* integer LSQ+ input: the epilogue's bias, bias[o] + beta' sw[o] sum_k qw[o, k]
+                               * with beta' = offset + 2^(b-1) step (pm_load.c); NULL otherwise */
     qat_class_quant aq;       /* the input's quantizer (NONE: float input) */
     float astep;              /* LSQ / LSQ+ input step */
     float aoffset;            /* LSQ+ input offset */
@@ -78,6 +80,11 @@ static inline float pm_step_eps(const qat_packed_model *m)
 {
     return qat_quant_switch_effective(&m->cfg, QAT_QS_LSQ_GRADIENT) == QAT_LSQ_GRAD_FROZEN ? 1e-8f : 0.0f;
 }
+
+/* Moves every integer linear whose input quantizer is `algo` to the float
+ * path (dequantized weights), as the loader did before that quantizer had
+ * an integer path: for benchmarks that time both paths in one process. */
+qat_status pm_use_float_linears(qat_packed_model *m, qat_quant_algo algo);
 
 /* Reads a parsed file into a new model (tokenizer included). */
 qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model **out);

@@ -122,6 +122,41 @@ static qat_status dequantize(const qat_packed_weights *pw, float **out)
     return QAT_OK;
 }
 
+/* The LSQ+ input's constant term, folded into the bias the integer
+ * epilogue adds. With stored codes c = u - 2^(b-1) the input is
+ * x_hat = c s + beta', beta' = beta + 2^(b-1) s, so
+ *     y[o] = s sw[o] sum_k c_k qw[o,k] + beta' sw[o] sum_k qw[o,k] + b[o].
+ * qw are the signed weight codes (unpack_codes removes the storage offset
+ * of ternary and LSQ rows alike); sw is per row or per tensor. Computed in
+ * double and rounded once: the fake forward's x_hat = u s + beta is exact
+ * up to its own rounding, so this keeps the folded term at least as close. */
+static qat_status fold_lsq_plus_bias(pm_linear *l)
+{
+    const qat_packed_weights *pw = &l->pw;
+    int8_t *q = malloc((size_t)pw->in);
+    l->ibias = malloc((size_t)pw->out * sizeof(float));
+    if (!q || !l->ibias) {
+        free(q);
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed model: out of memory for an LSQ+ bias of %lld",
+                        (long long)pw->out);
+    }
+    const double beta = (double)l->aoffset + (double)(1 << (l->aq.bits - 1)) * (double)l->astep;
+    for (int64_t o = 0; o < pw->out; o++) {
+        qat_status st = qat_packed_unpack_codes(pw, o, 1, q);
+        if (st != QAT_OK) {
+            free(q);
+            return st;
+        }
+        int64_t sum = 0;
+        for (int64_t i = 0; i < pw->in; i++)
+            sum += q[i];
+        const double sw = (double)pw->scale[pw->per_row ? o : 0];
+        l->ibias[o] = (float)((double)l->bias[o] + beta * sw * (double)sum);
+    }
+    free(q);
+    return QAT_OK;
+}
+
 static qat_status read_linear(const qatp_file *f, const qat_quant_config *cfg, int64_t layer, int j, int64_t out,
                               int64_t in, pm_linear *l)
 {
@@ -156,16 +191,32 @@ static qat_status read_linear(const qatp_file *f, const qat_quant_config *cfg, i
         return read_f32(f, n, out, in, &l->wf);
     QAT_TRY(read_packed(f, n, out, in, wc->algo == QAT_ALGO_LSQ ? wc->bits : 0, wc->granularity == QAT_GRAN_ROW,
                         &l->pw));
-    if (ac->algo != QAT_ALGO_NONE && ac->algo != QAT_ALGO_LSQ_PLUS) {
+    if (ac->algo != QAT_ALGO_NONE) {
         l->integer = 1;
-        return QAT_OK;
+        return ac->algo == QAT_ALGO_LSQ_PLUS ? fold_lsq_plus_bias(l) : QAT_OK;
     }
-    /* W quantized, A float or LSQ+ (unsigned codes with an offset, which
-     * the signed integer kernels do not take): the float path with the
-     * dequantized weights. */
+    /* W quantized, A float: the float path with the dequantized weights. */
     qat_status st = dequantize(&l->pw, &l->wf);
     qat_packed_weights_free(&l->pw);
     return st;
+}
+
+qat_status pm_use_float_linears(qat_packed_model *m, qat_quant_algo algo)
+{
+    QAT_CHECK_ARG(m, "packed model: NULL model");
+    for (int64_t i = 0; i < m->dims.num_layers; i++)
+        for (int j = 0; j < PM_LINEARS; j++) {
+            pm_linear *l = &m->layers[i].lin[j];
+            if (!l->integer || l->aq.algo != algo)
+                continue;
+            QAT_TRY(dequantize(&l->pw, &l->wf));
+            qat_packed_weights_free(&l->pw);
+            free(l->ibias);
+            l->ibias = NULL;
+            l->integer = 0;
+            m->integer_linears--;
+        }
+    return QAT_OK;
 }
 
 static qat_status read_table(const qatp_file *f, const qat_quant_config *cfg, const char *name, int64_t rows,
@@ -329,6 +380,7 @@ static void free_linear(pm_linear *l)
     qat_packed_weights_free(&l->pw);
     free(l->wf);
     free(l->bias);
+    free(l->ibias);
 }
 
 void pm_free(qat_packed_model *m)

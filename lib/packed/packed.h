@@ -128,6 +128,15 @@ qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, i
 qat_status qat_packed_quantize_lsq_eps(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
                                        float step, float step_eps, qat_packed_acts *a);
 
+/* LSQ+ per tensor (unsigned range with an offset, docs/quantizers.md):
+ * u = round(clamp((x - offset) / (step + step_eps), 0, 2^bits - 1)), stored
+ * shifted to signed int8 as c = u - 2^(bits-1) (u reaches 255 at 8 bits),
+ * so X_hat = c * step + (offset + 2^(bits-1) * step): the GEMM computes the
+ * c * step part and the constant term folds into a per-output bias
+ * (lib/export's loader). scale = step; row_sum = sum of the stored c. */
+qat_status qat_packed_quantize_lsq_plus(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
+                                        float step, float offset, float step_eps, qat_packed_acts *a);
+
 /* ---- Kernels ---------------------------------------------------------- */
 
 typedef enum qat_packed_isa {

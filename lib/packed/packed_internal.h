@@ -67,7 +67,12 @@ void qat_packed_unpack_ternary1p6_avx2(const qat_packed_weights *w, int64_t row0
 int qat_packed_absmax_scalar(const float *x, int64_t n, float *m);
 int32_t qat_packed_quant_row_scalar(const float *x, int64_t n, float mul, float div, float qn, float qp,
                                     int8_t *q);
+/* LSQ+ rows: c = round(clamp((x - sub) / div, 0, qp)) - shift; returns sum(c). */
+int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub, float div, float qp, int shift,
+                                           int8_t *q);
 #if defined(QAT_PACKED_X86)
+int32_t qat_packed_quant_row_offset_avx2(const float *x, int64_t n, float sub, float div, float qp, int shift,
+                                         int8_t *q);
 int qat_packed_absmax_avx2(const float *x, int64_t n, float *m);
 int32_t qat_packed_quant_row_avx2(const float *x, int64_t n, float mul, float div, float qn, float qp,
                                   int8_t *q);

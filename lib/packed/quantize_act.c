@@ -76,6 +76,20 @@ int32_t qat_packed_quant_row_scalar(const float *x, int64_t n, float mul, float 
     return sum;
 }
 
+int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub, float div, float qp, int shift,
+                                           int8_t *q)
+{
+    int32_t sum = 0;
+    for (int64_t c = 0; c < n; c++) {
+        float v = (x[c] - sub) / div;
+        v = v < 0.0f ? 0.0f : (v > qp ? qp : v);
+        /* u in [0, 2^b - 1] does not fit int8 at b = 8: store u - 2^(b-1). */
+        q[c] = (int8_t)((int32_t)nearbyintf(v) - shift);
+        sum += q[c];
+    }
+    return sum;
+}
+
 typedef int (*absmax_fn)(const float *, int64_t, float *);
 typedef int32_t (*quant_row_fn)(const float *, int64_t, float, float, float, float, int8_t *);
 
@@ -92,6 +106,20 @@ static void row_fns(const qat_packed_kernel *k, absmax_fn *absmax, quant_row_fn 
 #else
     (void)k;
 #endif
+}
+
+typedef int32_t (*quant_offset_row_fn)(const float *, int64_t, float, float, float, int, int8_t *);
+
+static quant_offset_row_fn offset_row_fn(const qat_packed_kernel *k)
+{
+#if defined(QAT_PACKED_X86)
+    /* As row_fns: AVX-512 machines run the AVX2 rows (memory bound). */
+    if (k && (k->isa == QAT_PACKED_ISA_AVX2 || k->isa == QAT_PACKED_ISA_AVX512VNNI))
+        return qat_packed_quant_row_offset_avx2;
+#else
+    (void)k;
+#endif
+    return qat_packed_quant_row_offset_scalar;
 }
 
 static qat_status check_common(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
@@ -191,6 +219,44 @@ qat_status qat_packed_quantize_lsq_eps(const qat_packed_kernel *k, const float *
     if (first_bad < a->tokens) {
         a->bits = 0;
         return not_finite("quantize lsq", x, ldx, a->in, first_bad);
+    }
+    a->bits = bits;
+    return QAT_OK;
+}
+
+qat_status qat_packed_quantize_lsq_plus(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
+                                        float step, float offset, float step_eps, qat_packed_acts *a)
+{
+    QAT_TRY(check_common(k, x, ldx, bits, a, "quantize lsq+"));
+    QAT_CHECK_ARG(isfinite(step) && step > 0.0f, "packed: quantize lsq+: step = %g must be finite and > 0",
+                  (double)step);
+    QAT_CHECK_ARG(isfinite(offset), "packed: quantize lsq+: offset = %g must be finite", (double)offset);
+    QAT_CHECK_ARG(isfinite(step_eps) && step_eps >= 0.0f,
+                  "packed: quantize lsq+: step_eps = %g must be finite and >= 0", (double)step_eps);
+    absmax_fn absmax;
+    quant_row_fn unused;
+    row_fns(k, &absmax, &unused);
+    const quant_offset_row_fn quant = offset_row_fn(k);
+    const float qp = (float)((1 << bits) - 1);
+    const int shift = 1 << (bits - 1);
+    /* The divisor as the fake quantizer forms it: one float addition. */
+    const float div = step + step_eps;
+    int64_t first_bad = a->tokens;
+#pragma omp parallel for num_threads(threads_of(k, a->tokens, a->in)) schedule(static) reduction(min : first_bad)
+    for (int64_t t = 0; t < a->tokens; t++) {
+        const float *xr = x + t * ldx;
+        float m;
+        /* Only the finiteness check: LSQ+ has no per-token range. */
+        if (absmax(xr, a->in, &m)) {
+            first_bad = t < first_bad ? t : first_bad;
+            continue;
+        }
+        a->row_sum[t] = quant(xr, a->in, offset, div, qp, shift, a->codes + t * a->stride);
+        a->scale[t] = step;
+    }
+    if (first_bad < a->tokens) {
+        a->bits = 0;
+        return not_finite("quantize lsq+", x, ldx, a->in, first_bad);
     }
     a->bits = bits;
     return QAT_OK;

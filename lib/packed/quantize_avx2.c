@@ -62,4 +62,35 @@ AVX2 int32_t qat_packed_quant_row_avx2(const float *x, int64_t n, float mul, flo
     return _mm_cvtsi128_si32(s) + qat_packed_quant_row_scalar(x + c, n - c, mul, div, qn, qp, q + c);
 }
 
+/* LSQ+ rows: (x - sub) / div, clamp to [0, qp], round half to even, then the
+ * integer shift to the signed range (exact), each step as the scalar row. */
+AVX2 int32_t qat_packed_quant_row_offset_avx2(const float *x, int64_t n, float sub, float div, float qp, int shift,
+                                              int8_t *q)
+{
+    const __m256 vsub = _mm256_set1_ps(sub), vdiv = _mm256_set1_ps(div);
+    const __m256 vzero = _mm256_setzero_ps(), vqp = _mm256_set1_ps(qp);
+    const __m256i vshift = _mm256_set1_epi32(shift);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256i sum = _mm256_setzero_si256();
+    int64_t c = 0;
+    for (; c + 32 <= n; c += 32) {
+        __m256i qi[4];
+        for (int j = 0; j < 4; j++) {
+            __m256 v = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(x + c + 8 * j), vsub), vdiv);
+            v = _mm256_min_ps(_mm256_max_ps(v, vzero), vqp);
+            __m256i u = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            qi[j] = _mm256_sub_epi32(u, vshift);
+            sum = _mm256_add_epi32(sum, qi[j]);
+        }
+        /* c in [-128, 127]: the packs do not saturate. */
+        __m256i p16a = _mm256_packs_epi32(qi[0], qi[1]), p16b = _mm256_packs_epi32(qi[2], qi[3]);
+        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        _mm256_storeu_si256((__m256i *)(q + c), _mm256_permutevar8x32_epi32(p8, order));
+    }
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s) + qat_packed_quant_row_offset_scalar(x + c, n - c, sub, div, qp, shift, q + c);
+}
+
 #endif
