@@ -13,7 +13,9 @@ static const char *const configs[] = {"FP32", "E8W8A8", "E4W4A4", "E2W2A2", "E6W
                                       /* quantizer variants: the seed code's switches but its quantized MLM
                                        * head (refused below), per-channel LSQ, LSQ+ */
                                       "E6W1.58(row)A6@shared,frozen-step,symmetric", "E8W4A8@frozen-step",
-                                      "E8W4(row)A8", "E8W8A8(lsq+)", "E6W1.58A4(lsq+)"};
+                                      "E8W4(row)A8", "E8W8A8(lsq+)", "E6W1.58A4(lsq+)",
+                                      /* LSQ+ with per-row weight scales, and with the frozen-step divisor */
+                                      "E8W4(row)A6(lsq+)", "E6W1.58(row)A8(lsq+)@frozen-step"};
 #define N_CONFIGS (sizeof configs / sizeof configs[0])
 
 static char tmp_path[256];
@@ -49,6 +51,19 @@ static void compare(const float *got, const float *want, size_t rows, size_t cla
     }
 }
 
+/* Linears the packed model must run on the integer GEMM: all of them when
+ * both the weight and the input are quantized (LSQ+ inputs included). */
+static int64_t expected_integer_linears(const char *quant, int64_t layers)
+{
+    qat_quant_config *q = NULL;
+    QAT_ASSERT_OK(qat_quant_config_parse(quant, &q));
+    int wa = 0, aa = 0;
+    QAT_ASSERT_OK(qat_quant_config_get(q, QAT_CLASS_WEIGHT, QAT_QP_ALGO, &wa));
+    QAT_ASSERT_OK(qat_quant_config_get(q, QAT_CLASS_ACTIVATION, QAT_QP_ALGO, &aa));
+    qat_quant_config_free(q);
+    return wa != QAT_ALGO_NONE && aa != QAT_ALGO_NONE ? 6 * layers : 0;
+}
+
 static void run_case(const char *quant, qat_arch arch, qat_task task, int ternary_1p6)
 {
     qat_context *ctx = NULL;
@@ -75,6 +90,11 @@ static void run_case(const char *quant, qat_arch arch, qat_task task, int ternar
     QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_NUM_LABELS, &classes));
     QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_TASK, &packed_task));
     ck_assert_int_eq(packed_task, task);
+    int64_t layers = 0, integer = 0;
+    QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_NUM_LAYERS, &layers));
+    QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_INTEGER_LINEARS, &integer));
+    ck_assert_msg(integer == expected_integer_linears(quant, layers), "%s: %lld integer linears, expected %lld",
+                  quant, (long long)integer, (long long)expected_integer_linears(quant, layers));
     /* sequence classification: one row of logits per sequence */
     const size_t rows = task == QAT_TASK_SEQUENCE_CLASSIFICATION ? TINY_B : TINY_B * TINY_L;
     ck_assert_uint_eq(n, (size_t)classes * rows);

@@ -78,6 +78,16 @@ static inline void ref_bitnet_act(const float *x, int64_t rows, int64_t cols, in
     }
 }
 
+/* LSQ+ (docs/quantizers.md): u = round(clamp((x - beta) / (s + eps), 0, 2^b - 1)),
+ * stored as the signed code u - 2^(b-1). */
+static inline void ref_lsq_plus(const float *x, int64_t rows, int64_t cols, int bits, float step, float beta,
+                                float eps, int8_t *q)
+{
+    const float qp = (float)((1 << bits) - 1);
+    for (int64_t i = 0; i < rows * cols; i++)
+        q[i] = (int8_t)((int)nearbyintf(ref_clampf((x[i] - beta) / (step + eps), 0.0f, qp)) - (1 << (bits - 1)));
+}
+
 /* Values with a wide spread of magnitudes, exact .5 ties relative to
  * `tie_step` and some zero rows. */
 static inline void fill_adversarial(float *x, int64_t rows, int64_t cols, qat_rng *rng, float tie_step)

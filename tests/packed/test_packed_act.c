@@ -1,5 +1,5 @@
 /* Activation quantization: codes and scales equal to the fake quantizers'
- * for every bit width, ties, the 1e-5 floor, huge and tiny magnitudes, the
+ * (BitNet, LSQ, LSQ+) for every bit width, ties, the 1e-5 floor, huge and tiny magnitudes, the
  * row sums the offset correction uses, and the zero padding. */
 #include "packed_test_util.h"
 #include "qat/core.h"
@@ -168,6 +168,121 @@ START_TEST(lsq_random_and_ties)
 }
 END_TEST
 
+/* LSQ+ inputs around the offset: exact ties (x - beta)/s = k + 0.5 inside
+ * and outside [0, Qp], Gaussian values, huge magnitudes (x - beta
+ * overflowing to infinity), zero rows; both divisors (0 and the frozen
+ * step's 1e-8); shapes with SIMD tails and one split over threads. */
+static void fill_lsq_plus(float *x, int64_t T, int64_t K, qat_rng *rng, int bits, float step, float beta)
+{
+    const int qp = (1 << bits) - 1;
+    for (int64_t t = 0; t < T; t++) {
+        int kind = (int)(t % 5);
+        for (int64_t c = 0; c < K; c++) {
+            float v;
+            switch (kind) {
+            case 0: /* ties, from 4 steps below 0 to 4 above Qp */
+                v = beta + ((float)((int)qat_rng_below(rng, (uint32_t)qp + 9) - 4) + 0.5f) * step;
+                break;
+            case 1: /* integers (exact codes) and their neighbours one ulp away */
+                v = beta + (float)((int)qat_rng_below(rng, (uint32_t)qp + 3) - 1) * step;
+                v = c % 3 == 0 ? v : nextafterf(v, c % 3 == 1 ? INFINITY : -INFINITY);
+                break;
+            case 2:
+                v = beta + qat_rng_normal(rng) * step * (float)qp / 3.0f;
+                break;
+            case 3: /* huge values of both signs */
+                v = qat_rng_normal(rng) * 3e38f;
+                v = isfinite(v) ? v : 3e38f;
+                break;
+            default:
+                v = 0.0f;
+                break;
+            }
+            x[t * K + c] = v;
+        }
+    }
+}
+
+START_TEST(lsq_plus_random_ties_range)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, 23);
+    const int64_t shapes[][2] = {{1, 1}, {5, 31}, {6, 64}, {5, 97}, {7, 333}, {67, 1001}};
+    /* (step, beta): power-of-two steps make the ties exact; a negative and a
+     * positive offset; one so large that x - beta overflows. */
+    const float params[][2] = {{0.0625f, -0.375f}, {0.25f, 1.5f}, {0.013f, -0.61f}, {1.0f, -3e38f}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int bits = 2; bits <= 8; bits++)
+            for (size_t pi = 0; pi < sizeof params / sizeof params[0]; pi++)
+                for (int frozen = 0; frozen < 2; frozen++) {
+                    const int64_t T = shapes[si][0], K = shapes[si][1], ldx = K + (int64_t)si % 2;
+                    const float step = params[pi][0], beta = params[pi][1], eps = frozen ? 1e-8f : 0.0f;
+                    float *xc = malloc((size_t)(T * K) * sizeof *xc), *x = malloc((size_t)(T * ldx) * sizeof *x);
+                    float *steps = malloc((size_t)T * sizeof *steps);
+                    int8_t *want = malloc((size_t)(T * K));
+                    fill_lsq_plus(xc, T, K, &rng, bits, step, beta);
+                    for (int64_t t = 0; t < T; t++) {
+                        memcpy(x + t * ldx, xc + t * K, (size_t)K * sizeof *x);
+                        steps[t] = step;
+                    }
+                    ref_lsq_plus(xc, T, K, bits, step, beta, eps, want);
+                    qat_packed_acts a;
+                    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
+                    for (int ki = 0; ki <= N_ISAS; ki++) {
+                        qat_packed_kernel kb;
+                        const qat_packed_kernel *k;
+                        if (!kernel_at(ki, &kb, &k))
+                            continue;
+                        memset(a.row_sum, 0x5a, (size_t)T * sizeof *a.row_sum);
+                        QAT_ASSERT_OK(qat_packed_quantize_lsq_plus(k, x, ldx, bits, step, beta, eps, &a));
+                        ck_assert_int_eq(a.bits, bits);
+                        char what[96];
+                        snprintf(what, sizeof what, "lsq+ %lldx%lld bits %d params %zu eps %g kernel %d",
+                                 (long long)T, (long long)K, bits, pi, (double)eps, ki);
+                        check_acts(&a, want, steps, what);
+                    }
+                    qat_packed_acts_free(&a);
+                    free(xc);
+                    free(x);
+                    free(steps);
+                    free(want);
+                }
+}
+END_TEST
+
+/* The boundaries one by one, 8 and 2 bits: codes are u - 2^(b-1). */
+START_TEST(lsq_plus_edges)
+{
+    /* step 0.5, beta -1: v = 2 (x + 1) */
+    static const float x[] = {-1.0f, -1.25f, -0.75f, -0.5f, 126.5f, 126.75f, 127.0f, 1e30f, -1e30f, -2.0f, 0.25f};
+    const int n = (int)(sizeof x / sizeof x[0]);
+    static const int u8[] = {0, 0, 0, 1, 255, 255, 255, 255, 0, 0, 2};   /* v = 0.5 -> 0, 1.5 -> 2 */
+    static const int u2[] = {0, 0, 0, 1, 3, 3, 3, 3, 0, 0, 2};
+    qat_packed_acts a;
+    QAT_ASSERT_OK(qat_packed_acts_alloc(1, n, &a));
+    for (int ki = 0; ki <= N_ISAS; ki++) {
+        qat_packed_kernel kb;
+        const qat_packed_kernel *k;
+        if (!kernel_at(ki, &kb, &k))
+            continue;
+        QAT_ASSERT_OK(qat_packed_quantize_lsq_plus(k, x, n, 8, 0.5f, -1.0f, 0.0f, &a));
+        int32_t sum = 0;
+        for (int i = 0; i < n; i++) {
+            ck_assert_msg(a.codes[i] == u8[i] - 128, "8 bits, x = %g: code %d, want %d", (double)x[i], a.codes[i],
+                          u8[i] - 128);
+            sum += u8[i] - 128;
+        }
+        ck_assert_int_eq(a.row_sum[0], sum);
+        ck_assert(a.scale[0] == 0.5f);
+        QAT_ASSERT_OK(qat_packed_quantize_lsq_plus(k, x, n, 2, 0.5f, -1.0f, 0.0f, &a));
+        for (int i = 0; i < n; i++)
+            ck_assert_msg(a.codes[i] == u2[i] - 2, "2 bits, x = %g: code %d, want %d", (double)x[i], a.codes[i],
+                          u2[i] - 2);
+    }
+    qat_packed_acts_free(&a);
+}
+END_TEST
+
 START_TEST(act_errors)
 {
     qat_packed_acts a;
@@ -190,8 +305,22 @@ START_TEST(act_errors)
         x[43 + 41] = 3;
         QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(k, x, 43, 8, 0, &a), QAT_ERR_NUMERIC, "[2, 3]");
         QAT_ASSERT_FAILS(qat_packed_quantize_lsq(k, x, 43, 8, 1.0f, &a), QAT_ERR_NUMERIC, "not finite");
+        x[43 + 41] = NAN;
+        x[86 + 3] = -INFINITY;
+        QAT_ASSERT_FAILS(qat_packed_quantize_lsq_plus(k, x, 43, 8, 1.0f, 0.5f, 0.0f, &a), QAT_ERR_NUMERIC, "[1, 41]");
+        ck_assert_int_eq(a.bits, 0);
+        x[43 + 41] = 3;
+        QAT_ASSERT_FAILS(qat_packed_quantize_lsq_plus(k, x, 43, 8, 1.0f, 0.5f, 0.0f, &a), QAT_ERR_NUMERIC, "[2, 3]");
         x[86 + 3] = 3;
     }
+    QAT_ASSERT_FAILS(qat_packed_quantize_lsq_plus(NULL, x, 43, 8, 0.0f, 0.0f, 0.0f, &a), QAT_ERR_INVALID_ARGUMENT,
+                     "step");
+    QAT_ASSERT_FAILS(qat_packed_quantize_lsq_plus(NULL, x, 43, 8, 1.0f, NAN, 0.0f, &a), QAT_ERR_INVALID_ARGUMENT,
+                     "offset");
+    QAT_ASSERT_FAILS(qat_packed_quantize_lsq_plus(NULL, x, 43, 8, 1.0f, 0.0f, -1.0f, &a), QAT_ERR_INVALID_ARGUMENT,
+                     "step_eps");
+    QAT_ASSERT_FAILS(qat_packed_quantize_lsq_plus(NULL, x, 43, 1, 1.0f, 0.0f, 0.0f, &a), QAT_ERR_INVALID_ARGUMENT,
+                     "bits = 1");
     QAT_ASSERT_FAILS(qat_packed_quantize_lsq(NULL, x, 43, 8, 0.0f, &a), QAT_ERR_INVALID_ARGUMENT, "step");
     QAT_ASSERT_FAILS(qat_packed_quantize_lsq(NULL, x, 43, 9, 1.0f, &a), QAT_ERR_INVALID_ARGUMENT, "bits = 9");
     QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(NULL, x, 42, 8, 0, &a), QAT_ERR_INVALID_ARGUMENT, "ldx");
@@ -210,6 +339,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, bitnet_random);
     tcase_add_test(tc, bitnet_ties_floor_magnitudes);
     tcase_add_test(tc, lsq_random_and_ties);
+    tcase_add_test(tc, lsq_plus_random_ties_range);
+    tcase_add_test(tc, lsq_plus_edges);
     tcase_add_test(tc, act_errors);
     suite_add_tcase(s, tc);
     return s;
