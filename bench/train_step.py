@@ -7,6 +7,7 @@ a token-classification head, side by side in one process:
   sgemm reaches on the same shapes, measured in the same run.
 
 usage: python3 bench/train_step.py [--batch 8] [--seq 128] [--threads 2] [--steps 3] [--layers 12]
+                                  [--configs FP32,E6W1.58A6,E6W1.58A6@seed-code,...]
 Needs LIBQAT_LIBRARY (or an installed libqat) and python3-torch."""
 from __future__ import annotations
 
@@ -131,6 +132,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--layers", type=int, default=12)
+    p.add_argument("--configs", default="FP32,E6W1.58A6",
+                   help="comma-separated quant configs (any notation, e.g. E6W1.58A6@seed-code, E8W4(row)A8(lsq+))")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     flops, roof = gemm_roofline(args)
@@ -138,13 +141,15 @@ def main():
     print(f"GEMM roofline (oneDNN sgemm on the step's shapes): {roof * 1e3:.0f} ms for {flops / 1e9:.1f} GFLOP "
           f"({flops / roof / 1e9:.1f} GFLOP/s)")
     results = {}
-    for config in ("FP32", "E6W1.58A6"):
+    for config in args.configs.split(","):
         t_qat = libqat_step(config, args)
         t_torch = torch_step(config, args)
         results[config] = t_qat
         print(f"{config:10s} libqat {t_qat * 1e3:7.0f} ms   PyTorch {t_torch * 1e3:7.0f} ms   "
               f"speed-up x{t_torch / t_qat:.2f}   roofline {roof / t_qat * 100:.0f}%")
-    print(f"fake-quant overhead (E6W1.58A6 vs FP32, libqat): {(results['E6W1.58A6'] / results['FP32'] - 1) * 100:+.0f}%")
+    for config, t in results.items():
+        if config != "FP32" and "FP32" in results:
+            print(f"fake-quant overhead ({config} vs FP32, libqat): {(t / results['FP32'] - 1) * 100:+.0f}%")
 
 
 if __name__ == "__main__":
