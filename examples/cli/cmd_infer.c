@@ -11,8 +11,9 @@ static int usage(int code)
     printf("usage: qat infer MODEL.qatp [--threads N] [--isa auto|scalar|avx2|avx512vnni] [--text TEXT]\n"
            "  Tokenizes each line of --text (or of standard input) with the embedded tokenizer, runs the\n"
            "  packed integer forward and prints, per sub-token, its piece and the argmax class (token\n"
-           "  classification: label id; MLM: the predicted piece). A sequence classifier reads a text,\n"
-           "  or a pair as TEXT<TAB>TEXT, per line and prints the argmax class and the logits.\n");
+           "  classification: label id, then its name when the model stores label names; MLM: the\n"
+           "  predicted piece). A sequence classifier reads a text, or a pair as TEXT<TAB>TEXT, per\n"
+           "  line and prints the argmax class id, its name (when stored) and the logits.\n");
     return code;
 }
 
@@ -21,6 +22,17 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The class's name, or NULL when the model stores none. */
+static const char *label_name(const qat_packed_model *pm, int64_t id)
+{
+    int64_t has = 0;
+    const char *name = NULL;
+    if (qat_packed_model_info(pm, QAT_PACKED_INFO_HAS_LABEL_NAMES, &has) != QAT_OK || !has ||
+        qat_packed_model_label_name(pm, (size_t)id, &name) != QAT_OK)
+        return NULL;
+    return name;
 }
 
 /* Splits text (modified in place) at whitespace into at most max words. */
@@ -60,7 +72,8 @@ static int run_sequence(qat_packed_model *pm, const qat_tokenizer *tok, char *te
     for (int64_t c = 1; c < classes; c++)
         if (logits[c] > logits[best])
             best = c;
-    printf("%lld", (long long)best);
+    const char *name = label_name(pm, best);
+    printf("%lld%s%s", (long long)best, name ? "\t" : "", name ? name : "");
     for (int64_t c = 0; c < classes; c++)
         printf("\t%.6g", logits[c]);
     printf("\n");
@@ -106,7 +119,8 @@ static int run_line(qat_packed_model *pm, const qat_tokenizer *tok, char *text)
         qat_tokenizer_id_to_piece(tok, ids[t], piece, sizeof piece, NULL);
         if (task == QAT_TASK_MLM)
             qat_tokenizer_id_to_piece(tok, (int32_t)best, pred, sizeof pred, NULL);
-        printf("%s\t%lld%s%s\n", piece, (long long)best, task == QAT_TASK_MLM ? "\t" : "", pred);
+        const char *name = task == QAT_TASK_MLM ? pred : label_name(pm, best);
+        printf("%s\t%lld%s%s\n", piece, (long long)best, name ? "\t" : "", name ? name : "");
     }
     printf("\n");
     fprintf(stderr, "qat infer: %zu tokens in %.2f ms\n", n, t1 - t0);

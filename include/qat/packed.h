@@ -94,7 +94,8 @@ typedef enum qat_packed_info {
     QAT_PACKED_INFO_PAD_TOKEN_ID = 11,
     QAT_PACKED_INFO_FILE_BYTES = 12,        /* size of the file loaded */
     QAT_PACKED_INFO_INTEGER_LINEARS = 13,   /* linear layers run by integer GEMMs */
-    QAT_PACKED_INFO_HAS_TOKENIZER = 14
+    QAT_PACKED_INFO_HAS_TOKENIZER = 14,
+    QAT_PACKED_INFO_HAS_LABEL_NAMES = 15    /* 1 when the file stores label names */
 } qat_packed_info;
 
 QAT_API qat_status qat_packed_model_info(const qat_packed_model *model, qat_packed_info key,
@@ -104,6 +105,13 @@ QAT_API qat_status qat_packed_model_quant(const qat_packed_model *model, const c
 /* The embedded tokenizer (owned by the model), QAT_ERR_NOT_FOUND if none. */
 QAT_API qat_status qat_packed_model_tokenizer(const qat_packed_model *model,
                                               const qat_tokenizer **tokenizer);
+/* Name of class `index` (0 .. num_labels - 1) of a token or sequence
+ * classifier, as the exported model had it (config.json's id2label): UTF-8,
+ * owned by the model. QAT_ERR_NOT_FOUND when the file stores no names (an
+ * MLM model, a model exported without names, a file older than the
+ * "labels" record); QAT_ERR_INVALID_ARGUMENT for an index out of range. */
+QAT_API qat_status qat_packed_model_label_name(const qat_packed_model *model, size_t index,
+                                               const char **name);
 
 /* ---- Inference ------------------------------------------------------------ */
 

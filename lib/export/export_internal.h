@@ -4,6 +4,7 @@
 
 #include "export/qatp_format.h"
 #include "packed/packed.h"
+#include "qat/model.h"
 
 /* Entries of the "config" record (int64 each; see docs/formats.md). */
 enum {
@@ -15,5 +16,8 @@ enum {
 qat_status pm_put_packed(qatp_writer *w, const char *name, const qat_packed_weights *pw);
 /* Embeds the tokenizer file, or a directory's tokenizer files (NULL: none). */
 qat_status pm_put_tokenizer(qatp_writer *w, const char *path);
+/* The "labels" record of a classification model with label names (none:
+ * nothing written). Refuses names the loader would refuse. */
+qat_status pm_put_labels(qatp_writer *w, const qat_model *m);
 
 #endif

@@ -93,6 +93,7 @@ QAT_API qat_status qat_packed_model_info(const qat_packed_model *m, qat_packed_i
     case QAT_PACKED_INFO_FILE_BYTES: *value = (int64_t)m->file_bytes; return QAT_OK;
     case QAT_PACKED_INFO_INTEGER_LINEARS: *value = m->integer_linears; return QAT_OK;
     case QAT_PACKED_INFO_HAS_TOKENIZER: *value = m->tokenizer != NULL; return QAT_OK;
+    case QAT_PACKED_INFO_HAS_LABEL_NAMES: *value = m->label_names != NULL; return QAT_OK;
     }
     return qat_fail(QAT_ERR_INVALID_ARGUMENT, "qat_packed_model_info: unknown key %d", (int)key);
 }
@@ -110,6 +111,18 @@ QAT_API qat_status qat_packed_model_tokenizer(const qat_packed_model *m, const q
     *tokenizer = m->tokenizer;
     if (!m->tokenizer)
         return qat_fail(QAT_ERR_NOT_FOUND, "this packed model has no embedded tokenizer");
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_packed_model_label_name(const qat_packed_model *m, size_t index, const char **name)
+{
+    QAT_CHECK_ARG(m != NULL && name != NULL, "qat_packed_model_label_name: NULL argument");
+    *name = NULL;
+    if (!m->label_names)
+        return qat_fail(QAT_ERR_NOT_FOUND, "this packed model stores no label names");
+    QAT_CHECK_ARG(index < (size_t)m->num_labels, "qat_packed_model_label_name: index %zu >= %lld labels", index,
+                  (long long)m->num_labels);
+    *name = m->label_names[index];
     return QAT_OK;
 }
 

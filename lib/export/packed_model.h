@@ -10,6 +10,9 @@
 #include "qat/packed.h"
 #include "quant/quant_config.h"
 
+/* The optional record of label names (pm_labels.c). */
+#define PM_LABELS_RECORD "labels"
+
 /* Linear layers of one encoder layer, in file and forward order. */
 enum { PM_Q, PM_K, PM_V, PM_ATTN_OUT, PM_INTER, PM_OUT, PM_LINEARS };
 extern const char *const pm_linear_names[PM_LINEARS];
@@ -62,6 +65,8 @@ struct qat_packed_model {
     float *cls_w, *cls_b;
     float *pool_w, *pool_b;   /* sequence classification: pooler / classifier.dense [H, H], [H] */
     qat_tokenizer *tokenizer;
+    const char **label_names; /* [num_labels] into label_text; NULL when the file has no "labels" record */
+    char *label_text;
     size_t file_bytes;
     int64_t integer_linears;
 
@@ -91,6 +96,9 @@ qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model 
 void pm_free(qat_packed_model *m);
 /* Re-creates the tokenizer from its embedded files (none: m->tokenizer NULL). */
 qat_status pm_load_tokenizer(const qatp_file *f, qat_packed_model *m);
+/* Reads and validates the optional "labels" record (none: m->label_names
+ * NULL); needs the config read first. */
+qat_status pm_load_labels(const qatp_file *f, qat_packed_model *m);
 /* The forward into logits [B * L, classes] ([B, classes] for sequence
  * classification). */
 qat_status pm_forward(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,

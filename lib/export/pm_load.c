@@ -359,6 +359,8 @@ qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model 
     m->isa_setting = QAT_PACKED_ISA_AUTO;
     qat_status st = read_config(f, m);
     if (st == QAT_OK)
+        st = pm_load_labels(f, m);
+    if (st == QAT_OK)
         st = read_weights(f, m);
     if (st == QAT_OK)
         st = pm_load_tokenizer(f, m);
@@ -409,6 +411,8 @@ void pm_free(qat_packed_model *m)
     for (int i = 0; i < 10; i++)
         free(heads[i]);
     qat_tokenizer_free(m->tokenizer);
+    free(m->label_names);
+    free(m->label_text);
     pm_scratch *s = &m->s;
     void *bufs[] = {s->ids, s->pos, s->types, s->key_bias, s->x, s->h1, s->q, s->k, s->v, s->ctxv, s->res,
                     s->wide, s->wide2, s->tmp, s->fq, s->probs, s->mean, s->rstd, s->row_codes};

@@ -1,11 +1,16 @@
 /* The .qatp file: round trip with an embedded tokenizer, and malformed
  * files (bad magic, version, sizes, checksum, truncation, inconsistent
- * records) rejected with clear errors. */
+ * records) rejected with clear errors; the optional label names record:
+ * round trip, absence, corruption. */
+#define _GNU_SOURCE /* memmem */
 #include <unistd.h>
 #include <zlib.h>
 
 #include "export_test_util.h"
 #include "test_main.h"
+
+/* The record kinds of docs/formats.md (the test reads files as bytes). */
+#define QATP_KIND_I64_FOR_TEST 2
 
 static char dir[256];
 
@@ -222,6 +227,170 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+/* ---- Label names ("labels" record) ----------------------------------- */
+
+static const char *const label_set[5] = {"O", "B-MÉD", "I-MÉD", "B-PER", "I-PER"};
+
+/* A calibrated tiny classifier (5 labels) exported to dir/model.qatp with
+ * `names` as its label names (NULL: none); returns the file's bytes. */
+static uint8_t *exported_named(qat_task task, const char *const *names, size_t *size)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_ROBERTA, task, "E8W4A8", &m));
+    if (names)
+        QAT_ASSERT_OK(qat_model_set_label_names(m, names, 5));
+    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
+    tiny_batch(QAT_ARCH_ROBERTA, ids, mask, types);
+    size_t n;
+    QAT_ASSERT_OK(qat_model_logits_size(m, TINY_B, TINY_L, &n));
+    float *logits = malloc(n * sizeof(float));
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, logits, n));
+    free(logits);
+    char path[512];
+    path_in(path, sizeof path, "model.qatp");
+    QAT_ASSERT_OK(qat_packed_export(m, path, NULL));
+    /* What the exported model says, so the test compares against it. */
+    for (size_t i = 0; names && i < 5; i++) {
+        const char *name = NULL;
+        QAT_ASSERT_OK(qat_model_label_name(m, i, &name));
+        ck_assert_str_eq(name, names[i]);
+    }
+    qat_model_free(m);
+    qat_context_free(ctx);
+    uint8_t *d = read_all(path, size);
+    unlink(path);
+    return d;
+}
+
+/* The loaded model runs (a file with or without names is a working model). */
+static void forward_ok(qat_packed_model *pm)
+{
+    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
+    tiny_batch(QAT_ARCH_ROBERTA, ids, mask, types);
+    size_t n;
+    QAT_ASSERT_OK(qat_packed_model_logits_size(pm, TINY_B, TINY_L, &n));
+    float *logits = malloc(n * sizeof(float));
+    QAT_ASSERT_OK(qat_packed_model_forward(pm, ids, mask, types, TINY_B, TINY_L, logits, n));
+    free(logits);
+}
+
+START_TEST(test_labels_round_trip)
+{
+    make_dir();
+    const qat_task tasks[2] = {QAT_TASK_TOKEN_CLASSIFICATION, QAT_TASK_SEQUENCE_CLASSIFICATION};
+    for (int t = 0; t < 2; t++) {
+        size_t size;
+        uint8_t *bytes = exported_named(tasks[t], label_set, &size);
+        qat_packed_model *pm = NULL;
+        QAT_ASSERT_OK(qat_packed_model_load_memory(bytes, size, &pm));
+        int64_t v = 0;
+        QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_HAS_LABEL_NAMES, &v));
+        ck_assert_int_eq(v, 1);
+        for (size_t i = 0; i < 5; i++) {
+            const char *name = NULL;
+            QAT_ASSERT_OK(qat_packed_model_label_name(pm, i, &name));
+            ck_assert_str_eq(name, label_set[i]);
+        }
+        const char *name = NULL;
+        QAT_ASSERT_FAILS(qat_packed_model_label_name(pm, 5, &name), QAT_ERR_INVALID_ARGUMENT, "5 >= 5 labels");
+        QAT_ASSERT_FAILS(qat_packed_model_label_name(pm, 0, NULL), QAT_ERR_INVALID_ARGUMENT, "NULL");
+        forward_ok(pm);
+        qat_packed_model_free(pm);
+        free(bytes);
+    }
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_labels_absent)
+{
+    make_dir();
+    /* A classifier without names, and an MLM model: no record, NOT_FOUND. */
+    size_t size;
+    uint8_t *bytes = exported_named(QAT_TASK_TOKEN_CLASSIFICATION, NULL, &size);
+    ck_assert_msg(memmem(bytes, size, "labels", 6) == NULL, "a model without names wrote a labels record");
+    qat_packed_model *pm = NULL;
+    QAT_ASSERT_OK(qat_packed_model_load_memory(bytes, size, &pm));
+    int64_t v = 1;
+    QAT_ASSERT_OK(qat_packed_model_info(pm, QAT_PACKED_INFO_HAS_LABEL_NAMES, &v));
+    ck_assert_int_eq(v, 0);
+    const char *name = "x";
+    QAT_ASSERT_FAILS(qat_packed_model_label_name(pm, 0, &name), QAT_ERR_NOT_FOUND, "no label names");
+    ck_assert_ptr_null(name);
+    forward_ok(pm);
+    qat_packed_model_free(pm);
+    free(bytes);
+    bytes = exported("E8W4A8", QAT_TASK_MLM, NULL, &size);
+    QAT_ASSERT_OK(qat_packed_model_load_memory(bytes, size, &pm));
+    QAT_ASSERT_FAILS(qat_packed_model_label_name(pm, 0, &name), QAT_ERR_NOT_FOUND, "no label names");
+    qat_packed_model_free(pm);
+    free(bytes);
+    char path[512];
+    path_in(path, sizeof path, "model.qatp");
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_labels_malformed)
+{
+    make_dir();
+    size_t size;
+    uint8_t *good = exported_named(QAT_TASK_SEQUENCE_CLASSIFICATION, label_set, &size);
+    uint8_t *d = malloc(size);
+    size_t rec = find_name(good, size, "labels");
+    size_t payload = (rec + strlen("labels") + 7) & ~(size_t)7;
+    /* payload: u32 5, u32 1 "O", u32 6 "B-MÉD", ... */
+    size_t first = payload + 4, second = payload + 4 + 4 + 1;
+    memcpy(d, good, size);
+    store_u32(d + payload, 4);
+    reseal(d, size);
+    expect_reject(d, size, "'labels' has 4 names for 5 labels", "count");
+    memcpy(d, good, size);
+    store_u32(d + first, 0);
+    reseal(d, size);
+    expect_reject(d, size, "'labels': name 0 is empty", "empty name");
+    memcpy(d, good, size);
+    store_u32(d + second, 0x7fffffffu);
+    reseal(d, size);
+    expect_reject(d, size, "'labels': name 1 of 2147483647 bytes runs past", "long name");
+    memcpy(d, good, size);
+    d[second + 4 + 3] = (char)0xff; /* inside "MÉD" */
+    reseal(d, size);
+    expect_reject(d, size, "'labels': name 1 is not valid UTF-8", "UTF-8");
+    memcpy(d, good, size);
+    d[first + 4] = '\t';
+    reseal(d, size);
+    expect_reject(d, size, "'labels': name 0 contains a control character", "control");
+    memcpy(d, good, size);
+    store_u32(d + first, 2); /* "O" + the next length's first byte: the framing no longer adds up */
+    reseal(d, size);
+    expect_reject(d, size, "'labels'", "framing");
+    memcpy(d, good, size);
+    store_u32(d + rec - 16, QATP_KIND_I64_FOR_TEST); /* the record's kind */
+    reseal(d, size);
+    expect_reject(d, size, "labels", "kind");
+    free(d);
+    free(good);
+    /* Export refuses a name the loader would refuse, saying which. */
+    static const char *const bad[5] = {"O", "B\tX", "I-X", "B-Y", "I-Y"};
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_BERT, QAT_TASK_TOKEN_CLASSIFICATION, NULL, &m));
+    QAT_ASSERT_OK(qat_model_set_label_names(m, bad, 5));
+    char path[512];
+    path_in(path, sizeof path, "bad.qatp");
+    QAT_ASSERT_FAILS(qat_packed_export(m, path, NULL), QAT_ERR_INVALID_ARGUMENT, "label 1 name");
+    ck_assert_int_ne(access(path, F_OK), 0);
+    qat_model_free(m);
+    qat_context_free(ctx);
+    rmdir(dir);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("export_format");
@@ -229,6 +398,9 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_round_trip_tokenizer);
     tcase_add_test(tc, test_malformed);
+    tcase_add_test(tc, test_labels_round_trip);
+    tcase_add_test(tc, test_labels_absent);
+    tcase_add_test(tc, test_labels_malformed);
     suite_add_tcase(s, tc);
     return s;
 }
