@@ -1,6 +1,7 @@
 /* Fuzz target for the .qatp reader: each input is loaded as given (the
  * CRC catches most mutations) and once more re-sealed (header size and
- * CRC32 fixed up) so that mutations reach the record and model checks. */
+ * CRC32 fixed up) so that mutations reach the record and model checks
+ * (tiny_labels.qatp carries the optional "labels" record). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,15 @@ static void try_load(const uint8_t *data, size_t size)
                 (void)qat_packed_model_forward(m, ids, NULL, NULL, 1, 3, logits, n);
             free(logits);
         }
+        /* Label names, when stored, must be readable strings. */
+        int64_t classes = 0, has = 0;
+        if (qat_packed_model_info(m, QAT_PACKED_INFO_NUM_LABELS, &classes) == QAT_OK &&
+            qat_packed_model_info(m, QAT_PACKED_INFO_HAS_LABEL_NAMES, &has) == QAT_OK && has)
+            for (int64_t c = 0; c < classes; c++) {
+                const char *name = NULL;
+                if (qat_packed_model_label_name(m, (size_t)c, &name) == QAT_OK && strlen(name) == 0)
+                    abort();
+            }
         qat_packed_model_free(m);
     }
 }
