@@ -18,7 +18,7 @@ _TERNARY = {"2": 0, "2bit": 0, "1.6": 1, "1.6bit": 1}
 _ISA = {"auto": 0, "scalar": 1, "avx2": 2, "avx512vnni": 3}
 _INFO = {"format_version": 1, "arch": 2, "task": 3, "vocab_size": 4, "hidden_size": 5, "num_layers": 6,
          "num_heads": 7, "intermediate_size": 8, "max_positions": 9, "num_labels": 10, "pad_token_id": 11,
-         "file_bytes": 12, "integer_linears": 13, "has_tokenizer": 14}
+         "file_bytes": 12, "integer_linears": 13, "has_tokenizer": 14, "has_label_names": 15}
 
 
 class ExportOptions(ctypes.Structure):
@@ -36,6 +36,7 @@ _get_int = declare("qat_packed_model_get_int", [_P, ctypes.c_int, ctypes.POINTER
 _info = declare("qat_packed_model_info", [_P, ctypes.c_int, ctypes.POINTER(ctypes.c_int64)])
 _quant = declare("qat_packed_model_quant", [_P, ctypes.POINTER(ctypes.c_char_p)])
 _tokenizer = declare("qat_packed_model_tokenizer", [_P, ctypes.POINTER(_P)])
+_label_name = declare("qat_packed_model_label_name", [_P, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p)])
 _logits_size = declare("qat_packed_model_logits_size", [_P, ctypes.c_int64, ctypes.c_int64,
                                                          ctypes.POINTER(ctypes.c_size_t)])
 _forward = declare("qat_packed_model_forward", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64, _F, ctypes.c_size_t])
@@ -115,6 +116,19 @@ class PackedModel:
     def set_isa(self, isa: str) -> None:
         """'auto' (QAT_ISA, else the best), 'scalar', 'avx2', 'avx512vnni'."""
         check(_set_int(self._handle, 2, _ISA[isa]))
+
+    @property
+    def label_names(self) -> list[str] | None:
+        """Class names by id (the exported model's id2label), or None when
+        the file stores none (MLM models, models without names, older files)."""
+        if not self.info("has_label_names"):
+            return None
+        names = []
+        for i in range(self.info("num_labels")):
+            name = ctypes.c_char_p()
+            check(_label_name(self._handle, i, ctypes.byref(name)))
+            names.append(name.value.decode())
+        return names
 
     def tokenizer(self) -> Tokenizer:
         h = _P()

@@ -2,6 +2,7 @@
 packed inference against Model.forward, malformed files, and the
 footprint / BitOPs figures of SPEC section 8 computed here independently."""
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -99,3 +100,39 @@ def test_estimate(tmp_path, quant):
                                     "max_position_embeddings": 514, "type_vocab_size": 1, "pad_token_id": 1}))
         size, bitops = estimate(path, "FP32", 512)
         assert round(size / 1e6) == 440 and round(bitops / 1e12, 1) == 44.5
+
+
+def reseal(d: bytearray) -> bytes:
+    """Header size and CRC32 trailer fixed up after an edit (docs/formats.md)."""
+    d[16:24] = len(d).to_bytes(8, "little")
+    d[-8:-4] = (zlib.crc32(bytes(d[:-8])) & 0xFFFFFFFF).to_bytes(4, "little")
+    return bytes(d)
+
+
+@pytest.mark.parametrize("task", ["token-classification", "sequence-classification"])
+def test_label_names(tmp_path, task):
+    m, ids, mask = tiny("bert", task, "E8W4A8")
+    m.forward(ids, mask)
+    m.label_names = ["O", "B-MÉD", "I-MÉD", "B-PER"]
+    export(m, tmp_path / "m.qatp")
+    data = (tmp_path / "m.qatp").read_bytes()
+    with PackedModel(data=data) as pm:
+        assert pm.info("has_label_names") == 1
+        assert pm.label_names == m.label_names == ["O", "B-MÉD", "I-MÉD", "B-PER"]
+    # A corrupted record is refused, naming it: 3 names for 4 labels.
+    at = data.index(b"labels")
+    payload = (at + len(b"labels") + 7) & ~7
+    bad = bytearray(data)
+    bad[payload:payload + 4] = (3).to_bytes(4, "little")
+    with pytest.raises(libqat.QatError, match="'labels' has 3 names for 4 labels"):
+        PackedModel(data=reseal(bad))
+
+
+def test_no_label_names(tmp_path):
+    m, ids, mask = tiny("roberta", "token-classification", "E6W1.58A6")
+    m.forward(ids, mask)
+    assert m.label_names is None
+    export(m, tmp_path / "m.qatp")
+    with PackedModel(tmp_path / "m.qatp") as pm:
+        assert pm.label_names is None and pm.info("has_label_names") == 0
+        assert pm.forward(ids, mask).shape == (2, 6, 4)
