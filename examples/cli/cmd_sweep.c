@@ -508,7 +508,9 @@ int qat_cli_sweep(int argc, char **argv)
         double f1 = NAN;
         st = run_cell(ctx, &g, &c, n, quiet, &f1);
         if (st == QAT_OK) {
-            printf("[%zu/%zu] %s: test F1 %.2f%%%s\n", i + 1, n, c.id, 100.0 * f1, f1 < 0.2 ? " [collapsed]" : "");
+            /* sequence-classification tasks (.tsv / .jsonl) report accuracy */
+            printf("[%zu/%zu] %s: test %s %.2f%%%s\n", i + 1, n, c.id,
+                   qat_cli_is_seq_task(c.task->train) ? "accuracy" : "F1", 100.0 * f1, f1 < 0.2 ? " [collapsed]" : "");
             done++;
         } else if (interrupted) {
             printf("[%zu/%zu] %s: interrupted, checkpoint kept (run again to resume)\n", i + 1, n, c.id);

@@ -85,6 +85,8 @@ void report_cell_more(const report_set *set, const char *config, double alpha, c
 /* Table III in Markdown and in LaTeX (booktabs). */
 void report_table3_markdown(FILE *out, const report_set *set, const report_axes *axes, const report_style *style);
 void report_table3_latex(FILE *out, const report_set *set, const report_axes *axes, const report_style *style);
+/* 1 when some run's metric is accuracy (a sequence-classification task). */
+int report_has_accuracy(const report_set *set);
 /* Which F1 the tables show, per task, as one sentence. */
 void report_metric_note(FILE *out, const report_set *set, const report_axes *axes, int latex);
 

@@ -70,8 +70,9 @@ static int write_data(const char *dir, size_t c, const report_set *set, const re
         snprintf(err, errcap, "cannot write %s: %s", p, strerror(errno));
         return -1;
     }
-    fprintf(f, "# %s: test F1 (%%, mean over seeds) vs alpha, each with the error bar's low and high (mean +- "
-               "std over seeds; one seed: its bootstrap CI95); '?' = no run\n# alpha", ax->configs[c]);
+    fprintf(f, "# %s: test %s (%%, mean over seeds) vs alpha, each with the error bar's low and high (mean +- "
+               "std over seeds; one seed: its bootstrap CI95); '?' = no run\n# alpha", ax->configs[c],
+            report_has_accuracy(set) ? "F1 or accuracy (sequence-classification tasks)" : "F1");
     for (size_t t = 0; t < ax->n_tasks; t++)
         for (size_t m = 0; m < ax->n_models; m++)
             fprintf(f, "\t%s/%s\tlow\thigh", ax->tasks[t], ax->models[m]);
@@ -154,12 +155,15 @@ int report_plots(const char *dir, const report_set *set, const report_axes *ax, 
     }
     fprintf(f, "# F1 vs alpha per config, made by `qat report`; run `gnuplot plots.gp` in this directory.\n"
                "set datafile missing '?'\nset datafile separator '\\t'\nset xlabel 'alpha (share of the steps spent "
-               "on DAPT)'\nset ylabel 'test F1 (%%)'\nset yrange [0:100]\nset xrange [-0.02:1]\n"
+               "on DAPT)'\nset ylabel 'test %s (%%)'\nset yrange [0:100]\nset xrange [-0.02:1]\n"
                "set key outside right top noenhanced\nset grid\n"
                /* pngcairo where this gnuplot has it, the gd png terminal otherwise */
-               "png_term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? 'pngcairo' : 'png'\n");
+               "png_term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? 'pngcairo' : 'png'\n",
+            /* sequence-classification tasks plot accuracy (results.json's f1_metric) */
+            report_has_accuracy(set) ? "F1 or accuracy" : "F1");
     for (size_t c = 0; c < ax->n_configs; c++) {
-        fprintf(f, "\n# %s\nset title '%s: test F1 vs alpha' noenhanced\n", ax->configs[c], ax->configs[c]);
+        fprintf(f, "\n# %s\nset title '%s: test %s vs alpha' noenhanced\n", ax->configs[c], ax->configs[c],
+                report_has_accuracy(set) ? "F1 or accuracy" : "F1");
         fprintf(f, "set terminal svg size 800,450 dynamic font 'sans,11'\nset output 'f1_vs_alpha_%s.svg'\n",
                 ax->configs[c]);
         plot_command(f, c, ax, adaptive[c] > 0);

@@ -1,5 +1,6 @@
 /* Table III of the study: rows config x alpha (one block per config),
- * columns task x model, test F1 in %. A cell shows the mean over seeds
+ * columns task x model, test F1 in % (accuracy for sequence-classification
+ * tasks, said in the caption and the column's header). A cell shows the mean over seeds
  * (+- the sample standard deviation when there are several), '-' when the
  * mean is below the collapse threshold, and the best cell of each column
  * within a block is bold (ties, as printed, all bold). */
@@ -265,21 +266,50 @@ static const char *metric_words(const char *m)
         return "macro F1 over tags";
     if (!strcmp(m, "weighted_f1"))
         return "support-weighted F1";
+    if (!strcmp(m, "accuracy"))
+        return "accuracy (sequence classification)";
     return m;
+}
+
+/* The metric of a task's runs (NULL: none), *mixed when they disagree. */
+static const char *task_metric(const report_set *set, const char *task, int *mixed)
+{
+    const char *metric = NULL;
+    *mixed = 0;
+    for (size_t i = 0; i < set->n; i++)
+        if (!strcmp(set->runs[i].task, task)) {
+            if (metric && strcmp(metric, set->runs[i].metric))
+                *mixed = 1;
+            metric = set->runs[i].metric;
+        }
+    return metric;
+}
+
+/* A column of accuracies (sequence-classification tasks) is marked in its
+ * header too, since "F1" is what a reader of Table III expects. */
+static int accuracy_column(const report_set *set, const char *task)
+{
+    int mixed;
+    const char *metric = task_metric(set, task, &mixed);
+    return metric && !mixed && !strcmp(metric, "accuracy");
+}
+
+int report_has_accuracy(const report_set *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (!strcmp(set->runs[i].metric, "accuracy"))
+            return 1;
+    return 0;
 }
 
 void report_metric_note(FILE *out, const report_set *set, const report_axes *ax, int latex)
 {
-    fprintf(out, latex ? "Test F1 in \\%%: " : "Test F1 in %%: ");
+    /* Sequence-classification tasks report accuracy in results.json's "f1". */
+    const char *what = report_has_accuracy(set) ? "Test F1 or accuracy" : "Test F1";
+    fprintf(out, latex ? "%s in \\%%: " : "%s in %%: ", what);
     for (size_t t = 0; t < ax->n_tasks; t++) {
-        const char *metric = NULL;
-        int mixed = 0;
-        for (size_t i = 0; i < set->n; i++)
-            if (!strcmp(set->runs[i].task, ax->tasks[t])) {
-                if (metric && strcmp(metric, set->runs[i].metric))
-                    mixed = 1;
-                metric = set->runs[i].metric;
-            }
+        int mixed;
+        const char *metric = task_metric(set, ax->tasks[t], &mixed);
         fputs(t ? "; " : "", out);
         if (latex)
             report_tex_escape(out, ax->tasks[t]);
@@ -302,12 +332,13 @@ void report_table3_markdown(FILE *out, const report_set *set, const report_axes 
     size_t cols = ax->n_tasks * ax->n_models;
     fprintf(out, "**Table III.** ");
     report_metric_note(out, set, ax, 0);
-    fprintf(out, " '-': collapsed run (F1 < %g %%); bold: best alpha per config and column; mean ± sample std where "
+    fprintf(out, " '-': collapsed run (%s < %g %%); bold: best alpha per config and column; mean ± sample std where "
                  "several seeds.\n\n| Config | α |",
-            st->collapse_pct);
+            report_has_accuracy(set) ? "score" : "F1", st->collapse_pct);
     for (size_t t = 0; t < ax->n_tasks; t++)
         for (size_t m = 0; m < ax->n_models; m++)
-            fprintf(out, " %s / %s |", ax->tasks[t], ax->models[m]);
+            fprintf(out, " %s / %s%s |", ax->tasks[t], ax->models[m],
+                    accuracy_column(set, ax->tasks[t]) ? " (accuracy)" : "");
     fprintf(out, "\n|---|---:|");
     for (size_t i = 0; i < cols; i++)
         fprintf(out, "---:|");
@@ -335,8 +366,9 @@ void report_table3_latex(FILE *out, const report_set *set, const report_axes *ax
     fprintf(out, "%% Table III (needs \\usepackage{booktabs}); made by `qat report`.\n");
     fprintf(out, "\\begin{table}[t]\n\\centering\n\\caption{");
     report_metric_note(out, set, ax, 1);
-    fprintf(out, " `-': collapsed run (F1 $<$ %g\\,\\%%); bold: best $\\alpha$ per configuration and column%s.}\n",
-            st->collapse_pct, "; mean $\\pm$ sample standard deviation where several seeds");
+    fprintf(out, " `-': collapsed run (%s $<$ %g\\,\\%%); bold: best $\\alpha$ per configuration and column%s.}\n",
+            report_has_accuracy(set) ? "score" : "F1", st->collapse_pct,
+            "; mean $\\pm$ sample standard deviation where several seeds");
     fprintf(out, "\\label{tab:f1-alpha}\n\\begin{tabular}{ll");
     for (size_t i = 0; i < cols; i++)
         fputc('c', out);
@@ -344,7 +376,7 @@ void report_table3_latex(FILE *out, const report_set *set, const report_axes *ax
     for (size_t t = 0; t < ax->n_tasks; t++) {
         fprintf(out, " & \\multicolumn{%zu}{c}{", ax->n_models);
         report_tex_escape(out, ax->tasks[t]);
-        fputc('}', out);
+        fputs(accuracy_column(set, ax->tasks[t]) ? " (accuracy)}" : "}", out);
     }
     fprintf(out, " \\\\\n");
     for (size_t t = 0; t < ax->n_tasks; t++)

@@ -12,6 +12,7 @@
 
 #include <qat/qat.h>
 
+#include "commands.h"
 #include "sweep_grid.h"
 
 typedef struct checker {
@@ -341,6 +342,19 @@ static int load_tasks(checker *c, json_object *root, sweep_grid *g)
             return -1;
         if (!t->eval != !t->test)
             return fail(c, where, "give both eval and test, or neither (then a seeded 70/10/20 split of train)");
+        /* One kind per task: CoNLL token classification, or .tsv / .jsonl
+         * sequence classification (docs/data.md), which the pipeline would
+         * only refuse when the cell starts. */
+        const int seq = qat_cli_is_seq_task(t->train);
+        const char *const split_keys[2] = {"eval", "test"};
+        const char *const splits[2] = {t->eval, t->test};
+        for (int s = 0; s < 2; s++)
+            if (splits[s] && qat_cli_is_seq_task(splits[s]) != seq) {
+                snprintf(key, sizeof key, "%s.%s", where, split_keys[s]);
+                return fail(c, key, "'%s' is a %s file but train '%s' is a %s file; a task's files are of one kind",
+                            splits[s], seq ? "CoNLL" : "sequence-classification (.tsv/.jsonl)", t->train,
+                            seq ? "sequence-classification (.tsv/.jsonl)" : "CoNLL");
+            }
         snprintf(key, sizeof key, "%s.name", where);
         if (get_string(c, v, "name", key, &t->name, 0))
             return -1;
