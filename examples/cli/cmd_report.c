@@ -35,7 +35,8 @@ static void usage(FILE *out)
             "  --quiet             write the files only, print nothing on stdout\n"
             "  -h, --help          this help\n"
             "Which F1 a table shows is results.json's test.f1_metric: entity-level micro F1 for NER (IOB2 tags),\n"
-            "token micro F1 for POS; the tables' captions name it per task.\n");
+            "token micro F1 for POS, accuracy for sequence-classification tasks (.tsv/.jsonl); the tables'\n"
+            "captions name it per task, and accuracy columns say so in their header.\n");
 }
 
 static int mkdirs(const char *path)
