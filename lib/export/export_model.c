@@ -67,12 +67,6 @@ qat_status pm_put_packed(qatp_writer *w, const char *name, const qat_packed_weig
     return qatp_end(w, mark);
 }
 
-/* The seed code's divisor s + 1e-8 under frozen steps (codes as training saw them). */
-static float step_eps(const qat_model *m)
-{
-    return qat_quant_switch_effective(&m->quant, QAT_QS_LSQ_GRADIENT) == QAT_LSQ_GRAD_FROZEN ? 1e-8f : 0.0f;
-}
-
 /* Per-row steps: `count` of them. */
 static qat_status read_steps(const qat_model *m, const qat_quantizer *q, const char *owner, float *step,
                              size_t count)
@@ -114,7 +108,8 @@ static qat_status put_table(qatp_writer *w, const qat_model *m, const qat_table 
     float *v = NULL;
     QAT_TRY(get_param(m, t->w, &v));
     qat_packed_weights pw;
-    qat_status st = qat_packed_pack_lsq_eps(v, t->rows, m->dims.hidden_size, t->q.cfg.bits, &step, 0, step_eps(m), &pw);
+    qat_status st = qat_packed_pack_lsq_eps(v, t->rows, m->dims.hidden_size, t->q.cfg.bits, &step, 0,
+                                            qat_quant_step_eps(&m->quant), &pw);
     free(v);
     if (st != QAT_OK)
         return qat_fail_prefix(st, "export: '%s'", name);
@@ -146,7 +141,8 @@ static qat_status put_linear_weight(qatp_writer *w, const qat_model *m, const qa
     } else if (st == QAT_OK) {
         st = read_steps(m, &l->wq, name, scale, (size_t)(per_row ? l->out : 1));
         if (st == QAT_OK)
-            st = qat_packed_pack_lsq_eps(v, l->out, l->in, c->bits, scale, per_row, step_eps(m), &pw);
+            st = qat_packed_pack_lsq_eps(v, l->out, l->in, c->bits, scale, per_row, qat_quant_step_eps(&m->quant),
+                                         &pw);
     }
     free(v);
     free(scale);
@@ -166,7 +162,7 @@ static qat_status put_act_quant(qatp_writer *w, const qat_model *m, const qat_li
         QAT_TRY(read_step(m, &l->aq, name, &step));
     if (c->algo == QAT_ALGO_LSQ_PLUS)
         QAT_TRY(qat_model_get_parameter(m, m->params[l->aq.offset_param].name, &offset, 1));
-    const int symmetric = qat_quant_switch_effective(&m->quant, QAT_QS_ACT_RANGE) == QAT_ACT_RANGE_SYMMETRIC;
+    const int symmetric = qat_quant_symmetric_acts(&m->quant);
     size_t mark;
     QAT_TRY(qatp_begin(w, QATP_ACTQ, name, &mark));
     QAT_TRY(qatp_put_u32(w, (uint32_t)c->algo));

@@ -163,11 +163,12 @@ static qat_status quantize_input(const qat_packed_model *m, const qat_packed_ker
 {
     switch (l->aq.algo) {
     case QAT_ALGO_LSQ:
-        return qat_packed_quantize_lsq_eps(k, x, l->in, l->aq.bits, l->astep, pm_step_eps(m), a);
+        return qat_packed_quantize_lsq_eps(k, x, l->in, l->aq.bits, l->astep, qat_quant_step_eps(&m->cfg), a);
     case QAT_ALGO_LSQ_PLUS:
-        return qat_packed_quantize_lsq_plus(k, x, l->in, l->aq.bits, l->astep, l->aoffset, pm_step_eps(m), a);
+        return qat_packed_quantize_lsq_plus(k, x, l->in, l->aq.bits, l->astep, l->aoffset, qat_quant_step_eps(&m->cfg),
+                                            a);
     case QAT_ALGO_BITNET158:
-        return qat_packed_quantize_bitnet(k, x, l->in, l->aq.bits, pm_symmetric_acts(m), a);
+        return qat_packed_quantize_bitnet(k, x, l->in, l->aq.bits, qat_quant_symmetric_acts(&m->cfg), a);
     default:
         return qat_fail(QAT_ERR_INTERNAL, "packed forward: input quantizer %d has no integer path", (int)l->aq.algo);
     }
@@ -195,20 +196,15 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
         return qat_packed_gemm(k, a, &l->pw, l->ibias ? l->ibias : l->bias, y, l->out);
     }
     const float *xq = x;
-    if (l->aq.algo == QAT_ALGO_LSQ) {
-        const qat_lsq_desc d = {.step = &l->astep, .rows = N, .cols = l->in,
-                                .qn = -(float)(1 << (l->aq.bits - 1)), .qp = (float)((1 << (l->aq.bits - 1)) - 1),
-                                .step_eps = pm_step_eps(m)};
-        QAT_RUN(m->ctx, lsq_fwd, &d, x, s->fq);
-        xq = s->fq;
-    } else if (l->aq.algo == QAT_ALGO_LSQ_PLUS) {
-        /* Float weights (or pm_use_float_linears): the float path. */
-        const qat_lsq_desc d = {.step = &l->astep, .offset = &l->aoffset, .rows = N, .cols = l->in, .qn = 0.0f,
-                                .qp = (float)((1 << l->aq.bits) - 1), .step_eps = pm_step_eps(m)};
+    if (l->aq.algo == QAT_ALGO_LSQ || l->aq.algo == QAT_ALGO_LSQ_PLUS) {
+        /* LSQ+ gets here with float weights (or pm_use_float_linears). */
+        qat_lsq_desc d = {.step = &l->astep, .offset = l->aq.algo == QAT_ALGO_LSQ_PLUS ? &l->aoffset : NULL,
+                          .rows = N, .cols = l->in, .step_eps = qat_quant_step_eps(&m->cfg)};
+        qat_class_quant_range(&l->aq, &d.qn, &d.qp);
         QAT_RUN(m->ctx, lsq_fwd, &d, x, s->fq);
         xq = s->fq;
     } else if (l->aq.algo == QAT_ALGO_BITNET158) {
-        QAT_RUN(m->ctx, bitnet_act_fwd, x, N, l->in, l->aq.bits, pm_symmetric_acts(m), s->fq);
+        QAT_RUN(m->ctx, bitnet_act_fwd, x, N, l->in, l->aq.bits, qat_quant_symmetric_acts(&m->cfg), s->fq);
         xq = s->fq;
     }
     QAT_TRY(graph_gemm(m->ctx, 0, 1, N, l->out, l->in, 1.0f, xq, l->in, l->wf, l->in, 0.0f, y, l->out));

@@ -76,21 +76,6 @@ struct qat_packed_model {
     pm_scratch s;
 };
 
-/* The training-time switches the integer forward must follow. */
-static inline int pm_symmetric_acts(const qat_packed_model *m)
-{
-    return qat_quant_switch_effective(&m->cfg, QAT_QS_ACT_RANGE) == QAT_ACT_RANGE_SYMMETRIC;
-}
-static inline float pm_step_eps(const qat_packed_model *m)
-{
-    return qat_quant_switch_effective(&m->cfg, QAT_QS_LSQ_GRADIENT) == QAT_LSQ_GRAD_FROZEN ? 1e-8f : 0.0f;
-}
-
-/* Moves every integer linear whose input quantizer is `algo` to the float
- * path (dequantized weights), as the loader did before that quantizer had
- * an integer path: for benchmarks that time both paths in one process. */
-qat_status pm_use_float_linears(qat_packed_model *m, qat_quant_algo algo);
-
 /* Reads a parsed file into a new model (tokenizer included). */
 qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model **out);
 void pm_free(qat_packed_model *m);

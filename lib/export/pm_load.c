@@ -175,7 +175,7 @@ static qat_status read_linear(const qatp_file *f, const qat_quant_config *cfg, i
     l->aq.granularity = (qat_granularity)qatp_u32(r->payload + 8);
     l->astep = qatp_f32(r->payload + 16);
     l->aoffset = qatp_f32(r->payload + 20);
-    const uint32_t symmetric = (uint32_t)(qat_quant_switch_effective(cfg, QAT_QS_ACT_RANGE) == QAT_ACT_RANGE_SYMMETRIC);
+    const uint32_t symmetric = (uint32_t)qat_quant_symmetric_acts(cfg);
     if (l->aq.algo != ac->algo || l->aq.bits != ac->bits || l->aq.granularity != ac->granularity ||
         qatp_u32(r->payload + 12) != symmetric)
         return qat_fail(QAT_ERR_FORMAT, "packed model: '%s' disagrees with the quant config", n);

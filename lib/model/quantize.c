@@ -6,19 +6,6 @@
 #include "backend/dispatch.h"
 #include "quant/lsq_plus_init.h"
 
-/* The integer range of a learned quantizer: signed for LSQ, [0, 2^b - 1]
- * for LSQ+. */
-static void lsq_range(const qat_quantizer *q, float *qn, float *qp)
-{
-    if (q->cfg.algo == QAT_ALGO_LSQ_PLUS) {
-        *qn = 0.0f;
-        *qp = (float)((1 << q->cfg.bits) - 1);
-    } else {
-        *qn = -(float)(1 << (q->cfg.bits - 1));
-        *qp = (float)((1 << (q->cfg.bits - 1)) - 1);
-    }
-}
-
 static qat_lsq_desc lsq_desc(const qat_model *m, const qat_quantizer *q, int64_t rows, int64_t cols)
 {
     qat_lsq_desc d;
@@ -27,8 +14,8 @@ static qat_lsq_desc lsq_desc(const qat_model *m, const qat_quantizer *q, int64_t
     d.rows = rows;
     d.cols = cols;
     d.per_row = q->cfg.granularity == QAT_GRAN_ROW;
-    lsq_range(q, &d.qn, &d.qp);
-    d.step_eps = qat_model_steps_frozen(m) ? 1e-8f : 0.0f; /* the seed code's x / (s + 1e-8) */
+    qat_class_quant_range(&q->cfg, &d.qn, &d.qp);
+    d.step_eps = qat_quant_step_eps(&m->quant);
     return d;
 }
 
@@ -121,8 +108,7 @@ qat_status qat_quantize_fwd(qat_model *m, qat_quantizer *q, const float *x, int6
     }
     case QAT_ALGO_BITNET158:
         if (q->cfg.granularity == QAT_GRAN_TOKEN)
-            QAT_RUN(ctx, bitnet_act_fwd, x, rows, cols, q->cfg.bits,
-                    qat_quant_switch_effective(&m->quant, QAT_QS_ACT_RANGE) == QAT_ACT_RANGE_SYMMETRIC, y);
+            QAT_RUN(ctx, bitnet_act_fwd, x, rows, cols, q->cfg.bits, qat_quant_symmetric_acts(&m->quant), y);
         else
             QAT_RUN(ctx, bitnet_weight_fwd, x, rows, cols, q->cfg.granularity == QAT_GRAN_ROW, gamma, y);
         *out = y;

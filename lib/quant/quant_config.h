@@ -28,6 +28,31 @@ int qat_quant_switch_applies(const qat_quant_config *cfg, qat_quant_switch which
 /* The switch's value where it applies, the paper's (0) elsewhere: what the
  * model graph and the canonical name use. */
 int qat_quant_switch_effective(const qat_quant_config *cfg, qat_quant_switch which);
+/* The integer range of a learned quantizer: signed [-2^(b-1), 2^(b-1) - 1]
+ * for LSQ, unsigned [0, 2^b - 1] for LSQ+. */
+static inline void qat_class_quant_range(const qat_class_quant *q, float *qn, float *qp)
+{
+    if (q->algo == QAT_ALGO_LSQ_PLUS) {
+        *qn = 0.0f;
+        *qp = (float)((1 << q->bits) - 1);
+    } else {
+        *qn = -(float)(1 << (q->bits - 1));
+        *qp = (float)((1 << (q->bits - 1)) - 1);
+    }
+}
+
+/* What the graph and the packed forward read from the switches: the
+ * divisor's epsilon (the seed code's x / (s + 1e-8) under frozen steps,
+ * else 0) and whether BitNet activations clamp to [-Qp, Qp]. */
+static inline float qat_quant_step_eps(const qat_quant_config *cfg)
+{
+    return qat_quant_switch_effective(cfg, QAT_QS_LSQ_GRADIENT) == QAT_LSQ_GRAD_FROZEN ? 1e-8f : 0.0f;
+}
+static inline int qat_quant_symmetric_acts(const qat_quant_config *cfg)
+{
+    return qat_quant_switch_effective(cfg, QAT_QS_ACT_RANGE) == QAT_ACT_RANGE_SYMMETRIC;
+}
+
 /* The checks that span classes and switches (per-class sharing with
  * per-row LSQ steps). */
 qat_status qat_quant_config_validate(const qat_quant_config *cfg);
