@@ -96,11 +96,7 @@ int qat_cli_dapt(int argc, char **argv)
         else if (strcmp(a, "--seed") == 0) o.seed = strtoull(v, &end, 10);
         else if (strcmp(a, "--threads") == 0) threads = (int)strtol(v, &end, 10);
         else if (strcmp(a, "--backend") == 0) backend = v;
-        else if (strcmp(a, "--alpha-max") == 0) o.adaptive.alpha_max = strtod(v, &end);
-        else if (strcmp(a, "--eval-every") == 0) o.adaptive.eval_every = strtoll(v, &end, 10);
-        else if (strcmp(a, "--patience") == 0) o.adaptive.patience = strtoll(v, &end, 10);
-        else if (strcmp(a, "--min-delta") == 0) o.adaptive.min_delta = strtod(v, &end);
-        else if (strcmp(a, "--heldout") == 0) o.adaptive.heldout_sequences = strtoll(v, &end, 10);
+        else if (qat_cli_adaptive_option(a, v, &o.adaptive, &end)) {} /* set, checked below */
         else {
             fprintf(stderr, "qat dapt: unknown option %s\n", a);
             usage(stderr);

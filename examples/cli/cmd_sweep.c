@@ -166,6 +166,15 @@ static int write_cell_json(const sweep_grid *g, const sweep_cell *c)
     return rc;
 }
 
+/* The grid's optimisation settings, shared by its DAPT jobs and cells. */
+static void grid_train_options(const sweep_grid *g, qat_train_options *t)
+{
+    t->batch_size = g->batch;
+    t->micro_batch_size = g->micro_batch;
+    t->learning_rate = g->lr;
+    t->warmup_ratio = g->warmup;
+}
+
 static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_cell *c, size_t count, int quiet,
                            double *f1)
 {
@@ -198,10 +207,7 @@ static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_ce
     o.out_dir = c->out_dir;
     o.max_seq_len = g->seq_len;
     o.checkpoint_every = g->checkpoint_every;
-    o.train.batch_size = g->batch;
-    o.train.micro_batch_size = g->micro_batch;
-    o.train.learning_rate = g->lr;
-    o.train.warmup_ratio = g->warmup;
+    grid_train_options(g, &o.train);
     o.carbon_intensity = g->carbon_intensity;
     o.power_watts = g->power_watts;
     progress_state p = {c->id, c->index, count, isatty(STDERR_FILENO), quiet, {0, 0}, ""};
@@ -233,7 +239,11 @@ static qat_status run_dapt_job(qat_context *ctx, const sweep_grid *g, const swee
         fprintf(stderr, "qat sweep: DAPT job %zu: cannot create %s: %s\n", j->index, j->out_dir, strerror(errno));
         return QAT_ERR_IO;
     }
-    double *alphas = malloc(g->n_alphas * sizeof *alphas);
+    double *alphas = malloc((g->n_alphas ? g->n_alphas : 1) * sizeof *alphas);
+    if (!alphas) {
+        fprintf(stderr, "qat sweep: DAPT job %zu: out of memory\n", j->index);
+        return QAT_ERR_OUT_OF_MEMORY;
+    }
     size_t n = 0;
     for (size_t i = 0; i < g->n_alphas; i++)
         if (g->alphas[i] != SWEEP_ALPHA_AUTO)
@@ -252,10 +262,7 @@ static qat_status run_dapt_job(qat_context *ctx, const sweep_grid *g, const swee
     o.out_dir = j->out_dir;
     o.max_seq_len = g->seq_len;
     o.checkpoint_every = g->checkpoint_every;
-    o.train.batch_size = g->batch;
-    o.train.micro_batch_size = g->micro_batch;
-    o.train.learning_rate = g->lr;
-    o.train.warmup_ratio = g->warmup;
+    grid_train_options(g, &o.train);
     o.carbon_intensity = g->carbon_intensity;
     o.power_watts = g->power_watts;
     progress_state p = {j->id, j->index, count, isatty(STDERR_FILENO), quiet, {0, 0}, ""};

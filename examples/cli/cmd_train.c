@@ -124,11 +124,7 @@ int qat_cli_train(int argc, char **argv)
         else if (strcmp(a, "--quant") == 0) o.quant = v;
         else if (strcmp(a, "--alpha") == 0 && strcmp(v, "auto") == 0) o.adaptive.enabled = 1;
         else if (strcmp(a, "--alpha") == 0) o.alpha = strtod(v, &end), o.adaptive.enabled = 0;
-        else if (strcmp(a, "--alpha-max") == 0) o.adaptive.alpha_max = strtod(v, &end);
-        else if (strcmp(a, "--eval-every") == 0) o.adaptive.eval_every = strtoll(v, &end, 10);
-        else if (strcmp(a, "--patience") == 0) o.adaptive.patience = strtoll(v, &end, 10);
-        else if (strcmp(a, "--min-delta") == 0) o.adaptive.min_delta = strtod(v, &end);
-        else if (strcmp(a, "--heldout") == 0) o.adaptive.heldout_sequences = strtoll(v, &end, 10);
+        else if (qat_cli_adaptive_option(a, v, &o.adaptive, &end)) {} /* set, checked below */
         else if (strcmp(a, "--dapt-dir") == 0) o.dapt_dir = v, o.plan = QAT_PLAN_SHARED_PREFIX;
         else if (strcmp(a, "--steps") == 0) o.total_steps = strtoll(v, &end, 10);
         else if (strcmp(a, "--corpus") == 0) o.corpus = v;

@@ -33,6 +33,10 @@ static inline int qat_cli_is_seq_task(const char *path)
     return (n > 4 && strncmp(path + n - 4, ".tsv", 4) == 0) || (n > 6 && strncmp(path + n - 6, ".jsonl", 6) == 0);
 }
 
+/* --alpha-max, --eval-every, --patience, --min-delta, --heldout into a;
+ * returns 1 when flag is one of them (*end as strtod's), 0 otherwise. */
+int qat_cli_adaptive_option(const char *flag, const char *value, qat_adaptive_options *a, char **end);
+
 /* Prints "qat <cmd>: <message>: <qat_last_error()>" and returns 1. */
 int qat_cli_fail(const char *cmd, const char *what, qat_status st);
 
