@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "qat/qat.h"
+#include "run_dirs.h"
 #include "test_main.h"
 
 #define DATA DEMO_DIR
@@ -29,20 +30,6 @@ static void options(qat_pipeline_options *o, const char *out, const char *quant,
     o->train.learning_rate = 2e-3;
 }
 
-static char *temp_dir(void)
-{
-    char *d = strdup("/tmp/qat-pipeline-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
-
-static void remove_tree(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
 #ifdef PIPELINE_SLOW
 static const char *configs[] = {"FP32", "E8W8A8", "E6W1.58A6"};
 
@@ -51,7 +38,7 @@ START_TEST(learns_the_task)
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create(NULL, &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
-    char *dir = temp_dir();
+    char *dir = temp_dir("pipeline");
     qat_pipeline_options o;
     options(&o, dir, configs[_i], 0.0, 300);
     o.train.learning_rate = 3e-3;
@@ -81,25 +68,12 @@ static int stop_at(void *user, const char *phase, int64_t step, int64_t total, d
     return 0;
 }
 
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc(*size + 1);
-    ck_assert_uint_eq(fread(data, 1, *size, f), *size);
-    fclose(f);
-    return data;
-}
-
 START_TEST(resume_is_bit_identical)
 {
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create(NULL, &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
-    char *a = temp_dir(), *b = temp_dir();
+    char *a = temp_dir("pipeline"), *b = temp_dir("pipeline");
     qat_pipeline_options o;
     double f1_a, f1_b;
     options(&o, a, "E6W1.58A6", 0.5, 40);
@@ -123,7 +97,7 @@ START_TEST(resume_is_bit_identical)
         snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
         snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
         size_t na, nb;
-        unsigned char *da = slurp(pa, &na), *db = slurp(pb, &nb);
+        unsigned char *da = slurp_file(pa, &na), *db = slurp_file(pb, &nb);
         ck_assert_msg(na == nb && memcmp(da, db, na) == 0, "%s differs after resuming", files[i]);
         free(da);
         free(db);
@@ -141,7 +115,7 @@ START_TEST(bad_options_and_files_rejected)
 {
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
-    char *dir = temp_dir();
+    char *dir = temp_dir("pipeline");
     qat_pipeline_options o;
     options(&o, dir, "E6W1.58A6", 1.0, 10);
     double f1;
@@ -172,7 +146,7 @@ START_TEST(short_run_writes_results)
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
-    char *dir = temp_dir();
+    char *dir = temp_dir("pipeline");
     qat_pipeline_options o;
     char nested[600];
     snprintf(nested, sizeof nested, "%s/runs/a", dir); /* parents are created */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "qat/qat.h"
+#include "run_dirs.h"
 #include "test_main.h"
 #include "train/adaptive.h"
 
@@ -92,20 +93,6 @@ END_TEST
 
 /* ---- real runs ---------------------------------------------------------- */
 
-static char *temp_dir(void)
-{
-    char *d = strdup("/tmp/qat-plan-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
-
-static void remove_tree(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
 static int exists(const char *dir, const char *name)
 {
     char p[800];
@@ -139,15 +126,7 @@ static unsigned char *slurp(const char *dir, const char *name, size_t *size)
 {
     char p[800];
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", p);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *d = malloc(*size + 1);
-    ck_assert_uint_eq(fread(d, 1, *size, f), *size);
-    fclose(f);
-    return d;
+    return slurp_file(p, size);
 }
 
 static int same_file(const char *a, const char *b, const char *name)
@@ -210,7 +189,8 @@ START_TEST(shared_prefix_plan)
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
-    char *shared = temp_dir(), *cell_a = temp_dir(), *cell_b = temp_dir(), *per = temp_dir();
+    char *shared = temp_dir("plan"), *cell_a = temp_dir("plan"), *cell_b = temp_dir("plan");
+    char *per = temp_dir("plan");
     const double alphas[3] = {0, 0.25, 0.5};
     const int64_t B = 8;
     qat_dapt_options d;
@@ -266,7 +246,7 @@ START_TEST(shared_prefix_plan)
     json_object_put(r);
 
     /* an alpha the DAPT run was not planned for, another quant: refused */
-    char *bad = temp_dir();
+    char *bad = temp_dir("plan");
     pipe_options(&o, bad, 0.375, B);
     o.plan = QAT_PLAN_SHARED_PREFIX;
     o.dapt_dir = shared;
@@ -312,7 +292,8 @@ START_TEST(adaptive_alpha_runs)
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
-    char *per = temp_dir(), *never = temp_dir(), *shared = temp_dir(), *cell = temp_dir();
+    char *per = temp_dir("plan"), *never = temp_dir("plan"), *shared = temp_dir("plan");
+    char *cell = temp_dir("plan");
     const int64_t B = 10;
     qat_pipeline_options o;
     double f1;
@@ -403,7 +384,7 @@ START_TEST(splits_sigma_in_results)
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
-    char *dir = temp_dir();
+    char *dir = temp_dir("plan");
     qat_pipeline_options o;
     double f1;
     pipe_options(&o, dir, 0.0, 2);

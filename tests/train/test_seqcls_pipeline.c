@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "qat/qat.h"
+#include "run_dirs.h"
 #include "test_main.h"
 
 #define DATA DEMO_DIR
@@ -47,20 +48,6 @@ static void write_task(const char *path, int n, uint64_t seed, int jsonl)
             fprintf(f, "%d\t%s %s\t%s %s\t%s\n", i, first_words[a], ra, first_words[b], rb, yes ? "yes" : "no");
     }
     fclose(f);
-}
-
-static char *temp_dir(void)
-{
-    char *d = strdup("/tmp/qat-seqcls-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
-
-static void remove_tree(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 static const char *path_in(const char *dir, const char *name)
@@ -119,7 +106,7 @@ START_TEST(learns_the_pair_task)
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create(NULL, &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 2));
-    char *dir = temp_dir();
+    char *dir = temp_dir("seqcls");
     write_task(path_in(dir, "train.tsv"), 800, 7, 0);
     qat_pipeline_options o;
     options(&o, dir, configs[_i], 0.0, 600);
@@ -155,7 +142,7 @@ START_TEST(roberta_pairs_through_the_pipeline)
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
-    char *dir = temp_dir();
+    char *dir = temp_dir("seqcls");
     write_task(path_in(dir, "train.tsv"), 64, 1, 0);
     write_task(path_in(dir, "eval.jsonl"), 24, 2, 1);
     write_task(path_in(dir, "test.jsonl"), 40, 3, 1);
@@ -218,7 +205,7 @@ START_TEST(bert_pairs_through_the_pipeline)
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
-    char *dir = temp_dir();
+    char *dir = temp_dir("seqcls");
     const char *model_dir = path_in(dir, "bert");
     char model_path[700];
     snprintf(model_path, sizeof model_path, "%s", model_dir);
@@ -285,7 +272,7 @@ START_TEST(malformed_task_files_rejected)
 {
     qat_context *ctx;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
-    char *dir = temp_dir();
+    char *dir = temp_dir("seqcls");
     FILE *f = fopen(path_in(dir, "train.tsv"), "w");
     fprintf(f, "sentence1\tsentence2\tlabel\nle patient\tla dose\tyes\nla dose\tle patient\n");
     fclose(f);
