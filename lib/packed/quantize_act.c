@@ -155,36 +155,72 @@ static int threads_of(const qat_packed_kernel *k, int64_t tokens, int64_t in)
     return nt < 1 ? 1 : (int)nt;
 }
 
-qat_status qat_packed_quantize_bitnet(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
-                                      int symmetric, qat_packed_acts *a)
+/* How each token's codes are made (the three quantizers differ only here). */
+typedef enum { ACT_BITNET, ACT_LSQ, ACT_LSQ_PLUS } act_kind;
+
+typedef struct act_quant {
+    act_kind kind;
+    float qn, qp;
+    float div;     /* LSQ, LSQ+: the divisor step + step_eps */
+    float step;    /* LSQ, LSQ+: the codes' scale */
+    float offset;  /* LSQ+ */
+    int shift;     /* LSQ+: 2^(bits-1), subtracted so codes fit int8 */
+} act_quant;
+
+/* Every token of x through q: codes, row sums and scale per token. A
+ * non-finite input fails (naming it) and leaves a unquantized. */
+static qat_status quantize_tokens(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
+                                  const act_quant *q, const char *who, qat_packed_acts *a)
 {
-    QAT_TRY(check_common(k, x, ldx, bits, a, "quantize bitnet"));
     absmax_fn absmax;
     quant_row_fn quant;
     row_fns(k, &absmax, &quant);
-    const float qp = (float)((1 << (bits - 1)) - 1);
-    const float qn = symmetric ? -qp : -(float)(1 << (bits - 1));
+    const quant_offset_row_fn quant_offset = offset_row_fn(k);
     int64_t first_bad = a->tokens;
 #pragma omp parallel for num_threads(threads_of(k, a->tokens, a->in)) schedule(static) reduction(min : first_bad)
     for (int64_t t = 0; t < a->tokens; t++) {
         const float *xr = x + t * ldx;
+        int8_t *codes = a->codes + t * a->stride;
         float m;
+        /* LSQ and LSQ+ use only its finiteness check: no per-token range. */
         if (absmax(xr, a->in, &m)) {
             first_bad = t < first_bad ? t : first_bad;
             continue;
         }
-        m = m > 1e-5f ? m : 1e-5f;
-        /* x * Qp / m in this order, as SPEC section 4 and the fake quantizer
-         * write it (not x * (Qp / m), which rounds apart). */
-        a->row_sum[t] = quant(xr, a->in, qp, m, qn, qp, a->codes + t * a->stride);
-        a->scale[t] = m / qp;
+        switch (q->kind) {
+        case ACT_BITNET:
+            m = m > 1e-5f ? m : 1e-5f;
+            /* x * Qp / m in this order, as SPEC section 4 and the fake
+             * quantizer write it (not x * (Qp / m), which rounds apart). */
+            a->row_sum[t] = quant(xr, a->in, q->qp, m, q->qn, q->qp, codes);
+            a->scale[t] = m / q->qp;
+            break;
+        case ACT_LSQ:
+            /* x * 1 is exact: v = x / (step + eps) as the fake quantizer computes it. */
+            a->row_sum[t] = quant(xr, a->in, 1.0f, q->div, q->qn, q->qp, codes);
+            a->scale[t] = q->step;
+            break;
+        case ACT_LSQ_PLUS:
+            a->row_sum[t] = quant_offset(xr, a->in, q->offset, q->div, q->qp, q->shift, codes);
+            a->scale[t] = q->step;
+            break;
+        }
     }
     if (first_bad < a->tokens) {
         a->bits = 0;
-        return not_finite("quantize bitnet", x, ldx, a->in, first_bad);
+        return not_finite(who, x, ldx, a->in, first_bad);
     }
     a->bits = bits;
     return QAT_OK;
+}
+
+qat_status qat_packed_quantize_bitnet(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
+                                      int symmetric, qat_packed_acts *a)
+{
+    QAT_TRY(check_common(k, x, ldx, bits, a, "quantize bitnet"));
+    act_quant q = {.kind = ACT_BITNET, .qp = (float)((1 << (bits - 1)) - 1)};
+    q.qn = symmetric ? -q.qp : -(float)(1 << (bits - 1));
+    return quantize_tokens(k, x, ldx, bits, &q, "quantize bitnet", a);
 }
 
 qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
@@ -199,29 +235,9 @@ qat_status qat_packed_quantize_lsq_eps(const qat_packed_kernel *k, const float *
     QAT_TRY(check_common(k, x, ldx, bits, a, "quantize lsq"));
     QAT_CHECK_ARG(isfinite(step) && step > 0.0f, "packed: quantize lsq: step = %g must be finite and > 0",
                   (double)step);
-    absmax_fn absmax;
-    quant_row_fn quant;
-    row_fns(k, &absmax, &quant);
-    const float qn = -(float)(1 << (bits - 1)), qp = (float)((1 << (bits - 1)) - 1);
-    int64_t first_bad = a->tokens;
-#pragma omp parallel for num_threads(threads_of(k, a->tokens, a->in)) schedule(static) reduction(min : first_bad)
-    for (int64_t t = 0; t < a->tokens; t++) {
-        const float *xr = x + t * ldx;
-        float m;
-        if (absmax(xr, a->in, &m)) {
-            first_bad = t < first_bad ? t : first_bad;
-            continue;
-        }
-        /* x * 1 is exact: v = x / (step + eps) as the fake quantizer computes it. */
-        a->row_sum[t] = quant(xr, a->in, 1.0f, step + step_eps, qn, qp, a->codes + t * a->stride);
-        a->scale[t] = step;
-    }
-    if (first_bad < a->tokens) {
-        a->bits = 0;
-        return not_finite("quantize lsq", x, ldx, a->in, first_bad);
-    }
-    a->bits = bits;
-    return QAT_OK;
+    const act_quant q = {.kind = ACT_LSQ, .qn = -(float)(1 << (bits - 1)), .qp = (float)((1 << (bits - 1)) - 1),
+                         .div = step + step_eps, .step = step};
+    return quantize_tokens(k, x, ldx, bits, &q, "quantize lsq", a);
 }
 
 qat_status qat_packed_quantize_lsq_plus(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
@@ -233,31 +249,8 @@ qat_status qat_packed_quantize_lsq_plus(const qat_packed_kernel *k, const float 
     QAT_CHECK_ARG(isfinite(offset), "packed: quantize lsq+: offset = %g must be finite", (double)offset);
     QAT_CHECK_ARG(isfinite(step_eps) && step_eps >= 0.0f,
                   "packed: quantize lsq+: step_eps = %g must be finite and >= 0", (double)step_eps);
-    absmax_fn absmax;
-    quant_row_fn unused;
-    row_fns(k, &absmax, &unused);
-    const quant_offset_row_fn quant = offset_row_fn(k);
-    const float qp = (float)((1 << bits) - 1);
-    const int shift = 1 << (bits - 1);
     /* The divisor as the fake quantizer forms it: one float addition. */
-    const float div = step + step_eps;
-    int64_t first_bad = a->tokens;
-#pragma omp parallel for num_threads(threads_of(k, a->tokens, a->in)) schedule(static) reduction(min : first_bad)
-    for (int64_t t = 0; t < a->tokens; t++) {
-        const float *xr = x + t * ldx;
-        float m;
-        /* Only the finiteness check: LSQ+ has no per-token range. */
-        if (absmax(xr, a->in, &m)) {
-            first_bad = t < first_bad ? t : first_bad;
-            continue;
-        }
-        a->row_sum[t] = quant(xr, a->in, offset, div, qp, shift, a->codes + t * a->stride);
-        a->scale[t] = step;
-    }
-    if (first_bad < a->tokens) {
-        a->bits = 0;
-        return not_finite("quantize lsq+", x, ldx, a->in, first_bad);
-    }
-    a->bits = bits;
-    return QAT_OK;
+    const act_quant q = {.kind = ACT_LSQ_PLUS, .qp = (float)((1 << bits) - 1), .div = step + step_eps,
+                         .step = step, .offset = offset, .shift = 1 << (bits - 1)};
+    return quantize_tokens(k, x, ldx, bits, &q, "quantize lsq+", a);
 }
