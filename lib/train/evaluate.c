@@ -17,10 +17,9 @@ static int32_t fallback_label(const qat_data_labels *labels)
     return 0;
 }
 
-static qat_status predict(qat_model *model, const qat_task_set *set, const qat_data_labels *labels,
-                          size_t batch_size, int32_t *pred, const size_t *offsets)
+qat_status qat_eval_forward(qat_model *model, const qat_task_set *set, size_t n_labels, size_t batch_size,
+                            qat_eval_batch_fn take, void *user)
 {
-    const size_t n_labels = qat_data_labels_count(labels);
     qat_data_batch_options bo;
     qat_data_batch_options_init(&bo);
     bo.batch_size = batch_size;
@@ -28,8 +27,9 @@ static qat_status predict(qat_model *model, const qat_task_set *set, const qat_d
     bo.bucketing = 1; /* similar lengths together: less padding, same predictions */
     qat_data_batches *plan = NULL;
     QAT_TRY(qat_data_batches_plan(set->examples, set->n, &bo, NULL, &plan));
+    const int per_token = set->task != QAT_TASK_SEQUENCE_CLASSIFICATION;
     qat_status st = qat_model_set_training(model, 0);
-    int32_t *ids = NULL, *mask = NULL, *lab = NULL;
+    int32_t *ids = NULL, *mask = NULL, *types = NULL, *lab = NULL;
     float *logits = NULL;
     size_t cap = 0;
     for (size_t b = 0; st == QAT_OK && b < qat_data_batches_count(plan); b++) {
@@ -37,38 +37,57 @@ static qat_status predict(qat_model *model, const qat_task_set *set, const qat_d
         qat_data_batches_shape(plan, b, &rows, &len);
         if (rows * len > cap) {
             cap = rows * len;
-            free(ids); free(mask); free(lab); free(logits);
+            free(ids); free(mask); free(types); free(lab); free(logits);
             ids = malloc(cap * sizeof *ids);
             mask = malloc(cap * sizeof *mask);
+            types = malloc(cap * sizeof *types);
             lab = malloc(cap * sizeof *lab);
             logits = malloc(cap * n_labels * sizeof *logits);
-            if (!ids || !mask || !lab || !logits) {
+            if (!ids || !mask || !types || !lab || !logits) {
                 st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "evaluation: out of memory");
                 break;
             }
         }
-        st = qat_data_batches_fill(plan, b, ids, mask, lab, cap);
+        st = qat_task_set_fill(set, plan, b, ids, mask, types, lab, cap);
         if (st == QAT_OK)
-            st = qat_model_forward(model, ids, mask, NULL, (int64_t)rows, (int64_t)len, logits, cap * n_labels);
-        const size_t *members = qat_data_batches_members(plan, b);
-        for (size_t r = 0; st == QAT_OK && r < rows; r++) {
-            const qat_task_sentence *s = &set->s[members[r]];
-            for (size_t w = 0; w < s->n_words; w++) {
-                int32_t label = fallback_label(labels);
-                if (s->word_pos[w] >= 0) {
-                    const float *z = logits + (r * len + (size_t)s->word_pos[w]) * n_labels;
-                    label = 0;
-                    for (size_t c = 1; c < n_labels; c++)
-                        if (z[c] > z[label])
-                            label = (int32_t)c;
-                }
-                pred[offsets[members[r]] + w] = label;
-            }
-        }
+            st = qat_model_forward(model, ids, mask, types, (int64_t)rows, (int64_t)len, logits,
+                                   (per_token ? rows * len : rows) * n_labels);
+        if (st == QAT_OK)
+            take(user, qat_data_batches_members(plan, b), rows, len, logits);
     }
-    free(ids); free(mask); free(lab); free(logits);
+    free(ids); free(mask); free(types); free(lab); free(logits);
     qat_data_batches_free(plan);
     return st;
+}
+
+/* Token classification: each word's prediction is its first sub-token's
+ * argmax (the fallback label for a word truncated away). */
+typedef struct word_predictions {
+    const qat_task_set *set;
+    size_t n_labels;
+    int32_t fallback;
+    const size_t *offsets; /* of each sentence's words in pred */
+    int32_t *pred;
+} word_predictions;
+
+static void take_words(void *user, const size_t *members, size_t rows, size_t len, const float *logits)
+{
+    word_predictions *p = user;
+    for (size_t r = 0; r < rows; r++) {
+        const qat_task_sentence *s = &p->set->s[members[r]];
+        for (size_t w = 0; w < s->n_words; w++)
+            p->pred[p->offsets[members[r]] + w] =
+                s->word_pos[w] >= 0
+                    ? qat_eval_argmax(logits + (r * len + (size_t)s->word_pos[w]) * p->n_labels, p->n_labels)
+                    : p->fallback;
+    }
+}
+
+static qat_status predict(qat_model *model, const qat_task_set *set, const qat_data_labels *labels,
+                          size_t batch_size, int32_t *pred, const size_t *offsets)
+{
+    word_predictions p = {set, qat_data_labels_count(labels), fallback_label(labels), offsets, pred};
+    return qat_eval_forward(model, set, p.n_labels, batch_size, take_words, &p);
 }
 
 qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_data_labels *labels, int ner,

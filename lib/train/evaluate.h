@@ -21,6 +21,24 @@ typedef struct qat_eval_result {
     size_t sentences, words;
 } qat_eval_result;
 
+/* The model (in eval mode) over set in bucketed batches of batch_size:
+ * take() receives each batch's example indices (members, rows of them),
+ * its padded length and the logits, [rows * len, n_labels] for token
+ * classification or [rows, n_labels] for sequence classification. */
+typedef void (*qat_eval_batch_fn)(void *user, const size_t *members, size_t rows, size_t len, const float *logits);
+qat_status qat_eval_forward(qat_model *model, const qat_task_set *set, size_t n_labels, size_t batch_size,
+                            qat_eval_batch_fn take, void *user);
+
+/* The index of a row's largest logit (the first on ties). */
+static inline int32_t qat_eval_argmax(const float *z, size_t n)
+{
+    int32_t best = 0;
+    for (size_t c = 1; c < n; c++)
+        if (z[c] > z[best])
+            best = (int32_t)c;
+    return best;
+}
+
 qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_data_labels *labels, int ner,
                         size_t batch_size, uint64_t seed, qat_eval_result *out);
 /* qat_evaluate of a sequence-classification set (evaluate_seq.c): the

@@ -9,52 +9,24 @@
 #include "core/error.h"
 #include "train/evaluate.h"
 
+typedef struct example_predictions {
+    size_t n_labels;
+    int32_t *pred;
+} example_predictions;
+
+static void take_examples(void *user, const size_t *members, size_t rows, size_t len, const float *logits)
+{
+    (void)len;
+    example_predictions *p = user;
+    for (size_t r = 0; r < rows; r++)
+        p->pred[members[r]] = qat_eval_argmax(logits + r * p->n_labels, p->n_labels);
+}
+
 static qat_status predict(qat_model *model, const qat_task_set *set, size_t n_labels, size_t batch_size,
                           int32_t *pred)
 {
-    qat_data_batch_options bo;
-    qat_data_batch_options_init(&bo);
-    bo.batch_size = batch_size;
-    bo.shuffle = 0;
-    bo.bucketing = 1; /* similar lengths together: less padding, same predictions */
-    qat_data_batches *plan = NULL;
-    QAT_TRY(qat_data_batches_plan(set->examples, set->n, &bo, NULL, &plan));
-    qat_status st = qat_model_set_training(model, 0);
-    int32_t *ids = NULL, *mask = NULL, *types = NULL, *lab = NULL;
-    float *logits = NULL;
-    size_t cap = 0;
-    for (size_t b = 0; st == QAT_OK && b < qat_data_batches_count(plan); b++) {
-        size_t rows, len;
-        qat_data_batches_shape(plan, b, &rows, &len);
-        if (rows * len > cap) {
-            cap = rows * len;
-            free(ids); free(mask); free(types); free(lab); free(logits);
-            ids = malloc(cap * sizeof *ids);
-            mask = malloc(cap * sizeof *mask);
-            types = malloc(cap * sizeof *types);
-            lab = malloc(cap * sizeof *lab);
-            logits = malloc(cap * n_labels * sizeof *logits);
-            if (!ids || !mask || !types || !lab || !logits) {
-                st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "evaluation: out of memory");
-                break;
-            }
-        }
-        st = qat_task_set_fill(set, plan, b, ids, mask, types, lab, cap);
-        if (st == QAT_OK)
-            st = qat_model_forward(model, ids, mask, types, (int64_t)rows, (int64_t)len, logits, rows * n_labels);
-        const size_t *members = qat_data_batches_members(plan, b);
-        for (size_t r = 0; st == QAT_OK && r < rows; r++) {
-            const float *z = logits + r * n_labels;
-            int32_t label = 0;
-            for (size_t c = 1; c < n_labels; c++)
-                if (z[c] > z[label])
-                    label = (int32_t)c;
-            pred[members[r]] = label;
-        }
-    }
-    free(ids); free(mask); free(types); free(lab); free(logits);
-    qat_data_batches_free(plan);
-    return st;
+    example_predictions p = {n_labels, pred};
+    return qat_eval_forward(model, set, n_labels, batch_size, take_examples, &p);
 }
 
 qat_status qat_evaluate_seq(qat_model *model, const qat_task_set *set, const qat_data_labels *labels,
