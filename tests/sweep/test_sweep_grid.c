@@ -1,4 +1,4 @@
-/* qat sweep's grid (examples/cli/sweep_grid.c): expansion order, counts and
+/* qat sweep's grid (examples/qat/sweep/sweep_grid.c): expansion order, counts and
  * ids, YAML/JSON equivalence, and bad grids rejected with a message that
  * names the offending key. The files a grid names are stand-ins made here:
  * the loader only checks that they can be read. */
@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../examples/cli/sweep_grid.h"
-#include "../../examples/cli/sweep_plan.h"
-#include "../../examples/cli/sweep_slurm.h"
+#include "../../examples/qat/sweep/sweep_grid.h"
+#include "../../examples/qat/sweep/sweep_plan.h"
+#include "../../examples/qat/sweep/sweep_slurm.h"
 #include "test_main.h"
 
 static char dir[64];

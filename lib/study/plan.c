@@ -7,7 +7,7 @@
  * schedule. A snapshot is the model (weights + quantizer state), not the
  * optimizer state: fine-tuning builds a fresh AdamW, as in the per-alpha
  * plan. */
-#include "train/plan.h"
+#include "study/plan.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -22,8 +22,8 @@
 #include "data/split.h"
 #include "formats/file_io.h"
 #include "formats/json_util.h"
-#include "train/dapt.h"
-#include "train/energy.h"
+#include "study/dapt.h"
+#include "study/energy.h"
 
 QAT_API qat_status qat_dapt_options_init(qat_dapt_options *o, uint32_t version)
 {

@@ -20,11 +20,11 @@
 #include "data/split.h"
 #include "formats/file_io.h"
 #include "formats/json_util.h"
-#include "train/dapt.h"
-#include "train/energy.h"
-#include "train/evaluate.h"
-#include "train/plan.h"
-#include "train/task_data.h"
+#include "study/dapt.h"
+#include "study/energy.h"
+#include "study/evaluate.h"
+#include "study/plan.h"
+#include "study/task_data.h"
 #include "train/trainer.h"
 
 QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *o, uint32_t version)
@@ -186,7 +186,7 @@ static qat_status dapt_progress(void *user, const char *phase, int64_t step, int
     return progress(user, phase, step, total, loss);
 }
 
-/* DAPT of this run (lib/train/dapt.c): `steps` is the schedule's length;
+/* DAPT of this run (lib/study/dapt.c): `steps` is the schedule's length;
  * with adaptive alpha it stops where the held-out loss stopped improving
  * and *done says where. */
 static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
@@ -398,7 +398,7 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
     if (st == QAT_OK)
         r.metrics = fopen(join(&r, "metrics.jsonl"), "a");
     /* The plan decides where fine-tuning starts and how many steps DAPT
-     * took (lib/train/plan.c, docs/training.md "Plans"). */
+     * took (lib/study/plan.c, docs/training.md "Plans"). */
     int64_t dapt_steps = (int64_t)llround(o->alpha * (double)o->total_steps);
     char start[4096];
     snprintf(start, sizeof start, "%s", o->model_dir);

@@ -1,4 +1,4 @@
-#include "train/adaptive.h"
+#include "study/adaptive.h"
 
 #include <math.h>
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "train/evaluate.h"
+#include "study/evaluate.h"
 
 typedef struct example_predictions {
     size_t n_labels;

@@ -9,7 +9,7 @@
 #include "formats/file_io.h"
 #include "formats/json_util.h"
 #include "model/model.h"
-#include "train/evaluate.h"
+#include "study/evaluate.h"
 
 /* The model's label names, or "0".."C-1" where it has none. */
 static qat_status model_labels(const qat_model *m, qat_data_labels **out)

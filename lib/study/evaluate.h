@@ -4,7 +4,7 @@
 
 #include "metrics/metrics.h"
 #include "qat/model.h"
-#include "train/task_data.h"
+#include "study/task_data.h"
 
 typedef struct qat_eval_result {
     int ner;                   /* IOB2 tag set: entity-level F1 */

@@ -1,4 +1,4 @@
-#include "train/task_data.h"
+#include "study/task_data.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* The energy meter (lib/train/energy.c): a fake powercap tree written
+/* The energy meter (lib/study/energy.c): a fake powercap tree written
  * here (QAT_POWERCAP_ROOT) with package, DRAM, core, psys and MMIO zones
  * and counters that wrap between readings; the estimate where nothing is
  * readable; NVML where libnvidia-ml is present (a message otherwise); and
@@ -15,7 +15,7 @@
 
 #include "qat/qat.h"
 #include "test_main.h"
-#include "train/energy.h"
+#include "study/energy.h"
 
 static char root[64];
 

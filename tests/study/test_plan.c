@@ -17,7 +17,7 @@
 #include "qat/qat.h"
 #include "run_dirs.h"
 #include "test_main.h"
-#include "train/adaptive.h"
+#include "study/adaptive.h"
 
 #define DATA DEMO_DIR
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sweep_grid.h"
+#include "sweep/sweep_grid.h"
 
 static char *read_all(const char *path, size_t *len)
 {

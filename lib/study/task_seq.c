@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "data/split.h"
-#include "train/task_data.h"
+#include "study/task_data.h"
 
 qat_status qat_task_set_encode_seq(const qat_data_seqcls *c, const size_t *indices, size_t n,
                                    const qat_data_labels *labels, const qat_tokenizer *tok, size_t max_len,

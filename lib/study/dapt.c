@@ -9,7 +9,7 @@
  *     restores the context's RNG (the forward draws dropout seeds from it),
  *     so a run that evaluates trains exactly as one that does not, given
  *     the same held-out split. */
-#include "train/dapt.h"
+#include "study/dapt.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -26,7 +26,7 @@
 #include "formats/file_io.h"
 #include "formats/json_util.h"
 #include "model/model.h"
-#include "train/adaptive.h"
+#include "study/adaptive.h"
 #include "train/trainer.h"
 
 void qat_adaptive_options_defaults(qat_adaptive_options *a)

@@ -1,7 +1,7 @@
 /* The energy meter of a pipeline run (energy.h, docs/energy.md): RAPL
  * through powercap, NVML through dlopen, else an estimate. Best effort by
  * design: a counter that cannot be read is left out, never an error. */
-#include "train/energy.h"
+#include "study/energy.h"
 
 #include <dirent.h>
 #include <dlfcn.h>

@@ -1,7 +1,7 @@
 /* Predictions are the argmax of the logits on each word's first sub-token;
  * a word cut off by truncation is predicted "O" (or label 0), as the
  * study's pipeline scores what the model could not see. */
-#include "train/evaluate.h"
+#include "study/evaluate.h"
 
 #include <stdlib.h>
 #include <string.h>
