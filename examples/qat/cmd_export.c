@@ -5,27 +5,6 @@
 
 #include "commands.h"
 
-static int usage(int code)
-{
-    printf("usage: qat export --model DIR -o OUT.qatp [--quant CONFIG]\n"
-           "                  [--task mlm|token-classification|sequence-classification]\n"
-           "                  [--tokenizer PATH] [--ternary 2|1.6] [--calib TEXT_FILE]\n"
-           "  Packs a model saved by qat_model_save / `qat train` (or any HF checkpoint with --quant):\n"
-           "  integer codes and scales for the linear layers, the quant config, the tokenizer (default:\n"
-           "  the model directory's own) and the float parts. LSQ activation steps come from the saved\n"
-           "  quantizer state; when absent, --calib runs one forward over the file's first lines.\n");
-    return code;
-}
-
-/* Splits text (modified in place) at whitespace into at most max words. */
-static size_t split_words(char *text, const char **words, size_t max)
-{
-    size_t n = 0;
-    for (char *tok = strtok(text, " \t\r\n"); tok && n < max; tok = strtok(NULL, " \t\r\n"))
-        words[n++] = tok;
-    return n;
-}
-
 /* One forward over up to 32 lines of text, to initialise LSQ activation steps. */
 static qat_status calibrate(qat_model *m, const qat_tokenizer *tok, const char *path)
 {
@@ -43,7 +22,7 @@ static qat_status calibrate(qat_model *m, const qat_tokenizer *tok, const char *
     qat_status st = QAT_OK;
     while (st == QAT_OK && rows < ROWS && fgets(line, sizeof line, f)) {
         const char *words[256];
-        size_t n = 0, nw = split_words(line, words, 256);
+        size_t n = 0, nw = qat_cli_split_words(line, words, 256);
         st = qat_tokenizer_encode_words(tok, words, NULL, nw, QAT_TOKENIZE_ADD_SPECIAL, LEN, ids + rows * LEN, NULL,
                                         LEN, &n);
         for (int t = 0; t < LEN; t++) {
@@ -66,63 +45,92 @@ static qat_status calibrate(qat_model *m, const qat_tokenizer *tok, const char *
     return st;
 }
 
-int qat_cli_export(int argc, char **argv)
+typedef struct export_args {
+    const char *model_dir, *out, *quant, *tokenizer, *calib;
+    int task, ternary;
+} export_args;
+
+/* The model and, when found, its tokenizer; LSQ steps calibrated on
+ * --calib. 0, or 1 after saying why. */
+static int load(const export_args *a, qat_context *ctx, qat_model **m, qat_tokenizer **tok, const char **tok_path)
 {
-    const char *dir = NULL, *out = NULL, *quant = NULL, *task = "token-classification", *tok_path = NULL,
-               *calib = NULL, *ternary = "2";
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return usage(0);
-        if (i + 1 >= argc)
-            return usage(2);
-        const char *a = argv[i], *v = argv[++i];
-        if (strcmp(a, "--model") == 0) dir = v;
-        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out = v;
-        else if (strcmp(a, "--quant") == 0) quant = v;
-        else if (strcmp(a, "--task") == 0) task = v;
-        else if (strcmp(a, "--tokenizer") == 0) tok_path = v;
-        else if (strcmp(a, "--calib") == 0) calib = v;
-        else if (strcmp(a, "--ternary") == 0) ternary = v;
-        else return usage(2);
-    }
-    if (!dir || !out)
-        return usage(2);
-    qat_context *ctx = NULL;
-    qat_model *m = NULL;
-    qat_tokenizer *tok = NULL;
     qat_load_options lo;
     qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
-    lo.task = strcmp(task, "mlm") == 0                       ? QAT_TASK_MLM
-              : strcmp(task, "sequence-classification") == 0 ? QAT_TASK_SEQUENCE_CLASSIFICATION
-                                                             : QAT_TASK_TOKEN_CLASSIFICATION;
-    lo.quant = quant;
-    qat_status st = qat_context_create(NULL, &ctx);
-    if (st == QAT_OK)
-        st = qat_model_load(ctx, dir, &lo, &m);
-    if (st != QAT_OK) {
-        qat_context_free(ctx);
+    lo.task = a->task;
+    lo.quant = a->quant;
+    qat_status st = qat_model_load(ctx, a->model_dir, &lo, m);
+    if (st != QAT_OK)
         return qat_cli_fail("export", "cannot load the model", st);
+    *tok_path = a->tokenizer;
+    if (!a->tokenizer && qat_tokenizer_load(a->model_dir, tok) == QAT_OK)
+        *tok_path = a->model_dir;
+    else if (a->tokenizer && (st = qat_tokenizer_load(a->tokenizer, tok)) != QAT_OK)
+        return qat_cli_fail("export", "cannot export", st);
+    if (a->calib && !*tok) {
+        fprintf(stderr, "qat export: --calib needs a tokenizer\n");
+        return qat_cli_fail("export", "cannot export", QAT_ERR_INVALID_ARGUMENT);
     }
-    if (!tok_path && qat_tokenizer_load(dir, &tok) == QAT_OK)
-        tok_path = dir;
-    else if (tok_path)
-        st = qat_tokenizer_load(tok_path, &tok);
-    if (st == QAT_OK && calib) {
-        st = tok ? calibrate(m, tok, calib) : QAT_ERR_INVALID_ARGUMENT;
-        if (!tok)
-            fprintf(stderr, "qat export: --calib needs a tokenizer\n");
+    if (a->calib && (st = calibrate(*m, *tok, a->calib)) != QAT_OK)
+        return qat_cli_fail("export", "cannot export", st);
+    return 0;
+}
+
+static int export_model(const export_args *a)
+{
+    qat_context *ctx = NULL;
+    if (qat_cli_context("export", NULL, 0, &ctx) != 0)
+        return 1;
+    qat_model *m = NULL;
+    qat_tokenizer *tok = NULL;
+    const char *tok_path = NULL;
+    int rc = load(a, ctx, &m, &tok, &tok_path);
+    if (rc == 0) {
+        qat_export_options eo;
+        qat_export_options_init(&eo, QAT_EXPORT_OPTIONS_VERSION);
+        eo.tokenizer_path = tok_path;
+        eo.ternary = (qat_ternary_format)a->ternary;
+        qat_status st = qat_packed_export(m, a->out, &eo);
+        rc = st == QAT_OK ? 0 : qat_cli_fail("export", "cannot export", st);
     }
-    qat_export_options eo;
-    qat_export_options_init(&eo, QAT_EXPORT_OPTIONS_VERSION);
-    eo.tokenizer_path = tok_path;
-    eo.ternary = strcmp(ternary, "1.6") == 0 ? QAT_TERNARY_1P6BIT : QAT_TERNARY_2BIT;
-    if (st == QAT_OK)
-        st = qat_packed_export(m, out, &eo);
-    int rc = st == QAT_OK ? 0 : qat_cli_fail("export", "cannot export", st);
     if (rc == 0)
-        printf("wrote %s\n", out);
+        printf("wrote %s\n", a->out);
     qat_tokenizer_free(tok);
     qat_model_free(m);
     qat_context_free(ctx);
     return rc;
+}
+
+int qat_cli_export(int argc, char **argv)
+{
+    static const qat_cli_choice tasks[] = {{"mlm", QAT_TASK_MLM},
+                                           {"token-classification", QAT_TASK_TOKEN_CLASSIFICATION},
+                                           {"sequence-classification", QAT_TASK_SEQUENCE_CLASSIFICATION},
+                                           {NULL, 0}};
+    static const qat_cli_choice packings[] = {{"2", QAT_TERNARY_2BIT}, {"1.6", QAT_TERNARY_1P6BIT}, {NULL, 0}};
+    export_args a = {.task = QAT_TASK_TOKEN_CLASSIFICATION, .ternary = QAT_TERNARY_2BIT};
+    const qat_cli_option options[] = {
+        {.name = "--model", .type = QAT_CLI_STRING, .to.str = &a.model_dir, .value_name = "DIR",
+         .flags = QAT_CLI_REQUIRED, .help = "a model saved by qat_model_save / qat train, or an HF checkpoint"},
+        {.name = "--output", .alias = "-o", .type = QAT_CLI_STRING, .to.str = &a.out, .value_name = "OUT.qatp",
+         .flags = QAT_CLI_REQUIRED, .help = "the packed file to write"},
+        QAT_OPT_STRING("--quant", &a.quant, "CONFIG", "quant config (default: the one saved with the model)"),
+        QAT_OPT_CHOICE("--task", &a.task, NULL, tasks, "the head to pack"),
+        QAT_OPT_STRING("--tokenizer", &a.tokenizer, "PATH", "tokenizer to embed (default: the model directory's)"),
+        QAT_OPT_CHOICE("--ternary", &a.ternary, NULL, packings,
+                       "ternary weight packing: 2 bits, or 5 trits per byte (1.6 bits)"),
+        QAT_OPT_STRING("--calib", &a.calib, "TEXT_FILE",
+                       "when the model has no saved LSQ activation steps: one forward over the file's first lines "
+                       "initialises them"),
+    };
+    const qat_cli_spec spec = {
+        .command = "export",
+        .synopsis = "--model DIR -o OUT.qatp [options]",
+        .about = "  Packs a model saved by qat_model_save / `qat train` (or any HF checkpoint with --quant):\n"
+                 "  integer codes and scales for the linear layers, the quant config, the tokenizer and the\n"
+                 "  float parts. LSQ activation steps come from the saved quantizer state, else from --calib.\n",
+        .options = options,
+        .n_options = QAT_CLI_COUNT(options),
+    };
+    int rc = qat_cli_parse(&spec, argc, argv);
+    return rc != QAT_CLI_RUN ? rc : export_model(&a);
 }

@@ -6,16 +6,7 @@
 
 #include "commands.h"
 
-static int usage(int code)
-{
-    printf("usage: qat infer MODEL.qatp [--threads N] [--isa auto|scalar|avx2|avx512vnni] [--text TEXT]\n"
-           "  Tokenizes each line of --text (or of standard input) with the embedded tokenizer, runs the\n"
-           "  packed integer forward and prints, per sub-token, its piece and the argmax class (token\n"
-           "  classification: label id, then its name when the model stores label names; MLM: the\n"
-           "  predicted piece). A sequence classifier reads a text, or a pair as TEXT<TAB>TEXT, per\n"
-           "  line and prints the argmax class id, its name (when stored) and the logits.\n");
-    return code;
-}
+#define MAX_TOKENS 512
 
 static double now_ms(void)
 {
@@ -35,86 +26,80 @@ static const char *label_name(const qat_packed_model *pm, int64_t id)
     return name;
 }
 
-/* Splits text (modified in place) at whitespace into at most max words. */
-static size_t split_words(char *text, const char **words, size_t max)
+static int64_t argmax(const float *row, int64_t n)
 {
-    size_t n = 0;
-    for (char *tok = strtok(text, " \t\r\n"); tok && n < max; tok = strtok(NULL, " \t\r\n"))
-        words[n++] = tok;
-    return n;
+    int64_t best = 0;
+    for (int64_t c = 1; c < n; c++)
+        if (row[c] > row[best])
+            best = c;
+    return best;
 }
 
-/* Sequence classification: one text, or a pair split at the first TAB. */
-static int run_sequence(qat_packed_model *pm, const qat_tokenizer *tok, char *text)
+/* The packed forward of one sequence of n tokens; *logits is the caller's
+ * to free. Reports the time on stderr. */
+static qat_status forward(qat_packed_model *pm, const int32_t *ids, const int32_t *types, size_t n, float **logits)
 {
-    int32_t ids[512], types[512];
+    size_t count = 0;
+    qat_status st = qat_packed_model_logits_size(pm, 1, (int64_t)n, &count);
+    *logits = st == QAT_OK ? malloc(count * sizeof(float)) : NULL;
+    if (!*logits)
+        return st == QAT_OK ? QAT_ERR_OUT_OF_MEMORY : st;
+    double t0 = now_ms();
+    st = qat_packed_model_forward(pm, ids, NULL, types, 1, (int64_t)n, *logits, count);
+    if (st == QAT_OK)
+        fprintf(stderr, "qat infer: %zu tokens in %.2f ms\n", n, now_ms() - t0);
+    return st;
+}
+
+/* Sequence classification: one text, or a pair split at the first TAB;
+ * prints the class id, its name (when stored) and the logits. */
+static int run_sequence(qat_packed_model *pm, const qat_tokenizer *tok, char *text, int64_t classes)
+{
+    int32_t ids[MAX_TOKENS], types[MAX_TOKENS];
     size_t n = 0;
     char *tab = strchr(text, '\t');
     if (tab)
         *tab = '\0';
     qat_status st = qat_tokenizer_encode_pair(tok, text, strlen(text), tab ? tab + 1 : NULL, tab ? strlen(tab + 1) : 0,
-                                              0, 512, ids, types, 512, &n);
+                                              0, MAX_TOKENS, ids, types, MAX_TOKENS, &n);
     if (st != QAT_OK)
         return qat_cli_fail("infer", "cannot tokenize", st);
-    int64_t classes = 0;
-    size_t count = 0;
-    qat_packed_model_info(pm, QAT_PACKED_INFO_NUM_LABELS, &classes);
-    qat_packed_model_logits_size(pm, 1, (int64_t)n, &count);
-    float *logits = malloc(count * sizeof(float));
-    double t0 = now_ms();
-    st = logits ? qat_packed_model_forward(pm, ids, NULL, types, 1, (int64_t)n, logits, count) : QAT_ERR_OUT_OF_MEMORY;
-    double t1 = now_ms();
-    if (st != QAT_OK) {
+    float *logits = NULL;
+    if ((st = forward(pm, ids, types, n, &logits)) != QAT_OK) {
         free(logits);
         return qat_cli_fail("infer", "forward failed", st);
     }
-    int64_t best = 0;
-    for (int64_t c = 1; c < classes; c++)
-        if (logits[c] > logits[best])
-            best = c;
+    int64_t best = argmax(logits, classes);
     const char *name = label_name(pm, best);
     printf("%lld%s%s", (long long)best, name ? "\t" : "", name ? name : "");
     for (int64_t c = 0; c < classes; c++)
         printf("\t%.6g", logits[c]);
     printf("\n");
-    fprintf(stderr, "qat infer: %zu tokens in %.2f ms\n", n, t1 - t0);
     free(logits);
     return 0;
 }
 
-static int run_line(qat_packed_model *pm, const qat_tokenizer *tok, char *text)
+/* Token classification and MLM: per sub-token, its piece, the argmax and
+ * the tag's name (token classification) or the predicted piece (MLM). */
+static int run_tokens(qat_packed_model *pm, const qat_tokenizer *tok, char *text, int64_t task, int64_t classes)
 {
-    int64_t kind = 0;
-    qat_packed_model_info(pm, QAT_PACKED_INFO_TASK, &kind);
-    if (kind == QAT_TASK_SEQUENCE_CLASSIFICATION)
-        return run_sequence(pm, tok, text);
-    int32_t ids[512];
+    int32_t ids[MAX_TOKENS];
     size_t n = 0;
     const char *words[256];
-    size_t nw = split_words(text, words, 256);
-    qat_status st = qat_tokenizer_encode_words(tok, words, NULL, nw, QAT_TOKENIZE_ADD_SPECIAL, 512, ids, NULL, 512, &n);
+    size_t nw = qat_cli_split_words(text, words, 256);
+    qat_status st =
+        qat_tokenizer_encode_words(tok, words, NULL, nw, QAT_TOKENIZE_ADD_SPECIAL, MAX_TOKENS, ids, NULL, MAX_TOKENS, &n);
     if (st != QAT_OK)
         return qat_cli_fail("infer", "cannot tokenize", st);
     if (n == 0)
         return 0;
-    size_t count = 0;
-    int64_t classes = 0, task = 0;
-    qat_packed_model_logits_size(pm, 1, (int64_t)n, &count);
-    qat_packed_model_info(pm, QAT_PACKED_INFO_NUM_LABELS, &classes);
-    qat_packed_model_info(pm, QAT_PACKED_INFO_TASK, &task);
-    float *logits = malloc(count * sizeof(float));
-    double t0 = now_ms();
-    st = qat_packed_model_forward(pm, ids, NULL, NULL, 1, (int64_t)n, logits, count);
-    double t1 = now_ms();
-    if (st != QAT_OK) {
+    float *logits = NULL;
+    if ((st = forward(pm, ids, NULL, n, &logits)) != QAT_OK) {
         free(logits);
         return qat_cli_fail("infer", "forward failed", st);
     }
     for (size_t t = 0; t < n; t++) {
-        int64_t best = 0;
-        for (int64_t c = 1; c < classes; c++)
-            if (logits[t * classes + c] > logits[t * classes + best])
-                best = c;
+        int64_t best = argmax(logits + t * classes, classes);
         char piece[256] = "", pred[256] = "";
         qat_tokenizer_id_to_piece(tok, ids[t], piece, sizeof piece, NULL);
         if (task == QAT_TASK_MLM)
@@ -123,53 +108,42 @@ static int run_line(qat_packed_model *pm, const qat_tokenizer *tok, char *text)
         printf("%s\t%lld%s%s\n", piece, (long long)best, name ? "\t" : "", name ? name : "");
     }
     printf("\n");
-    fprintf(stderr, "qat infer: %zu tokens in %.2f ms\n", n, t1 - t0);
     free(logits);
     return 0;
 }
 
-int qat_cli_infer(int argc, char **argv)
+static int run_line(qat_packed_model *pm, const qat_tokenizer *tok, char *text)
 {
-    const char *path = NULL, *isa = "auto";
-    char *text = NULL;
-    long threads = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return usage(0);
-        if (argv[i][0] != '-') {
-            path = argv[i];
-            continue;
-        }
-        if (i + 1 >= argc)
-            return usage(2);
-        if (strcmp(argv[i], "--threads") == 0) threads = strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--isa") == 0) isa = argv[++i];
-        else if (strcmp(argv[i], "--text") == 0) text = argv[++i];
-        else return usage(2);
-    }
-    if (!path)
-        return usage(2);
-    static const char *const isas[] = {"auto", "scalar", "avx2", "avx512vnni"};
-    int isa_value = -1;
-    for (int i = 0; i < 4; i++)
-        if (strcmp(isa, isas[i]) == 0)
-            isa_value = i;
-    if (isa_value < 0)
-        return usage(2);
+    int64_t task = 0, classes = 0;
+    qat_packed_model_info(pm, QAT_PACKED_INFO_TASK, &task);
+    qat_packed_model_info(pm, QAT_PACKED_INFO_NUM_LABELS, &classes);
+    return task == QAT_TASK_SEQUENCE_CLASSIFICATION ? run_sequence(pm, tok, text, classes)
+                                                    : run_tokens(pm, tok, text, task, classes);
+}
+
+typedef struct infer_args {
+    const char *path, *text;
+    int64_t threads;
+    int isa;
+} infer_args;
+
+static int infer(const infer_args *a)
+{
     qat_packed_model *pm = NULL;
-    qat_status st = qat_packed_model_load(path, &pm);
+    qat_status st = qat_packed_model_load(a->path, &pm);
     if (st != QAT_OK)
         return qat_cli_fail("infer", "cannot load", st);
     const qat_tokenizer *tok = NULL;
+    st = qat_packed_model_set_int(pm, QAT_PACKED_THREADS, a->threads);
     if (st == QAT_OK)
-        st = qat_packed_model_set_int(pm, QAT_PACKED_THREADS, threads);
-    if (st == QAT_OK)
-        st = qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa_value);
+        st = qat_packed_model_set_int(pm, QAT_PACKED_ISA, a->isa);
     if (st == QAT_OK)
         st = qat_packed_model_tokenizer(pm, &tok);
     int rc = st == QAT_OK ? 0 : qat_cli_fail("infer", "cannot run", st);
-    if (rc == 0 && text) {
-        rc = run_line(pm, tok, text);
+    if (rc == 0 && a->text) {
+        char *line = strdup(a->text); /* tokenizing splits it in place */
+        rc = line ? run_line(pm, tok, line) : qat_cli_fail("infer", "cannot run", QAT_ERR_OUT_OF_MEMORY);
+        free(line);
     } else if (rc == 0) {
         char line[8192];
         while (rc == 0 && fgets(line, sizeof line, stdin)) {
@@ -179,4 +153,33 @@ int qat_cli_infer(int argc, char **argv)
     }
     qat_packed_model_free(pm);
     return rc;
+}
+
+int qat_cli_infer(int argc, char **argv)
+{
+    /* QAT_PACKED_ISA's values (include/qat/packed.h) */
+    static const qat_cli_choice isas[] = {{"auto", 0}, {"scalar", 1}, {"avx2", 2}, {"avx512vnni", 3}, {NULL, 0}};
+    infer_args a = {0};
+    const qat_cli_option options[] = {
+        QAT_OPT_INT("--threads", &a.threads, "N", 0, qat_cli_max_threads(), "kernel threads; 0 = all cores"),
+        QAT_OPT_CHOICE("--isa", &a.isa, NULL, isas, "the integer kernels' path; auto: QAT_ISA, else the best"),
+        QAT_OPT_STRING("--text", &a.text, "TEXT", "the one line to run (default: every line of standard input)"),
+    };
+    const qat_cli_spec spec = {
+        .command = "infer",
+        .synopsis = "MODEL.qatp [--threads N] [--isa auto|scalar|avx2|avx512vnni] [--text TEXT]",
+        .about = "  Tokenizes each line of --text (or of standard input) with the embedded tokenizer, runs the\n"
+                 "  packed integer forward and prints, per sub-token, its piece and the argmax class (token\n"
+                 "  classification: label id, then its name when the model stores label names; MLM: the\n"
+                 "  predicted piece). A sequence classifier reads a text, or a pair as TEXT<TAB>TEXT, per\n"
+                 "  line and prints the argmax class id, its name (when stored) and the logits.\n",
+        .options = options,
+        .n_options = QAT_CLI_COUNT(options),
+        .positional_name = "MODEL.qatp",
+        .positional = &a.path,
+        .min_positional = 1,
+        .max_positional = 1,
+    };
+    int rc = qat_cli_parse(&spec, argc, argv);
+    return rc != QAT_CLI_RUN ? rc : infer(&a);
 }

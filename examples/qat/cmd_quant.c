@@ -1,5 +1,6 @@
+/* qat quant: a quant config (ExWyAz) in its canonical form, and what it
+ * quantizes. */
 #include <stdio.h>
-#include <string.h>
 
 #include "commands.h"
 
@@ -18,12 +19,21 @@ static const char *granularity_name(int g)
 
 int qat_cli_quant(int argc, char **argv)
 {
-    if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        printf("usage: qat quant CONFIG\n  Parses a quant config such as E6W1.58A6 and prints what it quantizes.\n");
-        return argc == 2 ? 0 : 2;
-    }
+    const char *text_in = NULL;
+    const qat_cli_spec spec = {
+        .command = "quant",
+        .synopsis = "CONFIG",
+        .about = "  Parses a quant config such as E6W1.58A6 and prints what it quantizes.\n",
+        .positional_name = "CONFIG",
+        .positional = &text_in,
+        .min_positional = 1,
+        .max_positional = 1,
+    };
+    int rc = qat_cli_parse(&spec, argc, argv);
+    if (rc != QAT_CLI_RUN)
+        return rc;
     qat_quant_config *cfg = NULL;
-    qat_status st = qat_quant_config_parse(argv[1], &cfg);
+    qat_status st = qat_quant_config_parse(text_in, &cfg);
     if (st != QAT_OK)
         return qat_cli_fail("quant", "invalid config", st);
     char text[QAT_QUANT_CONFIG_MAX_STRING + 1];

@@ -11,68 +11,16 @@
 #include "commands.h"
 #include "train_config.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: qat train --model DIR --task train.conll [options]\n"
-            "       qat train --config run.yaml [options]   (options given after override the file)\n"
-            "  --config FILE        YAML or JSON with the same settings (model, tokenizer, quant, alpha,\n"
-            "                       steps, corpus, task, eval, test, out, batch, micro_batch, lr, warmup,\n"
-            "                       seq_len, checkpoint_every, seed, threads, backend, carbon_intensity,\n"
-            "                       power_watts) and, instead of\n"
-            "                       quant, SPEC's block: quantization: {name, embedding_quant: {algo, bits},\n"
-            "                       weight_quant: {...}, activation_quant: {...}}; a name that disagrees\n"
-            "                       with the content is refused\n"
-            "  --model DIR          HF checkpoint directory (config.json + weights)\n"
-            "  --tokenizer PATH     tokenizer (.model, HF dir); default: the model directory\n"
-            "  --quant CONFIG       e.g. E6W1.58A6 (default FP32)\n"
-            "  --alpha A|auto       share of the steps for DAPT, in [0, 1) (default 0); auto: adaptive alpha,\n"
-            "                       DAPT stops when the held-out MLM loss stops improving (docs/training.md)\n"
-            "  --alpha-max A --eval-every N --patience N --min-delta X --heldout N\n"
-            "                       adaptive alpha's knobs (defaults 0.9, a twentieth of the schedule, 3,\n"
-            "                       0.01 nats, a tenth of the corpus' sequences up to 256)\n"
-            "  --dapt-dir DIR       start fine-tuning from the snapshot at round(alpha * steps) of a shared\n"
-            "                       DAPT run made by `qat dapt` (the seed code's plan; no --corpus needed)\n"
-            "  --steps N            total optimizer steps B_total (default 30000)\n"
-            "  --corpus FILE        DAPT text, plain or .gz (needed when alpha > 0)\n"
-            "  --task FILE          training CoNLL file (token<TAB>tag), or a .tsv / .jsonl file of texts or\n"
-            "                       pairs and labels: sequence classification (docs/data.md)\n"
-            "  --eval FILE --test FILE  evaluation files (default: seeded 70/10/20 split of --task)\n"
-            "  --out DIR            results.json, metrics.jsonl, checkpoints (default runs/qat)\n"
-            "  --batch N            sequences per step (default 96); --micro-batch N for accumulation\n"
-            "  --lr X               peak learning rate (default 5e-6); --warmup R (default 0.1)\n"
-            "  --seq-len N          max sequence length (default 512)\n"
-            "  --checkpoint-every N training-state checkpoints (default 0: phase ends only)\n"
-            "  --seed N             (default 42); --threads N; --backend NAME\n"
-            "  --carbon-intensity G grid carbon intensity, g CO2eq/kWh, for results.json's energy object\n"
-            "                       (default 56: France's average mix; see docs/energy.md)\n"
-            "  --power-watts W      draw assumed where no energy counter is readable (default 10 W per CPU\n"
-            "                       thread, 300 W on CUDA); the energy is then marked \"estimated\"\n"
-            "A stopped run resumes from its checkpoints when started again with the same --out.\n");
-}
-
-typedef struct progress_state {
-    int tty;
-    struct timespec start;
-    char phase[16];
-} progress_state;
-
+/* A bar redrawn on a terminal, else a line every 50 steps. */
 static int on_progress(void *user, const char *phase, int64_t step, int64_t total, double loss)
 {
-    progress_state *p = user;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (strcmp(p->phase, phase) != 0) {
-        if (p->tty && p->phase[0])
-            fputc('\n', stderr);
-        snprintf(p->phase, sizeof p->phase, "%s", phase);
-        p->start = now;
+    qat_cli_progress *p = user;
+    double rate = 0;
+    if (qat_cli_progress_step(p, phase, step, &rate)) {
         if (strcmp(phase, "eval") == 0)
             fprintf(stderr, "evaluating...\n");
         return 0;
     }
-    double elapsed = (double)(now.tv_sec - p->start.tv_sec) + 1e-9 * (double)(now.tv_nsec - p->start.tv_nsec);
-    double rate = step / (elapsed > 0 ? elapsed : 1e-9);
     double eta = rate > 0 ? (double)(total - step) / rate : 0;
     if (p->tty) {
         int width = 30, filled = (int)(width * step / (total ? total : 1));
@@ -88,104 +36,117 @@ static int on_progress(void *user, const char *phase, int64_t step, int64_t tota
     return 0;
 }
 
+typedef struct train_args {
+    qat_pipeline_options o;
+    const char *backend;
+    int64_t threads;
+    train_config file;
+    const qat_cli_spec *spec; /* for --config, which sets the same options */
+} train_args;
+
+/* --config FILE: the file's keys, before every flag (flags override them). */
+static int parse_config(const char *cmd, const char *label, const char *path, void *user)
+{
+    (void)cmd;
+    (void)label;
+    train_args *a = user;
+    train_config_free(&a->file);
+    return train_config_load(path, a->spec, &a->file, &a->o.quant);
+}
+
+/* --alpha A|auto */
+static int parse_alpha(const char *cmd, const char *label, const char *value, void *user)
+{
+    qat_pipeline_options *o = user;
+    char *end = NULL;
+    if (strcmp(value, "auto") == 0) {
+        o->adaptive.enabled = 1;
+        return 0;
+    }
+    double x = strtod(value, &end);
+    if (end == value || *end) {
+        fprintf(stderr, "qat %s: %s: '%s' is not a number (or auto)\n", cmd, label, value);
+        return 1;
+    }
+    o->alpha = x;
+    o->adaptive.enabled = 0;
+    return 0;
+}
+
+/* --dapt-dir DIR: the shared-prefix plan, from that run's snapshots. */
+static int parse_dapt_dir(const char *cmd, const char *label, const char *value, void *user)
+{
+    (void)cmd;
+    (void)label;
+    qat_pipeline_options *o = user;
+    o->dapt_dir = value;
+    o->plan = QAT_PLAN_SHARED_PREFIX;
+    return 0;
+}
+
+static int run(train_args *a)
+{
+    qat_pipeline_options *o = &a->o;
+    qat_context *ctx = NULL;
+    if (qat_cli_context("train", a->backend, a->threads, &ctx) != 0)
+        return 1;
+    qat_cli_progress p = {isatty(STDERR_FILENO), {0, 0}, ""};
+    o->progress = on_progress;
+    o->progress_user = &p;
+    double f1 = NAN;
+    qat_status st = qat_pipeline_run(ctx, o, &f1);
+    qat_context_free(ctx);
+    if (st != QAT_OK)
+        return qat_cli_fail("train", "the run failed", st);
+    char alpha[32];
+    snprintf(alpha, sizeof alpha, o->adaptive.enabled ? "auto" : "%.2f", o->alpha);
+    printf("%s alpha=%s: test %s %.2f%% (%s/results.json)%s\n", o->quant ? o->quant : "FP32", alpha,
+           qat_cli_is_seq_task(o->train_file) ? "accuracy" : "F1", 100.0 * f1, o->out_dir,
+           f1 < 0.2 ? " [collapsed]" : "");
+    return 0;
+}
+
 int qat_cli_train(int argc, char **argv)
 {
-    qat_pipeline_options o;
-    qat_pipeline_options_init(&o, QAT_PIPELINE_OPTIONS_VERSION);
-    o.out_dir = "runs/qat";
-    const char *backend = NULL;
-    int threads = 0;
-    train_config file = {0};
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--config") == 0) {
-            if (train_config_load(argv[i + 1], &o, &file) != 0) {
-                train_config_free(&file);
-                return 2;
-            }
-            backend = file.backend;
-            threads = (int)file.threads;
-        }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "qat train: %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        if (strcmp(a, "--config") == 0) continue; /* read above */
-        else if (strcmp(a, "--model") == 0) o.model_dir = v;
-        else if (strcmp(a, "--tokenizer") == 0) o.tokenizer = v;
-        else if (strcmp(a, "--quant") == 0) o.quant = v;
-        else if (strcmp(a, "--alpha") == 0 && strcmp(v, "auto") == 0) o.adaptive.enabled = 1;
-        else if (strcmp(a, "--alpha") == 0) o.alpha = strtod(v, &end), o.adaptive.enabled = 0;
-        else if (qat_cli_adaptive_option(a, v, &o.adaptive, &end)) {} /* set, checked below */
-        else if (strcmp(a, "--dapt-dir") == 0) o.dapt_dir = v, o.plan = QAT_PLAN_SHARED_PREFIX;
-        else if (strcmp(a, "--steps") == 0) o.total_steps = strtoll(v, &end, 10);
-        else if (strcmp(a, "--corpus") == 0) o.corpus = v;
-        else if (strcmp(a, "--task") == 0) o.train_file = v;
-        else if (strcmp(a, "--eval") == 0) o.eval_file = v;
-        else if (strcmp(a, "--test") == 0) o.test_file = v;
-        else if (strcmp(a, "--out") == 0) o.out_dir = v;
-        else if (strcmp(a, "--batch") == 0) o.train.batch_size = strtoll(v, &end, 10);
-        else if (strcmp(a, "--micro-batch") == 0) o.train.micro_batch_size = strtoll(v, &end, 10);
-        else if (strcmp(a, "--lr") == 0) o.train.learning_rate = strtod(v, &end);
-        else if (strcmp(a, "--warmup") == 0) o.train.warmup_ratio = strtod(v, &end);
-        else if (strcmp(a, "--seq-len") == 0) o.max_seq_len = strtoll(v, &end, 10);
-        else if (strcmp(a, "--checkpoint-every") == 0) o.checkpoint_every = strtoll(v, &end, 10);
-        else if (strcmp(a, "--seed") == 0) o.seed = strtoull(v, &end, 10);
-        else if (strcmp(a, "--threads") == 0) threads = (int)strtol(v, &end, 10);
-        else if (strcmp(a, "--backend") == 0) backend = v;
-        else if (strcmp(a, "--carbon-intensity") == 0) o.carbon_intensity = strtod(v, &end);
-        else if (strcmp(a, "--power-watts") == 0) o.power_watts = strtod(v, &end);
-        else {
-            fprintf(stderr, "qat train: unknown option %s\n", a);
-            usage(stderr);
-            train_config_free(&file);
-            return 2;
-        }
-        if (end && *end) {
-            fprintf(stderr, "qat train: %s: '%s' is not a number\n", a, v);
-            train_config_free(&file);
-            return 2;
-        }
-    }
-    if (!o.model_dir || !o.train_file) {
-        fprintf(stderr, "qat train: --model and --task are required\n");
-        usage(stderr);
-        train_config_free(&file);
-        return 2;
-    }
-    qat_context *ctx = NULL;
-    qat_status st = qat_context_create(backend, &ctx);
-    if (st != QAT_OK) {
-        train_config_free(&file);
-        return qat_cli_fail("train", "cannot create a context", st);
-    }
-    if (threads > 0 && (st = qat_context_set_int(ctx, QAT_CTX_THREADS, threads)) != QAT_OK) {
-        qat_context_free(ctx);
-        train_config_free(&file);
-        return qat_cli_fail("train", "bad --threads", st);
-    }
-    progress_state p = {isatty(STDERR_FILENO), {0, 0}, ""};
-    o.progress = on_progress;
-    o.progress_user = &p;
-    double f1 = NAN;
-    st = qat_pipeline_run(ctx, &o, &f1);
-    qat_context_free(ctx);
-    if (st != QAT_OK) {
-        train_config_free(&file);
-        return qat_cli_fail("train", "the run failed", st);
-    }
-    char alpha[32];
-    snprintf(alpha, sizeof alpha, o.adaptive.enabled ? "auto" : "%.2f", o.alpha);
-    printf("%s alpha=%s: test %s %.2f%% (%s/results.json)%s\n", o.quant ? o.quant : "FP32", alpha,
-           qat_cli_is_seq_task(o.train_file) ? "accuracy" : "F1", 100.0 * f1, o.out_dir, f1 < 0.2 ? " [collapsed]" : "");
-    train_config_free(&file);
-    return 0;
+    train_args a = {.backend = NULL};
+    qat_pipeline_options_init(&a.o, QAT_PIPELINE_OPTIONS_VERSION);
+    a.o.out_dir = "runs/qat";
+    const qat_cli_option options[] = {
+        {.name = "--config", .type = QAT_CLI_CUSTOM, .parse = parse_config, .to.user = &a, .value_name = "FILE",
+         .flags = QAT_CLI_FIRST | QAT_CLI_NO_KEY,
+         .help = "YAML or JSON whose keys are these options' names (model, steps, micro_batch, dapt_dir, "
+                 "heldout_sequences...) and, instead of quant, SPEC's block: quantization: {name, embedding_quant: "
+                 "{algo, bits}, weight_quant: {...}, activation_quant: {...}}; a name that disagrees with the "
+                 "content is refused. Options on the command line override the file"},
+        QAT_CLI_RUN_INPUT_ROWS(&a.o),
+        {.name = "--task", .type = QAT_CLI_STRING, .to.str = &a.o.train_file, .value_name = "FILE",
+         .flags = QAT_CLI_REQUIRED,
+         .help = "training CoNLL file (token<TAB>tag), or a .tsv / .jsonl file of texts or pairs and labels: "
+                 "sequence classification (docs/data.md)"},
+        QAT_OPT_CUSTOM("--alpha", parse_alpha, &a.o, "A|auto",
+                       "share of the steps for DAPT, in [0, 1) (default 0); auto: adaptive alpha, DAPT stops when "
+                       "the held-out MLM loss stops improving (docs/training.md)"),
+        QAT_OPT_CUSTOM("--dapt-dir", parse_dapt_dir, &a.o, "DIR",
+                       "start fine-tuning from the snapshot at round(alpha * steps) of a shared DAPT run made by "
+                       "`qat dapt` (the seed code's plan; no --corpus needed)"),
+        QAT_OPT_STRING("--corpus", &a.o.corpus, "FILE", "DAPT text, plain or .gz (needed when alpha > 0)"),
+        QAT_OPT_STRING("--eval", &a.o.eval_file, "FILE", "evaluation file (default: a seeded 70/10/20 split of --task)"),
+        QAT_OPT_STRING("--test", &a.o.test_file, "FILE", "test file (default: the same split)"),
+        QAT_OPT_STRING("--out", &a.o.out_dir, "DIR", "results.json, metrics.jsonl, checkpoints"),
+        QAT_CLI_RUN_SCHEDULE_ROWS(&a.o),
+        QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads),
+    };
+    const qat_cli_spec spec = {
+        .command = "train",
+        .synopsis = "--model DIR --task train.conll [options]\n--config run.yaml [options]",
+        .epilog = "A stopped run resumes from its checkpoints when started again with the same --out.\n",
+        .options = options,
+        .n_options = QAT_CLI_COUNT(options),
+    };
+    a.spec = &spec;
+    int rc = qat_cli_parse(&spec, argc, argv);
+    if (rc == QAT_CLI_RUN)
+        rc = run(&a);
+    train_config_free(&a.file);
+    return rc;
 }

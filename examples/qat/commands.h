@@ -1,10 +1,16 @@
 /* The `qat` command-line driver: one file per subcommand, all built only on
- * the public API. */
+ * the public API, each parsing its arguments with one option table
+ * (cli_args.h). */
 #ifndef QAT_CLI_COMMANDS_H
 #define QAT_CLI_COMMANDS_H
 
+#include <math.h>
 #include <qat/qat.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
+
+#include "cli_args.h"
 
 typedef struct qat_cli_command {
     const char *name;
@@ -33,11 +39,91 @@ static inline int qat_cli_is_seq_task(const char *path)
     return (n > 4 && strncmp(path + n - 4, ".tsv", 4) == 0) || (n > 6 && strncmp(path + n - 6, ".jsonl", 6) == 0);
 }
 
-/* --alpha-max, --eval-every, --patience, --min-delta, --heldout into a;
- * returns 1 when flag is one of them (*end as strtod's), 0 otherwise. */
-int qat_cli_adaptive_option(const char *flag, const char *value, qat_adaptive_options *a, char **end);
-
 /* Prints "qat <cmd>: <message>: <qat_last_error()>" and returns 1. */
 int qat_cli_fail(const char *cmd, const char *what, qat_status st);
+
+/* The largest thread count the library takes (qat_context_param_bounds). */
+int64_t qat_cli_max_threads(void);
+
+/* A context on backend (NULL: the best) with threads (0: the library's
+ * default). 0, or qat_cli_fail's 1 with *ctx NULL. */
+int qat_cli_context(const char *cmd, const char *backend, int64_t threads, qat_context **ctx);
+
+/* Progress lines: the phase's start and steps/s. */
+typedef struct qat_cli_progress {
+    int tty; /* stderr is a terminal: lines are redrawn with \r */
+    struct timespec start;
+    char phase[16];
+} qat_cli_progress;
+
+/* From a qat_progress_fn: 1 when phase starts a new phase (its clock
+ * restarts; a redrawn line is ended), else 0 with the phase's steps/s so
+ * far in *rate. */
+int qat_cli_progress_step(qat_cli_progress *p, const char *phase, int64_t step, double *rate);
+
+/* mkdir -p; 0 or -1 with errno. */
+int qat_cli_mkdirs(const char *path);
+/* 1 when dir/name exists. */
+int qat_cli_file_exists(const char *dir, const char *name);
+
+/* Splits text (modified in place) at whitespace into at most max words. */
+size_t qat_cli_split_words(char *text, const char **words, size_t max);
+
+/* ---- Rows shared by several commands' option tables --------------------- */
+
+/* --backend and --threads, for the commands that make a context. */
+#define QAT_CLI_CONTEXT_ROWS(backend, threads) \
+    QAT_OPT_STRING("--backend", backend, "NAME", "backend (default: the best available; qat info lists them)"), \
+    QAT_OPT_INT("--threads", threads, "N", 0, qat_cli_max_threads(), "worker threads; 0 = all cores")
+
+/* The optimisation settings (qat_train_options) of qat train and qat dapt. */
+#define QAT_CLI_TRAIN_ROWS(t) \
+    QAT_OPT_INT("--batch", &(t)->batch_size, "N", 1, INT64_MAX, "sequences per optimizer step"), \
+    QAT_OPT_INT("--micro-batch", &(t)->micro_batch_size, "N", 0, INT64_MAX, \
+                "sequences per forward/backward pass, gradients accumulated up to --batch; 0 = --batch"), \
+    QAT_OPT_DOUBLE("--lr", &(t)->learning_rate, "X", 0, HUGE_VAL, "peak learning rate"), \
+    QAT_OPT_DOUBLE("--warmup", &(t)->warmup_ratio, "R", 0, 1, "warm-up share of each phase's steps")
+
+/* Adaptive alpha's knobs (qat_adaptive_options), spelled the same for qat
+ * train and qat dapt; the library checks how they relate. */
+#define QAT_CLI_ADAPTIVE_ROWS(a) \
+    QAT_OPT_DOUBLE("--alpha-max", &(a)->alpha_max, "A", 0, 1, \
+                   "adaptive alpha: the DAPT schedule's length and the largest alpha"), \
+    QAT_OPT_INT("--eval-every", &(a)->eval_every, "N", 0, INT64_MAX, \
+                "adaptive alpha: steps between held-out evaluations; 0 = a twentieth of the schedule"), \
+    QAT_OPT_INT("--patience", &(a)->patience, "N", 1, INT64_MAX, \
+                "adaptive alpha: evaluations in a row without improvement before DAPT stops"), \
+    QAT_OPT_DOUBLE("--min-delta", &(a)->min_delta, "X", 0, HUGE_VAL, \
+                   "adaptive alpha: the improvement (nats) that counts"), \
+    {.name = "--heldout", .type = QAT_CLI_INT, .to.i64 = &(a)->heldout_sequences, .value_name = "N", .lo = 0, \
+     .hi = (double)INT64_MAX, .key = "heldout_sequences", \
+     .help = "adaptive alpha: held-out corpus sequences; 0 = a tenth of the corpus' sequences, at most 256"}
+
+/* What a pipeline run and a DAPT run share (qat_pipeline_options and
+ * qat_dapt_options have these fields under the same names), in two groups
+ * so each command can put its own rows between them; --corpus and --out
+ * are each command's own (required by one, not the other). The model, the
+ * tokenizer and the quant config: */
+#define QAT_CLI_RUN_INPUT_ROWS(o) \
+    {.name = "--model", .type = QAT_CLI_STRING, .to.str = &(o)->model_dir, .value_name = "DIR", \
+     .flags = QAT_CLI_REQUIRED, .help = "HF checkpoint directory (config.json + weights)"}, \
+    QAT_OPT_STRING("--tokenizer", &(o)->tokenizer, "PATH", \
+                   "tokenizer (.model, tokenizer.json, HF directory); default: the model directory's"), \
+    QAT_OPT_STRING("--quant", &(o)->quant, "CONFIG", "quant config, e.g. E6W1.58A6 (default FP32)")
+
+/* The schedule, seed, optimisation, adaptive and energy settings of the same. */
+#define QAT_CLI_RUN_SCHEDULE_ROWS(o) \
+    QAT_OPT_INT("--steps", &(o)->total_steps, "N", 1, INT64_MAX, "total optimizer steps B_total"), \
+    QAT_OPT_INT("--seq-len", &(o)->max_seq_len, "N", 8, 65536, "max sequence length"), \
+    QAT_OPT_INT("--checkpoint-every", &(o)->checkpoint_every, "N", 0, INT64_MAX, \
+                "steps between training-state checkpoints; 0 = at phase ends only"), \
+    QAT_OPT_UINT("--seed", &(o)->seed, "N", "seed of the run (data order, masking, dropout)"), \
+    QAT_CLI_TRAIN_ROWS(&(o)->train), QAT_CLI_ADAPTIVE_ROWS(&(o)->adaptive), \
+    QAT_OPT_DOUBLE("--carbon-intensity", &(o)->carbon_intensity, "G", 0, 1e5, \
+                   "grid carbon intensity, g CO2eq/kWh, for results.json's energy object; 0 = 56, France's " \
+                   "average mix (docs/energy.md)"), \
+    QAT_OPT_DOUBLE("--power-watts", &(o)->power_watts, "W", 0, 1e7, \
+                   "draw assumed where no energy counter is readable (the energy is then marked \"estimated\"); " \
+                   "0 = 10 W per CPU thread, 300 W on CUDA")
 
 #endif

@@ -17,12 +17,6 @@ static const qat_cli_command commands[] = {
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
-int qat_cli_fail(const char *cmd, const char *what, qat_status st)
-{
-    fprintf(stderr, "qat %s: %s: %s (%s)\n", cmd, what, qat_last_error(), qat_status_string(st));
-    return 1;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: qat <command> [options]   (qat <command> --help for details)\n\ncommands:\n");

@@ -8,26 +8,6 @@
 
 #include "sweep/sweep_grid.h"
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = n >= 0 && n < (64 << 20) ? malloc((size_t)n + 1) : NULL;
-    if (text && fread(text, 1, (size_t)n, f) == (size_t)n) {
-        text[n] = '\0';
-        *len = (size_t)n;
-    } else {
-        free(text);
-        text = NULL;
-    }
-    fclose(f);
-    return text;
-}
-
 static int fail(const char *path, const char *key, const char *why)
 {
     fprintf(stderr, "qat train: %s: '%s' %s\n", path, key, why);
@@ -174,117 +154,57 @@ static int quantization_from(json_object *q, const char *path, char *out, size_t
     return rc;
 }
 
-static const char *str(json_object *root, const char *key)
+/* A key's value must have its option's JSON type: numbers for numbers,
+ * strings for strings; a custom option (alpha: a number or auto) takes
+ * either and decides. */
+static int check_type(const char *path, const char *key, const qat_cli_option *opt, json_object *val)
 {
-    json_object *v = NULL;
-    return json_object_object_get_ex(root, key, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v) : NULL;
+    int number = json_object_is_type(val, json_type_int) || json_object_is_type(val, json_type_double);
+    int string = json_object_is_type(val, json_type_string);
+    int numeric = opt->type == QAT_CLI_INT || opt->type == QAT_CLI_UINT || opt->type == QAT_CLI_DOUBLE;
+    if (numeric && !number)
+        return fail(path, key, "must be a number");
+    if (!numeric && opt->type != QAT_CLI_CUSTOM && !string)
+        return fail(path, key, "must be a string");
+    if (!number && !string)
+        return fail(path, key, "must be a number or a string");
+    return 0;
 }
 
-int train_config_load(const char *path, qat_pipeline_options *o, train_config *c)
+int train_config_load(const char *path, const qat_cli_spec *spec, train_config *c, const char **quant)
 {
     memset(c, 0, sizeof *c);
-    size_t len = 0;
-    char *text = read_all(path, &len);
-    if (!text) {
-        fprintf(stderr, "qat train: cannot read %s\n", path);
-        return 1;
-    }
-    char err[512] = "";
-    json_object *root = NULL;
-    size_t plen = strlen(path);
-    if (plen > 5 && strcmp(path + plen - 5, ".json") == 0) {
-        enum json_tokener_error jerr;
-        root = json_tokener_parse_verbose(text, &jerr);
-        if (!root)
-            snprintf(err, sizeof err, "%s", json_tokener_error_desc(jerr));
-    } else {
-        root = sweep_yaml_parse(text, len, err, sizeof err);
-    }
-    free(text);
+    char err[1024] = "";
+    json_object *root = sweep_document_read(path, err, sizeof err);
     if (!root || !json_object_is_type(root, json_type_object)) {
-        fprintf(stderr, "qat train: %s: %s\n", path, err[0] ? err : "expected a mapping at the top");
+        fprintf(stderr, "qat train: %s\n", root ? "expected a mapping at the top" : err);
         json_object_put(root);
         return 1;
     }
     c->root = root;
-    static const char *const known[] = {"model", "tokenizer", "quant", "quantization", "alpha", "steps", "corpus",
-                                        "task", "eval", "test", "out", "batch", "micro_batch", "lr", "warmup",
-                                        "seq_len", "checkpoint_every", "seed", "threads", "backend",
-                                        "carbon_intensity", "power_watts", "dapt_dir", "alpha_max", "eval_every",
-                                        "patience", "min_delta", "heldout_sequences"};
+    json_object *block = NULL;
     json_object_object_foreach(root, key, val) {
-        size_t k = 0;
-        while (k < sizeof known / sizeof *known && strcmp(known[k], key) != 0)
-            k++;
-        if (k == sizeof known / sizeof *known)
-            return fail(path, key, "is not a qat train setting (see qat train --help)");
-        int numeric = !strcmp(key, "alpha") || !strcmp(key, "steps") || !strcmp(key, "batch") ||
-                      !strcmp(key, "micro_batch") || !strcmp(key, "lr") || !strcmp(key, "warmup") ||
-                      !strcmp(key, "seq_len") || !strcmp(key, "checkpoint_every") || !strcmp(key, "seed") ||
-                      !strcmp(key, "threads") || !strcmp(key, "carbon_intensity") || !strcmp(key, "power_watts") ||
-                      !strcmp(key, "alpha_max") || !strcmp(key, "eval_every") || !strcmp(key, "patience") ||
-                      !strcmp(key, "min_delta") || !strcmp(key, "heldout_sequences");
-        if (!strcmp(key, "alpha") && json_object_is_type(val, json_type_string)) {
-            if (strcmp(json_object_get_string(val), "auto") != 0)
-                return fail(path, key, "must be a number in [0, 1) or auto");
+        if (strcmp(key, "quantization") == 0) {
+            block = val;
             continue;
         }
-        if (numeric && !json_object_is_type(val, json_type_int) && !json_object_is_type(val, json_type_double))
-            return fail(path, key, "must be a number");
-        if (!numeric && strcmp(key, "quantization") != 0 && !json_object_is_type(val, json_type_string))
-            return fail(path, key, "must be a string");
-    }
-    json_object *v = NULL;
-    if (str(root, "model")) o->model_dir = str(root, "model");
-    if (str(root, "tokenizer")) o->tokenizer = str(root, "tokenizer");
-    if (str(root, "corpus")) o->corpus = str(root, "corpus");
-    if (str(root, "task")) o->train_file = str(root, "task");
-    if (str(root, "eval")) o->eval_file = str(root, "eval");
-    if (str(root, "test")) o->test_file = str(root, "test");
-    if (str(root, "out")) o->out_dir = str(root, "out");
-    if (str(root, "backend")) c->backend = str(root, "backend");
-    if (str(root, "dapt_dir")) {
-        o->dapt_dir = str(root, "dapt_dir");
-        o->plan = QAT_PLAN_SHARED_PREFIX;
-    }
-    if (str(root, "alpha")) /* "auto", checked above */
-        o->adaptive.enabled = 1;
-    else if (json_object_object_get_ex(root, "alpha", &v))
-        o->alpha = json_object_get_double(v);
-    if (str(root, "quant")) {
-        snprintf(c->quant, sizeof c->quant, "%s", str(root, "quant"));
-        o->quant = c->quant;
-    }
-    if (json_object_object_get_ex(root, "quantization", &v)) {
-        if (o->quant)
-            return fail(path, "quantization", "and 'quant' are both given: keep one");
-        if (quantization_from(v, path, c->quant, sizeof c->quant))
+        const qat_cli_option *opt = qat_cli_find_key(spec, key);
+        if (!opt)
+            return fail(path, key, "is not a qat train setting (see qat train --help)");
+        char label[4200];
+        snprintf(label, sizeof label, "%s: %s", path, key);
+        if (check_type(path, key, opt, val) || qat_cli_set(spec, opt, label, json_object_get_string(val)))
             return 1;
-        o->quant = c->quant;
     }
-#define NUM(key, field, type) \
-    if (json_object_object_get_ex(root, key, &v)) field = (type)json_object_get_double(v)
-    NUM("alpha_max", o->adaptive.alpha_max, double);
-    NUM("eval_every", o->adaptive.eval_every, int64_t);
-    NUM("patience", o->adaptive.patience, int64_t);
-    NUM("min_delta", o->adaptive.min_delta, double);
-    NUM("heldout_sequences", o->adaptive.heldout_sequences, int64_t);
-    NUM("steps", o->total_steps, int64_t);
-    NUM("batch", o->train.batch_size, int64_t);
-    NUM("micro_batch", o->train.micro_batch_size, int64_t);
-    NUM("lr", o->train.learning_rate, double);
-    NUM("warmup", o->train.warmup_ratio, double);
-    NUM("seq_len", o->max_seq_len, int64_t);
-    NUM("checkpoint_every", o->checkpoint_every, int64_t);
-    NUM("seed", o->seed, uint64_t);
-    NUM("threads", c->threads, long long);
-    NUM("carbon_intensity", o->carbon_intensity, double);
-    NUM("power_watts", o->power_watts, double);
-#undef NUM
+    if (block && json_object_object_get_ex(root, "quant", NULL))
+        return fail(path, "quantization", "and 'quant' are both given: keep one");
+    if (block) {
+        if (quantization_from(block, path, c->quant, sizeof c->quant))
+            return 1;
+        *quant = c->quant;
+    }
     return 0;
 }
-
 void train_config_free(train_config *c)
 {
     json_object_put(c->root);

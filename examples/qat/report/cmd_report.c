@@ -8,51 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "commands.h"
 #include "report.h"
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: qat report RUNS_DIR... [options]\n"
-            "Reads every results.json under the directories (with the cell.json `qat sweep` writes beside it\n"
-            "for model and task names) and writes into the output directory:\n"
-            "  table3.md, table3.tex   F1 per config x alpha (rows) and task x model (columns), in %%;\n"
-            "                          '-' = collapsed, bold = best alpha per config and column,\n"
-            "                          mean ± sample std when a cell has several seeds\n"
-            "  table1.md, table1.tex   size (MB) and BitOPs per config for each checkpoint (its config.json)\n"
-            "  energy.md, energy.tex   kWh and g CO2eq summed per grid, per config and per alpha, with the\n"
-            "                          counts of measured (RAPL/NVML) and estimated runs (docs/energy.md)\n"
-            "  plots/                  f1_vs_alpha_<config>.{dat,svg,png} and plots.gp (gnuplot)\n"
-            "Table III (Markdown), Table I and the energy sums are also printed on stdout.\n"
-            "  --out DIR           output directory (default: RUNS_DIR/report, for the first RUNS_DIR)\n"
-            "  --collapse PCT      F1 (%%) below which a run counts as collapsed (default 20)\n"
-            "  --digits N          decimals of F1 (default 2)\n"
-            "  --seq-len N         tokens per forward pass for BitOPs (default 512)\n"
-            "  --no-plots          skip the plots\n"
-            "  --quiet             write the files only, print nothing on stdout\n"
-            "  -h, --help          this help\n"
-            "Which F1 a table shows is results.json's test.f1_metric: entity-level micro F1 for NER (IOB2 tags),\n"
-            "token micro F1 for POS, accuracy for sequence-classification tasks (.tsv/.jsonl); the tables'\n"
-            "captions name it per task, and accuracy columns say so in their header.\n");
-}
-
-static int mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 static FILE *open_out(const char *dir, const char *name, char *path, size_t cap)
 {
@@ -75,140 +33,142 @@ static void cat(const char *path)
     fclose(f);
 }
 
-static int parse_num(const char *opt, const char *v, double lo, double hi, double *out)
+typedef struct report_args {
+    const char *dirs[64];
+    size_t n_dirs;
+    const char *out_dir;
+    report_style style;
+    int64_t seq_len, digits;
+    int no_plots, quiet;
+} report_args;
+
+/* Every results.json under the directories; 0, or 1 after saying why. */
+static int collect(const report_args *a, report_set *set)
 {
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || *end || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "qat report: %s: '%s' is not a number in [%g, %g]\n", opt, v, lo, hi);
-        return -1;
+    char err[1024];
+    for (size_t i = 0; i < a->n_dirs; i++)
+        if (report_collect(a->dirs[i], set, err, sizeof err) != 0) {
+            fprintf(stderr, "qat report: %s\n", err);
+            return 1;
+        }
+    if (set->n == 0) {
+        fprintf(stderr, "qat report: no results.json under %s%s\n", a->dirs[0], a->n_dirs > 1 ? " and the others" : "");
+        return 1;
     }
-    *out = x;
     return 0;
+}
+
+/* The six tables (Markdown and LaTeX of Table III, Table I, energy) into
+ * out_dir, and the Markdown ones on stdout unless --quiet. 0 or 1. */
+static int write_tables(const report_args *a, const report_set *set, const report_axes *axes)
+{
+    static const char *const names[6] = {"table3.md", "table3.tex", "table1.md", "table1.tex", "energy.md", "energy.tex"};
+    char paths[6][PATH_MAX + 16];
+    FILE *f[6];
+    int rc = 0;
+    for (int k = 0; k < 6; k++)
+        if (!(f[k] = open_out(a->out_dir, names[k], paths[k], sizeof paths[k])))
+            rc = 1;
+    if (rc == 0) {
+        report_table3_markdown(f[0], set, axes, &a->style);
+        report_table3_latex(f[1], set, axes, &a->style);
+        if (report_table1(f[2], f[3], set, axes, a->seq_len) == 0)
+            fprintf(f[2], "(no checkpoint's config.json could be read: no Table I)\n");
+        report_energy_markdown(f[4], set, axes);
+        report_energy_latex(f[5], set, axes);
+    }
+    for (int k = 0; k < 6; k++)
+        if (f[k] && fclose(f[k]) != 0)
+            rc = 1;
+    if (rc == 0 && !a->quiet) {
+        cat(paths[0]);
+        cat(paths[2]);
+        putchar('\n');
+        cat(paths[4]);
+    }
+    return rc;
+}
+
+/* The F1-vs-alpha plots; without gnuplot, its script and data. 0 or 1. */
+static int write_plots(const char *plot_dir, const report_set *set, const report_axes *axes)
+{
+    char err[1024];
+    int g = report_plots(plot_dir, set, axes, err, sizeof err);
+    if (g < 0) {
+        fprintf(stderr, "qat report: plots: %s\n", err);
+        return 1;
+    }
+    if (g == 0)
+        fprintf(stderr, "qat report: gnuplot not found on PATH: wrote %s/plots.gp and its data; run "
+                        "`gnuplot plots.gp` there (Debian: apt-get install gnuplot-nox)\n", plot_dir);
+    return 0;
+}
+
+static int report(report_args *a)
+{
+    a->style.digits = (int)a->digits;
+    char default_out[PATH_MAX], plot_dir[PATH_MAX + 8];
+    if (!a->out_dir) {
+        snprintf(default_out, sizeof default_out, "%s/report", a->dirs[0]);
+        a->out_dir = default_out;
+    }
+    snprintf(plot_dir, sizeof plot_dir, "%s/plots", a->out_dir);
+    report_set set = {0};
+    int rc = collect(a, &set);
+    if (rc == 0 && (qat_cli_mkdirs(a->out_dir) != 0 || (!a->no_plots && qat_cli_mkdirs(plot_dir) != 0))) {
+        fprintf(stderr, "qat report: cannot create %s: %s\n", a->out_dir, strerror(errno));
+        rc = 1;
+    }
+    report_axes axes = {0};
+    if (rc == 0) {
+        report_axes_build(&set, &axes);
+        rc = write_tables(a, &set, &axes);
+    }
+    if (rc == 0 && !a->no_plots)
+        rc = write_plots(plot_dir, &set, &axes);
+    if (rc == 0 && !a->quiet)
+        printf("\n%zu runs; tables in %s%s\n", set.n, a->out_dir, a->no_plots ? "" : ", plots in plots/");
+    report_axes_free(&axes);
+    report_set_free(&set);
+    return rc;
 }
 
 int qat_cli_report(int argc, char **argv)
 {
-    const char *dirs[64];
-    size_t n_dirs = 0;
-    const char *out_dir = NULL;
-    report_style style = {20.0, 2};
-    double seq_len = 512, digits = 2;
-    int plots = 1, quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--no-plots")) {
-            plots = 0;
-            continue;
-        }
-        if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            if (n_dirs == sizeof dirs / sizeof *dirs) {
-                fprintf(stderr, "qat report: at most 64 directories\n");
-                return 2;
-            }
-            dirs[n_dirs++] = a;
-            continue;
-        }
-        if (strcmp(a, "--out") && strcmp(a, "--collapse") && strcmp(a, "--digits") && strcmp(a, "--seq-len")) {
-            fprintf(stderr, "qat report: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "qat report: %s needs a value\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--out"))
-            out_dir = v;
-        else if ((!strcmp(a, "--collapse") && parse_num(a, v, 0, 100, &style.collapse_pct)) ||
-                 (!strcmp(a, "--digits") && parse_num(a, v, 0, 6, &digits)) ||
-                 (!strcmp(a, "--seq-len") && parse_num(a, v, 1, 1 << 20, &seq_len)))
-            return 2;
-    }
-    style.digits = (int)digits;
-    if (n_dirs == 0) {
-        fprintf(stderr, "qat report: give at least one runs directory\n");
-        usage(stderr);
-        return 2;
-    }
-    report_set set = {0};
-    char err[1024];
-    for (size_t i = 0; i < n_dirs; i++)
-        if (report_collect(dirs[i], &set, err, sizeof err) != 0) {
-            fprintf(stderr, "qat report: %s\n", err);
-            report_set_free(&set);
-            return 1;
-        }
-    if (set.n == 0) {
-        fprintf(stderr, "qat report: no results.json under %s%s\n", dirs[0], n_dirs > 1 ? " and the others" : "");
-        report_set_free(&set);
-        return 1;
-    }
-    char default_out[PATH_MAX];
-    if (!out_dir) {
-        snprintf(default_out, sizeof default_out, "%s/report", dirs[0]);
-        out_dir = default_out;
-    }
-    char plot_dir[PATH_MAX + 8];
-    snprintf(plot_dir, sizeof plot_dir, "%s/plots", out_dir);
-    if (mkdirs(out_dir) != 0 || (plots && mkdirs(plot_dir) != 0)) {
-        fprintf(stderr, "qat report: cannot create %s: %s\n", out_dir, strerror(errno));
-        report_set_free(&set);
-        return 1;
-    }
-    report_axes axes;
-    report_axes_build(&set, &axes);
-    int rc = 0;
-    char p3md[PATH_MAX + 16], p3tex[PATH_MAX + 16], p1md[PATH_MAX + 16], p1tex[PATH_MAX + 16];
-    char pemd[PATH_MAX + 16], petex[PATH_MAX + 16];
-    FILE *md3 = open_out(out_dir, "table3.md", p3md, sizeof p3md);
-    FILE *tex3 = open_out(out_dir, "table3.tex", p3tex, sizeof p3tex);
-    FILE *md1 = open_out(out_dir, "table1.md", p1md, sizeof p1md);
-    FILE *tex1 = open_out(out_dir, "table1.tex", p1tex, sizeof p1tex);
-    FILE *mde = open_out(out_dir, "energy.md", pemd, sizeof pemd);
-    FILE *texe = open_out(out_dir, "energy.tex", petex, sizeof petex);
-    if (!md3 || !tex3 || !md1 || !tex1 || !mde || !texe) {
-        rc = 1;
-    } else {
-        report_table3_markdown(md3, &set, &axes, &style);
-        report_table3_latex(tex3, &set, &axes, &style);
-        if (report_table1(md1, tex1, &set, &axes, (int64_t)seq_len) == 0)
-            fprintf(md1, "(no checkpoint's config.json could be read: no Table I)\n");
-        report_energy_markdown(mde, &set, &axes);
-        report_energy_latex(texe, &set, &axes);
-    }
-    FILE *files[] = {md3, tex3, md1, tex1, mde, texe};
-    for (int k = 0; k < 6; k++)
-        if (files[k] && fclose(files[k]) != 0)
-            rc = 1;
-    if (rc == 0 && !quiet) {
-        cat(p3md);
-        cat(p1md);
-        putchar('\n');
-        cat(pemd);
-    }
-    if (rc == 0 && plots) {
-        int g = report_plots(plot_dir, &set, &axes, err, sizeof err);
-        if (g < 0) {
-            fprintf(stderr, "qat report: plots: %s\n", err);
-            rc = 1;
-        } else if (g == 0) {
-            fprintf(stderr, "qat report: gnuplot not found on PATH: wrote %s/plots.gp and its data; run "
-                            "`gnuplot plots.gp` there (Debian: apt-get install gnuplot-nox)\n", plot_dir);
-        }
-    }
-    if (rc == 0 && !quiet)
-        printf("\n%zu runs; tables in %s%s\n", set.n, out_dir, plots ? ", plots in plots/" : "");
-    report_axes_free(&axes);
-    report_set_free(&set);
-    return rc;
+    report_args a = {.style = {20.0, 2}, .seq_len = 512, .digits = 2};
+    const qat_cli_option options[] = {
+        QAT_OPT_STRING("--out", &a.out_dir, "DIR", "output directory (default: RUNS_DIR/report, for the first RUNS_DIR)"),
+        QAT_OPT_DOUBLE("--collapse", &a.style.collapse_pct, "PCT", 0, 100,
+                       "F1 (%) below which a run counts as collapsed"),
+        QAT_OPT_INT("--digits", &a.digits, "N", 0, 6, "decimals of F1"),
+        QAT_OPT_INT("--seq-len", &a.seq_len, "N", 1, 1 << 20, "tokens per forward pass for BitOPs"),
+        QAT_OPT_FLAG("--no-plots", &a.no_plots, "skip the plots"),
+        QAT_OPT_FLAG("--quiet", &a.quiet, "write the files only, print nothing on stdout"),
+    };
+    const qat_cli_spec spec = {
+        .command = "report",
+        .synopsis = "RUNS_DIR... [options]",
+        .about = "Reads every results.json under the directories (with the cell.json `qat sweep` writes beside it\n"
+                 "for model and task names) and writes into the output directory:\n"
+                 "  table3.md, table3.tex   F1 per config x alpha (rows) and task x model (columns), in %;\n"
+                 "                          '-' = collapsed, bold = best alpha per config and column,\n"
+                 "                          mean ± sample std when a cell has several seeds\n"
+                 "  table1.md, table1.tex   size (MB) and BitOPs per config for each checkpoint (its config.json)\n"
+                 "  energy.md, energy.tex   kWh and g CO2eq summed per grid, per config and per alpha, with the\n"
+                 "                          counts of measured (RAPL/NVML) and estimated runs (docs/energy.md)\n"
+                 "  plots/                  f1_vs_alpha_<config>.{dat,svg,png} and plots.gp (gnuplot)\n"
+                 "Table III (Markdown), Table I and the energy sums are also printed on stdout.\n",
+        .epilog = "Which F1 a table shows is results.json's test.f1_metric: entity-level micro F1 for NER (IOB2 tags),\n"
+                  "token micro F1 for POS, accuracy for sequence-classification tasks (.tsv/.jsonl); the tables'\n"
+                  "captions name it per task, and accuracy columns say so in their header.\n",
+        .options = options,
+        .n_options = QAT_CLI_COUNT(options),
+        .positional_name = "RUNS_DIR",
+        .positional = a.dirs,
+        .min_positional = 1,
+        .max_positional = QAT_CLI_COUNT(a.dirs),
+        .n_positional = &a.n_dirs,
+    };
+    int rc = qat_cli_parse(&spec, argc, argv);
+    return rc != QAT_CLI_RUN ? rc : report(&a);
 }

@@ -541,64 +541,12 @@ bad:
     return -1;
 }
 
-static char *read_file(const char *path, size_t *len, char *err, size_t errcap)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errcap, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            if (cap > (size_t)16 << 20) {
-                snprintf(err, errcap, "%s: larger than 16 MiB, not a grid", path);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = realloc(buf, cap *= 2);
-        }
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 int sweep_grid_load(const char *path, const char *root_override, sweep_grid *g, char *err, size_t errcap)
 {
     memset(g, 0, sizeof *g);
-    size_t len = 0;
-    char *text = read_file(path, &len, err, errcap);
-    if (!text)
+    json_object *tree = sweep_document_read(path, err, errcap);
+    if (!tree)
         return -1;
-    json_object *tree = NULL;
-    char why[512] = "";
-    if (ends_with(path, ".yaml") || ends_with(path, ".yml")) {
-        tree = sweep_yaml_parse(text, len, why, sizeof why);
-    } else if (ends_with(path, ".json")) {
-        enum json_tokener_error jerr;
-        tree = json_tokener_parse_verbose(text, &jerr);
-        if (!tree)
-            snprintf(why, sizeof why, "JSON syntax error: %s", json_tokener_error_desc(jerr));
-    } else {
-        snprintf(why, sizeof why, "unknown grid format (name it .yaml, .yml or .json)");
-    }
-    free(text);
-    if (!tree) {
-        snprintf(err, errcap, "%s: %s", path, why);
-        return -1;
-    }
     char *base = label_from_path(path, 0);  /* only to find the directory part */
     size_t dir_len = strlen(path) - strlen(base);
     free(base);

@@ -101,5 +101,8 @@ int sweep_grid_find(const sweep_grid *grid, const char *index_or_id, size_t *ind
  * scalars become numbers, booleans or null where they read as such; quoted
  * ones stay strings. Returns NULL with a message (line, column) on error. */
 json_object *sweep_yaml_parse(const char *text, size_t len, char *err, size_t errcap);
+/* A settings file (grid, qat train --config): .json is JSON, .yaml and
+ * .yml are YAML, other names are refused. NULL with "<path>: why" in err. */
+json_object *sweep_document_read(const char *path, char *err, size_t errcap);
 
 #endif

@@ -7,6 +7,8 @@
 #ifndef QAT_CLI_SWEEP_PLAN_H
 #define QAT_CLI_SWEEP_PLAN_H
 
+#include <stdio.h>
+
 #include "sweep_grid.h"
 
 typedef struct sweep_dapt_job {

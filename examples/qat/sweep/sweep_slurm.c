@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "sweep_plan.h"
 #include "sweep_slurm.h"
 
@@ -40,21 +41,6 @@ static char *absolute(const char *p)
     char *s = malloc(n);
     snprintf(s, n, "%s/%s", buf, p);
     return s;
-}
-
-static int mkdirs(const char *path)
-{
-    char buf[PATH_MAX + 64];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 void sweep_slurm_dapt_script_path(const char *script, char *out, size_t cap)
@@ -131,7 +117,7 @@ int sweep_slurm_emit(const sweep_grid *g, const char *qat_exe, const char *scrip
     /* SLURM does not create the --output directory; a missing one loses
      * every task's log silently. Made first, so the root resolves below. */
     snprintf(logs, sizeof logs, "%s/slurm-logs", g->root);
-    if (mkdirs(logs) != 0) {
+    if (qat_cli_mkdirs(logs) != 0) {
         snprintf(err, errcap, "cannot create %s: %s", logs, strerror(errno));
         return -1;
     }
@@ -150,6 +136,23 @@ int sweep_slurm_emit(const sweep_grid *g, const char *qat_exe, const char *scrip
     return rc;
 }
 
+/* Waits for the sbatch child; -1 with a message unless it exited 0. */
+static int wait_sbatch(pid_t pid, const char *script, char *err, size_t errcap)
+{
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            snprintf(err, errcap, "waiting for sbatch: %s", strerror(errno));
+            return -1;
+        }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errcap, "sbatch%s%s failed (exit status %d)", script ? " " : "", script ? script : "",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return -1;
+    }
+    return 0;
+}
+
 int sweep_slurm_submit(const char *script, char *err, size_t errcap)
 {
     fflush(NULL);
@@ -163,18 +166,7 @@ int sweep_slurm_submit(const char *script, char *err, size_t errcap)
         fprintf(stderr, "qat sweep: cannot run sbatch: %s (is SLURM installed and on PATH?)\n", strerror(errno));
         _exit(127);
     }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            snprintf(err, errcap, "waiting for sbatch: %s", strerror(errno));
-            return -1;
-        }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errcap, "sbatch %s failed (exit status %d)", script,
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return -1;
-    }
-    return 0;
+    return wait_sbatch(pid, script, err, errcap);
 }
 
 void sweep_slurm_index_list(const size_t *idx, size_t n, char *out, size_t cap)
@@ -226,16 +218,8 @@ static int sbatch_parsable(char *const argv[], char *job, size_t cap, char *err,
             got += (size_t)r;
     buf[got] = '\0';
     close(fds[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            snprintf(err, errcap, "waiting for sbatch: %s", strerror(errno));
-            return -1;
-        }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errcap, "sbatch failed (exit status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    if (wait_sbatch(pid, NULL, err, errcap) != 0)
         return -1;
-    }
     size_t len = strcspn(buf, ";\n\r ");
     if (len == 0 || len >= cap) {
         snprintf(err, errcap, "sbatch --parsable printed no job id ('%s')", buf);

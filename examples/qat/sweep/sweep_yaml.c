@@ -1,7 +1,8 @@
 /* YAML grids through libyaml, converted to the json-c tree a JSON grid
  * gives, so that one validator serves both formats (and they stay
  * equivalent by construction). Built without libyaml, it says how to get
- * YAML support instead. */
+ * YAML support instead. Also the one reader of such documents from a file
+ * (grids, qat train --config). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -133,3 +134,70 @@ json_object *sweep_yaml_parse(const char *text, size_t len, char *err, size_t er
 }
 
 #endif
+
+/* Whole file into a NUL-terminated buffer; documents are small (16 MiB at most). */
+static char *read_text(const char *path, size_t *len, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 < cap)
+            continue;
+        char *bigger = cap <= (size_t)16 << 20 ? realloc(buf, cap * 2) : NULL;
+        if (!bigger) {
+            snprintf(err, errcap, "%s: larger than 16 MiB, not a settings file", path);
+            free(buf);
+            fclose(f);
+            return NULL;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    fclose(f);
+    if (!buf) {
+        snprintf(err, errcap, "%s: out of memory", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+json_object *sweep_document_read(const char *path, char *err, size_t errcap)
+{
+    int json = ends_with(path, ".json"), yaml = ends_with(path, ".yaml") || ends_with(path, ".yml");
+    if (!json && !yaml) {
+        snprintf(err, errcap, "%s: unknown format (name it .yaml, .yml or .json)", path);
+        return NULL;
+    }
+    size_t len = 0;
+    char *text = read_text(path, &len, err, errcap);
+    if (!text)
+        return NULL;
+    json_object *tree = NULL;
+    char why[512] = "";
+    if (json) {
+        enum json_tokener_error jerr;
+        tree = json_tokener_parse_verbose(text, &jerr);
+        if (!tree)
+            snprintf(why, sizeof why, "JSON syntax error: %s", json_tokener_error_desc(jerr));
+    } else {
+        tree = sweep_yaml_parse(text, len, why, sizeof why);
+    }
+    free(text);
+    if (!tree)
+        snprintf(err, errcap, "%s: %s", path, why);
+    return tree;
+}

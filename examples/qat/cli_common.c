@@ -1,0 +1,88 @@
+/* What the commands share: failing with the library's message, a context
+ * on the asked backend and thread count, progress timing, directories,
+ * words of a line of text. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+
+int qat_cli_fail(const char *cmd, const char *what, qat_status st)
+{
+    fprintf(stderr, "qat %s: %s: %s (%s)\n", cmd, what, qat_last_error(), qat_status_string(st));
+    return 1;
+}
+
+int64_t qat_cli_max_threads(void)
+{
+    int64_t lo = 0, hi = 0;
+    return qat_context_param_bounds(QAT_CTX_THREADS, &lo, &hi) == QAT_OK ? hi : 0;
+}
+
+int qat_cli_context(const char *cmd, const char *backend, int64_t threads, qat_context **ctx)
+{
+    qat_status st = qat_context_create(backend, ctx);
+    if (st != QAT_OK) {
+        *ctx = NULL;
+        return qat_cli_fail(cmd, "cannot create a context", st);
+    }
+    if (threads > 0 && (st = qat_context_set_int(*ctx, QAT_CTX_THREADS, threads)) != QAT_OK) {
+        qat_context_free(*ctx);
+        *ctx = NULL;
+        return qat_cli_fail(cmd, "bad --threads", st);
+    }
+    return 0;
+}
+
+size_t qat_cli_split_words(char *text, const char **words, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(text, " \t\r\n", &save); tok && n < max; tok = strtok_r(NULL, " \t\r\n", &save))
+        words[n++] = tok;
+    return n;
+}
+
+int qat_cli_progress_step(qat_cli_progress *p, const char *phase, int64_t step, double *rate)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (strcmp(p->phase, phase) != 0) {
+        if (p->tty && p->phase[0])
+            fputc('\n', stderr);
+        snprintf(p->phase, sizeof p->phase, "%s", phase);
+        p->start = now;
+        return 1;
+    }
+    double elapsed = (double)(now.tv_sec - p->start.tv_sec) + 1e-9 * (double)(now.tv_nsec - p->start.tv_nsec);
+    *rate = (double)step / (elapsed > 0 ? elapsed : 1e-9);
+    return 0;
+}
+
+int qat_cli_mkdirs(const char *path)
+{
+    char buf[PATH_MAX + 64];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int qat_cli_file_exists(const char *dir, const char *name)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
