@@ -80,7 +80,7 @@ QAT_API qat_status qat_packed_model_info(const qat_packed_model *m, qat_packed_i
     const qat_model_dims *d = &m->dims;
     switch (key) {
     case QAT_PACKED_INFO_FORMAT_VERSION: *value = QATP_VERSION; return QAT_OK;
-    case QAT_PACKED_INFO_ARCH: *value = d->arch == QAT_ARCH_KIND_BERT ? QAT_ARCH_BERT : QAT_ARCH_ROBERTA; return QAT_OK;
+    case QAT_PACKED_INFO_ARCH: *value = d->arch; return QAT_OK;
     case QAT_PACKED_INFO_TASK: *value = m->task; return QAT_OK;
     case QAT_PACKED_INFO_VOCAB_SIZE: *value = d->vocab_size; return QAT_OK;
     case QAT_PACKED_INFO_HIDDEN_SIZE: *value = d->hidden_size; return QAT_OK;

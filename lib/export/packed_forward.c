@@ -92,7 +92,7 @@ static qat_status prepare_inputs(qat_packed_model *m, const int32_t *ids, const 
                 return qat_fail(QAT_ERR_INVALID_ARGUMENT, "packed forward: input id %d at [%lld, %lld] is outside the vocabulary (%lld)",
                                 ids[i], (long long)b, (long long)t, (long long)d->vocab_size);
             int64_t pos;
-            if (d->arch == QAT_ARCH_KIND_ROBERTA) {
+            if (d->arch == QAT_ARCH_ROBERTA) {
                 int not_pad = ids[i] != d->pad_token_id;
                 count += not_pad;
                 pos = not_pad ? count + d->pad_token_id : d->pad_token_id;

@@ -264,7 +264,7 @@ static qat_status read_config(const qatp_file *f, qat_packed_model *m)
     if (c[PM_CFG_HIDDEN] % c[PM_CFG_HEADS] != 0)
         return qat_fail(QAT_ERR_FORMAT, "packed model: hidden_size %lld is not a multiple of num_heads %lld",
                         (long long)c[PM_CFG_HIDDEN], (long long)c[PM_CFG_HEADS]);
-    d->arch = (qat_arch_kind)c[PM_CFG_ARCH];
+    d->arch = (qat_arch)c[PM_CFG_ARCH];
     m->task = (qat_task)c[PM_CFG_TASK];
     d->vocab_size = c[PM_CFG_VOCAB];
     d->hidden_size = c[PM_CFG_HIDDEN];

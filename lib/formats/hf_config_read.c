@@ -20,12 +20,12 @@ typedef struct cfg_reader {
 static const struct {
     const char *model_type;
     const char *arch_prefix; /* of architectures[0], to infer a missing model_type */
-    qat_arch_kind kind;
+    qat_arch kind;
 } known_types[] = {
-    {"camembert", "Camembert", QAT_ARCH_KIND_ROBERTA},
-    {"xlm-roberta", "XLMRoberta", QAT_ARCH_KIND_ROBERTA},
-    {"roberta", "Roberta", QAT_ARCH_KIND_ROBERTA},
-    {"bert", "Bert", QAT_ARCH_KIND_BERT},
+    {"camembert", "Camembert", QAT_ARCH_ROBERTA},
+    {"xlm-roberta", "XLMRoberta", QAT_ARCH_ROBERTA},
+    {"roberta", "Roberta", QAT_ARCH_ROBERTA},
+    {"bert", "Bert", QAT_ARCH_BERT},
 };
 #define N_KNOWN (sizeof known_types / sizeof known_types[0])
 
@@ -239,7 +239,7 @@ static qat_status read_labels(const cfg_reader *r, qat_model_dims *dims, qat_hf_
 static qat_status read_fields(const cfg_reader *r, qat_model_dims *dims, qat_hf_labels *labels)
 {
     QAT_TRY(resolve_model_type(r, dims));
-    const int roberta = dims->arch == QAT_ARCH_KIND_ROBERTA;
+    const int roberta = dims->arch == QAT_ARCH_ROBERTA;
     const int64_t big = (int64_t)1 << 31;
     QAT_TRY(get_int(r, "vocab_size", 1, 0, 1, big - 1, 0, 0, &dims->vocab_size));
     QAT_TRY(get_int(r, "hidden_size", 1, 0, 1, 1 << 20, 0, 0, &dims->hidden_size));

@@ -98,7 +98,7 @@ static qat_status seqcls_backward(qat_model *m, float *d_hidden)
     QAT_RUN(ctx, bias_grad, a->d_a, R, H, model_g(m, m->pool_b));
     QAT_TRY(graph_gemm(ctx, 1, 0, H, H, R, 1.0f, a->d_a, H, a->head_in, H, 1.0f, model_g(m, m->pool_w), H));
     QAT_TRY(graph_gemm(ctx, 0, 0, R, H, H, 1.0f, a->d_a, H, model_w(m, m->pool_w), H, 0.0f, a->d_b, H));
-    if (m->dims.arch == QAT_ARCH_KIND_ROBERTA)
+    if (m->dims.arch == QAT_ARCH_ROBERTA)
         QAT_RUN(ctx, dropout, a->d_b, R * H, p, a->seed_cls);
     QAT_RUN(ctx, fill, d_hidden, N * H, 0.0f);
     QAT_RUN(ctx, embedding_bwd, a->d_b, a->rows, R, H, N, d_hidden);

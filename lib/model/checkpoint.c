@@ -78,7 +78,7 @@ QAT_API qat_status qat_model_load_report_name(const qat_model *m, qat_load_repor
 static int map_name(const qat_model *m, const char *name, size_t *index)
 {
     static const char *const prefixes[] = {"roberta.", "camembert.", "xlm-roberta.", "bert.", ""};
-    const char *base = m->dims.arch == QAT_ARCH_KIND_BERT ? "bert." : "roberta.";
+    const char *base = m->dims.arch == QAT_ARCH_BERT ? "bert." : "roberta.";
     for (size_t p = 0; p < sizeof prefixes / sizeof *prefixes; p++) {
         size_t n = strlen(prefixes[p]);
         if (strncmp(name, prefixes[p], n) != 0)
@@ -231,7 +231,7 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
     if (st == QAT_OK) {
         qat_model_options check;
         qat_model_options_init(&check, QAT_MODEL_OPTIONS_VERSION);
-        check.arch = dims.arch == QAT_ARCH_KIND_BERT ? QAT_ARCH_BERT : QAT_ARCH_ROBERTA;
+        check.arch = dims.arch;
         check.task = options->task;
         check.vocab_size = dims.vocab_size;
         check.hidden_size = dims.hidden_size;

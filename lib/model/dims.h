@@ -5,13 +5,10 @@
 
 #include <stdint.h>
 
-typedef enum qat_arch_kind {
-    QAT_ARCH_KIND_ROBERTA = 0, /* roberta, camembert, xlm-roberta */
-    QAT_ARCH_KIND_BERT = 1
-} qat_arch_kind;
+#include "qat/model.h" /* qat_arch */
 
 typedef struct qat_model_dims {
-    qat_arch_kind arch;
+    qat_arch arch;                /* QAT_ARCH_ROBERTA: roberta, camembert, xlm-roberta */
     char model_type[32];          /* as written in config.json */
     int64_t vocab_size;
     int64_t hidden_size;

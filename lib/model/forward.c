@@ -34,7 +34,7 @@ static qat_status prepare_inputs(qat_model *m, const int32_t *ids, const int32_t
         int32_t count = 0;
         for (int64_t t = 0; t < a->L; t++) {
             int64_t i = b * a->L + t;
-            if (d->arch == QAT_ARCH_KIND_ROBERTA) {
+            if (d->arch == QAT_ARCH_ROBERTA) {
                 /* create_position_ids_from_input_ids: padding_idx + cumsum */
                 int not_pad = ids[i] != d->pad_token_id;
                 count += not_pad;
@@ -228,7 +228,7 @@ static qat_status seqcls_forward(qat_model *m)
     const float p = m->training ? m->classifier_dropout : 0.0f;
     QAT_RUN(ctx, embedding_fwd, a->hidden, a->rows, R, H, a->head_in, 0);
     a->seed_cls = next_seed(m);
-    if (m->dims.arch == QAT_ARCH_KIND_ROBERTA)
+    if (m->dims.arch == QAT_ARCH_ROBERTA)
         QAT_RUN(ctx, dropout, a->head_in, R * H, p, a->seed_cls);
     QAT_TRY(graph_gemm(ctx, 0, 1, R, H, H, 1.0f, a->head_in, H, model_w(m, m->pool_w), H, 0.0f, a->pool_pre, H));
     QAT_RUN(ctx, bias_act_fwd, a->pool_pre, model_w(m, m->pool_b), R, H, QAT_ACTIVATION_TANH, a->pool_act);

@@ -53,7 +53,7 @@ static qat_status add(builder *b, size_t *index, int decay, int is_step, int64_t
 
 static const char *base_prefix(const qat_model *m)
 {
-    return m->dims.arch == QAT_ARCH_KIND_BERT ? "bert." : "roberta.";
+    return m->dims.arch == QAT_ARCH_BERT ? "bert." : "roberta.";
 }
 
 static const char *base_prefix(const qat_model *m);
@@ -140,7 +140,7 @@ static qat_status build(qat_model *m, builder *b)
 {
     const qat_model_dims *d = &m->dims;
     const char *pre = base_prefix(m);
-    int roberta = d->arch == QAT_ARCH_KIND_ROBERTA;
+    int roberta = d->arch == QAT_ARCH_ROBERTA;
     int64_t H = d->hidden_size, I = d->intermediate_size;
     QAT_TRY(add_table(b, m, &m->word, d->vocab_size, H, d->pad_token_id, pre, "word_embeddings"));
     QAT_TRY(add_table(b, m, &m->pos, d->max_position_embeddings, H, roberta ? d->pad_token_id : -1, pre,
@@ -300,7 +300,7 @@ qat_status qat_model_find_param(const qat_model *m, const char *name, size_t *in
     /* HF aliases: the tied decoder is the word table; decoder.bias is the
      * head's bias. */
     if (m->task == QAT_TASK_MLM) {
-        const char *head = m->dims.arch == QAT_ARCH_KIND_BERT ? "cls.predictions." : "lm_head.";
+        const char *head = m->dims.arch == QAT_ARCH_BERT ? "cls.predictions." : "lm_head.";
         size_t n = strlen(head);
         if (strncmp(name, head, n) == 0) {
             if (strcmp(name + n, "decoder.weight") == 0 && m->dims.tie_word_embeddings) {

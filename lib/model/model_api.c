@@ -76,7 +76,7 @@ static qat_status validate_options(const qat_model_options *o)
 static void dims_from_options(qat_model_dims *d, const qat_model_options *o)
 {
     memset(d, 0, sizeof *d);
-    d->arch = o->arch == QAT_ARCH_BERT ? QAT_ARCH_KIND_BERT : QAT_ARCH_KIND_ROBERTA;
+    d->arch = o->arch; /* validated above */
     strcpy(d->model_type, o->arch == QAT_ARCH_BERT ? "bert" : "roberta");
     d->vocab_size = o->vocab_size;
     d->hidden_size = o->hidden_size;
@@ -440,7 +440,7 @@ static qat_status validate_batch(const qat_model *m, const int32_t *ids, const i
     QAT_CHECK_ARG(batch > 0 && seq_len > 0 && batch <= (1 << 20) && seq_len <= (1 << 20) &&
                       batch * seq_len <= (1 << 26),
                   "%s: batch %lld x seq_len %lld out of range", fn, (long long)batch, (long long)seq_len);
-    int64_t max_len = d->arch == QAT_ARCH_KIND_ROBERTA ? d->max_position_embeddings - d->pad_token_id - 1
+    int64_t max_len = d->arch == QAT_ARCH_ROBERTA ? d->max_position_embeddings - d->pad_token_id - 1
                                                        : d->max_position_embeddings;
     QAT_CHECK_ARG(seq_len <= max_len, "%s: seq_len %lld exceeds the model's %lld positions", fn, (long long)seq_len,
                   (long long)max_len);

@@ -55,7 +55,7 @@ START_TEST(reads_generated_configs)
     QAT_ASSERT_OK(qat_hf_config_read(path, &d, &labels));
     check_expect(&d, expect);
     ck_assert_uint_eq(labels.count, (size_t)d.num_labels);
-    ck_assert_int_eq(d.arch, strcmp(d.model_type, "bert") == 0 ? QAT_ARCH_KIND_BERT : QAT_ARCH_KIND_ROBERTA);
+    ck_assert_int_eq(d.arch, strcmp(d.model_type, "bert") == 0 ? QAT_ARCH_BERT : QAT_ARCH_ROBERTA);
     if (strcmp(cases[_i], "roberta_tok_st") == 0) {
         ck_assert_str_eq(labels.names[0], "O");
         ck_assert_str_eq(labels.names[4], "I-LOC");
@@ -76,7 +76,7 @@ START_TEST(defaults_follow_transformers)
 {
     qat_model_dims d;
     QAT_ASSERT_OK(parse("{\"model_type\": \"roberta\", " BASE ", \"unknown_field\": [1, {\"x\": null}]}", &d));
-    ck_assert_int_eq(d.arch, QAT_ARCH_KIND_ROBERTA);
+    ck_assert_int_eq(d.arch, QAT_ARCH_ROBERTA);
     ck_assert_int_eq(d.pad_token_id, 1);
     ck_assert_int_eq(d.bos_token_id, 0);
     ck_assert_int_eq(d.eos_token_id, 2);
@@ -87,7 +87,7 @@ START_TEST(defaults_follow_transformers)
     ck_assert_float_eq(d.attention_dropout_prob, 0.1f);
     ck_assert_int_eq(d.num_labels, 2); /* transformers' default */
     QAT_ASSERT_OK(parse("{\"model_type\": \"bert\", " BASE ", \"bos_token_id\": null}", &d));
-    ck_assert_int_eq(d.arch, QAT_ARCH_KIND_BERT);
+    ck_assert_int_eq(d.arch, QAT_ARCH_BERT);
     ck_assert_int_eq(d.pad_token_id, 0);
     ck_assert_int_eq(d.bos_token_id, -1);
     ck_assert_int_eq(d.eos_token_id, -1);
