@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "data/fileio.h"
+#include "core/file_io.h"
 #include "data/utf8.h"
 
 struct qat_data_conll {
@@ -227,7 +227,7 @@ qat_status qat_data_conll_read_file(const char *path, const qat_data_conll_optio
                   "conll: unknown tag scheme %d", (int)opt->scheme);
     char *buf;
     size_t size;
-    QAT_TRY(qat_data_read_all(path, &buf, &size));
+    QAT_TRY(qat_file_read(path, QAT_FILE_ANY_SIZE, &buf, &size));
     return from_buffer(buf, size, path, opt, out);
 }
 

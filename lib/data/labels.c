@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "data/fileio.h"
+#include "core/file_io.h"
 
 struct qat_data_labels {
     size_t n;
@@ -197,7 +197,7 @@ qat_status qat_data_labels_save(const qat_data_labels *l, const char *path)
     json_object_object_add(root, "id2label", i2l);
     json_object_object_add(root, "label2id", l2i);
     const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-    qat_status st = qat_data_write_atomic(path, text, strlen(text));
+    qat_status st = qat_file_write_atomic(path, text, strlen(text));
     json_object_put(root);
     return st;
 }

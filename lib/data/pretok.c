@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "data/fileio.h"
+#include "core/file_io.h"
 #include "data/shards.h"
 
 typedef struct ivec {
@@ -91,7 +91,7 @@ static qat_status write_manifest(stage *s, int done)
     json_object_object_add(m, "dropped_tail_tokens", json_object_new_int64((int64_t)s->dropped));
     json_object_object_add(m, "done", json_object_new_boolean(done));
     const char *text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN);
-    qat_status st = qat_data_write_atomic(s->manifest_path, text, strlen(text));
+    qat_status st = qat_file_write_atomic(s->manifest_path, text, strlen(text));
     json_object_put(m);
     return st;
 }
@@ -189,14 +189,14 @@ static qat_status commit_shard(stage *s)
         return QAT_OK;
     char name[64];
     snprintf(name, sizeof name, "shard-%05zu.bin", json_object_array_length(s->shards));
-    char *path = qat_data_join(o->out_dir, name);
+    char *path = qat_path_join(o->out_dir, name);
     if (!path)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "pretokenize: out of memory");
     uint8_t *image;
     size_t size;
     qat_status st = qat_data_shard_encode(s->seqs.v, n, o->seq_len, s->token_bytes, &image, &size);
     if (st == QAT_OK) {
-        st = qat_data_write_atomic(path, image, size);
+        st = qat_file_write_atomic(path, image, size);
         free(image);
     }
     free(path);
@@ -336,7 +336,7 @@ qat_status qat_data_pretokenize(const qat_data_pretok_options *opt, qat_data_pre
     stage s = {0};
     s.opt = opt;
     s.token_bytes = opt->vocab_size <= 65536 ? 2 : 4;
-    s.manifest_path = qat_data_join(opt->out_dir, QAT_DATA_MANIFEST);
+    s.manifest_path = qat_path_join(opt->out_dir, QAT_DATA_MANIFEST);
     s.shards = json_object_new_array();
     qat_status st = s.manifest_path && s.shards ? run(&s, report)
                                                 : qat_fail(QAT_ERR_OUT_OF_MEMORY, "pretokenize: out of memory");

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "data/fileio.h"
+#include "core/file_io.h"
 #include "data/utf8.h"
 
 struct qat_data_seqcls {
@@ -172,7 +172,7 @@ qat_status qat_data_seqcls_read_file(const char *path, qat_data_seqcls **out)
                         path);
     char *buf;
     size_t size;
-    QAT_TRY(qat_data_read_all(path, &buf, &size));
+    QAT_TRY(qat_file_read(path, QAT_FILE_ANY_SIZE, &buf, &size));
     return from_buffer(buf, size, path, out);
 }
 

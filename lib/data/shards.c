@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "data/fileio.h"
+#include "core/file_io.h"
 
 static const char magic[8] = {'Q', 'A', 'T', 'T', 'O', 'K', 'S', '1'};
 
@@ -107,7 +107,7 @@ static qat_status map_shard(const char *dir, const char *file, mapped *m, const 
     if (strchr(file, '/') || strcmp(file, "..") == 0)
         return qat_fail(QAT_ERR_FORMAT, "shards in %s: manifest names '%s', which is not a file of the folder", dir,
                         file);
-    char *path = qat_data_join(dir, file);
+    char *path = qat_path_join(dir, file);
     if (!path)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "out of memory");
     int fd = open(path, O_RDONLY);
@@ -151,7 +151,7 @@ qat_status qat_data_shards_open(const char *dir, int allow_incomplete, qat_data_
 {
     QAT_CHECK_ARG(out != NULL && dir != NULL, "shards: NULL argument");
     *out = NULL;
-    char *mpath = qat_data_join(dir, QAT_DATA_MANIFEST);
+    char *mpath = qat_path_join(dir, QAT_DATA_MANIFEST);
     if (!mpath)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "out of memory");
     json_object *root = json_object_from_file(mpath);

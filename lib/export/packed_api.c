@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "export/packed_model.h"
-#include "formats/file_io.h"
+#include "core/file_io.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the .qatp reader copies little-endian floats directly; port pm_load.c first"
@@ -29,9 +29,9 @@ QAT_API qat_status qat_packed_model_load(const char *path, qat_packed_model **ou
     *out = NULL;
     QAT_CHECK_ARG(path != NULL, "qat_packed_model_load: NULL path");
     qat_mapped_file mf;
-    QAT_TRY(qat_formats_map_file(path, &mf));
+    QAT_TRY(qat_file_map(path, &mf));
     qat_status st = qat_packed_model_load_memory(mf.data, mf.size, out);
-    qat_formats_unmap_file(&mf);
+    qat_file_unmap(&mf);
     if (st != QAT_OK)
         return qat_fail_prefix(st, "%s", path);
     return QAT_OK;

@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "export/export_internal.h"
 #include "export/packed_model.h"
-#include "formats/file_io.h"
+#include "core/file_io.h"
 #include "qat/tokenizer.h"
 
 #define TOK_MAX_FILE_BYTES (256u << 20)
@@ -24,7 +24,7 @@ static qat_status put_file(qatp_writer *w, const char *path, const char *name)
 {
     char *bytes = NULL;
     size_t size = 0;
-    QAT_TRY(qat_formats_read_small_file(path, TOK_MAX_FILE_BYTES, &bytes, &size));
+    QAT_TRY(qat_file_read(path, TOK_MAX_FILE_BYTES, &bytes, &size));
     char rec[QATP_NAME_MAX + 1];
     snprintf(rec, sizeof rec, "tokenizer/%s", name);
     size_t mark;

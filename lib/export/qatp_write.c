@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "export/qatp_format.h"
 #include "export/qatp_crc.h"
-#include "formats/file_io.h"
+#include "core/file_io.h"
 
 qat_status qatp_writer_init(qatp_writer *w)
 {
@@ -114,11 +114,11 @@ qat_status qatp_writer_commit(qatp_writer *w, const char *path)
     QAT_TRY(qatp_put_u32(w, crc));
     QAT_TRY(qatp_put(w, QATP_TRAILER_MAGIC, 4));
     qat_atomic_file af;
-    QAT_TRY(qat_formats_atomic_open(path, &af));
-    qat_status st = qat_formats_atomic_write(&af, w->data, w->size);
+    QAT_TRY(qat_atomic_open(path, &af));
+    qat_status st = qat_atomic_write(&af, w->data, w->size);
     if (st != QAT_OK) {
-        qat_formats_atomic_abort(&af);
+        qat_atomic_abort(&af);
         return st;
     }
-    return qat_formats_atomic_commit(&af);
+    return qat_atomic_commit(&af);
 }

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
-#include "formats/json_util.h"
+#include "core/file_io.h"
+#include "core/json.h"
 
 typedef struct cfg_reader {
     json_object *root;
@@ -40,7 +40,7 @@ static qat_status wrong_type(const cfg_reader *r, const char *key, json_object *
                              const char *expected)
 {
     return qat_fail(QAT_ERR_FORMAT, "%s: field \"%s\" must be %s, found %s", r->label, key, expected,
-                    qat_formats_json_type_name(v));
+                    qat_json_type_name(json_object_get_type(v)));
 }
 
 /* An integer field in [lo, hi]. Absent: *out = def when !required. JSON
@@ -202,7 +202,7 @@ static qat_status read_labels(const cfg_reader *r, qat_model_dims *dims, qat_hf_
             if (!json_object_is_type(val, json_type_string) ||
                 strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val)) {
                 st = qat_fail(QAT_ERR_FORMAT, "%s: id2label[\"%s\"] must be a string without NUL, found %s",
-                              r->label, key, qat_formats_json_type_name(val));
+                              r->label, key, qat_json_type_name(json_object_get_type(val)));
                 break;
             }
             if (names[id]) {
@@ -304,11 +304,11 @@ qat_status qat_hf_config_parse(const char *text, size_t len, const char *label,
         return qat_fail(QAT_ERR_FORMAT, "%s: %zu bytes, more than the %u accepted for a config",
                         label, len, QAT_HF_CONFIG_MAX_BYTES);
     cfg_reader r = {NULL, label};
-    QAT_TRY(qat_formats_json_parse(text, len, 32, label, &r.root));
+    QAT_TRY(qat_json_parse(text, len, 32, label, &r.root));
     qat_status st;
     if (!json_object_is_type(r.root, json_type_object)) {
         st = qat_fail(QAT_ERR_FORMAT, "%s: must hold a JSON object, found %s", label,
-                      qat_formats_json_type_name(r.root));
+                      qat_json_type_name(json_object_get_type(r.root)));
     } else {
         qat_model_dims d;
         memset(&d, 0, sizeof d);
@@ -325,7 +325,7 @@ qat_status qat_hf_config_read(const char *path, qat_model_dims *dims, qat_hf_lab
     QAT_CHECK_ARG(path != NULL, "qat_hf_config_read: NULL path");
     char *text;
     size_t len;
-    QAT_TRY(qat_formats_read_small_file(path, QAT_HF_CONFIG_MAX_BYTES, &text, &len));
+    QAT_TRY(qat_file_read(path, QAT_HF_CONFIG_MAX_BYTES, &text, &len));
     size_t label_len = strlen(path) + 3;
     char *label = malloc(label_len);
     if (!label) {

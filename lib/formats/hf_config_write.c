@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
-#include "formats/json_util.h"
+#include "core/file_io.h"
+#include "core/json.h"
 
 static const struct {
     const char *model_type;
@@ -160,12 +160,12 @@ qat_status qat_hf_config_write(const char *path, const qat_model_dims *dims,
     char *text;
     QAT_TRY(qat_hf_config_to_string(dims, architecture, labels, &text));
     qat_atomic_file af;
-    qat_status st = qat_formats_atomic_open(path, &af);
+    qat_status st = qat_atomic_open(path, &af);
     if (st == QAT_OK)
-        st = qat_formats_atomic_write(&af, text, strlen(text));
+        st = qat_atomic_write(&af, text, strlen(text));
     if (st == QAT_OK)
-        st = qat_formats_atomic_commit(&af);
-    qat_formats_atomic_abort(&af);
+        st = qat_atomic_commit(&af);
+    qat_atomic_abort(&af);
     free(text);
     return st;
 }

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
-#include "formats/json_util.h"
+#include "core/file_io.h"
+#include "core/json.h"
 #include "formats/safetensors.h"
 #include "formats/torch_bin.h"
 
@@ -82,11 +82,11 @@ static qat_status read_sharded(const char *dir, const char *index_path, int safe
 {
     char *text;
     size_t len;
-    QAT_TRY(qat_formats_read_small_file(index_path, MAX_INDEX_BYTES, &text, &len));
+    QAT_TRY(qat_file_read(index_path, MAX_INDEX_BYTES, &text, &len));
     char label[512];
     snprintf(label, sizeof label, "'%s'", index_path);
     json_object *root = NULL, *map = NULL;
-    qat_status st = qat_formats_json_parse(text, len, 16, label, &root);
+    qat_status st = qat_json_parse(text, len, 16, label, &root);
     free(text);
     QAT_TRY(st);
     if (!json_object_is_type(root, json_type_object) ||

@@ -3,14 +3,14 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
+#include "core/file_io.h"
 #include "formats/tensor_set.h"
 
 qat_status qat_formats_read_mapped(const char *path, qat_tensor_reader_fn read, unsigned flags,
                                    qat_tensor_set *set)
 {
     qat_mapped_file mf;
-    QAT_TRY(qat_formats_map_file(path, &mf));
+    QAT_TRY(qat_file_map(path, &mf));
     size_t label_len = strlen(path) + 3;
     char *label = malloc(label_len);
     qat_status st;
@@ -21,6 +21,6 @@ qat_status qat_formats_read_mapped(const char *path, qat_tensor_reader_fn read, 
         st = read(mf.data, mf.size, label, flags, set);
     }
     free(label);
-    qat_formats_unmap_file(&mf);
+    qat_file_unmap(&mf);
     return st;
 }

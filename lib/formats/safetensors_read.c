@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
+#include "core/file_io.h"
 #include "formats/half.h"
-#include "formats/json_util.h"
+#include "core/json.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "libqat's checkpoint formats assume a little-endian host"
@@ -62,11 +62,11 @@ static qat_status check_metadata(json_object *meta, const char *label)
         return QAT_OK;
     if (!json_object_is_type(meta, json_type_object))
         return qat_fail(QAT_ERR_FORMAT, "%s: \"__metadata__\" must be an object of strings, found %s",
-                        label, qat_formats_json_type_name(meta));
+                        label, qat_json_type_name(json_object_get_type(meta)));
     json_object_object_foreach(meta, key, val) {
         if (!json_object_is_type(val, json_type_string))
             return qat_fail(QAT_ERR_FORMAT, "%s: \"__metadata__\" value of \"%.64s\" must be a string, "
-                            "found %s", label, key, qat_formats_json_type_name(val));
+                            "found %s", label, key, qat_json_type_name(json_object_get_type(val)));
     }
     return QAT_OK;
 }
@@ -79,7 +79,7 @@ static qat_status parse_entry(const char *key, size_t key_len, json_object *obj,
                         "longer than %d bytes", label, key, QAT_TENSOR_MAX_NAME);
     if (!json_object_is_type(obj, json_type_object))
         return qat_fail(QAT_ERR_FORMAT, "%s: entry \"%.200s\" must be an object, found %s", label, key,
-                        qat_formats_json_type_name(obj));
+                        qat_json_type_name(json_object_get_type(obj)));
     json_object *dtype, *shape, *offsets;
     if (!json_object_object_get_ex(obj, "dtype", &dtype) || !json_object_is_type(dtype, json_type_string))
         return qat_fail(QAT_ERR_FORMAT, "%s: tensor \"%.200s\": \"dtype\" missing or not a string",
@@ -223,7 +223,7 @@ qat_status qat_safetensors_read_memory(const uint8_t *data, size_t size, const c
     const char *text = (const char *)data + 8;
     json_object *root;
     /* root -> entry -> shape: 3 levels; a little slack for odd metadata. */
-    QAT_TRY(qat_formats_json_parse(text, (size_t)n, 8, label, &root));
+    QAT_TRY(qat_json_parse(text, (size_t)n, 8, label, &root));
     qat_status st = QAT_OK;
     st_entry *entries = NULL;
     size_t n_entries = 0;
@@ -232,17 +232,17 @@ qat_status qat_safetensors_read_memory(const uint8_t *data, size_t size, const c
         goto done;
     }
     size_t n_keys = (size_t)json_object_object_length(root);
-    if (qat_formats_json_count_top_keys(text, (size_t)n, NULL, NULL) != n_keys) {
+    if (qat_json_count_top_keys(text, (size_t)n, NULL, NULL) != n_keys) {
         const char *dup = NULL;
         size_t dup_len = 0;
-        qat_formats_json_count_top_keys(text, (size_t)n, &dup, &dup_len);
+        qat_json_count_top_keys(text, (size_t)n, &dup, &dup_len);
         st = qat_fail(QAT_ERR_FORMAT, "%s: the header names tensor \"%.*s\" more than once", label,
                       dup ? (int)(dup_len > 200 ? 200 : dup_len) : 1, dup ? dup : "?");
         goto done;
     }
     /* json-c keys are C strings: a key with an escaped NUL would silently
      * be cut short. */
-    if (qat_formats_json_has_nul_escape(text, (size_t)n)) {
+    if (qat_json_has_nul_escape(text, (size_t)n)) {
         st = qat_fail(QAT_ERR_FORMAT, "%s: the header contains a NUL character (a \\u0000 escape)", label);
         goto done;
     }

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
-#include "formats/json_util.h"
+#include "core/file_io.h"
+#include "core/json.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "libqat's checkpoint formats assume a little-endian host"
@@ -112,23 +112,23 @@ qat_status qat_safetensors_write(const char *path, const qat_tensor_set *set,
     qat_atomic_file af;
     memset(&af, 0, sizeof af);
     if (st == QAT_OK)
-        st = qat_formats_atomic_open(path, &af);
+        st = qat_atomic_open(path, &af);
     if (st == QAT_OK) {
         uint64_t header_len = len + pad;
         uint8_t le[8];
         for (int i = 0; i < 8; i++)
             le[i] = (uint8_t)(header_len >> (8 * i));
-        st = qat_formats_atomic_write(&af, le, 8);
+        st = qat_atomic_write(&af, le, 8);
         if (st == QAT_OK)
-            st = qat_formats_atomic_write(&af, json, len);
+            st = qat_atomic_write(&af, json, len);
         if (st == QAT_OK)
-            st = qat_formats_atomic_write(&af, "        ", pad);
+            st = qat_atomic_write(&af, "        ", pad);
         for (size_t i = 0; st == QAT_OK && i < qat_tensor_set_count(set); i++)
-            st = qat_formats_atomic_write(&af, order[i]->data, (size_t)order[i]->numel * sizeof(float));
+            st = qat_atomic_write(&af, order[i]->data, (size_t)order[i]->numel * sizeof(float));
         if (st == QAT_OK)
-            st = qat_formats_atomic_commit(&af);
+            st = qat_atomic_commit(&af);
     }
-    qat_formats_atomic_abort(&af);
+    qat_atomic_abort(&af);
     json_object_put(root);
     free(order);
     return st;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
+#include "core/file_io.h"
 #include "formats/half.h"
 #include "formats/pickle_vm.h"
 #include "formats/zip_reader.h"

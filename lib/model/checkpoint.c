@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include "backend/dispatch.h"
-#include "formats/file_io.h"
-#include "formats/json_util.h"
+#include "core/file_io.h"
+#include "core/json.h"
 #include "formats/hf_config.h"
 #include "formats/hf_dir.h"
 #include "formats/safetensors.h"
@@ -314,7 +314,7 @@ static qat_status write_quant_config(const qat_model *m, const char *dir)
     json_object_object_add(root, "quant", json_object_new_string(text));
     json_object_object_add(root, "libqat_version", json_object_new_string(qat_version()));
     snprintf(path, sizeof path, "%s/%s", dir, QAT_CONFIG_FILE);
-    qat_status st = qat_formats_write_json(path, root);
+    qat_status st = qat_json_write_file(path, root);
     json_object_put(root);
     return st;
 }
@@ -322,7 +322,7 @@ static qat_status write_quant_config(const qat_model *m, const char *dir)
 QAT_API qat_status qat_model_save(const qat_model *m, const char *dir)
 {
     QAT_CHECK_ARG(m != NULL && dir != NULL, "qat_model_save: NULL model or directory");
-    QAT_TRY(qat_formats_mkdirs(dir));
+    QAT_TRY(qat_mkdirs(dir));
     char path[4096], arch[64];
     snprintf(path, sizeof path, "%s/config.json", dir);
     qat_model_dims dims = m->dims;

@@ -23,8 +23,8 @@
 #include "data/mlm.h"
 #include "data/pretok.h"
 #include "data/shards.h"
-#include "formats/file_io.h"
-#include "formats/json_util.h"
+#include "core/file_io.h"
+#include "core/json.h"
 #include "model/model.h"
 #include "study/adaptive.h"
 #include "train/trainer.h"
@@ -259,7 +259,7 @@ static qat_status save_adaptive(phase_state *s, int64_t step_done)
                                                                                    : NULL);
     json_object_object_add(j, "stopped_at", p->rule_step >= 0 ? json_object_new_int64(p->rule_step) : NULL);
     json_object_object_add(j, "steps_done", json_object_new_int64(step_done));
-    qat_status st = qat_formats_write_json(join(s, "adaptive.json"), j);
+    qat_status st = qat_json_write_file(join(s, "adaptive.json"), j);
     json_object_put(j);
     return st;
 }

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
-#include "formats/json_util.h"
+#include "core/file_io.h"
+#include "core/json.h"
 #include "model/model.h"
 #include "study/evaluate.h"
 
@@ -51,7 +51,7 @@ static qat_status evaluate_seq_file(qat_model *m, const qat_tokenizer *tok, cons
     if (st == QAT_OK && results_path) {
         json_object *j = qat_eval_seq_result_json(&result);
         json_object_object_add(j, "file", json_object_new_string(path));
-        st = qat_formats_write_json(results_path, j);
+        st = qat_json_write_file(results_path, j);
         json_object_put(j);
     }
     if (st == QAT_OK && score)
@@ -89,7 +89,7 @@ QAT_API qat_status qat_model_evaluate(qat_model *m, const qat_tokenizer *tok, co
     if (st == QAT_OK && results_path) {
         json_object *j = qat_eval_result_json(&result);
         json_object_object_add(j, "file", json_object_new_string(conll_path));
-        st = qat_formats_write_json(results_path, j);
+        st = qat_json_write_file(results_path, j);
         json_object_put(j);
     }
     if (st == QAT_OK && f1)

@@ -18,8 +18,8 @@
 #include "data/pretok.h"
 #include "data/shards.h"
 #include "data/split.h"
-#include "formats/file_io.h"
-#include "formats/json_util.h"
+#include "core/file_io.h"
+#include "core/json.h"
 #include "study/dapt.h"
 #include "study/energy.h"
 #include "study/evaluate.h"
@@ -356,7 +356,7 @@ static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, co
     json_object_object_add(j, "splits", qat_plan_splits_json(r->sets[0].n, r->sets[1].n, r->sets[2].n,
                                                              o->eval_file != NULL));
     json_object_object_add(j, "energy", qat_energy_json(energy));
-    qat_status st = qat_formats_write_json(join(r, "results.json"), j);
+    qat_status st = qat_json_write_file(join(r, "results.json"), j);
     json_object_put(j);
     return st;
 }
@@ -381,7 +381,7 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
 {
     QAT_CHECK_ARG(ctx != NULL && o != NULL, "qat_pipeline_run: NULL context or options");
     QAT_TRY(validate(o));
-    QAT_TRY(qat_formats_mkdirs(o->out_dir));
+    QAT_TRY(qat_mkdirs(o->out_dir));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     run r;

@@ -20,8 +20,8 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "data/split.h"
-#include "formats/file_io.h"
-#include "formats/json_util.h"
+#include "core/file_io.h"
+#include "core/json.h"
 #include "study/dapt.h"
 #include "study/energy.h"
 
@@ -146,7 +146,7 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = qat_formats_mkdirs(o->out_dir);
+    st = qat_mkdirs(o->out_dir);
     if (st == QAT_OK)
         st = qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->seed & INT64_MAX));
     int64_t threads = 0;
@@ -217,7 +217,7 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
                                                                      1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
         json_object_object_add(j, "energy", qat_energy_json(&energy));
         snprintf(path, sizeof path, "%s/dapt.json", o->out_dir);
-        st = qat_formats_write_json(path, j); /* last: its presence means "finished" */
+        st = qat_json_write_file(path, j); /* last: its presence means "finished" */
         json_object_put(j);
     }
     if (metrics)

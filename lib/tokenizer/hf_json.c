@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/tokenizer_impl.h"
 
 qat_status qat_tok_json_config(const char *path, const char *key, char *value, size_t cap, int *found)
@@ -15,7 +16,7 @@ qat_status qat_tok_json_config(const char *path, const char *key, char *value, s
     value[0] = '\0';
     char *data;
     size_t size;
-    QAT_TRY(qat_tok_read_file(path, &data, &size));
+    QAT_TRY(qat_file_read(path, QAT_FILE_ANY_SIZE, &data, &size));
     json_tokener *tk = json_tokener_new();
     json_object *root = tk ? json_tokener_parse_ex(tk, data, (int)(size > INT32_MAX ? INT32_MAX : size)) : NULL;
     qat_status st = QAT_OK;

@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "tokenizer/json_util.h"
+#include "core/json.h"
 #include "tokenizer/tokenizer_impl.h"
 
-qat_status qat_tok_json_model(const qat_tok_jctx *c, json_object *m, qat_tokenizer *t);
+qat_status qat_tok_json_model(const qat_json_ctx *c, json_object *m, qat_tokenizer *t);
 
 static qat_status oom(void) { return qat_fail(QAT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory"); }
 
@@ -35,7 +35,7 @@ static int b64(int ch)
     return -1;
 }
 
-static qat_status base64_decode(const qat_tok_jctx *c, const char *s, size_t len, uint8_t **out, size_t *n)
+static qat_status base64_decode(const qat_json_ctx *c, const char *s, size_t len, uint8_t **out, size_t *n)
 {
     *out = malloc(len / 4 * 3 + 3);
     if (!*out)
@@ -77,7 +77,7 @@ static qat_status add_norm(qat_tokenizer *t, qat_tok_norm_step **step)
 
 /* Regex patterns libqat handles: a literal (escaped) string, or one char
  * followed by "+" or "{n,}". */
-static qat_status parse_regex(const qat_tok_jctx *c, const char *r, size_t len, qat_tok_norm_step *s)
+static qat_status parse_regex(const qat_json_ctx *c, const char *r, size_t len, qat_tok_norm_step *s)
 {
     char lit[8];
     size_t ll = 0, i = 0;
@@ -117,7 +117,7 @@ static qat_status parse_regex(const qat_tok_jctx *c, const char *r, size_t len, 
     return QAT_OK;
 }
 
-static qat_status load_normalizer(const qat_tok_jctx *c, json_object *n, qat_tokenizer *t, int depth)
+static qat_status load_normalizer(const qat_json_ctx *c, json_object *n, qat_tokenizer *t, int depth)
 {
     if (!n)
         return QAT_OK;
@@ -126,21 +126,21 @@ static qat_status load_normalizer(const qat_tok_jctx *c, json_object *n, qat_tok
     if (!json_object_is_type(n, json_type_object))
         return qat_fail(QAT_ERR_FORMAT, "%s: normalizer must be an object or null", c->where);
     const char *type;
-    QAT_TRY(qat_tok_jstr(c, n, "normalizer", "type", &type, NULL));
+    QAT_TRY(qat_json_str(c, n, "normalizer", "type", &type, NULL));
     if (!type)
         return qat_fail(QAT_ERR_FORMAT, "%s: normalizer.type is missing", c->where);
     qat_tok_norm_step *s = NULL;
     if (strcmp(type, "Sequence") == 0) {
         json_object *list;
-        QAT_TRY(qat_tok_jget(c, n, "normalizer", "normalizers", json_type_array, 1, &list));
+        QAT_TRY(qat_json_get(c, n, "normalizer", "normalizers", json_type_array, 1, &list));
         for (size_t i = 0; i < json_object_array_length(list); i++)
             QAT_TRY(load_normalizer(c, json_object_array_get_idx(list, i), t, depth + 1));
     } else if (strcmp(type, "BertNormalizer") == 0) {
         int clean = 1, chinese = 1, lower = 1, accents = -1;
-        QAT_TRY(qat_tok_jbool(c, n, "normalizer", "clean_text", &clean));
-        QAT_TRY(qat_tok_jbool(c, n, "normalizer", "handle_chinese_chars", &chinese));
-        QAT_TRY(qat_tok_jbool(c, n, "normalizer", "lowercase", &lower));
-        QAT_TRY(qat_tok_jbool(c, n, "normalizer", "strip_accents", &accents));
+        QAT_TRY(qat_json_bool(c, n, "normalizer", "clean_text", &clean));
+        QAT_TRY(qat_json_bool(c, n, "normalizer", "handle_chinese_chars", &chinese));
+        QAT_TRY(qat_json_bool(c, n, "normalizer", "lowercase", &lower));
+        QAT_TRY(qat_json_bool(c, n, "normalizer", "strip_accents", &accents));
         QAT_TRY(add_norm(t, &s));
         s->kind = QAT_TOK_N_BERT;
         s->clean_text = clean;
@@ -153,7 +153,7 @@ static qat_status load_normalizer(const qat_tok_jctx *c, json_object *n, qat_tok
     } else if (strcmp(type, "Precompiled") == 0) {
         const char *b;
         size_t bl;
-        QAT_TRY(qat_tok_jstr(c, n, "normalizer", "precompiled_charsmap", &b, &bl));
+        QAT_TRY(qat_json_str(c, n, "normalizer", "precompiled_charsmap", &b, &bl));
         if (!b || !bl)
             return QAT_OK; /* an empty charsmap normalizes nothing */
         uint8_t *blob = NULL;
@@ -171,10 +171,10 @@ static qat_status load_normalizer(const qat_tok_jctx *c, json_object *n, qat_tok
         json_object *pat;
         const char *content, *lit, *re;
         size_t cl, ll, rl;
-        QAT_TRY(qat_tok_jget(c, n, "normalizer", "pattern", json_type_object, 1, &pat));
-        QAT_TRY(qat_tok_jstr(c, n, "normalizer", "content", &content, &cl));
-        QAT_TRY(qat_tok_jstr(c, pat, "normalizer.pattern", "String", &lit, &ll));
-        QAT_TRY(qat_tok_jstr(c, pat, "normalizer.pattern", "Regex", &re, &rl));
+        QAT_TRY(qat_json_get(c, n, "normalizer", "pattern", json_type_object, 1, &pat));
+        QAT_TRY(qat_json_str(c, n, "normalizer", "content", &content, &cl));
+        QAT_TRY(qat_json_str(c, pat, "normalizer.pattern", "String", &lit, &ll));
+        QAT_TRY(qat_json_str(c, pat, "normalizer.pattern", "Regex", &re, &rl));
         if (!content || (!lit && !re))
             return qat_fail(QAT_ERR_FORMAT, "%s: normalizer Replace needs a pattern (String or Regex) and a content",
                             c->where);
@@ -187,8 +187,8 @@ static qat_status load_normalizer(const qat_tok_jctx *c, json_object *n, qat_tok
             QAT_TRY(parse_regex(c, re, rl, s));
     } else if (strcmp(type, "Strip") == 0) {
         int left = 1, right = 1;
-        QAT_TRY(qat_tok_jbool(c, n, "normalizer", "strip_left", &left));
-        QAT_TRY(qat_tok_jbool(c, n, "normalizer", "strip_right", &right));
+        QAT_TRY(qat_json_bool(c, n, "normalizer", "strip_left", &left));
+        QAT_TRY(qat_json_bool(c, n, "normalizer", "strip_right", &right));
         QAT_TRY(add_norm(t, &s));
         s->kind = QAT_TOK_N_STRIP;
         s->left = left;
@@ -196,7 +196,7 @@ static qat_status load_normalizer(const qat_tok_jctx *c, json_object *n, qat_tok
     } else if (strcmp(type, "Prepend") == 0) {
         const char *p;
         size_t pl;
-        QAT_TRY(qat_tok_jstr(c, n, "normalizer", "prepend", &p, &pl));
+        QAT_TRY(qat_json_str(c, n, "normalizer", "prepend", &p, &pl));
         if (!p)
             return qat_fail(QAT_ERR_FORMAT, "%s: normalizer Prepend needs 'prepend'", c->where);
         QAT_TRY(add_norm(t, &s));
@@ -224,7 +224,7 @@ static qat_status add_pre(qat_tokenizer *t, qat_tok_pre_step **step)
     return QAT_OK;
 }
 
-static qat_status load_pretok(const qat_tok_jctx *c, json_object *n, qat_tokenizer *t, int depth)
+static qat_status load_pretok(const qat_json_ctx *c, json_object *n, qat_tokenizer *t, int depth)
 {
     if (!n)
         return QAT_OK;
@@ -233,13 +233,13 @@ static qat_status load_pretok(const qat_tok_jctx *c, json_object *n, qat_tokeniz
     if (!json_object_is_type(n, json_type_object))
         return qat_fail(QAT_ERR_FORMAT, "%s: pre_tokenizer must be an object or null", c->where);
     const char *type;
-    QAT_TRY(qat_tok_jstr(c, n, "pre_tokenizer", "type", &type, NULL));
+    QAT_TRY(qat_json_str(c, n, "pre_tokenizer", "type", &type, NULL));
     if (!type)
         return qat_fail(QAT_ERR_FORMAT, "%s: pre_tokenizer.type is missing", c->where);
     qat_tok_pre_step *s = NULL;
     if (strcmp(type, "Sequence") == 0) {
         json_object *list;
-        QAT_TRY(qat_tok_jget(c, n, "pre_tokenizer", "pretokenizers", json_type_array, 1, &list));
+        QAT_TRY(qat_json_get(c, n, "pre_tokenizer", "pretokenizers", json_type_array, 1, &list));
         for (size_t i = 0; i < json_object_array_length(list); i++)
             QAT_TRY(load_pretok(c, json_object_array_get_idx(list, i), t, depth + 1));
     } else if (strcmp(type, "BertPreTokenizer") == 0 || strcmp(type, "WhitespaceSplit") == 0) {
@@ -249,10 +249,10 @@ static qat_status load_pretok(const qat_tok_jctx *c, json_object *n, qat_tokeniz
         const char *rep, *scheme;
         size_t rl;
         int add_prefix = 1, split = 1;
-        QAT_TRY(qat_tok_jstr(c, n, "pre_tokenizer", "replacement", &rep, &rl));
-        QAT_TRY(qat_tok_jstr(c, n, "pre_tokenizer", "prepend_scheme", &scheme, NULL));
-        QAT_TRY(qat_tok_jbool(c, n, "pre_tokenizer", "add_prefix_space", &add_prefix));
-        QAT_TRY(qat_tok_jbool(c, n, "pre_tokenizer", "split", &split));
+        QAT_TRY(qat_json_str(c, n, "pre_tokenizer", "replacement", &rep, &rl));
+        QAT_TRY(qat_json_str(c, n, "pre_tokenizer", "prepend_scheme", &scheme, NULL));
+        QAT_TRY(qat_json_bool(c, n, "pre_tokenizer", "add_prefix_space", &add_prefix));
+        QAT_TRY(qat_json_bool(c, n, "pre_tokenizer", "split", &split));
         if (!rep)
             rep = "\xe2\x96\x81", rl = 3;
         size_t cl;
@@ -277,8 +277,8 @@ static qat_status load_pretok(const qat_tok_jctx *c, json_object *n, qat_tokeniz
                             c->where, scheme);
     } else if (strcmp(type, "ByteLevel") == 0) {
         int add_prefix = 1, use_regex = 1;
-        QAT_TRY(qat_tok_jbool(c, n, "pre_tokenizer", "add_prefix_space", &add_prefix));
-        QAT_TRY(qat_tok_jbool(c, n, "pre_tokenizer", "use_regex", &use_regex));
+        QAT_TRY(qat_json_bool(c, n, "pre_tokenizer", "add_prefix_space", &add_prefix));
+        QAT_TRY(qat_json_bool(c, n, "pre_tokenizer", "use_regex", &use_regex));
         QAT_TRY(add_pre(t, &s));
         s->kind = QAT_TOK_P_BYTELEVEL;
         s->add_prefix_space = add_prefix;
@@ -292,10 +292,10 @@ static qat_status load_pretok(const qat_tok_jctx *c, json_object *n, qat_tokeniz
 
 /* ---- post-processor -------------------------------------------------- */
 
-static qat_status pair_id(const qat_tok_jctx *c, json_object *p, const char *key, int32_t *id)
+static qat_status pair_id(const qat_json_ctx *c, json_object *p, const char *key, int32_t *id)
 {
     json_object *a;
-    QAT_TRY(qat_tok_jget(c, p, "post_processor", key, json_type_array, 1, &a));
+    QAT_TRY(qat_json_get(c, p, "post_processor", key, json_type_array, 1, &a));
     json_object *v = json_object_array_length(a) == 2 ? json_object_array_get_idx(a, 1) : NULL;
     if (!v || !json_object_is_type(v, json_type_int))
         return qat_fail(QAT_ERR_FORMAT, "%s: post_processor.%s must be [\"token\", id]", c->where, key);
@@ -309,11 +309,11 @@ static qat_status pair_id(const qat_tok_jctx *c, json_object *p, const char *key
 
 /* TemplateProcessing's single template: at most one special token before
  * and one after the sequence $A. */
-static qat_status template_single(const qat_tok_jctx *c, json_object *p, qat_tokenizer *t)
+static qat_status template_single(const qat_json_ctx *c, json_object *p, qat_tokenizer *t)
 {
     json_object *single, *specials;
-    QAT_TRY(qat_tok_jget(c, p, "post_processor", "single", json_type_array, 1, &single));
-    QAT_TRY(qat_tok_jget(c, p, "post_processor", "special_tokens", json_type_object, 0, &specials));
+    QAT_TRY(qat_json_get(c, p, "post_processor", "single", json_type_array, 1, &single));
+    QAT_TRY(qat_json_get(c, p, "post_processor", "special_tokens", json_type_object, 0, &specials));
     int seen_seq = 0;
     for (size_t i = 0; i < json_object_array_length(single); i++) {
         json_object *item = json_object_array_get_idx(single, i), *x;
@@ -322,13 +322,13 @@ static qat_status template_single(const qat_tok_jctx *c, json_object *p, qat_tok
             continue;
         }
         const char *name;
-        QAT_TRY(qat_tok_jget(c, item, "post_processor.single[]", "SpecialToken", json_type_object, 1, &x));
-        QAT_TRY(qat_tok_jstr(c, x, "post_processor.single[].SpecialToken", "id", &name, NULL));
+        QAT_TRY(qat_json_get(c, item, "post_processor.single[]", "SpecialToken", json_type_object, 1, &x));
+        QAT_TRY(qat_json_str(c, x, "post_processor.single[].SpecialToken", "id", &name, NULL));
         json_object *sp = NULL, *ids;
         if (!name || !specials || !json_object_object_get_ex(specials, name, &sp))
             return qat_fail(QAT_ERR_FORMAT, "%s: post_processor: special token '%.64s' is not in special_tokens",
                             c->where, name ? name : "(none)");
-        QAT_TRY(qat_tok_jget(c, sp, "post_processor.special_tokens[]", "ids", json_type_array, 1, &ids));
+        QAT_TRY(qat_json_get(c, sp, "post_processor.special_tokens[]", "ids", json_type_array, 1, &ids));
         json_object *v = json_object_array_length(ids) == 1 ? json_object_array_get_idx(ids, 0) : NULL;
         if (!v || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
             json_object_get_int64(v) >= INT32_MAX)
@@ -345,11 +345,11 @@ static qat_status template_single(const qat_tok_jctx *c, json_object *p, qat_tok
 
 /* TemplateProcessing's pair template, item by item (a special token with
  * several ids gives one item per id). Absent: the default layout. */
-static qat_status template_pair(const qat_tok_jctx *c, json_object *p, qat_tokenizer *t)
+static qat_status template_pair(const qat_json_ctx *c, json_object *p, qat_tokenizer *t)
 {
     json_object *pair, *specials;
-    QAT_TRY(qat_tok_jget(c, p, "post_processor", "pair", json_type_array, 0, &pair));
-    QAT_TRY(qat_tok_jget(c, p, "post_processor", "special_tokens", json_type_object, 0, &specials));
+    QAT_TRY(qat_json_get(c, p, "post_processor", "pair", json_type_array, 0, &pair));
+    QAT_TRY(qat_json_get(c, p, "post_processor", "special_tokens", json_type_object, 0, &specials));
     if (!pair)
         return QAT_OK;
     int n = 0, seen_a = 0, seen_b = 0;
@@ -358,9 +358,9 @@ static qat_status template_pair(const qat_tok_jctx *c, json_object *p, qat_token
         int is_seq = item && json_object_is_type(item, json_type_object) &&
                      json_object_object_get_ex(item, "Sequence", &x);
         if (!is_seq)
-            QAT_TRY(qat_tok_jget(c, item, "post_processor.pair[]", "SpecialToken", json_type_object, 1, &x));
+            QAT_TRY(qat_json_get(c, item, "post_processor.pair[]", "SpecialToken", json_type_object, 1, &x));
         const char *name;
-        QAT_TRY(qat_tok_jstr(c, x, "post_processor.pair[]", "id", &name, NULL));
+        QAT_TRY(qat_json_str(c, x, "post_processor.pair[]", "id", &name, NULL));
         int32_t type_id = 0;
         if (json_object_object_get_ex(x, "type_id", &v)) {
             if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
@@ -386,7 +386,7 @@ static qat_status template_pair(const qat_tok_jctx *c, json_object *p, qat_token
         if (!name || !specials || !json_object_object_get_ex(specials, name, &sp))
             return qat_fail(QAT_ERR_FORMAT, "%s: post_processor.pair: special token '%.64s' is not in "
                             "special_tokens", c->where, name ? name : "(none)");
-        QAT_TRY(qat_tok_jget(c, sp, "post_processor.special_tokens[]", "ids", json_type_array, 1, &ids));
+        QAT_TRY(qat_json_get(c, sp, "post_processor.special_tokens[]", "ids", json_type_array, 1, &ids));
         for (size_t k = 0; k < json_object_array_length(ids); k++) {
             v = json_object_array_get_idx(ids, k);
             if (!v || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
@@ -405,19 +405,19 @@ static qat_status template_pair(const qat_tok_jctx *c, json_object *p, qat_token
     return QAT_OK;
 }
 
-static qat_status load_post(const qat_tok_jctx *c, json_object *p, qat_tokenizer *t, int depth)
+static qat_status load_post(const qat_json_ctx *c, json_object *p, qat_tokenizer *t, int depth)
 {
     if (!p)
         return QAT_OK;
     if (depth > 8 || !json_object_is_type(p, json_type_object))
         return qat_fail(QAT_ERR_FORMAT, "%s: post_processor must be an object or null", c->where);
     const char *type;
-    QAT_TRY(qat_tok_jstr(c, p, "post_processor", "type", &type, NULL));
+    QAT_TRY(qat_json_str(c, p, "post_processor", "type", &type, NULL));
     if (!type)
         return qat_fail(QAT_ERR_FORMAT, "%s: post_processor.type is missing", c->where);
     if (strcmp(type, "Sequence") == 0) {
         json_object *list;
-        QAT_TRY(qat_tok_jget(c, p, "post_processor", "processors", json_type_array, 1, &list));
+        QAT_TRY(qat_json_get(c, p, "post_processor", "processors", json_type_array, 1, &list));
         for (size_t i = 0; i < json_object_array_length(list); i++)
             QAT_TRY(load_post(c, json_object_array_get_idx(list, i), t, depth + 1));
         return QAT_OK;
@@ -444,7 +444,7 @@ static qat_status load_post(const qat_tok_jctx *c, json_object *p, qat_tokenizer
 
 /* ---- added tokens ---------------------------------------------------- */
 
-static qat_status load_added(const qat_tok_jctx *c, json_object *list, qat_tokenizer *t)
+static qat_status load_added(const qat_json_ctx *c, json_object *list, qat_tokenizer *t)
 {
     QAT_TRY(qat_tok_trie_init(&t->added_trie));
     if (!list)
@@ -461,14 +461,14 @@ static qat_status load_added(const qat_tok_jctx *c, json_object *list, qat_token
         const char *content;
         size_t len;
         qat_tok_added x = {0, 0, 0, 0, 0};
-        QAT_TRY(qat_tok_jint(c, a, "added_tokens[]", "id", 0, INT32_MAX - 1, &id));
-        QAT_TRY(qat_tok_jstr(c, a, "added_tokens[]", "content", &content, &len));
+        QAT_TRY(qat_json_int(c, a, "added_tokens[]", "id", 0, INT32_MAX - 1, &id));
+        QAT_TRY(qat_json_str(c, a, "added_tokens[]", "content", &content, &len));
         if (id < 0 || !content)
             return qat_fail(QAT_ERR_FORMAT, "%s: added_tokens[%zu] needs an id and a content", c->where, i);
-        QAT_TRY(qat_tok_jbool(c, a, "added_tokens[]", "lstrip", &x.lstrip));
-        QAT_TRY(qat_tok_jbool(c, a, "added_tokens[]", "rstrip", &x.rstrip));
-        QAT_TRY(qat_tok_jbool(c, a, "added_tokens[]", "single_word", &x.single_word));
-        QAT_TRY(qat_tok_jbool(c, a, "added_tokens[]", "special", &x.special));
+        QAT_TRY(qat_json_bool(c, a, "added_tokens[]", "lstrip", &x.lstrip));
+        QAT_TRY(qat_json_bool(c, a, "added_tokens[]", "rstrip", &x.rstrip));
+        QAT_TRY(qat_json_bool(c, a, "added_tokens[]", "single_word", &x.single_word));
+        QAT_TRY(qat_json_bool(c, a, "added_tokens[]", "special", &x.special));
         x.id = (int32_t)id;
         if (id < t->vocab.n) {
             size_t pl;
@@ -505,11 +505,11 @@ static qat_status load_added(const qat_tok_jctx *c, json_object *list, qat_token
 
 /* ---- decoder and special ids ----------------------------------------- */
 
-static qat_status load_decoder(const qat_tok_jctx *c, json_object *d, qat_tokenizer *t)
+static qat_status load_decoder(const qat_json_ctx *c, json_object *d, qat_tokenizer *t)
 {
     const char *type = NULL;
     if (d)
-        QAT_TRY(qat_tok_jstr(c, d, "decoder", "type", &type, NULL));
+        QAT_TRY(qat_json_str(c, d, "decoder", "type", &type, NULL));
     if (t->algo == QAT_TOK_ALGO_WORDPIECE)
         t->decoder = QAT_TOK_DEC_WORDPIECE;
     else if (!type)
@@ -558,22 +558,22 @@ qat_status qat_tok_load_json(qat_tokenizer *t, const char *text, size_t size, co
                 st = qat_fail(QAT_ERR_FORMAT, "%s: trailing data after the JSON object at byte %zu", where, i);
     }
     json_tokener_free(tk);
-    qat_tok_jctx c = {where};
+    qat_json_ctx c = {where};
     if (st == QAT_OK && !json_object_is_type(root, json_type_object))
         st = qat_fail(QAT_ERR_FORMAT, "%s: the top level must be a JSON object", where);
     json_object *model = NULL, *added = NULL, *norm = NULL, *pre = NULL, *post = NULL, *dec = NULL;
     if (st == QAT_OK)
-        st = qat_tok_jget(&c, root, "$", "model", json_type_object, 1, &model);
+        st = qat_json_get(&c, root, "$", "model", json_type_object, 1, &model);
     if (st == QAT_OK)
-        st = qat_tok_jget(&c, root, "$", "added_tokens", json_type_array, 0, &added);
+        st = qat_json_get(&c, root, "$", "added_tokens", json_type_array, 0, &added);
     if (st == QAT_OK)
-        st = qat_tok_jget(&c, root, "$", "normalizer", -1, 0, &norm);
+        st = qat_json_get(&c, root, "$", "normalizer", -1, 0, &norm);
     if (st == QAT_OK)
-        st = qat_tok_jget(&c, root, "$", "pre_tokenizer", -1, 0, &pre);
+        st = qat_json_get(&c, root, "$", "pre_tokenizer", -1, 0, &pre);
     if (st == QAT_OK)
-        st = qat_tok_jget(&c, root, "$", "post_processor", -1, 0, &post);
+        st = qat_json_get(&c, root, "$", "post_processor", -1, 0, &post);
     if (st == QAT_OK)
-        st = qat_tok_jget(&c, root, "$", "decoder", json_type_object, 0, &dec);
+        st = qat_json_get(&c, root, "$", "decoder", json_type_object, 0, &dec);
     t->unk_id = -1;
     t->post_bos = t->post_eos = -1;
     if (st == QAT_OK)

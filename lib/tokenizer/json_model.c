@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "tokenizer/json_util.h"
+#include "core/json.h"
 #include "tokenizer/tokenizer_impl.h"
 
 static qat_status dup_str(const char *s, size_t len, char **out, size_t *out_len)
@@ -21,7 +21,7 @@ static qat_status dup_str(const char *s, size_t len, char **out, size_t *out_len
 }
 
 /* {"piece": id, ...} with ids exactly 0..n-1, into t->vocab. */
-static qat_status vocab_map(const qat_tok_jctx *c, json_object *vocab, qat_tokenizer *t)
+static qat_status vocab_map(const qat_json_ctx *c, json_object *vocab, qat_tokenizer *t)
 {
     size_t n = (size_t)json_object_object_length(vocab);
     if (n > (1u << 26))
@@ -85,7 +85,7 @@ static qat_status merges_put(qat_tokenizer *t, int32_t a, int32_t b, int32_t ran
     }
 }
 
-static qat_status load_merges(const qat_tok_jctx *c, json_object *merges, qat_tokenizer *t)
+static qat_status load_merges(const qat_json_ctx *c, json_object *merges, qat_tokenizer *t)
 {
     size_t n = json_object_array_length(merges);
     if (n > (1u << 26))
@@ -154,35 +154,35 @@ static qat_status load_merges(const qat_tok_jctx *c, json_object *merges, qat_to
     return st;
 }
 
-static qat_status opt_prefix(const qat_tok_jctx *c, json_object *m, const char *key, char **out, size_t *len)
+static qat_status opt_prefix(const qat_json_ctx *c, json_object *m, const char *key, char **out, size_t *len)
 {
     const char *s;
     size_t l;
-    QAT_TRY(qat_tok_jstr(c, m, "model", key, &s, &l));
+    QAT_TRY(qat_json_str(c, m, "model", key, &s, &l));
     if (s && l)
         QAT_TRY(dup_str(s, l, out, len));
     return QAT_OK;
 }
 
-static qat_status load_bpe(const qat_tok_jctx *c, json_object *m, qat_tokenizer *t)
+static qat_status load_bpe(const qat_json_ctx *c, json_object *m, qat_tokenizer *t)
 {
     json_object *vocab, *merges, *dropout;
-    QAT_TRY(qat_tok_jget(c, m, "model", "vocab", json_type_object, 1, &vocab));
-    QAT_TRY(qat_tok_jget(c, m, "model", "merges", json_type_array, 1, &merges));
-    QAT_TRY(qat_tok_jget(c, m, "model", "dropout", json_type_double, 0, &dropout));
+    QAT_TRY(qat_json_get(c, m, "model", "vocab", json_type_object, 1, &vocab));
+    QAT_TRY(qat_json_get(c, m, "model", "merges", json_type_array, 1, &merges));
+    QAT_TRY(qat_json_get(c, m, "model", "dropout", json_type_double, 0, &dropout));
     if (dropout && json_object_get_double(dropout) > 0.0)
         return qat_fail(QAT_ERR_UNSUPPORTED, "%s: model.dropout = %g: BPE dropout is not supported", c->where,
                         json_object_get_double(dropout));
-    QAT_TRY(qat_tok_jbool(c, m, "model", "fuse_unk", &t->fuse_unk));
-    QAT_TRY(qat_tok_jbool(c, m, "model", "byte_fallback", &t->byte_fallback));
-    QAT_TRY(qat_tok_jbool(c, m, "model", "ignore_merges", &t->ignore_merges));
+    QAT_TRY(qat_json_bool(c, m, "model", "fuse_unk", &t->fuse_unk));
+    QAT_TRY(qat_json_bool(c, m, "model", "byte_fallback", &t->byte_fallback));
+    QAT_TRY(qat_json_bool(c, m, "model", "ignore_merges", &t->ignore_merges));
     QAT_TRY(opt_prefix(c, m, "continuing_subword_prefix", &t->cont_prefix, &t->cont_prefix_len));
     QAT_TRY(opt_prefix(c, m, "end_of_word_suffix", &t->eow_suffix, &t->eow_suffix_len));
     QAT_TRY(vocab_map(c, vocab, t));
     QAT_TRY(qat_tok_vocab_finish(&t->vocab));
     const char *unk;
     size_t ul;
-    QAT_TRY(qat_tok_jstr(c, m, "model", "unk_token", &unk, &ul));
+    QAT_TRY(qat_json_str(c, m, "model", "unk_token", &unk, &ul));
     t->unk_id = unk ? qat_tok_vocab_find(&t->vocab, unk, ul) : -1;
     if (unk && t->unk_id < 0)
         return qat_fail(QAT_ERR_FORMAT, "%s: model.unk_token '%.64s' is not in the vocabulary", c->where, unk);
@@ -192,11 +192,11 @@ static qat_status load_bpe(const qat_tok_jctx *c, json_object *m, qat_tokenizer 
     return load_merges(c, merges, t);
 }
 
-static qat_status load_unigram(const qat_tok_jctx *c, json_object *m, qat_tokenizer *t)
+static qat_status load_unigram(const qat_json_ctx *c, json_object *m, qat_tokenizer *t)
 {
     json_object *vocab;
-    QAT_TRY(qat_tok_jget(c, m, "model", "vocab", json_type_array, 1, &vocab));
-    QAT_TRY(qat_tok_jbool(c, m, "model", "byte_fallback", &t->byte_fallback));
+    QAT_TRY(qat_json_get(c, m, "model", "vocab", json_type_array, 1, &vocab));
+    QAT_TRY(qat_json_bool(c, m, "model", "byte_fallback", &t->byte_fallback));
     size_t n = json_object_array_length(vocab);
     if (n == 0 || n > (1u << 26))
         return qat_fail(QAT_ERR_FORMAT, "%s: model.vocab has %zu pieces", c->where, n);
@@ -222,7 +222,7 @@ static qat_status load_unigram(const qat_tok_jctx *c, json_object *m, qat_tokeni
     if (st != QAT_OK)
         return qat_fail_prefix(st, "%s: model.vocab", c->where);
     int64_t unk = -1;
-    QAT_TRY(qat_tok_jint(c, m, "model", "unk_id", 0, (int64_t)n - 1, &unk));
+    QAT_TRY(qat_json_int(c, m, "model", "unk_id", 0, (int64_t)n - 1, &unk));
     t->unk_id = (int32_t)unk;
     t->fuse_unk = 1;
     if (t->unk_id >= 0)
@@ -238,15 +238,15 @@ static qat_status load_unigram(const qat_tok_jctx *c, json_object *m, qat_tokeni
     return QAT_OK;
 }
 
-static qat_status load_wordpiece(const qat_tok_jctx *c, json_object *m, qat_tokenizer *t)
+static qat_status load_wordpiece(const qat_json_ctx *c, json_object *m, qat_tokenizer *t)
 {
     json_object *vocab;
-    QAT_TRY(qat_tok_jget(c, m, "model", "vocab", json_type_object, 1, &vocab));
+    QAT_TRY(qat_json_get(c, m, "model", "vocab", json_type_object, 1, &vocab));
     QAT_TRY(opt_prefix(c, m, "continuing_subword_prefix", &t->cont_prefix, &t->cont_prefix_len));
     int64_t max_chars = 100;
-    QAT_TRY(qat_tok_jint(c, m, "model", "max_input_chars_per_word", 0, INT32_MAX, &max_chars));
+    QAT_TRY(qat_json_int(c, m, "model", "max_input_chars_per_word", 0, INT32_MAX, &max_chars));
     const char *unk;
-    QAT_TRY(qat_tok_jstr(c, m, "model", "unk_token", &unk, NULL));
+    QAT_TRY(qat_json_str(c, m, "model", "unk_token", &unk, NULL));
     QAT_TRY(vocab_map(c, vocab, t));
     qat_status st = qat_tok_vocab_finish(&t->vocab);
     if (st != QAT_OK)
@@ -254,13 +254,13 @@ static qat_status load_wordpiece(const qat_tok_jctx *c, json_object *m, qat_toke
     return qat_tok_wordpiece_finish(t, unk ? unk : "[UNK]", (int)max_chars, c->where);
 }
 
-qat_status qat_tok_json_model(const qat_tok_jctx *c, json_object *m, qat_tokenizer *t)
+qat_status qat_tok_json_model(const qat_json_ctx *c, json_object *m, qat_tokenizer *t)
 {
     const char *type;
-    QAT_TRY(qat_tok_jstr(c, m, "model", "type", &type, NULL));
+    QAT_TRY(qat_json_str(c, m, "model", "type", &type, NULL));
     json_object *v = NULL, *merges = NULL;
     if (!type) { /* untagged, as tokenizers accepts it */
-        QAT_TRY(qat_tok_jget(c, m, "model", "vocab", -1, 1, &v));
+        QAT_TRY(qat_json_get(c, m, "model", "vocab", -1, 1, &v));
         json_object_object_get_ex(m, "merges", &merges);
         type = merges ? "BPE" : json_object_is_type(v, json_type_array) ? "Unigram" : "WordPiece";
     }

@@ -131,33 +131,3 @@ size_t qat_tok_utf8_encode(uint32_t cp, char *o)
     out[3] = (unsigned char)(0x80 | (cp & 0x3F));
     return 4;
 }
-
-qat_status qat_tok_read_file(const char *path, char **data, size_t *size)
-{
-    *data = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qat_fail(QAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    qat_tok_buf b = {0};
-    char chunk[65536];
-    size_t got;
-    qat_status st = QAT_OK;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        st = qat_tok_buf_append(&b, chunk, got);
-        if (st != QAT_OK)
-            break;
-    }
-    if (st == QAT_OK && ferror(f))
-        st = qat_fail(QAT_ERR_IO, "%s: read error: %s", path, strerror(errno));
-    fclose(f);
-    if (st == QAT_OK && !b.p)
-        st = qat_tok_buf_append(&b, "", 0);
-    if (st != QAT_OK) {
-        qat_tok_buf_free(&b);
-        return st;
-    }
-    *data = b.p;
-    *size = b.n;
-    return QAT_OK;
-}

@@ -1,5 +1,5 @@
-/* Small helpers shared by the tokenizer files: growable buffers, UTF-8,
- * and whole-file reading. */
+/* Small helpers shared by the tokenizer files: growable buffers and UTF-8
+ * (files are read with core/file_io.h). */
 #ifndef QAT_TOK_UTIL_H
 #define QAT_TOK_UTIL_H
 
@@ -39,8 +39,5 @@ static inline size_t qat_tok_one_char_len(const char *s, size_t left)
 int32_t qat_tok_utf8_decode(const char *s, size_t left, size_t *len);
 /* Writes cp as UTF-8 into out (4 bytes room); returns its length. */
 size_t qat_tok_utf8_encode(uint32_t cp, char *out);
-
-/* Reads a whole file (with a trailing NUL not counted in *size). */
-qat_status qat_tok_read_file(const char *path, char **data, size_t *size);
 
 #endif

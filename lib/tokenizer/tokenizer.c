@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/tokenizer_impl.h"
 
 void qat_tok_clear(qat_tokenizer *t)
@@ -60,7 +61,7 @@ static qat_status load_file(qat_tokenizer *t, const char *path, int lowercase, i
 {
     char *data;
     size_t size;
-    QAT_TRY(qat_tok_read_file(path, &data, &size));
+    QAT_TRY(qat_file_read(path, QAT_FILE_ANY_SIZE, &data, &size));
     qat_status st;
     size_t i = 0;
     while (i < size && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))

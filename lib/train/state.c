@@ -12,7 +12,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
+#include "core/file_io.h"
 #include "train/trainer.h"
 
 #define STATE_MAGIC "QATSTATE"
@@ -42,7 +42,7 @@ static qat_status write_some(writer *w, const void *data, size_t n, int flush)
             w->z.avail_out = CHUNK;
             if (deflate(&w->z, mode) == Z_STREAM_ERROR)
                 return qat_fail(QAT_ERR_INTERNAL, "training state: deflate failed");
-            QAT_TRY(qat_formats_atomic_write(w->file, w->out, CHUNK - w->z.avail_out));
+            QAT_TRY(qat_atomic_write(w->file, w->out, CHUNK - w->z.avail_out));
         } while (w->z.avail_out == 0);
         p += piece;
         left -= piece;
@@ -70,7 +70,7 @@ QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, cons
     }
     step_flags(m, flags);
     qat_atomic_file file;
-    qat_status st = qat_formats_atomic_open(path, &file);
+    qat_status st = qat_atomic_open(path, &file);
     if (st != QAT_OK) {
         free(flags);
         free(out);
@@ -79,9 +79,9 @@ QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, cons
     writer w = {.file = &file, .out = out, .crc = (uint32_t)crc32(0, NULL, 0)};
     deflateInit(&w.z, 6);
     uint32_t head[2] = {STATE_VERSION, 0};
-    st = qat_formats_atomic_write(&file, STATE_MAGIC, 8);
+    st = qat_atomic_write(&file, STATE_MAGIC, 8);
     if (st == QAT_OK)
-        st = qat_formats_atomic_write(&file, head, sizeof head);
+        st = qat_atomic_write(&file, head, sizeof head);
     uint64_t fixed[2] = {qat_trainer_layout_hash(m), (uint64_t)m->total};
     int64_t steps[2] = {t->step, t->schedule.total_steps};
     uint64_t zero_pos[2] = {0, 0};
@@ -94,12 +94,12 @@ QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, cons
     if (st == QAT_OK) st = write_some(&w, t->exp_avg, m->total * sizeof(float), 0);
     if (st == QAT_OK) st = write_some(&w, t->exp_avg_sq, m->total * sizeof(float), 1);
     deflateEnd(&w.z);
-    if (st == QAT_OK) st = qat_formats_atomic_write(&file, &w.raw, sizeof w.raw);
-    if (st == QAT_OK) st = qat_formats_atomic_write(&file, &w.crc, sizeof w.crc);
+    if (st == QAT_OK) st = qat_atomic_write(&file, &w.raw, sizeof w.raw);
+    if (st == QAT_OK) st = qat_atomic_write(&file, &w.crc, sizeof w.crc);
     if (st == QAT_OK)
-        st = qat_formats_atomic_commit(&file);
+        st = qat_atomic_commit(&file);
     else
-        qat_formats_atomic_abort(&file);
+        qat_atomic_abort(&file);
     free(flags);
     free(out);
     return st;

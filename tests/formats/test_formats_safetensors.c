@@ -4,7 +4,7 @@
  * and the writer (read back here; loaded by python in check_roundtrip.py). */
 #include <string.h>
 
-#include "formats/file_io.h"
+#include "core/file_io.h"
 #include "formats/safetensors.h"
 #include "formats_test_util.h"
 #include "qat/core.h"
@@ -245,25 +245,25 @@ START_TEST(atomic_writer)
     char path[1024];
     snprintf(path, sizeof path, "%s/out.json", dir);
     qat_atomic_file af;
-    QAT_ASSERT_OK(qat_formats_atomic_open(path, &af));
-    QAT_ASSERT_OK(qat_formats_atomic_write(&af, "{}", 2));
+    QAT_ASSERT_OK(qat_atomic_open(path, &af));
+    QAT_ASSERT_OK(qat_atomic_write(&af, "{}", 2));
     ck_assert_int_eq(count_entries(dir), 1); /* only the temporary file */
-    QAT_ASSERT_OK(qat_formats_atomic_commit(&af));
-    qat_formats_atomic_abort(&af); /* a no-op now */
+    QAT_ASSERT_OK(qat_atomic_commit(&af));
+    qat_atomic_abort(&af); /* a no-op now */
     size_t size;
     uint8_t *text = slurp(path, &size);
     ck_assert_uint_eq(size, 2);
     free(text);
-    QAT_ASSERT_OK(qat_formats_atomic_open(path, &af));
-    QAT_ASSERT_OK(qat_formats_atomic_write(&af, "partial", 7));
-    qat_formats_atomic_abort(&af);
+    QAT_ASSERT_OK(qat_atomic_open(path, &af));
+    QAT_ASSERT_OK(qat_atomic_write(&af, "partial", 7));
+    qat_atomic_abort(&af);
     ck_assert_int_eq(count_entries(dir), 1); /* temp removed, old file intact */
     text = slurp(path, &size);
     ck_assert_uint_eq(size, 2);
     free(text);
-    QAT_ASSERT_FAILS(qat_formats_atomic_commit(&af), QAT_ERR_INVALID_ARGUMENT, "not open");
+    QAT_ASSERT_FAILS(qat_atomic_commit(&af), QAT_ERR_INVALID_ARGUMENT, "not open");
     memset(&af, 0, sizeof af);
-    qat_formats_atomic_abort(&af);
+    qat_atomic_abort(&af);
     remove_scratch(dir);
 }
 END_TEST

@@ -1,13 +1,13 @@
-#include "formats/json_util.h"
+#include "core/json.h"
 
 #include <string.h>
 
 #include "core/error.h"
-#include "formats/file_io.h"
+#include "core/file_io.h"
 
-const char *qat_formats_json_type_name(const json_object *v)
+const char *qat_json_type_name(json_type type)
 {
-    switch (json_object_get_type(v)) {
+    switch (type) {
     case json_type_null: return "null";
     case json_type_boolean: return "a boolean";
     case json_type_double: return "a floating-point number";
@@ -34,8 +34,8 @@ static void line_col(const char *text, size_t at, size_t *line, size_t *col)
     }
 }
 
-qat_status qat_formats_json_parse(const char *text, size_t len, int max_depth, const char *label,
-                                  json_object **out)
+qat_status qat_json_parse(const char *text, size_t len, int max_depth, const char *label,
+                          json_object **out)
 {
     *out = NULL;
     /* json-c stops at a NUL byte; a NUL inside a header is itself corrupt. */
@@ -80,8 +80,8 @@ qat_status qat_formats_json_parse(const char *text, size_t len, int max_depth, c
     return QAT_OK;
 }
 
-size_t qat_formats_json_count_top_keys(const char *text, size_t len, const char **dup_start,
-                                       size_t *dup_len)
+size_t qat_json_count_top_keys(const char *text, size_t len, const char **dup_start,
+                               size_t *dup_len)
 {
     /* The text is already known to be valid JSON, so a small state machine
      * suffices: skip strings (with their escapes), track nesting, and count
@@ -130,7 +130,7 @@ size_t qat_formats_json_count_top_keys(const char *text, size_t len, const char 
     return count;
 }
 
-int qat_formats_json_has_nul_escape(const char *text, size_t len)
+int qat_json_has_nul_escape(const char *text, size_t len)
 {
     int in_string = 0;
     for (size_t i = 0; i < len; i++) {
@@ -147,14 +147,75 @@ int qat_formats_json_has_nul_escape(const char *text, size_t len)
     return 0;
 }
 
-qat_status qat_formats_write_json(const char *path, json_object *j)
+qat_status qat_json_write_file(const char *path, json_object *j)
 {
     const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
     qat_atomic_file f;
-    QAT_TRY(qat_formats_atomic_open(path, &f));
-    qat_status st = qat_formats_atomic_write(&f, text, strlen(text));
+    QAT_TRY(qat_atomic_open(path, &f));
+    qat_status st = qat_atomic_write(&f, text, strlen(text));
     if (st == QAT_OK)
-        return qat_formats_atomic_commit(&f);
-    qat_formats_atomic_abort(&f);
+        return qat_atomic_commit(&f);
+    qat_atomic_abort(&f);
     return st;
+}
+
+/* ---- Typed member access ---------------------------------------------- */
+
+qat_status qat_json_get(const qat_json_ctx *c, json_object *o, const char *path, const char *key, int type,
+                        int required, json_object **v)
+{
+    *v = NULL;
+    json_object *x = NULL;
+    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &x) || !x) {
+        if (required)
+            return qat_fail(QAT_ERR_FORMAT, "%s: %s.%s is missing", c->where, path, key);
+        return QAT_OK;
+    }
+    int t = (int)json_object_get_type(x);
+    if (type >= 0 && t != type && !(type == json_type_double && t == json_type_int))
+        return qat_fail(QAT_ERR_FORMAT, "%s: %s.%s must be %s, not %s", c->where, path, key,
+                        type == json_type_double ? "a number" : qat_json_type_name((json_type)type),
+                        qat_json_type_name((json_type)t));
+    *v = x;
+    return QAT_OK;
+}
+
+qat_status qat_json_bool(const qat_json_ctx *c, json_object *o, const char *path, const char *key, int *out)
+{
+    json_object *v;
+    QAT_TRY(qat_json_get(c, o, path, key, json_type_boolean, 0, &v));
+    if (v)
+        *out = json_object_get_boolean(v) ? 1 : 0;
+    return QAT_OK;
+}
+
+qat_status qat_json_int(const qat_json_ctx *c, json_object *o, const char *path, const char *key, int64_t lo,
+                        int64_t hi, int64_t *out)
+{
+    json_object *v;
+    QAT_TRY(qat_json_get(c, o, path, key, json_type_int, 0, &v));
+    if (v) {
+        int64_t x = json_object_get_int64(v);
+        if (x < lo || x > hi)
+            return qat_fail(QAT_ERR_FORMAT, "%s: %s.%s = %lld is out of range [%lld, %lld]", c->where, path, key,
+                            (long long)x, (long long)lo, (long long)hi);
+        *out = x;
+    }
+    return QAT_OK;
+}
+
+qat_status qat_json_str(const qat_json_ctx *c, json_object *o, const char *path, const char *key, const char **s,
+                        size_t *len)
+{
+    json_object *v;
+    *s = NULL;
+    if (len)
+        *len = 0;
+    QAT_TRY(qat_json_get(c, o, path, key, json_type_string, 0, &v));
+    if (v) {
+        *s = json_object_get_string(v);
+        if (len)
+            *len = (size_t)json_object_get_string_len(v);
+    }
+    return QAT_OK;
 }
