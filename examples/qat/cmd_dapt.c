@@ -28,7 +28,7 @@ static int parse_alphas(const char *cmd, const char *label, const char *text, vo
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (strcmp(tok, "auto") == 0) {
-            a->o.adaptive.enabled = 1;
+            a->o.run.adaptive.enabled = 1;
             continue;
         }
         char *end = NULL;
@@ -45,7 +45,7 @@ static int parse_alphas(const char *cmd, const char *label, const char *text, vo
 
 static int run(dapt_args *a)
 {
-    if (a->n_alphas == 0 && !a->o.adaptive.enabled) {
+    if (a->n_alphas == 0 && !a->o.run.adaptive.enabled) {
         fprintf(stderr, "qat dapt: --alphas names no alpha\n");
         return 2;
     }
@@ -58,7 +58,7 @@ static int run(dapt_args *a)
     qat_context_free(ctx);
     if (st != QAT_OK)
         return qat_cli_fail("dapt", "the run failed", st);
-    printf("%s: shared DAPT done (%s/dapt.json lists the snapshots)\n", a->o.quant ? a->o.quant : "FP32", a->o.out_dir);
+    printf("%s: shared DAPT done (%s/dapt.json lists the snapshots)\n", a->o.run.quant ? a->o.run.quant : "FP32", a->o.run.out_dir);
     return 0;
 }
 
@@ -69,14 +69,14 @@ int qat_cli_dapt(int argc, char **argv)
     if (st != QAT_OK)
         return qat_cli_fail("dapt", "options", st);
     const qat_cli_option options[] = {
-        QAT_CLI_RUN_INPUT_ROWS(&a.o),
-        {.name = "--corpus", .type = QAT_CLI_STRING, .to.str = &a.o.corpus, .value_name = "FILE",
+        QAT_CLI_RUN_INPUT_ROWS(&a.o.run),
+        {.name = "--corpus", .type = QAT_CLI_STRING, .to.str = &a.o.run.corpus, .value_name = "FILE",
          .flags = QAT_CLI_REQUIRED, .help = "DAPT text, plain or .gz"},
         {.name = "--alphas", .type = QAT_CLI_CUSTOM, .parse = parse_alphas, .to.user = &a, .value_name = "LIST",
          .flags = QAT_CLI_REQUIRED, .help = "comma-separated alphas in (0, 1); 'auto' adds an adaptive snapshot"},
-        {.name = "--out", .type = QAT_CLI_STRING, .to.str = &a.o.out_dir, .value_name = "DIR",
+        {.name = "--out", .type = QAT_CLI_STRING, .to.str = &a.o.run.out_dir, .value_name = "DIR",
          .flags = QAT_CLI_REQUIRED, .help = "snapshots/step-N/, dapt.json, metrics.jsonl, checkpoints"},
-        QAT_CLI_RUN_SCHEDULE_ROWS(&a.o),
+        QAT_CLI_RUN_SCHEDULE_ROWS(&a.o.run),
         QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads),
     };
     const qat_cli_spec spec = {

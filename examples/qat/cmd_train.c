@@ -51,7 +51,7 @@ static int parse_config(const char *cmd, const char *label, const char *path, vo
     (void)label;
     train_args *a = user;
     train_config_free(&a->file);
-    return train_config_load(path, a->spec, &a->file, &a->o.quant);
+    return train_config_load(path, a->spec, &a->file, &a->o.run.quant);
 }
 
 /* --alpha A|auto */
@@ -60,7 +60,7 @@ static int parse_alpha(const char *cmd, const char *label, const char *value, vo
     qat_pipeline_options *o = user;
     char *end = NULL;
     if (strcmp(value, "auto") == 0) {
-        o->adaptive.enabled = 1;
+        o->run.adaptive.enabled = 1;
         return 0;
     }
     double x = strtod(value, &end);
@@ -69,7 +69,7 @@ static int parse_alpha(const char *cmd, const char *label, const char *value, vo
         return 1;
     }
     o->alpha = x;
-    o->adaptive.enabled = 0;
+    o->run.adaptive.enabled = 0;
     return 0;
 }
 
@@ -91,17 +91,17 @@ static int run(train_args *a)
     if (qat_cli_context("train", a->backend, a->threads, &ctx) != 0)
         return 1;
     qat_cli_progress p = {isatty(STDERR_FILENO), {0, 0}, ""};
-    o->progress = on_progress;
-    o->progress_user = &p;
+    o->run.progress = on_progress;
+    o->run.progress_user = &p;
     double f1 = NAN;
     qat_status st = qat_pipeline_run(ctx, o, &f1);
     qat_context_free(ctx);
     if (st != QAT_OK)
         return qat_cli_fail("train", "the run failed", st);
     char alpha[32];
-    snprintf(alpha, sizeof alpha, o->adaptive.enabled ? "auto" : "%.2f", o->alpha);
-    printf("%s alpha=%s: test %s %.2f%% (%s/results.json)%s\n", o->quant ? o->quant : "FP32", alpha,
-           qat_cli_is_seq_task(o->train_file) ? "accuracy" : "F1", 100.0 * f1, o->out_dir,
+    snprintf(alpha, sizeof alpha, o->run.adaptive.enabled ? "auto" : "%.2f", o->alpha);
+    printf("%s alpha=%s: test %s %.2f%% (%s/results.json)%s\n", o->run.quant ? o->run.quant : "FP32", alpha,
+           qat_cli_is_seq_task(o->train_file) ? "accuracy" : "F1", 100.0 * f1, o->run.out_dir,
            f1 < 0.2 ? " [collapsed]" : "");
     return 0;
 }
@@ -110,7 +110,7 @@ int qat_cli_train(int argc, char **argv)
 {
     train_args a = {.backend = NULL};
     qat_pipeline_options_init(&a.o, QAT_PIPELINE_OPTIONS_VERSION);
-    a.o.out_dir = "runs/qat";
+    a.o.run.out_dir = "runs/qat";
     const qat_cli_option options[] = {
         {.name = "--config", .type = QAT_CLI_CUSTOM, .parse = parse_config, .to.user = &a, .value_name = "FILE",
          .flags = QAT_CLI_FIRST | QAT_CLI_NO_KEY,
@@ -118,7 +118,7 @@ int qat_cli_train(int argc, char **argv)
                  "heldout_sequences...) and, instead of quant, SPEC's block: quantization: {name, embedding_quant: "
                  "{algo, bits}, weight_quant: {...}, activation_quant: {...}}; a name that disagrees with the "
                  "content is refused. Options on the command line override the file"},
-        QAT_CLI_RUN_INPUT_ROWS(&a.o),
+        QAT_CLI_RUN_INPUT_ROWS(&a.o.run),
         {.name = "--task", .type = QAT_CLI_STRING, .to.str = &a.o.train_file, .value_name = "FILE",
          .flags = QAT_CLI_REQUIRED,
          .help = "training CoNLL file (token<TAB>tag), or a .tsv / .jsonl file of texts or pairs and labels: "
@@ -129,11 +129,11 @@ int qat_cli_train(int argc, char **argv)
         QAT_OPT_CUSTOM("--dapt-dir", parse_dapt_dir, &a.o, "DIR",
                        "start fine-tuning from the snapshot at round(alpha * steps) of a shared DAPT run made by "
                        "`qat dapt` (the seed code's plan; no --corpus needed)"),
-        QAT_OPT_STRING("--corpus", &a.o.corpus, "FILE", "DAPT text, plain or .gz (needed when alpha > 0)"),
+        QAT_OPT_STRING("--corpus", &a.o.run.corpus, "FILE", "DAPT text, plain or .gz (needed when alpha > 0)"),
         QAT_OPT_STRING("--eval", &a.o.eval_file, "FILE", "evaluation file (default: a seeded 70/10/20 split of --task)"),
         QAT_OPT_STRING("--test", &a.o.test_file, "FILE", "test file (default: the same split)"),
-        QAT_OPT_STRING("--out", &a.o.out_dir, "DIR", "results.json, metrics.jsonl, checkpoints"),
-        QAT_CLI_RUN_SCHEDULE_ROWS(&a.o),
+        QAT_OPT_STRING("--out", &a.o.run.out_dir, "DIR", "results.json, metrics.jsonl, checkpoints"),
+        QAT_CLI_RUN_SCHEDULE_ROWS(&a.o.run),
         QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads),
     };
     const qat_cli_spec spec = {

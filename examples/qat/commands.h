@@ -99,11 +99,10 @@ size_t qat_cli_split_words(char *text, const char **words, size_t max);
      .hi = (double)INT64_MAX, .key = "heldout_sequences", \
      .help = "adaptive alpha: held-out corpus sequences; 0 = a tenth of the corpus' sequences, at most 256"}
 
-/* What a pipeline run and a DAPT run share (qat_pipeline_options and
- * qat_dapt_options have these fields under the same names), in two groups
- * so each command can put its own rows between them; --corpus and --out
- * are each command's own (required by one, not the other). The model, the
- * tokenizer and the quant config: */
+/* What a pipeline run and a DAPT run share (their qat_run_options), in two
+ * groups so each command can put its own rows between them; --corpus and
+ * --out are each command's own (required by one, not the other). The
+ * model, the tokenizer and the quant config: */
 #define QAT_CLI_RUN_INPUT_ROWS(o) \
     {.name = "--model", .type = QAT_CLI_STRING, .to.str = &(o)->model_dir, .value_name = "DIR", \
      .flags = QAT_CLI_REQUIRED, .help = "HF checkpoint directory (config.json + weights)"}, \

@@ -92,7 +92,7 @@ QAT_API qat_status qat_model_evaluate(qat_model *model, const qat_tokenizer *tok
 
 /* ---- The alpha pipeline ------------------------------------------------ */
 
-#define QAT_PIPELINE_OPTIONS_VERSION 1
+#define QAT_PIPELINE_OPTIONS_VERSION 2
 
 /* How a grid's DAPT is scheduled (docs/training.md, "Plans"). */
 typedef enum qat_plan {
@@ -121,38 +121,46 @@ typedef struct qat_adaptive_options {
  * checkpoint kept). */
 typedef int (*qat_progress_fn)(void *user, const char *phase, int64_t step, int64_t total, double loss);
 
-typedef struct qat_pipeline_options {
-    uint32_t version;            /* QAT_PIPELINE_OPTIONS_VERSION */
+/* What a pipeline run (qat_pipeline_run) and a shared DAPT run
+ * (qat_dapt_run) both take: the model, the DAPT corpus, where results go,
+ * the schedule, the seed, the optimiser, progress and energy. Set by their
+ * options' _init functions; embedded in both, never used alone. */
+typedef struct qat_run_options {
     const char *model_dir;       /* HF checkpoint (config.json + weights) */
     const char *tokenizer;       /* NULL: the model directory's tokenizer */
     const char *quant;           /* "E6W1.58A6"; NULL = FP32 */
-    double alpha;                /* share of total_steps for DAPT, [0, 1) */
+    const char *corpus;          /* DAPT text (plain or .gz) */
+    const char *out_dir;         /* results, metrics.jsonl, checkpoints */
     int64_t total_steps;         /* B_total (30000 in the study) */
-    const char *corpus;          /* DAPT text (plain or .gz); needed if alpha > 0 */
-    const char *train_file;      /* CoNLL */
-    const char *eval_file;       /* CoNLL; NULL: seeded split of train_file */
-    const char *test_file;       /* CoNLL; NULL: seeded split of train_file */
-    const char *out_dir;         /* results.json, metrics.jsonl, checkpoints */
     int64_t max_seq_len;         /* 512 (DAPT sequences and task truncation) */
     int64_t checkpoint_every;    /* steps; 0 = only at phase ends */
     uint64_t seed;               /* 42 */
     qat_train_options train;     /* shared by both phases, own schedule each */
+    qat_adaptive_options adaptive;
     qat_progress_fn progress;    /* may be NULL */
     void *progress_user;
-    /* Energy and carbon (docs/energy.md): results.json's "energy" object
+    /* Energy and carbon (docs/energy.md): the results' "energy" object
      * holds kWh, measured (RAPL, NVML) where a counter is readable, else
      * estimated as power_watts x duration, and gCO2eq = kWh x
      * carbon_intensity. */
     double carbon_intensity;     /* g CO2eq/kWh; 0 = 56 (France's average mix) */
     double power_watts;          /* the estimate's draw; 0 = 10 W per CPU thread, 300 W on CUDA */
+} qat_run_options;
+
+typedef struct qat_pipeline_options {
+    uint32_t version;            /* QAT_PIPELINE_OPTIONS_VERSION */
+    qat_run_options run;         /* corpus needed if alpha > 0 (per-alpha plan) or adaptive */
+    double alpha;                /* share of run.total_steps for DAPT, [0, 1) */
+    const char *train_file;      /* CoNLL, or .tsv / .jsonl (sequence classification) */
+    const char *eval_file;       /* NULL: seeded split of train_file */
+    const char *test_file;       /* NULL: seeded split of train_file */
     /* Plans (docs/training.md). QAT_PLAN_SHARED_PREFIX starts fine-tuning
      * from dapt_dir's snapshot at round(alpha * total_steps) (alpha > 0;
-     * no corpus needed); results.json's "plan" records which one ran. */
+     * no corpus needed); results.json's "plan" records which one ran.
+     * run.adaptive.enabled: alpha is chosen (alpha is ignored); with the
+     * shared prefix, the DAPT run's adaptive snapshot is used. */
     qat_plan plan;               /* QAT_PLAN_PER_ALPHA */
     const char *dapt_dir;        /* a finished qat_dapt_run directory (shared prefix) */
-    /* adaptive.enabled: alpha is chosen (o->alpha is ignored); with the
-     * shared prefix, the DAPT run's adaptive snapshot is used. */
-    qat_adaptive_options adaptive;
 } qat_pipeline_options;
 
 QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *options, uint32_t version);
@@ -164,7 +172,7 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
 
 /* ---- Shared-prefix DAPT (the seed code's plan, SPEC section 10) -------- */
 
-#define QAT_DAPT_OPTIONS_VERSION 1
+#define QAT_DAPT_OPTIONS_VERSION 2
 
 /* One DAPT run whose schedule (warm-up, linear decay) spans
  * round(max(alphas) * total_steps) steps, saving the model at
@@ -176,23 +184,10 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
  * out_dir/dapt.json, written last, lists the snapshots. */
 typedef struct qat_dapt_options {
     uint32_t version;            /* QAT_DAPT_OPTIONS_VERSION */
-    const char *model_dir;       /* HF checkpoint */
-    const char *tokenizer;       /* NULL: the model directory's */
-    const char *quant;           /* NULL = FP32 */
-    const char *corpus;          /* DAPT text (plain or .gz) */
-    const char *out_dir;
-    int64_t total_steps;         /* B_total of the fine-tuning runs (30000) */
+    qat_run_options run;         /* corpus and out_dir required; total_steps: B_total of the fine-tuning
+                                    runs; progress: phase "dapt" */
     const double *alphas;        /* the grid's alphas, each in [0, 1) */
     size_t n_alphas;
-    int64_t max_seq_len;         /* 512 */
-    int64_t checkpoint_every;    /* steps; 0 = only at the end */
-    uint64_t seed;               /* 42 */
-    qat_train_options train;
-    qat_adaptive_options adaptive;
-    qat_progress_fn progress;    /* phase "dapt"; may be NULL */
-    void *progress_user;
-    double carbon_intensity;     /* as in qat_pipeline_options */
-    double power_watts;
 } qat_dapt_options;
 
 QAT_API qat_status qat_dapt_options_init(qat_dapt_options *options, uint32_t version);

@@ -10,6 +10,7 @@
  *     so a run that evaluates trains exactly as one that does not, given
  *     the same held-out split. */
 #include "study/dapt.h"
+#include "study/run_options.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -75,7 +76,7 @@ typedef struct phase_state {
 
 static const char *join(phase_state *s, const char *name)
 {
-    snprintf(s->path, sizeof s->path, "%s/%s", s->p->out_dir, name);
+    snprintf(s->path, sizeof s->path, "%s/%s", s->p->run->out_dir, name);
     return s->path;
 }
 
@@ -112,21 +113,21 @@ static qat_status open_shards(phase_state *s, int32_t *bos, int32_t *eos, int32_
         return qat_fail(QAT_ERR_UNSUPPORTED, "the tokenizer has no mask token: DAPT needs one");
     qat_data_pretok_options po;
     qat_data_pretok_options_init(&po);
-    po.corpus_path = p->corpus;
+    po.corpus_path = p->run->corpus;
     po.out_dir = shards_dir;
     po.encode = encode_text;
     po.encode_user = (void *)p->tok;
     po.vocab_size = (int64_t)*vocab;
     po.bos_id = *bos;
     po.eos_id = *eos;
-    po.seq_len = (uint32_t)p->max_seq_len;
+    po.seq_len = (uint32_t)p->run->max_seq_len;
     qat_data_pretok_report report;
     QAT_TRY(qat_data_pretokenize(&po, &report));
     QAT_TRY(qat_data_shards_open(shards_dir, 0, &s->shards));
     s->n_seq = qat_data_shards_count(s->shards);
     if (s->n_seq == 0)
-        return qat_fail(QAT_ERR_FORMAT, "the corpus %s gave no sequence of %lld tokens", p->corpus,
-                        (long long)p->max_seq_len);
+        return qat_fail(QAT_ERR_FORMAT, "the corpus %s gave no sequence of %lld tokens", p->run->corpus,
+                        (long long)p->run->max_seq_len);
     return QAT_OK;
 }
 
@@ -136,15 +137,15 @@ static qat_status open_shards(phase_state *s, int32_t *bos, int32_t *eos, int32_
 static qat_status split_heldout(phase_state *s, const qat_data_mlm_options *mo)
 {
     qat_dapt_phase *p = s->p;
-    const int adaptive = p->adaptive && p->adaptive->enabled;
+    const int adaptive = p->run->adaptive.enabled;
     uint64_t n = s->n_seq, h = 0;
     if (adaptive) {
         if (n < 2)
             return qat_fail(QAT_ERR_FORMAT,
                             "adaptive alpha needs held-out sequences, but the corpus %s gave only %llu sequence of "
-                            "%lld tokens", p->corpus, (unsigned long long)n, (long long)p->max_seq_len);
-        h = p->adaptive->heldout_sequences > 0 ? (uint64_t)p->adaptive->heldout_sequences : n / 10;
-        if (p->adaptive->heldout_sequences == 0 && h > 256)
+                            "%lld tokens", p->run->corpus, (unsigned long long)n, (long long)p->run->max_seq_len);
+        h = p->run->adaptive.heldout_sequences > 0 ? (uint64_t)p->run->adaptive.heldout_sequences : n / 10;
+        if (p->run->adaptive.heldout_sequences == 0 && h > 256)
             h = 256;
         if (h == 0)
             h = 1;
@@ -165,7 +166,7 @@ static qat_status split_heldout(phase_state *s, const qat_data_mlm_options *mo)
         perm[i] = i;
     if (h > 0) {
         qat_rng rng;
-        qat_rng_seed(&rng, p->seed ^ 0x6a09e667f3bcc909ull);
+        qat_rng_seed(&rng, p->run->seed ^ 0x6a09e667f3bcc909ull);
         for (uint64_t i = n - 1; i > 0; i--) {
             uint64_t j = qat_rng_below(&rng, i + 1), t = perm[i];
             perm[i] = perm[j];
@@ -181,7 +182,7 @@ static qat_status split_heldout(phase_state *s, const qat_data_mlm_options *mo)
     s->n_held = h;
     qat_status st = QAT_OK;
     if (h > 0) {
-        const int64_t L = p->max_seq_len;
+        const int64_t L = p->run->max_seq_len;
         s->held_ids = malloc((size_t)(h * (uint64_t)L) * sizeof *s->held_ids);
         s->held_labels = malloc((size_t)(h * (uint64_t)L) * sizeof *s->held_labels);
         if (!s->held_ids || !s->held_labels)
@@ -191,7 +192,7 @@ static qat_status split_heldout(phase_state *s, const qat_data_mlm_options *mo)
             if (held[i])
                 st = qat_data_shards_get(s->shards, i, s->held_ids + (k++) * (uint64_t)L);
         qat_rng mask_rng;
-        qat_rng_seed(&mask_rng, p->seed ^ 0xbb67ae8584caa73bull);
+        qat_rng_seed(&mask_rng, p->run->seed ^ 0xbb67ae8584caa73bull);
         if (st == QAT_OK)
             st = qat_data_mlm_mask(mo, &mask_rng, s->held_ids, s->held_labels, (size_t)(h * (uint64_t)L));
         s->held_tokens = 0;
@@ -207,8 +208,8 @@ static qat_status split_heldout(phase_state *s, const qat_data_mlm_options *mo)
 static qat_status heldout_loss(phase_state *s, qat_model *m, double *out)
 {
     qat_dapt_phase *p = s->p;
-    const int64_t L = p->max_seq_len;
-    int64_t rows = p->train->micro_batch_size > 0 ? p->train->micro_batch_size : p->train->batch_size;
+    const int64_t L = p->run->max_seq_len;
+    int64_t rows = p->run->train.micro_batch_size > 0 ? p->run->train.micro_batch_size : p->run->train.batch_size;
     qat_rng saved = p->ctx->rng;
     QAT_TRY(qat_model_set_training(m, 0));
     double sum = 0.0;
@@ -245,10 +246,10 @@ static qat_status save_adaptive(phase_state *s, int64_t step_done)
     qat_dapt_phase *p = s->p;
     json_object *j = json_object_new_object();
     json_object_object_add(j, "schedule_steps", json_object_new_int64(p->schedule_steps));
-    json_object_object_add(j, "alpha_max", json_object_new_double(p->adaptive->alpha_max));
+    json_object_object_add(j, "alpha_max", json_object_new_double(p->run->adaptive.alpha_max));
     json_object_object_add(j, "eval_every", json_object_new_int64(s->every));
-    json_object_object_add(j, "patience", json_object_new_int64(p->adaptive->patience));
-    json_object_object_add(j, "min_delta", json_object_new_double(p->adaptive->min_delta));
+    json_object_object_add(j, "patience", json_object_new_int64(p->run->adaptive.patience));
+    json_object_object_add(j, "min_delta", json_object_new_double(p->run->adaptive.min_delta));
     json_object_object_add(j, "heldout_sequences", json_object_new_int64((int64_t)s->n_held));
     json_object_object_add(j, "heldout_tokens", json_object_new_int64(s->held_tokens));
     json_object_object_add(j, "evaluations", json_object_get(s->evals));
@@ -275,7 +276,7 @@ json_object *qat_dapt_adaptive_json(const char *out_dir)
  * the rule on them (the later ones will be recomputed identically). */
 static void restore_evaluations(phase_state *s, int64_t step)
 {
-    json_object *old = qat_dapt_adaptive_json(s->p->out_dir), *list = NULL;
+    json_object *old = qat_dapt_adaptive_json(s->p->run->out_dir), *list = NULL;
     if (old && json_object_object_get_ex(old, "evaluations", &list) && json_object_is_type(list, json_type_array)) {
         for (size_t i = 0; i < json_object_array_length(list); i++) {
             json_object *e = json_object_array_get_idx(list, i);
@@ -295,7 +296,7 @@ static void restore_evaluations(phase_state *s, int64_t step)
 static qat_status snapshot(phase_state *s, qat_model *m, int64_t step)
 {
     char dir[4096 + 64], marker[4096 + 96];
-    snprintf(dir, sizeof dir, "%s/snapshots/step-%lld", s->p->out_dir, (long long)step);
+    snprintf(dir, sizeof dir, "%s/snapshots/step-%lld", s->p->run->out_dir, (long long)step);
     snprintf(marker, sizeof marker, "%s/config.json", dir);
     if (file_exists(marker))
         return QAT_OK; /* taken before an interruption: the same weights */
@@ -338,7 +339,7 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
     s.p = p;
     p->steps_done = 0;
     p->rule_step = -1;
-    const int adaptive = p->adaptive && p->adaptive->enabled;
+    const int adaptive = p->run->adaptive.enabled;
     size_t vocab;
     int32_t bos, eos, mask_id, pad;
     qat_status st = open_shards(&s, &bos, &eos, &pad, &mask_id, &vocab);
@@ -356,23 +357,23 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
     qat_load_options lo;
     qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
     lo.task = QAT_TASK_MLM;
-    lo.quant = p->quant ? p->quant : "FP32";
+    lo.quant = p->run->quant ? p->run->quant : "FP32";
     if (st == QAT_OK)
-        st = qat_model_load(p->ctx, p->model_dir, &lo, &model);
+        st = qat_model_load(p->ctx, p->run->model_dir, &lo, &model);
     if (st == QAT_OK)
-        st = qat_trainer_create(model, p->train, p->schedule_steps, &t);
+        st = qat_trainer_create(model, &p->run->train, p->schedule_steps, &t);
     uint64_t pos[2] = {0, 0}; /* epoch, next sequence in the epoch's order */
     if (st == QAT_OK && file_exists(join(&s, "dapt.state")))
         st = qat_trainer_resume(t, s.path, pos);
     if (adaptive) {
-        s.rule_cfg = (qat_adaptive_rule){p->adaptive->patience, p->adaptive->min_delta};
+        s.rule_cfg = (qat_adaptive_rule){p->run->adaptive.patience, p->run->adaptive.min_delta};
         qat_adaptive_reset(&s.rule);
-        s.every = qat_adaptive_eval_every(p->adaptive, p->schedule_steps);
+        s.every = qat_adaptive_eval_every(&p->run->adaptive, p->schedule_steps);
         s.evals = json_object_new_array();
         if (st == QAT_OK)
             restore_evaluations(&s, t->step);
     }
-    const int64_t B = p->train->batch_size, L = p->max_seq_len;
+    const int64_t B = p->run->train.batch_size, L = p->run->max_seq_len;
     int32_t *ids = malloc((size_t)(B * L) * sizeof *ids), *labels = malloc((size_t)(B * L) * sizeof *labels);
     uint64_t *order = malloc((s.n_pool ? s.n_pool : 1) * sizeof *order);
     if (st == QAT_OK && (!ids || !labels || !order))
@@ -384,7 +385,7 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
     while (st == QAT_OK && !done && t->step < p->schedule_steps) {
         if (ordered_epoch != pos[0]) { /* the epoch's order: a seeded shuffle */
             qat_rng shuffle;
-            qat_rng_seed(&shuffle, p->seed ^ (0x9e3779b97f4a7c15ull * (pos[0] + 1)));
+            qat_rng_seed(&shuffle, p->run->seed ^ (0x9e3779b97f4a7c15ull * (pos[0] + 1)));
             for (uint64_t i = 0; i < s.n_pool; i++)
                 order[i] = s.pool[i];
             for (uint64_t i = s.n_pool - 1; i > 0; i--) {
@@ -438,11 +439,11 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
             (p->stop_on_rule || (!p->final_dir && step >= last_snapshot(p))))
             done = 1;
         if (st == QAT_OK) {
-            st = p->progress ? p->progress(p->progress_user, "dapt", step, p->schedule_steps, loss) : QAT_OK;
+            st = qat_run_progress(p->run, p->energy, "dapt", step, p->schedule_steps, loss);
             if (st == QAT_ERR_STATE)
                 qat_trainer_save(t, join(&s, "dapt.state"), pos);
         }
-        if (st == QAT_OK && !done && p->checkpoint_every > 0 && step % p->checkpoint_every == 0 &&
+        if (st == QAT_OK && !done && p->run->checkpoint_every > 0 && step % p->run->checkpoint_every == 0 &&
             step < p->schedule_steps)
             st = qat_trainer_save(t, join(&s, "dapt.state"), pos);
     }

@@ -2,8 +2,8 @@
  * per-alpha pipeline, the adaptive-alpha pipeline and the shared-prefix
  * DAPT run (qat_dapt_run). One schedule of `schedule_steps`; the model is
  * saved at each step of `snapshots` (out_dir/snapshots/step-<N>), and, when
- * the adaptive rule is on, the held-out loss is evaluated and logged and a
- * snapshot is taken where the rule fires. Resumable from out_dir/dapt.state
+ * the adaptive rule is on (run->adaptive.enabled), the held-out loss is
+ * evaluated and logged and a snapshot is taken where the rule fires. Resumable from out_dir/dapt.state
  * (and out_dir/adaptive.json for the evaluations). */
 #ifndef QAT_LIB_TRAIN_DAPT_H
 #define QAT_LIB_TRAIN_DAPT_H
@@ -11,26 +11,20 @@
 #include <stdio.h>
 
 #include "qat/train.h"
-
-typedef qat_status (*qat_dapt_progress_fn)(void *user, const char *phase, int64_t step, int64_t total, double loss);
+#include "study/energy.h"
 
 typedef struct qat_dapt_phase {
     qat_context *ctx;
     const qat_tokenizer *tok;
-    const char *model_dir, *quant, *corpus;
-    const char *out_dir;         /* shards/, dapt.state, snapshots/, adaptive.json */
+    const qat_run_options *run;  /* model, quant, corpus, out_dir (shards/, dapt.state, snapshots/,
+                                    adaptive.json), lengths, seed, optimiser, adaptive knobs, progress */
     const char *final_dir;       /* the model after the last step taken; NULL: none */
-    int64_t max_seq_len, checkpoint_every;
-    uint64_t seed;
-    const qat_train_options *train;
     int64_t schedule_steps;      /* the LR schedule's length (and the last step) */
     const int64_t *snapshots;    /* ascending steps in 1..schedule_steps */
     size_t n_snapshots;
-    const qat_adaptive_options *adaptive; /* NULL or !enabled: no evaluation */
-    int stop_on_rule;            /* 1: stop training where the rule fires */
+    int stop_on_rule;            /* 1: stop training where the rule fires (run->adaptive.enabled) */
     FILE *metrics;               /* may be NULL */
-    qat_dapt_progress_fn progress;
-    void *progress_user;
+    qat_energy_meter *energy;    /* sampled at every step; may be NULL */
     /* out */
     int64_t steps_done;          /* where training stopped */
     int64_t rule_step;           /* the step the rule fired at; -1: never */

@@ -24,6 +24,7 @@
 #include "study/energy.h"
 #include "study/evaluate.h"
 #include "study/plan.h"
+#include "study/run_options.h"
 #include "study/task_data.h"
 #include "train/trainer.h"
 
@@ -35,11 +36,7 @@ QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *o, uint32_t v
                   QAT_PIPELINE_OPTIONS_VERSION);
     memset(o, 0, sizeof *o);
     o->version = version;
-    o->total_steps = 30000;
-    o->max_seq_len = 512;
-    o->seed = 42;
-    qat_adaptive_options_defaults(&o->adaptive);
-    return qat_train_options_init(&o->train, QAT_TRAIN_OPTIONS_VERSION);
+    return qat_run_options_defaults(&o->run);
 }
 
 typedef struct run {
@@ -58,7 +55,7 @@ typedef struct run {
 
 static const char *join(run *r, const char *name)
 {
-    snprintf(r->path, sizeof r->path, "%s/%s", r->o->out_dir, name);
+    snprintf(r->path, sizeof r->path, "%s/%s", r->o->run.out_dir, name);
     return r->path;
 }
 
@@ -79,11 +76,7 @@ static void log_metrics(run *r, const char *phase, int64_t step, double loss, do
 
 static qat_status progress(run *r, const char *phase, int64_t step, int64_t total, double loss)
 {
-    qat_energy_sample(&r->energy);
-    if (r->o->progress && r->o->progress(r->o->progress_user, phase, step, total, loss))
-        return qat_fail(QAT_ERR_STATE, "stopped by the caller during %s at step %lld (checkpoint kept)", phase,
-                        (long long)step);
-    return QAT_OK;
+    return qat_run_progress(&r->o->run, &r->energy, phase, step, total, loss);
 }
 
 /* ---- task data ---------------------------------------------------------- */
@@ -109,7 +102,7 @@ static qat_status load_task(run *r)
     r->task = QAT_TASK_TOKEN_CLASSIFICATION;
     if (qat_data_seqcls_is_task_file(o->train_file)) { /* .tsv / .jsonl: sequence classification */
         r->task = QAT_TASK_SEQUENCE_CLASSIFICATION;
-        return qat_task_sets_load_seq(paths, o->seed, r->tok, (size_t)o->max_seq_len, r->sets, &r->labels);
+        return qat_task_sets_load_seq(paths, o->run.seed, r->tok, (size_t)o->run.max_seq_len, r->sets, &r->labels);
     }
     qat_data_conll_options co = {QAT_DATA_TAGS_ANY, 0};
     QAT_TRY(qat_data_conll_read_file(o->train_file, &co, &r->files[0]));
@@ -129,7 +122,7 @@ static qat_status load_task(run *r)
         if (r->files[i])
             sets[k++] = r->files[i];
     QAT_TRY(qat_data_labels_from_conll(sets, (size_t)n_files, &r->labels));
-    size_t max_len = (size_t)o->max_seq_len;
+    size_t max_len = (size_t)o->run.max_seq_len;
     if (r->files[1] && r->files[2]) {
         for (int i = 0; i < 3; i++)
             QAT_TRY(qat_task_set_encode(r->files[i], NULL, 0, r->labels, r->tok, max_len, &r->sets[i]));
@@ -142,7 +135,7 @@ static qat_status load_task(run *r)
     size_t *order = malloc(n * sizeof *order);
     if (!order)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "pipeline: out of memory");
-    qat_status st = qat_data_split_assign(n, &plan, o->seed, order);
+    qat_status st = qat_data_split_assign(n, &plan, o->run.seed, order);
     size_t counts[3] = {plan.n_train, plan.n_val, plan.n_test}, at = 0;
     for (int i = 0; st == QAT_OK && i < 3; i++) {
         st = qat_task_set_encode(r->files[0], order + at, counts[i], r->labels, r->tok, max_len, &r->sets[i]);
@@ -159,7 +152,7 @@ static qat_status load_model(run *r, const char *dir, qat_task task, qat_model *
     qat_load_options lo;
     qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
     lo.task = task;
-    lo.quant = r->o->quant ? r->o->quant : "FP32";
+    lo.quant = r->o->run.quant ? r->o->run.quant : "FP32";
     lo.num_labels = task != QAT_TASK_MLM ? (int64_t)qat_data_labels_count(r->labels) : 0;
     QAT_TRY(qat_model_load(r->ctx, dir, &lo, out));
     if (task == QAT_TASK_MLM)
@@ -181,11 +174,6 @@ static qat_status checkpoint(run *r, qat_trainer *t, const char *name, const uin
     return qat_trainer_save(t, join(r, name), pos);
 }
 
-static qat_status dapt_progress(void *user, const char *phase, int64_t step, int64_t total, double loss)
-{
-    return progress(user, phase, step, total, loss);
-}
-
 /* DAPT of this run (lib/study/dapt.c): `steps` is the schedule's length;
  * with adaptive alpha it stops where the held-out loss stopped improving
  * and *done says where. */
@@ -194,7 +182,7 @@ static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
     const qat_pipeline_options *o = r->o;
     *done = steps;
     if (file_exists(join(r, "dapt/config.json"))) { /* finished in an earlier run */
-        json_object *a = o->adaptive.enabled ? qat_dapt_adaptive_json(o->out_dir) : NULL, *v = NULL;
+        json_object *a = o->run.adaptive.enabled ? qat_dapt_adaptive_json(o->run.out_dir) : NULL, *v = NULL;
         if (a && json_object_object_get_ex(a, "steps_done", &v))
             *done = json_object_get_int64(v);
         json_object_put(a);
@@ -203,11 +191,8 @@ static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
     char final_dir[4096];
     snprintf(final_dir, sizeof final_dir, "%s", join(r, "dapt"));
     qat_dapt_phase p = {
-        .ctx = r->ctx, .tok = r->tok, .model_dir = o->model_dir, .quant = o->quant, .corpus = o->corpus,
-        .out_dir = o->out_dir, .final_dir = final_dir, .max_seq_len = o->max_seq_len,
-        .checkpoint_every = o->checkpoint_every, .seed = o->seed, .train = &o->train, .schedule_steps = steps,
-        .adaptive = &o->adaptive, .stop_on_rule = 1, .metrics = r->metrics, .progress = dapt_progress,
-        .progress_user = r,
+        .ctx = r->ctx, .tok = r->tok, .run = &o->run, .final_dir = final_dir, .schedule_steps = steps,
+        .stop_on_rule = 1, .metrics = r->metrics, .energy = &r->energy,
     };
     QAT_TRY(qat_dapt_phase_run(&p));
     *done = p.steps_done;
@@ -223,7 +208,7 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
         return load_model(r, join(r, "model"), r->task, out); /* finished earlier */
     qat_status st = load_model(r, start_dir, r->task, &model);
     if (st == QAT_OK && steps > 0)
-        st = qat_trainer_create(model, &o->train, steps, &t);
+        st = qat_trainer_create(model, &o->run.train, steps, &t);
     uint64_t pos[2] = {0, 0}; /* epoch, next batch of the epoch */
     if (st == QAT_OK && t && file_exists(join(r, "finetune.state")))
         st = qat_trainer_resume(t, r->path, pos);
@@ -232,12 +217,12 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
         st = qat_fail(QAT_ERR_FORMAT, "%s: no training sentence", o->train_file);
     qat_data_batch_options bo;
     qat_data_batch_options_init(&bo);
-    bo.batch_size = (size_t)o->train.batch_size;
+    bo.batch_size = (size_t)o->run.train.batch_size;
     bo.shuffle = 1;
     bo.bucketing = 1;
     qat_data_batches *plan = NULL;
     uint64_t planned_epoch = UINT64_MAX;
-    size_t cap = (size_t)(o->train.batch_size * o->max_seq_len);
+    size_t cap = (size_t)(o->run.train.batch_size * o->run.max_seq_len);
     int32_t *ids = malloc(cap * sizeof *ids), *mask = malloc(cap * sizeof *mask), *labels = malloc(cap * sizeof *labels);
     int32_t *types = malloc(cap * sizeof *types);
     if (st == QAT_OK && (!ids || !mask || !labels || !types))
@@ -247,7 +232,7 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
             qat_data_batches_free(plan);
             plan = NULL;
             qat_rng shuffle;
-            qat_rng_seed(&shuffle, o->seed ^ (0xbf58476d1ce4e5b9ull * (pos[0] + 1)));
+            qat_rng_seed(&shuffle, o->run.seed ^ (0xbf58476d1ce4e5b9ull * (pos[0] + 1)));
             st = qat_data_batches_plan(train->examples, train->n, &bo, &shuffle, &plan);
             planned_epoch = pos[0];
             if (st != QAT_OK)
@@ -272,7 +257,7 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
             if (st == QAT_ERR_STATE)
                 checkpoint(r, t, "finetune.state", pos);
         }
-        if (st == QAT_OK && o->checkpoint_every > 0 && t->step % o->checkpoint_every == 0 && t->step < steps)
+        if (st == QAT_OK && o->run.checkpoint_every > 0 && t->step % o->run.checkpoint_every == 0 && t->step < steps)
             st = checkpoint(r, t, "finetune.state", pos);
     }
     if (st == QAT_OK)
@@ -339,16 +324,16 @@ static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, co
     const qat_pipeline_options *o = r->o;
     json_object *j = json_object_new_object();
     json_object_object_add(j, "libqat_version", json_object_new_string(qat_version()));
-    json_object_object_add(j, "model", json_object_new_string(o->model_dir));
-    json_object_object_add(j, "quant", json_object_new_string(o->quant ? o->quant : "FP32"));
+    json_object_object_add(j, "model", json_object_new_string(o->run.model_dir));
+    json_object_object_add(j, "quant", json_object_new_string(o->run.quant ? o->run.quant : "FP32"));
     json_object_object_add(j, "alpha", json_object_new_double(o->alpha));
-    json_object_object_add(j, "total_steps", json_object_new_int64(o->total_steps));
+    json_object_object_add(j, "total_steps", json_object_new_int64(o->run.total_steps));
     json_object_object_add(j, "dapt_steps", json_object_new_int64(dapt_steps));
     json_object_object_add(j, "finetune_steps", json_object_new_int64(ft_steps));
     qat_plan_results_add(j, o, dapt_steps, dapt_info);
     json_object_object_add(j, "task", json_object_new_string(r->task == QAT_TASK_SEQUENCE_CLASSIFICATION
                                                                  ? "sequence-classification" : r->ner ? "ner" : "pos"));
-    json_object_object_add(j, "seed", json_object_new_int64((int64_t)o->seed));
+    json_object_object_add(j, "seed", json_object_new_int64((int64_t)o->run.seed));
     json_object_object_add(j, "backend", json_object_new_string(qat_context_backend(r->ctx)));
     json_object_object_add(j, "seconds", json_object_new_double(seconds));
     json_object_object_add(j, "eval", qat_eval_result_json(ev));
@@ -365,13 +350,11 @@ static qat_status validate(const qat_pipeline_options *o)
 {
     QAT_CHECK_ARG(o->version == QAT_PIPELINE_OPTIONS_VERSION,
                   "pipeline options: version %u (initialise them with qat_pipeline_options_init)", o->version);
-    QAT_CHECK_ARG(o->model_dir && o->train_file && o->out_dir,
+    QAT_CHECK_ARG(o->run.model_dir && o->train_file && o->run.out_dir,
                   "pipeline options: model_dir, train_file and out_dir are required");
     QAT_CHECK_ARG(o->alpha >= 0 && o->alpha < 1, "pipeline options: alpha must be in [0, 1), got %g", o->alpha);
-    QAT_CHECK_ARG(o->total_steps > 0, "pipeline options: total_steps must be > 0");
+    QAT_TRY(qat_run_options_check(&o->run, "pipeline options"));
     QAT_TRY(qat_plan_validate(o));
-    QAT_CHECK_ARG(o->max_seq_len >= 8 && o->max_seq_len <= 1 << 16, "pipeline options: max_seq_len must be 8..65536");
-    QAT_CHECK_ARG(o->checkpoint_every >= 0, "pipeline options: checkpoint_every must be >= 0");
     QAT_CHECK_ARG((o->eval_file == NULL) == (o->test_file == NULL),
                   "pipeline options: give both eval_file and test_file, or neither (a seeded split is made)");
     return QAT_OK;
@@ -381,32 +364,32 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
 {
     QAT_CHECK_ARG(ctx != NULL && o != NULL, "qat_pipeline_run: NULL context or options");
     QAT_TRY(validate(o));
-    QAT_TRY(qat_mkdirs(o->out_dir));
+    QAT_TRY(qat_mkdirs(o->run.out_dir));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     run r;
     memset(&r, 0, sizeof r);
     r.ctx = ctx;
     r.o = o;
-    QAT_TRY(qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->seed & INT64_MAX)));
+    QAT_TRY(qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->run.seed & INT64_MAX)));
     int64_t threads = 0;
     qat_context_get_int(ctx, QAT_CTX_THREADS, &threads);
-    QAT_TRY(qat_energy_start(&r.energy, qat_context_backend(ctx), threads, o->power_watts, o->carbon_intensity));
-    qat_status st = qat_tokenizer_load(o->tokenizer ? o->tokenizer : o->model_dir, &r.tok);
+    QAT_TRY(qat_energy_start(&r.energy, qat_context_backend(ctx), threads, o->run.power_watts, o->run.carbon_intensity));
+    qat_status st = qat_tokenizer_load(o->run.tokenizer ? o->run.tokenizer : o->run.model_dir, &r.tok);
     if (st == QAT_OK)
         st = load_task(&r);
     if (st == QAT_OK)
         r.metrics = fopen(join(&r, "metrics.jsonl"), "a");
     /* The plan decides where fine-tuning starts and how many steps DAPT
      * took (lib/study/plan.c, docs/training.md "Plans"). */
-    int64_t dapt_steps = (int64_t)llround(o->alpha * (double)o->total_steps);
+    int64_t dapt_steps = (int64_t)llround(o->alpha * (double)o->run.total_steps);
     char start[4096];
-    snprintf(start, sizeof start, "%s", o->model_dir);
+    snprintf(start, sizeof start, "%s", o->run.model_dir);
     json_object *dapt_info = NULL;
-    if (st == QAT_OK && o->plan == QAT_PLAN_SHARED_PREFIX && (o->adaptive.enabled || dapt_steps > 0)) {
+    if (st == QAT_OK && o->plan == QAT_PLAN_SHARED_PREFIX && (o->run.adaptive.enabled || dapt_steps > 0)) {
         st = qat_plan_shared_snapshot(o, &dapt_steps, start, sizeof start, &dapt_info);
-    } else if (st == QAT_OK && (o->adaptive.enabled || dapt_steps > 0)) {
-        int64_t schedule = o->adaptive.enabled ? (int64_t)llround(o->adaptive.alpha_max * (double)o->total_steps)
+    } else if (st == QAT_OK && (o->run.adaptive.enabled || dapt_steps > 0)) {
+        int64_t schedule = o->run.adaptive.enabled ? (int64_t)llround(o->run.adaptive.alpha_max * (double)o->run.total_steps)
                                                : dapt_steps;
         if (schedule > 0)
             st = run_dapt(&r, schedule, &dapt_steps);
@@ -415,7 +398,7 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
         if (st == QAT_OK && dapt_steps > 0)
             snprintf(start, sizeof start, "%s", join(&r, "dapt"));
     }
-    const int64_t ft_steps = o->total_steps - dapt_steps;
+    const int64_t ft_steps = o->run.total_steps - dapt_steps;
     qat_model *model = NULL;
     if (st == QAT_OK)
         st = run_finetune(&r, ft_steps, start, &model);
@@ -423,9 +406,9 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
     if (st == QAT_OK)
         st = progress(&r, "eval", 0, 2, NAN);
     if (st == QAT_OK)
-        st = qat_evaluate(model, &r.sets[1], r.labels, r.ner, (size_t)o->train.batch_size, o->seed, &ev);
+        st = qat_evaluate(model, &r.sets[1], r.labels, r.ner, (size_t)o->run.train.batch_size, o->run.seed, &ev);
     if (st == QAT_OK)
-        st = qat_evaluate(model, &r.sets[2], r.labels, r.ner, (size_t)o->train.batch_size, o->seed, &test);
+        st = qat_evaluate(model, &r.sets[2], r.labels, r.ner, (size_t)o->run.train.batch_size, o->run.seed, &test);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     qat_energy_reading energy;
     qat_energy_stop(&r.energy, &energy);

@@ -24,6 +24,7 @@
 #include "core/json.h"
 #include "study/dapt.h"
 #include "study/energy.h"
+#include "study/run_options.h"
 
 QAT_API qat_status qat_dapt_options_init(qat_dapt_options *o, uint32_t version)
 {
@@ -33,11 +34,7 @@ QAT_API qat_status qat_dapt_options_init(qat_dapt_options *o, uint32_t version)
                   QAT_DAPT_OPTIONS_VERSION);
     memset(o, 0, sizeof *o);
     o->version = version;
-    o->total_steps = 30000;
-    o->max_seq_len = 512;
-    o->seed = 42;
-    qat_adaptive_options_defaults(&o->adaptive);
-    return qat_train_options_init(&o->train, QAT_TRAIN_OPTIONS_VERSION);
+    return qat_run_options_defaults(&o->run);
 }
 
 static int exists(const char *path)
@@ -62,30 +59,16 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static qat_status sample_progress(void *user, const char *phase, int64_t step, int64_t total, double loss)
-{
-    void **u = user;
-    const qat_dapt_options *o = u[0];
-    qat_energy_sample(u[1]);
-    if (o->progress && o->progress(o->progress_user, phase, step, total, loss))
-        return qat_fail(QAT_ERR_STATE, "stopped by the caller during %s at step %lld (checkpoint kept)", phase,
-                        (long long)step);
-    return QAT_OK;
-}
-
 static qat_status dapt_validate(const qat_dapt_options *o)
 {
     QAT_CHECK_ARG(o->version == QAT_DAPT_OPTIONS_VERSION,
                   "DAPT options: version %u (initialise them with qat_dapt_options_init)", o->version);
-    QAT_CHECK_ARG(o->model_dir && o->corpus && o->out_dir, "DAPT options: model_dir, corpus and out_dir are required");
-    QAT_CHECK_ARG(o->total_steps > 0, "DAPT options: total_steps must be > 0");
+    QAT_CHECK_ARG(o->run.model_dir && o->run.corpus && o->run.out_dir, "DAPT options: model_dir, corpus and out_dir are required");
     QAT_CHECK_ARG(o->n_alphas == 0 || o->alphas, "DAPT options: NULL alphas");
-    QAT_CHECK_ARG(o->max_seq_len >= 8 && o->max_seq_len <= 1 << 16, "DAPT options: max_seq_len must be 8..65536");
-    QAT_CHECK_ARG(o->checkpoint_every >= 0, "DAPT options: checkpoint_every must be >= 0");
     for (size_t i = 0; i < o->n_alphas; i++)
         QAT_CHECK_ARG(o->alphas[i] >= 0 && o->alphas[i] < 1, "DAPT options: alphas[%zu] = %g is outside [0, 1)", i,
                       o->alphas[i]);
-    return qat_adaptive_options_check(&o->adaptive, "DAPT options");
+    return qat_run_options_check(&o->run, "DAPT options");
 }
 
 QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
@@ -93,7 +76,7 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
     QAT_CHECK_ARG(ctx != NULL && o != NULL, "qat_dapt_run: NULL context or options");
     QAT_TRY(dapt_validate(o));
     char quant[256];
-    QAT_TRY(canonical_quant(o->quant, quant, sizeof quant));
+    QAT_TRY(canonical_quant(o->run.quant, quant, sizeof quant));
     /* The snapshot steps, and the schedule that reaches the last of them. */
     int64_t *steps = malloc((o->n_alphas + 1) * sizeof *steps);
     if (!steps)
@@ -101,14 +84,14 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
     size_t n = 0;
     int64_t schedule = 0;
     for (size_t i = 0; i < o->n_alphas; i++) {
-        int64_t s = (int64_t)llround(o->alphas[i] * (double)o->total_steps);
+        int64_t s = (int64_t)llround(o->alphas[i] * (double)o->run.total_steps);
         if (s > 0)
             steps[n++] = s;
         if (s > schedule)
             schedule = s;
     }
-    if (o->adaptive.enabled) {
-        int64_t s = (int64_t)llround(o->adaptive.alpha_max * (double)o->total_steps);
+    if (o->run.adaptive.enabled) {
+        int64_t s = (int64_t)llround(o->run.adaptive.alpha_max * (double)o->run.total_steps);
         if (s > schedule)
             schedule = s;
     }
@@ -122,10 +105,10 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
         free(steps);
         return qat_fail(QAT_ERR_INVALID_ARGUMENT, "qat_dapt_run: no alpha gives a DAPT step (every alpha rounds to 0 "
                                                   "steps of %lld) and adaptive alpha is off",
-                        (long long)o->total_steps);
+                        (long long)o->run.total_steps);
     }
     char path[4200];
-    snprintf(path, sizeof path, "%s/dapt.json", o->out_dir);
+    snprintf(path, sizeof path, "%s/dapt.json", o->run.out_dir);
     qat_status st = QAT_OK;
     if (exists(path)) { /* finished before: only check it is this run */
         json_object *j = json_object_from_file(path);
@@ -134,41 +117,37 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
             !json_object_object_get_ex(j, "total_steps", &total))
             st = qat_fail(QAT_ERR_FORMAT, "%s: not a DAPT run record (remove it to run again)", path);
         else if (strcmp(json_object_get_string(q), quant) || json_object_get_int64(sched) != schedule ||
-                 json_object_get_int64(total) != o->total_steps)
+                 json_object_get_int64(total) != o->run.total_steps)
             st = qat_fail(QAT_ERR_STATE,
                           "%s records %s, a schedule of %lld steps for B_total %lld; this run asks for %s, %lld "
                           "steps for %lld (use another out_dir)", path, json_object_get_string(q),
                           (long long)json_object_get_int64(sched), (long long)json_object_get_int64(total), quant,
-                          (long long)schedule, (long long)o->total_steps);
+                          (long long)schedule, (long long)o->run.total_steps);
         json_object_put(j);
         free(steps);
         return st;
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = qat_mkdirs(o->out_dir);
+    st = qat_mkdirs(o->run.out_dir);
     if (st == QAT_OK)
-        st = qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->seed & INT64_MAX));
+        st = qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->run.seed & INT64_MAX));
     int64_t threads = 0;
     qat_context_get_int(ctx, QAT_CTX_THREADS, &threads);
     qat_energy_meter meter;
     memset(&meter, 0, sizeof meter);
     int metering = 0;
-    if (st == QAT_OK && (st = qat_energy_start(&meter, qat_context_backend(ctx), threads, o->power_watts,
-                                               o->carbon_intensity)) == QAT_OK)
+    if (st == QAT_OK && (st = qat_energy_start(&meter, qat_context_backend(ctx), threads, o->run.power_watts,
+                                               o->run.carbon_intensity)) == QAT_OK)
         metering = 1;
     qat_tokenizer *tok = NULL;
     if (st == QAT_OK)
-        st = qat_tokenizer_load(o->tokenizer ? o->tokenizer : o->model_dir, &tok);
-    snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
+        st = qat_tokenizer_load(o->run.tokenizer ? o->run.tokenizer : o->run.model_dir, &tok);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", o->run.out_dir);
     FILE *metrics = st == QAT_OK ? fopen(path, "a") : NULL;
-    void *user[2] = {(void *)o, &meter};
     qat_dapt_phase p = {
-        .ctx = ctx, .tok = tok, .model_dir = o->model_dir, .quant = o->quant, .corpus = o->corpus,
-        .out_dir = o->out_dir, .final_dir = NULL, .max_seq_len = o->max_seq_len,
-        .checkpoint_every = o->checkpoint_every, .seed = o->seed, .train = &o->train, .schedule_steps = schedule,
-        .snapshots = steps, .n_snapshots = n, .adaptive = &o->adaptive, .stop_on_rule = 0, .metrics = metrics,
-        .progress = sample_progress, .progress_user = user,
+        .ctx = ctx, .tok = tok, .run = &o->run, .final_dir = NULL, .schedule_steps = schedule, .snapshots = steps,
+        .n_snapshots = n, .stop_on_rule = 0, .metrics = metrics, .energy = &meter,
     };
     if (st == QAT_OK)
         st = qat_dapt_phase_run(&p);
@@ -181,17 +160,17 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
         json_object *j = json_object_new_object();
         json_object_object_add(j, "libqat_version", json_object_new_string(qat_version()));
         json_object_object_add(j, "plan", json_object_new_string("shared-prefix"));
-        json_object_object_add(j, "model", json_object_new_string(o->model_dir));
+        json_object_object_add(j, "model", json_object_new_string(o->run.model_dir));
         json_object_object_add(j, "quant", json_object_new_string(quant));
-        json_object_object_add(j, "seed", json_object_new_int64((int64_t)o->seed));
-        json_object_object_add(j, "total_steps", json_object_new_int64(o->total_steps));
+        json_object_object_add(j, "seed", json_object_new_int64((int64_t)o->run.seed));
+        json_object_object_add(j, "total_steps", json_object_new_int64(o->run.total_steps));
         json_object_object_add(j, "schedule_steps", json_object_new_int64(schedule));
         json_object_object_add(j, "warmup_steps",
-                               json_object_new_int64((int64_t)ceil((double)schedule * o->train.warmup_ratio)));
+                               json_object_new_int64((int64_t)ceil((double)schedule * o->run.train.warmup_ratio)));
         json_object_object_add(j, "steps_done", json_object_new_int64(p.steps_done));
         json_object *snaps = json_object_new_array();
         for (size_t i = 0; i < o->n_alphas; i++) {
-            int64_t s = (int64_t)llround(o->alphas[i] * (double)o->total_steps);
+            int64_t s = (int64_t)llround(o->alphas[i] * (double)o->run.total_steps);
             if (s == 0)
                 continue;
             json_object *e = json_object_new_object();
@@ -203,20 +182,20 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
             json_object_array_add(snaps, e);
         }
         json_object_object_add(j, "snapshots", snaps);
-        if (o->adaptive.enabled) {
-            json_object *a = qat_dapt_adaptive_json(o->out_dir);
+        if (o->run.adaptive.enabled) {
+            json_object *a = qat_dapt_adaptive_json(o->run.out_dir);
             if (!a)
                 a = json_object_new_object();
             int64_t step = p.rule_step >= 0 ? p.rule_step : p.steps_done;
             json_object_object_add(a, "step", json_object_new_int64(step));
-            json_object_object_add(a, "alpha", json_object_new_double((double)step / (double)o->total_steps));
+            json_object_object_add(a, "alpha", json_object_new_double((double)step / (double)o->run.total_steps));
             json_object_object_add(a, "stopped_by_rule", json_object_new_boolean(p.rule_step >= 0));
             json_object_object_add(j, "adaptive", a);
         }
         json_object_object_add(j, "seconds", json_object_new_double((double)(t1.tv_sec - t0.tv_sec) +
                                                                      1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
         json_object_object_add(j, "energy", qat_energy_json(&energy));
-        snprintf(path, sizeof path, "%s/dapt.json", o->out_dir);
+        snprintf(path, sizeof path, "%s/dapt.json", o->run.out_dir);
         st = qat_json_write_file(path, j); /* last: its presence means "finished" */
         json_object_put(j);
     }
@@ -234,13 +213,13 @@ qat_status qat_plan_validate(const qat_pipeline_options *o)
     QAT_CHECK_ARG(o->plan == QAT_PLAN_PER_ALPHA || o->plan == QAT_PLAN_SHARED_PREFIX,
                   "pipeline options: unknown plan %d", (int)o->plan);
     /* alpha 0 runs no DAPT under either plan: no dapt_dir needed */
-    QAT_CHECK_ARG(o->plan != QAT_PLAN_SHARED_PREFIX || o->dapt_dir || (o->alpha == 0 && !o->adaptive.enabled),
+    QAT_CHECK_ARG(o->plan != QAT_PLAN_SHARED_PREFIX || o->dapt_dir || (o->alpha == 0 && !o->run.adaptive.enabled),
                   "pipeline options: the shared-prefix plan needs dapt_dir (a qat_dapt_run directory)");
-    QAT_CHECK_ARG(!o->adaptive.enabled || o->plan == QAT_PLAN_SHARED_PREFIX || o->corpus,
+    QAT_CHECK_ARG(!o->run.adaptive.enabled || o->plan == QAT_PLAN_SHARED_PREFIX || o->run.corpus,
                   "pipeline options: adaptive alpha needs a corpus for DAPT");
-    QAT_CHECK_ARG(o->plan == QAT_PLAN_SHARED_PREFIX || o->adaptive.enabled || o->alpha == 0 || o->corpus,
+    QAT_CHECK_ARG(o->plan == QAT_PLAN_SHARED_PREFIX || o->run.adaptive.enabled || o->alpha == 0 || o->run.corpus,
                   "pipeline options: alpha > 0 needs a corpus for DAPT");
-    return qat_adaptive_options_check(&o->adaptive, "pipeline options");
+    return QAT_OK; /* the adaptive knobs: qat_run_options_check */
 }
 
 qat_status qat_plan_shared_snapshot(const qat_pipeline_options *o, int64_t *dapt_steps, char *dir, size_t cap,
@@ -248,7 +227,7 @@ qat_status qat_plan_shared_snapshot(const qat_pipeline_options *o, int64_t *dapt
 {
     *info = NULL;
     char path[4200], quant[256];
-    QAT_TRY(canonical_quant(o->quant, quant, sizeof quant));
+    QAT_TRY(canonical_quant(o->run.quant, quant, sizeof quant));
     snprintf(path, sizeof path, "%s/dapt.json", o->dapt_dir);
     if (!exists(path))
         return qat_fail(QAT_ERR_STATE, "the shared DAPT run %s has not finished (no dapt.json): run it first "
@@ -263,17 +242,17 @@ qat_status qat_plan_shared_snapshot(const qat_pipeline_options *o, int64_t *dapt
     int64_t step = -1;
     if (strcmp(their, quant))
         st = qat_fail(QAT_ERR_STATE, "the shared DAPT run %s trained %s, this run is %s", o->dapt_dir, their, quant);
-    else if (total != o->total_steps)
+    else if (total != o->run.total_steps)
         st = qat_fail(QAT_ERR_STATE, "the shared DAPT run %s was planned for B_total = %lld, this run has %lld",
-                      o->dapt_dir, (long long)total, (long long)o->total_steps);
-    else if (o->adaptive.enabled) {
+                      o->dapt_dir, (long long)total, (long long)o->run.total_steps);
+    else if (o->run.adaptive.enabled) {
         json_object *a = NULL;
         if (json_object_object_get_ex(j, "adaptive", &a) && json_object_object_get_ex(a, "step", &v))
             step = json_object_get_int64(v);
         else
             st = qat_fail(QAT_ERR_STATE, "the shared DAPT run %s ran without adaptive alpha", o->dapt_dir);
     } else {
-        step = (int64_t)llround(o->alpha * (double)o->total_steps);
+        step = (int64_t)llround(o->alpha * (double)o->run.total_steps);
     }
     if (st == QAT_OK) {
         snprintf(dir, cap, "%s/snapshots/step-%lld", o->dapt_dir, (long long)step);
@@ -281,7 +260,7 @@ qat_status qat_plan_shared_snapshot(const qat_pipeline_options *o, int64_t *dapt
         if (step <= 0 || !exists(path))
             st = qat_fail(QAT_ERR_STATE, "the shared DAPT run %s has no snapshot at step %lld (alpha %g of %lld): was "
                                          "it planned with this alpha?", o->dapt_dir, (long long)step, o->alpha,
-                          (long long)o->total_steps);
+                          (long long)o->run.total_steps);
     }
     if (st == QAT_OK) {
         *dapt_steps = step;
@@ -292,7 +271,7 @@ qat_status qat_plan_shared_snapshot(const qat_pipeline_options *o, int64_t *dapt
         if (json_object_object_get_ex(j, "seed", &v))
             json_object_object_add(d, "seed", json_object_get(v));
         json_object *a = NULL;
-        if (o->adaptive.enabled && json_object_object_get_ex(j, "adaptive", &a))
+        if (o->run.adaptive.enabled && json_object_object_get_ex(j, "adaptive", &a))
             json_object_object_add(d, "adaptive", json_object_get(a));
         *info = d;
     }
@@ -304,21 +283,21 @@ void qat_plan_results_add(json_object *r, const qat_pipeline_options *o, int64_t
 {
     json_object_object_add(r, "plan", json_object_new_string(o->plan == QAT_PLAN_SHARED_PREFIX ? "shared-prefix"
                                                                                                : "per-alpha"));
-    json_object_object_add(r, "alpha_mode", json_object_new_string(o->adaptive.enabled ? "adaptive" : "fixed"));
-    if (o->adaptive.enabled) {
+    json_object_object_add(r, "alpha_mode", json_object_new_string(o->run.adaptive.enabled ? "adaptive" : "fixed"));
+    if (o->run.adaptive.enabled) {
         /* The chosen alpha is what the run did: DAPT steps over B_total. */
-        json_object_object_add(r, "alpha", json_object_new_double((double)dapt_steps / (double)o->total_steps));
+        json_object_object_add(r, "alpha", json_object_new_double((double)dapt_steps / (double)o->run.total_steps));
         json_object *a = NULL;
         if (o->plan == QAT_PLAN_SHARED_PREFIX && dapt_info) {
             if (json_object_object_get_ex(dapt_info, "adaptive", &a))
                 json_object_get(a); /* dapt_info drops it below */
         } else {
-            a = qat_dapt_adaptive_json(o->out_dir);
+            a = qat_dapt_adaptive_json(o->run.out_dir);
         }
         if (!a)
             a = json_object_new_object();
         json_object_object_add(a, "chosen_alpha",
-                               json_object_new_double((double)dapt_steps / (double)o->total_steps));
+                               json_object_new_double((double)dapt_steps / (double)o->run.total_steps));
         json_object_object_add(a, "chosen_steps", json_object_new_int64(dapt_steps));
         json_object_object_add(r, "adaptive", a);
     }

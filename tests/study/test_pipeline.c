@@ -17,17 +17,17 @@
 static void options(qat_pipeline_options *o, const char *out, const char *quant, double alpha, int64_t steps)
 {
     QAT_ASSERT_OK(qat_pipeline_options_init(o, QAT_PIPELINE_OPTIONS_VERSION));
-    o->model_dir = DATA "/model";
-    o->tokenizer = DATA "/spm.model";
+    o->run.model_dir = DATA "/model";
+    o->run.tokenizer = DATA "/spm.model";
     o->train_file = DATA "/task.conll";
-    o->corpus = DATA "/corpus.txt";
-    o->out_dir = out;
-    o->quant = quant;
+    o->run.corpus = DATA "/corpus.txt";
+    o->run.out_dir = out;
+    o->run.quant = quant;
     o->alpha = alpha;
-    o->total_steps = steps;
-    o->max_seq_len = 32;
-    o->train.batch_size = 16;
-    o->train.learning_rate = 2e-3;
+    o->run.total_steps = steps;
+    o->run.max_seq_len = 32;
+    o->run.train.batch_size = 16;
+    o->run.train.learning_rate = 2e-3;
 }
 
 #ifdef PIPELINE_SLOW
@@ -41,7 +41,7 @@ START_TEST(learns_the_task)
     char *dir = temp_dir("pipeline");
     qat_pipeline_options o;
     options(&o, dir, configs[_i], 0.0, 300);
-    o.train.learning_rate = 3e-3;
+    o.run.train.learning_rate = 3e-3;
     double f1 = 0.0;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
     ck_assert_msg(f1 >= 0.9, "%s: test F1 %.3f < 0.9", configs[_i], f1);
@@ -77,18 +77,18 @@ START_TEST(resume_is_bit_identical)
     qat_pipeline_options o;
     double f1_a, f1_b;
     options(&o, a, "E6W1.58A6", 0.5, 40);
-    o.checkpoint_every = 7;
+    o.run.checkpoint_every = 7;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1_a));
 
     options(&o, b, "E6W1.58A6", 0.5, 40);
-    o.checkpoint_every = 7;
+    o.run.checkpoint_every = 7;
     stopper s1 = {"dapt", 11, 0}, s2 = {"finetune", 5, 0};
-    o.progress = stop_at;
-    o.progress_user = &s1;
+    o.run.progress = stop_at;
+    o.run.progress_user = &s1;
     QAT_ASSERT_FAILS(qat_pipeline_run(ctx, &o, &f1_b), QAT_ERR_STATE, "stopped");
-    o.progress_user = &s2;
+    o.run.progress_user = &s2;
     QAT_ASSERT_FAILS(qat_pipeline_run(ctx, &o, &f1_b), QAT_ERR_STATE, "stopped");
-    o.progress = NULL;
+    o.run.progress = NULL;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1_b));
     ck_assert(f1_a == f1_b);
     const char *files[] = {"dapt/model.safetensors", "model/model.safetensors", "model/qat_quantizers.safetensors"};
@@ -121,7 +121,7 @@ START_TEST(bad_options_and_files_rejected)
     double f1;
     QAT_ASSERT_FAILS(qat_pipeline_run(ctx, &o, &f1), QAT_ERR_INVALID_ARGUMENT, "alpha");
     options(&o, dir, "E6W1.58A6", 0.5, 10);
-    o.corpus = NULL;
+    o.run.corpus = NULL;
     QAT_ASSERT_FAILS(qat_pipeline_run(ctx, &o, &f1), QAT_ERR_INVALID_ARGUMENT, "corpus");
     options(&o, dir, "E6W1.58A6", 0.0, 10);
     o.train_file = "/nonexistent.conll";
@@ -151,7 +151,7 @@ START_TEST(short_run_writes_results)
     char nested[600];
     snprintf(nested, sizeof nested, "%s/runs/a", dir); /* parents are created */
     options(&o, nested, "E6W1.58A6", 0.5, 4);
-    o.checkpoint_every = 1;
+    o.run.checkpoint_every = 1;
     double f1 = -1.0;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
     ck_assert(f1 >= 0.0 && f1 <= 1.0);

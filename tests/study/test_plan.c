@@ -155,33 +155,33 @@ static size_t count_lines(const char *dir, const char *name, const char *needle)
 static void pipe_options(qat_pipeline_options *o, const char *out, double alpha, int64_t steps)
 {
     QAT_ASSERT_OK(qat_pipeline_options_init(o, QAT_PIPELINE_OPTIONS_VERSION));
-    o->model_dir = DATA "/model";
-    o->tokenizer = DATA "/spm.model";
+    o->run.model_dir = DATA "/model";
+    o->run.tokenizer = DATA "/spm.model";
     o->train_file = DATA "/task.conll";
-    o->corpus = DATA "/corpus.txt";
-    o->out_dir = out;
-    o->quant = "E6W1.58A6";
+    o->run.corpus = DATA "/corpus.txt";
+    o->run.out_dir = out;
+    o->run.quant = "E6W1.58A6";
     o->alpha = alpha;
-    o->total_steps = steps;
-    o->max_seq_len = 32;
-    o->train.batch_size = 4;
-    o->train.learning_rate = 2e-3;
+    o->run.total_steps = steps;
+    o->run.max_seq_len = 32;
+    o->run.train.batch_size = 4;
+    o->run.train.learning_rate = 2e-3;
 }
 
 static void dapt_options(qat_dapt_options *d, const char *out, const double *alphas, size_t n, int64_t steps)
 {
     QAT_ASSERT_OK(qat_dapt_options_init(d, QAT_DAPT_OPTIONS_VERSION));
-    d->model_dir = DATA "/model";
-    d->tokenizer = DATA "/spm.model";
-    d->corpus = DATA "/corpus.txt";
-    d->out_dir = out;
-    d->quant = "e6w1.58a6"; /* canonicalised: the cells say E6W1.58A6 */
+    d->run.model_dir = DATA "/model";
+    d->run.tokenizer = DATA "/spm.model";
+    d->run.corpus = DATA "/corpus.txt";
+    d->run.out_dir = out;
+    d->run.quant = "e6w1.58a6"; /* canonicalised: the cells say E6W1.58A6 */
     d->alphas = alphas;
     d->n_alphas = n;
-    d->total_steps = steps;
-    d->max_seq_len = 32;
-    d->train.batch_size = 4;
-    d->train.learning_rate = 2e-3;
+    d->run.total_steps = steps;
+    d->run.max_seq_len = 32;
+    d->run.train.batch_size = 4;
+    d->run.train.learning_rate = 2e-3;
 }
 
 START_TEST(shared_prefix_plan)
@@ -214,7 +214,7 @@ START_TEST(shared_prefix_plan)
     /* running it again finds it finished; another quant is refused */
     QAT_ASSERT_OK(qat_dapt_run(ctx, &d));
     ck_assert_uint_eq(count_lines(shared, "metrics.jsonl", "\"dapt\""), 4);
-    d.quant = "E8W8A8";
+    d.run.quant = "E8W8A8";
     QAT_ASSERT_FAILS(qat_dapt_run(ctx, &d), QAT_ERR_STATE, "E6W1.58A6");
 
     /* fine-tuning cells from the snapshots */
@@ -223,7 +223,7 @@ START_TEST(shared_prefix_plan)
     pipe_options(&o, cell_a, 0.25, B);
     o.plan = QAT_PLAN_SHARED_PREFIX;
     o.dapt_dir = shared;
-    o.corpus = NULL; /* not needed: no DAPT in the cell */
+    o.run.corpus = NULL; /* not needed: no DAPT in the cell */
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
     json_object *r = read_json(cell_a, "results.json");
     ck_assert_str_eq(json_object_get_string(get(r, "plan")), "shared-prefix");
@@ -254,7 +254,7 @@ START_TEST(shared_prefix_plan)
     pipe_options(&o, bad, 0.4, B);
     o.plan = QAT_PLAN_SHARED_PREFIX;
     o.dapt_dir = shared;
-    o.quant = "E8W8A8";
+    o.run.quant = "E8W8A8";
     QAT_ASSERT_FAILS(qat_pipeline_run(ctx, &o, &f1), QAT_ERR_STATE, "trained E6W1.58A6");
     pipe_options(&o, bad, 0.5, B);
     o.plan = QAT_PLAN_SHARED_PREFIX;
@@ -301,11 +301,11 @@ START_TEST(adaptive_alpha_runs)
      * best, the next `patience` (2) do not improve -> the rule fires at the
      * third evaluation, step 3 with eval_every 1. */
     pipe_options(&o, per, 0.0, B);
-    o.adaptive.enabled = 1;
-    o.adaptive.eval_every = 1;
-    o.adaptive.patience = 2;
-    o.adaptive.min_delta = 100.0;
-    o.adaptive.heldout_sequences = 8;
+    o.run.adaptive.enabled = 1;
+    o.run.adaptive.eval_every = 1;
+    o.run.adaptive.patience = 2;
+    o.run.adaptive.min_delta = 100.0;
+    o.run.adaptive.heldout_sequences = 8;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
     json_object *r = read_json(per, "results.json");
     ck_assert_str_eq(json_object_get_string(get(r, "alpha_mode")), "adaptive");
@@ -325,9 +325,9 @@ START_TEST(adaptive_alpha_runs)
 
     /* patience larger than the evaluations: the whole schedule, alpha_max */
     pipe_options(&o, never, 0.0, B);
-    o.adaptive.enabled = 1;
-    o.adaptive.eval_every = 3;
-    o.adaptive.patience = 50;
+    o.run.adaptive.enabled = 1;
+    o.run.adaptive.eval_every = 3;
+    o.run.adaptive.patience = 50;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
     r = read_json(never, "results.json");
     ck_assert_int_eq(geti(r, "dapt_steps"), 9);
@@ -342,11 +342,11 @@ START_TEST(adaptive_alpha_runs)
     const double alphas[2] = {0, 0.5};
     qat_dapt_options d;
     dapt_options(&d, shared, alphas, 2, B);
-    d.adaptive = o.adaptive;
-    d.adaptive.eval_every = 1;
-    d.adaptive.patience = 2;
-    d.adaptive.min_delta = 100.0;
-    d.adaptive.heldout_sequences = 8;
+    d.run.adaptive = o.run.adaptive;
+    d.run.adaptive.eval_every = 1;
+    d.run.adaptive.patience = 2;
+    d.run.adaptive.min_delta = 100.0;
+    d.run.adaptive.heldout_sequences = 8;
     QAT_ASSERT_OK(qat_dapt_run(ctx, &d));
     json_object *dj = read_json(shared, "dapt.json");
     ck_assert_int_eq(geti(dj, "schedule_steps"), 9);
@@ -362,7 +362,7 @@ START_TEST(adaptive_alpha_runs)
     pipe_options(&o, cell, 0.0, B);
     o.plan = QAT_PLAN_SHARED_PREFIX;
     o.dapt_dir = shared;
-    o.adaptive.enabled = 1;
+    o.run.adaptive.enabled = 1;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
     r = read_json(cell, "results.json");
     ck_assert_int_eq(geti(r, "dapt_steps"), 3);

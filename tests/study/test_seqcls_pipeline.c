@@ -62,23 +62,23 @@ static const char *path_in(const char *dir, const char *name)
 static void options(qat_pipeline_options *o, const char *dir, const char *quant, double alpha, int64_t steps)
 {
     QAT_ASSERT_OK(qat_pipeline_options_init(o, QAT_PIPELINE_OPTIONS_VERSION));
-    o->model_dir = DATA "/model";
-    o->tokenizer = DATA "/spm.model";
+    o->run.model_dir = DATA "/model";
+    o->run.tokenizer = DATA "/spm.model";
     o->train_file = strdup(path_in(dir, "train.tsv"));
-    o->corpus = DATA "/corpus.txt";
-    o->out_dir = strdup(path_in(dir, "run"));
-    o->quant = quant;
+    o->run.corpus = DATA "/corpus.txt";
+    o->run.out_dir = strdup(path_in(dir, "run"));
+    o->run.quant = quant;
     o->alpha = alpha;
-    o->total_steps = steps;
-    o->max_seq_len = 48;
-    o->train.batch_size = 16;
-    o->train.learning_rate = 2e-3;
+    o->run.total_steps = steps;
+    o->run.max_seq_len = 48;
+    o->run.train.batch_size = 16;
+    o->run.train.learning_rate = 2e-3;
 }
 
 static void free_options(qat_pipeline_options *o)
 {
     free((void *)o->train_file);
-    free((void *)o->out_dir);
+    free((void *)o->run.out_dir);
 }
 
 static json_object *read_json(const char *path)
@@ -110,10 +110,10 @@ START_TEST(learns_the_pair_task)
     write_task(path_in(dir, "train.tsv"), 800, 7, 0);
     qat_pipeline_options o;
     options(&o, dir, configs[_i], 0.0, 600);
-    o.train.learning_rate = 1e-3;
+    o.run.train.learning_rate = 1e-3;
     double acc = 0.0;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &acc));
-    json_object *r = read_json(path_in(o.out_dir, "results.json"));
+    json_object *r = read_json(path_in(o.run.out_dir, "results.json"));
     printf("%s: test accuracy %.3f, macro F1 %.3f\n", configs[_i], acc, num(r, "test", "macro_f1"));
     ck_assert_msg(acc >= 0.9, "%s: test accuracy %.3f < 0.9", configs[_i], acc);
     ck_assert(num(r, "test", "macro_f1") >= 0.9);
@@ -148,23 +148,23 @@ START_TEST(roberta_pairs_through_the_pipeline)
     write_task(path_in(dir, "test.jsonl"), 40, 3, 1);
     qat_pipeline_options o;
     options(&o, dir, "E6W1.58A6", 0.5, 6);
-    o.train.batch_size = 8;
+    o.run.train.batch_size = 8;
     o.eval_file = path_in(dir, "eval.jsonl");
     char test_file[700];
     snprintf(test_file, sizeof test_file, "%s", path_in(dir, "test.jsonl"));
     o.test_file = test_file;
     double acc = -1.0;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &acc));
-    json_object *r = read_json(path_in(o.out_dir, "results.json"));
+    json_object *r = read_json(path_in(o.run.out_dir, "results.json"));
     ck_assert_str_eq(str(r, "task", NULL), "sequence-classification");
     ck_assert_str_eq(str(r, "test", "f1_metric"), "accuracy");
     ck_assert(num(r, "test", "accuracy") == acc && num(r, "test", "f1") == acc);
     ck_assert(num(r, "test", "examples") == 40 && num(r, "eval", "examples") == 24);
     double macro = num(r, "test", "macro_f1");
     ck_assert(macro >= 0.0 && macro <= 1.0);
-    ck_assert_int_eq(access(path_in(o.out_dir, "dapt/config.json"), R_OK), 0);
+    ck_assert_int_eq(access(path_in(o.run.out_dir, "dapt/config.json"), R_OK), 0);
     /* The saved classifier: sequence-classification head, sorted label names. */
-    json_object *cfg = read_json(path_in(o.out_dir, "model/config.json"));
+    json_object *cfg = read_json(path_in(o.run.out_dir, "model/config.json"));
     json_object *arch = NULL;
     ck_assert(json_object_object_get_ex(cfg, "architectures", &arch));
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(arch, 0)), "RobertaForSequenceClassification");
@@ -176,7 +176,7 @@ START_TEST(roberta_pairs_through_the_pipeline)
     QAT_ASSERT_OK(qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION));
     lo.task = QAT_TASK_SEQUENCE_CLASSIFICATION;
     qat_model *m;
-    QAT_ASSERT_OK(qat_model_load(ctx, path_in(o.out_dir, "model"), &lo, &m));
+    QAT_ASSERT_OK(qat_model_load(ctx, path_in(o.run.out_dir, "model"), &lo, &m));
     qat_tokenizer *tok;
     QAT_ASSERT_OK(qat_tokenizer_load(DATA "/spm.model", &tok));
     double again = -1.0;
@@ -248,17 +248,17 @@ START_TEST(bert_pairs_through_the_pipeline)
     fclose(f);
     qat_pipeline_options o;
     options(&o, dir, "E8W8A8", 0.0, 3);
-    o.model_dir = model_path;
-    o.tokenizer = NULL; /* the model directory's vocab.txt */
-    o.train.batch_size = 8;
+    o.run.model_dir = model_path;
+    o.run.tokenizer = NULL; /* the model directory's vocab.txt */
+    o.run.train.batch_size = 8;
     double acc = -1.0;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &acc));
     ck_assert(acc >= 0.0 && acc <= 1.0);
-    json_object *r = read_json(path_in(o.out_dir, "results.json"));
+    json_object *r = read_json(path_in(o.run.out_dir, "results.json"));
     ck_assert_str_eq(str(r, "task", NULL), "sequence-classification");
     ck_assert(num(r, "test", "examples") == 12 && num(r, "eval", "examples") == 6); /* 70/10/20 of 60 */
     json_object_put(r);
-    json_object *cfg = read_json(path_in(o.out_dir, "model/config.json"));
+    json_object *cfg = read_json(path_in(o.run.out_dir, "model/config.json"));
     ck_assert_str_eq(str(cfg, "id2label", "1"), "1"); /* integer labels keep their ids */
     json_object_put(cfg);
     free_options(&o);

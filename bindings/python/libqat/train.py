@@ -12,7 +12,7 @@ from .core import Context
 from .model import Model, _ints
 
 TRAIN_OPTIONS_VERSION = 1
-PIPELINE_OPTIONS_VERSION = 1
+PIPELINE_OPTIONS_VERSION = 2
 
 
 class TrainOptions(ctypes.Structure):
@@ -47,61 +47,53 @@ class AdaptiveOptions(ctypes.Structure):
     ]
 
 
-class PipelineOptions(ctypes.Structure):
-    """Mirror of qat_pipeline_options (version 1)."""
+class RunOptions(ctypes.Structure):
+    """Mirror of qat_run_options (embedded in both run option structs)."""
     _fields_ = [
-        ("version", ctypes.c_uint32),
         ("model_dir", ctypes.c_char_p),
         ("tokenizer", ctypes.c_char_p),
         ("quant", ctypes.c_char_p),
-        ("alpha", ctypes.c_double),
-        ("total_steps", ctypes.c_int64),
         ("corpus", ctypes.c_char_p),
-        ("train_file", ctypes.c_char_p),
-        ("eval_file", ctypes.c_char_p),
-        ("test_file", ctypes.c_char_p),
         ("out_dir", ctypes.c_char_p),
+        ("total_steps", ctypes.c_int64),
         ("max_seq_len", ctypes.c_int64),
         ("checkpoint_every", ctypes.c_int64),
         ("seed", ctypes.c_uint64),
         ("train", TrainOptions),
+        ("adaptive", AdaptiveOptions),
         ("progress", PROGRESS_FN),
         ("progress_user", ctypes.c_void_p),
         ("carbon_intensity", ctypes.c_double),
         ("power_watts", ctypes.c_double),
-        # plans (issue #11): qat_plan, the shared DAPT run, adaptive alpha
-        ("plan", ctypes.c_int),
+    ]
+
+
+class PipelineOptions(ctypes.Structure):
+    """Mirror of qat_pipeline_options (version 2)."""
+    _fields_ = [
+        ("version", ctypes.c_uint32),
+        ("run", RunOptions),
+        ("alpha", ctypes.c_double),
+        ("train_file", ctypes.c_char_p),
+        ("eval_file", ctypes.c_char_p),
+        ("test_file", ctypes.c_char_p),
+        ("plan", ctypes.c_int),  # qat_plan
         ("dapt_dir", ctypes.c_char_p),
-        ("adaptive", AdaptiveOptions),
     ]
 
 
 class DaptOptions(ctypes.Structure):
-    """Mirror of qat_dapt_options (version 1)."""
+    """Mirror of qat_dapt_options (version 2)."""
     _fields_ = [
         ("version", ctypes.c_uint32),
-        ("model_dir", ctypes.c_char_p),
-        ("tokenizer", ctypes.c_char_p),
-        ("quant", ctypes.c_char_p),
-        ("corpus", ctypes.c_char_p),
-        ("out_dir", ctypes.c_char_p),
-        ("total_steps", ctypes.c_int64),
+        ("run", RunOptions),
         ("alphas", ctypes.POINTER(ctypes.c_double)),
         ("n_alphas", ctypes.c_size_t),
-        ("max_seq_len", ctypes.c_int64),
-        ("checkpoint_every", ctypes.c_int64),
-        ("seed", ctypes.c_uint64),
-        ("train", TrainOptions),
-        ("adaptive", AdaptiveOptions),
-        ("progress", PROGRESS_FN),
-        ("progress_user", ctypes.c_void_p),
-        ("carbon_intensity", ctypes.c_double),
-        ("power_watts", ctypes.c_double),
     ]
 
 
 PLANS = ("per-alpha", "shared-prefix")  # qat_plan
-DAPT_OPTIONS_VERSION = 1
+DAPT_OPTIONS_VERSION = 2
 
 _P = ctypes.c_void_p
 _train_init = declare("qat_train_options_init", [ctypes.POINTER(TrainOptions), ctypes.c_uint32])
@@ -153,6 +145,27 @@ def _train_options(**kw) -> TrainOptions:
             raise TypeError(f"unknown training option {key!r}; expected one of {sorted(names)}")
         setattr(opts, key, value)
     return opts
+
+
+def _enc(value):
+    return None if value is None else str(value).encode()
+
+
+def _run_options(run: RunOptions, *, model_dir, out_dir, quant, corpus, tokenizer, total_steps, max_seq_len,
+                 checkpoint_every, seed, progress, adaptive, carbon_intensity, power_watts, train_options):
+    """Fills what run_pipeline and run_dapt share (qat_run_options); returns
+    the progress callback, which must stay alive while the run runs."""
+    run.model_dir, run.out_dir, run.quant = _enc(model_dir), _enc(out_dir), _enc(quant)
+    run.corpus, run.tokenizer = _enc(corpus), _enc(tokenizer)
+    run.total_steps, run.max_seq_len = total_steps, max_seq_len
+    run.checkpoint_every, run.seed = checkpoint_every, seed
+    run.carbon_intensity, run.power_watts = carbon_intensity, power_watts
+    _adaptive(run.adaptive, adaptive)
+    run.train = _train_options(**train_options)
+    callback = _progress_callback(progress)
+    if callback is not None:
+        run.progress = callback
+    return callback
 
 
 class Trainer:
@@ -244,24 +257,18 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
         alpha, adaptive = 0.0, adaptive or {}
     opts = PipelineOptions()
     check(_pipe_init(ctypes.byref(opts), PIPELINE_OPTIONS_VERSION))
-    enc = lambda v: None if v is None else str(v).encode()  # noqa: E731
-    opts.model_dir, opts.train_file, opts.out_dir = enc(model_dir), enc(train_file), enc(out_dir)
-    opts.quant, opts.corpus, opts.tokenizer = enc(quant), enc(corpus), enc(tokenizer)
-    opts.eval_file, opts.test_file = enc(eval_file), enc(test_file)
-    opts.alpha, opts.total_steps, opts.max_seq_len = alpha, total_steps, max_seq_len
-    opts.checkpoint_every, opts.seed = checkpoint_every, seed
-    opts.carbon_intensity, opts.power_watts = carbon_intensity, power_watts
+    keep = _run_options(opts.run, model_dir=model_dir, out_dir=out_dir, quant=quant, corpus=corpus,
+                        tokenizer=tokenizer, total_steps=total_steps, max_seq_len=max_seq_len,
+                        checkpoint_every=checkpoint_every, seed=seed, progress=progress, adaptive=adaptive,
+                        carbon_intensity=carbon_intensity, power_watts=power_watts, train_options=train_options)
+    opts.train_file, opts.eval_file, opts.test_file = _enc(train_file), _enc(eval_file), _enc(test_file)
+    opts.alpha = alpha
     if dapt_dir is not None:
-        opts.plan, opts.dapt_dir = PLANS.index("shared-prefix"), enc(dapt_dir)
-    _adaptive(opts.adaptive, adaptive)
-    defaults = _train_options(**train_options)
-    opts.train = defaults
-    callback = _progress_callback(progress)
-    if callback is not None:
-        opts.progress = callback
+        opts.plan, opts.dapt_dir = PLANS.index("shared-prefix"), _enc(dapt_dir)
     context = context or Context()
     f1 = ctypes.c_double()
     check(_pipe_run(context.handle, ctypes.byref(opts), ctypes.byref(f1)))
+    del keep
     return f1.value
 
 
@@ -275,21 +282,15 @@ def run_dapt(model_dir, corpus, out_dir, alphas, *, quant: str | None = None, to
     alpha=a) and the same quant and total_steps. Resumes when run again."""
     opts = DaptOptions()
     check(_dapt_init(ctypes.byref(opts), DAPT_OPTIONS_VERSION))
-    enc = lambda v: None if v is None else str(v).encode()  # noqa: E731
-    opts.model_dir, opts.corpus, opts.out_dir = enc(model_dir), enc(corpus), enc(out_dir)
-    opts.quant, opts.tokenizer = enc(quant), enc(tokenizer)
+    keep = _run_options(opts.run, model_dir=model_dir, out_dir=out_dir, quant=quant, corpus=corpus,
+                        tokenizer=tokenizer, total_steps=total_steps, max_seq_len=max_seq_len,
+                        checkpoint_every=checkpoint_every, seed=seed, progress=progress, adaptive=adaptive,
+                        carbon_intensity=carbon_intensity, power_watts=power_watts, train_options=train_options)
     values = (ctypes.c_double * len(alphas))(*alphas)
     opts.alphas, opts.n_alphas = values, len(alphas)
-    opts.total_steps, opts.max_seq_len = total_steps, max_seq_len
-    opts.checkpoint_every, opts.seed = checkpoint_every, seed
-    opts.carbon_intensity, opts.power_watts = carbon_intensity, power_watts
-    _adaptive(opts.adaptive, adaptive)
-    opts.train = _train_options(**train_options)
-    callback = _progress_callback(progress)
-    if callback is not None:
-        opts.progress = callback
     context = context or Context()
     check(_dapt_run(context.handle, ctypes.byref(opts)))
+    del keep
 
 
 __all__ = ["Trainer", "run_pipeline", "run_dapt", "np"]

@@ -456,7 +456,7 @@ static int load_plan(checker *c, json_object *root, sweep_grid *g)
     free(plan);
     qat_pipeline_options defaults;
     qat_pipeline_options_init(&defaults, QAT_PIPELINE_OPTIONS_VERSION);
-    g->adaptive = defaults.adaptive;
+    g->adaptive = defaults.run.adaptive;
     for (size_t i = 0; i < g->n_alphas; i++)
         g->adaptive.enabled |= g->alphas[i] == SWEEP_ALPHA_AUTO;
     json_object *a = NULL;

@@ -101,13 +101,37 @@ static int write_cell_json(const sweep_grid *g, const sweep_cell *c)
     return rc;
 }
 
-/* The grid's optimisation settings, shared by its DAPT jobs and cells. */
-static void grid_train_options(const sweep_grid *g, qat_train_options *t)
+/* What the grid gives a cell's pipeline run and a DAPT job alike: the
+ * model, config and seed of the job, the grid's schedule, optimiser,
+ * adaptive knobs and energy settings, and the job's progress lines. */
+static void grid_run_options(const sweep_grid *g, const sweep_model *model, const char *config, uint64_t seed,
+                             const char *out_dir, progress_state *p, qat_run_options *r)
 {
-    t->batch_size = g->batch;
-    t->micro_batch_size = g->micro_batch;
-    t->learning_rate = g->lr;
-    t->warmup_ratio = g->warmup;
+    r->model_dir = model->path;
+    r->tokenizer = model->tokenizer;
+    r->corpus = model->corpus;
+    r->quant = config;
+    r->seed = seed;
+    r->out_dir = out_dir;
+    r->total_steps = g->total_steps;
+    r->max_seq_len = g->seq_len;
+    r->checkpoint_every = g->checkpoint_every;
+    r->train.batch_size = g->batch;
+    r->train.micro_batch_size = g->micro_batch;
+    r->train.learning_rate = g->lr;
+    r->train.warmup_ratio = g->warmup;
+    r->adaptive = g->adaptive; /* enabled when an alpha is "auto" */
+    r->carbon_intensity = g->carbon_intensity;
+    r->power_watts = g->power_watts;
+    r->progress = on_progress;
+    r->progress_user = p;
+}
+
+/* Ends a redrawn progress line. */
+static void end_progress(const progress_state *p)
+{
+    if (p->clock.tty && !p->quiet && p->clock.phase[0])
+        fputc('\n', stderr);
 }
 
 static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_cell *c, size_t count, int quiet,
@@ -117,40 +141,25 @@ static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_ce
         fprintf(stderr, "qat sweep: cell %zu: cannot write %s: %s\n", c->index, c->out_dir, strerror(errno));
         return QAT_ERR_IO;
     }
+    progress_state p = {{isatty(STDERR_FILENO), {0, 0}, ""}, c->id, c->index, count, quiet};
     qat_pipeline_options o;
     qat_pipeline_options_init(&o, QAT_PIPELINE_OPTIONS_VERSION);
-    o.model_dir = c->model->path;
-    o.tokenizer = c->model->tokenizer;
-    o.corpus = c->model->corpus;
-    o.quant = c->config;
+    grid_run_options(g, c->model, c->config, c->seed, c->out_dir, &p, &o.run);
+    o.run.adaptive.enabled = c->alpha == SWEEP_ALPHA_AUTO;
     o.alpha = c->alpha == SWEEP_ALPHA_AUTO ? 0.0 : c->alpha;
-    o.adaptive = g->adaptive;
-    o.adaptive.enabled = c->alpha == SWEEP_ALPHA_AUTO;
-    long dj = sweep_plan_cell_dapt(g, c);
-    sweep_dapt_job job;
+    o.train_file = c->task->train;
+    o.eval_file = c->task->eval;
+    o.test_file = c->task->test;
     /* results.json records the plan, alpha-0 cells included */
     o.plan = g->plan == SWEEP_PLAN_SHARED_PREFIX ? QAT_PLAN_SHARED_PREFIX : QAT_PLAN_PER_ALPHA;
+    long dj = sweep_plan_cell_dapt(g, c);
+    sweep_dapt_job job;
     if (dj >= 0) {
         sweep_plan_dapt_job(g, (size_t)dj, &job);
         o.dapt_dir = job.out_dir;
     }
-    o.seed = c->seed;
-    o.total_steps = g->total_steps;
-    o.train_file = c->task->train;
-    o.eval_file = c->task->eval;
-    o.test_file = c->task->test;
-    o.out_dir = c->out_dir;
-    o.max_seq_len = g->seq_len;
-    o.checkpoint_every = g->checkpoint_every;
-    grid_train_options(g, &o.train);
-    o.carbon_intensity = g->carbon_intensity;
-    o.power_watts = g->power_watts;
-    progress_state p = {{isatty(STDERR_FILENO), {0, 0}, ""}, c->id, c->index, count, quiet};
-    o.progress = on_progress;
-    o.progress_user = &p;
     qat_status st = qat_pipeline_run(ctx, &o, f1);
-    if (p.clock.tty && !quiet && p.clock.phase[0])
-        fputc('\n', stderr);
+    end_progress(&p);
     return st;
 }
 
@@ -171,29 +180,14 @@ static qat_status run_dapt_job(qat_context *ctx, const sweep_grid *g, const swee
     for (size_t i = 0; i < g->n_alphas; i++)
         if (g->alphas[i] != SWEEP_ALPHA_AUTO)
             alphas[n++] = g->alphas[i];
+    progress_state p = {{isatty(STDERR_FILENO), {0, 0}, ""}, j->id, j->index, count, quiet};
     qat_dapt_options o;
     qat_dapt_options_init(&o, QAT_DAPT_OPTIONS_VERSION);
-    o.model_dir = j->model->path;
-    o.tokenizer = j->model->tokenizer;
-    o.corpus = j->model->corpus;
-    o.quant = j->config;
-    o.seed = j->seed;
-    o.total_steps = g->total_steps;
+    grid_run_options(g, j->model, j->config, j->seed, j->out_dir, &p, &o.run);
     o.alphas = alphas;
     o.n_alphas = n;
-    o.adaptive = g->adaptive; /* enabled when an alpha is "auto" */
-    o.out_dir = j->out_dir;
-    o.max_seq_len = g->seq_len;
-    o.checkpoint_every = g->checkpoint_every;
-    grid_train_options(g, &o.train);
-    o.carbon_intensity = g->carbon_intensity;
-    o.power_watts = g->power_watts;
-    progress_state p = {{isatty(STDERR_FILENO), {0, 0}, ""}, j->id, j->index, count, quiet};
-    o.progress = on_progress;
-    o.progress_user = &p;
     qat_status st = qat_dapt_run(ctx, &o);
-    if (p.clock.tty && !quiet && p.clock.phase[0])
-        fputc('\n', stderr);
+    end_progress(&p);
     free(alphas);
     return st;
 }
