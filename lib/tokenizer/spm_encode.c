@@ -32,6 +32,6 @@ qat_status qat_tok_spm_encode(const qat_tokenizer *t, const char *text, size_t l
     scratch->n = 0;
     QAT_TRY(qat_tok_spm_normalize(&t->spm_norm, text, len, scratch));
     if (t->algo == QAT_TOK_ALGO_UNIGRAM)
-        return qat_tok_unigram(t, scratch->p, scratch->n, 1, out);
+        return qat_tok_unigram(t, scratch->p, scratch->n, out);
     return qat_tok_bpe_spm(t, scratch->p, scratch->n, out);
 }

@@ -161,7 +161,9 @@ qat_status qat_tok_json_encode(const qat_tokenizer *t, const char *text, size_t 
                                qat_tok_ivec *out);
 
 /* Model-level encoders over one pre-tokenized, normalized word. */
-qat_status qat_tok_unigram(const qat_tokenizer *t, const char *s, size_t len, int spm_rules, qat_tok_ivec *out);
+/* SentencePiece's EncodeOptimized (float scores, user-defined and unused
+ * pieces' rules). */
+qat_status qat_tok_unigram(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
 qat_status qat_tok_bpe_spm(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
 qat_status qat_tok_bpe_hf(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
 qat_status qat_tok_wordpiece(const qat_tokenizer *t, const char *s, size_t len, qat_tok_ivec *out);
