@@ -12,23 +12,32 @@
 
 #include "core/error.h"
 
+/* Opens a regular file read-only: its descriptor and stat, or a failure
+ * naming the path (a directory or a device is refused). */
+static qat_status open_regular(const char *path, int *fd, struct stat *st)
+{
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return qat_fail(QAT_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(*fd, st) != 0) {
+        int e = errno;
+        close(*fd);
+        return qat_fail(QAT_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(*fd);
+        return qat_fail(QAT_ERR_IO, "'%s' is not a regular file", path);
+    }
+    return QAT_OK;
+}
+
 qat_status qat_file_map(const char *path, qat_mapped_file *out)
 {
     QAT_CHECK_ARG(path != NULL && out != NULL, "map file: NULL argument");
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return qat_fail(QAT_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return qat_fail(QAT_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return qat_fail(QAT_ERR_IO, "'%s' is not a regular file", path);
-    }
+    QAT_TRY(open_regular(path, &fd, &st));
     if (st.st_size == 0) { /* mmap of length 0 fails; an empty map is valid */
         close(fd);
         return QAT_OK;
@@ -216,19 +225,9 @@ qat_status qat_file_read(const char *path, size_t max_size, char **data, size_t 
     *data = NULL;
     if (size)
         *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return qat_fail(QAT_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return qat_fail(QAT_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return qat_fail(QAT_ERR_IO, "'%s' is not a regular file", path);
-    }
+    QAT_TRY(open_regular(path, &fd, &st));
     gzFile gz = gzdopen(fd, "rb"); /* owns fd from here */
     if (!gz) {
         close(fd);
@@ -277,4 +276,10 @@ char *qat_path_join(const char *dir, const char *name)
     p[a] = '/';
     memcpy(p + a + 1, name, b + 1);
     return p;
+}
+
+int qat_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
 }

@@ -58,6 +58,9 @@ qat_status qat_file_read(const char *path, size_t max_size, char **data, size_t 
 /* Creates a directory and its missing parents (mkdir -p). */
 qat_status qat_mkdirs(const char *path);
 
+/* 1 when something exists at path (a file, a directory...). */
+int qat_file_exists(const char *path);
+
 /* dir + "/" + name, malloc'ed; NULL when out of memory. */
 char *qat_path_join(const char *dir, const char *name);
 

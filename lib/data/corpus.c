@@ -9,7 +9,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 #define INPUT_SIZE (1 << 16)
 

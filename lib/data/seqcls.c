@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 struct qat_data_seqcls {
     char *name;

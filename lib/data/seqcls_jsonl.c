@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "data/seqcls.h"
-#include "data/utf8.h"
 
 static const char *const text_keys[] = {"text", "sentence", "sentence1", "premise"};
 static const char *const text_b_keys[] = {"text_b", "sentence2", "hypothesis"};

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "export/packed_model.h"
 #include "core/file_io.h"
+#include "export/packed_model.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the .qatp reader copies little-endian floats directly; port pm_load.c first"

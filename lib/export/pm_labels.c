@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 #include "export/export_internal.h"
 #include "export/packed_model.h"
 #include "model/model.h"

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "export/export_internal.h"
 #include "export/packed_model.h"
-#include "core/file_io.h"
 #include "qat/tokenizer.h"
 
 #define TOK_MAX_FILE_BYTES (256u << 20)

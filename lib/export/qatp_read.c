@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/crc32.h"
 #include "core/error.h"
-#include "export/qatp_crc.h"
 #include "export/qatp_format.h"
 
 uint32_t qatp_u32(const uint8_t *p)
@@ -62,7 +62,7 @@ qat_status qatp_parse(const uint8_t *data, size_t size, qatp_file *out)
     if (memcmp(data + size - 4, QATP_TRAILER_MAGIC, 4) != 0)
         return qat_fail(QAT_ERR_FORMAT, "packed model: missing trailer (truncated file?)");
     uint32_t crc = qatp_u32(data + size - 8);
-    uint32_t have = qatp_crc32(data, size - QATP_TRAILER_BYTES);
+    uint32_t have = qat_crc32(data, size - QATP_TRAILER_BYTES);
     if (crc != have)
         return qat_fail(QAT_ERR_FORMAT, "packed model: checksum mismatch (CRC32 %08x stored, %08x computed): corrupted file",
                         crc, have);

@@ -3,10 +3,10 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/crc32.h"
 #include "core/error.h"
-#include "export/qatp_format.h"
-#include "export/qatp_crc.h"
 #include "core/file_io.h"
+#include "export/qatp_format.h"
 
 qat_status qatp_writer_init(qatp_writer *w)
 {
@@ -110,7 +110,7 @@ qat_status qatp_writer_commit(qatp_writer *w, const char *path)
     store_u32(w->data + 8, QATP_VERSION);
     store_u32(w->data + 12, w->count);
     store_u64(w->data + 16, (uint64_t)w->size + QATP_TRAILER_BYTES);
-    uint32_t crc = qatp_crc32(w->data, w->size);
+    uint32_t crc = qat_crc32(w->data, w->size);
     QAT_TRY(qatp_put_u32(w, crc));
     QAT_TRY(qatp_put(w, QATP_TRAILER_MAGIC, 4));
     qat_atomic_file af;

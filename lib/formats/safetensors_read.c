@@ -8,8 +8,8 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "formats/half.h"
 #include "core/json.h"
+#include "formats/half.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "libqat's checkpoint formats assume a little-endian host"

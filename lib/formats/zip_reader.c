@@ -16,6 +16,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/crc32.h"
 #include "core/error.h"
 #include "formats/half.h"
 
@@ -335,19 +336,6 @@ int qat_formats_zip_find(const qat_zip *zip, const char *name, size_t *index)
     return 0;
 }
 
-/* crc32 over a size_t length (zlib's length type is 32-bit uInt). */
-static uint32_t crc_of(const uint8_t *p, size_t n)
-{
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (n) {
-        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = crc32(crc, p, chunk);
-        p += chunk;
-        n -= chunk;
-    }
-    return (uint32_t)crc;
-}
-
 static qat_status inflate_entry(const qat_zip *z, const zip_entry *e, uint8_t *dst)
 {
     z_stream s;
@@ -426,7 +414,7 @@ qat_status qat_formats_zip_read(const qat_zip *zip, size_t i, qat_zip_data *out)
         return qat_fail(QAT_ERR_UNSUPPORTED, "%s: entry \"%s\" uses compression method %u; only "
                         "stored (0) and deflate (8) are supported", zip->label, e->name, e->method);
     }
-    uint32_t crc = crc_of(out->data, out->size);
+    uint32_t crc = qat_crc32(out->data, out->size);
     if (crc != e->crc) {
         qat_formats_zip_data_free(out);
         return ZFAIL(zip, "entry \"%s\": CRC-32 mismatch (stored %08x, computed %08x): the file is "

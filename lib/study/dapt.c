@@ -12,20 +12,18 @@
 #include "study/dapt.h"
 #include "study/run_options.h"
 
-#include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/context.h"
 #include "core/error.h"
+#include "core/file_io.h"
+#include "core/json.h"
 #include "data/mlm.h"
 #include "data/pretok.h"
 #include "data/shards.h"
-#include "core/file_io.h"
-#include "core/json.h"
 #include "model/model.h"
 #include "study/adaptive.h"
 #include "train/trainer.h"
@@ -80,12 +78,6 @@ static const char *join(phase_state *s, const char *name)
     return s->path;
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 static qat_status encode_text(void *user, const char *text, size_t len, int32_t *ids, size_t cap, size_t *count)
 {
     qat_status st = qat_tokenizer_encode(user, text, len, ids, cap, count);
@@ -102,8 +94,7 @@ static qat_status open_shards(phase_state *s, int32_t *bos, int32_t *eos, int32_
     qat_dapt_phase *p = s->p;
     char shards_dir[4096];
     snprintf(shards_dir, sizeof shards_dir, "%s", join(s, "shards"));
-    if (mkdir(shards_dir, 0777) != 0 && errno != EEXIST)
-        return qat_fail(QAT_ERR_IO, "cannot create %s: %s", shards_dir, strerror(errno));
+    QAT_TRY(qat_mkdirs(shards_dir));
     QAT_TRY(qat_tokenizer_vocab_size(p->tok, vocab));
     QAT_TRY(qat_tokenizer_special_id(p->tok, QAT_TOKEN_BOS, bos));
     QAT_TRY(qat_tokenizer_special_id(p->tok, QAT_TOKEN_EOS, eos));
@@ -269,7 +260,7 @@ json_object *qat_dapt_adaptive_json(const char *out_dir)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/adaptive.json", out_dir);
-    return file_exists(path) ? json_object_from_file(path) : NULL;
+    return qat_file_exists(path) ? json_object_from_file(path) : NULL;
 }
 
 /* A resumed run: keep the evaluations up to the resumed step and replay
@@ -298,7 +289,7 @@ static qat_status snapshot(phase_state *s, qat_model *m, int64_t step)
     char dir[4096 + 64], marker[4096 + 96];
     snprintf(dir, sizeof dir, "%s/snapshots/step-%lld", s->p->run->out_dir, (long long)step);
     snprintf(marker, sizeof marker, "%s/config.json", dir);
-    if (file_exists(marker))
+    if (qat_file_exists(marker))
         return QAT_OK; /* taken before an interruption: the same weights */
     return qat_model_save(m, dir);
 }
@@ -363,7 +354,7 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
     if (st == QAT_OK)
         st = qat_trainer_create(model, &p->run->train, p->schedule_steps, &t);
     uint64_t pos[2] = {0, 0}; /* epoch, next sequence in the epoch's order */
-    if (st == QAT_OK && file_exists(join(&s, "dapt.state")))
+    if (st == QAT_OK && qat_file_exists(join(&s, "dapt.state")))
         st = qat_trainer_resume(t, s.path, pos);
     if (adaptive) {
         s.rule_cfg = (qat_adaptive_rule){p->run->adaptive.patience, p->run->adaptive.min_delta};

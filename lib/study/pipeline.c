@@ -3,23 +3,21 @@
  * token classification, quantizers active throughout, each phase with its
  * own AdamW and schedule; then evaluation. Every phase checkpoints and
  * resumes; results go to out_dir/results.json, metrics to metrics.jsonl. */
-#include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "core/context.h"
 #include "core/error.h"
+#include "core/file_io.h"
+#include "core/json.h"
 #include "data/mlm.h"
 #include "data/pretok.h"
 #include "data/shards.h"
 #include "data/split.h"
-#include "core/file_io.h"
-#include "core/json.h"
 #include "study/dapt.h"
 #include "study/energy.h"
 #include "study/evaluate.h"
@@ -57,12 +55,6 @@ static const char *join(run *r, const char *name)
 {
     snprintf(r->path, sizeof r->path, "%s/%s", r->o->run.out_dir, name);
     return r->path;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 static void log_metrics(run *r, const char *phase, int64_t step, double loss, double lr, double norm)
@@ -181,7 +173,7 @@ static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
 {
     const qat_pipeline_options *o = r->o;
     *done = steps;
-    if (file_exists(join(r, "dapt/config.json"))) { /* finished in an earlier run */
+    if (qat_file_exists(join(r, "dapt/config.json"))) { /* finished in an earlier run */
         json_object *a = o->run.adaptive.enabled ? qat_dapt_adaptive_json(o->run.out_dir) : NULL, *v = NULL;
         if (a && json_object_object_get_ex(a, "steps_done", &v))
             *done = json_object_get_int64(v);
@@ -204,13 +196,13 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
     const qat_pipeline_options *o = r->o;
     qat_model *model = NULL;
     qat_trainer *t = NULL;
-    if (file_exists(join(r, "model/config.json")))
+    if (qat_file_exists(join(r, "model/config.json")))
         return load_model(r, join(r, "model"), r->task, out); /* finished earlier */
     qat_status st = load_model(r, start_dir, r->task, &model);
     if (st == QAT_OK && steps > 0)
         st = qat_trainer_create(model, &o->run.train, steps, &t);
     uint64_t pos[2] = {0, 0}; /* epoch, next batch of the epoch */
-    if (st == QAT_OK && t && file_exists(join(r, "finetune.state")))
+    if (st == QAT_OK && t && qat_file_exists(join(r, "finetune.state")))
         st = qat_trainer_resume(t, r->path, pos);
     const qat_task_set *train = &r->sets[0];
     if (st == QAT_OK && train->n == 0)

@@ -14,14 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "core/context.h"
 #include "core/error.h"
-#include "data/split.h"
 #include "core/file_io.h"
 #include "core/json.h"
+#include "data/split.h"
 #include "study/dapt.h"
 #include "study/energy.h"
 #include "study/run_options.h"
@@ -35,12 +34,6 @@ QAT_API qat_status qat_dapt_options_init(qat_dapt_options *o, uint32_t version)
     memset(o, 0, sizeof *o);
     o->version = version;
     return qat_run_options_defaults(&o->run);
-}
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 /* "e6w1.58a6" and "E6W1.58A6" are one config: compare canonical strings. */
@@ -110,7 +103,7 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
     char path[4200];
     snprintf(path, sizeof path, "%s/dapt.json", o->run.out_dir);
     qat_status st = QAT_OK;
-    if (exists(path)) { /* finished before: only check it is this run */
+    if (qat_file_exists(path)) { /* finished before: only check it is this run */
         json_object *j = json_object_from_file(path);
         json_object *q = NULL, *sched = NULL, *total = NULL;
         if (!j || !json_object_object_get_ex(j, "quant", &q) || !json_object_object_get_ex(j, "schedule_steps", &sched) ||
@@ -229,7 +222,7 @@ qat_status qat_plan_shared_snapshot(const qat_pipeline_options *o, int64_t *dapt
     char path[4200], quant[256];
     QAT_TRY(canonical_quant(o->run.quant, quant, sizeof quant));
     snprintf(path, sizeof path, "%s/dapt.json", o->dapt_dir);
-    if (!exists(path))
+    if (!qat_file_exists(path))
         return qat_fail(QAT_ERR_STATE, "the shared DAPT run %s has not finished (no dapt.json): run it first "
                                        "(qat_dapt_run, or the sweep's DAPT job)", o->dapt_dir);
     json_object *j = json_object_from_file(path), *v = NULL;
@@ -257,7 +250,7 @@ qat_status qat_plan_shared_snapshot(const qat_pipeline_options *o, int64_t *dapt
     if (st == QAT_OK) {
         snprintf(dir, cap, "%s/snapshots/step-%lld", o->dapt_dir, (long long)step);
         snprintf(path, sizeof path, "%s/config.json", dir);
-        if (step <= 0 || !exists(path))
+        if (step <= 0 || !qat_file_exists(path))
             st = qat_fail(QAT_ERR_STATE, "the shared DAPT run %s has no snapshot at step %lld (alpha %g of %lld): was "
                                          "it planned with this alpha?", o->dapt_dir, (long long)step, o->alpha,
                           (long long)o->run.total_steps);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
 
@@ -187,7 +188,7 @@ static qat_status bytelevel(const qat_tok_pre_step *p, const qat_tok_buf *text, 
             size_t first = out->n;
             st = qat_tok_buf_reserve(out, m * 2 + 1);
             for (size_t j = 0; j < m && st == QAT_OK; j++)
-                out->n += qat_tok_utf8_encode(qat_tok_byte_to_unicode((unsigned char)word.p[i + j]), out->p + out->n);
+                out->n += qat_utf8_encode(qat_tok_byte_to_unicode((unsigned char)word.p[i + j]), out->p + out->n);
             if (st == QAT_OK)
                 st = push_span(spans, first, out->n - first);
             i += m;

@@ -1,5 +1,5 @@
-/* Small helpers shared by the tokenizer files: growable buffers and UTF-8
- * (files are read with core/file_io.h). */
+/* Small helpers shared by the tokenizer files: growable buffers and
+ * SentencePiece's UTF-8 rules (encoding and files: lib/core). */
 #ifndef QAT_TOK_UTIL_H
 #define QAT_TOK_UTIL_H
 
@@ -37,7 +37,5 @@ static inline size_t qat_tok_one_char_len(const char *s, size_t left)
  * overlongs, no surrogates, <= U+10FFFF). Returns the code point and sets
  * *len, or returns -1 with *len = 1 on an invalid sequence. */
 int32_t qat_tok_utf8_decode(const char *s, size_t left, size_t *len);
-/* Writes cp as UTF-8 into out (4 bytes room); returns its length. */
-size_t qat_tok_utf8_encode(uint32_t cp, char *out);
 
 #endif

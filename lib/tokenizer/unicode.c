@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "tokenizer/unicode.h"
 
 /* Index of the last run starting at or before cp. */
@@ -178,7 +179,7 @@ qat_status qat_tok_cps_to_utf8(const int32_t *cps, size_t n, qat_tok_buf *out)
 {
     QAT_TRY(qat_tok_buf_reserve(out, n * 4 + 1));
     for (size_t i = 0; i < n; i++)
-        out->n += qat_tok_utf8_encode((uint32_t)cps[i], out->p + out->n);
+        out->n += qat_utf8_encode((uint32_t)cps[i], out->p + out->n);
     out->p[out->n] = '\0';
     return QAT_OK;
 }

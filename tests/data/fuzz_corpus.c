@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "data/corpus.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "data/seqcls.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "data/corpus.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 #include "data_test_util.h"
 #include "test_main.h"
 

@@ -1,4 +1,4 @@
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 int qat_utf8_feed(qat_utf8_dec *d, uint8_t b, uint32_t *cp)
 {

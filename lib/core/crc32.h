@@ -1,12 +1,13 @@
-/* CRC32 (zlib's polynomial) over a size_t length. */
-#ifndef QAT_LIB_EXPORT_QATP_CRC_H
-#define QAT_LIB_EXPORT_QATP_CRC_H
+/* CRC-32 (zlib's) over a size_t length: zlib takes 32-bit lengths, so
+ * larger buffers go in chunks. Used by the .qatp and zip readers and writers. */
+#ifndef QAT_LIB_CORE_CRC32_H
+#define QAT_LIB_CORE_CRC32_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <zlib.h>
 
-static inline uint32_t qatp_crc32(const uint8_t *p, size_t n)
+static inline uint32_t qat_crc32(const uint8_t *p, size_t n)
 {
     uLong crc = crc32(0L, Z_NULL, 0);
     while (n) {

@@ -1,8 +1,10 @@
-/* Incremental UTF-8 decoding with the Unicode "maximal subpart" policy
- * (what Python's errors="replace" does): an ill-formed sequence becomes one
- * U+FFFD per maximal subpart, and the byte that broke it is decoded anew. */
-#ifndef QAT_LIB_DATA_UTF8_H
-#define QAT_LIB_DATA_UTF8_H
+/* UTF-8 for every part: encoding, and incremental decoding with the
+ * Unicode "maximal subpart" policy (what Python's errors="replace" does,
+ * for data files): an ill-formed sequence becomes one U+FFFD per maximal
+ * subpart, and the byte that broke it is decoded anew. (The tokenizers
+ * decode as SentencePiece does instead, a different policy: tok_util.h.) */
+#ifndef QAT_LIB_CORE_UTF8_H
+#define QAT_LIB_CORE_UTF8_H
 
 #include <stddef.h>
 #include <stdint.h>
