@@ -48,12 +48,10 @@ static qat_status encode_one(const qat_data_conll *c, size_t si, const qat_data_
     return st;
 }
 
-qat_status qat_task_set_encode(const qat_data_conll *c, const size_t *indices, size_t n, const qat_data_labels *labels,
-                               const qat_tokenizer *tok, size_t max_len, qat_task_set *out)
+qat_status qat_task_set_alloc(size_t n, qat_task task, qat_task_set *out)
 {
     memset(out, 0, sizeof *out);
-    if (!indices)
-        n = qat_data_conll_sentence_count(c);
+    out->task = task;
     out->s = calloc(n ? n : 1, sizeof *out->s);
     out->examples = calloc(n ? n : 1, sizeof *out->examples);
     if (!out->s || !out->examples) {
@@ -61,6 +59,15 @@ qat_status qat_task_set_encode(const qat_data_conll *c, const size_t *indices, s
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "task data: out of memory");
     }
     out->n = n;
+    return QAT_OK;
+}
+
+qat_status qat_task_set_encode(const qat_data_conll *c, const size_t *indices, size_t n, const qat_data_labels *labels,
+                               const qat_tokenizer *tok, size_t max_len, qat_task_set *out)
+{
+    if (!indices)
+        n = qat_data_conll_sentence_count(c);
+    QAT_TRY(qat_task_set_alloc(n, QAT_TASK_TOKEN_CLASSIFICATION, out));
     for (size_t i = 0; i < n; i++) {
         qat_status st = encode_one(c, indices ? indices[i] : i, labels, tok, max_len, &out->s[i]);
         if (st != QAT_OK) {

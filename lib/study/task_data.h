@@ -27,13 +27,15 @@ typedef struct qat_task_set {
     qat_task_sentence *s;
     size_t n;
     qat_data_example *examples; /* views for batching */
-    qat_task task;              /* QAT_TASK_SEQUENCE_CLASSIFICATION, else (0) token classification */
+    qat_task task;              /* QAT_TASK_TOKEN_CLASSIFICATION or QAT_TASK_SEQUENCE_CLASSIFICATION */
 } qat_task_set;
 
 /* Encodes sentences [indices] of c (all when indices is NULL). */
 qat_status qat_task_set_encode(const qat_data_conll *c, const size_t *indices, size_t n, const qat_data_labels *labels,
                                const qat_tokenizer *tok, size_t max_len, qat_task_set *out);
 void qat_task_set_free(qat_task_set *set);
+/* n zeroed sentences and example views of a task (the encoders fill them). */
+qat_status qat_task_set_alloc(size_t n, qat_task task, qat_task_set *out);
 
 /* Sequence classification: encodes examples [indices] of c (all when
  * indices is NULL) as qat_tokenizer_encode_pair does, truncated to

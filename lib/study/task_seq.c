@@ -11,17 +11,9 @@ qat_status qat_task_set_encode_seq(const qat_data_seqcls *c, const size_t *indic
                                    const qat_data_labels *labels, const qat_tokenizer *tok, size_t max_len,
                                    qat_task_set *out)
 {
-    memset(out, 0, sizeof *out);
-    out->task = QAT_TASK_SEQUENCE_CLASSIFICATION;
     if (!indices)
         n = qat_data_seqcls_count(c);
-    out->s = calloc(n ? n : 1, sizeof *out->s);
-    out->examples = calloc(n ? n : 1, sizeof *out->examples);
-    if (!out->s || !out->examples) {
-        qat_task_set_free(out);
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "task data: out of memory");
-    }
-    out->n = n;
+    QAT_TRY(qat_task_set_alloc(n, QAT_TASK_SEQUENCE_CLASSIFICATION, out));
     qat_status st = QAT_OK;
     for (size_t i = 0; st == QAT_OK && i < n; i++) {
         size_t at = indices ? indices[i] : i;
