@@ -12,12 +12,25 @@
  * Ownership.  Objects are opaque handles created by `qat_X_create`/`_load`/
  *   `_parse` functions through an out-parameter and released by the matching
  *   `qat_X_free` (NULL is accepted and ignored). On failure the out-parameter
- *   is set to NULL and nothing is leaked. A handle that borrows another one
- *   (a model borrows its context) documents it; the borrowed handle must
- *   outlive the borrower. Strings returned as `const char *` belong to the
- *   library and stay valid for the life of the handle that returned them
- *   (or forever, for static strings such as qat_status_string()).
- *   Buffers filled by the library are passed by the caller with their
+ *   is set to NULL and nothing is leaked.
+ *
+ * Lifetime.  Handles may be freed in any order. A handle that keeps using
+ *   another one holds a reference to it: a model holds its context, a
+ *   trainer holds its model (so, through it, the context); a packed model
+ *   owns its own context and tokenizer. `qat_X_free` drops the caller's
+ *   reference: the object is destroyed when its last holder lets it go,
+ *   and never while a handle still needs it. So `qat_context_free(ctx)`
+ *   right after creating a model is allowed: the model keeps working and
+ *   the context goes with the model. After `qat_X_free(h)` the caller must
+ *   not pass `h` again (a freed context cannot be configured any more),
+ *   even when another handle still holds the object. The counts are
+ *   atomic: two models of one context may be freed on two threads at once.
+ *   Pointers returned as `const` (strings, a packed model's tokenizer)
+ *   belong to the library and stay valid for the life of the handle that
+ *   returned them (or forever, for static strings such as
+ *   qat_status_string()); they are never passed to a `_free` function.
+ *
+ * Buffers.  Buffers filled by the library are passed by the caller with their
  *   capacity; a `size_t *needed` out-parameter, where present, reports the
  *   size required (including the terminating NUL for strings).
  *

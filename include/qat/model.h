@@ -2,8 +2,9 @@
  * libqat — the encoder model: creation, quantization, parameters by Hugging
  * Face name, forward (logits) and backward (loss + gradients).
  *
- * A model borrows its context (which must outlive it) and owns its
- * parameters, gradients and activations in the context's backend memory.
+ * A model holds a reference to its context (the context may be freed
+ * first; see "Lifetime" in core.h) and owns its parameters, gradients and
+ * activations in the context's backend memory.
  *
  * Parameter names are the Hugging Face state-dict names of the model
  * (`roberta.encoder.layer.0.attention.self.query.weight`, `lm_head.bias`,

@@ -3,8 +3,8 @@
  * model), and the study's whole protocol (the alpha pipeline: domain-
  * adaptive MLM, then fine-tuning, then evaluation).
  *
- * A trainer borrows its model (which must outlive it) and owns the AdamW
- * moments. A pipeline run owns everything it creates and writes its
+ * A trainer holds a reference to its model (the model may be freed first;
+ * see "Lifetime" in core.h) and owns the AdamW moments. A pipeline run owns everything it creates and writes its
  * results, metrics and checkpoints under an output directory.
  */
 #ifndef QAT_TRAIN_H

@@ -39,6 +39,7 @@ QAT_API qat_status qat_context_create(const char *backend, qat_context **out)
         free(ctx);
         return st;
     }
+    qat_refcount_init(&ctx->refs);
     ctx->threads = online_cores();
     ctx->seed = 42;
     ctx->deterministic = 1;
@@ -56,9 +57,16 @@ QAT_API qat_status qat_context_create(const char *backend, qat_context **out)
     return QAT_OK;
 }
 
+qat_context *qat_context_retain(qat_context *ctx)
+{
+    qat_refcount_retain(&ctx->refs);
+    return ctx;
+}
+
+/* Drops one reference; the last one shuts the backend down. */
 QAT_API void qat_context_free(qat_context *ctx)
 {
-    if (!ctx)
+    if (!ctx || !qat_refcount_release(&ctx->refs))
         return;
     ctx->backend.ops->destroy(ctx->backend_state);
     qat_backend_close(&ctx->backend);

@@ -3,9 +3,11 @@
 #define QAT_LIB_CONTEXT_H
 
 #include "backend/registry.h"
+#include "core/refcount.h"
 #include "core/rng.h"
 
 struct qat_context {
+    qat_refcount refs;    /* the caller's, plus one per model using it */
     qat_backend_handle backend;
     void *backend_state;
     int threads;          /* resolved: >= 1 */
@@ -13,6 +15,10 @@ struct qat_context {
     int deterministic;
     qat_rng rng;
 };
+
+/* Takes a reference for a handle that keeps using the context (a model);
+ * the holder drops it with qat_context_free. Returns ctx. */
+qat_context *qat_context_retain(qat_context *ctx);
 
 /* Turns a backend's failure into the thread's error message: modules
  * describe failures through last_error(), built-ins already called

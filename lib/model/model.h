@@ -103,7 +103,8 @@ typedef struct qat_acts {
 } qat_acts;
 
 struct qat_model {
-    qat_context *ctx;
+    qat_refcount refs;        /* the caller's, plus one per trainer */
+    qat_context *ctx;         /* a reference, dropped when the model goes */
     qat_model_dims dims;
     qat_task task;
     int64_t num_labels;
@@ -196,6 +197,10 @@ qat_status qat_model_find_param(const qat_model *m, const char *name, size_t *in
 qat_status qat_model_init_weight_steps(qat_model *m);
 
 /* Creates a model from dims (checkpoint loading) rather than options. */
+/* Takes a reference for a handle that keeps using the model (a trainer);
+ * the holder drops it with qat_model_free. Returns m. */
+qat_model *qat_model_retain(qat_model *m);
+
 qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *dims, qat_task task,
                                       int64_t num_labels, float classifier_dropout, qat_model **out);
 void qat_model_clear_report(qat_model *m);

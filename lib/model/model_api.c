@@ -206,7 +206,8 @@ qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *di
     qat_model *m = calloc(1, sizeof *m);
     if (!m)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_model_create: out of memory");
-    m->ctx = ctx;
+    qat_refcount_init(&m->refs);
+    m->ctx = qat_context_retain(ctx);
     m->dims = *dims;
     m->task = task;
     m->num_labels = qat_task_has_labels(task) ? num_labels : 0;
@@ -281,9 +282,17 @@ QAT_API qat_status qat_model_label_name(const qat_model *m, size_t index, const 
     return QAT_OK;
 }
 
+qat_model *qat_model_retain(qat_model *m)
+{
+    qat_refcount_retain(&m->refs);
+    return m;
+}
+
+/* Drops one reference; the last one frees the model's memory, then drops
+ * the model's reference to its context (which may be the context's last). */
 QAT_API void qat_model_free(qat_model *m)
 {
-    if (!m)
+    if (!m || !qat_refcount_release(&m->refs))
         return;
     free_label_names(m);
     qat_model_clear_report(m);
@@ -296,6 +305,7 @@ QAT_API void qat_model_free(qat_model *m)
     if (m->gamma_buf) ops->free(st, m->gamma_buf);
     free(m->params);
     free(m->layers);
+    qat_context_free(m->ctx);
     free(m);
 }
 

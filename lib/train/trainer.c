@@ -70,7 +70,7 @@ QAT_API qat_status qat_trainer_create(qat_model *model, const qat_train_options 
     qat_trainer *t = calloc(1, sizeof *t);
     if (!t)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_trainer_create: out of memory");
-    t->model = model;
+    t->model = qat_model_retain(model);
     t->opt = *options;
     t->hp.beta1 = options->beta1;
     t->hp.beta2 = options->beta2;
@@ -99,6 +99,7 @@ QAT_API void qat_trainer_free(qat_trainer *t)
     free(t->exp_avg);
     free(t->exp_avg_sq);
     free(t->accum);
+    qat_model_free(t->model); /* the trainer's reference */
     free(t);
 }
 

@@ -8,7 +8,7 @@
 #include "qat/train.h"
 
 struct qat_trainer {
-    qat_model *model;
+    qat_model *model;              /* a reference, dropped with the trainer */
     qat_train_options opt;
     qat_optim_adamw_hparams hp;
     qat_optim_schedule schedule;

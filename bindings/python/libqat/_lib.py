@@ -65,3 +65,33 @@ def declare(name: str, argtypes, restype=ctypes.c_int):
     fn.argtypes = argtypes
     fn.restype = restype
     return fn
+
+
+class Handle:
+    """Owner of one libqat handle: close() (or the garbage collector, or
+    `with`) frees it once. The library keeps what a handle needs alive on its
+    side (a model holds its context; see "Lifetime" in qat/core.h), so
+    objects may be closed or collected in any order, cycles included.
+
+    Subclasses set `_free` to the C function that frees their handle. It is
+    reached through the class, never through a module global, because
+    __del__ also runs at interpreter exit, after module globals were set to
+    None. A closed object passes NULL, which every libqat call refuses with
+    an error (QatError), never a crash."""
+
+    _handle = None
+    _free = None
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle:
+            self._free(handle)
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

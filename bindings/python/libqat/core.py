@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ctypes
 
-from ._lib import check, declare, lib
+from ._lib import Handle, check, declare, lib
 
 _backend_count = declare("qat_backend_count", [], ctypes.c_int)
 _backend_name = declare("qat_backend_name", [ctypes.c_int], ctypes.c_char_p)
@@ -35,12 +35,14 @@ def backends() -> list[str]:
     return [_backend_name(i).decode() for i in range(_backend_count())]
 
 
-class Context:
+class Context(Handle):
     """A backend instance ('ref', 'cpu', 'cuda', or None for the best one),
-    its threads and its random seed."""
+    its threads and its random seed. Models made with it keep it alive in
+    the library: closing the context first is allowed."""
+
+    _free = staticmethod(_ctx_free)
 
     def __init__(self, backend: str | None = None, threads: int | None = None, seed: int | None = None):
-        self._handle = ctypes.c_void_p()
         handle = ctypes.c_void_p()
         check(_ctx_create(backend.encode() if backend else None, ctypes.byref(handle)))
         self._handle = handle
@@ -78,19 +80,11 @@ class Context:
     def seed(self, value: int) -> None:
         check(_ctx_set(self._handle, _SEED, int(value)))
 
-    def close(self) -> None:
-        if getattr(self, "_handle", None):
-            _ctx_free(self._handle)
-            self._handle = ctypes.c_void_p()
-
-    def __del__(self):
-        self.close()
-
     def __repr__(self) -> str:
         return f"Context(backend={self.backend!r}, threads={self.threads})"
 
 
-class QuantConfig:
+class QuantConfig(Handle):
     """A parsed ExWyAz quant config: QuantConfig('E6W1.58A6'),
     QuantConfig('E6W1.58A6@seed-code'), QuantConfig('E8W4(row)A8(lsq+)').
 
@@ -105,6 +99,7 @@ class QuantConfig:
     GRANULARITIES = ("tensor", "row", "token")
     SWITCHES = ("sharing", "frozen_step", "symmetric", "mlm_head")  # qat_quant_switch 1..4
     PROFILES = ("paper", "seed-code", "custom")
+    _free = staticmethod(_qc_free)
 
     def __init__(self, text: str):
         handle = ctypes.c_void_p()
@@ -160,11 +155,6 @@ class QuantConfig:
         if name not in self.SWITCHES:
             raise ValueError(f"unknown switch {name!r}; expected one of {', '.join(self.SWITCHES)}")
         return self.SWITCHES.index(name) + 1
-
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            _qc_free(self._handle)
-            self._handle = None
 
     def __repr__(self) -> str:
         return f"QuantConfig({str(self)!r})"

@@ -6,7 +6,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import check, declare
+from ._lib import Handle, check, declare
 from .core import Context, QuantConfig
 
 _ARCHS = {"roberta": 0, "camembert": 0, "xlm-roberta": 0, "bert": 1}
@@ -97,7 +97,7 @@ def _quant(quant):
     return QuantConfig(str(quant))
 
 
-class Model:
+class Model(Handle):
     """A BERT-class encoder with a masked-LM, token-classification or
     sequence-classification head (HF's *ForSequenceClassification: logits
     (batch, num_labels) from the first token; labels (batch,)).
@@ -107,9 +107,11 @@ class Model:
     Model.load("path/to/hf-dir", task="sequence-classification", num_labels=3)
     """
 
+    _free = staticmethod(_free)
+
     def __init__(self, handle: ctypes.c_void_p, context: Context, task: str):
         self._handle = handle
-        self.context = context  # the model borrows it: keep it alive
+        self.context = context  # the C model holds its own reference; this one is for model.context
         self.task = task
 
     @classmethod
@@ -298,11 +300,3 @@ class Model:
         loss = ctypes.c_float()
         check(_backward(self._handle, ids_p, mask_p, types_p, lab_p, ids.shape[0], ids.shape[1], ctypes.byref(loss)))
         return loss.value
-
-    def close(self) -> None:
-        if self._handle:
-            _free(self._handle)
-            self._handle = _P()
-
-    def __del__(self):
-        self.close()

@@ -6,7 +6,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import check, declare
+from ._lib import Handle, check, declare
 from .model import Model, _ints
 from .tokenizer import Tokenizer
 
@@ -64,25 +64,29 @@ def estimate(config_path, quant: str = "FP32", seq_len: int = 512) -> tuple[floa
 
 
 class _BorrowedTokenizer(Tokenizer):
-    """The packed model's own tokenizer: freed with the model, not here."""
+    """The packed model's own tokenizer: freed with the model, not here. It
+    refuses calls (QatError) once the model is closed, as a closed handle does."""
 
     def __init__(self, handle, owner):
-        super().__init__(handle)
+        self._borrowed = handle
         self._owner = owner
 
+    @property
+    def _handle(self):
+        return self._borrowed if self._owner._handle else None
+
     def close(self) -> None:
-        self._handle = None
-
-    def __del__(self):
-        pass
+        self._borrowed = None
 
 
-class PackedModel:
+class PackedModel(Handle):
     """A packed low-bit model running integer GEMMs on the CPU.
 
     >>> pm = PackedModel("model.qatp")
     >>> logits = pm.forward(ids, attention_mask)     # (B, L, classes)
     """
+
+    _free = staticmethod(_free)
 
     def __init__(self, path=None, data: bytes | None = None):
         handle = _P()
@@ -149,17 +153,3 @@ class PackedModel:
         if self.info("task") == 3:  # QAT_TASK_SEQUENCE_CLASSIFICATION
             return out.reshape(b, -1)
         return out.reshape(b, n, -1)
-
-    def close(self) -> None:
-        if getattr(self, "_handle", None):
-            _free(self._handle)
-            self._handle = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

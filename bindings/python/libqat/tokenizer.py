@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 from typing import Sequence
 
-from ._lib import QatError, check, declare, lib
+from ._lib import Handle, QatError, check, declare, lib
 
 _c_size_p = ctypes.POINTER(ctypes.c_size_t)
 _c_i32_p = ctypes.POINTER(ctypes.c_int32)
@@ -32,13 +32,15 @@ _BUFFER_TOO_SMALL = -10
 _SPECIALS = {"pad": 0, "unk": 1, "bos": 2, "eos": 3, "mask": 4}
 
 
-class Tokenizer:
+class Tokenizer(Handle):
     """An immutable tokenizer; encode/decode may run from several threads.
 
     >>> tok = Tokenizer.load("sentencepiece.bpe.model")
     >>> tok.decode(tok.encode("Bonjour !"))
     'Bonjour !'
     """
+
+    _free = staticmethod(_free)
 
     def __init__(self, handle: ctypes.c_void_p):
         self._handle = handle
@@ -162,14 +164,6 @@ class Tokenizer:
         name = ctypes.c_char_p()
         check(_kind(self._handle, ctypes.byref(name)))
         return name.value.decode()
-
-    def close(self) -> None:
-        if getattr(self, "_handle", None):
-            _free(self._handle)
-            self._handle = None
-
-    def __del__(self):
-        self.close()
 
     def __repr__(self) -> str:
         return f"Tokenizer(kind={self.kind!r}, vocab_size={self.vocab_size})"

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ._lib import check, declare
+from ._lib import Handle, check, declare
 from .core import Context
 from .model import Model, _ints
 
@@ -168,18 +168,21 @@ def _run_options(run: RunOptions, *, model_dir, out_dir, quant, corpus, tokenize
     return callback
 
 
-class Trainer:
+class Trainer(Handle):
     """AdamW over a model for `total_steps` steps (the schedule's length).
 
     Trainer(model, total_steps=1000, learning_rate=5e-5, batch_size=32)
     loss = trainer.step(input_ids, attention_mask, labels)
     loss = trainer.step(input_ids, attention_mask, labels, token_type_ids)  # BERT pairs"""
 
+    _free = staticmethod(_trainer_free)
+
     def __init__(self, model: Model, total_steps: int, **options):
-        self._handle = _P()
         opts = _train_options(**options)
-        check(_trainer_create(model._handle, ctypes.byref(opts), int(total_steps), ctypes.byref(self._handle)))
-        self.model = model  # borrowed by the trainer: keep it alive
+        handle = _P()
+        check(_trainer_create(model._handle, ctypes.byref(opts), int(total_steps), ctypes.byref(handle)))
+        self._handle = handle
+        self.model = model  # the C trainer holds its own reference; this one is for trainer.model
 
     def step(self, input_ids, attention_mask, labels, token_type_ids=None) -> float:
         """One optimizer step; labels [batch, seq_len], or [batch] for
@@ -227,14 +230,6 @@ class Trainer:
         pos = _U64x2()
         check(_trainer_resume(self._handle, str(path).encode(), pos))
         return int(pos[0]), int(pos[1])
-
-    def close(self) -> None:
-        if getattr(self, "_handle", None):
-            _trainer_free(self._handle)
-            self._handle = _P()
-
-    def __del__(self):
-        self.close()
 
 
 def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, alpha: float = 0.0,
