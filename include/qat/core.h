@@ -44,6 +44,11 @@
  *   (`qat_context_set_int`) or through version-prefixed option structs
  *   filled by an `_init` function. No by-value struct ever crosses the API,
  *   so new settings never break the ABI or ctypes bindings.
+ *
+ * Stability.  These conventions and every header but qat/study.h are the
+ *   stable API. qat/study.h, the study runner, is the experimental tier: it
+ *   may change in any release and compiles only with QAT_EXPERIMENTAL
+ *   defined (see that header).
  */
 #ifndef QAT_CORE_H
 #define QAT_CORE_H

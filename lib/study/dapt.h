@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#include "qat/train.h"
+#include "qat/study.h"
 #include "study/energy.h"
 
 typedef struct qat_dapt_phase {

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "qat/train.h"
+#include "qat/study.h"
 
 struct json_object;
 

@@ -4,7 +4,7 @@
 #ifndef QAT_LIB_STUDY_RUN_OPTIONS_H
 #define QAT_LIB_STUDY_RUN_OPTIONS_H
 
-#include "qat/train.h"
+#include "qat/study.h"
 #include "study/energy.h"
 
 /* The study's defaults (SPEC section 6): B_total 30000, sequences of 512,

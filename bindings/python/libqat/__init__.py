@@ -6,6 +6,7 @@ from .core import Context, QuantConfig, backends, version
 from .model import Model
 from .packed import PackedModel, estimate, export
 from .tokenizer import Tokenizer
-from .train import Trainer, run_dapt, run_pipeline
+from .study import run_dapt, run_pipeline  # the experimental tier
+from .train import Trainer
 
 __all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "PackedModel", "estimate", "export", "Tokenizer", "Trainer", "run_dapt", "run_pipeline"]

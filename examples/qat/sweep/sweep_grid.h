@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include <json-c/json.h>
-#include <qat/train.h>
+#include <qat/study.h>
 
 /* An alpha given as "auto": adaptive alpha (the held-out MLM loss decides). */
 #define SWEEP_ALPHA_AUTO (-1.0)
