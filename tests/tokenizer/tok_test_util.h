@@ -3,6 +3,7 @@
 #ifndef QAT_TOK_TEST_UTIL_H
 #define QAT_TOK_TEST_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,25 @@ static inline char *unhex(const char *h, size_t n, size_t *out_len)
     out[k] = '\0';
     *out_len = k;
     return out;
+}
+
+/* 1 when the ids equal the oracle's case; else 0, and the first five
+ * differences of a run (*mismatches counts them) are printed. */
+static inline int ids_match(const char *name, size_t line, const tcase *c, const int32_t *ids, size_t count,
+                            size_t *mismatches)
+{
+    if (count == c->n_ids && memcmp(ids, c->ids, count * sizeof *ids) == 0)
+        return 1;
+    if ((*mismatches)++ < 5) {
+        fprintf(stderr, "%s line %zu '%s': got", name, line, c->text);
+        for (size_t k = 0; k < count; k++)
+            fprintf(stderr, " %d", ids[k]);
+        fprintf(stderr, "\n  expected");
+        for (size_t k = 0; k < c->n_ids; k++)
+            fprintf(stderr, " %d", c->ids[k]);
+        fprintf(stderr, "\n");
+    }
+    return 0;
 }
 
 /* Reads NAME.cases from the fixture dir: hex(text) TAB ids TAB hex(decoded). */
