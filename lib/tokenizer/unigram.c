@@ -3,7 +3,8 @@
  * and one backtrack serve SentencePiece (.model files) and tokenizers
  * (tokenizer.json); only the forward pass is written twice, because the
  * two libraries add and compare the scores in different precisions, and
- * matching each one's ties exactly needs each one's arithmetic. */
+ * matching each one's ties exactly needs each one's arithmetic (the
+ * viterbi fixtures of tests/tokenizer segment differently in the two). */
 #include <stdlib.h>
 
 #include "core/error.h"

@@ -111,6 +111,12 @@ def main():
         pair_fixtures.build(out, texts)
     except ImportError as exc:
         print(f"make_fixtures: pair fixtures skipped: {exc}")
+    try:
+        import viterbi_fixtures
+        differ = viterbi_fixtures.build(out)
+        print(f"make_fixtures: viterbi fixtures, {differ} lines where SentencePiece and tokenizers differ")
+    except ImportError as exc:
+        print(f"make_fixtures: viterbi fixtures skipped: {exc}")
     print(f"make_fixtures: {len(MODELS)} models, {len(texts)} lines in {time.time() - t0:.1f}s")
     if len(sys.argv) > 3 and sys.argv[2] == "--stamp":
         open(sys.argv[3], "w").close()
