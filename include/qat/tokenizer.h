@@ -134,6 +134,17 @@ QAT_API qat_status qat_tokenizer_id_to_piece(const qat_tokenizer *tok, int32_t i
  * "sentencepiece-bpe", "json-unigram", "json-bpe", "wordpiece". */
 QAT_API qat_status qat_tokenizer_kind(const qat_tokenizer *tok, const char **name);
 
+/* Writes the file the tokenizer was loaded from into `dir` (created if
+ * needed), as save_pretrained does next to a model's weights:
+ * tokenizer.json, vocab.txt (with a tokenizer_config.json holding its
+ * lowercasing flags), sentencepiece.bpe.model (with a tokenizer_config.json
+ * naming CamembertTokenizer or XLMRobertaTokenizer, whose fairseq ids it
+ * uses) or spiece.model (a SentencePiece model with its own ids). Tokenizer
+ * files of another kind already in `dir` are removed, so that
+ * qat_tokenizer_load(dir) reads back the same ids. Files are written
+ * atomically. */
+QAT_API qat_status qat_tokenizer_save(const qat_tokenizer *tok, const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,11 +14,13 @@
 #include "export/export_internal.h"
 #include "export/packed_model.h"
 #include "qat/tokenizer.h"
+#include "tokenizer/dir_files.h"
 
 #define TOK_MAX_FILE_BYTES (256u << 20)
 
-static const char *const dir_files[] = {"tokenizer.json", "sentencepiece.bpe.model", "vocab.txt",
-                                        "tokenizer_config.json", "config.json", "special_tokens_map.json"};
+/* Besides the tokenizer's own files: config.json (its model_type decides
+ * the id convention) and special_tokens_map.json. */
+static const char *const model_files[] = {"config.json", "special_tokens_map.json"};
 
 static qat_status put_file(qatp_writer *w, const char *path, const char *name)
 {
@@ -68,10 +70,11 @@ qat_status pm_put_tokenizer(qatp_writer *w, const char *path)
     if (!full)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "export: out of memory");
     qat_status st = QAT_OK;
-    for (size_t i = 0; st == QAT_OK && i < sizeof dir_files / sizeof dir_files[0]; i++) {
-        snprintf(full, n, "%s/%s", path, dir_files[i]);
+    for (size_t i = 0; st == QAT_OK && i < QAT_TOK_DIR_FILE_COUNT + 2; i++) {
+        const char *name = i < QAT_TOK_DIR_FILE_COUNT ? qat_tok_dir_files[i] : model_files[i - QAT_TOK_DIR_FILE_COUNT];
+        snprintf(full, n, "%s/%s", path, name);
         if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode))
-            st = put_file(w, full, dir_files[i]);
+            st = put_file(w, full, name);
     }
     free(full);
     return st;

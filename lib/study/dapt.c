@@ -26,6 +26,8 @@
 #include "data/shards.h"
 #include "model/model.h"
 #include "study/adaptive.h"
+#include "study/checkpoints.h"
+#include "study/run_dir.h"
 #include "train/trainer.h"
 
 void qat_adaptive_options_defaults(qat_adaptive_options *a)
@@ -286,12 +288,11 @@ static void restore_evaluations(phase_state *s, int64_t step)
 
 static qat_status snapshot(phase_state *s, qat_model *m, int64_t step)
 {
-    char dir[4096 + 64], marker[4096 + 96];
+    char dir[4096 + 64];
     snprintf(dir, sizeof dir, "%s/snapshots/step-%lld", s->p->run->out_dir, (long long)step);
-    snprintf(marker, sizeof marker, "%s/config.json", dir);
-    if (qat_file_exists(marker))
+    if (qat_run_has_model(dir))
         return QAT_OK; /* taken before an interruption: the same weights */
-    return qat_model_save(m, dir);
+    return qat_run_save_model(m, s->p->tok, dir);
 }
 
 static int is_snapshot(const qat_dapt_phase *p, int64_t step)
@@ -309,18 +310,6 @@ static int64_t last_snapshot(const qat_dapt_phase *p)
         if (p->snapshots[i] > last)
             last = p->snapshots[i];
     return last;
-}
-
-static void log_line(FILE *f, const char *phase, int64_t step, double loss, double lr, double norm)
-{
-    if (!f)
-        return;
-    if (isnan(lr))
-        fprintf(f, "{\"phase\": \"%s\", \"step\": %lld, \"loss\": %.6g}\n", phase, (long long)step, loss);
-    else
-        fprintf(f, "{\"phase\": \"%s\", \"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g}\n", phase,
-                (long long)step, loss, lr, norm);
-    fflush(f);
 }
 
 qat_status qat_dapt_phase_run(qat_dapt_phase *p)
@@ -354,8 +343,15 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
     if (st == QAT_OK)
         st = qat_trainer_create(model, &p->run->train, p->schedule_steps, &t);
     uint64_t pos[2] = {0, 0}; /* epoch, next sequence in the epoch's order */
-    if (st == QAT_OK && qat_file_exists(join(&s, "dapt.state")))
-        st = qat_trainer_resume(t, s.path, pos);
+    qat_checkpoints ck;
+    memset(&ck, 0, sizeof ck);
+    int resumable = 0;
+    if (st == QAT_OK)
+        st = qat_checkpoints_init(&ck, p->run->out_dir, "dapt", p->metrics, &resumable);
+    if (st == QAT_OK && resumable) {
+        st = qat_trainer_resume(t, ck.path, pos);
+        ck.kept_step = t->step;
+    }
     if (adaptive) {
         s.rule_cfg = (qat_adaptive_rule){p->run->adaptive.patience, p->run->adaptive.min_delta};
         qat_adaptive_reset(&s.rule);
@@ -399,12 +395,11 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
         if (st == QAT_OK)
             st = qat_trainer_step(t, ids, NULL, labels, B, L, &loss);
         if (st == QAT_ERR_NUMERIC)
-            st = qat_fail_prefix(st, "DAPT diverged at step %lld (the last checkpoint, if any, is kept)",
-                                 (long long)t->step + 1);
+            st = qat_checkpoints_diverged(&ck, st, "DAPT", t->step + 1);
         if (st != QAT_OK)
             break;
         const int64_t step = t->step;
-        log_line(p->metrics, "dapt", step, loss, t->last_lr, t->last_norm);
+        qat_metrics_log_write(p->metrics, "dapt", step, loss, t->last_lr, t->last_norm);
         if (is_snapshot(p, step))
             st = snapshot(&s, model, step);
         if (st == QAT_OK && adaptive && p->rule_step < 0 && step % s.every == 0) {
@@ -415,7 +410,7 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
                 json_object_object_add(e, "step", json_object_new_int64(step));
                 json_object_object_add(e, "loss", isfinite(held) ? json_object_new_double(held) : NULL);
                 json_object_array_add(s.evals, e);
-                log_line(p->metrics, "dapt_heldout", step, held, NAN, NAN);
+                qat_metrics_log_write(p->metrics, "dapt_heldout", step, held, NAN, NAN);
                 if (qat_adaptive_observe(&s.rule, &s.rule_cfg, held)) {
                     p->rule_step = step;
                     if (!p->final_dir) /* a shared run: the adaptive cells start here */
@@ -430,13 +425,15 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
             (p->stop_on_rule || (!p->final_dir && step >= last_snapshot(p))))
             done = 1;
         if (st == QAT_OK) {
+            int due = !done && p->run->checkpoint_every > 0 && step % p->run->checkpoint_every == 0 &&
+                      step < p->schedule_steps;
+            st = qat_checkpoints_step(&ck, t, pos, loss, due);
+        }
+        if (st == QAT_OK) {
             st = qat_run_progress(p->run, p->energy, "dapt", step, p->schedule_steps, loss);
             if (st == QAT_ERR_STATE)
-                qat_trainer_save(t, join(&s, "dapt.state"), pos);
+                qat_checkpoints_stop(&ck, t, pos);
         }
-        if (st == QAT_OK && !done && p->run->checkpoint_every > 0 && step % p->run->checkpoint_every == 0 &&
-            step < p->schedule_steps)
-            st = qat_trainer_save(t, join(&s, "dapt.state"), pos);
     }
     if (st == QAT_OK) {
         p->steps_done = t->step;
@@ -447,10 +444,12 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
         if (st == QAT_OK && adaptive)
             st = save_adaptive(&s, t->step);
     }
-    if (st == QAT_OK && p->final_dir)
-        st = qat_model_save(model, p->final_dir);
     if (st == QAT_OK)
-        remove(join(&s, "dapt.state"));
+        st = qat_metrics_log_sync(p->metrics);
+    if (st == QAT_OK && p->final_dir)
+        st = qat_run_save_model(model, p->tok, p->final_dir);
+    if (st == QAT_OK)
+        qat_checkpoints_finish(&ck);
     free(ids);
     free(labels);
     free(order);

@@ -4,7 +4,8 @@
  * saved at each step of `snapshots` (out_dir/snapshots/step-<N>), and, when
  * the adaptive rule is on (run->adaptive.enabled), the held-out loss is
  * evaluated and logged and a snapshot is taken where the rule fires. Resumable from out_dir/dapt.state
- * (and out_dir/adaptive.json for the evaluations). */
+ * (and out_dir/adaptive.json for the evaluations). Model directories (the
+ * final one, snapshots) are written whole with the tokenizer's files. */
 #ifndef QAT_LIB_TRAIN_DAPT_H
 #define QAT_LIB_TRAIN_DAPT_H
 
@@ -12,6 +13,7 @@
 
 #include "qat/study.h"
 #include "study/energy.h"
+#include "study/metrics_log.h"
 
 typedef struct qat_dapt_phase {
     qat_context *ctx;
@@ -23,7 +25,7 @@ typedef struct qat_dapt_phase {
     const int64_t *snapshots;    /* ascending steps in 1..schedule_steps */
     size_t n_snapshots;
     int stop_on_rule;            /* 1: stop training where the rule fires (run->adaptive.enabled) */
-    FILE *metrics;               /* may be NULL */
+    qat_metrics_log *metrics;    /* may be NULL */
     qat_energy_meter *energy;    /* sampled at every step; may be NULL */
     /* out */
     int64_t steps_done;          /* where training stopped */

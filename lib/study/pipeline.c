@@ -18,10 +18,13 @@
 #include "data/pretok.h"
 #include "data/shards.h"
 #include "data/split.h"
+#include "study/checkpoints.h"
 #include "study/dapt.h"
 #include "study/energy.h"
 #include "study/evaluate.h"
+#include "study/metrics_log.h"
 #include "study/plan.h"
+#include "study/run_dir.h"
 #include "study/run_options.h"
 #include "study/task_data.h"
 #include "train/trainer.h"
@@ -46,7 +49,7 @@ typedef struct run {
     qat_task_set sets[3];      /* train, eval, test */
     int ner;
     qat_task task;             /* of fine-tuning: token or sequence classification */
-    FILE *metrics;
+    qat_metrics_log metrics;
     char path[4096];
     qat_energy_meter energy;
 } run;
@@ -55,15 +58,6 @@ static const char *join(run *r, const char *name)
 {
     snprintf(r->path, sizeof r->path, "%s/%s", r->o->run.out_dir, name);
     return r->path;
-}
-
-static void log_metrics(run *r, const char *phase, int64_t step, double loss, double lr, double norm)
-{
-    if (!r->metrics)
-        return;
-    fprintf(r->metrics, "{\"phase\": \"%s\", \"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g}\n",
-            phase, (long long)step, loss, lr, norm);
-    fflush(r->metrics);
 }
 
 static qat_status progress(run *r, const char *phase, int64_t step, int64_t total, double loss)
@@ -161,11 +155,6 @@ static qat_status load_model(run *r, const char *dir, qat_task task, qat_model *
     return st;
 }
 
-static qat_status checkpoint(run *r, qat_trainer *t, const char *name, const uint64_t pos[2])
-{
-    return qat_trainer_save(t, join(r, name), pos);
-}
-
 /* DAPT of this run (lib/study/dapt.c): `steps` is the schedule's length;
  * with adaptive alpha it stops where the held-out loss stopped improving
  * and *done says where. */
@@ -173,7 +162,8 @@ static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
 {
     const qat_pipeline_options *o = r->o;
     *done = steps;
-    if (qat_file_exists(join(r, "dapt/config.json"))) { /* finished in an earlier run */
+    if (qat_run_has_model(join(r, "dapt"))) { /* finished in an earlier run */
+        remove(join(r, "dapt.state")); /* if the kill came between the two */
         json_object *a = o->run.adaptive.enabled ? qat_dapt_adaptive_json(o->run.out_dir) : NULL, *v = NULL;
         if (a && json_object_object_get_ex(a, "steps_done", &v))
             *done = json_object_get_int64(v);
@@ -184,7 +174,7 @@ static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
     snprintf(final_dir, sizeof final_dir, "%s", join(r, "dapt"));
     qat_dapt_phase p = {
         .ctx = r->ctx, .tok = r->tok, .run = &o->run, .final_dir = final_dir, .schedule_steps = steps,
-        .stop_on_rule = 1, .metrics = r->metrics, .energy = &r->energy,
+        .stop_on_rule = 1, .metrics = &r->metrics, .energy = &r->energy,
     };
     QAT_TRY(qat_dapt_phase_run(&p));
     *done = p.steps_done;
@@ -196,14 +186,27 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
     const qat_pipeline_options *o = r->o;
     qat_model *model = NULL;
     qat_trainer *t = NULL;
-    if (qat_file_exists(join(r, "model/config.json")))
-        return load_model(r, join(r, "model"), r->task, out); /* finished earlier */
-    qat_status st = load_model(r, start_dir, r->task, &model);
+    qat_checkpoints ck;
+    int resumable = 0;
+    QAT_TRY(qat_checkpoints_init(&ck, o->run.out_dir, "finetune", &r->metrics, &resumable));
+    if (qat_run_has_model(join(r, "model"))) { /* finished earlier */
+        qat_checkpoints_finish(&ck);
+        return load_model(r, join(r, "model"), r->task, out);
+    }
+    /* Fine-tuning draws from the seed's stream, whatever DAPT drew before:
+     * a restart after DAPT finished (with no fine-tuning state yet) starts
+     * fine-tuning exactly as the uninterrupted run did (the new head's
+     * initial weights, then dropout). */
+    qat_status st = qat_context_set_int(r->ctx, QAT_CTX_SEED, (int64_t)(o->run.seed & INT64_MAX));
+    if (st == QAT_OK)
+        st = load_model(r, start_dir, r->task, &model);
     if (st == QAT_OK && steps > 0)
         st = qat_trainer_create(model, &o->run.train, steps, &t);
     uint64_t pos[2] = {0, 0}; /* epoch, next batch of the epoch */
-    if (st == QAT_OK && t && qat_file_exists(join(r, "finetune.state")))
-        st = qat_trainer_resume(t, r->path, pos);
+    if (st == QAT_OK && t && resumable) {
+        st = qat_trainer_resume(t, ck.path, pos);
+        ck.kept_step = t->step;
+    }
     const qat_task_set *train = &r->sets[0];
     if (st == QAT_OK && train->n == 0)
         st = qat_fail(QAT_ERR_FORMAT, "%s: no training sentence", o->train_file);
@@ -241,21 +244,24 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
         if (st == QAT_OK)
             st = qat_trainer_step_typed(t, ids, mask, types, labels, (int64_t)rows, (int64_t)len, &loss);
         if (st == QAT_ERR_NUMERIC)
-            st = qat_fail_prefix(st, "fine-tuning diverged at step %lld (the last checkpoint, if any, is kept)",
-                                 (long long)t->step + 1);
+            st = qat_checkpoints_diverged(&ck, st, "fine-tuning", t->step + 1);
         if (st == QAT_OK) {
-            log_metrics(r, "finetune", t->step, loss, t->last_lr, t->last_norm);
+            qat_metrics_log_write(&r->metrics, "finetune", t->step, loss, t->last_lr, t->last_norm);
+            int due = o->run.checkpoint_every > 0 && t->step % o->run.checkpoint_every == 0 && t->step < steps;
+            st = qat_checkpoints_step(&ck, t, pos, loss, due);
+        }
+        if (st == QAT_OK) {
             st = progress(r, "finetune", t->step, steps, loss);
             if (st == QAT_ERR_STATE)
-                checkpoint(r, t, "finetune.state", pos);
+                qat_checkpoints_stop(&ck, t, pos);
         }
-        if (st == QAT_OK && o->run.checkpoint_every > 0 && t->step % o->run.checkpoint_every == 0 && t->step < steps)
-            st = checkpoint(r, t, "finetune.state", pos);
     }
     if (st == QAT_OK)
-        st = qat_model_save(model, join(r, "model"));
+        st = qat_metrics_log_sync(&r->metrics);
     if (st == QAT_OK)
-        remove(join(r, "finetune.state"));
+        st = qat_run_save_model(model, r->tok, join(r, "model"));
+    if (st == QAT_OK)
+        qat_checkpoints_finish(&ck);
     free(ids);
     free(mask);
     free(types);
@@ -352,11 +358,8 @@ static qat_status validate(const qat_pipeline_options *o)
     return QAT_OK;
 }
 
-QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options *o, double *test_f1)
+static qat_status run_pipeline(qat_context *ctx, const qat_pipeline_options *o, double *test_f1)
 {
-    QAT_CHECK_ARG(ctx != NULL && o != NULL, "qat_pipeline_run: NULL context or options");
-    QAT_TRY(validate(o));
-    QAT_TRY(qat_mkdirs(o->run.out_dir));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     run r;
@@ -371,7 +374,7 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
     if (st == QAT_OK)
         st = load_task(&r);
     if (st == QAT_OK)
-        r.metrics = fopen(join(&r, "metrics.jsonl"), "a");
+        st = qat_metrics_log_open(join(&r, "metrics.jsonl"), &r.metrics);
     /* The plan decides where fine-tuning starts and how many steps DAPT
      * took (lib/study/plan.c, docs/training.md "Plans"). */
     int64_t dapt_steps = (int64_t)llround(o->alpha * (double)o->run.total_steps);
@@ -413,13 +416,23 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
     if (st == QAT_OK && test_f1)
         *test_f1 = test.f1;
     qat_model_free(model);
-    if (r.metrics)
-        fclose(r.metrics);
+    qat_metrics_log_close(&r.metrics);
     for (int i = 0; i < 3; i++) {
         qat_task_set_free(&r.sets[i]);
         qat_data_conll_free(r.files[i]);
     }
     qat_data_labels_free(r.labels);
     qat_tokenizer_free(r.tok);
+    return st;
+}
+
+QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options *o, double *test_f1)
+{
+    QAT_CHECK_ARG(ctx != NULL && o != NULL, "qat_pipeline_run: NULL context or options");
+    QAT_TRY(validate(o));
+    qat_run_dir dir;
+    QAT_TRY(qat_run_dir_open(o->run.out_dir, &dir));
+    qat_status st = run_pipeline(ctx, o, test_f1);
+    qat_run_dir_close(&dir);
     return st;
 }

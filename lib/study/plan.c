@@ -23,6 +23,7 @@
 #include "data/split.h"
 #include "study/dapt.h"
 #include "study/energy.h"
+#include "study/run_dir.h"
 #include "study/run_options.h"
 
 QAT_API qat_status qat_dapt_options_init(qat_dapt_options *o, uint32_t version)
@@ -122,9 +123,13 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = qat_mkdirs(o->run.out_dir);
-    if (st == QAT_OK)
-        st = qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->run.seed & INT64_MAX));
+    qat_run_dir dir;
+    st = qat_run_dir_open(o->run.out_dir, &dir);
+    if (st != QAT_OK) {
+        free(steps);
+        return st;
+    }
+    st = qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->run.seed & INT64_MAX));
     int64_t threads = 0;
     qat_context_get_int(ctx, QAT_CTX_THREADS, &threads);
     qat_energy_meter meter;
@@ -137,10 +142,13 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
     if (st == QAT_OK)
         st = qat_tokenizer_load(o->run.tokenizer ? o->run.tokenizer : o->run.model_dir, &tok);
     snprintf(path, sizeof path, "%s/metrics.jsonl", o->run.out_dir);
-    FILE *metrics = st == QAT_OK ? fopen(path, "a") : NULL;
+    qat_metrics_log metrics;
+    memset(&metrics, 0, sizeof metrics);
+    if (st == QAT_OK)
+        st = qat_metrics_log_open(path, &metrics);
     qat_dapt_phase p = {
         .ctx = ctx, .tok = tok, .run = &o->run, .final_dir = NULL, .schedule_steps = schedule, .snapshots = steps,
-        .n_snapshots = n, .stop_on_rule = 0, .metrics = metrics, .energy = &meter,
+        .n_snapshots = n, .stop_on_rule = 0, .metrics = &metrics, .energy = &meter,
     };
     if (st == QAT_OK)
         st = qat_dapt_phase_run(&p);
@@ -192,10 +200,10 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
         st = qat_json_write_file(path, j); /* last: its presence means "finished" */
         json_object_put(j);
     }
-    if (metrics)
-        fclose(metrics);
+    qat_metrics_log_close(&metrics);
     qat_tokenizer_free(tok);
     free(steps);
+    qat_run_dir_close(&dir);
     return st;
 }
 
@@ -249,8 +257,7 @@ qat_status qat_plan_shared_snapshot(const qat_pipeline_options *o, int64_t *dapt
     }
     if (st == QAT_OK) {
         snprintf(dir, cap, "%s/snapshots/step-%lld", o->dapt_dir, (long long)step);
-        snprintf(path, sizeof path, "%s/config.json", dir);
-        if (step <= 0 || !qat_file_exists(path))
+        if (step <= 0 || !qat_run_has_model(dir))
             st = qat_fail(QAT_ERR_STATE, "the shared DAPT run %s has no snapshot at step %lld (alpha %g of %lld): was "
                                          "it planned with this alpha?", o->dapt_dir, (long long)step, o->alpha,
                           (long long)o->run.total_steps);

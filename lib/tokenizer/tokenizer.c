@@ -34,6 +34,7 @@ void qat_tok_clear(qat_tokenizer *t)
     free(t->dscore);
     free(t->added);
     qat_tok_trie_free(&t->added_trie);
+    free(t->source);
     memset(t, 0, sizeof *t);
 }
 
@@ -63,17 +64,31 @@ static qat_status load_file(qat_tokenizer *t, const char *path, int lowercase, i
     size_t size;
     QAT_TRY(qat_file_read(path, QAT_FILE_ANY_SIZE, &data, &size));
     qat_status st;
+    qat_tok_source kind;
     size_t i = 0;
     while (i < size && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
         i++;
-    if (ends_with(path, ".json") || (i < size && data[i] == '{'))
+    if (ends_with(path, ".json") || (i < size && data[i] == '{')) {
+        kind = QAT_TOK_SOURCE_JSON;
         st = qat_tok_load_json(t, data, size, path);
-    else if (ends_with(path, ".txt"))
+    } else if (ends_with(path, ".txt")) {
+        kind = QAT_TOK_SOURCE_VOCAB_TXT;
         st = qat_tok_load_vocab_txt(t, data, size, path, lowercase, strip_accents, chinese);
-    else
+    } else {
+        kind = QAT_TOK_SOURCE_SPM;
         st = qat_tok_load_spm(t, (const uint8_t *)data, size, path);
-    free(data);
-    return st;
+    }
+    if (st != QAT_OK) {
+        free(data);
+        return st;
+    }
+    t->source_kind = kind;
+    t->source = data;
+    t->source_size = size;
+    t->vocab_lowercase = lowercase;
+    t->vocab_strip_accents = strip_accents;
+    t->vocab_chinese = chinese;
+    return QAT_OK;
 }
 
 /* Applies a fairseq convention on top of a SentencePiece model. */
@@ -110,8 +125,19 @@ static qat_status load_dir(qat_tokenizer *t, const char *dir)
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (is_file(path))
         QAT_TRY(qat_tok_json_config(path, "model_type", model_type, sizeof model_type, &found));
+    /* The fairseq id convention of sentencepiece.bpe.model: named by
+     * tokenizer_config.json's tokenizer_class (as AutoTokenizer reads it,
+     * and as qat_tokenizer_save writes it), else by config.json's model_type. */
+    char cls[64] = "";
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    if (is_file(path))
+        QAT_TRY(qat_tok_json_config(path, "tokenizer_class", cls, sizeof cls, &found));
     qat_tok_idmap map = QAT_TOK_MAP_NONE;
-    if (strcmp(model_type, "camembert") == 0)
+    if (strncmp(cls, "Camembert", 9) == 0)
+        map = QAT_TOK_MAP_CAMEMBERT;
+    else if (strncmp(cls, "XLMRoberta", 10) == 0)
+        map = QAT_TOK_MAP_XLMR;
+    else if (strcmp(model_type, "camembert") == 0)
         map = QAT_TOK_MAP_CAMEMBERT;
     else if (strcmp(model_type, "xlm-roberta") == 0)
         map = QAT_TOK_MAP_XLMR;
@@ -143,11 +169,18 @@ static qat_status load_dir(qat_tokenizer *t, const char *dir)
         }
         return load_file(t, path, lower, accents < 0 ? lower : accents, chinese);
     }
-    snprintf(path, sizeof path, "%s/sentencepiece.bpe.model", dir);
-    if (is_file(path))
-        return load_file(t, path, 0, 0, 0);
+    /* A SentencePiece model with its own ids: spiece.model (T5's and
+     * ALBERT's name, what qat_tokenizer_save writes), or a
+     * sentencepiece.bpe.model no fairseq convention applies to. */
+    static const char *const raw_spm[] = {"spiece.model", "sentencepiece.bpe.model"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, raw_spm[k]);
+        if (is_file(path))
+            return load_file(t, path, 0, 0, 0);
+    }
     return qat_fail(QAT_ERR_NOT_FOUND,
-                    "%s: no tokenizer found (looked for sentencepiece.bpe.model, tokenizer.json, vocab.txt)", dir);
+                    "%s: no tokenizer found (looked for tokenizer.json, sentencepiece.bpe.model, vocab.txt, "
+                    "spiece.model)", dir);
 }
 
 QAT_API qat_status qat_tokenizer_load(const char *path, qat_tokenizer **out)

@@ -26,6 +26,13 @@ typedef enum qat_tok_idmap {
     QAT_TOK_MAP_XLMR = 2       /* fairseq: +1, spm <unk> -> 3, <mask> last */
 } qat_tok_idmap;
 
+/* What kind of file a tokenizer was loaded from. */
+typedef enum qat_tok_source {
+    QAT_TOK_SOURCE_SPM = 1,       /* a SentencePiece .model */
+    QAT_TOK_SOURCE_JSON = 2,      /* an HF tokenizer.json */
+    QAT_TOK_SOURCE_VOCAB_TXT = 3  /* a BERT vocab.txt */
+} qat_tok_source;
+
 /* Steps of a tokenizer.json pipeline that libqat implements. */
 typedef enum qat_tok_norm_kind {
     QAT_TOK_N_PRECOMPILED = 1,
@@ -140,6 +147,13 @@ struct qat_tokenizer {
      * qat_tok_pair_default fills it from the specials. */
     qat_tok_pair_item pair[QAT_TOK_PAIR_MAX];
     int n_pair;
+
+    /* The file it was loaded from, kept whole so that qat_tokenizer_save
+     * writes it again (a model directory then carries its tokenizer). */
+    qat_tok_source source_kind;
+    char *source;
+    size_t source_size;
+    int vocab_lowercase, vocab_strip_accents, vocab_chinese; /* VOCAB_TXT: BertTokenizer's flags */
 
     /* id convention of the checkpoint */
     qat_tok_idmap idmap;

@@ -27,6 +27,7 @@ _piece_to_id = declare("qat_tokenizer_piece_to_id", [ctypes.c_void_p, ctypes.c_c
 _id_to_piece = declare("qat_tokenizer_id_to_piece",
                        [ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, _c_size_p])
 _kind = declare("qat_tokenizer_kind", [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p)])
+_save = declare("qat_tokenizer_save", [ctypes.c_void_p, ctypes.c_char_p])
 
 _BUFFER_TOO_SMALL = -10
 _SPECIALS = {"pad": 0, "unk": 1, "bos": 2, "eos": 3, "mask": 4}
@@ -164,6 +165,12 @@ class Tokenizer(Handle):
         name = ctypes.c_char_p()
         check(_kind(self._handle, ctypes.byref(name)))
         return name.value.decode()
+
+    def save(self, directory) -> None:
+        """Writes the file it was loaded from into `directory`, as
+        save_pretrained does next to a model (Tokenizer.load(directory) then
+        gives the same ids); tokenizer files of another kind there are removed."""
+        check(_save(self._handle, str(directory).encode()))
 
     def __repr__(self) -> str:
         return f"Tokenizer(kind={self.kind!r}, vocab_size={self.vocab_size})"

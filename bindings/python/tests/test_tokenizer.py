@@ -122,6 +122,26 @@ def test_hf_directory_matches_transformers(fixtures, tmp_path_factory, texts, mo
         assert len(w16) == len(ids16)
 
 
+@pytest.mark.parametrize("model_type,model", [("camembert", "unigram"), ("xlm-roberta", "bpe_bytes")])
+def test_save_writes_what_transformers_reads(fixtures, tmp_path_factory, tmp_path, texts, model_type, model):
+    """Tokenizer.save beside a model of another family: libqat and
+    transformers' AutoTokenizer both read the saved directory back with the
+    original ids (tokenizer_config.json names the fairseq class)."""
+    transformers = pytest.importorskip("transformers")
+    tok = Tokenizer.load(_hf_dir(fixtures, tmp_path_factory, model_type, model))
+    (tmp_path / "config.json").write_text('{"model_type": "roberta"}')
+    tok.save(tmp_path)
+    back = Tokenizer.load(tmp_path)
+    hf = transformers.AutoTokenizer.from_pretrained(str(tmp_path), use_fast=False)
+    for t in texts[:300]:
+        assert back.encode(t) == tok.encode(t) == hf(t, add_special_tokens=False)["input_ids"]
+    assert back.special_id("mask") == tok.special_id("mask") == hf.mask_token_id
+    bare = Tokenizer.load(fixtures / f"{model}.model")  # SentencePiece's own ids: spiece.model
+    bare.save(tmp_path)
+    assert not (tmp_path / "sentencepiece.bpe.model").exists()
+    assert Tokenizer.load(tmp_path).encode(texts[0]) == bare.encode(texts[0])
+
+
 def test_encode_words_bare_model(fixtures):
     tok = Tokenizer.load(fixtures / "bpe.model")
     words = ["Le", "patient", "a", "reçu", "500", "mg", "."]
