@@ -1,7 +1,8 @@
 /* The tokenizer inside a .qatp file: its source file(s) stored verbatim
  * ("tokenizer/<file name>" records, "tokenizer.mode" 1 = one file,
- * 2 = an HF directory's tokenizer files); re-created on load by writing
- * them to a private temporary directory and loading that (removed at once). */
+ * 2 = the files qat_tokenizer_save writes for a directory's tokenizer);
+ * re-created on load by writing them to a private temporary directory and
+ * loading that (removed at once). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +15,8 @@
 #include "export/export_internal.h"
 #include "export/packed_model.h"
 #include "qat/tokenizer.h"
-#include "tokenizer/dir_files.h"
 
 #define TOK_MAX_FILE_BYTES (256u << 20)
-
-/* Besides the tokenizer's own files: config.json (its model_type decides
- * the id convention) and special_tokens_map.json. */
-static const char *const model_files[] = {"config.json", "special_tokens_map.json"};
 
 static qat_status put_file(qatp_writer *w, const char *path, const char *name)
 {
@@ -47,6 +43,40 @@ static qat_status put_mode(qatp_writer *w, int64_t mode)
     return qatp_end(w, mark);
 }
 
+/* Every regular file of dir, as "tokenizer/<name>" records. */
+static qat_status put_dir(qatp_writer *w, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return qat_fail(QAT_ERR_IO, "export: cannot read '%s'", dir);
+    qat_status st = QAT_OK;
+    struct dirent *e;
+    char full[800];
+    while (st == QAT_OK && (e = readdir(d)) != NULL) {
+        struct stat sb;
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.' && stat(full, &sb) == 0 && S_ISREG(sb.st_mode))
+            st = put_file(w, full, e->d_name);
+    }
+    closedir(d);
+    return st;
+}
+
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char full[800];
+    while (d && (e = readdir(d)) != NULL) {
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.')
+            unlink(full);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
 qat_status pm_put_tokenizer(qatp_writer *w, const char *path)
 {
     if (!path)
@@ -54,29 +84,31 @@ qat_status pm_put_tokenizer(qatp_writer *w, const char *path)
     /* Check it loads before embedding it. */
     qat_tokenizer *tok = NULL;
     QAT_TRY(qat_tokenizer_load(path, &tok));
-    qat_tokenizer_free(tok);
     struct stat sb;
-    if (stat(path, &sb) != 0)
-        return qat_fail(QAT_ERR_IO, "export: cannot stat tokenizer path '%s'", path);
-    if (!S_ISDIR(sb.st_mode)) {
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        qat_tokenizer_free(tok);
+        if (stat(path, &sb) != 0)
+            return qat_fail(QAT_ERR_IO, "export: cannot stat tokenizer path '%s'", path);
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
         QAT_TRY(put_mode(w, 1));
         return put_file(w, path, base);
     }
-    QAT_TRY(put_mode(w, 2));
-    size_t n = strlen(path) + 64;
-    char *full = malloc(n);
-    if (!full)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "export: out of memory");
-    qat_status st = QAT_OK;
-    for (size_t i = 0; st == QAT_OK && i < QAT_TOK_DIR_FILE_COUNT + 2; i++) {
-        const char *name = i < QAT_TOK_DIR_FILE_COUNT ? qat_tok_dir_files[i] : model_files[i - QAT_TOK_DIR_FILE_COUNT];
-        snprintf(full, n, "%s/%s", path, name);
-        if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode))
-            st = put_file(w, full, name);
+    /* A directory: the files qat_tokenizer_save writes for what its loader
+     * read there (the one file it chose, with what pins its ids). */
+    const char *tmp = getenv("TMPDIR");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/qatp-tok-XXXXXX", tmp && tmp[0] && strlen(tmp) < 400 ? tmp : "/tmp");
+    qat_status st = mkdtemp(dir) ? QAT_OK : qat_fail(QAT_ERR_IO, "export: cannot create a temporary directory");
+    if (st == QAT_OK) {
+        st = qat_tokenizer_save(tok, dir);
+        if (st == QAT_OK)
+            st = put_mode(w, 2);
+        if (st == QAT_OK)
+            st = put_dir(w, dir);
+        remove_dir(dir);
     }
-    free(full);
+    qat_tokenizer_free(tok);
     return st;
 }
 

@@ -13,10 +13,11 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json.h"
-#include "tokenizer/dir_files.h"
 #include "tokenizer/tokenizer_impl.h"
 
-const char *const qat_tok_dir_files[QAT_TOK_DIR_FILE_COUNT] = {
+/* Every file qat_tokenizer_load(dir) may read a tokenizer from. */
+#define DIR_FILE_COUNT 5
+static const char *const dir_files[DIR_FILE_COUNT] = {
     "tokenizer.json", "sentencepiece.bpe.model", "spiece.model", "vocab.txt", "tokenizer_config.json",
 };
 
@@ -49,17 +50,17 @@ QAT_API qat_status qat_tokenizer_save(const qat_tokenizer *tok, const char *dir)
                                                                       : "spiece.model";
     QAT_TRY(qat_mkdirs(dir));
     /* Another kind's file left there could be read first: remove it. */
-    for (size_t i = 0; i < QAT_TOK_DIR_FILE_COUNT; i++) {
-        if (strcmp(qat_tok_dir_files[i], name) == 0)
+    for (size_t i = 0; i < DIR_FILE_COUNT; i++) {
+        if (strcmp(dir_files[i], name) == 0)
             continue;
-        char *path = qat_path_join(dir, qat_tok_dir_files[i]);
+        char *path = qat_path_join(dir, dir_files[i]);
         if (!path)
             return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_tokenizer_save: out of memory");
         int gone = unlink(path) == 0 || errno == ENOENT;
         int e = errno;
         free(path);
         if (!gone)
-            return qat_fail(QAT_ERR_IO, "cannot remove %s/%s: %s", dir, qat_tok_dir_files[i], strerror(e));
+            return qat_fail(QAT_ERR_IO, "cannot remove %s/%s: %s", dir, dir_files[i], strerror(e));
     }
     char *path = qat_path_join(dir, name);
     if (!path)
