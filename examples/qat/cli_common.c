@@ -37,6 +37,40 @@ int qat_cli_context(const char *cmd, const char *backend, int64_t threads, qat_c
     return 0;
 }
 
+/* "a, b, c and 4 more" of a load report, on stderr after `lead`. */
+static void print_report(const char *cmd, const qat_model *m, qat_load_report kind, const char *lead)
+{
+    size_t n = 0;
+    if (qat_model_load_report_count(m, kind, &n) != QAT_OK || n == 0)
+        return;
+    fprintf(stderr, "qat %s: note: %s: ", cmd, lead);
+    for (size_t i = 0; i < n && i < 6; i++) {
+        const char *name = "";
+        qat_model_load_report_name(m, kind, i, &name);
+        fprintf(stderr, "%s%s", i ? ", " : "", name);
+    }
+    if (n > 6)
+        fprintf(stderr, " and %zu more", n - 6);
+    fputc('\n', stderr);
+}
+
+qat_status qat_cli_load_model(const char *cmd, qat_context *ctx, const char *dir, qat_task task, const char *quant,
+                              int partial, qat_model **out)
+{
+    qat_load_options lo;
+    qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
+    lo.task = task;
+    lo.quant = quant;
+    lo.flags = partial ? QAT_LOAD_PARTIAL : 0;
+    qat_status st = qat_model_load(ctx, dir, &lo, out);
+    if (st != QAT_OK)
+        return st;
+    print_report(cmd, *out, QAT_LOAD_MISSING, "not in the checkpoint, initialised as in a new model");
+    print_report(cmd, *out, QAT_LOAD_UNEXPECTED, "in the checkpoint, not used by this model");
+    print_report(cmd, *out, QAT_LOAD_SKIPPED, "in the checkpoint, not float, skipped");
+    return QAT_OK;
+}
+
 size_t qat_cli_split_words(char *text, const char **words, size_t max)
 {
     size_t n = 0;

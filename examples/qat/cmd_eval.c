@@ -7,6 +7,7 @@
 typedef struct eval_args {
     const char *model_dir, *task, *tokenizer, *quant, *out, *backend;
     int64_t seq_len, threads;
+    int partial;
 } eval_args;
 
 /* Loads, evaluates and prints the headline metric. */
@@ -18,13 +19,11 @@ static int evaluate(const eval_args *a)
     qat_tokenizer *tok = NULL;
     qat_model *model = NULL;
     qat_status st = qat_tokenizer_load(a->tokenizer ? a->tokenizer : a->model_dir, &tok);
-    qat_load_options lo;
-    qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
     int seq = qat_cli_is_seq_task(a->task);
-    lo.task = seq ? QAT_TASK_SEQUENCE_CLASSIFICATION : QAT_TASK_TOKEN_CLASSIFICATION;
-    lo.quant = a->quant;
     if (st == QAT_OK)
-        st = qat_model_load(ctx, a->model_dir, &lo, &model);
+        st = qat_cli_load_model("eval", ctx, a->model_dir,
+                                seq ? QAT_TASK_SEQUENCE_CLASSIFICATION : QAT_TASK_TOKEN_CLASSIFICATION, a->quant,
+                                a->partial, &model);
     double f1 = 0.0;
     if (st == QAT_OK)
         st = qat_model_evaluate(model, tok, a->task, a->seq_len, a->out, &f1);
@@ -53,6 +52,7 @@ int qat_cli_eval(int argc, char **argv)
         QAT_OPT_STRING("--quant", &a.quant, "CONFIG", "default: the config saved with the model"),
         QAT_OPT_INT("--seq-len", &a.seq_len, "N", 1, INT64_MAX, "truncation length"),
         QAT_OPT_STRING("--out", &a.out, "FILE", "write the metrics as JSON"),
+        QAT_CLI_PARTIAL_ROW(&a.partial),
         QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads),
     };
     const qat_cli_spec spec = {

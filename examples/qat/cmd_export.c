@@ -47,18 +47,14 @@ static qat_status calibrate(qat_model *m, const qat_tokenizer *tok, const char *
 
 typedef struct export_args {
     const char *model_dir, *out, *quant, *tokenizer, *calib;
-    int task, ternary;
+    int task, ternary, partial;
 } export_args;
 
 /* The model and, when found, its tokenizer; LSQ steps calibrated on
  * --calib. 0, or 1 after saying why. */
 static int load(const export_args *a, qat_context *ctx, qat_model **m, qat_tokenizer **tok, const char **tok_path)
 {
-    qat_load_options lo;
-    qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION);
-    lo.task = a->task;
-    lo.quant = a->quant;
-    qat_status st = qat_model_load(ctx, a->model_dir, &lo, m);
+    qat_status st = qat_cli_load_model("export", ctx, a->model_dir, a->task, a->quant, a->partial, m);
     if (st != QAT_OK)
         return qat_cli_fail("export", "cannot load the model", st);
     *tok_path = a->tokenizer;
@@ -121,6 +117,7 @@ int qat_cli_export(int argc, char **argv)
         QAT_OPT_STRING("--calib", &a.calib, "TEXT_FILE",
                        "when the model has no saved LSQ activation steps: one forward over the file's first lines "
                        "initialises them"),
+        QAT_CLI_PARTIAL_ROW(&a.partial),
     };
     const qat_cli_spec spec = {
         .command = "export",

@@ -49,6 +49,19 @@ int64_t qat_cli_max_threads(void);
  * default). 0, or qat_cli_fail's 1 with *ctx NULL. */
 int qat_cli_context(const char *cmd, const char *backend, int64_t threads, qat_context **ctx);
 
+/* qat_model_load of dir with task and quant (NULL: the saved one); partial:
+ * QAT_LOAD_PARTIAL. Says on stderr what the checkpoint lacked (new heads,
+ * or with partial the encoder tensors left as initialised) and how many of
+ * its tensors went unused or were skipped. */
+qat_status qat_cli_load_model(const char *cmd, qat_context *ctx, const char *dir, qat_task task, const char *quant,
+                              int partial, qat_model **out);
+
+/* The --allow-partial row of the commands that load a model directory. */
+#define QAT_CLI_PARTIAL_ROW(flag) \
+    QAT_OPT_FLAG("--allow-partial", flag, \
+                 "load a checkpoint that lacks some encoder tensors (they start as in a new model; listed on " \
+                 "stderr); by default that is an error")
+
 /* Progress lines: the phase's start and steps/s. */
 typedef struct qat_cli_progress {
     int tty; /* stderr is a terminal: lines are redrawn with \r */

@@ -77,9 +77,15 @@ QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *o
                                     qat_model **out);
 QAT_API void qat_model_free(qat_model *model);
 
-#define QAT_LOAD_OPTIONS_VERSION 1
+#define QAT_LOAD_OPTIONS_VERSION 2
 
-/* How qat_model_load builds the model. Fill with qat_load_options_init. */
+/* qat_load_options.flags */
+#define QAT_LOAD_PARTIAL 1u /* accept a checkpoint without some encoder tensors
+                               (they are initialised as in a new model and listed
+                               as missing) or without its saved quantizer state */
+
+/* How qat_model_load builds the model. Fill with qat_load_options_init
+ * (version 1, without flags, is still accepted). */
 typedef struct qat_load_options {
     uint32_t version;        /* QAT_LOAD_OPTIONS_VERSION */
     qat_task task;           /* head to build (default QAT_TASK_MLM) */
@@ -87,6 +93,8 @@ typedef struct qat_load_options {
                                 config.json's id2label (or 2 when it has none) */
     const char *quant;       /* ExWyAz config; NULL = the one saved with the
                                 model by qat_model_save, else FP32 */
+    uint32_t flags;          /* version 2: QAT_LOAD_PARTIAL; 0 (default): every
+                                encoder tensor must be in the checkpoint */
 } qat_load_options;
 
 QAT_API qat_status qat_load_options_init(qat_load_options *options, uint32_t version);
@@ -94,12 +102,18 @@ QAT_API qat_status qat_load_options_init(qat_load_options *options, uint32_t ver
 /* Loads a Hugging Face checkpoint directory: config.json plus
  * model.safetensors (or its sharded index), or pytorch_model.bin (or its
  * index). Tensor names may carry the roberta./camembert./bert. prefix or
- * none; heads absent from the checkpoint are initialised as HF does
- * (normal(0, 0.02), bias 0) and listed as missing; tensors the model does
- * not use (a BERT pooler...) are listed as unexpected (the BERT pooler is
- * a parameter of sequence classification, as in HF). LSQ steps saved by
- * qat_model_save are restored; others are initialised (weights now,
- * activations on the first forward). options may be NULL (defaults). */
+ * none. Before the model is allocated, every checkpoint tensor that names
+ * a parameter must have the shape config.json gives it, and every encoder
+ * tensor (embeddings, layers) must be there: otherwise QAT_ERR_FORMAT names
+ * them, unless options->flags has QAT_LOAD_PARTIAL. Heads absent from the
+ * checkpoint (MLM head, classifier, BERT's pooler) are initialised as HF
+ * does (normal(0, 0.02), bias 0) and listed as missing; tensors the model
+ * does not use are listed as unexpected, non-float ones as skipped
+ * (qat_model_load_report_*). A NaN or infinity in any tensor fails with
+ * QAT_ERR_FORMAT naming it. LSQ steps saved by qat_model_save are
+ * restored (their file missing is an error, unless partial); others are
+ * initialised (weights now, activations on the first forward). options
+ * may be NULL (defaults). */
 QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_load_options *options,
                                   qat_model **out);
 

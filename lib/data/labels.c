@@ -30,21 +30,41 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Ids ordered by name. qsort_r is not C11, and label sets are small (tens):
- * an insertion sort does. */
-static void sort_ids(qat_data_labels *l)
+typedef struct named_id {
+    const char *name;
+    int32_t id;
+} named_id;
+
+static int cmp_named(const void *a, const void *b)
 {
+    const named_id *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
+/* Ids ordered by name (qsort_r is not C11: the names travel with the ids);
+ * *dup receives the id of a name given twice, or -1. */
+static qat_status sort_ids(qat_data_labels *l, int32_t *dup)
+{
+    *dup = -1;
+    named_id *v = malloc((l->n ? l->n : 1) * sizeof *v);
+    if (!v)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "labels: out of memory");
     for (size_t i = 0; i < l->n; i++)
-        l->sorted[i] = (int32_t)i;
-    for (size_t i = 1; i < l->n; i++) {
-        int32_t v = l->sorted[i];
-        size_t j = i;
-        while (j > 0 && strcmp(l->names[l->sorted[j - 1]], l->names[v]) > 0) {
-            l->sorted[j] = l->sorted[j - 1];
-            j--;
-        }
-        l->sorted[j] = v;
+        v[i] = (named_id){l->names[i], (int32_t)i};
+    qsort(v, l->n, sizeof *v, cmp_named);
+    for (size_t i = 0; i < l->n; i++) {
+        l->sorted[i] = v[i].id;
+        if (i > 0 && *dup < 0 && strcmp(v[i - 1].name, v[i].name) == 0)
+            *dup = v[i].id;
     }
+    free(v);
+    return QAT_OK;
+}
+
+static qat_status too_many(size_t n)
+{
+    return qat_fail(QAT_ERR_FORMAT, "labels: %zu classes, more than the %d libqat accepts", n, QAT_DATA_MAX_LABELS);
 }
 
 static qat_status alloc_labels(size_t n, qat_data_labels **out)
@@ -89,7 +109,15 @@ qat_status qat_data_labels_from_names(const char *const *names, size_t n, qat_da
     free(tmp);
     if (st != QAT_OK)
         return st;
-    sort_ids(l);
+    int32_t dup;
+    if (l->n > QAT_DATA_MAX_LABELS)
+        st = too_many(l->n);
+    if (st == QAT_OK)
+        st = sort_ids(l, &dup);
+    if (st != QAT_OK) {
+        qat_data_labels_free(l);
+        return st;
+    }
     *out = l;
     return QAT_OK;
 }
@@ -99,6 +127,8 @@ qat_status qat_data_labels_from_ordered(const char *const *names, size_t n, qat_
     QAT_CHECK_ARG(out != NULL, "labels: NULL output");
     *out = NULL;
     QAT_CHECK_ARG(names != NULL && n > 0, "labels: no label names");
+    if (n > QAT_DATA_MAX_LABELS)
+        return too_many(n);
     qat_data_labels *l = NULL;
     QAT_TRY(alloc_labels(n, &l));
     for (size_t i = 0; i < n; i++) {
@@ -106,18 +136,24 @@ qat_status qat_data_labels_from_ordered(const char *const *names, size_t n, qat_
             qat_data_labels_free(l);
             return qat_fail(QAT_ERR_INVALID_ARGUMENT, "labels: name %zu is empty", i);
         }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(names[j], names[i]) == 0) {
-                qat_data_labels_free(l);
-                return qat_fail(QAT_ERR_INVALID_ARGUMENT, "labels: '%s' appears twice (ids %zu and %zu)", names[i], j, i);
-            }
         if (!(l->names[i] = strdup(names[i]))) {
             qat_data_labels_free(l);
             return qat_fail(QAT_ERR_OUT_OF_MEMORY, "labels: out of memory");
         }
         l->n++;
     }
-    sort_ids(l);
+    int32_t dup;
+    qat_status st = sort_ids(l, &dup);
+    if (st == QAT_OK && dup >= 0) {
+        size_t first = 0;
+        while (strcmp(names[first], names[dup]) != 0)
+            first++;
+        st = qat_fail(QAT_ERR_INVALID_ARGUMENT, "labels: '%s' appears twice (ids %zu and %d)", names[dup], first, dup);
+    }
+    if (st != QAT_OK) {
+        qat_data_labels_free(l);
+        return st;
+    }
     *out = l;
     return QAT_OK;
 }
@@ -218,6 +254,10 @@ qat_status qat_data_labels_load(const char *path, qat_data_labels **out)
         goto out;
     }
     size_t n = (size_t)json_object_object_length(i2l);
+    if (n > QAT_DATA_MAX_LABELS) {
+        st = too_many(n);
+        goto out;
+    }
     if ((st = alloc_labels(n, &l)) != QAT_OK)
         goto out;
     l->n = n;
@@ -240,12 +280,13 @@ qat_status qat_data_labels_load(const char *path, qat_data_labels **out)
             goto out;
         }
     }
-    sort_ids(l);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(l->names[l->sorted[i - 1]], l->names[l->sorted[i]]) == 0) {
-            st = qat_fail(QAT_ERR_FORMAT, "labels: %s: label '%s' has two ids", path, l->names[l->sorted[i]]);
-            goto out;
-        }
+    int32_t dup;
+    if ((st = sort_ids(l, &dup)) != QAT_OK)
+        goto out;
+    if (dup >= 0) {
+        st = qat_fail(QAT_ERR_FORMAT, "labels: %s: label '%s' has two ids", path, l->names[dup]);
+        goto out;
+    }
 out:
     json_object_put(root);
     if (st != QAT_OK) {

@@ -15,6 +15,12 @@
 
 typedef struct qat_data_labels qat_data_labels;
 
+/* The most classes a label map holds (a task's tag set is tens, a
+ * classification task's classes at most thousands): larger maps, such as
+ * integer labels up to 999999, fail with QAT_ERR_FORMAT before any work
+ * proportional to them. */
+#define QAT_DATA_MAX_LABELS 10000
+
 /* Sorted, duplicates removed. */
 qat_status qat_data_labels_from_names(const char *const *names, size_t n, qat_data_labels **out);
 /* Ids as given: names[i] gets id i (a model's id2label); duplicates fail. */

@@ -206,6 +206,14 @@ qat_status qat_data_seqcls_labels(const qat_data_seqcls *const *sets, size_t n_s
             max_int = v > max_int ? v : max_int;
             total++;
         }
+    if (all_int && max_int >= QAT_DATA_MAX_LABELS) {
+        for (size_t s = 0; s < n_sets; s++)
+            for (size_t i = 0; i < sets[s]->n; i++)
+                if (int_label(sets[s]->ex[i].label) == max_int)
+                    return qat_fail(QAT_ERR_FORMAT, "%s:%llu: label %ld: integer labels name the classes 0..%ld, "
+                                    "more than the %d libqat accepts", sets[s]->name,
+                                    (unsigned long long)sets[s]->ex[i].line, max_int, max_int, QAT_DATA_MAX_LABELS);
+    }
     if (all_int) {
         /* Ids are the integers; at least two classes (a binary task whose
          * files hold only 0s still has class 1). */

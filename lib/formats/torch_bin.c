@@ -137,9 +137,22 @@ static void gather(const qat_torch_tensor_ref *r, const uint8_t *storage, float 
     }
 }
 
-/* Loads storage `key` once, checking its size against the pickle's claim. */
-static qat_status load_storage(const qat_zip *zip, const char *label, const char *prefix,
-                               size_t prefix_len, const qat_torch_tensor_ref *r,
+/* One past the last element of its storage that r addresses (0 if none). */
+static int64_t extent(const qat_torch_tensor_ref *r)
+{
+    int64_t last = r->offset;
+    for (int d = 0; d < r->ndim; d++) {
+        if (r->size[d] == 0)
+            return 0;
+        last += (r->size[d] - 1) * r->stride[d];
+    }
+    return last + 1;
+}
+
+/* Loads storage `key` once, checking its size against the pickle's claim;
+ * only its first `need` elements (what its tensors address) are kept. */
+static qat_status load_storage(qat_zip *zip, const char *label, const char *prefix,
+                               size_t prefix_len, const qat_torch_tensor_ref *r, int64_t need,
                                storage_slot *slot)
 {
     memset(slot, 0, sizeof *slot);
@@ -158,17 +171,17 @@ static qat_status load_storage(const qat_zip *zip, const char *label, const char
                       label, r->storage_key, r->name, entry);
     free(entry);
     QAT_TRY(st);
-    QAT_TRY(qat_formats_zip_read(zip, index, &slot->bytes));
     uint64_t want = (uint64_t)r->storage_numel * (uint64_t)qat_torch_dtype_size(r->dtype);
-    if (slot->bytes.size != want)
-        return qat_fail(QAT_ERR_FORMAT, "%s: storage '%s' holds %zu bytes, but the pickle declares "
-                        "%lld elements of %s (%llu bytes)", label, r->storage_key, slot->bytes.size,
-                        (long long)r->storage_numel, qat_torch_dtype_name(r->dtype),
-                        (unsigned long long)want);
-    return QAT_OK;
+    if (qat_formats_zip_size(zip, index) != want)
+        return qat_fail(QAT_ERR_FORMAT, "%s: storage '%s' holds %llu bytes, but the pickle declares "
+                        "%lld elements of %s (%llu bytes)", label, r->storage_key,
+                        (unsigned long long)qat_formats_zip_size(zip, index), (long long)r->storage_numel,
+                        qat_torch_dtype_name(r->dtype), (unsigned long long)want);
+    return qat_formats_zip_read_prefix(zip, index, (uint64_t)need * (uint64_t)qat_torch_dtype_size(r->dtype),
+                                       &slot->bytes);
 }
 
-static qat_status load_tensors(const qat_zip *zip, const char *label, const char *prefix,
+static qat_status load_tensors(qat_zip *zip, const char *label, const char *prefix,
                                size_t prefix_len, const qat_torch_state_dict *sd, unsigned flags,
                                qat_tensor_set *set)
 {
@@ -210,8 +223,14 @@ static qat_status load_tensors(const qat_zip *zip, const char *label, const char
     for (size_t i = 0; st == QAT_OK && i < n_float; i++) {
         const qat_torch_tensor_ref *r = todo[i].ref;
         if (!slot.key || strcmp(slot.key, r->storage_key) != 0) {
+            /* the group of tensors over this storage: what they address */
+            int64_t need = 0;
+            for (size_t j = i; j < n_float && strcmp(todo[j].ref->storage_key, r->storage_key) == 0; j++) {
+                int64_t e = extent(todo[j].ref);
+                need = e > need ? e : need;
+            }
             qat_formats_zip_data_free(&slot.bytes);
-            st = load_storage(zip, label, prefix, prefix_len, r, &slot);
+            st = load_storage(zip, label, prefix, prefix_len, r, need, &slot);
             if (st != QAT_OK)
                 break;
         } else if (slot.dtype != r->dtype || slot.numel != r->storage_numel) {

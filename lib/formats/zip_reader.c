@@ -32,6 +32,15 @@
 #define LOCAL_SIZE 30u
 /* deflate cannot expand data by more than about 1032:1 */
 #define MAX_DEFLATE_RATIO 1032u
+/* What an archive may inflate to in all, counting the bytes inflated only
+ * to check a CRC: 32 times its size, or 64 MiB for small ones. Weights
+ * compress to about 0.9 of their size, so a real checkpoint never comes
+ * near; a bomb (4.5 MB inflating to 4.1 GB) is refused before any of it is
+ * inflated. */
+#define INFLATE_RATIO_LIMIT 32u
+#define INFLATE_FLOOR ((uint64_t)64 << 20)
+/* The window the part of an entry nobody reads is inflated through. */
+#define DISCARD_WINDOW (1u << 16)
 
 typedef struct zip_entry {
     char *name;
@@ -48,6 +57,7 @@ struct qat_zip {
     char *label;
     zip_entry *entries;
     size_t count;
+    uint64_t inflate_budget; /* bytes deflated entries may still inflate to */
 };
 
 static uint16_t rd16(const uint8_t *p) { return qat_load_le16(p); }
@@ -277,6 +287,9 @@ qat_status qat_formats_zip_open(const uint8_t *data, size_t size, const char *la
     }
     z->base = data;
     z->size = size;
+    z->inflate_budget = (uint64_t)size * INFLATE_RATIO_LIMIT;
+    if (z->inflate_budget < INFLATE_FLOOR)
+        z->inflate_budget = INFLATE_FLOOR;
     eocd_info info = {0, 0, 0, 0};
     qat_status st = find_end_records(z, &info);
     if (st == QAT_OK) {
@@ -336,16 +349,23 @@ int qat_formats_zip_find(const qat_zip *zip, const char *name, size_t *index)
     return 0;
 }
 
-static qat_status inflate_entry(const qat_zip *z, const zip_entry *e, uint8_t *dst)
+/* Inflates entry e, its first `keep` bytes into dst and the rest through a
+ * small window (checked, never held), and returns the CRC-32 of all of it. */
+static qat_status inflate_entry(const qat_zip *z, const zip_entry *e, uint8_t *dst, uint64_t keep, uint32_t *crc_out)
 {
     z_stream s;
     memset(&s, 0, sizeof s);
     if (inflateInit2(&s, -MAX_WBITS) != Z_OK) /* raw deflate, no zlib header */
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: cannot start zlib", z->label);
+    uint8_t *window = malloc(DISCARD_WINDOW); /* also where a longer stream shows */
+    if (!window) {
+        inflateEnd(&s);
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", z->label);
+    }
     const uint8_t *src = z->base + e->data_offset;
-    uint64_t in_left = e->comp_size, out_left = e->size;
-    int ret = Z_OK;
-    s.next_out = dst;
+    uint64_t in_left = e->comp_size, produced = 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    int ret = Z_OK, overrun = 0;
     while (ret == Z_OK) {
         if (s.avail_in == 0 && in_left) {
             s.avail_in = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
@@ -353,32 +373,48 @@ static qat_status inflate_entry(const qat_zip *z, const zip_entry *e, uint8_t *d
             src += s.avail_in;
             in_left -= s.avail_in;
         }
-        if (s.avail_out == 0 && out_left) {
-            s.avail_out = out_left > (1u << 30) ? (1u << 30) : (uInt)out_left;
-            out_left -= s.avail_out;
-        }
+        /* one byte of room past the declared size shows a longer stream */
+        uint64_t room = produced < keep ? keep - produced : e->size - produced + 1;
+        uint8_t *out = produced < keep ? dst + produced : window;
+        if (produced >= keep && room > DISCARD_WINDOW)
+            room = DISCARD_WINDOW;
+        if (room > (1u << 30))
+            room = 1u << 30;
+        s.next_out = out;
+        s.avail_out = (uInt)room;
         ret = inflate(&s, Z_NO_FLUSH);
+        uInt got = (uInt)room - s.avail_out;
+        produced += got;
+        if (produced > e->size) {
+            overrun = 1;
+            break;
+        }
+        crc = crc32(crc, out, got);
         if (ret == Z_BUF_ERROR && s.avail_in == 0 && in_left == 0)
             break; /* input exhausted before the end of the stream */
-        if (ret == Z_BUF_ERROR && s.avail_out == 0 && out_left == 0)
-            break; /* more output than declared */
         if (ret == Z_BUF_ERROR)
             ret = Z_OK;
     }
-    uint64_t produced = e->size - out_left - s.avail_out;
     inflateEnd(&s);
-    if (ret != Z_STREAM_END)
+    free(window);
+    if (overrun || ret != Z_STREAM_END)
         return ZFAIL(z, "entry \"%s\": corrupt deflate data (%s)", e->name,
                      ret == Z_DATA_ERROR ? "invalid stream"
-                     : ret == Z_BUF_ERROR ? "truncated, or larger than its declared size"
-                                          : "zlib error");
+                     : overrun || ret == Z_BUF_ERROR ? "truncated, or larger than its declared size"
+                                                     : "zlib error");
     if (produced != e->size)
         return ZFAIL(z, "entry \"%s\": inflates to %llu bytes, the directory says %llu", e->name,
                      (unsigned long long)produced, (unsigned long long)e->size);
+    *crc_out = (uint32_t)crc;
     return QAT_OK;
 }
 
-qat_status qat_formats_zip_read(const qat_zip *zip, size_t i, qat_zip_data *out)
+qat_status qat_formats_zip_read(qat_zip *zip, size_t i, qat_zip_data *out)
+{
+    return qat_formats_zip_read_prefix(zip, i, UINT64_MAX, out);
+}
+
+qat_status qat_formats_zip_read_prefix(qat_zip *zip, size_t i, uint64_t prefix, qat_zip_data *out)
 {
     QAT_CHECK_ARG(zip != NULL && out != NULL && i < zip->count, "zip read: bad argument");
     memset(out, 0, sizeof *out);
@@ -387,34 +423,42 @@ qat_status qat_formats_zip_read(const qat_zip *zip, size_t i, qat_zip_data *out)
         return qat_fail(QAT_ERR_UNSUPPORTED, "%s: entry \"%s\" is encrypted", zip->label, e->name);
     if (e->size > SIZE_MAX - 1)
         return qat_fail(QAT_ERR_UNSUPPORTED, "%s: entry \"%s\" is too large", zip->label, e->name);
+    uint32_t crc = 0;
     if (e->method == 0) {
         if (e->comp_size != e->size)
             return ZFAIL(zip, "stored entry \"%s\" has %llu bytes but declares %llu", e->name,
                          (unsigned long long)e->comp_size, (unsigned long long)e->size);
         out->data = zip->base + e->data_offset;
-        out->size = (size_t)e->size;
+        out->size = (size_t)(prefix < e->size ? prefix : e->size);
+        crc = qat_crc32(out->data, (size_t)e->size);
     } else if (e->method == 8) {
         if (e->size / MAX_DEFLATE_RATIO > e->comp_size + 1)
             return ZFAIL(zip, "entry \"%s\" claims %llu bytes from %llu compressed, more than "
                          "deflate can produce", e->name, (unsigned long long)e->size,
                          (unsigned long long)e->comp_size);
-        uint8_t *buf = malloc(e->size ? (size_t)e->size : 1);
+        if (e->size > zip->inflate_budget)
+            return ZFAIL(zip, "entry \"%s\" inflates to %llu bytes, past the %llu that %zu bytes of archive may "
+                         "inflate to (%ux, or 64 MiB): refused as a likely decompression bomb", e->name,
+                         (unsigned long long)e->size, (unsigned long long)zip->inflate_budget, zip->size,
+                         INFLATE_RATIO_LIMIT);
+        zip->inflate_budget -= e->size;
+        uint64_t keep = prefix < e->size ? prefix : e->size;
+        uint8_t *buf = malloc(keep ? (size_t)keep : 1);
         if (!buf)
             return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory for entry \"%s\" (%llu bytes)",
-                            zip->label, e->name, (unsigned long long)e->size);
-        qat_status st = inflate_entry(zip, e, buf);
+                            zip->label, e->name, (unsigned long long)keep);
+        qat_status st = inflate_entry(zip, e, buf, keep, &crc);
         if (st != QAT_OK) {
             free(buf);
             return st;
         }
         out->data = buf;
         out->owned = buf;
-        out->size = (size_t)e->size;
+        out->size = (size_t)keep;
     } else {
         return qat_fail(QAT_ERR_UNSUPPORTED, "%s: entry \"%s\" uses compression method %u; only "
                         "stored (0) and deflate (8) are supported", zip->label, e->name, e->method);
     }
-    uint32_t crc = qat_crc32(out->data, out->size);
     if (crc != e->crc) {
         qat_formats_zip_data_free(out);
         return ZFAIL(zip, "entry \"%s\": CRC-32 mismatch (stored %08x, computed %08x): the file is "

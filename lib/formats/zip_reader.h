@@ -2,9 +2,11 @@
  * PyTorch's zip checkpoints (torch.save since 1.6). It handles what torch
  * and python's zipfile write: stored and deflated entries (inflated with
  * zlib), data descriptors, zip64 extra fields and zip64 end records; CRC-32
- * is checked on every read. Refused: encryption, multi-disk archives,
- * other compression methods (at read time), duplicate names, entries that
- * overlap each other or the central directory, sizes that disagree.
+ * is checked on every read, and deflated entries inflate to at most 32
+ * times the archive's size in all (decompression bombs). Refused:
+ * encryption, multi-disk archives, other compression methods (at read
+ * time), duplicate names, entries that overlap each other or the central
+ * directory, sizes that disagree.
  *
  * Every offset and length read from the file is checked against the buffer
  * before use; the archive is hostile until proven otherwise. */
@@ -41,8 +43,14 @@ typedef struct qat_zip_data {
     void *owned;
 } qat_zip_data;
 
-/* Reads entry i, checking its size and CRC-32. */
-qat_status qat_formats_zip_read(const qat_zip *zip, size_t i, qat_zip_data *out);
+/* Reads entry i, checking its size and CRC-32. Deflated entries draw on
+ * the archive's inflate budget (32 times its size, at least 64 MiB, in
+ * all): past it, a read fails with QAT_ERR_FORMAT before inflating. */
+qat_status qat_formats_zip_read(qat_zip *zip, size_t i, qat_zip_data *out);
+/* The same, keeping only the first `prefix` bytes (out->size); the rest of
+ * a deflated entry is inflated through a small window to check its size
+ * and CRC, never held: memory follows what the caller uses. */
+qat_status qat_formats_zip_read_prefix(qat_zip *zip, size_t i, uint64_t prefix, qat_zip_data *out);
 void qat_formats_zip_data_free(qat_zip_data *d);
 
 #endif

@@ -1,6 +1,8 @@
 /* Loading Hugging Face checkpoints into the model by name, and saving the
  * model as save_pretrained does (plus the quantizer state). */
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "formats/hf_config.h"
 #include "formats/hf_dir.h"
 #include "formats/safetensors.h"
+#include "model/checkpoint.h"
 #include "model/model.h"
 #include "model/quantize.h"
 
@@ -22,10 +25,11 @@
 QAT_API qat_status qat_load_options_init(qat_load_options *o, uint32_t version)
 {
     QAT_CHECK_ARG(o != NULL, "qat_load_options_init: NULL options");
-    QAT_CHECK_ARG(version == QAT_LOAD_OPTIONS_VERSION,
-                  "qat_load_options_init: version %u unknown to libqat %s (expected %u)", version, qat_version(),
+    QAT_CHECK_ARG(version >= 1 && version <= QAT_LOAD_OPTIONS_VERSION,
+                  "qat_load_options_init: version %u unknown to libqat %s (1..%u)", version, qat_version(),
                   QAT_LOAD_OPTIONS_VERSION);
-    memset(o, 0, sizeof *o);
+    /* A program built against version 1 has the shorter struct. */
+    memset(o, 0, version == 1 ? offsetof(qat_load_options, flags) : sizeof *o);
     o->version = version;
     o->task = QAT_TASK_MLM;
     return QAT_OK;
@@ -73,48 +77,17 @@ QAT_API qat_status qat_model_load_report_name(const qat_model *m, qat_load_repor
     return QAT_OK;
 }
 
-/* The model parameter a checkpoint tensor name refers to: the base model
- * may be prefixed roberta., camembert., xlm-roberta., bert. or bare. */
-static int map_name(const qat_model *m, const char *name, size_t *index)
-{
-    static const char *const prefixes[] = {"roberta.", "camembert.", "xlm-roberta.", "bert.", ""};
-    const char *base = m->dims.arch == QAT_ARCH_BERT ? "bert." : "roberta.";
-    for (size_t p = 0; p < sizeof prefixes / sizeof *prefixes; p++) {
-        size_t n = strlen(prefixes[p]);
-        if (strncmp(name, prefixes[p], n) != 0)
-            continue;
-        const char *rest = name + n;
-        if (strncmp(rest, "embeddings.", 11) != 0 && strncmp(rest, "encoder.", 8) != 0 &&
-            strncmp(rest, "pooler.", 7) != 0) {
-            if (n == 0)
-                break; /* a head name, looked up as it is below */
-            continue;
-        }
-        char full[QAT_PARAM_NAME_MAX];
-        if ((size_t)snprintf(full, sizeof full, "%s%s", base, rest) >= sizeof full)
-            return 0;
-        for (size_t i = 0; i < m->n_params; i++)
-            if (strcmp(m->params[i].name, full) == 0) {
-                *index = i;
-                return 1;
-            }
-        return 0;
-    }
-    if (qat_model_find_param(m, name, index) == QAT_OK)
-        return 1;
-    qat_clear_error();
-    return 0;
-}
-
 static qat_status upload_tensor(qat_model *m, size_t index, const qat_tensor *t)
 {
     const qat_param *p = &m->params[index];
-    int same_shape = t->numel == p->numel && (t->ndim == p->ndim || (p->is_step && t->numel == 1));
-    for (int d = 0; same_shape && !p->is_step && d < p->ndim; d++)
-        same_shape = t->shape[d] == p->shape[d];
-    if (!same_shape)
+    if (!qat_checkpoint_fits(p, t))
         return qat_fail(QAT_ERR_FORMAT, "checkpoint tensor '%s' has %d dims / %lld values, the model's %s has %lld",
                         t->name, t->ndim, (long long)t->numel, p->name, (long long)p->numel);
+    for (int64_t i = 0; i < t->numel; i++)
+        if (!isfinite(t->data[i]))
+            return qat_fail(QAT_ERR_FORMAT, "checkpoint tensor '%s' holds %s at index %lld: the weights are damaged "
+                            "(or were saved after training diverged)", t->name,
+                            isnan(t->data[i]) ? "NaN" : "an infinity", (long long)i);
     qat_context *ctx = m->ctx;
     qat_model_weights_changed(m);
     return qat_context_backend_error(
@@ -122,22 +95,27 @@ static qat_status upload_tensor(qat_model *m, size_t index, const qat_tensor *t)
         "loading parameters");
 }
 
-/* The quant config saved next to the weights, if any (else NULL). */
-static qat_status saved_quant(const char *dir, char *out, size_t cap, int *found)
+/* The quant config saved next to the weights, if any, and how many
+ * quantizer-state tensors qat_quantizers.safetensors holds with it
+ * (*steps = -1 when qat_config.json does not say: an older libqat). */
+static qat_status saved_quant(const char *dir, char *out, size_t cap, int *found, int64_t *steps)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, QAT_CONFIG_FILE);
     *found = 0;
+    *steps = -1;
     struct stat st;
     if (stat(path, &st) != 0)
         return QAT_OK;
     json_object *root = json_object_from_file(path);
-    json_object *q = NULL;
+    json_object *q = NULL, *n = NULL;
     if (!root || !json_object_object_get_ex(root, "quant", &q) || !json_object_is_type(q, json_type_string)) {
         json_object_put(root);
         return qat_fail(QAT_ERR_FORMAT, "%s: expected a JSON object with a \"quant\" string", path);
     }
     snprintf(out, cap, "%s", json_object_get_string(q));
+    if (json_object_object_get_ex(root, "quantizer_steps", &n) && json_object_is_type(n, json_type_int))
+        *steps = json_object_get_int64(n);
     json_object_put(root);
     *found = 1;
     return QAT_OK;
@@ -148,7 +126,7 @@ static qat_status apply_tensors(qat_model *m, const qat_tensor_set *set, unsigne
     for (size_t i = 0; i < qat_tensor_set_count(set); i++) {
         const qat_tensor *t = qat_tensor_set_at(set, i);
         size_t index;
-        if (!map_name(m, t->name, &index)) {
+        if (!qat_checkpoint_map_name(m, t->name, &index)) {
             if (report)
                 QAT_TRY(report_add(m, QAT_LOAD_UNEXPECTED, t->name));
             continue;
@@ -162,17 +140,25 @@ static qat_status apply_tensors(qat_model *m, const qat_tensor_set *set, unsigne
     return QAT_OK;
 }
 
-static qat_status load_into(qat_model *m, const char *dir, const qat_tensor_set *set, int has_quant)
+/* Loads the tensors of `set` and the quantizer state of `dir`; expected_steps
+ * > 0: qat_config.json says the state is there (its absence is an error
+ * unless partial: the steps would silently start afresh). */
+static qat_status load_into(qat_model *m, const char *dir, const qat_tensor_set *set, int64_t expected_steps,
+                            int partial)
 {
     unsigned char *loaded = calloc(m->n_params ? m->n_params : 1, 1);
     if (!loaded)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "load: out of memory");
     qat_status st = apply_tensors(m, set, loaded, 1);
-    if (st == QAT_OK && has_quant) {
+    if (st == QAT_OK) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, QUANTIZERS_FILE);
         struct stat sb;
-        if (stat(path, &sb) == 0) {
+        if (stat(path, &sb) != 0 && expected_steps > 0 && !partial) {
+            st = qat_fail(QAT_ERR_FORMAT, "%s records %lld tensors of quantizer state (qat_config.json) but %s is "
+                          "missing: the LSQ steps would start afresh (a partial load accepts that)", dir,
+                          (long long)expected_steps, QUANTIZERS_FILE);
+        } else if (stat(path, &sb) == 0) {
             qat_tensor_set *steps = NULL;
             st = qat_tensor_set_create(&steps);
             if (st == QAT_OK)
@@ -209,16 +195,24 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
         qat_load_options_init(&defaults, QAT_LOAD_OPTIONS_VERSION);
         options = &defaults;
     }
-    QAT_CHECK_ARG(options->version == QAT_LOAD_OPTIONS_VERSION,
+    QAT_CHECK_ARG(options->version >= 1 && options->version <= QAT_LOAD_OPTIONS_VERSION,
                   "qat_model_load: options version %u (initialise them with qat_load_options_init)",
                   options->version);
     QAT_CHECK_ARG(options->task == QAT_TASK_MLM || qat_task_has_labels(options->task),
                   "qat_model_load: unknown task %d", (int)options->task);
-    char quant_text[QAT_QUANT_CONFIG_MAX_STRING + 1] = "FP32";
+    const uint32_t flags = options->version >= 2 ? options->flags : 0;
+    QAT_CHECK_ARG((flags & ~(uint32_t)QAT_LOAD_PARTIAL) == 0, "qat_model_load: unknown flags 0x%x", flags);
+    const int partial = (flags & QAT_LOAD_PARTIAL) != 0;
+    char quant_text[QAT_QUANT_CONFIG_MAX_STRING + 1] = "FP32", saved[QAT_QUANT_CONFIG_MAX_STRING + 1] = "";
     int have_saved = 0;
-    QAT_TRY(saved_quant(dir, quant_text, sizeof quant_text, &have_saved));
+    int64_t saved_steps = -1;
+    QAT_TRY(saved_quant(dir, saved, sizeof saved, &have_saved, &saved_steps));
+    if (have_saved)
+        snprintf(quant_text, sizeof quant_text, "%s", saved);
     if (options->quant)
         snprintf(quant_text, sizeof quant_text, "%s", options->quant);
+    /* The saved steps are expected only under the config they were saved with. */
+    int64_t expected_steps = have_saved && strcmp(quant_text, saved) == 0 ? saved_steps : -1;
     qat_quant_config *quant = NULL;
     QAT_TRY(qat_quant_config_parse(quant_text, &quant));
 
@@ -247,7 +241,14 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
         check.hidden_dropout = dims.hidden_dropout_prob;
         check.attention_dropout = dims.attention_dropout_prob;
         check.classifier_dropout = dims.hidden_dropout_prob;
-        st = qat_model_create(ctx, &check, &m); /* validates the dims */
+        /* The tensors against config.json before the model's memory is
+         * taken: a config that describes more than the weights hold fails
+         * here, not after allocating it. */
+        st = qat_model_options_check(&check);
+        if (st == QAT_OK)
+            st = qat_checkpoint_check(&dims, options->task, num_labels, set, partial);
+        if (st == QAT_OK)
+            st = qat_model_create(ctx, &check, &m);
         if (st == QAT_OK) {
             m->dims = dims; /* keep model_type, bos/eos ids... as read */
             m->dims.num_labels = qat_task_has_labels(options->task) ? num_labels : 0;
@@ -256,7 +257,7 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
     if (st == QAT_OK)
         st = qat_model_set_quant(m, quant);
     if (st == QAT_OK)
-        st = load_into(m, dir, set, 1);
+        st = load_into(m, dir, set, expected_steps, partial);
     /* id2label names, unless they are transformers' LABEL_<i> placeholders */
     if (st == QAT_OK && qat_task_has_labels(options->task) && labels.count == (size_t)num_labels &&
         !(labels.count > 0 && strncmp(labels.names[0], "LABEL_", 6) == 0))
@@ -306,13 +307,15 @@ static qat_status parameter_views(const qat_model *m, int steps, qat_tensor_set 
     return QAT_OK;
 }
 
-static qat_status write_quant_config(const qat_model *m, const char *dir)
+static qat_status write_quant_config(const qat_model *m, const char *dir, size_t steps)
 {
     char text[QAT_QUANT_CONFIG_MAX_STRING + 1], path[4096];
     QAT_TRY(qat_quant_config_to_string(&m->quant, text, sizeof text, NULL));
     json_object *root = json_object_new_object();
     json_object_object_add(root, "quant", json_object_new_string(text));
     json_object_object_add(root, "libqat_version", json_object_new_string(qat_version()));
+    /* what qat_quantizers.safetensors holds: its absence is then detected */
+    json_object_object_add(root, "quantizer_steps", json_object_new_int64((int64_t)steps));
     snprintf(path, sizeof path, "%s/%s", dir, QAT_CONFIG_FILE);
     qat_status st = qat_json_write_file(path, root);
     json_object_put(root);
@@ -344,12 +347,13 @@ QAT_API qat_status qat_model_save(const qat_model *m, const char *dir)
         quantized |= m->quant.cls[c].algo != QAT_ALGO_NONE;
     if (!quantized)
         return QAT_OK;
-    QAT_TRY(write_quant_config(m, dir));
+    /* The quantizer state first, then qat_config.json, which says it exists. */
     st = parameter_views(m, 1, &set, &host);
+    size_t steps = st == QAT_OK ? qat_tensor_set_count(set) : 0;
     snprintf(path, sizeof path, "%s/%s", dir, QUANTIZERS_FILE);
-    if (st == QAT_OK && qat_tensor_set_count(set) > 0)
+    if (st == QAT_OK && steps > 0)
         st = qat_safetensors_write(path, set, NULL, 0);
     qat_tensor_set_free(set);
     free(host);
-    return st;
+    return st == QAT_OK ? write_quant_config(m, dir, steps) : st;
 }

@@ -229,6 +229,22 @@ static size_t quantized_weight_floats(qat_model *m, size_t *gammas)
     return total;
 }
 
+qat_status qat_model_layout_plan(qat_model *m)
+{
+    builder b;
+    memset(&b, 0, sizeof b);
+    qat_status st = build(m, &b);
+    if (st != QAT_OK) {
+        free(b.params);
+        return st;
+    }
+    free(m->params);
+    m->params = b.params;
+    m->n_params = b.n;
+    m->total = b.total;
+    return QAT_OK;
+}
+
 qat_status qat_model_layout(qat_model *m)
 {
     builder b;

@@ -190,6 +190,12 @@ static inline float *model_g(const qat_model *m, size_t p) { return m->g + m->pa
 /* Builds (or rebuilds, keeping values by name) the parameter layout for the
  * model's dims, task and quant config. */
 qat_status qat_model_layout(qat_model *m);
+/* The parameter table alone (m->params, n_params, total; no buffers): a
+ * model skeleton whose dims, task, num_labels and quant are set, to check a
+ * checkpoint against config.json before anything its size is allocated. */
+qat_status qat_model_layout_plan(qat_model *m);
+/* Checks model options (bounds, consistency) as qat_model_create does. */
+qat_status qat_model_options_check(const qat_model_options *o);
 /* Fills weights as HF's _init_weights does (seeded by the context RNG). */
 qat_status qat_model_init_weights(qat_model *m);
 qat_status qat_model_find_param(const qat_model *m, const char *name, size_t *index);

@@ -34,7 +34,7 @@ QAT_API qat_status qat_model_options_init(qat_model_options *o, uint32_t version
     return QAT_OK;
 }
 
-static qat_status validate_options(const qat_model_options *o)
+qat_status qat_model_options_check(const qat_model_options *o)
 {
     QAT_CHECK_ARG(o->version == QAT_MODEL_OPTIONS_VERSION,
                   "model options: version %u (initialise them with qat_model_options_init)", o->version);
@@ -232,7 +232,7 @@ QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *o
     QAT_CHECK_ARG(out != NULL, "qat_model_create: NULL out");
     *out = NULL;
     QAT_CHECK_ARG(ctx != NULL && options != NULL, "qat_model_create: NULL context or options");
-    QAT_TRY(validate_options(options));
+    QAT_TRY(qat_model_options_check(options));
     qat_model_dims dims;
     dims_from_options(&dims, options);
     return qat_model_create_from_dims(ctx, &dims, options->task, options->num_labels,

@@ -18,6 +18,9 @@ static qat_status oom(void) { return qat_fail(QAT_ERR_OUT_OF_MEMORY, "tokenizer:
 qat_status qat_tok_vocab_add(qat_tok_vocab *v, const char *piece, size_t len, float score, int type,
                              const char *where)
 {
+    if (len > QAT_TOK_MAX_PIECE_BYTES)
+        return qat_fail(QAT_ERR_FORMAT, "%s: piece %d ('%.24s...') has %zu bytes, more than the %d a vocabulary "
+                        "entry may have", where, v->n, piece, len, QAT_TOK_MAX_PIECE_BYTES);
     if (v->n == v->cap) {
         int32_t cap = v->cap ? v->cap * 2 : 1024;
         if (cap > (1 << 28))
@@ -55,22 +58,24 @@ qat_status qat_tok_vocab_add(qat_tok_vocab *v, const char *piece, size_t len, fl
     v->type[v->n] = (uint8_t)type;
     v->n++;
     v->off[v->n] = v->blob_n;
-    (void)where;
     return QAT_OK;
 }
 
 qat_status qat_tok_vocab_finish(qat_tok_vocab *v)
 {
-    uint32_t cap = 16;
-    while (cap < (uint32_t)v->n * 2u + 16u)
-        cap *= 2;
-    free(v->slots);
-    v->slots = malloc(cap * sizeof *v->slots);
-    if (!v->slots)
-        return oom();
-    memset(v->slots, 0xff, cap * sizeof *v->slots);
-    v->mask = cap - 1;
-    for (int32_t id = 0; id < v->n; id++) {
+    if (!v->slots || (uint64_t)v->n * 2u + 16u > (uint64_t)v->mask + 1) { /* (re)build, at least doubled */
+        uint32_t cap = 16;
+        while (cap < (uint32_t)v->n * 4u + 16u)
+            cap *= 2;
+        free(v->slots);
+        v->slots = malloc(cap * sizeof *v->slots);
+        if (!v->slots)
+            return oom();
+        memset(v->slots, 0xff, cap * sizeof *v->slots);
+        v->mask = cap - 1;
+        v->hashed = 0;
+    }
+    for (int32_t id = v->hashed; id < v->n; id++) {
         size_t len;
         const char *p = qat_tok_vocab_piece(v, id, &len);
         for (uint32_t i = (uint32_t)hash_bytes(p, len) & v->mask;; i = (i + 1) & v->mask) {
@@ -85,6 +90,7 @@ qat_status qat_tok_vocab_finish(qat_tok_vocab *v)
                 return qat_fail(QAT_ERR_FORMAT, "piece %d '%.*s' is already defined as piece %d", id,
                                 (int)(len > 64 ? 64 : len), p, other);
         }
+        v->hashed = id + 1;
     }
     return QAT_OK;
 }

@@ -20,8 +20,16 @@ enum {
     QAT_TOK_BYTE = 6
 };
 
+/* The longest vocabulary entry accepted (bytes). Real pieces are short
+ * (SentencePiece caps them at 16 characters by default, BPE vocabularies
+ * stay under a few hundred bytes); a longer one is a malformed file, and
+ * refusing it at once keeps the tries (tens of bytes per piece byte) from
+ * growing with it: a 100 MB token would need gigabytes. */
+#define QAT_TOK_MAX_PIECE_BYTES 1024
+
 typedef struct qat_tok_vocab {
     int32_t n, cap;
+    int32_t hashed;       /* pieces already in the hash (qat_tok_vocab_finish) */
     char *blob;           /* pieces, each followed by NUL */
     size_t blob_n, blob_cap;
     size_t *off;          /* start of piece i in blob; off[i+1]-off[i]-1 = length */
@@ -31,11 +39,13 @@ typedef struct qat_tok_vocab {
     uint32_t mask;
 } qat_tok_vocab;
 
-/* Appends a piece; fails with QAT_ERR_FORMAT on a duplicate (the message
- * names `where`). */
+/* Appends a piece; fails with QAT_ERR_FORMAT (naming `where`) on a piece
+ * longer than QAT_TOK_MAX_PIECE_BYTES. */
 qat_status qat_tok_vocab_add(qat_tok_vocab *v, const char *piece, size_t len, float score, int type,
                              const char *where);
-/* Builds the hash once all pieces are in. */
+/* Puts the pieces added since the last call into the hash (growing it
+ * when needed: the cost is amortised, so calling it after each added
+ * token stays linear); fails with QAT_ERR_FORMAT on a duplicate. */
 qat_status qat_tok_vocab_finish(qat_tok_vocab *v);
 int32_t qat_tok_vocab_find(const qat_tok_vocab *v, const char *piece, size_t len);
 static inline const char *qat_tok_vocab_piece(const qat_tok_vocab *v, int32_t id, size_t *len)

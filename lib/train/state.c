@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/crc32.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "train/trainer.h"
@@ -105,8 +106,11 @@ QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, cons
     return st;
 }
 
-/* Reads the payload into a fresh buffer after checking size and CRC. */
-static qat_status read_payload(const char *path, uint8_t **payload, uint64_t *size)
+/* Reads the payload into a fresh buffer after checking size and CRC. The
+ * size the trailer claims must be `want`, this model's, before anything
+ * is allocated for it: a file cannot make the reader allocate more than
+ * the model it is resumed into holds. */
+static qat_status read_payload(const char *path, uint64_t want, uint8_t **payload)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -128,8 +132,11 @@ static qat_status read_payload(const char *path, uint8_t **payload, uint64_t *si
         st = qat_fail(QAT_ERR_FORMAT, "%s: truncated training state", path);
     if (st == QAT_OK) {
         fseek(f, end - 12, SEEK_SET);
-        if (fread(&raw, 8, 1, f) != 1 || fread(&crc, 4, 1, f) != 1 || raw > ((uint64_t)1 << 40))
+        if (fread(&raw, 8, 1, f) != 1 || fread(&crc, 4, 1, f) != 1)
             st = qat_fail(QAT_ERR_FORMAT, "%s: bad trailer", path);
+        else if (raw != want)
+            st = qat_fail(QAT_ERR_STATE, "%s holds a state of %llu bytes, this model's has %llu: it was saved for "
+                          "another model or quant config", path, (unsigned long long)raw, (unsigned long long)want);
     }
     size_t packed = st == QAT_OK ? (size_t)(end - 12 - start) : 0;
     uint8_t *in = st == QAT_OK ? malloc(packed ? packed : 1) : NULL;
@@ -146,7 +153,7 @@ static qat_status read_payload(const char *path, uint8_t **payload, uint64_t *si
         int zr = uncompress(outb, &dest, in, (uLong)packed);
         if (zr != Z_OK || dest != raw)
             st = qat_fail(QAT_ERR_FORMAT, "%s: corrupt compressed data (zlib %d)", path, zr);
-        else if ((uint32_t)crc32(crc32(0, NULL, 0), outb, (uInt)raw) != crc)
+        else if (qat_crc32(outb, (size_t)raw) != crc)
             st = qat_fail(QAT_ERR_FORMAT, "%s: CRC mismatch, the file is damaged", path);
     }
     fclose(f);
@@ -156,7 +163,6 @@ static qat_status read_payload(const char *path, uint8_t **payload, uint64_t *si
         return st;
     }
     *payload = outb;
-    *size = raw;
     return QAT_OK;
 }
 
@@ -164,15 +170,14 @@ QAT_API qat_status qat_trainer_resume(qat_trainer *t, const char *path, uint64_t
 {
     QAT_CHECK_ARG(t != NULL && path != NULL, "qat_trainer_resume: NULL trainer or path");
     qat_model *m = t->model;
-    uint8_t *p = NULL;
-    uint64_t size = 0;
-    QAT_TRY(read_payload(path, &p, &size));
     const size_t floats = m->total * sizeof(float);
     const uint64_t want = 16 + 16 + 32 + 16 + m->n_params + 3 * (uint64_t)floats;
+    uint8_t *p = NULL;
+    QAT_TRY(read_payload(path, want, &p));
     uint64_t fixed[2];
     memcpy(fixed, p, sizeof fixed);
     qat_status st = QAT_OK;
-    if (size != want || fixed[0] != qat_trainer_layout_hash(m) || fixed[1] != m->total)
+    if (fixed[0] != qat_trainer_layout_hash(m) || fixed[1] != m->total)
         st = qat_fail(QAT_ERR_STATE, "%s was saved for another model or quant config (its parameter layout "
                       "differs from this model's)", path);
     if (st == QAT_OK) {

@@ -1,6 +1,7 @@
 /* Sequence-classification task files: TSV with and without a header, JSONL,
  * the label maps (integers as ids, strings sorted), and malformed files
  * rejected naming file:line. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,56 @@ START_TEST(test_labels)
 }
 END_TEST
 
+/* Class counts are bounded before any work proportional to them (issue
+ * #17): integer label 999999 asked for 10^6 classes and O(n^2) work, and
+ * libFuzzer's 8-byte input ":M\t13956" (TSV "M", label 13956) hung. */
+START_TEST(test_label_count_bounded)
+{
+    qat_data_labels *l = NULL;
+    const char *const files[][2] = {{"big.tsv", "x\t1\ny\t999999\n"},
+                                    {"big.jsonl", "{\"text\": \"x\", \"label\": 0}\n{\"text\": \"y\", \"label\": 999999}\n"},
+                                    {"fuzz.tsv", "M\t13956"}};
+    const char *const where[] = {"big.tsv:2: label 999999", "big.jsonl:2: label 999999", "fuzz.tsv:1: label 13956"};
+    for (int i = 0; i < 3; i++) {
+        qat_data_seqcls *c = parse(files[i][0], files[i][1]);
+        const qat_data_seqcls *sets[1] = {c};
+        QAT_ASSERT_FAILS(qat_data_seqcls_labels(sets, 1, &l), QAT_ERR_FORMAT, where[i]);
+        ck_assert_msg(strstr(qat_last_error(), "more than the 10000"), "%s", qat_last_error());
+        ck_assert_ptr_null(l);
+        qat_data_seqcls_free(c);
+    }
+    /* the largest integer label accepted: 9999, 10000 classes */
+    qat_data_seqcls *c = parse("edge.tsv", "x\t9999\ny\t0\n");
+    const qat_data_seqcls *sets[1] = {c};
+    QAT_ASSERT_OK(qat_data_seqcls_labels(sets, 1, &l));
+    ck_assert_uint_eq(qat_data_labels_count(l), 10000);
+    int32_t id;
+    QAT_ASSERT_OK(qat_data_labels_id(l, "9999", &id));
+    ck_assert_int_eq(id, 9999);
+    qat_data_labels_free(l);
+    qat_data_seqcls_free(c);
+    /* 10000 distinct string labels are fine (sorted in n log n), 10001 are not */
+    static char names[10001][8];
+    const char *ptr[10001];
+    for (int i = 0; i < 10001; i++) {
+        snprintf(names[i], sizeof names[i], "c%05d", (i * 7919) % 10001);
+        ptr[i] = names[i];
+    }
+    QAT_ASSERT_OK(qat_data_labels_from_names(ptr, 10000, &l));
+    ck_assert_uint_eq(qat_data_labels_count(l), 10000);
+    for (int32_t k = 1; k < 10000; k++)
+        ck_assert(strcmp(qat_data_labels_name(l, k - 1), qat_data_labels_name(l, k)) < 0);
+    QAT_ASSERT_OK(qat_data_labels_id(l, names[5], &id));
+    ck_assert_str_eq(qat_data_labels_name(l, id), names[5]);
+    qat_data_labels_free(l);
+    QAT_ASSERT_FAILS(qat_data_labels_from_names(ptr, 10001, &l), QAT_ERR_FORMAT, "10001 classes");
+    QAT_ASSERT_FAILS(qat_data_labels_from_ordered(ptr, 10001, &l), QAT_ERR_FORMAT, "10001 classes");
+    /* ordered names: a duplicate is found, named with both ids */
+    const char *dup[4] = {"a", "b", "c", "b"};
+    QAT_ASSERT_FAILS(qat_data_labels_from_ordered(dup, 4, &l), QAT_ERR_INVALID_ARGUMENT, "'b' appears twice (ids 1 and 3)");
+}
+END_TEST
+
 START_TEST(test_malformed)
 {
     fails("e.tsv", "", "no examples");
@@ -179,6 +230,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_tsv);
     tcase_add_test(tc, test_jsonl);
     tcase_add_test(tc, test_labels);
+    tcase_add_test(tc, test_label_count_bounded);
     tcase_add_test(tc, test_malformed);
     suite_add_tcase(s, tc);
     return s;

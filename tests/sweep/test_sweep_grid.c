@@ -12,6 +12,7 @@
 #include "../../examples/qat/sweep/sweep_grid.h"
 #include "../../examples/qat/sweep/sweep_plan.h"
 #include "../../examples/qat/sweep/sweep_slurm.h"
+#include "memory_limit.h"
 #include "test_main.h"
 
 static char dir[64];
@@ -336,8 +337,49 @@ START_TEST(alpha_zero_needs_no_corpus_and_json_errors)
 }
 END_TEST
 
+/* Nested aliases ("billion laughs", issue #17): 10 levels of 10 references
+ * (about 850 bytes) stand for 10^10 values; converting them to a tree
+ * reached 13 GB. Now the conversion stops at its value budget, in both
+ * readers (grids; qat train --config reads files through the same
+ * sweep_document_read). Under a 1 GiB address-space limit. */
+START_TEST(yaml_alias_bomb_refused)
+{
+#ifndef QAT_CLI_HAVE_YAML
+    printf("SKIP: built without libyaml\n");
+    return;
+#endif
+    char text[2048];
+    size_t n = (size_t)snprintf(text, sizeof text, "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (int i = 1; i < 10; i++) {
+        n += (size_t)snprintf(text + n, sizeof text - n, "l%d: &l%d [", i, i);
+        for (int k = 0; k < 10; k++)
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s*l%d", k ? ", " : "", i - 1);
+        n += (size_t)snprintf(text + n, sizeof text - n, "]\n");
+    }
+    snprintf(text + n, sizeof text - n, "name: study\n");
+    ck_assert_uint_lt(strlen(text), 1000);
+    sweep_grid g;
+    char err[1024];
+    ck_assert_int_ne(load("bomb.yaml", text, &g, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "expands to more than 100000 values"), "%s", err);
+    char p[256];
+    snprintf(p, sizeof p, "%s/bomb.yaml", dir);
+    json_object *tree = sweep_document_read(p, err, sizeof err);
+    ck_assert_ptr_null(tree);
+    ck_assert_msg(strstr(err, "expands to more than 100000 values"), "%s", err);
+    /* a grid using an alias or two, as people do, still reads */
+    const char *ok = "defaults: &d {total_steps: 10, batch: 2}\nagain: *d\n";
+    write_file("alias.yaml", ok);
+    snprintf(p, sizeof p, "%s/alias.yaml", dir);
+    tree = sweep_document_read(p, err, sizeof err);
+    ck_assert_msg(tree != NULL, "%s", err);
+    json_object_put(tree);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
+    qat_test_limit_memory((size_t)1 << 30);
     Suite *s = suite_create("sweep_grid");
     TCase *tc = tcase_create("grid");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -346,6 +388,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, plan_graph_and_costs);
     tcase_add_loop_test(tc, bad_grids_name_the_key, 0, (int)(sizeof bad_cases / sizeof *bad_cases));
     tcase_add_test(tc, alpha_zero_needs_no_corpus_and_json_errors);
+    tcase_add_test(tc, yaml_alias_bomb_refused);
     suite_add_tcase(s, tc);
     return s;
 }

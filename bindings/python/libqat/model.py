@@ -12,6 +12,8 @@ from .core import Context, QuantConfig
 _ARCHS = {"roberta": 0, "camembert": 0, "xlm-roberta": 0, "bert": 1}
 _TASKS = {"mlm": 1, "token-classification": 2, "sequence-classification": 3}
 OPTIONS_VERSION = 1
+LOAD_OPTIONS_VERSION = 2
+LOAD_PARTIAL = 1
 
 
 class ModelOptions(ctypes.Structure):
@@ -41,12 +43,13 @@ _P = ctypes.c_void_p
 _F = ctypes.POINTER(ctypes.c_float)
 _I = ctypes.POINTER(ctypes.c_int32)
 class LoadOptions(ctypes.Structure):
-    """Mirror of qat_load_options (version 1)."""
+    """Mirror of qat_load_options (version 2)."""
     _fields_ = [
         ("version", ctypes.c_uint32),
         ("task", ctypes.c_int),
         ("num_labels", ctypes.c_int64),
         ("quant", ctypes.c_char_p),
+        ("flags", ctypes.c_uint32),
     ]
 
 
@@ -145,14 +148,18 @@ class Model(Handle):
 
     @classmethod
     def load(cls, path, quant: str | QuantConfig | None = None, task: str = "mlm", num_labels: int | None = None,
-             context: Context | None = None) -> "Model":
+             context: Context | None = None, partial: bool = False) -> "Model":
         """Loads a Hugging Face checkpoint directory (config.json +
         model.safetensors or pytorch_model.bin). quant None keeps the config
-        saved by Model.save, else FP32. See missing_keys / unexpected_keys."""
+        saved by Model.save, else FP32. Every encoder tensor must be in the
+        checkpoint, with config.json's shapes (QatError otherwise), unless
+        partial=True; heads it lacks are new (see missing_keys,
+        unexpected_keys, skipped_keys). NaN or infinite weights raise."""
         if task not in _TASKS:
             raise ValueError(f"unknown task {task!r}; expected one of {sorted(_TASKS)}")
         opts = LoadOptions()
-        check(_load_init(ctypes.byref(opts), OPTIONS_VERSION))
+        check(_load_init(ctypes.byref(opts), LOAD_OPTIONS_VERSION))
+        opts.flags = LOAD_PARTIAL if partial else 0
         opts.task = _TASKS[task]
         opts.num_labels = int(num_labels or 0)
         opts.quant = str(quant).encode() if quant is not None else None

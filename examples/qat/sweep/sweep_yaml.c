@@ -38,11 +38,32 @@ static json_object *scalar(const yaml_node_t *n)
     return json_object_new_string(s);
 }
 
-static json_object *convert(yaml_document_t *doc, yaml_node_t *n, int depth, char *err, size_t errcap, int *failed)
+/* Aliases make the document a graph; converting it to a tree copies every
+ * node an alias reaches, so nested aliases grow exponentially ("billion
+ * laughs": 843 bytes reached 13 GB). The tree may hold at most this many
+ * values (a study grid has a few hundred). */
+#define YAML_MAX_VALUES 100000
+
+typedef struct conversion {
+    yaml_document_t *doc;
+    size_t values;
+    char *err;
+    size_t errcap;
+    int failed;
+} conversion;
+
+static json_object *convert(conversion *c, yaml_node_t *n, int depth)
 {
     if (depth > 64) {
-        snprintf(err, errcap, "nesting deeper than 64 levels");
-        *failed = 1;
+        snprintf(c->err, c->errcap, "nesting deeper than 64 levels");
+        c->failed = 1;
+        return NULL;
+    }
+    if (++c->values > YAML_MAX_VALUES) {
+        snprintf(c->err, c->errcap, "line %lu: the document expands to more than %d values (aliases of aliases?); "
+                 "a settings file or grid holds a few hundred", (unsigned long)n->start_mark.line + 1,
+                 YAML_MAX_VALUES);
+        c->failed = 1;
         return NULL;
     }
     switch (n->type) {
@@ -51,8 +72,8 @@ static json_object *convert(yaml_document_t *doc, yaml_node_t *n, int depth, cha
     case YAML_SEQUENCE_NODE: {
         json_object *a = json_object_new_array();
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-            json_object *v = convert(doc, yaml_document_get_node(doc, *it), depth + 1, err, errcap, failed);
-            if (*failed) {
+            json_object *v = convert(c, yaml_document_get_node(c->doc, *it), depth + 1);
+            if (c->failed) {
                 json_object_put(a);
                 return NULL;
             }
@@ -63,23 +84,24 @@ static json_object *convert(yaml_document_t *doc, yaml_node_t *n, int depth, cha
     case YAML_MAPPING_NODE: {
         json_object *o = json_object_new_object();
         for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = yaml_document_get_node(doc, p->key);
+            yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
             if (!k || k->type != YAML_SCALAR_NODE) {
-                snprintf(err, errcap, "line %lu: mapping keys must be plain strings",
+                snprintf(c->err, c->errcap, "line %lu: mapping keys must be plain strings",
                          k ? (unsigned long)k->start_mark.line + 1 : 0UL);
-                *failed = 1;
+                c->failed = 1;
                 json_object_put(o);
                 return NULL;
             }
             const char *key = (const char *)k->data.scalar.value;
             if (json_object_object_get_ex(o, key, NULL)) {
-                snprintf(err, errcap, "line %lu: key '%s' given twice", (unsigned long)k->start_mark.line + 1, key);
-                *failed = 1;
+                snprintf(c->err, c->errcap, "line %lu: key '%s' given twice", (unsigned long)k->start_mark.line + 1,
+                         key);
+                c->failed = 1;
                 json_object_put(o);
                 return NULL;
             }
-            json_object *v = convert(doc, yaml_document_get_node(doc, p->value), depth + 1, err, errcap, failed);
-            if (*failed) {
+            json_object *v = convert(c, yaml_document_get_node(c->doc, p->value), depth + 1);
+            if (c->failed) {
                 json_object_put(o);
                 return NULL;
             }
@@ -110,12 +132,12 @@ json_object *sweep_yaml_parse(const char *text, size_t len, char *err, size_t er
     }
     json_object *tree = NULL;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    int failed = 0;
+    conversion c = {&doc, 0, err, errcap, 0};
     if (!root)
         snprintf(err, errcap, "the YAML document is empty");
     else
-        tree = convert(&doc, root, 0, err, errcap, &failed);
-    if (root && !failed && !tree)
+        tree = convert(&c, root, 0);
+    if (root && !c.failed && !tree)
         snprintf(err, errcap, "the YAML document holds no mapping");
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
