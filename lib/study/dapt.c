@@ -292,7 +292,7 @@ static qat_status snapshot(phase_state *s, qat_model *m, int64_t step)
     snprintf(dir, sizeof dir, "%s/snapshots/step-%lld", s->p->run->out_dir, (long long)step);
     if (qat_run_has_model(dir))
         return QAT_OK; /* taken before an interruption: the same weights */
-    return qat_run_save_model(m, s->p->tok, dir);
+    return qat_run_save_model(m, s->p->tok, NULL, dir);
 }
 
 static int is_snapshot(const qat_dapt_phase *p, int64_t step)
@@ -447,7 +447,7 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
     if (st == QAT_OK)
         st = qat_metrics_log_sync(p->metrics);
     if (st == QAT_OK && p->final_dir)
-        st = qat_run_save_model(model, p->tok, p->final_dir);
+        st = qat_run_save_model(model, p->tok, &p->ctx->rng, p->final_dir);
     if (st == QAT_OK)
         qat_checkpoints_finish(&ck);
     free(ids);

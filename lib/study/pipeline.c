@@ -164,6 +164,10 @@ static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
     *done = steps;
     if (qat_run_has_model(join(r, "dapt"))) { /* finished in an earlier run */
         remove(join(r, "dapt.state")); /* if the kill came between the two */
+        /* Fine-tuning continues DAPT's RNG stream (the new head's weights,
+         * then dropout), as it did in the uninterrupted run. */
+        int found = 0;
+        QAT_TRY(qat_run_load_rng(join(r, "dapt"), &r->ctx->rng, &found));
         json_object *a = o->run.adaptive.enabled ? qat_dapt_adaptive_json(o->run.out_dir) : NULL, *v = NULL;
         if (a && json_object_object_get_ex(a, "steps_done", &v))
             *done = json_object_get_int64(v);
@@ -193,13 +197,7 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
         qat_checkpoints_finish(&ck);
         return load_model(r, join(r, "model"), r->task, out);
     }
-    /* Fine-tuning draws from the seed's stream, whatever DAPT drew before:
-     * a restart after DAPT finished (with no fine-tuning state yet) starts
-     * fine-tuning exactly as the uninterrupted run did (the new head's
-     * initial weights, then dropout). */
-    qat_status st = qat_context_set_int(r->ctx, QAT_CTX_SEED, (int64_t)(o->run.seed & INT64_MAX));
-    if (st == QAT_OK)
-        st = load_model(r, start_dir, r->task, &model);
+    qat_status st = load_model(r, start_dir, r->task, &model);
     if (st == QAT_OK && steps > 0)
         st = qat_trainer_create(model, &o->run.train, steps, &t);
     uint64_t pos[2] = {0, 0}; /* epoch, next batch of the epoch */
@@ -259,7 +257,7 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
     if (st == QAT_OK)
         st = qat_metrics_log_sync(&r->metrics);
     if (st == QAT_OK)
-        st = qat_run_save_model(model, r->tok, join(r, "model"));
+        st = qat_run_save_model(model, r->tok, NULL, join(r, "model"));
     if (st == QAT_OK)
         qat_checkpoints_finish(&ck);
     free(ids);

@@ -102,3 +102,27 @@ def test_bad_directories_fail_clearly(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "roberta", "vocab_size": "x"}')
     with pytest.raises(libqat.QatError, match="vocab_size"):
         libqat.Model.load(tmp_path, context=libqat.Context("ref"))
+
+
+def test_partial_loads_must_be_asked_for(tmp_path):
+    """A transformers checkpoint without one encoder tensor: an error naming
+    it, unless partial=True (then it is new and listed); NaN weights fail
+    either way."""
+    from safetensors.torch import load_file, save_file
+    ref = build_model("roberta", "mlm", DIMS, seed=5)
+    ref.save_pretrained(tmp_path)
+    weights = load_file(str(tmp_path / "model.safetensors"))
+    gone = "roberta.encoder.layer.0.output.dense.weight"
+    save_file({k: v for k, v in weights.items() if k != gone}, str(tmp_path / "model.safetensors"),
+              metadata={"format": "pt"})
+    ctx = libqat.Context("ref")
+    with pytest.raises(libqat.QatError, match=gone.replace(".", r"\.")) as err:
+        libqat.Model.load(tmp_path, context=ctx)
+    assert "partial" in err.value.message
+    model = libqat.Model.load(tmp_path, context=ctx, partial=True)
+    assert model.missing_keys == [gone]
+    weights[gone][0, 0] = float("nan")
+    save_file(weights, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    for partial in (False, True):
+        with pytest.raises(libqat.QatError, match="NaN"):
+            libqat.Model.load(tmp_path, context=ctx, partial=partial)
