@@ -1,6 +1,8 @@
 /* The "model" section of a tokenizer.json: BPE (vocab + merges), Unigram
  * (pieces with scores) and WordPiece (vocab), into the tokenizer's
  * vocabulary, tries and merge table. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +194,77 @@ static qat_status load_bpe(const qat_json_ctx *c, json_object *m, qat_tokenizer 
     return load_merges(c, merges, t);
 }
 
+/* 10^a as a correctly rounded double, as serde_json's POW10 table has it
+ * (exact up to 10^22, the powers scores use; strtod rounds the others). */
+static double pow10_of(int64_t a)
+{
+    static const double exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (a < (int64_t)(sizeof exact / sizeof *exact))
+        return exact[a];
+    char text[8];
+    snprintf(text, sizeof text, "1e%d", (int)a);
+    return strtod(text, NULL);
+}
+
+/* A Unigram score as tokenizers reads it. serde_json (without its
+ * float_roundtrip feature) gathers the digits into a u64 and then
+ * multiplies or divides once by a power of ten in double: for the 17-digit
+ * scores tokenizers writes, that is one ulp off the correctly rounded value
+ * (json-c's) about one time in ten, and one ulp can break a Viterbi tie the
+ * other way (tests/tokenizer/viterbi_fixtures.py). Reading the score's text
+ * (json-c keeps it for doubles) the same way keeps every segmentation
+ * identical to tokenizers'. */
+static double tokenizers_f64(json_object *v)
+{
+    const char *s = json_object_get_string(v);
+    if (!json_object_is_type(v, json_type_double) || !s)
+        return json_object_get_double(v);
+    int negative = *s == '-';
+    s += negative;
+    uint64_t sig = 0;
+    int64_t exp = 0;
+    int full = 0; /* the u64 is full: later integer digits only scale, later decimals are dropped */
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (full || sig > (UINT64_MAX - d) / 10)
+            full = 1, exp++;
+        else
+            sig = sig * 10 + d;
+    }
+    if (*s == '.')
+        for (s++, full = 0; *s >= '0' && *s <= '9'; s++) {
+            unsigned d = (unsigned)(*s - '0');
+            if (full || sig > (UINT64_MAX - d) / 10)
+                full = 1;
+            else
+                sig = sig * 10 + d, exp--;
+        }
+    if (*s == 'e' || *s == 'E') {
+        int neg = *++s == '-';
+        s += *s == '-' || *s == '+';
+        int64_t e = 0;
+        for (; *s >= '0' && *s <= '9'; s++)
+            e = e < 100000 ? e * 10 + (*s - '0') : e;
+        exp += neg ? -e : e;
+    }
+    double f = (double)sig;
+    for (;;) {
+        int64_t a = exp < 0 ? -exp : exp;
+        if (a <= 308) {
+            f = exp >= 0 ? f * pow10_of(a) : f / pow10_of(a);
+            break;
+        }
+        if (f == 0.0)
+            break;
+        if (exp >= 0) /* out of range for serde_json: keep json-c's reading */
+            return json_object_get_double(v);
+        f /= 1e308;
+        exp += 308;
+    }
+    return negative ? -f : f;
+}
+
 static qat_status load_unigram(const qat_json_ctx *c, json_object *m, qat_tokenizer *t)
 {
     json_object *vocab;
@@ -211,7 +284,7 @@ static qat_status load_unigram(const qat_json_ctx *c, json_object *m, qat_tokeni
             !(s = json_object_array_get_idx(e, 1)) ||
             !(json_object_is_type(s, json_type_double) || json_object_is_type(s, json_type_int)))
             return qat_fail(QAT_ERR_FORMAT, "%s: model.vocab[%zu] must be [\"piece\", score]", c->where, i);
-        double score = json_object_get_double(s);
+        double score = tokenizers_f64(s);
         QAT_TRY(qat_tok_vocab_add(&t->vocab, json_object_get_string(p), (size_t)json_object_get_string_len(p),
                                   (float)score, QAT_TOK_NORMAL, c->where));
         t->dscore[i] = score;

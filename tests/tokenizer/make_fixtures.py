@@ -113,8 +113,9 @@ def main():
         print(f"make_fixtures: pair fixtures skipped: {exc}")
     try:
         import viterbi_fixtures
-        differ = viterbi_fixtures.build(out)
-        print(f"make_fixtures: viterbi fixtures, {differ} lines where SentencePiece and tokenizers differ")
+        precision, serde = viterbi_fixtures.build(out)
+        print(f"make_fixtures: viterbi fixtures, {precision} lines where SentencePiece and tokenizers differ, "
+              f"{serde} where serde_json's scores segment unlike correctly rounded ones")
     except ImportError as exc:
         print(f"make_fixtures: viterbi fixtures skipped: {exc}")
     print(f"make_fixtures: {len(MODELS)} models, {len(texts)} lines in {time.time() - t0:.1f}s")

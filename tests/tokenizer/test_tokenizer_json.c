@@ -19,6 +19,7 @@ static const char *const cases_of[][2] = {
     {"hf_roberta", "hf_roberta"},            {"hf_camembert_fast", "hf_camembert_fast"},
     {"hf_bert_vocab", "hf_bert_vocab"},
     {"json_viterbi", "json_viterbi.json"}, /* tokenizers' doubles (viterbi_fixtures.py) */
+    {"json_serde", "json_serde.json"},     /* scores read as serde_json reads them (viterbi_fixtures.py) */
 };
 
 /* Under valgrind every 8th line is enough (the suite stays fast). */
