@@ -2,6 +2,7 @@
  * implementation of the documented search (gen_lsq_plus.py), and its
  * guarantees: the chosen range beats plain min/max, bad input is refused. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "golden.h"
