@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "export/packed_model.h"
+#include "packed_model/packed_model.h"
 #include "qat/qat.h"
 
 static double now_ms(void)

@@ -9,8 +9,8 @@
 
 #include "core/error.h"
 #include "export/export_internal.h"
-#include "export/packed_model.h"
 #include "model/model.h"
+#include "qat/packed.h"
 
 static qat_status get_param(const qat_model *m, size_t index, float **out)
 {
@@ -179,14 +179,14 @@ static qat_status put_config(qatp_writer *w, const qat_model *m)
     const qat_model_dims *d = &m->dims;
     uint32_t eps_bits;
     memcpy(&eps_bits, &d->layer_norm_eps, 4);
-    int64_t cfg[PM_CONFIG_COUNT] = {
+    int64_t cfg[QATP_CONFIG_COUNT] = {
         d->arch, m->task, d->vocab_size, d->hidden_size, d->num_layers, d->num_heads, d->intermediate_size,
         d->max_position_embeddings, d->type_vocab_size, d->pad_token_id, m->num_labels, d->tie_word_embeddings,
         eps_bits, d->bos_token_id, d->eos_token_id,
     };
     size_t mark;
     QAT_TRY(qatp_begin(w, QATP_I64, "config", &mark));
-    for (int i = 0; i < PM_CONFIG_COUNT; i++)
+    for (int i = 0; i < QATP_CONFIG_COUNT; i++)
         QAT_TRY(qatp_put_u64(w, (uint64_t)cfg[i]));
     QAT_TRY(qatp_end(w, mark));
     QAT_TRY(qatp_begin(w, QATP_BYTES, "model_type", &mark));
@@ -216,13 +216,13 @@ static qat_status put_model(qatp_writer *w, const qat_model *m, const qat_export
     char n[QATP_NAME_MAX + 1];
     for (int64_t i = 0; i < m->dims.num_layers; i++) {
         const qat_layer *L = &m->layers[i];
-        const qat_linear *ls[PM_LINEARS] = {&L->q, &L->k, &L->v, &L->attn_out, &L->inter, &L->out};
-        for (int j = 0; j < PM_LINEARS; j++) {
-            snprintf(n, sizeof n, "encoder.layer.%lld.%s.weight", (long long)i, pm_linear_names[j]);
+        const qat_linear *ls[QATP_LINEARS] = {&L->q, &L->k, &L->v, &L->attn_out, &L->inter, &L->out};
+        for (int j = 0; j < QATP_LINEARS; j++) {
+            snprintf(n, sizeof n, "encoder.layer.%lld.%s.weight", (long long)i, qatp_linear_names[j]);
             QAT_TRY(put_linear_weight(w, m, ls[j], n, o->ternary));
-            snprintf(n, sizeof n, "encoder.layer.%lld.%s.bias", (long long)i, pm_linear_names[j]);
+            snprintf(n, sizeof n, "encoder.layer.%lld.%s.bias", (long long)i, qatp_linear_names[j]);
             QAT_TRY(put_param(w, m, n, ls[j]->b));
-            snprintf(n, sizeof n, "encoder.layer.%lld.%s.input_quantizer", (long long)i, pm_linear_names[j]);
+            snprintf(n, sizeof n, "encoder.layer.%lld.%s.input_quantizer", (long long)i, qatp_linear_names[j]);
             QAT_TRY(put_act_quant(w, m, ls[j], n));
         }
         size_t ln[4] = {L->ln1_w, L->ln1_b, L->ln2_w, L->ln2_b};

@@ -5,11 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/encoder_walk.h"
 #include "model/graph.h"
 #include "model/quantize.h"
-
-/* torch.finfo(float32).min, what HF adds to the scores of padding keys. */
-#define MASKED_SCORE (-3.4028234663852886e+38f)
 
 static qat_status upload_ints(qat_context *ctx, int32_t *dst, const int32_t *src, int64_t n)
 {
@@ -30,22 +28,8 @@ static qat_status prepare_inputs(qat_model *m, const int32_t *ids, const int32_t
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "forward: out of memory");
     }
     int32_t *pos = host, *zeros = host + a->N;
-    for (int64_t b = 0; b < a->B; b++) {
-        int32_t count = 0;
-        for (int64_t t = 0; t < a->L; t++) {
-            int64_t i = b * a->L + t;
-            if (d->arch == QAT_ARCH_ROBERTA) {
-                /* create_position_ids_from_input_ids: padding_idx + cumsum */
-                int not_pad = ids[i] != d->pad_token_id;
-                count += not_pad;
-                pos[i] = (int32_t)(not_pad ? count + d->pad_token_id : d->pad_token_id);
-            } else {
-                pos[i] = (int32_t)t;
-            }
-            zeros[i] = 0;
-            bias[i] = (mask && mask[i] == 0) ? MASKED_SCORE : 0.0f;
-        }
-    }
+    qat_encoder_positions(d, ids, mask, a->B, a->L, pos, bias);
+    memset(zeros, 0, (size_t)a->N * sizeof(int32_t));
     qat_context *ctx = m->ctx;
     qat_status st = upload_ints(ctx, a->ids, ids, a->N);
     if (st == QAT_OK)
@@ -71,28 +55,6 @@ static float hidden_dropout(const qat_model *m)
     return m->training ? m->dims.hidden_dropout_prob : 0.0f;
 }
 
-/* emb = E(word)[ids] + E(type)[types] + E(pos)[pos] -> LayerNorm -> dropout */
-static qat_status embeddings_forward(qat_model *m, float *out)
-{
-    qat_acts *a = &m->acts;
-    qat_context *ctx = m->ctx;
-    const int64_t N = a->N, H = m->dims.hidden_size;
-    qat_table *tables[3] = {&m->word, &m->type, &m->pos};
-    const int32_t *index[3] = {a->ids, a->types, a->pos};
-    QAT_RUN(ctx, fill, a->emb_sum, N * H, 0.0f);
-    for (int t = 0; t < 3; t++) {
-        const float *rows;
-        QAT_RUN(ctx, embedding_fwd, model_w(m, tables[t]->w), index[t], N, H, a->emb_raw[t], 0);
-        QAT_TRY(qat_quantize_fwd(m, &tables[t]->q, a->emb_raw[t], N, H, a->emb_q, NULL, &rows));
-        QAT_RUN(ctx, accumulate, rows, a->emb_sum, N * H);
-    }
-    QAT_RUN(ctx, layernorm_fwd, a->emb_sum, model_w(m, m->emb_ln_w), model_w(m, m->emb_ln_b),
-            m->dims.layer_norm_eps, N, H, out, a->emb_mean, a->emb_rstd);
-    a->seed_emb = next_seed(m);
-    QAT_RUN(ctx, dropout, out, N * H, hidden_dropout(m), a->seed_emb);
-    return QAT_OK;
-}
-
 /* y[N, out] = xq[N, in] W^T + b, with W fake-quantized first. */
 static qat_status linear_forward(qat_model *m, qat_linear *l, const float *xq, int64_t N, float *y)
 {
@@ -115,27 +77,163 @@ static qat_status quantize_input(qat_model *m, qat_linear *l, const float *x, in
     return qat_quantize_fwd(m, &l->aq, x, N, l->in, scratch, NULL, xq);
 }
 
-static qat_status attention_forward(qat_model *m, qat_layer *L, qat_layer_acts *la)
+
+/* The training runner of the encoder walk: fake-quant GEMMs on the
+ * model's backend, every activation the backward needs kept in m->acts. */
+typedef struct train_walk {
+    qat_model *m;
+    const int32_t *labels;   /* host, or NULL */
+    int labelled_only;       /* MLM: the head on labelled rows only */
+} train_walk;
+
+static qat_status walk_embed_sum(void *self, float **sum)
 {
+    qat_model *m = ((train_walk *)self)->m;
     qat_acts *a = &m->acts;
     qat_context *ctx = m->ctx;
-    const int64_t B = a->B, S = a->L, N = a->N, H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
-    qat_linear *qkv[3] = {&L->q, &L->k, &L->v};
-    float *outs[3] = {la->q, la->k, la->v};
-    const int shared = !qat_algo_learned(L->q.aq.cfg.algo); /* BitNet/none: one quantized copy */
-    for (int j = 0; j < 3; j++) {
-        /* la->xq[j] is the quantized input, or x itself when A is float
-         * (the activation layout makes those buffers alias). */
-        const float *unused;
-        if (j == 0 || !shared)
-            QAT_TRY(quantize_input(m, qkv[j], la->x, N, la->xq[j], &unused));
-        QAT_TRY(linear_forward(m, qkv[j], la->xq[j], N, outs[j]));
+    const int64_t N = a->N, H = m->dims.hidden_size;
+    qat_table *tables[3] = {&m->word, &m->type, &m->pos};
+    const int32_t *index[3] = {a->ids, a->types, a->pos};
+    QAT_RUN(ctx, fill, a->emb_sum, N * H, 0.0f);
+    for (int t = 0; t < 3; t++) {
+        const float *rows;
+        QAT_RUN(ctx, embedding_fwd, model_w(m, tables[t]->w), index[t], N, H, a->emb_raw[t], 0);
+        QAT_TRY(qat_quantize_fwd(m, &tables[t]->q, a->emb_raw[t], N, H, a->emb_q, NULL, &rows));
+        QAT_RUN(ctx, accumulate, rows, a->emb_sum, N * H);
     }
+    *sum = a->emb_sum;
+    return QAT_OK;
+}
+
+static void walk_layer_buffers(void *self, int64_t i, qat_walk_layer *b)
+{
+    qat_model *m = ((train_walk *)self)->m;
+    qat_acts *a = &m->acts;
+    qat_layer_acts *la = &a->layers[i];
+    *b = (qat_walk_layer){.x = la->x, .q = la->q, .k = la->k, .v = la->v, .ctx = la->ctx, .res1 = la->res1,
+                          .h1 = la->h1, .act = la->act, .res2 = la->res2,
+                          .out = i + 1 < m->dims.num_layers ? a->layers[i + 1].x : a->hidden};
+}
+
+static float *walk_hidden(void *self)
+{
+    return ((train_walk *)self)->m->acts.hidden;
+}
+
+static float *walk_head_buffer(void *self, qat_walk_head_buf which)
+{
+    qat_acts *a = &((train_walk *)self)->m->acts;
+    switch (which) {
+    case QAT_WALK_BUF_POOLED:
+        return a->pool_act;
+    case QAT_WALK_BUF_MLM_ACT:
+        return a->mlm_act;
+    case QAT_WALK_BUF_MLM_NORM:
+        return a->mlm_h;
+    }
+    return NULL;
+}
+
+/* The encoder layer linears with their quantized-input buffers. */
+static qat_status layer_linear(qat_model *m, const qat_walk_call *c, const float *x, int64_t N, float *y)
+{
+    qat_context *ctx = m->ctx;
+    qat_layer *L = &m->layers[c->layer];
+    qat_layer_acts *la = &m->acts.layers[c->layer];
+    qat_linear *lins[QAT_LINEARS_PER_LAYER];
+    qat_layer_linears(L, lins);
+    qat_linear *l = lins[c->linear];
+    /* Where the quantized input goes: q, k and v have one each (LSQ), or
+     * share q's (BitNet/none: one quantized copy; the activation layout
+     * makes those buffers alias, and x itself when A is float). */
+    float *xq[QAT_LINEARS_PER_LAYER] = {la->xq[0], la->xq[1], la->xq[2], la->ctxq, la->h1q, la->actq};
+    const int shared = !qat_algo_learned(L->q.aq.cfg.algo);
+    const float *unused;
+    if (c->linear > QAT_WALK_V || c->linear == QAT_WALK_Q || !shared)
+        QAT_TRY(quantize_input(m, l, x, N, xq[c->linear], &unused));
+    const int64_t H = m->dims.hidden_size;
+    switch (c->epilogue) {
+    case QAT_WALK_PLAIN:
+        return linear_forward(m, l, xq[c->linear], N, y);
+    case QAT_WALK_GELU: /* the pre-activation is kept for the backward */
+        QAT_TRY(linear_forward(m, l, xq[c->linear], N, la->pre));
+        QAT_RUN(ctx, bias_act_fwd, la->pre, NULL, N, l->out, QAT_ACTIVATION_GELU, y);
+        return QAT_OK;
+    case QAT_WALK_RESIDUAL: {
+        QAT_TRY(linear_forward(m, l, xq[c->linear], N, y));
+        const uint64_t seed = next_seed(m);
+        if (c->linear == QAT_WALK_ATTN_OUT)
+            la->seed_ao = seed;
+        else
+            la->seed_out = seed;
+        QAT_RUN(ctx, dropout, y, N * H, hidden_dropout(m), seed);
+        QAT_RUN(ctx, add, y, c->residual, y, N * H);
+        return QAT_OK;
+    }
+    case QAT_WALK_TANH:
+        break;
+    }
+    return qat_fail(QAT_ERR_INTERNAL, "forward: epilogue %d on an encoder linear", (int)c->epilogue);
+}
+
+/* A float head linear y = x W^T + b, then act. */
+static qat_status float_linear(qat_model *m, size_t w, size_t b, int64_t out, const float *x, int64_t R,
+                               qat_activation act, float *pre, float *y)
+{
+    const int64_t H = m->dims.hidden_size;
+    QAT_TRY(graph_gemm(m->ctx, 0, 1, R, out, H, 1.0f, x, H, model_w(m, w), H, 0.0f, pre, out));
+    QAT_RUN(m->ctx, bias_act_fwd, pre, model_w(m, b), R, out, act, y);
+    return QAT_OK;
+}
+
+/* The heads' linears: float, but for the seed code's quantized MLM head
+ * (dense and decoder through the W and A quantizers, as the encoder's). */
+static qat_status head_linear(qat_model *m, const qat_walk_call *c, const float *x, int64_t R, float *y)
+{
+    qat_acts *a = &m->acts;
+    const int64_t H = m->dims.hidden_size;
+    const float *xq;
+    switch (c->linear) {
+    case QAT_WALK_POOLER:
+        return float_linear(m, m->pool_w, m->pool_b, H, x, R, QAT_ACTIVATION_TANH, a->pool_pre, y);
+    case QAT_WALK_CLASSIFIER:
+        return float_linear(m, m->cls_w, m->cls_b, m->num_labels, x, R, QAT_ACTIVATION_NONE, y, NULL);
+    case QAT_WALK_MLM_DENSE:
+        if (!qat_model_mlm_head_quantized(m))
+            return float_linear(m, m->mlm_dense_w, m->mlm_dense_b, H, x, R, QAT_ACTIVATION_GELU, a->mlm_pre, y);
+        QAT_TRY(quantize_input(m, &m->mlm_dense, x, R, a->mlm_in_q, &xq));
+        QAT_TRY(linear_forward(m, &m->mlm_dense, xq, R, a->mlm_pre));
+        QAT_RUN(m->ctx, bias_act_fwd, a->mlm_pre, NULL, R, H, QAT_ACTIVATION_GELU, y);
+        return QAT_OK;
+    case QAT_WALK_MLM_DECODER:
+        if (!qat_model_mlm_head_quantized(m))
+            return float_linear(m, m->mlm_decoder_w, m->mlm_bias, m->dims.vocab_size, x, R, QAT_ACTIVATION_NONE,
+                                y, NULL);
+        QAT_TRY(quantize_input(m, &m->mlm_decoder, x, R, a->mlm_h_q, &xq));
+        return linear_forward(m, &m->mlm_decoder, xq, R, y);
+    default:
+        return qat_fail(QAT_ERR_INTERNAL, "forward: linear %d is not a head's", (int)c->linear);
+    }
+}
+
+static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x, int64_t rows, float *y)
+{
+    qat_model *m = ((train_walk *)self)->m;
+    return c->layer >= 0 ? layer_linear(m, c, x, rows, y) : head_linear(m, c, x, rows, y);
+}
+
+static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer *b)
+{
+    qat_model *m = ((train_walk *)self)->m;
+    qat_acts *a = &m->acts;
+    qat_layer_acts *la = &a->layers[layer];
+    qat_context *ctx = m->ctx;
+    const int64_t B = a->B, S = a->L, H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
     /* scores[b, h] = q[b, :, h] k[b, :, h]^T / sqrt(dh)  [S, S] */
     const float scale = 1.0f / sqrtf((float)dh);
-    for (int64_t b = 0; b < B; b++)
-        QAT_TRY(graph_gemm_batched(ctx, 0, 1, S, S, dh, scale, la->q + b * S * H, H, dh, la->k + b * S * H, H, dh,
-                                   0.0f, la->probs + b * NH * S * S, S, S * S, NH));
+    for (int64_t i = 0; i < B; i++)
+        QAT_TRY(graph_gemm_batched(ctx, 0, 1, S, S, dh, scale, b->q + i * S * H, H, dh, b->k + i * S * H, H, dh,
+                                   0.0f, la->probs + i * NH * S * S, S, S * S, NH));
     QAT_RUN(ctx, softmax_fwd, la->probs, a->key_bias, B, NH, S, S);
     la->seed_attn = next_seed(m);
     if (la->probs_drop != la->probs) {
@@ -144,40 +242,66 @@ static qat_status attention_forward(qat_model *m, qat_layer *L, qat_layer_acts *
         QAT_RUN(ctx, dropout, la->probs_drop, B * NH * S * S, m->dims.attention_dropout_prob, la->seed_attn);
     }
     /* ctx[b, :, h] = probs[b, h] v[b, :, h]  [S, dh] */
-    for (int64_t b = 0; b < B; b++)
-        QAT_TRY(graph_gemm_batched(ctx, 0, 0, S, dh, S, 1.0f, la->probs_drop + b * NH * S * S, S, S * S,
-                                   la->v + b * S * H, H, dh, 0.0f, la->ctx + b * S * H, H, dh, NH));
-    /* res1 = x + dropout(ctx Wo^T + bo) */
-    const float *unused;
-    QAT_TRY(quantize_input(m, &L->attn_out, la->ctx, N, la->ctxq, &unused));
-    QAT_TRY(linear_forward(m, &L->attn_out, la->ctxq, N, la->res1));
-    la->seed_ao = next_seed(m);
-    QAT_RUN(ctx, dropout, la->res1, N * H, hidden_dropout(m), la->seed_ao);
-    QAT_RUN(ctx, add, la->res1, la->x, la->res1, N * H);
+    for (int64_t i = 0; i < B; i++)
+        QAT_TRY(graph_gemm_batched(ctx, 0, 0, S, dh, S, 1.0f, la->probs_drop + i * NH * S * S, S, S * S,
+                                   b->v + i * S * H, H, dh, 0.0f, b->ctx + i * S * H, H, dh, NH));
     return QAT_OK;
 }
 
-/* One post-LN encoder layer: x -> out (the next layer's x). */
-static qat_status layer_forward(qat_model *m, qat_layer *L, qat_layer_acts *la, float *out)
+static qat_status walk_layernorm(void *self, qat_walk_norm norm, int64_t layer, const float *x, int64_t rows,
+                                 float *y)
 {
-    qat_context *ctx = m->ctx;
-    const int64_t N = m->acts.N, H = m->dims.hidden_size, I = m->dims.intermediate_size;
-    const float eps = m->dims.layer_norm_eps;
-    QAT_TRY(attention_forward(m, L, la));
-    QAT_RUN(ctx, layernorm_fwd, la->res1, model_w(m, L->ln1_w), model_w(m, L->ln1_b), eps, N, H, la->h1,
-            la->ln1_mean, la->ln1_rstd);
-    const float *unused;
-    QAT_TRY(quantize_input(m, &L->inter, la->h1, N, la->h1q, &unused));
-    QAT_TRY(linear_forward(m, &L->inter, la->h1q, N, la->pre));
-    QAT_RUN(ctx, bias_act_fwd, la->pre, NULL, N, I, QAT_ACTIVATION_GELU, la->act);
-    QAT_TRY(quantize_input(m, &L->out, la->act, N, la->actq, &unused));
-    QAT_TRY(linear_forward(m, &L->out, la->actq, N, la->res2));
-    la->seed_out = next_seed(m);
-    QAT_RUN(ctx, dropout, la->res2, N * H, hidden_dropout(m), la->seed_out);
-    QAT_RUN(ctx, add, la->res2, la->h1, la->res2, N * H);
-    QAT_RUN(ctx, layernorm_fwd, la->res2, model_w(m, L->ln2_w), model_w(m, L->ln2_b), eps, N, H, out,
-            la->ln2_mean, la->ln2_rstd);
+    qat_model *m = ((train_walk *)self)->m;
+    qat_acts *a = &m->acts;
+    size_t w, b;
+    float *mean, *rstd;
+    switch (norm) {
+    case QAT_WALK_NORM_EMBEDDINGS:
+        w = m->emb_ln_w, b = m->emb_ln_b, mean = a->emb_mean, rstd = a->emb_rstd;
+        break;
+    case QAT_WALK_NORM_ATTENTION:
+        w = m->layers[layer].ln1_w, b = m->layers[layer].ln1_b;
+        mean = a->layers[layer].ln1_mean, rstd = a->layers[layer].ln1_rstd;
+        break;
+    case QAT_WALK_NORM_OUTPUT:
+        w = m->layers[layer].ln2_w, b = m->layers[layer].ln2_b;
+        mean = a->layers[layer].ln2_mean, rstd = a->layers[layer].ln2_rstd;
+        break;
+    default:
+        w = m->mlm_ln_w, b = m->mlm_ln_b, mean = a->mlm_mean, rstd = a->mlm_rstd;
+        break;
+    }
+    QAT_RUN(m->ctx, layernorm_fwd, x, model_w(m, w), model_w(m, b), m->dims.layer_norm_eps, rows,
+            m->dims.hidden_size, y, mean, rstd);
     return QAT_OK;
+}
+
+static qat_status walk_dropout(void *self, qat_walk_drop place, int active, float *x, int64_t n, float **out)
+{
+    qat_model *m = ((train_walk *)self)->m;
+    qat_acts *a = &m->acts;
+    qat_context *ctx = m->ctx;
+    const float p_cls = m->training ? m->classifier_dropout : 0.0f;
+    *out = x;
+    switch (place) {
+    case QAT_WALK_DROP_EMBEDDINGS:
+        a->seed_emb = next_seed(m);
+        QAT_RUN(ctx, dropout, x, n, hidden_dropout(m), a->seed_emb);
+        return QAT_OK;
+    case QAT_WALK_DROP_HEAD:
+        a->seed_cls = next_seed(m);
+        if (active)
+            QAT_RUN(ctx, dropout, x, n, p_cls, a->seed_cls);
+        return QAT_OK;
+    case QAT_WALK_DROP_POOLED: /* on a copy: the tanh backward needs its output */
+        QAT_RUN(ctx, fill, a->pool_drop, n, 0.0f);
+        QAT_RUN(ctx, accumulate, x, a->pool_drop, n);
+        a->seed_pool = next_seed(m);
+        QAT_RUN(ctx, dropout, a->pool_drop, n, p_cls, a->seed_pool);
+        *out = a->pool_drop;
+        return QAT_OK;
+    }
+    return qat_fail(QAT_ERR_INTERNAL, "forward: unknown dropout place %d", (int)place);
 }
 
 /* Which rows the head runs on: all tokens, or (MLM training) only the
@@ -213,97 +337,57 @@ static qat_status select_head_rows(qat_model *m, const int32_t *labels, int labe
     return st;
 }
 
-/* Sequence classification on the first token of each sequence, R = B rows:
- *   first [R, H] = hidden[b * L]                       (embedding_fwd gather)
- *   RoBERTa: first = dropout(first)      (RobertaClassificationHead)
- *   pool_pre [R, H] = first Wd^T + bd;  pool_act = tanh(pool_pre)
- *   pool_drop = dropout(pool_act)
- *   logits [R, C] = pool_drop Wc^T + bc
- * BERT: Wd/bd are bert.pooler.dense (no dropout before it). */
-static qat_status seqcls_forward(qat_model *m)
+/* The head's input rows in a->head_in: a copy of every token (token
+ * classification: its dropout must not touch the hidden state), or the
+ * selected rows gathered. */
+static qat_status walk_head_rows(void *self, const float *hidden, float **x, int64_t *rows)
 {
+    train_walk *t = self;
+    qat_model *m = t->m;
     qat_acts *a = &m->acts;
     qat_context *ctx = m->ctx;
-    const int64_t R = a->head_rows, H = m->dims.hidden_size, C = m->num_labels;
-    const float p = m->training ? m->classifier_dropout : 0.0f;
-    QAT_RUN(ctx, embedding_fwd, a->hidden, a->rows, R, H, a->head_in, 0);
-    a->seed_cls = next_seed(m);
-    if (m->dims.arch == QAT_ARCH_ROBERTA)
-        QAT_RUN(ctx, dropout, a->head_in, R * H, p, a->seed_cls);
-    QAT_TRY(graph_gemm(ctx, 0, 1, R, H, H, 1.0f, a->head_in, H, model_w(m, m->pool_w), H, 0.0f, a->pool_pre, H));
-    QAT_RUN(ctx, bias_act_fwd, a->pool_pre, model_w(m, m->pool_b), R, H, QAT_ACTIVATION_TANH, a->pool_act);
-    QAT_RUN(ctx, fill, a->pool_drop, R * H, 0.0f);
-    QAT_RUN(ctx, accumulate, a->pool_act, a->pool_drop, R * H);
-    a->seed_pool = next_seed(m);
-    QAT_RUN(ctx, dropout, a->pool_drop, R * H, p, a->seed_pool);
-    QAT_TRY(graph_gemm(ctx, 0, 1, R, C, H, 1.0f, a->pool_drop, H, model_w(m, m->cls_w), H, 0.0f, a->logits, C));
-    QAT_RUN(ctx, bias_act_fwd, a->logits, model_w(m, m->cls_b), R, C, QAT_ACTIVATION_NONE, NULL);
+    const int64_t H = m->dims.hidden_size;
+    /* A quantized MLM head's activation quantizers see every position, as
+     * in the seed code: the first batch initialises them from all rows
+     * (known only now: shared quantizers may have been initialised by the
+     * encoder's). */
+    const int head_init = qat_model_mlm_head_quantized(m) && !qat_quantizer_ready(m, &m->mlm_dense.aq);
+    QAT_TRY(select_head_rows(m, t->labels, t->labelled_only && t->labels && m->task == QAT_TASK_MLM && !head_init));
+    if (m->task == QAT_TASK_TOKEN_CLASSIFICATION) {
+        QAT_RUN(ctx, fill, a->head_in, a->N * H, 0.0f);
+        QAT_RUN(ctx, accumulate, hidden, a->head_in, a->N * H);
+    } else if (a->head_rows > 0) {
+        QAT_RUN(ctx, embedding_fwd, hidden, a->rows, a->head_rows, H, a->head_in, 0);
+    }
+    *x = a->head_in;
+    *rows = a->head_rows;
     return QAT_OK;
 }
 
-static qat_status head_forward(qat_model *m)
-{
-    qat_acts *a = &m->acts;
-    qat_context *ctx = m->ctx;
-    const int64_t R = a->head_rows, H = m->dims.hidden_size;
-    if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION)
-        return seqcls_forward(m);
-    if (m->task == QAT_TASK_TOKEN_CLASSIFICATION) {
-        QAT_RUN(ctx, fill, a->head_in, a->N * H, 0.0f);
-        QAT_RUN(ctx, accumulate, a->hidden, a->head_in, a->N * H);
-        a->seed_cls = next_seed(m);
-        QAT_RUN(ctx, dropout, a->head_in, a->N * H, m->training ? m->classifier_dropout : 0.0f, a->seed_cls);
-        QAT_TRY(graph_gemm(ctx, 0, 1, R, m->num_labels, H, 1.0f, a->head_in, H, model_w(m, m->cls_w), H, 0.0f,
-                           a->logits, m->num_labels));
-        QAT_RUN(ctx, bias_act_fwd, a->logits, model_w(m, m->cls_b), R, m->num_labels, QAT_ACTIVATION_NONE, NULL);
-        return QAT_OK;
-    }
-    if (R == 0)
-        return QAT_OK;
-    const int64_t V = m->dims.vocab_size;
-    QAT_RUN(ctx, embedding_fwd, a->hidden, a->rows, R, H, a->head_in, 0);
-    if (qat_model_mlm_head_quantized(m)) {
-        /* The seed code's quantized head: dense and decoder through the W
-         * and A quantizers, as the encoder's linears. */
-        const float *xq;
-        QAT_TRY(quantize_input(m, &m->mlm_dense, a->head_in, R, a->mlm_in_q, &xq));
-        QAT_TRY(linear_forward(m, &m->mlm_dense, xq, R, a->mlm_pre));
-        QAT_RUN(ctx, bias_act_fwd, a->mlm_pre, NULL, R, H, QAT_ACTIVATION_GELU, a->mlm_act);
-    } else {
-        QAT_TRY(graph_gemm(ctx, 0, 1, R, H, H, 1.0f, a->head_in, H, model_w(m, m->mlm_dense_w), H, 0.0f, a->mlm_pre,
-                           H));
-        QAT_RUN(ctx, bias_act_fwd, a->mlm_pre, model_w(m, m->mlm_dense_b), R, H, QAT_ACTIVATION_GELU, a->mlm_act);
-    }
-    QAT_RUN(ctx, layernorm_fwd, a->mlm_act, model_w(m, m->mlm_ln_w), model_w(m, m->mlm_ln_b),
-            m->dims.layer_norm_eps, R, H, a->mlm_h, a->mlm_mean, a->mlm_rstd);
-    if (qat_model_mlm_head_quantized(m)) {
-        const float *xq;
-        QAT_TRY(quantize_input(m, &m->mlm_decoder, a->mlm_h, R, a->mlm_h_q, &xq));
-        return linear_forward(m, &m->mlm_decoder, xq, R, a->logits);
-    }
-    QAT_TRY(graph_gemm(ctx, 0, 1, R, V, H, 1.0f, a->mlm_h, H, model_w(m, m->mlm_decoder_w), H, 0.0f, a->logits, V));
-    QAT_RUN(ctx, bias_act_fwd, a->logits, model_w(m, m->mlm_bias), R, V, QAT_ACTIVATION_NONE, NULL);
-    return QAT_OK;
-}
+static const qat_walk_ops train_walk_ops = {
+    .embed_sum = walk_embed_sum,
+    .layer_buffers = walk_layer_buffers,
+    .hidden = walk_hidden,
+    .head_buffer = walk_head_buffer,
+    .linear = walk_linear,
+    .attention = walk_attention,
+    .layernorm = walk_layernorm,
+    .dropout = walk_dropout,
+    .head_rows = walk_head_rows,
+};
 
 qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
                                   const int32_t *labels, int64_t batch, int64_t seq_len, int head_on_labelled_rows)
 {
     QAT_TRY(qat_acts_prepare(m, batch, seq_len));
     QAT_TRY(prepare_inputs(m, ids, mask, types));
-    qat_acts *a = &m->acts;
-    const int64_t n_layers = m->dims.num_layers;
-    QAT_TRY(embeddings_forward(m, n_layers ? a->layers[0].x : a->hidden));
-    for (int64_t i = 0; i < n_layers; i++)
-        QAT_TRY(layer_forward(m, &m->layers[i], &a->layers[i], i + 1 < n_layers ? a->layers[i + 1].x : a->hidden));
-    /* A quantized MLM head's activation quantizers see every position, as
-     * in the seed code: the first batch initialises them from all rows. */
-    const int head_init = qat_model_mlm_head_quantized(m) && !qat_quantizer_ready(m, &m->mlm_dense.aq);
-    QAT_TRY(select_head_rows(m, labels, head_on_labelled_rows && labels && m->task == QAT_TASK_MLM && !head_init));
-    QAT_TRY(head_forward(m));
+    train_walk t = {.m = m, .labels = labels, .labelled_only = head_on_labelled_rows};
+    const qat_walk w = {.dims = &m->dims, .task = m->task, .B = batch, .L = seq_len, .ops = &train_walk_ops,
+                        .self = &t, .out = m->acts.logits};
+    QAT_TRY(qat_encoder_walk(&w));
     /* Every quantized weight is now current, unless a quantized MLM head
      * ran on no rows (its weights were not quantized this time). */
     if (!m->wq_current)
-        m->wq_current = !qat_model_mlm_head_quantized(m) || a->head_rows > 0;
+        m->wq_current = !qat_model_mlm_head_quantized(m) || m->acts.head_rows > 0;
     return QAT_OK;
 }

@@ -7,21 +7,18 @@
 #include <json-c/json.h>
 
 #include "core/error.h"
-#include "core/file_io.h"
 #include "tokenizer/tokenizer_impl.h"
 
-qat_status qat_tok_json_config(const char *path, const char *key, char *value, size_t cap, int *found)
+qat_status qat_tok_json_config(const char *data, size_t size, const char *where, const char *key, char *value,
+                               size_t cap, int *found)
 {
     *found = 0;
     value[0] = '\0';
-    char *data;
-    size_t size;
-    QAT_TRY(qat_file_read(path, QAT_FILE_ANY_SIZE, &data, &size));
     json_tokener *tk = json_tokener_new();
     json_object *root = tk ? json_tokener_parse_ex(tk, data, (int)(size > INT32_MAX ? INT32_MAX : size)) : NULL;
     qat_status st = QAT_OK;
     if (!root || !json_object_is_type(root, json_type_object)) {
-        st = qat_fail(QAT_ERR_FORMAT, "%s: not a JSON object (%s)", path,
+        st = qat_fail(QAT_ERR_FORMAT, "%s: not a JSON object (%s)", where,
                       tk ? json_tokener_error_desc(json_tokener_get_error(tk)) : "out of memory");
     } else {
         json_object *v;
@@ -34,6 +31,5 @@ qat_status qat_tok_json_config(const char *path, const char *key, char *value, s
     json_object_put(root);
     if (tk)
         json_tokener_free(tk);
-    free(data);
     return st;
 }

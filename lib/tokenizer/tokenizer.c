@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "tokenizer/load_files.h"
 #include "tokenizer/tokenizer_impl.h"
 
 void qat_tok_clear(qat_tokenizer *t)
@@ -52,31 +53,68 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Where a tokenizer's files come from: a directory on disk, or files held
+ * in memory (a packed model's embedded tokenizer). read gives a file's
+ * bytes (malloc'ed; the caller owns them), or *data = NULL when the source
+ * has no such file. */
+typedef struct file_source {
+    qat_status (*read)(const struct file_source *src, const char *name, char **data, size_t *size);
+    const char *where;               /* for messages */
+    const qat_tok_file *files;       /* memory */
+    size_t n_files;
+} file_source;
+
 static int is_file(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static qat_status load_file(qat_tokenizer *t, const char *path, int lowercase, int strip_accents, int chinese)
+static qat_status read_from_dir(const file_source *src, const char *name, char **data, size_t *size)
 {
-    char *data;
-    size_t size;
-    QAT_TRY(qat_file_read(path, QAT_FILE_ANY_SIZE, &data, &size));
+    *data = NULL;
+    char *path = qat_path_join(src->where, name);
+    if (!path)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    qat_status st = is_file(path) ? qat_file_read(path, QAT_FILE_ANY_SIZE, data, size) : QAT_OK;
+    free(path);
+    return st;
+}
+
+static qat_status read_from_memory(const file_source *src, const char *name, char **data, size_t *size)
+{
+    *data = NULL;
+    for (size_t i = 0; i < src->n_files; i++)
+        if (strcmp(src->files[i].name, name) == 0) {
+            *data = malloc(src->files[i].size ? src->files[i].size : 1);
+            if (!*data)
+                return qat_fail(QAT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory for %s", name);
+            memcpy(*data, src->files[i].data, src->files[i].size);
+            *size = src->files[i].size;
+            return QAT_OK;
+        }
+    return QAT_OK;
+}
+
+/* Reads a tokenizer from `data` (owned from here on, kept as its source);
+ * `name` decides the kind as a file name does (else the content). */
+static qat_status load_bytes(qat_tokenizer *t, const char *name, char *data, size_t size, int lowercase,
+                             int strip_accents, int chinese)
+{
     qat_status st;
     qat_tok_source kind;
     size_t i = 0;
     while (i < size && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
         i++;
-    if (ends_with(path, ".json") || (i < size && data[i] == '{')) {
+    if (ends_with(name, ".json") || (i < size && data[i] == '{')) {
         kind = QAT_TOK_SOURCE_JSON;
-        st = qat_tok_load_json(t, data, size, path);
-    } else if (ends_with(path, ".txt")) {
+        st = qat_tok_load_json(t, data, size, name);
+    } else if (ends_with(name, ".txt")) {
         kind = QAT_TOK_SOURCE_VOCAB_TXT;
-        st = qat_tok_load_vocab_txt(t, data, size, path, lowercase, strip_accents, chinese);
+        st = qat_tok_load_vocab_txt(t, data, size, name, lowercase, strip_accents, chinese);
     } else {
         kind = QAT_TOK_SOURCE_SPM;
-        st = qat_tok_load_spm(t, (const uint8_t *)data, size, path);
+        st = qat_tok_load_spm(t, (const uint8_t *)data, size, name);
     }
     if (st != QAT_OK) {
         free(data);
@@ -89,6 +127,14 @@ static qat_status load_file(qat_tokenizer *t, const char *path, int lowercase, i
     t->vocab_strip_accents = strip_accents;
     t->vocab_chinese = chinese;
     return QAT_OK;
+}
+
+static qat_status load_file(qat_tokenizer *t, const char *path, int lowercase, int strip_accents, int chinese)
+{
+    char *data;
+    size_t size;
+    QAT_TRY(qat_file_read(path, QAT_FILE_ANY_SIZE, &data, &size));
+    return load_bytes(t, path, data, size, lowercase, strip_accents, chinese);
 }
 
 /* Applies a fairseq convention on top of a SentencePiece model. */
@@ -114,93 +160,106 @@ static void apply_fairseq(qat_tokenizer *t, qat_tok_idmap map)
     }
 }
 
-/* The value of a top-level key of a JSON config file as text ("camembert",
+/* The value of a top-level key of a JSON config file's text ("camembert",
  * "true", "null"); *found = 0 when absent. In hf_json.c. */
-qat_status qat_tok_json_config(const char *path, const char *key, char *value, size_t cap, int *found);
+qat_status qat_tok_json_config(const char *data, size_t size, const char *where, const char *key, char *value,
+                               size_t cap, int *found);
 
-static qat_status load_dir(qat_tokenizer *t, const char *dir)
+/* Up to n keys of a config file of the source: found[k] = 0 when the file
+ * or the key is absent. */
+static qat_status read_config(const file_source *src, const char *file, size_t n, const char *const *keys,
+                              char (*values)[64], int *found)
 {
-    char path[4096], model_type[64] = "";
-    int found = 0;
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (is_file(path))
-        QAT_TRY(qat_tok_json_config(path, "model_type", model_type, sizeof model_type, &found));
+    char *data;
+    size_t size;
+    for (size_t k = 0; k < n; k++)
+        found[k] = 0, values[k][0] = '\0';
+    QAT_TRY(src->read(src, file, &data, &size));
+    if (!data)
+        return QAT_OK;
+    char where[512];
+    snprintf(where, sizeof where, "%s/%s", src->where, file);
+    qat_status st = QAT_OK;
+    for (size_t k = 0; st == QAT_OK && k < n; k++)
+        st = qat_tok_json_config(data, size, where, keys[k], values[k], sizeof values[k], &found[k]);
+    free(data);
+    return st;
+}
+
+/* The files of a source, as a checkpoint directory holds them. */
+static qat_status load_dir(qat_tokenizer *t, const file_source *src)
+{
+    static const char *const type_key[] = {"model_type"};
+    static const char *const bert_keys[] = {"tokenizer_class", "do_lower_case", "strip_accents",
+                                            "tokenize_chinese_chars"};
+    char model_type[1][64], cfg[4][64];
+    int has_type[1], has[4];
+    QAT_TRY(read_config(src, "config.json", 1, type_key, model_type, has_type));
+    QAT_TRY(read_config(src, "tokenizer_config.json", 4, bert_keys, cfg, has));
     /* The fairseq id convention of sentencepiece.bpe.model: named by
      * tokenizer_config.json's tokenizer_class (as AutoTokenizer reads it,
      * and as qat_tokenizer_save writes it), else by config.json's model_type. */
-    char cls[64] = "";
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    if (is_file(path))
-        QAT_TRY(qat_tok_json_config(path, "tokenizer_class", cls, sizeof cls, &found));
+    const char *cls = cfg[0];
     qat_tok_idmap map = QAT_TOK_MAP_NONE;
     if (strncmp(cls, "Camembert", 9) == 0)
         map = QAT_TOK_MAP_CAMEMBERT;
     else if (strncmp(cls, "XLMRoberta", 10) == 0)
         map = QAT_TOK_MAP_XLMR;
-    else if (strcmp(model_type, "camembert") == 0)
+    else if (strcmp(model_type[0], "camembert") == 0)
         map = QAT_TOK_MAP_CAMEMBERT;
-    else if (strcmp(model_type, "xlm-roberta") == 0)
+    else if (strcmp(model_type[0], "xlm-roberta") == 0)
         map = QAT_TOK_MAP_XLMR;
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (is_file(path))
-        return load_file(t, path, 0, 0, 0);
-    snprintf(path, sizeof path, "%s/sentencepiece.bpe.model", dir);
-    if (map != QAT_TOK_MAP_NONE && is_file(path)) {
-        QAT_TRY(load_file(t, path, 0, 0, 0));
+    char *data;
+    size_t size;
+    char where[512];
+#define TRY_FILE(name) \
+    (snprintf(where, sizeof where, "%s/%s", src->where, name), src->read(src, name, &data, &size))
+    QAT_TRY(TRY_FILE("tokenizer.json"));
+    if (data)
+        return load_bytes(t, where, data, size, 0, 0, 0);
+    QAT_TRY(TRY_FILE("sentencepiece.bpe.model"));
+    if (data && map != QAT_TOK_MAP_NONE) {
+        QAT_TRY(load_bytes(t, where, data, size, 0, 0, 0));
         apply_fairseq(t, map);
         return QAT_OK;
     }
-    snprintf(path, sizeof path, "%s/vocab.txt", dir);
-    if (is_file(path)) {
+    free(data);
+    QAT_TRY(TRY_FILE("vocab.txt"));
+    if (data) {
         /* BertTokenizer's defaults, overridden by tokenizer_config.json. */
-        char v[16], cfg[4096];
-        int lower = 1, accents = -1, chinese = 1;
-        snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", dir);
-        if (is_file(cfg)) {
-            QAT_TRY(qat_tok_json_config(cfg, "do_lower_case", v, sizeof v, &found));
-            if (found)
-                lower = strcmp(v, "true") == 0;
-            QAT_TRY(qat_tok_json_config(cfg, "strip_accents", v, sizeof v, &found));
-            if (found && strcmp(v, "null") != 0)
-                accents = strcmp(v, "true") == 0;
-            QAT_TRY(qat_tok_json_config(cfg, "tokenize_chinese_chars", v, sizeof v, &found));
-            if (found)
-                chinese = strcmp(v, "true") == 0;
-        }
-        return load_file(t, path, lower, accents < 0 ? lower : accents, chinese);
+        int lower = has[1] ? strcmp(cfg[1], "true") == 0 : 1;
+        int accents = has[2] && strcmp(cfg[2], "null") != 0 ? strcmp(cfg[2], "true") == 0 : lower;
+        int chinese = has[3] ? strcmp(cfg[3], "true") == 0 : 1;
+        return load_bytes(t, where, data, size, lower, accents, chinese);
     }
     /* A SentencePiece model with its own ids: spiece.model (T5's and
      * ALBERT's name, what qat_tokenizer_save writes), or a
      * sentencepiece.bpe.model no fairseq convention applies to. */
     static const char *const raw_spm[] = {"spiece.model", "sentencepiece.bpe.model"};
     for (int k = 0; k < 2; k++) {
-        snprintf(path, sizeof path, "%s/%s", dir, raw_spm[k]);
-        if (is_file(path))
-            return load_file(t, path, 0, 0, 0);
+        QAT_TRY(TRY_FILE(raw_spm[k]));
+        if (data)
+            return load_bytes(t, where, data, size, 0, 0, 0);
     }
+#undef TRY_FILE
     return qat_fail(QAT_ERR_NOT_FOUND,
                     "%s: no tokenizer found (looked for tokenizer.json, sentencepiece.bpe.model, vocab.txt, "
-                    "spiece.model)", dir);
+                    "spiece.model)", src->where);
 }
 
-QAT_API qat_status qat_tokenizer_load(const char *path, qat_tokenizer **out)
+static qat_status new_tokenizer(qat_tokenizer **out)
 {
-    QAT_CHECK_ARG(out != NULL, "qat_tokenizer_load: NULL out");
-    *out = NULL;
-    QAT_CHECK_ARG(path != NULL, "qat_tokenizer_load: NULL path");
     qat_tokenizer *t = calloc(1, sizeof *t);
     if (!t)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_tokenizer_load: out of memory");
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
     for (int i = 0; i < QAT_TOKEN_SPECIAL_COUNT; i++)
         t->special[i] = -1;
-    struct stat st;
-    qat_status s;
-    if (stat(path, &st) != 0)
-        s = qat_fail(QAT_ERR_IO, "%s: no such file or directory", path);
-    else if (S_ISDIR(st.st_mode))
-        s = load_dir(t, path);
-    else
-        s = load_file(t, path, 1, 1, 1);
+    *out = t;
+    return QAT_OK;
+}
+
+static qat_status finish(qat_tokenizer *t, qat_status s, qat_tokenizer **out)
+{
     if (s != QAT_OK) {
         qat_tokenizer_free(t);
         return s;
@@ -208,6 +267,49 @@ QAT_API qat_status qat_tokenizer_load(const char *path, qat_tokenizer **out)
     qat_tok_pair_default(t);
     *out = t;
     return QAT_OK;
+}
+
+QAT_API qat_status qat_tokenizer_load(const char *path, qat_tokenizer **out)
+{
+    QAT_CHECK_ARG(out != NULL, "qat_tokenizer_load: NULL out");
+    *out = NULL;
+    QAT_CHECK_ARG(path != NULL, "qat_tokenizer_load: NULL path");
+    qat_tokenizer *t = NULL;
+    QAT_TRY(new_tokenizer(&t));
+    struct stat st;
+    qat_status s;
+    const file_source dir = {.read = read_from_dir, .where = path};
+    if (stat(path, &st) != 0)
+        s = qat_fail(QAT_ERR_IO, "%s: no such file or directory", path);
+    else if (S_ISDIR(st.st_mode))
+        s = load_dir(t, &dir);
+    else
+        s = load_file(t, path, 1, 1, 1);
+    return finish(t, s, out);
+}
+
+qat_status qat_tokenizer_load_files(const qat_tok_file *files, size_t n, int as_directory, const char *where,
+                                    qat_tokenizer **out)
+{
+    QAT_CHECK_ARG(out != NULL && (files != NULL || n == 0) && where != NULL, "tokenizer: load files: NULL argument");
+    *out = NULL;
+    QAT_CHECK_ARG(as_directory || n == 1, "%s: one tokenizer file expected, got %zu", where, n);
+    qat_tokenizer *t = NULL;
+    QAT_TRY(new_tokenizer(&t));
+    const file_source mem = {.read = read_from_memory, .where = where, .files = files, .n_files = n};
+    qat_status s;
+    if (as_directory) {
+        s = load_dir(t, &mem);
+    } else {
+        char *data = malloc(files[0].size ? files[0].size : 1);
+        if (data) {
+            memcpy(data, files[0].data, files[0].size);
+            s = load_bytes(t, files[0].name, data, files[0].size, 1, 1, 1);
+        } else {
+            s = qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+        }
+    }
+    return finish(t, s, out);
 }
 
 /* ---- id conventions -------------------------------------------------- */

@@ -114,6 +114,71 @@ START_TEST(test_round_trip_tokenizer)
 }
 END_TEST
 
+/* The embedded tokenizer is read from the file's bytes: opening a .qatp
+ * writes nothing, so it loads with TMPDIR pointing nowhere (the loader
+ * once wrote the files to a temporary directory). A directory's tokenizer
+ * keeps what its tokenizer_config.json says (here: no lower-casing). */
+START_TEST(test_tokenizer_from_memory)
+{
+    make_dir();
+    char vocab[512], cfg[512];
+    write_vocab(vocab, sizeof vocab);
+    path_in(cfg, sizeof cfg, "tokenizer_config.json");
+    FILE *f = fopen(cfg, "w");
+    fputs("{\"do_lower_case\": false}", f);
+    fclose(f);
+    const char *text = "Hellos quant world";
+    for (int as_dir = 0; as_dir < 2; as_dir++) {
+        const char *source = as_dir ? dir : vocab;
+        size_t size;
+        uint8_t *bytes = exported("E8W8A8", QAT_TASK_MLM, source, &size);
+        qat_tokenizer *orig = NULL;
+        QAT_ASSERT_OK(qat_tokenizer_load(source, &orig));
+        int32_t want[16], got[16];
+        size_t nwant = 0, ngot = 0;
+        QAT_ASSERT_OK(qat_tokenizer_encode(orig, text, strlen(text), want, 16, &nwant));
+        char *saved = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+        setenv("TMPDIR", "/nonexistent/qat-no-temporary-files", 1);
+        char path[512];
+        path_in(path, sizeof path, "model.qatp");
+        for (int from_file = 0; from_file < 2; from_file++) {
+            qat_packed_model *pm = NULL;
+            if (from_file)
+                QAT_ASSERT_OK(qat_packed_model_load(path, &pm));
+            else
+                QAT_ASSERT_OK(qat_packed_model_load_memory(bytes, size, &pm));
+            const qat_tokenizer *tok = NULL;
+            QAT_ASSERT_OK(qat_packed_model_tokenizer(pm, &tok));
+            QAT_ASSERT_OK(qat_tokenizer_encode(tok, text, strlen(text), got, 16, &ngot));
+            ck_assert_uint_eq(ngot, nwant);
+            ck_assert_int_eq(memcmp(got, want, ngot * sizeof(int32_t)), 0);
+            qat_packed_model_free(pm);
+        }
+        if (saved)
+            setenv("TMPDIR", saved, 1);
+        else
+            unsetenv("TMPDIR");
+        free(saved);
+        qat_tokenizer_free(orig);
+        unlink(path);
+        free(bytes);
+    }
+    /* Without the config the directory's vocab.txt lower-cases: the test
+     * above would see other ids, so it checks the config travelled. */
+    unlink(cfg);
+    qat_tokenizer *lower = NULL;
+    QAT_ASSERT_OK(qat_tokenizer_load(dir, &lower));
+    int32_t a[16];
+    size_t na = 0;
+    QAT_ASSERT_OK(qat_tokenizer_encode(lower, "Hello", 5, a, 16, &na));
+    ck_assert_uint_eq(na, 1);
+    ck_assert_int_eq(a[0], 5); /* "hello" */
+    qat_tokenizer_free(lower);
+    unlink(vocab);
+    rmdir(dir);
+}
+END_TEST
+
 static void store_u32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
@@ -397,6 +462,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("format");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_round_trip_tokenizer);
+    tcase_add_test(tc, test_tokenizer_from_memory);
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_labels_round_trip);
     tcase_add_test(tc, test_labels_absent);

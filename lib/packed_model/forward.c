@@ -11,11 +11,9 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "export/packed_model.h"
+#include "model/encoder_walk.h"
 #include "model/graph.h"
-
-/* torch.finfo(float32).min, as forward.c. */
-#define MASKED_SCORE (-3.4028234663852886e+38f)
+#include "packed_model/packed_model.h"
 
 int64_t pm_classes(const qat_packed_model *m)
 {
@@ -84,21 +82,14 @@ static qat_status prepare_inputs(qat_packed_model *m, const int32_t *ids, const 
 {
     pm_scratch *s = &m->s;
     const qat_model_dims *d = &m->dims;
+    qat_encoder_positions(d, ids, mask, s->B, s->L, s->pos, s->key_bias);
     for (int64_t b = 0; b < s->B; b++) {
-        int64_t count = 0;
         for (int64_t t = 0; t < s->L; t++) {
             int64_t i = b * s->L + t;
             if (ids[i] < 0 || ids[i] >= d->vocab_size)
                 return qat_fail(QAT_ERR_INVALID_ARGUMENT, "packed forward: input id %d at [%lld, %lld] is outside the vocabulary (%lld)",
                                 ids[i], (long long)b, (long long)t, (long long)d->vocab_size);
-            int64_t pos;
-            if (d->arch == QAT_ARCH_ROBERTA) {
-                int not_pad = ids[i] != d->pad_token_id;
-                count += not_pad;
-                pos = not_pad ? count + d->pad_token_id : d->pad_token_id;
-            } else {
-                pos = t;
-            }
+            const int64_t pos = s->pos[i];
             if (pos >= d->max_position_embeddings)
                 return qat_fail(QAT_ERR_INVALID_ARGUMENT, "packed forward: position %lld exceeds max_position_embeddings (%lld)",
                                 (long long)pos, (long long)d->max_position_embeddings);
@@ -106,10 +97,8 @@ static qat_status prepare_inputs(qat_packed_model *m, const int32_t *ids, const 
             if (type < 0 || type >= d->type_vocab_size)
                 return qat_fail(QAT_ERR_INVALID_ARGUMENT, "packed forward: token type %d outside [0, %lld)", type,
                                 (long long)d->type_vocab_size);
-            s->pos[i] = (int32_t)pos;
             s->types[i] = type;
             s->ids[i] = ids[i];
-            s->key_bias[i] = (mask && mask[i] == 0) ? MASKED_SCORE : 0.0f;
         }
     }
     return QAT_OK;
@@ -132,19 +121,6 @@ static qat_status gather_add(qat_packed_model *m, const pm_table *t, const int32
                 dst[c] += (float)m->s.row_codes[c] * step;
         }
     }
-    return QAT_OK;
-}
-
-static qat_status embeddings(qat_packed_model *m, float *out)
-{
-    pm_scratch *s = &m->s;
-    const int64_t N = s->N, H = m->dims.hidden_size;
-    memset(s->tmp, 0, (size_t)(N * H) * sizeof(float));
-    QAT_TRY(gather_add(m, &m->word, s->ids, s->tmp));
-    QAT_TRY(gather_add(m, &m->type, s->types, s->tmp));
-    QAT_TRY(gather_add(m, &m->pos, s->pos, s->tmp));
-    QAT_RUN(m->ctx, layernorm_fwd, s->tmp, m->emb_ln_w, m->emb_ln_b, m->dims.layer_norm_eps, N, H, out, s->mean,
-            s->rstd);
     return QAT_OK;
 }
 
@@ -212,77 +188,189 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
     return QAT_OK;
 }
 
-static qat_status layer(qat_packed_model *m, const qat_packed_kernel *k, const pm_layer *Ly)
+/* The packed runner of the encoder walk: integer GEMMs for the quantized
+ * linears, the model's float kernels for the rest, no dropout. */
+typedef struct packed_walk {
+    qat_packed_model *m;
+    qat_packed_kernel k;
+    pm_act_key held;          /* what s->act_h / act_i hold */
+} packed_walk;
+
+static qat_status walk_embed_sum(void *self, float **sum)
 {
+    qat_packed_model *m = ((packed_walk *)self)->m;
     pm_scratch *s = &m->s;
-    qat_context *ctx = m->ctx;
-    const int64_t B = s->B, S = s->L, N = s->N, H = m->dims.hidden_size, I = m->dims.intermediate_size;
-    const int64_t NH = m->dims.num_heads, dh = H / NH;
-    const float eps = m->dims.layer_norm_eps;
-    pm_act_key held = {0};
-    QAT_TRY(linear(m, k, &Ly->lin[PM_Q], s->x, s->q, &held));
-    QAT_TRY(linear(m, k, &Ly->lin[PM_K], s->x, s->k, &held));
-    QAT_TRY(linear(m, k, &Ly->lin[PM_V], s->x, s->v, &held));
-    const float scale = 1.0f / sqrtf((float)dh);
-    for (int64_t b = 0; b < B; b++)
-        QAT_TRY(graph_gemm_batched(ctx, 0, 1, S, S, dh, scale, s->q + b * S * H, H, dh, s->k + b * S * H, H, dh,
-                                   0.0f, s->probs + b * NH * S * S, S, S * S, NH));
-    QAT_RUN(ctx, softmax_fwd, s->probs, s->key_bias, B, NH, S, S);
-    for (int64_t b = 0; b < B; b++)
-        QAT_TRY(graph_gemm_batched(ctx, 0, 0, S, dh, S, 1.0f, s->probs + b * NH * S * S, S, S * S, s->v + b * S * H,
-                                   H, dh, 0.0f, s->ctxv + b * S * H, H, dh, NH));
-    QAT_TRY(linear(m, k, &Ly->lin[PM_ATTN_OUT], s->ctxv, s->res, &held));
-    QAT_RUN(ctx, add, s->res, s->x, s->res, N * H);
-    QAT_RUN(ctx, layernorm_fwd, s->res, Ly->ln1_w, Ly->ln1_b, eps, N, H, s->h1, s->mean, s->rstd);
-    QAT_TRY(linear(m, k, &Ly->lin[PM_INTER], s->h1, s->wide, &held));
-    QAT_RUN(ctx, bias_act_fwd, s->wide, NULL, N, I, QAT_ACTIVATION_GELU, s->wide2);
-    QAT_TRY(linear(m, k, &Ly->lin[PM_OUT], s->wide2, s->res, &held));
-    QAT_RUN(ctx, add, s->res, s->h1, s->res, N * H);
-    QAT_RUN(ctx, layernorm_fwd, s->res, Ly->ln2_w, Ly->ln2_b, eps, N, H, s->x, s->mean, s->rstd);
+    memset(s->tmp, 0, (size_t)(s->N * m->dims.hidden_size) * sizeof(float));
+    QAT_TRY(gather_add(m, &m->word, s->ids, s->tmp));
+    QAT_TRY(gather_add(m, &m->type, s->types, s->tmp));
+    QAT_TRY(gather_add(m, &m->pos, s->pos, s->tmp));
+    *sum = s->tmp;
     return QAT_OK;
 }
 
-static qat_status head(qat_packed_model *m, float *logits)
+/* Every layer in the same scratch: out overwrites x once x is used. */
+static void walk_layer_buffers(void *self, int64_t layer, qat_walk_layer *b)
 {
-    pm_scratch *s = &m->s;
-    qat_context *ctx = m->ctx;
-    const int64_t N = s->N, H = m->dims.hidden_size;
-    if (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION) {
-        /* First token of each sequence -> dense -> tanh -> classifier, as
-         * the training model's head (dropout is off at inference). */
-        const int64_t B = s->B, C = m->num_labels;
-        for (int64_t b = 0; b < B; b++)
-            memcpy(s->tmp + b * H, s->x + b * s->L * H, (size_t)H * sizeof(float));
-        QAT_TRY(graph_gemm(ctx, 0, 1, B, H, H, 1.0f, s->tmp, H, m->pool_w, H, 0.0f, s->q, H));
-        QAT_RUN(ctx, bias_act_fwd, s->q, m->pool_b, B, H, QAT_ACTIVATION_TANH, s->h1);
-        QAT_TRY(graph_gemm(ctx, 0, 1, B, C, H, 1.0f, s->h1, H, m->cls_w, H, 0.0f, logits, C));
-        QAT_RUN(ctx, bias_act_fwd, logits, m->cls_b, B, C, QAT_ACTIVATION_NONE, NULL);
-        return QAT_OK;
+    pm_scratch *s = &((packed_walk *)self)->m->s;
+    (void)layer;
+    *b = (qat_walk_layer){.x = s->x, .q = s->q, .k = s->k, .v = s->v, .ctx = s->ctxv, .res1 = s->res,
+                          .h1 = s->h1, .act = s->wide2, .res2 = s->res, .out = s->x};
+}
+
+static float *walk_hidden(void *self)
+{
+    return ((packed_walk *)self)->m->s.x;
+}
+
+static float *walk_head_buffer(void *self, qat_walk_head_buf which)
+{
+    pm_scratch *s = &((packed_walk *)self)->m->s;
+    return which == QAT_WALK_BUF_MLM_ACT ? s->q : s->h1;
+}
+
+static qat_status head_linear(qat_packed_model *m, const qat_walk_call *c, const float *x, int64_t R, float *y)
+{
+    const int64_t H = m->dims.hidden_size;
+    const float *w, *b;
+    int64_t out = H;
+    qat_activation act = QAT_ACTIVATION_NONE;
+    switch (c->linear) {
+    case QAT_WALK_POOLER:
+        w = m->pool_w, b = m->pool_b, act = QAT_ACTIVATION_TANH;
+        break;
+    case QAT_WALK_CLASSIFIER:
+        w = m->cls_w, b = m->cls_b, out = m->num_labels;
+        break;
+    case QAT_WALK_MLM_DENSE:
+        w = m->mlm_dense_w, b = m->mlm_dense_b, act = QAT_ACTIVATION_GELU;
+        break;
+    case QAT_WALK_MLM_DECODER:
+        w = m->mlm_decoder_w, b = m->mlm_bias, out = m->dims.vocab_size;
+        break;
+    default:
+        return qat_fail(QAT_ERR_INTERNAL, "packed forward: linear %d is not a head's", (int)c->linear);
     }
-    if (m->task == QAT_TASK_TOKEN_CLASSIFICATION) {
-        QAT_TRY(graph_gemm(ctx, 0, 1, N, m->num_labels, H, 1.0f, s->x, H, m->cls_w, H, 0.0f, logits, m->num_labels));
-        QAT_RUN(ctx, bias_act_fwd, logits, m->cls_b, N, m->num_labels, QAT_ACTIVATION_NONE, NULL);
-        return QAT_OK;
-    }
-    const int64_t V = m->dims.vocab_size;
-    QAT_TRY(graph_gemm(ctx, 0, 1, N, H, H, 1.0f, s->x, H, m->mlm_dense_w, H, 0.0f, s->tmp, H));
-    QAT_RUN(ctx, bias_act_fwd, s->tmp, m->mlm_dense_b, N, H, QAT_ACTIVATION_GELU, s->q);
-    QAT_RUN(ctx, layernorm_fwd, s->q, m->mlm_ln_w, m->mlm_ln_b, m->dims.layer_norm_eps, N, H, s->h1, s->mean,
-            s->rstd);
-    QAT_TRY(graph_gemm(ctx, 0, 1, N, V, H, 1.0f, s->h1, H, m->mlm_decoder_w, H, 0.0f, logits, V));
-    QAT_RUN(ctx, bias_act_fwd, logits, m->mlm_bias, N, V, QAT_ACTIVATION_NONE, NULL);
+    float *pre = act == QAT_ACTIVATION_NONE ? y : m->s.tmp;
+    QAT_TRY(graph_gemm(m->ctx, 0, 1, R, out, H, 1.0f, x, H, w, H, 0.0f, pre, out));
+    QAT_RUN(m->ctx, bias_act_fwd, pre, b, R, out, act, y);
     return QAT_OK;
 }
+
+static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x, int64_t rows, float *y)
+{
+    packed_walk *w = self;
+    qat_packed_model *m = w->m;
+    pm_scratch *s = &m->s;
+    if (c->layer < 0)
+        return head_linear(m, c, x, rows, y);
+    if (c->linear == QAT_WALK_Q)
+        w->held = (pm_act_key){0};
+    const pm_linear *l = &m->layers[c->layer].lin[c->linear];
+    switch (c->epilogue) {
+    case QAT_WALK_PLAIN:
+        return linear(m, &w->k, l, x, y, &w->held);
+    case QAT_WALK_GELU:
+        QAT_TRY(linear(m, &w->k, l, x, s->wide, &w->held));
+        QAT_RUN(m->ctx, bias_act_fwd, s->wide, NULL, rows, l->out, QAT_ACTIVATION_GELU, y);
+        return QAT_OK;
+    case QAT_WALK_RESIDUAL:
+        QAT_TRY(linear(m, &w->k, l, x, y, &w->held));
+        QAT_RUN(m->ctx, add, y, c->residual, y, rows * l->out);
+        return QAT_OK;
+    case QAT_WALK_TANH:
+        break;
+    }
+    return qat_fail(QAT_ERR_INTERNAL, "packed forward: epilogue %d on an encoder linear", (int)c->epilogue);
+}
+
+static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer *b)
+{
+    qat_packed_model *m = ((packed_walk *)self)->m;
+    pm_scratch *s = &m->s;
+    qat_context *ctx = m->ctx;
+    const int64_t B = s->B, S = s->L, H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
+    (void)layer;
+    const float scale = 1.0f / sqrtf((float)dh);
+    for (int64_t i = 0; i < B; i++)
+        QAT_TRY(graph_gemm_batched(ctx, 0, 1, S, S, dh, scale, b->q + i * S * H, H, dh, b->k + i * S * H, H, dh,
+                                   0.0f, s->probs + i * NH * S * S, S, S * S, NH));
+    QAT_RUN(ctx, softmax_fwd, s->probs, s->key_bias, B, NH, S, S);
+    for (int64_t i = 0; i < B; i++)
+        QAT_TRY(graph_gemm_batched(ctx, 0, 0, S, dh, S, 1.0f, s->probs + i * NH * S * S, S, S * S, b->v + i * S * H,
+                                   H, dh, 0.0f, b->ctx + i * S * H, H, dh, NH));
+    return QAT_OK;
+}
+
+static qat_status walk_layernorm(void *self, qat_walk_norm norm, int64_t layer, const float *x, int64_t rows,
+                                 float *y)
+{
+    qat_packed_model *m = ((packed_walk *)self)->m;
+    const float *w, *b;
+    switch (norm) {
+    case QAT_WALK_NORM_EMBEDDINGS:
+        w = m->emb_ln_w, b = m->emb_ln_b;
+        break;
+    case QAT_WALK_NORM_ATTENTION:
+        w = m->layers[layer].ln1_w, b = m->layers[layer].ln1_b;
+        break;
+    case QAT_WALK_NORM_OUTPUT:
+        w = m->layers[layer].ln2_w, b = m->layers[layer].ln2_b;
+        break;
+    default:
+        w = m->mlm_ln_w, b = m->mlm_ln_b;
+        break;
+    }
+    QAT_RUN(m->ctx, layernorm_fwd, x, w, b, m->dims.layer_norm_eps, rows, m->dims.hidden_size, y, m->s.mean,
+            m->s.rstd);
+    return QAT_OK;
+}
+
+/* Inference: no dropout. */
+static qat_status walk_dropout(void *self, qat_walk_drop place, int active, float *x, int64_t n, float **out)
+{
+    (void)self, (void)place, (void)active, (void)n;
+    *out = x;
+    return QAT_OK;
+}
+
+static qat_status walk_head_rows(void *self, const float *hidden, float **x, int64_t *rows)
+{
+    qat_packed_model *m = ((packed_walk *)self)->m;
+    pm_scratch *s = &m->s;
+    const int64_t H = m->dims.hidden_size;
+    if (m->task != QAT_TASK_SEQUENCE_CLASSIFICATION) {
+        *x = (float *)hidden; /* s->x, the runner's own buffer */
+        *rows = s->N;
+        return QAT_OK;
+    }
+    /* Not in s->tmp: head_linear puts pre-activations there. */
+    for (int64_t b = 0; b < s->B; b++)
+        memcpy(s->k + b * H, hidden + b * s->L * H, (size_t)H * sizeof(float));
+    *x = s->k;
+    *rows = s->B;
+    return QAT_OK;
+}
+
+static const qat_walk_ops packed_walk_ops = {
+    .embed_sum = walk_embed_sum,
+    .layer_buffers = walk_layer_buffers,
+    .hidden = walk_hidden,
+    .head_buffer = walk_head_buffer,
+    .linear = walk_linear,
+    .attention = walk_attention,
+    .layernorm = walk_layernorm,
+    .dropout = walk_dropout,
+    .head_rows = walk_head_rows,
+};
 
 qat_status pm_forward(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types, int64_t B,
                       int64_t L, float *logits)
 {
-    qat_packed_kernel k;
-    QAT_TRY(pm_kernel(m, &k));
+    packed_walk w = {.m = m};
+    QAT_TRY(pm_kernel(m, &w.k));
     QAT_TRY(prepare_scratch(m, B, L));
     QAT_TRY(prepare_inputs(m, ids, mask, types));
-    QAT_TRY(embeddings(m, m->s.x));
-    for (int64_t i = 0; i < m->dims.num_layers; i++)
-        QAT_TRY(layer(m, &k, &m->layers[i]));
-    return head(m, logits);
+    const qat_walk walk = {.dims = &m->dims, .task = m->task, .B = B, .L = L, .ops = &packed_walk_ops, .self = &w,
+                           .out = logits};
+    return qat_encoder_walk(&walk);
 }

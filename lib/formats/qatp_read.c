@@ -5,7 +5,7 @@
 
 #include "core/crc32.h"
 #include "core/error.h"
-#include "export/qatp_format.h"
+#include "formats/qatp_format.h"
 
 uint32_t qatp_u32(const uint8_t *p)
 {

@@ -1,21 +1,15 @@
 /* The packed model in memory: what a .qatp file holds, ready for the
- * integer forward (packed_forward.c). */
-#ifndef QAT_LIB_EXPORT_PACKED_MODEL_H
-#define QAT_LIB_EXPORT_PACKED_MODEL_H
+ * integer forward (forward.c). */
+#ifndef QAT_LIB_PACKED_MODEL_H
+#define QAT_LIB_PACKED_MODEL_H
 
 #include "core/context.h"
-#include "export/qatp_format.h"
+#include "formats/qatp_format.h"
+#include "formats/qatp_schema.h"
 #include "model/dims.h"
 #include "packed/packed.h"
 #include "qat/packed.h"
 #include "quant/quant_config.h"
-
-/* The optional record of label names (pm_labels.c). */
-#define PM_LABELS_RECORD "labels"
-
-/* Linear layers of one encoder layer, in file and forward order. */
-enum { PM_Q, PM_K, PM_V, PM_ATTN_OUT, PM_INTER, PM_OUT, PM_LINEARS };
-extern const char *const pm_linear_names[PM_LINEARS];
 
 typedef struct pm_linear {
     int64_t out, in;
@@ -31,7 +25,7 @@ typedef struct pm_linear {
 } pm_linear;
 
 typedef struct pm_layer {
-    pm_linear lin[PM_LINEARS];
+    pm_linear lin[QATP_LINEARS];
     float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
 } pm_layer;
 

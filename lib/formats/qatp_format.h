@@ -1,8 +1,8 @@
 /* The .qatp container (docs/formats.md, "Packed model (.qatp)"): a header,
  * named typed records, a CRC32 trailer; all little-endian. This file only
- * knows records; the model layer (packed_model.h) gives them meaning. */
-#ifndef QAT_LIB_EXPORT_QATP_FORMAT_H
-#define QAT_LIB_EXPORT_QATP_FORMAT_H
+ * knows records; formats/qatp_schema.h gives them meaning. */
+#ifndef QAT_LIB_FORMATS_QATP_FORMAT_H
+#define QAT_LIB_FORMATS_QATP_FORMAT_H
 
 #include <stddef.h>
 #include <stdint.h>

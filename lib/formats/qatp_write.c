@@ -6,7 +6,7 @@
 #include "core/crc32.h"
 #include "core/error.h"
 #include "core/file_io.h"
-#include "export/qatp_format.h"
+#include "formats/qatp_format.h"
 
 qat_status qatp_writer_init(qatp_writer *w)
 {

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "export/packed_model.h"
+#include "packed_model/packed_model.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the .qatp reader copies little-endian floats directly; port pm_load.c first"

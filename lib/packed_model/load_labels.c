@@ -1,70 +1,22 @@
 /* The label names of a classification model in a .qatp file: the optional
- * BYTES record "labels" (docs/formats.md), u32 count then, per label, a u32
- * byte length and the name's UTF-8 bytes, packed without padding. Files
- * written before the record existed, and models without names, have none:
- * the loader then leaves m->label_names NULL and the getter says so. */
+ * BYTES record "labels" (formats/qatp_schema.h), u32 count then, per label,
+ * a u32 byte length and the name's UTF-8 bytes, packed without padding.
+ * Files written before the record existed, and models without names, have
+ * none: the loader then leaves m->label_names NULL and the getter says so. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "core/utf8.h"
-#include "export/export_internal.h"
-#include "export/packed_model.h"
+#include "formats/qatp_schema.h"
 #include "model/model.h"
-
-/* Bytes of one name: id2label names are short tags ("B-PER", "entailment");
- * the bound keeps a hostile file from making one huge line of output. */
-#define LABEL_MAX_BYTES 1024
-
-/* What is wrong with a label name, or NULL when it can be stored. The
- * writer and the reader share it, so export never writes a file the loader
- * would refuse. Control characters are refused because `qat infer` prints
- * names in tab-separated lines. */
-static const char *name_problem(const char *s, size_t n)
-{
-    if (n == 0)
-        return "is empty";
-    if (n > LABEL_MAX_BYTES)
-        return "is longer than 1024 bytes";
-    if (qat_utf8_validate(s, n) != n)
-        return "is not valid UTF-8";
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return "contains a control character";
-    return NULL;
-}
-
-qat_status pm_put_labels(qatp_writer *w, const qat_model *m)
-{
-    if (!qat_task_has_labels(m->task) || !m->label_names)
-        return QAT_OK;
-    if (m->n_label_names != (size_t)m->num_labels)
-        return qat_fail(QAT_ERR_STATE, "export: the model has %zu label names for %lld labels", m->n_label_names,
-                        (long long)m->num_labels);
-    for (size_t i = 0; i < m->n_label_names; i++) {
-        const char *why = name_problem(m->label_names[i], strlen(m->label_names[i]));
-        if (why)
-            return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                            "export: label %zu name '%.64s' %s (rename it with qat_model_set_label_names)", i,
-                            m->label_names[i], why);
-    }
-    size_t mark;
-    QAT_TRY(qatp_begin(w, QATP_BYTES, PM_LABELS_RECORD, &mark));
-    QAT_TRY(qatp_put_u32(w, (uint32_t)m->n_label_names));
-    for (size_t i = 0; i < m->n_label_names; i++) {
-        size_t n = strlen(m->label_names[i]);
-        QAT_TRY(qatp_put_u32(w, (uint32_t)n));
-        QAT_TRY(qatp_put(w, m->label_names[i], n));
-    }
-    return qatp_end(w, mark);
-}
+#include "packed_model/packed_model.h"
 
 qat_status pm_load_labels(const qatp_file *f, qat_packed_model *m)
 {
-    if (!qatp_has(f, PM_LABELS_RECORD))
+    if (!qatp_has(f, QATP_LABELS_RECORD))
         return QAT_OK;
     const qatp_record *r;
-    QAT_TRY(qatp_find(f, PM_LABELS_RECORD, QATP_BYTES, &r));
+    QAT_TRY(qatp_find(f, QATP_LABELS_RECORD, QATP_BYTES, &r));
     if (!qat_task_has_labels(m->task))
         return qat_fail(QAT_ERR_FORMAT, "packed model: record 'labels' in a model without a classification head");
     if (r->size < 4)
@@ -86,7 +38,7 @@ qat_status pm_load_labels(const qatp_file *f, qat_packed_model *m)
             return qat_fail(QAT_ERR_FORMAT,
                             "packed model: record 'labels': name %llu of %llu bytes runs past the record's end",
                             (unsigned long long)i, (unsigned long long)n);
-        const char *why = name_problem((const char *)r->payload + at, (size_t)n);
+        const char *why = qatp_label_name_problem((const char *)r->payload + at, (size_t)n);
         if (why)
             return qat_fail(QAT_ERR_FORMAT, "packed model: record 'labels': name %llu %s", (unsigned long long)i,
                             why);

@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "export/export_internal.h"
-#include "export/packed_model.h"
+#include "packed_model/packed_model.h"
 
 static qat_status read_f32(const qatp_file *f, const char *name, int64_t d0, int64_t d1, float **out)
 {
@@ -164,7 +163,7 @@ static qat_status read_linear(const qatp_file *f, const qat_quant_config *cfg, i
     const qat_class_quant *wc = &cfg->cls[QAT_CLASS_WEIGHT], *ac = &cfg->cls[QAT_CLASS_ACTIVATION];
     l->out = out;
     l->in = in;
-    snprintf(n, sizeof n, "encoder.layer.%lld.%s.input_quantizer", (long long)layer, pm_linear_names[j]);
+    snprintf(n, sizeof n, "encoder.layer.%lld.%s.input_quantizer", (long long)layer, qatp_linear_names[j]);
     const qatp_record *r;
     QAT_TRY(qatp_find(f, n, QATP_ACTQ, &r));
     if (r->size != 24)
@@ -184,9 +183,9 @@ static qat_status read_linear(const qatp_file *f, const qat_quant_config *cfg, i
     if ((ac->algo == QAT_ALGO_LSQ || ac->algo == QAT_ALGO_LSQ_PLUS) && (!(l->astep > 0.0f) || !isfinite(l->astep)))
         return qat_fail(QAT_ERR_FORMAT, "packed model: '%s' has step %g (must be finite and > 0)", n,
                         (double)l->astep);
-    snprintf(n, sizeof n, "encoder.layer.%lld.%s.bias", (long long)layer, pm_linear_names[j]);
+    snprintf(n, sizeof n, "encoder.layer.%lld.%s.bias", (long long)layer, qatp_linear_names[j]);
     QAT_TRY(read_f32(f, n, out, 0, &l->bias));
-    snprintf(n, sizeof n, "encoder.layer.%lld.%s.weight", (long long)layer, pm_linear_names[j]);
+    snprintf(n, sizeof n, "encoder.layer.%lld.%s.weight", (long long)layer, qatp_linear_names[j]);
     if (wc->algo == QAT_ALGO_NONE)
         return read_f32(f, n, out, in, &l->wf);
     QAT_TRY(read_packed(f, n, out, in, wc->algo == QAT_ALGO_LSQ ? wc->bits : 0, wc->granularity == QAT_GRAN_ROW,
@@ -205,7 +204,7 @@ qat_status pm_use_float_linears(qat_packed_model *m, qat_quant_algo algo)
 {
     QAT_CHECK_ARG(m, "packed model: NULL model");
     for (int64_t i = 0; i < m->dims.num_layers; i++)
-        for (int j = 0; j < PM_LINEARS; j++) {
+        for (int j = 0; j < QATP_LINEARS; j++) {
             pm_linear *l = &m->layers[i].lin[j];
             if (!l->integer || l->aq.algo != algo)
                 continue;
@@ -235,11 +234,11 @@ static qat_status read_config(const qatp_file *f, qat_packed_model *m)
 {
     const qatp_record *r;
     QAT_TRY(qatp_find(f, "config", QATP_I64, &r));
-    if (r->size != 8 * PM_CONFIG_COUNT)
+    if (r->size != 8 * QATP_CONFIG_COUNT)
         return qat_fail(QAT_ERR_FORMAT, "packed model: record 'config' has %llu bytes, expected %d",
-                        (unsigned long long)r->size, 8 * PM_CONFIG_COUNT);
-    int64_t c[PM_CONFIG_COUNT];
-    for (int i = 0; i < PM_CONFIG_COUNT; i++)
+                        (unsigned long long)r->size, 8 * QATP_CONFIG_COUNT);
+    int64_t c[QATP_CONFIG_COUNT];
+    for (int i = 0; i < QATP_CONFIG_COUNT; i++)
         c[i] = (int64_t)qatp_u64(r->payload + 8 * i);
     qat_model_dims *d = &m->dims;
     const int64_t big = (int64_t)1 << 31;
@@ -247,43 +246,43 @@ static qat_status read_config(const qatp_file *f, qat_packed_model *m)
     if ((v) < (lo) || (v) > (hi))                                                                             \
     return qat_fail(QAT_ERR_FORMAT, "packed model: config %s = %lld out of range [%lld, %lld]", what,          \
                     (long long)(v), (long long)(lo), (long long)(hi))
-    CHECK_RANGE(c[PM_CFG_ARCH], 0, 1, "arch");
-    CHECK_RANGE(c[PM_CFG_TASK], 1, 3, "task");
-    CHECK_RANGE(c[PM_CFG_VOCAB], 1, big, "vocab_size");
-    CHECK_RANGE(c[PM_CFG_HIDDEN], 1, QAT_PACKED_MAX_IN, "hidden_size");
-    CHECK_RANGE(c[PM_CFG_LAYERS], 0, 1024, "num_layers");
-    CHECK_RANGE(c[PM_CFG_HEADS], 1, c[PM_CFG_HIDDEN], "num_heads");
-    CHECK_RANGE(c[PM_CFG_INTER], 1, QAT_PACKED_MAX_IN, "intermediate_size");
-    CHECK_RANGE(c[PM_CFG_MAX_POS], 1, big, "max_position_embeddings");
-    CHECK_RANGE(c[PM_CFG_TYPE_VOCAB], 1, big, "type_vocab_size");
-    CHECK_RANGE(c[PM_CFG_PAD], 0, c[PM_CFG_VOCAB] - 1, "pad_token_id");
-    CHECK_RANGE(c[PM_CFG_NUM_LABELS], c[PM_CFG_TASK] == 1 ? 0 : c[PM_CFG_TASK] == 2 ? 1 : 2, big, "num_labels");
-    CHECK_RANGE(c[PM_CFG_TIE], 0, 1, "tie_word_embeddings");
-    CHECK_RANGE(c[PM_CFG_EPS_BITS], 0, 0xffffffffLL, "layer_norm_eps");
+    CHECK_RANGE(c[QATP_CFG_ARCH], 0, 1, "arch");
+    CHECK_RANGE(c[QATP_CFG_TASK], 1, 3, "task");
+    CHECK_RANGE(c[QATP_CFG_VOCAB], 1, big, "vocab_size");
+    CHECK_RANGE(c[QATP_CFG_HIDDEN], 1, QAT_PACKED_MAX_IN, "hidden_size");
+    CHECK_RANGE(c[QATP_CFG_LAYERS], 0, 1024, "num_layers");
+    CHECK_RANGE(c[QATP_CFG_HEADS], 1, c[QATP_CFG_HIDDEN], "num_heads");
+    CHECK_RANGE(c[QATP_CFG_INTER], 1, QAT_PACKED_MAX_IN, "intermediate_size");
+    CHECK_RANGE(c[QATP_CFG_MAX_POS], 1, big, "max_position_embeddings");
+    CHECK_RANGE(c[QATP_CFG_TYPE_VOCAB], 1, big, "type_vocab_size");
+    CHECK_RANGE(c[QATP_CFG_PAD], 0, c[QATP_CFG_VOCAB] - 1, "pad_token_id");
+    CHECK_RANGE(c[QATP_CFG_NUM_LABELS], c[QATP_CFG_TASK] == 1 ? 0 : c[QATP_CFG_TASK] == 2 ? 1 : 2, big, "num_labels");
+    CHECK_RANGE(c[QATP_CFG_TIE], 0, 1, "tie_word_embeddings");
+    CHECK_RANGE(c[QATP_CFG_EPS_BITS], 0, 0xffffffffLL, "layer_norm_eps");
 #undef CHECK_RANGE
-    if (c[PM_CFG_HIDDEN] % c[PM_CFG_HEADS] != 0)
+    if (c[QATP_CFG_HIDDEN] % c[QATP_CFG_HEADS] != 0)
         return qat_fail(QAT_ERR_FORMAT, "packed model: hidden_size %lld is not a multiple of num_heads %lld",
-                        (long long)c[PM_CFG_HIDDEN], (long long)c[PM_CFG_HEADS]);
-    d->arch = (qat_arch)c[PM_CFG_ARCH];
-    m->task = (qat_task)c[PM_CFG_TASK];
-    d->vocab_size = c[PM_CFG_VOCAB];
-    d->hidden_size = c[PM_CFG_HIDDEN];
-    d->num_layers = c[PM_CFG_LAYERS];
-    d->num_heads = c[PM_CFG_HEADS];
-    d->intermediate_size = c[PM_CFG_INTER];
-    d->max_position_embeddings = c[PM_CFG_MAX_POS];
-    d->type_vocab_size = c[PM_CFG_TYPE_VOCAB];
-    d->pad_token_id = c[PM_CFG_PAD];
-    m->num_labels = c[PM_CFG_NUM_LABELS];
+                        (long long)c[QATP_CFG_HIDDEN], (long long)c[QATP_CFG_HEADS]);
+    d->arch = (qat_arch)c[QATP_CFG_ARCH];
+    m->task = (qat_task)c[QATP_CFG_TASK];
+    d->vocab_size = c[QATP_CFG_VOCAB];
+    d->hidden_size = c[QATP_CFG_HIDDEN];
+    d->num_layers = c[QATP_CFG_LAYERS];
+    d->num_heads = c[QATP_CFG_HEADS];
+    d->intermediate_size = c[QATP_CFG_INTER];
+    d->max_position_embeddings = c[QATP_CFG_MAX_POS];
+    d->type_vocab_size = c[QATP_CFG_TYPE_VOCAB];
+    d->pad_token_id = c[QATP_CFG_PAD];
+    m->num_labels = c[QATP_CFG_NUM_LABELS];
     d->num_labels = m->num_labels;
-    d->tie_word_embeddings = (int)c[PM_CFG_TIE];
-    uint32_t eps_bits = (uint32_t)c[PM_CFG_EPS_BITS];
+    d->tie_word_embeddings = (int)c[QATP_CFG_TIE];
+    uint32_t eps_bits = (uint32_t)c[QATP_CFG_EPS_BITS];
     memcpy(&d->layer_norm_eps, &eps_bits, 4);
     if (!(d->layer_norm_eps > 0.0f) || !isfinite(d->layer_norm_eps))
         return qat_fail(QAT_ERR_FORMAT, "packed model: layer_norm_eps %g is not finite and > 0",
                         (double)d->layer_norm_eps);
-    d->bos_token_id = c[PM_CFG_BOS];
-    d->eos_token_id = c[PM_CFG_EOS];
+    d->bos_token_id = c[QATP_CFG_BOS];
+    d->eos_token_id = c[QATP_CFG_EOS];
     QAT_TRY(qatp_find(f, "model_type", QATP_BYTES, &r));
     if (r->size >= sizeof d->model_type)
         return qat_fail(QAT_ERR_FORMAT, "packed model: model_type too long");
@@ -318,8 +317,8 @@ static qat_status read_weights(const qatp_file *f, qat_packed_model *m)
     char n[QATP_NAME_MAX + 1];
     for (int64_t i = 0; i < d->num_layers; i++) {
         pm_layer *L = &m->layers[i];
-        const int64_t outs[PM_LINEARS] = {H, H, H, H, I, H}, ins[PM_LINEARS] = {H, H, H, H, H, I};
-        for (int j = 0; j < PM_LINEARS; j++) {
+        const int64_t outs[QATP_LINEARS] = {H, H, H, H, I, H}, ins[QATP_LINEARS] = {H, H, H, H, H, I};
+        for (int j = 0; j < QATP_LINEARS; j++) {
             QAT_TRY(read_linear(f, &m->cfg, i, j, outs[j], ins[j], &L->lin[j]));
             m->integer_linears += L->lin[j].integer;
         }
@@ -398,7 +397,7 @@ void pm_free(qat_packed_model *m)
     free(m->emb_ln_b);
     if (m->layers)
         for (int64_t i = 0; i < m->dims.num_layers; i++) {
-            for (int j = 0; j < PM_LINEARS; j++)
+            for (int j = 0; j < QATP_LINEARS; j++)
                 free_linear(&m->layers[i].lin[j]);
             free(m->layers[i].ln1_w);
             free(m->layers[i].ln1_b);
