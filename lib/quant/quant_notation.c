@@ -69,7 +69,9 @@ static qat_status parse_options(const char *text, const char **p, parsed_class *
     }
 }
 
-static qat_status parse_class(const char *text, const char **p, int cls, parsed_class *pc)
+/* *p walks `base`, the copy of text before any '@': positions in messages
+ * count from base, which starts where text does. */
+static qat_status parse_class(const char *text, const char *base, const char **p, int cls, parsed_class *pc)
 {
     const char *s = *p;
     char letter = *s;
@@ -78,13 +80,13 @@ static qat_status parse_class(const char *text, const char **p, int cls, parsed_
     if (letter != class_letters[cls]) {
         if (*s == '\0')
             return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                            "bad quant config '%s': missing %c<bits> (%s) at the end; "
+                            "bad quant config '%s': missing %c<bits> (%s) at position %d; "
                             "a config names E, W and A in that order, e.g. E8W8A8 or E6W1.58A6",
-                            text, class_letters[cls], class_names[cls]);
+                            text, class_letters[cls], class_names[cls], (int)(s - base) + 1);
         return qat_fail(QAT_ERR_INVALID_ARGUMENT,
                         "bad quant config '%s': expected '%c' (%s bits) at position %d, found '%c'; "
                         "a config names E, W and A in that order, e.g. E8W8A8 or E6W1.58A6",
-                        text, class_letters[cls], class_names[cls], (int)(s - text) + 1, *s);
+                        text, class_letters[cls], class_names[cls], (int)(s - base) + 1, *s);
     }
     pc->start = s;
     s++;
@@ -190,7 +192,7 @@ QAT_API qat_status qat_quant_config_parse(const char *text, qat_quant_config **o
         base[base_len] = '\0';
         const char *p = base;
         for (int c = 0; c < QAT_CLASS_COUNT; c++)
-            QAT_TRY(parse_class(text, &p, c, &pc[c]));
+            QAT_TRY(parse_class(text, base, &p, c, &pc[c]));
         explicit_w_granularity = pc[QAT_CLASS_WEIGHT].gran_override >= 0;
         if (*p != '\0')
             return qat_fail(QAT_ERR_INVALID_ARGUMENT,

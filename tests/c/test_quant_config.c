@@ -71,10 +71,16 @@ END_TEST
 
 static const struct { const char *text; const char *needle; } bad_configs[] = {
     {"E9W1A", "E9"},
-    {"W4", "expected 'E'"},
+    /* Positions count from 1 in the text as given (they were counted from
+     * a stack copy: "at position -3643"). */
+    {"W4", "expected 'E' (embedding bits) at position 1, found 'W'"},
+    {"W8A8", "'W8A8': expected 'E' (embedding bits) at position 1, found 'W'"},
+    {"E8A8W8", "expected 'W' (weight bits) at position 3, found 'A'"},
+    {"E8W1.58X6@paper", "expected 'A' (activation bits) at position 8, found 'X'"},
+    {"e4w4@shared", "missing A<bits> (activation) at position 5"},
     {"E6W1.5A6", "W1.5"},
     {"", "empty"},
-    {"E8W8", "missing A"},
+    {"E8W8", "missing A<bits> (activation) at position 5"},
     {"E8W8A8X", "unexpected 'X'"},
     {"E1W8A8", "E1"},
     {"E8W0A8", "W0"},
@@ -86,7 +92,7 @@ static const struct { const char *text; const char *needle; } bad_configs[] = {
     {"E8W8(bitnet)A8", "W1.58"},
     {"E8W8A8(lsq", "unclosed"},
     {"E32(lsq)W8A8", "float"},
-    {"E8 W8 A8", "expected 'W'"},
+    {"E8 W8 A8", "expected 'W' (weight bits) at position 3, found ' '"},
     {"EW8A8", "bit width"},
     {"E8W8A8@foo", "unknown switch '@foo'"},
     {"E8W8A8@", "unknown switch"},
