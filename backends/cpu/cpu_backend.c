@@ -1,6 +1,7 @@
 /* The cpu backend: oneDNN GEMMs; the encoder kernels it leaves NULL run
  * the ref implementations (its state is a qat_ref_state for that reason). */
 #include <dnnl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "backend/backend.h"
@@ -13,27 +14,86 @@
 
 #include "ref/ref_backend.h"
 
-typedef qat_ref_state cpu_state;
+/* GEMMs big enough for threads are cut into tiles of C, each computed by
+ * one single-threaded dnnl_sgemm call, and the tiles run on the backend's
+ * pool: oneDNN's own OpenMP threads would spin between calls (see
+ * core/thread_pool.h). The tiles depend on the shape alone, so results
+ * are the same with any thread count. */
+enum {
+    TILE_MACS = 1 << 21,      /* multiply-adds per tile, at least */
+    MAX_TILES_PER_MATRIX = 16,
+    TILE_ALIGN = 16           /* rows / columns of a tile: multiples of this */
+};
 
-static qat_status cpu_create(int threads, void **state)
+typedef struct gemm_tiles {
+    const qat_gemm_desc *d;
+    int64_t mb, nb;           /* tile height and width */
+    int64_t tiles_m, tiles_n; /* tiles per matrix of the batch */
+    atomic_int failure;       /* a dnnl_status_t */
+} gemm_tiles;
+
+static int64_t ceil_div(int64_t a, int64_t b)
 {
-    cpu_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "cpu backend: out of memory");
-    s->threads = threads;
-    *state = s;
-    return QAT_OK;
+    return (a + b - 1) / b;
 }
 
-static void cpu_destroy(void *state)
+static void plan_tiles(const qat_gemm_desc *d, gemm_tiles *t)
 {
-    free(state);
+    t->d = d;
+    t->mb = d->m;
+    t->nb = d->n;
+    int64_t tiles = d->m * d->n * d->k / TILE_MACS;
+    tiles = tiles < 1 ? 1 : (tiles > MAX_TILES_PER_MATRIX ? MAX_TILES_PER_MATRIX : tiles);
+    if (d->m >= d->n)
+        t->mb = ceil_div(ceil_div(d->m, tiles), TILE_ALIGN) * TILE_ALIGN;
+    else
+        t->nb = ceil_div(ceil_div(d->n, tiles), TILE_ALIGN) * TILE_ALIGN;
+    t->tiles_m = ceil_div(d->m, t->mb);
+    t->tiles_n = ceil_div(d->n, t->nb);
+    atomic_init(&t->failure, dnnl_success);
 }
 
-static qat_status cpu_set_threads(void *state, int threads)
+static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
-    ((cpu_state *)state)->threads = threads;
-    return QAT_OK;
+    gemm_tiles *t = arg;
+    const qat_gemm_desc *d = t->d;
+    (void)index;
+#ifdef _OPENMP
+    /* One oneDNN thread: the pool is the parallelism. The thread's OpenMP
+     * setting is the host's; it is put back. */
+    const int host_threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+#endif
+    int failed = 0;
+    for (int64_t tile = begin; tile < end && !failed; tile++) {
+        const int64_t per_matrix = t->tiles_m * t->tiles_n, bi = tile / per_matrix;
+        const int64_t i0 = (tile % per_matrix) / t->tiles_n * t->mb, j0 = (tile % per_matrix) % t->tiles_n * t->nb;
+        const int64_t rows = d->m - i0 < t->mb ? d->m - i0 : t->mb, cols = d->n - j0 < t->nb ? d->n - j0 : t->nb;
+        const float *a = d->a + bi * d->stride_a + (d->trans_a ? i0 : i0 * d->lda);
+        const float *b = d->b + bi * d->stride_b + (d->trans_b ? j0 * d->ldb : j0);
+        dnnl_status_t st = dnnl_sgemm(d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', rows, cols, d->k, d->alpha,
+                                      a, d->lda, b, d->ldb, d->beta, d->c + bi * d->stride_c + i0 * d->ldc + j0,
+                                      d->ldc);
+        if (st != dnnl_success) {
+            atomic_store(&t->failure, (int)st);
+            failed = 1;
+        }
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(host_threads);
+#endif
+    return failed;
+}
+
+/* C = beta C: oneDNN returns early on k == 0, BLAS semantics still scale. */
+static void scale_c(const qat_gemm_desc *d)
+{
+    for (int64_t bi = 0; bi < d->batch; bi++)
+        for (int64_t i = 0; i < d->m; i++) {
+            float *c = d->c + bi * d->stride_c + i * d->ldc;
+            for (int64_t j = 0; j < d->n; j++)
+                c[j] = d->beta == 0.0f ? 0.0f : d->beta * c[j];
+        }
 }
 
 static qat_status cpu_gemm(void *state, const qat_gemm_desc *d)
@@ -41,32 +101,16 @@ static qat_status cpu_gemm(void *state, const qat_gemm_desc *d)
     QAT_TRY(qat_gemm_desc_validate(d));
     if (d->m == 0 || d->n == 0 || d->batch == 0)
         return QAT_OK;
-#ifdef _OPENMP
-    /* oneDNN's OpenMP runtime uses the calling thread's max-threads ICV;
-     * setting it here is per-thread state, not global state. */
-    /* Below ~4 MFLOP a second thread costs more than it saves. */
-    int64_t flops = d->batch * d->m * d->n * d->k;
-    omp_set_num_threads(flops < (1 << 22) ? 1 : ((cpu_state *)state)->threads);
-#endif
     if (d->k == 0) {
-        /* oneDNN returns early on k == 0; BLAS semantics still scale C. */
-        for (int64_t bi = 0; bi < d->batch; bi++)
-            for (int64_t i = 0; i < d->m; i++) {
-                float *c = d->c + bi * d->stride_c + i * d->ldc;
-                for (int64_t j = 0; j < d->n; j++)
-                    c[j] = d->beta == 0.0f ? 0.0f : d->beta * c[j];
-            }
+        scale_c(d);
         return QAT_OK;
     }
-    for (int64_t bi = 0; bi < d->batch; bi++) {
-        dnnl_status_t st = dnnl_sgemm(d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N',
-                                      d->m, d->n, d->k, d->alpha,
-                                      d->a ? d->a + bi * d->stride_a : NULL, d->lda,
-                                      d->b ? d->b + bi * d->stride_b : NULL, d->ldb,
-                                      d->beta, d->c + bi * d->stride_c, d->ldc);
-        if (st != dnnl_success)
-            return qat_fail(QAT_ERR_BACKEND, "cpu backend: dnnl_sgemm failed with status %d", (int)st);
-    }
+    gemm_tiles t;
+    plan_tiles(d, &t);
+    const int64_t tile_macs = t.mb * t.nb * d->k, tiles = d->batch * t.tiles_m * t.tiles_n;
+    const int64_t grain = tile_macs >= TILE_MACS ? 1 : TILE_MACS / tile_macs;
+    if (qat_pool_for(((qat_ref_state *)state)->pool, tiles, grain, tile_range, &t))
+        return qat_fail(QAT_ERR_BACKEND, "cpu backend: dnnl_sgemm failed with status %d", atomic_load(&t.failure));
     return QAT_OK;
 }
 
@@ -76,9 +120,9 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .caps = QAT_BACKEND_CAP_HOST_MEMORY | QAT_BACKEND_CAP_GEMM_BATCHED,
     .score = 50,
     .probe = qat_host_probe,
-    .create = cpu_create,
-    .destroy = cpu_destroy,
-    .set_threads = cpu_set_threads,
+    .create = qat_ref_state_create,
+    .destroy = qat_ref_state_destroy,
+    .set_threads = qat_ref_state_set_threads,
     .alloc = qat_host_alloc,
     .free = qat_host_free,
     .upload = qat_host_copy,

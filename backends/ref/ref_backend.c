@@ -6,24 +6,33 @@
 #include "host/host_memory.h"
 #include "ref/ref_kernels.h"
 
-static qat_status ref_create(int threads, void **state)
+qat_status qat_ref_state_create(int threads, void **state)
 {
     qat_ref_state *s = calloc(1, sizeof *s);
     if (!s)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "ref backend: out of memory");
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "host backend: out of memory");
     s->threads = threads;
+    qat_status st = qat_pool_create(threads, &s->pool);
+    if (st != QAT_OK) {
+        free(s);
+        return st;
+    }
     *state = s;
     return QAT_OK;
 }
 
-static void ref_destroy(void *state)
+void qat_ref_state_destroy(void *state)
 {
-    free(state);
+    qat_ref_state *s = state;
+    qat_pool_free(s->pool);
+    free(s);
 }
 
-static qat_status ref_set_threads(void *state, int threads)
+qat_status qat_ref_state_set_threads(void *state, int threads)
 {
-    ((qat_ref_state *)state)->threads = threads;
+    qat_ref_state *s = state;
+    QAT_TRY(qat_pool_set_threads(s->pool, threads));
+    s->threads = threads;
     return QAT_OK;
 }
 
@@ -33,9 +42,9 @@ const struct qat_backend_ops qat_backend_ref_ops = {
     .caps = QAT_BACKEND_CAP_HOST_MEMORY | QAT_BACKEND_CAP_GEMM_BATCHED,
     .score = 10,
     .probe = qat_host_probe,
-    .create = ref_create,
-    .destroy = ref_destroy,
-    .set_threads = ref_set_threads,
+    .create = qat_ref_state_create,
+    .destroy = qat_ref_state_destroy,
+    .set_threads = qat_ref_state_set_threads,
     .alloc = qat_host_alloc,
     .free = qat_host_free,
     .upload = qat_host_copy,

@@ -3,18 +3,42 @@
 #define QAT_REF_BACKEND_H
 
 #include "backend/backend.h"
+#include "core/thread_pool.h"
 
+/* The state of every host-memory backend starts with this (their NULL
+ * slots run the ref kernels on it): the backend instance's threads. */
 typedef struct qat_ref_state {
     int threads;
+    qat_pool *pool;
 } qat_ref_state;
 
-/* The OpenMP team for a kernel doing `work` scalar operations: one thread
- * below a threshold, where waking a team costs more than it saves (and
- * spinning threads hurt most on a busy machine). Results depend only on
- * the size and the context's thread count, never on timing. */
-static inline int qat_ref_team(const void *state, int64_t work)
+/* create / destroy / set_threads of a host backend whose state is exactly
+ * a qat_ref_state (ref and cpu). */
+qat_status qat_ref_state_create(int threads, void **state);
+void qat_ref_state_destroy(void *state);
+qat_status qat_ref_state_set_threads(void *state, int threads);
+
+/* Scalar operations per range of a kernel's loop: below this, waking a
+ * thread costs more than it saves. */
+#define QAT_REF_RANGE_WORK 32768
+
+/* A kernel's loop over `items` items of `work` scalar operations each, on
+ * the backend's threads, in ranges of at least QAT_REF_RANGE_WORK
+ * operations. The ranges depend on the sizes alone, never on the thread
+ * count: kernels write each output from one range, and combine per-range
+ * partial sums in range order, so results are the same with any number
+ * of threads. Nonzero when a range failed. */
+static inline int qat_ref_for(void *state, int64_t items, int64_t work, qat_pool_range_fn fn, void *arg)
 {
-    return work < 65536 ? 1 : ((const qat_ref_state *)state)->threads;
+    int64_t grain = work >= QAT_REF_RANGE_WORK ? 1 : QAT_REF_RANGE_WORK / (work > 0 ? work : 1);
+    return qat_pool_for(((qat_ref_state *)state)->pool, items, grain, fn, arg);
+}
+
+/* The ranges qat_ref_for cuts `items` into (for per-range partial sums). */
+static inline int64_t qat_ref_ranges(int64_t items, int64_t work)
+{
+    int64_t grain = work >= QAT_REF_RANGE_WORK ? 1 : QAT_REF_RANGE_WORK / (work > 0 ? work : 1);
+    return qat_pool_ranges(items, grain);
 }
 
 /* Slots other host-memory backends may reuse as their fallback. */

@@ -1,30 +1,66 @@
-/* Element-wise kernels: fill, add, bias + GELU / tanh, dropout. */
+/* Element-wise kernels: fill, add, bias + GELU / tanh, dropout. Each is a
+ * range function (the loop body over [begin, end)) run by qat_ref_for. */
 #include <math.h>
 
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
+/* The operands of the element-wise kernels; each uses what it needs. */
+typedef struct elementwise {
+    const float *a, *b;
+    float *out, *y;
+    float value;
+    uint64_t seed;
+    int64_t cols;
+    const float *bias;
+    qat_activation act;
+} elementwise;
+
+static int fill_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const elementwise *e = arg;
+    (void)index;
+    for (int64_t i = begin; i < end; i++)
+        e->out[i] = e->value;
+    return 0;
+}
+
 qat_status qat_ref_fill(void *st, float *x, int64_t n, float value)
 {
-#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        x[i] = value;
+    elementwise e = {.out = x, .value = value};
+    qat_ref_for(st, n, 1, fill_range, &e);
     return QAT_OK;
+}
+
+static int add_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const elementwise *e = arg;
+    (void)index;
+    for (int64_t i = begin; i < end; i++)
+        e->out[i] = e->a[i] + e->b[i];
+    return 0;
 }
 
 qat_status qat_ref_add(void *st, const float *a, const float *b, float *out, int64_t n)
 {
-#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        out[i] = a[i] + b[i];
+    elementwise e = {.a = a, .b = b, .out = out};
+    qat_ref_for(st, n, 1, add_range, &e);
     return QAT_OK;
+}
+
+static int accumulate_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const elementwise *e = arg;
+    (void)index;
+    for (int64_t i = begin; i < end; i++)
+        e->out[i] += e->a[i];
+    return 0;
 }
 
 qat_status qat_ref_accumulate(void *st, const float *x, float *y, int64_t n)
 {
-#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        y[i] += x[i];
+    elementwise e = {.a = x, .out = y};
+    qat_ref_for(st, n, 1, accumulate_range, &e);
     return QAT_OK;
 }
 
@@ -33,74 +69,121 @@ static float gelu(float x)
     return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
 }
 
+/* Rows [begin, end): out += bias (in place), y = act(out). */
+static int bias_act_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const elementwise *e = arg;
+    const int64_t cols = e->cols;
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
+        float *xr = e->out + r * cols;
+        for (int64_t c = 0; c < cols; c++) {
+            float v = e->bias ? xr[c] + e->bias[c] : xr[c];
+            xr[c] = v;
+            if (e->act == QAT_ACTIVATION_GELU)
+                e->y[r * cols + c] = gelu(v);
+            else if (e->act == QAT_ACTIVATION_TANH)
+                e->y[r * cols + c] = tanhf(v);
+        }
+    }
+    return 0;
+}
+
 qat_status qat_ref_bias_act_fwd(void *st, float *x, const float *bias, int64_t rows, int64_t cols,
                                 qat_activation act, float *y)
 {
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        float *xr = x + r * cols;
-        for (int64_t c = 0; c < cols; c++) {
-            float v = bias ? xr[c] + bias[c] : xr[c];
-            xr[c] = v;
-            if (act == QAT_ACTIVATION_GELU)
-                y[r * cols + c] = gelu(v);
-            else if (act == QAT_ACTIVATION_TANH)
-                y[r * cols + c] = tanhf(v);
-        }
-    }
+    elementwise e = {.out = x, .y = y, .cols = cols, .bias = bias, .act = act};
+    qat_ref_for(st, rows, cols, bias_act_range, &e);
     return QAT_OK;
+}
+
+static int gelu_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const elementwise *e = arg;
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    (void)index;
+    for (int64_t i = begin; i < end; i++) {
+        float x = e->b[i];
+        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
+        e->out[i] = e->a[i] * (cdf + x * pdf);
+    }
+    return 0;
 }
 
 qat_status qat_ref_gelu_bwd(void *st, const float *dy, const float *pre, int64_t n, float *dx)
 {
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float x = pre[i];
-        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
-        dx[i] = dy[i] * (cdf + x * pdf);
-    }
+    elementwise e = {.a = dy, .b = pre, .out = dx};
+    qat_ref_for(st, n, 1, gelu_bwd_range, &e);
     return QAT_OK;
+}
+
+static int tanh_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const elementwise *e = arg;
+    (void)index;
+    for (int64_t i = begin; i < end; i++)
+        e->out[i] = e->a[i] * (1.0f - e->b[i] * e->b[i]);
+    return 0;
 }
 
 qat_status qat_ref_tanh_bwd(void *st, const float *dy, const float *y, int64_t n, float *dx)
 {
-#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    elementwise e = {.a = dy, .b = y, .out = dx};
+    qat_ref_for(st, n, 1, tanh_bwd_range, &e);
     return QAT_OK;
 }
 
-/* Column sums over rows: each thread owns a block of columns and walks the
+/* Column sums over rows: each range owns a block of columns and walks the
  * rows in order (contiguous reads, a fixed summation order). */
 #define COLUMN_BLOCK 256
 
-qat_status qat_ref_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db)
+typedef struct column_sums {
+    const float *dy;
+    int64_t rows, cols;
+    float *db;
+} column_sums;
+
+static int bias_grad_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
-    const int64_t blocks = (cols + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t b = 0; b < blocks; b++) {
-        const int64_t c0 = b * COLUMN_BLOCK, c1 = c0 + COLUMN_BLOCK < cols ? c0 + COLUMN_BLOCK : cols;
+    const column_sums *s = arg;
+    (void)index;
+    for (int64_t b = begin; b < end; b++) {
+        const int64_t c0 = b * COLUMN_BLOCK, c1 = c0 + COLUMN_BLOCK < s->cols ? c0 + COLUMN_BLOCK : s->cols;
         double acc[COLUMN_BLOCK] = {0};
-        for (int64_t r = 0; r < rows; r++) {
-            const float *row = dy + r * cols;
+        for (int64_t r = 0; r < s->rows; r++) {
+            const float *row = s->dy + r * s->cols;
             for (int64_t c = c0; c < c1; c++)
                 acc[c - c0] += row[c];
         }
         for (int64_t c = c0; c < c1; c++)
-            db[c] += (float)acc[c - c0];
+            s->db[c] += (float)acc[c - c0];
     }
+    return 0;
+}
+
+qat_status qat_ref_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db)
+{
+    column_sums s = {dy, rows, cols, db};
+    qat_ref_for(st, (cols + COLUMN_BLOCK - 1) / COLUMN_BLOCK, rows * COLUMN_BLOCK, bias_grad_range, &s);
     return QAT_OK;
+}
+
+static int dropout_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const elementwise *e = arg;
+    const float keep_scale = 1.0f / (1.0f - e->value);
+    (void)index;
+    for (int64_t i = begin; i < end; i++)
+        e->out[i] = qat_dropout_keep(e->seed, (uint64_t)i, e->value) ? e->out[i] * keep_scale : 0.0f;
+    return 0;
 }
 
 qat_status qat_ref_dropout(void *st, float *x, int64_t n, float p, uint64_t seed)
 {
     if (p <= 0.0f)
         return QAT_OK;
-    const float keep_scale = 1.0f / (1.0f - p);
-#pragma omp parallel for num_threads(qat_ref_team(st, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        x[i] = qat_dropout_keep(seed, (uint64_t)i, p) ? x[i] * keep_scale : 0.0f;
+    elementwise e = {.out = x, .value = p, .seed = seed};
+    qat_ref_for(st, n, 1, dropout_range, &e);
     return QAT_OK;
 }

@@ -11,7 +11,7 @@
  * A(i, p) * B(p, :) for p = 0, 1, ... (contiguous rows of B); with B
  * transposed, four columns of C at a time take dot products against
  * contiguous rows of B, each with its own in-order accumulator. Parallel
- * over (batch, row) pairs; each C element is written by exactly one thread
+ * over (batch, row) pairs; each C element is written by exactly one range
  * in a fixed order, so results do not depend on the thread count. */
 
 static inline float a_at(const qat_gemm_desc *d, const float *a, int64_t i, int64_t p)
@@ -69,41 +69,43 @@ static void row_times_bt(const qat_gemm_desc *d, const float *arow, const float 
     }
 }
 
+/* Rows [begin, end) of the stacked C (batch * m rows), with their own
+ * scratch. */
+static int gemm_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const qat_gemm_desc *d = arg;
+    (void)index;
+    double *acc = malloc((size_t)(d->n ? d->n : 1) * sizeof *acc);
+    float *arow = malloc((size_t)(d->k ? d->k : 1) * sizeof *arow);
+    int failed = !acc || !arow;
+    for (int64_t r = begin; r < end && !failed; r++) {
+        int64_t bi = r / d->m, i = r % d->m;
+        const float *a = d->a ? d->a + bi * d->stride_a : NULL;
+        const float *b = d->b ? d->b + bi * d->stride_b : NULL;
+        float *c = d->c + bi * d->stride_c + i * d->ldc;
+        if (d->k == 0) {
+            for (int64_t j = 0; j < d->n; j++)
+                acc[j] = 0.0;
+        } else if (!d->trans_b) {
+            row_times_b(d, a, b, i, acc);
+        } else {
+            for (int64_t p = 0; p < d->k; p++)
+                arow[p] = a_at(d, a, i, p);
+            row_times_bt(d, arow, b, acc);
+        }
+        store_row(d, c, acc);
+    }
+    free(acc);
+    free(arow);
+    return failed;
+}
+
 qat_status qat_ref_gemm(void *state, const qat_gemm_desc *d)
 {
     QAT_TRY(qat_gemm_desc_validate(d));
-    int threads = qat_ref_team(state, d->batch * d->m * d->n * (d->k + 1));
-    const int64_t rows = d->batch * d->m;
-    int failed = 0;
-#pragma omp parallel num_threads(threads) reduction(| : failed)
-    {
-        double *acc = malloc((size_t)(d->n ? d->n : 1) * sizeof *acc);
-        float *arow = malloc((size_t)(d->k ? d->k : 1) * sizeof *arow);
-        failed = !acc || !arow;
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            if (failed)
-                continue;
-            int64_t bi = r / d->m, i = r % d->m;
-            const float *a = d->a ? d->a + bi * d->stride_a : NULL;
-            const float *b = d->b ? d->b + bi * d->stride_b : NULL;
-            float *c = d->c + bi * d->stride_c + i * d->ldc;
-            if (d->k == 0) {
-                for (int64_t j = 0; j < d->n; j++)
-                    acc[j] = 0.0;
-            } else if (!d->trans_b) {
-                row_times_b(d, a, b, i, acc);
-            } else {
-                for (int64_t p = 0; p < d->k; p++)
-                    arow[p] = a_at(d, a, i, p);
-                row_times_bt(d, arow, b, acc);
-            }
-            store_row(d, c, acc);
-        }
-        free(acc);
-        free(arow);
-    }
-    if (failed)
+    if (d->m == 0 || d->n == 0 || d->batch == 0)
+        return QAT_OK;
+    if (qat_ref_for(state, d->batch * d->m, d->n * (d->k + 1), gemm_range, (void *)d))
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "ref gemm: out of memory for a row of %lld", (long long)d->n);
     return QAT_OK;
 }

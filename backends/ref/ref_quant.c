@@ -1,6 +1,8 @@
 /* Quantizer kernels: LSQ and BitNet b1.58, forward and backward, exactly as
  * SPEC section 4 writes them (round half to even, float arithmetic in the
- * order written there). */
+ * order written there). Each loop is a range function run by qat_ref_for;
+ * sums over a whole tensor are summed per range, then over the ranges in
+ * order, so they do not depend on the thread count. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -9,30 +11,54 @@
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
+typedef struct rows_of {
+    const float *x;
+    int64_t cols;
+    float *out;
+    double *sums;
+} rows_of;
+
+static int abs_mean_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const rows_of *a = arg;
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
+        double acc = 0.0;
+        for (int64_t c = 0; c < a->cols; c++)
+            acc += fabsf(a->x[r * a->cols + c]);
+        a->out[r] = (float)(acc / (double)a->cols);
+    }
+    return 0;
+}
+
 qat_status qat_ref_abs_mean(void *st, const float *x, int64_t rows, int64_t cols, float *out)
 {
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        double acc = 0.0;
-        for (int64_t c = 0; c < cols; c++)
-            acc += fabsf(x[r * cols + c]);
-        out[r] = (float)(acc / (double)cols);
-    }
+    rows_of a = {.x = x, .cols = cols, .out = out};
+    qat_ref_for(st, rows, cols, abs_mean_range, &a);
     return QAT_OK;
 }
 
-qat_status qat_ref_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, float *y)
+typedef struct lsq {
+    const qat_lsq_desc *d;
+    const float *x, *dy;
+    float *y, *dx, *dstep;
+    float beta, grad_scale;
+    double *partial;   /* per range: step sum, offset sum */
+} lsq;
+
+static int lsq_fwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
+    const lsq *l = arg;
+    const qat_lsq_desc *d = l->d;
     const int64_t cols = d->cols;
-    const float qn = d->qn, qp = d->qp, eps = d->step_eps;
+    const float qn = d->qn, qp = d->qp, eps = d->step_eps, beta = l->beta;
     const int has_offset = d->offset != NULL;
-    const float beta = has_offset ? d->offset[0] : 0.0f;
-#pragma omp parallel for num_threads(qat_ref_team(st, d->rows * cols)) schedule(static)
-    for (int64_t r = 0; r < d->rows; r++) {
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
         const float s = d->per_row ? d->step[r] : d->step[0];
         const float div = s + eps;
-        const float *xr = x + r * cols;
-        float *yr = y + r * cols;
+        const float *xr = l->x + r * cols;
+        float *yr = l->y + r * cols;
         for (int64_t c = 0; c < cols; c++) {
             float v = (has_offset ? xr[c] - beta : xr[c]) / div;
             v = v < qn ? qn : (v > qp ? qp : v);
@@ -40,51 +66,122 @@ qat_status qat_ref_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, floa
             yr[c] = has_offset ? q + beta : q;
         }
     }
+    return 0;
+}
+
+qat_status qat_ref_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, float *y)
+{
+    lsq l = {.d = d, .x = x, .y = y, .beta = d->offset ? d->offset[0] : 0.0f};
+    qat_ref_for(st, d->rows, d->cols, lsq_fwd_range, &l);
     return QAT_OK;
 }
 
-qat_status qat_ref_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
-                           float *dx, float *dstep, float *doffset)
+static int lsq_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
+    const lsq *l = arg;
+    const qat_lsq_desc *d = l->d;
     const int64_t cols = d->cols;
-    const float qn = d->qn, qp = d->qp, eps = d->step_eps;
+    const float qn = d->qn, qp = d->qp, eps = d->step_eps, beta = l->beta;
     const int has_offset = d->offset != NULL;
-    const float beta = has_offset ? d->offset[0] : 0.0f;
     double acc = 0.0, acc_offset = 0.0;
-#pragma omp parallel for num_threads(qat_ref_team(st, d->rows * cols)) schedule(static) \
-    reduction(+ : acc, acc_offset)
-    for (int64_t r = 0; r < d->rows; r++) {
+    for (int64_t r = begin; r < end; r++) {
         const float s = d->per_row ? d->step[r] : d->step[0];
         const float div = s + eps;
         double row_acc = 0.0, row_offset = 0.0;
         for (int64_t c = 0; c < cols; c++) {
             const int64_t i = r * cols + c;
-            float v = (has_offset ? x[i] - beta : x[i]) / div;
-            float g = dy[i];
+            float v = (has_offset ? l->x[i] - beta : l->x[i]) / div;
+            float g = l->dy[i];
             if (v < qn) {
                 row_acc += (double)g * qn;
                 row_offset += g;
-                dx[i] = 0.0f;
+                l->dx[i] = 0.0f;
             } else if (v > qp) {
                 row_acc += (double)g * qp;
                 row_offset += g;
-                dx[i] = 0.0f;
+                l->dx[i] = 0.0f;
             } else {
                 row_acc += (double)g * (qat_round_even_small(v) - v);
-                dx[i] = g;
+                l->dx[i] = g;
             }
         }
         if (d->per_row)
-            dstep[r] += (float)(row_acc * grad_scale);
+            l->dstep[r] += (float)(row_acc * l->grad_scale);
         else
             acc += row_acc;
         acc_offset += row_offset;
     }
+    l->partial[2 * index] = acc;
+    l->partial[2 * index + 1] = acc_offset;
+    return 0;
+}
+
+qat_status qat_ref_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
+                           float *dx, float *dstep, float *doffset)
+{
+    const int64_t ranges = qat_ref_ranges(d->rows, d->cols);
+    double *partial = malloc((size_t)(ranges ? 2 * ranges : 1) * sizeof *partial);
+    if (!partial)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "lsq_bwd: out of memory");
+    lsq l = {.d = d, .x = x, .dy = dy, .dx = dx, .dstep = dstep, .beta = d->offset ? d->offset[0] : 0.0f,
+             .grad_scale = grad_scale, .partial = partial};
+    qat_ref_for(st, d->rows, d->cols, lsq_bwd_range, &l);
+    double acc = 0.0, acc_offset = 0.0;
+    for (int64_t i = 0; i < ranges; i++) {
+        acc += partial[2 * i];
+        acc_offset += partial[2 * i + 1];
+    }
+    free(partial);
     if (!d->per_row)
         dstep[0] += (float)(acc * grad_scale);
-    if (has_offset && doffset)
+    if (d->offset && doffset)
         doffset[0] += (float)(acc_offset * grad_scale);
     return QAT_OK;
+}
+
+static int abs_sum_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const rows_of *a = arg;
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
+        double acc = 0.0;
+        for (int64_t c = 0; c < a->cols; c++)
+            acc += fabsf(a->x[r * a->cols + c]);
+        a->sums[r] = acc;
+    }
+    return 0;
+}
+
+typedef struct ternary {
+    const float *w;
+    int64_t cols;
+    int per_row;
+    float *gamma, *y;
+} ternary;
+
+static int bitnet_weight_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const ternary *t = arg;
+    const int64_t cols = t->cols;
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
+        const float *wr = t->w + r * cols;
+        if (t->per_row) {
+            double acc = 0.0;
+            for (int64_t c = 0; c < cols; c++)
+                acc += fabsf(wr[c]);
+            float m = (float)(acc / (double)cols);
+            t->gamma[r] = m > 1e-5f ? m : 1e-5f;
+        }
+        float g = t->per_row ? t->gamma[r] : t->gamma[0];
+        for (int64_t c = 0; c < cols; c++) {
+            /* clamp(round(v), -1, 1) == round(clamp(v, -1, 1)) */
+            float v = wr[c] / g;
+            v = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
+            t->y[r * cols + c] = qat_round_even_small(v) * g;
+        }
+    }
+    return 0;
 }
 
 qat_status qat_ref_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int64_t cols, int per_row,
@@ -93,16 +190,11 @@ qat_status qat_ref_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int
     if (!per_row) {
         /* Row sums in parallel, then their sum in row order: the same
          * double-precision mean whatever the thread count. */
-        double *row_sums = malloc((size_t)rows * sizeof *row_sums);
+        double *row_sums = malloc((size_t)(rows ? rows : 1) * sizeof *row_sums);
         if (!row_sums)
             return qat_fail(QAT_ERR_OUT_OF_MEMORY, "bitnet_weight_fwd: out of memory");
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            double acc = 0.0;
-            for (int64_t c = 0; c < cols; c++)
-                acc += fabsf(w[r * cols + c]);
-            row_sums[r] = acc;
-        }
+        rows_of a = {.x = w, .cols = cols, .sums = row_sums};
+        qat_ref_for(st, rows, cols, abs_sum_range, &a);
         double acc = 0.0;
         for (int64_t r = 0; r < rows; r++)
             acc += row_sums[r];
@@ -110,35 +202,26 @@ qat_status qat_ref_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int
         float m = (float)(acc / (double)(rows * cols));
         gamma[0] = m > 1e-5f ? m : 1e-5f;
     }
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *wr = w + r * cols;
-        if (per_row) {
-            double acc = 0.0;
-            for (int64_t c = 0; c < cols; c++)
-                acc += fabsf(wr[c]);
-            float m = (float)(acc / (double)cols);
-            gamma[r] = m > 1e-5f ? m : 1e-5f;
-        }
-        float g = per_row ? gamma[r] : gamma[0];
-        for (int64_t c = 0; c < cols; c++) {
-            /* clamp(round(v), -1, 1) == round(clamp(v, -1, 1)) */
-            float v = wr[c] / g;
-            v = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
-            y[r * cols + c] = qat_round_even_small(v) * g;
-        }
-    }
+    ternary t = {w, cols, per_row, gamma, y};
+    qat_ref_for(st, rows, cols, bitnet_weight_range, &t);
     return QAT_OK;
 }
 
-qat_status qat_ref_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_t cols, int bits,
-                                  int symmetric, float *y)
+typedef struct bitnet_act {
+    const float *x;
+    int64_t cols;
+    float qp, lo;
+    float *y;
+} bitnet_act;
+
+static int bitnet_act_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
-    const float qp = (float)((1 << (bits - 1)) - 1);
-    const float lo = symmetric ? -qp : -(float)(1 << (bits - 1));
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * cols;
+    const bitnet_act *b = arg;
+    const int64_t cols = b->cols;
+    const float qp = b->qp, lo = b->lo;
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
+        const float *xr = b->x + r * cols;
         float m = 0.0f;
         for (int64_t c = 0; c < cols; c++)
             m = fabsf(xr[c]) > m ? fabsf(xr[c]) : m;
@@ -146,8 +229,17 @@ qat_status qat_ref_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_
         for (int64_t c = 0; c < cols; c++) {
             float v = xr[c] * qp / m;
             v = v < lo ? lo : (v > qp ? qp : v);
-            y[r * cols + c] = qat_round_even_small(v) * m / qp;
+            b->y[r * cols + c] = qat_round_even_small(v) * m / qp;
         }
     }
+    return 0;
+}
+
+qat_status qat_ref_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_t cols, int bits,
+                                  int symmetric, float *y)
+{
+    const float qp = (float)((1 << (bits - 1)) - 1);
+    bitnet_act b = {x, cols, qp, symmetric ? -qp : -(float)(1 << (bits - 1)), y};
+    qat_ref_for(st, rows, cols, bitnet_act_range, &b);
     return QAT_OK;
 }

@@ -1,17 +1,28 @@
-/* Row-wise kernels: LayerNorm, masked softmax, embeddings, cross-entropy. */
+/* Row-wise kernels: LayerNorm, masked softmax, embeddings, cross-entropy.
+ * Each is a range function (the loop body over [begin, end)) run by
+ * qat_ref_for. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
-qat_status qat_ref_layernorm_fwd(void *st, const float *x, const float *w, const float *b, float eps,
-                                 int64_t rows, int64_t cols, float *y, float *mean, float *rstd)
+typedef struct layernorm {
+    const float *x, *w, *b, *dy, *mean_in, *rstd_in;
+    float eps;
+    int64_t rows, cols;
+    float *y, *mean, *rstd, *dx, *dw, *db;
+} layernorm;
+
+static int layernorm_fwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * cols;
+    const layernorm *l = arg;
+    const int64_t cols = l->cols;
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
+        const float *xr = l->x + r * cols;
         double sum = 0.0;
         for (int64_t c = 0; c < cols; c++)
             sum += xr[c];
@@ -20,69 +31,104 @@ qat_status qat_ref_layernorm_fwd(void *st, const float *x, const float *w, const
         for (int64_t c = 0; c < cols; c++)
             var += ((double)xr[c] - mu) * ((double)xr[c] - mu);
         var /= (double)cols;
-        float m = (float)mu, rs = (float)(1.0 / sqrt(var + (double)eps));
-        mean[r] = m;
-        rstd[r] = rs;
-        float *yr = y + r * cols;
+        float m = (float)mu, rs = (float)(1.0 / sqrt(var + (double)l->eps));
+        l->mean[r] = m;
+        l->rstd[r] = rs;
+        float *yr = l->y + r * cols;
         for (int64_t c = 0; c < cols; c++)
-            yr[c] = (xr[c] - m) * rs * w[c] + b[c];
+            yr[c] = (xr[c] - m) * rs * l->w[c] + l->b[c];
     }
+    return 0;
+}
+
+qat_status qat_ref_layernorm_fwd(void *st, const float *x, const float *w, const float *b, float eps,
+                                 int64_t rows, int64_t cols, float *y, float *mean, float *rstd)
+{
+    layernorm l = {.x = x, .w = w, .b = b, .eps = eps, .rows = rows, .cols = cols, .y = y, .mean = mean,
+                   .rstd = rstd};
+    qat_ref_for(st, rows, cols, layernorm_fwd_range, &l);
     return QAT_OK;
+}
+
+/* Parameter gradients: each range owns a block of columns and walks the
+ * rows in order (contiguous reads, a fixed summation order). */
+enum { LN_BLOCK = 128 };
+
+static int layernorm_params_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const layernorm *l = arg;
+    const int64_t cols = l->cols;
+    (void)index;
+    for (int64_t b = begin; b < end; b++) {
+        const int64_t c0 = b * LN_BLOCK, c1 = c0 + LN_BLOCK < cols ? c0 + LN_BLOCK : cols;
+        double gw[LN_BLOCK] = {0}, gb[LN_BLOCK] = {0};
+        for (int64_t r = 0; r < l->rows; r++) {
+            const float *xr = l->x + r * cols, *dyr = l->dy + r * cols;
+            for (int64_t c = c0; c < c1; c++) {
+                float xhat = (xr[c] - l->mean_in[r]) * l->rstd_in[r];
+                gw[c - c0] += (double)dyr[c] * xhat;
+                gb[c - c0] += dyr[c];
+            }
+        }
+        for (int64_t c = c0; c < c1; c++) {
+            l->dw[c] += (float)gw[c - c0];
+            l->db[c] += (float)gb[c - c0];
+        }
+    }
+    return 0;
+}
+
+static int layernorm_input_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const layernorm *l = arg;
+    const int64_t cols = l->cols;
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
+        const float *dyr = l->dy + r * cols, *xr = l->x + r * cols;
+        const float mean = l->mean_in[r], rstd = l->rstd_in[r];
+        double sum_g = 0.0, sum_gx = 0.0;
+        for (int64_t c = 0; c < cols; c++) {
+            float xhat = (xr[c] - mean) * rstd;
+            float g = dyr[c] * l->w[c];
+            sum_g += g;
+            sum_gx += (double)g * xhat;
+        }
+        float mg = (float)(sum_g / (double)cols), mgx = (float)(sum_gx / (double)cols);
+        float *dxr = l->dx + r * cols;
+        for (int64_t c = 0; c < cols; c++) {
+            float xhat = (xr[c] - mean) * rstd;
+            dxr[c] = rstd * (dyr[c] * l->w[c] - mg - xhat * mgx);
+        }
+    }
+    return 0;
 }
 
 qat_status qat_ref_layernorm_bwd(void *st, const float *dy, const float *x, const float *w,
                                  const float *mean, const float *rstd, int64_t rows, int64_t cols,
                                  float *dx, float *dw, float *db)
 {
-    /* Parameter gradients: each thread owns a block of columns and walks
-     * the rows in order (contiguous reads, a fixed summation order). */
-    enum { BLOCK = 128 };
-    const int64_t blocks = (cols + BLOCK - 1) / BLOCK;
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t b = 0; b < blocks; b++) {
-        const int64_t c0 = b * BLOCK, c1 = c0 + BLOCK < cols ? c0 + BLOCK : cols;
-        double gw[BLOCK] = {0}, gb[BLOCK] = {0};
-        for (int64_t r = 0; r < rows; r++) {
-            const float *xr = x + r * cols, *dyr = dy + r * cols;
-            for (int64_t c = c0; c < c1; c++) {
-                float xhat = (xr[c] - mean[r]) * rstd[r];
-                gw[c - c0] += (double)dyr[c] * xhat;
-                gb[c - c0] += dyr[c];
-            }
-        }
-        for (int64_t c = c0; c < c1; c++) {
-            dw[c] += (float)gw[c - c0];
-            db[c] += (float)gb[c - c0];
-        }
-    }
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *dyr = dy + r * cols, *xr = x + r * cols;
-        double sum_g = 0.0, sum_gx = 0.0;
-        for (int64_t c = 0; c < cols; c++) {
-            float xhat = (xr[c] - mean[r]) * rstd[r];
-            float g = dyr[c] * w[c];
-            sum_g += g;
-            sum_gx += (double)g * xhat;
-        }
-        float mg = (float)(sum_g / (double)cols), mgx = (float)(sum_gx / (double)cols);
-        float *dxr = dx + r * cols;
-        for (int64_t c = 0; c < cols; c++) {
-            float xhat = (xr[c] - mean[r]) * rstd[r];
-            dxr[c] = rstd[r] * (dyr[c] * w[c] - mg - xhat * mgx);
-        }
-    }
+    layernorm l = {.x = x, .w = w, .dy = dy, .mean_in = mean, .rstd_in = rstd, .rows = rows, .cols = cols,
+                   .dx = dx, .dw = dw, .db = db};
+    qat_ref_for(st, (cols + LN_BLOCK - 1) / LN_BLOCK, rows * LN_BLOCK, layernorm_params_range, &l);
+    qat_ref_for(st, rows, cols, layernorm_input_range, &l);
     return QAT_OK;
 }
 
-qat_status qat_ref_softmax_fwd(void *st, float *scores, const float *key_bias, int64_t batch,
-                               int64_t heads, int64_t lq, int64_t lk)
+typedef struct softmax {
+    float *scores;
+    const float *key_bias, *dp, *p;
+    int64_t rows_per_batch, cols;
+    float *ds;
+} softmax;
+
+static int softmax_fwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
-    const int64_t rows = batch * heads * lq;
-#pragma omp parallel for num_threads(qat_ref_team(st, batch * heads * lq * lk)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        float *s = scores + r * lk;
-        const float *kb = key_bias ? key_bias + (r / (heads * lq)) * lk : NULL;
+    const softmax *sm = arg;
+    const int64_t lk = sm->cols;
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
+        float *s = sm->scores + r * lk;
+        const float *kb = sm->key_bias ? sm->key_bias + (r / sm->rows_per_batch) * lk : NULL;
         float mx = -INFINITY;
         for (int64_t j = 0; j < lk; j++) {
             if (kb)
@@ -98,52 +144,94 @@ qat_status qat_ref_softmax_fwd(void *st, float *scores, const float *key_bias, i
         for (int64_t j = 0; j < lk; j++)
             s[j] *= inv;
     }
+    return 0;
+}
+
+qat_status qat_ref_softmax_fwd(void *st, float *scores, const float *key_bias, int64_t batch,
+                               int64_t heads, int64_t lq, int64_t lk)
+{
+    softmax sm = {.scores = scores, .key_bias = key_bias, .rows_per_batch = heads * lq, .cols = lk};
+    qat_ref_for(st, batch * heads * lq, lk, softmax_fwd_range, &sm);
     return QAT_OK;
+}
+
+static int softmax_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const softmax *sm = arg;
+    const int64_t cols = sm->cols;
+    (void)index;
+    for (int64_t r = begin; r < end; r++) {
+        const float *dpr = sm->dp + r * cols, *pr = sm->p + r * cols;
+        double dot = 0.0;
+        for (int64_t j = 0; j < cols; j++)
+            dot += (double)dpr[j] * pr[j];
+        float d = (float)dot;
+        float *dsr = sm->ds + r * cols;
+        for (int64_t j = 0; j < cols; j++)
+            dsr[j] = pr[j] * (dpr[j] - d);
+    }
+    return 0;
 }
 
 qat_status qat_ref_softmax_bwd(void *st, const float *dp, const float *p, int64_t rows, int64_t cols,
                                float *ds)
 {
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * cols)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *dpr = dp + r * cols, *pr = p + r * cols;
-        double dot = 0.0;
-        for (int64_t j = 0; j < cols; j++)
-            dot += (double)dpr[j] * pr[j];
-        float d = (float)dot;
-        float *dsr = ds + r * cols;
-        for (int64_t j = 0; j < cols; j++)
-            dsr[j] = pr[j] * (dpr[j] - d);
-    }
+    softmax sm = {.dp = dp, .p = p, .cols = cols, .ds = ds};
+    qat_ref_for(st, rows, cols, softmax_bwd_range, &sm);
     return QAT_OK;
 }
 
-qat_status qat_ref_embedding_fwd(void *st, const float *table, const int32_t *ids, int64_t n,
-                                 int64_t dim, float *out, int accumulate)
+typedef struct embedding {
+    const float *table, *dy;
+    const int32_t *ids;
+    int64_t n, dim;
+    float *out;
+    int accumulate;
+} embedding;
+
+static int embedding_fwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
-#pragma omp parallel for num_threads(qat_ref_team(st, n * dim)) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        const float *row = table + (int64_t)ids[i] * dim;
-        float *o = out + i * dim;
-        if (accumulate)
+    const embedding *e = arg;
+    const int64_t dim = e->dim;
+    (void)index;
+    for (int64_t i = begin; i < end; i++) {
+        const float *row = e->table + (int64_t)e->ids[i] * dim;
+        float *o = e->out + i * dim;
+        if (e->accumulate)
             for (int64_t c = 0; c < dim; c++)
                 o[c] += row[c];
         else
             memcpy(o, row, (size_t)dim * sizeof(float));
     }
+    return 0;
+}
+
+qat_status qat_ref_embedding_fwd(void *st, const float *table, const int32_t *ids, int64_t n,
+                                 int64_t dim, float *out, int accumulate)
+{
+    embedding e = {.table = table, .ids = ids, .n = n, .dim = dim, .out = out, .accumulate = accumulate};
+    qat_ref_for(st, n, dim, embedding_fwd_range, &e);
     return QAT_OK;
+}
+
+/* Columns [begin, end) of the table, each summed over the tokens in order:
+ * each table entry is summed by one range, whatever the thread count. */
+static int embedding_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const embedding *e = arg;
+    (void)index;
+    for (int64_t c = begin; c < end; c++)
+        for (int64_t i = 0; i < e->n; i++)
+            e->out[(int64_t)e->ids[i] * e->dim + c] += e->dy[i * e->dim + c];
+    return 0;
 }
 
 qat_status qat_ref_embedding_bwd(void *st, const float *dy, const int32_t *ids, int64_t n, int64_t dim,
                                  int64_t vocab, float *dtable)
 {
     (void)vocab;
-    /* Split by column so each table entry is summed by one thread, in
-     * token order: deterministic whatever the thread count. */
-#pragma omp parallel for num_threads(qat_ref_team(st, n * dim)) schedule(static)
-    for (int64_t c = 0; c < dim; c++)
-        for (int64_t i = 0; i < n; i++)
-            dtable[(int64_t)ids[i] * dim + c] += dy[i * dim + c];
+    embedding e = {.dy = dy, .ids = ids, .n = n, .dim = dim, .out = dtable};
+    qat_ref_for(st, dim, n, embedding_bwd_range, &e);
     return QAT_OK;
 }
 
@@ -157,15 +245,24 @@ qat_status qat_ref_zero_rows_where(void *st, float *x, const int32_t *ids, int64
     return QAT_OK;
 }
 
-qat_status qat_ref_cross_entropy(void *st, const float *logits, const int32_t *labels, int64_t rows,
-                                 int64_t classes, float scale, float *loss, float *dlogits)
+typedef struct cross_entropy {
+    const float *logits;
+    const int32_t *labels;
+    int64_t classes;
+    float scale;
+    float *dlogits;
+    double *partial; /* per range: the sum of its rows' losses */
+} cross_entropy;
+
+static int cross_entropy_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
+    const cross_entropy *ce = arg;
+    const int64_t classes = ce->classes;
     double total = 0.0;
-#pragma omp parallel for num_threads(qat_ref_team(st, rows * classes)) schedule(static) reduction(+ : total)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *z = logits + r * classes;
-        float *dz = dlogits ? dlogits + r * classes : NULL;
-        int32_t label = labels[r];
+    for (int64_t r = begin; r < end; r++) {
+        const float *z = ce->logits + r * classes;
+        float *dz = ce->dlogits ? ce->dlogits + r * classes : NULL;
+        int32_t label = ce->labels[r];
         if (label < 0) {
             if (dz)
                 memset(dz, 0, (size_t)classes * sizeof(float));
@@ -181,12 +278,29 @@ qat_status qat_ref_cross_entropy(void *st, const float *logits, const int32_t *l
         total += log_sum - z[label];
         if (dz) {
             for (int64_t j = 0; j < classes; j++)
-                dz[j] = scale * (float)exp((double)z[j] - log_sum);
-            dz[label] -= scale;
+                dz[j] = ce->scale * (float)exp((double)z[j] - log_sum);
+            dz[label] -= ce->scale;
         }
     }
-    /* A fixed-order final sum would need per-row storage; the reduction
-     * tree of OpenMP's static schedule is fixed for a given thread count. */
+    ce->partial[index] = total;
+    return 0;
+}
+
+qat_status qat_ref_cross_entropy(void *st, const float *logits, const int32_t *labels, int64_t rows,
+                                 int64_t classes, float scale, float *loss, float *dlogits)
+{
+    /* Rows' losses summed per range, then the ranges in order: the same
+     * total whatever the thread count. */
+    const int64_t ranges = qat_ref_ranges(rows, classes);
+    double *partial = malloc((size_t)(ranges ? ranges : 1) * sizeof *partial);
+    if (!partial)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "cross_entropy: out of memory");
+    cross_entropy ce = {logits, labels, classes, scale, dlogits, partial};
+    qat_ref_for(st, rows, classes, cross_entropy_range, &ce);
+    double total = 0.0;
+    for (int64_t i = 0; i < ranges; i++)
+        total += partial[i];
+    free(partial);
     *loss = (float)(total * scale);
     return QAT_OK;
 }

@@ -2,16 +2,18 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 #define QAT_MAX_THREADS 1024
 
+/* "All cores" means the CPUs this process may run on: a job given two
+ * CPUs of a node by SLURM or taskset gets two threads, not one per core
+ * of the node. */
 static int online_cores(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : (n > QAT_MAX_THREADS ? QAT_MAX_THREADS : (int)n);
+    return qat_usable_cpus(QAT_MAX_THREADS);
 }
 
 qat_status qat_context_backend_error(const qat_context *ctx, qat_status status,
