@@ -1,6 +1,6 @@
 """One training step (forward + backward) of a CamemBERT-base-shaped encoder
 on one GPU: libqat's "cuda" backend vs PyTorch eager (transformers'
-RobertaForMaskedLM / RobertaForTokenClassification with the SPEC quantizers
+RobertaForMaskedLM / RobertaForTokenClassification with the quantizers of docs/method.md
 of tests/model/reference.py, the same math), for FP32 and E6W1.58A6, at
 batch 32 x seq 512 and 128 by default.
 

@@ -2,7 +2,7 @@
 a token-classification head, side by side in one process:
 
   libqat (cpu backend)  vs  PyTorch eager (transformers' RobertaForTokenClassification
-  with the SPEC quantizers of tests/model/reference.py, the same math)
+  with the quantizers of docs/method.md of tests/model/reference.py, the same math)
   and the GEMM roofline: the step's GEMM FLOPs at the throughput oneDNN's
   sgemm reaches on the same shapes, measured in the same run.
 

@@ -60,7 +60,7 @@ with libqat.PackedModel(packed_path) as packed:
     same = np.argmax(packed.forward(ids, mask), -1) == np.argmax(trained.forward(ids, mask), -1)
     print("packed model:", packed.quant, "same tags as the float model:", bool(same.all()))
 
-# %% 7. What the config costs (SPEC section 8)
+# %% 7. What the config costs (docs/method.md section 8)
 size, bitops = libqat.estimate(os.path.join(data, "model", "config.json"), "E6W1.58A6", 32)
 fp_size, fp_bitops = libqat.estimate(os.path.join(data, "model", "config.json"), "FP32", 32)
 print(f"E6W1.58A6: {size / 1e6:.3f} MB ({fp_size / size:.1f}x smaller), {bitops / 1e9:.3f} GBitOPs "

@@ -1,5 +1,5 @@
 /* Quantizer kernels: LSQ and BitNet b1.58, forward and backward, exactly as
- * SPEC section 4 writes them (round half to even, float arithmetic in the
+ * docs/method.md section 4 writes them (round half to even, float arithmetic in the
  * order written there). Each loop is a range function run by qat_ref_for;
  * sums over a whole tensor are summed per range, then over the ranges in
  * order, so they do not depend on the thread count. */

@@ -1,4 +1,4 @@
-/* qat estimate: footprint and BitOPs of SPEC section 8 (the study's Table I). */
+/* qat estimate: footprint and BitOPs of docs/method.md section 8 (the study's Table I). */
 #include <stdio.h>
 
 #include "commands.h"

@@ -115,7 +115,8 @@ int qat_cli_train(int argc, char **argv)
         {.name = "--config", .type = QAT_CLI_CUSTOM, .parse = parse_config, .to.user = &a, .value_name = "FILE",
          .flags = QAT_CLI_FIRST | QAT_CLI_NO_KEY,
          .help = "YAML or JSON whose keys are these options' names (model, steps, micro_batch, dapt_dir, "
-                 "heldout_sequences...) and, instead of quant, SPEC's block: quantization: {name, embedding_quant: "
+                 "heldout_sequences...) and, instead of quant, the block of docs/method.md section 2: "
+                 "quantization: {name, embedding_quant: "
                  "{algo, bits}, weight_quant: {...}, activation_quant: {...}}; a name that disagrees with the "
                  "content is refused. Options on the command line override the file"},
         QAT_CLI_RUN_INPUT_ROWS(&a.o.run),

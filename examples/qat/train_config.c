@@ -14,7 +14,7 @@ static int fail(const char *path, const char *key, const char *why)
     return 1;
 }
 
-/* One class of SPEC section 2's quantization block into cfg. */
+/* One class of docs/method.md section 2's quantization block into cfg. */
 static int class_from(json_object *spec, qat_quant_config *cfg, qat_tensor_class cls, const char *path,
                       const char *key)
 {
@@ -53,7 +53,7 @@ static int class_from(json_object *spec, qat_quant_config *cfg, qat_tensor_class
     return 0;
 }
 
-/* The switches of SPEC section 10, one key each, and `profile` (set first;
+/* The switches of docs/method.md section 10, one key each, and `profile` (set first;
  * the keys then override it). Values name the behaviour. */
 static const struct {
     const char *key;
@@ -109,7 +109,7 @@ static const char *notation_in(const char *name)
     return NULL;
 }
 
-/* SPEC section 2's block: the config's content decides; a name that
+/* docs/method.md section 2's block: the config's content decides; a name that
  * disagrees with it is refused, showing both. */
 static int quantization_from(json_object *q, const char *path, char *out, size_t cap)
 {

@@ -1,5 +1,5 @@
 /* `qat train --config FILE`: the run described in YAML or JSON, with the
- * quantization block of SPEC section 2; the keys are qat train's flags. */
+ * quantization block of docs/method.md section 2; the keys are qat train's flags. */
 #ifndef QAT_CLI_TRAIN_CONFIG_H
 #define QAT_CLI_TRAIN_CONFIG_H
 
@@ -15,7 +15,7 @@ typedef struct train_config {
 /* Sets the options of qat train's table (spec) from the file's keys: each
  * flag's name without its dashes and with '_' for '-' (steps, micro_batch,
  * dapt_dir, heldout_sequences...), values checked as the flags' are; and
- * SPEC section 2's quantization block, whose canonical ExWyAz string goes
+ * docs/method.md section 2's quantization block, whose canonical ExWyAz string goes
  * to *quant. Returns 0, or prints why and returns nonzero. */
 int train_config_load(const char *path, const qat_cli_spec *spec, train_config *c, const char **quant);
 void train_config_free(train_config *c);

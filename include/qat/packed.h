@@ -1,6 +1,6 @@
 /*
  * libqat — packed low-bit models: export, load, integer CPU inference, and
- * the footprint / BitOPs estimate of SPEC section 8.
+ * the footprint / BitOPs estimate of docs/method.md section 8.
  *
  * A packed model file (.qatp, docs/formats.md "Packed model (.qatp)") holds
  * the model config, the quant config, the tokenizer's source file(s), the
@@ -125,7 +125,7 @@ QAT_API qat_status qat_packed_model_forward(qat_packed_model *model, const int32
 QAT_API qat_status qat_packed_model_logits_size(const qat_packed_model *model, int64_t batch,
                                                 int64_t seq_len, size_t *count);
 
-/* ---- Footprint and BitOPs (SPEC section 8) -------------------------------- */
+/* ---- Footprint and BitOPs (docs/method.md section 8) -------------------------------- */
 
 /* For the encoder described by a config.json and a quant config (ExWyAz
  * string; NULL or "FP32" = float): *size_bytes = stored bits / 8 of every

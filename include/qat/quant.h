@@ -106,7 +106,7 @@ QAT_API qat_status qat_quant_config_to_string(const qat_quant_config *cfg,
                                               char *buffer, size_t capacity,
                                               size_t *needed);
 
-/* Switches that are not per class (SPEC section 10). Value 0 is always the
+/* Switches that are not per class (docs/method.md section 10). Value 0 is always the
  * paper's behaviour. A switch that cannot change anything for a config
  * (the activation range without BitNet activations, ...) is kept but
  * ignored by to_string, equal and training. */

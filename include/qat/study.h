@@ -38,7 +38,7 @@ typedef enum qat_plan {
     QAT_PLAN_SHARED_PREFIX = 1   /* fine-tune from a snapshot of one shared DAPT run (qat_dapt_run; the seed code) */
 } qat_plan;
 
-/* Adaptive alpha (SPEC section 11): DAPT evaluates the MLM loss on held-out
+/* Adaptive alpha (docs/method.md section 11): DAPT evaluates the MLM loss on held-out
  * corpus sequences (a seeded split, masked once) every eval_every steps and
  * stops when patience evaluations in a row did not improve on the best by
  * more than min_delta; fine-tuning gets the rest of total_steps. DAPT's
@@ -108,7 +108,7 @@ QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *options, uint
  * results are in out_dir/results.json. */
 QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options *options, double *test_f1);
 
-/* ---- Shared-prefix DAPT (the seed code's plan, SPEC section 10) -------- */
+/* ---- Shared-prefix DAPT (the seed code's plan, docs/method.md section 10) -------- */
 
 #define QAT_DAPT_OPTIONS_VERSION 2
 

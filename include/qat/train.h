@@ -21,7 +21,7 @@ extern "C" {
 #define QAT_TRAIN_OPTIONS_VERSION 1
 
 /* Optimisation settings; qat_train_options_init sets the study's defaults
- * (SPEC section 6). */
+ * (docs/method.md section 6). */
 typedef struct qat_train_options {
     uint32_t version;           /* QAT_TRAIN_OPTIONS_VERSION */
     double learning_rate;       /* 5e-6 */

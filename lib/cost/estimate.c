@@ -1,4 +1,4 @@
-/* Footprint and BitOPs of SPEC section 8 (the study's Table I) for a
+/* Footprint and BitOPs of docs/method.md section 8 (the study's Table I) for a
  * config.json and a quant config. */
 #include <string.h>
 

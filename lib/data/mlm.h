@@ -1,4 +1,4 @@
-/* Masked-LM corruption as SPEC section 6 and HF's
+/* Masked-LM corruption as docs/method.md section 6 and HF's
  * DataCollatorForLanguageModeling: each non-special token is chosen with
  * probability 0.15; a chosen token becomes <mask> with probability 0.8, a
  * uniformly random id of the vocabulary (HF draws over the whole

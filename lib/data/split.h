@@ -1,6 +1,6 @@
 /* Train/validation/test splits for data sets that come without them.
  *
- * Sizes (SPEC section 7, the seed's "statistical rigor" rule): each
+ * Sizes (docs/method.md section 7, the seed's "statistical rigor" rule): each
  * evaluation split gets n = ceil((z / k)^2) examples (z = 5, k = 0.05:
  * 10 000) when the data holds more than 1.2 x 2n examples; otherwise the
  * 70/10/20 ratios (validation = floor(N / 10), test = floor(N / 5), train =

@@ -1,4 +1,4 @@
-/* The encoder's structure, once (encoder_walk.h): SPEC section 5's
+/* The encoder's structure, once (encoder_walk.h): docs/method.md section 5's
  * post-LN layers and heads as a sequence of hook calls. */
 #include "model/encoder_walk.h"
 

@@ -1,4 +1,4 @@
-/* The forward pass: embeddings, encoder layers, heads (SPEC section 5),
+/* The forward pass: embeddings, encoder layers, heads (docs/method.md section 5),
  * with the quantizers of section 3 in the loop. Shapes in comments:
  * N = batch * seq tokens, H hidden, I intermediate, NH heads, dh = H / NH. */
 #include <math.h>

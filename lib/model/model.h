@@ -23,7 +23,7 @@ typedef struct qat_param {
                             loaded or set); shared by every user of it */
 } qat_param;
 
-/* One quantizer use (SPEC section 3: one instance per tensor; with per-
+/* One quantizer use (docs/method.md section 3: one instance per tensor; with per-
  * class sharing, every use of a class points at the same parameters). */
 typedef struct qat_quantizer {
     qat_class_quant cfg;

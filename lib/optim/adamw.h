@@ -15,7 +15,7 @@
 
 typedef struct qat_optim_adamw_hparams {
     double beta1;        /* 0.9  */
-    double beta2;        /* 0.98 (SPEC section 6; torch's default is 0.999) */
+    double beta2;        /* 0.98 (docs/method.md section 6; torch's default is 0.999) */
     double eps;          /* 1e-8 */
     double weight_decay; /* 0.01, applied only to groups with decay on */
 } qat_optim_adamw_hparams;

@@ -22,7 +22,7 @@ typedef struct qat_optim_schedule {
 } qat_optim_schedule;
 
 /* warmup = ceil(total_steps * warmup_ratio), as TrainingArguments'
- * get_warmup_steps; the SPEC's default ratio is 0.1 (per phase). */
+ * get_warmup_steps; the docs/method.md default ratio is 0.1 (per phase). */
 qat_status qat_optim_schedule_init(qat_optim_schedule *s, double base_lr, int64_t total_steps,
                                    double warmup_ratio);
 /* Explicit warm-up steps (0 <= warmup_steps). */

@@ -2,7 +2,7 @@
  * Packed low-bit inference: the integer kernels (internal API, hidden).
  *
  * The contract (docs/packed-kernels.md): for a linear layer y = x W^T + b
- * whose weights and inputs go through the fake quantizers of SPEC section 4,
+ * whose weights and inputs go through the fake quantizers of docs/method.md section 4,
  *
  *     qw = weight codes (signed), sw = weight scale (per tensor or per row)
  *     qa = activation codes (signed int8), sa = activation scale (per token)

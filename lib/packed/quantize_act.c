@@ -190,7 +190,7 @@ static qat_status quantize_tokens(const qat_packed_kernel *k, const float *x, in
         switch (q->kind) {
         case ACT_BITNET:
             m = m > 1e-5f ? m : 1e-5f;
-            /* x * Qp / m in this order, as SPEC section 4 and the fake
+            /* x * Qp / m in this order, as docs/method.md section 4 and the fake
              * quantizer write it (not x * (Qp / m), which rounds apart). */
             a->row_sum[t] = quant(xr, a->in, q->qp, m, q->qn, q->qp, codes);
             a->scale[t] = m / q->qp;

@@ -1,4 +1,4 @@
-/* Adaptive alpha (SPEC section 11): the DAPT phase evaluates the held-out
+/* Adaptive alpha (docs/method.md section 11): the DAPT phase evaluates the held-out
  * MLM loss every `eval_every` steps and stops once `patience` evaluations
  * in a row have not improved on the best loss so far by more than
  * `min_delta` (Keras EarlyStopping semantics: an evaluation improves when

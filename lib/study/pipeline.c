@@ -1,4 +1,4 @@
-/* The study's protocol (SPEC sections 1, 6, 7): B_DAPT = alpha * B_total
+/* The study's protocol (docs/method.md sections 1, 6, 7): B_DAPT = alpha * B_total
  * steps of masked-LM on the corpus, then B_FT = B_total - B_DAPT steps of
  * token classification, quantizers active throughout, each phase with its
  * own AdamW and schedule; then evaluation. Every phase checkpoints and
@@ -114,7 +114,7 @@ static qat_status load_task(run *r)
             QAT_TRY(qat_task_set_encode(r->files[i], NULL, 0, r->labels, r->tok, max_len, &r->sets[i]));
         return QAT_OK;
     }
-    /* No ready split: the seeded 70/10/20 (or z/k) split of SPEC section 7. */
+    /* No ready split: the seeded 70/10/20 (or z/k) split of docs/method.md section 7. */
     size_t n = qat_data_conll_sentence_count(r->files[0]);
     qat_data_split plan;
     QAT_TRY(qat_data_split_plan(n, 0, 0, &plan));

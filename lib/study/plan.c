@@ -309,7 +309,7 @@ void qat_plan_results_add(json_object *r, const qat_pipeline_options *o, int64_t
 
 json_object *qat_plan_splits_json(size_t n_train, size_t n_eval, size_t n_test, int from_files)
 {
-    const double k = 0.05, z = 5.0; /* SPEC section 7's defaults */
+    const double k = 0.05, z = 5.0; /* docs/method.md section 7's defaults */
     const char *rule = "files";
     if (!from_files) {
         qat_data_split plan;

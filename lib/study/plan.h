@@ -1,7 +1,7 @@
 /* The plans of a pipeline run (docs/training.md, "Plans"): where its DAPT
  * comes from (its own, per alpha; a shared run's snapshot; its own with
  * adaptive stopping) and what results.json records about it, plus the
- * achieved-sigma report of the evaluation splits (SPEC section 7). */
+ * achieved-sigma report of the evaluation splits (docs/method.md section 7). */
 #ifndef QAT_LIB_TRAIN_PLAN_H
 #define QAT_LIB_TRAIN_PLAN_H
 

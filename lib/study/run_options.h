@@ -7,7 +7,7 @@
 #include "qat/study.h"
 #include "study/energy.h"
 
-/* The study's defaults (SPEC section 6): B_total 30000, sequences of 512,
+/* The study's defaults (docs/method.md section 6): B_total 30000, sequences of 512,
  * seed 42, the optimiser's and adaptive alpha's defaults. */
 qat_status qat_run_options_defaults(qat_run_options *r);
 

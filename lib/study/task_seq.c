@@ -66,7 +66,7 @@ qat_status qat_task_sets_load_seq(const char *const paths[3], uint64_t seed, con
         for (int i = 0; st == QAT_OK && i < 3; i++)
             st = qat_task_set_encode_seq(files[i], NULL, 0, *labels, tok, max_len, &sets[i]);
     } else if (st == QAT_OK) {
-        /* No ready split: the seeded split of SPEC section 7, as for CoNLL. */
+        /* No ready split: the seeded split of docs/method.md section 7, as for CoNLL. */
         size_t n = qat_data_seqcls_count(files[0]);
         qat_data_split plan = {0};
         size_t *order = malloc(n * sizeof *order);

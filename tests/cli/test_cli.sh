@@ -1,6 +1,6 @@
 #!/bin/sh
 # The qat CLI as a user drives it: help, quant configs, a training run from a
-# YAML file (SPEC section 2's quantization block), a name that lies about its
+# YAML file (docs/method.md section 2's quantization block), a name that lies about its
 # content, evaluation of the saved model, and clear failures.
 # usage: test_cli.sh QAT DEMO_DIR
 set -u

@@ -124,7 +124,7 @@ def main() -> None:
                          case(arch, "sequence-classification", config, True, seed, ignore_one=i == 1))
             names.append(name)
             seed += 1
-    # Quantizer variants (SPEC sections 10-11): the seed code's profile and
+    # Quantizer variants (docs/method.md sections 10-11): the seed code's profile and
     # each of its switches, LSQ+ activations, per-channel LSQ weights.
     for arch in ("roberta", "bert"):
         for task in ("mlm", "token-classification"):

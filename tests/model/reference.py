@@ -1,5 +1,5 @@
 """PyTorch reference of libqat's encoder: Hugging Face's own RoBERTa/BERT
-classes with the quantizers of SPEC section 4 patched in, written the way the
+classes with the quantizers of docs/method.md section 4 patched in, written the way the
 study's paper defines them (LSQ with the step gradient scaled by g, BitNet
 b1.58 absmean ternary weights and per-token absmax activations, both with the
 straight-through estimator)."""
@@ -18,7 +18,7 @@ SWITCHES = ("shared", "frozen-step", "symmetric", "mlm-head")
 
 
 def parse_config(text: str) -> dict:
-    """The ExWyAz notation of SPEC sections 2 and 10, written independently of
+    """The ExWyAz notation of docs/method.md sections 2 and 10, written independently of
     the C parser: {'E'|'W'|'A': None or {'algo': 'lsq'|'lsq+'|'bitnet', 'bits',
     'gran': 'tensor'|'row'|'token'}, 'switches': set of SWITCHES}.
     'E6W1.58A6' -> W bitnet (2 bits) per tensor, A bitnet per token;
@@ -72,9 +72,9 @@ def _round_ste(v: torch.Tensor) -> torch.Tensor:
 
 
 class LsqQuantizer(nn.Module):
-    """LSQ (Esser et al. 2020), signed, as SPEC section 4; per tensor or one
+    """LSQ (Esser et al. 2020), signed, as docs/method.md section 4; per tensor or one
     step per output row (per-channel, g = 1 / sqrt(in_features * Qp)).
-    frozen: the seed code's variant (SPEC section 10): the step never
+    frozen: the seed code's variant (docs/method.md section 10): the step never
     learns, the input gradient passes everywhere, x / (s + 1e-8)."""
 
     def __init__(self, bits: int, rows: int = 0, frozen: bool = False):
@@ -276,8 +276,8 @@ def _replace(root: nn.Module, path: str, make) -> None:
 
 def quantize_model(model: nn.Module, config: str) -> nn.Module:
     """Patches the six linears of every encoder layer and the embedding
-    tables in place; heads stay in float (SPEC section 3), except the MLM
-    head's dense layer and decoder under the 'mlm-head' switch (SPEC 10)."""
+    tables in place; heads stay in float (docs/method.md section 3), except the MLM
+    head's dense layer and decoder under the 'mlm-head' switch (docs/method.md section 10)."""
     cfg = parse_config(config)
     base = model.base_model
     quantizers = Quantizers(cfg, base)

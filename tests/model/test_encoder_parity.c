@@ -1,4 +1,4 @@
-/* The encoder against transformers' own RoBERTa/BERT classes with the SPEC's
+/* The encoder against transformers' own RoBERTa/BERT classes with the docs/method.md
  * quantizers (gen_golden.py): logits, loss and every gradient, for every
  * study config, every head (MLM, token and sequence classification), both
  * architectures, on every CPU backend. */

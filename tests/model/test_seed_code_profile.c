@@ -1,4 +1,4 @@
-/* The seed code's profile in training (SPEC section 10): one quantizer per
+/* The seed code's profile in training (docs/method.md section 10): one quantizer per
  * class shared by every layer, initialised on the first tensor it sees in
  * forward order, and steps that a DAPT step leaves bit-identical. */
 #include <math.h>

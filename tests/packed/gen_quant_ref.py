@@ -2,7 +2,7 @@
 """PyTorch reference for the packed path's quantizers (torch 1.13).
 
 Writes the codes and scales that the BitNet b1.58 and LSQ fake quantizers of
-SPEC section 4 give on random and adversarial tensors; test_packed_torch.c
+docs/method.md section 4 give on random and adversarial tensors; test_packed_torch.c
 checks that lib/packed produces identical codes and scales. torch.round
 rounds half to even, as nearbyintf does.
 

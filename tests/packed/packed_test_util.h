@@ -1,5 +1,5 @@
 /* Shared by the packed suites: an independent fake-quant reference written
- * straight from SPEC section 4 (not calling lib/packed), input generators
+ * straight from docs/method.md section 4 (not calling lib/packed), input generators
  * with adversarial values, and the ISA list. Header-only (static). */
 #ifndef QAT_PACKED_TEST_UTIL_H
 #define QAT_PACKED_TEST_UTIL_H

@@ -32,7 +32,7 @@ tasks:
 training: {total_steps: $B, batch: 4, lr: 0.003, seq_len: 32}
 EOG
 
-# --- the plan's cost, from SPEC/docs formulas (python's round = llround here: no .5 ties)
+# --- the plan's cost, from docs/method.md's formulas (python's round = llround here: no .5 ties)
 read -r sched shared_dapt per_dapt ft <<< "$(py "
 B=$B; alphas=[0.25, 0.5]; amax=0.9; configs=2
 sched=max(round(a*B) for a in alphas+[amax])

@@ -265,7 +265,7 @@ START_TEST(table1_costs)
     char p[256];
     snprintf(p, sizeof p, "%s/out/table1.md", root);
     char *md = slurp(p);
-    /* SPEC section 8, by hand: embeddings at E bits, linear weights at W
+    /* docs/method.md section 8, by hand: embeddings at E bits, linear weights at W
      * bits, biases and LayerNorms at 32; BitOPs = W * A * |W| * tokens. */
     const double emb = (double)(V + P + T) * H, lin = (double)L * (4 * H * H + 2 * H * I);
     const double flt = 2.0 * H + L * (5.0 * H + I) + L * 4.0 * H;

@@ -88,7 +88,7 @@ class QuantConfig(Handle):
     """A parsed ExWyAz quant config: QuantConfig('E6W1.58A6'),
     QuantConfig('E6W1.58A6@seed-code'), QuantConfig('E8W4(row)A8(lsq+)').
 
-    Switches (SPEC section 10; 0 / False is the paper's behaviour):
+    Switches (docs/method.md section 10; 0 / False is the paper's behaviour):
     sharing (one quantizer per class), frozen_step (LSQ steps never learn,
     x / (s + 1e-8)), symmetric (BitNet activations in [-Qp, Qp]),
     mlm_head (the MLM head quantized during DAPT). `profile` is 'paper',

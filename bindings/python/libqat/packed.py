@@ -1,5 +1,5 @@
 """Packed low-bit models (.qatp): export from a Model, integer CPU inference,
-and the footprint / BitOPs estimate of SPEC section 8."""
+and the footprint / BitOPs estimate of docs/method.md section 8."""
 from __future__ import annotations
 
 import ctypes
@@ -56,7 +56,7 @@ def export(model: Model, path, tokenizer=None, ternary: str = "2") -> None:
 
 
 def estimate(config_path, quant: str = "FP32", seq_len: int = 512) -> tuple[float, float]:
-    """(size in bytes, BitOPs) of SPEC section 8 for a config.json and quant config."""
+    """(size in bytes, BitOPs) of docs/method.md section 8 for a config.json and quant config."""
     size, bitops = ctypes.c_double(), ctypes.c_double()
     check(_estimate(str(config_path).encode(), str(quant).encode(), int(seq_len), ctypes.byref(size),
                     ctypes.byref(bitops)))

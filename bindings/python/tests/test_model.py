@@ -1,4 +1,4 @@
-"""libqat.Model against transformers' classes with the SPEC quantizers
+"""libqat.Model against transformers' classes with the quantizers of docs/method.md
 (tests/model/reference.py), through the Python bindings."""
 import sys
 

@@ -1,6 +1,6 @@
 """libqat.PackedModel and libqat.estimate through the Python bindings:
 packed inference against Model.forward, malformed files, and the
-footprint / BitOPs figures of SPEC section 8 computed here independently."""
+footprint / BitOPs figures of docs/method.md section 8 computed here independently."""
 import json
 import zlib
 
@@ -66,7 +66,7 @@ def test_malformed_and_tokenizer(tmp_path):
 
 
 def expected(cfg, quant, seq):
-    """SPEC section 8 from the config, written out independently."""
+    """docs/method.md section 8 from the config, written out independently."""
     bits = {"FP32": (32, 32, 32), "E8W8A8": (8, 8, 8), "E4W4A4": (4, 4, 4), "E2W2A2": (2, 2, 2),
             "E6W2A6": (6, 2, 6), "E6W1.58A6": (6, 2, 6)}[quant]
     e, w, a = bits

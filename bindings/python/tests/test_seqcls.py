@@ -1,6 +1,6 @@
 """Sequence classification through the Python bindings: parity with
 transformers' RobertaForSequenceClassification / BertForSequenceClassification
-(with the SPEC quantizers of tests/model/reference.py), loading a
+(with the quantizers of docs/method.md of tests/model/reference.py), loading a
 save_pretrained checkpoint (BERT pooler included) and saving for transformers."""
 import json
 import sys

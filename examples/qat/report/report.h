@@ -97,7 +97,7 @@ void report_energy_latex(FILE *out, const report_set *set, const report_axes *ax
 /* LaTeX-escapes s onto out. */
 void report_tex_escape(FILE *out, const char *s);
 
-/* SPEC section 8 for one encoder config.json and one quant config. */
+/* docs/method.md section 8 for one encoder config.json and one quant config. */
 int report_cost(const char *config_json, const char *quant, int64_t seq_len, double *size_bytes, double *bitops,
                 char *err, size_t errcap);
 /* Table I for every distinct checkpoint of the runs (Markdown and LaTeX). */

@@ -1,4 +1,4 @@
-/* Table I: memory footprint and BitOPs per quant config (SPEC section 8),
+/* Table I: memory footprint and BitOPs per quant config (docs/method.md section 8),
  * computed from the checkpoint's config.json.
  *
  * A qat_estimate() C API with the same definition is being added to the
@@ -105,7 +105,7 @@ int report_table1(FILE *md, FILE *tex, const report_set *set, const report_axes 
         }
         const char *ops_unit = fp_ops >= 1e12 ? "T" : fp_ops >= 1e9 ? "G" : "M";
         double ops_scale = fp_ops >= 1e12 ? 1e12 : fp_ops >= 1e9 ? 1e9 : 1e6;
-        fprintf(md, "\n**Table I.** Hardware cost of %s (SPEC section 8: encoder parameters, heads excluded; "
+        fprintf(md, "\n**Table I.** Hardware cost of %s (docs/method.md section 8: encoder parameters, heads excluded; "
                     "MB = 10^6 bytes; BitOPs of one forward pass over %lld tokens).\n\n",
                 paths[p], (long long)seq_len);
         fprintf(md, "| Config | Size (MB) | Size gain | %sBitOPs | BitOPs gain |\n|---|---:|---:|---:|---:|\n", ops_unit);
