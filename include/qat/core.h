@@ -134,7 +134,13 @@ QAT_API const char *qat_context_backend(const qat_context *ctx);
 typedef enum qat_context_param {
     QAT_CTX_THREADS = 1,       /* worker threads for CPU kernels; 0 = all cores */
     QAT_CTX_SEED = 2,          /* RNG seed (dropout, masking, init); default 42 */
-    QAT_CTX_DETERMINISTIC = 3  /* 1 = bit-reproducible kernels (default 1) */
+    QAT_CTX_DETERMINISTIC = 3, /* 1 = bit-reproducible kernels (default 1) */
+    /* CoNLL task files with IOB2 tags (qat_model_evaluate, the study
+     * runner): 0 (default) reads an I-X that follows neither B-X nor I-X
+     * as the start of a new entity, as seqeval's default mode and
+     * transformers do, and reports their count and first lines as a
+     * warning of the context; 1 refuses the file at the first one. */
+    QAT_CTX_STRICT_IOB2 = 4
 } qat_context_param;
 
 /* Bounds of a setting, for validation and UIs. */
@@ -147,6 +153,19 @@ QAT_API qat_status qat_context_set_int(qat_context *ctx,
 QAT_API qat_status qat_context_get_int(const qat_context *ctx,
                                        qat_context_param param,
                                        int64_t *value);
+
+/* ---- Warnings --------------------------------------------------------- */
+
+/* What calls using the context noticed without failing (e.g. "train.conll:
+ * 3 IOB2 inconsistencies read as seqeval does, first at train.conll:502:
+ * tag 'I-CMD' follows 'B-OPT'"). The library prints nothing: the caller
+ * shows them. The first 16 are kept, later ones only counted. */
+QAT_API size_t qat_context_warning_count(const qat_context *ctx);
+/* Warning `index` (0-based), or NULL past the kept ones. Valid until the
+ * warnings are cleared or the context destroyed. */
+QAT_API const char *qat_context_warning(const qat_context *ctx, size_t index);
+/* Forgets the warnings (not while another thread uses the context). */
+QAT_API void qat_context_clear_warnings(qat_context *ctx);
 
 #ifdef __cplusplus
 }

@@ -72,6 +72,7 @@ QAT_API void qat_context_free(qat_context *ctx)
         return;
     ctx->backend.ops->destroy(ctx->backend_state);
     qat_backend_close(&ctx->backend);
+    qat_warnings_clear(&ctx->warnings);
     free(ctx);
 }
 
@@ -87,6 +88,7 @@ QAT_API qat_status qat_context_param_bounds(qat_context_param param, int64_t *lo
     case QAT_CTX_THREADS: *lo = 0; *hi = QAT_MAX_THREADS; return QAT_OK;
     case QAT_CTX_SEED: *lo = 0; *hi = INT64_MAX; return QAT_OK;
     case QAT_CTX_DETERMINISTIC: *lo = 0; *hi = 1; return QAT_OK;
+    case QAT_CTX_STRICT_IOB2: *lo = 0; *hi = 1; return QAT_OK;
     }
     return qat_fail(QAT_ERR_INVALID_ARGUMENT, "unknown context parameter %d", (int)param);
 }
@@ -117,6 +119,9 @@ QAT_API qat_status qat_context_set_int(qat_context *ctx, qat_context_param param
     case QAT_CTX_DETERMINISTIC:
         ctx->deterministic = (int)value;
         return QAT_OK;
+    case QAT_CTX_STRICT_IOB2:
+        ctx->strict_iob2 = (int)value;
+        return QAT_OK;
     }
     return QAT_ERR_INTERNAL;
 }
@@ -128,6 +133,7 @@ QAT_API qat_status qat_context_get_int(const qat_context *ctx, qat_context_param
     case QAT_CTX_THREADS: *value = ctx->threads; return QAT_OK;
     case QAT_CTX_SEED: *value = (int64_t)ctx->seed; return QAT_OK;
     case QAT_CTX_DETERMINISTIC: *value = ctx->deterministic; return QAT_OK;
+    case QAT_CTX_STRICT_IOB2: *value = ctx->strict_iob2; return QAT_OK;
     }
     return qat_fail(QAT_ERR_INVALID_ARGUMENT, "unknown context parameter %d", (int)param);
 }

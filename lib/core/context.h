@@ -5,6 +5,7 @@
 #include "backend/registry.h"
 #include "core/refcount.h"
 #include "core/rng.h"
+#include "core/warnings.h"
 
 struct qat_context {
     qat_refcount refs;    /* the caller's, plus one per model using it */
@@ -13,7 +14,9 @@ struct qat_context {
     int threads;          /* resolved: >= 1 */
     uint64_t seed;
     int deterministic;
+    int strict_iob2;      /* QAT_CTX_STRICT_IOB2 */
     qat_rng rng;
+    qat_warnings warnings;
 };
 
 /* Takes a reference for a handle that keeps using the context (a model);

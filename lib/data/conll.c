@@ -2,6 +2,7 @@
  * task files are megabytes, not gigabytes). */
 #include "data/conll.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,8 @@ struct qat_data_conll {
     uint64_t *lines;
     size_t n_sentences, cap_sentences;
     size_t *first;   /* n_sentences + 1 */
-    size_t repairs;
+    size_t n_issues;   /* IOB2 inconsistencies */
+    char *issues[QAT_DATA_CONLL_KEPT_ISSUES];
 };
 
 void qat_data_conll_free(qat_data_conll *c)
@@ -30,6 +32,8 @@ void qat_data_conll_free(qat_data_conll *c)
     free(c->tags);
     free(c->lines);
     free(c->first);
+    for (size_t i = 0; i < QAT_DATA_CONLL_KEPT_ISSUES; i++)
+        free(c->issues[i]);
     free(c);
 }
 
@@ -81,7 +85,7 @@ static int is_blank(char ch)
 }
 
 /* IOB2 check of `tag` after `prev` (NULL at a sentence start). */
-static qat_status check_iob2(qat_data_conll *c, char *tag, const char *prev, uint64_t line, int repair)
+static qat_status check_iob2(qat_data_conll *c, const char *tag, const char *prev, uint64_t line, int strict)
 {
     if (strcmp(tag, "O") == 0)
         return QAT_OK;
@@ -92,16 +96,17 @@ static qat_status check_iob2(qat_data_conll *c, char *tag, const char *prev, uin
         return QAT_OK;
     if (prev && prev[0] != 'O' && strcmp(prev + 2, tag + 2) == 0)
         return QAT_OK;
-    if (repair) {
-        tag[0] = 'B';
-        c->repairs++;
-        return QAT_OK;
-    }
-    if (!prev)
-        return qat_fail(QAT_ERR_FORMAT, "%s:%llu: tag '%s' opens a sentence (IOB2 needs B-%s to start an entity)",
-                        c->name, (unsigned long long)line, tag, tag + 2);
-    return qat_fail(QAT_ERR_FORMAT, "%s:%llu: tag '%s' follows '%s' (IOB2 needs B-%s to start an entity)", c->name,
-                    (unsigned long long)line, tag, prev, tag + 2);
+    char what[256];
+    if (prev)
+        snprintf(what, sizeof what, "%s:%llu: tag '%s' follows '%s'", c->name, (unsigned long long)line, tag, prev);
+    else
+        snprintf(what, sizeof what, "%s:%llu: tag '%s' opens a sentence", c->name, (unsigned long long)line, tag);
+    if (strict)
+        return qat_fail(QAT_ERR_FORMAT, "%s (strict IOB2 needs B-%s to start an entity)", what, tag + 2);
+    if (c->n_issues < QAT_DATA_CONLL_KEPT_ISSUES && !(c->issues[c->n_issues] = strdup(what)))
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "conll: out of memory");
+    c->n_issues++;
+    return QAT_OK;
 }
 
 static qat_status parse_line(qat_data_conll *c, char *s, size_t n, uint64_t line, const qat_data_conll_options *o)
@@ -155,7 +160,7 @@ static qat_status parse_line(qat_data_conll *c, char *s, size_t n, uint64_t line
                         (unsigned long long)line, tok);
     if (o->scheme == QAT_DATA_TAGS_IOB2) {
         const char *prev = c->n_tokens > c->first[c->n_sentences] ? c->tags[c->n_tokens - 1] : NULL;
-        QAT_TRY(check_iob2(c, tag, prev, line, o->repair));
+        QAT_TRY(check_iob2(c, tag, prev, line, o->strict));
     }
     return add_token(c, tok, tag, line);
 }
@@ -238,4 +243,5 @@ size_t qat_data_conll_sentence_length(const qat_data_conll *c, size_t i) { retur
 const char *qat_data_conll_token(const qat_data_conll *c, size_t t) { return c->tokens[t]; }
 const char *qat_data_conll_tag(const qat_data_conll *c, size_t t) { return c->tags[t]; }
 uint64_t qat_data_conll_line(const qat_data_conll *c, size_t t) { return c->lines[t]; }
-size_t qat_data_conll_repairs(const qat_data_conll *c) { return c->repairs; }
+size_t qat_data_conll_iob2_issue_count(const qat_data_conll *c) { return c->n_issues; }
+const char *qat_data_conll_iob2_issue(const qat_data_conll *c, size_t i) { return c->issues[i]; }

@@ -14,9 +14,13 @@
  * with one field (missing tag), a file without sentences.
  *
  * IOB2 (scheme QAT_DATA_TAGS_IOB2): tags must be O, B-X or I-X (X not
- * empty), and I-X must follow B-X or I-X. A violation fails naming the
- * line, or, with repair set, I-X is rewritten B-X (conlleval's reading of
- * it) and counted. */
+ * empty). An I-X that follows neither B-X nor I-X (after O, after another
+ * type, or opening a sentence) is an inconsistency: real corpora hold
+ * them, transformers trains on them and seqeval's default mode reads such
+ * an I-X as the start of a new entity, as lib/metrics does. So by default
+ * the tag is kept as written and the inconsistency counted, with the
+ * file:line of the first QAT_DATA_CONLL_KEPT_ISSUES; with strict set, the
+ * first one fails naming its line. */
 #ifndef QAT_LIB_DATA_CONLL_H
 #define QAT_LIB_DATA_CONLL_H
 
@@ -32,8 +36,11 @@ typedef enum qat_data_tag_scheme {
 
 typedef struct qat_data_conll_options {
     qat_data_tag_scheme scheme;
-    int repair;             /* IOB2: rewrite stray I-X as B-X instead of failing */
+    int strict;             /* IOB2: an inconsistency fails instead of being counted */
 } qat_data_conll_options;
+
+/* How many IOB2 inconsistencies keep their description. */
+#define QAT_DATA_CONLL_KEPT_ISSUES 5
 
 typedef struct qat_data_conll qat_data_conll;
 
@@ -51,6 +58,10 @@ size_t qat_data_conll_sentence_length(const qat_data_conll *c, size_t i);
 const char *qat_data_conll_token(const qat_data_conll *c, size_t t);
 const char *qat_data_conll_tag(const qat_data_conll *c, size_t t);
 uint64_t qat_data_conll_line(const qat_data_conll *c, size_t t); /* 1-based */
-size_t qat_data_conll_repairs(const qat_data_conll *c);
+/* IOB2 inconsistencies read (each an I-X starting an entity), and the
+ * description of the i-th for i < min(count, QAT_DATA_CONLL_KEPT_ISSUES):
+ * "train.conll:502: tag 'I-CMD' follows 'B-OPT'". */
+size_t qat_data_conll_iob2_issue_count(const qat_data_conll *c);
+const char *qat_data_conll_iob2_issue(const qat_data_conll *c, size_t i);
 
 #endif

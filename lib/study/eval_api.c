@@ -62,6 +62,20 @@ static qat_status evaluate_seq_file(qat_model *m, const qat_tokenizer *tok, cons
     return st;
 }
 
+/* The predicted tag of every word, a list per sentence (as seqeval takes
+ * them). */
+static json_object *predictions_json(const qat_data_conll *c, const qat_data_labels *labels, const int32_t *pred)
+{
+    json_object *all = json_object_new_array();
+    for (size_t i = 0, w = 0; i < qat_data_conll_sentence_count(c); i++) {
+        json_object *sentence = json_object_new_array();
+        for (size_t k = 0; k < qat_data_conll_sentence_length(c, i); k++)
+            json_object_array_add(sentence, json_object_new_string(qat_data_labels_name(labels, pred[w++])));
+        json_object_array_add(all, sentence);
+    }
+    return all;
+}
+
 QAT_API qat_status qat_model_evaluate(qat_model *m, const qat_tokenizer *tok, const char *conll_path,
                                       int64_t max_seq_len, const char *results_path, double *f1)
 {
@@ -79,19 +93,21 @@ QAT_API qat_status qat_model_evaluate(qat_model *m, const qat_tokenizer *tok, co
     qat_task_set set = {0};
     qat_eval_result result;
     QAT_TRY(qat_data_labels_from_ordered((const char *const *)m->label_names, m->n_label_names, &labels));
-    qat_data_conll_options co = {QAT_DATA_TAGS_ANY, 0};
-    qat_status st = qat_data_conll_read_file(conll_path, &co, &conll);
-    int ner = st == QAT_OK && qat_pipeline_looks_iob2(conll);
+    int ner = 0;
+    int32_t *pred = NULL;
+    qat_status st = qat_task_conll_read(m->ctx, conll_path, &ner, &conll);
     if (st == QAT_OK)
         st = qat_task_set_encode(conll, NULL, 0, labels, tok, (size_t)max_seq_len, &set);
     if (st == QAT_OK)
-        st = qat_evaluate(m, &set, labels, ner, 32, 42, &result);
+        st = qat_evaluate(m, &set, labels, ner, 32, 42, &result, results_path ? &pred : NULL);
     if (st == QAT_OK && results_path) {
         json_object *j = qat_eval_result_json(&result);
         json_object_object_add(j, "file", json_object_new_string(conll_path));
+        json_object_object_add(j, "predictions", predictions_json(conll, labels, pred));
         st = qat_json_write_file(results_path, j);
         json_object_put(j);
     }
+    free(pred);
     if (st == QAT_OK && f1)
         *f1 = result.f1;
     qat_task_set_free(&set);

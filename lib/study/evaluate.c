@@ -91,8 +91,10 @@ static qat_status predict(qat_model *model, const qat_task_set *set, const qat_d
 }
 
 qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_data_labels *labels, int ner,
-                        size_t batch_size, uint64_t seed, qat_eval_result *out)
+                        size_t batch_size, uint64_t seed, qat_eval_result *out, int32_t **predictions)
 {
+    if (predictions)
+        *predictions = NULL;
     if (set->task == QAT_TASK_SEQUENCE_CLASSIFICATION)
         return qat_evaluate_seq(model, set, labels, batch_size, seed, out);
     memset(out, 0, sizeof *out);
@@ -146,6 +148,10 @@ qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_dat
     }
     qat_metrics_tagset_free(ts);
     free(gold);
+    if (st == QAT_OK && predictions) {
+        *predictions = pred;
+        pred = NULL;
+    }
     free(pred);
     free(offsets);
     return st;

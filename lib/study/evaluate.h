@@ -39,8 +39,11 @@ static inline int32_t qat_eval_argmax(const float *z, size_t n)
     return best;
 }
 
+/* predictions: NULL, or (token classification) receives the predicted
+ * label id of every word, sentence after sentence (out->words of them, the
+ * caller frees it). */
 qat_status qat_evaluate(qat_model *model, const qat_task_set *set, const qat_data_labels *labels, int ner,
-                        size_t batch_size, uint64_t seed, qat_eval_result *out);
+                        size_t batch_size, uint64_t seed, qat_eval_result *out, int32_t **predictions);
 /* qat_evaluate of a sequence-classification set (evaluate_seq.c): the
  * argmax of each example's logits against its label; accuracy (the
  * headline, out->f1), macro and weighted F1 as scikit-learn computes them,

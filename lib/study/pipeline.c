@@ -90,18 +90,10 @@ static qat_status load_task(run *r)
         r->task = QAT_TASK_SEQUENCE_CLASSIFICATION;
         return qat_task_sets_load_seq(paths, o->run.seed, r->tok, (size_t)o->run.max_seq_len, r->sets, &r->labels);
     }
-    qat_data_conll_options co = {QAT_DATA_TAGS_ANY, 0};
-    QAT_TRY(qat_data_conll_read_file(o->train_file, &co, &r->files[0]));
-    r->ner = qat_pipeline_looks_iob2(r->files[0]);
-    if (r->ner) { /* validate IOB2 now that we know it is NER */
-        qat_data_conll_free(r->files[0]);
-        r->files[0] = NULL;
-        co.scheme = QAT_DATA_TAGS_IOB2;
-        QAT_TRY(qat_data_conll_read_file(o->train_file, &co, &r->files[0]));
-    }
+    QAT_TRY(qat_task_conll_read(r->ctx, o->train_file, &r->ner, &r->files[0]));
     for (int i = 1; i < 3; i++)
         if (paths[i])
-            QAT_TRY(qat_data_conll_read_file(paths[i], &co, &r->files[i]));
+            QAT_TRY(qat_task_conll_read_as(r->ctx, paths[i], r->ner, &r->files[i]));
     int n_files = 1 + (r->files[1] != NULL) + (r->files[2] != NULL);
     const qat_data_conll *sets[3];
     for (int i = 0, k = 0; i < 3; i++)
@@ -399,9 +391,9 @@ static qat_status run_pipeline(qat_context *ctx, const qat_pipeline_options *o, 
     if (st == QAT_OK)
         st = progress(&r, "eval", 0, 2, NAN);
     if (st == QAT_OK)
-        st = qat_evaluate(model, &r.sets[1], r.labels, r.ner, (size_t)o->run.train.batch_size, o->run.seed, &ev);
+        st = qat_evaluate(model, &r.sets[1], r.labels, r.ner, (size_t)o->run.train.batch_size, o->run.seed, &ev, NULL);
     if (st == QAT_OK)
-        st = qat_evaluate(model, &r.sets[2], r.labels, r.ner, (size_t)o->run.train.batch_size, o->run.seed, &test);
+        st = qat_evaluate(model, &r.sets[2], r.labels, r.ner, (size_t)o->run.train.batch_size, o->run.seed, &test, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     qat_energy_reading energy;
     qat_energy_stop(&r.energy, &energy);

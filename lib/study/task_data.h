@@ -30,6 +30,13 @@ typedef struct qat_task_set {
     qat_task task;              /* QAT_TASK_TOKEN_CLASSIFICATION or QAT_TASK_SEQUENCE_CLASSIFICATION */
 } qat_task_set;
 
+/* Reads a CoNLL task file (task_conll.c): *ner = 1 when every tag is O,
+ * B-X or I-X (then IOB2-checked); IOB2 inconsistencies fail under
+ * QAT_CTX_STRICT_IOB2, else become a warning of ctx. _as: the scheme is
+ * known (the eval and test files of a NER train file). */
+qat_status qat_task_conll_read(qat_context *ctx, const char *path, int *ner, qat_data_conll **out);
+qat_status qat_task_conll_read_as(qat_context *ctx, const char *path, int ner, qat_data_conll **out);
+
 /* Encodes sentences [indices] of c (all when indices is NULL). */
 qat_status qat_task_set_encode(const qat_data_conll *c, const size_t *indices, size_t n, const qat_data_labels *labels,
                                const qat_tokenizer *tok, size_t max_len, qat_task_set *out);

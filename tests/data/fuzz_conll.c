@@ -1,5 +1,5 @@
 /* Fuzz target: the CoNLL reader on arbitrary bytes. The first byte picks
- * the options (scheme, repair); a parse must either fail cleanly with a
+ * the options (scheme, strict IOB2); a parse must either fail cleanly with a
  * message or yield sentences whose tags pass the scheme's checks. */
 #include <stdint.h>
 #include <string.h>

@@ -1,5 +1,6 @@
 /* CoNLL reader and label maps: formats, malformed input with clear errors,
- * IOB2 validation and repair, label map JSON round trip. */
+ * IOB2 validation (lenient as seqeval, counted; or strict), label map JSON
+ * round trip. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,20 +10,25 @@
 #include "data_test_util.h"
 #include "test_main.h"
 
-static qat_data_conll *parse(const char *text, qat_data_tag_scheme scheme, int repair)
+static qat_data_conll *parse(const char *text, qat_data_tag_scheme scheme, int strict)
 {
-    qat_data_conll_options o = {scheme, repair};
+    qat_data_conll_options o = {scheme, strict};
     qat_data_conll *c = NULL;
     QAT_ASSERT_OK(qat_data_conll_read_memory(text, strlen(text), "t.conll", &o, &c));
     return c;
 }
 
-static void fails(const char *text, qat_data_tag_scheme scheme, const char *needle)
+static void fails_strict(const char *text, qat_data_tag_scheme scheme, int strict, const char *needle)
 {
-    qat_data_conll_options o = {scheme, 0};
+    qat_data_conll_options o = {scheme, strict};
     qat_data_conll *c = NULL;
     QAT_ASSERT_FAILS(qat_data_conll_read_memory(text, strlen(text), "t.conll", &o, &c), QAT_ERR_FORMAT, needle);
     ck_assert_ptr_null(c);
+}
+
+static void fails(const char *text, qat_data_tag_scheme scheme, const char *needle)
+{
+    fails_strict(text, scheme, 0, needle);
 }
 
 START_TEST(test_formats)
@@ -58,21 +64,59 @@ START_TEST(test_malformed)
     fails("a\tB\nb\t\n", QAT_DATA_TAGS_ANY, "t.conll:2: expected 'token<TAB>tag', found one field 'b'");
     fails("a\tB\n\tC\n", QAT_DATA_TAGS_ANY, "t.conll:2: empty token");
     fails("ok\tX\n\nbad\xff\tX\n", QAT_DATA_TAGS_ANY, "t.conll:3: invalid UTF-8 at column 4");
-    fails("O\tO\nJean\tI-PER\n", QAT_DATA_TAGS_IOB2, "t.conll:2: tag 'I-PER' follows 'O' (IOB2 needs B-PER");
-    fails("Paris\tB-LOC\nJean\tI-PER\n", QAT_DATA_TAGS_IOB2, "t.conll:2: tag 'I-PER' follows 'B-LOC'");
-    fails("x\tO\n\nJean\tI-PER\n", QAT_DATA_TAGS_IOB2, "t.conll:3: tag 'I-PER' opens a sentence");
     fails("Jean\tE-PER\n", QAT_DATA_TAGS_IOB2, "tag 'E-PER' is not IOB2");
     fails("Jean\tB-\n", QAT_DATA_TAGS_IOB2, "is not IOB2");
-    /* Valid IOB2, and the repair mode. */
-    qat_data_conll *c = parse("Jean\tB-PER\nDupont\tI-PER\nà\tO\nParis\tB-LOC\n", QAT_DATA_TAGS_IOB2, 0);
-    ck_assert_uint_eq(qat_data_conll_repairs(c), 0);
+    /* Malformed lines stay errors in IOB2 files too. */
+    fails("ls\tB-CMD\n-l\n", QAT_DATA_TAGS_IOB2, "t.conll:2: expected 'token<TAB>tag'");
+    fails("ls\tB-CMD\n\tI-CMD\n", QAT_DATA_TAGS_IOB2, "t.conll:2: empty token");
+    fails("ls\tB-CMD\n-\xc3l\tI-CMD\n", QAT_DATA_TAGS_IOB2, "t.conll:2: invalid UTF-8 at column 2");
+    /* Strict IOB2: every inconsistency fails naming its line. */
+    fails_strict("O\tO\nJean\tI-PER\n", QAT_DATA_TAGS_IOB2, 1,
+                 "t.conll:2: tag 'I-PER' follows 'O' (strict IOB2 needs B-PER");
+    fails_strict("Paris\tB-LOC\nJean\tI-PER\n", QAT_DATA_TAGS_IOB2, 1, "t.conll:2: tag 'I-PER' follows 'B-LOC'");
+    fails_strict("x\tO\n\nJean\tI-PER\n", QAT_DATA_TAGS_IOB2, 1, "t.conll:3: tag 'I-PER' opens a sentence");
+    fails_strict("ls\tB-OPT\nrm\tI-CMD\n", QAT_DATA_TAGS_IOB2, 1, "t.conll:2: tag 'I-CMD' follows 'B-OPT'");
+    /* Valid IOB2: nothing counted, strict or not. */
+    for (int strict = 0; strict < 2; strict++) {
+        qat_data_conll *c = parse("Jean\tB-PER\nDupont\tI-PER\nà\tO\nParis\tB-LOC\n", QAT_DATA_TAGS_IOB2, strict);
+        ck_assert_uint_eq(qat_data_conll_iob2_issue_count(c), 0);
+        qat_data_conll_free(c);
+    }
+}
+END_TEST
+
+/* Issue #21 item 5: a whole file was refused for one 'I-CMD' after 'B-OPT'.
+ * By default each such I- is kept as written (seqeval reads it as a new
+ * entity), counted, and the first few are described with file:line. */
+START_TEST(test_iob2_inconsistencies_counted)
+{
+    qat_data_conll *c = parse("--force\tB-OPT\nrm\tI-CMD\n", QAT_DATA_TAGS_IOB2, 0);
+    ck_assert_uint_eq(qat_data_conll_token_count(c), 2);
+    ck_assert_str_eq(qat_data_conll_tag(c, 1), "I-CMD");
+    ck_assert_uint_eq(qat_data_conll_iob2_issue_count(c), 1);
+    ck_assert_str_eq(qat_data_conll_iob2_issue(c, 0), "t.conll:2: tag 'I-CMD' follows 'B-OPT'");
     qat_data_conll_free(c);
-    c = parse("Jean\tI-PER\nDupont\tI-PER\nParis\tI-LOC\nx\tO\ny\tI-LOC\n", QAT_DATA_TAGS_IOB2, 1);
-    ck_assert_uint_eq(qat_data_conll_repairs(c), 3);
-    ck_assert_str_eq(qat_data_conll_tag(c, 0), "B-PER");
-    ck_assert_str_eq(qat_data_conll_tag(c, 1), "I-PER");
-    ck_assert_str_eq(qat_data_conll_tag(c, 2), "B-LOC");
-    ck_assert_str_eq(qat_data_conll_tag(c, 4), "B-LOC");
+    /* Every kind, more than are kept: I- opening a sentence, after O, after
+     * another type (B- or I-); I- continuing its type is not one. */
+    char text[2048] = "";
+    strcat(text, "Jean\tI-PER\nDupont\tI-PER\nParis\tI-LOC\nx\tO\ny\tI-LOC\n\n"); /* lines 1-5 */
+    for (int i = 0; i < 4; i++)
+        strcat(text, "a\tB-A\nb\tI-B\nc\tI-B\n"); /* I-B after B-A: one each */
+    c = parse(text, QAT_DATA_TAGS_IOB2, 0);
+    ck_assert_uint_eq(qat_data_conll_iob2_issue_count(c), 7);
+    ck_assert_str_eq(qat_data_conll_iob2_issue(c, 0), "t.conll:1: tag 'I-PER' opens a sentence");
+    ck_assert_str_eq(qat_data_conll_iob2_issue(c, 1), "t.conll:3: tag 'I-LOC' follows 'I-PER'");
+    ck_assert_str_eq(qat_data_conll_iob2_issue(c, 2), "t.conll:5: tag 'I-LOC' follows 'O'");
+    ck_assert_str_eq(qat_data_conll_iob2_issue(c, 3), "t.conll:8: tag 'I-B' follows 'B-A'");
+    ck_assert_str_eq(qat_data_conll_iob2_issue(c, 4), "t.conll:11: tag 'I-B' follows 'B-A'");
+    ck_assert_int_eq(QAT_DATA_CONLL_KEPT_ISSUES, 5);
+    ck_assert_str_eq(qat_data_conll_tag(c, 0), "I-PER"); /* kept as written */
+    ck_assert_str_eq(qat_data_conll_tag(c, 2), "I-LOC");
+    ck_assert_str_eq(qat_data_conll_tag(c, 4), "I-LOC");
+    qat_data_conll_free(c);
+    /* POS files are not IOB2-checked. */
+    c = parse("x\tI-PER\n", QAT_DATA_TAGS_ANY, 1);
+    ck_assert_uint_eq(qat_data_conll_iob2_issue_count(c), 0);
     qat_data_conll_free(c);
 }
 END_TEST
@@ -155,6 +199,7 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_formats);
     tcase_add_test(tc, test_malformed);
+    tcase_add_test(tc, test_iob2_inconsistencies_counted);
     tcase_add_test(tc, test_files_and_labels);
     suite_add_tcase(s, tc);
     return s;

@@ -12,6 +12,9 @@ _ctx_free = declare("qat_context_free", [ctypes.c_void_p], None)
 _ctx_backend = declare("qat_context_backend", [ctypes.c_void_p], ctypes.c_char_p)
 _ctx_set = declare("qat_context_set_int", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64])
 _ctx_get = declare("qat_context_get_int", [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int64)])
+_ctx_warning_count = declare("qat_context_warning_count", [ctypes.c_void_p], ctypes.c_size_t)
+_ctx_warning = declare("qat_context_warning", [ctypes.c_void_p, ctypes.c_size_t], ctypes.c_char_p)
+_ctx_clear_warnings = declare("qat_context_clear_warnings", [ctypes.c_void_p], None)
 _qc_parse = declare("qat_quant_config_parse", [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)])
 _qc_free = declare("qat_quant_config_free", [ctypes.c_void_p], None)
 _qc_to_string = declare("qat_quant_config_to_string",
@@ -22,7 +25,7 @@ _qc_get_switch = declare("qat_quant_config_get_switch", [ctypes.c_void_p, ctypes
 _qc_set_profile = declare("qat_quant_config_set_profile", [ctypes.c_void_p, ctypes.c_int])
 _qc_get_profile = declare("qat_quant_config_get_profile", [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)])
 
-_THREADS, _SEED, _DETERMINISTIC = 1, 2, 3
+_THREADS, _SEED, _DETERMINISTIC, _STRICT_IOB2 = 1, 2, 3, 4
 
 
 def version() -> str:
@@ -79,6 +82,32 @@ class Context(Handle):
     @seed.setter
     def seed(self, value: int) -> None:
         check(_ctx_set(self._handle, _SEED, int(value)))
+
+    @property
+    def strict_iob(self) -> bool:
+        """True: CoNLL files with IOB2 inconsistencies (an I-X after O or
+        after another type) are refused; False (default): read as seqeval's
+        default mode reads them, and reported in warnings."""
+        return bool(self._get(_STRICT_IOB2))
+
+    @strict_iob.setter
+    def strict_iob(self, value: bool) -> None:
+        check(_ctx_set(self._handle, _STRICT_IOB2, int(bool(value))))
+
+    @property
+    def warnings(self) -> list[str]:
+        """What calls using this context noticed without failing (the first
+        16; see qat_context_warning_count for all)."""
+        out = []
+        for i in range(_ctx_warning_count(self._handle)):
+            text = _ctx_warning(self._handle, i)
+            if text is None:
+                break
+            out.append(text.decode())
+        return out
+
+    def clear_warnings(self) -> None:
+        _ctx_clear_warnings(self._handle)
 
     def __repr__(self) -> str:
         return f"Context(backend={self.backend!r}, threads={self.threads})"
