@@ -5,16 +5,40 @@
 # {0, 0.5} for FP32 and E6W1.58A6, then prints the F1 table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash .ci/deps
-if [ -f build/build.ninja ]; then meson setup --reconfigure build >/dev/null; else meson setup build >/dev/null; fi
-ninja -C build >/dev/null
-qat=./build/examples/qat
-out=demo-out
+out=${DEMO_OUT:-demo-out}
+build=${DEMO_BUILD_DIR:-build}   # the tests point it elsewhere
+mkdir -p "$out"
+
+# Runs one step quietly into a log; on failure shows what failed and the log.
+step() { # description, log, command...
+    local what="$1" log="$2"; shift 2
+    if ! "$@" >"$log" 2>&1; then
+        echo "demo: FAILED: $what (command: $*)" >&2
+        tail -n 40 "$log" >&2
+        echo "demo: the whole log is $log" >&2
+        exit 1
+    fi
+}
+
+step "installing the build dependencies (.ci/deps)" "$out/deps.log" bash .ci/deps
+if [ -f "$build/build.ninja" ]; then
+    step "configuring the build (meson)" "$out/configure.log" meson setup --reconfigure "$build"
+else
+    step "configuring the build (meson)" "$out/configure.log" meson setup "$build"
+fi
+grep "WARNING" "$out/configure.log" >&2 || true   # e.g. oneDNN not found
+# Only the library, its backends and the CLI: the demo needs no test data
+# (whose generators need PyTorch).
+step "building libqat and the qat CLI (ninja)" "$out/build.log" ninja -C "$build" examples/qat/qat
+qat="$build/examples/qat/qat"
 echo "== libqat"
 $qat info
 echo
 echo "== demo data: a 2-layer encoder, a SentencePiece tokenizer, a corpus, a POS task"
-LIBQAT_LIBRARY="$PWD/build/libqat.so.0" /usr/bin/python3 examples/make_demo.py "$out/data"
+export LIBQAT_LIBRARY="$(realpath "$build")/libqat.so.0"   # the Python bindings' library
+step "making the demo data (examples/make_demo.py, Debian's python3)" \
+    "$out/make_demo.log" /usr/bin/python3 examples/make_demo.py "$out/data"
+tail -n 5 "$out/make_demo.log"
 echo
 steps=${DEMO_STEPS:-300}
 mkdir -p "$out/runs"

@@ -25,16 +25,24 @@ count_meson() {
 configure() { # dir, options...
     local dir="$1"; shift
     if [ -f "$dir/build.ninja" ]; then
-        meson setup --reconfigure "$dir" "$@" >/dev/null
+        meson setup --reconfigure "$dir" "$@" >"$dir.configure.log" 2>&1
     else
-        meson setup "$dir" "$@" >/dev/null
-    fi
+        meson setup "$dir" "$@" >"$dir.configure.log" 2>&1
+    fi || { cat "$dir.configure.log"; echo "run_all: configuring $dir failed"; return 1; }
+    grep "WARNING" "$dir.configure.log" || true
 }
 
 section() { printf '\n==== %s ====\n' "$1"; }
 
+# Where Debian's oneDNN is installed the cpu backend is required: a build that
+# silently fell back to the ref backend would pass every test (issue #21.2).
+onednn=auto
+if dpkg-query -W -f='${Status}' libdnnl-dev 2>/dev/null | grep -q "install ok installed"; then
+    onednn=enabled
+fi
+
 section "build (release)"
-configure build -Dbuildtype=release || exit 1
+configure build -Dbuildtype=release -Dtests=enabled -Donednn="$onednn" || exit 1
 ninja -C build -j "$jobs" >/dev/null || { ninja -C build; exit 1; }
 
 section "meson test (release)"
@@ -51,7 +59,7 @@ failed=$((failed + py_failed))
 [ -n "$py_passed" ] || failed=$((failed + 1))
 
 section "build + meson test (ASan + UBSan)"
-configure build-sanitize -Dbuildtype=debug -Dsanitize=true -Dcuda=disabled || exit 1
+configure build-sanitize -Dbuildtype=debug -Dsanitize=true -Dcuda=disabled -Dtests=enabled -Donednn="$onednn" || exit 1
 ninja -C build-sanitize -j "$jobs" >/dev/null || { ninja -C build-sanitize; exit 1; }
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     meson test -C build-sanitize --num-processes "$jobs" --print-errorlogs --no-suite slow 2>&1 \
