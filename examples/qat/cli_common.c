@@ -37,6 +37,25 @@ int qat_cli_context(const char *cmd, const char *backend, int64_t threads, qat_c
     return 0;
 }
 
+int qat_cli_strict_iob(const char *cmd, qat_context *ctx, int strict)
+{
+    qat_status st = qat_context_set_int(ctx, QAT_CTX_STRICT_IOB2, strict ? 1 : 0);
+    return st == QAT_OK ? 0 : qat_cli_fail(cmd, "bad --strict-iob", st);
+}
+
+void qat_cli_print_warnings(const char *cmd, const qat_context *ctx)
+{
+    size_t n = qat_context_warning_count(ctx);
+    for (size_t i = 0; i < n; i++) {
+        const char *w = qat_context_warning(ctx, i);
+        if (!w) {
+            fprintf(stderr, "qat %s: warning: %zu more\n", cmd, n - i);
+            break;
+        }
+        fprintf(stderr, "qat %s: warning: %s\n", cmd, w);
+    }
+}
+
 /* "a, b, c and 4 more" of a load report, on stderr after `lead`. */
 static void print_report(const char *cmd, const qat_model *m, qat_load_report kind, const char *lead)
 {

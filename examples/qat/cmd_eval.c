@@ -7,7 +7,7 @@
 typedef struct eval_args {
     const char *model_dir, *task, *tokenizer, *quant, *out, *backend;
     int64_t seq_len, threads;
-    int partial;
+    int partial, strict_iob;
 } eval_args;
 
 /* Loads, evaluates and prints the headline metric. */
@@ -16,6 +16,10 @@ static int evaluate(const eval_args *a)
     qat_context *ctx = NULL;
     if (qat_cli_context("eval", a->backend, a->threads, &ctx) != 0)
         return 1;
+    if (qat_cli_strict_iob("eval", ctx, a->strict_iob) != 0) {
+        qat_context_free(ctx);
+        return 1;
+    }
     qat_tokenizer *tok = NULL;
     qat_model *model = NULL;
     qat_status st = qat_tokenizer_load(a->tokenizer ? a->tokenizer : a->model_dir, &tok);
@@ -27,6 +31,7 @@ static int evaluate(const eval_args *a)
     double f1 = 0.0;
     if (st == QAT_OK)
         st = qat_model_evaluate(model, tok, a->task, a->seq_len, a->out, &f1);
+    qat_cli_print_warnings("eval", ctx);
     int rc = 0;
     if (st != QAT_OK)
         rc = qat_cli_fail("eval", "evaluation failed", st);
@@ -51,7 +56,8 @@ int qat_cli_eval(int argc, char **argv)
         QAT_OPT_STRING("--tokenizer", &a.tokenizer, "PATH", "default: the model directory"),
         QAT_OPT_STRING("--quant", &a.quant, "CONFIG", "default: the config saved with the model"),
         QAT_OPT_INT("--seq-len", &a.seq_len, "N", 1, INT64_MAX, "truncation length"),
-        QAT_OPT_STRING("--out", &a.out, "FILE", "write the metrics as JSON"),
+        QAT_OPT_STRING("--out", &a.out, "FILE", "write the metrics and the predicted tags as JSON"),
+        QAT_CLI_STRICT_IOB_ROW(&a.strict_iob),
         QAT_CLI_PARTIAL_ROW(&a.partial),
         QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads),
     };

@@ -40,6 +40,7 @@ typedef struct train_args {
     qat_pipeline_options o;
     const char *backend;
     int64_t threads;
+    int strict_iob;
     train_config file;
     const qat_cli_spec *spec; /* for --config, which sets the same options */
 } train_args;
@@ -90,11 +91,16 @@ static int run(train_args *a)
     qat_context *ctx = NULL;
     if (qat_cli_context("train", a->backend, a->threads, &ctx) != 0)
         return 1;
+    if (qat_cli_strict_iob("train", ctx, a->strict_iob) != 0) {
+        qat_context_free(ctx);
+        return 1;
+    }
     qat_cli_progress p = {isatty(STDERR_FILENO), {0, 0}, ""};
     o->run.progress = on_progress;
     o->run.progress_user = &p;
     double f1 = NAN;
     qat_status st = qat_pipeline_run(ctx, o, &f1);
+    qat_cli_print_warnings("train", ctx);
     qat_context_free(ctx);
     if (st != QAT_OK)
         return qat_cli_fail("train", "the run failed", st);
@@ -134,6 +140,7 @@ int qat_cli_train(int argc, char **argv)
         QAT_OPT_STRING("--eval", &a.o.eval_file, "FILE", "evaluation file (default: a seeded 70/10/20 split of --task)"),
         QAT_OPT_STRING("--test", &a.o.test_file, "FILE", "test file (default: the same split)"),
         QAT_OPT_STRING("--out", &a.o.run.out_dir, "DIR", "results.json, metrics.jsonl, checkpoints"),
+        QAT_CLI_STRICT_IOB_ROW(&a.strict_iob),
         QAT_CLI_RUN_SCHEDULE_ROWS(&a.o.run),
         QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads),
     };

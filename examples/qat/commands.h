@@ -48,6 +48,15 @@ int64_t qat_cli_max_threads(void);
 /* A context on backend (NULL: the best) with threads (0: the library's
  * default). 0, or qat_cli_fail's 1 with *ctx NULL. */
 int qat_cli_context(const char *cmd, const char *backend, int64_t threads, qat_context **ctx);
+/* --strict-iob: sets QAT_CTX_STRICT_IOB2 (0 or qat_cli_fail's 1). */
+int qat_cli_strict_iob(const char *cmd, qat_context *ctx, int strict);
+/* The context's warnings (lenient IOB2 reads...), one "qat CMD: warning:"
+ * line each on stderr. */
+void qat_cli_print_warnings(const char *cmd, const qat_context *ctx);
+#define QAT_CLI_STRICT_IOB_ROW(dest) \
+    QAT_OPT_FLAG("--strict-iob", dest, \
+                 "refuse a CoNLL file whose IOB2 tags are inconsistent (an I-X after O or another type); by " \
+                 "default it is read as seqeval reads it (the I-X starts an entity) and a warning names the lines")
 
 /* qat_model_load of dir with task and quant (NULL: the saved one); partial:
  * QAT_LOAD_PARTIAL. Says on stderr what the checkpoint lacked (new heads,
