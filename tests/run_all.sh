@@ -29,7 +29,7 @@ configure() { # dir, options...
     else
         meson setup "$dir" "$@" >"$dir.configure.log" 2>&1
     fi || { cat "$dir.configure.log"; echo "run_all: configuring $dir failed"; return 1; }
-    grep "WARNING" "$dir.configure.log" || true
+    grep -E "meson.build:[0-9]+:[0-9]*:? ?WARNING" "$dir.configure.log" || true
 }
 
 section() { printf '\n==== %s ====\n' "$1"; }
