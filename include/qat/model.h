@@ -195,6 +195,34 @@ QAT_API qat_status qat_model_backward(qat_model *model, const int32_t *input_ids
                                       const int32_t *attention_mask, const int32_t *token_type_ids,
                                       const int32_t *labels, int64_t batch, int64_t seq_len, float *loss);
 
+/* Feature extraction (sentence embeddings) on any model: the encoder's last
+ * hidden state, pooled per sequence as a sentence-transformers checkpoint's
+ * 1_Pooling/config.json says (pooling_mode_cls_token: the first token;
+ * pooling_mode_mean_tokens: the mean over tokens whose attention_mask is 1,
+ * the count clamped at 1e-9), then, with QAT_EMBED_NORMALIZE, divided by
+ * max(L2 norm, 1e-12) (its Normalize module). The task's head does not take
+ * part (an MLM head is skipped). */
+typedef enum qat_pooling {
+    QAT_POOLING_CLS = 0,
+    QAT_POOLING_MEAN = 1
+} qat_pooling;
+
+#define QAT_EMBED_NORMALIZE 1u /* qat_model_embed flags: L2-normalise */
+
+/* embeddings receives batch * hidden_size floats ([batch, hidden]). */
+QAT_API qat_status qat_model_embed(qat_model *model, const int32_t *input_ids, const int32_t *attention_mask,
+                                   const int32_t *token_type_ids, int64_t batch, int64_t seq_len,
+                                   qat_pooling pooling, uint32_t flags, float *embeddings, size_t count);
+/* Forward + backward from the caller's gradient of a loss with respect to
+ * the embeddings qat_model_embed returns for the same arguments
+ * (d_embeddings: batch * hidden_size finite floats): the gradients of every
+ * parameter (zeroed first; heads get 0), read with qat_model_get_gradient
+ * and applied by a trainer or the caller's own optimiser. */
+QAT_API qat_status qat_model_embed_backward(qat_model *model, const int32_t *input_ids,
+                                            const int32_t *attention_mask, const int32_t *token_type_ids,
+                                            int64_t batch, int64_t seq_len, qat_pooling pooling, uint32_t flags,
+                                            const float *d_embeddings, size_t count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -259,8 +259,14 @@ qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int back
         return qat_fail(QAT_ERR_NUMERIC, "the loss is not finite (%g)", (double)*loss);
     if (!backward)
         return QAT_OK;
+    QAT_TRY(head_backward(m, a->d_hidden));
+    return qat_model_encoder_backward(m);
+}
+
+qat_status qat_model_encoder_backward(qat_model *m)
+{
+    qat_acts *a = &m->acts;
     float *dy = a->d_hidden, *spare = a->d_hidden2;
-    QAT_TRY(head_backward(m, dy));
     /* Each layer reads the gradient of its output and writes that of its
      * input: the two buffers swap roles layer after layer. */
     for (int64_t i = m->dims.num_layers - 1; i >= 0; i--) {

@@ -228,5 +228,14 @@ qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_
 /* Loss of the last forward against labels (host), and, with backward, the
  * gradients (accumulated into zeroed buffers by the caller). */
 qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int backward, float *loss);
+/* Arguments of a batch (host arrays) checked against the model; fn names
+ * the public function in the message. labels may be NULL. */
+qat_status qat_model_validate_batch(const qat_model *m, const int32_t *ids, const int32_t *mask,
+                                    const int32_t *types, const int32_t *labels, int64_t batch,
+                                    int64_t seq_len, const char *fn);
+/* Backward from acts.d_hidden (the gradient of the encoder output [N, H],
+ * consumed) through every layer and the embeddings, accumulating into the
+ * parameter gradients. */
+qat_status qat_model_encoder_backward(qat_model *m);
 
 #endif

@@ -442,8 +442,8 @@ QAT_API qat_status qat_model_logits_size(const qat_model *m, int64_t batch, int6
     return QAT_OK;
 }
 
-static qat_status validate_batch(const qat_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
-                                 const int32_t *labels, int64_t batch, int64_t seq_len, const char *fn)
+qat_status qat_model_validate_batch(const qat_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
+                                   const int32_t *labels, int64_t batch, int64_t seq_len, const char *fn)
 {
     const qat_model_dims *d = &m->dims;
     QAT_CHECK_ARG(ids != NULL, "%s: NULL input_ids", fn);
@@ -477,7 +477,7 @@ QAT_API qat_status qat_model_forward(qat_model *m, const int32_t *ids, const int
                                      int64_t batch, int64_t seq_len, float *logits, size_t logits_count)
 {
     QAT_CHECK_ARG(m != NULL && logits != NULL, "qat_model_forward: NULL model or logits");
-    QAT_TRY(validate_batch(m, ids, mask, types, NULL, batch, seq_len, "qat_model_forward"));
+    QAT_TRY(qat_model_validate_batch(m, ids, mask, types, NULL, batch, seq_len, "qat_model_forward"));
     size_t need;
     QAT_TRY(qat_model_logits_size(m, batch, seq_len, &need));
     QAT_CHECK_ARG(logits_count >= need, "qat_model_forward: logits holds %zu floats, %zu needed", logits_count, need);
@@ -489,7 +489,7 @@ QAT_API qat_status qat_model_backward(qat_model *m, const int32_t *ids, const in
                                       const int32_t *labels, int64_t batch, int64_t seq_len, float *loss)
 {
     QAT_CHECK_ARG(m != NULL && loss != NULL && labels != NULL, "qat_model_backward: NULL model, labels or loss");
-    QAT_TRY(validate_batch(m, ids, mask, types, labels, batch, seq_len, "qat_model_backward"));
+    QAT_TRY(qat_model_validate_batch(m, ids, mask, types, labels, batch, seq_len, "qat_model_backward"));
     QAT_TRY(qat_model_forward_pass(m, ids, mask, types, labels, batch, seq_len, 1));
     return qat_model_loss_backward(m, labels, 1, loss);
 }

