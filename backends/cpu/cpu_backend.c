@@ -1,5 +1,5 @@
 /* The cpu backend: oneDNN GEMMs; the encoder kernels it leaves NULL run
- * the ref implementations (its state is a qat_ref_state for that reason). */
+ * the ref implementations (its state is a qat_host_state for that reason). */
 #include <dnnl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -11,8 +11,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-#include "ref/ref_backend.h"
 
 /* GEMMs big enough for threads are cut into tiles of C, each computed by
  * one single-threaded dnnl_sgemm call, and the tiles run on the backend's
@@ -109,7 +107,7 @@ static qat_status cpu_gemm(void *state, const qat_gemm_desc *d)
     plan_tiles(d, &t);
     const int64_t tile_macs = t.mb * t.nb * d->k, tiles = d->batch * t.tiles_m * t.tiles_n;
     const int64_t grain = tile_macs >= TILE_MACS ? 1 : TILE_MACS / tile_macs;
-    if (qat_pool_for(((qat_ref_state *)state)->pool, tiles, grain, tile_range, &t))
+    if (qat_pool_for(((qat_host_state *)state)->pool, tiles, grain, tile_range, &t))
         return qat_fail(QAT_ERR_BACKEND, "cpu backend: dnnl_sgemm failed with status %d", atomic_load(&t.failure));
     return QAT_OK;
 }
@@ -120,9 +118,9 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .caps = QAT_BACKEND_CAP_HOST_MEMORY | QAT_BACKEND_CAP_GEMM_BATCHED,
     .score = 50,
     .probe = qat_host_probe,
-    .create = qat_ref_state_create,
-    .destroy = qat_ref_state_destroy,
-    .set_threads = qat_ref_state_set_threads,
+    .create = qat_host_state_create,
+    .destroy = qat_host_state_destroy,
+    .set_threads = qat_host_state_set_threads,
     .alloc = qat_host_alloc,
     .free = qat_host_free,
     .upload = qat_host_copy,

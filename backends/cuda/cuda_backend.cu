@@ -213,6 +213,7 @@ static qat_backend_ops make_ops()
     ops.accumulate = cuda_accumulate;
     ops.bias_act_fwd = cuda_bias_act_fwd;
     ops.gelu_bwd = cuda_gelu_bwd;
+    ops.tanh_bwd = cuda_tanh_bwd;
     ops.bias_grad = cuda_bias_grad;
     ops.layernorm_fwd = cuda_layernorm_fwd;
     ops.layernorm_bwd = cuda_layernorm_bwd;

@@ -58,6 +58,14 @@ __global__ void bias_act_kernel(float *x, const float *bias, int64_t rows, int64
     }
 }
 
+__global__ void tanh_bwd_kernel(const float *dy, const float *y, int64_t n, float *dx)
+{
+    QAT_CUDA_LOOP(i, n)
+    {
+        dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    }
+}
+
 __global__ void gelu_bwd_kernel(const float *dy, const float *pre, int64_t n, float *dx)
 {
     QAT_CUDA_LOOP(i, n)
@@ -167,6 +175,15 @@ qat_status cuda_gelu_bwd(void *st, const float *dy, const float *pre, int64_t n,
         return QAT_OK;
     gelu_bwd_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(dy, pre, n, dx);
     return cuda_launched(s, "gelu_bwd");
+}
+
+qat_status cuda_tanh_bwd(void *st, const float *dy, const float *y, int64_t n, float *dx)
+{
+    cuda_state *s = to_state(st);
+    if (n <= 0)
+        return QAT_OK;
+    tanh_bwd_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(dy, y, n, dx);
+    return cuda_launched(s, "tanh_bwd");
 }
 
 qat_status cuda_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db)

@@ -51,6 +51,7 @@ qat_status cuda_accumulate(void *st, const float *x, float *y, int64_t n);
 qat_status cuda_bias_act_fwd(void *st, float *x, const float *bias, int64_t rows, int64_t cols,
                              qat_activation act, float *y);
 qat_status cuda_gelu_bwd(void *st, const float *dy, const float *pre, int64_t n, float *dx);
+qat_status cuda_tanh_bwd(void *st, const float *dy, const float *y, int64_t n, float *dx);
 qat_status cuda_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db);
 qat_status cuda_dropout(void *st, float *x, int64_t n, float p, uint64_t seed);
 qat_status cuda_layernorm_fwd(void *st, const float *x, const float *w, const float *b, float eps,

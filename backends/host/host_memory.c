@@ -47,3 +47,33 @@ int qat_host_probe(void)
 {
     return 1;
 }
+
+qat_status qat_host_state_create(int threads, void **state)
+{
+    qat_host_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "host backend: out of memory");
+    s->threads = threads;
+    qat_status st = qat_pool_create(threads, &s->pool);
+    if (st != QAT_OK) {
+        free(s);
+        return st;
+    }
+    *state = s;
+    return QAT_OK;
+}
+
+void qat_host_state_destroy(void *state)
+{
+    qat_host_state *s = state;
+    qat_pool_free(s->pool);
+    free(s);
+}
+
+qat_status qat_host_state_set_threads(void *state, int threads)
+{
+    qat_host_state *s = state;
+    QAT_TRY(qat_pool_set_threads(s->pool, threads));
+    s->threads = threads;
+    return QAT_OK;
+}

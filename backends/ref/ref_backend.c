@@ -6,45 +6,15 @@
 #include "host/host_memory.h"
 #include "ref/ref_kernels.h"
 
-qat_status qat_ref_state_create(int threads, void **state)
-{
-    qat_ref_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "host backend: out of memory");
-    s->threads = threads;
-    qat_status st = qat_pool_create(threads, &s->pool);
-    if (st != QAT_OK) {
-        free(s);
-        return st;
-    }
-    *state = s;
-    return QAT_OK;
-}
-
-void qat_ref_state_destroy(void *state)
-{
-    qat_ref_state *s = state;
-    qat_pool_free(s->pool);
-    free(s);
-}
-
-qat_status qat_ref_state_set_threads(void *state, int threads)
-{
-    qat_ref_state *s = state;
-    QAT_TRY(qat_pool_set_threads(s->pool, threads));
-    s->threads = threads;
-    return QAT_OK;
-}
-
 const struct qat_backend_ops qat_backend_ref_ops = {
     .abi_version = QAT_BACKEND_ABI_VERSION,
     .name = "ref",
     .caps = QAT_BACKEND_CAP_HOST_MEMORY | QAT_BACKEND_CAP_GEMM_BATCHED,
     .score = 10,
     .probe = qat_host_probe,
-    .create = qat_ref_state_create,
-    .destroy = qat_ref_state_destroy,
-    .set_threads = qat_ref_state_set_threads,
+    .create = qat_host_state_create,
+    .destroy = qat_host_state_destroy,
+    .set_threads = qat_host_state_set_threads,
     .alloc = qat_host_alloc,
     .free = qat_host_free,
     .upload = qat_host_copy,
@@ -56,6 +26,7 @@ const struct qat_backend_ops qat_backend_ref_ops = {
     .accumulate = qat_ref_accumulate,
     .bias_act_fwd = qat_ref_bias_act_fwd,
     .gelu_bwd = qat_ref_gelu_bwd,
+    .tanh_bwd = qat_ref_tanh_bwd,
     .bias_grad = qat_ref_bias_grad,
     .layernorm_fwd = qat_ref_layernorm_fwd,
     .layernorm_bwd = qat_ref_layernorm_bwd,

@@ -4,19 +4,10 @@
 
 #include "backend/backend.h"
 #include "core/thread_pool.h"
+#include "host/host_memory.h"
 
-/* The state of every host-memory backend starts with this (their NULL
- * slots run the ref kernels on it): the backend instance's threads. */
-typedef struct qat_ref_state {
-    int threads;
-    qat_pool *pool;
-} qat_ref_state;
-
-/* create / destroy / set_threads of a host backend whose state is exactly
- * a qat_ref_state (ref and cpu). */
-qat_status qat_ref_state_create(int threads, void **state);
-void qat_ref_state_destroy(void *state);
-qat_status qat_ref_state_set_threads(void *state, int threads);
+/* The ref kernels run on the state of any host-memory backend. */
+typedef qat_host_state qat_ref_state;
 
 /* Scalar operations per range of a kernel's loop: below this, waking a
  * thread costs more than it saves. */

@@ -21,8 +21,6 @@ qat_status qat_ref_accumulate(void *st, const float *x, float *y, int64_t n);
 qat_status qat_ref_bias_act_fwd(void *st, float *x, const float *bias, int64_t rows, int64_t cols,
                                 qat_activation act, float *y);
 qat_status qat_ref_gelu_bwd(void *st, const float *dy, const float *pre, int64_t n, float *dx);
-/* dx = dy * (1 - y^2), y = tanh(pre) (dx may alias dy). Not a backend slot
- * (the ops struct is unchanged): the model calls it on host memory. */
 qat_status qat_ref_tanh_bwd(void *st, const float *dy, const float *y, int64_t n, float *dx);
 qat_status qat_ref_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db);
 qat_status qat_ref_layernorm_fwd(void *st, const float *x, const float *w, const float *b, float eps,

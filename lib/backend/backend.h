@@ -21,7 +21,7 @@
 #include "qat/core.h"
 
 /* Bump whenever struct qat_backend_ops or a descriptor below changes. */
-#define QAT_BACKEND_ABI_VERSION 3u
+#define QAT_BACKEND_ABI_VERSION 4u
 
 /* Symbol a backend module exports (C linkage):
  *   qat_status qat_backend_module_get(uint32_t abi_version,
@@ -119,6 +119,9 @@ struct qat_backend_ops {
                                qat_activation act, float *y);
     /* dx = dy * GELU'(pre) (dx may alias dy). */
     qat_status (*gelu_bwd)(void *state, const float *dy, const float *pre, int64_t n, float *dx);
+    /* dx = dy * (1 - y^2), y = tanh output (dx may alias dy): the pooler
+     * of sequence-classification heads. */
+    qat_status (*tanh_bwd)(void *state, const float *dy, const float *y, int64_t n, float *dx);
     /* db[c] += sum_r dy[r,c] */
     qat_status (*bias_grad)(void *state, const float *dy, int64_t rows, int64_t cols, float *db);
     /* y = (x - mean) * rstd * w + b per row (biased variance, eps inside

@@ -54,34 +54,6 @@ static qat_status head_input_backward(qat_model *m, const qat_linear *l, float *
     return qat_quantize_bwd(m, &l->aq, d, x, R, l->in, m->acts.N * l->in);
 }
 
-/* d = d * (1 - y^2) in place, y = tanh output [n]. The backend has no
- * tanh-backward slot (its ops struct is unchanged): host-memory backends
- * run the ref kernel in place; device backends round-trip these few rows
- * (a head's [B, H]) through host memory. */
-static qat_status tanh_backward(qat_model *m, float *d, const float *y, int64_t n)
-{
-    qat_context *ctx = m->ctx;
-    const struct qat_backend_ops *ops = ctx->backend.ops;
-    if (ops->caps & QAT_BACKEND_CAP_HOST_MEMORY)
-        return qat_ref_tanh_bwd(ctx->backend_state, d, y, n, d);
-    float *host = malloc((size_t)n * 2 * sizeof(float));
-    if (!host)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "backward: out of memory");
-    float *hy = host + n;
-    qat_status st = qat_context_backend_error(ctx, ops->download(ctx->backend_state, host, d, (size_t)n * sizeof(float)),
-                                              "tanh backward");
-    if (st == QAT_OK)
-        st = qat_context_backend_error(ctx, ops->download(ctx->backend_state, hy, y, (size_t)n * sizeof(float)),
-                                       "tanh backward");
-    for (int64_t i = 0; st == QAT_OK && i < n; i++)
-        host[i] *= 1.0f - hy[i] * hy[i];
-    if (st == QAT_OK)
-        st = qat_context_backend_error(ctx, ops->upload(ctx->backend_state, d, host, (size_t)n * sizeof(float)),
-                                       "tanh backward");
-    free(host);
-    return st;
-}
-
 /* Mirror of seqcls_forward: d_logits [R, C] -> d_hidden [N, H] (zero but
  * on the first token of each sequence). Scratch: d_a, d_b [R, H]. */
 static qat_status seqcls_backward(qat_model *m, float *d_hidden)
@@ -94,7 +66,7 @@ static qat_status seqcls_backward(qat_model *m, float *d_hidden)
     QAT_TRY(graph_gemm(ctx, 1, 0, C, H, R, 1.0f, a->d_logits, C, a->pool_drop, H, 1.0f, model_g(m, m->cls_w), H));
     QAT_TRY(graph_gemm(ctx, 0, 0, R, H, C, 1.0f, a->d_logits, C, model_w(m, m->cls_w), H, 0.0f, a->d_a, H));
     QAT_RUN(ctx, dropout, a->d_a, R * H, p, a->seed_pool);
-    QAT_TRY(tanh_backward(m, a->d_a, a->pool_act, R * H)); /* d_a = dL/d pool_pre */
+    QAT_RUN(ctx, tanh_bwd, a->d_a, a->pool_act, R * H, a->d_a); /* d_a = dL/d pool_pre */
     QAT_RUN(ctx, bias_grad, a->d_a, R, H, model_g(m, m->pool_b));
     QAT_TRY(graph_gemm(ctx, 1, 0, H, H, R, 1.0f, a->d_a, H, a->head_in, H, 1.0f, model_g(m, m->pool_w), H));
     QAT_TRY(graph_gemm(ctx, 0, 0, R, H, H, 1.0f, a->d_a, H, model_w(m, m->pool_w), H, 0.0f, a->d_b, H));
