@@ -132,7 +132,7 @@ QAT_API void qat_context_free(qat_context *ctx);
 QAT_API const char *qat_context_backend(const qat_context *ctx);
 
 typedef enum qat_context_param {
-    QAT_CTX_THREADS = 1,       /* worker threads for CPU kernels; 0 = all cores */
+    QAT_CTX_THREADS = 1,       /* worker threads for CPU kernels; 0 = the CPUs the process may run on (affinity) */
     QAT_CTX_SEED = 2,          /* RNG seed (dropout, masking, init); default 42 */
     QAT_CTX_DETERMINISTIC = 3, /* 1 = bit-reproducible kernels (default 1) */
     /* CoNLL task files with IOB2 tags (qat_model_evaluate, the study

@@ -98,11 +98,9 @@ static int64_t now_ns(void)
 }
 
 /* Spins until *word != value or SPIN_NS pass; nonzero when it changed. */
-static int64_t spin_ns_dev = -1;
 static int spin_while(atomic_uint *word, unsigned value)
 {
-    if (spin_ns_dev < 0) { const char *e = getenv("QAT_POOL_SPIN_NS"); spin_ns_dev = e ? atoll(e) : SPIN_NS; }
-    int64_t deadline = now_ns() + spin_ns_dev;
+    const int64_t deadline = now_ns() + SPIN_NS;
     for (;;) {
         for (int i = 0; i < 64; i++) {
             if (atomic_load_explicit(word, memory_order_acquire) != value)
