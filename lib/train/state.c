@@ -106,80 +106,63 @@ QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, cons
     return st;
 }
 
-/* Reads the payload into a fresh buffer after checking size and CRC. The
- * size the trailer claims must be `want`, this model's, before anything
- * is allocated for it: a file cannot make the reader allocate more than
- * the model it is resumed into holds. */
-static qat_status read_payload(const char *path, uint64_t want, uint8_t **payload)
+/* The payload of a state file held in memory, into a fresh buffer, after
+ * checking size and CRC. The size the trailer claims must be `want`, this
+ * model's, before anything is allocated for it: a file cannot make the
+ * reader allocate more than the model it is resumed into holds. */
+static qat_status read_payload(const uint8_t *data, size_t size, const char *label, uint64_t want,
+                               uint8_t **payload)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qat_fail(QAT_ERR_IO, "cannot open training state %s", path);
-    char magic[8];
+    const size_t start = 16; /* magic, version, reserved */
+    if (size < start || memcmp(data, STATE_MAGIC, 8) != 0)
+        return qat_fail(QAT_ERR_FORMAT, "%s is not a libqat training state (bad magic)", label);
     uint32_t head[2];
+    memcpy(head, data + 8, sizeof head);
+    if (head[0] != STATE_VERSION)
+        return qat_fail(QAT_ERR_UNSUPPORTED, "%s: training state version %u, this libqat reads %u", label, head[0],
+                        STATE_VERSION);
+    if (size - start < 12)
+        return qat_fail(QAT_ERR_FORMAT, "%s: truncated training state", label);
+    uint64_t raw;
+    uint32_t crc;
+    memcpy(&raw, data + size - 12, 8);
+    memcpy(&crc, data + size - 4, 4);
+    if (raw != want)
+        return qat_fail(QAT_ERR_STATE, "%s holds a state of %llu bytes, this model's has %llu: it was saved for "
+                        "another model or quant config", label, (unsigned long long)raw, (unsigned long long)want);
+    uint8_t *out = malloc(raw ? (size_t)raw : 1);
+    if (!out)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
+    uLongf dest = (uLongf)raw;
+    int zr = uncompress(out, &dest, data + start, (uLong)(size - start - 12));
     qat_status st = QAT_OK;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, STATE_MAGIC, 8) != 0 || fread(head, sizeof head, 1, f) != 1)
-        st = qat_fail(QAT_ERR_FORMAT, "%s is not a libqat training state (bad magic)", path);
-    else if (head[0] != STATE_VERSION)
-        st = qat_fail(QAT_ERR_UNSUPPORTED, "%s: training state version %u, this libqat reads %u", path, head[0],
-                      STATE_VERSION);
-    long start = ftell(f);
-    fseek(f, 0, SEEK_END);
-    long end = ftell(f);
-    uint64_t raw = 0;
-    uint32_t crc = 0;
-    if (st == QAT_OK && end - start < 12)
-        st = qat_fail(QAT_ERR_FORMAT, "%s: truncated training state", path);
-    if (st == QAT_OK) {
-        fseek(f, end - 12, SEEK_SET);
-        if (fread(&raw, 8, 1, f) != 1 || fread(&crc, 4, 1, f) != 1)
-            st = qat_fail(QAT_ERR_FORMAT, "%s: bad trailer", path);
-        else if (raw != want)
-            st = qat_fail(QAT_ERR_STATE, "%s holds a state of %llu bytes, this model's has %llu: it was saved for "
-                          "another model or quant config", path, (unsigned long long)raw, (unsigned long long)want);
-    }
-    size_t packed = st == QAT_OK ? (size_t)(end - 12 - start) : 0;
-    uint8_t *in = st == QAT_OK ? malloc(packed ? packed : 1) : NULL;
-    uint8_t *outb = st == QAT_OK ? malloc(raw ? raw : 1) : NULL;
-    if (st == QAT_OK && (!in || !outb))
-        st = qat_fail(QAT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    if (st == QAT_OK) {
-        fseek(f, start, SEEK_SET);
-        if (fread(in, 1, packed, f) != packed)
-            st = qat_fail(QAT_ERR_IO, "%s: read error", path);
-    }
-    if (st == QAT_OK) {
-        uLongf dest = (uLongf)raw;
-        int zr = uncompress(outb, &dest, in, (uLong)packed);
-        if (zr != Z_OK || dest != raw)
-            st = qat_fail(QAT_ERR_FORMAT, "%s: corrupt compressed data (zlib %d)", path, zr);
-        else if (qat_crc32(outb, (size_t)raw) != crc)
-            st = qat_fail(QAT_ERR_FORMAT, "%s: CRC mismatch, the file is damaged", path);
-    }
-    fclose(f);
-    free(in);
+    if (zr != Z_OK || dest != raw)
+        st = qat_fail(QAT_ERR_FORMAT, "%s: corrupt compressed data (zlib %d)", label, zr);
+    else if (qat_crc32(out, (size_t)raw) != crc)
+        st = qat_fail(QAT_ERR_FORMAT, "%s: CRC mismatch, the file is damaged", label);
     if (st != QAT_OK) {
-        free(outb);
+        free(out);
         return st;
     }
-    *payload = outb;
+    *payload = out;
     return QAT_OK;
 }
 
-QAT_API qat_status qat_trainer_resume(qat_trainer *t, const char *path, uint64_t data_position[2])
+qat_status qat_trainer_resume_memory(qat_trainer *t, const uint8_t *data, size_t size, const char *label,
+                                     uint64_t data_position[2])
 {
-    QAT_CHECK_ARG(t != NULL && path != NULL, "qat_trainer_resume: NULL trainer or path");
+    QAT_CHECK_ARG(t != NULL && (data != NULL || size == 0) && label != NULL, "resume: NULL argument");
     qat_model *m = t->model;
     const size_t floats = m->total * sizeof(float);
     const uint64_t want = 16 + 16 + 32 + 16 + m->n_params + 3 * (uint64_t)floats;
     uint8_t *p = NULL;
-    QAT_TRY(read_payload(path, want, &p));
+    QAT_TRY(read_payload(data, size, label, want, &p));
     uint64_t fixed[2];
     memcpy(fixed, p, sizeof fixed);
     qat_status st = QAT_OK;
     if (fixed[0] != qat_trainer_layout_hash(m) || fixed[1] != m->total)
         st = qat_fail(QAT_ERR_STATE, "%s was saved for another model or quant config (its parameter layout "
-                      "differs from this model's)", path);
+                      "differs from this model's)", label);
     if (st == QAT_OK) {
         const uint8_t *q = p + 16;
         int64_t steps[2];
@@ -202,5 +185,17 @@ QAT_API qat_status qat_trainer_resume(qat_trainer *t, const char *path, uint64_t
                 qat_model_mark_step_initialized(m, i);
     }
     free(p);
+    return st;
+}
+
+QAT_API qat_status qat_trainer_resume(qat_trainer *t, const char *path, uint64_t data_position[2])
+{
+    QAT_CHECK_ARG(t != NULL && path != NULL, "qat_trainer_resume: NULL trainer or path");
+    qat_mapped_file f;
+    qat_status st = qat_file_map(path, &f);
+    if (st != QAT_OK)
+        return qat_fail_prefix(st, "cannot open training state %s", path);
+    st = qat_trainer_resume_memory(t, f.data, f.size, path, data_position);
+    qat_file_unmap(&f);
     return st;
 }

@@ -19,6 +19,10 @@ struct qat_trainer {
     double last_lr, last_norm, last_loss;
 };
 
+/* qat_trainer_resume over a state file's bytes (`label` names it). */
+qat_status qat_trainer_resume_memory(qat_trainer *t, const uint8_t *data, size_t size, const char *label,
+                                     uint64_t data_position[2]);
+
 /* A fingerprint of the model's parameter layout (names and sizes). */
 uint64_t qat_trainer_layout_hash(const qat_model *m);
 

@@ -1,0 +1,39 @@
+/* Fuzz target: the BERT vocab.txt reader (the first byte picks the
+ * lowercasing, accent-stripping and CJK flags), then an encode of a mixed
+ * text and a decode of the ids. Runs as a test through
+ * tests/fuzz/standalone_driver.c, or under libFuzzer with -Dfuzz=true. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer/tokenizer_impl.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    qat_tokenizer *t = calloc(1, sizeof *t);
+    if (!t)
+        return 0;
+    for (int i = 0; i < QAT_TOKEN_SPECIAL_COUNT; i++)
+        t->special[i] = -1;
+    const uint8_t flags = data[0];
+    if (qat_tok_load_vocab_txt(t, (const char *)data + 1, size - 1, "fuzz vocab.txt", flags & 1, (flags >> 1) & 1,
+                               (flags >> 2) & 1) == QAT_OK) {
+        static const char text[] = "  Le [MASK] Médecin\ta [CLS]prescrit 500 mg ﬁn 😀\xff\xc3 x l'été 中文 ##s  ";
+        qat_tok_buf scratch = {0};
+        qat_tok_ivec ids = {0};
+        if (qat_tok_encode_text(t, text, sizeof text - 1, &scratch, &ids) == QAT_OK) {
+            qat_tok_buf out = {0};
+            (void)qat_tok_decode_model(t, ids.p, ids.n, &out);
+            qat_tok_buf_free(&out);
+        }
+        qat_tok_buf_free(&scratch);
+        qat_tok_ivec_free(&ids);
+    }
+    qat_tok_clear(t);
+    free(t);
+    return 0;
+}
