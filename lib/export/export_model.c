@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/options_version.h"
 #include "export/export_internal.h"
 #include "model/model.h"
 #include "qat/packed.h"
@@ -256,9 +257,7 @@ static qat_status put_model(qatp_writer *w, const qat_model *m, const qat_export
 QAT_API qat_status qat_export_options_init(qat_export_options *options, uint32_t version)
 {
     QAT_CHECK_ARG(options != NULL, "qat_export_options_init: NULL options");
-    QAT_CHECK_ARG(version == QAT_EXPORT_OPTIONS_VERSION,
-                  "qat_export_options_init: version %u unknown (this library has %u)", version,
-                  QAT_EXPORT_OPTIONS_VERSION);
+    QAT_TRY(qat_options_version_check("qat_export_options_init", version, 1, QAT_EXPORT_OPTIONS_VERSION));
     memset(options, 0, sizeof *options);
     options->version = version;
     options->ternary = QAT_TERNARY_2BIT;
@@ -272,10 +271,8 @@ QAT_API qat_status qat_packed_export(const qat_model *model, const char *path, c
     qat_export_options o;
     qat_export_options_init(&o, QAT_EXPORT_OPTIONS_VERSION);
     if (options) {
-        QAT_CHECK_ARG(options->version == QAT_EXPORT_OPTIONS_VERSION,
-                      "qat_packed_export: options version %u unknown (this library has %u)", options->version,
-                      QAT_EXPORT_OPTIONS_VERSION);
-        o = *options;
+        QAT_TRY(qat_options_version_check("qat_packed_export", options->version, 1, QAT_EXPORT_OPTIONS_VERSION));
+        o = *options; /* version 1 is the only one; a version 2 copies only what options->version holds */
     }
     if (model->task != QAT_TASK_MLM && model->task != QAT_TASK_TOKEN_CLASSIFICATION &&
         model->task != QAT_TASK_SEQUENCE_CLASSIFICATION)

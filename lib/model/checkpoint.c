@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "backend/dispatch.h"
+#include "core/options_version.h"
 #include "core/file_io.h"
 #include "core/json.h"
 #include "formats/hf_config.h"
@@ -25,9 +26,7 @@
 QAT_API qat_status qat_load_options_init(qat_load_options *o, uint32_t version)
 {
     QAT_CHECK_ARG(o != NULL, "qat_load_options_init: NULL options");
-    QAT_CHECK_ARG(version >= 1 && version <= QAT_LOAD_OPTIONS_VERSION,
-                  "qat_load_options_init: version %u unknown to libqat %s (1..%u)", version, qat_version(),
-                  QAT_LOAD_OPTIONS_VERSION);
+    QAT_TRY(qat_options_version_check("qat_load_options_init", version, 1, QAT_LOAD_OPTIONS_VERSION));
     /* A program built against version 1 has the shorter struct. */
     memset(o, 0, version == 1 ? offsetof(qat_load_options, flags) : sizeof *o);
     o->version = version;
@@ -195,9 +194,7 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
         qat_load_options_init(&defaults, QAT_LOAD_OPTIONS_VERSION);
         options = &defaults;
     }
-    QAT_CHECK_ARG(options->version >= 1 && options->version <= QAT_LOAD_OPTIONS_VERSION,
-                  "qat_model_load: options version %u (initialise them with qat_load_options_init)",
-                  options->version);
+    QAT_TRY(qat_options_version_check("qat_model_load", options->version, 1, QAT_LOAD_OPTIONS_VERSION));
     QAT_CHECK_ARG(options->task == QAT_TASK_MLM || qat_task_has_labels(options->task),
                   "qat_model_load: unknown task %d", (int)options->task);
     const uint32_t flags = options->version >= 2 ? options->flags : 0;

@@ -4,15 +4,14 @@
 #include <string.h>
 
 #include "backend/dispatch.h"
+#include "core/options_version.h"
 #include "model/model.h"
 #include "model/quantize.h"
 
 QAT_API qat_status qat_model_options_init(qat_model_options *o, uint32_t version)
 {
     QAT_CHECK_ARG(o != NULL, "qat_model_options_init: NULL options");
-    QAT_CHECK_ARG(version == QAT_MODEL_OPTIONS_VERSION,
-                  "qat_model_options_init: version %u unknown to libqat %s (expected %u)", version, qat_version(),
-                  QAT_MODEL_OPTIONS_VERSION);
+    QAT_TRY(qat_options_version_check("qat_model_options_init", version, 1, QAT_MODEL_OPTIONS_VERSION));
     memset(o, 0, sizeof *o);
     o->version = version;
     o->arch = QAT_ARCH_ROBERTA;
@@ -36,8 +35,7 @@ QAT_API qat_status qat_model_options_init(qat_model_options *o, uint32_t version
 
 qat_status qat_model_options_check(const qat_model_options *o)
 {
-    QAT_CHECK_ARG(o->version == QAT_MODEL_OPTIONS_VERSION,
-                  "model options: version %u (initialise them with qat_model_options_init)", o->version);
+    QAT_TRY(qat_options_version_check("model options", o->version, 1, QAT_MODEL_OPTIONS_VERSION));
     QAT_CHECK_ARG(o->arch == QAT_ARCH_ROBERTA || o->arch == QAT_ARCH_BERT, "model options: unknown arch %d", o->arch);
     QAT_CHECK_ARG(o->task == QAT_TASK_MLM || qat_task_has_labels(o->task), "model options: unknown task %d",
                   o->task);

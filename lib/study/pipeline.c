@@ -12,6 +12,7 @@
 
 #include "core/context.h"
 #include "core/error.h"
+#include "core/options_version.h"
 #include "core/file_io.h"
 #include "core/json.h"
 #include "data/mlm.h"
@@ -32,9 +33,7 @@
 QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *o, uint32_t version)
 {
     QAT_CHECK_ARG(o != NULL, "qat_pipeline_options_init: NULL options");
-    QAT_CHECK_ARG(version == QAT_PIPELINE_OPTIONS_VERSION,
-                  "qat_pipeline_options_init: version %u unknown to libqat %s (expected %u)", version, qat_version(),
-                  QAT_PIPELINE_OPTIONS_VERSION);
+    QAT_TRY(qat_options_version_check("qat_pipeline_options_init", version, 2, QAT_PIPELINE_OPTIONS_VERSION));
     memset(o, 0, sizeof *o);
     o->version = version;
     return qat_run_options_defaults(&o->run);
@@ -336,8 +335,7 @@ static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, co
 
 static qat_status validate(const qat_pipeline_options *o)
 {
-    QAT_CHECK_ARG(o->version == QAT_PIPELINE_OPTIONS_VERSION,
-                  "pipeline options: version %u (initialise them with qat_pipeline_options_init)", o->version);
+    QAT_TRY(qat_options_version_check("pipeline options", o->version, 2, QAT_PIPELINE_OPTIONS_VERSION));
     QAT_CHECK_ARG(o->run.model_dir && o->train_file && o->run.out_dir,
                   "pipeline options: model_dir, train_file and out_dir are required");
     QAT_CHECK_ARG(o->alpha >= 0 && o->alpha < 1, "pipeline options: alpha must be in [0, 1), got %g", o->alpha);

@@ -18,6 +18,7 @@
 
 #include "core/context.h"
 #include "core/error.h"
+#include "core/options_version.h"
 #include "core/file_io.h"
 #include "core/json.h"
 #include "data/split.h"
@@ -29,9 +30,7 @@
 QAT_API qat_status qat_dapt_options_init(qat_dapt_options *o, uint32_t version)
 {
     QAT_CHECK_ARG(o != NULL, "qat_dapt_options_init: NULL options");
-    QAT_CHECK_ARG(version == QAT_DAPT_OPTIONS_VERSION,
-                  "qat_dapt_options_init: version %u unknown to libqat %s (expected %u)", version, qat_version(),
-                  QAT_DAPT_OPTIONS_VERSION);
+    QAT_TRY(qat_options_version_check("qat_dapt_options_init", version, 2, QAT_DAPT_OPTIONS_VERSION));
     memset(o, 0, sizeof *o);
     o->version = version;
     return qat_run_options_defaults(&o->run);
@@ -55,8 +54,7 @@ static int cmp_i64(const void *a, const void *b)
 
 static qat_status dapt_validate(const qat_dapt_options *o)
 {
-    QAT_CHECK_ARG(o->version == QAT_DAPT_OPTIONS_VERSION,
-                  "DAPT options: version %u (initialise them with qat_dapt_options_init)", o->version);
+    QAT_TRY(qat_options_version_check("DAPT options", o->version, 2, QAT_DAPT_OPTIONS_VERSION));
     QAT_CHECK_ARG(o->run.model_dir && o->run.corpus && o->run.out_dir, "DAPT options: model_dir, corpus and out_dir are required");
     QAT_CHECK_ARG(o->n_alphas == 0 || o->alphas, "DAPT options: NULL alphas");
     for (size_t i = 0; i < o->n_alphas; i++)

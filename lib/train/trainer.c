@@ -7,14 +7,13 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/options_version.h"
 #include "optim/grad.h"
 
 QAT_API qat_status qat_train_options_init(qat_train_options *o, uint32_t version)
 {
     QAT_CHECK_ARG(o != NULL, "qat_train_options_init: NULL options");
-    QAT_CHECK_ARG(version == QAT_TRAIN_OPTIONS_VERSION,
-                  "qat_train_options_init: version %u unknown to libqat %s (expected %u)", version, qat_version(),
-                  QAT_TRAIN_OPTIONS_VERSION);
+    QAT_TRY(qat_options_version_check("qat_train_options_init", version, 1, QAT_TRAIN_OPTIONS_VERSION));
     memset(o, 0, sizeof *o);
     o->version = version;
     o->learning_rate = 5e-6;
@@ -31,8 +30,7 @@ QAT_API qat_status qat_train_options_init(qat_train_options *o, uint32_t version
 
 static qat_status validate(const qat_train_options *o)
 {
-    QAT_CHECK_ARG(o->version == QAT_TRAIN_OPTIONS_VERSION,
-                  "train options: version %u (initialise them with qat_train_options_init)", o->version);
+    QAT_TRY(qat_options_version_check("train options", o->version, 1, QAT_TRAIN_OPTIONS_VERSION));
     QAT_CHECK_ARG(o->learning_rate >= 0 && isfinite(o->learning_rate), "train options: learning_rate must be >= 0");
     QAT_CHECK_ARG(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1,
                   "train options: betas must be in [0, 1)");
