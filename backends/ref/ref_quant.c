@@ -18,7 +18,9 @@ typedef struct rows_of {
     double *sums;
 } rows_of;
 
-static int abs_mean_range(void *arg, int64_t begin, int64_t end, int64_t index)
+/* Each row's sum of |x| in double: kept as the sum (`sums`, BitNet's
+ * per-tensor absmean adds the rows) or as the row's mean (`out`). */
+static int abs_sum_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
     const rows_of *a = arg;
     (void)index;
@@ -26,7 +28,10 @@ static int abs_mean_range(void *arg, int64_t begin, int64_t end, int64_t index)
         double acc = 0.0;
         for (int64_t c = 0; c < a->cols; c++)
             acc += fabsf(a->x[r * a->cols + c]);
-        a->out[r] = (float)(acc / (double)a->cols);
+        if (a->sums)
+            a->sums[r] = acc;
+        else
+            a->out[r] = (float)(acc / (double)a->cols);
     }
     return 0;
 }
@@ -34,7 +39,7 @@ static int abs_mean_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_abs_mean(void *st, const float *x, int64_t rows, int64_t cols, float *out)
 {
     rows_of a = {.x = x, .cols = cols, .out = out};
-    qat_ref_for(st, rows, cols, abs_mean_range, &a);
+    qat_ref_for(st, rows, cols, abs_sum_range, &a);
     return QAT_OK;
 }
 
@@ -139,18 +144,6 @@ qat_status qat_ref_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, con
     return QAT_OK;
 }
 
-static int abs_sum_range(void *arg, int64_t begin, int64_t end, int64_t index)
-{
-    const rows_of *a = arg;
-    (void)index;
-    for (int64_t r = begin; r < end; r++) {
-        double acc = 0.0;
-        for (int64_t c = 0; c < a->cols; c++)
-            acc += fabsf(a->x[r * a->cols + c]);
-        a->sums[r] = acc;
-    }
-    return 0;
-}
 
 typedef struct ternary {
     const float *w;
