@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_encode_decode.h"
 #include "tokenizer/tokenizer_impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,15 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (qat_tok_load_vocab_txt(t, (const char *)data + 1, size - 1, "fuzz vocab.txt", flags & 1, (flags >> 1) & 1,
                                (flags >> 2) & 1) == QAT_OK) {
         static const char text[] = "  Le [MASK] Médecin\ta [CLS]prescrit 500 mg ﬁn 😀\xff\xc3 x l'été 中文 ##s  ";
-        qat_tok_buf scratch = {0};
-        qat_tok_ivec ids = {0};
-        if (qat_tok_encode_text(t, text, sizeof text - 1, &scratch, &ids) == QAT_OK) {
-            qat_tok_buf out = {0};
-            (void)qat_tok_decode_model(t, ids.p, ids.n, &out);
-            qat_tok_buf_free(&out);
-        }
-        qat_tok_buf_free(&scratch);
-        qat_tok_ivec_free(&ids);
+        fuzz_encode_decode(t, qat_tok_encode_text, text, sizeof text - 1);
     }
     qat_tok_clear(t);
     free(t);
