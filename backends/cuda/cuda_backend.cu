@@ -207,28 +207,9 @@ static qat_backend_ops make_ops()
     ops.upload = cuda_upload;
     ops.download = cuda_download;
     ops.synchronize = cuda_synchronize;
-    ops.gemm = cuda_gemm;
-    ops.fill = cuda_fill;
-    ops.add = cuda_add;
-    ops.accumulate = cuda_accumulate;
-    ops.bias_act_fwd = cuda_bias_act_fwd;
-    ops.gelu_bwd = cuda_gelu_bwd;
-    ops.tanh_bwd = cuda_tanh_bwd;
-    ops.bias_grad = cuda_bias_grad;
-    ops.layernorm_fwd = cuda_layernorm_fwd;
-    ops.layernorm_bwd = cuda_layernorm_bwd;
-    ops.softmax_fwd = cuda_softmax_fwd;
-    ops.softmax_bwd = cuda_softmax_bwd;
-    ops.embedding_fwd = cuda_embedding_fwd;
-    ops.embedding_bwd = cuda_embedding_bwd;
-    ops.zero_rows_where = cuda_zero_rows_where;
-    ops.cross_entropy = cuda_cross_entropy;
-    ops.dropout = cuda_dropout;
-    ops.abs_mean = cuda_abs_mean;
-    ops.lsq_fwd = cuda_lsq_fwd;
-    ops.lsq_bwd = cuda_lsq_bwd;
-    ops.bitnet_weight_fwd = cuda_bitnet_weight_fwd;
-    ops.bitnet_act_fwd = cuda_bitnet_act_fwd;
+#define CUDA_SLOT(name, params, args) ops.name = cuda_##name;
+    QAT_BACKEND_KERNELS(CUDA_SLOT)
+#undef CUDA_SLOT
     return ops;
 }
 

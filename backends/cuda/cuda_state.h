@@ -42,42 +42,14 @@ qat_status cuda_launched(cuda_state *s, const char *what);
 // state (grows; never shrinks until destroy).
 qat_status cuda_workspace(cuda_state *s, size_t bytes, void **ptr);
 
-qat_status cuda_gemm(void *state, const qat_gemm_desc *desc);
-
-// Kernel slots (cuda_elementwise.cu, cuda_rows.cu, cuda_loss.cu, cuda_quant.cu).
-qat_status cuda_fill(void *st, float *x, int64_t n, float value);
-qat_status cuda_add(void *st, const float *a, const float *b, float *out, int64_t n);
-qat_status cuda_accumulate(void *st, const float *x, float *y, int64_t n);
-qat_status cuda_bias_act_fwd(void *st, float *x, const float *bias, int64_t rows, int64_t cols,
-                             qat_activation act, float *y);
-qat_status cuda_gelu_bwd(void *st, const float *dy, const float *pre, int64_t n, float *dx);
-qat_status cuda_tanh_bwd(void *st, const float *dy, const float *y, int64_t n, float *dx);
-qat_status cuda_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db);
-qat_status cuda_dropout(void *st, float *x, int64_t n, float p, uint64_t seed);
-qat_status cuda_layernorm_fwd(void *st, const float *x, const float *w, const float *b, float eps,
-                              int64_t rows, int64_t cols, float *y, float *mean, float *rstd);
-qat_status cuda_layernorm_bwd(void *st, const float *dy, const float *x, const float *w,
-                              const float *mean, const float *rstd, int64_t rows, int64_t cols,
-                              float *dx, float *dw, float *db);
-qat_status cuda_softmax_fwd(void *st, float *scores, const float *key_bias, int64_t batch,
-                            int64_t heads, int64_t lq, int64_t lk);
-qat_status cuda_softmax_bwd(void *st, const float *dp, const float *p, int64_t rows, int64_t cols,
-                            float *ds);
-qat_status cuda_embedding_fwd(void *st, const float *table, const int32_t *ids, int64_t n,
-                              int64_t dim, float *out, int accumulate);
-qat_status cuda_embedding_bwd(void *st, const float *dy, const int32_t *ids, int64_t n, int64_t dim,
-                              int64_t vocab, float *dtable);
-qat_status cuda_zero_rows_where(void *st, float *x, const int32_t *ids, int64_t n, int64_t dim,
-                                int32_t id);
-qat_status cuda_cross_entropy(void *st, const float *logits, const int32_t *labels, int64_t rows,
-                              int64_t classes, float scale, float *loss, float *dlogits);
-qat_status cuda_abs_mean(void *st, const float *x, int64_t rows, int64_t cols, float *out);
-qat_status cuda_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, float *y);
-qat_status cuda_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
-                        float *dx, float *dstep, float *doffset);
-qat_status cuda_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int64_t cols, int per_row,
-                                  float *gamma, float *y);
-qat_status cuda_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_t cols, int bits,
-                               int symmetric, float *y);
+// cuda_<kernel> for every kernel of the list (backend/kernels.h): cuda_gemm.cu,
+// cuda_elementwise.cu, cuda_rows.cu, cuda_loss.cu, cuda_quant.cu. C linkage,
+// so a definition whose parameters differ from the list is a compile error
+// (not a new C++ overload).
+extern "C" {
+#define CUDA_DECLARE(name, params, args) qat_status cuda_##name QAT_KERNEL_PARAMS params;
+QAT_BACKEND_KERNELS(CUDA_DECLARE)
+#undef CUDA_DECLARE
+}
 
 #endif

@@ -32,7 +32,4 @@ static inline int64_t qat_ref_ranges(int64_t items, int64_t work)
     return qat_pool_ranges(items, grain);
 }
 
-/* Slots other host-memory backends may reuse as their fallback. */
-qat_status qat_ref_gemm(void *state, const qat_gemm_desc *desc);
-
 #endif

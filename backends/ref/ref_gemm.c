@@ -1,4 +1,5 @@
 #include "ref/ref_backend.h"
+#include "ref/ref_kernels.h"
 
 #include <stdlib.h>
 

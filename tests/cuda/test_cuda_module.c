@@ -1,7 +1,8 @@
 /* The CUDA module as the registry sees it, runnable without a GPU: it
  * dlopens, rejects a foreign ABI version, names itself "cuda", fills every
- * slot of struct qat_backend_ops, and, where no device is usable, probe()
- * says 0 and create() fails cleanly with a message. Argument: the module. */
+ * slot of struct qat_backend_ops (each kernel of backend/kernels.h's list),
+ * and, where no device is usable, probe() says 0 and create() fails
+ * cleanly with a message. Argument: the module. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,11 +39,10 @@ int main(int argc, char **argv)
     const struct { const char *name; const void *fn; } slots[] = {
 #define SLOT(s) {#s, (const void *)ops->s}
         SLOT(probe), SLOT(create), SLOT(destroy), SLOT(last_error), SLOT(alloc), SLOT(free), SLOT(upload),
-        SLOT(download), SLOT(synchronize), SLOT(gemm), SLOT(fill), SLOT(add), SLOT(accumulate),
-        SLOT(bias_act_fwd), SLOT(gelu_bwd), SLOT(bias_grad), SLOT(layernorm_fwd), SLOT(layernorm_bwd),
-        SLOT(softmax_fwd), SLOT(softmax_bwd), SLOT(embedding_fwd), SLOT(embedding_bwd), SLOT(zero_rows_where),
-        SLOT(cross_entropy), SLOT(dropout), SLOT(abs_mean), SLOT(lsq_fwd), SLOT(lsq_bwd), SLOT(bitnet_weight_fwd),
-        SLOT(bitnet_act_fwd),
+        SLOT(download), SLOT(synchronize),
+#define KERNEL_SLOT(name, params, args) SLOT(name),
+        QAT_BACKEND_KERNELS(KERNEL_SLOT)
+#undef KERNEL_SLOT
 #undef SLOT
     };
     for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)

@@ -1,0 +1,172 @@
+/*
+ * The kernels a backend implements, each signature declared once.
+ *
+ * QAT_BACKEND_KERNELS(X) calls X(name, (parameters), (arguments)) for every
+ * kernel slot of struct qat_backend_ops, in slot order. Every kernel takes
+ * the backend's state (void *) first; QAT_KERNEL_PARAMS adds it. From this
+ * one list come the slots of the ops struct (backend.h), the ref and cuda
+ * declarations and ops tables, and the module test's check that every slot
+ * is filled:
+ *
+ *   #define DECLARE(name, params, args) qat_status my_##name QAT_KERNEL_PARAMS params;
+ *   QAT_BACKEND_KERNELS(DECLARE)
+ *   #undef DECLARE
+ *
+ * The arguments (parameter names alone) let a wrapper forward a call:
+ * my_##name QAT_KERNEL_ARGS(state, args).
+ *
+ * Adding a kernel: append an X(...) line at the END (the order is the
+ * struct's layout, which modules built against an older list rely on),
+ * bump QAT_BACKEND_ABI_VERSION in backend.h, define qat_ref_<name> in
+ * backends/ref (host-memory backends fall back to it) and cuda_<name> in
+ * backends/cuda (the module must fill every slot: a missing one is a
+ * link-time error of the module, and test_cuda_module checks it).
+ *
+ * Conventions. Row-major; sizes in elements; every pointer is backend
+ * memory unless it points at a descriptor (gemm, lsq), which is host memory
+ * read during the call. Gradients of parameters (dw, db, dstep, dtable)
+ * ACCUMULATE (+=), so a backward pass adds into zeroed buffers; gradients of
+ * activations are WRITTEN.
+ */
+#ifndef QAT_LIB_BACKEND_KERNELS_H
+#define QAT_LIB_BACKEND_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qat/core.h"
+
+/* (params) -> (void *state, params); (args) -> (state, args). */
+#define QAT_KERNEL_PARAMS(...) (void *state, __VA_ARGS__)
+#define QAT_KERNEL_EXPAND(...) __VA_ARGS__
+#define QAT_KERNEL_ARGS(state, args) (state, QAT_KERNEL_EXPAND args)
+
+typedef enum qat_activation {
+    QAT_ACTIVATION_NONE = 0,
+    QAT_ACTIVATION_GELU = 1,
+    QAT_ACTIVATION_TANH = 2  /* sequence-classification heads (pooler) */
+} qat_activation;
+
+/* The dropout mask, identical on every backend: a hash of (seed, index). */
+static inline int qat_dropout_keep(uint64_t seed, uint64_t index, float p)
+{
+    uint64_t z = seed + (index + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f) >= p;
+}
+
+/* Row-major, strided-batched single-precision GEMM:
+ *   C_i = alpha * op(A_i) * op(B_i) + beta * C_i,  i < batch,
+ *   op(A_i) is m x k, op(B_i) is k x n, C_i is m x n,
+ *   X_i = X + i * stride_x; ld* are row strides of the stored matrices. */
+typedef struct qat_gemm_desc {
+    int trans_a, trans_b;
+    int64_t m, n, k;
+    float alpha, beta;
+    const float *a;
+    int64_t lda, stride_a;
+    const float *b;
+    int64_t ldb, stride_b;
+    float *c;
+    int64_t ldc, stride_c;
+    int64_t batch;
+} qat_gemm_desc;
+
+/* An LSQ / LSQ+ quantizer over x viewed as [rows, cols] (docs/quantizers.md):
+ *   v = (x - beta) / (s + step_eps)
+ *   y = round_half_even(clamp(v, qn, qp)) * s + beta
+ * s = step[0], or step[r] on row r when per_row; beta = offset[0], or no
+ * offset at all (not even + 0) when offset is NULL. */
+typedef struct qat_lsq_desc {
+    const float *step;     /* backend memory: 1 or rows floats */
+    const float *offset;   /* backend memory: 1 float (LSQ+), or NULL */
+    int64_t rows, cols;
+    int per_row;
+    float qn, qp;          /* integer range: signed LSQ, or [0, 2^b - 1] for LSQ+ */
+    float step_eps;        /* 0; the seed code's 1e-8 */
+} qat_lsq_desc;
+
+#define QAT_BACKEND_KERNELS(X)                                                                                 \
+    X(gemm, (const qat_gemm_desc *desc), (desc))                                                               \
+    /* x[i] = value */                                                                                         \
+    X(fill, (float *x, int64_t n, float value), (x, n, value))                                                 \
+    /* out = a + b (out may alias a or b) */                                                                   \
+    X(add, (const float *a, const float *b, float *out, int64_t n), (a, b, out, n))                            \
+    /* y += x */                                                                                               \
+    X(accumulate, (const float *x, float *y, int64_t n), (x, y, n))                                            \
+    /* x[r,:] += bias; then y = act(x) when act is GELU (exact erf GELU) or                                    \
+     * TANH; bias may be NULL. */                                                                              \
+    X(bias_act_fwd, (float *x, const float *bias, int64_t rows, int64_t cols, qat_activation act, float *y),   \
+      (x, bias, rows, cols, act, y))                                                                           \
+    /* dx = dy * GELU'(pre) (dx may alias dy) */                                                               \
+    X(gelu_bwd, (const float *dy, const float *pre, int64_t n, float *dx), (dy, pre, n, dx))                   \
+    /* dx = dy * (1 - y^2), y = tanh output (dx may alias dy) */                                               \
+    X(tanh_bwd, (const float *dy, const float *y, int64_t n, float *dx), (dy, y, n, dx))                       \
+    /* db[c] += sum_r dy[r,c] */                                                                               \
+    X(bias_grad, (const float *dy, int64_t rows, int64_t cols, float *db), (dy, rows, cols, db))               \
+    /* y = (x - mean) * rstd * w + b per row (biased variance, eps inside the                                  \
+     * sqrt, as torch); stores mean[r] and rstd[r] for the backward. */                                        \
+    X(layernorm_fwd,                                                                                           \
+      (const float *x, const float *w, const float *b, float eps, int64_t rows, int64_t cols, float *y,        \
+       float *mean, float *rstd),                                                                              \
+      (x, w, b, eps, rows, cols, y, mean, rstd))                                                               \
+    /* dx written; dw, db accumulate. */                                                                       \
+    X(layernorm_bwd,                                                                                           \
+      (const float *dy, const float *x, const float *w, const float *mean, const float *rstd, int64_t rows,   \
+       int64_t cols, float *dx, float *dw, float *db),                                                         \
+      (dy, x, w, mean, rstd, rows, cols, dx, dw, db))                                                          \
+    /* In place over scores [batch, heads, lq, lk]:                                                            \
+     * scores[b,h,i,:] = softmax(scores[b,h,i,:] + key_bias[b,:]). */                                          \
+    X(softmax_fwd, (float *scores, const float *key_bias, int64_t batch, int64_t heads, int64_t lq, int64_t lk), \
+      (scores, key_bias, batch, heads, lq, lk))                                                                \
+    /* ds = p * (dp - sum(dp * p)) per row (ds may alias dp) */                                                \
+    X(softmax_bwd, (const float *dp, const float *p, int64_t rows, int64_t cols, float *ds),                   \
+      (dp, p, rows, cols, ds))                                                                                 \
+    /* out[i,:] (+)= table[ids[i],:]; ids are validated by the caller. */                                      \
+    X(embedding_fwd,                                                                                           \
+      (const float *table, const int32_t *ids, int64_t n, int64_t dim, float *out, int accumulate),           \
+      (table, ids, n, dim, out, accumulate))                                                                   \
+    /* dtable[ids[i],:] += dy[i,:], deterministic in any thread count. */                                      \
+    X(embedding_bwd,                                                                                           \
+      (const float *dy, const int32_t *ids, int64_t n, int64_t dim, int64_t vocab, float *dtable),            \
+      (dy, ids, n, dim, vocab, dtable))                                                                        \
+    /* x[i,:] = 0 where ids[i] == id (torch's padding_idx gradient rule) */                                    \
+    X(zero_rows_where, (float *x, const int32_t *ids, int64_t n, int64_t dim, int32_t id), (x, ids, n, dim, id)) \
+    /* Mean cross-entropy over rows whose label != -100, scaled by `scale`                                     \
+     * (1 / number of such rows): *loss = scale * sum of -log                                                  \
+     * softmax(logits)[label]; dlogits (optional) = scale * (softmax -                                         \
+     * onehot) on those rows, 0 on ignored rows. */                                                            \
+    X(cross_entropy,                                                                                           \
+      (const float *logits, const int32_t *labels, int64_t rows, int64_t classes, float scale, float *loss,   \
+       float *dlogits),                                                                                        \
+      (logits, labels, rows, classes, scale, loss, dlogits))                                                   \
+    /* In place inverted dropout with a counter-based mask: element i is kept                                  \
+     * iff qat_dropout_keep(seed, i, p); kept values scale by 1/(1-p). The                                     \
+     * same call on the gradient is the backward. */                                                           \
+    X(dropout, (float *x, int64_t n, float p, uint64_t seed), (x, n, p, seed))                                 \
+    /* out[r] = mean_c |x[r,c]| for r < rows (rows = 1: whole tensor) */                                       \
+    X(abs_mean, (const float *x, int64_t rows, int64_t cols, float *out), (x, rows, cols, out))                \
+    /* LSQ / LSQ+ fake-quant as qat_lsq_desc says (y may alias x) */                                           \
+    X(lsq_fwd, (const qat_lsq_desc *desc, const float *x, float *y), (desc, x, y))                             \
+    /* dx = dy where qn <= v <= qp else 0 (dx may alias dy);                                                   \
+     * dstep[0 or r] += grad_scale * sum(dy * (round(v) - v | qn | qp));                                       \
+     * with an offset and doffset: doffset[0] += grad_scale * sum(dy where                                     \
+     * v is outside [qn, qp]). */                                                                              \
+    X(lsq_bwd,                                                                                                 \
+      (const qat_lsq_desc *desc, const float *dy, const float *x, float grad_scale, float *dx, float *dstep,   \
+       float *doffset),                                                                                        \
+      (desc, dy, x, grad_scale, dx, dstep, doffset))                                                           \
+    /* BitNet b1.58 weights: gamma = max(mean|w|, 1e-5) per tensor or per                                      \
+     * row; y = clamp(round(w / gamma), -1, 1) * gamma. gamma (rows or 1                                       \
+     * floats) is written for export. */                                                                       \
+    X(bitnet_weight_fwd, (const float *w, int64_t rows, int64_t cols, int per_row, float *gamma, float *y),    \
+      (w, rows, cols, per_row, gamma, y))                                                                      \
+    /* BitNet activations, per row (token): m = max(max|x|, 1e-5),                                             \
+     * y = clamp(round(x * Qp / m), lo, Qp) * m / Qp with lo = Qn, or -Qp                                      \
+     * when symmetric. */                                                                                      \
+    X(bitnet_act_fwd, (const float *x, int64_t rows, int64_t cols, int bits, int symmetric, float *y),         \
+      (x, rows, cols, bits, symmetric, y))
+
+#endif
