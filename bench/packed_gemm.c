@@ -5,14 +5,18 @@
  * 4096 tokens (batch 32 x seq 128), 1 and 2 threads:
  *   fp32      dnnl_sgemm, Y = X W^T                       (the baseline)
  *   u8s8s32   oneDNN int8 matmul, weights reordered once (second baseline)
- *   W1.58A8   libqat packed ternary, 2-bit codes          (quantize X + GEMM)
- *   W1.6A8    libqat packed ternary, 5 trits per byte     (quantize X + GEMM)
+ *   W1.58A8   libqat packed ternary (BitNet acts, 8-bit)  (quantize X + GEMM)
+ *   W4A8      libqat packed LSQ 4-bit weights, 8-bit acts (quantize X + GEMM)
  *   W8A8      libqat packed LSQ 8-bit weights and acts    (quantize X + GEMM)
- * Each figure is the fastest of several repetitions after a warm-up (the
+ * each libqat row on every ISA path this CPU has (the figures that back
+ * `auto`, qat_packed_isa_best), weights laid out once into the kernels'
+ * panels (qat_packed_matrix_from) as the packed model loader does. Each
+ * figure is the fastest of several repetitions after a warm-up (the
  * minimum is the least disturbed by other load on the machine).
  *
  * Usage: bench_packed_gemm [--quick] [--reps N] [--isa NAME]
- *   --quick: 128 tokens only.  QAT_ISA / --isa pick the packed path.
+ *   --quick: 128 tokens only.  --isa: that packed path only (default:
+ *   avx2 and avx512vnni where available; scalar only when named).
  */
 #include <dnnl.h>
 #include <math.h>
@@ -113,14 +117,14 @@ typedef struct bench_ctx {
     float *y;
     qat_packed_kernel kern;
     qat_packed_acts acts;
-    qat_packed_weights pw;
+    const qat_packed_matrix *mat;
     int act_lsq;
     int8_matmul mm;
 } bench_ctx;
 
-enum { M_SGEMM, M_INT8, M_T2, M_T16, M_W8, N_METHODS };
-static const char *method_name[N_METHODS] = {"fp32 sgemm", "onednn u8s8s32", "W1.58A8 2-bit",
-                                             "W1.58A8 1.6-bit", "W8A8 LSQ"};
+enum { M_SGEMM, M_INT8, M_T2, M_W4, M_W8, N_METHODS };
+static const char *method_name[N_METHODS] = {"fp32 sgemm", "onednn u8s8s32", "W1.58A8", "W4A8 LSQ",
+                                             "W8A8 LSQ"};
 
 static int run_once(bench_ctx *b, int method)
 {
@@ -135,7 +139,7 @@ static int run_once(bench_ctx *b, int method)
         if ((b->act_lsq ? qat_packed_quantize_lsq(&b->kern, b->x, b->K, 8, 0.05f, &b->acts)
                         : qat_packed_quantize_bitnet(&b->kern, b->x, b->K, 8, 0, &b->acts)) != QAT_OK)
             return -1;
-        return qat_packed_gemm(&b->kern, &b->acts, &b->pw, b->bias, b->y, b->O) == QAT_OK ? 0 : -1;
+        return qat_packed_gemm(&b->kern, &b->acts, b->mat, b->bias, b->y, b->O) == QAT_OK ? 0 : -1;
     }
 }
 
@@ -157,7 +161,7 @@ static double time_method(bench_ctx *b, int method, int reps)
 int main(int argc, char **argv)
 {
     int quick = 0, reps = 5;
-    qat_packed_isa isa = QAT_PACKED_ISA_AUTO;
+    qat_packed_isa only = QAT_PACKED_ISA_AUTO;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
@@ -165,21 +169,36 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
             const char *n = argv[++i];
-            isa = strcmp(n, "scalar") == 0 ? QAT_PACKED_ISA_SCALAR
-                : strcmp(n, "avx2") == 0   ? QAT_PACKED_ISA_AVX2
-                : strcmp(n, "avx512vnni") == 0 ? QAT_PACKED_ISA_AVX512VNNI
-                                               : QAT_PACKED_ISA_AUTO;
+            for (int k = QAT_PACKED_ISA_SCALAR; k < QAT_PACKED_ISA_COUNT; k++)
+                if (strcmp(n, qat_packed_isa_name((qat_packed_isa)k)) == 0)
+                    only = (qat_packed_isa)k;
+            if (only == QAT_PACKED_ISA_AUTO || !qat_packed_isa_available(only)) {
+                fprintf(stderr, "--isa %s: unknown or unavailable here (%s)\n", n,
+                        only == QAT_PACKED_ISA_AUTO ? "unknown" : qat_packed_isa_missing(only));
+                return 2;
+            }
         } else {
             fprintf(stderr, "usage: %s [--quick] [--reps N] [--isa scalar|avx2|avx512vnni]\n", argv[0]);
             return 2;
         }
     }
+    qat_packed_isa isas[2];
+    int n_isas = 0;
+    if (only != QAT_PACKED_ISA_AUTO)
+        isas[n_isas++] = only;
+    else
+        for (int k = QAT_PACKED_ISA_AVX2; k <= QAT_PACKED_ISA_AVX512VNNI; k++)
+            if (qat_packed_isa_available((qat_packed_isa)k))
+                isas[n_isas++] = (qat_packed_isa)k;
+    if (n_isas == 0)
+        isas[n_isas++] = QAT_PACKED_ISA_SCALAR;
+    printf("# auto picks %s\n", qat_packed_isa_name(qat_packed_isa_best()));
     const int64_t shapes[3][2] = {{768, 768}, {3072, 768}, {768, 3072}}; /* out, in */
     const int64_t token_counts[2] = {128, 4096};
     qat_rng rng;
     qat_rng_seed(&rng, 7);
 
-    printf("%-10s %5s %2s  %-16s %10s %8s %9s\n", "out x in", "tok", "th", "method", "ms", "GOPS",
+    printf("%-10s %5s %2s  %-26s %10s %8s %9s\n", "out x in", "tok", "th", "method", "ms", "GOPS",
            "vs fp32");
     for (int ti = 0; ti < (quick ? 1 : 2); ti++)
         for (int si = 0; si < 3; si++) {
@@ -207,44 +226,54 @@ int main(int argc, char **argv)
             b.y = y;
             if (int8_matmul_init(&b.mm, b.T, b.K, b.O, xu8, w8, y32) != 0)
                 return 1;
-            qat_packed_weights packs[3];
-            float gamma, step = 0.004f;
+            qat_packed_weights pw;
+            qat_packed_matrix mats[3];
+            memset(mats, 0, sizeof mats);
+            float gamma, step8 = 0.004f, step4 = 0.01f;
             if (qat_packed_acts_alloc(b.T, b.K, &b.acts) != QAT_OK ||
-                qat_packed_bitnet_gamma(w, b.O, b.K, 0, &gamma) != QAT_OK ||
-                qat_packed_pack_ternary(w, b.O, b.K, &gamma, 0, QAT_PACKED_W_TERNARY2, &packs[0]) != QAT_OK ||
-                qat_packed_pack_ternary(w, b.O, b.K, &gamma, 0, QAT_PACKED_W_TERNARY1P6, &packs[1]) != QAT_OK ||
-                qat_packed_pack_lsq(w, b.O, b.K, 8, &step, 0, &packs[2]) != QAT_OK) {
-                fprintf(stderr, "packing failed: %s\n", qat_last_error());
+                qat_packed_bitnet_gamma(w, b.O, b.K, 0, &gamma) != QAT_OK) {
+                fprintf(stderr, "setup failed: %s\n", qat_last_error());
                 return 1;
+            }
+            for (int p = 0; p < 3; p++) {
+                qat_status st = p == 0 ? qat_packed_pack_ternary(w, b.O, b.K, &gamma, 0, QAT_PACKED_W_TERNARY2, &pw)
+                              : qat_packed_pack_lsq(w, b.O, b.K, p == 1 ? 4 : 8, p == 1 ? &step4 : &step8, 0, &pw);
+                if (st == QAT_OK)
+                    st = qat_packed_matrix_from(&pw, &mats[p]);
+                qat_packed_weights_free(&pw);
+                if (st != QAT_OK) {
+                    fprintf(stderr, "packing failed: %s\n", qat_last_error());
+                    return 1;
+                }
             }
             for (int th = 1; th <= 2; th++) {
                 omp_set_num_threads(th); /* oneDNN's OpenMP runtime */
-                if (qat_packed_kernel_init(&b.kern, isa, th) != QAT_OK) {
-                    fprintf(stderr, "%s\n", qat_last_error());
-                    return 1;
-                }
                 double base = 0.0;
-                for (int m = 0; m < N_METHODS; m++) {
-                    if (m >= M_T2) {
-                        b.pw = packs[m - M_T2];
-                        b.act_lsq = m == M_W8;
+                for (int m = 0; m < N_METHODS; m++)
+                    for (int ki = 0; ki < (m >= M_T2 ? n_isas : 1); ki++) {
+                        char name[64];
+                        snprintf(name, sizeof name, "%s", method_name[m]);
+                        if (m >= M_T2) {
+                            if (qat_packed_kernel_init(&b.kern, isas[ki], th) != QAT_OK) {
+                                fprintf(stderr, "%s\n", qat_last_error());
+                                return 1;
+                            }
+                            b.mat = &mats[m - M_T2];
+                            b.act_lsq = m != M_T2;
+                            snprintf(name, sizeof name, "%s %s", method_name[m], qat_packed_isa_name(isas[ki]));
+                        }
+                        int r = b.T * b.O * b.K > 1000000000LL ? (reps + 1) / 2 : reps;
+                        double t = time_method(&b, m, r);
+                        if (m == M_SGEMM)
+                            base = t;
+                        printf("%4lldx%-5lld %5lld %2d  %-26s %10.3f %8.1f %8.2fx\n", (long long)b.O,
+                               (long long)b.K, (long long)b.T, th, name, t * 1e3,
+                               2.0 * (double)(b.T * b.O * b.K) / t * 1e-9, base / t);
+                        fflush(stdout);
                     }
-                    int r = b.T * b.O * b.K > 1000000000LL ? (reps + 1) / 2 : reps;
-                    double t = time_method(&b, m, r);
-                    if (m == M_SGEMM)
-                        base = t;
-                    printf("%4lldx%-5lld %5lld %2d  %-16s %10.3f %8.1f %8.2fx\n", (long long)b.O, (long long)b.K,
-                           (long long)b.T, th, method_name[m], t * 1e3, 2.0 * (double)(b.T * b.O * b.K) / t * 1e-9,
-                           base / t);
-                    fflush(stdout);
-                }
             }
-            printf("           (packed path: %s; weight bytes fp32 %lld, 2-bit %lld, 1.6-bit %lld, int8 %lld)\n",
-                   qat_packed_isa_name(b.kern.isa), (long long)(b.O * b.K * 4),
-                   (long long)(b.O * (int64_t)packs[0].row_bytes), (long long)(b.O * (int64_t)packs[1].row_bytes),
-                   (long long)(b.O * (int64_t)packs[2].row_bytes));
             for (int p = 0; p < 3; p++)
-                qat_packed_weights_free(&packs[p]);
+                qat_packed_matrix_free(&mats[p]);
             qat_packed_acts_free(&b.acts);
             int8_matmul_free(&b.mm);
             free(x); free(w); free(bias); free(y); free(xu8); free(w8); free(y32);

@@ -22,30 +22,40 @@ const char *qat_packed_isa_name(qat_packed_isa isa)
     return "unknown";
 }
 
-int qat_packed_isa_available(qat_packed_isa isa)
+const char *qat_packed_isa_missing(qat_packed_isa isa)
 {
     switch (isa) {
     case QAT_PACKED_ISA_AUTO:
     case QAT_PACKED_ISA_SCALAR:
-        return 1;
+        return "";
 #if defined(QAT_PACKED_X86)
     /* __builtin_cpu_supports also checks that the OS saves the wider
      * registers (XGETBV), so a listed feature is a usable one. */
     case QAT_PACKED_ISA_AVX2:
-        return __builtin_cpu_supports("avx2");
+        return __builtin_cpu_supports("avx2") ? "" : "this CPU lacks AVX2";
     case QAT_PACKED_ISA_AVX512VNNI:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vnni");
+        if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw"))
+            return "this CPU lacks AVX-512 F/BW";
+        return __builtin_cpu_supports("avx512vnni") ? "" : "this CPU lacks AVX-512 VNNI";
 #else
     case QAT_PACKED_ISA_AVX2:
     case QAT_PACKED_ISA_AVX512VNNI:
-        return 0;
+        return "this build has no x86-64 SIMD code";
 #endif
     }
-    return 0;
+    return "unknown ISA";
 }
 
-static qat_packed_isa best_isa(void)
+int qat_packed_isa_available(qat_packed_isa isa)
+{
+    return qat_packed_isa_missing(isa)[0] == '\0';
+}
+
+/* vpdpbusd does a 4-term u8 x s8 dot product per lane in one instruction
+ * where AVX2 needs maddubs + madd (or two madds for 8-bit codes) on half as
+ * many lanes; bench/packed_gemm measures avx512vnni ahead of avx2 on every
+ * shape and width (docs/benchmarks.md, "Packed GEMM micro-kernels"). */
+qat_packed_isa qat_packed_isa_best(void)
 {
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
         return QAT_PACKED_ISA_AVX512VNNI;
@@ -57,7 +67,7 @@ static qat_packed_isa best_isa(void)
 static void list_available(char *buf, size_t cap)
 {
     buf[0] = '\0';
-    for (int i = QAT_PACKED_ISA_SCALAR; i <= QAT_PACKED_ISA_AVX512VNNI; i++) {
+    for (int i = QAT_PACKED_ISA_SCALAR; i < QAT_PACKED_ISA_COUNT; i++) {
         if (!qat_packed_isa_available((qat_packed_isa)i))
             continue;
         size_t n = strlen(buf);
@@ -71,17 +81,16 @@ qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int 
     QAT_CHECK_ARG(k, "packed: kernel init: NULL handle");
     QAT_CHECK_ARG(threads >= 1 && threads <= 1024, "packed: kernel init: threads = %d, expected 1..1024",
                   threads);
-    QAT_CHECK_ARG(isa >= QAT_PACKED_ISA_AUTO && isa <= QAT_PACKED_ISA_AVX512VNNI,
-                  "packed: kernel init: unknown isa %d", (int)isa);
+    QAT_CHECK_ARG(isa >= QAT_PACKED_ISA_AUTO && isa < QAT_PACKED_ISA_COUNT, "packed: kernel init: unknown isa %d",
+                  (int)isa);
     const char *from = "requested";
     if (isa == QAT_PACKED_ISA_AUTO) {
         const char *env = getenv("QAT_ISA");
         if (!env || !*env || strcmp(env, "auto") == 0) {
-            isa = best_isa();
+            isa = qat_packed_isa_best();
         } else {
             from = "QAT_ISA";
-            isa = QAT_PACKED_ISA_AUTO;
-            for (int i = QAT_PACKED_ISA_SCALAR; i <= QAT_PACKED_ISA_AVX512VNNI; i++)
+            for (int i = QAT_PACKED_ISA_SCALAR; i < QAT_PACKED_ISA_COUNT; i++)
                 if (strcmp(env, qat_packed_isa_name((qat_packed_isa)i)) == 0)
                     isa = (qat_packed_isa)i;
             if (isa == QAT_PACKED_ISA_AUTO)
@@ -92,45 +101,24 @@ qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int 
     if (!qat_packed_isa_available(isa)) {
         char avail[96];
         list_available(avail, sizeof avail);
-#if defined(QAT_PACKED_X86)
-        const char *why = "this CPU lacks it";
-#else
-        const char *why = "this build is not for x86-64";
-#endif
         return qat_fail(QAT_ERR_UNSUPPORTED, "packed: %s ISA %s is unavailable: %s (available: %s)", from,
-                        qat_packed_isa_name(isa), why, avail);
+                        qat_packed_isa_name(isa), qat_packed_isa_missing(isa), avail);
     }
     k->isa = isa;
     k->threads = threads;
     return QAT_OK;
 }
 
-qat_packed_panel_fn qat_packed_panel_for(qat_packed_isa isa)
+qat_packed_tile_fn qat_packed_tile_for(qat_packed_isa isa)
 {
     switch (isa) {
 #if defined(QAT_PACKED_X86)
     case QAT_PACKED_ISA_AVX2:
-        return qat_packed_panel_avx2;
+        return qat_packed_tile_avx2;
     case QAT_PACKED_ISA_AVX512VNNI:
-        return qat_packed_panel_avx512vnni;
+        return qat_packed_tile_avx512vnni;
 #endif
     default:
-        return qat_packed_panel_scalar;
+        return qat_packed_tile_scalar;
     }
-}
-
-qat_packed_unpack_fn qat_packed_unpack_for(qat_packed_isa isa, qat_packed_wformat format)
-{
-#if defined(QAT_PACKED_X86)
-    if (isa == QAT_PACKED_ISA_AVX2 || isa == QAT_PACKED_ISA_AVX512VNNI) {
-        if (format == QAT_PACKED_W_TERNARY2)
-            return qat_packed_unpack_ternary2_avx2;
-        if (format == QAT_PACKED_W_TERNARY1P6)
-            return qat_packed_unpack_ternary1p6_avx2;
-    }
-#else
-    (void)isa;
-    (void)format;
-#endif
-    return qat_packed_unpack_panel;
 }

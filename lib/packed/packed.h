@@ -137,14 +137,43 @@ qat_status qat_packed_quantize_lsq_eps(const qat_packed_kernel *k, const float *
 qat_status qat_packed_quantize_lsq_plus(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
                                         float step, float offset, float step_eps, qat_packed_acts *a);
 
+/* ---- Weights in the kernels' layout ------------------------------------ */
+
+/* Output rows per panel of the layout (and of a micro-kernel's tile). */
+#define QAT_PACKED_PANEL 16
+
+/* A weight matrix prepared once for the GEMMs (matrix.c): panels of 16
+ * output rows (their count rounded up to even: the kernels take two at a
+ * time), each a run of k-quads of unsigned codes u = q + offset, 64 bytes
+ * (16 rows x 4 inputs) per quad, stored in code_bits bits: 2 for ternary
+ * and LSQ 2-bit codes, 4 for 3- and 4-bit, 8 above. Every path reads this
+ * one layout. */
+typedef struct qat_packed_matrix {
+    int64_t out, in, kpad;    /* kpad: in rounded up to QAT_PACKED_K_ALIGN */
+    int64_t panels;           /* even */
+    int code_bits;            /* 2, 4 or 8 */
+    int offset, umax;         /* u = q + offset <= umax */
+    int per_row;
+    float *scale;             /* per_row ? out : 1 entries */
+    size_t panel_bytes;       /* kpad * 16 * code_bits / 8 */
+    uint8_t *data;            /* panels * panel_bytes, 64-byte aligned */
+} qat_packed_matrix;
+
+/* Lays out w for the kernels (w is not needed afterwards). */
+qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix *m);
+void qat_packed_matrix_free(qat_packed_matrix *m);
+/* The unsigned code u of [row, col] (tests and the reference). */
+uint8_t qat_packed_matrix_code(const qat_packed_matrix *m, int64_t row, int64_t col);
+
 /* ---- Kernels ---------------------------------------------------------- */
 
 typedef enum qat_packed_isa {
-    QAT_PACKED_ISA_AUTO = 0,   /* QAT_ISA from the environment, else the best */
+    QAT_PACKED_ISA_AUTO = 0,      /* QAT_ISA from the environment, else qat_packed_isa_best */
     QAT_PACKED_ISA_SCALAR = 1,
-    QAT_PACKED_ISA_AVX2 = 2,
-    QAT_PACKED_ISA_AVX512VNNI = 3
+    QAT_PACKED_ISA_AVX2 = 2,      /* maddubs (int16 sums where exact), vpmaddwd for 8-bit codes */
+    QAT_PACKED_ISA_AVX512VNNI = 3 /* vpdpbusd */
 } qat_packed_isa;
+#define QAT_PACKED_ISA_COUNT 4
 
 /* A kernel handle: the resolved ISA and the thread count. Plain data, no
  * global state; a handle may be shared by threads (it is read-only). */
@@ -154,28 +183,35 @@ struct qat_packed_kernel {
 };
 
 /* Resolves isa (AUTO reads the environment variable QAT_ISA = scalar |
- * avx2 | avx512vnni | auto now, at this call) and checks the CPU can run it:
- * QAT_ERR_UNSUPPORTED names what it lacks, QAT_ERR_INVALID_ARGUMENT an
- * unknown QAT_ISA value. threads: 1..1024, the OpenMP team of each call. */
+ * avx2 | avx512vnni | auto now, at this call; unset or auto:
+ * qat_packed_isa_best) and checks the CPU can run it: QAT_ERR_UNSUPPORTED
+ * names what it lacks, QAT_ERR_INVALID_ARGUMENT an unknown QAT_ISA value.
+ * threads: 1..1024, the OpenMP team of each call. */
 qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int threads);
 
 /* 1 when this build and CPU can run isa (AUTO: always 1). */
 int qat_packed_isa_available(qat_packed_isa isa);
+/* Why isa is unavailable here ("" when it is available; static). */
+const char *qat_packed_isa_missing(qat_packed_isa isa);
 /* "scalar", "avx2", "avx512vnni", "auto" (static). */
 const char *qat_packed_isa_name(qat_packed_isa isa);
+/* What auto picks: the fastest available path by the rule that
+ * docs/benchmarks.md backs with bench/packed_gemm figures (avx512vnni >
+ * avx2 > scalar at every shape and code width measured). */
+qat_packed_isa qat_packed_isa_best(void);
 
 /* acc[t, o] = sum_i qa[t, i] * qw[o, i], int32 (tokens x out, ld = ldacc).
- * a->in must equal w->in. */
+ * a->in must equal m->in. Allocates nothing. */
 qat_status qat_packed_gemm_i32(const qat_packed_kernel *k, const qat_packed_acts *a,
-                               const qat_packed_weights *w, int32_t *acc, int64_t ldacc);
+                               const qat_packed_matrix *m, int32_t *acc, int64_t ldacc);
 
 /* y[t, o] = ((float)acc * sa[t]) * sw[o] + bias[o] (bias may be NULL),
- * tokens x out, ld = ldy. */
+ * tokens x out, ld = ldy. Allocates nothing. */
 qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
-                           const qat_packed_weights *w, const float *bias, float *y, int64_t ldy);
+                           const qat_packed_matrix *m, const float *bias, float *y, int64_t ldy);
 
 /* The epilogue alone, for tests and for callers holding accumulators. */
-qat_status qat_packed_dequant(const qat_packed_acts *a, const qat_packed_weights *w,
+qat_status qat_packed_dequant(const qat_packed_acts *a, const qat_packed_matrix *m,
                               const int32_t *acc, int64_t ldacc, const float *bias, float *y,
                               int64_t ldy);
 

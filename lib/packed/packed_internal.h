@@ -4,6 +4,11 @@
 
 #include "packed/packed.h"
 
+/* QAT_PACKED_NO_SIMD builds the portable code only. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(QAT_PACKED_NO_SIMD)
+#  define QAT_PACKED_X86 1
+#endif
+
 /* Ternary rows are cut into groups of G elements (G = 128 for 2-bit, 160
  * for 1.6-bit) stored in nb = 32 bytes; the last, shorter group of n
  * elements uses nb = ceil(n / per_byte) bytes. Byte j of a group holds the
@@ -21,45 +26,40 @@ void qat_packed_unpack_ternary1p6(const qat_packed_weights *w, int64_t row0, int
                                   uint8_t *panel, int64_t kpad);
 void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t rows,
                            uint8_t *panel, int64_t kpad);
-/* Dispatches on w->format (portable code). */
+/* Dispatches on w->format. */
 void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t rows,
                              uint8_t *panel, int64_t kpad);
-typedef void (*qat_packed_unpack_fn)(const qat_packed_weights *w, int64_t row0, int64_t rows,
-                                     uint8_t *panel, int64_t kpad);
-/* The unpacker an ISA uses for a format (same bytes on every path). */
-qat_packed_unpack_fn qat_packed_unpack_for(qat_packed_isa isa, qat_packed_wformat format);
 
-/* One panel of weight rows against every token of the batch:
- *   acc[t * ldacc + r] = sum_i (panel[r, i] - offset) * acts[t, i]
- * for r < rows, t < tokens. panel: rows x kpad unsigned codes; acts:
- * tokens x lda signed codes (lda >= kpad, both multiples of 64, zero padded
- * beyond the true `in`); row_sum[t] = sum_i acts[t, i]; every u <= umax. */
-typedef struct qat_packed_panel_args {
-    const uint8_t *panel;
-    int64_t rows, kpad;
-    int offset, umax;
+/* Most tokens one micro-kernel call takes. */
+#define QAT_PACKED_TILE_TOKENS 8
+/* Rows of one tile: a pair of panels. */
+#define QAT_PACKED_TILE_ROWS (2 * QAT_PACKED_PANEL)
+
+/* One micro-kernel call: panels [panel, panel + 2) of m against `tokens`
+ * tokens of activation codes (rows of lda bytes, kpad of them used, zero
+ * padded), over the whole input:
+ *   acc[t * QAT_PACKED_TILE_ROWS + r] = sum_i (u[r, i] - offset) * acts[t, i]
+ * row_sum[t] = sum_i acts[t, i]; |acts| <= amax. */
+typedef struct qat_packed_tile {
+    const qat_packed_matrix *m;
+    int64_t panel;
     const int8_t *acts;
-    int64_t lda, tokens;
+    int64_t lda;
+    int tokens;
     const int32_t *row_sum;
+    int amax;
     int32_t *acc;
-    int64_t ldacc;
-} qat_packed_panel_args;
+} qat_packed_tile;
 
-typedef void (*qat_packed_panel_fn)(const qat_packed_panel_args *p);
+typedef void (*qat_packed_tile_fn)(const qat_packed_tile *t);
 
-/* The reference: signed products, no offset trick (so comparing it with the
- * SIMD paths checks their correction term). */
-void qat_packed_panel_scalar(const qat_packed_panel_args *p);
-/* QAT_PACKED_NO_SIMD builds the portable code only (as on non-x86 CPUs). */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(QAT_PACKED_NO_SIMD)
-#  define QAT_PACKED_X86 1
-void qat_packed_panel_avx2(const qat_packed_panel_args *p);
-void qat_packed_panel_avx512vnni(const qat_packed_panel_args *p);
-void qat_packed_unpack_ternary2_avx2(const qat_packed_weights *w, int64_t row0, int64_t rows,
-                                     uint8_t *panel, int64_t kpad);
-void qat_packed_unpack_ternary1p6_avx2(const qat_packed_weights *w, int64_t row0, int64_t rows,
-                                       uint8_t *panel, int64_t kpad);
-#endif
+/* The reference: signed products (u - offset) * a, no offset trick, so
+ * comparing it with the SIMD paths checks their correction term. */
+void qat_packed_tile_scalar(const qat_packed_tile *t);
+
+/* The micro-kernel of an ISA (never NULL for a kernel that
+ * qat_packed_kernel_init accepted). */
+qat_packed_tile_fn qat_packed_tile_for(qat_packed_isa isa);
 
 /* Activation rows: absmax returns 1 when a value is NaN or infinite (and
  * sets *m = max|x| otherwise); quant_row writes
@@ -71,15 +71,13 @@ int32_t qat_packed_quant_row_scalar(const float *x, int64_t n, float mul, float 
 int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub, float div, float qp, int shift,
                                            int8_t *q);
 #if defined(QAT_PACKED_X86)
+void qat_packed_tile_avx2(const qat_packed_tile *t);
+void qat_packed_tile_avx512vnni(const qat_packed_tile *t);
 int32_t qat_packed_quant_row_offset_avx2(const float *x, int64_t n, float sub, float div, float qp, int shift,
                                          int8_t *q);
 int qat_packed_absmax_avx2(const float *x, int64_t n, float *m);
 int32_t qat_packed_quant_row_avx2(const float *x, int64_t n, float mul, float div, float qn, float qp,
                                   int8_t *q);
 #endif
-
-/* The kernel of an ISA (never NULL for a kernel that qat_packed_kernel_init
- * accepted). */
-qat_packed_panel_fn qat_packed_panel_for(qat_packed_isa isa);
 
 #endif

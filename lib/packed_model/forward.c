@@ -169,7 +169,7 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
             *held = want;
         }
         /* LSQ+: the offset's constant term is in ibias (pm_load.c). */
-        return qat_packed_gemm(k, a, &l->pw, l->ibias ? l->ibias : l->bias, y, l->out);
+        return qat_packed_gemm(k, a, &l->mat, l->ibias ? l->ibias : l->bias, y, l->out);
     }
     const float *xq = x;
     if (l->aq.algo == QAT_ALGO_LSQ || l->aq.algo == QAT_ALGO_LSQ_PLUS) {

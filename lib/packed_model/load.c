@@ -121,6 +121,21 @@ static qat_status dequantize(const qat_packed_weights *pw, float **out)
     return QAT_OK;
 }
 
+/* The same from the kernels' layout (pm_use_float_linears). */
+static qat_status dequantize_matrix(const qat_packed_matrix *mat, float **out)
+{
+    float *w = malloc((size_t)(mat->out * mat->in) * sizeof(float) + 1);
+    if (!w)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed model: out of memory");
+    for (int64_t r = 0; r < mat->out; r++) {
+        const float s = mat->scale[mat->per_row ? r : 0];
+        for (int64_t c = 0; c < mat->in; c++)
+            w[r * mat->in + c] = (float)((int)qat_packed_matrix_code(mat, r, c) - mat->offset) * s;
+    }
+    *out = w;
+    return QAT_OK;
+}
+
 /* The LSQ+ input's constant term, folded into the bias the integer
  * epilogue adds. With stored codes c = u - 2^(b-1) the input is
  * x_hat = c s + beta', beta' = beta + 2^(b-1) s, so
@@ -129,9 +144,8 @@ static qat_status dequantize(const qat_packed_weights *pw, float **out)
  * of ternary and LSQ rows alike); sw is per row or per tensor. Computed in
  * double and rounded once: the fake forward's x_hat = u s + beta is exact
  * up to its own rounding, so this keeps the folded term at least as close. */
-static qat_status fold_lsq_plus_bias(pm_linear *l)
+static qat_status fold_lsq_plus_bias(pm_linear *l, const qat_packed_weights *pw)
 {
-    const qat_packed_weights *pw = &l->pw;
     int8_t *q = malloc((size_t)pw->in);
     l->ibias = malloc((size_t)pw->out * sizeof(float));
     if (!q || !l->ibias) {
@@ -188,15 +202,22 @@ static qat_status read_linear(const qatp_file *f, const qat_quant_config *cfg, i
     snprintf(n, sizeof n, "encoder.layer.%lld.%s.weight", (long long)layer, qatp_linear_names[j]);
     if (wc->algo == QAT_ALGO_NONE)
         return read_f32(f, n, out, in, &l->wf);
+    qat_packed_weights pw;
     QAT_TRY(read_packed(f, n, out, in, wc->algo == QAT_ALGO_LSQ ? wc->bits : 0, wc->granularity == QAT_GRAN_ROW,
-                        &l->pw));
+                        &pw));
+    qat_status st;
     if (ac->algo != QAT_ALGO_NONE) {
+        /* The file's row-packed codes are reordered once into the
+         * micro-kernels' panels; the forward only reads those. */
         l->integer = 1;
-        return ac->algo == QAT_ALGO_LSQ_PLUS ? fold_lsq_plus_bias(l) : QAT_OK;
+        st = ac->algo == QAT_ALGO_LSQ_PLUS ? fold_lsq_plus_bias(l, &pw) : QAT_OK;
+        if (st == QAT_OK)
+            st = qat_packed_matrix_from(&pw, &l->mat);
+    } else {
+        /* W quantized, A float: the float path with the dequantized weights. */
+        st = dequantize(&pw, &l->wf);
     }
-    /* W quantized, A float: the float path with the dequantized weights. */
-    qat_status st = dequantize(&l->pw, &l->wf);
-    qat_packed_weights_free(&l->pw);
+    qat_packed_weights_free(&pw);
     return st;
 }
 
@@ -208,8 +229,8 @@ qat_status pm_use_float_linears(qat_packed_model *m, qat_quant_algo algo)
             pm_linear *l = &m->layers[i].lin[j];
             if (!l->integer || l->aq.algo != algo)
                 continue;
-            QAT_TRY(dequantize(&l->pw, &l->wf));
-            qat_packed_weights_free(&l->pw);
+            QAT_TRY(dequantize_matrix(&l->mat, &l->wf));
+            qat_packed_matrix_free(&l->mat);
             free(l->ibias);
             l->ibias = NULL;
             l->integer = 0;
@@ -378,7 +399,7 @@ qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model 
 
 static void free_linear(pm_linear *l)
 {
-    qat_packed_weights_free(&l->pw);
+    qat_packed_matrix_free(&l->mat);
     free(l->wf);
     free(l->bias);
     free(l->ibias);

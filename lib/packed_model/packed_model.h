@@ -14,7 +14,7 @@
 typedef struct pm_linear {
     int64_t out, in;
     int integer;              /* 1: integer GEMM (W and A quantized) */
-    qat_packed_weights pw;    /* integer: the codes and scales */
+    qat_packed_matrix mat;    /* integer: the codes in the kernels' layout, made once at load */
     float *wf;                /* float path: [out, in] (dequantized when W is quantized) */
     float *bias;              /* [out] */
     float *ibias;             /* integer LSQ+ input: the epilogue's bias, bias[o] + beta' sw[o] sum_k qw[o, k]

@@ -12,6 +12,7 @@ START_TEST(env_selects_each_path)
     QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 2));
     ck_assert(k.isa != QAT_PACKED_ISA_AUTO && qat_packed_isa_available(k.isa));
     ck_assert_int_eq(k.threads, 2);
+    ck_assert_int_eq(k.isa, qat_packed_isa_best());
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
         ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AVX512VNNI);
     else if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
@@ -30,7 +31,9 @@ START_TEST(env_selects_each_path)
                           "message: %s", qat_last_error());
             fprintf(stderr, "refused as expected: %s\n", qat_last_error());
             QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, isa, 1), QAT_ERR_UNSUPPORTED, "unavailable");
+            ck_assert(strstr(qat_last_error(), qat_packed_isa_missing(isa)) && qat_packed_isa_missing(isa)[0]);
         }
+        ck_assert(!qat_packed_isa_available(isa) == !!qat_packed_isa_missing(isa)[0]);
     }
     /* An explicit request ignores the environment. */
     setenv("QAT_ISA", "avx512vnni", 1);

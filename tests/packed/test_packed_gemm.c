@@ -15,6 +15,7 @@ typedef struct wcfg { qat_packed_wformat fmt; int bits; int per_row; } wcfg;
 
 static const int64_t shapes[][3] = { /* tokens, in, out */
     {1, 1, 1}, {1, 5, 1}, {3, 37, 5}, {2, 130, 17}, {5, 161, 33}, {4, 333, 7}, {1, 768, 3}, {9, 64, 20},
+    {19, 100, 70}, /* three panel pairs (the last one short) x three token tiles (the last one short) */
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 static const int thread_counts[] = {1, 2, 3};
@@ -28,10 +29,9 @@ static void pack(const float *w, int64_t out, int64_t in, wcfg cfg, qat_packed_w
     int64_t ns = cfg.per_row ? out : 1;
     if (cfg.fmt == QAT_PACKED_W_LSQ) {
         /* LSQ's init, 2 mean|W| / sqrt(Qp), on each row or the tensor. */
-        float g[64];
-        ref_bitnet_gamma(w, out, in, cfg.per_row, g);
+        ref_bitnet_gamma(w, out, in, cfg.per_row, scale);
         for (int64_t r = 0; r < ns; r++)
-            scale[r] = 2.0f * g[r] / sqrtf((float)((1 << (cfg.bits - 1)) - 1));
+            scale[r] = 2.0f * scale[r] / sqrtf((float)((1 << (cfg.bits - 1)) - 1));
         ref_lsq(w, out, in, cfg.bits, scale, cfg.per_row, qw);
         QAT_ASSERT_OK(qat_packed_pack_lsq(w, out, in, cfg.bits, scale, cfg.per_row, pw));
     } else {
@@ -50,6 +50,8 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
                             const float *bias, const char *what)
 {
     int64_t T = a->tokens, O = pw->out, ld = O + 1;
+    qat_packed_matrix m;
+    QAT_ASSERT_OK(qat_packed_matrix_from(pw, &m));
     int32_t *acc = malloc((size_t)(T * ld) * sizeof *acc);
     float *y = malloc((size_t)(T * ld) * sizeof *y), *y0 = NULL;
     for (int i = 0; i < N_ISAS; i++) {
@@ -59,7 +61,7 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
             qat_packed_kernel k;
             QAT_ASSERT_OK(qat_packed_kernel_init(&k, all_isas[i], thread_counts[ti]));
             memset(acc, 0x5a, (size_t)(T * ld) * sizeof *acc);
-            QAT_ASSERT_OK(qat_packed_gemm_i32(&k, a, pw, acc, ld));
+            QAT_ASSERT_OK(qat_packed_gemm_i32(&k, a, &m, acc, ld));
             int64_t t = 0, o = 0, bad = 0;
             for (int64_t j = 0; j < T * O && !bad; j++)
                 if (acc[(j / O) * ld + j % O] != want[j])
@@ -70,13 +72,13 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
                                   what, (long long)T, (long long)a->in, (long long)O,
                                   qat_packed_isa_name(k.isa), k.threads, (long long)t, (long long)o,
                                   acc[t * ld + o], (long long)want[t * O + o]);
-            QAT_ASSERT_OK(qat_packed_gemm(&k, a, pw, bias, y, ld));
+            QAT_ASSERT_OK(qat_packed_gemm(&k, a, &m, bias, y, ld));
             if (!y0) {
                 y0 = malloc((size_t)(T * ld) * sizeof *y0);
                 memcpy(y0, y, (size_t)(T * ld) * sizeof *y);
                 /* The fused epilogue equals the separate one. */
                 float *y2 = malloc((size_t)(T * ld) * sizeof *y2);
-                QAT_ASSERT_OK(qat_packed_dequant(a, pw, acc, ld, bias, y2, ld));
+                QAT_ASSERT_OK(qat_packed_dequant(a, &m, acc, ld, bias, y2, ld));
                 for (int64_t t = 0; t < T; t++)
                     ck_assert(memcmp(y2 + t * ld, y0 + t * ld, (size_t)O * sizeof *y) == 0);
                 free(y2);
@@ -88,6 +90,7 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
             }
         }
     }
+    qat_packed_matrix_free(&m);
     free(acc);
     free(y);
     return y0;
@@ -197,7 +200,8 @@ START_TEST(contract_every_config)
 END_TEST
 
 /* A batch long enough for several token blocks of the driver (in = 3000:
- * 87 tokens per block, so 200 tokens make blocks of 87, 87 and 26). */
+ * 80 tokens per block, whole 8-token tiles, so 200 tokens make blocks of 80,
+ * 80 and 40). */
 START_TEST(token_blocks)
 {
     qat_rng rng;
@@ -306,18 +310,26 @@ START_TEST(gemm_errors)
     int32_t acc[4];
     qat_packed_acts a;
     qat_packed_weights pw;
+    qat_packed_matrix m, none;
+    memset(&none, 0, sizeof none);
     qat_packed_kernel k = {0, 0};
     QAT_ASSERT_OK(qat_packed_acts_alloc(2, 3, &a));
     QAT_ASSERT_OK(qat_packed_pack_lsq(x, 2, 3, 4, &one, 0, &pw));
-    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &pw, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not initialised");
+    QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
+    qat_packed_weights_free(&pw);
+    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &m, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not initialised");
     QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_SCALAR, 1));
-    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &pw, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not quantized");
+    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &m, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not quantized");
     QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, 3, 8, one, &a));
-    QAT_ASSERT_FAILS(qat_packed_gemm_i32(&k, &a, &pw, acc, 1), QAT_ERR_INVALID_ARGUMENT, "ld = 1");
-    qat_packed_weights_free(&pw);
+    QAT_ASSERT_FAILS(qat_packed_gemm_i32(&k, &a, &m, acc, 1), QAT_ERR_INVALID_ARGUMENT, "ld = 1");
+    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &none, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not laid out");
+    qat_packed_matrix_free(&m);
     QAT_ASSERT_OK(qat_packed_pack_lsq(x, 3, 2, 4, &one, 0, &pw));
-    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &pw, NULL, y, 3), QAT_ERR_INVALID_ARGUMENT, "features");
+    QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
+    QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &m, NULL, y, 3), QAT_ERR_INVALID_ARGUMENT, "features");
+    qat_packed_matrix_free(&m);
     qat_packed_weights_free(&pw);
+    QAT_ASSERT_FAILS(qat_packed_matrix_from(&pw, &m), QAT_ERR_INVALID_ARGUMENT, "not packed");
     qat_packed_acts_free(&a);
 }
 END_TEST

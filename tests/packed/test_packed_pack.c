@@ -25,24 +25,28 @@ static void check_codes(const qat_packed_weights *pw, const int8_t *want, const 
     free(got);
 }
 
-/* Every ISA's panel unpacker writes the same bytes as the portable one,
- * padding included. */
-static void check_panels(const qat_packed_weights *pw)
+/* The kernels' layout (qat_packed_matrix_from) holds the same codes, in
+ * the narrowest width that fits them, with inputs past `in` stored as 0
+ * (the padding activations are 0 too) and rows past `out` as q = 0. */
+static void check_matrix(const qat_packed_weights *pw, const int8_t *want)
 {
-    int64_t kpad = (pw->in + 63) / 64 * 64;
-    size_t n = (size_t)(pw->out * kpad);
-    uint8_t *ref = malloc(n), *got = malloc(n);
-    qat_packed_unpack_panel(pw, 0, pw->out, ref, kpad);
-    for (int i = 0; i < N_ISAS; i++) {
-        if (!isa_runs(all_isas[i]))
-            continue;
-        memset(got, 0xee, n);
-        qat_packed_unpack_for(all_isas[i], pw->format)(pw, 0, pw->out, got, kpad);
-        ck_assert_msg(memcmp(ref, got, n) == 0, "isa %s: unpacked panel differs (format %d, in %lld)",
-                      qat_packed_isa_name(all_isas[i]), (int)pw->format, (long long)pw->in);
-    }
-    free(ref);
-    free(got);
+    qat_packed_matrix m;
+    QAT_ASSERT_OK(qat_packed_matrix_from(pw, &m));
+    ck_assert_int_eq(m.offset, pw->offset);
+    ck_assert_int_eq(m.code_bits, pw->qmax + pw->offset <= 3 ? 2 : pw->qmax + pw->offset <= 15 ? 4 : 8);
+    ck_assert(m.panels % 2 == 0 && m.panels * QAT_PACKED_PANEL >= pw->out);
+    int64_t bad_r = -1, bad_c = -1;
+    int got = 0, exp = 0;
+    for (int64_t r = 0; r < m.panels * QAT_PACKED_PANEL && bad_r < 0; r++)
+        for (int64_t c = 0; c < m.kpad && bad_r < 0; c++) {
+            got = qat_packed_matrix_code(&m, r, c);
+            exp = c >= pw->in ? 0 : r >= pw->out ? pw->offset : want[r * pw->in + c] + pw->offset;
+            if (got != exp)
+                bad_r = r, bad_c = c;
+        }
+    ck_assert_msg(bad_r < 0, "matrix [%lld x %lld] bits %d: u[%lld, %lld] = %d, want %d", (long long)pw->out,
+                  (long long)pw->in, pw->bits, (long long)bad_r, (long long)bad_c, got, exp);
+    qat_packed_matrix_free(&m);
 }
 
 START_TEST(ternary_layouts)
@@ -68,7 +72,7 @@ START_TEST(ternary_layouts)
                 ck_assert_uint_eq(pw.row_bytes, (size_t)(f ? (in + 4) / 5 : (in + 3) / 4));
                 ck_assert_int_eq(pw.offset, 1);
                 check_codes(&pw, want, f ? "ternary 1.6" : "ternary 2");
-                check_panels(&pw);
+                check_matrix(&pw, want);
                 qat_packed_weights_free(&pw);
             }
         }
@@ -102,7 +106,7 @@ START_TEST(ternary_all_trit_bytes)
         qat_packed_weights pw;
         QAT_ASSERT_OK(qat_packed_pack_ternary(w, out, in, &one, 0, QAT_PACKED_W_TERNARY1P6, &pw));
         check_codes(&pw, want, "all trit bytes");
-        check_panels(&pw);
+        check_matrix(&pw, want);
         /* Row r's first byte is ceil(r * 256 / 243). */
         for (int64_t r = 0; r < out; r++)
             ck_assert_uint_eq(pw.data[r * (int64_t)pw.row_bytes], (unsigned)((r * 256 + 242) / 243));
@@ -154,7 +158,7 @@ START_TEST(lsq_layouts)
                 ck_assert_uint_eq(pw.row_bytes, (size_t)((in * bits + 7) / 8));
                 ck_assert_int_eq(pw.offset, 1 << (bits - 1));
                 check_codes(&pw, want, "lsq");
-                check_panels(&pw);
+                check_matrix(&pw, want);
                 if (bits == 8) /* 8-bit weights are plain int8 codes */
                     ck_assert(memcmp(pw.data, want, (size_t)in) == 0);
                 qat_packed_weights_free(&pw);

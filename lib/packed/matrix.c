@@ -1,0 +1,94 @@
+/* Weights in the micro-kernels' layout, made once when a model is loaded
+ * (packed.h, qat_packed_matrix): output rows in panels of 16, each panel a
+ * sequence of k-quads; quad kb holds u[r][4 kb + j] at byte 4 r + j, so a
+ * 64-byte vector is 16 rows x 4 inputs — one vpdpbusd against a broadcast
+ * of 4 activation codes, or two AVX2 maddubs halves.
+ * Narrow codes are stored narrow: a 64-byte chunk holds 8 / code_bits
+ * consecutive quads, quad s in bits [s code_bits, (s + 1) code_bits) of
+ * every byte, so the kernels unpack with one shift and one mask. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "packed/packed_internal.h"
+
+void qat_packed_matrix_free(qat_packed_matrix *m)
+{
+    if (!m)
+        return;
+    free(m->data);
+    free(m->scale);
+    memset(m, 0, sizeof *m);
+}
+
+static int code_bits_for(int umax)
+{
+    return umax <= 3 ? 2 : umax <= 15 ? 4 : 8;
+}
+
+qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix *m)
+{
+    QAT_CHECK_ARG(m, "packed: matrix: NULL output");
+    memset(m, 0, sizeof *m);
+    QAT_CHECK_ARG(w && w->data && w->scale, "packed: matrix: weights not packed");
+    QAT_CHECK_ARG(w->out > 0 && w->in > 0 && w->in <= QAT_PACKED_MAX_IN, "packed: matrix: shape [%lld, %lld]",
+                  (long long)w->out, (long long)w->in);
+    m->out = w->out;
+    m->in = w->in;
+    m->kpad = (w->in + QAT_PACKED_K_ALIGN - 1) / QAT_PACKED_K_ALIGN * QAT_PACKED_K_ALIGN;
+    m->panels = (w->out + QAT_PACKED_PANEL - 1) / QAT_PACKED_PANEL;
+    m->panels += m->panels & 1; /* the kernels take panels in pairs */
+    m->offset = w->offset;
+    m->umax = w->qmax + w->offset;
+    m->code_bits = code_bits_for(m->umax);
+    m->per_row = w->per_row;
+    m->panel_bytes = (size_t)m->kpad * QAT_PACKED_PANEL * (size_t)m->code_bits / 8;
+    const size_t n_scale = w->per_row ? (size_t)w->out : 1;
+    m->data = aligned_alloc(64, m->panel_bytes * (size_t)m->panels);
+    m->scale = malloc(n_scale * sizeof *m->scale);
+    /* One panel of unsigned codes, row-major (16 x kpad), at a time. */
+    uint8_t *rows = calloc((size_t)QAT_PACKED_PANEL * (size_t)m->kpad, 1);
+    if (!m->data || !m->scale || !rows) {
+        free(rows);
+        qat_packed_matrix_free(m);
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: matrix: out of memory for [%lld, %lld]", (long long)w->out,
+                        (long long)w->in);
+    }
+    memcpy(m->scale, w->scale, n_scale * sizeof *m->scale);
+    const int per_chunk = 8 / m->code_bits; /* quads per 64-byte chunk */
+    const int64_t quads = m->kpad / 4;
+    for (int64_t p = 0; p < m->panels; p++) {
+        const int64_t r0 = p * QAT_PACKED_PANEL;
+        const int64_t left = w->out - r0 > 0 ? w->out - r0 : 0;
+        const int64_t n = left < QAT_PACKED_PANEL ? left : QAT_PACKED_PANEL;
+        if (n > 0)
+            qat_packed_unpack_panel(w, r0, n, rows, m->kpad);
+        /* Rows past `out` hold q = 0 (their results are never stored). */
+        for (int64_t r = n; r < QAT_PACKED_PANEL; r++)
+            memset(rows + r * m->kpad, m->offset, (size_t)m->kpad);
+        uint8_t *dst = m->data + (size_t)p * m->panel_bytes;
+        memset(dst, 0, m->panel_bytes);
+        for (int64_t kb = 0; kb < quads; kb++) {
+            uint8_t *chunk = dst + (kb / per_chunk) * 64;
+            const int shift = (int)(kb % per_chunk) * m->code_bits;
+            for (int r = 0; r < QAT_PACKED_PANEL; r++)
+                for (int j = 0; j < 4; j++) {
+                    /* Padding inputs (c >= in) hold u = 0: their activations are 0. */
+                    const int64_t c = 4 * kb + j;
+                    const unsigned u = c < w->in ? rows[r * m->kpad + c] : 0u;
+                    chunk[4 * r + j] |= (uint8_t)(u << shift);
+                }
+        }
+    }
+    free(rows);
+    return QAT_OK;
+}
+
+uint8_t qat_packed_matrix_code(const qat_packed_matrix *m, int64_t row, int64_t col)
+{
+    const int per_chunk = 8 / m->code_bits;
+    const int64_t kb = col / 4;
+    const uint8_t *chunk = m->data + (size_t)(row / QAT_PACKED_PANEL) * m->panel_bytes + (kb / per_chunk) * 64;
+    const unsigned v = chunk[4 * (row % QAT_PACKED_PANEL) + col % 4];
+    return (uint8_t)((v >> ((kb % per_chunk) * m->code_bits)) & ((1u << m->code_bits) - 1u));
+}

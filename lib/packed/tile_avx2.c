@@ -1,0 +1,173 @@
+/* AVX2 micro-kernel over the matrix layout (matrix.c), two ways:
+ *
+ * maddubs: vpmaddubsw multiplies u8 codes by s8 activations and adds
+ * pairs into int16 with saturation. Per k-quad a lane gains at most
+ * 2 umax amax, so partial sums stay exact in int16 for
+ * nblk = 32767 / (2 umax amax) quads (ternary: 63 at A8, 255 at A6);
+ * they are widened into the int32 accumulators (vpmaddwd by 1) before
+ * that — the int16 accumulation that halves the work of ternary and low-bit
+ * codes. Used when nblk >= 4.
+ *
+ * madd: otherwise (8-bit codes, or 5- to 7-bit codes against 8-bit
+ * activations) both operands are widened to int16 and vpmaddwd sums pairs
+ * into int32, exact for every code.
+ *
+ * Both subtract offset * sum(a) at the end (u = q + offset). */
+#include <string.h>
+
+#include "packed/packed_internal.h"
+
+#if defined(QAT_PACKED_X86)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2")))
+#define INLINE inline __attribute__((always_inline))
+
+AVX2 static INLINE __m256i broadcast4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* acc[j][h] (int32, 8 rows each) += the int16 sums, which restart at 0. */
+AVX2 static INLINE void widen(__m256i acc16[][2], int32_t *acc, const int NT)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int j = 0; j < NT; j++)
+        for (int h = 0; h < 2; h++) {
+            int32_t *dst = acc + j * QAT_PACKED_TILE_ROWS + 8 * h;
+            __m256i v = _mm256_loadu_si256((const __m256i *)dst);
+            v = _mm256_add_epi32(v, _mm256_madd_epi16(acc16[j][h], ones));
+            _mm256_storeu_si256((__m256i *)dst, v);
+            acc16[j][h] = _mm256_setzero_si256();
+        }
+}
+
+/* One panel (16 rows, as two 8-row halves) x NT tokens (1..4) starting at
+ * token j0; acc points at the panel's first row of token j0. */
+AVX2 static INLINE void panel_maddubs(const qat_packed_tile *t, const uint8_t *w, int j0, int32_t *acc, int nblk,
+                                      const int NT, const int CB)
+{
+    const qat_packed_matrix *m = t->m;
+    const int per_chunk = 8 / CB;
+    const int64_t chunks = m->kpad / 4 / per_chunk;
+    const __m256i mask = _mm256_set1_epi8((char)((1 << CB) - 1));
+    __m256i acc16[4][2];
+    for (int j = 0; j < NT; j++) {
+        acc16[j][0] = acc16[j][1] = _mm256_setzero_si256();
+        memset(acc + j * QAT_PACKED_TILE_ROWS, 0, QAT_PACKED_PANEL * sizeof(int32_t));
+    }
+    int since = 0; /* quads in the int16 sums */
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        if (since + per_chunk > nblk) {
+            widen(acc16, acc, NT);
+            since = 0;
+        }
+        const __m256i lo = _mm256_load_si256((const __m256i *)(w + ch * 64));
+        const __m256i hi = _mm256_load_si256((const __m256i *)(w + ch * 64 + 32));
+        for (int s = 0; s < per_chunk; s++) {
+            __m256i u0 = lo, u1 = hi;
+            if (CB < 8) {
+                u0 = _mm256_and_si256(_mm256_srli_epi16(lo, s * CB), mask);
+                u1 = _mm256_and_si256(_mm256_srli_epi16(hi, s * CB), mask);
+            }
+            const int64_t k = 4 * (ch * per_chunk + s);
+            for (int j = 0; j < NT; j++) {
+                const __m256i a = broadcast4(t->acts + (j0 + j) * t->lda + k);
+                acc16[j][0] = _mm256_add_epi16(acc16[j][0], _mm256_maddubs_epi16(u0, a));
+                acc16[j][1] = _mm256_add_epi16(acc16[j][1], _mm256_maddubs_epi16(u1, a));
+            }
+        }
+        since += per_chunk;
+    }
+    widen(acc16, acc, NT);
+}
+
+/* One panel x NT tokens (1..2), 8-bit codes: rows 4g..4g+3 of quad kb are
+ * 16 bytes, widened to 16 int16 (r0k0 r0k1 r0k2 r0k3 r1k0 ...) and
+ * multiplied by the token's 4 codes repeated; lane pairs (k0k1, k2k3) of a
+ * row are added at the end. */
+AVX2 static INLINE void panel_madd(const qat_packed_tile *t, const uint8_t *w, int j0, int32_t *acc, const int NT)
+{
+    const qat_packed_matrix *m = t->m;
+    __m256i s[2][4];
+    for (int j = 0; j < NT; j++)
+        for (int g = 0; g < 4; g++)
+            s[j][g] = _mm256_setzero_si256();
+    for (int64_t kb = 0; kb < m->kpad / 4; kb++) {
+        __m256i w16[4];
+        for (int g = 0; g < 4; g++)
+            w16[g] = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(w + kb * 64 + 16 * g)));
+        for (int j = 0; j < NT; j++) {
+            const __m256i a = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(broadcast4(t->acts + (j0 + j) * t->lda + 4 * kb)));
+            for (int g = 0; g < 4; g++)
+                s[j][g] = _mm256_add_epi32(s[j][g], _mm256_madd_epi16(w16[g], a));
+        }
+    }
+    for (int j = 0; j < NT; j++)
+        for (int h = 0; h < 2; h++) {
+            /* hadd within 128-bit lanes gives rows (0 1 4 5 | 2 3 6 7): reorder. */
+            __m256i r = _mm256_hadd_epi32(s[j][2 * h], s[j][2 * h + 1]);
+            r = _mm256_permute4x64_epi64(r, _MM_SHUFFLE(3, 1, 2, 0));
+            _mm256_storeu_si256((__m256i *)(acc + j * QAT_PACKED_TILE_ROWS + 8 * h), r);
+        }
+}
+
+AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const int CB)
+{
+    for (int p = 0; p < 2; p++) {
+        const uint8_t *w = t->m->data + (size_t)(t->panel + p) * t->m->panel_bytes;
+        for (int j0 = 0; j0 < t->tokens; j0 += 4) {
+            int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
+            switch (t->tokens - j0) {
+            case 1: panel_maddubs(t, w, j0, acc, nblk, 1, CB); break;
+            case 2: panel_maddubs(t, w, j0, acc, nblk, 2, CB); break;
+            case 3: panel_maddubs(t, w, j0, acc, nblk, 3, CB); break;
+            default: panel_maddubs(t, w, j0, acc, nblk, 4, CB); break;
+            }
+        }
+    }
+}
+
+AVX2 static void tile_2bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 2); }
+AVX2 static void tile_4bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 4); }
+AVX2 static void tile_8bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 8); }
+
+AVX2 static void tile_madd(const qat_packed_tile *t)
+{
+    for (int p = 0; p < 2; p++) {
+        const uint8_t *w = t->m->data + (size_t)(t->panel + p) * t->m->panel_bytes;
+        for (int j0 = 0; j0 < t->tokens; j0 += 2) {
+            int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
+            if (t->tokens - j0 == 1)
+                panel_madd(t, w, j0, acc, 1);
+            else
+                panel_madd(t, w, j0, acc, 2);
+        }
+    }
+}
+
+AVX2 void qat_packed_tile_avx2(const qat_packed_tile *t)
+{
+    const qat_packed_matrix *m = t->m;
+    const int nblk = 32767 / (2 * (m->umax > 0 ? m->umax : 1) * (t->amax > 0 ? t->amax : 1));
+    if (nblk < 4) {
+        tile_madd(t);
+    } else if (m->code_bits == 2) {
+        tile_2bit(t, nblk);
+    } else if (m->code_bits == 4) {
+        tile_4bit(t, nblk);
+    } else {
+        tile_8bit(t, nblk);
+    }
+    for (int j = 0; j < t->tokens; j++) {
+        const __m256i corr = _mm256_set1_epi32(m->offset * t->row_sum[j]);
+        for (int r = 0; r < QAT_PACKED_TILE_ROWS; r += 8) {
+            int32_t *acc = t->acc + j * QAT_PACKED_TILE_ROWS + r;
+            _mm256_storeu_si256((__m256i *)acc, _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)acc), corr));
+        }
+    }
+}
+
+#endif
