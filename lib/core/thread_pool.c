@@ -46,6 +46,7 @@ struct qat_pool {
     atomic_uint epoch;      /* bumped per loop and at shutdown; futex word */
     atomic_int sleepers;    /* workers asleep on epoch */
     atomic_int stop;
+    atomic_uint running;    /* workers past their start; futex word of start_workers */
     atomic_flag busy;       /* a loop is running */
 
     /* The loop: written before claim is published. */
@@ -141,6 +142,8 @@ static void *worker_main(void *arg)
     /* From the epoch before the loop that started the workers, so a worker
      * that starts late still joins that loop. */
     unsigned seen = p->start_epoch;
+    atomic_fetch_add(&p->running, 1);
+    wake(&p->running, 1);
     for (;;) {
         if (atomic_load(&p->stop))
             return NULL;
@@ -165,6 +168,7 @@ static void stop_workers(qat_pool *p)
         free(p->workers);
         p->workers = NULL;
         p->started = 0;
+        atomic_store(&p->running, 0);
         return;
     }
     atomic_store(&p->stop, 1);
@@ -175,6 +179,7 @@ static void stop_workers(qat_pool *p)
     free(p->workers);
     p->workers = NULL;
     p->started = 0;
+    atomic_store(&p->running, 0);
     atomic_store(&p->stop, 0);
 }
 
@@ -195,6 +200,17 @@ static int start_workers(qat_pool *p)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     p->started = made;
     p->owner = getpid();
+    /* Wait until every worker runs its own code. A thread still starting
+     * holds locks of the C library or of a sanitizer's allocator; if the
+     * host forked then, the child's copy of the lock stays held forever and
+     * the child's first malloc or thread start hangs (seen under ASan:
+     * tests/c/test_thread_pool.c, a_forked_child_uses_its_own_workers).
+     * Once started, a worker between loops holds no lock: it spins on an
+     * atomic or sleeps on a futex. */
+    unsigned up;
+    while ((up = atomic_load(&p->running)) < (unsigned)made)
+        if (!spin_while(&p->running, up))
+            wait_while(&p->running, up);
     if (made < want) {
         stop_workers(p);
         return -1;

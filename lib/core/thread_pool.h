@@ -17,7 +17,13 @@
  * Determinism: the cuts of [0, n) depend only on n and the grain, never on
  * the thread count or on timing, so a loop whose ranges write disjoint
  * outputs, or partial sums combined in range order afterwards, gives the
- * same bits with any number of threads. */
+ * same bits with any number of threads.
+ *
+ * Fork: a child forked between loops starts its own workers at its first
+ * loop (the parent's do not exist there). Workers are fully started before
+ * the loop that starts them returns, so between loops none holds a lock a
+ * child could inherit held. A child forked while a loop runs runs its loops
+ * on the calling thread (its copy of the pool is busy). */
 #ifndef QAT_LIB_THREAD_POOL_H
 #define QAT_LIB_THREAD_POOL_H
 

@@ -223,7 +223,7 @@ START_TEST(pipeline_results_hold_energy)
     ck_assert(json_object_object_get_ex(e, "device", &v));
     ck_assert_str_eq(json_object_get_string(v), "cpu");
     double s = num(e, "seconds"), kwh = num(e, "kwh");
-    ck_assert(s > 0 && s <= num(res, "seconds") + 1e-3);
+    ck_assert_msg(s > 0 && s <= num(res, "seconds"), "meter %g s outside the run's %g s", s, num(res, "seconds"));
     close_to(kwh, 40 * s / 3.6e6, "kWh");
     close_to(num(e, "gco2eq"), 100 * kwh, "gCO2eq");
     close_to(num(e, "carbon_intensity_g_per_kwh"), 100, "intensity");
