@@ -164,7 +164,7 @@ static void cuda_free(void *state, void *ptr)
     cudaFree(ptr);
 }
 
-static qat_status cuda_copy(cuda_state *s, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
+static qat_status cuda_memcpy(cuda_state *s, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
 {
     if (bytes == 0)
         return QAT_OK;
@@ -176,12 +176,12 @@ static qat_status cuda_copy(cuda_state *s, void *dst, const void *src, size_t by
 
 static qat_status cuda_upload(void *state, void *dst, const void *src, size_t bytes)
 {
-    return cuda_copy(static_cast<cuda_state *>(state), dst, src, bytes, cudaMemcpyHostToDevice);
+    return cuda_memcpy(static_cast<cuda_state *>(state), dst, src, bytes, cudaMemcpyHostToDevice);
 }
 
 static qat_status cuda_download(void *state, void *dst, const void *src, size_t bytes)
 {
-    return cuda_copy(static_cast<cuda_state *>(state), dst, src, bytes, cudaMemcpyDeviceToHost);
+    return cuda_memcpy(static_cast<cuda_state *>(state), dst, src, bytes, cudaMemcpyDeviceToHost);
 }
 
 static qat_status cuda_synchronize(void *state)

@@ -1,4 +1,4 @@
-// Element-wise kernels: fill, add, accumulate, bias + exact GELU, GELU
+// Element-wise kernels: fill, copy, add, accumulate, bias + exact GELU, GELU
 // backward, bias gradient, dropout. Same arithmetic as backends/ref.
 #include "cuda_common.cuh"
 
@@ -133,6 +133,16 @@ qat_status cuda_fill(void *st, float *x, int64_t n, float value)
         return QAT_OK;
     fill_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(x, n, value);
     return cuda_launched(s, "fill");
+}
+
+// Device to device on the stream, no host sync (unlike upload/download).
+qat_status cuda_copy(void *st, const float *src, float *dst, int64_t n)
+{
+    cuda_state *s = to_state(st);
+    if (n <= 0)
+        return QAT_OK;
+    return cuda_check(s, cudaMemcpyAsync(dst, src, (size_t)n * sizeof *dst, cudaMemcpyDeviceToDevice, s->stream),
+                      "copy: cudaMemcpyAsync");
 }
 
 qat_status cuda_add(void *st, const float *a, const float *b, float *out, int64_t n)

@@ -1,6 +1,7 @@
-/* Element-wise kernels: fill, add, bias + GELU / tanh, dropout. Each is a
+/* Element-wise kernels: fill, copy, add, bias + GELU / tanh, dropout. Each is a
  * range function (the loop body over [begin, end)) run by qat_ref_for. */
 #include <math.h>
+#include <string.h>
 
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
@@ -29,6 +30,21 @@ qat_status qat_ref_fill(void *st, float *x, int64_t n, float value)
 {
     elementwise e = {.out = x, .value = value};
     qat_ref_for(st, n, 1, fill_range, &e);
+    return QAT_OK;
+}
+
+static int copy_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const elementwise *e = arg;
+    (void)index;
+    memcpy(e->out + begin, e->a + begin, (size_t)(end - begin) * sizeof *e->out);
+    return 0;
+}
+
+qat_status qat_ref_copy(void *st, const float *src, float *dst, int64_t n)
+{
+    elementwise e = {.a = src, .out = dst};
+    qat_ref_for(st, n, 1, copy_range, &e);
     return QAT_OK;
 }
 

@@ -15,9 +15,10 @@
  * The arguments (parameter names alone) let a wrapper forward a call:
  * my_##name QAT_KERNEL_ARGS(state, args).
  *
- * Adding a kernel: append an X(...) line at the END (the order is the
- * struct's layout, which modules built against an older list rely on),
- * bump QAT_BACKEND_ABI_VERSION in backend.h, define qat_ref_<name> in
+ * Adding a kernel: append an X(...) line at the end (the list's order is
+ * the vtable's layout, so any change needs a QAT_BACKEND_ABI_VERSION bump in
+ * backend.h and a new tests/abi/backend_ops.layout; appending keeps
+ * additions from different branches easy to merge), define qat_ref_<name> in
  * backends/ref (host-memory backends fall back to it) and cuda_<name> in
  * backends/cuda (the module must fill every slot: a missing one is a
  * link-time error of the module, and test_cuda_module checks it).
@@ -167,6 +168,8 @@ typedef struct qat_lsq_desc {
      * y = clamp(round(x * Qp / m), lo, Qp) * m / Qp with lo = Qn, or -Qp                                      \
      * when symmetric. */                                                                                      \
     X(bitnet_act_fwd, (const float *x, int64_t rows, int64_t cols, int bits, int symmetric, float *y),         \
-      (x, rows, cols, bits, symmetric, y))
+      (x, rows, cols, bits, symmetric, y))                                                                     \
+    /* dst[i] = src[i], bit for bit (the regions do not overlap) */                                            \
+    X(copy, (const float *src, float *dst, int64_t n), (src, dst, n))
 
 #endif

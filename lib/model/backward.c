@@ -11,13 +11,6 @@ static float hidden_dropout(const qat_model *m)
     return m->training ? m->dims.hidden_dropout_prob : 0.0f;
 }
 
-static qat_status copy(qat_context *ctx, const float *src, float *dst, int64_t n)
-{
-    QAT_RUN(ctx, fill, dst, n, 0.0f);
-    QAT_RUN(ctx, accumulate, src, dst, n);
-    return QAT_OK;
-}
-
 /* Given dy [N, out] of y = xq W_hat^T + b: bias and weight gradients (the
  * latter through the weight quantizer), and dxq = dy W_hat written into dx,
  * or added to it when accumulate_dx (float/BitNet inputs only). */
@@ -134,7 +127,7 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     /* LN2: d_a = dL/d res2; feeds h1 (residual) and the output dense. */
     QAT_RUN(ctx, layernorm_bwd, dy, la->res2, model_w(m, L->ln2_w), la->ln2_mean, la->ln2_rstd, N, H, d_a,
             model_g(m, L->ln2_w), model_g(m, L->ln2_b));
-    QAT_TRY(copy(ctx, d_a, d_b, N * H));
+    QAT_RUN(ctx, copy, d_a, d_b, N * H);
     QAT_RUN(ctx, dropout, d_b, N * H, hidden_dropout(m), la->seed_out);
     QAT_TRY(linear_backward(m, &L->out, la->actq, d_b, N, a->d_wide, 0));
     QAT_TRY(input_backward(m, &L->out, a->d_wide, la->act, N));
@@ -146,7 +139,7 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     /* LN1: d_b = dL/d res1; feeds x (residual) and the attention output. */
     QAT_RUN(ctx, layernorm_bwd, d_a, la->res1, model_w(m, L->ln1_w), la->ln1_mean, la->ln1_rstd, N, H, d_b,
             model_g(m, L->ln1_w), model_g(m, L->ln1_b));
-    QAT_TRY(copy(ctx, d_b, d_c, N * H));
+    QAT_RUN(ctx, copy, d_b, d_c, N * H);
     QAT_RUN(ctx, dropout, d_c, N * H, hidden_dropout(m), la->seed_ao);
     QAT_TRY(linear_backward(m, &L->attn_out, la->ctxq, d_c, N, d_a, 0));
     QAT_TRY(input_backward(m, &L->attn_out, d_a, la->ctx, N)); /* d_a = dL/d ctx */
@@ -171,7 +164,7 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     }
 
     /* q, k, v projections: dx = dL/d res1 (residual, in d_b) + their inputs' gradients. */
-    QAT_TRY(copy(ctx, d_b, dx, N * H));
+    QAT_RUN(ctx, copy, d_b, dx, N * H);
     qat_linear *qkv[3] = {&L->q, &L->k, &L->v};
     float *dys[3] = {dq, dk, dv};
     for (int j = 0; j < 3; j++) {
@@ -198,7 +191,7 @@ static qat_status embeddings_backward(qat_model *m, float *d_out)
     const int32_t *index[3] = {a->ids, a->types, a->pos};
     for (int t = 0; t < 3; t++) {
         qat_table *tb = tables[t];
-        QAT_TRY(copy(ctx, a->d_a, a->d_b, N * H));
+        QAT_RUN(ctx, copy, a->d_a, a->d_b, N * H);
         /* torch gives the padding_idx row no gradient, before any quantizer. */
         if (tb->padding_idx >= 0)
             QAT_RUN(ctx, zero_rows_where, a->d_b, index[t], N, H, (int32_t)tb->padding_idx);

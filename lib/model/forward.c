@@ -237,8 +237,7 @@ static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer
     QAT_RUN(ctx, softmax_fwd, la->probs, a->key_bias, B, NH, S, S);
     la->seed_attn = next_seed(m);
     if (la->probs_drop != la->probs) {
-        QAT_RUN(ctx, fill, la->probs_drop, B * NH * S * S, 0.0f);
-        QAT_RUN(ctx, accumulate, la->probs, la->probs_drop, B * NH * S * S);
+        QAT_RUN(ctx, copy, la->probs, la->probs_drop, B * NH * S * S);
         QAT_RUN(ctx, dropout, la->probs_drop, B * NH * S * S, m->dims.attention_dropout_prob, la->seed_attn);
     }
     /* ctx[b, :, h] = probs[b, h] v[b, :, h]  [S, dh] */
@@ -294,8 +293,7 @@ static qat_status walk_dropout(void *self, qat_walk_drop place, int active, floa
             QAT_RUN(ctx, dropout, x, n, p_cls, a->seed_cls);
         return QAT_OK;
     case QAT_WALK_DROP_POOLED: /* on a copy: the tanh backward needs its output */
-        QAT_RUN(ctx, fill, a->pool_drop, n, 0.0f);
-        QAT_RUN(ctx, accumulate, x, a->pool_drop, n);
+        QAT_RUN(ctx, copy, x, a->pool_drop, n);
         a->seed_pool = next_seed(m);
         QAT_RUN(ctx, dropout, a->pool_drop, n, p_cls, a->seed_pool);
         *out = a->pool_drop;
@@ -354,8 +352,7 @@ static qat_status walk_head_rows(void *self, const float *hidden, float **x, int
     const int head_init = qat_model_mlm_head_quantized(m) && !qat_quantizer_ready(m, &m->mlm_dense.aq);
     QAT_TRY(select_head_rows(m, t->labels, t->labelled_only && t->labels && m->task == QAT_TASK_MLM && !head_init));
     if (m->task == QAT_TASK_TOKEN_CLASSIFICATION) {
-        QAT_RUN(ctx, fill, a->head_in, a->N * H, 0.0f);
-        QAT_RUN(ctx, accumulate, hidden, a->head_in, a->N * H);
+        QAT_RUN(ctx, copy, hidden, a->head_in, a->N * H);
     } else if (a->head_rows > 0) {
         QAT_RUN(ctx, embedding_fwd, hidden, a->rows, a->head_rows, H, a->head_in, 0);
     }

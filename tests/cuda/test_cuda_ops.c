@@ -173,7 +173,7 @@ static const char *what(const char *op, const shape *s)
 
 /* ---- element-wise ---- */
 
-START_TEST(elementwise_fill_add_accumulate)
+START_TEST(elementwise_fill_copy_add_accumulate)
 {
     for (size_t k = 0; k < N_SHAPES; k++) {
         const shape *s = &shapes[k];
@@ -194,6 +194,11 @@ START_TEST(elementwise_fill_add_accumulate)
         }
         compare_equal(what("add in place", s), &ta);
         compare_equal(what("accumulate", s), &out);
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->copy(ST(w), F(tb, w), F(out, w), (int64_t)n));
+        }
+        compare_equal(what("copy", s), &out);
+        expect_equal(what("copy is the source", s), b, tb_get(&out, GPU), n);
         tb_free(&ta);
         tb_free(&tb);
         tb_free(&out);
@@ -750,7 +755,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("vs_ref");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, elementwise_fill_add_accumulate);
+    tcase_add_test(tc, elementwise_fill_copy_add_accumulate);
     tcase_add_test(tc, elementwise_bias_gelu);
     tcase_add_test(tc, elementwise_bias_grad);
     tcase_add_test(tc, elementwise_dropout_mask_is_identical);
