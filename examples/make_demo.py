@@ -1,6 +1,9 @@
 """Makes everything the demo needs, small and synthetic, in OUT_DIR:
   corpus.txt          in-domain French-like text for DAPT
   task.conll          a POS-tagging task (token<TAB>tag, blank line between sentences)
+  corpus_small.txt,   the first 400 lines and 120 sentences of the two, for the quick
+  task_small.conll    tests that check a run's bookkeeping rather than its learning
+                      (they run under ASan and valgrind, where every sentence costs)
   spm.model           a SentencePiece unigram tokenizer trained on the corpus
   model/              a small RoBERTa-shaped encoder (config.json + model.safetensors),
                       initialised and saved by libqat itself
@@ -41,14 +44,12 @@ def main() -> None:
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     rng = random.Random(42)
-    with open(os.path.join(out, "corpus.txt"), "w", encoding="utf-8") as f:
-        for _ in range(4000):
-            f.write(" ".join(w for w, _ in sentence(rng) + sentence(rng)) + "\n")
-    with open(os.path.join(out, "task.conll"), "w", encoding="utf-8") as f:
-        for _ in range(600):
-            for word, tag in sentence(rng):
-                f.write(f"{word}\t{tag}\n")
-            f.write("\n")
+    corpus = [" ".join(w for w, _ in sentence(rng) + sentence(rng)) + "\n" for _ in range(4000)]
+    task = ["".join(f"{word}\t{tag}\n" for word, tag in sentence(rng)) + "\n" for _ in range(600)]
+    for name, lines in (("corpus.txt", corpus), ("corpus_small.txt", corpus[:400]),
+                        ("task.conll", task), ("task_small.conll", task[:120])):
+        with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+            f.writelines(lines)
 
     import sentencepiece as spm
     # RoBERTa's special ids: <s>=0 <pad>=1 </s>=2 <unk>=3, and a <mask> piece.

@@ -201,7 +201,7 @@ START_TEST(pipeline_results_hold_energy)
     ck_assert(o.run.carbon_intensity == 0 && o.run.power_watts == 0);
     o.run.model_dir = DEMO_DIR "/model";
     o.run.tokenizer = DEMO_DIR "/spm.model";
-    o.train_file = DEMO_DIR "/task.conll";
+    o.train_file = DEMO_DIR "/task_small.conll";
     o.run.out_dir = out;
     o.run.total_steps = 4;
     o.run.max_seq_len = 32;

@@ -157,8 +157,8 @@ static void pipe_options(qat_pipeline_options *o, const char *out, double alpha,
     QAT_ASSERT_OK(qat_pipeline_options_init(o, QAT_PIPELINE_OPTIONS_VERSION));
     o->run.model_dir = DATA "/model";
     o->run.tokenizer = DATA "/spm.model";
-    o->train_file = DATA "/task.conll";
-    o->run.corpus = DATA "/corpus.txt";
+    o->train_file = DATA "/task_small.conll";
+    o->run.corpus = DATA "/corpus_small.txt";
     o->run.out_dir = out;
     o->run.quant = "E6W1.58A6";
     o->alpha = alpha;
@@ -173,7 +173,7 @@ static void dapt_options(qat_dapt_options *d, const char *out, const double *alp
     QAT_ASSERT_OK(qat_dapt_options_init(d, QAT_DAPT_OPTIONS_VERSION));
     d->run.model_dir = DATA "/model";
     d->run.tokenizer = DATA "/spm.model";
-    d->run.corpus = DATA "/corpus.txt";
+    d->run.corpus = DATA "/corpus_small.txt";
     d->run.out_dir = out;
     d->run.quant = "e6w1.58a6"; /* canonicalised: the cells say E6W1.58A6 */
     d->alphas = alphas;
