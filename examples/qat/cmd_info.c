@@ -14,9 +14,14 @@ int qat_cli_info(int argc, char **argv)
     if (rc != QAT_CLI_RUN)
         return rc;
     printf("libqat %s\nbackends:", qat_version());
-    int n = qat_backend_count();
-    for (int i = 0; i < n; i++)
-        printf(" %s", qat_backend_name(i));
+    qat_backend_list *found = NULL;
+    if (qat_backend_list_create(&found) != QAT_OK) {
+        fprintf(stderr, "qat info: %s\n", qat_last_error());
+        return 1;
+    }
+    for (int i = 0; i < qat_backend_list_count(found); i++)
+        printf(" %s", qat_backend_list_name(found, i));
+    qat_backend_list_free(found);
     qat_context *ctx = NULL;
     if (qat_cli_context("info", NULL, 0, &ctx) != 0)
         return 1;

@@ -115,10 +115,23 @@ QAT_API void qat_clear_error(void);
 /* ---- Backends -------------------------------------------------------- */
 
 /* Number of backends usable on this machine right now: the built-in "ref"
- * and "cpu" and, when its module loads and finds a device, "cuda". */
+ * and "cpu" and, when its module loads and finds a device, "cuda". Each
+ * call scans the machine again (a module is loaded and its device probed):
+ * to ask more than once, take a qat_backend_list. */
 QAT_API int qat_backend_count(void);
 /* Name of backend i (0 <= i < qat_backend_count()), or NULL. */
 QAT_API const char *qat_backend_name(int index);
+
+/* The usable backends found by one scan of the machine, in the order of
+ * qat_backend_name; queries load nothing. The caller owns it (there is no
+ * process-wide cache: a new list sees a changed QAT_BACKEND_PATH or device).
+ * Read-only after creation, so it may be queried from any thread. */
+typedef struct qat_backend_list qat_backend_list;
+QAT_API qat_status qat_backend_list_create(qat_backend_list **out);
+QAT_API void qat_backend_list_free(qat_backend_list *list);
+QAT_API int qat_backend_list_count(const qat_backend_list *list);
+/* Name of backend i, or NULL; valid until the list is freed. */
+QAT_API const char *qat_backend_list_name(const qat_backend_list *list, int index);
 
 /* ---- Contexts -------------------------------------------------------- */
 

@@ -87,90 +87,61 @@ static int find_module(const char *name, qat_backend_handle *out)
     return 0;
 }
 
-/* Enumerates usable backends in a stable order: built-ins, then modules
- * that load and see a device. Calls visit(handle) for each; stops when it
- * returns nonzero (and then leaves the handle open for the caller). */
-static int for_each_usable(int (*visit)(qat_backend_handle *, void *), void *arg)
+void qat_registry_scan(qat_registry *r)
 {
-    for (size_t i = 0; i < BUILTIN_COUNT; i++) {
-        qat_backend_handle h = {builtin_backends[i], NULL};
-        if (h.ops->probe() > 0 && visit(&h, arg))
-            return 1;
-    }
+    r->count = 0;
+    for (size_t i = 0; i < BUILTIN_COUNT; i++)
+        if (builtin_backends[i]->probe() > 0)
+            r->usable[r->count++] = (qat_backend_handle){builtin_backends[i], NULL};
     for (size_t i = 0; i < MODULE_COUNT; i++) {
         qat_backend_handle h = {NULL, NULL};
         if (!driver_present(module_drivers[i]) || !find_module(module_names[i], &h))
             continue;
-        if (h.ops->probe() > 0 && visit(&h, arg))
-            return 1;
-        qat_backend_close(&h);
+        if (h.ops->probe() > 0 && r->count < QAT_REGISTRY_MAX)
+            r->usable[r->count++] = h;
+        else
+            qat_backend_close(&h);
     }
-    return 0;
 }
 
-struct by_index { int wanted, seen; const char *name; };
-
-static int visit_index(qat_backend_handle *h, void *arg)
+void qat_registry_release(qat_registry *r)
 {
-    struct by_index *s = arg;
-    if (s->seen++ == s->wanted) {
-        s->name = h->ops->name; /* static in the module; see qat_backend_name */
-        return 1;
+    for (int i = 0; i < r->count; i++)
+        qat_backend_close(&r->usable[i]);
+    r->count = 0;
+}
+
+int qat_registry_find(const qat_registry *r, const char *name)
+{
+    int auto_pick = !name || !*name || strcmp(name, "auto") == 0, best = -1;
+    for (int i = 0; i < r->count; i++) {
+        const struct qat_backend_ops *ops = r->usable[i].ops;
+        if (!auto_pick && strcmp(ops->name, name) == 0)
+            return i;
+        if (auto_pick && (best < 0 || ops->score > r->usable[best].ops->score))
+            best = i;
     }
-    return 0;
+    return best;
 }
 
-QAT_API int qat_backend_count(void)
+const char *qat_registry_lasting_name(const char *name)
 {
-    struct by_index s = {-1, 0, NULL};
-    for_each_usable(visit_index, &s);
-    return s.seen;
-}
-
-QAT_API const char *qat_backend_name(int index)
-{
-    if (index < 0)
-        return NULL;
-    struct by_index s = {index, 0, NULL};
-    if (!for_each_usable(visit_index, &s))
-        return NULL;
-    /* The name string may live in a module we are about to release: return
-     * our own static copy of the known names instead. */
     for (size_t i = 0; i < BUILTIN_COUNT; i++)
-        if (strcmp(builtin_backends[i]->name, s.name) == 0)
+        if (strcmp(builtin_backends[i]->name, name) == 0)
             return builtin_backends[i]->name;
     for (size_t i = 0; i < MODULE_COUNT; i++)
-        if (strcmp(module_names[i], s.name) == 0)
+        if (strcmp(module_names[i], name) == 0)
             return module_names[i];
     return NULL;
 }
 
-struct by_name { const char *name; qat_backend_handle best; };
-
-static int visit_name(qat_backend_handle *h, void *arg)
-{
-    struct by_name *s = arg;
-    if (s->name) {
-        if (strcmp(h->ops->name, s->name) != 0)
-            return 0;
-        s->best = *h;
-        return 1;
-    }
-    if (!s->best.ops || h->ops->score > s->best.ops->score) {
-        qat_backend_close(&s->best);
-        s->best = *h;
-        h->module = NULL; /* ownership moved to best */
-    }
-    return 0;
-}
-
-static void list_usable(char *buf, size_t cap)
+/* "ref, cpu, cuda": the names of the usable backends, for messages. */
+static void list_usable(const qat_registry *r, char *buf, size_t cap)
 {
     buf[0] = '\0';
-    int count = qat_backend_count();
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < r->count; i++) {
         size_t used = strlen(buf);
-        snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", qat_backend_name(i));
+        snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", r->usable[i].ops->name);
     }
 }
 
@@ -179,18 +150,19 @@ qat_status qat_backend_open(const char *name, qat_backend_handle *out)
     QAT_CHECK_ARG(out != NULL, "qat_backend_open: NULL out");
     out->ops = NULL;
     out->module = NULL;
-    struct by_name s = {NULL, {NULL, NULL}};
-    if (name && *name && strcmp(name, "auto") != 0)
-        s.name = name;
-    for_each_usable(visit_name, &s);
-    if (!s.best.ops) {
+    qat_registry r;
+    qat_registry_scan(&r);
+    int i = qat_registry_find(&r, name);
+    if (i < 0) {
         char usable[256];
-        list_usable(usable, sizeof usable);
-        return qat_fail(QAT_ERR_NOT_FOUND,
-                        "backend '%s' is not available on this machine (available: %s)",
+        list_usable(&r, usable, sizeof usable);
+        qat_registry_release(&r);
+        return qat_fail(QAT_ERR_NOT_FOUND, "backend '%s' is not available on this machine (available: %s)",
                         name, usable);
     }
-    *out = s.best;
+    *out = r.usable[i];
+    r.usable[i].module = NULL; /* now owned by *out */
+    qat_registry_release(&r);
     return QAT_OK;
 }
 

@@ -76,6 +76,26 @@ START_TEST(backends_listed_and_openable)
 }
 END_TEST
 
+/* One scan, many queries: the same backends in the same order as the
+ * one-shot calls; out-of-range and NULL arguments answered, not crashed. */
+START_TEST(backend_list_matches_one_shot_calls)
+{
+    qat_backend_list *list = NULL;
+    QAT_ASSERT_OK(qat_backend_list_create(&list));
+    int n = qat_backend_list_count(list);
+    ck_assert_int_eq(n, qat_backend_count());
+    for (int i = 0; i < n; i++)
+        ck_assert_str_eq(qat_backend_list_name(list, i), qat_backend_name(i));
+    ck_assert_ptr_null(qat_backend_list_name(list, n));
+    ck_assert_ptr_null(qat_backend_list_name(list, -1));
+    ck_assert_int_eq(qat_backend_list_count(NULL), 0);
+    ck_assert_ptr_null(qat_backend_list_name(NULL, 0));
+    qat_backend_list_free(list);
+    qat_backend_list_free(NULL);
+    QAT_ASSERT_FAILS(qat_backend_list_create(NULL), QAT_ERR_INVALID_ARGUMENT, "NULL");
+}
+END_TEST
+
 START_TEST(auto_picks_highest_score)
 {
     qat_context *ctx = NULL;
@@ -126,6 +146,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, status_strings_are_distinct);
     tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, backends_listed_and_openable);
+    tcase_add_test(tc, backend_list_matches_one_shot_calls);
     tcase_add_test(tc, auto_picks_highest_score);
     tcase_add_test(tc, context_parameters_bounded);
     suite_add_tcase(s, tc);

@@ -5,8 +5,10 @@ import ctypes
 
 from ._lib import Handle, check, declare, lib
 
-_backend_count = declare("qat_backend_count", [], ctypes.c_int)
-_backend_name = declare("qat_backend_name", [ctypes.c_int], ctypes.c_char_p)
+_list_create = declare("qat_backend_list_create", [ctypes.POINTER(ctypes.c_void_p)])
+_list_free = declare("qat_backend_list_free", [ctypes.c_void_p], None)
+_list_count = declare("qat_backend_list_count", [ctypes.c_void_p], ctypes.c_int)
+_list_name = declare("qat_backend_list_name", [ctypes.c_void_p, ctypes.c_int], ctypes.c_char_p)
 _ctx_create = declare("qat_context_create", [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)])
 _ctx_free = declare("qat_context_free", [ctypes.c_void_p], None)
 _ctx_backend = declare("qat_context_backend", [ctypes.c_void_p], ctypes.c_char_p)
@@ -34,8 +36,14 @@ def version() -> str:
 
 
 def backends() -> list[str]:
-    """Backends usable on this machine, e.g. ['ref', 'cpu']."""
-    return [_backend_name(i).decode() for i in range(_backend_count())]
+    """Backends usable on this machine, e.g. ['ref', 'cpu'] (one scan: each
+    module is loaded and probed once per call)."""
+    found = ctypes.c_void_p()
+    check(_list_create(ctypes.byref(found)))
+    try:
+        return [_list_name(found, i).decode() for i in range(_list_count(found))]
+    finally:
+        _list_free(found)
 
 
 class Context(Handle):
