@@ -11,4 +11,5 @@ if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then dir=$1; shift; fi
 ninja -C "$dir" tests/packed/bench_packed_gemm >/dev/null
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# ISA flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512(f|bw|vl|_vnni|_bf16)|avx_vnni|amx_(tile|int8|bf16))$' | tr '\n' ' ')"
 exec "$dir/tests/packed/bench_packed_gemm" "$@"

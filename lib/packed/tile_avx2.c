@@ -77,6 +77,10 @@ AVX2 static INLINE void panel_maddubs(const qat_packed_tile *t, const uint8_t *w
                 const __m256i a = broadcast4(t->acts + (j0 + j) * t->lda + k);
                 acc16[j][0] = _mm256_add_epi16(acc16[j][0], _mm256_maddubs_epi16(u0, a));
                 acc16[j][1] = _mm256_add_epi16(acc16[j][1], _mm256_maddubs_epi16(u1, a));
+                /* Keeps the sums in registers, one add per quad: without it
+                 * GCC reassociates the adds of a chunk's quads into a tree
+                 * and spills the products. */
+                __asm__("" : "+x"(acc16[j][0]), "+x"(acc16[j][1]));
             }
         }
         since += per_chunk;
