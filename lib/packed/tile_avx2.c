@@ -8,9 +8,10 @@
  * that — the int16 accumulation that halves the work of ternary and low-bit
  * codes. Used when nblk >= 4.
  *
- * madd: otherwise (8-bit codes, or 5- to 7-bit codes against 8-bit
- * activations) both operands are widened to int16 and vpmaddwd sums pairs
- * into int32, exact for every code.
+ * madd: otherwise (codes of 5 to 8 bits against wide activations) both
+ * operands are widened to int16 and vpmaddwd sums pairs into int32, exact
+ * for every code: activations once per tile and chunk of inputs, weights
+ * once per quad and pass of 6 tokens over half a panel.
  *
  * Both subtract offset * sum(a) at the end (u = q + offset). */
 #include <string.h>
@@ -88,34 +89,42 @@ AVX2 static INLINE void panel_maddubs(const qat_packed_tile *t, const uint8_t *w
     widen(acc16, acc, NT);
 }
 
-/* One panel x NT tokens (1..2), 8-bit codes: rows 4g..4g+3 of quad kb are
- * 16 bytes, widened to 16 int16 (r0k0 r0k1 r0k2 r0k3 r1k0 ...) and
- * multiplied by the token's 4 codes repeated; lane pairs (k0k1, k2k3) of a
- * row are added at the end. */
-AVX2 static INLINE void panel_madd(const qat_packed_tile *t, const uint8_t *w, int j0, int32_t *acc, const int NT)
+/* Inputs per chunk of int16 activations (tile_madd): 8 tokens x 512 x 2
+ * bytes = 8 KiB of stack. */
+#define MADD_KC 512
+
+/* Half a panel (8 rows: rows 4g..4g+3 of quad kb are the 16 bytes at
+ * w + 64 kb + 16 g, g = 0, 1) x NT tokens (1..6) over `quads` quads:
+ * the rows are widened to int16 (r0k0 r0k1 r0k2 r0k3 r1k0 ...) once per
+ * quad and meet each token's 4 codes, already int16 in a16 (row stride
+ * MADD_KC) and broadcast by one 8-byte load, in vpmaddwd; the lane pairs
+ * (k0k1, k2k3) of a row are added at the end, into acc (int32, += ). */
+AVX2 static INLINE void half_madd(const uint8_t *w, const int16_t *a16, int64_t quads, int32_t *acc, const int NT)
 {
-    const qat_packed_matrix *m = t->m;
-    __m256i s[2][4];
+    __m256i s[6][2];
     for (int j = 0; j < NT; j++)
-        for (int g = 0; g < 4; g++)
-            s[j][g] = _mm256_setzero_si256();
-    for (int64_t kb = 0; kb < m->kpad / 4; kb++) {
-        __m256i w16[4];
-        for (int g = 0; g < 4; g++)
-            w16[g] = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(w + kb * 64 + 16 * g)));
+        s[j][0] = s[j][1] = _mm256_setzero_si256();
+    for (int64_t kb = 0; kb < quads; kb++) {
+        const __m256i w0 = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(w + kb * 64)));
+        const __m256i w1 = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(w + kb * 64 + 16)));
         for (int j = 0; j < NT; j++) {
-            const __m256i a = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(broadcast4(t->acts + (j0 + j) * t->lda + 4 * kb)));
-            for (int g = 0; g < 4; g++)
-                s[j][g] = _mm256_add_epi32(s[j][g], _mm256_madd_epi16(w16[g], a));
+            int64_t v;
+            memcpy(&v, a16 + j * MADD_KC + 4 * kb, 8);
+            const __m256i a = _mm256_set1_epi64x(v);
+            s[j][0] = _mm256_add_epi32(s[j][0], _mm256_madd_epi16(w0, a));
+            s[j][1] = _mm256_add_epi32(s[j][1], _mm256_madd_epi16(w1, a));
+            /* One token at a time: GCC otherwise hoists all the broadcasts
+             * and spills the sums (15 registers are live). */
+            __asm__("" : "+x"(s[j][0]), "+x"(s[j][1]));
         }
     }
-    for (int j = 0; j < NT; j++)
-        for (int h = 0; h < 2; h++) {
-            /* hadd within 128-bit lanes gives rows (0 1 4 5 | 2 3 6 7): reorder. */
-            __m256i r = _mm256_hadd_epi32(s[j][2 * h], s[j][2 * h + 1]);
-            r = _mm256_permute4x64_epi64(r, _MM_SHUFFLE(3, 1, 2, 0));
-            _mm256_storeu_si256((__m256i *)(acc + j * QAT_PACKED_TILE_ROWS + 8 * h), r);
-        }
+    for (int j = 0; j < NT; j++) {
+        /* hadd within 128-bit lanes gives rows (0 1 4 5 | 2 3 6 7): reorder. */
+        __m256i r = _mm256_hadd_epi32(s[j][0], s[j][1]);
+        r = _mm256_permute4x64_epi64(r, _MM_SHUFFLE(3, 1, 2, 0));
+        int32_t *dst = acc + j * QAT_PACKED_TILE_ROWS;
+        _mm256_storeu_si256((__m256i *)dst, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)dst), r));
+    }
 }
 
 AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const int CB)
@@ -138,16 +147,36 @@ AVX2 static void tile_2bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t,
 AVX2 static void tile_4bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 4); }
 AVX2 static void tile_8bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 8); }
 
+/* 8-bit code layout only (the maddubs paths take every narrower one). The
+ * activations of the tile are widened to int16 once per chunk of inputs,
+ * so each token costs one broadcast load per quad instead of a widening;
+ * 8-row halves leave registers for 6 tokens per pass over the weights. */
 AVX2 static void tile_madd(const qat_packed_tile *t)
 {
-    for (int p = 0; p < 2; p++) {
-        const uint8_t *w = t->m->data + (size_t)(t->panel + p) * t->m->panel_bytes;
-        for (int j0 = 0; j0 < t->tokens; j0 += 2) {
-            int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
-            if (t->tokens - j0 == 1)
-                panel_madd(t, w, j0, acc, 1);
-            else
-                panel_madd(t, w, j0, acc, 2);
+    const qat_packed_matrix *m = t->m;
+    _Alignas(32) int16_t a16[QAT_PACKED_TILE_TOKENS * MADD_KC];
+    for (int j = 0; j < t->tokens; j++)
+        memset(t->acc + j * QAT_PACKED_TILE_ROWS, 0, QAT_PACKED_TILE_ROWS * sizeof(int32_t));
+    for (int64_t k0 = 0; k0 < m->kpad; k0 += MADD_KC) {
+        const int64_t kc = m->kpad - k0 < MADD_KC ? m->kpad - k0 : MADD_KC;
+        for (int j = 0; j < t->tokens; j++)
+            for (int64_t i = 0; i < kc; i += 16)
+                _mm256_store_si256((__m256i *)(a16 + j * MADD_KC + i),
+                                   _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(t->acts + j * t->lda + k0 + i))));
+        for (int h = 0; h < 4; h++) {
+            const uint8_t *w = m->data + (size_t)(t->panel + h / 2) * m->panel_bytes + k0 / 4 * 64 + (h % 2) * 32;
+            for (int j0 = 0; j0 < t->tokens; j0 += 6) {
+                const int16_t *a = a16 + j0 * MADD_KC;
+                int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + 8 * h;
+                switch (t->tokens - j0) {
+                case 1: half_madd(w, a, kc / 4, acc, 1); break;
+                case 2: half_madd(w, a, kc / 4, acc, 2); break;
+                case 3: half_madd(w, a, kc / 4, acc, 3); break;
+                case 4: half_madd(w, a, kc / 4, acc, 4); break;
+                case 5: half_madd(w, a, kc / 4, acc, 5); break;
+                default: half_madd(w, a, kc / 4, acc, 6); break;
+                }
+            }
         }
     }
 }
