@@ -83,6 +83,10 @@ qat_status pm_load_labels(const qatp_file *f, qat_packed_model *m);
 qat_status pm_forward(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
                       int64_t B, int64_t L, float *logits);
 int64_t pm_classes(const qat_packed_model *m);
+/* Turns the integer linears whose input quantizer is algo into float ones
+ * (dequantized weights, the float GEMM): bench/packed_infer's side-by-side
+ * LSQ+ column. */
+qat_status pm_use_float_linears(qat_packed_model *m, qat_quant_algo algo);
 /* Kernel handle for the current settings. */
 qat_status pm_kernel(const qat_packed_model *m, qat_packed_kernel *k);
 
