@@ -24,7 +24,7 @@
  * link-time error of the module, and test_cuda_module checks it).
  *
  * Conventions. Row-major; sizes in elements; every pointer is backend
- * memory unless it points at a descriptor (gemm, lsq), which is host memory
+ * memory unless it points at a descriptor (gemm, lsq, segments, adamw), which is host memory
  * read during the call. Gradients of parameters (dw, db, dstep, dtable)
  * ACCUMULATE (+=), so a backward pass adds into zeroed buffers; gradients of
  * activations are WRITTEN.
@@ -88,6 +88,47 @@ typedef struct qat_lsq_desc {
     float qn, qp;          /* integer range: signed LSQ, or [0, 2^b - 1] for LSQ+ */
     float step_eps;        /* 0; the seed code's 1e-8 */
 } qat_lsq_desc;
+
+/* The parameter tensors of a model inside its flat buffers (weights,
+ * gradients, moments): tensor t is [bounds[2t], bounds[2t + 1]) (the
+ * layout pads tensors, and the padding belongs to none). Both arrays are
+ * backend memory, uploaded once by the optimizer (lib/optim), so a device
+ * backend reads them in its kernels without a host round trip. */
+typedef struct qat_segments {
+    int64_t count;          /* tensors */
+    const int64_t *bounds;  /* backend memory: 2 * count offsets, in floats */
+    const uint8_t *decay;   /* backend memory: per tensor, 1 = weight decay applies */
+} qat_segments;
+
+/* One AdamW update in the float roundings of torch 1.13's single-tensor
+ * AdamW (lib/optim/adamw.c derives the constants from the double
+ * hyper-parameters, the scheduled learning rate and the step):
+ *   g = grad * scale[0]          (scale NULL: g = grad; when scale[0] != 1
+ *                                 g is written back to grad, as
+ *                                 clip_grad_norm_ leaves it)
+ *   p = param * (decay tensor ? decay : 1)
+ *   m = fmaf(g, one_minus_b1, exp_avg * b1)
+ *   v = fmaf(one_minus_b2 * g, g, exp_avg_sq * b2)
+ *   param = p + neg_step_size * m / (sqrtf(v) / bc2_sqrt + eps)
+ * Nothing is written unless each of check[0 .. check_count) is finite: a
+ * non-finite loss or gradient norm skips the update on the device, and the
+ * caller learns of it from the values it reads back anyway. */
+typedef struct qat_adamw_desc {
+    float decay, b1, one_minus_b1, b2, one_minus_b2, neg_step_size, bc2_sqrt, eps;
+    const float *scale;     /* backend memory: 1 float, or NULL */
+    const float *check;     /* backend memory: check_count floats, or NULL */
+    int64_t check_count;
+} qat_adamw_desc;
+
+/* torch.nn.utils.clip_grad_norm_'s coefficient from the total norm, in its
+ * float roundings: max_norm / (norm + 1e-6) evaluated as reciprocal() *
+ * max_norm (Tensor.__rtruediv__), clamped to 1 (NaN stays NaN). The CUDA
+ * kernel repeats these two lines on the device. */
+static inline float qat_clip_coef(float norm, float max_norm)
+{
+    float coef = (1.0f / (norm + 1e-6f)) * max_norm;
+    return coef < 1.0f || coef != coef ? coef : 1.0f;
+}
 
 #define QAT_BACKEND_KERNELS(X)                                                                                 \
     X(gemm, (const qat_gemm_desc *desc), (desc))                                                               \
@@ -170,6 +211,22 @@ typedef struct qat_lsq_desc {
     X(bitnet_act_fwd, (const float *x, int64_t rows, int64_t cols, int bits, int symmetric, float *y),         \
       (x, rows, cols, bits, symmetric, y))                                                                     \
     /* dst[i] = src[i], bit for bit (the regions do not overlap) */                                            \
-    X(copy, (const float *src, float *dst, int64_t n), (src, dst, n))
+    X(copy, (const float *src, float *dst, int64_t n), (src, dst, n))                                          \
+    /* ---- The optimizer step (lib/optim), so parameters, gradients and                                      \
+     * AdamW's moments stay in backend memory. */                                                              \
+    /* out = x * s (out may alias x): the mean of accumulated micro-batches */                                 \
+    X(scale, (const float *x, int64_t n, float s, float *out), (x, n, s, out))                                 \
+    /* The global L2 norm of the gradients as clip_grad_norm_ computes it:                                     \
+     * each tensor's norm (its sum of squares in double, rounded to float),                                    \
+     * then the norm of those (summed in double in tensor order, rounded to                                    \
+     * float; a device may sum in another fixed order). out[0] = the norm,                                     \
+     * out[1] = qat_clip_coef(norm, max_norm), or 1 when max_norm <= 0. */                                     \
+    X(grad_norm, (const qat_segments *seg, const float *grad, float max_norm, float *out),                     \
+      (seg, grad, max_norm, out))                                                                              \
+    /* One AdamW update of every tensor of seg, as qat_adamw_desc says. */                                     \
+    X(adamw,                                                                                                   \
+      (const qat_adamw_desc *desc, const qat_segments *seg, float *param, float *grad, float *exp_avg,         \
+       float *exp_avg_sq),                                                                                     \
+      (desc, seg, param, grad, exp_avg, exp_avg_sq))
 
 #endif

@@ -201,30 +201,54 @@ static qat_status embeddings_backward(qat_model *m, float *d_out)
     return QAT_OK;
 }
 
-qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int backward, float *loss)
+/* The loss of the last forward into acts.loss (0 when no label counts:
+ * *counted says how many did); with backward, the gradients are zeroed. */
+static qat_status loss(qat_model *m, const int32_t *labels, int backward, int64_t *counted)
 {
     qat_acts *a = &m->acts;
     qat_context *ctx = m->ctx;
     const int64_t R = a->head_rows;
     const int64_t C = m->task == QAT_TASK_MLM ? m->dims.vocab_size : m->num_labels;
-    int64_t counted = 0;
     const int64_t n_labels = m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? a->B : a->N;
+    *counted = 0;
     for (int64_t i = 0; i < n_labels; i++)
-        counted += labels[i] != -100;
-    *loss = 0.0f;
+        *counted += labels[i] != -100;
     if (backward)
         QAT_RUN(ctx, fill, m->g, (int64_t)m->total, 0.0f);
-    if (counted == 0)
-        return QAT_OK; /* nothing to learn from: zero loss and gradients */
-    const float scale = 1.0f / (float)counted;
+    if (*counted == 0) {
+        QAT_RUN(ctx, fill, a->loss, 1, 0.0f); /* nothing to learn from: zero loss and gradients */
+        return QAT_OK;
+    }
+    const float scale = 1.0f / (float)*counted;
     QAT_RUN(ctx, cross_entropy, a->logits, a->labels, R, C, scale, a->loss, backward ? a->d_logits : NULL);
-    QAT_TRY(qat_context_backend_error(ctx, ctx->backend.ops->download(ctx->backend_state, loss, a->loss, sizeof *loss),
-                                      "reading the loss"));
-    if (!isfinite(*loss))
-        return qat_fail(QAT_ERR_NUMERIC, "the loss is not finite (%g)", (double)*loss);
+    return QAT_OK;
+}
+
+qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int backward, float *out)
+{
+    qat_context *ctx = m->ctx;
+    int64_t counted;
+    *out = 0.0f;
+    QAT_TRY(loss(m, labels, backward, &counted));
+    if (counted == 0)
+        return QAT_OK;
+    QAT_TRY(qat_context_backend_error(
+        ctx, ctx->backend.ops->download(ctx->backend_state, out, m->acts.loss, sizeof *out), "reading the loss"));
+    if (!isfinite(*out))
+        return qat_fail(QAT_ERR_NUMERIC, "the loss is not finite (%g)", (double)*out);
     if (!backward)
         return QAT_OK;
-    QAT_TRY(head_backward(m, a->d_hidden));
+    QAT_TRY(head_backward(m, m->acts.d_hidden));
+    return qat_model_encoder_backward(m);
+}
+
+qat_status qat_model_loss_backward_device(qat_model *m, const int32_t *labels)
+{
+    int64_t counted;
+    QAT_TRY(loss(m, labels, 1, &counted));
+    if (counted == 0)
+        return QAT_OK;
+    QAT_TRY(head_backward(m, m->acts.d_hidden));
     return qat_model_encoder_backward(m);
 }
 

@@ -228,6 +228,11 @@ qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_
 /* Loss of the last forward against labels (host), and, with backward, the
  * gradients (accumulated into zeroed buffers by the caller). */
 qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int backward, float *loss);
+/* The same with backward, reading nothing back: the loss stays in
+ * acts.loss (backend memory, 0 when no label counts) and is not checked;
+ * a non-finite one gives non-finite gradients, which the trainer's step
+ * skips on the device (lib/optim/optimizer.h). */
+qat_status qat_model_loss_backward_device(qat_model *m, const int32_t *labels);
 /* Arguments of a batch (host arrays) checked against the model; fn names
  * the public function in the message. labels may be NULL. */
 qat_status qat_model_validate_batch(const qat_model *m, const int32_t *ids, const int32_t *mask,

@@ -5,7 +5,8 @@
  *   u64 payload bytes | u32 crc32 of the payload
  * payload: u64 layout hash, u64 floats, i64 step, i64 total steps,
  *          u64 rng[4], u64 data position[2], u8 step-initialised flag per
- *          parameter, then weights, exp_avg, exp_avg_sq (floats). */
+ *          parameter, then weights, exp_avg, exp_avg_sq (floats): the same
+ *          bytes whichever backend held them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,18 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "train/trainer.h"
+
+/* The state's tensors (weights, AdamW's moments) live in backend memory:
+ * save downloads them one at a time through one host buffer, resume
+ * uploads them, so a state saved on one backend resumes on any other. */
+static qat_status transfer(const qat_model *m, int up, void *dst, const void *src, size_t bytes, const char *what)
+{
+    const qat_context *ctx = m->ctx;
+    const struct qat_backend_ops *ops = ctx->backend.ops;
+    return qat_context_backend_error(
+        ctx, up ? ops->upload(ctx->backend_state, dst, src, bytes) : ops->download(ctx->backend_state, dst, src, bytes),
+        what);
+}
 
 #define STATE_MAGIC "QATSTATE"
 #define STATE_VERSION 1u
@@ -62,11 +75,14 @@ QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, cons
 {
     QAT_CHECK_ARG(t != NULL && path != NULL, "qat_trainer_save: NULL trainer or path");
     const qat_model *m = t->model;
+    const size_t floats = m->total * sizeof(float);
     uint8_t *flags = malloc(m->n_params ? m->n_params : 1);
     uint8_t *out = malloc(CHUNK);
-    if (!flags || !out) {
+    float *host = malloc(floats ? floats : 1);
+    if (!flags || !out || !host) {
         free(flags);
         free(out);
+        free(host);
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_trainer_save: out of memory");
     }
     step_flags(m, flags);
@@ -75,6 +91,7 @@ QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, cons
     if (st != QAT_OK) {
         free(flags);
         free(out);
+        free(host);
         return st;
     }
     writer w = {.file = &file, .out = out, .crc = (uint32_t)crc32(0, NULL, 0)};
@@ -91,9 +108,12 @@ QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, cons
     if (st == QAT_OK) st = write_some(&w, m->ctx->rng.s, sizeof m->ctx->rng.s, 0);
     if (st == QAT_OK) st = write_some(&w, data_position ? data_position : zero_pos, 2 * sizeof(uint64_t), 0);
     if (st == QAT_OK) st = write_some(&w, flags, m->n_params, 0);
-    if (st == QAT_OK) st = write_some(&w, m->w, m->total * sizeof(float), 0);
-    if (st == QAT_OK) st = write_some(&w, t->exp_avg, m->total * sizeof(float), 0);
-    if (st == QAT_OK) st = write_some(&w, t->exp_avg_sq, m->total * sizeof(float), 1);
+    const float *tensors[3] = {m->w, t->optim.exp_avg, t->optim.exp_avg_sq};
+    for (int i = 0; i < 3 && st == QAT_OK; i++) {
+        st = transfer(m, 0, host, tensors[i], floats, "saving the training state");
+        if (st == QAT_OK)
+            st = write_some(&w, host, floats, i == 2);
+    }
     deflateEnd(&w.z);
     if (st == QAT_OK) st = qat_atomic_write(&file, &w.raw, sizeof w.raw);
     if (st == QAT_OK) st = qat_atomic_write(&file, &w.crc, sizeof w.crc);
@@ -103,6 +123,7 @@ QAT_API qat_status qat_trainer_save(const qat_trainer *t, const char *path, cons
         qat_atomic_abort(&file);
     free(flags);
     free(out);
+    free(host);
     return st;
 }
 
@@ -175,12 +196,13 @@ qat_status qat_trainer_resume_memory(qat_trainer *t, const uint8_t *data, size_t
         q += 16;
         const uint8_t *flags = q;
         q += m->n_params;
-        memcpy(m->w, q, floats);
+        float *tensors[3] = {m->w, t->optim.exp_avg, t->optim.exp_avg_sq};
+        for (int i = 0; i < 3 && st == QAT_OK; i++)
+            st = transfer(m, 1, tensors[i], q + i * floats, floats, "resuming the training state");
         qat_model_weights_changed(m);
-        memcpy(t->exp_avg, q + floats, floats);
-        memcpy(t->exp_avg_sq, q + 2 * floats, floats);
-        t->step = steps[0];
-        for (size_t i = 0; i < m->n_params; i++)
+        if (st == QAT_OK)
+            t->step = steps[0];
+        for (size_t i = 0; st == QAT_OK && i < m->n_params; i++)
             if (flags[i])
                 qat_model_mark_step_initialized(m, i);
     }

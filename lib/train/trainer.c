@@ -8,7 +8,6 @@
 
 #include "core/error.h"
 #include "core/options_version.h"
-#include "optim/grad.h"
 
 QAT_API qat_status qat_train_options_init(qat_train_options *o, uint32_t version)
 {
@@ -62,22 +61,27 @@ QAT_API qat_status qat_trainer_create(qat_model *model, const qat_train_options 
     QAT_CHECK_ARG(model != NULL && options != NULL, "qat_trainer_create: NULL model or options");
     QAT_TRY(validate(options));
     QAT_CHECK_ARG(total_steps > 0, "qat_trainer_create: total_steps must be > 0, got %lld", (long long)total_steps);
-    if (!(model->ctx->backend.ops->caps & QAT_BACKEND_CAP_HOST_MEMORY))
-        return qat_fail(QAT_ERR_UNSUPPORTED, "the trainer's AdamW runs on host-memory backends (ref, cpu) in this "
-                                             "release; the %s backend is not one", model->ctx->backend.ops->name);
     qat_trainer *t = calloc(1, sizeof *t);
-    if (!t)
+    int64_t *bounds = malloc((model->n_params ? model->n_params : 1) * 2 * sizeof *bounds);
+    uint8_t *decay = malloc(model->n_params ? model->n_params : 1);
+    if (!t || !bounds || !decay) {
+        free(t);
+        free(bounds);
+        free(decay);
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_trainer_create: out of memory");
+    }
+    for (size_t i = 0; i < model->n_params; i++) {
+        bounds[2 * i] = (int64_t)model->params[i].offset;
+        bounds[2 * i + 1] = (int64_t)model->params[i].offset + model->params[i].numel;
+        decay[i] = (uint8_t)model->params[i].decay;
+    }
     t->model = qat_model_retain(model);
     t->opt = *options;
-    t->hp.beta1 = options->beta1;
-    t->hp.beta2 = options->beta2;
-    t->hp.eps = options->eps;
-    t->hp.weight_decay = options->weight_decay;
     t->layout_floats = model->total;
-    t->exp_avg = calloc(model->total, sizeof(float));
-    t->exp_avg_sq = calloc(model->total, sizeof(float));
-    qat_status st = (t->exp_avg && t->exp_avg_sq) ? QAT_OK : qat_fail(QAT_ERR_OUT_OF_MEMORY, "trainer: out of memory");
+    qat_optim_adamw_hparams hp = {options->beta1, options->beta2, options->eps, options->weight_decay};
+    qat_status st = qat_optim_init(&t->optim, model->ctx, &hp, model->total, bounds, decay, (int64_t)model->n_params);
+    free(bounds);
+    free(decay);
     if (st == QAT_OK)
         st = qat_optim_schedule_init(&t->schedule, options->learning_rate, total_steps, options->warmup_ratio);
     if (st == QAT_OK)
@@ -94,43 +98,35 @@ QAT_API void qat_trainer_free(qat_trainer *t)
 {
     if (!t)
         return;
-    free(t->exp_avg);
-    free(t->exp_avg_sq);
-    free(t->accum);
+    qat_optim_release(&t->optim);
     qat_model_free(t->model); /* the trainer's reference */
     free(t);
 }
 
-/* Forward + backward over micro-batches; model->g ends up holding the mean
- * of the micro-batch gradients (as loss / accumulation_steps does). */
+/* Forward + backward over micro-batches, each one's gradients and loss
+ * handed to the optimizer (which averages them, as loss / accumulation
+ * steps does). Nothing is read back here. */
 static qat_status gradients(qat_trainer *t, const int32_t *ids, const int32_t *mask, const int32_t *types,
-                            const int32_t *labels, int64_t batch, int64_t seq_len, float *loss)
+                            const int32_t *labels, int64_t batch, int64_t seq_len)
 {
     qat_model *m = t->model;
     int64_t micro = t->opt.micro_batch_size > 0 && t->opt.micro_batch_size < batch ? t->opt.micro_batch_size : batch;
     int64_t n_micro = (batch + micro - 1) / micro;
-    if (n_micro == 1)
-        return qat_model_backward(m, ids, mask, types, labels, batch, seq_len, loss);
-    if (!t->accum && !(t->accum = malloc(m->total * sizeof(float))))
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "trainer: out of memory");
-    memset(t->accum, 0, m->total * sizeof(float));
-    double loss_sum = 0.0;
+    QAT_CHECK_ARG(ids != NULL && batch > 0 && seq_len > 0, "qat_trainer_step: NULL input_ids or an empty batch "
+                  "(%lld x %lld)", (long long)batch, (long long)seq_len);
+    QAT_TRY(qat_optim_begin(&t->optim, n_micro));
     for (int64_t i = 0; i < n_micro; i++) {
         int64_t rows = i + 1 < n_micro ? micro : batch - i * micro;
         size_t at = (size_t)(i * micro * seq_len);
         /* sequence classification has one label per sequence */
         size_t label_at = m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? (size_t)(i * micro) : at;
-        float l;
-        QAT_TRY(qat_model_backward(m, ids + at, mask ? mask + at : NULL, types ? types + at : NULL, labels + label_at,
-                                   rows, seq_len, &l));
-        loss_sum += l;
-        for (size_t j = 0; j < m->total; j++)
-            t->accum[j] += m->g[j];
+        QAT_TRY(qat_model_validate_batch(m, ids + at, mask ? mask + at : NULL, types ? types + at : NULL,
+                                         labels + label_at, rows, seq_len, "qat_trainer_step"));
+        QAT_TRY(qat_model_forward_pass(m, ids + at, mask ? mask + at : NULL, types ? types + at : NULL,
+                                       labels + label_at, rows, seq_len, 1));
+        QAT_TRY(qat_model_loss_backward_device(m, labels + label_at));
+        QAT_TRY(qat_optim_collect(&t->optim, i, m->g, m->acts.loss));
     }
-    const float scale = 1.0f / (float)n_micro;
-    for (size_t j = 0; j < m->total; j++)
-        m->g[j] = t->accum[j] * scale;
-    *loss = (float)(loss_sum / (double)n_micro);
     return QAT_OK;
 }
 
@@ -148,35 +144,19 @@ QAT_API qat_status qat_trainer_step_typed(qat_trainer *t, const int32_t *ids, co
     qat_model *m = t->model;
     QAT_CHECK_ARG(m->total == t->layout_floats,
                   "qat_trainer_step: the model's parameters changed (a new quant config?) since the trainer was made");
-    QAT_TRY(gradients(t, ids, mask, token_type_ids, labels, batch, seq_len, loss));
-    qat_optim_grad_view *views = malloc(m->n_params * sizeof *views);
-    qat_optim_group *groups = malloc(m->n_params * sizeof *groups);
-    qat_status st = views && groups ? QAT_OK : qat_fail(QAT_ERR_OUT_OF_MEMORY, "trainer: out of memory");
-    for (size_t i = 0; st == QAT_OK && i < m->n_params; i++) {
-        const qat_param *p = &m->params[i];
-        views[i] = (qat_optim_grad_view){model_g(m, i), (size_t)p->numel};
-        groups[i] = (qat_optim_group){model_w(m, i), model_g(m, i), t->exp_avg + p->offset,
-                                      t->exp_avg_sq + p->offset, (size_t)p->numel, p->decay};
-    }
-    double norm = 0.0;
-    if (st == QAT_OK && t->opt.max_grad_norm > 0)
-        st = qat_optim_clip_grad_norm(views, m->n_params, t->opt.max_grad_norm, 1, &norm);
-    else if (st == QAT_OK)
-        norm = qat_optim_grad_norm(views, m->n_params);
-    if (st == QAT_OK) {
-        double lr = qat_optim_schedule_lr(&t->schedule, t->step);
-        st = qat_optim_adamw_step(&t->hp, lr, t->step + 1, groups, m->n_params);
-        qat_model_weights_changed(m);
-        if (st == QAT_OK) {
-            t->step++;
-            t->last_lr = lr;
-            t->last_norm = norm;
-            t->last_loss = *loss;
-        }
-    }
-    free(views);
-    free(groups);
-    return st;
+    QAT_TRY(gradients(t, ids, mask, token_type_ids, labels, batch, seq_len));
+    const double lr = qat_optim_schedule_lr(&t->schedule, t->step);
+    qat_optim_result r;
+    qat_status st = qat_optim_step(&t->optim, m->w, m->g, lr, t->step + 1, t->opt.max_grad_norm, &r);
+    qat_model_weights_changed(m);
+    if (st != QAT_OK)
+        return st;
+    *loss = r.loss;
+    t->step++;
+    t->last_lr = lr;
+    t->last_norm = r.norm;
+    t->last_loss = r.loss;
+    return QAT_OK;
 }
 
 QAT_API qat_status qat_trainer_get(const qat_trainer *t, qat_trainer_stat stat, double *value)

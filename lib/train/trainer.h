@@ -3,18 +3,16 @@
 #define QAT_LIB_TRAINER_H
 
 #include "model/model.h"
-#include "optim/adamw.h"
+#include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "qat/train.h"
 
 struct qat_trainer {
     qat_model *model;              /* a reference, dropped with the trainer */
     qat_train_options opt;
-    qat_optim_adamw_hparams hp;
+    qat_optim optim;               /* moments etc. on the model's backend */
     qat_optim_schedule schedule;
     int64_t step;
-    float *exp_avg, *exp_avg_sq;   /* host, model->total floats each */
-    float *accum;                  /* micro-batch gradient sum, or NULL */
     size_t layout_floats;          /* model->total when created */
     double last_lr, last_norm, last_loss;
 };

@@ -25,7 +25,7 @@ ALLOWED = {
     "data": {"core"},
     "tokenizer": {"core"},
     "metrics": {"core"},
-    "optim": {"core"},
+    "optim": {"core", "backend"},  # the optimizer step runs as backend kernels
     "packed": {"core"},
     "formats": {"core", "model"},  # model/dims.h: what config.json is read into
     "model": {"core", "backend", "quant", "formats"},

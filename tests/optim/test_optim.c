@@ -1,14 +1,15 @@
 /* AdamW + linear warm-up schedule + clip_grad_norm_ replayed against
- * torch 1.13 (golden written by gen_adamw_golden.py at test time; its path
+ * torch 1.13 on a backend (the optimizer's kernels; QAT_TEST_BACKEND picks
+ * it, ref by default) (golden written by gen_adamw_golden.py at test time; its path
  * comes in QAT_GOLDEN_ADAMW), plus the helpers' edge cases. */
 #include <json-c/json.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/dispatch.h"
 #include "core/error.h"
-#include "optim/adamw.h"
-#include "optim/grad.h"
+#include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "test_main.h"
 
@@ -48,10 +49,87 @@ static void expect_close(const float *got, const float *want, size_t n, const ch
     }
 }
 
+/* The test's flat buffers on a backend, laid out as a model's: each group
+ * padded to 16 floats, the padding of the gradients NaN (no kernel may read
+ * it: a norm or an update that did would turn NaN). */
+typedef struct flat {
+    qat_context *ctx;
+    size_t floats;
+    int64_t *bounds;
+    uint8_t *decay;
+    int64_t n;
+    float *param, *grad; /* backend memory */
+} flat;
+
+static void *dev_alloc(qat_context *ctx, size_t bytes)
+{
+    void *p = NULL;
+    QAT_ASSERT_OK(ctx->backend.ops->alloc(ctx->backend_state, bytes, &p));
+    return p;
+}
+
+static void up(qat_context *ctx, void *dst, const void *src, size_t bytes)
+{
+    QAT_ASSERT_OK(ctx->backend.ops->upload(ctx->backend_state, dst, src, bytes));
+}
+
+static void down(qat_context *ctx, void *dst, const void *src, size_t bytes)
+{
+    QAT_ASSERT_OK(ctx->backend.ops->download(ctx->backend_state, dst, src, bytes));
+}
+
+static void flat_init(flat *f, qat_context *ctx, const size_t *sizes, const int *decay, int64_t n)
+{
+    f->ctx = ctx;
+    f->n = n;
+    f->bounds = calloc((size_t)n * 2, sizeof *f->bounds);
+    f->decay = calloc((size_t)n, 1);
+    f->floats = 0;
+    for (int64_t t = 0; t < n; t++) {
+        f->bounds[2 * t] = (int64_t)f->floats;
+        f->bounds[2 * t + 1] = (int64_t)(f->floats + sizes[t]);
+        f->decay[t] = (uint8_t)decay[t];
+        f->floats += (sizes[t] + 15) / 16 * 16;
+    }
+    f->param = dev_alloc(ctx, f->floats * sizeof(float));
+    f->grad = dev_alloc(ctx, f->floats * sizeof(float));
+    float *nan = malloc(f->floats * sizeof(float));
+    for (size_t i = 0; i < f->floats; i++)
+        nan[i] = NAN;
+    up(ctx, f->grad, nan, f->floats * sizeof(float));
+    free(nan);
+}
+
+static void flat_free(flat *f)
+{
+    f->ctx->backend.ops->free(f->ctx->backend_state, f->param);
+    f->ctx->backend.ops->free(f->ctx->backend_state, f->grad);
+    free(f->bounds);
+    free(f->decay);
+}
+
+/* Tensor t of a backend buffer, to or from host. */
+static void put(const flat *f, float *buf, int64_t t, const float *src)
+{
+    up(f->ctx, buf + f->bounds[2 * t], src, (size_t)(f->bounds[2 * t + 1] - f->bounds[2 * t]) * sizeof(float));
+}
+
+static float *get_tensor(const flat *f, const float *buf, int64_t t)
+{
+    size_t n = (size_t)(f->bounds[2 * t + 1] - f->bounds[2 * t]);
+    float *x = malloc(n * sizeof *x);
+    down(f->ctx, x, buf + f->bounds[2 * t], n * sizeof *x);
+    return x;
+}
+
 /* torch_norm: clip with the norm torch computed (isolating AdamW and the
- * clip arithmetic, which must then agree elementwise), else with ours. */
+ * clip arithmetic, which must then agree elementwise: the adamw slot with
+ * that coefficient as its scale), else the optimizer's whole step (norm,
+ * clip and update on the backend). */
 static void replay(json_object *run, int torch_norm)
 {
+    qat_context *ctx;
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
     qat_optim_adamw_hparams hp;
     qat_optim_adamw_defaults(&hp);
     hp.beta1 = json_object_get_double(get(run, "beta1"));
@@ -67,22 +145,22 @@ static void replay(json_object *run, int torch_norm)
 
     json_object *groups = get(run, "groups");
     size_t ng = json_object_array_length(groups);
-    qat_optim_group *g = calloc(ng, sizeof *g);
-    qat_optim_grad_view *views = calloc(ng, sizeof *views);
-    float **grads = calloc(ng, sizeof *grads);
+    size_t *sizes = calloc(ng, sizeof *sizes);
+    int *decay = calloc(ng, sizeof *decay);
+    float **init = calloc(ng, sizeof *init);
     for (size_t i = 0; i < ng; i++) {
         json_object *gi = json_object_array_get_idx(groups, i);
-        size_t n;
-        g[i].param = floats(get(gi, "init"), &n);
-        g[i].count = n;
-        g[i].exp_avg = calloc(n, sizeof(float));
-        g[i].exp_avg_sq = calloc(n, sizeof(float));
-        grads[i] = calloc(n, sizeof(float));
-        g[i].grad = grads[i];
-        g[i].weight_decay = json_object_get_boolean(get(gi, "decay"));
-        views[i].grad = grads[i];
-        views[i].count = n;
+        init[i] = floats(get(gi, "init"), &sizes[i]);
+        decay[i] = json_object_get_boolean(get(gi, "decay"));
     }
+    flat f;
+    flat_init(&f, ctx, sizes, decay, (int64_t)ng);
+    for (size_t i = 0; i < ng; i++)
+        put(&f, f.param, (int64_t)i, init[i]);
+    qat_optim o;
+    QAT_ASSERT_OK(qat_optim_init(&o, ctx, &hp, f.floats, f.bounds, f.decay, f.n));
+    float *loss = dev_alloc(ctx, sizeof(float)), *norm_out = dev_alloc(ctx, 2 * sizeof(float));
+
     json_object *all_grads = get(run, "grads");
     json_object *norms = get(run, "norms");
     json_object *lrs = get(run, "lrs");
@@ -91,49 +169,61 @@ static void replay(json_object *run, int torch_norm)
         for (size_t i = 0; i < ng; i++) {
             size_t n;
             float *src = floats(json_object_array_get_idx(gs, i), &n);
-            ck_assert_uint_eq(n, g[i].count);
-            memcpy(grads[i], src, n * sizeof(float));
+            ck_assert_uint_eq(n, sizes[i]);
+            put(&f, f.grad, (int64_t)i, src);
             free(src);
         }
         double step_lr = qat_optim_schedule_lr(&sched, s);
         double want_lr = json_object_get_double(json_object_array_get_idx(lrs, (size_t)s));
         ck_assert_msg(fabs(step_lr - want_lr) <= 1e-15 * fmax(want_lr, 1e-30), "lr at step %lld: %.17g vs %.17g",
                       (long long)s, step_lr, want_lr);
-        double norm = qat_optim_grad_norm(views, ng);
         double want_norm = json_object_get_double(json_object_array_get_idx(norms, (size_t)s));
-        ck_assert_msg(fabs(norm - want_norm) <= 1e-6 * want_norm, "norm at step %lld: %.9g vs %.9g",
-                      (long long)s, norm, want_norm);
+        float norm;
         if (torch_norm) {
-            float coef = qat_optim_clip_coef(want_norm, max_norm);
-            for (size_t i = 0; i < ng; i++)
-                qat_optim_scale(grads[i], g[i].count, coef);
+            QAT_ASSERT_OK(QAT_KERNEL(ctx, grad_norm, &o.seg, f.grad, (float)max_norm, norm_out));
+            down(ctx, &norm, norm_out, sizeof norm);
+            float coef = qat_clip_coef((float)want_norm, (float)max_norm);
+            up(ctx, norm_out + 1, &coef, sizeof coef);
+            qat_adamw_desc d;
+            QAT_ASSERT_OK(qat_optim_adamw_desc(&hp, step_lr, s + 1, &d));
+            d.scale = norm_out + 1;
+            QAT_ASSERT_OK(QAT_KERNEL(ctx, adamw, &d, &o.seg, f.param, f.grad, o.exp_avg, o.exp_avg_sq));
         } else {
-            QAT_ASSERT_OK(qat_optim_clip_grad_norm(views, ng, max_norm, 1, &norm));
+            qat_optim_result r;
+            QAT_ASSERT_OK(QAT_KERNEL(ctx, fill, loss, 1, 0.25f));
+            QAT_ASSERT_OK(qat_optim_begin(&o, 1));
+            QAT_ASSERT_OK(qat_optim_collect(&o, 0, f.grad, loss));
+            QAT_ASSERT_OK(qat_optim_step(&o, f.param, f.grad, step_lr, s + 1, max_norm, &r));
+            ck_assert(r.loss == 0.25f);
+            norm = (float)r.norm;
         }
-        QAT_ASSERT_OK(qat_optim_adamw_step(&hp, step_lr, s + 1, g, ng));
+        ck_assert_msg(fabs(norm - want_norm) <= 1e-6 * want_norm, "norm at step %lld: %.9g vs %.9g", (long long)s,
+                      (double)norm, want_norm);
     }
     json_object *final = get(run, "final");
     for (size_t i = 0; i < ng; i++) {
         json_object *fi = json_object_array_get_idx(final, i);
         size_t n;
-        float *want = floats(get(fi, "param"), &n);
-        expect_close(g[i].param, want, n, "param", i, torch_norm);
-        free(want);
-        want = floats(get(fi, "exp_avg"), &n);
-        expect_close(g[i].exp_avg, want, n, "exp_avg", i, torch_norm);
-        free(want);
-        want = floats(get(fi, "exp_avg_sq"), &n);
-        expect_close(g[i].exp_avg_sq, want, n, "exp_avg_sq", i, torch_norm);
-        free(want);
+        const float *bufs[3] = {f.param, o.exp_avg, o.exp_avg_sq};
+        const char *names[3] = {"param", "exp_avg", "exp_avg_sq"};
+        for (int b = 0; b < 3; b++) {
+            float *want = floats(get(fi, names[b]), &n);
+            float *got = get_tensor(&f, bufs[b], (int64_t)i);
+            expect_close(got, want, n, names[b], i, torch_norm);
+            free(want);
+            free(got);
+        }
         ck_assert_int_eq(json_object_get_int64(get(fi, "step")), steps);
-        free(g[i].param);
-        free(g[i].exp_avg);
-        free(g[i].exp_avg_sq);
-        free(grads[i]);
+        free(init[i]);
     }
-    free(g);
-    free(views);
-    free(grads);
+    qat_optim_release(&o);
+    ctx->backend.ops->free(ctx->backend_state, loss);
+    ctx->backend.ops->free(ctx->backend_state, norm_out);
+    flat_free(&f);
+    free(sizes);
+    free(decay);
+    free(init);
+    qat_context_free(ctx);
 }
 
 START_TEST(test_adamw_matches_torch)
@@ -174,32 +264,113 @@ START_TEST(test_schedule)
 }
 END_TEST
 
+/* clip_grad_norm_'s rules through the optimizer: below max_norm the
+ * gradients are untouched, above they are scaled to it; a non-finite norm
+ * fails the step and changes nothing; a non-finite loss too; micro-batches
+ * are averaged; without clipping a NaN gradient goes through. */
 START_TEST(test_clip_and_accumulate)
 {
-    float a[3] = {3.0f, 0.0f, 0.0f}, b[1] = {4.0f};
-    qat_optim_grad_view v[2] = {{a, 3}, {b, 1}};
-    double norm;
-    QAT_ASSERT_OK(qat_optim_clip_grad_norm(v, 2, 10.0, 1, &norm));
-    ck_assert(norm == 5.0);
-    ck_assert(a[0] == 3.0f && b[0] == 4.0f); /* below the threshold: untouched */
-    QAT_ASSERT_OK(qat_optim_clip_grad_norm(v, 2, 1.0, 1, &norm));
-    ck_assert(fabs(qat_optim_grad_norm(v, 2) - 1.0) < 1e-6);
-    a[1] = NAN;
-    float before = a[0];
-    QAT_ASSERT_FAILS(qat_optim_clip_grad_norm(v, 2, 1.0, 1, &norm), QAT_ERR_NUMERIC, "non-finite");
-    ck_assert(a[0] == before);
-    QAT_ASSERT_OK(qat_optim_clip_grad_norm(v, 2, 1.0, 0, &norm)); /* torch default: NaN spreads */
-    ck_assert(isnan(a[0]) && isnan(b[0]));
-    QAT_ASSERT_FAILS(qat_optim_clip_grad_norm(v, 2, 0.0, 0, &norm), QAT_ERR_INVALID_ARGUMENT, "max_norm");
+    qat_context *ctx;
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
+    const size_t sizes[2] = {3, 1};
+    const int decay[2] = {1, 0};
+    flat f;
+    flat_init(&f, ctx, sizes, decay, 2);
+    qat_optim_adamw_hparams hp;
+    qat_optim_adamw_defaults(&hp);
+    qat_optim o;
+    QAT_ASSERT_OK(qat_optim_init(&o, ctx, &hp, f.floats, f.bounds, f.decay, f.n));
+    float *loss = dev_alloc(ctx, sizeof(float));
+    const float a[3] = {3.0f, 0.0f, 0.0f}, b[1] = {4.0f}, p0[3] = {1.0f, 2.0f, 3.0f};
+    float *got;
+    qat_optim_result r;
+    put(&f, f.param, 0, p0);
+    float zero = 0.0f;
+    up(ctx, loss, &zero, sizeof zero);
 
-    float acc[4] = {0}, m1[4] = {1, 2, 3, 4}, m2[4] = {4, 3, 2, 1};
-    qat_optim_accumulate_scaled(acc, m1, 4, 0.5f);
-    qat_optim_accumulate_scaled(acc, m2, 4, 0.5f);
-    for (int i = 0; i < 4; i++)
-        ck_assert(acc[i] == 2.5f);
-    qat_optim_accumulate(acc, m1, 4);
-    qat_optim_scale(acc, 4, 2.0f);
-    ck_assert(acc[0] == 7.0f && acc[3] == 13.0f);
+    /* norm 5 below max_norm 10: gradients as they were */
+    put(&f, f.grad, 0, a);
+    put(&f, f.grad, 1, b);
+    QAT_ASSERT_OK(qat_optim_begin(&o, 1));
+    QAT_ASSERT_OK(qat_optim_collect(&o, 0, f.grad, loss));
+    QAT_ASSERT_OK(qat_optim_step(&o, f.param, f.grad, 1e-3, 1, 10.0, &r));
+    ck_assert(r.norm == 5.0);
+    got = get_tensor(&f, f.grad, 0);
+    ck_assert(got[0] == 3.0f);
+    free(got);
+    /* max_norm 1: scaled by 1 / (5 + 1e-6) */
+    put(&f, f.grad, 0, a);
+    QAT_ASSERT_OK(qat_optim_begin(&o, 1));
+    QAT_ASSERT_OK(qat_optim_collect(&o, 0, f.grad, loss));
+    QAT_ASSERT_OK(qat_optim_step(&o, f.param, f.grad, 1e-3, 2, 1.0, &r));
+    got = get_tensor(&f, f.grad, 0);
+    ck_assert(got[0] == 3.0f * qat_clip_coef(5.0f, 1.0f) && got[0] < 0.6f);
+    free(got);
+
+    /* a NaN gradient with clipping: the step fails, nothing moves */
+    float before[3], nan3[3] = {NAN, 1.0f, 1.0f};
+    got = get_tensor(&f, f.param, 0);
+    memcpy(before, got, sizeof before);
+    free(got);
+    put(&f, f.grad, 0, nan3);
+    QAT_ASSERT_OK(qat_optim_begin(&o, 1));
+    QAT_ASSERT_OK(qat_optim_collect(&o, 0, f.grad, loss));
+    QAT_ASSERT_FAILS(qat_optim_step(&o, f.param, f.grad, 1e-3, 3, 1.0, &r), QAT_ERR_NUMERIC, "non-finite");
+    got = get_tensor(&f, f.param, 0);
+    ck_assert(memcmp(got, before, sizeof before) == 0);
+    free(got);
+    got = get_tensor(&f, f.grad, 0);
+    ck_assert(isnan(got[0]) && got[1] == 1.0f); /* gradients left unchanged */
+    free(got);
+    /* a non-finite loss: fails, nothing moves */
+    float inf = INFINITY;
+    put(&f, f.grad, 0, a);
+    up(ctx, loss, &inf, sizeof inf);
+    QAT_ASSERT_OK(qat_optim_begin(&o, 1));
+    QAT_ASSERT_OK(qat_optim_collect(&o, 0, f.grad, loss));
+    QAT_ASSERT_FAILS(qat_optim_step(&o, f.param, f.grad, 1e-3, 3, 1.0, &r), QAT_ERR_NUMERIC, "loss is not finite");
+    got = get_tensor(&f, f.param, 0);
+    ck_assert(memcmp(got, before, sizeof before) == 0);
+    free(got);
+    /* no clipping (max_norm 0): torch's NaN goes through */
+    up(ctx, loss, &zero, sizeof zero);
+    put(&f, f.grad, 0, nan3);
+    QAT_ASSERT_OK(qat_optim_begin(&o, 1));
+    QAT_ASSERT_OK(qat_optim_collect(&o, 0, f.grad, loss));
+    QAT_ASSERT_OK(qat_optim_step(&o, f.param, f.grad, 1e-3, 3, 0.0, &r));
+    ck_assert(isnan(r.norm));
+    got = get_tensor(&f, f.param, 0);
+    ck_assert(isnan(got[0]) && !isnan(got[1]));
+    free(got);
+    QAT_ASSERT_FAILS(qat_optim_step(&o, f.param, f.grad, 1e-3, 4, 0.0, &r), QAT_ERR_INVALID_ARGUMENT, "begin");
+
+    /* two micro-batches: the mean gradient and the mean loss (fresh
+     * moments: the NaN above is in them) */
+    const float m1[3] = {1, 2, 3}, m2[3] = {3, 2, 1}, l[2] = {1.0f, 2.0f};
+    qat_optim_release(&o);
+    QAT_ASSERT_OK(qat_optim_init(&o, ctx, &hp, f.floats, f.bounds, f.decay, f.n));
+    put(&f, f.param, 0, p0);
+    QAT_ASSERT_OK(qat_optim_begin(&o, 2));
+    put(&f, f.grad, 0, m1);
+    up(ctx, loss, &l[0], sizeof(float));
+    QAT_ASSERT_OK(qat_optim_collect(&o, 0, f.grad, loss));
+    put(&f, f.grad, 0, m2);
+    up(ctx, loss, &l[1], sizeof(float));
+    QAT_ASSERT_OK(qat_optim_collect(&o, 1, f.grad, loss));
+    QAT_ASSERT_FAILS(qat_optim_collect(&o, 2, f.grad, loss), QAT_ERR_INVALID_ARGUMENT, "micro-batch 2 of 2, 2 collected");
+    QAT_ASSERT_OK(qat_optim_step(&o, f.param, f.grad, 0.0, 5, 100.0, &r));
+    ck_assert(r.loss == 1.5f);
+    got = get_tensor(&f, f.grad, 0);
+    ck_assert(got[0] == 2.0f && got[1] == 2.0f && got[2] == 2.0f);
+    free(got);
+    got = get_tensor(&f, f.param, 0); /* lr 0: unchanged */
+    ck_assert(memcmp(got, p0, sizeof p0) == 0);
+    free(got);
+
+    ctx->backend.ops->free(ctx->backend_state, loss);
+    qat_optim_release(&o);
+    flat_free(&f);
+    qat_context_free(ctx);
 }
 END_TEST
 
@@ -208,18 +379,32 @@ START_TEST(test_adamw_arguments)
     qat_optim_adamw_hparams hp;
     qat_optim_adamw_defaults(&hp);
     ck_assert(hp.beta2 == 0.98 && hp.weight_decay == 0.01);
-    float p = 1.0f, g = 0.5f, m = 0.0f, v = 0.0f;
-    qat_optim_group grp = {&p, &g, &m, &v, 1, 1};
-    QAT_ASSERT_FAILS(qat_optim_adamw_step(&hp, 1e-3, 0, &grp, 1), QAT_ERR_INVALID_ARGUMENT, "step");
+    qat_adamw_desc d;
+    QAT_ASSERT_FAILS(qat_optim_adamw_desc(&hp, 1e-3, 0, &d), QAT_ERR_INVALID_ARGUMENT, "step");
+    QAT_ASSERT_FAILS(qat_optim_adamw_desc(&hp, NAN, 1, &d), QAT_ERR_INVALID_ARGUMENT, "learning rate");
     hp.beta1 = 1.0;
-    QAT_ASSERT_FAILS(qat_optim_adamw_step(&hp, 1e-3, 1, &grp, 1), QAT_ERR_INVALID_ARGUMENT, "beta1");
+    QAT_ASSERT_FAILS(qat_optim_adamw_desc(&hp, 1e-3, 1, &d), QAT_ERR_INVALID_ARGUMENT, "beta1");
     qat_optim_adamw_defaults(&hp);
-    grp.exp_avg = NULL;
-    QAT_ASSERT_FAILS(qat_optim_adamw_step(&hp, 1e-3, 1, &grp, 1), QAT_ERR_INVALID_ARGUMENT, "group 0");
-    grp.exp_avg = &m;
     /* First step of Adam moves by lr * sign(g) (bias-corrected), plus decay. */
-    QAT_ASSERT_OK(qat_optim_adamw_step(&hp, 1e-3, 1, &grp, 1));
-    ck_assert(fabs(p - (1.0f * (1.0f - 1e-5f) - 1e-3f)) < 1e-6f);
+    qat_context *ctx;
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
+    const size_t sizes[1] = {1};
+    const int decay[1] = {1};
+    flat f;
+    flat_init(&f, ctx, sizes, decay, 1);
+    qat_optim o;
+    QAT_ASSERT_OK(qat_optim_init(&o, ctx, &hp, f.floats, f.bounds, f.decay, f.n));
+    const float p = 1.0f, g = 0.5f;
+    put(&f, f.param, 0, &p);
+    put(&f, f.grad, 0, &g);
+    QAT_ASSERT_OK(qat_optim_adamw_desc(&hp, 1e-3, 1, &d));
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, adamw, &d, &o.seg, f.param, f.grad, o.exp_avg, o.exp_avg_sq));
+    float *got = get_tensor(&f, f.param, 0);
+    ck_assert(fabs(got[0] - (1.0f * (1.0f - 1e-5f) - 1e-3f)) < 1e-6f);
+    free(got);
+    qat_optim_release(&o);
+    flat_free(&f);
+    qat_context_free(ctx);
 }
 END_TEST
 

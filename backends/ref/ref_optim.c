@@ -1,0 +1,120 @@
+/* The optimizer step's kernels: the gradient norm of clip_grad_norm_ and
+ * AdamW, in torch 1.13's roundings (see qat_adamw_desc). The update is
+ * element-wise, so any split over threads gives the same bits; the norm sums
+ * each tensor in order, one tensor per range, and combines the tensors'
+ * norms in tensor order, so it too is the same with any thread count. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "ref/ref_backend.h"
+#include "ref/ref_kernels.h"
+
+typedef struct scale_args {
+    const float *x;
+    float *out;
+    float s;
+} scale_args;
+
+static int scale_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const scale_args *a = arg;
+    (void)index;
+    for (int64_t i = begin; i < end; i++)
+        a->out[i] = a->x[i] * a->s;
+    return 0;
+}
+
+qat_status qat_ref_scale(void *st, const float *x, int64_t n, float s, float *out)
+{
+    scale_args a = {x, out, s};
+    qat_ref_for(st, n, 1, scale_range, &a);
+    return QAT_OK;
+}
+
+typedef struct norm_args {
+    const qat_segments *seg;
+    const float *grad;
+    float *norms; /* per tensor */
+} norm_args;
+
+static int norm_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const norm_args *a = arg;
+    (void)index;
+    for (int64_t t = begin; t < end; t++) {
+        double sq = 0.0;
+        for (int64_t i = a->seg->bounds[2 * t]; i < a->seg->bounds[2 * t + 1]; i++)
+            sq += (double)a->grad[i] * (double)a->grad[i];
+        /* torch stacks per-tensor float norms: rounding each to float keeps
+         * its intermediate precision. */
+        a->norms[t] = (float)sqrt(sq);
+    }
+    return 0;
+}
+
+qat_status qat_ref_grad_norm(void *st, const qat_segments *seg, const float *grad, float max_norm, float *out)
+{
+    float *norms = malloc((size_t)(seg->count > 0 ? seg->count : 1) * sizeof *norms);
+    if (!norms)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "gradient norm: out of memory");
+    norm_args a = {seg, grad, norms};
+    int64_t total = seg->count > 0 ? seg->bounds[2 * seg->count - 1] : 0;
+    qat_ref_for(st, seg->count, seg->count > 0 ? total / seg->count + 1 : 1, norm_range, &a);
+    double sum = 0.0;
+    for (int64_t t = 0; t < seg->count; t++)
+        sum += (double)norms[t] * (double)norms[t];
+    free(norms);
+    out[0] = (float)sqrt(sum);
+    out[1] = max_norm > 0.0f ? qat_clip_coef(out[0], max_norm) : 1.0f;
+    return QAT_OK;
+}
+
+typedef struct adamw_args {
+    const qat_adamw_desc *d;
+    float decay; /* this tensor's: d->decay or 1 */
+    float scale;
+    float *param, *grad, *exp_avg, *exp_avg_sq;
+} adamw_args;
+
+static int adamw_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const adamw_args *a = arg;
+    const qat_adamw_desc *d = a->d;
+    (void)index;
+    for (int64_t i = begin; i < end; i++) {
+        float g = a->grad[i];
+        if (a->scale != 1.0f) {
+            g *= a->scale;
+            a->grad[i] = g;
+        }
+        float p = a->param[i] * a->decay;
+        /* ATen's AVX2 kernels contract these into fused multiply-adds
+         * (add: fmadd(grad, alpha, self); addcmul: fma(value * t1, t2, self));
+         * fmaf() reproduces them bit for bit (glibc picks the FMA instruction
+         * where the CPU has one). */
+        float m = fmaf(g, d->one_minus_b1, a->exp_avg[i] * d->b1);
+        float v = fmaf(d->one_minus_b2 * g, g, a->exp_avg_sq[i] * d->b2);
+        float denom = sqrtf(v) / d->bc2_sqrt + d->eps;
+        a->param[i] = p + d->neg_step_size * m / denom;
+        a->exp_avg[i] = m;
+        a->exp_avg_sq[i] = v;
+    }
+    return 0;
+}
+
+qat_status qat_ref_adamw(void *st, const qat_adamw_desc *d, const qat_segments *seg, float *param, float *grad,
+                         float *exp_avg, float *exp_avg_sq)
+{
+    for (int64_t i = 0; d->check && i < d->check_count; i++)
+        if (!isfinite(d->check[i]))
+            return QAT_OK; /* the caller reports the non-finite value */
+    const float scale = d->scale ? d->scale[0] : 1.0f;
+    for (int64_t t = 0; t < seg->count; t++) {
+        const int64_t begin = seg->bounds[2 * t], end = seg->bounds[2 * t + 1];
+        adamw_args a = {d, seg->decay[t] ? d->decay : 1.0f, scale, param + begin, grad + begin, exp_avg + begin,
+                        exp_avg_sq + begin};
+        qat_ref_for(st, end - begin, 16, adamw_range, &a);
+    }
+    return QAT_OK;
+}
