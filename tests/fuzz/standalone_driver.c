@@ -1,8 +1,11 @@
 /* Runs a libFuzzer target without libFuzzer, so that every build (gcc,
  * ASan, valgrind) exercises the parsers briefly: each seed as given, then
  * deterministic mutations of the seeds (bit flips, truncations, insertions,
- * overwrites with boundary values). With -Dfuzz=true and clang, the same
- * targets are also linked against the real libFuzzer.
+ * overwrites with boundary values). A target that defines
+ * LLVMFuzzerCustomMutator gets half of its mutations from it, with these
+ * edits as its LLVMFuzzerMutate, as libFuzzer would. With -Dfuzz=true and
+ * clang, the same targets are also linked against the real libFuzzer
+ * (tests/fuzz/run_fuzz.sh runs them).
  *
  * usage: fuzz_X [--iterations N] [--seed S] SEED_FILE_OR_DIR...          */
 #include <dirent.h>
@@ -13,6 +16,9 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+    __attribute__((weak));
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
 typedef struct blob { uint8_t *data; size_t size; } blob;
 
@@ -38,6 +44,29 @@ static uint64_t next(uint64_t *s)
     *s ^= *s >> 7;
     *s ^= *s << 17;
     return *s;
+}
+
+/* The mutations' generator: main seeds it; LLVMFuzzerMutate, called back by
+ * a custom mutator, draws from it too. */
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+/* 1 to 8 edits of buf (size bytes, room for max_size); the new size. */
+size_t LLVMFuzzerMutate(uint8_t *buf, size_t size, size_t max_size)
+{
+    static const uint8_t boundary[] = {0x00, 0xff, 0x7f, 0x80, 0x01, '"', '{', '}', ':', ','};
+    int edits = 1 + (int)(next(&rng) % 8);
+    for (int e = 0; e < edits; e++) {
+        uint64_t r = next(&rng);
+        size_t at = size ? (size_t)(r >> 8) % size : 0;
+        switch (r % 5) {
+        case 0: if (size) buf[at] ^= (uint8_t)(1u << ((r >> 4) % 8)); break;
+        case 1: if (size) buf[at] = boundary[(r >> 16) % sizeof boundary]; break;
+        case 2: size = at; break; /* truncate */
+        case 3: if (size < max_size) { memmove(buf + at + 1, buf + at, size - at); buf[at] = (uint8_t)(r >> 24); size++; } break;
+        case 4: if (size >= 4) { uint32_t v = (uint32_t)(r >> 32); memcpy(buf + (at > size - 4 ? size - 4 : at), &v, 4); } break;
+        }
+    }
+    return size;
 }
 
 static void add_seed(blob **seeds, size_t *n, const char *path)
@@ -67,7 +96,6 @@ static void add_seed(blob **seeds, size_t *n, const char *path)
 int main(int argc, char **argv)
 {
     long iterations = 1000;
-    uint64_t rng = 0x9e3779b97f4a7c15ull;
     blob *seeds = NULL;
     size_t n_seeds = 0;
     for (int i = 1; i < argc; i++) {
@@ -84,25 +112,16 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n_seeds; i++)
         LLVMFuzzerTestOneInput(seeds[i].data, seeds[i].size);
-    static const uint8_t boundary[] = {0x00, 0xff, 0x7f, 0x80, 0x01, '"', '{', '}', ':', ','};
     for (long it = 0; it < iterations; it++) {
         const blob *src = &seeds[next(&rng) % n_seeds];
         size_t cap = src->size + 64;
         uint8_t *buf = malloc(cap);
         memcpy(buf, src->data, src->size);
         size_t size = src->size;
-        int edits = 1 + (int)(next(&rng) % 8);
-        for (int e = 0; e < edits; e++) {
-            uint64_t r = next(&rng);
-            size_t at = size ? (size_t)(r >> 8) % size : 0;
-            switch (r % 5) {
-            case 0: if (size) buf[at] ^= (uint8_t)(1u << ((r >> 4) % 8)); break;
-            case 1: if (size) buf[at] = boundary[(r >> 16) % sizeof boundary]; break;
-            case 2: size = at; break; /* truncate */
-            case 3: if (size < cap) { memmove(buf + at + 1, buf + at, size - at); buf[at] = (uint8_t)(r >> 24); size++; } break;
-            case 4: if (size >= 4) { uint32_t v = (uint32_t)(r >> 32); memcpy(buf + (at > size - 4 ? size - 4 : at), &v, 4); } break;
-            }
-        }
+        if (LLVMFuzzerCustomMutator && it % 2)
+            size = LLVMFuzzerCustomMutator(buf, size, cap, (unsigned)next(&rng));
+        else
+            size = LLVMFuzzerMutate(buf, size, cap);
         LLVMFuzzerTestOneInput(buf, size);
         free(buf);
     }

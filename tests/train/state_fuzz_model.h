@@ -19,7 +19,9 @@ static qat_trainer *state_fuzz_trainer(void)
     qat_quant_config *q = NULL;
     qat_model_options o;
     qat_train_options t;
-    if (qat_context_create("ref", &ctx) != QAT_OK || qat_model_options_init(&o, QAT_MODEL_OPTIONS_VERSION) != QAT_OK)
+    /* one thread: run_fuzz.sh runs a target per core */
+    if (qat_context_create("ref", &ctx) != QAT_OK || qat_context_set_int(ctx, QAT_CTX_THREADS, 1) != QAT_OK ||
+        qat_model_options_init(&o, QAT_MODEL_OPTIONS_VERSION) != QAT_OK)
         return NULL;
     o.vocab_size = 16;
     o.hidden_size = 8;
