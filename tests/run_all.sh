@@ -76,6 +76,7 @@ CK_FORK=no meson test -C build --suite c --num-processes "$jobs" --print-errorlo
     --timeout-multiplier 10 2>&1 | tee build/valgrind.log
 count_meson build/valgrind.log
 
+bash tests/fuzz/run_fuzz.sh && passed=$((passed + 1)) || failed=$((failed + 1)) # libFuzzer, QAT_FUZZ_SECONDS per target
 section "summary"
 echo "all: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
