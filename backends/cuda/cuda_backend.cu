@@ -89,6 +89,23 @@ static qat_status read_precision(cuda_precision *out)
     return QAT_OK;
 }
 
+static qat_status cuda_set_precision(void *state, int precision)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    if (precision != CUDA_PRECISION_FP32 && precision != CUDA_PRECISION_TF32 && precision != CUDA_PRECISION_BF16)
+        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "precision %d is not one of fp32 (0), tf32 (1), bf16 (2)",
+                         precision);
+    // GEMMs already queued on the stream read the policy when they were
+    // enqueued (cuda_gemm picks the compute type on the host): no sync.
+    s->precision = static_cast<cuda_precision>(precision);
+    return QAT_OK;
+}
+
+static int cuda_get_precision(void *state)
+{
+    return static_cast<cuda_state *>(state)->precision;
+}
+
 static int cuda_probe(void)
 {
     int count = 0;
@@ -201,6 +218,8 @@ static qat_backend_ops make_ops()
     ops.probe = cuda_probe;
     ops.create = cuda_create;
     ops.destroy = cuda_destroy;
+    ops.set_precision = cuda_set_precision;
+    ops.get_precision = cuda_get_precision;
     ops.last_error = cuda_last_error;
     ops.alloc = cuda_alloc;
     ops.free = cuda_free;

@@ -11,11 +11,13 @@ extern "C" {
 #include "backend/backend.h"
 }
 
-// GEMM precision policy (QAT_CUDA_PRECISION at create(); see docs/cuda.md).
+// GEMM precision policy: QAT_CUDA_PRECISION at create(), then the context's
+// QAT_CTX_PRECISION through set_precision (see docs/cuda.md). The values
+// are qat_precision's.
 enum cuda_precision {
-    CUDA_PRECISION_FP32 = 0, // cublasSgemm: fp32 inputs, fp32 math (default)
-    CUDA_PRECISION_TF32 = 1, // fp32 inputs, TF32 tensor cores, fp32 accumulation
-    CUDA_PRECISION_BF16 = 2  // operands rounded to bf16 on the fly, fp32 accumulation
+    CUDA_PRECISION_FP32 = QAT_PRECISION_FP32, // cublasSgemm: fp32 inputs, fp32 math (default)
+    CUDA_PRECISION_TF32 = QAT_PRECISION_TF32, // fp32 inputs, TF32 tensor cores, fp32 accumulation
+    CUDA_PRECISION_BF16 = QAT_PRECISION_BF16  // operands rounded to bf16 on the fly, fp32 accumulation
 };
 
 struct cuda_state {

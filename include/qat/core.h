@@ -153,8 +153,23 @@ typedef enum qat_context_param {
      * as the start of a new entity, as seqeval's default mode and
      * transformers do, and reports their count and first lines as a
      * warning of the context; 1 refuses the file at the first one. */
-    QAT_CTX_STRICT_IOB2 = 4
+    QAT_CTX_STRICT_IOB2 = 4,
+    /* GEMM precision policy, a qat_precision. Parameters, gradients and
+     * optimizer state stay fp32 (master weights) under every policy; it
+     * chooses how GEMM operands are multiplied. Device backends (cuda)
+     * accept all three; their default comes from QAT_CUDA_PRECISION
+     * (fp32 | tf32 | bf16, fp32 when unset). Host backends (ref, cpu)
+     * compute in fp32 only: they report QAT_PRECISION_FP32 and refuse the
+     * others with QAT_ERR_UNSUPPORTED. Recorded in the study runner's
+     * results.json. */
+    QAT_CTX_PRECISION = 5
 } qat_context_param;
+
+typedef enum qat_precision {
+    QAT_PRECISION_FP32 = 0, /* fp32 operands and math */
+    QAT_PRECISION_TF32 = 1, /* fp32 operands, TF32 tensor cores, fp32 accumulation */
+    QAT_PRECISION_BF16 = 2  /* operands rounded to bf16, fp32 accumulation */
+} qat_precision;
 
 /* Bounds of a setting, for validation and UIs. */
 QAT_API qat_status qat_context_param_bounds(qat_context_param param,

@@ -23,7 +23,7 @@
 
 /* Bump whenever struct qat_backend_ops, the kernel list (kernels.h) or a
  * descriptor there changes. */
-#define QAT_BACKEND_ABI_VERSION 6u
+#define QAT_BACKEND_ABI_VERSION 7u
 
 /* Symbol a backend module exports (C linkage):
  *   qat_status qat_backend_module_get(uint32_t abi_version,
@@ -46,6 +46,11 @@ struct qat_backend_ops {
     qat_status (*create)(int threads, void **state);
     void (*destroy)(void *state);
     qat_status (*set_threads)(void *state, int threads);
+    /* GEMM precision policy (a qat_precision). NULL on backends that
+     * compute in fp32 only. get_precision reports the current one (the
+     * default before any set_precision). */
+    qat_status (*set_precision)(void *state, int precision);
+    int (*get_precision)(void *state);
     /* Message of the state's last failure (modules); may be NULL. */
     const char *(*last_error)(void *state);
 

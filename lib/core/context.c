@@ -81,6 +81,22 @@ QAT_API const char *qat_context_backend(const qat_context *ctx)
     return ctx ? ctx->backend.ops->name : NULL;
 }
 
+int qat_context_precision(const qat_context *ctx)
+{
+    const struct qat_backend_ops *ops = ctx->backend.ops;
+    return ops->get_precision ? ops->get_precision(ctx->backend_state) : QAT_PRECISION_FP32;
+}
+
+const char *qat_precision_name(int precision)
+{
+    switch (precision) {
+    case QAT_PRECISION_FP32: return "fp32";
+    case QAT_PRECISION_TF32: return "tf32";
+    case QAT_PRECISION_BF16: return "bf16";
+    }
+    return "unknown";
+}
+
 QAT_API qat_status qat_context_param_bounds(qat_context_param param, int64_t *lo, int64_t *hi)
 {
     QAT_CHECK_ARG(lo != NULL && hi != NULL, "qat_context_param_bounds: NULL out");
@@ -89,6 +105,7 @@ QAT_API qat_status qat_context_param_bounds(qat_context_param param, int64_t *lo
     case QAT_CTX_SEED: *lo = 0; *hi = INT64_MAX; return QAT_OK;
     case QAT_CTX_DETERMINISTIC: *lo = 0; *hi = 1; return QAT_OK;
     case QAT_CTX_STRICT_IOB2: *lo = 0; *hi = 1; return QAT_OK;
+    case QAT_CTX_PRECISION: *lo = QAT_PRECISION_FP32; *hi = QAT_PRECISION_BF16; return QAT_OK;
     }
     return qat_fail(QAT_ERR_INVALID_ARGUMENT, "unknown context parameter %d", (int)param);
 }
@@ -122,6 +139,17 @@ QAT_API qat_status qat_context_set_int(qat_context *ctx, qat_context_param param
     case QAT_CTX_STRICT_IOB2:
         ctx->strict_iob2 = (int)value;
         return QAT_OK;
+    case QAT_CTX_PRECISION: {
+        const struct qat_backend_ops *ops = ctx->backend.ops;
+        if (!ops->set_precision) {
+            if (value == QAT_PRECISION_FP32)
+                return QAT_OK;
+            return qat_fail(QAT_ERR_UNSUPPORTED, "the %s backend computes in fp32 only (precision %s refused)",
+                            ops->name, qat_precision_name((int)value));
+        }
+        return qat_context_backend_error(ctx, ops->set_precision(ctx->backend_state, (int)value),
+                                         "setting the precision");
+    }
     }
     return QAT_ERR_INTERNAL;
 }
@@ -134,6 +162,7 @@ QAT_API qat_status qat_context_get_int(const qat_context *ctx, qat_context_param
     case QAT_CTX_SEED: *value = (int64_t)ctx->seed; return QAT_OK;
     case QAT_CTX_DETERMINISTIC: *value = ctx->deterministic; return QAT_OK;
     case QAT_CTX_STRICT_IOB2: *value = ctx->strict_iob2; return QAT_OK;
+    case QAT_CTX_PRECISION: *value = qat_context_precision(ctx); return QAT_OK;
     }
     return qat_fail(QAT_ERR_INVALID_ARGUMENT, "unknown context parameter %d", (int)param);
 }

@@ -23,6 +23,11 @@ struct qat_context {
  * the holder drops it with qat_context_free. Returns ctx. */
 qat_context *qat_context_retain(qat_context *ctx);
 
+/* The backend's GEMM precision policy (a qat_precision; QAT_CTX_PRECISION)
+ * and its name as results.json records it ("fp32", "tf32", "bf16"). */
+int qat_context_precision(const qat_context *ctx);
+const char *qat_precision_name(int precision);
+
 /* Turns a backend's failure into the thread's error message: modules
  * describe failures through last_error(), built-ins already called
  * qat_fail(). */

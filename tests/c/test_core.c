@@ -96,6 +96,39 @@ START_TEST(backend_list_matches_one_shot_calls)
 }
 END_TEST
 
+/* QAT_CTX_PRECISION: fp32 everywhere; host backends refuse the others and
+ * keep fp32; device backends take each and report it back. */
+START_TEST(precision_policy_per_backend)
+{
+    int n = qat_backend_count();
+    for (int i = 0; i < n; i++) {
+        qat_context *ctx = NULL;
+        QAT_ASSERT_OK(qat_context_create(qat_backend_name(i), &ctx));
+        int host = strcmp(qat_backend_name(i), "ref") == 0 || strcmp(qat_backend_name(i), "cpu") == 0;
+        int64_t v = -1, lo = -1, hi = -1;
+        QAT_ASSERT_OK(qat_context_param_bounds(QAT_CTX_PRECISION, &lo, &hi));
+        ck_assert_int_eq(lo, QAT_PRECISION_FP32);
+        ck_assert_int_eq(hi, QAT_PRECISION_BF16);
+        QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_PRECISION, QAT_PRECISION_FP32));
+        QAT_ASSERT_OK(qat_context_get_int(ctx, QAT_CTX_PRECISION, &v));
+        ck_assert_int_eq(v, QAT_PRECISION_FP32);
+        for (int p = QAT_PRECISION_TF32; p <= QAT_PRECISION_BF16; p++) {
+            if (host) {
+                QAT_ASSERT_FAILS(qat_context_set_int(ctx, QAT_CTX_PRECISION, p), QAT_ERR_UNSUPPORTED, "fp32 only");
+                QAT_ASSERT_OK(qat_context_get_int(ctx, QAT_CTX_PRECISION, &v));
+                ck_assert_int_eq(v, QAT_PRECISION_FP32);
+            } else {
+                QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_PRECISION, p));
+                QAT_ASSERT_OK(qat_context_get_int(ctx, QAT_CTX_PRECISION, &v));
+                ck_assert_int_eq(v, p);
+            }
+        }
+        QAT_ASSERT_FAILS(qat_context_set_int(ctx, QAT_CTX_PRECISION, 3), QAT_ERR_INVALID_ARGUMENT, "outside");
+        qat_context_free(ctx);
+    }
+}
+END_TEST
+
 START_TEST(auto_picks_highest_score)
 {
     qat_context *ctx = NULL;
@@ -147,6 +180,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, backends_listed_and_openable);
     tcase_add_test(tc, backend_list_matches_one_shot_calls);
+    tcase_add_test(tc, precision_policy_per_backend);
     tcase_add_test(tc, auto_picks_highest_score);
     tcase_add_test(tc, context_parameters_bounded);
     suite_add_tcase(s, tc);

@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 
     const struct { const char *name; const void *fn; } slots[] = {
 #define SLOT(s) {#s, (const void *)ops->s}
-        SLOT(probe), SLOT(create), SLOT(destroy), SLOT(last_error), SLOT(alloc), SLOT(free), SLOT(upload),
+        SLOT(probe), SLOT(create), SLOT(destroy), SLOT(set_precision), SLOT(get_precision), SLOT(last_error), SLOT(alloc), SLOT(free), SLOT(upload),
         SLOT(download), SLOT(synchronize),
 #define KERNEL_SLOT(name, params, args) SLOT(name),
         QAT_BACKEND_KERNELS(KERNEL_SLOT)

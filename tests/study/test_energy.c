@@ -228,6 +228,12 @@ START_TEST(pipeline_results_hold_energy)
     close_to(num(e, "gco2eq"), 100 * kwh, "gCO2eq");
     close_to(num(e, "carbon_intensity_g_per_kwh"), 100, "intensity");
     close_to(num(e, "power_watts"), 40, "draw");
+    /* The precision policy the run used (a host backend: fp32). */
+    int64_t precision = -1;
+    QAT_ASSERT_OK(qat_context_get_int(ctx, QAT_CTX_PRECISION, &precision));
+    ck_assert_int_eq(precision, QAT_PRECISION_FP32);
+    ck_assert_msg(json_object_object_get_ex(res, "precision", &v), "results.json lacks precision");
+    ck_assert_str_eq(json_object_get_string(v), "fp32");
     json_object_put(res);
     qat_context_free(ctx);
 }

@@ -27,7 +27,8 @@ _qc_get_switch = declare("qat_quant_config_get_switch", [ctypes.c_void_p, ctypes
 _qc_set_profile = declare("qat_quant_config_set_profile", [ctypes.c_void_p, ctypes.c_int])
 _qc_get_profile = declare("qat_quant_config_get_profile", [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)])
 
-_THREADS, _SEED, _DETERMINISTIC, _STRICT_IOB2 = 1, 2, 3, 4
+_THREADS, _SEED, _DETERMINISTIC, _STRICT_IOB2, _PRECISION = 1, 2, 3, 4, 5
+PRECISIONS = ("fp32", "tf32", "bf16")  # qat_precision's values, in order
 
 
 def version() -> str:
@@ -53,7 +54,8 @@ class Context(Handle):
 
     _free = staticmethod(_ctx_free)
 
-    def __init__(self, backend: str | None = None, threads: int | None = None, seed: int | None = None):
+    def __init__(self, backend: str | None = None, threads: int | None = None, seed: int | None = None,
+                 precision: str | None = None):
         handle = ctypes.c_void_p()
         check(_ctx_create(backend.encode() if backend else None, ctypes.byref(handle)))
         self._handle = handle
@@ -61,6 +63,8 @@ class Context(Handle):
             self.threads = threads
         if seed is not None:
             self.seed = seed
+        if precision is not None:
+            self.precision = precision
 
     @property
     def handle(self) -> ctypes.c_void_p:
@@ -101,6 +105,19 @@ class Context(Handle):
     @strict_iob.setter
     def strict_iob(self, value: bool) -> None:
         check(_ctx_set(self._handle, _STRICT_IOB2, int(bool(value))))
+
+    @property
+    def precision(self) -> str:
+        """GEMM precision policy: 'fp32', 'tf32' or 'bf16' (fp32 master
+        weights under each). ref and cpu compute in fp32 only and refuse
+        the others; cuda's default is $QAT_CUDA_PRECISION (fp32 if unset)."""
+        return PRECISIONS[self._get(_PRECISION)]
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        if value not in PRECISIONS:
+            raise ValueError(f"precision {value!r} is not one of {', '.join(PRECISIONS)}")
+        check(_ctx_set(self._handle, _PRECISION, PRECISIONS.index(value)))
 
     @property
     def warnings(self) -> list[str]:

@@ -21,6 +21,24 @@ def test_backends_and_context():
         assert ctx.seed == 7
 
 
+def test_precision_policy():
+    for name in libqat.backends():
+        ctx = libqat.Context(name, precision="fp32")
+        assert ctx.precision == "fp32"
+        if name in ("ref", "cpu"):  # host backends compute in fp32 only
+            for other in ("tf32", "bf16"):
+                with pytest.raises(libqat.QatError, match="fp32 only") as err:
+                    ctx.precision = other
+                assert err.value.status == "QAT_ERR_UNSUPPORTED"
+                assert ctx.precision == "fp32"
+        else:
+            for other in ("tf32", "bf16", "fp32"):
+                ctx.precision = other
+                assert ctx.precision == other
+        with pytest.raises(ValueError, match="fp16"):
+            ctx.precision = "fp16"
+
+
 def test_unknown_backend_raises_with_message():
     with pytest.raises(libqat.QatError) as err:
         libqat.Context("tpu")
