@@ -8,7 +8,8 @@ int qat_cli_info(int argc, char **argv)
     const qat_cli_spec spec = {
         .command = "info",
         .synopsis = "",
-        .about = "  Prints the library version and the backends usable on this machine.\n",
+        .about = "  Prints the library version, the backends usable on this machine and the packed integer\n"
+                 "  kernels' path (auto: QAT_ISA, else the fastest this CPU has) with the paths available.\n",
     };
     int rc = qat_cli_parse(&spec, argc, argv);
     if (rc != QAT_CLI_RUN)
@@ -29,5 +30,15 @@ int qat_cli_info(int argc, char **argv)
     qat_context_get_int(ctx, QAT_CTX_THREADS, &threads);
     printf("\ndefault backend: %s (%lld threads)\n", qat_context_backend(ctx), (long long)threads);
     qat_context_free(ctx);
+    const char *isa = NULL;
+    /* A QAT_ISA naming a path this CPU lacks is reported, not fatal here. */
+    if (qat_packed_isa_resolve(0, NULL, &isa) == QAT_OK)
+        printf("packed kernels: %s (available:", isa);
+    else
+        printf("packed kernels: none: %s (available:", qat_last_error());
+    for (int64_t i = 1; i <= 3; i++)
+        if (qat_packed_isa_resolve(i, NULL, &isa) == QAT_OK)
+            printf(" %s", isa);
+    printf(")\n");
     return 0;
 }

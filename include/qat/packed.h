@@ -75,6 +75,13 @@ typedef enum qat_packed_param {
                                 2 avx2, 3 avx512vnni; refused if the CPU lacks it */
 } qat_packed_param;
 
+/* The integer kernels' path that a QAT_PACKED_ISA value resolves to on this
+ * machine now (0 auto: QAT_ISA, else the fastest path this CPU has; 1..3
+ * that path), as a model would run it: *resolved 1..3 and *name "scalar",
+ * "avx2" or "avx512vnni" (static; either may be NULL). QAT_ERR_UNSUPPORTED,
+ * saying what the CPU lacks, for a path it cannot run. */
+QAT_API qat_status qat_packed_isa_resolve(int64_t isa, int64_t *resolved, const char **name);
+
 QAT_API qat_status qat_packed_model_set_int(qat_packed_model *model, qat_packed_param param,
                                             int64_t value);
 QAT_API qat_status qat_packed_model_get_int(const qat_packed_model *model, qat_packed_param param,
@@ -95,7 +102,9 @@ typedef enum qat_packed_info {
     QAT_PACKED_INFO_FILE_BYTES = 12,        /* size of the file loaded */
     QAT_PACKED_INFO_INTEGER_LINEARS = 13,   /* linear layers run by integer GEMMs */
     QAT_PACKED_INFO_HAS_TOKENIZER = 14,
-    QAT_PACKED_INFO_HAS_LABEL_NAMES = 15    /* 1 when the file stores label names */
+    QAT_PACKED_INFO_HAS_LABEL_NAMES = 15,   /* 1 when the file stores label names */
+    QAT_PACKED_INFO_ISA = 16                /* the integer kernels' path the settings resolve to now
+                                               (QAT_ISA read at this call): 1 scalar, 2 avx2, 3 avx512vnni */
 } qat_packed_info;
 
 QAT_API qat_status qat_packed_model_info(const qat_packed_model *model, qat_packed_info key,

@@ -42,6 +42,19 @@ QAT_API void qat_packed_model_free(qat_packed_model *model)
     pm_free(model);
 }
 
+QAT_API qat_status qat_packed_isa_resolve(int64_t isa, int64_t *resolved, const char **name)
+{
+    QAT_CHECK_ARG(isa >= QAT_PACKED_ISA_AUTO && isa <= QAT_PACKED_ISA_AVX512VNNI,
+                  "qat_packed_isa_resolve: ISA %lld outside [0, 3]", (long long)isa);
+    qat_packed_kernel k;
+    QAT_TRY(qat_packed_kernel_init(&k, (qat_packed_isa)isa, 1));
+    if (resolved)
+        *resolved = k.isa;
+    if (name)
+        *name = qat_packed_isa_name(k.isa);
+    return QAT_OK;
+}
+
 QAT_API qat_status qat_packed_model_set_int(qat_packed_model *m, qat_packed_param param, int64_t value)
 {
     QAT_CHECK_ARG(m != NULL, "qat_packed_model_set_int: NULL model");
@@ -94,6 +107,7 @@ QAT_API qat_status qat_packed_model_info(const qat_packed_model *m, qat_packed_i
     case QAT_PACKED_INFO_INTEGER_LINEARS: *value = m->integer_linears; return QAT_OK;
     case QAT_PACKED_INFO_HAS_TOKENIZER: *value = m->tokenizer != NULL; return QAT_OK;
     case QAT_PACKED_INFO_HAS_LABEL_NAMES: *value = m->label_names != NULL; return QAT_OK;
+    case QAT_PACKED_INFO_ISA: return qat_packed_isa_resolve(m->isa_setting, value, NULL);
     }
     return qat_fail(QAT_ERR_INVALID_ARGUMENT, "qat_packed_model_info: unknown key %d", (int)key);
 }

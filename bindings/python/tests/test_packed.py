@@ -49,6 +49,33 @@ def test_packed_matches_fake_quant(tmp_path, quant, arch, task):
             assert (got.argmax(-1) == want.argmax(-1)).all()
 
 
+@pytest.mark.parametrize("quant", ["E6W1.58A6", "E8W8A8"])
+def test_isa_paths_bit_identical(tmp_path, monkeypatch, quant):
+    """Every integer path this CPU has gives the scalar path's bits; PackedModel.isa
+    says which one runs (auto: QAT_ISA, read when the path is resolved)."""
+    m, ids, mask = tiny("bert", "token-classification", quant)
+    m.forward(ids, mask)
+    export(m, tmp_path / "m.qatp")
+    monkeypatch.delenv("QAT_ISA", raising=False)
+    with PackedModel(tmp_path / "m.qatp") as pm:
+        assert pm.isa in ("scalar", "avx2", "avx512vnni")
+        pm.set_isa("scalar")
+        assert pm.isa == "scalar"
+        ref = pm.forward(ids, mask)
+        for isa in ("avx2", "avx512vnni"):
+            try:
+                pm.set_isa(isa)
+            except libqat.QatError as e:
+                assert "unavailable" in str(e)
+                print(f"SKIP: ISA path {isa} not tested: {e}")
+                continue
+            assert pm.isa == isa
+            assert np.array_equal(pm.forward(ids, mask), ref), isa
+        pm.set_isa("auto")
+        monkeypatch.setenv("QAT_ISA", "scalar")
+        assert pm.isa == "scalar"
+
+
 def test_malformed_and_tokenizer(tmp_path):
     m, ids, mask = tiny("bert", "mlm", "E6W1.58A6")
     m.forward(ids, mask)
