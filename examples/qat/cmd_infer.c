@@ -112,8 +112,45 @@ static int run_tokens(qat_packed_model *pm, const qat_tokenizer *tok, char *text
     return 0;
 }
 
-static int run_line(qat_packed_model *pm, const qat_tokenizer *tok, char *text)
+typedef struct infer_args {
+    const char *path, *text;
+    int64_t threads, max_length;
+    int isa, embed, pooling, normalize;
+} infer_args;
+
+/* --embed: the text as sentence-transformers encodes it ([CLS] text [SEP],
+ * truncated at max_length), pooled; prints the embedding's floats. */
+static int run_embed(qat_packed_model *pm, const qat_tokenizer *tok, const char *text, const infer_args *a)
 {
+    int32_t ids[MAX_TOKENS];
+    int64_t hidden = 0;
+    size_t n = 0;
+    qat_status st = qat_packed_model_info(pm, QAT_PACKED_INFO_HIDDEN_SIZE, &hidden);
+    if (st == QAT_OK)
+        st = qat_tokenizer_encode_pair(tok, text, strlen(text), NULL, 0, 0, (size_t)a->max_length, ids, NULL,
+                                       MAX_TOKENS, &n);
+    if (st != QAT_OK)
+        return qat_cli_fail("infer", "cannot tokenize", st);
+    float *e = malloc((size_t)hidden * sizeof *e);
+    if (!e)
+        return qat_cli_fail("infer", "cannot run", QAT_ERR_OUT_OF_MEMORY);
+    double t0 = now_ms();
+    st = qat_packed_model_embed(pm, ids, NULL, NULL, 1, (int64_t)n, (qat_pooling)a->pooling,
+                                a->normalize ? QAT_EMBED_NORMALIZE : 0u, e, (size_t)hidden);
+    if (st == QAT_OK) {
+        fprintf(stderr, "qat infer: %zu tokens in %.2f ms\n", n, now_ms() - t0);
+        for (int64_t k = 0; k < hidden; k++)
+            printf("%s%.9g", k ? "\t" : "", e[k]);
+        printf("\n");
+    }
+    free(e);
+    return st == QAT_OK ? 0 : qat_cli_fail("infer", "embedding failed", st);
+}
+
+static int run_line(qat_packed_model *pm, const qat_tokenizer *tok, char *text, const infer_args *a)
+{
+    if (a->embed)
+        return run_embed(pm, tok, text, a);
     int64_t task = 0, classes = 0;
     qat_packed_model_info(pm, QAT_PACKED_INFO_TASK, &task);
     qat_packed_model_info(pm, QAT_PACKED_INFO_NUM_LABELS, &classes);
@@ -121,13 +158,7 @@ static int run_line(qat_packed_model *pm, const qat_tokenizer *tok, char *text)
                                                     : run_tokens(pm, tok, text, task, classes);
 }
 
-typedef struct infer_args {
-    const char *path, *text;
-    int64_t threads;
-    int isa;
-} infer_args;
-
-static int infer(const infer_args *a)
+static int infer(infer_args *a)
 {
     qat_packed_model *pm = NULL;
     qat_status st = qat_packed_model_load(a->path, &pm);
@@ -139,16 +170,20 @@ static int infer(const infer_args *a)
         st = qat_packed_model_set_int(pm, QAT_PACKED_ISA, a->isa);
     if (st == QAT_OK)
         st = qat_packed_model_tokenizer(pm, &tok);
+    int64_t max_positions = 0;
+    if (st == QAT_OK && a->max_length == 0 &&
+        (st = qat_packed_model_info(pm, QAT_PACKED_INFO_MAX_POSITIONS, &max_positions)) == QAT_OK)
+        a->max_length = max_positions < MAX_TOKENS ? max_positions : MAX_TOKENS;
     int rc = st == QAT_OK ? 0 : qat_cli_fail("infer", "cannot run", st);
     if (rc == 0 && a->text) {
         char *line = strdup(a->text); /* tokenizing splits it in place */
-        rc = line ? run_line(pm, tok, line) : qat_cli_fail("infer", "cannot run", QAT_ERR_OUT_OF_MEMORY);
+        rc = line ? run_line(pm, tok, line, a) : qat_cli_fail("infer", "cannot run", QAT_ERR_OUT_OF_MEMORY);
         free(line);
     } else if (rc == 0) {
         char line[8192];
         while (rc == 0 && fgets(line, sizeof line, stdin)) {
             line[strcspn(line, "\n")] = '\0';
-            rc = run_line(pm, tok, line);
+            rc = run_line(pm, tok, line, a);
         }
     }
     qat_packed_model_free(pm);
@@ -159,20 +194,35 @@ int qat_cli_infer(int argc, char **argv)
 {
     /* QAT_PACKED_ISA's values (include/qat/packed.h) */
     static const qat_cli_choice isas[] = {{"auto", 0}, {"scalar", 1}, {"avx2", 2}, {"avx512vnni", 3}, {NULL, 0}};
-    infer_args a = {0};
+    /* qat_pooling's values (include/qat/model.h) */
+    static const qat_cli_choice poolings[] = {{"model", QAT_POOLING_MODEL}, {"cls", QAT_POOLING_CLS},
+                                              {"mean", QAT_POOLING_MEAN}, {NULL, 0}};
+    infer_args a = {.pooling = QAT_POOLING_MODEL};
     const qat_cli_option options[] = {
         QAT_OPT_INT("--threads", &a.threads, "N", 0, qat_cli_max_threads(), "kernel threads; 0 = all cores"),
         QAT_OPT_CHOICE("--isa", &a.isa, NULL, isas, "the integer kernels' path; auto: QAT_ISA, else the best"),
         QAT_OPT_STRING("--text", &a.text, "TEXT", "the one line to run (default: every line of standard input)"),
+        QAT_OPT_FLAG("--embed", &a.embed, "print each line's sentence embedding instead of the head's output"),
+        QAT_OPT_CHOICE("--pooling", &a.pooling, NULL, poolings,
+                       "--embed: the model's own pooling (as its checkpoint said), cls or mean"),
+        QAT_OPT_FLAG("--normalize", &a.normalize, "--embed: L2-normalise (on top of the model's own pooling)"),
+        QAT_OPT_INT("--max-length", &a.max_length, "N", 0, MAX_TOKENS,
+                    "--embed: truncate at N tokens, specials included; 0 = the model's positions, at most 512"),
     };
     const qat_cli_spec spec = {
         .command = "infer",
-        .synopsis = "MODEL.qatp [--threads N] [--isa auto|scalar|avx2|avx512vnni] [--text TEXT]",
+        .synopsis = "MODEL.qatp [--threads N] [--isa auto|scalar|avx2|avx512vnni] [--text TEXT]\n"
+                    "MODEL.qatp --embed [--pooling model|cls|mean] [--normalize] [--max-length N] [--threads N] "
+                    "[--text TEXT]",
         .about = "  Tokenizes each line of --text (or of standard input) with the embedded tokenizer, runs the\n"
                  "  packed integer forward and prints, per sub-token, its piece and the argmax class (token\n"
                  "  classification: label id, then its name when the model stores label names; MLM: the\n"
                  "  predicted piece). A sequence classifier reads a text, or a pair as TEXT<TAB>TEXT, per\n"
-                 "  line and prints the argmax class id, its name (when stored) and the logits.\n",
+                 "  line and prints the argmax class id, its name (when stored) and the logits. With --embed,\n"
+                 "  every model prints one line per input line: its sentence embedding (the encoder's last\n"
+                 "  hidden state of [CLS] text [SEP], pooled as the exported checkpoint's\n"
+                 "  1_Pooling/config.json said, L2-normalised when it had a Normalize module), hidden_size\n"
+                 "  floats separated by tabs.\n",
         .options = options,
         .n_options = QAT_CLI_COUNT(options),
         .positional_name = "MODEL.qatp",

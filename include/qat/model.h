@@ -204,10 +204,29 @@ QAT_API qat_status qat_model_backward(qat_model *model, const int32_t *input_ids
  * part (an MLM head is skipped). */
 typedef enum qat_pooling {
     QAT_POOLING_CLS = 0,
-    QAT_POOLING_MEAN = 1
+    QAT_POOLING_MEAN = 1,
+    /* The model's own: what its sentence-transformers checkpoint says
+     * (modules.json's Pooling module and its config.json; a Normalize module
+     * adds QAT_EMBED_NORMALIZE), or qat_model_set_pooling's; mean without
+     * normalisation when neither said (sentence-transformers' default for a
+     * plain model). A checkpoint pooling libqat does not have (max, last
+     * token, a Dense module...) fails with QAT_ERR_UNSUPPORTED naming it. */
+    QAT_POOLING_MODEL = 2
 } qat_pooling;
 
 #define QAT_EMBED_NORMALIZE 1u /* qat_model_embed flags: L2-normalise */
+
+/* The model's own pooling (what QAT_POOLING_MODEL runs): CLS or MEAN and
+ * the flags (QAT_EMBED_NORMALIZE or 0). qat_model_load reads it from a
+ * sentence-transformers directory: modules.json names the Pooling module's
+ * folder (1_Pooling), whose config.json sets exactly one of
+ * pooling_mode_cls_token / pooling_mode_mean_tokens and whose
+ * word_embedding_dimension is the hidden size (QAT_ERR_FORMAT otherwise);
+ * qat_model_save writes it back the same way, and qat_packed_export stores
+ * it in the .qatp file. */
+QAT_API qat_status qat_model_pooling(const qat_model *model, qat_pooling *pooling, uint32_t *flags);
+/* Sets the model's own pooling (CLS or MEAN, flags 0 or QAT_EMBED_NORMALIZE). */
+QAT_API qat_status qat_model_set_pooling(qat_model *model, qat_pooling pooling, uint32_t flags);
 
 /* embeddings receives batch * hidden_size floats ([batch, hidden]). */
 QAT_API qat_status qat_model_embed(qat_model *model, const int32_t *input_ids, const int32_t *attention_mask,

@@ -134,6 +134,20 @@ QAT_API qat_status qat_packed_model_forward(qat_packed_model *model, const int32
 QAT_API qat_status qat_packed_model_logits_size(const qat_packed_model *model, int64_t batch,
                                                 int64_t seq_len, size_t *count);
 
+/* Sentence embeddings, as qat_model_embed (include/qat/model.h) on the
+ * model that was exported: the encoder's last hidden state (the head does
+ * not run) pooled by `pooling` (QAT_POOLING_MODEL: the exported model's own,
+ * stored in the file) and L2-normalised with QAT_EMBED_NORMALIZE;
+ * embeddings receives batch * hidden_size floats. attention_mask entries
+ * are 0 or 1. */
+QAT_API qat_status qat_packed_model_embed(qat_packed_model *model, const int32_t *input_ids,
+                                          const int32_t *attention_mask, const int32_t *token_type_ids,
+                                          int64_t batch, int64_t seq_len, qat_pooling pooling, uint32_t flags,
+                                          float *embeddings, size_t count);
+/* The exported model's own pooling (what QAT_POOLING_MODEL runs), as
+ * qat_model_pooling. */
+QAT_API qat_status qat_packed_model_pooling(const qat_packed_model *model, qat_pooling *pooling, uint32_t *flags);
+
 /* ---- Footprint and BitOPs (docs/method.md section 8) -------------------------------- */
 
 /* For the encoder described by a config.json and a quant config (ExWyAz

@@ -13,5 +13,8 @@ qat_status pm_put_tokenizer(qatp_writer *w, const char *path);
 /* The "labels" record of a classification model with label names (none:
  * nothing written). Refuses names the loader would refuse. */
 qat_status pm_put_labels(qatp_writer *w, const qat_model *m);
+/* The optional "pooling" record (formats/qatp_schema.h), when the model has
+ * its own pooling. */
+qat_status pm_put_pooling(qatp_writer *w, const qat_model *m);
 
 #endif

@@ -208,6 +208,7 @@ static qat_status put_model(qatp_writer *w, const qat_model *m, const qat_export
                         "MLM heads run in float; export the fine-tuned model, or an MLM model trained without it");
     QAT_TRY(put_config(w, m));
     QAT_TRY(pm_put_labels(w, m));
+    QAT_TRY(pm_put_pooling(w, m));
     QAT_TRY(pm_put_tokenizer(w, o->tokenizer_path));
     QAT_TRY(put_table(w, m, &m->word, "embeddings.word_embeddings.weight"));
     QAT_TRY(put_table(w, m, &m->pos, "embeddings.position_embeddings.weight"));

@@ -29,4 +29,13 @@ extern const char *const qatp_linear_names[QATP_LINEARS];
  * stored: the writer refuses what the loader would. */
 const char *qatp_label_name_problem(const char *s, size_t n);
 
+/* The optional record of the model's own pooling (qat_model_pooling): u32
+ * mode, u32 flags (0 or QAT_EMBED_NORMALIZE), then for mode
+ * QATP_POOLING_UNSUPPORTED the reason as UTF-8 (at most
+ * QATP_POOLING_REASON_MAX bytes). Mode 0 CLS, 1 mean (qat_pooling). No
+ * record: the model had none (mean, no normalisation). */
+#define QATP_POOLING_RECORD "pooling"
+#define QATP_POOLING_UNSUPPORTED 2u
+#define QATP_POOLING_REASON_MAX 199
+
 #endif

@@ -14,6 +14,7 @@
 #include "core/file_io.h"
 #include "core/json.h"
 #include "formats/hf_config.h"
+#include "formats/st_modules.h"
 #include "formats/hf_dir.h"
 #include "formats/safetensors.h"
 #include "model/checkpoint.h"
@@ -217,6 +218,9 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
     qat_hf_labels labels = {0, NULL};
     qat_tensor_set *set = NULL;
     qat_status st = qat_formats_hf_dir_read(dir, 0, &dims, &labels, &set);
+    qat_pooling_config pooling;
+    if (st == QAT_OK)
+        st = qat_formats_st_pooling_read(dir, dims.hidden_size, &pooling);
     int64_t num_labels = options->num_labels ? options->num_labels : (labels.count ? (int64_t)labels.count : 2);
     qat_model *m = NULL;
     if (st == QAT_OK) {
@@ -248,6 +252,7 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
             st = qat_model_create(ctx, &check, &m);
         if (st == QAT_OK) {
             m->dims = dims; /* keep model_type, bos/eos ids... as read */
+            m->pooling_cfg = pooling;
             m->dims.num_labels = qat_task_has_labels(options->task) ? num_labels : 0;
         }
     }
@@ -329,6 +334,7 @@ QAT_API qat_status qat_model_save(const qat_model *m, const char *dir)
     dims.num_labels = qat_task_has_labels(m->task) ? m->num_labels : 0;
     qat_hf_labels names = {m->n_label_names, m->label_names};
     QAT_TRY(qat_hf_config_write(path, &dims, architecture_name(m, arch, sizeof arch), m->label_names ? &names : NULL));
+    QAT_TRY(qat_formats_st_pooling_write(dir, m->dims.hidden_size, &m->pooling_cfg));
     qat_tensor_set *set = NULL;
     float *host = NULL;
     qat_status st = parameter_views(m, 0, &set, &host);

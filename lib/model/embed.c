@@ -2,27 +2,22 @@
  * per sequence (the [CLS] token or the mean over attended tokens, as
  * sentence-transformers' Pooling module), optionally L2-normalised, and the
  * backward from a caller's gradient of those embeddings, so a user can train
- * (QAT) an embedding model with a loss of their own. Pooling runs on the
- * host: it is [B, H] work next to the encoder's. */
+ * (QAT) an embedding model with a loss of their own. The pooling itself is
+ * model/pooling.c, shared with packed inference. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/graph.h"
+#include "model/pooling.h"
 #include "qat/model.h"
-
-/* sentence-transformers: sum(mask) clamped at 1e-9; F.normalize: 1e-12. */
-#define MEAN_MIN_COUNT 1e-9f
-#define NORM_MIN 1e-12f
 
 static qat_status check_args(const qat_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
                              int64_t batch, int64_t seq_len, qat_pooling pooling, uint32_t flags, size_t count,
                              const char *fn)
 {
     QAT_CHECK_ARG(m != NULL, "%s: NULL model", fn);
-    QAT_CHECK_ARG(pooling == QAT_POOLING_CLS || pooling == QAT_POOLING_MEAN,
-                  "%s: pooling %d is neither QAT_POOLING_CLS nor QAT_POOLING_MEAN", fn, (int)pooling);
-    QAT_CHECK_ARG((flags & ~QAT_EMBED_NORMALIZE) == 0, "%s: unknown flags 0x%x", fn, (unsigned)flags);
+    QAT_TRY(qat_pooling_check_args(pooling, flags, fn));
     QAT_TRY(qat_model_validate_batch(m, ids, mask, types, NULL, batch, seq_len, fn));
     const size_t need = (size_t)batch * (size_t)m->dims.hidden_size;
     QAT_CHECK_ARG(count >= need, "%s: the embeddings buffer holds %zu floats, %zu needed", fn, count, need);
@@ -48,54 +43,6 @@ static qat_status encoder_forward(qat_model *m, const int32_t *ids, const int32_
     return st;
 }
 
-static float token_weight(const int32_t *mask, int64_t i)
-{
-    return mask ? (float)mask[i] : 1.0f;
-}
-
-/* hidden [B, L, H] (host) -> pooled [B, H]. */
-static void pool(const float *hidden, const int32_t *mask, int64_t B, int64_t L, int64_t H, qat_pooling pooling,
-                 float *pooled)
-{
-    for (int64_t b = 0; b < B; b++) {
-        float *p = pooled + b * H;
-        const float *h = hidden + b * L * H;
-        if (pooling == QAT_POOLING_CLS) {
-            memcpy(p, h, (size_t)H * sizeof *p);
-            continue;
-        }
-        float count = 0.0f;
-        memset(p, 0, (size_t)H * sizeof *p);
-        for (int64_t t = 0; t < L; t++) {
-            const float w = token_weight(mask, b * L + t);
-            count += w;
-            for (int64_t k = 0; k < H; k++)
-                p[k] += h[t * H + k] * w;
-        }
-        const float denom = count > MEAN_MIN_COUNT ? count : MEAN_MIN_COUNT;
-        for (int64_t k = 0; k < H; k++)
-            p[k] /= denom;
-    }
-}
-
-static float norm_of(const float *p, int64_t H)
-{
-    double s = 0.0;
-    for (int64_t k = 0; k < H; k++)
-        s += (double)p[k] * p[k];
-    const float n = (float)sqrt(s);
-    return n > NORM_MIN ? n : NORM_MIN;
-}
-
-static void normalize(float *p, int64_t B, int64_t H)
-{
-    for (int64_t b = 0; b < B; b++) {
-        const float n = norm_of(p + b * H, H);
-        for (int64_t k = 0; k < H; k++)
-            p[b * H + k] /= n;
-    }
-}
-
 /* Pooled embeddings of the last forward into out [B, H] (host). */
 static qat_status pooled_embeddings(qat_model *m, const int32_t *mask, int64_t B, int64_t L, qat_pooling pooling,
                                     uint32_t flags, float *out)
@@ -108,11 +55,8 @@ static qat_status pooled_embeddings(qat_model *m, const int32_t *mask, int64_t B
         m->ctx,
         m->ctx->backend.ops->download(m->ctx->backend_state, hidden, m->acts.hidden, (size_t)(B * L * H) * sizeof(float)),
         "reading the hidden state");
-    if (st == QAT_OK) {
-        pool(hidden, mask, B, L, H, pooling, out);
-        if (flags & QAT_EMBED_NORMALIZE)
-            normalize(out, B, H);
-    }
+    if (st == QAT_OK)
+        qat_pool_hidden(hidden, mask, B, L, H, pooling, flags, out);
     free(hidden);
     return st;
 }
@@ -123,6 +67,7 @@ QAT_API qat_status qat_model_embed(qat_model *m, const int32_t *ids, const int32
 {
     QAT_CHECK_ARG(embeddings != NULL, "qat_model_embed: NULL embeddings");
     QAT_TRY(check_args(m, ids, mask, types, batch, seq_len, pooling, flags, count, "qat_model_embed"));
+    QAT_TRY(qat_pooling_resolve(&m->pooling_cfg, &pooling, &flags, "qat_model_embed"));
     QAT_TRY(encoder_forward(m, ids, mask, types, batch, seq_len));
     return pooled_embeddings(m, mask, batch, seq_len, pooling, flags, embeddings);
 }
@@ -137,11 +82,11 @@ static void pool_backward(const float *pooled, const float *d_out, const int32_t
     for (int64_t b = 0; (flags & QAT_EMBED_NORMALIZE) && b < B; b++) {
         const float *p = pooled + b * H;
         float *d = d_pooled + b * H;
-        const float n = norm_of(p, H);
+        const float n = qat_pool_norm(p, H);
         double dot = 0.0;
         for (int64_t k = 0; k < H; k++)
             dot += (double)(p[k] / n) * d[k];
-        const int clamped = n <= NORM_MIN;
+        const int clamped = n <= QAT_POOL_NORM_MIN;
         for (int64_t k = 0; k < H; k++)
             d[k] = clamped ? d[k] / n : (d[k] - (p[k] / n) * (float)dot) / n;
     }
@@ -152,12 +97,9 @@ static void pool_backward(const float *pooled, const float *d_out, const int32_t
             memcpy(d_hidden + b * L * H, d, (size_t)H * sizeof *d);
             continue;
         }
-        float count = 0.0f;
-        for (int64_t t = 0; t < L; t++)
-            count += token_weight(mask, b * L + t);
-        const float denom = count > MEAN_MIN_COUNT ? count : MEAN_MIN_COUNT;
+        const float denom = qat_pool_mean_denominator(mask, b, L);
         for (int64_t t = 0; t < L; t++) {
-            const float w = token_weight(mask, b * L + t) / denom;
+            const float w = qat_pool_token_weight(mask, b * L + t) / denom;
             for (int64_t k = 0; k < H; k++)
                 d_hidden[(b * L + t) * H + k] = d[k] * w;
         }
@@ -171,6 +113,7 @@ QAT_API qat_status qat_model_embed_backward(qat_model *m, const int32_t *ids, co
 {
     QAT_CHECK_ARG(d_embeddings != NULL, "qat_model_embed_backward: NULL d_embeddings");
     QAT_TRY(check_args(m, ids, mask, types, batch, seq_len, pooling, flags, count, "qat_model_embed_backward"));
+    QAT_TRY(qat_pooling_resolve(&m->pooling_cfg, &pooling, &flags, "qat_model_embed_backward"));
     for (size_t i = 0; i < (size_t)batch * (size_t)m->dims.hidden_size; i++)
         QAT_CHECK_ARG(isfinite(d_embeddings[i]), "qat_model_embed_backward: d_embeddings[%zu] is not finite", i);
     QAT_TRY(encoder_forward(m, ids, mask, types, batch, seq_len));
@@ -191,4 +134,25 @@ QAT_API qat_status qat_model_embed_backward(qat_model *m, const int32_t *ids, co
     QAT_TRY(st);
     QAT_RUN(m->ctx, fill, m->g, (int64_t)m->total, 0.0f);
     return qat_model_encoder_backward(m);
+}
+
+QAT_API qat_status qat_model_pooling(const qat_model *m, qat_pooling *pooling, uint32_t *flags)
+{
+    QAT_CHECK_ARG(m != NULL && pooling != NULL && flags != NULL, "qat_model_pooling: NULL argument");
+    qat_pooling p = QAT_POOLING_MODEL;
+    uint32_t f = 0;
+    QAT_TRY(qat_pooling_resolve(&m->pooling_cfg, &p, &f, "qat_model_pooling"));
+    *pooling = p;
+    *flags = f;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_model_set_pooling(qat_model *m, qat_pooling pooling, uint32_t flags)
+{
+    QAT_CHECK_ARG(m != NULL, "qat_model_set_pooling: NULL model");
+    QAT_CHECK_ARG(pooling == QAT_POOLING_CLS || pooling == QAT_POOLING_MEAN,
+                  "qat_model_set_pooling: pooling %d is neither QAT_POOLING_CLS nor QAT_POOLING_MEAN", (int)pooling);
+    QAT_CHECK_ARG((flags & ~QAT_EMBED_NORMALIZE) == 0, "qat_model_set_pooling: unknown flags 0x%x", (unsigned)flags);
+    m->pooling_cfg = (qat_pooling_config){.known = 1, .pooling = pooling, .flags = flags};
+    return QAT_OK;
 }

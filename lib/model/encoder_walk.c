@@ -112,6 +112,8 @@ qat_status qat_encoder_walk(const qat_walk *w)
         ops->layer_buffers(w->self, i, &b);
         QAT_TRY(layer(w, i, &b, N));
     }
+    if (w->encoder_only)
+        return QAT_OK;
     const float *hidden = ops->hidden(w->self);
     switch (w->task) {
     case QAT_TASK_TOKEN_CLASSIFICATION:

@@ -108,6 +108,7 @@ typedef struct qat_walk {
     const qat_walk_ops *ops;
     void *self;
     float *out;              /* the head's logits */
+    int encoder_only;        /* 1: stop after the last layer (feature extraction: no head, out unused) */
 } qat_walk;
 
 /* Runs embeddings, layers and head in order. */

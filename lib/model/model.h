@@ -5,6 +5,7 @@
 
 #include "core/context.h"
 #include "model/dims.h"
+#include "model/pooling.h"
 #include "qat/model.h"
 #include "quant/quant_config.h"
 
@@ -136,6 +137,8 @@ struct qat_model {
     int wq_current;
 
     qat_acts acts;
+    /* feature extraction: the checkpoint's own pooling (model/pooling.h) */
+    qat_pooling_config pooling_cfg;
     /* token classification: label names by id (id2label), or NULL */
     char **label_names;
     size_t n_label_names;

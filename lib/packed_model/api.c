@@ -163,3 +163,35 @@ QAT_API qat_status qat_packed_model_forward(qat_packed_model *m, const int32_t *
                   need);
     return pm_forward(m, input_ids, attention_mask, token_type_ids, batch, seq_len, logits);
 }
+
+QAT_API qat_status qat_packed_model_pooling(const qat_packed_model *m, qat_pooling *pooling, uint32_t *flags)
+{
+    QAT_CHECK_ARG(m != NULL && pooling != NULL && flags != NULL, "qat_packed_model_pooling: NULL argument");
+    qat_pooling p = QAT_POOLING_MODEL;
+    uint32_t f = 0;
+    QAT_TRY(qat_pooling_resolve(&m->pooling_cfg, &p, &f, "qat_packed_model_pooling"));
+    *pooling = p;
+    *flags = f;
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_packed_model_embed(qat_packed_model *m, const int32_t *input_ids,
+                                          const int32_t *attention_mask, const int32_t *token_type_ids,
+                                          int64_t batch, int64_t seq_len, qat_pooling pooling, uint32_t flags,
+                                          float *embeddings, size_t count)
+{
+    QAT_CHECK_ARG(m != NULL && input_ids != NULL && embeddings != NULL, "qat_packed_model_embed: NULL argument");
+    QAT_CHECK_ARG(batch > 0 && seq_len > 0 && batch <= (1 << 20) && seq_len <= (1 << 20),
+                  "qat_packed_model_embed: batch %lld x seq_len %lld out of range", (long long)batch,
+                  (long long)seq_len);
+    QAT_TRY(qat_pooling_check_args(pooling, flags, "qat_packed_model_embed"));
+    const size_t need = (size_t)batch * (size_t)m->dims.hidden_size;
+    QAT_CHECK_ARG(count >= need, "qat_packed_model_embed: the embeddings buffer holds %zu floats, %zu needed", count,
+                  need);
+    for (int64_t i = 0; attention_mask && i < batch * seq_len; i++)
+        QAT_CHECK_ARG(attention_mask[i] == 0 || attention_mask[i] == 1,
+                      "qat_packed_model_embed: attention_mask[%lld] is %d, not 0 or 1", (long long)i,
+                      attention_mask[i]);
+    QAT_TRY(qat_pooling_resolve(&m->pooling_cfg, &pooling, &flags, "qat_packed_model_embed"));
+    return pm_embed(m, input_ids, attention_mask, token_type_ids, batch, seq_len, pooling, flags, embeddings);
+}

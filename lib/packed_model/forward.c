@@ -363,14 +363,30 @@ static const qat_walk_ops packed_walk_ops = {
     .head_rows = walk_head_rows,
 };
 
-qat_status pm_forward(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types, int64_t B,
-                      int64_t L, float *logits)
+/* The walk, with the head (logits != NULL) or without (the last hidden
+ * state is left in m->s.x). */
+static qat_status run_walk(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
+                           int64_t B, int64_t L, float *logits)
 {
     packed_walk w = {.m = m};
     QAT_TRY(pm_kernel(m, &w.k));
     QAT_TRY(prepare_scratch(m, B, L));
     QAT_TRY(prepare_inputs(m, ids, mask, types));
     const qat_walk walk = {.dims = &m->dims, .task = m->task, .B = B, .L = L, .ops = &packed_walk_ops, .self = &w,
-                           .out = logits};
+                           .out = logits, .encoder_only = logits == NULL};
     return qat_encoder_walk(&walk);
+}
+
+qat_status pm_forward(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types, int64_t B,
+                      int64_t L, float *logits)
+{
+    return run_walk(m, ids, mask, types, B, L, logits);
+}
+
+qat_status pm_embed(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types, int64_t B,
+                    int64_t L, qat_pooling pooling, uint32_t flags, float *out)
+{
+    QAT_TRY(run_walk(m, ids, mask, types, B, L, NULL));
+    qat_pool_hidden(m->s.x, mask, B, L, m->dims.hidden_size, pooling, flags, out);
+    return QAT_OK;
 }

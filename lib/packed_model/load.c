@@ -381,6 +381,8 @@ qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model 
     if (st == QAT_OK)
         st = pm_load_labels(f, m);
     if (st == QAT_OK)
+        st = pm_load_pooling(f, m);
+    if (st == QAT_OK)
         st = read_weights(f, m);
     if (st == QAT_OK)
         st = pm_load_tokenizer(f, m);

@@ -7,6 +7,7 @@
 #include "formats/qatp_format.h"
 #include "formats/qatp_schema.h"
 #include "model/dims.h"
+#include "model/pooling.h"
 #include "packed/packed.h"
 #include "qat/packed.h"
 #include "quant/quant_config.h"
@@ -61,6 +62,7 @@ struct qat_packed_model {
     qat_tokenizer *tokenizer;
     const char **label_names; /* [num_labels] into label_text; NULL when the file has no "labels" record */
     char *label_text;
+    qat_pooling_config pooling_cfg; /* the "pooling" record; zero when the file has none */
     size_t file_bytes;
     int64_t integer_linears;
 
@@ -78,10 +80,15 @@ qat_status pm_load_tokenizer(const qatp_file *f, qat_packed_model *m);
 /* Reads and validates the optional "labels" record (none: m->label_names
  * NULL); needs the config read first. */
 qat_status pm_load_labels(const qatp_file *f, qat_packed_model *m);
+/* Reads and validates the optional "pooling" record into m->pooling_cfg. */
+qat_status pm_load_pooling(const qatp_file *f, qat_packed_model *m);
 /* The forward into logits [B * L, classes] ([B, classes] for sequence
  * classification). */
 qat_status pm_forward(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
                       int64_t B, int64_t L, float *logits);
+/* The encoder's last hidden state pooled into out [B, H] (pooling resolved: CLS or MEAN). */
+qat_status pm_embed(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types, int64_t B,
+                    int64_t L, qat_pooling pooling, uint32_t flags, float *out);
 int64_t pm_classes(const qat_packed_model *m);
 /* Turns the integer linears whose input quantizer is algo into float ones
  * (dequantized weights, the float GEMM): bench/packed_infer's side-by-side

@@ -11,6 +11,7 @@
 
 #define TINY_B 2
 #define TINY_L 7
+#define TINY_H 32 /* hidden_size of tiny_model */
 
 /* A tiny model with non-trivial weights (LayerNorm gains and biases
  * perturbed, so every part of the graph matters). */
@@ -22,7 +23,7 @@ static inline qat_status tiny_model(qat_context *ctx, qat_arch arch, qat_task ta
     o.arch = arch;
     o.task = task;
     o.vocab_size = 40;
-    o.hidden_size = 32;
+    o.hidden_size = TINY_H;
     o.num_layers = 2;
     o.num_heads = 4;
     o.intermediate_size = 80;

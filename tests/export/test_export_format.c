@@ -1,7 +1,8 @@
 /* The .qatp file: round trip with an embedded tokenizer, and malformed
  * files (bad magic, version, sizes, checksum, truncation, inconsistent
  * records) rejected with clear errors; the optional label names record:
- * round trip, absence, corruption. */
+ * round trip, absence, corruption; the model's own pooling record: round
+ * trip (packed embeddings equal the model's), absence, corruption. */
 #define _GNU_SOURCE /* memmem */
 #include <unistd.h>
 #include <zlib.h>
@@ -456,6 +457,160 @@ START_TEST(test_labels_malformed)
 }
 END_TEST
 
+/* ---- The model's own pooling ("pooling" record) ------------------------- */
+
+/* A calibrated tiny token classifier with `pooling` + `flags` as its own
+ * (set < 0: none), exported; returns the bytes, and the model's embeddings
+ * of the tiny batch by its own pooling in want [TINY_B * hidden]. */
+static uint8_t *exported_pooling(int set, uint32_t flags, float *want, size_t *size)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_ROBERTA, QAT_TASK_TOKEN_CLASSIFICATION, "E8W4A8", &m));
+    if (set >= 0)
+        QAT_ASSERT_OK(qat_model_set_pooling(m, (qat_pooling)set, flags));
+    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
+    tiny_batch(QAT_ARCH_ROBERTA, ids, mask, types);
+    size_t n;
+    QAT_ASSERT_OK(qat_model_logits_size(m, TINY_B, TINY_L, &n));
+    float *logits = malloc(n * sizeof(float));
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, logits, n));
+    free(logits);
+    QAT_ASSERT_OK(qat_model_embed(m, ids, mask, types, TINY_B, TINY_L, QAT_POOLING_MODEL, 0, want, TINY_B * TINY_H));
+    char path[512];
+    path_in(path, sizeof path, "model.qatp");
+    QAT_ASSERT_OK(qat_packed_export(m, path, NULL));
+    qat_model_free(m);
+    qat_context_free(ctx);
+    uint8_t *d = read_all(path, size);
+    unlink(path);
+    return d;
+}
+
+/* The packed model's own embeddings of the tiny batch against want. */
+static void embeds_as(qat_packed_model *pm, const float *want)
+{
+    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
+    tiny_batch(QAT_ARCH_ROBERTA, ids, mask, types);
+    float got[TINY_B * TINY_H];
+    QAT_ASSERT_OK(qat_packed_model_embed(pm, ids, mask, types, TINY_B, TINY_L, QAT_POOLING_MODEL, 0, got,
+                                         TINY_B * TINY_H));
+    double err = 0, norm = 0;
+    for (int i = 0; i < TINY_B * TINY_H; i++) {
+        err += (got[i] - want[i]) * (double)(got[i] - want[i]);
+        norm += want[i] * (double)want[i];
+    }
+    ck_assert_msg(err <= 1e-8 * norm, "packed embeddings differ from the model's: %g of %g", err, norm);
+}
+
+START_TEST(test_pooling_round_trip)
+{
+    make_dir();
+    const struct {
+        int set;
+        uint32_t flags;
+        qat_pooling pooling;
+    } cases[] = {{QAT_POOLING_CLS, QAT_EMBED_NORMALIZE, QAT_POOLING_CLS},
+                 {QAT_POOLING_MEAN, 0, QAT_POOLING_MEAN},
+                 {-1, 0, QAT_POOLING_MEAN}}; /* none: mean, no record */
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t size;
+        float want[TINY_B * TINY_H];
+        uint8_t *d = exported_pooling(cases[c].set, cases[c].flags, want, &size);
+        ck_assert_int_eq(memmem(d, size, "pooling", 7) != NULL, cases[c].set >= 0);
+        qat_packed_model *pm = NULL;
+        QAT_ASSERT_OK(qat_packed_model_load_memory(d, size, &pm));
+        qat_pooling p = (qat_pooling)-1;
+        uint32_t f = 7;
+        QAT_ASSERT_OK(qat_packed_model_pooling(pm, &p, &f));
+        ck_assert_int_eq(p, cases[c].pooling);
+        ck_assert_uint_eq(f, cases[c].flags);
+        embeds_as(pm, want);
+        qat_packed_model_free(pm);
+        free(d);
+    }
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_pooling_bad_arguments)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_ROBERTA, QAT_TASK_TOKEN_CLASSIFICATION, NULL, &m));
+    QAT_ASSERT_FAILS(qat_model_set_pooling(m, QAT_POOLING_MODEL, 0), QAT_ERR_INVALID_ARGUMENT, "neither");
+    QAT_ASSERT_FAILS(qat_model_set_pooling(m, QAT_POOLING_CLS, 4), QAT_ERR_INVALID_ARGUMENT, "unknown flags 0x4");
+    qat_pooling p;
+    uint32_t f;
+    QAT_ASSERT_FAILS(qat_model_pooling(m, NULL, &f), QAT_ERR_INVALID_ARGUMENT, "NULL");
+    QAT_ASSERT_OK(qat_model_pooling(m, &p, &f));
+    ck_assert_int_eq(p, QAT_POOLING_MEAN); /* a model nothing said about pools by the mean */
+    ck_assert_uint_eq(f, 0);
+    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
+    tiny_batch(QAT_ARCH_ROBERTA, ids, mask, types);
+    float e[TINY_B * TINY_H];
+    QAT_ASSERT_FAILS(qat_model_embed(m, ids, mask, types, TINY_B, TINY_L, (qat_pooling)3, 0, e, TINY_B * TINY_H),
+                     QAT_ERR_INVALID_ARGUMENT, "pooling 3");
+    char path[512];
+    make_dir();
+    path_in(path, sizeof path, "fp32.qatp");
+    QAT_ASSERT_OK(qat_packed_export(m, path, NULL));
+    qat_packed_model *pm = NULL;
+    QAT_ASSERT_OK(qat_packed_model_load(path, &pm));
+    QAT_ASSERT_FAILS(qat_packed_model_embed(pm, ids, mask, types, TINY_B, TINY_L, (qat_pooling)3, 0, e,
+                                            TINY_B * TINY_H),
+                     QAT_ERR_INVALID_ARGUMENT, "pooling 3");
+    QAT_ASSERT_FAILS(qat_packed_model_embed(pm, ids, mask, types, TINY_B, TINY_L, QAT_POOLING_CLS, 2, e,
+                                            TINY_B * TINY_H),
+                     QAT_ERR_INVALID_ARGUMENT, "unknown flags 0x2");
+    QAT_ASSERT_FAILS(qat_packed_model_embed(pm, ids, mask, types, TINY_B, TINY_L, QAT_POOLING_CLS, 0, e,
+                                            TINY_B * TINY_H - 1),
+                     QAT_ERR_INVALID_ARGUMENT, "needed");
+    mask[1] = 2;
+    QAT_ASSERT_FAILS(qat_packed_model_embed(pm, ids, mask, types, TINY_B, TINY_L, QAT_POOLING_MEAN, 0, e,
+                                            TINY_B * TINY_H),
+                     QAT_ERR_INVALID_ARGUMENT, "attention_mask[1] is 2");
+    qat_packed_model_free(pm);
+    unlink(path);
+    rmdir(dir);
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_pooling_malformed)
+{
+    make_dir();
+    size_t size;
+    float want[TINY_B * TINY_H];
+    uint8_t *good = exported_pooling(QAT_POOLING_CLS, QAT_EMBED_NORMALIZE, want, &size);
+    uint8_t *d = malloc(size);
+    size_t rec = find_name(good, size, "pooling");
+    size_t payload = (rec + strlen("pooling") + 7) & ~(size_t)7; /* u32 mode, u32 flags */
+    memcpy(d, good, size);
+    store_u32(d + payload, 3);
+    reseal(d, size);
+    expect_reject(d, size, "'pooling': unknown mode 3", "mode");
+    memcpy(d, good, size);
+    store_u32(d + payload + 4, 2);
+    reseal(d, size);
+    expect_reject(d, size, "'pooling': unknown flags 0x2", "flags");
+    memcpy(d, good, size);
+    store_u32(d + payload, 2); /* "unsupported" without its reason */
+    reseal(d, size);
+    expect_reject(d, size, "'pooling' has 0 bytes after its mode", "reason");
+    memcpy(d, good, size);
+    store_u32(d + rec - 16, QATP_KIND_I64_FOR_TEST);
+    reseal(d, size);
+    expect_reject(d, size, "pooling", "kind");
+    free(d);
+    free(good);
+    rmdir(dir);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("export_format");
@@ -467,6 +622,9 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_labels_round_trip);
     tcase_add_test(tc, test_labels_absent);
     tcase_add_test(tc, test_labels_malformed);
+    tcase_add_test(tc, test_pooling_round_trip);
+    tcase_add_test(tc, test_pooling_bad_arguments);
+    tcase_add_test(tc, test_pooling_malformed);
     suite_add_tcase(s, tc);
     return s;
 }

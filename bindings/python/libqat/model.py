@@ -83,8 +83,28 @@ _embed = declare("qat_model_embed", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_in
                                      ctypes.c_uint32, _F, ctypes.c_size_t])
 _embed_backward = declare("qat_model_embed_backward", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64,
                                                        ctypes.c_int, ctypes.c_uint32, _F, ctypes.c_size_t])
+_get_pooling = declare("qat_model_pooling", [_P, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_uint32)])
+_set_pooling = declare("qat_model_set_pooling", [_P, ctypes.c_int, ctypes.c_uint32])
 _POOLING = {"cls": 0, "mean": 1}
+POOLING_MODEL = 2  # QAT_POOLING_MODEL: the model's own (its sentence-transformers checkpoint's)
 EMBED_NORMALIZE = 1
+
+
+def _pooling_args(pooling, normalize) -> tuple[int, int]:
+    """(qat_pooling, flags) for embed(): pooling None is the model's own
+    (with its normalisation, plus normalize=True's); else 'cls' or 'mean'
+    with normalize (None: False)."""
+    if pooling is None:
+        return POOLING_MODEL, EMBED_NORMALIZE if normalize else 0
+    if pooling not in _POOLING:
+        raise ValueError(f"pooling must be None (the model's own), 'cls' or 'mean', got {pooling!r}")
+    return _POOLING[pooling], EMBED_NORMALIZE if normalize else 0
+
+
+def _read_pooling(fn, handle) -> tuple[str, bool]:
+    p, f = ctypes.c_int(), ctypes.c_uint32()
+    check(fn(handle, ctypes.byref(p), ctypes.byref(f)))
+    return {v: k for k, v in _POOLING.items()}[p.value], bool(f.value & EMBED_NORMALIZE)
 
 
 def _ints(a, shape=None, name="array"):
@@ -315,29 +335,45 @@ class Model(Handle):
         return loss.value
 
     def _embed_args(self, input_ids, attention_mask, token_type_ids, pooling, normalize):
-        if pooling not in _POOLING:
-            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+        mode, flags = _pooling_args(pooling, normalize)
         ids, ids_p = _ints(input_ids, name="input_ids")
         mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
         types, types_p = _ints(token_type_ids, ids.shape, "token_type_ids")
-        flags = EMBED_NORMALIZE if normalize else 0
         keep = (ids, mask, types)  # alive while the pointers are used
-        return keep, (ids_p, mask_p, types_p, ids.shape[0], ids.shape[1], _POOLING[pooling], flags)
+        return keep, (ids_p, mask_p, types_p, ids.shape[0], ids.shape[1], mode, flags)
 
-    def embed(self, input_ids, attention_mask=None, token_type_ids=None, pooling="mean",
-              normalize=False) -> np.ndarray:
-        """Sentence embeddings (B, hidden): the last hidden state pooled
-        ('cls' or 'mean' over attended tokens), L2-normalised if asked."""
+    @property
+    def pooling(self) -> tuple[str, bool]:
+        """The model's own pooling, ('mean' | 'cls', normalize): as its
+        sentence-transformers checkpoint says (modules.json,
+        1_Pooling/config.json, a Normalize module), or as set; ('mean',
+        False) when nothing said. QatError for a checkpoint pooling libqat
+        does not run (max pooling, a Dense module...)."""
+        return _read_pooling(_get_pooling, self._handle)
+
+    def set_pooling(self, pooling: str, normalize: bool = False) -> None:
+        """Sets the model's own pooling (saved with save(), exported to .qatp)."""
+        if pooling not in _POOLING:
+            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+        check(_set_pooling(self._handle, _POOLING[pooling], EMBED_NORMALIZE if normalize else 0))
+
+    def embed(self, input_ids, attention_mask=None, token_type_ids=None, pooling=None,
+              normalize=None) -> np.ndarray:
+        """Sentence embeddings (B, hidden): the last hidden state pooled.
+        pooling None (default): the model's own (see pooling), normalised if
+        it says so; 'cls' or 'mean' over attended tokens, L2-normalised with
+        normalize=True."""
         keep, args = self._embed_args(input_ids, attention_mask, token_type_ids, pooling, normalize)
         out = np.empty((args[3], self._hidden_size()), dtype=np.float32)
         check(_embed(self._handle, *args, out.ctypes.data_as(_F), out.size))
         del keep
         return out
 
-    def embed_backward(self, input_ids, attention_mask, d_embeddings, token_type_ids=None, pooling="mean",
-                       normalize=False) -> None:
+    def embed_backward(self, input_ids, attention_mask, d_embeddings, token_type_ids=None, pooling=None,
+                       normalize=None) -> None:
         """Forward + backward from the gradient of your loss with respect
-        to embed()'s output (B, hidden); then read get_gradient()."""
+        to embed()'s output (B, hidden), with embed()'s pooling arguments;
+        then read get_gradient()."""
         keep, args = self._embed_args(input_ids, attention_mask, token_type_ids, pooling, normalize)
         d = np.ascontiguousarray(d_embeddings, dtype=np.float32)
         if d.shape != (args[3], self._hidden_size()):

@@ -7,7 +7,7 @@ import ctypes
 import numpy as np
 
 from ._lib import Handle, check, declare
-from .model import Model, _ints
+from .model import Model, _ints, _pooling_args, _read_pooling
 from .tokenizer import Tokenizer
 
 _P = ctypes.c_void_p
@@ -40,6 +40,9 @@ _label_name = declare("qat_packed_model_label_name", [_P, ctypes.c_size_t, ctype
 _logits_size = declare("qat_packed_model_logits_size", [_P, ctypes.c_int64, ctypes.c_int64,
                                                          ctypes.POINTER(ctypes.c_size_t)])
 _forward = declare("qat_packed_model_forward", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64, _F, ctypes.c_size_t])
+_embed = declare("qat_packed_model_embed", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
+                                             ctypes.c_uint32, _F, ctypes.c_size_t])
+_get_pooling = declare("qat_packed_model_pooling", [_P, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_uint32)])
 _estimate = declare("qat_estimate", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64,
                                      ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)])
 
@@ -159,3 +162,22 @@ class PackedModel(Handle):
         if self.info("task") == 3:  # QAT_TASK_SEQUENCE_CLASSIFICATION
             return out.reshape(b, -1)
         return out.reshape(b, n, -1)
+
+    @property
+    def pooling(self) -> tuple[str, bool]:
+        """The exported model's own pooling, ('mean' | 'cls', normalize), as
+        Model.pooling was at export."""
+        return _read_pooling(_get_pooling, self._handle)
+
+    def embed(self, input_ids, attention_mask=None, token_type_ids=None, pooling=None,
+              normalize=None) -> np.ndarray:
+        """Sentence embeddings (B, hidden) from the integer encoder, pooled
+        as Model.embed does (pooling None: the model's own)."""
+        mode, flags = _pooling_args(pooling, normalize)
+        ids, ids_p = _ints(input_ids, name="input_ids")
+        _mask, mask_p = _ints(attention_mask, ids.shape, "attention_mask")
+        _types, types_p = _ints(token_type_ids, ids.shape, "token_type_ids")
+        b, n = ids.shape
+        out = np.empty((b, self.info("hidden_size")), dtype=np.float32)
+        check(_embed(self._handle, ids_p, mask_p, types_p, b, n, mode, flags, out.ctypes.data_as(_F), out.size))
+        return out

