@@ -14,9 +14,15 @@
  * figure is the fastest of several repetitions after a warm-up (the
  * minimum is the least disturbed by other load on the machine).
  *
- * Usage: bench_packed_gemm [--quick] [--reps N] [--isa NAME]
+ * Usage: bench_packed_gemm [--quick] [--reps N] [--isa NAME] [--cpu-time] [--gemm-only]
  *   --quick: 128 tokens only.  --isa: that packed path only (default:
  *   avx2 and avx512vnni where available; scalar only when named).
+ *   --cpu-time: 1 thread only, timed by the process's CPU time instead of
+ *   the wall clock: on a machine shared with other jobs a run of more than
+ *   a time slice is almost always preempted, and wall time then counts the
+ *   neighbours' slices (every method alike, but not reproducibly).
+ *   --gemm-only: the packed rows leave out the activation quantization (done
+ *   once before timing), like the oneDNN row.
  */
 #include <dnnl.h>
 #include <math.h>
@@ -30,10 +36,15 @@
 #include "core/rng.h"
 #include "packed/packed.h"
 
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+/* --gemm-only: the packed rows time the GEMM + epilogue alone (the
+ * activations quantized once, in the warm-up), as oneDNN's row does. */
+static int gemm_only;
+
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -118,7 +129,7 @@ typedef struct bench_ctx {
     qat_packed_kernel kern;
     qat_packed_acts acts;
     const qat_packed_matrix *mat;
-    int act_lsq;
+    int act_lsq, quantized;
     int8_matmul mm;
 } bench_ctx;
 
@@ -136,9 +147,11 @@ static int run_once(bench_ctx *b, int method)
         return int8_matmul_run(&b->mm);
     default:
         /* The whole packed layer: activation quantization is part of it. */
-        if ((b->act_lsq ? qat_packed_quantize_lsq(&b->kern, b->x, b->K, 8, 0.05f, &b->acts)
+        if ((!gemm_only || !b->quantized) &&
+            (b->act_lsq ? qat_packed_quantize_lsq(&b->kern, b->x, b->K, 8, 0.05f, &b->acts)
                         : qat_packed_quantize_bitnet(&b->kern, b->x, b->K, 8, 0, &b->acts)) != QAT_OK)
             return -1;
+        b->quantized = 1;
         return qat_packed_gemm(&b->kern, &b->acts, b->mat, b->bias, b->y, b->O) == QAT_OK ? 0 : -1;
     }
 }
@@ -165,6 +178,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--gemm-only") == 0)
+            gemm_only = 1;
+        else if (strcmp(argv[i], "--cpu-time") == 0)
+            bench_clock = CLOCK_PROCESS_CPUTIME_ID;
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
@@ -178,7 +195,7 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--reps N] [--isa scalar|avx2|avx512vnni]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--reps N] [--isa scalar|avx2|avx512vnni] [--cpu-time] [--gemm-only]\n", argv[0]);
             return 2;
         }
     }
@@ -192,7 +209,8 @@ int main(int argc, char **argv)
                 isas[n_isas++] = (qat_packed_isa)k;
     if (n_isas == 0)
         isas[n_isas++] = QAT_PACKED_ISA_SCALAR;
-    printf("# auto picks %s\n", qat_packed_isa_name(qat_packed_isa_best()));
+    printf("# auto picks %s; times: %s\n", qat_packed_isa_name(qat_packed_isa_best()),
+           bench_clock == CLOCK_MONOTONIC ? "wall clock" : "process CPU time, 1 thread");
     const int64_t shapes[3][2] = {{768, 768}, {3072, 768}, {768, 3072}}; /* out, in */
     const int64_t token_counts[2] = {128, 4096};
     qat_rng rng;
@@ -246,7 +264,7 @@ int main(int argc, char **argv)
                     return 1;
                 }
             }
-            for (int th = 1; th <= 2; th++) {
+            for (int th = 1; th <= (bench_clock == CLOCK_MONOTONIC ? 2 : 1); th++) {
                 omp_set_num_threads(th); /* oneDNN's OpenMP runtime */
                 double base = 0.0;
                 for (int m = 0; m < N_METHODS; m++)
@@ -260,6 +278,7 @@ int main(int argc, char **argv)
                             }
                             b.mat = &mats[m - M_T2];
                             b.act_lsq = m != M_T2;
+                            b.quantized = 0;
                             snprintf(name, sizeof name, "%s %s", method_name[m], qat_packed_isa_name(isas[ki]));
                         }
                         int r = b.T * b.O * b.K > 1000000000LL ? (reps + 1) / 2 : reps;
