@@ -73,6 +73,9 @@ extern const struct qat_backend_ops qat_backend_ref_ops;
 #ifdef QAT_HAVE_ONEDNN
 extern const struct qat_backend_ops qat_backend_cpu_ops;
 #endif
+/* For tests only, opened by exact name: the ref kernels over memory kept
+ * PROT_NONE outside the backend's calls (backends/sealed). */
+extern const struct qat_backend_ops qat_backend_sealed_ops;
 
 /* Validates a GEMM descriptor (sizes, leading dimensions, pointers) and
  * sets the error message; built-in backends call it first. */

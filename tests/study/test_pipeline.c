@@ -46,7 +46,7 @@ static const char *configs[] = {"FP32", "E8W8A8", "E6W1.58A6"};
 START_TEST(learns_the_task)
 {
     qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create(NULL, &ctx));
+    QAT_ASSERT_OK(qat_context_create(test_backend_or(NULL), &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
     char *dir = temp_dir("pipeline");
     qat_pipeline_options o;
@@ -81,7 +81,7 @@ static int stop_at(void *user, const char *phase, int64_t step, int64_t total, d
 START_TEST(resume_is_bit_identical)
 {
     qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create(NULL, &ctx));
+    QAT_ASSERT_OK(qat_context_create(test_backend_or(NULL), &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
     char *a = temp_dir("pipeline"), *b = temp_dir("pipeline");
     qat_pipeline_options o;
@@ -124,7 +124,7 @@ END_TEST
 START_TEST(bad_options_and_files_rejected)
 {
     qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
     char *dir = temp_dir("pipeline");
     qat_pipeline_options o;
     options(&o, dir, "E6W1.58A6", 1.0, 10);
@@ -154,7 +154,7 @@ END_TEST
 START_TEST(short_run_writes_results)
 {
     qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
     char *dir = temp_dir("pipeline");
     qat_pipeline_options o;

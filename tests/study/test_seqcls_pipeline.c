@@ -104,7 +104,7 @@ static const char *configs[] = {"FP32", "E8W8A8", "E6W1.58A6"};
 START_TEST(learns_the_pair_task)
 {
     qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create(NULL, &ctx));
+    QAT_ASSERT_OK(qat_context_create(test_backend_or(NULL), &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 2));
     char *dir = temp_dir("seqcls");
     write_task(path_in(dir, "train.tsv"), 800, 7, 0);
@@ -140,7 +140,7 @@ static const char *str(json_object *o, const char *a, const char *b)
 START_TEST(roberta_pairs_through_the_pipeline)
 {
     qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
     char *dir = temp_dir("seqcls");
     write_task(path_in(dir, "train.tsv"), 64, 1, 0);
@@ -203,7 +203,7 @@ END_TEST
 START_TEST(bert_pairs_through_the_pipeline)
 {
     qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
     char *dir = temp_dir("seqcls");
     const char *model_dir = path_in(dir, "bert");
@@ -271,7 +271,7 @@ END_TEST
 START_TEST(malformed_task_files_rejected)
 {
     qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
     char *dir = temp_dir("seqcls");
     FILE *f = fopen(path_in(dir, "train.tsv"), "w");
     fprintf(f, "sentence1\tsentence2\tlabel\nle patient\tla dose\tyes\nla dose\tle patient\n");
