@@ -654,6 +654,82 @@ END_TEST
 
 /* ---- GEMM under each precision policy ---- */
 
+/* ---- the optimizer step ---- */
+
+/* Tensors of odd sizes laid out as a model's (padded to 16 floats, the
+ * padding NaN: no kernel may read it), half with weight decay. The norm
+ * agrees to rounding; given the same clip coefficient (ref's, uploaded to
+ * both) three AdamW updates are bit-identical in parameters, gradients and
+ * both moments; a non-finite check value skips the update on both. */
+START_TEST(optim_scale_norm_adamw)
+{
+    const int64_t sizes[] = {1, 7, 769, 4097, 70001, 33};
+    enum { T = sizeof sizes / sizeof sizes[0] };
+    int64_t bounds[2 * T], total = 0;
+    uint8_t decay[T];
+    for (int t = 0; t < T; t++) {
+        bounds[2 * t] = total;
+        bounds[2 * t + 1] = total + sizes[t];
+        decay[t] = (uint8_t)(t % 2);
+        total += (sizes[t] + 15) / 16 * 16;
+    }
+    float *p0 = random_floats(71, (size_t)total, -1, 1), *g0 = random_floats(72, (size_t)total, -3, 3);
+    for (int t = 0; t < T; t++)
+        for (int64_t i = bounds[2 * t + 1]; i < (t + 1 < T ? bounds[2 * t + 2] : total); i++)
+            g0[i] = NAN;
+    tbuf tbnd = tb_make(bounds, 2 * T, sizeof(int64_t)), tdec = tb_make(decay, T, 1);
+    tbuf tp = tb_floats(p0, (size_t)total), tg = tb_floats(g0, (size_t)total);
+    tbuf tm = tb_floats(NULL, (size_t)total), tv = tb_floats(NULL, (size_t)total), tn = tb_floats(NULL, 2);
+    tbuf tcoef = tb_floats(NULL, 1), tbad = tb_floats((const float[]){NAN}, 1);
+    qat_segments seg[2];
+    for (int w = 0; w < 2; w++)
+        seg[w] = (qat_segments){T, (const int64_t *)tbnd.dev[w], (const uint8_t *)tdec.dev[w]};
+    for (int w = 0; w < 2; w++)
+        OP_OK(w, OPS(w)->scale(ST(w), F(tg, w), total, 0.5f, F(tg, w)));
+    compare_equal("scale (in place; NaN padding stays NaN)", &tg);
+    for (int step = 1; step <= 3; step++) {
+        for (int w = 0; w < 2; w++) {
+            if (step > 1) /* clipped to norm 1 by the last step: make it clip again */
+                OP_OK(w, OPS(w)->scale(ST(w), F(tg, w), total, 3.0f, F(tg, w)));
+            OP_OK(w, OPS(w)->grad_norm(ST(w), &seg[w], F(tg, w), 1.0f, F(tn, w)));
+        }
+        compare_close("grad_norm and clip coefficient", &tn, 1e-6, 0);
+        float coef = tb_get(&tn, REF)[1];
+        ck_assert(coef < 1.0f); /* these gradients clip */
+        qat_adamw_desc d = {.decay = 1.0f - 1e-3f * 0.01f, .b1 = 0.9f, .one_minus_b1 = 0.1f, .b2 = 0.98f,
+                            .one_minus_b2 = 0.02f, .neg_step_size = -1e-3f / (1.0f - powf(0.9f, (float)step)),
+                            .bc2_sqrt = sqrtf(1.0f - powf(0.98f, (float)step)), .eps = 1e-8f};
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->upload(ST(w), tcoef.dev[w], &coef, sizeof coef));
+            d.scale = F(tcoef, w);
+            d.check = F(tn, w);
+            d.check_count = 1;
+            OP_OK(w, OPS(w)->adamw(ST(w), &d, &seg[w], F(tp, w), F(tg, w), F(tm, w), F(tv, w)));
+        }
+        compare_equal("adamw param", &tp);
+        compare_equal("adamw grad (clipped)", &tg);
+        compare_equal("adamw exp_avg", &tm);
+        compare_equal("adamw exp_avg_sq", &tv);
+    }
+    float *before = malloc((size_t)total * sizeof *before);
+    memcpy(before, tb_get(&tp, GPU), (size_t)total * sizeof *before);
+    qat_adamw_desc skip = {.decay = 1, .b1 = 0.9f, .one_minus_b1 = 0.1f, .b2 = 0.98f, .one_minus_b2 = 0.02f,
+                           .neg_step_size = -1.0f, .bc2_sqrt = 1, .eps = 1e-8f, .check_count = 1};
+    for (int w = 0; w < 2; w++) {
+        skip.check = F(tbad, w);
+        OP_OK(w, OPS(w)->adamw(ST(w), &skip, &seg[w], F(tp, w), F(tg, w), F(tm, w), F(tv, w)));
+    }
+    expect_equal("adamw skipped on a NaN check", before, tb_get(&tp, GPU), (size_t)total);
+    compare_equal("adamw skipped on both", &tp);
+    free(before);
+    tbuf *all[] = {&tbnd, &tdec, &tp, &tg, &tm, &tv, &tn, &tcoef, &tbad};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        tb_free(all[i]);
+    free(p0);
+    free(g0);
+}
+END_TEST
+
 static void gemm_policy(const char *precision, double rtol)
 {
     teardown();
@@ -769,6 +845,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, quant_lsq_rows_and_offsets);
     tcase_add_test(tc, quant_bitnet_weights);
     tcase_add_test(tc, quant_bitnet_activations);
+    tcase_add_test(tc, optim_scale_norm_adamw);
     tcase_add_test(tc, gemm_fp32);
     tcase_add_test(tc, gemm_tf32);
     tcase_add_test(tc, gemm_bf16);
