@@ -137,8 +137,10 @@ QAT_API const char *qat_backend_list_name(const qat_backend_list *list, int inde
 
 /* A context owns one backend instance (its streams, buffers, threads) and
  * the random generator. backend: "ref", "cpu", "cuda", or NULL / "auto"
- * for the best available one. Fails with QAT_ERR_NOT_FOUND naming the
- * available backends when the requested one is absent. */
+ * for the best available one ("ref-sealed", never listed nor chosen by
+ * "auto", is for libqat's own tests: docs/architecture.md). Fails with
+ * QAT_ERR_NOT_FOUND naming the available backends when the requested one
+ * is absent. */
 QAT_API qat_status qat_context_create(const char *backend, qat_context **out);
 QAT_API void qat_context_free(qat_context *ctx);
 /* Name of the context's backend ("ref", "cpu", "cuda"). */
