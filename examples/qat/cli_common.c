@@ -22,7 +22,10 @@ int64_t qat_cli_max_threads(void)
     return qat_context_param_bounds(QAT_CTX_THREADS, &lo, &hi) == QAT_OK ? hi : 0;
 }
 
-int qat_cli_context(const char *cmd, const char *backend, int64_t threads, qat_context **ctx)
+const qat_cli_choice qat_cli_precisions[] = {
+    {"fp32", QAT_PRECISION_FP32}, {"tf32", QAT_PRECISION_TF32}, {"bf16", QAT_PRECISION_BF16}, {NULL, 0}};
+
+int qat_cli_context(const char *cmd, const char *backend, int64_t threads, int precision, qat_context **ctx)
 {
     qat_status st = qat_context_create(backend, ctx);
     if (st != QAT_OK) {
@@ -33,6 +36,11 @@ int qat_cli_context(const char *cmd, const char *backend, int64_t threads, qat_c
         qat_context_free(*ctx);
         *ctx = NULL;
         return qat_cli_fail(cmd, "bad --threads", st);
+    }
+    if (precision >= 0 && (st = qat_context_set_int(*ctx, QAT_CTX_PRECISION, precision)) != QAT_OK) {
+        qat_context_free(*ctx);
+        *ctx = NULL;
+        return qat_cli_fail(cmd, "bad --precision", st);
     }
     return 0;
 }

@@ -16,6 +16,7 @@ typedef struct dapt_args {
     size_t n_alphas;
     const char *backend;
     int64_t threads;
+    int precision; /* -1: the backend's default */
 } dapt_args;
 
 /* --alphas "0.1,0.3,auto" into a->alphas; auto turns adaptive on. */
@@ -52,7 +53,7 @@ static int run(dapt_args *a)
     a->o.alphas = a->alphas;
     a->o.n_alphas = a->n_alphas;
     qat_context *ctx = NULL;
-    if (qat_cli_context("dapt", a->backend, a->threads, &ctx) != 0)
+    if (qat_cli_context("dapt", a->backend, a->threads, a->precision, &ctx) != 0)
         return 1;
     qat_status st = qat_dapt_run(ctx, &a->o);
     qat_context_free(ctx);
@@ -64,7 +65,7 @@ static int run(dapt_args *a)
 
 int qat_cli_dapt(int argc, char **argv)
 {
-    dapt_args a = {.n_alphas = 0};
+    dapt_args a = {.n_alphas = 0, .precision = -1};
     qat_status st = qat_dapt_options_init(&a.o, QAT_DAPT_OPTIONS_VERSION);
     if (st != QAT_OK)
         return qat_cli_fail("dapt", "options", st);
@@ -77,7 +78,7 @@ int qat_cli_dapt(int argc, char **argv)
         {.name = "--out", .type = QAT_CLI_STRING, .to.str = &a.o.run.out_dir, .value_name = "DIR",
          .flags = QAT_CLI_REQUIRED, .help = "snapshots/step-N/, dapt.json, metrics.jsonl, checkpoints"},
         QAT_CLI_RUN_SCHEDULE_ROWS(&a.o.run),
-        QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads),
+        QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads, &a.precision),
     };
     const qat_cli_spec spec = {
         .command = "dapt",

@@ -7,6 +7,7 @@
 typedef struct eval_args {
     const char *model_dir, *task, *tokenizer, *quant, *out, *backend;
     int64_t seq_len, threads;
+    int precision; /* -1: the backend's default */
     int partial, strict_iob;
 } eval_args;
 
@@ -14,7 +15,7 @@ typedef struct eval_args {
 static int evaluate(const eval_args *a)
 {
     qat_context *ctx = NULL;
-    if (qat_cli_context("eval", a->backend, a->threads, &ctx) != 0)
+    if (qat_cli_context("eval", a->backend, a->threads, a->precision, &ctx) != 0)
         return 1;
     if (qat_cli_strict_iob("eval", ctx, a->strict_iob) != 0) {
         qat_context_free(ctx);
@@ -45,7 +46,7 @@ static int evaluate(const eval_args *a)
 
 int qat_cli_eval(int argc, char **argv)
 {
-    eval_args a = {.seq_len = 512};
+    eval_args a = {.seq_len = 512, .precision = -1};
     const qat_cli_option options[] = {
         {.name = "--model", .type = QAT_CLI_STRING, .to.str = &a.model_dir, .value_name = "DIR",
          .flags = QAT_CLI_REQUIRED,
@@ -59,7 +60,7 @@ int qat_cli_eval(int argc, char **argv)
         QAT_OPT_STRING("--out", &a.out, "FILE", "write the metrics and the predicted tags as JSON"),
         QAT_CLI_STRICT_IOB_ROW(&a.strict_iob),
         QAT_CLI_PARTIAL_ROW(&a.partial),
-        QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads),
+        QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads, &a.precision),
     };
     const qat_cli_spec spec = {
         .command = "eval",

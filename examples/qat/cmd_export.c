@@ -74,7 +74,7 @@ static int load(const export_args *a, qat_context *ctx, qat_model **m, qat_token
 static int export_model(const export_args *a)
 {
     qat_context *ctx = NULL;
-    if (qat_cli_context("export", NULL, 0, &ctx) != 0)
+    if (qat_cli_context("export", NULL, 0, -1, &ctx) != 0)
         return 1;
     qat_model *m = NULL;
     qat_tokenizer *tok = NULL;

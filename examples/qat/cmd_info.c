@@ -24,7 +24,7 @@ int qat_cli_info(int argc, char **argv)
         printf(" %s", qat_backend_list_name(found, i));
     qat_backend_list_free(found);
     qat_context *ctx = NULL;
-    if (qat_cli_context("info", NULL, 0, &ctx) != 0)
+    if (qat_cli_context("info", NULL, 0, -1, &ctx) != 0)
         return 1;
     int64_t threads = 0;
     qat_context_get_int(ctx, QAT_CTX_THREADS, &threads);

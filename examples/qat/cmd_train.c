@@ -40,6 +40,7 @@ typedef struct train_args {
     qat_pipeline_options o;
     const char *backend;
     int64_t threads;
+    int precision; /* -1: the backend's default */
     int strict_iob;
     train_config file;
     const qat_cli_spec *spec; /* for --config, which sets the same options */
@@ -89,7 +90,7 @@ static int run(train_args *a)
 {
     qat_pipeline_options *o = &a->o;
     qat_context *ctx = NULL;
-    if (qat_cli_context("train", a->backend, a->threads, &ctx) != 0)
+    if (qat_cli_context("train", a->backend, a->threads, a->precision, &ctx) != 0)
         return 1;
     if (qat_cli_strict_iob("train", ctx, a->strict_iob) != 0) {
         qat_context_free(ctx);
@@ -114,7 +115,7 @@ static int run(train_args *a)
 
 int qat_cli_train(int argc, char **argv)
 {
-    train_args a = {.backend = NULL};
+    train_args a = {.backend = NULL, .precision = -1};
     qat_pipeline_options_init(&a.o, QAT_PIPELINE_OPTIONS_VERSION);
     a.o.run.out_dir = "runs/qat";
     const qat_cli_option options[] = {
@@ -142,7 +143,7 @@ int qat_cli_train(int argc, char **argv)
         QAT_OPT_STRING("--out", &a.o.run.out_dir, "DIR", "results.json, metrics.jsonl, checkpoints"),
         QAT_CLI_STRICT_IOB_ROW(&a.strict_iob),
         QAT_CLI_RUN_SCHEDULE_ROWS(&a.o.run),
-        QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads),
+        QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads, &a.precision),
     };
     const qat_cli_spec spec = {
         .command = "train",

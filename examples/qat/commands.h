@@ -47,7 +47,7 @@ int64_t qat_cli_max_threads(void);
 
 /* A context on backend (NULL: the best) with threads (0: the library's
  * default). 0, or qat_cli_fail's 1 with *ctx NULL. */
-int qat_cli_context(const char *cmd, const char *backend, int64_t threads, qat_context **ctx);
+int qat_cli_context(const char *cmd, const char *backend, int64_t threads, int precision, qat_context **ctx);
 /* --strict-iob: sets QAT_CTX_STRICT_IOB2 (0 or qat_cli_fail's 1). */
 int qat_cli_strict_iob(const char *cmd, qat_context *ctx, int strict);
 /* The context's warnings (lenient IOB2 reads...), one "qat CMD: warning:"
@@ -93,10 +93,16 @@ size_t qat_cli_split_words(char *text, const char **words, size_t max);
 
 /* ---- Rows shared by several commands' option tables --------------------- */
 
-/* --backend and --threads, for the commands that make a context. */
-#define QAT_CLI_CONTEXT_ROWS(backend, threads) \
+/* --backend, --threads and --precision, for the commands that make a
+ * context. precision: a qat_precision, or -1 (start it at -1) for the
+ * backend's default. */
+extern const qat_cli_choice qat_cli_precisions[];
+#define QAT_CLI_CONTEXT_ROWS(backend, threads, precision) \
     QAT_OPT_STRING("--backend", backend, "NAME", "backend (default: the best available; qat info lists them)"), \
-    QAT_OPT_INT("--threads", threads, "N", 0, qat_cli_max_threads(), "worker threads; 0 = all cores")
+    QAT_OPT_INT("--threads", threads, "N", 0, qat_cli_max_threads(), "worker threads; 0 = all cores"), \
+    QAT_OPT_CHOICE("--precision", precision, "POLICY", qat_cli_precisions, \
+                   "GEMM precision policy, fp32 master weights (ref, cpu: fp32 only; default: the backend's, " \
+                   "$QAT_CUDA_PRECISION on cuda)")
 
 /* The optimisation settings (qat_train_options) of qat train and qat dapt. */
 #define QAT_CLI_TRAIN_ROWS(t) \

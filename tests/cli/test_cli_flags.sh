@@ -26,6 +26,13 @@ for cmd in info quant train dapt eval sweep report export infer estimate; do
     refuse "$cmd: an unknown option" "qat $cmd: unknown option --frobnicate" "$qat" "$cmd" --frobnicate
 done
 
+refuse "train: an unknown precision policy" "qat train: --precision: 'fp8' is not one of" \
+    "$qat" train --model m --task t.conll --precision fp8
+# A valid policy the backend cannot run: the context refuses it (exit 1).
+"$qat" eval --model m --task t.conll --backend ref --precision bf16 >"$work/out" 2>"$work/err"; rc=$?
+if [ "$rc" -eq 1 ] && grep -qF "qat eval: bad --precision: the ref backend computes in fp32 only" "$work/err"; then
+    passed=$((passed + 1))
+else failed=$((failed + 1)); echo "FAIL (exit $rc): eval --backend ref --precision bf16"; cat "$work/err"; fi
 refuse "eval: a bad number" "qat eval: --seq-len: 'abc' is not a number" \
     "$qat" eval --model m --task t.conll --seq-len abc
 refuse "eval: a missing value" "qat eval: --tokenizer needs a value" "$qat" eval --model m --task t.conll --tokenizer

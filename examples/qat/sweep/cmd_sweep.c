@@ -141,7 +141,7 @@ static int sweep(const sweep_args *a)
         rc = list_jobs(&g, &sel);
     else if (rc == 0 && a->slurm_script)
         rc = emit_slurm(&g, a, (int)threads);
-    else if (rc == 0 && (rc = qat_cli_context("sweep", a->backend ? a->backend : g.backend, threads, &ctx)) == 0)
+    else if (rc == 0 && (rc = qat_cli_context("sweep", a->backend ? a->backend : g.backend, threads, -1, &ctx)) == 0)
         rc = sweep_run_local(ctx, &g, &sel, a->quiet);
     qat_context_free(ctx);
     sweep_grid_free(&g);
