@@ -246,6 +246,43 @@ START_TEST(elementwise_bias_gelu)
 }
 END_TEST
 
+/* The pooler's tanh: bias_act_fwd with TANH, and tanh_bwd (separate output
+ * and in place). Device tanhf is within 2 ulp of glibc's. */
+START_TEST(elementwise_bias_tanh)
+{
+    for (size_t k = 0; k < N_SHAPES; k++) {
+        const shape *s = &shapes[k];
+        size_t n = (size_t)(s->rows * s->cols);
+        float *x = random_floats(k + 17, n, -4, 4), *bias = random_floats(k + 18, (size_t)s->cols, -1, 1);
+        float *dy = random_floats(k + 19, n, -1, 1);
+        tbuf tx = tb_floats(x, n), tbias = tb_floats(bias, (size_t)s->cols), ty = tb_floats(NULL, n);
+        for (int w = 0; w < 2; w++)
+            OP_OK(w, OPS(w)->bias_act_fwd(ST(w), F(tx, w), F(tbias, w), s->rows, s->cols, QAT_ACTIVATION_TANH,
+                                          F(ty, w)));
+        compare_equal(what("bias_act_fwd x (tanh)", s), &tx);
+        compare_close(what("bias_act_fwd tanh", s), &ty, 5e-7, 1e-7);
+        /* The backward from ref's tanh output on both, so only tanh_bwd differs. */
+        float *y = tb_get(&ty, REF);
+        tbuf tyr = tb_floats(y, n), tdy = tb_floats(dy, n), tdx = tb_floats(NULL, n);
+        for (int w = 0; w < 2; w++) {
+            OP_OK(w, OPS(w)->tanh_bwd(ST(w), F(tdy, w), F(tyr, w), (int64_t)n, F(tdx, w)));
+            OP_OK(w, OPS(w)->tanh_bwd(ST(w), F(tdy, w), F(tyr, w), (int64_t)n, F(tdy, w)));
+        }
+        compare_equal(what("tanh_bwd", s), &tdx);
+        compare_equal(what("tanh_bwd in place", s), &tdy);
+        tb_free(&tx);
+        tb_free(&tbias);
+        tb_free(&ty);
+        tb_free(&tyr);
+        tb_free(&tdy);
+        tb_free(&tdx);
+        free(x);
+        free(bias);
+        free(dy);
+    }
+}
+END_TEST
+
 START_TEST(elementwise_bias_grad)
 {
     const shape more[] = {{1000, 3}, {4099, 65}, {7, 33000}};
@@ -833,6 +870,7 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, elementwise_fill_copy_add_accumulate);
     tcase_add_test(tc, elementwise_bias_gelu);
+    tcase_add_test(tc, elementwise_bias_tanh);
     tcase_add_test(tc, elementwise_bias_grad);
     tcase_add_test(tc, elementwise_dropout_mask_is_identical);
     tcase_add_test(tc, rows_layernorm);
