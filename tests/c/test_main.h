@@ -19,7 +19,7 @@ int main(void)
 
 /* The backend a test's contexts use: $QAT_TEST_BACKEND when set (meson runs
  * some suites again on "ref-sealed", the backend whose memory the host
- * cannot touch: docs/backends.md), else `fallback` (NULL: the best one). */
+ * cannot touch: docs/architecture.md), else `fallback` (NULL: the best one). */
 static inline const char *test_backend_or(const char *fallback)
 {
     const char *name = getenv("QAT_TEST_BACKEND");
