@@ -229,6 +229,7 @@ st_racecheck() {
 }
 
 st_step_parity() {
+    deps_env # libqat.so.0 may need the unpacked json-c at run time
     backend=cuda
     if [ "$DRY" = 1 ]; then
         backend=${GPU_CHECK_DRY_BACKEND:-ref}
@@ -240,6 +241,7 @@ st_step_parity() {
 
 st_bench() {
     [ "$DRY" = 1 ] && { echo "SKIP: dry mode ($DRY_WHY)"; exit 77; }
+    deps_env
     # shellcheck disable=SC2086 # extra arguments split on purpose
     QAT_BUILD_DIR="$BUILD" "$PYTHON" "$ROOT/bench/cuda_train_step.py" --batch 96 --seq 512,128 \
         --configs FP32,E6W1.58A6 --precision bf16 --impls libqat,eager,compile --steps 3 \
