@@ -191,9 +191,26 @@ static qat_status cuda_memcpy(cuda_state *s, void *dst, const void *src, size_t 
     return cuda_check(s, cudaStreamSynchronize(s->stream), "cudaStreamSynchronize");
 }
 
+// From pageable memory (every buffer the core uploads: malloc'ed inputs,
+// checkpoint tensors) cudaMemcpyAsync stages the source before it returns,
+// so the caller may reuse it at once and the host need not wait for the
+// stream's queued kernels: a training step's input uploads then cost no
+// sync (its one wait is the read of its losses and norm). A page-locked
+// source is copied truly asynchronously, so then the upload waits for the
+// copy, as the contract (the source may be freed on return) needs.
 static qat_status cuda_upload(void *state, void *dst, const void *src, size_t bytes)
 {
-    return cuda_memcpy(static_cast<cuda_state *>(state), dst, src, bytes, cudaMemcpyHostToDevice);
+    cuda_state *s = static_cast<cuda_state *>(state);
+    if (bytes == 0)
+        return QAT_OK;
+    cudaPointerAttributes attr;
+    const cudaError_t known = cudaPointerGetAttributes(&attr, src);
+    if (known != cudaSuccess)
+        (void)cudaGetLastError(); // older runtimes fail on unregistered host memory: pageable
+    const bool pinned = known == cudaSuccess && attr.type == cudaMemoryTypeHost;
+    if (pinned)
+        return cuda_memcpy(s, dst, src, bytes, cudaMemcpyHostToDevice);
+    return cuda_check(s, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s->stream), "cudaMemcpy");
 }
 
 static qat_status cuda_download(void *state, void *dst, const void *src, size_t bytes)

@@ -54,7 +54,9 @@ struct qat_backend_ops {
     /* Message of the state's last failure (modules); may be NULL. */
     const char *(*last_error)(void *state);
 
-    /* Buffers, in the backend's memory. alloc returns zeroed memory. */
+    /* Buffers, in the backend's memory. alloc returns zeroed memory. upload
+     * returns once src may be reused (it need not wait for queued kernels);
+     * download returns once dst holds the data. */
     qat_status (*alloc)(void *state, size_t bytes, void **ptr);
     void (*free)(void *state, void *ptr);
     qat_status (*upload)(void *state, void *dst, const void *src, size_t bytes);
