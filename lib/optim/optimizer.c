@@ -119,9 +119,9 @@ qat_status qat_optim_step(qat_optim *o, float *param, float *grad, double lr, in
     QAT_RUN(ctx, adamw, &d, &o->seg, param, grad, o->exp_avg, o->exp_avg_sq);
     o->n_micro = 0;
 
-    /* The step's one read back. */
-    float host[66];
-    float *h = n + 2 <= 66 ? host : malloc((size_t)(n + 2) * sizeof *h);
+    /* The step's one read back (on the stack up to 62 micro-batches). */
+    float host[64];
+    float *h = n + 2 <= 64 ? host : malloc((size_t)(n + 2) * sizeof *h);
     if (!h)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "optimizer: out of memory");
     qat_status st = qat_context_backend_error(
