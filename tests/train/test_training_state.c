@@ -132,8 +132,8 @@ START_TEST(round_trip_and_damage)
 }
 END_TEST
 
-/* A state saved on this test's backend resumes on the other of ref and
- * ref-sealed (the same kernels over host-inaccessible memory): the next
+/* A state saved on ref-sealed (this test's backend in that run) resumes on
+ * ref (the same kernels over host-accessible memory): the next
  * step on each is then the same, bit for bit, in weights, both moments and
  * the loss. Micro-batches of 3 of a batch of 4 (an uneven split), dropout
  * on, an E4W4A4 model (LSQ steps, which the state marks initialised). */
@@ -211,7 +211,14 @@ Suite *make_suite(void)
     tcase_add_test(tc, claimed_size_checked_before_reading);
     tcase_add_test(tc, short_payload_no_over_read);
     tcase_add_test(tc, round_trip_and_damage);
-    tcase_add_test(tc, resumes_on_another_backend);
+    /* in the ref-sealed run only (training_state_sealed, not in 'c'): under
+     * valgrind its two models' steps took 14 s */
+    if (strcmp(test_backend(), "ref-sealed") == 0) {
+        TCase *across = tcase_create("across_backends");
+        tcase_add_checked_fixture(across, setup, teardown);
+        tcase_add_test(across, resumes_on_another_backend);
+        suite_add_tcase(s, across);
+    }
     suite_add_tcase(s, tc);
     return s;
 }
