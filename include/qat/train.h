@@ -44,8 +44,10 @@ QAT_API void qat_trainer_free(qat_trainer *trainer);
 
 /* One optimizer step on a batch of `batch` sequences (split into micro-
  * batches, gradients averaged): labels as for qat_model_backward. *loss
- * receives the batch's mean loss. A non-finite loss fails with
- * QAT_ERR_NUMERIC and leaves the weights as they were. */
+ * receives the batch's mean loss. Runs on any backend (parameters,
+ * gradients and AdamW's moments stay in its memory). A non-finite loss, or
+ * a non-finite gradient norm when clipping, fails with QAT_ERR_NUMERIC and
+ * leaves the weights and moments as they were. */
 QAT_API qat_status qat_trainer_step(qat_trainer *trainer, const int32_t *input_ids, const int32_t *attention_mask,
                                     const int32_t *labels, int64_t batch, int64_t seq_len, float *loss);
 /* qat_trainer_step with token type ids ([batch, seq_len]; NULL = zeros),
@@ -68,7 +70,8 @@ QAT_API qat_status qat_trainer_get(const qat_trainer *trainer, qat_trainer_stat 
  * the context's RNG and two caller-defined data-position words, zlib-
  * compressed with a CRC, written atomically (temporary file, fsync,
  * rename). Resuming continues bit-identically on the same backend and
- * thread count. */
+ * thread count; a state saved on one backend resumes on any other (the
+ * file does not depend on it). */
 QAT_API qat_status qat_trainer_save(const qat_trainer *trainer, const char *path, const uint64_t data_position[2]);
 QAT_API qat_status qat_trainer_resume(qat_trainer *trainer, const char *path, uint64_t data_position[2]);
 
