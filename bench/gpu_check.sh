@@ -214,8 +214,9 @@ gpu_test() { # NAME [wrapper...]: build and run tests/cuda/test_NAME.c
     QAT_BACKEND_PATH="$BUILD/backends/cuda" "$@" "$BUILD/gpu_check_$name"
 }
 
-st_cuda_ops() { gpu_test cuda_ops; }
-st_cuda_model() { gpu_test cuda_model; }
+# QAT_CUDA_SYNC=1: a kernel fault is reported by the slot that caused it.
+st_cuda_ops() { QAT_CUDA_SYNC=1 gpu_test cuda_ops; }
+st_cuda_model() { QAT_CUDA_SYNC=1 gpu_test cuda_model; }
 
 sanitizer() { # TOOL TESTS
     command -v compute-sanitizer >/dev/null 2>&1 || { echo "SKIP: compute-sanitizer not found"; exit 77; }

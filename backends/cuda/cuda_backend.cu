@@ -121,6 +121,8 @@ static qat_status cuda_create(int threads, void **state)
     if (!s)
         return cuda_fail(nullptr, QAT_ERR_OUT_OF_MEMORY, "out of host memory");
     qat_status st = read_precision(&s->precision);
+    const char *sync = std::getenv("QAT_CUDA_SYNC");
+    s->sync_each_slot = sync && *sync && std::strcmp(sync, "0") != 0;
     if (st == QAT_OK)
         st = cuda_check(nullptr, cudaGetDevice(&s->device), "cudaGetDevice");
     if (st == QAT_OK)
@@ -171,7 +173,12 @@ static qat_status cuda_alloc(void *state, size_t bytes, void **ptr)
     qat_status st = cuda_check(s, cudaMalloc(ptr, bytes ? bytes : 1), "cudaMalloc");
     if (st != QAT_OK)
         return st;
-    return cuda_check(s, cudaMemsetAsync(*ptr, 0, bytes, s->stream), "cudaMemset");
+    st = cuda_check(s, cudaMemsetAsync(*ptr, 0, bytes, s->stream), "cudaMemset");
+    if (st != QAT_OK) { // the caller gets no pointer: do not leak it
+        cudaFree(*ptr);
+        *ptr = nullptr;
+    }
+    return st;
 }
 
 static void cuda_free(void *state, void *ptr)
@@ -224,6 +231,29 @@ static qat_status cuda_synchronize(void *state)
     return cuda_check(s, cudaStreamSynchronize(s->stream), "cudaStreamSynchronize");
 }
 
+// The slots the ops table holds: each kernel, and under QAT_CUDA_SYNC a
+// stream synchronisation and error check that names the kernel.
+static qat_status sync_after(void *state, qat_status st, const char *slot)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    if (st != QAT_OK || !s->sync_each_slot)
+        return st;
+    cudaError_t err = cudaStreamSynchronize(s->stream);
+    if (err == cudaSuccess)
+        err = cudaGetLastError();
+    if (err != cudaSuccess)
+        return cuda_fail(s, QAT_ERR_BACKEND, "%s (checked by QAT_CUDA_SYNC=1): %s", slot, cudaGetErrorString(err));
+    return QAT_OK;
+}
+
+#define CUDA_SYNCED(name, params, args)                                                                        \
+    static qat_status synced_##name QAT_KERNEL_PARAMS params                                                   \
+    {                                                                                                          \
+        return sync_after(state, cuda_##name QAT_KERNEL_ARGS(state, args), #name);                             \
+    }
+QAT_BACKEND_KERNELS(CUDA_SYNCED)
+#undef CUDA_SYNCED
+
 static qat_backend_ops make_ops()
 {
     qat_backend_ops ops;
@@ -243,7 +273,7 @@ static qat_backend_ops make_ops()
     ops.upload = cuda_upload;
     ops.download = cuda_download;
     ops.synchronize = cuda_synchronize;
-#define CUDA_SLOT(name, params, args) ops.name = cuda_##name;
+#define CUDA_SLOT(name, params, args) ops.name = synced_##name;
     QAT_BACKEND_KERNELS(CUDA_SLOT)
 #undef CUDA_SLOT
     return ops;

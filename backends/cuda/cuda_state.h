@@ -30,6 +30,10 @@ struct cuda_state {
     // used by work queued on `stream`, so one buffer suffices.
     void *workspace;
     size_t workspace_bytes;
+    // QAT_CUDA_SYNC=1 at create(): each kernel slot waits for its work and
+    // checks for a fault, so an asynchronous error is reported by the slot
+    // that caused it, not by a later call (debugging; slow).
+    bool sync_each_slot;
     char error[512];
 };
 
