@@ -39,6 +39,9 @@ refuse "eval: a missing value" "qat eval: --tokenizer needs a value" "$qat" eval
 refuse "eval: required" "qat eval: --model and --task are required" "$qat" eval --seq-len 8
 refuse "infer: an unknown ISA" "qat infer: --isa: 'sse9' is not one of auto, scalar, avx2, avx512vnni" \
     "$qat" infer m.qatp --isa sse9
+refuse "infer: an unknown pooling" "qat infer: --pooling: 'max' is not one of model, cls, mean" \
+    "$qat" infer m.qatp --embed --pooling max
+refuse "infer: a max length past 512" "qat infer: --max-length" "$qat" infer m.qatp --embed --max-length 513
 refuse "infer: no model" "qat infer: MODEL.qatp is required" "$qat" infer --threads 1
 refuse "infer: two models" "unexpected argument 'b.qatp'" "$qat" infer a.qatp b.qatp
 refuse "export: an unknown task" "'ner' is not one of mlm, token-classification, sequence-classification" \
