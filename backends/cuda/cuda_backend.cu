@@ -106,6 +106,17 @@ static int cuda_get_precision(void *state)
     return static_cast<cuda_state *>(state)->precision;
 }
 
+// A context may be used from a thread other than the one that created it,
+// whose current device may be another GPU: every slot makes the state's
+// device current first (cudaGetDevice is a thread-local read).
+static qat_status on_device(cuda_state *s)
+{
+    int current = -1;
+    if (cudaGetDevice(&current) == cudaSuccess && current == s->device)
+        return QAT_OK;
+    return cuda_check(s, cudaSetDevice(s->device), "cudaSetDevice");
+}
+
 static int cuda_probe(void)
 {
     int count = 0;
@@ -153,6 +164,7 @@ static void cuda_destroy(void *state)
     cuda_state *s = static_cast<cuda_state *>(state);
     if (!s)
         return;
+    on_device(s);
     cudaStreamSynchronize(s->stream);
     if (s->workspace)
         cudaFree(s->workspace);
@@ -170,7 +182,10 @@ static qat_status cuda_alloc(void *state, size_t bytes, void **ptr)
 {
     cuda_state *s = static_cast<cuda_state *>(state);
     *ptr = nullptr;
-    qat_status st = cuda_check(s, cudaMalloc(ptr, bytes ? bytes : 1), "cudaMalloc");
+    qat_status st = on_device(s);
+    if (st != QAT_OK)
+        return st;
+    st = cuda_check(s, cudaMalloc(ptr, bytes ? bytes : 1), "cudaMalloc");
     if (st != QAT_OK)
         return st;
     st = cuda_check(s, cudaMemsetAsync(*ptr, 0, bytes, s->stream), "cudaMemset");
@@ -184,6 +199,7 @@ static qat_status cuda_alloc(void *state, size_t bytes, void **ptr)
 static void cuda_free(void *state, void *ptr)
 {
     cuda_state *s = static_cast<cuda_state *>(state);
+    on_device(s);
     cudaStreamSynchronize(s->stream);
     cudaFree(ptr);
 }
@@ -192,7 +208,10 @@ static qat_status cuda_memcpy(cuda_state *s, void *dst, const void *src, size_t 
 {
     if (bytes == 0)
         return QAT_OK;
-    qat_status st = cuda_check(s, cudaMemcpyAsync(dst, src, bytes, kind, s->stream), "cudaMemcpy");
+    qat_status st = on_device(s);
+    if (st != QAT_OK)
+        return st;
+    st = cuda_check(s, cudaMemcpyAsync(dst, src, bytes, kind, s->stream), "cudaMemcpy");
     if (st != QAT_OK)
         return st;
     return cuda_check(s, cudaStreamSynchronize(s->stream), "cudaStreamSynchronize");
@@ -228,11 +247,15 @@ static qat_status cuda_download(void *state, void *dst, const void *src, size_t 
 static qat_status cuda_synchronize(void *state)
 {
     cuda_state *s = static_cast<cuda_state *>(state);
+    qat_status st = on_device(s);
+    if (st != QAT_OK)
+        return st;
     return cuda_check(s, cudaStreamSynchronize(s->stream), "cudaStreamSynchronize");
 }
 
-// The slots the ops table holds: each kernel, and under QAT_CUDA_SYNC a
-// stream synchronisation and error check that names the kernel.
+// The slots the ops table holds: each kernel on the state's device, and
+// under QAT_CUDA_SYNC a stream synchronisation and error check that names
+// the kernel.
 static qat_status sync_after(void *state, qat_status st, const char *slot)
 {
     cuda_state *s = static_cast<cuda_state *>(state);
@@ -246,13 +269,16 @@ static qat_status sync_after(void *state, qat_status st, const char *slot)
     return QAT_OK;
 }
 
-#define CUDA_SYNCED(name, params, args)                                                                        \
-    static qat_status synced_##name QAT_KERNEL_PARAMS params                                                   \
+#define CUDA_SLOT_FN(name, params, args)                                                                       \
+    static qat_status slot_##name QAT_KERNEL_PARAMS params                                                     \
     {                                                                                                          \
+        qat_status st = on_device(static_cast<cuda_state *>(state));                                           \
+        if (st != QAT_OK)                                                                                      \
+            return st;                                                                                         \
         return sync_after(state, cuda_##name QAT_KERNEL_ARGS(state, args), #name);                             \
     }
-QAT_BACKEND_KERNELS(CUDA_SYNCED)
-#undef CUDA_SYNCED
+QAT_BACKEND_KERNELS(CUDA_SLOT_FN)
+#undef CUDA_SLOT_FN
 
 static qat_backend_ops make_ops()
 {
@@ -273,7 +299,7 @@ static qat_backend_ops make_ops()
     ops.upload = cuda_upload;
     ops.download = cuda_download;
     ops.synchronize = cuda_synchronize;
-#define CUDA_SLOT(name, params, args) ops.name = synced_##name;
+#define CUDA_SLOT(name, params, args) ops.name = slot_##name;
     QAT_BACKEND_KERNELS(CUDA_SLOT)
 #undef CUDA_SLOT
     return ops;
