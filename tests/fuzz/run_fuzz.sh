@@ -9,8 +9,9 @@
 # -leak-, -timeout-, -oom-) and the command to replay it is printed.
 #
 # What a run finds goes to a working corpus, BUILD/fuzz-corpus/NAME, that
-# the next run starts from. QAT_FUZZ_MERGE=1 then folds the inputs that add
-# coverage into the committed corpus (libFuzzer -merge=1), to be committed.
+# the next run starts from. QAT_FUZZ_MERGE=1 then folds the inputs that
+# reach new edges into the committed corpus (libFuzzer -merge=1, edges only,
+# not hit counts: it stays small), to be committed.
 #
 # Environment:
 #   QAT_FUZZ_SECONDS  seconds per target (default 4; 0 skips the step)
@@ -138,7 +139,7 @@ done
 if [ "${QAT_FUZZ_MERGE:-0}" = 1 ]; then
     for bin in "${wanted[@]}"; do
         name=${bin##*/libfuzzer_}
-        LD_PRELOAD=$asan_so "$build/$bin" -merge=1 "$corpus_root/$name" "$build/fuzz-corpus/$name" >>"$build/fuzz-logs/$name.log" 2>&1 \
+        LD_PRELOAD=$asan_so "$build/$bin" -merge=1 -use_counters=0 "$corpus_root/$name" "$build/fuzz-corpus/$name" >>"$build/fuzz-logs/$name.log" 2>&1 \
             || { echo "fuzz: merging $name's corpus failed"; failed=$((failed + 1)); }
     done
     echo "fuzz: merged into tests/fuzz/corpus (git status shows what to commit)"
