@@ -43,14 +43,24 @@ static void clear(const char *dir)
     }
 }
 
+static char dir[64];
+
+/* The private directory goes when the process exits (libFuzzer exits at
+ * the end of its time budget too). */
+static void remove_dir(void)
+{
+    clear(dir);
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char dir[64];
     static qat_context *ctx;
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "/tmp/qat-fuzz-hfdir-%d", (int)getpid());
         if (mkdtemp(strcat(dir, "-XXXXXX")) == NULL || qat_context_create("ref", &ctx) != QAT_OK)
             return 0;
+        atexit(remove_dir);
     }
     const uint8_t *part[4] = {NULL, NULL, NULL, NULL};
     size_t len[4] = {0, 0, 0, 0}, n = 0;
