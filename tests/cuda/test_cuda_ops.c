@@ -837,6 +837,60 @@ START_TEST(gemm_bf16)
 }
 END_TEST
 
+/* QAT_CTX_PRECISION reaches the backend: the context reports the policy the
+ * environment gave create(), and a GEMM after setting the policy on the
+ * context is bit-identical to one on a context created with that policy,
+ * for every pair of policies (a bf16 or tf32 GEMM of these inputs differs
+ * from fp32, so the setting cannot be a no-op). */
+static void policy_gemm(int set_to, float *out, int64_t m, int64_t n, int64_t k, const float *a, const float *b)
+{
+    tbuf tA = tb_floats(a, (size_t)(m * k)), tB = tb_floats(b, (size_t)(k * n)), tC = tb_floats(NULL, (size_t)(m * n));
+    if (set_to >= 0)
+        QAT_ASSERT_OK(qat_context_set_int(be[GPU].ctx, QAT_CTX_PRECISION, set_to));
+    qat_gemm_desc d = {0, 0, m, n, k, 1.0f, 0.0f, F(tA, GPU), k, 0, F(tB, GPU), n, 0, F(tC, GPU), n, 0, 1};
+    OP_OK(GPU, OPS(GPU)->gemm(ST(GPU), &d));
+    memcpy(out, tb_get(&tC, GPU), (size_t)(m * n) * sizeof *out);
+    tb_free(&tA);
+    tb_free(&tB);
+    tb_free(&tC);
+}
+
+START_TEST(gemm_policy_from_context)
+{
+    const char *names[] = {"fp32", "tf32", "bf16"};
+    const int64_t m = 33, n = 65, k = 257;
+    float *a = random_floats(501, (size_t)(m * k), -1, 1), *b = random_floats(502, (size_t)(k * n), -1, 1);
+    float *by_env[3], *by_ctx = malloc((size_t)(m * n) * sizeof *by_ctx);
+    for (int p = 0; p < 3; p++) {
+        teardown();
+        open_backends(names[p]);
+        int64_t got = -1;
+        QAT_ASSERT_OK(qat_context_get_int(be[GPU].ctx, QAT_CTX_PRECISION, &got));
+        ck_assert_int_eq(got, p);
+        by_env[p] = malloc((size_t)(m * n) * sizeof *by_env[p]);
+        policy_gemm(-1, by_env[p], m, n, k, a, b);
+    }
+    ck_assert_msg(memcmp(by_env[0], by_env[2], (size_t)(m * n) * sizeof(float)) != 0, "bf16 GEMM equals fp32");
+    for (int from = 0; from < 3; from++)
+        for (int to = 0; to < 3; to++) {
+            teardown();
+            open_backends(names[from]);
+            policy_gemm(to, by_ctx, m, n, k, a, b);
+            int64_t got = -1;
+            QAT_ASSERT_OK(qat_context_get_int(be[GPU].ctx, QAT_CTX_PRECISION, &got));
+            ck_assert_int_eq(got, to);
+            ck_assert_msg(memcmp(by_ctx, by_env[to], (size_t)(m * n) * sizeof(float)) == 0,
+                          "created %s, set %s: the GEMM differs from a context created %s", names[from], names[to],
+                          names[to]);
+        }
+    for (int p = 0; p < 3; p++)
+        free(by_env[p]);
+    free(by_ctx);
+    free(a);
+    free(b);
+}
+END_TEST
+
 /* ---- errors ---- */
 
 START_TEST(errors_are_reported)
@@ -887,6 +941,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, gemm_fp32);
     tcase_add_test(tc, gemm_tf32);
     tcase_add_test(tc, gemm_bf16);
+    tcase_add_test(tc, gemm_policy_from_context);
     tcase_add_test(tc, errors_are_reported);
     suite_add_tcase(s, tc);
     return s;
