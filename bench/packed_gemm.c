@@ -16,7 +16,7 @@
  *
  * Usage: bench_packed_gemm [--quick] [--reps N] [--isa NAME] [--cpu-time] [--gemm-only]
  *   --quick: 128 tokens only.  --isa: that packed path only (default:
- *   avx2 and avx512vnni where available; scalar only when named).
+ *   avx2, avx512vnni and onednn where available; scalar only when named).
  *   --cpu-time: 1 thread only, timed by the process's CPU time instead of
  *   the wall clock: on a machine shared with other jobs a run of more than
  *   a time slice is almost always preempted, and wall time then counts the
@@ -199,12 +199,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    qat_packed_isa isas[2];
+    qat_packed_isa isas[3];
     int n_isas = 0;
     if (only != QAT_PACKED_ISA_AUTO)
         isas[n_isas++] = only;
     else
-        for (int k = QAT_PACKED_ISA_AVX2; k <= QAT_PACKED_ISA_AVX512VNNI; k++)
+        for (int k = QAT_PACKED_ISA_AVX2; k <= QAT_PACKED_ISA_ONEDNN; k++)
             if (qat_packed_isa_available((qat_packed_isa)k))
                 isas[n_isas++] = (qat_packed_isa)k;
     if (n_isas == 0)
@@ -273,6 +273,10 @@ int main(int argc, char **argv)
                         snprintf(name, sizeof name, "%s", method_name[m]);
                         if (m >= M_T2) {
                             if (qat_packed_kernel_init(&b.kern, isas[ki], th) != QAT_OK) {
+                                fprintf(stderr, "%s\n", qat_last_error());
+                                return 1;
+                            }
+                            if (qat_packed_matrix_prepare(&mats[m - M_T2], isas[ki]) != QAT_OK) {
                                 fprintf(stderr, "%s\n", qat_last_error());
                                 return 1;
                             }

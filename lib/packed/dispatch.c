@@ -4,6 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "core/error.h"
 #include "packed/packed_internal.h"
 
@@ -18,6 +24,8 @@ const char *qat_packed_isa_name(qat_packed_isa isa)
         return "avx2";
     case QAT_PACKED_ISA_AVX512VNNI:
         return "avx512vnni";
+    case QAT_PACKED_ISA_ONEDNN:
+        return "onednn";
     }
     return "unknown";
 }
@@ -42,6 +50,16 @@ const char *qat_packed_isa_missing(qat_packed_isa isa)
     case QAT_PACKED_ISA_AVX512VNNI:
         return "this build has no x86-64 SIMD code";
 #endif
+    case QAT_PACKED_ISA_ONEDNN:
+#if defined(QAT_HAVE_ONEDNN)
+        /* Without VNNI or AMX, oneDNN's int8 kernels sum u8 x s8 pairs with
+         * vpmaddubsw, which saturates int16 for 8-bit codes: not exact. */
+        if (!qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI) && !qat_packed_cpu_has_amx())
+            return "oneDNN's int8 kernels are exact only with AVX-512 VNNI or AMX, which this CPU lacks";
+        return "";
+#else
+        return "this build has no oneDNN (-Donednn)";
+#endif
     }
     return "unknown ISA";
 }
@@ -55,8 +73,28 @@ int qat_packed_isa_available(qat_packed_isa isa)
  * where AVX2 needs maddubs + madd (or two madds for 8-bit codes) on half as
  * many lanes; bench/packed_gemm measures avx512vnni ahead of avx2 on every
  * shape and width (docs/benchmarks.md, "Packed GEMM micro-kernels"). */
+int qat_packed_cpu_has_amx(void)
+{
+#if defined(__x86_64__) && defined(__linux__)
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+        return 0;
+    const unsigned amx_tile = 1u << 24, amx_int8 = 1u << 25;
+    if ((edx & (amx_tile | amx_int8)) != (amx_tile | amx_int8))
+        return 0;
+    /* Linux hands out the 8 KiB tile state only on request; oneDNN asks
+     * again itself (the grant is per process and idempotent). */
+    const long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
+    return syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
+#else
+    return 0;
+#endif
+}
+
 qat_packed_isa qat_packed_isa_best(void)
 {
+    if (qat_packed_isa_available(QAT_PACKED_ISA_ONEDNN) && qat_packed_cpu_has_amx())
+        return QAT_PACKED_ISA_ONEDNN;
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
         return QAT_PACKED_ISA_AVX512VNNI;
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
@@ -95,7 +133,7 @@ qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int 
                     isa = (qat_packed_isa)i;
             if (isa == QAT_PACKED_ISA_AUTO)
                 return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, auto", env);
+                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, auto", env);
         }
     }
     if (!qat_packed_isa_available(isa)) {

@@ -97,14 +97,35 @@ qat_status qat_packed_gemm_i32(const qat_packed_kernel *k, const qat_packed_acts
                                int32_t *acc, int64_t ldacc)
 {
     QAT_TRY(check_gemm(k, a, m, acc, ldacc, "gemm_i32"));
+    if (k->isa == QAT_PACKED_ISA_ONEDNN)
+        return qat_packed_onednn_gemm(k, a, m, acc, ldacc);
     run(k, a, m, acc, ldacc, NULL, NULL, 0);
     return QAT_OK;
+}
+
+/* onednn: its int32 accumulators go into y's own memory (an int32 is a
+ * float's size), each then replaced by its dequantized value, in place. */
+static void dequant_in_place(const qat_packed_acts *a, const qat_packed_matrix *m, const float *bias, float *y,
+                             int64_t ldy)
+{
+    for (int64_t t = 0; t < a->tokens; t++)
+        for (int64_t o = 0; o < m->out; o++) {
+            int32_t acc;
+            memcpy(&acc, y + t * ldy + o, sizeof acc);
+            dequant_rows(a, m, t, 1, o, 1, &acc, 1, bias, y, ldy);
+        }
 }
 
 qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
                            const float *bias, float *y, int64_t ldy)
 {
     QAT_TRY(check_gemm(k, a, m, y, ldy, "gemm"));
+    if (k->isa == QAT_PACKED_ISA_ONEDNN) {
+        _Static_assert(sizeof(int32_t) == sizeof(float), "int32 accumulators in float storage");
+        QAT_TRY(qat_packed_onednn_gemm(k, a, m, (int32_t *)(void *)y, ldy));
+        dequant_in_place(a, m, bias, y, ldy);
+        return QAT_OK;
+    }
     run(k, a, m, NULL, 0, bias, y, ldy);
     return QAT_OK;
 }

@@ -18,6 +18,7 @@ void qat_packed_matrix_free(qat_packed_matrix *m)
         return;
     free(m->data);
     free(m->scale);
+    free(m->s8);
     memset(m, 0, sizeof *m);
 }
 
@@ -91,4 +92,10 @@ uint8_t qat_packed_matrix_code(const qat_packed_matrix *m, int64_t row, int64_t 
     const uint8_t *chunk = m->data + (size_t)(row / QAT_PACKED_PANEL) * m->panel_bytes + (kb / per_chunk) * 64;
     const unsigned v = chunk[4 * (row % QAT_PACKED_PANEL) + col % 4];
     return (uint8_t)((v >> ((kb % per_chunk) * m->code_bits)) & ((1u << m->code_bits) - 1u));
+}
+
+qat_status qat_packed_matrix_prepare(qat_packed_matrix *m, qat_packed_isa isa)
+{
+    QAT_CHECK_ARG(m && m->data, "packed: matrix prepare: weights not laid out");
+    return isa == QAT_PACKED_ISA_ONEDNN ? qat_packed_onednn_prepare(m) : QAT_OK;
 }

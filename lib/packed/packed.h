@@ -157,6 +157,7 @@ typedef struct qat_packed_matrix {
     float *scale;             /* per_row ? out : 1 entries */
     size_t panel_bytes;       /* kpad * 16 * code_bits / 8 */
     uint8_t *data;            /* panels * panel_bytes, 64-byte aligned */
+    int8_t *s8;               /* the onednn path's signed codes [out][kpad] (qat_packed_matrix_prepare) */
 } qat_packed_matrix;
 
 /* Lays out w for the kernels (w is not needed afterwards). */
@@ -171,9 +172,10 @@ typedef enum qat_packed_isa {
     QAT_PACKED_ISA_AUTO = 0,      /* QAT_ISA from the environment, else qat_packed_isa_best */
     QAT_PACKED_ISA_SCALAR = 1,
     QAT_PACKED_ISA_AVX2 = 2,      /* maddubs (int16 sums where exact), vpmaddwd for 8-bit codes */
-    QAT_PACKED_ISA_AVX512VNNI = 3 /* vpdpbusd */
+    QAT_PACKED_ISA_AVX512VNNI = 3,/* vpdpbusd */
+    QAT_PACKED_ISA_ONEDNN = 4     /* oneDNN's s8s8s32 matmul: AMX-INT8 tiles where the CPU has them */
 } qat_packed_isa;
-#define QAT_PACKED_ISA_COUNT 4
+#define QAT_PACKED_ISA_COUNT 5
 
 /* A kernel handle: the resolved ISA and the thread count. Plain data, no
  * global state; a handle may be shared by threads (it is read-only). */
@@ -183,7 +185,7 @@ struct qat_packed_kernel {
 };
 
 /* Resolves isa (AUTO reads the environment variable QAT_ISA = scalar |
- * avx2 | avx512vnni | auto now, at this call; unset or auto:
+ * avx2 | avx512vnni | onednn | auto now, at this call; unset or auto:
  * qat_packed_isa_best) and checks the CPU can run it: QAT_ERR_UNSUPPORTED
  * names what it lacks, QAT_ERR_INVALID_ARGUMENT an unknown QAT_ISA value.
  * threads: 1..1024, the OpenMP team of each call. */
@@ -193,12 +195,21 @@ qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int 
 int qat_packed_isa_available(qat_packed_isa isa);
 /* Why isa is unavailable here ("" when it is available; static). */
 const char *qat_packed_isa_missing(qat_packed_isa isa);
-/* "scalar", "avx2", "avx512vnni", "auto" (static). */
+/* "scalar", "avx2", "avx512vnni", "onednn", "auto" (static). */
 const char *qat_packed_isa_name(qat_packed_isa isa);
-/* What auto picks: the fastest available path by the rule that
- * docs/benchmarks.md backs with bench/packed_gemm figures (avx512vnni >
- * avx2 > scalar at every shape and code width measured). */
+/* What auto picks: onednn where the CPU has AMX-INT8 and the OS grants the
+ * tiles (oneDNN then runs on them; the issue #20 figures: 6-8x the VNNI
+ * kernel), else avx512vnni > avx2 > scalar, the order bench/packed_gemm
+ * measures at every shape and code width (docs/benchmarks.md). */
 qat_packed_isa qat_packed_isa_best(void);
+/* 1 when the CPU reports AMX-TILE and AMX-INT8 (CPUID leaf 7) and Linux
+ * grants the tile data state (arch_prctl(ARCH_REQ_XCOMP_PERM)). */
+int qat_packed_cpu_has_amx(void);
+
+/* Makes what an ISA needs beyond the panels, once (onednn: the signed codes
+ * in its plain layout; the others: nothing). The GEMM refuses an onednn
+ * call on a matrix not prepared for it. */
+qat_status qat_packed_matrix_prepare(qat_packed_matrix *m, qat_packed_isa isa);
 
 /* acc[t, o] = sum_i qa[t, i] * qw[o, i], int32 (tokens x out, ld = ldacc).
  * a->in must equal m->in. Allocates nothing. */

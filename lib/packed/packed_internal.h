@@ -61,6 +61,12 @@ void qat_packed_tile_scalar(const qat_packed_tile *t);
  * qat_packed_kernel_init accepted). */
 qat_packed_tile_fn qat_packed_tile_for(qat_packed_isa isa);
 
+/* The onednn path (onednn.c): the signed codes, and acc = acts x W^T as
+ * int32 through oneDNN's matmul (ld = ldacc). */
+qat_status qat_packed_onednn_prepare(qat_packed_matrix *m);
+qat_status qat_packed_onednn_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
+                                  int32_t *acc, int64_t ldacc);
+
 /* Activation rows: absmax returns 1 when a value is NaN or infinite (and
  * sets *m = max|x| otherwise); quant_row writes
  * q = round(clamp(x * mul / div, qn, qp)) and returns sum(q). */

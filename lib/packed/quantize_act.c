@@ -93,13 +93,22 @@ int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub,
 typedef int (*absmax_fn)(const float *, int64_t, float *);
 typedef int32_t (*quant_row_fn)(const float *, int64_t, float, float, float, float, int8_t *);
 
+#if defined(QAT_PACKED_X86)
+/* AVX-512 machines run the AVX2 rows: this pass is memory bound. The onednn
+ * path quantizes here too, with AVX2 where the CPU has it. */
+static int avx2_rows(const qat_packed_kernel *k)
+{
+    return k && (k->isa == QAT_PACKED_ISA_AVX2 || k->isa == QAT_PACKED_ISA_AVX512VNNI ||
+                 (k->isa == QAT_PACKED_ISA_ONEDNN && qat_packed_isa_available(QAT_PACKED_ISA_AVX2)));
+}
+#endif
+
 static void row_fns(const qat_packed_kernel *k, absmax_fn *absmax, quant_row_fn *quant)
 {
     *absmax = qat_packed_absmax_scalar;
     *quant = qat_packed_quant_row_scalar;
 #if defined(QAT_PACKED_X86)
-    if (k && (k->isa == QAT_PACKED_ISA_AVX2 || k->isa == QAT_PACKED_ISA_AVX512VNNI)) {
-        /* AVX-512 machines run the AVX2 rows: this pass is memory bound. */
+    if (avx2_rows(k)) {
         *absmax = qat_packed_absmax_avx2;
         *quant = qat_packed_quant_row_avx2;
     }
@@ -113,8 +122,7 @@ typedef int32_t (*quant_offset_row_fn)(const float *, int64_t, float, float, flo
 static quant_offset_row_fn offset_row_fn(const qat_packed_kernel *k)
 {
 #if defined(QAT_PACKED_X86)
-    /* As row_fns: AVX-512 machines run the AVX2 rows (memory bound). */
-    if (k && (k->isa == QAT_PACKED_ISA_AVX2 || k->isa == QAT_PACKED_ISA_AVX512VNNI))
+    if (avx2_rows(k))
         return qat_packed_quant_row_offset_avx2;
 #else
     (void)k;

@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 Suite *make_suite(void);
 
@@ -26,6 +27,15 @@ static inline const char *test_backend_or(const char *fallback)
     return name && *name ? name : fallback;
 }
 #define test_backend() test_backend_or("ref")
+
+/* 1 under valgrind's memcheck (its preload library is in LD_PRELOAD): the
+ * packed onednn path is skipped there, memcheck reporting oneDNN's JIT code
+ * (exact, and checked everywhere else) as reading uninitialised values. */
+static inline int test_under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload_memcheck") != NULL;
+}
 
 /* Asserts a libqat call succeeded, showing the library's message if not. */
 #define QAT_ASSERT_OK(expr) \

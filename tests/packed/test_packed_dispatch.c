@@ -13,7 +13,9 @@ START_TEST(env_selects_each_path)
     ck_assert(k.isa != QAT_PACKED_ISA_AUTO && qat_packed_isa_available(k.isa));
     ck_assert_int_eq(k.threads, 2);
     ck_assert_int_eq(k.isa, qat_packed_isa_best());
-    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
+    if (qat_packed_isa_available(QAT_PACKED_ISA_ONEDNN) && qat_packed_cpu_has_amx())
+        ck_assert_int_eq(k.isa, QAT_PACKED_ISA_ONEDNN);
+    else if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
         ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AVX512VNNI);
     else if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
         ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AVX2);
@@ -43,7 +45,7 @@ START_TEST(env_selects_each_path)
     QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1));
     setenv("QAT_ISA", "sse9", 1);
     QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1), QAT_ERR_INVALID_ARGUMENT,
-                     "QAT_ISA='sse9' is not one of scalar, avx2, avx512vnni, auto");
+                     "QAT_ISA='sse9' is not one of scalar, avx2, avx512vnni, onednn, auto");
     unsetenv("QAT_ISA");
 }
 END_TEST

@@ -60,6 +60,7 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
         for (size_t ti = 0; ti < sizeof thread_counts / sizeof thread_counts[0]; ti++) {
             qat_packed_kernel k;
             QAT_ASSERT_OK(qat_packed_kernel_init(&k, all_isas[i], thread_counts[ti]));
+            QAT_ASSERT_OK(qat_packed_matrix_prepare(&m, k.isa));
             memset(acc, 0x5a, (size_t)(T * ld) * sizeof *acc);
             QAT_ASSERT_OK(qat_packed_gemm_i32(&k, a, &m, acc, ld));
             int64_t t = 0, o = 0, bad = 0;
