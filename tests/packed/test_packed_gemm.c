@@ -58,8 +58,12 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
         if (!isa_runs(all_isas[i]))
             continue;
         for (size_t ti = 0; ti < sizeof thread_counts / sizeof thread_counts[0]; ti++) {
+            /* Each path forced the way a user forces it: QAT_ISA, then auto. */
             qat_packed_kernel k;
-            QAT_ASSERT_OK(qat_packed_kernel_init(&k, all_isas[i], thread_counts[ti]));
+            setenv("QAT_ISA", qat_packed_isa_name(all_isas[i]), 1);
+            QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, thread_counts[ti]));
+            unsetenv("QAT_ISA");
+            ck_assert_int_eq(k.isa, all_isas[i]);
             QAT_ASSERT_OK(qat_packed_matrix_prepare(&m, k.isa));
             memset(acc, 0x5a, (size_t)(T * ld) * sizeof *acc);
             QAT_ASSERT_OK(qat_packed_gemm_i32(&k, a, &m, acc, ld));
