@@ -54,12 +54,12 @@ is_fuzz_build() {
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" "${options[@]}" >"$build.configure.log" 2>&1 \
         || { cat "$build.configure.log"; echo "fuzz: configuring $build failed"; exit 1; }
-elif ! is_fuzz_build; then # an older -Dfuzz=true build without the sanitizers, say
+elif ! is_fuzz_build && grep -q '^ command = clang ' "$build/build.ninja"; then # a clang build without them
     meson setup --reconfigure "$build" "${options[@]}" >"$build.configure.log" 2>&1 \
         || { cat "$build.configure.log"; echo "fuzz: reconfiguring $build failed"; exit 1; }
 fi
 if ! is_fuzz_build; then
-    echo "fuzz: $build is not a -Dfuzz=true -Dsanitize=true build (remove it, or set QAT_FUZZ_BUILD)"
+    echo "fuzz: $build is not a clang -Dfuzz=true -Dsanitize=true build (remove it, or set QAT_FUZZ_BUILD)"
     exit 1
 fi
 
