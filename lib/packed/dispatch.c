@@ -13,6 +13,10 @@
 #include "core/error.h"
 #include "packed/packed_internal.h"
 
+#if defined(QAT_PACKED_ARM64) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
 const char *qat_packed_isa_name(qat_packed_isa isa)
 {
     switch (isa) {
@@ -26,6 +30,8 @@ const char *qat_packed_isa_name(qat_packed_isa isa)
         return "avx512vnni";
     case QAT_PACKED_ISA_ONEDNN:
         return "onednn";
+    case QAT_PACKED_ISA_NEON:
+        return "neon";
     }
     return "unknown";
 }
@@ -59,6 +65,13 @@ const char *qat_packed_isa_missing(qat_packed_isa isa)
         return "";
 #else
         return "this build has no oneDNN (-Donednn)";
+#endif
+    case QAT_PACKED_ISA_NEON:
+#if defined(QAT_PACKED_ARM64) && defined(__linux__)
+        /* HWCAP_ASIMDDP (bit 20 of AT_HWCAP): the Armv8.2 dot product. */
+        return (getauxval(AT_HWCAP) & (1ul << 20)) ? "" : "this CPU lacks the Armv8.2 dot product (asimddp)";
+#else
+        return "this build is not for ARM64 Linux with GCC";
 #endif
     }
     return "unknown ISA";
@@ -95,6 +108,8 @@ qat_packed_isa qat_packed_isa_best(void)
 {
     if (qat_packed_isa_available(QAT_PACKED_ISA_ONEDNN) && qat_packed_cpu_has_amx())
         return QAT_PACKED_ISA_ONEDNN;
+    if (qat_packed_isa_available(QAT_PACKED_ISA_NEON))
+        return QAT_PACKED_ISA_NEON;
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
         return QAT_PACKED_ISA_AVX512VNNI;
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
@@ -133,7 +148,7 @@ qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int 
                     isa = (qat_packed_isa)i;
             if (isa == QAT_PACKED_ISA_AUTO)
                 return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, auto", env);
+                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, neon, auto", env);
         }
     }
     if (!qat_packed_isa_available(isa)) {
@@ -155,6 +170,10 @@ qat_packed_tile_fn qat_packed_tile_for(qat_packed_isa isa)
         return qat_packed_tile_avx2;
     case QAT_PACKED_ISA_AVX512VNNI:
         return qat_packed_tile_avx512vnni;
+#endif
+#if defined(QAT_PACKED_ARM64)
+    case QAT_PACKED_ISA_NEON:
+        return qat_packed_tile_neon;
 #endif
     default:
         return qat_packed_tile_scalar;

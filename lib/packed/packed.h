@@ -173,9 +173,10 @@ typedef enum qat_packed_isa {
     QAT_PACKED_ISA_SCALAR = 1,
     QAT_PACKED_ISA_AVX2 = 2,      /* maddubs (int16 sums where exact), vpmaddwd for 8-bit codes */
     QAT_PACKED_ISA_AVX512VNNI = 3,/* vpdpbusd */
-    QAT_PACKED_ISA_ONEDNN = 4     /* oneDNN's s8s8s32 matmul: AMX-INT8 tiles where the CPU has them */
+    QAT_PACKED_ISA_ONEDNN = 4,    /* oneDNN's s8s8s32 matmul: AMX-INT8 tiles where the CPU has them */
+    QAT_PACKED_ISA_NEON = 5       /* ARM64 sdot (Armv8.2 dot product) */
 } qat_packed_isa;
-#define QAT_PACKED_ISA_COUNT 5
+#define QAT_PACKED_ISA_COUNT 6
 
 /* A kernel handle: the resolved ISA and the thread count. Plain data, no
  * global state; a handle may be shared by threads (it is read-only). */
@@ -185,7 +186,7 @@ struct qat_packed_kernel {
 };
 
 /* Resolves isa (AUTO reads the environment variable QAT_ISA = scalar |
- * avx2 | avx512vnni | onednn | auto now, at this call; unset or auto:
+ * avx2 | avx512vnni | onednn | neon | auto now, at this call; unset or auto:
  * qat_packed_isa_best) and checks the CPU can run it: QAT_ERR_UNSUPPORTED
  * names what it lacks, QAT_ERR_INVALID_ARGUMENT an unknown QAT_ISA value.
  * threads: 1..1024, the OpenMP team of each call. */
@@ -195,12 +196,13 @@ qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int 
 int qat_packed_isa_available(qat_packed_isa isa);
 /* Why isa is unavailable here ("" when it is available; static). */
 const char *qat_packed_isa_missing(qat_packed_isa isa);
-/* "scalar", "avx2", "avx512vnni", "onednn", "auto" (static). */
+/* "scalar", "avx2", "avx512vnni", "onednn", "neon", "auto" (static). */
 const char *qat_packed_isa_name(qat_packed_isa isa);
 /* What auto picks: onednn where the CPU has AMX-INT8 and the OS grants the
  * tiles (oneDNN then runs on them; the issue #20 figures: 6-8x the VNNI
  * kernel), else avx512vnni > avx2 > scalar, the order bench/packed_gemm
- * measures at every shape and code width (docs/benchmarks.md). */
+ * measures at every shape and code width (docs/benchmarks.md); on ARM64
+ * neon > scalar. */
 qat_packed_isa qat_packed_isa_best(void);
 /* 1 when the CPU reports AMX-TILE and AMX-INT8 (CPUID leaf 7) and Linux
  * grants the tile data state (arch_prctl(ARCH_REQ_XCOMP_PERM)). */

@@ -8,6 +8,9 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(QAT_PACKED_NO_SIMD)
 #  define QAT_PACKED_X86 1
 #endif
+#if defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__) && !defined(QAT_PACKED_NO_SIMD)
+#  define QAT_PACKED_ARM64 1
+#endif
 
 /* Ternary rows are cut into groups of G elements (G = 128 for 2-bit, 160
  * for 1.6-bit) stored in nb = 32 bytes; the last, shorter group of n
@@ -76,6 +79,9 @@ int32_t qat_packed_quant_row_scalar(const float *x, int64_t n, float mul, float 
 /* LSQ+ rows: c = round(clamp((x - sub) / div, 0, qp)) - shift; returns sum(c). */
 int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub, float div, float qp, int shift,
                                            int8_t *q);
+#if defined(QAT_PACKED_ARM64)
+void qat_packed_tile_neon(const qat_packed_tile *t);
+#endif
 #if defined(QAT_PACKED_X86)
 void qat_packed_tile_avx2(const qat_packed_tile *t);
 void qat_packed_tile_avx512vnni(const qat_packed_tile *t);

@@ -44,8 +44,8 @@ QAT_API void qat_packed_model_free(qat_packed_model *model)
 
 QAT_API qat_status qat_packed_isa_resolve(int64_t isa, int64_t *resolved, const char **name)
 {
-    QAT_CHECK_ARG(isa >= QAT_PACKED_ISA_AUTO && isa <= QAT_PACKED_ISA_ONEDNN,
-                  "qat_packed_isa_resolve: ISA %lld outside [0, 4]", (long long)isa);
+    QAT_CHECK_ARG(isa >= QAT_PACKED_ISA_AUTO && isa < QAT_PACKED_ISA_COUNT,
+                  "qat_packed_isa_resolve: ISA %lld outside [0, %d]", (long long)isa, QAT_PACKED_ISA_COUNT - 1);
     qat_packed_kernel k;
     QAT_TRY(qat_packed_kernel_init(&k, (qat_packed_isa)isa, 1));
     if (resolved)
@@ -66,8 +66,8 @@ QAT_API qat_status qat_packed_model_set_int(qat_packed_model *m, qat_packed_para
         m->threads_setting = value;
         return QAT_OK;
     case QAT_PACKED_ISA: {
-        QAT_CHECK_ARG(value >= QAT_PACKED_ISA_AUTO && value <= QAT_PACKED_ISA_ONEDNN,
-                      "qat_packed_model_set_int: ISA %lld outside [0, 4]", (long long)value);
+        QAT_CHECK_ARG(value >= QAT_PACKED_ISA_AUTO && value < QAT_PACKED_ISA_COUNT,
+                      "qat_packed_model_set_int: ISA %lld outside [0, %d]", (long long)value, QAT_PACKED_ISA_COUNT - 1);
         qat_packed_kernel k;
         QAT_TRY(qat_packed_kernel_init(&k, (qat_packed_isa)value, 1));
         m->isa_setting = value;

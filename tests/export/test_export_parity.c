@@ -103,11 +103,11 @@ static void run_case(const char *quant, qat_arch arch, qat_task task, int ternar
     ck_assert_uint_eq(packed_n, n);
     float *first = malloc(n * sizeof(float));
     int runs = 0;
-    for (int isa = 1; isa <= 4; isa++) {
+    for (int isa = 1; isa <= 5; isa++) {
         if (isa == 4 && test_under_valgrind()) /* QAT_PACKED_ISA 4: onednn */
             continue; /* test_main.h says why */
         if (qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa) != QAT_OK) {
-            static int told[5];
+            static int told[6];
             if (!told[isa]++)
                 fprintf(stderr, "SKIP: ISA path %d not tested (%s)\n", isa, qat_last_error());
             continue;
