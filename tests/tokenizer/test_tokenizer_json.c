@@ -23,12 +23,6 @@ static const char *const cases_of[][2] = {
 };
 
 /* Under valgrind every 8th line is enough (the suite stays fast). */
-static size_t line_stride(void)
-{
-    const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload") ? 8 : 1;
-}
-
 static int have_json_fixtures(void)
 {
     char path[4200];
@@ -50,7 +44,7 @@ START_TEST(ids_match_tokenizers)
     tcase *cases = read_cases(name, &n);
     ck_assert_msg(cases && n > 3000, "%s: fixture cases missing", name);
     int32_t ids[8192];
-    size_t mismatches = 0, step = line_stride();
+    size_t mismatches = 0, step = case_stride();
     for (size_t i = 0; i < n; i += step) {
         size_t count;
         QAT_ASSERT_OK(qat_tokenizer_encode(tok, cases[i].text, cases[i].text_len, ids, 8192, &count));
@@ -91,7 +85,7 @@ START_TEST(words_match_is_split_into_words)
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
     char *line = NULL;
-    size_t lcap = 0, lines = 0, mismatches = 0, step = line_stride();
+    size_t lcap = 0, lines = 0, mismatches = 0, step = case_stride();
     ssize_t got;
     static int32_t want[8192], want_w[8192], ids[8192], widx[8192];
     while ((got = getline(&line, &lcap, f)) > 0) {

@@ -41,12 +41,14 @@ START_TEST(pairs_match_transformers)
     qat_tokenizer *tok = NULL;
     QAT_ASSERT_OK(qat_tokenizer_load(fixture_path(name), &tok));
     char *line = NULL;
-    size_t lcap = 0, lines = 0, truncated = 0, other_differs = 0;
+    size_t lcap = 0, lines = 0, truncated = 0, other_differs = 0, step = case_stride();
     ssize_t got;
     static int32_t want_ids[4096], want_types[4096], ids[4096], types[4096];
     while ((got = getline(&line, &lcap, f)) > 0) {
         if (line[got - 1] == '\n')
             line[--got] = '\0';
+        if (lines++ % step)
+            continue;
         char *col[6] = {line};
         for (int c = 1; c < 6; c++) {
             col[c] = strchr(col[c - 1], '\t');
@@ -66,7 +68,7 @@ START_TEST(pairs_match_transformers)
         int same = n == n_want && memcmp(ids, want_ids, n * sizeof *ids) == 0 &&
                    memcmp(types, want_types, n * sizeof *types) == 0;
         if (!same) {
-            fprintf(stderr, "%s line %zu (max_length %zu, flags %u): a='%s' b='%s'\n got ", name, lines + 1, max_len,
+            fprintf(stderr, "%s line %zu (max_length %zu, flags %u): a='%s' b='%s'\n got ", name, lines, max_len,
                     flags, a, b ? b : "(none)");
             for (size_t i = 0; i < n; i++)
                 fprintf(stderr, "%d/%d ", ids[i], types[i]);
@@ -75,7 +77,7 @@ START_TEST(pairs_match_transformers)
                 fprintf(stderr, "%d/%d ", want_ids[i], want_types[i]);
             fprintf(stderr, "\n");
         }
-        ck_assert_msg(same, "%s: line %zu differs from transformers", name, lines + 1);
+        ck_assert_msg(same, "%s: line %zu differs from transformers", name, lines);
         /* The size query (capacity 0) agrees, and type_ids may be NULL. */
         size_t need = 0;
         ck_assert_int_eq(qat_tokenizer_encode_pair(tok, a, la, b, lb, flags, max_len, NULL, NULL, 0, &need),
@@ -87,15 +89,19 @@ START_TEST(pairs_match_transformers)
         QAT_ASSERT_OK(qat_tokenizer_encode_pair(tok, a, la, b, lb, flags ^ QAT_TOKENIZE_SLOW_TRUNCATION, max_len, ids,
                                                 types, 4096, &n_other));
         other_differs += n_other != n || memcmp(ids, want_ids, n * sizeof *ids) != 0;
-        lines++;
         free(a);
         free(b);
     }
     free(line);
     fclose(f);
     ck_assert_uint_gt(lines, 1000);
-    ck_assert_uint_gt(truncated, 100); /* the cases do exercise truncation */
-    ck_assert_uint_gt(other_differs, 10);
+    /* The cases do exercise truncation, and the two kinds differ on some
+     * (a few dozen lines: counted where every line is checked, not on
+     * valgrind's sample). */
+    if (step == 1) {
+        ck_assert_uint_gt(truncated, 100);
+        ck_assert_uint_gt(other_differs, 10);
+    }
     qat_tokenizer_free(tok);
 }
 END_TEST
