@@ -16,7 +16,7 @@
 #include "core/error.h"
 
 typedef struct bin_stats {
-    double count, sum, sumsq;
+    double count, sum, sumsq, mean;
 } bin_stats;
 
 static double quantize(double v, double lo, double s, double qp)
@@ -56,16 +56,24 @@ qat_status qat_lsq_plus_init(const float *x, int64_t n, int bits, float *step, f
         bins[b].sum += v;
         bins[b].sumsq += v * v;
     }
+    /* The occupied bins, in order, with their means: the candidates' loop
+     * below visits only these (a small tensor fills few of the 2048), with
+     * the same sums in the same order as over all bins. */
+    int used = 0;
+    for (int b = 0; b < QAT_LSQ_PLUS_BINS; b++)
+        if (bins[b].count != 0.0) {
+            bins[used] = bins[b];
+            bins[used].mean = bins[used].sum / bins[used].count;
+            used++;
+        }
     double best = INFINITY, best_lo = mn, best_s = range / qp;
     for (int i = 0; i < QAT_LSQ_PLUS_GRID / 2; i++)
         for (int j = 0; j < QAT_LSQ_PLUS_GRID / 2; j++) {
             const double lo = mn + range * i / QAT_LSQ_PLUS_GRID, hi = mx - range * j / QAT_LSQ_PLUS_GRID;
             const double s = (hi - lo) / qp;
             double err = 0.0;
-            for (int b = 0; b < QAT_LSQ_PLUS_BINS; b++) {
-                if (bins[b].count == 0.0)
-                    continue;
-                const double c = quantize(bins[b].sum / bins[b].count, lo, s, qp);
+            for (int b = 0; b < used; b++) {
+                const double c = quantize(bins[b].mean, lo, s, qp);
                 err += bins[b].count * c * c - 2.0 * c * bins[b].sum + bins[b].sumsq;
             }
             if (err < best) {
