@@ -7,6 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Check's passing assertion records its place (_mark_point packs a message
+ * for the runner), so a test that asserts per element spent a third of its
+ * instructions there, and most of its time under valgrind. Here a passing
+ * assertion costs its comparison alone; a failing one reports its file,
+ * line and message as before. (A crash is still reported with its test;
+ * call mark_point() where a crash's last place matters.) */
+#undef ck_assert_msg
+#define ck_assert_msg(expr, ...) \
+    ((expr) ? (void)0 : _ck_assert_failed(__FILE__, __LINE__, "Assertion '" #expr "' failed", ##__VA_ARGS__))
+
 Suite *make_suite(void);
 
 int main(void)
