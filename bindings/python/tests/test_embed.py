@@ -8,31 +8,10 @@ import pytest
 import torch
 
 import libqat
+from sentence_oracle import encode_batch, pooled as torch_embed
 
 
-def batch(tok_dir):
-    from tokenizers import Tokenizer
-    tok = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
-    enc = [tok.encode(s) for s in ["A man is eating food.", "Quantization-aware training of a small encoder."]]
-    L = max(len(e.ids) for e in enc)
-    ids = np.zeros((2, L), np.int32)
-    mask = np.zeros((2, L), np.int32)
-    for i, e in enumerate(enc):
-        ids[i, :len(e.ids)] = e.ids
-        mask[i, :len(e.ids)] = 1
-    return ids, mask
-
-
-def torch_embed(hf, ids, mask, pooling, normalize):
-    h = hf(input_ids=torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask, dtype=torch.long))[0]
-    if pooling == "cls":
-        p = h[:, 0]
-    else:
-        m = torch.tensor(mask, dtype=torch.float32).unsqueeze(-1)
-        p = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(p, p=2, dim=1) if normalize else p
+SENTENCES = ["A man is eating food.", "Quantization-aware training of a small encoder."]
 
 
 @pytest.mark.parametrize("pooling,normalize", [("mean", True), ("mean", False), ("cls", True)])
@@ -40,7 +19,7 @@ def test_embed_matches_transformers(minilm, pooling, normalize):
     from transformers import BertModel
     cfg = json.loads((minilm / "1_Pooling" / "config.json").read_text())
     assert cfg["pooling_mode_mean_tokens"]  # the checkpoint's own pooling is among those tested
-    ids, mask = batch(minilm)
+    ids, mask = encode_batch(minilm, SENTENCES)
     hf = BertModel.from_pretrained(str(minilm)).eval()
     model = libqat.Model.load(str(minilm))
     ours = model.embed(ids, mask, pooling=pooling, normalize=normalize)
@@ -54,7 +33,7 @@ def test_embed_matches_transformers(minilm, pooling, normalize):
 @pytest.mark.parametrize("pooling,normalize", [("mean", True), ("cls", False)])
 def test_embed_backward_matches_torch(minilm, pooling, normalize):
     from transformers import BertModel
-    ids, mask = batch(minilm)
+    ids, mask = encode_batch(minilm, SENTENCES)
     hf = BertModel.from_pretrained(str(minilm)).eval()
     model = libqat.Model.load(str(minilm))
     rng = np.random.default_rng(0)
@@ -72,7 +51,7 @@ def test_embed_backward_matches_torch(minilm, pooling, normalize):
 
 def test_embed_rejects_bad_arguments(minilm):
     model = libqat.Model.load(str(minilm))
-    ids, mask = batch(minilm)
+    ids, mask = encode_batch(minilm, SENTENCES)
     with pytest.raises(ValueError, match="pooling"):
         model.embed(ids, mask, pooling="max")
     with pytest.raises(ValueError, match="d_embeddings"):

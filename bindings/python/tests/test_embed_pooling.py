@@ -15,6 +15,7 @@ import torch
 
 import libqat
 from libqat.packed import PackedModel, export
+from sentence_oracle import encode_batch, pooled
 
 MODES = ["pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens",
          "pooling_mode_mean_sqrt_len_tokens"]
@@ -29,30 +30,12 @@ def st_pooling(d):
     return pooling, "Normalize" in types[types.index("Pooling"):]
 
 
-def minilm_batch(d):
-    from tokenizers import Tokenizer
-    tok = Tokenizer.from_file(str(d / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
-    enc = [tok.encode(s) for s in ["A man is eating food.", "Packed ternary encoders on small CPUs."]]
-    L = max(len(e.ids) for e in enc)
-    ids = np.zeros((2, L), np.int32)
-    mask = np.zeros((2, L), np.int32)
-    for i, e in enumerate(enc):
-        ids[i, :len(e.ids)] = e.ids
-        mask[i, :len(e.ids)] = 1
-    return ids, mask
+SENTENCES = ["A man is eating food.", "Packed ternary encoders on small CPUs."]
 
 
 def torch_embed(hf, ids, mask, pooling, normalize):
     with torch.no_grad():
-        h = hf(input_ids=torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask, dtype=torch.long))[0]
-    if pooling == "cls":
-        p = h[:, 0]
-    else:
-        m = torch.tensor(mask, dtype=torch.float32).unsqueeze(-1)
-        p = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
-    return (torch.nn.functional.normalize(p, p=2, dim=1) if normalize else p).numpy()
+        return pooled(hf, ids, mask, pooling, normalize).numpy()
 
 
 def rel(a, b):
@@ -65,7 +48,7 @@ def test_checkpoint_pooling_by_default_and_packed(minilm, tmp_path):
     packed against the fake-quant model."""
     from transformers import BertModel
     pooling, normalize = st_pooling(minilm)
-    ids, mask = minilm_batch(minilm)
+    ids, mask = encode_batch(minilm, SENTENCES)
     hf = BertModel.from_pretrained(str(minilm)).eval()
     ref = torch_embed(hf, ids, mask, pooling, normalize)
     model = libqat.Model.load(str(minilm))
