@@ -48,8 +48,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("QAT_BUILD_DIR", os.path.join(ROOT, "build"))
+from libqat_paths import setup_paths  # bench/ is sys.path[0] when run as a script
 LABELS = 9
 DIMS = dict(vocab=32005, hidden=768, heads=12, inter=3072, positions=514, types=1, pad=1, labels=LABELS)
 
@@ -64,17 +63,6 @@ PEAKS = [  # (substring of the device name, fp32, tf32, bf16)
     ("L4", 30.3, 60.0, 121.0),
     ("A10", 31.2, 62.5, 125.0),
 ]
-
-
-def setup_paths():
-    lib = os.path.join(BUILD, "libqat.so.0")
-    if "LIBQAT_LIBRARY" not in os.environ and os.path.exists(lib):
-        os.environ["LIBQAT_LIBRARY"] = lib
-    mod = os.path.join(BUILD, "backends", "cuda")
-    if "QAT_BACKEND_PATH" not in os.environ and os.path.isdir(mod):
-        os.environ["QAT_BACKEND_PATH"] = mod
-    sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
-    sys.path.insert(0, os.path.join(ROOT, "tests", "model"))
 
 
 def batch(b, n, task, mlm_prob, seed=0):
@@ -257,7 +245,7 @@ def main():
     p.add_argument("--worker", choices=["libqat", "eager", "compile"], help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
     args = p.parse_args()
-    setup_paths()
+    setup_paths("tests/model")
 
     if args.worker:
         seq = int(args.seq)

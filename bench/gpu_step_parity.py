@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("QAT_BUILD_DIR", os.path.join(ROOT, "build"))
+from libqat_paths import setup_paths  # bench/ is sys.path[0] when run as a script
 
 DIMS = dict(vocab_size=211, hidden_size=64, num_layers=2, num_heads=4, intermediate_size=96,
             max_position_embeddings=80, num_labels=5)
@@ -40,16 +38,6 @@ TOL = {  # precision -> (loss, update FP32 weights, update quantized)
     "fp32": (1e-4, 2e-3, 3e-2),
     "bf16": (2e-2, 1e-1, 1e-1),
 }
-
-
-def setup_paths():
-    lib = os.path.join(BUILD, "libqat.so.0")
-    if "LIBQAT_LIBRARY" not in os.environ and os.path.exists(lib):
-        os.environ["LIBQAT_LIBRARY"] = lib
-    mod = os.path.join(BUILD, "backends", "cuda")
-    if "QAT_BACKEND_PATH" not in os.environ and os.path.isdir(mod):
-        os.environ["QAT_BACKEND_PATH"] = mod
-    sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 
 def rel(a, b):
