@@ -299,6 +299,7 @@ static qat_backend_ops make_ops()
     ops.upload = cuda_upload;
     ops.download = cuda_download;
     ops.synchronize = cuda_synchronize;
+    ops.comm = &cuda_comm_ops;
 #define CUDA_SLOT(name, params, args) ops.name = slot_##name;
     QAT_BACKEND_KERNELS(CUDA_SLOT)
 #undef CUDA_SLOT

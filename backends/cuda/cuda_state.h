@@ -48,6 +48,17 @@ qat_status cuda_launched(cuda_state *s, const char *what);
 // state (grows; never shrinks until destroy).
 qat_status cuda_workspace(cuda_state *s, size_t bytes, void **ptr);
 
+// Propagates a failing qat_status (the core's QAT_TRY is not visible here).
+#define QAT_TRY_CUDA(expr)                                                                                         \
+    do {                                                                                                           \
+        qat_status qat_try_cuda_st_ = (expr);                                                                      \
+        if (qat_try_cuda_st_ != QAT_OK)                                                                            \
+            return qat_try_cuda_st_;                                                                               \
+    } while (0)
+
+// The collectives over NCCL (cuda_nccl.cu), loaded when a job has more than one rank.
+extern "C" const qat_backend_comm_ops cuda_comm_ops;
+
 // cuda_<kernel> for every kernel of the list (backend/kernels.h): cuda_gemm.cu,
 // cuda_elementwise.cu, cuda_rows.cu, cuda_loss.cu, cuda_quant.cu. C linkage,
 // so a definition whose parameters differ from the list is a compile error

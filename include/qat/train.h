@@ -75,6 +75,50 @@ QAT_API qat_status qat_trainer_get(const qat_trainer *trainer, qat_trainer_stat 
 QAT_API qat_status qat_trainer_save(const qat_trainer *trainer, const char *path, const uint64_t data_position[2]);
 QAT_API qat_status qat_trainer_resume(qat_trainer *trainer, const char *path, uint64_t data_position[2]);
 
+/* ---- Data-parallel training ------------------------------------------------ */
+
+/* A communicator: this process's place among the ranks of a data-parallel
+ * job (one process per GPU) and the collectives they train with. */
+typedef struct qat_comm qat_comm;
+
+/* From the environment, as torchrun or srun set it (docs/distributed.md):
+ * RANK, WORLD_SIZE, LOCAL_RANK with MASTER_ADDR and MASTER_PORT, or
+ * SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, with QAT_DIST_FILE for a
+ * rendezvous through a shared file and QAT_DIST_TIMEOUT (seconds, 300)
+ * for how long to wait for the other ranks. No variable set: a single-rank
+ * communicator. More than one rank needs a backend with collectives (cuda:
+ * NCCL); on the CPU backends that is an error, not a hang. Every rank
+ * calls this at the same point; it returns once all ranks have joined.
+ * The communicator holds a reference to ctx, and its collectives run on
+ * ctx's backend memory. */
+QAT_API qat_status qat_comm_create_from_env(qat_context *ctx, qat_comm **out);
+QAT_API void qat_comm_free(qat_comm *comm);
+
+typedef enum qat_comm_stat {
+    QAT_COMM_RANK = 1,
+    QAT_COMM_WORLD_SIZE = 2,
+    QAT_COMM_LOCAL_RANK = 3      /* the rank on this node (its GPU) */
+} qat_comm_stat;
+
+QAT_API qat_status qat_comm_get(const qat_comm *comm, qat_comm_stat stat, int64_t *value);
+/* "single", "loopback" (tests) or "backend" (NCCL); a static string. */
+QAT_API const char *qat_comm_kind(const qat_comm *comm);
+
+/* Trains data-parallel over comm (NULL: back to one rank); the trainer
+ * holds a reference. Every rank passes the same global batch to
+ * qat_trainer_step: rank r trains on its shard, sequences
+ * [r * batch / world, (r + 1) * batch / world) (batch must be a multiple of
+ * the world size), split into micro-batches as micro_batch_size says; the
+ * gradients are summed over the ranks in buckets of about bucket_bytes
+ * (0: 25 MB) of parameters, each all-reduced as soon as the backward has
+ * produced it, and divided by the world size with the micro-batch mean.
+ * Dropout draws and quantizer initialisation follow the single-rank run,
+ * so N ranks give the update one rank gives with gradient accumulation over
+ * the same global batch, up to the order of the sums. The weights are
+ * broadcast from rank 0 at the first step. The comm's context must be the
+ * model's. */
+QAT_API qat_status qat_trainer_set_comm(qat_trainer *trainer, qat_comm *comm, int64_t bucket_bytes);
+
 /* ---- Evaluation ----------------------------------------------------------- */
 
 /* Evaluates a token-classification model (with label names: a model saved

@@ -23,7 +23,7 @@
 
 /* Bump whenever struct qat_backend_ops, the kernel list (kernels.h) or a
  * descriptor there changes. */
-#define QAT_BACKEND_ABI_VERSION 7u
+#define QAT_BACKEND_ABI_VERSION 8u
 
 /* Symbol a backend module exports (C linkage):
  *   qat_status qat_backend_module_get(uint32_t abi_version,
@@ -33,6 +33,26 @@
 enum {
     QAT_BACKEND_CAP_HOST_MEMORY = 1u << 0, /* buffers are plain host pointers */
     QAT_BACKEND_CAP_GEMM_BATCHED = 1u << 1
+};
+
+/* A backend's collectives for data-parallel training (NCCL in the cuda
+ * module), on buffers in its memory. Rank 0's make_id writes a token of
+ * id_bytes (at most QAT_BACKEND_COMM_ID_MAX) that lib/dist hands to every
+ * rank (rendezvous) for init. all_reduce_sum and broadcast may return
+ * before they finish, on the communicator's own queue, after the work the
+ * backend queued before the call; wait() puts the backend's later work
+ * after them. Errors are reported through the backend's last_error(state)
+ * of the state init was given. */
+#define QAT_BACKEND_COMM_ID_MAX 256
+struct qat_backend_comm_ops {
+    size_t id_bytes;
+    qat_status (*make_id)(void *state, void *id);
+    qat_status (*init)(void *state, const void *id, int rank, int world, int local_rank, void **comm);
+    qat_status (*all_reduce_sum)(void *comm, float *buf, int64_t n);
+    qat_status (*broadcast)(void *comm, float *buf, int64_t n, int root);
+    qat_status (*barrier)(void *comm);
+    qat_status (*wait)(void *comm);
+    void (*destroy)(void *comm);
 };
 
 struct qat_backend_ops {
@@ -62,6 +82,8 @@ struct qat_backend_ops {
     qat_status (*upload)(void *state, void *dst, const void *src, size_t bytes);
     qat_status (*download)(void *state, void *dst, const void *src, size_t bytes);
     qat_status (*synchronize)(void *state);
+    /* NULL: the backend trains on one process only. */
+    const struct qat_backend_comm_ops *comm;
 
     /* The kernels, gemm first (kernels.h: signatures and contracts). Every
      * slot may be NULL on a host-memory backend (ref is used). */

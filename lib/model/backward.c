@@ -239,20 +239,26 @@ qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int back
     if (!backward)
         return QAT_OK;
     QAT_TRY(head_backward(m, m->acts.d_hidden));
-    return qat_model_encoder_backward(m);
+    return qat_model_encoder_backward(m, NULL);
 }
 
-qat_status qat_model_loss_backward_device(qat_model *m, const int32_t *labels)
+static qat_status announce(const qat_grad_hook *hook, size_t frontier)
+{
+    return hook ? hook->ready(hook->user, frontier) : QAT_OK;
+}
+
+qat_status qat_model_loss_backward_device(qat_model *m, const int32_t *labels, const qat_grad_hook *hook)
 {
     int64_t counted;
     QAT_TRY(loss(m, labels, 1, &counted));
     if (counted == 0)
-        return QAT_OK;
+        return announce(hook, 0); /* zero gradients, all final */
     QAT_TRY(head_backward(m, m->acts.d_hidden));
-    return qat_model_encoder_backward(m);
+    QAT_TRY(announce(hook, m->head_from));
+    return qat_model_encoder_backward(m, hook);
 }
 
-qat_status qat_model_encoder_backward(qat_model *m)
+qat_status qat_model_encoder_backward(qat_model *m, const qat_grad_hook *hook)
 {
     qat_acts *a = &m->acts;
     float *dy = a->d_hidden, *spare = a->d_hidden2;
@@ -260,9 +266,11 @@ qat_status qat_model_encoder_backward(qat_model *m)
      * input: the two buffers swap roles layer after layer. */
     for (int64_t i = m->dims.num_layers - 1; i >= 0; i--) {
         QAT_TRY(layer_backward(m, &m->layers[i], &a->layers[i], dy, spare));
+        QAT_TRY(announce(hook, m->layers[i].grad_from));
         float *t = dy;
         dy = spare;
         spare = t;
     }
-    return embeddings_backward(m, dy);
+    QAT_TRY(embeddings_backward(m, dy));
+    return announce(hook, 0);
 }

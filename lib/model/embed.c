@@ -133,7 +133,7 @@ QAT_API qat_status qat_model_embed_backward(qat_model *m, const int32_t *ids, co
     free(pooled);
     QAT_TRY(st);
     QAT_RUN(m->ctx, fill, m->g, (int64_t)m->total, 0.0f);
-    return qat_model_encoder_backward(m);
+    return qat_model_encoder_backward(m, NULL);
 }
 
 QAT_API qat_status qat_model_pooling(const qat_model *m, qat_pooling *pooling, uint32_t *flags)

@@ -150,6 +150,7 @@ static qat_status build(qat_model *m, builder *b)
     QAT_TRY(add(b, &m->emb_ln_b, 0, 0, H, 0, "%sembeddings.LayerNorm.bias", pre));
     for (int64_t i = 0; i < d->num_layers; i++) {
         qat_layer *L = &m->layers[i];
+        L->grad_from = b->total;
         char n[QAT_PARAM_NAME_MAX];
 #define LAYER_NAME(suffix) (snprintf(n, sizeof n, "%sencoder.layer.%lld.%s", pre, (long long)i, suffix), n)
         QAT_TRY(add_linear(b, m, &L->q, H, H, LAYER_NAME("attention.self.query")));
@@ -164,6 +165,7 @@ static qat_status build(qat_model *m, builder *b)
         QAT_TRY(add(b, &L->ln2_b, 0, 0, H, 0, "%s.bias", LAYER_NAME("output.LayerNorm")));
 #undef LAYER_NAME
     }
+    m->head_from = b->total;
     if (m->task == QAT_TASK_MLM) {
         const char *h = roberta ? "lm_head." : "cls.predictions.";
         const char *t = roberta ? "" : "transform.";

@@ -45,6 +45,7 @@ typedef struct qat_linear {
 typedef struct qat_layer {
     qat_linear q, k, v, attn_out, inter, out;
     size_t ln1_w, ln1_b, ln2_w, ln2_b;
+    size_t grad_from;         /* the lowest flat offset of the layer's parameters */
 } qat_layer;
 
 typedef struct qat_table {
@@ -116,6 +117,7 @@ struct qat_model {
     qat_param *params;
     size_t n_params;
     size_t total;             /* floats */
+    size_t head_from;         /* the lowest flat offset of the head's parameters */
     float *w, *g;             /* backend memory */
 
     qat_table word, pos, type;
@@ -222,6 +224,19 @@ void qat_model_for_each_quantizer(qat_model *m, void (*fn)(qat_model *, qat_quan
 qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len);
 void qat_acts_release(qat_model *m);
 
+/* Told during a backward that every parameter gradient at a flat offset
+ * >= frontier is final: the parameters are laid out embeddings, layers
+ * 0..L-1, head, and the backward finishes them in the reverse order (head,
+ * layer L-1, ..., layer 0, then the embeddings, frontier 0), so data-
+ * parallel training can reduce those gradients while the rest of the
+ * backward runs (lib/dist/reducer.h). A tied MLM decoder writes the word
+ * embeddings' gradient, below every frontier but the last; shared
+ * quantizer steps live with their first (lowest) user. */
+typedef struct qat_grad_hook {
+    qat_status (*ready)(void *user, size_t frontier);
+    void *user;
+} qat_grad_hook;
+
 /* The passes. Inputs are host arrays, validated by the caller. The forward
  * stores what the backward needs; `labels` (may be NULL) lets the MLM head
  * run on labelled rows only. */
@@ -235,7 +250,7 @@ qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int back
  * acts.loss (backend memory, 0 when no label counts) and is not checked;
  * a non-finite one gives non-finite gradients, which the trainer's step
  * skips on the device (lib/optim/optimizer.h). */
-qat_status qat_model_loss_backward_device(qat_model *m, const int32_t *labels);
+qat_status qat_model_loss_backward_device(qat_model *m, const int32_t *labels, const qat_grad_hook *hook);
 /* Arguments of a batch (host arrays) checked against the model; fn names
  * the public function in the message. labels may be NULL. */
 qat_status qat_model_validate_batch(const qat_model *m, const int32_t *ids, const int32_t *mask,
@@ -244,6 +259,6 @@ qat_status qat_model_validate_batch(const qat_model *m, const int32_t *ids, cons
 /* Backward from acts.d_hidden (the gradient of the encoder output [N, H],
  * consumed) through every layer and the embeddings, accumulating into the
  * parameter gradients. */
-qat_status qat_model_encoder_backward(qat_model *m);
+qat_status qat_model_encoder_backward(qat_model *m, const qat_grad_hook *hook);
 
 #endif

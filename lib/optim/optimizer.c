@@ -66,15 +66,26 @@ void qat_optim_release(qat_optim *o)
 
 qat_status qat_optim_begin(qat_optim *o, int64_t n_micro)
 {
+    return qat_optim_begin_ranks(o, n_micro, 1, 0);
+}
+
+qat_status qat_optim_begin_ranks(qat_optim *o, int64_t n_micro, int world, int rank)
+{
     QAT_CHECK_ARG(n_micro >= 1, "optimizer: %lld micro-batches", (long long)n_micro);
+    QAT_CHECK_ARG(world >= 1 && rank >= 0 && rank < world, "optimizer: rank %d of %d", rank, world);
     qat_context *ctx = o->ctx;
-    if (n_micro + 2 > o->scalars_cap) {
+    const int64_t slots = n_micro * world;
+    if (slots + 2 > o->scalars_cap) {
         release(o, o->scalars);
         o->scalars = NULL;
         o->scalars_cap = 0;
-        QAT_TRY(alloc(o, (size_t)(n_micro + 2) * sizeof(float), (void **)&o->scalars, "allocating the step's scalars"));
-        o->scalars_cap = n_micro + 2;
+        QAT_TRY(alloc(o, (size_t)(slots + 2) * sizeof(float), (void **)&o->scalars, "allocating the step's scalars"));
+        o->scalars_cap = slots + 2;
     }
+    if (world > 1) /* the other ranks' slots: zero until summed */
+        QAT_RUN(ctx, fill, o->scalars, slots, 0.0f);
+    o->world = world;
+    o->rank = rank;
     if (n_micro > 1 && !o->accum)
         QAT_TRY(alloc(o, o->floats * sizeof(float), (void **)&o->accum, "allocating the gradient sum"));
     o->n_micro = n_micro;
@@ -84,24 +95,42 @@ qat_status qat_optim_begin(qat_optim *o, int64_t n_micro)
     return QAT_OK;
 }
 
-qat_status qat_optim_collect(qat_optim *o, int64_t i, const float *grad, const float *loss)
+qat_status qat_optim_collect_loss(qat_optim *o, int64_t i, const float *loss)
 {
     QAT_CHECK_ARG(i == o->collected && i < o->n_micro, "optimizer: micro-batch %lld of %lld, %lld collected",
                   (long long)i, (long long)o->n_micro, (long long)o->collected);
-    QAT_RUN(o->ctx, copy, loss, o->scalars + i, 1);
-    if (o->n_micro > 1)
-        QAT_RUN(o->ctx, accumulate, grad, o->accum, (int64_t)o->floats);
+    QAT_RUN(o->ctx, copy, loss, o->scalars + o->rank * o->n_micro + i, 1);
     o->collected++;
     return QAT_OK;
+}
+
+qat_status qat_optim_collect(qat_optim *o, int64_t i, const float *grad, const float *loss)
+{
+    QAT_TRY(qat_optim_collect_loss(o, i, loss));
+    if (o->n_micro > 1)
+        QAT_RUN(o->ctx, accumulate, grad, o->accum, (int64_t)o->floats);
+    return QAT_OK;
+}
+
+float *qat_optim_gradient_sum(qat_optim *o, float *grad)
+{
+    return o->n_micro > 1 ? o->accum : grad;
+}
+
+float *qat_optim_loss_slots(qat_optim *o, int64_t *count)
+{
+    *count = o->n_micro * o->world;
+    return o->scalars;
 }
 
 qat_status qat_optim_step(qat_optim *o, float *param, float *grad, double lr, int64_t step, double max_norm,
                           qat_optim_result *out)
 {
     qat_context *ctx = o->ctx;
-    const int64_t n = o->n_micro;
-    QAT_CHECK_ARG(n >= 1 && o->collected == n, "optimizer: qat_optim_step without qat_optim_begin and every "
-                  "micro-batch collected (%lld of %lld)", (long long)o->collected, (long long)n);
+    QAT_CHECK_ARG(o->n_micro >= 1 && o->collected == o->n_micro, "optimizer: qat_optim_step without "
+                  "qat_optim_begin and every micro-batch collected (%lld of %lld)", (long long)o->collected,
+                  (long long)o->n_micro);
+    const int64_t n = o->n_micro * o->world; /* every rank's micro-batches */
     QAT_CHECK_ARG(max_norm >= 0.0 && isfinite(max_norm), "clip_grad_norm: max_norm must be finite and >= 0, got %g",
                   max_norm);
     qat_adamw_desc d;
@@ -109,7 +138,7 @@ qat_status qat_optim_step(qat_optim *o, float *param, float *grad, double lr, in
     const int clip = max_norm > 0.0;
     float *norm = o->scalars + n; /* norm, then the clip coefficient */
     if (n > 1)
-        QAT_RUN(ctx, scale, o->accum, (int64_t)o->floats, 1.0f / (float)n, grad);
+        QAT_RUN(ctx, scale, qat_optim_gradient_sum(o, grad), (int64_t)o->floats, 1.0f / (float)n, grad);
     QAT_RUN(ctx, grad_norm, &o->seg, grad, clip ? (float)max_norm : 0.0f, norm);
     /* Skipped on the device when a loss, or the norm it clips by, is not
      * finite: the host learns of it from the read below. */

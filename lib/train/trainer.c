@@ -78,6 +78,7 @@ QAT_API qat_status qat_trainer_create(qat_model *model, const qat_train_options 
     t->model = qat_model_retain(model);
     t->opt = *options;
     t->layout_floats = model->total;
+    t->draws_per_forward = -1;
     qat_optim_adamw_hparams hp = {options->beta1, options->beta2, options->eps, options->weight_decay};
     qat_status st = qat_optim_init(&t->optim, model->ctx, &hp, model->total, bounds, decay, (int64_t)model->n_params);
     free(bounds);
@@ -98,34 +99,41 @@ QAT_API void qat_trainer_free(qat_trainer *t)
 {
     if (!t)
         return;
+    qat_trainer_drop_comm(t);
     qat_optim_release(&t->optim);
     qat_model_free(t->model); /* the trainer's reference */
     free(t);
 }
 
+qat_status qat_trainer_micro_pass(qat_trainer *t, const qat_step_batch *in, int64_t first, int64_t rows,
+                                  int backward, const qat_grad_hook *hook)
+{
+    qat_model *m = t->model;
+    const size_t at = (size_t)(first * in->seq_len);
+    /* sequence classification has one label per sequence */
+    const int32_t *labels = in->labels + (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? (size_t)first : at);
+    const int32_t *mask = in->mask ? in->mask + at : NULL, *types = in->types ? in->types + at : NULL;
+    QAT_TRY(qat_model_validate_batch(m, in->ids + at, mask, types, labels, rows, in->seq_len, "qat_trainer_step"));
+    QAT_TRY(qat_model_forward_pass(m, in->ids + at, mask, types, labels, rows, in->seq_len, 1));
+    return backward ? qat_model_loss_backward_device(m, labels, hook) : QAT_OK;
+}
+
 /* Forward + backward over micro-batches, each one's gradients and loss
  * handed to the optimizer (which averages them, as loss / accumulation
  * steps does). Nothing is read back here. */
-static qat_status gradients(qat_trainer *t, const int32_t *ids, const int32_t *mask, const int32_t *types,
-                            const int32_t *labels, int64_t batch, int64_t seq_len)
+static qat_status gradients(qat_trainer *t, const qat_step_batch *in)
 {
-    qat_model *m = t->model;
+    QAT_CHECK_ARG(in->ids != NULL && in->batch > 0 && in->seq_len > 0, "qat_trainer_step: NULL input_ids or an "
+                  "empty batch (%lld x %lld)", (long long)in->batch, (long long)in->seq_len);
+    if (t->comm && t->comm->world > 1)
+        return qat_trainer_gradients_ranks(t, in);
+    const int64_t batch = in->batch;
     int64_t micro = t->opt.micro_batch_size > 0 && t->opt.micro_batch_size < batch ? t->opt.micro_batch_size : batch;
     int64_t n_micro = (batch + micro - 1) / micro;
-    QAT_CHECK_ARG(ids != NULL && batch > 0 && seq_len > 0, "qat_trainer_step: NULL input_ids or an empty batch "
-                  "(%lld x %lld)", (long long)batch, (long long)seq_len);
     QAT_TRY(qat_optim_begin(&t->optim, n_micro));
     for (int64_t i = 0; i < n_micro; i++) {
-        int64_t rows = i + 1 < n_micro ? micro : batch - i * micro;
-        size_t at = (size_t)(i * micro * seq_len);
-        /* sequence classification has one label per sequence */
-        size_t label_at = m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? (size_t)(i * micro) : at;
-        QAT_TRY(qat_model_validate_batch(m, ids + at, mask ? mask + at : NULL, types ? types + at : NULL,
-                                         labels + label_at, rows, seq_len, "qat_trainer_step"));
-        QAT_TRY(qat_model_forward_pass(m, ids + at, mask ? mask + at : NULL, types ? types + at : NULL,
-                                       labels + label_at, rows, seq_len, 1));
-        QAT_TRY(qat_model_loss_backward_device(m, labels + label_at));
-        QAT_TRY(qat_optim_collect(&t->optim, i, m->g, m->acts.loss));
+        QAT_TRY(qat_trainer_micro_pass(t, in, i * micro, i + 1 < n_micro ? micro : batch - i * micro, 1, NULL));
+        QAT_TRY(qat_optim_collect(&t->optim, i, t->model->g, t->model->acts.loss));
     }
     return QAT_OK;
 }
@@ -144,7 +152,8 @@ QAT_API qat_status qat_trainer_step_typed(qat_trainer *t, const int32_t *ids, co
     qat_model *m = t->model;
     QAT_CHECK_ARG(m->total == t->layout_floats,
                   "qat_trainer_step: the model's parameters changed (a new quant config?) since the trainer was made");
-    QAT_TRY(gradients(t, ids, mask, token_type_ids, labels, batch, seq_len));
+    const qat_step_batch in = {ids, mask, token_type_ids, labels, batch, seq_len};
+    QAT_TRY(gradients(t, &in));
     const double lr = qat_optim_schedule_lr(&t->schedule, t->step);
     qat_optim_result r;
     qat_status st = qat_optim_step(&t->optim, m->w, m->g, lr, t->step + 1, t->opt.max_grad_norm, &r);

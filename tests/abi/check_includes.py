@@ -29,7 +29,8 @@ ALLOWED = {
     "packed": {"core"},
     "formats": {"core", "model"},  # model/dims.h: what config.json is read into
     "model": {"core", "backend", "quant", "formats"},
-    "train": {"core", "model", "optim"},
+    "dist": {"core", "backend"},  # collectives and bucket sums on backend memory
+    "train": {"core", "model", "optim", "dist"},
     "study": {"core", "data", "metrics", "model", "train"},
     "export": {"core", "formats", "model", "packed", "quant"},
     # the packed runtime: the encoder walk of lib/model, the integer kernels,

@@ -7,6 +7,6 @@ from .model import Model
 from .packed import PackedModel, estimate, export
 from .tokenizer import Tokenizer
 from .study import run_dapt, run_pipeline  # the experimental tier
-from .train import Trainer
+from .train import Communicator, Trainer
 
-__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "PackedModel", "estimate", "export", "Tokenizer", "Trainer", "run_dapt", "run_pipeline"]
+__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "PackedModel", "estimate", "export", "Tokenizer", "Communicator", "Trainer", "run_dapt", "run_pipeline"]

@@ -41,6 +41,11 @@ _trainer_get = declare("qat_trainer_get", [_P, ctypes.c_int, ctypes.POINTER(ctyp
 _U64x2 = ctypes.c_uint64 * 2
 _trainer_save = declare("qat_trainer_save", [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)])
 _trainer_resume = declare("qat_trainer_resume", [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)])
+_trainer_set_comm = declare("qat_trainer_set_comm", [_P, _P, ctypes.c_int64])
+_comm_from_env = declare("qat_comm_create_from_env", [_P, ctypes.POINTER(_P)])
+_comm_free = declare("qat_comm_free", [_P], None)
+_comm_get = declare("qat_comm_get", [_P, ctypes.c_int, ctypes.POINTER(ctypes.c_int64)])
+_comm_kind = declare("qat_comm_kind", [_P], ctypes.c_char_p)
 
 
 def _train_options(**kw) -> TrainOptions:
@@ -52,6 +57,45 @@ def _train_options(**kw) -> TrainOptions:
             raise TypeError(f"unknown training option {key!r}; expected one of {sorted(names)}")
         setattr(opts, key, value)
     return opts
+
+
+class Communicator(Handle):
+    """This process's place in a data-parallel job, from the environment
+    torchrun or srun set (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+    MASTER_PORT; SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID; QAT_DIST_FILE):
+    a single rank when none is set. More than one rank needs the cuda
+    backend (NCCL); docs/distributed.md.
+
+    comm = Communicator(ctx); trainer.set_comm(comm)"""
+
+    _free = staticmethod(_comm_free)
+
+    def __init__(self, context):
+        handle = _P()
+        check(_comm_from_env(context.handle, ctypes.byref(handle)))
+        self._handle = handle
+
+    def _get(self, key: int) -> int:
+        v = ctypes.c_int64()
+        check(_comm_get(self._handle, key, ctypes.byref(v)))
+        return v.value
+
+    @property
+    def rank(self) -> int:
+        return self._get(1)
+
+    @property
+    def world_size(self) -> int:
+        return self._get(2)
+
+    @property
+    def local_rank(self) -> int:
+        return self._get(3)
+
+    @property
+    def kind(self) -> str:
+        """"single", or "backend" (NCCL)."""
+        return _comm_kind(self._handle).decode()
 
 
 class Trainer(Handle):
@@ -108,6 +152,12 @@ class Trainer(Handle):
         """Global gradient norm of the last step, before clipping."""
         return self._get(4)
 
+    def set_comm(self, comm: Communicator | None, bucket_bytes: int = 0) -> None:
+        """Train data-parallel over comm (None: one rank): every rank passes
+        the same global batch to step() and trains on its shard; gradients
+        are all-reduced in buckets of about bucket_bytes (0: 25 MB)."""
+        check(_trainer_set_comm(self._handle, comm._handle if comm is not None else None, int(bucket_bytes)))
+
     def save(self, path, data_position=(0, 0)) -> None:
         """Training state (weights, steps, moments, RNG) for a bit-identical resume."""
         check(_trainer_save(self._handle, str(path).encode(), _U64x2(*data_position)))
@@ -118,4 +168,4 @@ class Trainer(Handle):
         return int(pos[0]), int(pos[1])
 
 
-__all__ = ["Trainer", "np"]
+__all__ = ["Communicator", "Trainer", "np"]

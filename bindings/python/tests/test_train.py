@@ -107,3 +107,33 @@ def test_shared_prefix_and_adaptive_from_python(tmp_path):
     with pytest.raises(ValueError, match="unknown adaptive option"):
         libqat.run_pipeline(data / "model", data / "task.conll", tmp_path / "bad", alpha="auto",
                             adaptive={"patient": 2})
+
+
+_DIST_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS",
+              "SLURM_LOCALID", "QAT_DIST_FILE")
+
+
+def test_communicator_from_environment(monkeypatch):
+    """No rank variables: one rank, and a trainer over it steps as without
+    it; two ranks on a CPU backend: refused with the variables named."""
+    for name in _DIST_VARS:
+        monkeypatch.delenv(name, raising=False)
+    losses = []
+    for use_comm in (False, True):
+        _, model, (ids, mask, _types, labels), _ = twin("roberta", "token-classification", "E6W1.58A6", "ref", seed=3)
+        trainer = libqat.Trainer(model, total_steps=2, learning_rate=1e-3, batch_size=ids.shape[0])
+        if use_comm:
+            comm = libqat.Communicator(model.context)
+            assert (comm.rank, comm.world_size, comm.local_rank, comm.kind) == (0, 1, 0, "single")
+            trainer.set_comm(comm)
+        losses.append([trainer.step(ids, mask, labels) for _ in range(2)])
+    assert losses[0] == losses[1]
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    with pytest.raises(libqat.QatError, match="RANK/WORLD_SIZE gives 2 ranks .* the ref backend has no communicator"):
+        libqat.Communicator(libqat.Context("ref"))
+    monkeypatch.setenv("RANK", "2")
+    with pytest.raises(libqat.QatError, match="RANK=2 is not below WORLD_SIZE=2"):
+        libqat.Communicator(libqat.Context("ref"))
