@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "host/host_memory.h"
 
+qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d); /* cpu_attention.c */
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -127,4 +129,5 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .download = qat_host_copy,
     .synchronize = qat_host_synchronize,
     .gemm = cpu_gemm,
+    .attention_fwd = qat_cpu_attention_fwd,
 };

@@ -15,6 +15,12 @@ static inline float qat_round_even_small(float v)
     return (v + magic) - magic;
 }
 
+/* One row of the masked softmax, in place: s[j] += kb[j] (kb may be NULL),
+ * then s = exp(s - max) / sum (the sum in double). softmax_fwd and
+ * attention_fwd run it on every row, so the fused attention's
+ * probabilities are softmax_fwd's bit for bit. */
+void qat_ref_softmax_row(float *s, const float *kb, int64_t lk);
+
 /* qat_ref_<kernel> for every kernel of the list (backend/kernels.h). */
 #define QAT_REF_DECLARE(name, params, args) qat_status qat_ref_##name QAT_KERNEL_PARAMS params;
 QAT_BACKEND_KERNELS(QAT_REF_DECLARE)

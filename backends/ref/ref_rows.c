@@ -121,29 +121,32 @@ typedef struct softmax {
     float *ds;
 } softmax;
 
+void qat_ref_softmax_row(float *s, const float *kb, int64_t lk)
+{
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < lk; j++) {
+        if (kb)
+            s[j] += kb[j];
+        mx = s[j] > mx ? s[j] : mx;
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j < lk; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < lk; j++)
+        s[j] *= inv;
+}
+
 static int softmax_fwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
     const softmax *sm = arg;
     const int64_t lk = sm->cols;
     (void)index;
-    for (int64_t r = begin; r < end; r++) {
-        float *s = sm->scores + r * lk;
-        const float *kb = sm->key_bias ? sm->key_bias + (r / sm->rows_per_batch) * lk : NULL;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < lk; j++) {
-            if (kb)
-                s[j] += kb[j];
-            mx = s[j] > mx ? s[j] : mx;
-        }
-        double sum = 0.0;
-        for (int64_t j = 0; j < lk; j++) {
-            s[j] = expf(s[j] - mx);
-            sum += s[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int64_t j = 0; j < lk; j++)
-            s[j] *= inv;
-    }
+    for (int64_t r = begin; r < end; r++)
+        qat_ref_softmax_row(sm->scores + r * lk, sm->key_bias ? sm->key_bias + (r / sm->rows_per_batch) * lk : NULL,
+                            lk);
     return 0;
 }
 

@@ -23,7 +23,7 @@
 
 /* Bump whenever struct qat_backend_ops, the kernel list (kernels.h) or a
  * descriptor there changes. */
-#define QAT_BACKEND_ABI_VERSION 8u
+#define QAT_BACKEND_ABI_VERSION 9u
 
 /* Symbol a backend module exports (C linkage):
  *   qat_status qat_backend_module_get(uint32_t abi_version,
@@ -104,5 +104,7 @@ extern const struct qat_backend_ops qat_backend_sealed_ops;
 /* Validates a GEMM descriptor (sizes, leading dimensions, pointers) and
  * sets the error message; built-in backends call it first. */
 qat_status qat_gemm_desc_validate(const qat_gemm_desc *desc);
+/* The same for a qat_attention_desc (sizes, strides, pointers). */
+qat_status qat_attention_desc_validate(const qat_attention_desc *desc);
 
 #endif

@@ -130,6 +130,30 @@ static inline float qat_clip_coef(float norm, float max_norm)
     return coef < 1.0f || coef != coef ? coef : 1.0f;
 }
 
+/* Fused attention for inference (no probabilities kept for a backward):
+ * for each sequence b, head h and query row i,
+ *   s[j] = (sum over d ascending of q[i, d] * k[j, d], from 0.0f) * scale
+ *   p    = the masked row softmax of s with key_bias[b, :] (softmax_fwd's row)
+ *   out[i, d] = sum over j ascending of p[j] * v[j, d], from 0.0f
+ * where q row i is q + (b * lq + i) * ldq + h * head_dim (k, v: b * lk + j
+ * with ldk, ldv; out like q with ldo). The orders are part of the contract:
+ * a backend's SIMD and threaded paths give these bits; the unfused GEMMs
+ * differ from them by accumulation order only. Scratch for one block of
+ * query rows is the backend's own, never [batch, heads, lq, lk]. */
+typedef struct qat_attention_desc {
+    int64_t batch, heads, lq, lk, head_dim;
+    float scale;
+    const float *q;
+    int64_t ldq;
+    const float *k;
+    int64_t ldk;
+    const float *v;
+    int64_t ldv;
+    const float *key_bias;  /* [batch, lk], or NULL */
+    float *out;
+    int64_t ldo;
+} qat_attention_desc;
+
 #define QAT_BACKEND_KERNELS(X)                                                                                 \
     X(gemm, (const qat_gemm_desc *desc), (desc))                                                               \
     /* x[i] = value */                                                                                         \
@@ -227,6 +251,9 @@ static inline float qat_clip_coef(float norm, float max_norm)
     X(adamw,                                                                                                   \
       (const qat_adamw_desc *desc, const qat_segments *seg, float *param, float *grad, float *exp_avg,         \
        float *exp_avg_sq),                                                                                     \
-      (desc, seg, param, grad, exp_avg, exp_avg_sq))
+      (desc, seg, param, grad, exp_avg, exp_avg_sq))                                                           \
+    /* Inference attention, fused, as qat_attention_desc says (out may not                                     \
+     * alias q, k or v). */                                                                                    \
+    X(attention_fwd, (const qat_attention_desc *desc), (desc))
 
 #endif

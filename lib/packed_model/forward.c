@@ -1,8 +1,9 @@
 /* The packed forward: lib/model/forward.c's inference pass with the integer
  * GEMMs of lib/packed for every linear whose weight and input are both
- * quantized. Float parts (LayerNorm, softmax attention, GELU, heads) run
- * the same backend kernels as the training model (cpu backend: oneDNN
- * sgemm, ref kernels for the rest), so the only differences from
+ * quantized. Float parts (LayerNorm, GELU, heads) run the same backend
+ * kernels as the training model (cpu backend: oneDNN sgemm, ref kernels
+ * for the rest); attention is the fused attention_fwd, with softmax_fwd's
+ * row function and no [B, NH, L, L] buffer. So the only differences from
  * qat_model_forward are the accumulation order of the GEMMs and the
  * activation scale m/Qp vs q*m/Qp (docs/packed-kernels.md).
  * Shapes: N = B * L tokens, H hidden, I intermediate, NH heads, dh = H/NH. */
@@ -43,7 +44,7 @@ static void *grow(void **p, size_t bytes, int *fail)
 static qat_status prepare_scratch(qat_packed_model *m, int64_t B, int64_t L)
 {
     pm_scratch *s = &m->s;
-    const int64_t N = B * L, H = m->dims.hidden_size, I = m->dims.intermediate_size, NH = m->dims.num_heads;
+    const int64_t N = B * L, H = m->dims.hidden_size, I = m->dims.intermediate_size;
     if (s->N == N && s->B == B && s->L == L && s->x)
         return QAT_OK;
     int fail = 0;
@@ -58,7 +59,6 @@ static qat_status prepare_scratch(qat_packed_model *m, int64_t B, int64_t L)
     grow((void **)&s->wide, ni, &fail);
     grow((void **)&s->wide2, ni, &fail);
     grow((void **)&s->fq, ni > nh ? ni : nh, &fail);
-    grow((void **)&s->probs, (size_t)(B * NH * L * L) * sizeof(float), &fail);
     grow((void **)&s->mean, (size_t)N * sizeof(float), &fail);
     grow((void **)&s->rstd, (size_t)N * sizeof(float), &fail);
     grow((void **)&s->row_codes, (size_t)H, &fail);
@@ -283,21 +283,18 @@ static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x
     return qat_fail(QAT_ERR_INTERNAL, "packed forward: epilogue %d on an encoder linear", (int)c->epilogue);
 }
 
+/* ctx = softmax(q k^T / sqrt(dh) + key mask) v, fused per head (the
+ * backend's attention_fwd: no [B, NH, L, L] scores). */
 static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer *b)
 {
     qat_packed_model *m = ((packed_walk *)self)->m;
     pm_scratch *s = &m->s;
-    qat_context *ctx = m->ctx;
-    const int64_t B = s->B, S = s->L, H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
+    const int64_t H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
     (void)layer;
-    const float scale = 1.0f / sqrtf((float)dh);
-    for (int64_t i = 0; i < B; i++)
-        QAT_TRY(graph_gemm_batched(ctx, 0, 1, S, S, dh, scale, b->q + i * S * H, H, dh, b->k + i * S * H, H, dh,
-                                   0.0f, s->probs + i * NH * S * S, S, S * S, NH));
-    QAT_RUN(ctx, softmax_fwd, s->probs, s->key_bias, B, NH, S, S);
-    for (int64_t i = 0; i < B; i++)
-        QAT_TRY(graph_gemm_batched(ctx, 0, 0, S, dh, S, 1.0f, s->probs + i * NH * S * S, S, S * S, b->v + i * S * H,
-                                   H, dh, 0.0f, b->ctx + i * S * H, H, dh, NH));
+    const qat_attention_desc d = {.batch = s->B, .heads = NH, .lq = s->L, .lk = s->L, .head_dim = dh,
+                                  .scale = 1.0f / sqrtf((float)dh), .q = b->q, .ldq = H, .k = b->k, .ldk = H,
+                                  .v = b->v, .ldv = H, .key_bias = s->key_bias, .out = b->ctx, .ldo = H};
+    QAT_RUN(m->ctx, attention_fwd, &d);
     return QAT_OK;
 }
 

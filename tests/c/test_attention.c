@@ -1,0 +1,266 @@
+/* The fused attention slot (attention_fwd): PyTorch parity
+ * (gen_attention_ref.py: softmax(QK^T / sqrt(dh) + mask) V, transformers'
+ * inference attention), the unfused composition it replaces (gemm,
+ * softmax_fwd, gemm on the same backend), and the cpu backend's blocked
+ * paths (every ISA this CPU has, 1 and 2 threads) bit for bit equal to
+ * ref's. The golden file's path comes in QAT_GOLDEN_ATTENTION. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/dispatch.h"
+#include "core/context.h"
+#include "model/encoder_walk.h"
+#include "model/graph.h"
+#include "qat/qat.h"
+#include "test_main.h"
+
+typedef struct att_case {
+    int B, heads, lq, lk, dh, ld;
+    int32_t *mask;
+    float *q, *k, *v, *want; /* want: [B*lq, heads*dh] */
+    float *key_bias;
+} att_case;
+
+static void read_exact(FILE *f, void *p, size_t bytes)
+{
+    ck_assert_msg(fread(p, 1, bytes, f) == bytes, "golden file truncated");
+}
+
+static float *read_floats(FILE *f, size_t n)
+{
+    float *p = malloc(n * sizeof *p + 1);
+    read_exact(f, p, n * sizeof *p);
+    return p;
+}
+
+static att_case *read_cases(int *count)
+{
+    const char *path = getenv("QAT_GOLDEN_ATTENTION");
+    ck_assert_msg(path && *path, "QAT_GOLDEN_ATTENTION is not set (meson sets it)");
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char magic[4];
+    uint32_t n;
+    read_exact(f, magic, 4);
+    ck_assert(memcmp(magic, "QATT", 4) == 0);
+    read_exact(f, &n, sizeof n);
+    att_case *c = calloc(n, sizeof *c);
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t h[6];
+        read_exact(f, h, sizeof h);
+        c[i] = (att_case){.B = h[0], .heads = h[1], .lq = h[2], .lk = h[3], .dh = h[4], .ld = h[5]};
+        const size_t B = (size_t)h[0], lq = (size_t)h[2], lk = (size_t)h[3], ld = (size_t)h[5];
+        c[i].mask = malloc(B * lk * sizeof(int32_t));
+        read_exact(f, c[i].mask, B * lk * sizeof(int32_t));
+        c[i].q = read_floats(f, B * lq * ld);
+        c[i].k = read_floats(f, B * lk * ld);
+        c[i].v = read_floats(f, B * lk * ld);
+        c[i].want = read_floats(f, B * lq * (size_t)(h[1] * h[4]));
+        c[i].key_bias = malloc(B * lk * sizeof(float));
+        for (size_t j = 0; j < B * lk; j++)
+            c[i].key_bias[j] = c[i].mask[j] ? 0.0f : QAT_MASKED_SCORE;
+    }
+    fclose(f);
+    *count = (int)n;
+    return c;
+}
+
+static void free_cases(att_case *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(c[i].mask), free(c[i].q), free(c[i].k), free(c[i].v), free(c[i].want), free(c[i].key_bias);
+    }
+    free(c);
+}
+
+static qat_context *context(const char *backend, int threads)
+{
+    qat_context *ctx;
+    QAT_ASSERT_OK(qat_context_create(backend, &ctx));
+    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, threads));
+    return ctx;
+}
+
+/* out [B*lq, ldo]: the slot's result; ldo > heads*dh so a write past a
+ * head's columns shows in the guard columns. */
+static float *fused(qat_context *ctx, const att_case *c, int64_t ldo)
+{
+    const size_t n = (size_t)(c->B * c->lq) * (size_t)ldo;
+    float *out = malloc(n * sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = 1234.5f;
+    const qat_attention_desc d = {.batch = c->B, .heads = c->heads, .lq = c->lq, .lk = c->lk,
+                                  .head_dim = c->dh, .scale = 1.0f / sqrtf((float)c->dh),
+                                  .q = c->q, .ldq = c->ld, .k = c->k, .ldk = c->ld, .v = c->v, .ldv = c->ld,
+                                  .key_bias = c->key_bias, .out = out, .ldo = ldo};
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, attention_fwd, &d));
+    for (int64_t r = 0; r < c->B * c->lq; r++)
+        for (int64_t j = (int64_t)c->heads * c->dh; j < ldo; j++)
+            ck_assert_msg(out[r * ldo + j] == 1234.5f, "attention_fwd wrote past heads x head_dim (row %lld)",
+                          (long long)r);
+    return out;
+}
+
+/* What the packed forward ran before the slot: QK^T by gemm into
+ * [B, heads, lq, lk], softmax_fwd with the key bias, then PV by gemm. */
+static float *unfused(qat_context *ctx, const att_case *c, int64_t ldo)
+{
+    const int64_t B = c->B, NH = c->heads, lq = c->lq, lk = c->lk, dh = c->dh, ld = c->ld;
+    float *probs = malloc((size_t)(B * NH * lq * lk) * sizeof(float));
+    float *out = calloc((size_t)(B * lq * ldo), sizeof(float));
+    for (int64_t b = 0; b < B; b++)
+        QAT_ASSERT_OK(graph_gemm_batched(ctx, 0, 1, lq, lk, dh, 1.0f / sqrtf((float)dh), c->q + b * lq * ld, ld, dh,
+                                         c->k + b * lk * ld, ld, dh, 0.0f, probs + b * NH * lq * lk, lk, lq * lk,
+                                         NH));
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, softmax_fwd, probs, c->key_bias, B, NH, lq, lk));
+    for (int64_t b = 0; b < B; b++)
+        QAT_ASSERT_OK(graph_gemm_batched(ctx, 0, 0, lq, dh, lk, 1.0f, probs + b * NH * lq * lk, lk, lq * lk,
+                                         c->v + b * lk * ld, ld, dh, 0.0f, out + b * lq * ldo, ldo, dh, NH));
+    free(probs);
+    return out;
+}
+
+/* |got - want| <= tol * (1 + |want|) over the heads' columns. */
+static void assert_close(const att_case *c, int index, const float *got, int64_t ldg, const float *want,
+                         int64_t ldw, float tol, const char *what)
+{
+    const int64_t width = (int64_t)c->heads * c->dh;
+    for (int64_t r = 0; r < (int64_t)c->B * c->lq; r++)
+        for (int64_t j = 0; j < width; j++) {
+            const float g = got[r * ldg + j], w = want[r * ldw + j];
+            ck_assert_msg(fabsf(g - w) <= tol * (1.0f + fabsf(w)), "case %d, %s: [%lld, %lld] = %.9g, expected %.9g",
+                          index, what, (long long)r, (long long)j, g, w);
+        }
+}
+
+START_TEST(fused_attention_matches_torch_and_the_unfused_kernels)
+{
+    int n;
+    att_case *cs = read_cases(&n);
+    const char *backends[] = {"ref", "cpu"};
+    for (int bi = 0; bi < 2; bi++) {
+#ifndef QAT_TEST_HAVE_ONEDNN
+        if (bi == 1)
+            break;
+#endif
+        qat_context *ctx = context(backends[bi], 2);
+        for (int i = 0; i < n; i++) {
+            const att_case *c = &cs[i];
+            const int64_t ldo = (int64_t)c->heads * c->dh + 3;
+            float *got = fused(ctx, c, ldo), *old = unfused(ctx, c, ldo);
+            /* Raw scores reach |30| here; an fp32 rounding of one (1e-6
+             * absolute) scales its probability by 1 + 1e-6, and sums of 64
+             * products in another order differ by a few of those. */
+            assert_close(c, i, got, ldo, c->want, (int64_t)c->heads * c->dh, 1e-5f, "fused vs torch");
+            assert_close(c, i, got, ldo, old, ldo, 1e-5f, "fused vs unfused");
+            free(got), free(old);
+        }
+        qat_context_free(ctx);
+    }
+    free_cases(cs, n);
+}
+END_TEST
+
+/* A sequence whose every key is masked attends to all keys equally (the
+ * scores all become -FLT_MAX): its context is the mean of v, as in
+ * transformers. */
+START_TEST(fully_masked_sequence_averages_the_values)
+{
+    int n;
+    att_case *cs = read_cases(&n);
+    const att_case *c = &cs[2];
+    ck_assert_msg(c->mask[(c->B - 1) * c->lk] == 0, "golden case 2 lost its fully masked sequence");
+    qat_context *ctx = context("ref", 1);
+    const int64_t width = (int64_t)c->heads * c->dh, b = c->B - 1;
+    float *got = fused(ctx, c, width);
+    for (int64_t i = 0; i < c->lq; i++)
+        for (int64_t j = 0; j < width; j++) {
+            double mean = 0.0;
+            for (int64_t t = 0; t < c->lk; t++)
+                mean += c->v[(b * c->lk + t) * c->ld + j];
+            mean /= c->lk;
+            const float g = got[(b * c->lq + i) * width + j];
+            ck_assert_msg(fabs(g - mean) <= 1e-5, "row %lld col %lld: %.9g, mean of v %.9g", (long long)i,
+                          (long long)j, g, mean);
+        }
+    free(got);
+    qat_context_free(ctx);
+    free_cases(cs, n);
+}
+END_TEST
+
+#ifdef QAT_TEST_HAVE_ONEDNN
+/* Bit for bit: the cpu backend's paths (QAT_ISA) with 1 and 2 threads
+ * against ref's row-at-a-time oracle. */
+START_TEST(cpu_paths_are_bit_identical_to_ref)
+{
+    int n;
+    att_case *cs = read_cases(&n);
+    qat_context *ref = context("ref", 1);
+    const char *isas[] = {"scalar", "avx2", "avx512vnni"};
+    for (int ii = 0; ii < 3; ii++) {
+#if defined(__x86_64__)
+        if ((ii == 1 && !__builtin_cpu_supports("avx2")) || (ii == 2 && !__builtin_cpu_supports("avx512f"))) {
+            printf("skip QAT_ISA=%s: this CPU lacks %s\n", isas[ii], ii == 1 ? "AVX2" : "AVX-512F");
+            continue;
+        }
+#else
+        if (ii > 0)
+            break;
+#endif
+        setenv("QAT_ISA", isas[ii], 1);
+        for (int threads = 1; threads <= 2; threads++) {
+            qat_context *cpu = context("cpu", threads);
+            for (int i = 0; i < n; i++) {
+                const int64_t ldo = (int64_t)cs[i].heads * cs[i].dh;
+                float *want = fused(ref, &cs[i], ldo), *got = fused(cpu, &cs[i], ldo);
+                for (int64_t e = 0; e < (int64_t)cs[i].B * cs[i].lq * ldo; e++)
+                    ck_assert_msg(memcmp(&got[e], &want[e], sizeof(float)) == 0,
+                                  "QAT_ISA=%s, %d threads, case %d: element %lld is %.9g, ref %.9g", isas[ii],
+                                  threads, i, (long long)e, got[e], want[e]);
+                free(want), free(got);
+            }
+            qat_context_free(cpu);
+        }
+    }
+    unsetenv("QAT_ISA");
+    qat_context_free(ref);
+    free_cases(cs, n);
+}
+END_TEST
+#endif
+
+START_TEST(bad_descriptors_are_rejected)
+{
+    qat_context *ctx = context("ref", 1);
+    float x[64] = {0};
+    qat_attention_desc d = {.batch = 1, .heads = 2, .lq = 2, .lk = 2, .head_dim = 4, .scale = 1.0f, .q = x,
+                            .ldq = 8, .k = x, .ldk = 8, .v = x, .ldv = 8, .out = x + 32, .ldo = 8};
+    d.ldk = 7;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_fwd, &d), QAT_ERR_INVALID_ARGUMENT, "row strides");
+    d.ldk = 8, d.lk = 0;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_fwd, &d), QAT_ERR_INVALID_ARGUMENT, "no keys");
+    d.lk = -1;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_fwd, &d), QAT_ERR_INVALID_ARGUMENT, "negative size");
+    d.lk = 2, d.v = NULL;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_fwd, &d), QAT_ERR_INVALID_ARGUMENT, "NULL");
+    qat_context_free(ctx);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("attention");
+    TCase *tc = tcase_create("attention");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, fused_attention_matches_torch_and_the_unfused_kernels);
+    tcase_add_test(tc, fully_masked_sequence_averages_the_values);
+#ifdef QAT_TEST_HAVE_ONEDNN
+    tcase_add_test(tc, cpu_paths_are_bit_identical_to_ref);
+#endif
+    tcase_add_test(tc, bad_descriptors_are_rejected);
+    suite_add_tcase(s, tc);
+    return s;
+}
