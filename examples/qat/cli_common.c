@@ -1,9 +1,11 @@
 /* What the commands share: failing with the library's message, a context
  * on the asked backend and thread count, progress timing, directories,
  * words of a line of text. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,8 +27,20 @@ int64_t qat_cli_max_threads(void)
 const qat_cli_choice qat_cli_precisions[] = {
     {"fp32", QAT_PRECISION_FP32}, {"tf32", QAT_PRECISION_TF32}, {"bf16", QAT_PRECISION_BF16}, {NULL, 0}};
 
+/* torchrun starts a node's ranks with every GPU visible: each rank takes
+ * the one of its LOCAL_RANK (srun --gpus-per-task sets
+ * CUDA_VISIBLE_DEVICES itself). Before the context, whose backend opens the
+ * device. */
+static void one_gpu_per_rank(void)
+{
+    const char *world = getenv("WORLD_SIZE"), *local = getenv("LOCAL_RANK");
+    if (world && local && atoi(world) > 1 && !getenv("CUDA_VISIBLE_DEVICES"))
+        setenv("CUDA_VISIBLE_DEVICES", local, 0);
+}
+
 int qat_cli_context(const char *cmd, const char *backend, int64_t threads, int precision, qat_context **ctx)
 {
+    one_gpu_per_rank();
     qat_status st = qat_context_create(backend, ctx);
     if (st != QAT_OK) {
         *ctx = NULL;
@@ -42,6 +56,16 @@ int qat_cli_context(const char *cmd, const char *backend, int64_t threads, int p
         *ctx = NULL;
         return qat_cli_fail(cmd, "bad --precision", st);
     }
+    return 0;
+}
+
+int qat_cli_comm(const char *cmd, qat_context *ctx, qat_comm **comm, int64_t *rank, int64_t *world)
+{
+    qat_status st = qat_comm_create_from_env(ctx, comm);
+    if (st != QAT_OK)
+        return qat_cli_fail(cmd, "cannot join the data-parallel job", st);
+    qat_comm_get(*comm, QAT_COMM_RANK, rank);
+    qat_comm_get(*comm, QAT_COMM_WORLD_SIZE, world);
     return 0;
 }
 

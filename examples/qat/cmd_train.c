@@ -92,19 +92,30 @@ static int run(train_args *a)
     qat_context *ctx = NULL;
     if (qat_cli_context("train", a->backend, a->threads, a->precision, &ctx) != 0)
         return 1;
-    if (qat_cli_strict_iob("train", ctx, a->strict_iob) != 0) {
+    qat_comm *comm = NULL;
+    int64_t rank = 0, world = 1;
+    if (qat_cli_strict_iob("train", ctx, a->strict_iob) != 0 || qat_cli_comm("train", ctx, &comm, &rank, &world) != 0) {
         qat_context_free(ctx);
         return 1;
     }
     qat_cli_progress p = {isatty(STDERR_FILENO), {0, 0}, ""};
-    o->run.progress = on_progress;
-    o->run.progress_user = &p;
+    if (rank == 0) { /* one progress display per job */
+        o->run.progress = on_progress;
+        o->run.progress_user = &p;
+    }
+    o->comm = comm;
     double f1 = NAN;
     qat_status st = qat_pipeline_run(ctx, o, &f1);
     qat_cli_print_warnings("train", ctx);
+    qat_comm_free(comm);
     qat_context_free(ctx);
     if (st != QAT_OK)
         return qat_cli_fail("train", "the run failed", st);
+    if (rank > 0) {
+        printf("rank %lld of %lld done (rank 0 evaluates and writes %s)\n", (long long)rank, (long long)world,
+               o->run.out_dir);
+        return 0;
+    }
     char alpha[32];
     snprintf(alpha, sizeof alpha, o->run.adaptive.enabled ? "auto" : "%.2f", o->alpha);
     printf("%s alpha=%s: test %s %.2f%% (%s/results.json)%s\n", o->run.quant ? o->run.quant : "FP32", alpha,

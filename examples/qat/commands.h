@@ -48,6 +48,10 @@ int64_t qat_cli_max_threads(void);
 /* A context on backend (NULL: the best) with threads (0: the library's
  * default). 0, or qat_cli_fail's 1 with *ctx NULL. */
 int qat_cli_context(const char *cmd, const char *backend, int64_t threads, int precision, qat_context **ctx);
+/* The data-parallel job this process is a rank of, from torchrun's or
+ * srun's variables (one rank when none is set; docs/distributed.md), with
+ * its rank and world size. 0, or qat_cli_fail's 1. */
+int qat_cli_comm(const char *cmd, qat_context *ctx, qat_comm **comm, int64_t *rank, int64_t *world);
 /* --strict-iob: sets QAT_CTX_STRICT_IOB2 (0 or qat_cli_fail's 1). */
 int qat_cli_strict_iob(const char *cmd, qat_context *ctx, int strict);
 /* The context's warnings (lenient IOB2 reads...), one "qat CMD: warning:"

@@ -30,7 +30,7 @@ extern "C" {
 
 /* ---- The alpha pipeline ------------------------------------------------ */
 
-#define QAT_PIPELINE_OPTIONS_VERSION 2
+#define QAT_PIPELINE_OPTIONS_VERSION 3
 
 /* How a grid's DAPT is scheduled (docs/training.md, "Plans"). */
 typedef enum qat_plan {
@@ -99,6 +99,15 @@ typedef struct qat_pipeline_options {
      * shared prefix, the DAPT run's adaptive snapshot is used. */
     qat_plan plan;               /* QAT_PLAN_PER_ALPHA */
     const char *dapt_dir;        /* a finished qat_dapt_run directory (shared prefix) */
+    /* Version 3. Data-parallel fine-tuning over comm (NULL, or one rank:
+     * off; docs/distributed.md): every rank runs the pipeline with the
+     * same options, each trains on its shard of every batch (a batch's
+     * last sequences beyond a multiple of the world size are left out),
+     * rank 0 writes checkpoints, metrics, the model and results.json and
+     * evaluates; the other ranks write nothing and their *test_f1 is NaN.
+     * Only fine-tuning is data-parallel: alpha 0 without adaptive alpha, or
+     * the shared-prefix plan (its DAPT is a qat_dapt_run job of its own). */
+    qat_comm *comm;
 } qat_pipeline_options;
 
 QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *options, uint32_t version);

@@ -60,6 +60,7 @@ qat_status qat_checkpoints_init(qat_checkpoints *c, const char *out_dir, const c
     snprintf(c->pending_path, sizeof c->pending_path, "%s.pending", c->path);
     c->metrics = metrics;
     c->left_band_at = -1;
+    c->writes = 1;
     /* never confirmed by the next step's loss: not a state to resume from */
     if (unlink(c->pending_path) != 0 && errno != ENOENT)
         return qat_fail(QAT_ERR_IO, "cannot remove %s: %s", c->pending_path, strerror(errno));
@@ -88,6 +89,8 @@ qat_status qat_checkpoints_step(qat_checkpoints *c, const qat_trainer *t, const 
     int inside = qat_loss_band_observe(&c->band, loss);
     if (!inside && c->left_band_at < 0)
         c->left_band_at = t->step;
+    if (!c->writes)
+        return QAT_OK;
     if (c->pending) {
         if (inside) {
             QAT_TRY(promote(c));
@@ -107,7 +110,7 @@ qat_status qat_checkpoints_step(qat_checkpoints *c, const qat_trainer *t, const 
 
 qat_status qat_checkpoints_stop(qat_checkpoints *c, const qat_trainer *t, const uint64_t pos[2])
 {
-    if (c->left_band_at >= 0)
+    if (c->left_band_at >= 0 || !c->writes)
         return QAT_OK; /* keep the one from before the loss left its band */
     if (c->pending) {
         c->pending = 0;
@@ -131,6 +134,8 @@ qat_status qat_checkpoints_diverged(const qat_checkpoints *c, qat_status st, con
 
 void qat_checkpoints_finish(qat_checkpoints *c)
 {
+    if (!c->writes)
+        return;
     unlink(c->pending_path);
     unlink(c->path);
 }

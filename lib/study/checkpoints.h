@@ -40,6 +40,8 @@ typedef struct qat_checkpoints {
     int64_t pending_step;
     int64_t kept_step;        /* step of <phase>.state; 0: none (the phase's start) */
     int64_t left_band_at;     /* first step whose loss left the band since the last kept one; -1 none */
+    int writes;               /* 1 (init's default); 0: a data-parallel rank other than 0, which
+                                 resumes from rank 0's states and writes none */
 } qat_checkpoints;
 
 /* Sets up the checkpoints of `phase` in out_dir (removing an unconfirmed

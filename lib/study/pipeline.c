@@ -5,6 +5,7 @@
  * resumes; results go to out_dir/results.json, metrics to metrics.jsonl. */
 #include <json-c/json.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +29,15 @@
 #include "study/run_dir.h"
 #include "study/run_options.h"
 #include "study/task_data.h"
+#include "dist/comm.h"
 #include "train/trainer.h"
 
 QAT_API qat_status qat_pipeline_options_init(qat_pipeline_options *o, uint32_t version)
 {
     QAT_CHECK_ARG(o != NULL, "qat_pipeline_options_init: NULL options");
     QAT_TRY(qat_options_version_check("qat_pipeline_options_init", version, 2, QAT_PIPELINE_OPTIONS_VERSION));
-    memset(o, 0, sizeof *o);
+    /* a version-2 caller's struct ends before comm */
+    memset(o, 0, version >= 3 ? sizeof *o : offsetof(qat_pipeline_options, comm));
     o->version = version;
     return qat_run_options_defaults(&o->run);
 }
@@ -51,7 +54,15 @@ typedef struct run {
     qat_metrics_log metrics;
     char path[4096];
     qat_energy_meter energy;
+    qat_comm *comm;            /* data-parallel fine-tuning over more than one rank, or NULL */
+    int writer;                /* this process writes the run's files: no comm, or rank 0 */
 } run;
+
+/* The options' communicator when it spans more than one rank (version 3). */
+static qat_comm *parallel_comm(const qat_pipeline_options *o)
+{
+    return o->version >= 3 && o->comm && o->comm->world > 1 ? o->comm : NULL;
+}
 
 static const char *join(run *r, const char *name)
 {
@@ -184,6 +195,7 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
     qat_checkpoints ck;
     int resumable = 0;
     QAT_TRY(qat_checkpoints_init(&ck, o->run.out_dir, "finetune", &r->metrics, &resumable));
+    ck.writes = r->writer;
     if (qat_run_has_model(join(r, "model"))) { /* finished earlier */
         qat_checkpoints_finish(&ck);
         return load_model(r, join(r, "model"), r->task, out);
@@ -191,6 +203,8 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
     qat_status st = load_model(r, start_dir, r->task, &model);
     if (st == QAT_OK && steps > 0)
         st = qat_trainer_create(model, &o->run.train, steps, &t);
+    if (st == QAT_OK && t && r->comm)
+        st = qat_trainer_set_comm(t, r->comm, 0);
     uint64_t pos[2] = {0, 0}; /* epoch, next batch of the epoch */
     if (st == QAT_OK && t && resumable) {
         st = qat_trainer_resume(t, ck.path, pos);
@@ -229,6 +243,13 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
             pos[0]++;
             pos[1] = 0;
         }
+        /* data-parallel: the ranks split the batch evenly; the few
+         * sequences beyond a multiple of the world size sit this step out */
+        if (r->comm)
+            rows -= rows % (size_t)r->comm->world;
+        if (st == QAT_OK && rows == 0)
+            st = qat_fail(QAT_ERR_INVALID_ARGUMENT, "fine-tuning: a batch of fewer sequences than the %d ranks",
+                          r->comm->world);
         float loss = 0.0f;
         if (st == QAT_OK)
             st = qat_trainer_step_typed(t, ids, mask, types, labels, (int64_t)rows, (int64_t)len, &loss);
@@ -247,7 +268,7 @@ static qat_status run_finetune(run *r, int64_t steps, const char *start_dir, qat
     }
     if (st == QAT_OK)
         st = qat_metrics_log_sync(&r->metrics);
-    if (st == QAT_OK)
+    if (st == QAT_OK && r->writer)
         st = qat_run_save_model(model, r->tok, NULL, join(r, "model"));
     if (st == QAT_OK)
         qat_checkpoints_finish(&ck);
@@ -344,6 +365,10 @@ static qat_status validate(const qat_pipeline_options *o)
     QAT_TRY(qat_plan_validate(o));
     QAT_CHECK_ARG((o->eval_file == NULL) == (o->test_file == NULL),
                   "pipeline options: give both eval_file and test_file, or neither (a seeded split is made)");
+    QAT_CHECK_ARG(!parallel_comm(o) || o->plan == QAT_PLAN_SHARED_PREFIX ||
+                  (o->alpha == 0 && !o->run.adaptive.enabled),
+                  "pipeline options: only fine-tuning is data-parallel (%d ranks): run alpha 0, or the shared-prefix "
+                  "plan (its DAPT job, qat dapt, on one GPU)", parallel_comm(o) ? parallel_comm(o)->world : 1);
     return QAT_OK;
 }
 
@@ -355,6 +380,8 @@ static qat_status run_pipeline(qat_context *ctx, const qat_pipeline_options *o, 
     memset(&r, 0, sizeof r);
     r.ctx = ctx;
     r.o = o;
+    r.comm = parallel_comm(o);
+    r.writer = !r.comm || r.comm->rank == 0;
     QAT_TRY(qat_context_set_int(ctx, QAT_CTX_SEED, (int64_t)(o->run.seed & INT64_MAX)));
     int64_t threads = 0;
     qat_context_get_int(ctx, QAT_CTX_THREADS, &threads);
@@ -362,7 +389,7 @@ static qat_status run_pipeline(qat_context *ctx, const qat_pipeline_options *o, 
     qat_status st = qat_tokenizer_load(o->run.tokenizer ? o->run.tokenizer : o->run.model_dir, &r.tok);
     if (st == QAT_OK)
         st = load_task(&r);
-    if (st == QAT_OK)
+    if (st == QAT_OK && r.writer)
         st = qat_metrics_log_open(join(&r, "metrics.jsonl"), &r.metrics);
     /* The plan decides where fine-tuning starts and how many steps DAPT
      * took (lib/study/plan.c, docs/training.md "Plans"). */
@@ -387,6 +414,13 @@ static qat_status run_pipeline(qat_context *ctx, const qat_pipeline_options *o, 
     if (st == QAT_OK)
         st = run_finetune(&r, ft_steps, start, &model);
     qat_eval_result ev, test;
+    if (st == QAT_OK && !r.writer) { /* rank 0 evaluates and writes the results */
+        if (test_f1)
+            *test_f1 = NAN;
+        qat_energy_reading unused;
+        qat_energy_stop(&r.energy, &unused);
+        goto done;
+    }
     if (st == QAT_OK)
         st = progress(&r, "eval", 0, 2, NAN);
     if (st == QAT_OK)
@@ -407,6 +441,7 @@ static qat_status run_pipeline(qat_context *ctx, const qat_pipeline_options *o, 
         json_object_put(dapt_info);
     if (st == QAT_OK && test_f1)
         *test_f1 = test.f1;
+done:
     qat_model_free(model);
     qat_metrics_log_close(&r.metrics);
     for (int i = 0; i < 3; i++) {
@@ -422,6 +457,12 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
 {
     QAT_CHECK_ARG(ctx != NULL && o != NULL, "qat_pipeline_run: NULL context or options");
     QAT_TRY(validate(o));
+    const qat_comm *comm = parallel_comm(o);
+    QAT_CHECK_ARG(!comm || comm->ctx == ctx, "qat_pipeline_run: the communicator was made for another context");
+    /* Data-parallel: rank 0 holds the directory (its lock, its cleanup);
+     * the other ranks only read its states and the starting model. */
+    if (comm && comm->rank > 0)
+        return run_pipeline(ctx, o, test_f1);
     qat_run_dir dir;
     QAT_TRY(qat_run_dir_open(o->run.out_dir, &dir));
     qat_status st = run_pipeline(ctx, o, test_f1);

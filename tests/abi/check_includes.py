@@ -31,7 +31,7 @@ ALLOWED = {
     "model": {"core", "backend", "quant", "formats"},
     "dist": {"core", "backend"},  # collectives and bucket sums on backend memory
     "train": {"core", "model", "optim", "dist"},
-    "study": {"core", "data", "metrics", "model", "train"},
+    "study": {"core", "data", "metrics", "model", "train", "dist"},
     "export": {"core", "formats", "model", "packed", "quant"},
     # the packed runtime: the encoder walk of lib/model, the integer kernels,
     # the float kernels of a cpu backend, the embedded tokenizer

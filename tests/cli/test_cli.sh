@@ -78,6 +78,14 @@ refuse "dapt with a bad alpha" "not an alpha in (0, 1)" "$qat" dapt $common --co
 check "train --alpha auto" "$qat" train $common --task "$demo/task.conll" --corpus "$demo/corpus.txt" --alpha auto --eval-every 2 --patience 1 --out "$work/auto"
 check "results.json records the chosen alpha" grep -q '"alpha_mode": *"adaptive"' "$work/auto/results.json"
 refuse "missing model" "required" "$qat" train --task "$demo/task.conll"
+# torchrun's variables on a CPU backend: a clear error before any training, not a wait for rank 1
+dp="--model $demo/model --tokenizer $demo/spm.model --task $demo/task.conll --steps 2 --backend ref --out $work/dp"
+refuse "two ranks on a CPU backend" "RANK/WORLD_SIZE gives 2 ranks (this is rank 0), but the ref backend has no communicator" \
+    env RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29511 "$qat" train $dp
+refuse "a rank beyond the world" "RANK=2 is not below WORLD_SIZE=2" \
+    env RANK=2 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29511 "$qat" train $dp
+refuse "srun's variables without a rendezvous" "SLURM_PROCID/SLURM_NTASKS gives 4 ranks but no rendezvous" \
+    env SLURM_PROCID=1 SLURM_NTASKS=4 "$qat" train $dp
 refuse "bad number" "is not a number" "$qat" train --model x --task y --alpha zero
 # Sequence classification: a TSV of pairs (GLUE's header), a JSONL test file.
 printf 'sentence1\tsentence2\tlabel\n' >"$work/pairs.tsv"

@@ -180,11 +180,11 @@ START_TEST(test_loopback_failures_do_not_hang)
         ck_assert_int_eq(jobs[r].status, QAT_ERR_STATE);
         ck_assert_msg(strstr(jobs[r].error, "sent a different size") != NULL, "rank %d: %s", r, jobs[r].error);
     }
-    QAT_ASSERT_OK(qat_loopback_group_create(2, 0.2, &g));
+    QAT_ASSERT_OK(qat_loopback_group_create(2, 0.1, &g));
     run_ranks(jobs, 2, g, one_rank_absent);
     qat_loopback_group_free(g);
     ck_assert_int_eq(jobs[0].status, QAT_ERR_STATE);
-    ck_assert_msg(strstr(jobs[0].error, "rank 0 waited 0.2 s for the other ranks") != NULL, "%s", jobs[0].error);
+    ck_assert_msg(strstr(jobs[0].error, "rank 0 waited 0.1 s for the other ranks") != NULL, "%s", jobs[0].error);
     ck_assert_int_eq(jobs[1].status, QAT_OK);
 
     qat_context *ctx = NULL;
@@ -293,7 +293,7 @@ START_TEST(test_rendezvous_tcp)
     expect_token(jobs, 3);
     /* rank 0 never comes: bounded by the timeout */
     e.master_port = free_port();
-    e.timeout_s = 0.3;
+    e.timeout_s = 0.15;
     e.rank = 1;
     e.world = 2;
     unsigned char token[40];

@@ -377,6 +377,77 @@ START_TEST(yaml_alias_bomb_refused)
 }
 END_TEST
 
+/* The cells' SLURM script for gpus_per_cell (-1: not in the grid), read back. */
+static char *emit_cells_script(int gpus, char *script, size_t cap)
+{
+    char grid[2048], err[1024];
+    char slurm[128] = "";
+    if (gpus >= 0)
+        snprintf(slurm, sizeof slurm, "slurm: {partition: gpu, gpus_per_cell: %d}\n", gpus);
+    snprintf(grid, sizeof grid,
+             "name: g\nconfigs: [FP32]\nalphas: [0]\nmodels: [{path: m1}]\ntasks: [{train: essai.conll}]\n"
+             "training: {total_steps: 10, batch: 2}\n%s", slurm);
+    sweep_grid g;
+    ck_assert_msg(load("gpus.yaml", grid, &g, err, sizeof err) == 0, "%s", err);
+    snprintf(script, cap, "%s/cells-%d.sbatch", dir, gpus);
+    ck_assert_msg(sweep_slurm_emit(&g, "/opt/qat/bin/qat", script, 4, err, sizeof err) == 0, "%s", err);
+    sweep_grid_free(&g);
+    FILE *f = fopen(script, "r");
+    ck_assert_ptr_nonnull(f);
+    char *text = calloc(1, 8192);
+    ck_assert_uint_gt(fread(text, 1, 8191, f), 0);
+    fclose(f);
+    return text;
+}
+
+static int has_line(const char *text, const char *line)
+{
+    for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+        if ((p == text || p[-1] == '\n') && (p[strlen(line)] == '\n' || p[strlen(line)] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* slurm.gpus_per_cell: none, one GPU per cell (one task), or N ranks of one
+ * node started by srun, one GPU each, meeting through a fresh file. */
+START_TEST(slurm_gpus_per_cell)
+{
+    char script[512], logs[512], line[1024];
+    char *none = emit_cells_script(-1, script, sizeof script);
+    ck_assert_msg(has_line(none, "#SBATCH --ntasks=1"), "%s", none);
+    ck_assert_msg(!strstr(none, "--gpus-per-task") && !strstr(none, "srun") && !strstr(none, "QAT_DIST_FILE") &&
+                  !strstr(none, "--backend cuda"), "%s", none);
+    free(none);
+
+    char *one = emit_cells_script(1, script, sizeof script);
+    ck_assert_msg(has_line(one, "#SBATCH --ntasks=1") && has_line(one, "#SBATCH --gpus-per-task=1"), "%s", one);
+    ck_assert_msg(!strstr(one, "srun") && !strstr(one, "QAT_DIST_FILE") && strstr(one, " --backend cuda\n"), "%s",
+                  one);
+    free(one);
+
+    char *four = emit_cells_script(4, script, sizeof script);
+    ck_assert_msg(has_line(four, "#SBATCH --nodes=1") && has_line(four, "#SBATCH --ntasks-per-node=4") &&
+                  has_line(four, "#SBATCH --gpus-per-task=1") && !strstr(four, "--ntasks=1"), "%s", four);
+    char *root = realpath(dir, NULL);
+    snprintf(logs, sizeof logs, "%s/runs/g/slurm-logs", root);
+    free(root);
+    snprintf(line, sizeof line, "export QAT_DIST_FILE='%s'/rendezvous-\"$SLURM_JOB_ID\"", logs);
+    ck_assert_msg(has_line(four, line), "no line <%s> in:\n%s", line, four);
+    const char *run = strstr(four, "exec srun --kill-on-bad-exit=1 '/opt/qat/bin/qat' sweep --grid ");
+    ck_assert_msg(run != NULL, "%s", four);
+    ck_assert_msg(strstr(run, " --cell \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-4}\" "
+                              "--backend cuda\n"), "%s", run);
+    /* the rendezvous comes before the ranks start */
+    ck_assert(strstr(four, "export QAT_DIST_FILE") < run);
+    free(four);
+    char err[1024];
+    sweep_grid g;
+    ck_assert_int_ne(load("bad.yaml", "name: g\nconfigs: [FP32]\nalphas: [0]\nmodels: [{path: m1}]\n"
+                          "tasks: [{train: essai.conll}]\nslurm: {gpus_per_cell: 0}\n", &g, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "slurm.gpus_per_cell") != NULL, "%s", err);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     qat_test_limit_memory((size_t)1 << 30);
@@ -389,6 +460,7 @@ Suite *make_suite(void)
     tcase_add_loop_test(tc, bad_grids_name_the_key, 0, (int)(sizeof bad_cases / sizeof *bad_cases));
     tcase_add_test(tc, alpha_zero_needs_no_corpus_and_json_errors);
     tcase_add_test(tc, yaml_alias_bomb_refused);
+    tcase_add_test(tc, slurm_gpus_per_cell);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,7 +11,7 @@ from ._lib import check, declare
 from .core import Context
 from .train import TrainOptions, _train_options
 
-PIPELINE_OPTIONS_VERSION = 2
+PIPELINE_OPTIONS_VERSION = 3
 DAPT_OPTIONS_VERSION = 2
 
 PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64,
@@ -52,7 +52,7 @@ class RunOptions(ctypes.Structure):
 
 
 class PipelineOptions(ctypes.Structure):
-    """Mirror of qat_pipeline_options (version 2)."""
+    """Mirror of qat_pipeline_options (version 3)."""
     _fields_ = [
         ("version", ctypes.c_uint32),
         ("run", RunOptions),
@@ -62,6 +62,7 @@ class PipelineOptions(ctypes.Structure):
         ("test_file", ctypes.c_char_p),
         ("plan", ctypes.c_int),  # qat_plan
         ("dapt_dir", ctypes.c_char_p),
+        ("comm", ctypes.c_void_p),  # qat_comm *: data-parallel fine-tuning
     ]
 
 
@@ -130,7 +131,7 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
                  total_steps: int = 30000, corpus=None, eval_file=None, test_file=None, tokenizer=None,
                  max_seq_len: int = 512, checkpoint_every: int = 0, seed: int = 42, progress=None,
                  context: Context | None = None, carbon_intensity: float = 0.0, power_watts: float = 0.0,
-                 dapt_dir=None, adaptive: dict | None = None, **train_options) -> float:
+                 dapt_dir=None, adaptive: dict | None = None, comm=None, **train_options) -> float:
     """The study's alpha pipeline; returns the test F1 (a fraction), or the
     test accuracy for a sequence-classification task (train_file .tsv or
     .jsonl, docs/data.md), and writes out_dir/results.json. progress(phase, step, total, loss) may
@@ -141,7 +142,9 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
     Plans (docs/training.md): dapt_dir (a run_dapt directory) fine-tunes from
     its snapshot at round(alpha * total_steps), the seed code's shared
     prefix; alpha="auto" (or adaptive={...knobs}) chooses alpha by the
-    held-out MLM loss."""
+    held-out MLM loss. comm (a libqat.Communicator of context): data-parallel
+    fine-tuning, rank 0 writing everything; the other ranks return NaN
+    (docs/distributed.md)."""
     if alpha == "auto":
         alpha, adaptive = 0.0, adaptive or {}
     opts = PipelineOptions()
@@ -154,6 +157,8 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
     opts.alpha = alpha
     if dapt_dir is not None:
         opts.plan, opts.dapt_dir = PLANS.index("shared-prefix"), _enc(dapt_dir)
+    if comm is not None:
+        opts.comm = comm._handle
     context = context or Context()
     f1 = ctypes.c_double()
     check(_pipe_run(context.handle, ctypes.byref(opts), ctypes.byref(f1)))

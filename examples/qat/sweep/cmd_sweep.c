@@ -20,7 +20,7 @@
 typedef struct sweep_args {
     const char *grid, *root, *cell, *dapt, *slurm_script, *backend;
     int list, submit, quiet, plan;
-    int64_t threads;
+    int64_t threads, gpus_per_cell;
     double carbon_intensity, power_watts;
 } sweep_args;
 
@@ -124,6 +124,8 @@ static int load_grid(const sweep_args *a, sweep_grid *g)
         g->carbon_intensity = a->carbon_intensity;
     if (a->power_watts != FROM_GRID)
         g->power_watts = a->power_watts;
+    if (a->gpus_per_cell != FROM_GRID)
+        g->slurm.gpus_per_cell = a->gpus_per_cell;
     return 0;
 }
 
@@ -141,8 +143,14 @@ static int sweep(const sweep_args *a)
         rc = list_jobs(&g, &sel);
     else if (rc == 0 && a->slurm_script)
         rc = emit_slurm(&g, a, (int)threads);
-    else if (rc == 0 && (rc = qat_cli_context("sweep", a->backend ? a->backend : g.backend, threads, -1, &ctx)) == 0)
-        rc = sweep_run_local(ctx, &g, &sel, a->quiet);
+    else if (rc == 0 && (rc = qat_cli_context("sweep", a->backend ? a->backend : g.backend, threads, -1, &ctx)) == 0) {
+        qat_comm *comm = NULL;
+        int64_t rank, world;
+        rc = qat_cli_comm("sweep", ctx, &comm, &rank, &world);
+        if (rc == 0)
+            rc = sweep_run_local(ctx, comm, &g, &sel, a->quiet);
+        qat_comm_free(comm);
+    }
     qat_context_free(ctx);
     sweep_grid_free(&g);
     return rc;
@@ -152,7 +160,7 @@ int qat_cli_sweep(int argc, char **argv)
 {
     static const qat_cli_choice plans[] = {
         {"per-alpha", SWEEP_PLAN_PER_ALPHA}, {"shared-prefix", SWEEP_PLAN_SHARED_PREFIX}, {NULL, 0}};
-    sweep_args a = {.plan = FROM_GRID, .threads = FROM_GRID, .carbon_intensity = FROM_GRID, .power_watts = FROM_GRID};
+    sweep_args a = {.plan = FROM_GRID, .threads = FROM_GRID, .gpus_per_cell = FROM_GRID, .carbon_intensity = FROM_GRID, .power_watts = FROM_GRID};
     const qat_cli_option options[] = {
         {.name = "--grid", .type = QAT_CLI_STRING, .to.str = &a.grid, .value_name = "FILE", .flags = QAT_CLI_REQUIRED,
          .help = "the grid (.yaml/.yml needs libyaml; .json always works)"},
@@ -173,6 +181,9 @@ int qat_cli_sweep(int argc, char **argv)
                      "cells do not wait)"),
         QAT_OPT_INT("--threads", &a.threads, "N", 0, qat_cli_max_threads(),
                     "threads per cell (default: the grid's 'threads', else the library's)"),
+        QAT_OPT_INT("--gpus-per-cell", &a.gpus_per_cell, "N", 0, 64,
+                    "with --emit-slurm: GPUs per cell (default: the grid's slurm.gpus_per_cell, else none); above "
+                    "one, the cell runs data-parallel as N srun tasks on one node, one GPU each (docs/distributed.md)"),
         QAT_OPT_STRING("--backend", &a.backend, "NAME", "backend (default: the grid's 'backend', else the best available)"),
         QAT_OPT_DOUBLE("--carbon-intensity", &a.carbon_intensity, "G", 0, 1e5,
                        "g CO2eq/kWh for each cell's energy (default: the grid's 'carbon_intensity', else 56, France; "

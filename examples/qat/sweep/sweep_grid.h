@@ -36,6 +36,7 @@ typedef struct sweep_slurm {
     char *partition, *time, *mem, *gres, *account, *qos;
     int64_t cpus_per_task;  /* 0: not set (then --threads decides) */
     int64_t max_parallel;   /* 0: no %N throttle on the array */
+    int64_t gpus_per_cell;  /* 0: no GPU asked; N > 1: N ranks (srun), data-parallel */
     char **setup;           /* shell lines run before the cell (module load ...) */
     size_t n_setup;
 } sweep_slurm;

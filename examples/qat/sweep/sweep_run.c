@@ -134,10 +134,11 @@ static void end_progress(const progress_state *p)
         fputc('\n', stderr);
 }
 
-static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_cell *c, size_t count, int quiet,
-                           double *f1)
+/* comm: the data-parallel job's (one rank: NULL); its rank 0 writes the cell's files. */
+static qat_status run_cell(qat_context *ctx, qat_comm *comm, int rank, const sweep_grid *g, const sweep_cell *c,
+                           size_t count, int quiet, double *f1)
 {
-    if (qat_cli_mkdirs(c->out_dir) != 0 || write_cell_json(g, c) != 0) {
+    if (qat_cli_mkdirs(c->out_dir) != 0 || (rank == 0 && write_cell_json(g, c) != 0)) {
         fprintf(stderr, "qat sweep: cell %zu: cannot write %s: %s\n", c->index, c->out_dir, strerror(errno));
         return QAT_ERR_IO;
     }
@@ -158,6 +159,7 @@ static qat_status run_cell(qat_context *ctx, const sweep_grid *g, const sweep_ce
         sweep_plan_dapt_job(g, (size_t)dj, &job);
         o.dapt_dir = job.out_dir;
     }
+    o.comm = comm;
     qat_status st = qat_pipeline_run(ctx, &o, f1);
     end_progress(&p);
     return st;
@@ -245,8 +247,8 @@ typedef struct sweep_tally {
 } sweep_tally;
 
 /* One cell: skipped when done, else run (or resumed). */
-static void run_one(qat_context *ctx, const sweep_grid *g, size_t i, int quiet, const unsigned char *dapt_failed,
-                    sweep_tally *t)
+static void run_one(qat_context *ctx, qat_comm *comm, int rank, const sweep_grid *g, size_t i, int quiet,
+                    const unsigned char *dapt_failed, sweep_tally *t)
 {
     size_t n = sweep_grid_cell_count(g);
     sweep_cell c;
@@ -263,8 +265,11 @@ static void run_one(qat_context *ctx, const sweep_grid *g, size_t i, int quiet, 
     printf("[%zu/%zu] %s: %s\n", i + 1, n, c.id, qat_cli_file_exists(c.out_dir, "cell.json") ? "resuming" : "starting");
     fflush(stdout);
     double f1 = NAN;
-    qat_status st = run_cell(ctx, g, &c, n, quiet, &f1);
-    if (st == QAT_OK) {
+    qat_status st = run_cell(ctx, comm, rank, g, &c, n, quiet, &f1);
+    if (st == QAT_OK && rank > 0) {
+        printf("[%zu/%zu] %s: rank %d done (rank 0 evaluates)\n", i + 1, n, c.id, rank);
+        t->done++;
+    } else if (st == QAT_OK) {
         /* sequence-classification tasks (.tsv / .jsonl) report accuracy */
         printf("[%zu/%zu] %s: test %s %.2f%%%s\n", i + 1, n, c.id,
                qat_cli_is_seq_task(c.task->train) ? "accuracy" : "F1", 100.0 * f1, f1 < 0.2 ? " [collapsed]" : "");
@@ -279,8 +284,20 @@ static void run_one(qat_context *ctx, const sweep_grid *g, size_t i, int quiet, 
     fflush(stdout);
 }
 
-int sweep_run_local(qat_context *ctx, const sweep_grid *g, const sweep_selection *sel, int quiet)
+int sweep_run_local(qat_context *ctx, qat_comm *comm, const sweep_grid *g, const sweep_selection *sel, int quiet)
 {
+    int64_t rank = 0, world = 1;
+    if (comm) {
+        qat_comm_get(comm, QAT_COMM_RANK, &rank);
+        qat_comm_get(comm, QAT_COMM_WORLD_SIZE, &world);
+    }
+    if (world > 1 && sel->dapt_last > sel->dapt_first && sweep_plan_dapt_count(g) > 0) {
+        fprintf(stderr, "qat sweep: DAPT jobs train on one GPU, not data-parallel (%lld ranks): run them apart "
+                "(the -dapt SLURM script does)\n", (long long)world);
+        return 2;
+    }
+    if (rank > 0)
+        quiet = 1; /* one progress display per job: rank 0's */
     /* SIGTERM is what SLURM sends before killing a task at its time limit. */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -300,7 +317,7 @@ int sweep_run_local(qat_context *ctx, const sweep_grid *g, const sweep_selection
         t.failed += run_dapt_jobs(ctx, g, sel->dapt_first, sel->dapt_last, quiet, dapt_failed);
     }
     for (size_t i = sel->first; i < sel->last && !interrupted; i++)
-        run_one(ctx, g, i, quiet, dapt_failed, &t);
+        run_one(ctx, comm, (int)rank, g, i, quiet, dapt_failed, &t);
     free(dapt_failed);
     printf("%zu run, %zu skipped (done before), %zu failed%s; results under %s\n", t.done, t.skipped, t.failed,
            interrupted ? ", interrupted" : "", g->root);

@@ -20,10 +20,11 @@ typedef struct sweep_selection {
 const char *sweep_cell_status(const sweep_cell *c);
 const char *sweep_dapt_status(const sweep_dapt_job *j);
 
-/* Runs the selection on ctx; SIGINT and SIGTERM (SLURM's warning before a
+/* Runs the selection on ctx, each cell data-parallel over comm when it
+ * spans several ranks (DAPT jobs are then refused; NULL: one rank); SIGINT and SIGTERM (SLURM's warning before a
  * time limit) stop at the next step with a checkpoint. Prints a line per
  * job and a summary. Returns the exit status: 0 when every selected cell
  * has results, 1 when one failed, 130 when interrupted. */
-int sweep_run_local(qat_context *ctx, const sweep_grid *g, const sweep_selection *sel, int quiet);
+int sweep_run_local(qat_context *ctx, qat_comm *comm, const sweep_grid *g, const sweep_selection *sel, int quiet);
 
 #endif

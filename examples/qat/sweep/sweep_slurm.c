@@ -53,9 +53,11 @@ void sweep_slurm_dapt_script_path(const char *script, char *out, size_t cap)
 }
 
 /* One array script: `n` tasks, each `qat sweep ... <select> $SLURM_ARRAY_TASK_ID`. */
+/* gpus: per array task; above one, that many tasks (ranks) of one node
+ * started by srun, one GPU each, meeting through a file in the logs. */
 static int write_array(const sweep_grid *g, const char *exe, const char *grid, const char *root, const char *logs,
                        const char *script, const char *what, const char *job_suffix, const char *select, size_t n,
-                       int threads, char *err, size_t errcap)
+                       int threads, int64_t gpus, char *err, size_t errcap)
 {
     FILE *f = fopen(script, "w");
     if (!f) {
@@ -72,7 +74,12 @@ static int write_array(const sweep_grid *g, const char *exe, const char *grid, c
     else
         fprintf(f, "#SBATCH --array=0-%zu\n", n - 1);
     fprintf(f, "#SBATCH --output=%s/%%A_%%a.out\n", logs);
-    fprintf(f, "#SBATCH --ntasks=1\n");
+    if (gpus > 1)
+        fprintf(f, "#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=%lld\n", (long long)gpus);
+    else
+        fprintf(f, "#SBATCH --ntasks=1\n");
+    if (gpus > 0)
+        fprintf(f, "#SBATCH --gpus-per-task=1\n");
     long long cpus = s->cpus_per_task ? (long long)s->cpus_per_task : threads > 0 ? threads : 0;
     if (cpus > 0)
         fprintf(f, "#SBATCH --cpus-per-task=%lld\n", cpus);
@@ -91,7 +98,17 @@ static int write_array(const sweep_grid *g, const char *exe, const char *grid, c
     fprintf(f, "set -euo pipefail\n");
     for (size_t i = 0; i < s->n_setup; i++)
         fprintf(f, "%s\n", s->setup[i]);
-    fprintf(f, "exec ");
+    if (gpus > 1) {
+        /* srun sets each rank's SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID;
+         * the ranks meet through a file on the shared file system, fresh
+         * for every job (docs/distributed.md) */
+        fprintf(f, "export QAT_DIST_FILE=");
+        put_quoted(f, logs);
+        fprintf(f, "/rendezvous-\"$SLURM_JOB_ID\"\n");
+        fprintf(f, "exec srun --kill-on-bad-exit=1 ");
+    } else {
+        fprintf(f, "exec ");
+    }
     put_quoted(f, exe);
     fprintf(f, " sweep --grid ");
     put_quoted(f, grid);
@@ -99,8 +116,8 @@ static int write_array(const sweep_grid *g, const char *exe, const char *grid, c
     put_quoted(f, root);
     /* the grid's plan, whatever --plan said when the script was made */
     fprintf(f, " --plan %s", g->plan == SWEEP_PLAN_SHARED_PREFIX ? "shared-prefix" : "per-alpha");
-    fprintf(f, " %s \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-%d}\"\n", select,
-            threads > 0 ? threads : 0);
+    fprintf(f, " %s \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-%d}\"%s\n", select,
+            threads > 0 ? threads : 0, gpus > 0 ? " --backend cuda" : "");
     if (fclose(f) != 0) {
         snprintf(err, errcap, "cannot write %s: %s", script, strerror(errno));
         return -1;
@@ -123,12 +140,15 @@ int sweep_slurm_emit(const sweep_grid *g, const char *qat_exe, const char *scrip
     }
     char *root = absolute(g->root), *grid = absolute(g->path), *exe = absolute(qat_exe);
     snprintf(logs, sizeof logs, "%s/slurm-logs", root);
-    int rc = write_array(g, exe, grid, root, logs, script, "cells", "", "--cell", n, threads, err, errcap);
+    int rc = write_array(g, exe, grid, root, logs, script, "cells", "", "--cell", n, threads, g->slurm.gpus_per_cell,
+                         err, errcap);
     size_t n_dapt = sweep_plan_dapt_count(g);
     if (rc == 0 && n_dapt > 0) {
         char dapt[PATH_MAX + 16];
         sweep_slurm_dapt_script_path(script, dapt, sizeof dapt);
-        rc = write_array(g, exe, grid, root, logs, dapt, "DAPT jobs", "-dapt", "--dapt", n_dapt, threads, err, errcap);
+        /* a shared DAPT job trains on one GPU (qat_dapt_run is not data-parallel) */
+        rc = write_array(g, exe, grid, root, logs, dapt, "DAPT jobs", "-dapt", "--dapt", n_dapt, threads,
+                         g->slurm.gpus_per_cell > 0, err, errcap);
     }
     free(root);
     free(grid);

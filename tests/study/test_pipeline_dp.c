@@ -1,0 +1,172 @@
+/* Data-parallel fine-tuning through the pipeline (qat_pipeline_options
+ * version 3, comm): two ranks (threads over the loopback communicator)
+ * running the same options on the demo task against one rank whose
+ * micro-batches are the ranks' shards: the same test F1 and the same
+ * saved weights, bit for bit; rank 0 alone writes (results, metrics,
+ * model), rank 1 returns NaN; a run with DAPT is refused with a reason. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "dist/comm.h"
+#include "qat/qat.h"
+#include "run_dirs.h"
+#include "test_main.h"
+
+#define DATA DEMO_DIR
+
+static void options(qat_pipeline_options *o, const char *out, int64_t micro)
+{
+    QAT_ASSERT_OK(qat_pipeline_options_init(o, QAT_PIPELINE_OPTIONS_VERSION));
+    o->run.model_dir = DATA "/model";
+    o->run.tokenizer = DATA "/spm.model";
+    o->train_file = DATA "/task_small.conll";
+    o->run.out_dir = out;
+    o->run.quant = "E4W4A4";
+    o->run.total_steps = 3;
+    o->run.max_seq_len = 32;
+    o->run.checkpoint_every = 1;
+    o->run.train.batch_size = 8;
+    o->run.train.micro_batch_size = micro;
+    o->run.train.learning_rate = 2e-3;
+}
+
+typedef struct rank_job {
+    int rank;
+    qat_loopback_group *g;
+    const char *out;
+    double alpha;
+    qat_status status;
+    char error[512];
+    double f1;
+} rank_job;
+
+static void *rank_main(void *arg)
+{
+    rank_job *job = arg;
+    qat_context *ctx = NULL;
+    qat_comm *comm = NULL;
+    qat_status st = qat_context_create(test_backend(), &ctx);
+    if (st == QAT_OK)
+        st = qat_context_set_int(ctx, QAT_CTX_THREADS, 1);
+    if (st == QAT_OK)
+        st = qat_comm_loopback(job->g, ctx, job->rank, &comm);
+    qat_pipeline_options o;
+    options(&o, job->out, 0);
+    o.alpha = job->alpha;
+    o.run.corpus = DATA "/corpus_small.txt";
+    o.comm = comm;
+    job->f1 = -1;
+    if (st == QAT_OK)
+        st = qat_pipeline_run(ctx, &o, &job->f1);
+    job->status = st;
+    snprintf(job->error, sizeof job->error, "%s", st == QAT_OK ? "" : qat_last_error());
+    qat_comm_free(comm);
+    qat_context_free(ctx);
+    return NULL;
+}
+
+static void run_two_ranks(rank_job jobs[2], const char *out, double alpha)
+{
+    qat_loopback_group *g = NULL;
+    QAT_ASSERT_OK(qat_loopback_group_create(2, 120, &g));
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) {
+        jobs[r] = (rank_job){.rank = r, .g = g, .out = out, .alpha = alpha};
+        ck_assert_int_eq(pthread_create(&th[r], NULL, rank_main, &jobs[r]), 0);
+    }
+    for (int r = 0; r < 2; r++)
+        pthread_join(th[r], NULL);
+    qat_loopback_group_free(g);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s missing", path);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n ? *n : 1);
+    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+START_TEST(two_ranks_fine_tune_as_one)
+{
+    char *dir = temp_dir("pipeline_dp");
+    char two[600], one[600], path[700], path1[700];
+    snprintf(two, sizeof two, "%s/two", dir);
+    snprintf(one, sizeof one, "%s/one", dir);
+    rank_job jobs[2];
+    run_two_ranks(jobs, two, 0.0);
+    for (int r = 0; r < 2; r++)
+        ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
+    ck_assert(isnan(jobs[1].f1));
+    ck_assert(jobs[0].f1 >= 0.0 && jobs[0].f1 <= 1.0);
+
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
+    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
+    qat_pipeline_options o;
+    options(&o, one, 4); /* the ranks' shards as micro-batches */
+    double f1 = -1;
+    QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
+    ck_assert_msg(f1 == jobs[0].f1, "one rank: F1 %.9g, two ranks %.9g", f1, jobs[0].f1);
+    const char *files[] = {"results.json", "metrics.jsonl", "model/model.safetensors"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", two, files[i]);
+        ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
+    }
+    size_t n2, n1;
+    snprintf(path, sizeof path, "%s/model/model.safetensors", two);
+    snprintf(path1, sizeof path1, "%s/model/model.safetensors", one);
+    unsigned char *w2 = slurp(path, &n2), *w1 = slurp(path1, &n1);
+    ck_assert_msg(n1 == n2 && memcmp(w1, w2, n1) == 0, "the saved weights differ");
+    free(w1);
+    free(w2);
+    /* the metrics: one record per step, written once (by rank 0) */
+    snprintf(path, sizeof path, "%s/metrics.jsonl", two);
+    size_t nm;
+    unsigned char *m = slurp(path, &nm);
+    int lines = 0;
+    for (size_t i = 0; i < nm; i++)
+        lines += m[i] == '\n';
+    free(m);
+    snprintf(path1, sizeof path1, "%s/metrics.jsonl", one);
+    m = slurp(path1, &nm);
+    int lines1 = 0;
+    for (size_t i = 0; i < nm; i++)
+        lines1 += m[i] == '\n';
+    free(m);
+    ck_assert_int_eq(lines, lines1);
+
+    /* DAPT is not data-parallel: refused on every rank, before any training */
+    snprintf(two, sizeof two, "%s/dapt", dir);
+    run_two_ranks(jobs, two, 0.5);
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(jobs[r].status, QAT_ERR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(jobs[r].error, "only fine-tuning is data-parallel (2 ranks)"), "%s", jobs[r].error);
+    }
+    qat_context_free(ctx);
+    remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("pipeline_dp");
+    TCase *tc = tcase_create("pipeline_dp");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, two_ranks_fine_tune_as_one);
+    suite_add_tcase(s, tc);
+    return s;
+}
