@@ -21,6 +21,7 @@
 
 #include "core/context.h"
 #include "core/refcount.h"
+#include "dist/rank_env.h"
 #include "qat/train.h"
 
 typedef struct qat_comm_impl {
@@ -56,6 +57,11 @@ typedef struct qat_loopback_group qat_loopback_group;
 qat_status qat_loopback_group_create(int world, double timeout_s, qat_loopback_group **out);
 qat_status qat_comm_loopback(qat_loopback_group *g, qat_context *ctx, int rank, qat_comm **out);
 void qat_loopback_group_free(qat_loopback_group *g);
+
+/* The communicator of rank e->rank (qat_comm_create_from_env over a parsed
+ * environment): single for one rank; else the backend's, after the
+ * rendezvous, or an error when the backend has none. */
+qat_status qat_comm_create_for_ranks(qat_context *ctx, const qat_rank_env *e, qat_comm **out);
 
 /* Calls through the implementation, with the arguments checked. */
 qat_status qat_comm_all_reduce_sum(qat_comm *c, float *buf, int64_t n);

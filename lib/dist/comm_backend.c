@@ -61,8 +61,15 @@ static const qat_comm_impl backend_impl = {
 /* The ranks meet: rank 0's token reaches every rank, each makes its end
  * of the backend's communicator, and after a barrier the rendezvous file
  * (if any) is removed. */
-static qat_status backend_comm_create(qat_context *ctx, const qat_rank_env *e, qat_comm **out)
+qat_status qat_comm_create_for_ranks(qat_context *ctx, const qat_rank_env *e, qat_comm **out)
 {
+    *out = NULL;
+    if (e->world == 1)
+        return qat_comm_single(ctx, out);
+    if (!ctx->backend.ops->comm)
+        return qat_fail(QAT_ERR_UNSUPPORTED, "%s gives %d ranks (this is rank %d), but the %s backend has no "
+                        "communicator: data-parallel training runs on the cuda backend (NCCL); on CPU backends "
+                        "run one process", qat_rank_source_name(e->source), e->world, e->rank, ctx->backend.ops->name);
     const struct qat_backend_ops *ops = ctx->backend.ops;
     const struct qat_backend_comm_ops *cops = ops->comm;
     if (cops->id_bytes == 0 || cops->id_bytes > QAT_BACKEND_COMM_ID_MAX)
@@ -103,11 +110,5 @@ QAT_API qat_status qat_comm_create_from_env(qat_context *ctx, qat_comm **out)
     QAT_CHECK_ARG(ctx != NULL, "qat_comm_create_from_env: NULL context");
     qat_rank_env e;
     QAT_TRY(qat_rank_env_from_process(&e));
-    if (e.world == 1)
-        return qat_comm_single(ctx, out);
-    if (!ctx->backend.ops->comm)
-        return qat_fail(QAT_ERR_UNSUPPORTED, "%s gives %d ranks (this is rank %d), but the %s backend has no "
-                        "communicator: data-parallel training runs on the cuda backend (NCCL); on CPU backends "
-                        "run one process", qat_rank_source_name(e.source), e.world, e.rank, ctx->backend.ops->name);
-    return backend_comm_create(ctx, &e, out);
+    return qat_comm_create_for_ranks(ctx, &e, out);
 }

@@ -304,6 +304,125 @@ START_TEST(test_rendezvous_tcp)
 }
 END_TEST
 
+/* ---- a backend's collectives (the path NCCL takes) ----------------------- */
+
+/* A stand-in for the cuda module's NCCL: ref's kernels with collectives
+ * over the loopback group, and a token that must reach every rank intact. */
+#define FAKE_TOKEN "token-of-rank-0:made-by-make_id"
+static struct {
+    qat_loopback_group *g;
+    qat_context *ctx[MAX_RANKS];
+    int inits;
+    pthread_mutex_t mu;
+} fake = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static qat_status fake_make_id(void *state, void *id)
+{
+    (void)state;
+    memcpy(id, FAKE_TOKEN, sizeof FAKE_TOKEN);
+    return QAT_OK;
+}
+
+static qat_status fake_init(void *state, const void *id, int rank, int world, int local_rank, void **comm)
+{
+    (void)state;
+    if (memcmp(id, FAKE_TOKEN, sizeof FAKE_TOKEN) != 0 || world != 2 || local_rank != rank)
+        return QAT_ERR_STATE;
+    pthread_mutex_lock(&fake.mu);
+    fake.inits++;
+    pthread_mutex_unlock(&fake.mu);
+    return qat_comm_loopback(fake.g, fake.ctx[rank], rank, (qat_comm **)comm);
+}
+
+static qat_status fake_all_reduce(void *comm, float *buf, int64_t n)
+{
+    return qat_comm_all_reduce_sum(comm, buf, n);
+}
+
+static qat_status fake_broadcast(void *comm, float *buf, int64_t n, int root)
+{
+    return qat_comm_broadcast(comm, buf, n, root);
+}
+
+static qat_status fake_barrier(void *comm)
+{
+    return qat_comm_barrier(comm);
+}
+
+static qat_status fake_wait(void *comm)
+{
+    return qat_comm_wait(comm);
+}
+
+static void fake_destroy(void *comm)
+{
+    qat_comm_free(comm);
+}
+
+static const struct qat_backend_comm_ops fake_comm_ops = {
+    sizeof FAKE_TOKEN, fake_make_id, fake_init, fake_all_reduce, fake_broadcast, fake_barrier, fake_wait,
+    fake_destroy};
+static struct qat_backend_ops fake_ops;
+
+static qat_status join_backend_comm(rank_job *job)
+{
+    qat_rank_env e = *(const qat_rank_env *)job->shared;
+    e.rank = e.local_rank = job->rank;
+    e.world = job->world;
+    qat_context *ctx = fake.ctx[job->rank];
+    qat_comm *c = NULL;
+    float *dev = NULL;
+    qat_status st = qat_comm_create_for_ranks(ctx, &e, &c);
+    if (st == QAT_OK && strcmp(qat_comm_kind(c), "backend") != 0)
+        st = qat_fail(QAT_ERR_INTERNAL, "kind %s", qat_comm_kind(c));
+    if (st == QAT_OK)
+        st = ctx->backend.ops->alloc(ctx->backend_state, 3 * sizeof(float), (void **)&dev);
+    const float mine[3] = {1.0f + (float)job->rank, 10.0f, -0.5f};
+    if (st == QAT_OK)
+        st = upload(ctx, dev, mine, 3);
+    if (st == QAT_OK)
+        st = qat_comm_all_reduce_sum(c, dev, 3);
+    if (st == QAT_OK)
+        st = qat_comm_wait(c);
+    if (st == QAT_OK)
+        st = download(ctx, job->out, dev, 3);
+    if (dev)
+        ctx->backend.ops->free(ctx->backend_state, dev);
+    qat_comm_free(c);
+    return st;
+}
+
+START_TEST(test_backend_communicator_path)
+{
+    qat_rank_env e;
+    memset(&e, 0, sizeof e);
+    char dir[] = "/tmp/qat_rdzv_XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(e.file, sizeof e.file, "%s/token", dir);
+    e.timeout_s = 30;
+    QAT_ASSERT_OK(qat_loopback_group_create(2, 60, &fake.g));
+    for (int r = 0; r < 2; r++) {
+        QAT_ASSERT_OK(qat_context_create(test_backend(), &fake.ctx[r]));
+        fake_ops = *fake.ctx[r]->backend.ops;
+        fake_ops.comm = &fake_comm_ops;
+        fake.ctx[r]->backend.ops = &fake_ops;
+    }
+    rank_job jobs[MAX_RANKS];
+    run_ranks(jobs, 2, &e, join_backend_comm);
+    for (int r = 0; r < 2; r++) {
+        ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
+        ck_assert(jobs[r].out[0] == 3.0f && jobs[r].out[1] == 20.0f && jobs[r].out[2] == -1.0f);
+    }
+    ck_assert_int_eq(fake.inits, 2);
+    /* every rank joined, then rank 0 removed the rendezvous file */
+    ck_assert_int_ne(access(e.file, F_OK), 0);
+    qat_loopback_group_free(fake.g);
+    for (int r = 0; r < 2; r++)
+        qat_context_free(fake.ctx[r]);
+    rmdir(dir);
+}
+END_TEST
+
 /* A world of two on the CPU backends, which have no collectives: an error
  * naming the variables, before any wait. */
 START_TEST(test_cpu_backend_world_refused)
@@ -346,6 +465,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_loopback_failures_do_not_hang);
     tcase_add_test(tc, test_rendezvous_file);
     tcase_add_test(tc, test_rendezvous_tcp);
+    tcase_add_test(tc, test_backend_communicator_path);
     tcase_add_test(tc, test_cpu_backend_world_refused);
     suite_add_tcase(s, tc);
     return s;
