@@ -159,6 +159,7 @@ qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int 
     }
     k->isa = isa;
     k->threads = threads;
+    k->pool = NULL;
     return QAT_OK;
 }
 

@@ -6,10 +6,12 @@
  * (panel pair, token tile) grid is shared out over the threads. Every
  * output element is computed by exactly one thread with the same code, so
  * results do not depend on the thread count (nor, the accumulators being
- * exact integers, on the ISA). Allocates nothing. */
+ * exact integers, on the ISA), nor on whether the threads are an OpenMP
+ * team or the handle's pool. Allocates nothing. */
 #include <string.h>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "packed/packed_internal.h"
 
 /* Activation bytes per token block: a quarter of a 1 MiB L2, leaving room
@@ -46,6 +48,57 @@ static void dequant_rows(const qat_packed_acts *a, const qat_packed_matrix *m, i
     }
 }
 
+/* One GEMM call: its operands and the token block being walked. */
+typedef struct gemm_run {
+    const qat_packed_acts *a;
+    const qat_packed_matrix *m;
+    int32_t *acc_out;        /* y == NULL: the accumulators go here (ld ldacc_out) */
+    int64_t ldacc_out;
+    const float *bias;
+    float *y;
+    int64_t ldy;
+    qat_packed_tile_fn kernel;
+    int amax;
+    int64_t t0, tiles;       /* the block's first token and its token tiles */
+} gemm_run;
+
+/* Tile `tile` of the block: (panel pair tile / tiles, token tile tile % tiles). */
+static void run_tile(const gemm_run *g, int64_t tile)
+{
+    const qat_packed_acts *a = g->a;
+    const qat_packed_matrix *m = g->m;
+    const int64_t p = tile / g->tiles, ti = tile % g->tiles, T = a->tokens, TT = QAT_PACKED_TILE_TOKENS;
+    int32_t acc[QAT_PACKED_TILE_TOKENS * QAT_PACKED_TILE_ROWS];
+    const int64_t tt0 = g->t0 + ti * TT;
+    const int tokens = (int)(T - tt0 < TT ? T - tt0 : TT);
+    const qat_packed_tile t = {
+        .m = m, .panel = 2 * p, .acts = a->codes + tt0 * a->stride, .lda = a->stride,
+        .tokens = tokens, .row_sum = a->row_sum + tt0, .amax = g->amax, .acc = acc,
+    };
+    g->kernel(&t);
+    const int64_t o0 = p * QAT_PACKED_TILE_ROWS;
+    const int64_t rows = m->out - o0 < QAT_PACKED_TILE_ROWS ? m->out - o0 : QAT_PACKED_TILE_ROWS;
+    if (g->y) {
+        dequant_rows(a, m, tt0, tokens, o0, rows, acc, QAT_PACKED_TILE_ROWS, g->bias, g->y, g->ldy);
+    } else {
+        for (int j = 0; j < tokens; j++)
+            memcpy(g->acc_out + (tt0 + j) * g->ldacc_out + o0, acc + j * QAT_PACKED_TILE_ROWS,
+                   (size_t)rows * sizeof *acc);
+    }
+}
+
+static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    (void)index;
+    for (int64_t tile = begin; tile < end; tile++)
+        run_tile(arg, tile);
+    return 0;
+}
+
+/* Tiles per range on a pool: enough to amortise claiming a range, few
+ * enough to balance (a tile is 32 rows x 8 tokens x in multiply-adds). */
+#define POOL_TILES_PER_RANGE 4
+
 /* y == NULL: write the accumulators to acc_out (ld = ldacc_out) instead. */
 static void run(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m, int32_t *acc_out,
                 int64_t ldacc_out, const float *bias, float *y, int64_t ldy)
@@ -56,39 +109,31 @@ static void run(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_
     const int64_t tiles_max = (tblock < T ? tblock : T + TT - 1) / TT;
     const int64_t work = pairs * tiles_max;
     const int nt = work < 1 ? 1 : (int)(work < k->threads ? work : k->threads);
-    const qat_packed_tile_fn kernel = qat_packed_tile_for(k->isa);
     /* |codes| <= 2^(bits-1): signed b-bit codes, and LSQ+'s shifted ones. */
-    const int amax = 1 << (a->bits - 1);
+    const gemm_run base = {.a = a, .m = m, .acc_out = acc_out, .ldacc_out = ldacc_out, .bias = bias, .y = y,
+                           .ldy = ldy, .kernel = qat_packed_tile_for(k->isa), .amax = 1 << (a->bits - 1)};
     (void)nt;
 
+    if (k->pool) {
+        for (int64_t t0 = 0; t0 < T; t0 += tblock) {
+            gemm_run g = base;
+            g.t0 = t0;
+            g.tiles = ((T - t0 < tblock ? T - t0 : tblock) + TT - 1) / TT;
+            qat_pool_for(k->pool, pairs * g.tiles, POOL_TILES_PER_RANGE, tile_range, &g);
+        }
+        return;
+    }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         /* Every thread walks the same blocks; the tiles of a block are
          * shared out (the implicit barrier ends each block). */
         for (int64_t t0 = 0; t0 < T; t0 += tblock) {
-            const int64_t btok = T - t0 < tblock ? T - t0 : tblock;
-            const int64_t tiles = (btok + TT - 1) / TT;
-#pragma omp for collapse(2) schedule(static)
-            for (int64_t p = 0; p < pairs; p++)
-                for (int64_t ti = 0; ti < tiles; ti++) {
-                    int32_t acc[QAT_PACKED_TILE_TOKENS * QAT_PACKED_TILE_ROWS];
-                    const int64_t tt0 = t0 + ti * TT;
-                    const int tokens = (int)(T - tt0 < TT ? T - tt0 : TT);
-                    const qat_packed_tile tile = {
-                        .m = m, .panel = 2 * p, .acts = a->codes + tt0 * a->stride, .lda = a->stride,
-                        .tokens = tokens, .row_sum = a->row_sum + tt0, .amax = amax, .acc = acc,
-                    };
-                    kernel(&tile);
-                    const int64_t o0 = p * QAT_PACKED_TILE_ROWS;
-                    const int64_t rows = m->out - o0 < QAT_PACKED_TILE_ROWS ? m->out - o0 : QAT_PACKED_TILE_ROWS;
-                    if (y) {
-                        dequant_rows(a, m, tt0, tokens, o0, rows, acc, QAT_PACKED_TILE_ROWS, bias, y, ldy);
-                    } else {
-                        for (int j = 0; j < tokens; j++)
-                            memcpy(acc_out + (tt0 + j) * ldacc_out + o0, acc + j * QAT_PACKED_TILE_ROWS,
-                                   (size_t)rows * sizeof *acc);
-                    }
-                }
+            gemm_run g = base;
+            g.t0 = t0;
+            g.tiles = ((T - t0 < tblock ? T - t0 : tblock) + TT - 1) / TT;
+#pragma omp for schedule(static)
+            for (int64_t tile = 0; tile < pairs * g.tiles; tile++)
+                run_tile(&g, tile);
         }
     }
 }

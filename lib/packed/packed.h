@@ -179,17 +179,24 @@ typedef enum qat_packed_isa {
 #define QAT_PACKED_ISA_COUNT 6
 
 /* A kernel handle: the resolved ISA and the thread count. Plain data, no
- * global state; a handle may be shared by threads (it is read-only). */
+ * global state; a handle may be shared by threads (it is read-only).
+ * pool: NULL (what qat_packed_kernel_init sets), or a thread pool of its
+ * owner's to run the GEMM and the quantizers on instead of an OpenMP team:
+ * the packed model sets its context's, so its integer and float parts
+ * share one set of threads, which sleep between loops (core/thread_pool.h;
+ * libgomp's workers spun through every float part). The results are the
+ * same either way. */
 struct qat_packed_kernel {
     qat_packed_isa isa;
     int threads;
+    struct qat_pool *pool;
 };
 
 /* Resolves isa (AUTO reads the environment variable QAT_ISA = scalar |
  * avx2 | avx512vnni | onednn | neon | auto now, at this call; unset or auto:
  * qat_packed_isa_best) and checks the CPU can run it: QAT_ERR_UNSUPPORTED
  * names what it lacks, QAT_ERR_INVALID_ARGUMENT an unknown QAT_ISA value.
- * threads: 1..1024, the OpenMP team of each call. */
+ * threads: 1..1024, the OpenMP team of each call. pool: NULL. */
 qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int threads);
 
 /* 1 when this build and CPU can run isa (AUTO: always 1). */

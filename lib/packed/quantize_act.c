@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "packed/packed_internal.h"
 
 void qat_packed_acts_free(qat_packed_acts *a)
@@ -175,44 +176,81 @@ typedef struct act_quant {
     int shift;     /* LSQ+: 2^(bits-1), subtracted so codes fit int8 */
 } act_quant;
 
-/* Every token of x through q: codes, row sums and scale per token. A
- * non-finite input fails (naming it) and leaves a unquantized. */
+/* One quantization call: the rows, the quantizer and its row functions. */
+typedef struct quant_job {
+    const float *x;
+    int64_t ldx;
+    const act_quant *q;
+    absmax_fn absmax;
+    quant_row_fn quant;
+    quant_offset_row_fn quant_offset;
+    qat_packed_acts *a;
+} quant_job;
+
+/* Token t through the quantizer; nonzero (and a left as it was for t) when
+ * its input is not finite. */
+static int quantize_token(const quant_job *j, int64_t t)
+{
+    const act_quant *q = j->q;
+    qat_packed_acts *a = j->a;
+    const float *xr = j->x + t * j->ldx;
+    int8_t *codes = a->codes + t * a->stride;
+    float m;
+    /* LSQ and LSQ+ use only its finiteness check: no per-token range. */
+    if (j->absmax(xr, a->in, &m))
+        return 1;
+    switch (q->kind) {
+    case ACT_BITNET:
+        m = m > 1e-5f ? m : 1e-5f;
+        /* x * Qp / m in this order, as docs/method.md section 4 and the fake
+         * quantizer write it (not x * (Qp / m), which rounds apart). */
+        a->row_sum[t] = j->quant(xr, a->in, q->qp, m, q->qn, q->qp, codes);
+        a->scale[t] = m / q->qp;
+        break;
+    case ACT_LSQ:
+        /* x * 1 is exact: v = x / (step + eps) as the fake quantizer computes it. */
+        a->row_sum[t] = j->quant(xr, a->in, 1.0f, q->div, q->qn, q->qp, codes);
+        a->scale[t] = q->step;
+        break;
+    case ACT_LSQ_PLUS:
+        a->row_sum[t] = j->quant_offset(xr, a->in, q->offset, q->div, q->qp, q->shift, codes);
+        a->scale[t] = q->step;
+        break;
+    }
+    return 0;
+}
+
+static int quantize_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    int bad = 0;
+    (void)index;
+    for (int64_t t = begin; t < end; t++)
+        bad |= quantize_token(arg, t);
+    return bad;
+}
+
+/* Every token of x through q: codes, row sums and scale per token, on the
+ * handle's pool when it has one, else an OpenMP team. A non-finite input
+ * fails (naming it) and leaves a unquantized. */
 static qat_status quantize_tokens(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
                                   const act_quant *q, const char *who, qat_packed_acts *a)
 {
-    absmax_fn absmax;
-    quant_row_fn quant;
-    row_fns(k, &absmax, &quant);
-    const quant_offset_row_fn quant_offset = offset_row_fn(k);
+    quant_job j = {.x = x, .ldx = ldx, .q = q, .quant_offset = offset_row_fn(k), .a = a};
+    row_fns(k, &j.absmax, &j.quant);
     int64_t first_bad = a->tokens;
+    if (k && k->pool) {
+        /* Ranges of at least 16 Ki elements, as threads_of. */
+        const int64_t grain = a->in >= 16384 ? 1 : 16384 / a->in;
+        if (qat_pool_for(k->pool, a->tokens, grain, quantize_range, &j)) {
+            float m;
+            for (first_bad = 0; first_bad < a->tokens && !j.absmax(x + first_bad * ldx, a->in, &m); first_bad++)
+                ;
+        }
+    } else {
 #pragma omp parallel for num_threads(threads_of(k, a->tokens, a->in)) schedule(static) reduction(min : first_bad)
-    for (int64_t t = 0; t < a->tokens; t++) {
-        const float *xr = x + t * ldx;
-        int8_t *codes = a->codes + t * a->stride;
-        float m;
-        /* LSQ and LSQ+ use only its finiteness check: no per-token range. */
-        if (absmax(xr, a->in, &m)) {
-            first_bad = t < first_bad ? t : first_bad;
-            continue;
-        }
-        switch (q->kind) {
-        case ACT_BITNET:
-            m = m > 1e-5f ? m : 1e-5f;
-            /* x * Qp / m in this order, as docs/method.md section 4 and the fake
-             * quantizer write it (not x * (Qp / m), which rounds apart). */
-            a->row_sum[t] = quant(xr, a->in, q->qp, m, q->qn, q->qp, codes);
-            a->scale[t] = m / q->qp;
-            break;
-        case ACT_LSQ:
-            /* x * 1 is exact: v = x / (step + eps) as the fake quantizer computes it. */
-            a->row_sum[t] = quant(xr, a->in, 1.0f, q->div, q->qn, q->qp, codes);
-            a->scale[t] = q->step;
-            break;
-        case ACT_LSQ_PLUS:
-            a->row_sum[t] = quant_offset(xr, a->in, q->offset, q->div, q->qp, q->shift, codes);
-            a->scale[t] = q->step;
-            break;
-        }
+        for (int64_t t = 0; t < a->tokens; t++)
+            if (quantize_token(&j, t))
+                first_bad = t < first_bad ? t : first_bad;
     }
     if (first_bad < a->tokens) {
         a->bits = 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "host/host_memory.h"
 #include "model/encoder_walk.h"
 #include "model/graph.h"
 #include "packed_model/packed_model.h"
@@ -29,7 +30,11 @@ qat_status pm_kernel(const qat_packed_model *m, qat_packed_kernel *k)
         threads = 1;
     if (threads > 1024)
         threads = 1024;
-    return qat_packed_kernel_init(k, (qat_packed_isa)m->isa_setting, (int)threads);
+    QAT_TRY(qat_packed_kernel_init(k, (qat_packed_isa)m->isa_setting, (int)threads));
+    /* The context's threads (its backend is cpu or ref, both host-memory
+     * backends): the GEMMs and the float parts between them share them. */
+    k->pool = ((qat_host_state *)m->ctx->backend_state)->pool;
+    return QAT_OK;
 }
 
 static void *grow(void **p, size_t bytes, int *fail)

@@ -1,6 +1,7 @@
 /* Activation quantization: codes and scales equal to the fake quantizers'
  * (BitNet, LSQ, LSQ+) for every bit width, ties, the 1e-5 floor, huge and tiny magnitudes, the
  * row sums the offset correction uses, and the zero padding. */
+#include "core/thread_pool.h"
 #include "packed_test_util.h"
 #include "qat/core.h"
 #include "test_main.h"
@@ -33,17 +34,25 @@ static void check_acts(const qat_packed_acts *a, const int8_t *want, const float
     }
 }
 
-/* Quantizer variant ki (0..N_ISAS): 0 is NULL (scalar, one thread), then
- * every ISA with 2 threads. Returns 0 when that ISA cannot run here, and
- * for onednn, whose quantizer is the avx2 one (quantize_act.c). */
+/* Quantizer variant ki (0..2 N_ISAS): 0 is NULL (scalar, one thread), then
+ * every ISA with an OpenMP team of 2 threads, then every ISA on a pool of 2
+ * threads (the packed model's way). Returns 0 when that ISA cannot run
+ * here, and for onednn, whose quantizer is the avx2 one (quantize_act.c). */
 static int kernel_at(int ki, qat_packed_kernel *buf, const qat_packed_kernel **k)
 {
+    static qat_pool *pool; /* one per test process, for its life */
     *k = NULL;
     if (ki == 0)
         return 1;
-    if (all_isas[ki - 1] == QAT_PACKED_ISA_ONEDNN || !isa_runs(all_isas[ki - 1]))
+    const qat_packed_isa isa = all_isas[(ki - 1) % N_ISAS];
+    if (isa == QAT_PACKED_ISA_ONEDNN || !isa_runs(isa))
         return 0;
-    QAT_ASSERT_OK(qat_packed_kernel_init(buf, all_isas[ki - 1], 2));
+    QAT_ASSERT_OK(qat_packed_kernel_init(buf, isa, 2));
+    if (ki > N_ISAS) {
+        if (!pool)
+            QAT_ASSERT_OK(qat_pool_create(2, &pool));
+        buf->pool = pool;
+    }
     *k = buf;
     return 1;
 }
@@ -68,7 +77,7 @@ START_TEST(bitnet_random)
                 qat_packed_acts a;
                 QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
                 ck_assert_int_eq(a.stride % QAT_PACKED_K_ALIGN, 0);
-                for (int ki = 0; ki <= N_ISAS; ki++) {
+                for (int ki = 0; ki <= 2 * N_ISAS; ki++) {
                     qat_packed_kernel kb;
                     const qat_packed_kernel *k;
                     if (!kernel_at(ki, &kb, &k))
@@ -103,7 +112,7 @@ START_TEST(bitnet_ties_floor_magnitudes)
         {3e38f, -3e38f, 1e38f, 1.0f, -1e30f, 0},           /* huge */
         {1e-6f, -1e-6f, 3e-7f, 1e-38f, -1e-45f, 5e-6f},    /* tiny, below the floor */
     };
-    for (int ki = 0; ki <= N_ISAS; ki++) {
+    for (int ki = 0; ki <= 2 * N_ISAS; ki++) {
     qat_packed_kernel kb;
     const qat_packed_kernel *k;
     if (!kernel_at(ki, &kb, &k))
@@ -229,7 +238,7 @@ START_TEST(lsq_plus_random_ties_range)
                     ref_lsq_plus(xc, T, K, bits, step, beta, eps, want);
                     qat_packed_acts a;
                     QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
-                    for (int ki = 0; ki <= N_ISAS; ki++) {
+                    for (int ki = 0; ki <= 2 * N_ISAS; ki++) {
                         qat_packed_kernel kb;
                         const qat_packed_kernel *k;
                         if (!kernel_at(ki, &kb, &k))
@@ -261,7 +270,7 @@ START_TEST(lsq_plus_edges)
     static const int u2[] = {0, 0, 0, 1, 3, 3, 3, 3, 0, 0, 2};
     qat_packed_acts a;
     QAT_ASSERT_OK(qat_packed_acts_alloc(1, n, &a));
-    for (int ki = 0; ki <= N_ISAS; ki++) {
+    for (int ki = 0; ki <= 2 * N_ISAS; ki++) {
         qat_packed_kernel kb;
         const qat_packed_kernel *k;
         if (!kernel_at(ki, &kb, &k))
@@ -294,7 +303,7 @@ START_TEST(act_errors)
     float x[129];
     for (int i = 0; i < 129; i++)
         x[i] = (float)i;
-    for (int ki = 0; ki <= N_ISAS; ki++) {
+    for (int ki = 0; ki <= 2 * N_ISAS; ki++) {
         qat_packed_kernel kb;
         const qat_packed_kernel *k;
         if (!kernel_at(ki, &kb, &k))
@@ -325,7 +334,7 @@ START_TEST(act_errors)
     QAT_ASSERT_FAILS(qat_packed_quantize_lsq(NULL, x, 43, 8, 0.0f, &a), QAT_ERR_INVALID_ARGUMENT, "step");
     QAT_ASSERT_FAILS(qat_packed_quantize_lsq(NULL, x, 43, 9, 1.0f, &a), QAT_ERR_INVALID_ARGUMENT, "bits = 9");
     QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(NULL, x, 42, 8, 0, &a), QAT_ERR_INVALID_ARGUMENT, "ldx");
-    qat_packed_kernel bad = {QAT_PACKED_ISA_AUTO, 1};
+    qat_packed_kernel bad = {.isa = QAT_PACKED_ISA_AUTO, .threads = 1};
     QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(&bad, x, 43, 8, 0, &a), QAT_ERR_INVALID_ARGUMENT,
                      "not initialised");
     qat_packed_acts_free(&a);

@@ -7,6 +7,7 @@
  * worst-case codes for int16 saturation, and the offset correction alone. */
 #include <float.h>
 
+#include "core/thread_pool.h"
 #include "packed_test_util.h"
 #include "qat/core.h"
 #include "test_main.h"
@@ -57,12 +58,20 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
     for (int i = 0; i < N_ISAS; i++) {
         if (!isa_runs(all_isas[i]))
             continue;
-        for (size_t ti = 0; ti < sizeof thread_counts / sizeof thread_counts[0]; ti++) {
+        /* Each thread count as an OpenMP team, then on a pool (the packed
+         * model's way). */
+        const size_t n_counts = sizeof thread_counts / sizeof thread_counts[0];
+        for (size_t ti = 0; ti < 2 * n_counts; ti++) {
             /* Each path forced the way a user forces it: QAT_ISA, then auto. */
             qat_packed_kernel k;
             setenv("QAT_ISA", qat_packed_isa_name(all_isas[i]), 1);
-            QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, thread_counts[ti]));
+            QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, thread_counts[ti % n_counts]));
             unsetenv("QAT_ISA");
+            qat_pool *pool = NULL;
+            if (ti >= n_counts) {
+                QAT_ASSERT_OK(qat_pool_create(k.threads, &pool));
+                k.pool = pool;
+            }
             ck_assert_int_eq(k.isa, all_isas[i]);
             QAT_ASSERT_OK(qat_packed_matrix_prepare(&m, k.isa));
             memset(acc, 0x5a, (size_t)(T * ld) * sizeof *acc);
@@ -93,6 +102,7 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
                                   "%s: isa %s threads %d: outputs of token %lld differ from the first path",
                                   what, qat_packed_isa_name(k.isa), k.threads, (long long)t);
             }
+            qat_pool_free(pool);
         }
     }
     qat_packed_matrix_free(&m);
@@ -317,7 +327,7 @@ START_TEST(gemm_errors)
     qat_packed_weights pw;
     qat_packed_matrix m, none;
     memset(&none, 0, sizeof none);
-    qat_packed_kernel k = {0, 0};
+    qat_packed_kernel k = {.isa = QAT_PACKED_ISA_AUTO, .threads = 0};
     QAT_ASSERT_OK(qat_packed_acts_alloc(2, 3, &a));
     QAT_ASSERT_OK(qat_packed_pack_lsq(x, 2, 3, 4, &one, 0, &pw));
     QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
