@@ -235,14 +235,21 @@ static void expect_token(const rank_job *jobs, int world)
     }
 }
 
+/* A rank environment whose rendezvous is the file "token" in a fresh
+ * directory made from the template dir (the caller removes it). */
+static void file_rendezvous_env(char *dir, qat_rank_env *e)
+{
+    memset(e, 0, sizeof *e);
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(e->file, sizeof e->file, "%s/token", dir);
+    e->timeout_s = 30;
+}
+
 START_TEST(test_rendezvous_file)
 {
     qat_rank_env e;
-    memset(&e, 0, sizeof e);
     char dir[] = "/tmp/qat_rdzv_XXXXXX";
-    ck_assert(mkdtemp(dir) != NULL);
-    snprintf(e.file, sizeof e.file, "%s/token", dir);
-    e.timeout_s = 30;
+    file_rendezvous_env(dir, &e);
     rank_job jobs[MAX_RANKS];
     run_ranks(jobs, 3, &e, share_token);
     expect_token(jobs, 3);
@@ -395,11 +402,8 @@ static qat_status join_backend_comm(rank_job *job)
 START_TEST(test_backend_communicator_path)
 {
     qat_rank_env e;
-    memset(&e, 0, sizeof e);
     char dir[] = "/tmp/qat_rdzv_XXXXXX";
-    ck_assert(mkdtemp(dir) != NULL);
-    snprintf(e.file, sizeof e.file, "%s/token", dir);
-    e.timeout_s = 30;
+    file_rendezvous_env(dir, &e);
     QAT_ASSERT_OK(qat_loopback_group_create(2, 60, &fake.g));
     for (int r = 0; r < 2; r++) {
         QAT_ASSERT_OK(qat_context_create(test_backend(), &fake.ctx[r]));
