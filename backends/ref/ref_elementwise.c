@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "math/float_math.h"
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
@@ -80,11 +81,6 @@ qat_status qat_ref_accumulate(void *st, const float *x, float *y, int64_t n)
     return QAT_OK;
 }
 
-static float gelu(float x)
-{
-    return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
-}
-
 /* Rows [begin, end): out += bias (in place), y = act(out). */
 static int bias_act_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
@@ -97,7 +93,7 @@ static int bias_act_range(void *arg, int64_t begin, int64_t end, int64_t index)
             float v = e->bias ? xr[c] + e->bias[c] : xr[c];
             xr[c] = v;
             if (e->act == QAT_ACTIVATION_GELU)
-                e->y[r * cols + c] = gelu(v);
+                e->y[r * cols + c] = qat_gelu(v);
             else if (e->act == QAT_ACTIVATION_TANH)
                 e->y[r * cols + c] = tanhf(v);
         }
@@ -116,14 +112,9 @@ qat_status qat_ref_bias_act_fwd(void *st, float *x, const float *bias, int64_t r
 static int gelu_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
     const elementwise *e = arg;
-    const float inv_sqrt_2pi = 0.3989422804014327f;
     (void)index;
-    for (int64_t i = begin; i < end; i++) {
-        float x = e->b[i];
-        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
-        e->out[i] = e->a[i] * (cdf + x * pdf);
-    }
+    for (int64_t i = begin; i < end; i++)
+        e->out[i] = e->a[i] * qat_gelu_grad(e->b[i]);
     return 0;
 }
 

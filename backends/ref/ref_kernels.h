@@ -16,7 +16,9 @@ static inline float qat_round_even_small(float v)
 }
 
 /* One row of the masked softmax, in place: s[j] += kb[j] (kb may be NULL),
- * then s = exp(s - max) / sum (the sum in double). softmax_fwd and
+ * then s = exp(s - max) / sum: lib/math's qat_softmax_row (qat_expf, the
+ * sum in 16 fixed float lanes; the cpu backend's AVX2 / AVX-512 twin is
+ * qat_cpu_softmax_row, cpu/cpu_float.h). softmax_fwd and
  * attention_fwd run it on every row, so the fused attention's
  * probabilities are softmax_fwd's bit for bit. */
 void qat_ref_softmax_row(float *s, const float *kb, int64_t lk);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "math/row_math.h"
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
@@ -21,23 +22,8 @@ static int layernorm_fwd_range(void *arg, int64_t begin, int64_t end, int64_t in
     const layernorm *l = arg;
     const int64_t cols = l->cols;
     (void)index;
-    for (int64_t r = begin; r < end; r++) {
-        const float *xr = l->x + r * cols;
-        double sum = 0.0;
-        for (int64_t c = 0; c < cols; c++)
-            sum += xr[c];
-        double mu = sum / (double)cols;
-        double var = 0.0;
-        for (int64_t c = 0; c < cols; c++)
-            var += ((double)xr[c] - mu) * ((double)xr[c] - mu);
-        var /= (double)cols;
-        float m = (float)mu, rs = (float)(1.0 / sqrt(var + (double)l->eps));
-        l->mean[r] = m;
-        l->rstd[r] = rs;
-        float *yr = l->y + r * cols;
-        for (int64_t c = 0; c < cols; c++)
-            yr[c] = (xr[c] - m) * rs * l->w[c] + l->b[c];
-    }
+    for (int64_t r = begin; r < end; r++)
+        qat_layernorm_row(l->x + r * cols, l->w, l->b, l->eps, cols, l->y + r * cols, &l->mean[r], &l->rstd[r]);
     return 0;
 }
 
@@ -123,20 +109,7 @@ typedef struct softmax {
 
 void qat_ref_softmax_row(float *s, const float *kb, int64_t lk)
 {
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < lk; j++) {
-        if (kb)
-            s[j] += kb[j];
-        mx = s[j] > mx ? s[j] : mx;
-    }
-    double sum = 0.0;
-    for (int64_t j = 0; j < lk; j++) {
-        s[j] = expf(s[j] - mx);
-        sum += s[j];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int64_t j = 0; j < lk; j++)
-        s[j] *= inv;
+    qat_softmax_row(s, kb, lk);
 }
 
 static int softmax_fwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
