@@ -1,11 +1,15 @@
-/* The cpu backend: oneDNN GEMMs; the encoder kernels it leaves NULL run
- * the ref implementations (its state is a qat_host_state for that reason). */
+/* The cpu backend: oneDNN GEMMs and vectorised float kernels (bias + GELU,
+ * GELU's derivative, softmax, LayerNorm: cpu_float*.c); the encoder kernels
+ * it leaves NULL run the ref implementations (its state starts with a
+ * qat_host_state for that reason). */
 #include <dnnl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "cpu/cpu_float.h"
+#include "cpu/cpu_kernels.h"
 #include "host/host_memory.h"
 
 qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d); /* cpu_attention.c */
@@ -120,8 +124,8 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .caps = QAT_BACKEND_CAP_HOST_MEMORY | QAT_BACKEND_CAP_GEMM_BATCHED,
     .score = 50,
     .probe = qat_host_probe,
-    .create = qat_host_state_create,
-    .destroy = qat_host_state_destroy,
+    .create = qat_cpu_state_create,
+    .destroy = qat_cpu_state_destroy,
     .set_threads = qat_host_state_set_threads,
     .alloc = qat_host_alloc,
     .free = qat_host_free,
@@ -130,4 +134,8 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .synchronize = qat_host_synchronize,
     .gemm = cpu_gemm,
     .attention_fwd = qat_cpu_attention_fwd,
+    .bias_act_fwd = qat_cpu_bias_act_fwd,
+    .gelu_bwd = qat_cpu_gelu_bwd,
+    .softmax_fwd = qat_cpu_softmax_fwd,
+    .layernorm_fwd = qat_cpu_layernorm_fwd,
 };

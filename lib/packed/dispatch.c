@@ -129,6 +129,36 @@ static void list_available(char *buf, size_t cap)
     }
 }
 
+qat_status qat_packed_isa_choose(qat_packed_isa *isa)
+{
+    QAT_CHECK_ARG(isa && *isa >= QAT_PACKED_ISA_AUTO && *isa < QAT_PACKED_ISA_COUNT, "packed: unknown isa %d",
+                  isa ? (int)*isa : -1);
+    const char *from = "requested";
+    qat_packed_isa chosen = *isa;
+    if (chosen == QAT_PACKED_ISA_AUTO) {
+        const char *env = getenv("QAT_ISA");
+        if (!env || !*env || strcmp(env, "auto") == 0) {
+            chosen = qat_packed_isa_best();
+        } else {
+            from = "QAT_ISA";
+            for (int i = QAT_PACKED_ISA_SCALAR; i < QAT_PACKED_ISA_COUNT; i++)
+                if (strcmp(env, qat_packed_isa_name((qat_packed_isa)i)) == 0)
+                    chosen = (qat_packed_isa)i;
+            if (chosen == QAT_PACKED_ISA_AUTO)
+                return qat_fail(QAT_ERR_INVALID_ARGUMENT,
+                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, neon, auto", env);
+        }
+    }
+    if (!qat_packed_isa_available(chosen)) {
+        char avail[96];
+        list_available(avail, sizeof avail);
+        return qat_fail(QAT_ERR_UNSUPPORTED, "packed: %s ISA %s is unavailable: %s (available: %s)", from,
+                        qat_packed_isa_name(chosen), qat_packed_isa_missing(chosen), avail);
+    }
+    *isa = chosen;
+    return QAT_OK;
+}
+
 qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int threads)
 {
     QAT_CHECK_ARG(k, "packed: kernel init: NULL handle");
@@ -136,27 +166,7 @@ qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int 
                   threads);
     QAT_CHECK_ARG(isa >= QAT_PACKED_ISA_AUTO && isa < QAT_PACKED_ISA_COUNT, "packed: kernel init: unknown isa %d",
                   (int)isa);
-    const char *from = "requested";
-    if (isa == QAT_PACKED_ISA_AUTO) {
-        const char *env = getenv("QAT_ISA");
-        if (!env || !*env || strcmp(env, "auto") == 0) {
-            isa = qat_packed_isa_best();
-        } else {
-            from = "QAT_ISA";
-            for (int i = QAT_PACKED_ISA_SCALAR; i < QAT_PACKED_ISA_COUNT; i++)
-                if (strcmp(env, qat_packed_isa_name((qat_packed_isa)i)) == 0)
-                    isa = (qat_packed_isa)i;
-            if (isa == QAT_PACKED_ISA_AUTO)
-                return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, neon, auto", env);
-        }
-    }
-    if (!qat_packed_isa_available(isa)) {
-        char avail[96];
-        list_available(avail, sizeof avail);
-        return qat_fail(QAT_ERR_UNSUPPORTED, "packed: %s ISA %s is unavailable: %s (available: %s)", from,
-                        qat_packed_isa_name(isa), qat_packed_isa_missing(isa), avail);
-    }
+    QAT_TRY(qat_packed_isa_choose(&isa));
     k->isa = isa;
     k->threads = threads;
     k->pool = NULL;

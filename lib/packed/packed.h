@@ -198,6 +198,9 @@ struct qat_packed_kernel {
  * names what it lacks, QAT_ERR_INVALID_ARGUMENT an unknown QAT_ISA value.
  * threads: 1..1024, the OpenMP team of each call. pool: NULL. */
 qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int threads);
+/* The resolution alone, in place (the cpu backend's float kernels take
+ * their ISA from the same QAT_ISA through it). */
+qat_status qat_packed_isa_choose(qat_packed_isa *isa);
 
 /* 1 when this build and CPU can run isa (AUTO: always 1). */
 int qat_packed_isa_available(qat_packed_isa isa);

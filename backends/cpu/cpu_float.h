@@ -1,0 +1,57 @@
+/* The cpu backend's vectorised float kernels (bias + GELU, GELU's
+ * derivative, softmax rows, LayerNorm rows), their ISA, and the backend
+ * state that carries it. Every path gives the bits of the scalar
+ * definitions in lib/math, which the ref backend runs. */
+#ifndef QAT_CPU_FLOAT_H
+#define QAT_CPU_FLOAT_H
+
+#include <stdint.h>
+
+#include "host/host_memory.h"
+
+typedef enum qat_cpu_float_isa {
+    QAT_CPU_FLOAT_SCALAR = 0, /* lib/math's scalar code, as ref */
+    QAT_CPU_FLOAT_AVX2,
+    QAT_CPU_FLOAT_AVX512
+} qat_cpu_float_isa;
+
+/* The cpu backend's state: a host state first (the ref kernels it falls
+ * back to read that), then the float kernels' ISA, chosen at creation from
+ * QAT_ISA as the packed integer kernels choose theirs. */
+typedef struct qat_cpu_state {
+    qat_host_state host;
+    qat_cpu_float_isa isa;
+} qat_cpu_state;
+
+qat_status qat_cpu_state_create(int threads, void **state);
+void qat_cpu_state_destroy(void *state);
+
+/* QAT_ISA (lib/packed/dispatch.c) mapped to the float kernels: scalar and
+ * avx2 as named, avx512vnni to AVX-512, and auto, onednn, neon to the
+ * widest this CPU runs. Fails as the packed kernels do on a bad or
+ * unavailable QAT_ISA. */
+qat_status qat_cpu_float_isa_from_env(qat_cpu_float_isa *isa);
+const char *qat_cpu_float_isa_name(qat_cpu_float_isa isa);
+
+/* One row (or run of n elements) on the given ISA. The softmax row is the
+ * one the attention kernels call: s = softmax(s + bias), bias may be NULL. */
+void qat_cpu_softmax_row(qat_cpu_float_isa isa, float *s, const float *bias, int64_t n);
+void qat_cpu_layernorm_row(qat_cpu_float_isa isa, const float *x, const float *w, const float *b, float eps,
+                           int64_t n, float *y, float *mean, float *rstd);
+/* x (+)= bias; y = GELU(x) when gelu (bias may be NULL). */
+void qat_cpu_bias_act_row(qat_cpu_float_isa isa, float *x, const float *bias, int64_t n, int gelu, float *y);
+void qat_cpu_gelu_bwd_run(qat_cpu_float_isa isa, const float *dy, const float *pre, int64_t n, float *dx);
+
+#if defined(__x86_64__)
+#define QAT_CPU_FLOAT_TWINS(SFX)                                                                            \
+    void qat_cpu_softmax_row_##SFX(float *s, const float *bias, int64_t n);                                 \
+    void qat_cpu_layernorm_row_##SFX(const float *x, const float *w, const float *b, float eps, int64_t n, \
+                                     float *y, float *mean, float *rstd);                                   \
+    void qat_cpu_bias_act_row_##SFX(float *x, const float *bias, int64_t n, int gelu, float *y);           \
+    void qat_cpu_gelu_bwd_##SFX(const float *dy, const float *pre, int64_t n, float *dx);
+QAT_CPU_FLOAT_TWINS(avx2)
+QAT_CPU_FLOAT_TWINS(avx512)
+#undef QAT_CPU_FLOAT_TWINS
+#endif
+
+#endif

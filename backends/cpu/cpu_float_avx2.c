@@ -1,0 +1,43 @@
+/* The float kernels on AVX2 (8 lanes): cpu_float_simd.h's twins of
+ * lib/math, instantiated with AVX2 intrinsics. Only "avx2" is enabled (no
+ * FMA), so nothing can fuse what the scalar definition rounds twice. */
+#include "cpu/cpu_float.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define W 8
+#define VF __m256
+#define VI __m256i
+#define VM __m256i
+#define TARGET __attribute__((target("avx2")))
+#define SUFFIX(name) name##_avx2
+#define SET1(f) _mm256_set1_ps(f)
+#define ADD _mm256_add_ps
+#define SUB _mm256_sub_ps
+#define MUL _mm256_mul_ps
+#define MIN _mm256_min_ps
+#define MAX _mm256_max_ps
+#define CMPLT(a, b) _mm256_castps_si256(_mm256_cmp_ps((a), (b), _CMP_LT_OQ))
+#define SELECT(m, a, b) _mm256_blendv_ps((b), (a), _mm256_castsi256_ps(m))
+#define LOAD _mm256_loadu_ps
+#define STORE _mm256_storeu_ps
+#define STOREU _mm256_storeu_ps
+#define LOADN(p, m) _mm256_maskload_ps((p), (m))
+#define STOREN(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define TAIL(left) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)((left) < W ? (left) : W)), \
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define ASINT _mm256_castps_si256
+#define ASFLOAT _mm256_castsi256_ps
+#define ISET1 _mm256_set1_epi32
+#define IADD _mm256_add_epi32
+#define ISUB _mm256_sub_epi32
+#define IAND _mm256_and_si256
+#define IANDNOT _mm256_andnot_si256
+#define IOR _mm256_or_si256
+#define ISRL1(v) _mm256_srli_epi32((v), 1)
+#define ISLL23(v) _mm256_slli_epi32((v), 23)
+
+#include "cpu/cpu_float_simd.h"
+
+#endif

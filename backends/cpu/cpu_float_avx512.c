@@ -1,0 +1,42 @@
+/* The float kernels on AVX-512 F (16 lanes): cpu_float_simd.h's twins of
+ * lib/math, instantiated with AVX-512 intrinsics (tails by mask
+ * registers). */
+#include "cpu/cpu_float.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define W 16
+#define VF __m512
+#define VI __m512i
+#define VM __mmask16
+#define TARGET __attribute__((target("avx512f")))
+#define SUFFIX(name) name##_avx512
+#define SET1(f) _mm512_set1_ps(f)
+#define ADD _mm512_add_ps
+#define SUB _mm512_sub_ps
+#define MUL _mm512_mul_ps
+#define MIN _mm512_min_ps
+#define MAX _mm512_max_ps
+#define CMPLT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
+#define SELECT(m, a, b) _mm512_mask_blend_ps((m), (b), (a))
+#define LOAD _mm512_loadu_ps
+#define STORE _mm512_storeu_ps
+#define STOREU _mm512_storeu_ps
+#define LOADN(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define STOREN(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define TAIL(left) ((__mmask16)((left) >= W ? 0xffffu : ((1u << (left)) - 1u)))
+#define ASINT _mm512_castps_si512
+#define ASFLOAT _mm512_castsi512_ps
+#define ISET1 _mm512_set1_epi32
+#define IADD _mm512_add_epi32
+#define ISUB _mm512_sub_epi32
+#define IAND _mm512_and_si512
+#define IANDNOT _mm512_andnot_si512
+#define IOR _mm512_or_si512
+#define ISRL1(v) _mm512_srli_epi32((v), 1)
+#define ISLL23(v) _mm512_slli_epi32((v), 23)
+
+#include "cpu/cpu_float_simd.h"
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * The float kernels' vector twins, written once for any vector width W:
+ * expf, erff, GELU and its derivative, the softmax and LayerNorm rows. Each
+ * repeats its scalar definition in lib/math (float_math.h, row_math.h)
+ * operation for operation, so every path gives the scalar bits; sums keep
+ * row_math.h's order (element j into lane j % 16: 16 / W accumulators,
+ * stored and folded by qat_lanes_fold).
+ *
+ * Included once by cpu_float_avx2.c and once by cpu_float_avx512.c, after
+ * they define W, VF, VI, VM (float, int and mask vectors), TARGET,
+ * SUFFIX(name) and the one-instruction operations used below. MIN(a, b) is
+ * a < b ? a : b and MAX(a, b) is a > b ? a : b (minps / maxps, NaN
+ * included); TAIL(n) masks the first n lanes; LOADN loads them with zeros
+ * elsewhere, STOREN stores them alone.
+ */
+#include "math/row_math.h"
+
+#define ACCS (QAT_ROW_LANES / W)
+#define INL static inline __attribute__((always_inline))
+
+TARGET INL VF SUFFIX(vexp)(VF x)
+{
+    x = MIN(SET1(QAT_EXP_HI), x);
+    x = MAX(SET1(QAT_EXP_LO), x);
+    const VF t = ADD(MUL(x, SET1(QAT_EXP_LOG2E)), SET1(QAT_ROUND_MAGIC));
+    const VF n = SUB(t, SET1(QAT_ROUND_MAGIC));
+    VF r = SUB(x, MUL(n, SET1(QAT_EXP_LN2_HI)));
+    r = SUB(r, MUL(n, SET1(QAT_EXP_LN2_LO)));
+    VF p = SET1(QAT_EXP_P4);
+    p = ADD(MUL(p, r), SET1(QAT_EXP_P3));
+    p = ADD(MUL(p, r), SET1(QAT_EXP_P2));
+    p = ADD(MUL(p, r), SET1(QAT_EXP_P1));
+    p = ADD(MUL(p, r), SET1(QAT_EXP_P0));
+    p = MUL(p, r);
+    p = MUL(p, r);
+    p = ADD(p, r);
+    p = ADD(p, SET1(1.0f));
+    const VI ni = ISUB(ASINT(t), ISET1((int)qat_float_bits(QAT_ROUND_MAGIC)));
+    const VI n1 = ISUB(ISRL1(IADD(ni, ISET1(256))), ISET1(128)), n2 = ISUB(ni, n1);
+    p = MUL(p, ASFLOAT(ISLL23(IADD(n1, ISET1(127)))));
+    return MUL(p, ASFLOAT(ISLL23(IADD(n2, ISET1(127)))));
+}
+
+TARGET INL VF SUFFIX(verf)(VF x)
+{
+    const VI bits = ASINT(x), sign = IAND(bits, ISET1((int)QAT_SIGN_BIT));
+    const VF ax = ASFLOAT(IANDNOT(ISET1((int)QAT_SIGN_BIT), bits));
+    const VF s = MUL(ax, ax);
+    VF p = SET1(QAT_ERF_A5);
+    p = ADD(MUL(p, s), SET1(QAT_ERF_A4));
+    p = ADD(MUL(p, s), SET1(QAT_ERF_A3));
+    p = ADD(MUL(p, s), SET1(QAT_ERF_A2));
+    p = ADD(MUL(p, s), SET1(QAT_ERF_A1));
+    p = ADD(MUL(p, s), SET1(QAT_ERF_A0));
+    const VF small = ADD(ax, MUL(ax, p));
+    const VF c = MIN(SET1(QAT_ERF_HI), ax);
+    VF q = SET1(QAT_ERF_B8);
+    q = ADD(MUL(q, c), SET1(QAT_ERF_B7));
+    q = ADD(MUL(q, c), SET1(QAT_ERF_B6));
+    q = ADD(MUL(q, c), SET1(QAT_ERF_B5));
+    q = ADD(MUL(q, c), SET1(QAT_ERF_B4));
+    q = ADD(MUL(q, c), SET1(QAT_ERF_B3));
+    q = ADD(MUL(q, c), SET1(QAT_ERF_B2));
+    q = ADD(MUL(q, c), SET1(QAT_ERF_B1));
+    q = ADD(MUL(q, c), SET1(QAT_ERF_B0));
+    const VF large = SUB(SET1(1.0f), SUFFIX(vexp)(q));
+    const VF r = SELECT(CMPLT(ax, SET1(QAT_ERF_SPLIT)), small, large);
+    return ASFLOAT(IOR(ASINT(r), sign));
+}
+
+TARGET INL VF SUFFIX(vgelu)(VF x)
+{
+    const VF e = SUFFIX(verf)(MUL(x, SET1(QAT_SQRT1_2F)));
+    return MUL(MUL(SET1(0.5f), x), ADD(SET1(1.0f), e));
+}
+
+TARGET INL VF SUFFIX(vgelu_grad)(VF x)
+{
+    const VF cdf = MUL(SET1(0.5f), ADD(SET1(1.0f), SUFFIX(verf)(MUL(x, SET1(QAT_SQRT1_2F)))));
+    const VF pdf = MUL(SET1(QAT_INV_SQRT_2PIF), SUFFIX(vexp)(MUL(MUL(SET1(-0.5f), x), x)));
+    return ADD(cdf, MUL(x, pdf));
+}
+
+/* x[j] (+)= bias[j]; y[j] = GELU(x[j]) when gelu. */
+TARGET void SUFFIX(qat_cpu_bias_act_row)(float *x, const float *bias, int64_t n, int gelu, float *y)
+{
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        VF v = left >= W ? LOAD(x + j) : LOADN(x + j, m);
+        if (bias) {
+            v = ADD(v, left >= W ? LOAD(bias + j) : LOADN(bias + j, m));
+            left >= W ? STORE(x + j, v) : STOREN(x + j, m, v);
+        }
+        if (gelu) {
+            const VF g = SUFFIX(vgelu)(v);
+            left >= W ? STORE(y + j, g) : STOREN(y + j, m, g);
+        }
+    }
+}
+
+TARGET void SUFFIX(qat_cpu_gelu_bwd)(const float *dy, const float *pre, int64_t n, float *dx)
+{
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        const VF x = left >= W ? LOAD(pre + j) : LOADN(pre + j, m);
+        const VF d = left >= W ? LOAD(dy + j) : LOADN(dy + j, m);
+        const VF g = MUL(d, SUFFIX(vgelu_grad)(x));
+        left >= W ? STORE(dx + j, g) : STOREN(dx + j, m, g);
+    }
+}
+
+TARGET INL float SUFFIX(fold)(const VF acc[ACCS])
+{
+    float lane[QAT_ROW_LANES];
+    for (int k = 0; k < ACCS; k++)
+        STOREU(lane + k * W, acc[k]);
+    return qat_lanes_fold(lane);
+}
+
+TARGET void SUFFIX(qat_cpu_softmax_row)(float *s, const float *bias, int64_t n)
+{
+    VF mx = SET1(-INFINITY);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        VF v = left >= W ? LOAD(s + j) : LOADN(s + j, m);
+        if (bias) {
+            v = ADD(v, left >= W ? LOAD(bias + j) : LOADN(bias + j, m));
+            left >= W ? STORE(s + j, v) : STOREN(s + j, m, v);
+        }
+        mx = MAX(left >= W ? v : SELECT(m, v, SET1(-INFINITY)), mx);
+    }
+    float lanes[W], mxs = -INFINITY;
+    STOREU(lanes, mx);
+    for (int i = 0; i < W; i++)
+        mxs = lanes[i] > mxs ? lanes[i] : mxs;
+    mx = SET1(mxs);
+    VF acc[ACCS];
+    for (int k = 0; k < ACCS; k++)
+        acc[k] = SET1(0.0f);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        VF *a = &acc[(j / W) % ACCS];
+        if (left >= W) {
+            const VF e = SUFFIX(vexp)(SUB(LOAD(s + j), mx));
+            STORE(s + j, e);
+            *a = ADD(*a, e);
+        } else {
+            const VF e = SUFFIX(vexp)(SUB(LOADN(s + j, m), mx));
+            STOREN(s + j, m, e);
+            *a = ADD(*a, SELECT(m, e, SET1(0.0f)));
+        }
+    }
+    const VF inv = SET1(1.0f / SUFFIX(fold)(acc));
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        if (left >= W)
+            STORE(s + j, MUL(LOAD(s + j), inv));
+        else {
+            const VM m = TAIL(left);
+            STOREN(s + j, m, MUL(LOADN(s + j, m), inv));
+        }
+    }
+}
+
+TARGET void SUFFIX(qat_cpu_layernorm_row)(const float *x, const float *w, const float *b, float eps, int64_t n,
+                                          float *y, float *mean, float *rstd)
+{
+    VF acc[ACCS];
+    for (int k = 0; k < ACCS; k++)
+        acc[k] = SET1(0.0f);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        VF *a = &acc[(j / W) % ACCS];
+        *a = ADD(*a, left >= W ? LOAD(x + j) : LOADN(x + j, TAIL(left)));
+    }
+    const float mu = SUFFIX(fold)(acc) / (float)n;
+    const VF muv = SET1(mu);
+    for (int k = 0; k < ACCS; k++)
+        acc[k] = SET1(0.0f);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        VF *a = &acc[(j / W) % ACCS];
+        if (left >= W) {
+            const VF d = SUB(LOAD(x + j), muv);
+            *a = ADD(*a, MUL(d, d));
+        } else {
+            const VM m = TAIL(left);
+            const VF d = SUB(LOADN(x + j, m), muv);
+            *a = ADD(*a, SELECT(m, MUL(d, d), SET1(0.0f)));
+        }
+    }
+    const float var = SUFFIX(fold)(acc) / (float)n;
+    const float rs = 1.0f / sqrtf(var + eps);
+    *mean = mu;
+    *rstd = rs;
+    const VF rsv = SET1(rs);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        if (left >= W) {
+            STORE(y + j, ADD(MUL(MUL(SUB(LOAD(x + j), muv), rsv), LOAD(w + j)), LOAD(b + j)));
+        } else {
+            const VM m = TAIL(left);
+            const VF v = ADD(MUL(MUL(SUB(LOADN(x + j, m), muv), rsv), LOADN(w + j, m)), LOADN(b + j, m));
+            STOREN(y + j, m, v);
+        }
+    }
+}
+
+#undef ACCS
+#undef INL

@@ -1,0 +1,15 @@
+/* The cpu backend's kernel slots beyond the GEMM (cpu_float_kernels.c). */
+#ifndef QAT_CPU_KERNELS_H
+#define QAT_CPU_KERNELS_H
+
+#include "backend/backend.h"
+
+qat_status qat_cpu_bias_act_fwd(void *state, float *x, const float *bias, int64_t rows, int64_t cols,
+                                qat_activation act, float *y);
+qat_status qat_cpu_gelu_bwd(void *state, const float *dy, const float *pre, int64_t n, float *dx);
+qat_status qat_cpu_softmax_fwd(void *state, float *scores, const float *key_bias, int64_t batch, int64_t heads,
+                               int64_t lq, int64_t lk);
+qat_status qat_cpu_layernorm_fwd(void *state, const float *x, const float *w, const float *b, float eps,
+                                 int64_t rows, int64_t cols, float *y, float *mean, float *rstd);
+
+#endif

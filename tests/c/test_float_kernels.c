@@ -1,0 +1,181 @@
+/* The cpu backend's float kernels (bias + GELU, gelu_bwd, softmax_fwd,
+ * layernorm_fwd) on every path QAT_ISA selects (scalar, avx2, avx512vnni;
+ * a path this CPU lacks is skipped, saying why) with 1 and 3 threads, bit
+ * for bit equal to the ref backend: odd widths (0, 1, 7, 17, 33, 773), NaN,
+ * infinities (NaN where ref has NaN), huge and tiny values, masked keys. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/context.h"
+#include "core/rng.h"
+#include "cpu/cpu_float.h"
+#include "math/row_math.h"
+#include "packed/packed.h"
+#include "qat/qat.h"
+#include "test_main.h"
+
+static const int64_t widths[] = {0, 1, 7, 16, 17, 33, 773};
+#define N_WIDTHS (sizeof widths / sizeof widths[0])
+enum { ROWS = 90 }; /* 90 x 773: three ranges of qat_ref_for, so 3 threads split rows */
+
+static void fill(float *x, int64_t n, qat_rng *rng, int specials)
+{
+    static const float special[] = {NAN, INFINITY, -INFINITY, 100.0f, -100.0f, 1e-30f, -0.0f, 0.875f, 4.0f, -89.5f};
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = qat_rng_uniform(rng) * 16.0f - 8.0f;
+        if (specials && i % 97 == 13)
+            x[i] = special[(i / 97) % (sizeof special / sizeof special[0])];
+    }
+}
+
+/* First index where a and b differ in bits, or -1. NaN matches NaN
+ * whatever its sign and payload: which NaN an x86 operation returns
+ * depends on the operand order the compiler picks for a commutative one. */
+static int64_t first_difference(const float *a, const float *b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(a + i, b + i, sizeof *a) != 0 && !(isnan(a[i]) && isnan(b[i])))
+            return i;
+    return -1;
+}
+
+#define SAME_BITS(what, a, b, n)                                                                         \
+    do {                                                                                                 \
+        int64_t at_ = first_difference((a), (b), (n));                                                   \
+        ck_assert_msg(at_ < 0, "%s, QAT_ISA=%s, %d threads, cols %lld: element %lld is %a, ref %a", (what), \
+                      isa, threads, (long long)cols, (long long)at_, at_ < 0 ? 0.0 : (double)(a)[at_],    \
+                      at_ < 0 ? 0.0 : (double)(b)[at_]);                                                 \
+    } while (0)
+
+/* Runs each kernel on ref and on cpu (created with QAT_ISA = isa) over
+ * copies of the same inputs. */
+static void compare(const char *isa, int threads)
+{
+    setenv("QAT_ISA", isa, 1);
+    qat_context *cpu = NULL, *ref = NULL;
+    QAT_ASSERT_OK(qat_context_create("cpu", &cpu));
+    unsetenv("QAT_ISA");
+    QAT_ASSERT_OK(qat_context_create("ref", &ref));
+    QAT_ASSERT_OK(qat_context_set_int(cpu, QAT_CTX_THREADS, threads));
+    QAT_ASSERT_OK(qat_context_set_int(ref, QAT_CTX_THREADS, threads));
+    const struct qat_backend_ops *c = cpu->backend.ops, *r = ref->backend.ops;
+    void *cs = cpu->backend_state, *rs = ref->backend_state;
+    qat_rng rng;
+    qat_rng_seed(&rng, 20);
+    const int64_t max_n = ROWS * 773;
+    float *in = malloc(max_n * sizeof *in), *in2 = malloc(max_n * sizeof *in2), *bias = malloc(773 * sizeof *bias);
+    float *xa = malloc(max_n * sizeof *xa), *xb = malloc(max_n * sizeof *xb);
+    float *ya = malloc(max_n * sizeof *ya), *yb = malloc(max_n * sizeof *yb);
+    float ma[ROWS], mb[ROWS], ra[ROWS], rb[ROWS], kb[2 * 773];
+    for (size_t wi = 0; wi < N_WIDTHS; wi++) {
+        const int64_t cols = widths[wi], n = ROWS * cols;
+        fill(in, n, &rng, 1);
+        fill(in2, n, &rng, 0);
+        fill(bias, cols, &rng, 0);
+        for (int act = QAT_ACTIVATION_NONE; act <= QAT_ACTIVATION_GELU; act++) {
+            memcpy(xa, in, n * sizeof *xa);
+            memcpy(xb, in, n * sizeof *xb);
+            QAT_ASSERT_OK(c->bias_act_fwd(cs, xa, bias, ROWS, cols, (qat_activation)act, ya));
+            QAT_ASSERT_OK(r->bias_act_fwd(rs, xb, bias, ROWS, cols, (qat_activation)act, yb));
+            SAME_BITS("bias_act_fwd x", xa, xb, n);
+            if (act == QAT_ACTIVATION_GELU)
+                SAME_BITS("bias_act_fwd GELU", ya, yb, n);
+        }
+        memcpy(xa, in, n * sizeof *xa); /* no bias: GELU alone */
+        QAT_ASSERT_OK(c->bias_act_fwd(cs, xa, NULL, ROWS, cols, QAT_ACTIVATION_GELU, ya));
+        QAT_ASSERT_OK(r->bias_act_fwd(rs, xa, NULL, ROWS, cols, QAT_ACTIVATION_GELU, yb));
+        SAME_BITS("GELU without bias", ya, yb, n);
+
+        QAT_ASSERT_OK(c->gelu_bwd(cs, in2, in, n, ya));
+        QAT_ASSERT_OK(r->gelu_bwd(rs, in2, in, n, yb));
+        SAME_BITS("gelu_bwd", ya, yb, n);
+
+        /* softmax: 2 sequences x 5 heads x 9 queries; keys masked as the
+         * model masks them (-10000) and with -inf; a row of specials too. */
+        fill(kb, 2 * cols, &rng, 0);
+        for (int64_t j = 0; j < 2 * cols; j++)
+            kb[j] = j % 5 == 3 ? -10000.0f : (j % 11 == 4 ? -INFINITY : 0.0f);
+        for (int with_bias = 0; with_bias <= 1; with_bias++) {
+            memcpy(xa, in, n * sizeof *xa);
+            memcpy(xb, in, n * sizeof *xb);
+            QAT_ASSERT_OK(c->softmax_fwd(cs, xa, with_bias ? kb : NULL, 2, 5, 9, cols));
+            QAT_ASSERT_OK(r->softmax_fwd(rs, xb, with_bias ? kb : NULL, 2, 5, 9, cols));
+            SAME_BITS(with_bias ? "softmax_fwd masked" : "softmax_fwd", xa, xb, n);
+            /* the published row function is the slot's row */
+            memcpy(ya, in, (size_t)cols * sizeof *ya);
+            memcpy(yb, in, (size_t)cols * sizeof *yb);
+            qat_cpu_float_isa fisa;
+            setenv("QAT_ISA", isa, 1);
+            QAT_ASSERT_OK(qat_cpu_float_isa_from_env(&fisa));
+            unsetenv("QAT_ISA");
+            qat_cpu_softmax_row(fisa, ya, with_bias ? kb : NULL, cols);
+            qat_softmax_row(yb, with_bias ? kb : NULL, cols);
+            SAME_BITS("qat_cpu_softmax_row", ya, yb, cols);
+        }
+
+        /* LayerNorm on the plain rows (huge offsets test the float sums) and the special ones */
+        for (int specials = 0; specials <= 1; specials++) {
+            const float *src = specials ? in : in2;
+            for (int64_t i = 0; i < n; i++)
+                xa[i] = src[i] + (specials ? 0.0f : 1000.0f * (float)(i / (cols ? cols : 1) % 3));
+            QAT_ASSERT_OK(c->layernorm_fwd(cs, xa, bias, in2, 1e-12f, ROWS, cols, ya, ma, ra));
+            QAT_ASSERT_OK(r->layernorm_fwd(rs, xa, bias, in2, 1e-12f, ROWS, cols, yb, mb, rb));
+            SAME_BITS("layernorm_fwd y", ya, yb, n);
+            SAME_BITS("layernorm_fwd mean", ma, mb, ROWS);
+            SAME_BITS("layernorm_fwd rstd", ra, rb, ROWS);
+        }
+    }
+    free(in), free(in2), free(bias), free(xa), free(xb), free(ya), free(yb);
+    qat_context_free(cpu);
+    qat_context_free(ref);
+}
+
+static const qat_packed_isa paths[] = {QAT_PACKED_ISA_SCALAR, QAT_PACKED_ISA_AVX2, QAT_PACKED_ISA_AVX512VNNI};
+
+START_TEST(every_path_and_thread_count_matches_ref)
+{
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        if (!qat_packed_isa_available(paths[p])) {
+            printf("skip QAT_ISA=%s: %s\n", qat_packed_isa_name(paths[p]), qat_packed_isa_missing(paths[p]));
+            continue;
+        }
+        compare(qat_packed_isa_name(paths[p]), 1);
+        compare(qat_packed_isa_name(paths[p]), 3);
+    }
+}
+END_TEST
+
+START_TEST(isa_follows_qat_isa)
+{
+    qat_cpu_float_isa isa;
+    setenv("QAT_ISA", "scalar", 1);
+    QAT_ASSERT_OK(qat_cpu_float_isa_from_env(&isa));
+    ck_assert_str_eq(qat_cpu_float_isa_name(isa), "scalar");
+    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2)) {
+        setenv("QAT_ISA", "avx2", 1);
+        QAT_ASSERT_OK(qat_cpu_float_isa_from_env(&isa));
+        ck_assert_str_eq(qat_cpu_float_isa_name(isa), "avx2");
+    }
+    setenv("QAT_ISA", "sse9", 1);
+    qat_context *ctx = NULL;
+    ck_assert_int_eq(qat_context_create("cpu", &ctx), QAT_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(qat_last_error(), "QAT_ISA='sse9'") != NULL, "%s", qat_last_error());
+    unsetenv("QAT_ISA");
+    QAT_ASSERT_OK(qat_cpu_float_isa_from_env(&isa));
+    ck_assert_str_eq(qat_cpu_float_isa_name(isa), qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI) ? "avx512"
+                                                  : qat_packed_isa_available(QAT_PACKED_ISA_AVX2) ? "avx2" : "scalar");
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("float_kernels");
+    TCase *tc = tcase_create("float_kernels");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, every_path_and_thread_count_matches_ref);
+    tcase_add_test(tc, isa_follows_qat_isa);
+    suite_add_tcase(s, tc);
+    return s;
+}
