@@ -147,21 +147,16 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     /* Attention core: d_probs, then dq (d_c), dk (d_wide2), dv (d_wide). */
     float *dq = d_c, *dk = a->d_wide2, *dv = a->d_wide;
     const float scale = 1.0f / sqrtf((float)dh);
-    for (int64_t b = 0; b < B; b++) {
-        QAT_TRY(graph_gemm_batched(ctx, 0, 1, S, S, dh, 1.0f, d_a + b * S * H, H, dh, la->v + b * S * H, H, dh,
-                                   0.0f, a->d_probs + b * NH * S * S, S, S * S, NH));
-        QAT_TRY(graph_gemm_batched(ctx, 1, 0, S, dh, S, 1.0f, la->probs_drop + b * NH * S * S, S, S * S,
-                                   d_a + b * S * H, H, dh, 0.0f, dv + b * S * H, H, dh, NH));
-    }
+    const graph_heads_operand d_ctx = {d_a, H, S * H, dh}, q = {la->q, H, S * H, dh}, k = {la->k, H, S * H, dh},
+                              v = {la->v, H, S * H, dh}, probs_drop = {la->probs_drop, S, NH * S * S, S * S},
+                              d_scores = {a->d_probs, S, NH * S * S, S * S};
+    QAT_TRY(graph_gemm_heads(ctx, 0, 1, S, S, dh, 1.0f, d_ctx, v, 0.0f, a->d_probs, S, NH * S * S, S * S, B, NH));
+    QAT_TRY(graph_gemm_heads(ctx, 1, 0, S, dh, S, 1.0f, probs_drop, d_ctx, 0.0f, dv, H, S * H, dh, B, NH));
     if (la->probs_drop != la->probs)
         QAT_RUN(ctx, dropout, a->d_probs, P, m->dims.attention_dropout_prob, la->seed_attn);
     QAT_RUN(ctx, softmax_bwd, a->d_probs, la->probs, P / S, S, a->d_probs);
-    for (int64_t b = 0; b < B; b++) {
-        QAT_TRY(graph_gemm_batched(ctx, 0, 0, S, dh, S, scale, a->d_probs + b * NH * S * S, S, S * S,
-                                   la->k + b * S * H, H, dh, 0.0f, dq + b * S * H, H, dh, NH));
-        QAT_TRY(graph_gemm_batched(ctx, 1, 0, S, dh, S, scale, a->d_probs + b * NH * S * S, S, S * S,
-                                   la->q + b * S * H, H, dh, 0.0f, dk + b * S * H, H, dh, NH));
-    }
+    QAT_TRY(graph_gemm_heads(ctx, 0, 0, S, dh, S, scale, d_scores, k, 0.0f, dq, H, S * H, dh, B, NH));
+    QAT_TRY(graph_gemm_heads(ctx, 1, 0, S, dh, S, scale, d_scores, q, 0.0f, dk, H, S * H, dh, B, NH));
 
     /* q, k, v projections: dx = dL/d res1 (residual, in d_b) + their inputs' gradients. */
     QAT_RUN(ctx, copy, d_b, dx, N * H);

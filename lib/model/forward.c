@@ -231,9 +231,9 @@ static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer
     const int64_t B = a->B, S = a->L, H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
     /* scores[b, h] = q[b, :, h] k[b, :, h]^T / sqrt(dh)  [S, S] */
     const float scale = 1.0f / sqrtf((float)dh);
-    for (int64_t i = 0; i < B; i++)
-        QAT_TRY(graph_gemm_batched(ctx, 0, 1, S, S, dh, scale, b->q + i * S * H, H, dh, b->k + i * S * H, H, dh,
-                                   0.0f, la->probs + i * NH * S * S, S, S * S, NH));
+    const graph_heads_operand q = {b->q, H, S * H, dh}, k = {b->k, H, S * H, dh}, v = {b->v, H, S * H, dh},
+                              probs_drop = {la->probs_drop, S, NH * S * S, S * S};
+    QAT_TRY(graph_gemm_heads(ctx, 0, 1, S, S, dh, scale, q, k, 0.0f, la->probs, S, NH * S * S, S * S, B, NH));
     QAT_RUN(ctx, softmax_fwd, la->probs, a->key_bias, B, NH, S, S);
     la->seed_attn = next_seed(m);
     if (la->probs_drop != la->probs) {
@@ -241,10 +241,7 @@ static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer
         QAT_RUN(ctx, dropout, la->probs_drop, B * NH * S * S, m->dims.attention_dropout_prob, la->seed_attn);
     }
     /* ctx[b, :, h] = probs[b, h] v[b, :, h]  [S, dh] */
-    for (int64_t i = 0; i < B; i++)
-        QAT_TRY(graph_gemm_batched(ctx, 0, 0, S, dh, S, 1.0f, la->probs_drop + i * NH * S * S, S, S * S,
-                                   b->v + i * S * H, H, dh, 0.0f, b->ctx + i * S * H, H, dh, NH));
-    return QAT_OK;
+    return graph_gemm_heads(ctx, 0, 0, S, dh, S, 1.0f, probs_drop, v, 0.0f, b->ctx, H, S * H, dh, B, NH);
 }
 
 static qat_status walk_layernorm(void *self, qat_walk_norm norm, int64_t layer, const float *x, int64_t rows,

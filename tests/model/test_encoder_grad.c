@@ -12,7 +12,9 @@ enum { B = 2, L = 6, V = 23, LABELS = 4 };
 static const int32_t ids[B * L] = {0, 5, 9, 17, 2, 1, 0, 22, 3, 2, 1, 1};
 static const int32_t mask[B * L] = {1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0};
 
-static qat_model *small_model(qat_context *ctx, qat_task task, qat_arch arch, double dropout)
+/* heads < B and heads >= B take the two ways graph_gemm_heads batches attention (per sequence over the heads,
+ * per head over the sequences). */
+static qat_model *small_model(qat_context *ctx, qat_task task, qat_arch arch, double dropout, int64_t heads)
 {
     qat_model_options o;
     QAT_ASSERT_OK(qat_model_options_init(&o, QAT_MODEL_OPTIONS_VERSION));
@@ -21,7 +23,7 @@ static qat_model *small_model(qat_context *ctx, qat_task task, qat_arch arch, do
     o.vocab_size = V;
     o.hidden_size = 12;
     o.num_layers = 2;
-    o.num_heads = 3;
+    o.num_heads = heads;
     o.intermediate_size = 20;
     o.max_position_embeddings = 16;
     o.type_vocab_size = 2;
@@ -55,11 +57,11 @@ static float loss_at(qat_context *ctx, qat_model *m, const int32_t *labels)
     return loss;
 }
 
-static void finite_differences(qat_task task, qat_arch arch, double dropout)
+static void finite_differences(qat_task task, qat_arch arch, double dropout, int64_t heads)
 {
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
-    qat_model *m = small_model(ctx, task, arch, dropout);
+    qat_model *m = small_model(ctx, task, arch, dropout, heads);
     QAT_ASSERT_OK(qat_model_set_training(m, dropout > 0));
     int32_t labels[B * L];
     for (int i = 0; i < B * L; i++)
@@ -112,21 +114,47 @@ static void finite_differences(qat_task task, qat_arch arch, double dropout)
     qat_context_free(ctx);
 }
 
+/* Attention's GEMMs are batched per head over the sequences when B >= heads and per sequence otherwise: a
+ * sequence's logits must not depend on the batch it came in (bit for bit: every block is the same GEMM). */
+static void batch_logits_equal_single(const char *backend)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create(backend, &ctx));
+    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 2);
+    float batch[B * L * LABELS], one[L * LABELS];
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, batch, B * L * LABELS));
+    for (int i = 0; i < B; i++) {
+        QAT_ASSERT_OK(qat_model_forward(m, ids + i * L, mask + i * L, NULL, 1, L, one, L * LABELS));
+        for (int j = 0; j < L * LABELS; j++)
+            ck_assert_msg(one[j] == batch[i * L * LABELS + j], "%s: sequence %d logit %d: %.9g alone, %.9g in the batch",
+                          backend, i, j, (double)one[j], (double)batch[i * L * LABELS + j]);
+    }
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+
+START_TEST(attention_batching_keeps_sequence_logits)
+{
+    batch_logits_equal_single("ref");
+    batch_logits_equal_single("cpu");
+}
+END_TEST
+
 START_TEST(float_gradients_match_finite_differences)
 {
-    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0);
-    finite_differences(QAT_TASK_MLM, QAT_ARCH_BERT, 0.0);
-    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0);
-    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.0);
+    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 3);
+    finite_differences(QAT_TASK_MLM, QAT_ARCH_BERT, 0.0, 3);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 3);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.0, 3);
 }
 END_TEST
 
 START_TEST(dropout_gradients_match_finite_differences)
 {
-    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_BERT, 0.2);
+    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_BERT, 0.2, 2);
     /* RoBERTa's head drops out before classifier.dense and out_proj */
-    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.2);
-    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.2);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.2, 2);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.2, 2);
 }
 END_TEST
 
@@ -135,7 +163,7 @@ START_TEST(sequence_classification_shapes_and_labels)
 {
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
-    qat_model *m = small_model(ctx, QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.0);
+    qat_model *m = small_model(ctx, QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.0, 3);
     size_t n;
     QAT_ASSERT_OK(qat_model_logits_size(m, B, L, &n));
     ck_assert_uint_eq(n, B * LABELS);
@@ -187,7 +215,7 @@ START_TEST(dropout_only_when_training_and_seeded)
 {
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
-    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.3);
+    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.3, 3);
     float eval1[B * L * LABELS], eval2[B * L * LABELS], train1[B * L * LABELS], train2[B * L * LABELS];
     QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, eval1, B * L * LABELS));
     QAT_ASSERT_OK(qat_model_forward(m, ids, mask, NULL, B, L, eval2, B * L * LABELS));
@@ -211,7 +239,7 @@ START_TEST(bad_inputs_rejected)
 {
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
-    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0);
+    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 3);
     float logits[B * L * LABELS], loss;
     int32_t bad[B * L];
     memcpy(bad, ids, sizeof bad);
@@ -290,7 +318,7 @@ START_TEST(quantized_weights_follow_parameter_writes)
 {
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
-    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0);
+    qat_model *m = small_model(ctx, QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 3);
     qat_quant_config *cfg = NULL;
     QAT_ASSERT_OK(qat_quant_config_parse("E6W1.58A6", &cfg));
     QAT_ASSERT_OK(qat_model_set_quant(m, cfg));
@@ -324,6 +352,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("grad");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, float_gradients_match_finite_differences);
+    tcase_add_test(tc, attention_batching_keeps_sequence_logits);
     tcase_add_test(tc, dropout_gradients_match_finite_differences);
     tcase_add_test(tc, dropout_only_when_training_and_seeded);
     tcase_add_test(tc, bad_inputs_rejected);
