@@ -10,7 +10,9 @@
  * p[j] * v[j, d] over keys ascending (d in the lanes): the order of every
  * element is kernels.h's, with separate multiplies and adds (no FMA), so
  * scalar, AVX2 and AVX-512 agree with each other and with ref. The softmax
- * is ref's row function (qat_ref_softmax_row). QAT_ISA picks the path:
+ * is ref's row (qat_ref_softmax_row), run by its vectorised twin
+ * qat_cpu_softmax_row on the backend state's float path (the same bits).
+ * QAT_ISA picks the path:
  * scalar, avx2, avx512* (AVX-512F), else the best the CPU has. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "cpu/cpu_float.h"
 #include "host/host_memory.h"
 #include "ref/ref_kernels.h"
 
@@ -185,6 +188,7 @@ typedef struct att_plan {
     int64_t block, blocks;   /* query rows per block, blocks per (b, h) */
     scores_fn scores;
     context_fn context;
+    qat_cpu_float_isa softmax_isa; /* the backend state's float path (cpu_float.h) */
 } att_plan;
 
 static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, float *s, float *panel)
@@ -206,7 +210,7 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
     const float *kb = d->key_bias ? d->key_bias + b * lk : NULL;
     const float *v = d->v + b * lk * d->ldv + h * dh;
     for (int64_t r = 0; r < n; r++) {
-        qat_ref_softmax_row(s + r * lk, kb, lk);
+        qat_cpu_softmax_row(pl->softmax_isa, s + r * lk, kb, lk); /* ref's bits, vectorised */
         pl->context(s + r * lk, v, d->ldv, lk, dh, d->out + (b * d->lq + i0 + r) * d->ldo + h * dh);
     }
 }
@@ -233,7 +237,8 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
     /* Rows too long for the stack buffers: ref's row at a time. */
     if (d->lk > SCORES_STACK || d->head_dim > PANEL_DH)
         return qat_backend_ref_ops.attention_fwd(state, d);
-    att_plan pl = {.d = d, .scores = scores_scalar, .context = context_scalar};
+    att_plan pl = {.d = d, .scores = scores_scalar, .context = context_scalar,
+                   .softmax_isa = ((qat_cpu_state *)state)->isa};
     int64_t block = SCORES_STACK / d->lk;
     block = block > MAX_BLOCK ? MAX_BLOCK : block;
     block = block >= ROWS ? block / ROWS * ROWS : block;
