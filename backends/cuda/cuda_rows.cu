@@ -188,27 +188,86 @@ __global__ void iota_kernel(int32_t *v, int64_t n)
     v[i] = (int32_t)i;
 }
 
-// Embedding backward after a stable sort of (id, token) pairs: the block at
-// the first position of each run of equal ids owns that table row and adds
-// the run's gradients in token order, exactly the ref backend's order (a
-// float running sum starting from the table's value), with no atomics.
+// Embedding backward after a stable sort of (id, token) pairs, as a
+// segmented reduction. The sorted positions are cut in tiles of kEmbedTile;
+// a run of equal ids that contains a tile boundary strictly inside it (a
+// "long" run: the one-row token-type table, the padding id, frequent tokens)
+// is summed in parallel, one block per tile, and the tiles' partial sums are
+// then added in tile order; every other run fits in one tile and is summed by
+// one block. Which run takes which path, and every order of additions, is a
+// function of the sorted ids only: deterministic, no atomics.
+constexpr int64_t kEmbedTile = 128;
+
+// Does the run of the id at tile boundary t * kEmbedTile belong to a long run?
+// Yes when the boundary is inside its run, or when the run starts there and
+// also contains the next boundary.
+__device__ bool embed_tile_in_long_run(const int32_t *sorted_ids, int64_t n, int64_t t)
+{
+    const int64_t p = t * kEmbedTile, next = p + kEmbedTile;
+    const int32_t row = sorted_ids[p];
+    return (p > 0 && sorted_ids[p - 1] == row) || (next < n && sorted_ids[next] == row);
+}
+
+// Stage 1: the partial sum (double) of each tile's first segment, [t * tile,
+// min((t + 1) * tile, end of its run)), where that segment belongs to a long run.
+__global__ void embedding_bwd_tile_kernel(const float *dy, const int32_t *sorted_ids, const int32_t *tokens,
+                                          int64_t n, int64_t dim, int64_t vocab, double *partial)
+{
+    const int64_t tiles = (n + kEmbedTile - 1) / kEmbedTile;
+    for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {
+        const int64_t p = t * kEmbedTile;
+        const int32_t row = sorted_ids[p];
+        if (row < 0 || (int64_t)row >= vocab || !embed_tile_in_long_run(sorted_ids, n, t))
+            continue;
+        int64_t end = p + 1;
+        while (end < n && end < p + kEmbedTile && sorted_ids[end] == row)
+            end++;
+        for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) {
+            double acc = 0.0;
+            for (int64_t q = p; q < end; q++)
+                acc += (double)dy[(int64_t)tokens[q] * dim + c];
+            partial[t * dim + c] = acc;
+        }
+    }
+}
+
+// Stage 2: the block at the first position of each run owns that table row.
+// A run inside one tile adds its gradients in token order, a float running
+// sum from the table's value: exactly the ref backend's order, bit-identical.
+// A long run adds, in double, the table's value, its head (the positions
+// before its first tile boundary, at most a tile) in token order, then the
+// partials of its tiles in tile order, and rounds once.
 __global__ void embedding_bwd_kernel(const float *dy, const int32_t *sorted_ids, const int32_t *tokens, int64_t n,
-                                     int64_t dim, int64_t vocab, float *dtable)
+                                     int64_t dim, int64_t vocab, const double *partial, float *dtable)
 {
     for (int64_t p = blockIdx.x; p < n; p += gridDim.x) {
         const int32_t row = sorted_ids[p];
         if ((p > 0 && sorted_ids[p - 1] == row) || row < 0 || (int64_t)row >= vocab)
             continue; // not the start of a run (or an id the caller should have rejected)
-        int64_t end = p + 1;
-        while (end < n && sorted_ids[end] == row)
-            end++;
         float *out = dtable + (int64_t)row * dim;
-        for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) {
-            float acc = out[c];
+        const int64_t first_boundary = (p + kEmbedTile - 1) / kEmbedTile * kEmbedTile; // >= p
+        const int64_t next_boundary = (p / kEmbedTile + 1) * kEmbedTile;                // > p
+        const bool long_run = next_boundary < n && sorted_ids[next_boundary] == row;
+        if (!long_run) {
+            int64_t end = p + 1;
+            while (end < n && sorted_ids[end] == row)
+                end++;
+            for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) {
+                float acc = out[c];
 #pragma unroll 4
-            for (int64_t q = p; q < end; q++)
-                acc += dy[(int64_t)tokens[q] * dim + c];
-            out[c] = acc;
+                for (int64_t q = p; q < end; q++)
+                    acc += dy[(int64_t)tokens[q] * dim + c];
+                out[c] = acc;
+            }
+            continue;
+        }
+        for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) {
+            double acc = (double)out[c];
+            for (int64_t q = p; q < first_boundary; q++)
+                acc += (double)dy[(int64_t)tokens[q] * dim + c];
+            for (int64_t t = first_boundary / kEmbedTile; t * kEmbedTile < n && sorted_ids[t * kEmbedTile] == row; t++)
+                acc += partial[t * dim + c];
+            out[c] = (float)acc;
         }
     }
 }
@@ -323,14 +382,18 @@ qat_status cuda_embedding_bwd(void *st, const float *dy, const int32_t *ids, int
     if (status != QAT_OK)
         return status;
     const size_t idx_bytes = align256((size_t)n * sizeof(int32_t));
+    const int64_t tiles = (n + kEmbedTile - 1) / kEmbedTile;
     void *ws = nullptr;
-    if ((status = cuda_workspace(s, 3 * idx_bytes + align256(temp_bytes), &ws)) != QAT_OK)
+    if ((status = cuda_workspace(s, 3 * idx_bytes + align256((size_t)(tiles * dim) * sizeof(double)) +
+                                        align256(temp_bytes),
+                                 &ws)) != QAT_OK)
         return status;
     char *base = static_cast<char *>(ws);
     int32_t *tokens_in = reinterpret_cast<int32_t *>(base);
     unsigned *keys_out = reinterpret_cast<unsigned *>(base + idx_bytes);
     int32_t *tokens_out = reinterpret_cast<int32_t *>(base + 2 * idx_bytes);
-    void *temp = base + 3 * idx_bytes;
+    double *partial = reinterpret_cast<double *>(base + 3 * idx_bytes);
+    void *temp = base + 3 * idx_bytes + align256((size_t)(tiles * dim) * sizeof(double));
     iota_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(tokens_in, n);
     if ((status = cuda_launched(s, "embedding_bwd (token indices)")) != QAT_OK)
         return status;
@@ -341,7 +404,12 @@ qat_status cuda_embedding_bwd(void *st, const float *dy, const int32_t *ids, int
                         "embedding_bwd (sort)");
     if (status != QAT_OK)
         return status;
-    embedding_bwd_kernel<<<grid_for(n, 1), kThreads, 0, s->stream>>>(
-        dy, reinterpret_cast<const int32_t *>(keys_out), tokens_out, n, dim, vocab, dtable);
+    const int32_t *sorted_ids = reinterpret_cast<const int32_t *>(keys_out);
+    embedding_bwd_tile_kernel<<<grid_for(tiles, 1), kThreads, 0, s->stream>>>(dy, sorted_ids, tokens_out, n, dim,
+                                                                               vocab, partial);
+    if ((status = cuda_launched(s, "embedding_bwd (tile partial sums)")) != QAT_OK)
+        return status;
+    embedding_bwd_kernel<<<grid_for(n, 1), kThreads, 0, s->stream>>>(dy, sorted_ids, tokens_out, n, dim, vocab,
+                                                                     partial, dtable);
     return cuda_launched(s, "embedding_bwd");
 }

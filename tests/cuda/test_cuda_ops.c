@@ -411,6 +411,54 @@ START_TEST(rows_softmax)
 }
 END_TEST
 
+/* embedding_bwd's contract (backends/cuda/cuda_rows.cu): the sorted positions are cut in tiles of 128; a run of
+ * equal ids with no tile boundary strictly inside it is summed in ref's order (bit-identical to ref); a longer
+ * ("long") run is summed per tile in double and rounded once, so it must match the exact sum to one rounding. The
+ * table starts at `table`; `want` is ref's result, `got` the GPU's. Returns how many rows took the long path. */
+enum { EMBED_TILE = 128 };
+static int64_t check_embedding_bwd(const char *what, const float *table, const float *dy, const int32_t *ids,
+                                   int64_t n, int64_t dim, int64_t vocab, const float *want, const float *got)
+{
+    int64_t *count = calloc((size_t)vocab + 1, sizeof *count), long_rows = 0;
+    for (int64_t i = 0; i < n; i++)
+        count[ids[i] + 1]++;
+    double *exact = malloc((size_t)(dim ? dim : 1) * sizeof *exact), *mag = malloc((size_t)(dim ? dim : 1) * sizeof *mag);
+    int64_t start = 0; /* the run's first position in the stably sorted ids */
+    for (int64_t r = 0; r < vocab; r++) {
+        const int64_t len = count[r + 1];
+        const int is_long = len > 0 && (start / EMBED_TILE + 1) * EMBED_TILE < start + len;
+        long_rows += is_long;
+        const float *w = want + r * dim, *g = got + r * dim;
+        if (!is_long) {
+            for (int64_t c = 0; c < dim; c++)
+                ck_assert_msg(w[c] == g[c], "%s: row %lld (run of %lld inside a tile) col %lld: %.9g, ref %.9g", what,
+                              (long long)r, (long long)len, (long long)c, (double)g[c], (double)w[c]);
+        } else {
+            for (int64_t c = 0; c < dim; c++)
+                exact[c] = table[r * dim + c], mag[c] = fabs(exact[c]);
+            for (int64_t i = 0; i < n; i++)
+                if (ids[i] == r)
+                    for (int64_t c = 0; c < dim; c++)
+                        exact[c] += dy[i * dim + c], mag[c] += fabs(dy[i * dim + c]);
+            for (int64_t c = 0; c < dim; c++) {
+                /* one float rounding of a double sum (its own error ~ len * 2^-53 * mag) */
+                const double tol = 0x1p-24 * fabs(exact[c]) + 1e-10 * mag[c] + 1e-30;
+                ck_assert_msg(fabs((double)g[c] - exact[c]) <= tol,
+                              "%s: row %lld (long run of %lld) col %lld: %.9g, exact %.12g, ref %.9g", what,
+                              (long long)r, (long long)len, (long long)c, (double)g[c], exact[c], (double)w[c]);
+                /* and ref, a float running sum, within its own bound */
+                ck_assert_msg(fabs((double)w[c] - exact[c]) <= (double)len * 0x1p-23 * mag[c] + 1e-30,
+                              "%s: ref row %lld col %lld off its float bound", what, (long long)r, (long long)c);
+            }
+        }
+        start += len;
+    }
+    free(exact);
+    free(mag);
+    free(count);
+    return long_rows;
+}
+
 START_TEST(rows_embeddings)
 {
     /* (tokens, dim, vocab): repeats galore with a small vocab, one-row tables. */
@@ -434,8 +482,8 @@ START_TEST(rows_embeddings)
         }
         compare_equal(msg, &tout);
         compare_equal(msg, &tacc);
-        /* Same order of float additions as ref (stable sort, token order). */
-        compare_equal(msg, &tdt);
+        /* Runs inside a tile: ref's order of float additions (bit-identical); long runs: one rounding. */
+        check_embedding_bwd(msg, table, dy, ids, N, D, V, tb_get(&tdt, REF), tb_get(&tdt, GPU));
         /* Deterministic: a second scatter on the GPU lands on the same bits. */
         float *first = malloc((size_t)(V * D + 1) * sizeof *first);
         memcpy(first, tb_get(&tdt, GPU), (size_t)(V * D) * sizeof *first);
@@ -453,6 +501,45 @@ START_TEST(rows_embeddings)
         free(table);
         free(dy);
         free(out0);
+        free(ids);
+    }
+}
+END_TEST
+
+/* The id distribution of a real batch: a one-row token-type table, a padding id taking 40 % of the tokens, a
+ * skewed (Zipf-like) vocabulary; odd sizes so runs start anywhere in a tile. Long runs are reduced per tile in
+ * parallel (checked against the exact sum), short ones must stay bit-identical to ref; twice gives the same bits. */
+START_TEST(rows_embedding_bwd_skewed)
+{
+    const int64_t dims[][3] = {{49157, 65, 1}, {20011, 33, 997}, {129, 5, 2}, {385, 7, 3}};
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        const int64_t N = dims[k][0], D = dims[k][1], V = dims[k][2];
+        char msg[96];
+        snprintf(msg, sizeof msg, "skewed n=%lld dim=%lld vocab=%lld", (long long)N, (long long)D, (long long)V);
+        float *table = random_floats(k + 61, (size_t)(V * D), -1, 1), *dy = random_floats(k + 62, (size_t)(N * D), -1, 1);
+        float *u = random_floats(k + 63, (size_t)N, 0, 1);
+        int32_t *ids = malloc((size_t)N * sizeof *ids);
+        for (int64_t i = 0; i < N; i++) {
+            const int64_t zipf = (int64_t)((double)V * (double)u[i] * (double)u[i] * (double)u[i]);
+            ids[i] = (int32_t)(u[i] < 0.4f ? (V > 1 ? 1 : 0) : (zipf < V ? zipf : V - 1));
+        }
+        tbuf tids = tb_ints(ids, (size_t)N), tdy = tb_floats(dy, (size_t)(N * D)), tdt = tb_floats(table, (size_t)(V * D));
+        for (int w = 0; w < 2; w++)
+            OP_OK(w, OPS(w)->embedding_bwd(ST(w), F(tdy, w), I(tids, w), N, D, V, F(tdt, w)));
+        const int64_t long_rows = check_embedding_bwd(msg, table, dy, ids, N, D, V, tb_get(&tdt, REF), tb_get(&tdt, GPU));
+        ck_assert_msg(long_rows > 0, "%s: no run took the tiled path", msg);
+        float *first = malloc((size_t)(V * D) * sizeof *first);
+        memcpy(first, tb_get(&tdt, GPU), (size_t)(V * D) * sizeof *first);
+        OP_OK(GPU, OPS(GPU)->upload(ST(GPU), tdt.dev[GPU], table, (size_t)(V * D) * sizeof(float)));
+        OP_OK(GPU, OPS(GPU)->embedding_bwd(ST(GPU), F(tdy, GPU), I(tids, GPU), N, D, V, F(tdt, GPU)));
+        expect_equal("embedding_bwd (skewed) run twice", first, tb_get(&tdt, GPU), (size_t)(V * D));
+        tb_free(&tids);
+        tb_free(&tdy);
+        tb_free(&tdt);
+        free(first);
+        free(table);
+        free(dy);
+        free(u);
         free(ids);
     }
 }
@@ -930,6 +1017,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, rows_layernorm);
     tcase_add_test(tc, rows_softmax);
     tcase_add_test(tc, rows_embeddings);
+    tcase_add_test(tc, rows_embedding_bwd_skewed);
     tcase_add_test(tc, loss_cross_entropy);
     tcase_add_test(tc, quant_abs_mean);
     tcase_add_test(tc, quant_lsq);
