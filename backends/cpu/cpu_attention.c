@@ -11,18 +11,15 @@
  * element is kernels.h's, with separate multiplies and adds (no FMA), so
  * scalar, AVX2 and AVX-512 agree with each other and with ref. The softmax
  * is ref's row (qat_ref_softmax_row), run by its vectorised twin
- * qat_cpu_softmax_row on the backend state's float path (the same bits).
- * QAT_ISA picks the path:
- * scalar, avx2, avx512* (AVX-512F), else the best the CPU has. */
-#include <stdatomic.h>
-#include <stdlib.h>
+ * qat_cpu_softmax_row (the same bits). Scores, softmax and context all
+ * take the backend state's float path, chosen from QAT_ISA once when the
+ * context is created (cpu_float.c, through lib/packed's one resolution). */
 #include <string.h>
 
 #include "backend/backend.h"
 #include "core/error.h"
 #include "cpu/cpu_float.h"
 #include "host/host_memory.h"
-#include "ref/ref_kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define ATT_X86 1
@@ -36,8 +33,6 @@ enum {
     PANEL_DH = 256,         /* head_dim the stack panel holds */
     MAX_BLOCK = 64          /* query rows per block at most */
 };
-
-typedef enum att_isa { ATT_SCALAR, ATT_AVX2, ATT_AVX512 } att_isa;
 
 /* s[r][j0 + l] = (sum_c q_r[c] * panel[c][l]) * scale, l < nk, r < R. */
 typedef void (*scores_fn)(const float *const *q, int R, const float *panel, int64_t dh, float scale, float *s,
@@ -164,23 +159,6 @@ AVX512_FN static void context_avx512(const float *p, const float *v, int64_t ldv
         context_scalar(p, v + c0, ldv, lk, dh - c0, o + c0);
 }
 
-/* QAT_ISA as the packed kernels read it, mapped onto the float paths; a
- * path the CPU lacks gives the best one below it. Read at every call. */
-static att_isa pick_isa(void)
-{
-    att_isa best = ATT_SCALAR;
-    if (__builtin_cpu_supports("avx512f"))
-        best = ATT_AVX512;
-    else if (__builtin_cpu_supports("avx2"))
-        best = ATT_AVX2;
-    const char *env = getenv("QAT_ISA");
-    att_isa want = best;
-    if (env && strcmp(env, "scalar") == 0)
-        want = ATT_SCALAR;
-    else if (env && strcmp(env, "avx2") == 0)
-        want = ATT_AVX2;
-    return want < best ? want : best;
-}
 #endif
 
 typedef struct att_plan {
@@ -188,7 +166,7 @@ typedef struct att_plan {
     int64_t block, blocks;   /* query rows per block, blocks per (b, h) */
     scores_fn scores;
     context_fn context;
-    qat_cpu_float_isa softmax_isa; /* the backend state's float path (cpu_float.h) */
+    qat_cpu_float_isa isa; /* the backend state's float path (cpu_float.h) */
 } att_plan;
 
 static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, float *s, float *panel)
@@ -210,7 +188,7 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
     const float *kb = d->key_bias ? d->key_bias + b * lk : NULL;
     const float *v = d->v + b * lk * d->ldv + h * dh;
     for (int64_t r = 0; r < n; r++) {
-        qat_cpu_softmax_row(pl->softmax_isa, s + r * lk, kb, lk); /* ref's bits, vectorised */
+        qat_cpu_softmax_row(pl->isa, s + r * lk, kb, lk); /* ref's bits, vectorised */
         pl->context(s + r * lk, v, d->ldv, lk, dh, d->out + (b * d->lq + i0 + r) * d->ldo + h * dh);
     }
 }
@@ -238,21 +216,21 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
     if (d->lk > SCORES_STACK || d->head_dim > PANEL_DH)
         return qat_backend_ref_ops.attention_fwd(state, d);
     att_plan pl = {.d = d, .scores = scores_scalar, .context = context_scalar,
-                   .softmax_isa = ((qat_cpu_state *)state)->isa};
+                   .isa = ((qat_cpu_state *)state)->isa};
     int64_t block = SCORES_STACK / d->lk;
     block = block > MAX_BLOCK ? MAX_BLOCK : block;
     block = block >= ROWS ? block / ROWS * ROWS : block;
     pl.block = block < d->lq ? block : d->lq;
     pl.blocks = (d->lq + pl.block - 1) / pl.block;
 #ifdef ATT_X86
-    switch (pick_isa()) {
-    case ATT_AVX512:
+    switch (pl.isa) {
+    case QAT_CPU_FLOAT_AVX512:
         pl.scores = scores_avx512, pl.context = context_avx512;
         break;
-    case ATT_AVX2:
+    case QAT_CPU_FLOAT_AVX2:
         pl.scores = scores_avx2, pl.context = context_avx2;
         break;
-    case ATT_SCALAR:
+    case QAT_CPU_FLOAT_SCALAR:
         break;
     }
 #endif
