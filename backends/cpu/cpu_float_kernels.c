@@ -1,10 +1,10 @@
 /* The cpu backend's float kernel slots: the ref kernels' loops (same
- * ranges through qat_ref_for, so the same results with any thread count)
+ * ranges through qat_host_for, so the same results with any thread count)
  * over the row functions of the state's ISA (cpu_float.c). */
+#include "backend/backend.h"
 #include "cpu/cpu_float.h"
 #include "cpu/cpu_kernels.h"
-#include "ref/ref_backend.h"
-#include "ref/ref_kernels.h"
+#include "host/host_memory.h"
 
 typedef struct float_rows {
     qat_cpu_float_isa isa;
@@ -28,12 +28,12 @@ qat_status qat_cpu_bias_act_fwd(void *state, float *x, const float *bias, int64_
                                 qat_activation act, float *y)
 {
     if (act == QAT_ACTIVATION_TANH) /* the pooler's one row: libm's tanhf, as ref */
-        return qat_ref_bias_act_fwd(state, x, bias, rows, cols, act, y);
+        return qat_backend_ref_ops.bias_act_fwd(state, x, bias, rows, cols, act, y);
     if (act == QAT_ACTIVATION_NONE && !bias)
         return QAT_OK;
     float_rows f = {.isa = ((qat_cpu_state *)state)->isa, .x = x, .y = y, .b = bias, .cols = cols,
                     .gelu = act == QAT_ACTIVATION_GELU};
-    qat_ref_for(state, rows, cols, bias_act_range, &f);
+    qat_host_for(state, rows, cols, bias_act_range, &f);
     return QAT_OK;
 }
 
@@ -48,7 +48,7 @@ static int gelu_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_cpu_gelu_bwd(void *state, const float *dy, const float *pre, int64_t n, float *dx)
 {
     float_rows f = {.isa = ((qat_cpu_state *)state)->isa, .a = dy, .w = pre, .x = dx};
-    qat_ref_for(state, n, 1, gelu_bwd_range, &f);
+    qat_host_for(state, n, 1, gelu_bwd_range, &f);
     return QAT_OK;
 }
 
@@ -67,7 +67,7 @@ qat_status qat_cpu_softmax_fwd(void *state, float *scores, const float *key_bias
 {
     float_rows f = {.isa = ((qat_cpu_state *)state)->isa, .x = scores, .b = key_bias, .cols = lk,
                     .rows_per_bias = heads * lq};
-    qat_ref_for(state, batch * heads * lq, lk, softmax_range, &f);
+    qat_host_for(state, batch * heads * lq, lk, softmax_range, &f);
     return QAT_OK;
 }
 
@@ -86,6 +86,6 @@ qat_status qat_cpu_layernorm_fwd(void *state, const float *x, const float *w, co
 {
     float_rows f = {.isa = ((qat_cpu_state *)state)->isa, .a = x, .w = w, .b = b, .eps = eps, .cols = cols,
                     .y = y, .mean = mean, .rstd = rstd};
-    qat_ref_for(state, rows, cols, layernorm_range, &f);
+    qat_host_for(state, rows, cols, layernorm_range, &f);
     return QAT_OK;
 }

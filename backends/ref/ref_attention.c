@@ -58,7 +58,7 @@ qat_status qat_ref_attention_fwd(void *st, const qat_attention_desc *d)
     const int64_t rows = d->batch * d->heads * d->lq;
     if (rows == 0 || d->head_dim == 0)
         return QAT_OK;
-    if (qat_ref_for(st, rows, 2 * d->lk * d->head_dim, attention_range, (void *)d))
+    if (qat_host_for(st, rows, 2 * d->lk * d->head_dim, attention_range, (void *)d))
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "attention_fwd: out of memory for a row of %lld keys",
                         (long long)d->lk);
     return QAT_OK;

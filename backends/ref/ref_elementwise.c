@@ -1,5 +1,5 @@
 /* Element-wise kernels: fill, copy, add, bias + GELU / tanh, dropout. Each is a
- * range function (the loop body over [begin, end)) run by qat_ref_for. */
+ * range function (the loop body over [begin, end)) run by qat_host_for. */
 #include <math.h>
 #include <string.h>
 
@@ -30,7 +30,7 @@ static int fill_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_fill(void *st, float *x, int64_t n, float value)
 {
     elementwise e = {.out = x, .value = value};
-    qat_ref_for(st, n, 1, fill_range, &e);
+    qat_host_for(st, n, 1, fill_range, &e);
     return QAT_OK;
 }
 
@@ -45,7 +45,7 @@ static int copy_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_copy(void *st, const float *src, float *dst, int64_t n)
 {
     elementwise e = {.a = src, .out = dst};
-    qat_ref_for(st, n, 1, copy_range, &e);
+    qat_host_for(st, n, 1, copy_range, &e);
     return QAT_OK;
 }
 
@@ -61,7 +61,7 @@ static int add_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_add(void *st, const float *a, const float *b, float *out, int64_t n)
 {
     elementwise e = {.a = a, .b = b, .out = out};
-    qat_ref_for(st, n, 1, add_range, &e);
+    qat_host_for(st, n, 1, add_range, &e);
     return QAT_OK;
 }
 
@@ -77,7 +77,7 @@ static int accumulate_range(void *arg, int64_t begin, int64_t end, int64_t index
 qat_status qat_ref_accumulate(void *st, const float *x, float *y, int64_t n)
 {
     elementwise e = {.a = x, .out = y};
-    qat_ref_for(st, n, 1, accumulate_range, &e);
+    qat_host_for(st, n, 1, accumulate_range, &e);
     return QAT_OK;
 }
 
@@ -105,7 +105,7 @@ qat_status qat_ref_bias_act_fwd(void *st, float *x, const float *bias, int64_t r
                                 qat_activation act, float *y)
 {
     elementwise e = {.out = x, .y = y, .cols = cols, .bias = bias, .act = act};
-    qat_ref_for(st, rows, cols, bias_act_range, &e);
+    qat_host_for(st, rows, cols, bias_act_range, &e);
     return QAT_OK;
 }
 
@@ -121,7 +121,7 @@ static int gelu_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_gelu_bwd(void *st, const float *dy, const float *pre, int64_t n, float *dx)
 {
     elementwise e = {.a = dy, .b = pre, .out = dx};
-    qat_ref_for(st, n, 1, gelu_bwd_range, &e);
+    qat_host_for(st, n, 1, gelu_bwd_range, &e);
     return QAT_OK;
 }
 
@@ -137,7 +137,7 @@ static int tanh_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_tanh_bwd(void *st, const float *dy, const float *y, int64_t n, float *dx)
 {
     elementwise e = {.a = dy, .b = y, .out = dx};
-    qat_ref_for(st, n, 1, tanh_bwd_range, &e);
+    qat_host_for(st, n, 1, tanh_bwd_range, &e);
     return QAT_OK;
 }
 
@@ -172,7 +172,7 @@ static int bias_grad_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db)
 {
     column_sums s = {dy, rows, cols, db};
-    qat_ref_for(st, (cols + COLUMN_BLOCK - 1) / COLUMN_BLOCK, rows * COLUMN_BLOCK, bias_grad_range, &s);
+    qat_host_for(st, (cols + COLUMN_BLOCK - 1) / COLUMN_BLOCK, rows * COLUMN_BLOCK, bias_grad_range, &s);
     return QAT_OK;
 }
 
@@ -191,6 +191,6 @@ qat_status qat_ref_dropout(void *st, float *x, int64_t n, float p, uint64_t seed
     if (p <= 0.0f)
         return QAT_OK;
     elementwise e = {.out = x, .value = p, .seed = seed};
-    qat_ref_for(st, n, 1, dropout_range, &e);
+    qat_host_for(st, n, 1, dropout_range, &e);
     return QAT_OK;
 }

@@ -106,7 +106,7 @@ qat_status qat_ref_gemm(void *state, const qat_gemm_desc *d)
     QAT_TRY(qat_gemm_desc_validate(d));
     if (d->m == 0 || d->n == 0 || d->batch == 0)
         return QAT_OK;
-    if (qat_ref_for(state, d->batch * d->m, d->n * (d->k + 1), gemm_range, (void *)d))
+    if (qat_host_for(state, d->batch * d->m, d->n * (d->k + 1), gemm_range, (void *)d))
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "ref gemm: out of memory for a row of %lld", (long long)d->n);
     return QAT_OK;
 }

@@ -28,7 +28,7 @@ static int scale_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_scale(void *st, const float *x, int64_t n, float s, float *out)
 {
     scale_args a = {x, out, s};
-    qat_ref_for(st, n, 1, scale_range, &a);
+    qat_host_for(st, n, 1, scale_range, &a);
     return QAT_OK;
 }
 
@@ -60,7 +60,7 @@ qat_status qat_ref_grad_norm(void *st, const qat_segments *seg, const float *gra
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "gradient norm: out of memory");
     norm_args a = {seg, grad, norms};
     int64_t total = seg->count > 0 ? seg->bounds[2 * seg->count - 1] : 0;
-    qat_ref_for(st, seg->count, seg->count > 0 ? total / seg->count + 1 : 1, norm_range, &a);
+    qat_host_for(st, seg->count, seg->count > 0 ? total / seg->count + 1 : 1, norm_range, &a);
     double sum = 0.0;
     for (int64_t t = 0; t < seg->count; t++)
         sum += (double)norms[t] * (double)norms[t];
@@ -114,7 +114,7 @@ qat_status qat_ref_adamw(void *st, const qat_adamw_desc *d, const qat_segments *
         const int64_t begin = seg->bounds[2 * t], end = seg->bounds[2 * t + 1];
         adamw_args a = {d, seg->decay[t] ? d->decay : 1.0f, scale, param + begin, grad + begin, exp_avg + begin,
                         exp_avg_sq + begin};
-        qat_ref_for(st, end - begin, 16, adamw_range, &a);
+        qat_host_for(st, end - begin, 16, adamw_range, &a);
     }
     return QAT_OK;
 }

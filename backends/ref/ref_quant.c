@@ -1,6 +1,6 @@
 /* Quantizer kernels: LSQ and BitNet b1.58, forward and backward, exactly as
  * docs/method.md section 4 writes them (round half to even, float arithmetic in the
- * order written there). Each loop is a range function run by qat_ref_for;
+ * order written there). Each loop is a range function run by qat_host_for;
  * sums over a whole tensor are summed per range, then over the ranges in
  * order, so they do not depend on the thread count. */
 #include <math.h>
@@ -39,7 +39,7 @@ static int abs_sum_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_abs_mean(void *st, const float *x, int64_t rows, int64_t cols, float *out)
 {
     rows_of a = {.x = x, .cols = cols, .out = out};
-    qat_ref_for(st, rows, cols, abs_sum_range, &a);
+    qat_host_for(st, rows, cols, abs_sum_range, &a);
     return QAT_OK;
 }
 
@@ -77,7 +77,7 @@ static int lsq_fwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, float *y)
 {
     lsq l = {.d = d, .x = x, .y = y, .beta = d->offset ? d->offset[0] : 0.0f};
-    qat_ref_for(st, d->rows, d->cols, lsq_fwd_range, &l);
+    qat_host_for(st, d->rows, d->cols, lsq_fwd_range, &l);
     return QAT_OK;
 }
 
@@ -124,13 +124,13 @@ static int lsq_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_ref_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
                            float *dx, float *dstep, float *doffset)
 {
-    const int64_t ranges = qat_ref_ranges(d->rows, d->cols);
+    const int64_t ranges = qat_host_ranges(d->rows, d->cols);
     double *partial = malloc((size_t)(ranges ? 2 * ranges : 1) * sizeof *partial);
     if (!partial)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "lsq_bwd: out of memory");
     lsq l = {.d = d, .x = x, .dy = dy, .dx = dx, .dstep = dstep, .beta = d->offset ? d->offset[0] : 0.0f,
              .grad_scale = grad_scale, .partial = partial};
-    qat_ref_for(st, d->rows, d->cols, lsq_bwd_range, &l);
+    qat_host_for(st, d->rows, d->cols, lsq_bwd_range, &l);
     double acc = 0.0, acc_offset = 0.0;
     for (int64_t i = 0; i < ranges; i++) {
         acc += partial[2 * i];
@@ -187,7 +187,7 @@ qat_status qat_ref_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int
         if (!row_sums)
             return qat_fail(QAT_ERR_OUT_OF_MEMORY, "bitnet_weight_fwd: out of memory");
         rows_of a = {.x = w, .cols = cols, .sums = row_sums};
-        qat_ref_for(st, rows, cols, abs_sum_range, &a);
+        qat_host_for(st, rows, cols, abs_sum_range, &a);
         double acc = 0.0;
         for (int64_t r = 0; r < rows; r++)
             acc += row_sums[r];
@@ -196,7 +196,7 @@ qat_status qat_ref_bitnet_weight_fwd(void *st, const float *w, int64_t rows, int
         gamma[0] = m > 1e-5f ? m : 1e-5f;
     }
     ternary t = {w, cols, per_row, gamma, y};
-    qat_ref_for(st, rows, cols, bitnet_weight_range, &t);
+    qat_host_for(st, rows, cols, bitnet_weight_range, &t);
     return QAT_OK;
 }
 
@@ -233,6 +233,6 @@ qat_status qat_ref_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_
 {
     const float qp = (float)((1 << (bits - 1)) - 1);
     bitnet_act b = {x, cols, qp, symmetric ? -qp : -(float)(1 << (bits - 1)), y};
-    qat_ref_for(st, rows, cols, bitnet_act_range, &b);
+    qat_host_for(st, rows, cols, bitnet_act_range, &b);
     return QAT_OK;
 }

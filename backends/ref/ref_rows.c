@@ -1,6 +1,6 @@
 /* Row-wise kernels: LayerNorm, masked softmax, embeddings, cross-entropy.
  * Each is a range function (the loop body over [begin, end)) run by
- * qat_ref_for. */
+ * qat_host_for. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,7 @@ qat_status qat_ref_layernorm_fwd(void *st, const float *x, const float *w, const
 {
     layernorm l = {.x = x, .w = w, .b = b, .eps = eps, .rows = rows, .cols = cols, .y = y, .mean = mean,
                    .rstd = rstd};
-    qat_ref_for(st, rows, cols, layernorm_fwd_range, &l);
+    qat_host_for(st, rows, cols, layernorm_fwd_range, &l);
     return QAT_OK;
 }
 
@@ -95,8 +95,8 @@ qat_status qat_ref_layernorm_bwd(void *st, const float *dy, const float *x, cons
 {
     layernorm l = {.x = x, .w = w, .dy = dy, .mean_in = mean, .rstd_in = rstd, .rows = rows, .cols = cols,
                    .dx = dx, .dw = dw, .db = db};
-    qat_ref_for(st, (cols + LN_BLOCK - 1) / LN_BLOCK, rows * LN_BLOCK, layernorm_params_range, &l);
-    qat_ref_for(st, rows, cols, layernorm_input_range, &l);
+    qat_host_for(st, (cols + LN_BLOCK - 1) / LN_BLOCK, rows * LN_BLOCK, layernorm_params_range, &l);
+    qat_host_for(st, rows, cols, layernorm_input_range, &l);
     return QAT_OK;
 }
 
@@ -127,7 +127,7 @@ qat_status qat_ref_softmax_fwd(void *st, float *scores, const float *key_bias, i
                                int64_t heads, int64_t lq, int64_t lk)
 {
     softmax sm = {.scores = scores, .key_bias = key_bias, .rows_per_batch = heads * lq, .cols = lk};
-    qat_ref_for(st, batch * heads * lq, lk, softmax_fwd_range, &sm);
+    qat_host_for(st, batch * heads * lq, lk, softmax_fwd_range, &sm);
     return QAT_OK;
 }
 
@@ -153,7 +153,7 @@ qat_status qat_ref_softmax_bwd(void *st, const float *dp, const float *p, int64_
                                float *ds)
 {
     softmax sm = {.dp = dp, .p = p, .cols = cols, .ds = ds};
-    qat_ref_for(st, rows, cols, softmax_bwd_range, &sm);
+    qat_host_for(st, rows, cols, softmax_bwd_range, &sm);
     return QAT_OK;
 }
 
@@ -186,7 +186,7 @@ qat_status qat_ref_embedding_fwd(void *st, const float *table, const int32_t *id
                                  int64_t dim, float *out, int accumulate)
 {
     embedding e = {.table = table, .ids = ids, .n = n, .dim = dim, .out = out, .accumulate = accumulate};
-    qat_ref_for(st, n, dim, embedding_fwd_range, &e);
+    qat_host_for(st, n, dim, embedding_fwd_range, &e);
     return QAT_OK;
 }
 
@@ -207,7 +207,7 @@ qat_status qat_ref_embedding_bwd(void *st, const float *dy, const int32_t *ids, 
 {
     (void)vocab;
     embedding e = {.dy = dy, .ids = ids, .n = n, .dim = dim, .out = dtable};
-    qat_ref_for(st, dim, n, embedding_bwd_range, &e);
+    qat_host_for(st, dim, n, embedding_bwd_range, &e);
     return QAT_OK;
 }
 
@@ -267,12 +267,12 @@ qat_status qat_ref_cross_entropy(void *st, const float *logits, const int32_t *l
 {
     /* Rows' losses summed per range, then the ranges in order: the same
      * total whatever the thread count. */
-    const int64_t ranges = qat_ref_ranges(rows, classes);
+    const int64_t ranges = qat_host_ranges(rows, classes);
     double *partial = malloc((size_t)(ranges ? ranges : 1) * sizeof *partial);
     if (!partial)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "cross_entropy: out of memory");
     cross_entropy ce = {logits, labels, classes, scale, dlogits, partial};
-    qat_ref_for(st, rows, classes, cross_entropy_range, &ce);
+    qat_host_for(st, rows, classes, cross_entropy_range, &ce);
     double total = 0.0;
     for (int64_t i = 0; i < ranges; i++)
         total += partial[i];

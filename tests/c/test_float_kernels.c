@@ -18,7 +18,7 @@
 
 static const int64_t widths[] = {0, 1, 7, 16, 17, 33, 773};
 #define N_WIDTHS (sizeof widths / sizeof widths[0])
-enum { ROWS = 90 }; /* 90 x 773: three ranges of qat_ref_for, so 3 threads split rows */
+enum { ROWS = 90 }; /* 90 x 773: three ranges of qat_host_for, so 3 threads split rows */
 
 static void fill(float *x, int64_t n, qat_rng *rng, int specials)
 {
