@@ -127,6 +127,7 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .create = qat_cpu_state_create,
     .destroy = qat_cpu_state_destroy,
     .set_threads = qat_host_state_set_threads,
+    .thread_pool = qat_host_state_pool,
     .alloc = qat_host_alloc,
     .free = qat_host_free,
     .upload = qat_host_copy,

@@ -70,6 +70,11 @@ void qat_host_state_destroy(void *state)
     free(s);
 }
 
+qat_pool *qat_host_state_pool(void *state)
+{
+    return ((qat_host_state *)state)->pool;
+}
+
 qat_status qat_host_state_set_threads(void *state, int threads)
 {
     qat_host_state *s = state;

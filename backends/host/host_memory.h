@@ -44,6 +44,7 @@ static inline int64_t qat_host_ranges(int64_t items, int64_t work)
  * a qat_host_state. */
 qat_status qat_host_state_create(int threads, void **state);
 void qat_host_state_destroy(void *state);
+qat_pool *qat_host_state_pool(void *state);
 qat_status qat_host_state_set_threads(void *state, int threads);
 
 qat_status qat_host_alloc(void *state, size_t bytes, void **ptr);

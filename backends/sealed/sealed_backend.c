@@ -168,6 +168,11 @@ static qat_status sealed_create(int threads, void **state)
     return QAT_OK;
 }
 
+static struct qat_pool *sealed_thread_pool(void *state)
+{
+    return qat_backend_ref_ops.thread_pool(((sealed_state *)state)->inner);
+}
+
 static qat_status sealed_set_threads(void *state, int threads)
 {
     return qat_backend_ref_ops.set_threads(((sealed_state *)state)->inner, threads);
@@ -272,6 +277,7 @@ const struct qat_backend_ops qat_backend_sealed_ops = {
     .create = sealed_create,
     .destroy = sealed_destroy,
     .set_threads = sealed_set_threads,
+    .thread_pool = sealed_thread_pool,
     .alloc = sealed_alloc,
     .free = sealed_free,
     .upload = sealed_upload,

@@ -23,7 +23,7 @@
 
 /* Bump whenever struct qat_backend_ops, the kernel list (kernels.h) or a
  * descriptor there changes. */
-#define QAT_BACKEND_ABI_VERSION 9u
+#define QAT_BACKEND_ABI_VERSION 10u
 
 /* Symbol a backend module exports (C linkage):
  *   qat_status qat_backend_module_get(uint32_t abi_version,
@@ -66,6 +66,11 @@ struct qat_backend_ops {
     qat_status (*create)(int threads, void **state);
     void (*destroy)(void *state);
     qat_status (*set_threads)(void *state, int threads);
+    /* Host backends: the state's thread pool (core/thread_pool.h), which a
+     * caller running its own parallel loops between kernel calls shares, so
+     * one set of threads serves both (the packed model's integer GEMMs run
+     * on the pool of its float kernels). NULL slot or result: none. */
+    struct qat_pool *(*thread_pool)(void *state);
     /* GEMM precision policy (a qat_precision). NULL on backends that
      * compute in fp32 only. get_precision reports the current one (the
      * default before any set_precision). */

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "host/host_memory.h"
 #include "model/encoder_walk.h"
 #include "model/graph.h"
 #include "packed_model/packed_model.h"
@@ -33,7 +32,8 @@ qat_status pm_kernel(const qat_packed_model *m, qat_packed_kernel *k)
     QAT_TRY(qat_packed_kernel_init(k, (qat_packed_isa)m->isa_setting, (int)threads));
     /* The context's threads (its backend is cpu or ref, both host-memory
      * backends): the GEMMs and the float parts between them share them. */
-    k->pool = ((qat_host_state *)m->ctx->backend_state)->pool;
+    const struct qat_backend_ops *ops = m->ctx->backend.ops;
+    k->pool = ops->thread_pool ? ops->thread_pool(m->ctx->backend_state) : NULL;
     return QAT_OK;
 }
 
