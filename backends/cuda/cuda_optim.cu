@@ -64,7 +64,7 @@ __global__ void norm_final_kernel(const double *part, int64_t count, float max_n
 
 // Block (chunk, tensor) updates its share of the tensor. The check values
 // and the scale are read on the device: nothing waits on the host.
-__global__ void adamw_kernel(qat_adamw_desc d, const int64_t *bounds, const uint8_t *decay, float *param,
+__global__ void adamw_kernel(qat_adamw_desc d, const int64_t *bounds, const uint8_t *flags, float *param,
                              float *grad, float *exp_avg, float *exp_avg_sq)
 {
     for (int64_t c = 0; d.check && c < d.check_count; c++)
@@ -73,7 +73,8 @@ __global__ void adamw_kernel(qat_adamw_desc d, const int64_t *bounds, const uint
     const int64_t t = blockIdx.y;
     const int64_t begin = bounds[2 * t], end = bounds[2 * t + 1];
     const float scale = d.scale ? d.scale[0] : 1.0f;
-    const float dec = decay[t] ? d.decay : 1.0f;
+    const float dec = (flags[t] & QAT_SEGMENT_DECAY) ? d.decay : 1.0f;
+    const bool positive = (flags[t] & QAT_SEGMENT_POSITIVE) != 0;
     for (int64_t i = begin + (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < end;
          i += (int64_t)gridDim.x * blockDim.x) {
         float g = grad[i];
@@ -85,7 +86,8 @@ __global__ void adamw_kernel(qat_adamw_desc d, const int64_t *bounds, const uint
         const float m = fmaf(g, d.one_minus_b1, __fmul_rn(exp_avg[i], d.b1));
         const float v = fmaf(__fmul_rn(d.one_minus_b2, g), g, __fmul_rn(exp_avg_sq[i], d.b2));
         const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), d.bc2_sqrt), d.eps);
-        param[i] = __fadd_rn(p, __fdiv_rn(__fmul_rn(d.neg_step_size, m), denom));
+        const float updated = __fadd_rn(p, __fdiv_rn(__fmul_rn(d.neg_step_size, m), denom));
+        param[i] = positive && updated < QAT_STEP_FLOOR ? QAT_STEP_FLOOR : updated;
         exp_avg[i] = m;
         exp_avg_sq[i] = v;
     }
@@ -140,6 +142,6 @@ qat_status cuda_adamw(void *st, const qat_adamw_desc *desc, const qat_segments *
     if (seg->count == 0)
         return QAT_OK;
     adamw_kernel<<<dim3(update_chunks(s), (unsigned)seg->count), kThreads, 0, s->stream>>>(
-        *desc, seg->bounds, seg->decay, param, grad, exp_avg, exp_avg_sq);
+        *desc, seg->bounds, seg->flags, param, grad, exp_avg, exp_avg_sq);
     return cuda_launched(s, "adamw");
 }

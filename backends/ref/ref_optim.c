@@ -73,6 +73,7 @@ qat_status qat_ref_grad_norm(void *st, const qat_segments *seg, const float *gra
 typedef struct adamw_args {
     const qat_adamw_desc *d;
     float decay; /* this tensor's: d->decay or 1 */
+    int positive; /* a quantizer step: floored at QAT_STEP_FLOOR */
     float scale;
     float *param, *grad, *exp_avg, *exp_avg_sq;
 } adamw_args;
@@ -96,7 +97,8 @@ static int adamw_range(void *arg, int64_t begin, int64_t end, int64_t index)
         float m = fmaf(g, d->one_minus_b1, a->exp_avg[i] * d->b1);
         float v = fmaf(d->one_minus_b2 * g, g, a->exp_avg_sq[i] * d->b2);
         float denom = sqrtf(v) / d->bc2_sqrt + d->eps;
-        a->param[i] = p + d->neg_step_size * m / denom;
+        p += d->neg_step_size * m / denom;
+        a->param[i] = a->positive && p < QAT_STEP_FLOOR ? QAT_STEP_FLOOR : p;
         a->exp_avg[i] = m;
         a->exp_avg_sq[i] = v;
     }
@@ -112,7 +114,7 @@ qat_status qat_ref_adamw(void *st, const qat_adamw_desc *d, const qat_segments *
     const float scale = d->scale ? d->scale[0] : 1.0f;
     for (int64_t t = 0; t < seg->count; t++) {
         const int64_t begin = seg->bounds[2 * t], end = seg->bounds[2 * t + 1];
-        adamw_args a = {d, seg->decay[t] ? d->decay : 1.0f, scale, param + begin, grad + begin, exp_avg + begin,
+        adamw_args a = {d, seg->flags[t] & QAT_SEGMENT_DECAY ? d->decay : 1.0f, seg->flags[t] & QAT_SEGMENT_POSITIVE, scale, param + begin, grad + begin, exp_avg + begin,
                         exp_avg_sq + begin};
         qat_host_for(st, end - begin, 16, adamw_range, &a);
     }

@@ -97,8 +97,16 @@ typedef struct qat_lsq_desc {
 typedef struct qat_segments {
     int64_t count;          /* tensors */
     const int64_t *bounds;  /* backend memory: 2 * count offsets, in floats */
-    const uint8_t *decay;   /* backend memory: per tensor, 1 = weight decay applies */
+    const uint8_t *flags;   /* backend memory: per tensor, QAT_SEGMENT_* bits */
 } qat_segments;
+
+/* A tensor's flags in qat_segments. POSITIVE marks a quantizer step, which
+ * the method requires to stay > 0 (LSQ's s): after the AdamW update a value
+ * below QAT_STEP_FLOOR becomes QAT_STEP_FLOOR. Without the floor AdamW can
+ * carry a step through zero (seen on a one-row token-type table, whose
+ * step gradient sums every token), and export then refuses the model. */
+enum { QAT_SEGMENT_DECAY = 1u, QAT_SEGMENT_POSITIVE = 2u };
+#define QAT_STEP_FLOOR 1e-6f
 
 /* One AdamW update in the float roundings of torch 1.13's single-tensor
  * AdamW (lib/optim/adamw.c derives the constants from the double
@@ -106,10 +114,11 @@ typedef struct qat_segments {
  *   g = grad * scale[0]          (scale NULL: g = grad; when scale[0] != 1
  *                                 g is written back to grad, as
  *                                 clip_grad_norm_ leaves it)
- *   p = param * (decay tensor ? decay : 1)
+ *   p = param * (DECAY tensor ? decay : 1)
  *   m = fmaf(g, one_minus_b1, exp_avg * b1)
  *   v = fmaf(one_minus_b2 * g, g, exp_avg_sq * b2)
  *   param = p + neg_step_size * m / (sqrtf(v) / bc2_sqrt + eps)
+ *   POSITIVE tensors: param = QAT_STEP_FLOOR where param < QAT_STEP_FLOOR
  * Nothing is written unless each of check[0 .. check_count) is finite: a
  * non-finite loss or gradient norm skips the update on the device, and the
  * caller learns of it from the values it reads back anyway. */

@@ -20,20 +20,20 @@ static void release(qat_optim *o, void *ptr)
 }
 
 qat_status qat_optim_init(qat_optim *o, qat_context *ctx, const qat_optim_adamw_hparams *hp, size_t floats,
-                          const int64_t *bounds, const uint8_t *decay, int64_t n)
+                          const int64_t *bounds, const uint8_t *flags, int64_t n)
 {
     memset(o, 0, sizeof *o);
     o->ctx = ctx;
     o->hp = *hp;
     o->floats = floats;
     o->seg.count = n;
-    /* bounds, then decay flags: one allocation, one upload */
+    /* bounds, then flags: one allocation, one upload */
     const size_t bounds_bytes = (size_t)n * 2 * sizeof(int64_t);
     uint8_t *host = malloc(bounds_bytes + (size_t)n + 1);
     if (!host)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "optimizer: out of memory");
     memcpy(host, bounds, bounds_bytes);
-    memcpy(host + bounds_bytes, decay, (size_t)n);
+    memcpy(host + bounds_bytes, flags, (size_t)n);
     qat_status st = alloc(o, bounds_bytes + (size_t)n + 1, &o->seg_mem, "allocating the optimizer's tensor table");
     if (st == QAT_OK)
         st = qat_context_backend_error(
@@ -42,7 +42,7 @@ qat_status qat_optim_init(qat_optim *o, qat_context *ctx, const qat_optim_adamw_
     free(host);
     if (st == QAT_OK) {
         o->seg.bounds = o->seg_mem;
-        o->seg.decay = (const uint8_t *)o->seg_mem + bounds_bytes;
+        o->seg.flags = (const uint8_t *)o->seg_mem + bounds_bytes;
         st = alloc(o, floats * sizeof(float), (void **)&o->exp_avg, "allocating AdamW's moments");
     }
     if (st == QAT_OK)

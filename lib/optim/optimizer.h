@@ -41,10 +41,10 @@ typedef struct qat_optim_result {
 } qat_optim_result;
 
 /* State for `n` tensors of flat buffers of `floats` floats: tensor t is
- * [bounds[2t], bounds[2t + 1]) (host arrays, copied), weight decay where
- * decay[t]. */
+ * [bounds[2t], bounds[2t + 1]) (host arrays, copied), with flags[t] its
+ * QAT_SEGMENT_* bits (weight decay, a positive quantizer step). */
 qat_status qat_optim_init(qat_optim *o, qat_context *ctx, const qat_optim_adamw_hparams *hp, size_t floats,
-                          const int64_t *bounds, const uint8_t *decay, int64_t n);
+                          const int64_t *bounds, const uint8_t *flags, int64_t n);
 void qat_optim_release(qat_optim *o);
 
 /* A step of n_micro >= 1 micro-batches begins. */

@@ -63,26 +63,27 @@ QAT_API qat_status qat_trainer_create(qat_model *model, const qat_train_options 
     QAT_CHECK_ARG(total_steps > 0, "qat_trainer_create: total_steps must be > 0, got %lld", (long long)total_steps);
     qat_trainer *t = calloc(1, sizeof *t);
     int64_t *bounds = malloc((model->n_params ? model->n_params : 1) * 2 * sizeof *bounds);
-    uint8_t *decay = malloc(model->n_params ? model->n_params : 1);
-    if (!t || !bounds || !decay) {
+    uint8_t *flags = malloc(model->n_params ? model->n_params : 1);
+    if (!t || !bounds || !flags) {
         free(t);
         free(bounds);
-        free(decay);
+        free(flags);
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "qat_trainer_create: out of memory");
     }
     for (size_t i = 0; i < model->n_params; i++) {
         bounds[2 * i] = (int64_t)model->params[i].offset;
         bounds[2 * i + 1] = (int64_t)model->params[i].offset + model->params[i].numel;
-        decay[i] = (uint8_t)model->params[i].decay;
+        flags[i] = (uint8_t)((model->params[i].decay ? QAT_SEGMENT_DECAY : 0) |
+                             (model->params[i].is_step && !model->params[i].is_offset ? QAT_SEGMENT_POSITIVE : 0));
     }
     t->model = qat_model_retain(model);
     t->opt = *options;
     t->layout_floats = model->total;
     t->draws_per_forward = -1;
     qat_optim_adamw_hparams hp = {options->beta1, options->beta2, options->eps, options->weight_decay};
-    qat_status st = qat_optim_init(&t->optim, model->ctx, &hp, model->total, bounds, decay, (int64_t)model->n_params);
+    qat_status st = qat_optim_init(&t->optim, model->ctx, &hp, model->total, bounds, flags, (int64_t)model->n_params);
     free(bounds);
-    free(decay);
+    free(flags);
     if (st == QAT_OK)
         st = qat_optim_schedule_init(&t->schedule, options->learning_rate, total_steps, options->warmup_ratio);
     if (st == QAT_OK)

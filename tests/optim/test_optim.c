@@ -408,6 +408,45 @@ START_TEST(test_adamw_arguments)
 }
 END_TEST
 
+/* A quantizer step (QAT_SEGMENT_POSITIVE) stays >= QAT_STEP_FLOOR when
+ * AdamW would carry it through zero; the same update on an unflagged
+ * tensor goes negative, and a step the update leaves above the floor moves
+ * as AdamW says. */
+START_TEST(test_adamw_keeps_steps_positive)
+{
+    qat_optim_adamw_hparams hp;
+    qat_optim_adamw_defaults(&hp);
+    qat_context *ctx;
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
+    const size_t sizes[3] = {1, 1, 1};
+    const int flags[3] = {QAT_SEGMENT_POSITIVE, 0, QAT_SEGMENT_POSITIVE};
+    flat f;
+    flat_init(&f, ctx, sizes, flags, 3);
+    qat_optim o;
+    QAT_ASSERT_OK(qat_optim_init(&o, ctx, &hp, f.floats, f.bounds, f.decay, f.n));
+    /* Adam's first step moves by lr = 1e-3 against the gradient's sign. */
+    const float small = 4e-4f, large = 0.5f, g = 1.0f;
+    put(&f, f.param, 0, &small);
+    put(&f, f.param, 1, &small);
+    put(&f, f.param, 2, &large);
+    for (int t = 0; t < 3; t++)
+        put(&f, f.grad, t, &g);
+    qat_adamw_desc d;
+    QAT_ASSERT_OK(qat_optim_adamw_desc(&hp, 1e-3, 1, &d));
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, adamw, &d, &o.seg, f.param, f.grad, o.exp_avg, o.exp_avg_sq));
+    float *step = get_tensor(&f, f.param, 0), *plain = get_tensor(&f, f.param, 1), *big = get_tensor(&f, f.param, 2);
+    ck_assert_msg(step[0] == QAT_STEP_FLOOR, "floored step %g", (double)step[0]);
+    ck_assert_msg(plain[0] < 0.0f, "unflagged tensor %g", (double)plain[0]);
+    ck_assert_msg(fabsf(big[0] - (large - 1e-3f)) < 1e-6f, "step above the floor %g", (double)big[0]);
+    free(step);
+    free(plain);
+    free(big);
+    qat_optim_release(&o);
+    flat_free(&f);
+    qat_context_free(ctx);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("optim");
@@ -417,6 +456,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_schedule);
     tcase_add_test(tc, test_clip_and_accumulate);
     tcase_add_test(tc, test_adamw_arguments);
+    tcase_add_test(tc, test_adamw_keeps_steps_positive);
     suite_add_tcase(s, tc);
     return s;
 }
