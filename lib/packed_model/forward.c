@@ -46,12 +46,21 @@ static void *grow(void **p, size_t bytes, int *fail)
     return *p;
 }
 
+/* Scratch for N = B * L tokens. Every buffer is sized by tokens alone and
+ * only grows: a forward of at most as many tokens as an earlier one
+ * allocates nothing (the activation buffers' views shrink to N rows). */
 static qat_status prepare_scratch(qat_packed_model *m, int64_t B, int64_t L)
 {
     pm_scratch *s = &m->s;
     const int64_t N = B * L, H = m->dims.hidden_size, I = m->dims.intermediate_size;
-    if (s->N == N && s->B == B && s->L == L && s->x)
+    if (N <= s->cap) {
+        s->N = N;
+        s->B = B;
+        s->L = L;
+        s->act_h.tokens = N;
+        s->act_i.tokens = N;
         return QAT_OK;
+    }
     int fail = 0;
     const size_t nh = (size_t)(N * H) * sizeof(float), ni = (size_t)(N * I) * sizeof(float);
     grow((void **)&s->ids, (size_t)N * sizeof(int32_t), &fail);
@@ -69,13 +78,13 @@ static qat_status prepare_scratch(qat_packed_model *m, int64_t B, int64_t L)
     grow((void **)&s->row_codes, (size_t)H, &fail);
     qat_packed_acts_free(&s->act_h);
     qat_packed_acts_free(&s->act_i);
-    s->N = 0;
+    s->N = s->cap = 0;
     if (fail)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed forward: out of memory for batch %lld x %lld", (long long)B,
                         (long long)L);
     QAT_TRY(qat_packed_acts_alloc(N, H, &s->act_h));
     QAT_TRY(qat_packed_acts_alloc(N, I, &s->act_i));
-    s->N = N;
+    s->N = s->cap = N;
     s->B = B;
     s->L = L;
     return QAT_OK;

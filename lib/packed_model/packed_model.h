@@ -36,9 +36,10 @@ typedef struct pm_table {
     qat_packed_weights codes; /* LSQ codes (per tensor) when quantized */
 } pm_table;
 
-/* Scratch of one batch shape. */
+/* Scratch of the current batch shape, in buffers of cap tokens (the
+ * largest batch so far: they only grow). */
 typedef struct pm_scratch {
-    int64_t N, B, L;
+    int64_t N, B, L, cap;
     int32_t *ids, *pos, *types;
     float *key_bias;
     float *x, *h1, *q, *k, *v, *ctxv, *res, *wide, *wide2, *tmp, *fq;

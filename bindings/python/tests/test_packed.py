@@ -49,6 +49,25 @@ def test_packed_matches_fake_quant(tmp_path, quant, arch, task):
             assert (got.argmax(-1) == want.argmax(-1)).all()
 
 
+@pytest.mark.parametrize("quant", ["E6W1.58A6", "E4W4A4"])
+def test_smaller_batch_after_larger_one(tmp_path, quant):
+    """The scratch only grows: a forward of fewer tokens after a larger one
+    reuses it and gives a fresh model's bits (batch 1 of 6 tokens after
+    batch 2, and a shorter sequence after that)."""
+    m, ids, mask = tiny("bert", "token-classification", quant)
+    m.forward(ids, mask)
+    export(m, tmp_path / "m.qatp")
+    with PackedModel(tmp_path / "m.qatp") as fresh:
+        want_row = fresh.forward(ids[:1], mask[:1])
+    with PackedModel(tmp_path / "m.qatp") as fresh:
+        want_short = fresh.forward(ids[:1, :4], mask[:1, :4])
+    with PackedModel(tmp_path / "m.qatp") as pm:
+        both = pm.forward(ids, mask)
+        assert np.array_equal(pm.forward(ids[:1], mask[:1]), want_row)
+        assert np.array_equal(pm.forward(ids[:1, :4], mask[:1, :4]), want_short)
+        assert np.array_equal(pm.forward(ids, mask), both)
+
+
 @pytest.mark.parametrize("quant", ["E6W1.58A6", "E8W8A8"])
 def test_isa_paths_bit_identical(tmp_path, monkeypatch, quant):
     """Every integer path this CPU has gives the scalar path's bits; PackedModel.isa
