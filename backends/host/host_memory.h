@@ -53,4 +53,11 @@ qat_status qat_host_copy(void *state, void *dst, const void *src, size_t bytes);
 qat_status qat_host_synchronize(void *state);
 int qat_host_probe(void);
 
+/* The operations every host-memory backend (ref, cpu) shares, for its ops
+ * table: probe, threads, memory and copies. */
+#define QAT_HOST_MEMORY_OPS                                                                            \
+    .probe = qat_host_probe, .set_threads = qat_host_state_set_threads, .thread_pool = qat_host_state_pool, \
+    .alloc = qat_host_alloc, .free = qat_host_free, .upload = qat_host_copy, .download = qat_host_copy,    \
+    .synchronize = qat_host_synchronize
+
 #endif

@@ -5,14 +5,8 @@
 #define QAT_LIB_FORMATS_HALF_H
 
 #include <stdint.h>
-#include <string.h>
 
-static inline float qat_bits_to_float(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
+#include "math/float_bits.h"
 
 static inline float qat_f16_to_float(uint16_t h)
 {
@@ -20,24 +14,24 @@ static inline float qat_f16_to_float(uint16_t h)
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t mant = h & 0x3ffu;
     if (exp == 0x1f) /* inf / NaN: keep the payload */
-        return qat_bits_to_float(sign | 0x7f800000u | (mant << 13));
+        return qat_bits_float(sign | 0x7f800000u | (mant << 13));
     if (exp == 0) {
         if (mant == 0)
-            return qat_bits_to_float(sign);
+            return qat_bits_float(sign);
         /* subnormal: normalise the mantissa */
         int e = -1;
         do {
             e++;
             mant <<= 1;
         } while ((mant & 0x400u) == 0);
-        return qat_bits_to_float(sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13));
+        return qat_bits_float(sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13));
     }
-    return qat_bits_to_float(sign | ((exp + 127 - 15) << 23) | (mant << 13));
+    return qat_bits_float(sign | ((exp + 127 - 15) << 23) | (mant << 13));
 }
 
 static inline float qat_bf16_to_float(uint16_t b)
 {
-    return qat_bits_to_float((uint32_t)b << 16);
+    return qat_bits_float((uint32_t)b << 16);
 }
 
 /* Little-endian loads from possibly unaligned bytes. */

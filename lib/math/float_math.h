@@ -27,21 +27,9 @@
 #define QAT_LIB_MATH_FLOAT_MATH_H
 
 #include <stdint.h>
-#include <string.h>
 
-static inline uint32_t qat_float_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
+#include "math/float_bits.h"
 
-static inline float qat_bits_float(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 /* expf. Inputs clamp to [-104, 89] (beyond which float's exp is 0 or inf
  * anyway; NaN passes through the clamps); x = n ln2 + r with n the nearest

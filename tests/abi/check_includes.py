@@ -27,7 +27,8 @@ ALLOWED = {
     "metrics": {"core"},
     "optim": {"core", "backend"},  # the optimizer step runs as backend kernels
     "packed": {"core"},
-    "formats": {"core", "model"},  # model/dims.h: what config.json is read into
+    "math": set(),  # header-only float math: includes nothing of lib/
+    "formats": {"core", "model", "math"},  # model/dims.h: what config.json is read into; math: bit casts
     "model": {"core", "backend", "quant", "formats"},
     "dist": {"core", "backend"},  # collectives and bucket sums on backend memory
     "train": {"core", "model", "optim", "dist"},
