@@ -170,10 +170,16 @@ static int infer(infer_args *a)
         st = qat_packed_model_set_int(pm, QAT_PACKED_ISA, a->isa);
     if (st == QAT_OK)
         st = qat_packed_model_tokenizer(pm, &tok);
-    int64_t max_positions = 0;
+    /* Unset --max-length: where sentence-transformers would cut (the
+     * checkpoint's max_seq_length), within the model's positions. */
+    int64_t max_positions = 0, max_seq_length = 0;
     if (st == QAT_OK && a->max_length == 0 &&
-        (st = qat_packed_model_info(pm, QAT_PACKED_INFO_MAX_POSITIONS, &max_positions)) == QAT_OK)
+        (st = qat_packed_model_info(pm, QAT_PACKED_INFO_MAX_POSITIONS, &max_positions)) == QAT_OK &&
+        (st = qat_packed_model_max_seq_length(pm, &max_seq_length)) == QAT_OK) {
         a->max_length = max_positions < MAX_TOKENS ? max_positions : MAX_TOKENS;
+        if (max_seq_length > 0 && max_seq_length < a->max_length)
+            a->max_length = max_seq_length;
+    }
     int rc = st == QAT_OK ? 0 : qat_cli_fail("infer", "cannot run", st);
     if (rc == 0 && a->text) {
         char *line = strdup(a->text); /* tokenizing splits it in place */
@@ -207,7 +213,7 @@ int qat_cli_infer(int argc, char **argv)
                        "--embed: the model's own pooling (as its checkpoint said), cls or mean"),
         QAT_OPT_FLAG("--normalize", &a.normalize, "--embed: L2-normalise (on top of the model's own pooling)"),
         QAT_OPT_INT("--max-length", &a.max_length, "N", 0, MAX_TOKENS,
-                    "--embed: truncate at N tokens, specials included; 0 = the model's positions, at most 512"),
+                    "--embed: truncate at N tokens, specials included; 0 = the checkpoint's max_seq_length, else the model's positions, at most 512"),
     };
     const qat_cli_spec spec = {
         .command = "infer",

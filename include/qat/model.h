@@ -228,6 +228,14 @@ QAT_API qat_status qat_model_pooling(const qat_model *model, qat_pooling *poolin
 /* Sets the model's own pooling (CLS or MEAN, flags 0 or QAT_EMBED_NORMALIZE). */
 QAT_API qat_status qat_model_set_pooling(qat_model *model, qat_pooling pooling, uint32_t flags);
 
+/* The tokens (specials included) a text is truncated at before it is
+ * embedded, as its sentence-transformers checkpoint says
+ * (sentence_bert_config.json's max_seq_length, read by qat_model_load,
+ * written back by qat_model_save, stored by qat_packed_export); 0 when the
+ * checkpoint says none. The embed functions take token ids and truncate
+ * nothing: callers (qat infer --embed) truncate at this length. */
+QAT_API qat_status qat_model_max_seq_length(const qat_model *model, int64_t *max_seq_length);
+
 /* embeddings receives batch * hidden_size floats ([batch, hidden]). */
 QAT_API qat_status qat_model_embed(qat_model *model, const int32_t *input_ids, const int32_t *attention_mask,
                                    const int32_t *token_type_ids, int64_t batch, int64_t seq_len,

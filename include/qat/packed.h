@@ -151,6 +151,8 @@ QAT_API qat_status qat_packed_model_embed(qat_packed_model *model, const int32_t
 /* The exported model's own pooling (what QAT_POOLING_MODEL runs), as
  * qat_model_pooling. */
 QAT_API qat_status qat_packed_model_pooling(const qat_packed_model *model, qat_pooling *pooling, uint32_t *flags);
+/* The exported model's max_seq_length, as qat_model_max_seq_length (0: none). */
+QAT_API qat_status qat_packed_model_max_seq_length(const qat_packed_model *model, int64_t *max_seq_length);
 
 /* ---- Footprint and BitOPs (docs/method.md section 8) -------------------------------- */
 

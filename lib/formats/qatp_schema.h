@@ -37,5 +37,8 @@ const char *qatp_label_name_problem(const char *s, size_t n);
 #define QATP_POOLING_RECORD "pooling"
 #define QATP_POOLING_UNSUPPORTED 2u
 #define QATP_POOLING_REASON_MAX 199
+/* The optional INT64 record of one entry: the model's max_seq_length
+ * (qat_model_max_seq_length), 1..65536. No record: none said. */
+#define QATP_MAX_SEQ_LENGTH_RECORD "max_seq_length"
 
 #endif

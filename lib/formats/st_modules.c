@@ -14,6 +14,7 @@
 #define ST_MAX_DEPTH 8
 #define POOLING_DIR "1_Pooling"
 #define NORMALIZE_DIR "2_Normalize"
+#define TRANSFORMER_CONFIG "sentence_bert_config.json"
 
 static const char *const pooling_modes[] = {
     "pooling_mode_cls_token",         "pooling_mode_mean_tokens",          "pooling_mode_max_tokens",
@@ -99,9 +100,35 @@ static void set_unsupported(qat_pooling_config *out, const char *what, const cha
         snprintf(out->unsupported, sizeof out->unsupported, "modules.json: %s '%.60s' (%.60s)", what, path, type);
 }
 
+/* sentence_bert_config.json: the Transformer module's max_seq_length and do_lower_case. */
+static qat_status read_transformer_config(const char *dir, qat_pooling_config *out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, TRANSFORMER_CONFIG);
+    json_object *root = NULL;
+    QAT_TRY(read_json(path, 0, &root));
+    if (!root)
+        return QAT_OK;
+    const qat_json_ctx c = {path};
+    qat_status st = json_object_is_type(root, json_type_object)
+                        ? QAT_OK
+                        : qat_fail(QAT_ERR_FORMAT, "%s: not a JSON object", path);
+    int lower = 0;
+    if (st == QAT_OK)
+        st = qat_json_int(&c, root, "", "max_seq_length", 1, QAT_POOL_MAX_SEQ_LENGTH, &out->max_seq_length);
+    if (st == QAT_OK)
+        st = qat_json_bool(&c, root, "", "do_lower_case", &lower);
+    json_object_put(root);
+    if (st == QAT_OK && lower)
+        snprintf(out->unsupported, sizeof out->unsupported,
+                 "%.100s sets do_lower_case (libqat tokenizes as tokenizer.json says)", path);
+    return st;
+}
+
 qat_status qat_formats_st_pooling_read(const char *dir, int64_t hidden, qat_pooling_config *out)
 {
     memset(out, 0, sizeof *out);
+    QAT_TRY(read_transformer_config(dir, out));
     char path[4096];
     snprintf(path, sizeof path, "%s/modules.json", dir);
     json_object *root = NULL;
@@ -168,8 +195,22 @@ static int add_module(json_object *list, int idx, const char *sub, const char *t
     return 0;
 }
 
+static qat_status write_transformer_config(const char *dir, int64_t max_seq_length)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, TRANSFORMER_CONFIG);
+    json_object *o = json_object_new_object();
+    int ok = o && json_object_object_add(o, "max_seq_length", json_object_new_int64(max_seq_length)) == 0 &&
+             json_object_object_add(o, "do_lower_case", json_object_new_boolean(0)) == 0;
+    qat_status st = ok ? qat_json_write_file(path, o) : qat_fail(QAT_ERR_OUT_OF_MEMORY, "save: %s", path);
+    json_object_put(o);
+    return st;
+}
+
 qat_status qat_formats_st_pooling_write(const char *dir, int64_t hidden, const qat_pooling_config *cfg)
 {
+    if (cfg->max_seq_length > 0)
+        QAT_TRY(write_transformer_config(dir, cfg->max_seq_length));
     if (!cfg->known || cfg->unsupported[0])
         return QAT_OK;
     char path[4096];

@@ -153,6 +153,14 @@ QAT_API qat_status qat_model_set_pooling(qat_model *m, qat_pooling pooling, uint
     QAT_CHECK_ARG(pooling == QAT_POOLING_CLS || pooling == QAT_POOLING_MEAN,
                   "qat_model_set_pooling: pooling %d is neither QAT_POOLING_CLS nor QAT_POOLING_MEAN", (int)pooling);
     QAT_CHECK_ARG((flags & ~QAT_EMBED_NORMALIZE) == 0, "qat_model_set_pooling: unknown flags 0x%x", (unsigned)flags);
-    m->pooling_cfg = (qat_pooling_config){.known = 1, .pooling = pooling, .flags = flags};
+    m->pooling_cfg = (qat_pooling_config){
+        .known = 1, .pooling = pooling, .flags = flags, .max_seq_length = m->pooling_cfg.max_seq_length};
+    return QAT_OK;
+}
+
+QAT_API qat_status qat_model_max_seq_length(const qat_model *m, int64_t *max_seq_length)
+{
+    QAT_CHECK_ARG(m != NULL && max_seq_length != NULL, "qat_model_max_seq_length: NULL argument");
+    *max_seq_length = m->pooling_cfg.max_seq_length;
     return QAT_OK;
 }

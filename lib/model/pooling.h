@@ -19,7 +19,15 @@ typedef struct qat_pooling_config {
     qat_pooling pooling;     /* QAT_POOLING_CLS or QAT_POOLING_MEAN */
     uint32_t flags;          /* QAT_EMBED_NORMALIZE when a Normalize module follows */
     char unsupported[200];   /* non-empty: why libqat cannot run the checkpoint's own pooling */
+    /* sentence_bert_config.json's max_seq_length: the tokens (specials
+     * included) sentence-transformers truncates a text at; 0 when unsaid.
+     * Kept by qat_model_set_pooling. */
+    int64_t max_seq_length;
 } qat_pooling_config;
+
+/* The largest max_seq_length a checkpoint may say (the model's own
+ * sequence bound). */
+#define QAT_POOL_MAX_SEQ_LENGTH (1 << 16)
 
 /* QAT_POOLING_MODEL resolved against cfg: *pooling and *flags are what to
  * run (flags OR the caller's). QAT_ERR_UNSUPPORTED (cfg->unsupported) when

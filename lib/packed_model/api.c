@@ -175,6 +175,13 @@ QAT_API qat_status qat_packed_model_pooling(const qat_packed_model *m, qat_pooli
     return QAT_OK;
 }
 
+QAT_API qat_status qat_packed_model_max_seq_length(const qat_packed_model *m, int64_t *max_seq_length)
+{
+    QAT_CHECK_ARG(m != NULL && max_seq_length != NULL, "qat_packed_model_max_seq_length: NULL argument");
+    *max_seq_length = m->pooling_cfg.max_seq_length;
+    return QAT_OK;
+}
+
 QAT_API qat_status qat_packed_model_embed(qat_packed_model *m, const int32_t *input_ids,
                                           const int32_t *attention_mask, const int32_t *token_type_ids,
                                           int64_t batch, int64_t seq_len, qat_pooling pooling, uint32_t flags,

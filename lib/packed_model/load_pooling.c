@@ -1,14 +1,33 @@
 /* The model's own pooling in a .qatp file: the optional BYTES record
  * "pooling" (formats/qatp_schema.h). Files without it (older files, models
- * that had none) pool by the mean without normalisation. */
+ * that had none) pool by the mean without normalisation. The optional
+ * INT64 record "max_seq_length" is where the embeddings' truncation goes. */
 #include <string.h>
 
 #include "core/error.h"
 #include "formats/qatp_schema.h"
 #include "packed_model/packed_model.h"
 
+static qat_status load_max_seq_length(const qatp_file *f, qat_pooling_config *c)
+{
+    if (!qatp_has(f, QATP_MAX_SEQ_LENGTH_RECORD))
+        return QAT_OK;
+    const qatp_record *r;
+    QAT_TRY(qatp_find(f, QATP_MAX_SEQ_LENGTH_RECORD, QATP_I64, &r));
+    if (r->size != 8)
+        return qat_fail(QAT_ERR_FORMAT, "packed model: record '%s' has %llu bytes, expected 8",
+                        QATP_MAX_SEQ_LENGTH_RECORD, (unsigned long long)r->size);
+    const uint64_t n = qatp_u64(r->payload);
+    if (n < 1 || n > QAT_POOL_MAX_SEQ_LENGTH)
+        return qat_fail(QAT_ERR_FORMAT, "packed model: record '%s' is %llu, outside 1..%d", QATP_MAX_SEQ_LENGTH_RECORD,
+                        (unsigned long long)n, QAT_POOL_MAX_SEQ_LENGTH);
+    c->max_seq_length = (int64_t)n;
+    return QAT_OK;
+}
+
 qat_status pm_load_pooling(const qatp_file *f, qat_packed_model *m)
 {
+    QAT_TRY(load_max_seq_length(f, &m->pooling_cfg));
     if (!qatp_has(f, QATP_POOLING_RECORD))
         return QAT_OK;
     const qatp_record *r;

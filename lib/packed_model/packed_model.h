@@ -81,7 +81,8 @@ qat_status pm_load_tokenizer(const qatp_file *f, qat_packed_model *m);
 /* Reads and validates the optional "labels" record (none: m->label_names
  * NULL); needs the config read first. */
 qat_status pm_load_labels(const qatp_file *f, qat_packed_model *m);
-/* Reads and validates the optional "pooling" record into m->pooling_cfg. */
+/* Reads and validates the optional "pooling" and "max_seq_length" records
+ * into m->pooling_cfg. */
 qat_status pm_load_pooling(const qatp_file *f, qat_packed_model *m);
 /* The forward into logits [B * L, classes] ([B, classes] for sequence
  * classification). */

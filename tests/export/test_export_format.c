@@ -611,6 +611,76 @@ START_TEST(test_pooling_malformed)
 }
 END_TEST
 
+/* ---- The checkpoint's max_seq_length ("max_seq_length" record) --------- */
+
+/* A tiny model saved, given a sentence_bert_config.json saying 12, loaded
+ * back and exported: the file's bytes. */
+static uint8_t *exported_max_seq_length(size_t *size)
+{
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_BERT, QAT_TASK_TOKEN_CLASSIFICATION, NULL, &m));
+    char ckpt[512], path[600];
+    path_in(ckpt, sizeof ckpt, "st");
+    QAT_ASSERT_OK(qat_model_save(m, ckpt));
+    qat_model_free(m);
+    snprintf(path, sizeof path, "%s/sentence_bert_config.json", ckpt);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"max_seq_length\": 12, \"do_lower_case\": false}", f);
+    fclose(f);
+    qat_load_options o;
+    qat_load_options_init(&o, QAT_LOAD_OPTIONS_VERSION);
+    o.task = QAT_TASK_TOKEN_CLASSIFICATION;
+    QAT_ASSERT_OK(qat_model_load(ctx, ckpt, &o, &m));
+    int64_t n = 0;
+    QAT_ASSERT_OK(qat_model_max_seq_length(m, &n));
+    ck_assert_int_eq(n, 12);
+    path_in(path, sizeof path, "m.qatp");
+    QAT_ASSERT_OK(qat_packed_export(m, path, NULL));
+    qat_model_free(m);
+    qat_context_free(ctx);
+    uint8_t *d = read_all(path, size);
+    unlink(path);
+    char rm[700];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", ckpt);
+    ck_assert_int_eq(system(rm), 0);
+    return d;
+}
+
+START_TEST(test_max_seq_length_record)
+{
+    make_dir();
+    size_t size;
+    uint8_t *good = exported_max_seq_length(&size);
+    qat_packed_model *pm = NULL;
+    QAT_ASSERT_OK(qat_packed_model_load_memory(good, size, &pm));
+    int64_t n = 0;
+    QAT_ASSERT_OK(qat_packed_model_max_seq_length(pm, &n));
+    ck_assert_int_eq(n, 12);
+    QAT_ASSERT_FAILS(qat_packed_model_max_seq_length(pm, NULL), QAT_ERR_INVALID_ARGUMENT, "NULL");
+    qat_packed_model_free(pm);
+    uint8_t *d = malloc(size);
+    size_t rec = find_name(good, size, "max_seq_length");
+    size_t payload = (rec + strlen("max_seq_length") + 7) & ~(size_t)7; /* one int64 */
+    const uint32_t bad[2] = {0, 70000};
+    for (int i = 0; i < 2; i++) {
+        memcpy(d, good, size);
+        store_u32(d + payload, bad[i]);
+        reseal(d, size);
+        expect_reject(d, size, "'max_seq_length' is", "value");
+    }
+    memcpy(d, good, size);
+    store_u32(d + rec - 16, 1); /* BYTES, not INT64 */
+    reseal(d, size);
+    expect_reject(d, size, "max_seq_length", "kind");
+    free(d);
+    free(good);
+    rmdir(dir);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("export_format");
@@ -625,6 +695,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_pooling_round_trip);
     tcase_add_test(tc, test_pooling_bad_arguments);
     tcase_add_test(tc, test_pooling_malformed);
+    tcase_add_test(tc, test_max_seq_length_record);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -85,6 +85,7 @@ _embed_backward = declare("qat_model_embed_backward", [_P, _I, _I, _I, ctypes.c_
                                                        ctypes.c_int, ctypes.c_uint32, _F, ctypes.c_size_t])
 _get_pooling = declare("qat_model_pooling", [_P, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_uint32)])
 _set_pooling = declare("qat_model_set_pooling", [_P, ctypes.c_int, ctypes.c_uint32])
+_max_seq_length = declare("qat_model_max_seq_length", [_P, ctypes.POINTER(ctypes.c_int64)])
 _POOLING = {"cls": 0, "mean": 1}
 POOLING_MODEL = 2  # QAT_POOLING_MODEL: the model's own (its sentence-transformers checkpoint's)
 EMBED_NORMALIZE = 1
@@ -105,6 +106,12 @@ def _read_pooling(fn, handle) -> tuple[str, bool]:
     p, f = ctypes.c_int(), ctypes.c_uint32()
     check(fn(handle, ctypes.byref(p), ctypes.byref(f)))
     return {v: k for k, v in _POOLING.items()}[p.value], bool(f.value & EMBED_NORMALIZE)
+
+
+def _read_max_seq_length(fn, handle) -> int | None:
+    n = ctypes.c_int64()
+    check(fn(handle, ctypes.byref(n)))
+    return n.value or None
 
 
 def _ints(a, shape=None, name="array"):
@@ -350,6 +357,14 @@ class Model(Handle):
         False) when nothing said. QatError for a checkpoint pooling libqat
         does not run (max pooling, a Dense module...)."""
         return _read_pooling(_get_pooling, self._handle)
+
+    @property
+    def max_seq_length(self) -> int | None:
+        """The tokens (specials included) its sentence-transformers
+        checkpoint truncates a text at before embedding it
+        (sentence_bert_config.json), or None when it says none. embed()
+        truncates nothing: cut input_ids at this length first."""
+        return _read_max_seq_length(_max_seq_length, self._handle)
 
     def set_pooling(self, pooling: str, normalize: bool = False) -> None:
         """Sets the model's own pooling (saved with save(), exported to .qatp)."""

@@ -7,7 +7,7 @@ import ctypes
 import numpy as np
 
 from ._lib import Handle, check, declare
-from .model import Model, _ints, _pooling_args, _read_pooling
+from .model import Model, _ints, _pooling_args, _read_max_seq_length, _read_pooling
 from .tokenizer import Tokenizer
 
 _P = ctypes.c_void_p
@@ -43,6 +43,7 @@ _forward = declare("qat_packed_model_forward", [_P, _I, _I, _I, ctypes.c_int64, 
 _embed = declare("qat_packed_model_embed", [_P, _I, _I, _I, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
                                              ctypes.c_uint32, _F, ctypes.c_size_t])
 _get_pooling = declare("qat_packed_model_pooling", [_P, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_uint32)])
+_max_seq_length = declare("qat_packed_model_max_seq_length", [_P, ctypes.POINTER(ctypes.c_int64)])
 _estimate = declare("qat_estimate", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64,
                                      ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)])
 
@@ -168,6 +169,11 @@ class PackedModel(Handle):
         """The exported model's own pooling, ('mean' | 'cls', normalize), as
         Model.pooling was at export."""
         return _read_pooling(_get_pooling, self._handle)
+
+    @property
+    def max_seq_length(self) -> int | None:
+        """The exported model's max_seq_length, as Model.max_seq_length."""
+        return _read_max_seq_length(_max_seq_length, self._handle)
 
     def embed(self, input_ids, attention_mask=None, token_type_ids=None, pooling=None,
               normalize=None) -> np.ndarray:

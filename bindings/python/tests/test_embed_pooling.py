@@ -53,11 +53,14 @@ def test_checkpoint_pooling_by_default_and_packed(minilm, tmp_path):
     ref = torch_embed(hf, ids, mask, pooling, normalize)
     model = libqat.Model.load(str(minilm))
     assert model.pooling == (pooling, normalize)
+    st_max = json.loads((minilm / "sentence_bert_config.json").read_text())["max_seq_length"]
+    assert model.max_seq_length == st_max
     assert rel(model.embed(ids, mask), ref) < 1e-5  # the checkpoint's own pooling
     other = "cls" if pooling == "mean" else "mean"
     export(model, tmp_path / "fp32.qatp", tokenizer=minilm)  # FP32: the packed runtime's float path
     with PackedModel(tmp_path / "fp32.qatp") as pm:
         assert pm.pooling == (pooling, normalize)
+        assert pm.max_seq_length == st_max
         assert rel(pm.embed(ids, mask), ref) < 1e-5
         assert rel(pm.embed(ids, mask, pooling=other), model.embed(ids, mask, pooling=other)) < 1e-5
     cli_embed_matches(minilm, hf, tmp_path / "fp32.qatp", pooling, normalize)
@@ -100,9 +103,20 @@ def cli_embed_matches(minilm, hf, qatp, pooling, normalize):
                          capture_output=True, text=True, check=True).stdout
     assert rel(np.array([float(x) for x in cls.split()], np.float32)[None],
                torch_embed(hf, ids, np.ones_like(ids), "cls", False)) < 1e-5
+    # A text longer than sentence_bert_config.json's max_seq_length: cut there, as sentence-transformers
+    # cuts it (its tokenizer truncates at max_seq_length, specials included).
+    st_max = json.loads((minilm / "sentence_bert_config.json").read_text())["max_seq_length"]
+    long_text = " ".join(["the packed encoder reads a long line"] * (st_max // 4))
+    out = subprocess.run([str(cli), "infer", str(qatp), "--embed", "--threads", "1", "--text", long_text],
+                         capture_output=True, text=True, check=True).stdout
+    tok.enable_truncation(max_length=st_max)
+    ids = np.array([tok.encode(long_text).ids], np.int32)
+    assert ids.shape[1] == st_max
+    want = torch_embed(hf, ids, np.ones_like(ids), pooling, normalize)
+    assert rel(np.array([float(x) for x in out.split()], np.float32)[None], want) < 1e-5
 
 
-def tiny_dir(tmp_path, pooling_cfg=None, modules=None):
+def tiny_dir(tmp_path, pooling_cfg=None, modules=None, transformer_cfg=None):
     m = libqat.Model.create(arch="bert", task="mlm", vocab_size=30, hidden_size=16, num_layers=1, num_heads=2,
                             intermediate_size=32, max_position_embeddings=20, type_vocab_size=2, pad_token_id=0)
     d = tmp_path / "tiny"
@@ -114,6 +128,9 @@ def tiny_dir(tmp_path, pooling_cfg=None, modules=None):
         (d / "1_Pooling").mkdir(exist_ok=True)
         (d / "1_Pooling" / "config.json").write_text(
             pooling_cfg if isinstance(pooling_cfg, str) else json.dumps(pooling_cfg))
+    if transformer_cfg is not None:
+        (d / "sentence_bert_config.json").write_text(
+            transformer_cfg if isinstance(transformer_cfg, str) else json.dumps(transformer_cfg))
     return d
 
 
@@ -199,3 +216,43 @@ def test_malformed_module_files_refused(tmp_path, modules, cfg, why):
     d = tiny_dir(tmp_path, cfg, modules)
     with pytest.raises(libqat.QatError, match=why):
         libqat.Model.load(d)
+
+
+def test_max_seq_length_read_saved_and_exported(tmp_path):
+    d = tiny_dir(tmp_path, pooling_cfg("pooling_mode_mean_tokens"), st_modules("Transformer", "Pooling"),
+                 {"max_seq_length": 12, "do_lower_case": False})
+    m = libqat.Model.load(d)
+    assert m.max_seq_length == 12
+    m.set_pooling("cls")  # the pooling changes, the truncation stays
+    assert m.max_seq_length == 12
+    m.save(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "sentence_bert_config.json").read_text())["max_seq_length"] == 12
+    assert libqat.Model.load(tmp_path / "again").max_seq_length == 12
+    m.forward(IDS, MASK)
+    export(m, tmp_path / "m.qatp")
+    with PackedModel(tmp_path / "m.qatp") as pm:
+        assert pm.max_seq_length == 12
+    assert libqat.Model.load(tiny_dir(tmp_path / "none")).max_seq_length is None
+
+
+@pytest.mark.parametrize("cfg,why", [
+    ({"max_seq_length": 0}, "max_seq_length"),
+    ({"max_seq_length": 70000}, "max_seq_length"),
+    ({"max_seq_length": "256"}, "max_seq_length"),
+    ("[1]", "not a JSON object"),
+    ("{", "sentence_bert_config.json"),
+])
+def test_malformed_sentence_bert_config_refused(tmp_path, cfg, why):
+    with pytest.raises(libqat.QatError, match=why):
+        libqat.Model.load(tiny_dir(tmp_path, transformer_cfg=cfg))
+
+
+def test_do_lower_case_is_named(tmp_path):
+    """sentence-transformers lower-cases the text itself when do_lower_case is set; libqat's tokenizers
+    do not, so the checkpoint's own embedding is refused by name rather than computed differently."""
+    d = tiny_dir(tmp_path, pooling_cfg("pooling_mode_mean_tokens"), st_modules("Transformer", "Pooling"),
+                 {"max_seq_length": 12, "do_lower_case": True})
+    m = libqat.Model.load(d)
+    with pytest.raises(libqat.QatError, match="do_lower_case"):
+        m.embed(IDS, MASK)
+    assert m.embed(IDS, MASK, pooling="mean").shape == (2, 16)
