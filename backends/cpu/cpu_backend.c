@@ -132,4 +132,8 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .gelu_bwd = qat_cpu_gelu_bwd,
     .softmax_fwd = qat_cpu_softmax_fwd,
     .layernorm_fwd = qat_cpu_layernorm_fwd,
+    .bitnet_weight_fwd = qat_cpu_bitnet_weight_fwd,
+    .bitnet_act_fwd = qat_cpu_bitnet_act_fwd,
+    .grad_norm = qat_cpu_grad_norm,
+    .adamw = qat_cpu_adamw,
 };

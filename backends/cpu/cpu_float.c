@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "math/quant_math.h"
 #include "math/row_math.h"
 #include "packed/packed.h"
 
@@ -114,4 +115,44 @@ void qat_cpu_bias_act_row(qat_cpu_float_isa isa, float *x, const float *bias, in
 void qat_cpu_gelu_bwd_run(qat_cpu_float_isa isa, const float *dy, const float *pre, int64_t n, float *dx)
 {
     PICK(isa, qat_cpu_gelu_bwd, dy, pre, n, dx);
+}
+
+static double scalar_qat_cpu_abs_sum_row(const float *x, int64_t n)
+{
+    return qat_abs_sum_row(x, n);
+}
+
+static double scalar_qat_cpu_square_sum_row(const float *x, int64_t n)
+{
+    return qat_square_sum_row(x, n);
+}
+
+static void scalar_qat_cpu_bitnet_weight_row(const float *w, int64_t n, float g, float *y)
+{
+    qat_bitnet_weight_row(w, n, g, y);
+}
+
+static void scalar_qat_cpu_bitnet_act_row(const float *x, int64_t n, float qp, float lo, float *y)
+{
+    qat_bitnet_act_row(x, n, qp, lo, y);
+}
+
+double qat_cpu_abs_sum_row(qat_cpu_float_isa isa, const float *x, int64_t n)
+{
+    return PICK(isa, qat_cpu_abs_sum_row, x, n);
+}
+
+double qat_cpu_square_sum_row(qat_cpu_float_isa isa, const float *x, int64_t n)
+{
+    return PICK(isa, qat_cpu_square_sum_row, x, n);
+}
+
+void qat_cpu_bitnet_weight_row(qat_cpu_float_isa isa, const float *w, int64_t n, float g, float *y)
+{
+    PICK(isa, qat_cpu_bitnet_weight_row, w, n, g, y);
+}
+
+void qat_cpu_bitnet_act_row(qat_cpu_float_isa isa, const float *x, int64_t n, float qp, float lo, float *y)
+{
+    PICK(isa, qat_cpu_bitnet_act_row, x, n, qp, lo, y);
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "backend/kernels.h"
 #include "host/host_memory.h"
 
 typedef enum qat_cpu_float_isa {
@@ -41,6 +42,14 @@ void qat_cpu_layernorm_row(qat_cpu_float_isa isa, const float *x, const float *w
 /* x (+)= bias; y = GELU(x) when gelu (bias may be NULL). */
 void qat_cpu_bias_act_row(qat_cpu_float_isa isa, float *x, const float *bias, int64_t n, int gelu, float *y);
 void qat_cpu_gelu_bwd_run(qat_cpu_float_isa isa, const float *dy, const float *pre, int64_t n, float *dx);
+/* The training step's rows (lib/math/row_math.h, quant_math.h): sum |x| and
+ * sum x^2 in double lanes, BitNet's ternary weight and absmax activation
+ * rows. AdamW over one tensor's elements is backends/ref's loop; without
+ * FMA (an AVX2 CPU lacking it) the AVX2 path runs that scalar loop. */
+double qat_cpu_abs_sum_row(qat_cpu_float_isa isa, const float *x, int64_t n);
+double qat_cpu_square_sum_row(qat_cpu_float_isa isa, const float *x, int64_t n);
+void qat_cpu_bitnet_weight_row(qat_cpu_float_isa isa, const float *w, int64_t n, float g, float *y);
+void qat_cpu_bitnet_act_row(qat_cpu_float_isa isa, const float *x, int64_t n, float qp, float lo, float *y);
 
 #if defined(__x86_64__)
 #define QAT_CPU_FLOAT_TWINS(SFX)                                                                            \
@@ -48,7 +57,13 @@ void qat_cpu_gelu_bwd_run(qat_cpu_float_isa isa, const float *dy, const float *p
     void qat_cpu_layernorm_row_##SFX(const float *x, const float *w, const float *b, float eps, int64_t n, \
                                      float *y, float *mean, float *rstd);                                   \
     void qat_cpu_bias_act_row_##SFX(float *x, const float *bias, int64_t n, int gelu, float *y);           \
-    void qat_cpu_gelu_bwd_##SFX(const float *dy, const float *pre, int64_t n, float *dx);
+    void qat_cpu_gelu_bwd_##SFX(const float *dy, const float *pre, int64_t n, float *dx);                  \
+    double qat_cpu_abs_sum_row_##SFX(const float *x, int64_t n);                                            \
+    double qat_cpu_square_sum_row_##SFX(const float *x, int64_t n);                                         \
+    void qat_cpu_bitnet_weight_row_##SFX(const float *w, int64_t n, float g, float *y);                     \
+    void qat_cpu_bitnet_act_row_##SFX(const float *x, int64_t n, float qp, float lo, float *y);            \
+    void qat_cpu_adamw_run_##SFX(const qat_adamw_desc *d, float decay, int positive, float scale, float *param, \
+                                 float *grad, float *exp_avg, float *exp_avg_sq, int64_t n);
 QAT_CPU_FLOAT_TWINS(avx2)
 QAT_CPU_FLOAT_TWINS(avx512)
 #undef QAT_CPU_FLOAT_TWINS

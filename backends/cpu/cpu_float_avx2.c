@@ -1,6 +1,7 @@
 /* The float kernels on AVX2 (8 lanes): cpu_float_simd.h's twins of
  * lib/math, instantiated with AVX2 intrinsics. Only "avx2" is enabled (no
- * FMA), so nothing can fuse what the scalar definition rounds twice. */
+ * FMA), so nothing can fuse what the scalar definition rounds twice; AdamW
+ * alone adds FMA (TARGET_FMA), as its scalar code calls fmaf. */
 #include "cpu/cpu_float.h"
 
 #if defined(__x86_64__)
@@ -37,6 +38,17 @@
 #define IOR _mm256_or_si256
 #define ISRL1(v) _mm256_srli_epi32((v), 1)
 #define ISLL23(v) _mm256_slli_epi32((v), 23)
+#define TARGET_FMA __attribute__((target("avx2,fma")))
+#define DVF __m256d
+#define DZERO _mm256_setzero_pd
+#define DADD _mm256_add_pd
+#define DMUL _mm256_mul_pd
+#define DSTOREU _mm256_storeu_pd
+#define WIDEN_LO(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
+#define WIDEN_HI(v) _mm256_cvtps_pd(_mm256_extractf128_ps((v), 1))
+#define DIV _mm256_div_ps
+#define SQRT _mm256_sqrt_ps
+#define FMADD _mm256_fmadd_ps
 
 #include "cpu/cpu_float_simd.h"
 

@@ -36,6 +36,17 @@
 #define IOR _mm512_or_si512
 #define ISRL1(v) _mm512_srli_epi32((v), 1)
 #define ISLL23(v) _mm512_slli_epi32((v), 23)
+#define TARGET_FMA TARGET
+#define DVF __m512d
+#define DZERO _mm512_setzero_pd
+#define DADD _mm512_add_pd
+#define DMUL _mm512_mul_pd
+#define DSTOREU _mm512_storeu_pd
+#define WIDEN_LO(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
+#define WIDEN_HI(v) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
+#define DIV _mm512_div_ps
+#define SQRT _mm512_sqrt_ps
+#define FMADD _mm512_fmadd_ps
 
 #include "cpu/cpu_float_simd.h"
 

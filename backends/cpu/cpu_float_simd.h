@@ -7,12 +7,15 @@
  * stored and folded by qat_lanes_fold).
  *
  * Included once by cpu_float_avx2.c and once by cpu_float_avx512.c, after
- * they define W, VF, VI, VM (float, int and mask vectors), TARGET,
- * SUFFIX(name) and the one-instruction operations used below. MIN(a, b) is
+ * they define W, VF, VI, VM, DVF (float, int, mask and double vectors),
+ * TARGET, TARGET_FMA (TARGET plus FMA, for AdamW alone, whose scalar code
+ * calls fmaf), SUFFIX(name) and the one-instruction operations used below.
+ * WIDEN_LO / WIDEN_HI convert a float vector's low / high half to doubles. MIN(a, b) is
  * a < b ? a : b and MAX(a, b) is a > b ? a : b (minps / maxps, NaN
  * included); TAIL(n) masks the first n lanes; LOADN loads them with zeros
  * elsewhere, STOREN stores them alone.
  */
+#include "math/quant_math.h"
 #include "math/row_math.h"
 
 #define ACCS (QAT_ROW_LANES / W)
@@ -209,6 +212,128 @@ TARGET void SUFFIX(qat_cpu_layernorm_row)(const float *x, const float *w, const 
         }
     }
 }
+
+/* ---- The training step's kernels: quantizer rows, whole-row double sums,
+ * AdamW. */
+
+#define DACCS (2 * ACCS) /* double vectors holding the 16 lanes */
+
+TARGET INL VF SUFFIX(vabs)(VF v)
+{
+    return ASFLOAT(IANDNOT(ISET1((int)QAT_SIGN_BIT), ASINT(v)));
+}
+
+/* row_math.h's double lanes: float vector k of a 16-element block widens
+ * into double vectors 2k (its low half) and 2k + 1 (its high half). Tails
+ * load zeros, which leave a lane (>= +0 or NaN) as it is. */
+TARGET INL double SUFFIX(dsum_row)(const float *x, int64_t n, int square)
+{
+    DVF acc[DACCS];
+    for (int k = 0; k < DACCS; k++)
+        acc[k] = DZERO();
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        VF v = left >= W ? LOAD(x + j) : LOADN(x + j, TAIL(left));
+        v = square ? v : SUFFIX(vabs)(v);
+        DVF lo = WIDEN_LO(v), hi = WIDEN_HI(v);
+        if (square) {
+            lo = DMUL(lo, lo);
+            hi = DMUL(hi, hi);
+        }
+        const int k = (int)((j / W) % ACCS);
+        acc[2 * k] = DADD(acc[2 * k], lo);
+        acc[2 * k + 1] = DADD(acc[2 * k + 1], hi);
+    }
+    double lane[QAT_ROW_LANES];
+    for (int k = 0; k < DACCS; k++)
+        DSTOREU(lane + k * (W / 2), acc[k]);
+    return qat_lanes_fold_double(lane);
+}
+
+TARGET double SUFFIX(qat_cpu_abs_sum_row)(const float *x, int64_t n)
+{
+    return SUFFIX(dsum_row)(x, n, 0);
+}
+
+TARGET double SUFFIX(qat_cpu_square_sum_row)(const float *x, int64_t n)
+{
+    return SUFFIX(dsum_row)(x, n, 1);
+}
+
+TARGET void SUFFIX(qat_cpu_bitnet_weight_row)(const float *w, int64_t n, float g, float *y)
+{
+    const VF gv = SET1(g);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        VF v = DIV(left >= W ? LOAD(w + j) : LOADN(w + j, m), gv);
+        v = MIN(SET1(1.0f), v);
+        v = MAX(SET1(-1.0f), v);
+        v = MUL(SUB(ADD(v, SET1(QAT_ROUND_MAGIC)), SET1(QAT_ROUND_MAGIC)), gv);
+        left >= W ? STORE(y + j, v) : STOREN(y + j, m, v);
+    }
+}
+
+TARGET void SUFFIX(qat_cpu_bitnet_act_row)(const float *x, int64_t n, float qp, float lo, float *y)
+{
+    VF mx = SET1(0.0f);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        mx = MAX(SUFFIX(vabs)(left >= W ? LOAD(x + j) : LOADN(x + j, TAIL(left))), mx);
+    }
+    /* The lanes' maxima hold no NaN, so any order gives the scalar max. */
+    float lanes[W], m = 0.0f;
+    STOREU(lanes, mx);
+    for (int i = 0; i < W; i++)
+        m = lanes[i] > m ? lanes[i] : m;
+    m = m > 1e-5f ? m : 1e-5f;
+    const VF mv = SET1(m), qpv = SET1(qp);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM mk = TAIL(left);
+        VF v = DIV(MUL(left >= W ? LOAD(x + j) : LOADN(x + j, mk), qpv), mv);
+        v = MIN(qpv, v);
+        v = MAX(SET1(lo), v);
+        v = DIV(MUL(SUB(ADD(v, SET1(QAT_ROUND_MAGIC)), SET1(QAT_ROUND_MAGIC)), mv), qpv);
+        left >= W ? STORE(y + j, v) : STOREN(y + j, mk, v);
+    }
+}
+
+/* backends/ref/ref_optim.c's adamw_range over n elements of one tensor
+ * (decay: the tensor's; scale: the clipping coefficient; positive: floor
+ * a quantizer step). */
+TARGET_FMA void SUFFIX(qat_cpu_adamw_run)(const qat_adamw_desc *d, float decay, int positive, float scale,
+                                          float *param, float *grad, float *exp_avg, float *exp_avg_sq, int64_t n)
+{
+    const VF b1 = SET1(d->b1), omb1 = SET1(d->one_minus_b1), b2 = SET1(d->b2), omb2 = SET1(d->one_minus_b2);
+    const VF nss = SET1(d->neg_step_size), bc2 = SET1(d->bc2_sqrt), eps = SET1(d->eps);
+    const VF dec = SET1(decay), sc = SET1(scale), floor = SET1(QAT_STEP_FLOOR);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM mk = TAIL(left);
+#define LD(p) (left >= W ? LOAD((p) + j) : LOADN((p) + j, mk))
+#define ST(p, v) (left >= W ? STORE((p) + j, (v)) : STOREN((p) + j, mk, (v)))
+        VF g = LD(grad);
+        if (scale != 1.0f) {
+            g = MUL(g, sc);
+            ST(grad, g);
+        }
+        VF p = MUL(LD(param), dec);
+        const VF m = FMADD(g, omb1, MUL(LD(exp_avg), b1));
+        const VF v = FMADD(MUL(omb2, g), g, MUL(LD(exp_avg_sq), b2));
+        const VF denom = ADD(DIV(SQRT(v), bc2), eps);
+        p = ADD(p, DIV(MUL(nss, m), denom));
+        if (positive)
+            p = MAX(floor, p);
+        ST(param, p);
+        ST(exp_avg, m);
+        ST(exp_avg_sq, v);
+#undef LD
+#undef ST
+    }
+}
+
+#undef DACCS
 
 #undef ACCS
 #undef INL

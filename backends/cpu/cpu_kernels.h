@@ -1,4 +1,5 @@
-/* The cpu backend's kernel slots beyond the GEMM (cpu_float_kernels.c). */
+/* The cpu backend's kernel slots beyond the GEMM (cpu_float_kernels.c and
+ * the files named below). */
 #ifndef QAT_CPU_KERNELS_H
 #define QAT_CPU_KERNELS_H
 
@@ -11,5 +12,14 @@ qat_status qat_cpu_softmax_fwd(void *state, float *scores, const float *key_bias
                                int64_t lq, int64_t lk);
 qat_status qat_cpu_layernorm_fwd(void *state, const float *x, const float *w, const float *b, float eps,
                                  int64_t rows, int64_t cols, float *y, float *mean, float *rstd);
+/* cpu_quant_kernels.c */
+qat_status qat_cpu_bitnet_weight_fwd(void *state, const float *w, int64_t rows, int64_t cols, int per_row,
+                                     float *gamma, float *y);
+qat_status qat_cpu_bitnet_act_fwd(void *state, const float *x, int64_t rows, int64_t cols, int bits,
+                                  int symmetric, float *y);
+/* cpu_optim_kernels.c */
+qat_status qat_cpu_grad_norm(void *state, const qat_segments *seg, const float *grad, float max_norm, float *out);
+qat_status qat_cpu_adamw(void *state, const qat_adamw_desc *d, const qat_segments *seg, float *param, float *grad,
+                         float *exp_avg, float *exp_avg_sq);
 
 #endif

@@ -4,16 +4,7 @@
 #define QAT_REF_KERNELS_H
 
 #include "backend/backend.h"
-
-/* Round half to even of a float already clamped to |v| < 2^22 (every
- * quantizer clamps to at most [-128, 127] first): adding and subtracting
- * 1.5 * 2^23 rounds in the default mode exactly as nearbyintf does, but
- * inline and vectorisable (x86-64's baseline has no roundps). */
-static inline float qat_round_even_small(float v)
-{
-    const float magic = 12582912.0f;
-    return (v + magic) - magic;
-}
+#include "math/float_math.h" /* qat_round_even_small */
 
 /* One row of the masked softmax, in place: s[j] += kb[j] (kb may be NULL),
  * then s = exp(s - max) / sum: lib/math's qat_softmax_row (qat_expf, the

@@ -1,12 +1,13 @@
 /* The optimizer step's kernels: the gradient norm of clip_grad_norm_ and
  * AdamW, in torch 1.13's roundings (see qat_adamw_desc). The update is
  * element-wise, so any split over threads gives the same bits; the norm sums
- * each tensor in order, one tensor per range, and combines the tensors'
- * norms in tensor order, so it too is the same with any thread count. */
+ * each tensor in lib/math's 16 double lanes (qat_square_sum_row), one tensor
+ * per range, and combines the tensors' norms in tensor order, so it too is the same with any thread count. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "math/row_math.h"
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
@@ -43,9 +44,8 @@ static int norm_range(void *arg, int64_t begin, int64_t end, int64_t index)
     const norm_args *a = arg;
     (void)index;
     for (int64_t t = begin; t < end; t++) {
-        double sq = 0.0;
-        for (int64_t i = a->seg->bounds[2 * t]; i < a->seg->bounds[2 * t + 1]; i++)
-            sq += (double)a->grad[i] * (double)a->grad[i];
+        const int64_t first = a->seg->bounds[2 * t], last = a->seg->bounds[2 * t + 1];
+        const double sq = qat_square_sum_row(a->grad + first, last - first);
         /* torch stacks per-tensor float norms: rounding each to float keeps
          * its intermediate precision. */
         a->norms[t] = (float)sqrt(sq);
@@ -90,7 +90,9 @@ static int adamw_range(void *arg, int64_t begin, int64_t end, int64_t index)
             a->grad[i] = g;
         }
         float p = a->param[i] * a->decay;
-        /* ATen's AVX2 kernels contract these into fused multiply-adds
+        /* The cpu backend's AVX2 / AVX-512 twin (cpu_float_simd.h) repeats
+         * this loop operation for operation.
+         * ATen's AVX2 kernels contract these into fused multiply-adds
          * (add: fmadd(grad, alpha, self); addcmul: fma(value * t1, t2, self));
          * fmaf() reproduces them bit for bit (glibc picks the FMA instruction
          * where the CPU has one). */

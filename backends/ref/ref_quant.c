@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "math/quant_math.h"
+#include "math/row_math.h"
 
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
@@ -18,16 +20,14 @@ typedef struct rows_of {
     double *sums;
 } rows_of;
 
-/* Each row's sum of |x| in double: kept as the sum (`sums`, BitNet's
+/* Each row's sum of |x| in double (lib/math's lane order): kept as the sum (`sums`, BitNet's
  * per-tensor absmean adds the rows) or as the row's mean (`out`). */
 static int abs_sum_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
     const rows_of *a = arg;
     (void)index;
     for (int64_t r = begin; r < end; r++) {
-        double acc = 0.0;
-        for (int64_t c = 0; c < a->cols; c++)
-            acc += fabsf(a->x[r * a->cols + c]);
+        const double acc = qat_abs_sum_row(a->x + r * a->cols, a->cols);
         if (a->sums)
             a->sums[r] = acc;
         else
@@ -160,19 +160,10 @@ static int bitnet_weight_range(void *arg, int64_t begin, int64_t end, int64_t in
     for (int64_t r = begin; r < end; r++) {
         const float *wr = t->w + r * cols;
         if (t->per_row) {
-            double acc = 0.0;
-            for (int64_t c = 0; c < cols; c++)
-                acc += fabsf(wr[c]);
-            float m = (float)(acc / (double)cols);
+            float m = (float)(qat_abs_sum_row(wr, cols) / (double)cols);
             t->gamma[r] = m > 1e-5f ? m : 1e-5f;
         }
-        float g = t->per_row ? t->gamma[r] : t->gamma[0];
-        for (int64_t c = 0; c < cols; c++) {
-            /* clamp(round(v), -1, 1) == round(clamp(v, -1, 1)) */
-            float v = wr[c] / g;
-            v = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
-            t->y[r * cols + c] = qat_round_even_small(v) * g;
-        }
+        qat_bitnet_weight_row(wr, cols, t->per_row ? t->gamma[r] : t->gamma[0], t->y + r * cols);
     }
     return 0;
 }
@@ -213,18 +204,8 @@ static int bitnet_act_range(void *arg, int64_t begin, int64_t end, int64_t index
     const int64_t cols = b->cols;
     const float qp = b->qp, lo = b->lo;
     (void)index;
-    for (int64_t r = begin; r < end; r++) {
-        const float *xr = b->x + r * cols;
-        float m = 0.0f;
-        for (int64_t c = 0; c < cols; c++)
-            m = fabsf(xr[c]) > m ? fabsf(xr[c]) : m;
-        m = m > 1e-5f ? m : 1e-5f;
-        for (int64_t c = 0; c < cols; c++) {
-            float v = xr[c] * qp / m;
-            v = v < lo ? lo : (v > qp ? qp : v);
-            b->y[r * cols + c] = qat_round_even_small(v) * m / qp;
-        }
-    }
+    for (int64_t r = begin; r < end; r++)
+        qat_bitnet_act_row(b->x + r * cols, cols, qp, lo, b->y + r * cols);
     return 0;
 }
 

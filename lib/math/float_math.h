@@ -135,6 +135,15 @@ static inline float qat_erff(float x)
     return qat_bits_float(qat_float_bits(r) | (bits & QAT_SIGN_BIT));
 }
 
+/* Round half to even of a float already clamped to |v| < 2^22 (every
+ * quantizer clamps to at most [-128, 127] first): adding and subtracting
+ * 1.5 * 2^23 rounds in the default mode exactly as nearbyintf does, but
+ * inline and vectorisable (x86-64's baseline has no roundps). */
+static inline float qat_round_even_small(float v)
+{
+    return (v + QAT_ROUND_MAGIC) - QAT_ROUND_MAGIC;
+}
+
 /* The exact-erf GELU, x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), as torch
  * writes it; and its derivative Phi(x) + x phi(x). */
 #define QAT_SQRT1_2F 7.07106769e-01f

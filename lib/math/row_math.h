@@ -30,6 +30,37 @@ static inline float qat_lanes_fold(float lane[QAT_ROW_LANES])
     return lane[0];
 }
 
+/* Whole-row sums that stay in double (the quantizers' absmean, the gradient
+ * norm's sum of squares): the same 16 lanes, each a double, folded by halves.
+ * One fixed order again, so the vector twins widen 16 floats at a time into
+ * the same lanes; double keeps these sums as exact as the sequential double
+ * sums they replace (a float lane of 24M squares would not be). */
+static inline double qat_lanes_fold_double(double lane[QAT_ROW_LANES])
+{
+    for (int half = QAT_ROW_LANES / 2; half >= 1; half /= 2)
+        for (int i = 0; i < half; i++)
+            lane[i] = lane[i] + lane[i + half];
+    return lane[0];
+}
+
+/* sum |x[j]| */
+static inline double qat_abs_sum_row(const float *x, int64_t n)
+{
+    double lane[QAT_ROW_LANES] = {0};
+    for (int64_t j = 0; j < n; j++)
+        lane[j % QAT_ROW_LANES] += fabsf(x[j]);
+    return qat_lanes_fold_double(lane);
+}
+
+/* sum x[j]^2, each square in double */
+static inline double qat_square_sum_row(const float *x, int64_t n)
+{
+    double lane[QAT_ROW_LANES] = {0};
+    for (int64_t j = 0; j < n; j++)
+        lane[j % QAT_ROW_LANES] += (double)x[j] * (double)x[j];
+    return qat_lanes_fold_double(lane);
+}
+
 /* s = softmax(s + bias) over n columns, in place; bias may be NULL. The max
  * skips NaN (as `s > max ? s : max` does); which zero it keeps does not
  * matter, since exp(s - (+0)) == exp(s - (-0)). */

@@ -14,40 +14,12 @@
 #include "math/row_math.h"
 #include "packed/packed.h"
 #include "qat/qat.h"
+#include "float_compare.h"
 #include "test_main.h"
 
 static const int64_t widths[] = {0, 1, 7, 16, 17, 33, 773};
 #define N_WIDTHS (sizeof widths / sizeof widths[0])
 enum { ROWS = 90 }; /* 90 x 773: three ranges of qat_host_for, so 3 threads split rows */
-
-static void fill(float *x, int64_t n, qat_rng *rng, int specials)
-{
-    static const float special[] = {NAN, INFINITY, -INFINITY, 100.0f, -100.0f, 1e-30f, -0.0f, 0.875f, 4.0f, -89.5f};
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = qat_rng_uniform(rng) * 16.0f - 8.0f;
-        if (specials && i % 97 == 13)
-            x[i] = special[(i / 97) % (sizeof special / sizeof special[0])];
-    }
-}
-
-/* First index where a and b differ in bits, or -1. NaN matches NaN
- * whatever its sign and payload: which NaN an x86 operation returns
- * depends on the operand order the compiler picks for a commutative one. */
-static int64_t first_difference(const float *a, const float *b, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(a + i, b + i, sizeof *a) != 0 && !(isnan(a[i]) && isnan(b[i])))
-            return i;
-    return -1;
-}
-
-#define SAME_BITS(what, a, b, n)                                                                         \
-    do {                                                                                                 \
-        int64_t at_ = first_difference((a), (b), (n));                                                   \
-        ck_assert_msg(at_ < 0, "%s, QAT_ISA=%s, %d threads, cols %lld: element %lld is %a, ref %a", (what), \
-                      isa, threads, (long long)cols, (long long)at_, at_ < 0 ? 0.0 : (double)(a)[at_],    \
-                      at_ < 0 ? 0.0 : (double)(b)[at_]);                                                 \
-    } while (0)
 
 /* Runs each kernel on ref and on cpu (created with QAT_ISA = isa) over
  * copies of the same inputs. */
@@ -71,9 +43,9 @@ static void compare(const char *isa, int threads)
     float ma[ROWS], mb[ROWS], ra[ROWS], rb[ROWS], kb[2 * 773];
     for (size_t wi = 0; wi < N_WIDTHS; wi++) {
         const int64_t cols = widths[wi], n = ROWS * cols;
-        fill(in, n, &rng, 1);
-        fill(in2, n, &rng, 0);
-        fill(bias, cols, &rng, 0);
+        fill_specials(in, n, &rng, 1);
+        fill_specials(in2, n, &rng, 0);
+        fill_specials(bias, cols, &rng, 0);
         for (int act = QAT_ACTIVATION_NONE; act <= QAT_ACTIVATION_GELU; act++) {
             memcpy(xa, in, n * sizeof *xa);
             memcpy(xb, in, n * sizeof *xb);
@@ -94,7 +66,7 @@ static void compare(const char *isa, int threads)
 
         /* softmax: 2 sequences x 5 heads x 9 queries; keys masked as the
          * model masks them (-10000) and with -inf; a row of specials too. */
-        fill(kb, 2 * cols, &rng, 0);
+        fill_specials(kb, 2 * cols, &rng, 0);
         for (int64_t j = 0; j < 2 * cols; j++)
             kb[j] = j % 5 == 3 ? -10000.0f : (j % 11 == 4 ? -INFINITY : 0.0f);
         for (int with_bias = 0; with_bias <= 1; with_bias++) {
@@ -132,18 +104,9 @@ static void compare(const char *isa, int threads)
     qat_context_free(ref);
 }
 
-static const qat_packed_isa paths[] = {QAT_PACKED_ISA_SCALAR, QAT_PACKED_ISA_AVX2, QAT_PACKED_ISA_AVX512VNNI};
-
 START_TEST(every_path_and_thread_count_matches_ref)
 {
-    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
-        if (!qat_packed_isa_available(paths[p])) {
-            printf("skip QAT_ISA=%s: %s\n", qat_packed_isa_name(paths[p]), qat_packed_isa_missing(paths[p]));
-            continue;
-        }
-        compare(qat_packed_isa_name(paths[p]), 1);
-        compare(qat_packed_isa_name(paths[p]), 3);
-    }
+    FOR_EVERY_PATH(compare)
 }
 END_TEST
 
