@@ -21,10 +21,9 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-uint64_t qat_rng_next(qat_rng *rng)
+/* The state transition alone (the output scrambler is not needed). */
+static inline void advance(uint64_t *s)
 {
-    uint64_t *s = rng->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
@@ -32,7 +31,22 @@ uint64_t qat_rng_next(qat_rng *rng)
     s[0] ^= s[3];
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
+}
+
+uint64_t qat_rng_next(qat_rng *rng)
+{
+    uint64_t result = rotl(rng->s[1] * 5, 7) * 9;
+    advance(rng->s);
     return result;
+}
+
+void qat_rng_skip(qat_rng *rng, uint64_t n)
+{
+    uint64_t s[4] = {rng->s[0], rng->s[1], rng->s[2], rng->s[3]};
+    for (uint64_t i = 0; i < n; i++)
+        advance(s);
+    for (int i = 0; i < 4; i++)
+        rng->s[i] = s[i];
 }
 
 float qat_rng_uniform(qat_rng *rng)

@@ -11,6 +11,8 @@ typedef struct qat_rng {
 
 void qat_rng_seed(qat_rng *rng, uint64_t seed);
 uint64_t qat_rng_next(qat_rng *rng);
+/* As n calls of qat_rng_next whose results are dropped. */
+void qat_rng_skip(qat_rng *rng, uint64_t n);
 /* Uniform in [0, 1) with 24 random bits (exactly representable floats). */
 float qat_rng_uniform(qat_rng *rng);
 /* Uniform integer in [0, bound), bound > 0, without modulo bias. */

@@ -249,7 +249,7 @@ QAT_API qat_status qat_model_load(qat_context *ctx, const char *dir, const qat_l
         if (st == QAT_OK)
             st = qat_checkpoint_check(&dims, options->task, num_labels, set, partial);
         if (st == QAT_OK)
-            st = qat_model_create(ctx, &check, &m);
+            st = qat_model_create_loading(ctx, &check, set, &m);
         if (st == QAT_OK) {
             m->dims = dims; /* keep model_type, bos/eos ids... as read */
             m->pooling_cfg = pooling;

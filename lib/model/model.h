@@ -4,6 +4,7 @@
 #define QAT_LIB_MODEL_H
 
 #include "core/context.h"
+#include "formats/tensor_set.h"
 #include "model/dims.h"
 #include "model/pooling.h"
 #include "qat/model.h"
@@ -201,19 +202,22 @@ qat_status qat_model_layout(qat_model *m);
 qat_status qat_model_layout_plan(qat_model *m);
 /* Checks model options (bounds, consistency) as qat_model_create does. */
 qat_status qat_model_options_check(const qat_model_options *o);
-/* Fills weights as HF's _init_weights does (seeded by the context RNG). */
-qat_status qat_model_init_weights(qat_model *m);
+/* Fills weights as HF's _init_weights does (seeded by the context RNG).
+ * The matrices `loading` (a checkpoint about to be applied; NULL: none)
+ * holds are left zero, the RNG advanced past their draws as if made. */
+qat_status qat_model_init_weights(qat_model *m, const qat_tensor_set *loading);
 qat_status qat_model_find_param(const qat_model *m, const char *name, size_t *index);
 /* Initialises the LSQ weight steps from the current weights. */
 qat_status qat_model_init_weight_steps(qat_model *m);
 
-/* Creates a model from dims (checkpoint loading) rather than options. */
 /* Takes a reference for a handle that keeps using the model (a trainer);
  * the holder drops it with qat_model_free. Returns m. */
 qat_model *qat_model_retain(qat_model *m);
 
-qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *dims, qat_task task,
-                                      int64_t num_labels, float classifier_dropout, qat_model **out);
+/* qat_model_create for a checkpoint load: the draws of what `loading`
+ * holds are skipped (qat_model_init_weights). */
+qat_status qat_model_create_loading(qat_context *ctx, const qat_model_options *options,
+                                    const qat_tensor_set *loading, qat_model **out);
 void qat_model_clear_report(qat_model *m);
 /* Marks quantizer state parameter `index` as holding a value. */
 void qat_model_mark_step_initialized(qat_model *m, size_t index);

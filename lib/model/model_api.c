@@ -5,6 +5,7 @@
 
 #include "backend/dispatch.h"
 #include "core/options_version.h"
+#include "model/checkpoint.h"
 #include "model/model.h"
 #include "model/quantize.h"
 
@@ -108,18 +109,41 @@ static qat_status download(const qat_model *m, float *dst, const float *src, siz
         "reading parameters");
 }
 
-qat_status qat_model_init_weights(qat_model *m)
+/* The matrices a checkpoint about to be loaded holds: their draws would be
+ * overwritten. NULL (or no checkpoint): none. */
+static unsigned char *matrices_loaded(const qat_model *m, const qat_tensor_set *loading)
+{
+    if (!loading)
+        return NULL;
+    unsigned char *held = calloc(m->n_params ? m->n_params : 1, 1);
+    for (size_t i = 0; held && i < qat_tensor_set_count(loading); i++) {
+        size_t index;
+        if (qat_checkpoint_map_name(m, qat_tensor_set_at(loading, i)->name, &index))
+            held[index] = 1;
+    }
+    return held;
+}
+
+qat_status qat_model_init_weights(qat_model *m, const qat_tensor_set *loading)
 {
     float *host = calloc(m->total ? m->total : 1, sizeof(float));
     if (!host)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "model init: out of memory");
+    /* Out of memory here only costs the shortcut below. */
+    unsigned char *held = matrices_loaded(m, loading);
     qat_rng *rng = &m->ctx->rng;
     for (size_t i = 0; i < m->n_params; i++) {
         const qat_param *p = &m->params[i];
         float *v = host + p->offset;
         const char *tail = strrchr(p->name, '.');
         int is_ln_weight = !p->is_step && p->ndim == 1 && strcmp(tail, ".weight") == 0;
-        if (p->ndim == 2)
+        if (p->ndim == 2 && held && held[i])
+            /* The checkpoint overwrites it: skip the normal's log and cos
+             * (half of a load's time) but leave the stream where the draws
+             * would (two words per normal), so a new head gets the values
+             * it gets when every matrix is drawn. */
+            qat_rng_skip(rng, 2 * (uint64_t)p->numel);
+        else if (p->ndim == 2)
             for (int64_t j = 0; j < p->numel; j++)
                 v[j] = 0.02f * qat_rng_normal(rng);
         else if (is_ln_weight)
@@ -133,6 +157,7 @@ qat_status qat_model_init_weights(qat_model *m)
             memset(host + m->params[tables[t]->w].offset + tables[t]->padding_idx * m->dims.hidden_size, 0,
                    (size_t)m->dims.hidden_size * sizeof(float));
     qat_status st = upload(m, m->w, host, m->total);
+    free(held);
     free(host);
     return st;
 }
@@ -197,8 +222,8 @@ qat_status qat_model_init_weight_steps(qat_model *m)
     return QAT_OK;
 }
 
-qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *dims, qat_task task,
-                                      int64_t num_labels, float classifier_dropout, qat_model **out)
+static qat_status create_from_dims(qat_context *ctx, const qat_model_dims *dims, qat_task task, int64_t num_labels,
+                                   float classifier_dropout, const qat_tensor_set *loading, qat_model **out)
 {
     *out = NULL;
     qat_model *m = calloc(1, sizeof *m);
@@ -216,7 +241,7 @@ qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *di
     if (st == QAT_OK)
         st = qat_model_layout(m);
     if (st == QAT_OK)
-        st = qat_model_init_weights(m);
+        st = qat_model_init_weights(m, loading);
     if (st != QAT_OK) {
         qat_model_free(m);
         return st;
@@ -225,7 +250,8 @@ qat_status qat_model_create_from_dims(qat_context *ctx, const qat_model_dims *di
     return QAT_OK;
 }
 
-QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *options, qat_model **out)
+qat_status qat_model_create_loading(qat_context *ctx, const qat_model_options *options, const qat_tensor_set *loading,
+                                    qat_model **out)
 {
     QAT_CHECK_ARG(out != NULL, "qat_model_create: NULL out");
     *out = NULL;
@@ -233,8 +259,13 @@ QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *o
     QAT_TRY(qat_model_options_check(options));
     qat_model_dims dims;
     dims_from_options(&dims, options);
-    return qat_model_create_from_dims(ctx, &dims, options->task, options->num_labels,
-                                      (float)options->classifier_dropout, out);
+    return create_from_dims(ctx, &dims, options->task, options->num_labels, (float)options->classifier_dropout,
+                            loading, out);
+}
+
+QAT_API qat_status qat_model_create(qat_context *ctx, const qat_model_options *options, qat_model **out)
+{
+    return qat_model_create_loading(ctx, options, NULL, out);
 }
 
 static void free_label_names(qat_model *m)

@@ -113,6 +113,72 @@ START_TEST(bad_directories_fail_clearly)
 }
 END_TEST
 
+/* A context seeded with `seed`, and the options of a small RoBERTa. */
+static qat_context *seeded(int64_t seed, qat_task task, qat_model_options *o)
+{
+    qat_context *ctx;
+    QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_SEED, seed));
+    QAT_ASSERT_OK(qat_model_options_init(o, QAT_MODEL_OPTIONS_VERSION));
+    o->task = task;
+    o->num_labels = 3;
+    o->vocab_size = 50;
+    o->hidden_size = 16;
+    o->num_layers = 2;
+    o->num_heads = 2;
+    o->intermediate_size = 24;
+    o->max_position_embeddings = 20;
+    return ctx;
+}
+
+/* A load skips drawing what the checkpoint overwrites, but a new head gets
+ * the values it would get with every matrix drawn: those of a model created
+ * from scratch under the same seed (the draws run in parameter order). */
+START_TEST(new_head_draws_as_a_created_model)
+{
+    qat_model_options o;
+    qat_context *ctx = seeded(1, QAT_TASK_MLM, &o);
+    qat_model *base;
+    QAT_ASSERT_OK(qat_model_create(ctx, &o, &base));
+    char tmp[] = "/tmp/qat-head-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    QAT_ASSERT_OK(qat_model_save(base, tmp));
+    qat_model_free(base);
+    qat_context_free(ctx);
+
+    ctx = seeded(7, QAT_TASK_TOKEN_CLASSIFICATION, &o);
+    qat_model *created;
+    QAT_ASSERT_OK(qat_model_create(ctx, &o, &created));
+    float want[3 * 16], got[3 * 16], other[3 * 16];
+    QAT_ASSERT_OK(qat_model_get_parameter(created, "classifier.weight", want, 3 * 16));
+    qat_model_free(created);
+    qat_context_free(ctx);
+
+    ctx = seeded(7, QAT_TASK_TOKEN_CLASSIFICATION, &o);
+    qat_load_options lo;
+    QAT_ASSERT_OK(qat_load_options_init(&lo, QAT_LOAD_OPTIONS_VERSION));
+    lo.task = QAT_TASK_TOKEN_CLASSIFICATION;
+    lo.num_labels = 3;
+    qat_model *loaded;
+    QAT_ASSERT_OK(qat_model_load(ctx, tmp, &lo, &loaded));
+    QAT_ASSERT_OK(qat_model_get_parameter(loaded, "classifier.weight", got, 3 * 16));
+    ck_assert_msg(memcmp(got, want, sizeof want) == 0, "the new head's draws moved");
+    qat_model_free(loaded);
+    qat_context_free(ctx);
+
+    /* The check can fail: another seed gives another head. */
+    ctx = seeded(8, QAT_TASK_TOKEN_CLASSIFICATION, &o);
+    QAT_ASSERT_OK(qat_model_load(ctx, tmp, &lo, &loaded));
+    QAT_ASSERT_OK(qat_model_get_parameter(loaded, "classifier.weight", other, 3 * 16));
+    ck_assert_int_ne(memcmp(other, want, sizeof want), 0);
+    qat_model_free(loaded);
+    qat_context_free(ctx);
+    char rm[64];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", tmp);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -120,6 +186,7 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, loads_and_round_trips, 0, 4);
     tcase_add_test(tc, bad_directories_fail_clearly);
+    tcase_add_test(tc, new_head_draws_as_a_created_model);
     suite_add_tcase(s, tc);
     return s;
 }
