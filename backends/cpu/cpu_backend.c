@@ -136,4 +136,7 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .bitnet_act_fwd = qat_cpu_bitnet_act_fwd,
     .grad_norm = qat_cpu_grad_norm,
     .adamw = qat_cpu_adamw,
+    .layernorm_bwd = qat_cpu_layernorm_bwd,
+    .softmax_bwd = qat_cpu_softmax_bwd,
+    .bias_grad = qat_cpu_bias_grad,
 };

@@ -51,6 +51,13 @@ double qat_cpu_square_sum_row(qat_cpu_float_isa isa, const float *x, int64_t n);
 void qat_cpu_bitnet_weight_row(qat_cpu_float_isa isa, const float *w, int64_t n, float g, float *y);
 void qat_cpu_bitnet_act_row(qat_cpu_float_isa isa, const float *x, int64_t n, float qp, float lo, float *y);
 
+/* The backward's vector twins (cpu_backward_kernels.c) have no scalar
+ * wrapper: on the scalar path their slots run ref's kernels themselves.
+ * QAT_CPU_VECTOR(isa, name) is the twin of a vector isa. A column block of
+ * qat_cpu_column_grads is QAT_CPU_COLUMN_VECTORS vectors wide. */
+#define QAT_CPU_COLUMN_VECTORS 4
+#define QAT_CPU_VECTOR(isa, name) ((isa) == QAT_CPU_FLOAT_AVX512 ? name##_avx512 : name##_avx2)
+
 #if defined(__x86_64__)
 #define QAT_CPU_FLOAT_TWINS(SFX)                                                                            \
     void qat_cpu_softmax_row_##SFX(float *s, const float *bias, int64_t n);                                 \
@@ -63,7 +70,12 @@ void qat_cpu_bitnet_act_row(qat_cpu_float_isa isa, const float *x, int64_t n, fl
     void qat_cpu_bitnet_weight_row_##SFX(const float *w, int64_t n, float g, float *y);                     \
     void qat_cpu_bitnet_act_row_##SFX(const float *x, int64_t n, float qp, float lo, float *y);            \
     void qat_cpu_adamw_run_##SFX(const qat_adamw_desc *d, float decay, int positive, float scale, float *param, \
-                                 float *grad, float *exp_avg, float *exp_avg_sq, int64_t n);
+                                 float *grad, float *exp_avg, float *exp_avg_sq, int64_t n);               \
+    void qat_cpu_layernorm_bwd_row_##SFX(const float *dy, const float *x, const float *w, float mean,      \
+                                         float rstd, int64_t n, float *dx);                                 \
+    void qat_cpu_softmax_bwd_row_##SFX(const float *dp, const float *p, int64_t n, float *ds);            \
+    void qat_cpu_column_grads_##SFX(const float *dy, const float *x, const float *mean, const float *rstd,  \
+                                    int64_t rows, int64_t cols, int64_t c0, float *dw, float *db);
 QAT_CPU_FLOAT_TWINS(avx2)
 QAT_CPU_FLOAT_TWINS(avx512)
 #undef QAT_CPU_FLOAT_TWINS

@@ -224,30 +224,44 @@ TARGET INL VF SUFFIX(vabs)(VF v)
 }
 
 /* row_math.h's double lanes: float vector k of a 16-element block widens
- * into double vectors 2k (its low half) and 2k + 1 (its high half). Tails
- * load zeros, which leave a lane (>= +0 or NaN) as it is. */
-TARGET INL double SUFFIX(dsum_row)(const float *x, int64_t n, int square)
+ * into double vectors 2k (its low half) and 2k + 1 (its high half). Adds a,
+ * or the double product a * b when `product`. */
+TARGET INL void SUFFIX(dlanes_add)(DVF acc[DACCS], int64_t j, VF a, VF b, int product)
 {
-    DVF acc[DACCS];
-    for (int k = 0; k < DACCS; k++)
-        acc[k] = DZERO();
-    for (int64_t j = 0; j < n; j += W) {
-        const int64_t left = n - j;
-        VF v = left >= W ? LOAD(x + j) : LOADN(x + j, TAIL(left));
-        v = square ? v : SUFFIX(vabs)(v);
-        DVF lo = WIDEN_LO(v), hi = WIDEN_HI(v);
-        if (square) {
-            lo = DMUL(lo, lo);
-            hi = DMUL(hi, hi);
-        }
-        const int k = (int)((j / W) % ACCS);
-        acc[2 * k] = DADD(acc[2 * k], lo);
-        acc[2 * k + 1] = DADD(acc[2 * k + 1], hi);
+    const int k = (int)((j / W) % ACCS);
+    DVF lo = WIDEN_LO(a), hi = WIDEN_HI(a);
+    if (product) {
+        lo = DMUL(lo, WIDEN_LO(b));
+        hi = DMUL(hi, WIDEN_HI(b));
     }
+    acc[2 * k] = DADD(acc[2 * k], lo);
+    acc[2 * k + 1] = DADD(acc[2 * k + 1], hi);
+}
+
+TARGET INL double SUFFIX(dfold)(const DVF acc[DACCS])
+{
     double lane[QAT_ROW_LANES];
     for (int k = 0; k < DACCS; k++)
         DSTOREU(lane + k * (W / 2), acc[k]);
     return qat_lanes_fold_double(lane);
+}
+
+#define DZEROS(acc)                    \
+    for (int k_ = 0; k_ < DACCS; k_++) \
+        (acc)[k_] = DZERO()
+
+/* sum |x| (square = 0) or sum x^2 (square = 1). Tails load zeros, which
+ * leave a lane (>= +0 or NaN) as it is. */
+TARGET INL double SUFFIX(dsum_row)(const float *x, int64_t n, int square)
+{
+    DVF acc[DACCS];
+    DZEROS(acc);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VF v = left >= W ? LOAD(x + j) : LOADN(x + j, TAIL(left));
+        SUFFIX(dlanes_add)(acc, j, square ? v : SUFFIX(vabs)(v), v, square);
+    }
+    return SUFFIX(dfold)(acc);
 }
 
 TARGET double SUFFIX(qat_cpu_abs_sum_row)(const float *x, int64_t n)
@@ -333,7 +347,98 @@ TARGET_FMA void SUFFIX(qat_cpu_adamw_run)(const qat_adamw_desc *d, float decay, 
     }
 }
 
+TARGET void SUFFIX(qat_cpu_layernorm_bwd_row)(const float *dy, const float *x, const float *w, float mean,
+                                              float rstd, int64_t n, float *dx)
+{
+    DVF ag[DACCS], agx[DACCS];
+    DZEROS(ag);
+    DZEROS(agx);
+    const VF muv = SET1(mean), rsv = SET1(rstd);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        VF xhat = MUL(SUB(left >= W ? LOAD(x + j) : LOADN(x + j, m), muv), rsv);
+        xhat = left >= W ? xhat : SELECT(m, xhat, SET1(0.0f)); /* 0 * xhat of a tail lane could be NaN */
+        const VF g = MUL(left >= W ? LOAD(dy + j) : LOADN(dy + j, m), left >= W ? LOAD(w + j) : LOADN(w + j, m));
+        SUFFIX(dlanes_add)(ag, j, g, g, 0);
+        SUFFIX(dlanes_add)(agx, j, g, xhat, 1);
+    }
+    const VF mg = SET1((float)(SUFFIX(dfold)(ag) / (double)n));
+    const VF mgx = SET1((float)(SUFFIX(dfold)(agx) / (double)n));
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        const VF xhat = MUL(SUB(left >= W ? LOAD(x + j) : LOADN(x + j, m), muv), rsv);
+        const VF g = MUL(left >= W ? LOAD(dy + j) : LOADN(dy + j, m), left >= W ? LOAD(w + j) : LOADN(w + j, m));
+        const VF d = MUL(rsv, SUB(SUB(g, mg), MUL(xhat, mgx)));
+        left >= W ? STORE(dx + j, d) : STOREN(dx + j, m, d);
+    }
+}
+
+TARGET void SUFFIX(qat_cpu_softmax_bwd_row)(const float *dp, const float *p, int64_t n, float *ds)
+{
+    DVF acc[DACCS];
+    DZEROS(acc);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        SUFFIX(dlanes_add)(acc, j, left >= W ? LOAD(dp + j) : LOADN(dp + j, m),
+                           left >= W ? LOAD(p + j) : LOADN(p + j, m), 1);
+    }
+    const VF d = SET1((float)SUFFIX(dfold)(acc));
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        const VF v = MUL(left >= W ? LOAD(p + j) : LOADN(p + j, m), SUB(left >= W ? LOAD(dp + j) : LOADN(dp + j, m), d));
+        left >= W ? STORE(ds + j, v) : STOREN(ds + j, m, v);
+    }
+}
+
+/* ref's column sums (bias_grad; LayerNorm's dw and db) for the block of
+ * QAT_CPU_COLUMN_VECTORS * W columns from c0: each column summed in double
+ * over the rows in order, so across columns the vector lanes are ref's
+ * scalar sums. db[c] += (float)sum dy[r, c]; with x, also
+ * dw[c] += (float)sum (double)dy[r, c] * xhat, xhat = (x[r, c] - mean[r]) * rstd[r]. */
+TARGET void SUFFIX(qat_cpu_column_grads)(const float *dy, const float *x, const float *mean, const float *rstd,
+                                         int64_t rows, int64_t cols, int64_t c0, float *dw, float *db)
+{
+    enum { V = QAT_CPU_COLUMN_VECTORS };
+    const int64_t width = cols - c0 < V * W ? cols - c0 : V * W;
+    DVF sb[2 * V], sw[2 * V];
+    for (int k = 0; k < 2 * V; k++)
+        sb[k] = sw[k] = DZERO();
+    for (int64_t r = 0; r < rows; r++) {
+        const float *dyr = dy + r * cols + c0, *xr = x ? x + r * cols + c0 : NULL;
+        const VF muv = SET1(x ? mean[r] : 0.0f), rsv = SET1(x ? rstd[r] : 0.0f);
+        for (int v = 0; v < V && v * W < width; v++) {
+            const int64_t left = width - v * W;
+            const VM m = TAIL(left);
+            const VF d = left >= W ? LOAD(dyr + v * W) : LOADN(dyr + v * W, m);
+            const DVF dlo = WIDEN_LO(d), dhi = WIDEN_HI(d);
+            sb[2 * v] = DADD(sb[2 * v], dlo);
+            sb[2 * v + 1] = DADD(sb[2 * v + 1], dhi);
+            if (xr) {
+                const VF xhat = MUL(SUB(left >= W ? LOAD(xr + v * W) : LOADN(xr + v * W, m), muv), rsv);
+                sw[2 * v] = DADD(sw[2 * v], DMUL(dlo, WIDEN_LO(xhat)));
+                sw[2 * v + 1] = DADD(sw[2 * v + 1], DMUL(dhi, WIDEN_HI(xhat)));
+            }
+        }
+    }
+    double sum[V * W];
+    for (int k = 0; k < 2 * V; k++)
+        DSTOREU(sum + k * (W / 2), sb[k]);
+    for (int64_t c = 0; c < width; c++)
+        db[c0 + c] += (float)sum[c];
+    if (!x)
+        return;
+    for (int k = 0; k < 2 * V; k++)
+        DSTOREU(sum + k * (W / 2), sw[k]);
+    for (int64_t c = 0; c < width; c++)
+        dw[c0 + c] += (float)sum[c];
+}
+
 #undef DACCS
+#undef DZEROS
 
 #undef ACCS
 #undef INL

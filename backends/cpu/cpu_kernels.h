@@ -21,5 +21,10 @@ qat_status qat_cpu_bitnet_act_fwd(void *state, const float *x, int64_t rows, int
 qat_status qat_cpu_grad_norm(void *state, const qat_segments *seg, const float *grad, float max_norm, float *out);
 qat_status qat_cpu_adamw(void *state, const qat_adamw_desc *d, const qat_segments *seg, float *param, float *grad,
                          float *exp_avg, float *exp_avg_sq);
+/* cpu_backward_kernels.c */
+qat_status qat_cpu_layernorm_bwd(void *state, const float *dy, const float *x, const float *w, const float *mean,
+                                 const float *rstd, int64_t rows, int64_t cols, float *dx, float *dw, float *db);
+qat_status qat_cpu_softmax_bwd(void *state, const float *dp, const float *p, int64_t rows, int64_t cols, float *ds);
+qat_status qat_cpu_bias_grad(void *state, const float *dy, int64_t rows, int64_t cols, float *db);
 
 #endif

@@ -58,7 +58,7 @@ static int adamw_range(void *arg, int64_t begin, int64_t end, int64_t index)
     const adamw_args *a = arg;
     (void)index;
 #if defined(__x86_64__)
-    (a->isa == QAT_CPU_FLOAT_AVX512 ? qat_cpu_adamw_run_avx512 : qat_cpu_adamw_run_avx2)(
+    QAT_CPU_VECTOR(a->isa, qat_cpu_adamw_run)(
         a->d, a->decay, a->positive, a->scale, a->param + begin, a->grad + begin, a->exp_avg + begin,
         a->exp_avg_sq + begin, end - begin);
 #else

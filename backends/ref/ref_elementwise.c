@@ -142,7 +142,8 @@ qat_status qat_ref_tanh_bwd(void *st, const float *dy, const float *y, int64_t n
 }
 
 /* Column sums over rows: each range owns a block of columns and walks the
- * rows in order (contiguous reads, a fixed summation order). */
+ * rows in order (contiguous reads, a fixed summation order: each column in
+ * double, row by row, which the cpu backend's twin repeats across columns). */
 #define COLUMN_BLOCK 256
 
 typedef struct column_sums {

@@ -37,7 +37,9 @@ qat_status qat_ref_layernorm_fwd(void *st, const float *x, const float *w, const
 }
 
 /* Parameter gradients: each range owns a block of columns and walks the
- * rows in order (contiguous reads, a fixed summation order). */
+ * rows in order (contiguous reads, a fixed summation order: each column's
+ * sums in double, row by row, which the cpu backend's twin repeats across
+ * columns). */
 enum { LN_BLOCK = 128 };
 
 static int layernorm_params_range(void *arg, int64_t begin, int64_t end, int64_t index)
@@ -69,23 +71,9 @@ static int layernorm_input_range(void *arg, int64_t begin, int64_t end, int64_t 
     const layernorm *l = arg;
     const int64_t cols = l->cols;
     (void)index;
-    for (int64_t r = begin; r < end; r++) {
-        const float *dyr = l->dy + r * cols, *xr = l->x + r * cols;
-        const float mean = l->mean_in[r], rstd = l->rstd_in[r];
-        double sum_g = 0.0, sum_gx = 0.0;
-        for (int64_t c = 0; c < cols; c++) {
-            float xhat = (xr[c] - mean) * rstd;
-            float g = dyr[c] * l->w[c];
-            sum_g += g;
-            sum_gx += (double)g * xhat;
-        }
-        float mg = (float)(sum_g / (double)cols), mgx = (float)(sum_gx / (double)cols);
-        float *dxr = l->dx + r * cols;
-        for (int64_t c = 0; c < cols; c++) {
-            float xhat = (xr[c] - mean) * rstd;
-            dxr[c] = rstd * (dyr[c] * l->w[c] - mg - xhat * mgx);
-        }
-    }
+    for (int64_t r = begin; r < end; r++)
+        qat_layernorm_bwd_row(l->dy + r * cols, l->x + r * cols, l->w, l->mean_in[r], l->rstd_in[r], cols,
+                              l->dx + r * cols);
     return 0;
 }
 
@@ -136,16 +124,8 @@ static int softmax_bwd_range(void *arg, int64_t begin, int64_t end, int64_t inde
     const softmax *sm = arg;
     const int64_t cols = sm->cols;
     (void)index;
-    for (int64_t r = begin; r < end; r++) {
-        const float *dpr = sm->dp + r * cols, *pr = sm->p + r * cols;
-        double dot = 0.0;
-        for (int64_t j = 0; j < cols; j++)
-            dot += (double)dpr[j] * pr[j];
-        float d = (float)dot;
-        float *dsr = sm->ds + r * cols;
-        for (int64_t j = 0; j < cols; j++)
-            dsr[j] = pr[j] * (dpr[j] - d);
-    }
+    for (int64_t r = begin; r < end; r++)
+        qat_softmax_bwd_row(sm->dp + r * cols, sm->p + r * cols, cols, sm->ds + r * cols);
     return 0;
 }
 

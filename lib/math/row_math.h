@@ -109,4 +109,37 @@ static inline void qat_layernorm_row(const float *x, const float *w, const float
         y[j] = (x[j] - mu) * rs * w[j] + b[j];
 }
 
+/* LayerNorm's input gradient of one row, as torch: g = dy * w, xhat =
+ * (x - mean) * rstd, mg and mgx the means of g and of g * xhat (each
+ * product in double, summed in the double lanes), then
+ * dx = rstd * (g - mg - xhat * mgx). dx may alias dy. */
+static inline void qat_layernorm_bwd_row(const float *dy, const float *x, const float *w, float mean, float rstd,
+                                         int64_t n, float *dx)
+{
+    double lg[QAT_ROW_LANES] = {0}, lgx[QAT_ROW_LANES] = {0};
+    for (int64_t j = 0; j < n; j++) {
+        const float xhat = (x[j] - mean) * rstd, g = dy[j] * w[j];
+        lg[j % QAT_ROW_LANES] += g;
+        lgx[j % QAT_ROW_LANES] += (double)g * xhat;
+    }
+    const float mg = (float)(qat_lanes_fold_double(lg) / (double)n);
+    const float mgx = (float)(qat_lanes_fold_double(lgx) / (double)n);
+    for (int64_t j = 0; j < n; j++) {
+        const float xhat = (x[j] - mean) * rstd;
+        dx[j] = rstd * (dy[j] * w[j] - mg - xhat * mgx);
+    }
+}
+
+/* The softmax's input gradient of one row: d = sum dp * p (each product in
+ * double, summed in the double lanes), ds = p * (dp - d). ds may alias dp. */
+static inline void qat_softmax_bwd_row(const float *dp, const float *p, int64_t n, float *ds)
+{
+    double lane[QAT_ROW_LANES] = {0};
+    for (int64_t j = 0; j < n; j++)
+        lane[j % QAT_ROW_LANES] += (double)dp[j] * p[j];
+    const float d = (float)qat_lanes_fold_double(lane);
+    for (int64_t j = 0; j < n; j++)
+        ds[j] = p[j] * (dp[j] - d);
+}
+
 #endif

@@ -1,5 +1,6 @@
 /* The cpu backend's training-step kernels beyond the forward's float parts
- * (BitNet weight and activation quantizers, the gradient norm, AdamW) on
+ * (BitNet weight and activation quantizers, the gradient norm, AdamW,
+ * LayerNorm's and the softmax's backward, the bias gradient) on
  * every path QAT_ISA selects with 1 and 3 threads, bit for bit equal to the
  * ref backend: odd widths, NaN, infinities, huge and tiny values, empty
  * tensors, every AdamW tensor flag, clipping and a skipped update. */
@@ -155,6 +156,61 @@ static void optimizer(const char *isa, int threads)
     close_pair(&p);
 }
 
+/* LayerNorm's, the softmax's and the bias's gradients; dx aliasing dy as
+ * the model may call them, dw / db accumulating onto nonzero values. */
+static void backward(const char *isa, int threads)
+{
+    pair p = open_pair(isa, threads);
+    qat_rng rng;
+    qat_rng_seed(&rng, 23);
+    float *x = malloc(MAX_N * sizeof *x), *dy = malloc(MAX_N * sizeof *dy), *y = malloc(MAX_N * sizeof *y);
+    float *da = malloc(MAX_N * sizeof *da), *db = malloc(MAX_N * sizeof *db);
+    float *xa = malloc(MAX_N * sizeof *xa), *xb = malloc(MAX_N * sizeof *xb); /* dx, ds unless in place */
+    float w[773], wa[773], wb[773], ba[773], bb[773], mean[ROWS], rstd[ROWS];
+    for (size_t wi = 0; wi < N_WIDTHS; wi++) {
+        const int64_t cols = widths[wi], n = ROWS * cols;
+        for (int specials = 0; specials <= 1; specials++) {
+            fill_specials(x, n, &rng, specials);
+            fill_specials(dy, n, &rng, specials);
+            fill_specials(w, cols, &rng, 0);
+            fill_specials(wa, cols, &rng, 0);
+            QAT_ASSERT_OK(p.r->layernorm_fwd(p.rs, x, w, wa, 1e-5f, ROWS, cols, y, mean, rstd));
+            for (int alias = 0; alias <= 1; alias++) {
+                fill_specials(wa, cols, &rng, 0);
+                fill_specials(ba, cols, &rng, 0);
+                memcpy(wb, wa, sizeof wb);
+                memcpy(bb, ba, sizeof bb);
+                memcpy(da, dy, n * sizeof *da);
+                memcpy(db, dy, n * sizeof *db);
+                float *dxa = alias ? da : xa, *dxb = alias ? db : xb;
+                QAT_ASSERT_OK(p.c->layernorm_bwd(p.cs, da, x, w, mean, rstd, ROWS, cols, dxa, wa, ba));
+                QAT_ASSERT_OK(p.r->layernorm_bwd(p.rs, db, x, w, mean, rstd, ROWS, cols, dxb, wb, bb));
+                SAME_BITS(alias ? "layernorm_bwd dx in place" : "layernorm_bwd dx", dxa, dxb, n);
+                SAME_BITS("layernorm_bwd dw", wa, wb, cols);
+                SAME_BITS("layernorm_bwd db", ba, bb, cols);
+            }
+            /* the softmax: real probabilities (and a row of specials) */
+            memcpy(y, x, n * sizeof *y);
+            QAT_ASSERT_OK(p.r->softmax_fwd(p.rs, y, NULL, 2, 5, 9, cols));
+            for (int alias = 0; alias <= 1; alias++) {
+                memcpy(da, dy, n * sizeof *da);
+                memcpy(db, dy, n * sizeof *db);
+                float *dsa = alias ? da : xa, *dsb = alias ? db : xb;
+                QAT_ASSERT_OK(p.c->softmax_bwd(p.cs, da, y, ROWS, cols, dsa));
+                QAT_ASSERT_OK(p.r->softmax_bwd(p.rs, db, y, ROWS, cols, dsb));
+                SAME_BITS(alias ? "softmax_bwd in place" : "softmax_bwd", dsa, dsb, n);
+            }
+            memcpy(ba, wa, sizeof ba);
+            memcpy(bb, wa, sizeof bb);
+            QAT_ASSERT_OK(p.c->bias_grad(p.cs, dy, ROWS, cols, ba));
+            QAT_ASSERT_OK(p.r->bias_grad(p.rs, dy, ROWS, cols, bb));
+            SAME_BITS("bias_grad", ba, bb, cols);
+        }
+    }
+    free(x), free(dy), free(y), free(da), free(db), free(xa), free(xb);
+    close_pair(&p);
+}
+
 START_TEST(quantizers_match_ref_on_every_path)
 {
     FOR_EVERY_PATH(quantizers)
@@ -167,6 +223,12 @@ START_TEST(optimizer_matches_ref_on_every_path)
 }
 END_TEST
 
+START_TEST(backward_matches_ref_on_every_path)
+{
+    FOR_EVERY_PATH(backward)
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("train_kernels");
@@ -174,6 +236,7 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, quantizers_match_ref_on_every_path);
     tcase_add_test(tc, optimizer_matches_ref_on_every_path);
+    tcase_add_test(tc, backward_matches_ref_on_every_path);
     suite_add_tcase(s, tc);
     return s;
 }
