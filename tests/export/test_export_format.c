@@ -41,19 +41,25 @@ static uint8_t *read_all(const char *path, size_t *size)
 }
 
 /* A calibrated tiny model exported to dir/model.qatp; returns its bytes. */
+/* One forward of the tiny batch: calibrates the LSQ activation steps. */
+static void calibrate(qat_model *m, qat_arch arch)
+{
+    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
+    tiny_batch(arch, ids, mask, types);
+    size_t n;
+    QAT_ASSERT_OK(qat_model_logits_size(m, TINY_B, TINY_L, &n));
+    float *logits = malloc(n * sizeof(float));
+    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, logits, n));
+    free(logits);
+}
+
 static uint8_t *exported(const char *quant, qat_task task, const char *tokenizer, size_t *size)
 {
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
     qat_model *m = NULL;
     QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_BERT, task, quant, &m));
-    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
-    tiny_batch(QAT_ARCH_BERT, ids, mask, types);
-    size_t n;
-    QAT_ASSERT_OK(qat_model_logits_size(m, TINY_B, TINY_L, &n));
-    float *logits = malloc(n * sizeof(float));
-    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, logits, n));
-    free(logits);
+    calibrate(m, QAT_ARCH_BERT);
     qat_export_options o;
     QAT_ASSERT_OK(qat_export_options_init(&o, QAT_EXPORT_OPTIONS_VERSION));
     o.tokenizer_path = tokenizer;
@@ -307,13 +313,7 @@ static uint8_t *exported_named(qat_task task, const char *const *names, size_t *
     QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_ROBERTA, task, "E8W4A8", &m));
     if (names)
         QAT_ASSERT_OK(qat_model_set_label_names(m, names, 5));
-    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
-    tiny_batch(QAT_ARCH_ROBERTA, ids, mask, types);
-    size_t n;
-    QAT_ASSERT_OK(qat_model_logits_size(m, TINY_B, TINY_L, &n));
-    float *logits = malloc(n * sizeof(float));
-    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, logits, n));
-    free(logits);
+    calibrate(m, QAT_ARCH_ROBERTA);
     char path[512];
     path_in(path, sizeof path, "model.qatp");
     QAT_ASSERT_OK(qat_packed_export(m, path, NULL));
@@ -470,13 +470,9 @@ static uint8_t *exported_pooling(int set, uint32_t flags, float *want, size_t *s
     QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_ROBERTA, QAT_TASK_TOKEN_CLASSIFICATION, "E8W4A8", &m));
     if (set >= 0)
         QAT_ASSERT_OK(qat_model_set_pooling(m, (qat_pooling)set, flags));
+    calibrate(m, QAT_ARCH_ROBERTA);
     int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
     tiny_batch(QAT_ARCH_ROBERTA, ids, mask, types);
-    size_t n;
-    QAT_ASSERT_OK(qat_model_logits_size(m, TINY_B, TINY_L, &n));
-    float *logits = malloc(n * sizeof(float));
-    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, logits, n));
-    free(logits);
     QAT_ASSERT_OK(qat_model_embed(m, ids, mask, types, TINY_B, TINY_L, QAT_POOLING_MODEL, 0, want, TINY_B * TINY_H));
     char path[512];
     path_in(path, sizeof path, "model.qatp");
