@@ -139,4 +139,5 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .layernorm_bwd = qat_cpu_layernorm_bwd,
     .softmax_bwd = qat_cpu_softmax_bwd,
     .bias_grad = qat_cpu_bias_grad,
+    .dropout = qat_cpu_dropout,
 };

@@ -75,7 +75,8 @@ void qat_cpu_bitnet_act_row(qat_cpu_float_isa isa, const float *x, int64_t n, fl
                                          float rstd, int64_t n, float *dx);                                 \
     void qat_cpu_softmax_bwd_row_##SFX(const float *dp, const float *p, int64_t n, float *ds);            \
     void qat_cpu_column_grads_##SFX(const float *dy, const float *x, const float *mean, const float *rstd,  \
-                                    int64_t rows, int64_t cols, int64_t c0, float *dw, float *db);
+                                    int64_t rows, int64_t cols, int64_t c0, float *dw, float *db);          \
+    void qat_cpu_dropout_run_##SFX(float *x, int64_t begin, int64_t n, float p, float keep_scale, uint64_t seed);
 QAT_CPU_FLOAT_TWINS(avx2)
 QAT_CPU_FLOAT_TWINS(avx512)
 #undef QAT_CPU_FLOAT_TWINS

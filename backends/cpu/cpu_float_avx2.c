@@ -49,6 +49,19 @@
 #define DIV _mm256_div_ps
 #define SQRT _mm256_sqrt_ps
 #define FMADD _mm256_fmadd_ps
+#define CMPGE(a, b) _mm256_castps_si256(_mm256_cmp_ps((a), (b), _CMP_GE_OQ))
+#define I2F _mm256_cvtepi32_ps
+#define QADD _mm256_add_epi64
+#define QXOR _mm256_xor_si256
+#define QSRLI _mm256_srli_epi64
+#define QSLLI _mm256_slli_epi64
+#define QMULU32 _mm256_mul_epu32
+#define QSET1 _mm256_set1_epi64x
+#define QLOADU(p) _mm256_loadu_si256((const __m256i *)(p))
+/* the low dwords: [a0 a1 b0 b1 | a2 a3 b2 b3] as quads 0 2 1 3 -> a0..a3 b0..b3 */
+#define NARROW2(a, b)                                                                                 \
+    _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a),             \
+                                                                   _mm256_castsi256_ps(b), 0x88)), 0xd8)
 
 #include "cpu/cpu_float_simd.h"
 

@@ -47,6 +47,16 @@
 #define DIV _mm512_div_ps
 #define SQRT _mm512_sqrt_ps
 #define FMADD _mm512_fmadd_ps
+#define CMPGE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GE_OQ)
+#define I2F _mm512_cvtepi32_ps
+#define QADD _mm512_add_epi64
+#define QXOR _mm512_xor_si512
+#define QSRLI _mm512_srli_epi64
+#define QSLLI _mm512_slli_epi64
+#define QMULU32 _mm512_mul_epu32
+#define QSET1 _mm512_set1_epi64
+#define QLOADU(p) _mm512_loadu_si512((const void *)(p))
+#define NARROW2(a, b) _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(a)), _mm512_cvtepi64_epi32(b), 1)
 
 #include "cpu/cpu_float_simd.h"
 

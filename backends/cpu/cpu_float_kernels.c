@@ -89,3 +89,34 @@ qat_status qat_cpu_layernorm_fwd(void *state, const float *x, const float *w, co
     qat_host_for(state, rows, cols, layernorm_range, &f);
     return QAT_OK;
 }
+
+typedef struct dropout_args {
+    qat_cpu_float_isa isa;
+    float *x;
+    float p, keep_scale;
+    uint64_t seed;
+} dropout_args;
+
+#if defined(__x86_64__)
+static int dropout_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const dropout_args *d = arg;
+    (void)index;
+    QAT_CPU_VECTOR(d->isa, qat_cpu_dropout_run)(d->x, begin, end - begin, d->p, d->keep_scale, d->seed);
+    return 0;
+}
+#endif
+
+/* ref's mask and scale (element i kept iff qat_dropout_keep(seed, i, p)),
+ * the hash on 64-bit vector lanes; the scalar path runs ref's kernel. */
+qat_status qat_cpu_dropout(void *state, float *x, int64_t n, float p, uint64_t seed)
+{
+    dropout_args d = {((qat_cpu_state *)state)->isa, x, p, 1.0f / (1.0f - p), seed};
+#if defined(__x86_64__)
+    if (d.isa != QAT_CPU_FLOAT_SCALAR && p > 0.0f) {
+        qat_host_for(state, n, 1, dropout_range, &d);
+        return QAT_OK;
+    }
+#endif
+    return qat_backend_ref_ops.dropout(state, x, n, p, seed);
+}

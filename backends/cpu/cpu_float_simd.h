@@ -10,7 +10,9 @@
  * they define W, VF, VI, VM, DVF (float, int, mask and double vectors),
  * TARGET, TARGET_FMA (TARGET plus FMA, for AdamW alone, whose scalar code
  * calls fmaf), SUFFIX(name) and the one-instruction operations used below.
- * WIDEN_LO / WIDEN_HI convert a float vector's low / high half to doubles. MIN(a, b) is
+ * WIDEN_LO / WIDEN_HI convert a float vector's low / high half to doubles;
+ * Q* work on VI as 64-bit lanes, and NARROW2(a, b) packs the low 32 bits
+ * of a's then b's 64-bit lanes into one VI of W int32. MIN(a, b) is
  * a < b ? a : b and MAX(a, b) is a > b ? a : b (minps / maxps, NaN
  * included); TAIL(n) masks the first n lanes; LOADN loads them with zeros
  * elsewhere, STOREN stores them alone.
@@ -435,6 +437,49 @@ TARGET void SUFFIX(qat_cpu_column_grads)(const float *dy, const float *x, const 
         DSTOREU(sum + k * (W / 2), sw[k]);
     for (int64_t c = 0; c < width; c++)
         dw[c0 + c] += (float)sum[c];
+}
+
+/* 64-bit lanes: a * b mod 2^64 from 32-bit multiplies (no AVX-512 DQ
+ * needed): alo blo + ((alo bhi + ahi blo) << 32). */
+TARGET INL VI SUFFIX(qmul)(VI a, VI b)
+{
+    const VI cross = QADD(QMULU32(a, QSRLI(b, 32)), QMULU32(QSRLI(a, 32), b));
+    return QADD(QMULU32(a, b), QSLLI(cross, 32));
+}
+
+/* backend/kernels.h's qat_dropout_keep on W/2 consecutive indices, given
+ * z = seed + (index + 1) * 0x9e3779b97f4a7c15: (z >> 40), still in 64-bit lanes. */
+TARGET INL VI SUFFIX(dropout_bits)(VI z)
+{
+    z = SUFFIX(qmul)(QXOR(z, QSRLI(z, 30)), QSET1((long long)0xbf58476d1ce4e5b9ull));
+    z = SUFFIX(qmul)(QXOR(z, QSRLI(z, 27)), QSET1((long long)0x94d049bb133111ebull));
+    z = QXOR(z, QSRLI(z, 31));
+    return QSRLI(z, 40);
+}
+
+/* ref's dropout over elements [begin, begin + n) of x: kept iff
+ * (float)(z >> 40) * 2^-24 >= p, scaled by keep_scale; 0 otherwise. The
+ * hash's first step, seed + (i + 1) * golden, advances by W * golden per
+ * vector, wrapping as the scalar's uint64_t does. */
+TARGET void SUFFIX(qat_cpu_dropout_run)(float *x, int64_t begin, int64_t n, float p, float keep_scale, uint64_t seed)
+{
+    const uint64_t golden = 0x9e3779b97f4a7c15ull;
+    uint64_t first[W];
+    for (int l = 0; l < W; l++)
+        first[l] = seed + ((uint64_t)begin + (uint64_t)l + 1u) * golden;
+    VI za = QLOADU(first), zb = QLOADU(first + W / 2);
+    const VI step = QSET1((long long)(golden * (uint64_t)W));
+    const VF pv = SET1(p), ks = SET1(keep_scale), unit = SET1(1.0f / 16777216.0f);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        const VF u = MUL(I2F(NARROW2(SUFFIX(dropout_bits)(za), SUFFIX(dropout_bits)(zb))), unit);
+        const VF v = left >= W ? LOAD(x + begin + j) : LOADN(x + begin + j, m);
+        const VF y = SELECT(CMPGE(u, pv), MUL(v, ks), SET1(0.0f));
+        left >= W ? STORE(x + begin + j, y) : STOREN(x + begin + j, m, y);
+        za = QADD(za, step);
+        zb = QADD(zb, step);
+    }
 }
 
 #undef DACCS

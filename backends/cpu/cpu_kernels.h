@@ -12,6 +12,7 @@ qat_status qat_cpu_softmax_fwd(void *state, float *scores, const float *key_bias
                                int64_t lq, int64_t lk);
 qat_status qat_cpu_layernorm_fwd(void *state, const float *x, const float *w, const float *b, float eps,
                                  int64_t rows, int64_t cols, float *y, float *mean, float *rstd);
+qat_status qat_cpu_dropout(void *state, float *x, int64_t n, float p, uint64_t seed);
 /* cpu_quant_kernels.c */
 qat_status qat_cpu_bitnet_weight_fwd(void *state, const float *w, int64_t rows, int64_t cols, int per_row,
                                      float *gamma, float *y);

@@ -1,6 +1,6 @@
 /* The cpu backend's training-step kernels beyond the forward's float parts
  * (BitNet weight and activation quantizers, the gradient norm, AdamW,
- * LayerNorm's and the softmax's backward, the bias gradient) on
+ * LayerNorm's and the softmax's backward, the bias gradient, dropout) on
  * every path QAT_ISA selects with 1 and 3 threads, bit for bit equal to the
  * ref backend: odd widths, NaN, infinities, huge and tiny values, empty
  * tensors, every AdamW tensor flag, clipping and a skipped update. */
@@ -211,6 +211,32 @@ static void backward(const char *isa, int threads)
     close_pair(&p);
 }
 
+/* Dropout's counter-hash mask and scale, from offsets that split the
+ * ranges unevenly, with seeds whose hash start wraps around 2^64. */
+static void dropout(const char *isa, int threads)
+{
+    pair p = open_pair(isa, threads);
+    qat_rng rng;
+    qat_rng_seed(&rng, 24);
+    float *in = malloc(MAX_N * sizeof *in), *xa = malloc(MAX_N * sizeof *xa), *xb = malloc(MAX_N * sizeof *xb);
+    static const float probs[] = {0.0f, 0.1f, 0.5f, 0.999f};
+    static const uint64_t seeds[] = {0, 42, 0xfffffffffffffff0ull};
+    for (size_t wi = 0; wi < N_WIDTHS; wi++) {
+        const int64_t cols = widths[wi], n = ROWS * cols;
+        fill_specials(in, n, &rng, 1);
+        for (size_t pi = 0; pi < sizeof probs / sizeof probs[0]; pi++)
+            for (size_t si = 0; si < sizeof seeds / sizeof seeds[0]; si++) {
+                memcpy(xa, in, n * sizeof *xa);
+                memcpy(xb, in, n * sizeof *xb);
+                QAT_ASSERT_OK(p.c->dropout(p.cs, xa, n, probs[pi], seeds[si]));
+                QAT_ASSERT_OK(p.r->dropout(p.rs, xb, n, probs[pi], seeds[si]));
+                SAME_BITS("dropout", xa, xb, n);
+            }
+    }
+    free(in), free(xa), free(xb);
+    close_pair(&p);
+}
+
 START_TEST(quantizers_match_ref_on_every_path)
 {
     FOR_EVERY_PATH(quantizers)
@@ -229,6 +255,12 @@ START_TEST(backward_matches_ref_on_every_path)
 }
 END_TEST
 
+START_TEST(dropout_matches_ref_on_every_path)
+{
+    FOR_EVERY_PATH(dropout)
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("train_kernels");
@@ -237,6 +269,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, quantizers_match_ref_on_every_path);
     tcase_add_test(tc, optimizer_matches_ref_on_every_path);
     tcase_add_test(tc, backward_matches_ref_on_every_path);
+    tcase_add_test(tc, dropout_matches_ref_on_every_path);
     suite_add_tcase(s, tc);
     return s;
 }
