@@ -7,7 +7,12 @@ a token-classification head, side by side in one process:
   sgemm reaches on the same shapes, measured in the same run.
 
 usage: python3 bench/train_step.py [--batch 8] [--seq 128] [--threads 2] [--steps 3] [--layers 12]
-                                  [--configs FP32,E6W1.58A6,E6W1.58A6@seed-code,...]
+                                  [--configs FP32,E6W1.58A6,E6W1.58A6@seed-code,...] [--optimizer]
+
+--optimizer times the whole step of the pipeline's training instead:
+dropout 0.1 on both sides, then gradient clipping at 1.0 and AdamW (libqat's
+Trainer; torch.nn.utils.clip_grad_norm_ and torch.optim.AdamW with the same
+hyper-parameters).
 Needs LIBQAT_LIBRARY (or an installed libqat) and python3-torch."""
 from __future__ import annotations
 
@@ -57,15 +62,19 @@ def torch_step(config, args):
     model = build_model("roberta", "tokcls", dims(args.layers), seed=0)
     quantize_model(model, config)
     model.train()
-    for m in model.modules():  # dropout off on both sides: same work, comparable numbers
+    for m in model.modules():  # dropout the same on both sides: off, or the pipeline's 0.1
         if isinstance(m, torch.nn.Dropout):
-            m.p = 0.0
+            m.p = 0.1 if args.optimizer else 0.0
     ids, mask, labels = (torch.from_numpy(x) for x in batch(args.batch, args.seq))
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-6, betas=(0.9, 0.98), eps=1e-8, weight_decay=0.01)
 
     def step():
         model.zero_grad(set_to_none=False)
         out = model(input_ids=ids, attention_mask=mask, labels=labels)
         out.loss.backward()
+        if args.optimizer:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
     return best_of(step, args.steps)
 
 
@@ -74,6 +83,9 @@ def libqat_step(config, args):
     model = libqat.Model.create(arch="roberta", task="token-classification", context=ctx, num_labels=LABELS,
                                 num_layers=args.layers, quant=config)
     ids, mask, labels = batch(args.batch, args.seq)
+    if args.optimizer:  # the study's defaults: AdamW lr 5e-6, betas (0.9, 0.98), eps 1e-8, decay 0.01, clip 1.0
+        trainer = libqat.Trainer(model, total_steps=args.steps + 1, batch_size=args.batch)
+        return best_of(lambda: trainer.step(ids, mask, labels), args.steps)
     bias = model.get_parameter("classifier.bias")
 
     def step():
@@ -132,6 +144,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--layers", type=int, default=12)
+    p.add_argument("--optimizer", action="store_true",
+                   help="the pipeline's whole step: dropout 0.1, clipping and AdamW on both sides")
     p.add_argument("--configs", default="FP32,E6W1.58A6",
                    help="comma-separated quant configs (any notation, e.g. E6W1.58A6@seed-code, E8W4(row)A8(lsq+))")
     args = p.parse_args()
