@@ -99,14 +99,16 @@ typedef struct qat_pipeline_options {
      * shared prefix, the DAPT run's adaptive snapshot is used. */
     qat_plan plan;               /* QAT_PLAN_PER_ALPHA */
     const char *dapt_dir;        /* a finished qat_dapt_run directory (shared prefix) */
-    /* Version 3. Data-parallel fine-tuning over comm (NULL, or one rank:
-     * off; docs/distributed.md): every rank runs the pipeline with the
-     * same options, each trains on its shard of every batch (a batch's
-     * last sequences beyond a multiple of the world size are left out),
-     * rank 0 writes checkpoints, metrics, the model and results.json and
-     * evaluates; the other ranks write nothing and their *test_f1 is NaN.
-     * Only fine-tuning is data-parallel: alpha 0 without adaptive alpha, or
-     * the shared-prefix plan (its DAPT is a qat_dapt_run job of its own). */
+    /* Version 3. Data-parallel DAPT and fine-tuning over comm (NULL, or
+     * one rank: off; docs/distributed.md): every rank runs the pipeline
+     * with the same options, each trains on its shard of every batch (a
+     * fine-tuning batch's last sequences beyond a multiple of the world
+     * size are left out; DAPT's batch_size must be a multiple of it),
+     * rank 0 pretokenizes the corpus, writes checkpoints, metrics, the
+     * models and results.json and evaluates; the other ranks write nothing
+     * and their *test_f1 is NaN. Adaptive alpha is refused over several
+     * ranks; the shared-prefix plan's DAPT is a qat_dapt_run job of its
+     * own, on one rank. */
     qat_comm *comm;
 } qat_pipeline_options;
 

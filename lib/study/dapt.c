@@ -24,6 +24,7 @@
 #include "data/mlm.h"
 #include "data/pretok.h"
 #include "data/shards.h"
+#include "dist/comm.h"
 #include "model/model.h"
 #include "study/adaptive.h"
 #include "study/checkpoints.h"
@@ -60,6 +61,7 @@ int64_t qat_adaptive_eval_every(const qat_adaptive_options *a, int64_t schedule_
 
 typedef struct phase_state {
     qat_dapt_phase *p;
+    int writer;              /* no comm, or rank 0 */
     char path[4096];
     qat_data_shards *shards;
     uint64_t n_seq;
@@ -115,7 +117,15 @@ static qat_status open_shards(phase_state *s, int32_t *bos, int32_t *eos, int32_
     po.eos_id = *eos;
     po.seq_len = (uint32_t)p->run->max_seq_len;
     qat_data_pretok_report report;
-    QAT_TRY(qat_data_pretokenize(&po, &report));
+    qat_status st = s->writer ? qat_data_pretokenize(&po, &report) : QAT_OK;
+    /* The other ranks open rank 0's shards once written; rank 0 reaches the
+     * barrier even when it failed, so that no rank waits for ever (they
+     * then find no shards and fail too). */
+    if (p->comm) {
+        qat_status b = qat_comm_barrier(p->comm);
+        st = st != QAT_OK ? st : b;
+    }
+    QAT_TRY(st);
     QAT_TRY(qat_data_shards_open(shards_dir, 0, &s->shards));
     s->n_seq = qat_data_shards_count(s->shards);
     if (s->n_seq == 0)
@@ -290,7 +300,7 @@ static qat_status snapshot(phase_state *s, qat_model *m, int64_t step)
 {
     char dir[4096 + 64];
     snprintf(dir, sizeof dir, "%s/snapshots/step-%lld", s->p->run->out_dir, (long long)step);
-    if (qat_run_has_model(dir))
+    if (!s->writer || qat_run_has_model(dir))
         return QAT_OK; /* taken before an interruption: the same weights */
     return qat_run_save_model(m, s->p->tok, NULL, dir);
 }
@@ -317,9 +327,12 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
     phase_state s;
     memset(&s, 0, sizeof s);
     s.p = p;
+    s.writer = !p->comm || p->comm->rank == 0;
     p->steps_done = 0;
     p->rule_step = -1;
     const int adaptive = p->run->adaptive.enabled;
+    /* Every rank would have to agree on the rule's held-out losses. */
+    QAT_CHECK_ARG(!p->comm || !adaptive, "DAPT: adaptive alpha is not data-parallel (%d ranks)", p->comm->world);
     size_t vocab;
     int32_t bos, eos, mask_id, pad;
     qat_status st = open_shards(&s, &bos, &eos, &pad, &mask_id, &vocab);
@@ -342,12 +355,15 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
         st = qat_model_load(p->ctx, p->run->model_dir, &lo, &model);
     if (st == QAT_OK)
         st = qat_trainer_create(model, &p->run->train, p->schedule_steps, &t);
+    if (st == QAT_OK && p->comm)
+        st = qat_trainer_set_comm(t, p->comm, 0);
     uint64_t pos[2] = {0, 0}; /* epoch, next sequence in the epoch's order */
     qat_checkpoints ck;
     memset(&ck, 0, sizeof ck);
     int resumable = 0;
     if (st == QAT_OK)
         st = qat_checkpoints_init(&ck, p->run->out_dir, "dapt", p->metrics, &resumable);
+    ck.writes = s.writer;
     if (st == QAT_OK && resumable) {
         st = qat_trainer_resume(t, ck.path, pos);
         ck.kept_step = t->step;
@@ -446,8 +462,10 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
     }
     if (st == QAT_OK)
         st = qat_metrics_log_sync(p->metrics);
-    if (st == QAT_OK && p->final_dir)
+    if (st == QAT_OK && p->final_dir && s.writer)
         st = qat_run_save_model(model, p->tok, &p->ctx->rng, p->final_dir);
+    if (st == QAT_OK && p->comm) /* the others go on from rank 0's model */
+        st = qat_comm_barrier(p->comm);
     if (st == QAT_OK)
         qat_checkpoints_finish(&ck);
     free(ids);

@@ -27,6 +27,9 @@ typedef struct qat_dapt_phase {
     int stop_on_rule;            /* 1: stop training where the rule fires (run->adaptive.enabled) */
     qat_metrics_log *metrics;    /* may be NULL */
     qat_energy_meter *energy;    /* sampled at every step; may be NULL */
+    qat_comm *comm;              /* data-parallel ranks (no adaptive rule), or NULL: rank 0 pretokenizes and
+                                    writes (states, snapshots, the final model); the others wait for its shards
+                                    and, at the end, for its model */
     /* out */
     int64_t steps_done;          /* where training stopped */
     int64_t rule_step;           /* the step the rule fired at; -1: never */

@@ -165,7 +165,8 @@ static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
     const qat_pipeline_options *o = r->o;
     *done = steps;
     if (qat_run_has_model(join(r, "dapt"))) { /* finished in an earlier run */
-        remove(join(r, "dapt.state")); /* if the kill came between the two */
+        if (r->writer)
+            remove(join(r, "dapt.state")); /* if the kill came between the two */
         /* Fine-tuning continues DAPT's RNG stream (the new head's weights,
          * then dropout), as it did in the uninterrupted run. */
         int found = 0;
@@ -180,7 +181,7 @@ static qat_status run_dapt(run *r, int64_t steps, int64_t *done)
     snprintf(final_dir, sizeof final_dir, "%s", join(r, "dapt"));
     qat_dapt_phase p = {
         .ctx = r->ctx, .tok = r->tok, .run = &o->run, .final_dir = final_dir, .schedule_steps = steps,
-        .stop_on_rule = 1, .metrics = &r->metrics, .energy = &r->energy,
+        .stop_on_rule = 1, .metrics = &r->metrics, .energy = &r->energy, .comm = r->comm,
     };
     QAT_TRY(qat_dapt_phase_run(&p));
     *done = p.steps_done;
@@ -365,10 +366,10 @@ static qat_status validate(const qat_pipeline_options *o)
     QAT_TRY(qat_plan_validate(o));
     QAT_CHECK_ARG((o->eval_file == NULL) == (o->test_file == NULL),
                   "pipeline options: give both eval_file and test_file, or neither (a seeded split is made)");
-    QAT_CHECK_ARG(!parallel_comm(o) || o->plan == QAT_PLAN_SHARED_PREFIX ||
-                  (o->alpha == 0 && !o->run.adaptive.enabled),
-                  "pipeline options: only fine-tuning is data-parallel (%d ranks): run alpha 0, or the shared-prefix "
-                  "plan (its DAPT job, qat dapt, on one GPU)", parallel_comm(o) ? parallel_comm(o)->world : 1);
+    QAT_CHECK_ARG(!parallel_comm(o) || o->plan == QAT_PLAN_SHARED_PREFIX || !o->run.adaptive.enabled,
+                  "pipeline options: adaptive alpha is not data-parallel (%d ranks): give a fixed alpha, or the "
+                  "shared-prefix plan (its DAPT job, qat dapt, on one GPU)",
+                  parallel_comm(o) ? parallel_comm(o)->world : 1);
     return QAT_OK;
 }
 

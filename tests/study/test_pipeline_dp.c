@@ -2,8 +2,9 @@
  * version 3, comm): two ranks (threads over the loopback communicator)
  * running the same options on the demo task against one rank whose
  * micro-batches are the ranks' shards: the same test F1 and the same
- * saved weights, bit for bit; rank 0 alone writes (results, metrics,
- * model), rank 1 returns NaN; a run with DAPT is refused with a reason. */
+ * saved weights, bit for bit, with and without DAPT; rank 0 alone writes
+ * (results, metrics, models), rank 1 returns NaN; adaptive alpha is
+ * refused with a reason. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
@@ -42,6 +43,7 @@ typedef struct rank_job {
     qat_loopback_group *g;
     const char *out;
     double alpha;
+    int adaptive;
     qat_status status;
     char error[512];
     double f1;
@@ -60,6 +62,7 @@ static void *rank_main(void *arg)
     qat_pipeline_options o;
     options(&o, job->out, 0);
     o.alpha = job->alpha;
+    o.run.adaptive.enabled = job->adaptive;
     o.run.corpus = DATA "/corpus_small.txt";
     o.comm = comm;
     job->f1 = -1;
@@ -99,14 +102,41 @@ static unsigned char *slurp(const char *path, size_t *n)
     return b;
 }
 
-START_TEST(two_ranks_fine_tune_as_one)
+static int count_lines(const char *path)
+{
+    size_t n;
+    unsigned char *m = slurp(path, &n);
+    int lines = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += m[i] == '\n';
+    free(m);
+    return lines;
+}
+
+static void same_file(const char *two, const char *one, const char *name)
+{
+    char path[700], path1[700];
+    snprintf(path, sizeof path, "%s/%s", two, name);
+    snprintf(path1, sizeof path1, "%s/%s", one, name);
+    size_t n2, n1;
+    unsigned char *w2 = slurp(path, &n2), *w1 = slurp(path1, &n1);
+    ck_assert_msg(n1 == n2 && memcmp(w1, w2, n1) == 0, "%s differs between two ranks and one", name);
+    free(w1);
+    free(w2);
+}
+
+/* Two ranks against one whose micro-batches are the ranks' shards, at
+ * `alpha` (DAPT then fine-tuning): the same test F1, the same saved
+ * weights (and DAPT's, when it ran) bit for bit; rank 0 alone writes
+ * (results, metrics, models), rank 1 returns NaN. */
+static void two_ranks_as_one(double alpha)
 {
     char *dir = temp_dir("pipeline_dp");
-    char two[600], one[600], path[700], path1[700];
+    char two[600], one[600], path[700];
     snprintf(two, sizeof two, "%s/two", dir);
     snprintf(one, sizeof one, "%s/one", dir);
     rank_job jobs[2];
-    run_two_ranks(jobs, two, 0.0);
+    run_two_ranks(jobs, two, alpha);
     for (int r = 0; r < 2; r++)
         ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
     ck_assert(isnan(jobs[1].f1));
@@ -117,45 +147,62 @@ START_TEST(two_ranks_fine_tune_as_one)
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
     qat_pipeline_options o;
     options(&o, one, 4); /* the ranks' shards as micro-batches */
+    o.alpha = alpha;
+    o.run.corpus = DATA "/corpus_small.txt";
     double f1 = -1;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
+    qat_context_free(ctx);
     ck_assert_msg(f1 == jobs[0].f1, "one rank: F1 %.9g, two ranks %.9g", f1, jobs[0].f1);
     const char *files[] = {"results.json", "metrics.jsonl", "model/model.safetensors"};
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", two, files[i]);
         ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
     }
-    size_t n2, n1;
-    snprintf(path, sizeof path, "%s/model/model.safetensors", two);
-    snprintf(path1, sizeof path1, "%s/model/model.safetensors", one);
-    unsigned char *w2 = slurp(path, &n2), *w1 = slurp(path1, &n1);
-    ck_assert_msg(n1 == n2 && memcmp(w1, w2, n1) == 0, "the saved weights differ");
-    free(w1);
-    free(w2);
+    same_file(two, one, "model/model.safetensors");
+    if (alpha > 0)
+        same_file(two, one, "dapt/model.safetensors");
     /* the metrics: one record per step, written once (by rank 0) */
+    char path1[700];
     snprintf(path, sizeof path, "%s/metrics.jsonl", two);
-    size_t nm;
-    unsigned char *m = slurp(path, &nm);
-    int lines = 0;
-    for (size_t i = 0; i < nm; i++)
-        lines += m[i] == '\n';
-    free(m);
     snprintf(path1, sizeof path1, "%s/metrics.jsonl", one);
-    m = slurp(path1, &nm);
-    int lines1 = 0;
-    for (size_t i = 0; i < nm; i++)
-        lines1 += m[i] == '\n';
-    free(m);
-    ck_assert_int_eq(lines, lines1);
+    ck_assert_int_eq(count_lines(path), count_lines(path1));
+    remove_tree(dir);
+    free(dir);
+}
 
-    /* DAPT is not data-parallel: refused on every rank, before any training */
-    snprintf(two, sizeof two, "%s/dapt", dir);
-    run_two_ranks(jobs, two, 0.5);
+START_TEST(two_ranks_fine_tune_as_one)
+{
+    two_ranks_as_one(0.0);
+}
+END_TEST
+
+START_TEST(two_ranks_dapt_and_fine_tune_as_one)
+{
+    two_ranks_as_one(0.5);
+}
+END_TEST
+
+/* Adaptive alpha is not data-parallel: refused on every rank, before any training. */
+START_TEST(adaptive_alpha_refused)
+{
+    char *dir = temp_dir("pipeline_dp");
+    char out[600];
+    snprintf(out, sizeof out, "%s/adaptive", dir);
+    qat_loopback_group *g = NULL;
+    QAT_ASSERT_OK(qat_loopback_group_create(2, 120, &g));
+    rank_job jobs[2];
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) {
+        jobs[r] = (rank_job){.rank = r, .g = g, .out = out, .alpha = 0.0, .adaptive = 1};
+        ck_assert_int_eq(pthread_create(&th[r], NULL, rank_main, &jobs[r]), 0);
+    }
+    for (int r = 0; r < 2; r++)
+        pthread_join(th[r], NULL);
+    qat_loopback_group_free(g);
     for (int r = 0; r < 2; r++) {
         ck_assert_int_eq(jobs[r].status, QAT_ERR_INVALID_ARGUMENT);
-        ck_assert_msg(strstr(jobs[r].error, "only fine-tuning is data-parallel (2 ranks)"), "%s", jobs[r].error);
+        ck_assert_msg(strstr(jobs[r].error, "adaptive alpha is not data-parallel (2 ranks)"), "%s", jobs[r].error);
     }
-    qat_context_free(ctx);
     remove_tree(dir);
     free(dir);
 }
@@ -167,6 +214,8 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("pipeline_dp");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, two_ranks_fine_tune_as_one);
+    tcase_add_test(tc, two_ranks_dapt_and_fine_tune_as_one);
+    tcase_add_test(tc, adaptive_alpha_refused);
     suite_add_tcase(s, tc);
     return s;
 }

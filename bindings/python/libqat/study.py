@@ -62,7 +62,7 @@ class PipelineOptions(ctypes.Structure):
         ("test_file", ctypes.c_char_p),
         ("plan", ctypes.c_int),  # qat_plan
         ("dapt_dir", ctypes.c_char_p),
-        ("comm", ctypes.c_void_p),  # qat_comm *: data-parallel fine-tuning
+        ("comm", ctypes.c_void_p),  # qat_comm *: data-parallel DAPT and fine-tuning
     ]
 
 
@@ -143,8 +143,8 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
     its snapshot at round(alpha * total_steps), the seed code's shared
     prefix; alpha="auto" (or adaptive={...knobs}) chooses alpha by the
     held-out MLM loss. comm (a libqat.Communicator of context): data-parallel
-    fine-tuning, rank 0 writing everything; the other ranks return NaN
-    (docs/distributed.md)."""
+    DAPT and fine-tuning (not adaptive alpha), rank 0 writing everything;
+    the other ranks return NaN (docs/distributed.md)."""
     if alpha == "auto":
         alpha, adaptive = 0.0, adaptive or {}
     opts = PipelineOptions()
