@@ -55,10 +55,22 @@ static int run(dapt_args *a)
     qat_context *ctx = NULL;
     if (qat_cli_context("dapt", a->backend, a->threads, a->precision, &ctx) != 0)
         return 1;
+    qat_comm *comm = NULL; /* the data-parallel job the environment describes, if any */
+    int64_t rank = 0, world = 1;
+    if (qat_cli_comm("dapt", ctx, &comm, &rank, &world) != 0) {
+        qat_context_free(ctx);
+        return 1;
+    }
+    a->o.comm = comm;
     qat_status st = qat_dapt_run(ctx, &a->o);
+    qat_comm_free(comm);
     qat_context_free(ctx);
     if (st != QAT_OK)
         return qat_cli_fail("dapt", "the run failed", st);
+    if (rank > 0) {
+        printf("rank %lld of %lld done (rank 0 writes %s)\n", (long long)rank, (long long)world, a->o.run.out_dir);
+        return 0;
+    }
     printf("%s: shared DAPT done (%s/dapt.json lists the snapshots)\n", a->o.run.quant ? a->o.run.quant : "FP32", a->o.run.out_dir);
     return 0;
 }

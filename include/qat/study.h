@@ -121,7 +121,7 @@ QAT_API qat_status qat_pipeline_run(qat_context *ctx, const qat_pipeline_options
 
 /* ---- Shared-prefix DAPT (the seed code's plan, docs/method.md section 10) -------- */
 
-#define QAT_DAPT_OPTIONS_VERSION 2
+#define QAT_DAPT_OPTIONS_VERSION 3
 
 /* One DAPT run whose schedule (warm-up, linear decay) spans
  * round(max(alphas) * total_steps) steps, saving the model at
@@ -137,6 +137,11 @@ typedef struct qat_dapt_options {
                                     runs; progress: phase "dapt" */
     const double *alphas;        /* the grid's alphas, each in [0, 1) */
     size_t n_alphas;
+    /* Version 3. Data-parallel DAPT over comm (NULL, or one rank: off), as
+     * qat_pipeline_options.comm: rank 0 pretokenizes, writes the states,
+     * snapshots, metrics and dapt.json; batch_size must be a multiple of
+     * the world size; adaptive alpha is refused over several ranks. */
+    qat_comm *comm;
 } qat_dapt_options;
 
 QAT_API qat_status qat_dapt_options_init(qat_dapt_options *options, uint32_t version);

@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "core/file_io.h"
 #include "core/json.h"
 #include "data/split.h"
+#include "dist/comm.h"
 #include "study/dapt.h"
 #include "study/energy.h"
 #include "study/run_dir.h"
@@ -31,7 +33,8 @@ QAT_API qat_status qat_dapt_options_init(qat_dapt_options *o, uint32_t version)
 {
     QAT_CHECK_ARG(o != NULL, "qat_dapt_options_init: NULL options");
     QAT_TRY(qat_options_version_check("qat_dapt_options_init", version, 2, QAT_DAPT_OPTIONS_VERSION));
-    memset(o, 0, sizeof *o);
+    /* a version-2 caller's struct ends before comm */
+    memset(o, 0, version >= 3 ? sizeof *o : offsetof(qat_dapt_options, comm));
     o->version = version;
     return qat_run_options_defaults(&o->run);
 }
@@ -52,6 +55,12 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The options' communicator when it spans more than one rank (version 3). */
+static qat_comm *dapt_comm(const qat_dapt_options *o)
+{
+    return o->version >= 3 && o->comm && o->comm->world > 1 ? o->comm : NULL;
+}
+
 static qat_status dapt_validate(const qat_dapt_options *o)
 {
     QAT_TRY(qat_options_version_check("DAPT options", o->version, 2, QAT_DAPT_OPTIONS_VERSION));
@@ -60,13 +69,19 @@ static qat_status dapt_validate(const qat_dapt_options *o)
     for (size_t i = 0; i < o->n_alphas; i++)
         QAT_CHECK_ARG(o->alphas[i] >= 0 && o->alphas[i] < 1, "DAPT options: alphas[%zu] = %g is outside [0, 1)", i,
                       o->alphas[i]);
-    return qat_run_options_check(&o->run, "DAPT options");
+    QAT_TRY(qat_run_options_check(&o->run, "DAPT options"));
+    const qat_comm *comm = dapt_comm(o);
+    QAT_CHECK_ARG(!comm || !o->run.adaptive.enabled, "DAPT options: adaptive alpha is not data-parallel (%d ranks)",
+                  comm ? comm->world : 1);
+    return QAT_OK;
 }
 
 QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
 {
     QAT_CHECK_ARG(ctx != NULL && o != NULL, "qat_dapt_run: NULL context or options");
     QAT_TRY(dapt_validate(o));
+    QAT_CHECK_ARG(!dapt_comm(o) || dapt_comm(o)->ctx == ctx,
+                  "qat_dapt_run: the communicator was made for another context");
     char quant[256];
     QAT_TRY(canonical_quant(o->run.quant, quant, sizeof quant));
     /* The snapshot steps, and the schedule that reaches the last of them. */
@@ -121,8 +136,12 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    qat_run_dir dir;
-    st = qat_run_dir_open(o->run.out_dir, &dir);
+    /* Data-parallel: rank 0 holds the directory (its lock, its cleanup)
+     * and writes every file; the others read its shards and states. */
+    qat_comm *comm = dapt_comm(o);
+    const int writer = !comm || comm->rank == 0;
+    qat_run_dir dir = {-1};
+    st = writer ? qat_run_dir_open(o->run.out_dir, &dir) : QAT_OK;
     if (st != QAT_OK) {
         free(steps);
         return st;
@@ -142,11 +161,11 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
     snprintf(path, sizeof path, "%s/metrics.jsonl", o->run.out_dir);
     qat_metrics_log metrics;
     memset(&metrics, 0, sizeof metrics);
-    if (st == QAT_OK)
+    if (st == QAT_OK && writer)
         st = qat_metrics_log_open(path, &metrics);
     qat_dapt_phase p = {
         .ctx = ctx, .tok = tok, .run = &o->run, .final_dir = NULL, .schedule_steps = schedule, .snapshots = steps,
-        .n_snapshots = n, .stop_on_rule = 0, .metrics = &metrics, .energy = &meter,
+        .n_snapshots = n, .stop_on_rule = 0, .metrics = &metrics, .energy = &meter, .comm = comm,
     };
     if (st == QAT_OK)
         st = qat_dapt_phase_run(&p);
@@ -155,7 +174,7 @@ QAT_API qat_status qat_dapt_run(qat_context *ctx, const qat_dapt_options *o)
     memset(&energy, 0, sizeof energy);
     if (metering)
         qat_energy_stop(&meter, &energy);
-    if (st == QAT_OK) {
+    if (st == QAT_OK && writer) {
         json_object *j = json_object_new_object();
         json_object_object_add(j, "libqat_version", json_object_new_string(qat_version()));
         json_object_object_add(j, "plan", json_object_new_string("shared-prefix"));

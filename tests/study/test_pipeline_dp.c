@@ -208,6 +208,93 @@ START_TEST(adaptive_alpha_refused)
 }
 END_TEST
 
+static const double dapt_alphas[2] = {0.25, 0.5};
+
+static void dapt_opts(qat_dapt_options *d, const char *out, int64_t micro)
+{
+    QAT_ASSERT_OK(qat_dapt_options_init(d, QAT_DAPT_OPTIONS_VERSION));
+    d->run.model_dir = DATA "/model";
+    d->run.tokenizer = DATA "/spm.model";
+    d->run.corpus = DATA "/corpus_small.txt";
+    d->run.out_dir = out;
+    d->run.quant = "E4W4A4";
+    d->alphas = dapt_alphas;
+    d->n_alphas = 2;
+    d->run.total_steps = 8; /* snapshots at steps 2 and 4 */
+    d->run.max_seq_len = 32;
+    d->run.checkpoint_every = 1;
+    d->run.train.batch_size = 8;
+    d->run.train.micro_batch_size = micro;
+    d->run.train.learning_rate = 2e-3;
+}
+
+static void *dapt_rank_main(void *arg)
+{
+    rank_job *job = arg;
+    qat_context *ctx = NULL;
+    qat_comm *comm = NULL;
+    qat_status st = qat_context_create(test_backend(), &ctx);
+    if (st == QAT_OK)
+        st = qat_context_set_int(ctx, QAT_CTX_THREADS, 1);
+    if (st == QAT_OK)
+        st = qat_comm_loopback(job->g, ctx, job->rank, &comm);
+    qat_dapt_options d;
+    dapt_opts(&d, job->out, 0);
+    d.run.adaptive.enabled = job->adaptive;
+    d.comm = comm;
+    if (st == QAT_OK)
+        st = qat_dapt_run(ctx, &d);
+    job->status = st;
+    snprintf(job->error, sizeof job->error, "%s", st == QAT_OK ? "" : qat_last_error());
+    qat_comm_free(comm);
+    qat_context_free(ctx);
+    return NULL;
+}
+
+/* The shared-prefix DAPT job (qat_dapt_run) over 2 ranks: its snapshots
+ * are those of 1 rank with 2 micro-batches, bit for bit; rank 0 alone
+ * writes dapt.json; adaptive alpha is refused on every rank. */
+START_TEST(two_ranks_shared_dapt_as_one)
+{
+    char *dir = temp_dir("pipeline_dp");
+    char two[600], one[600], path[700];
+    snprintf(two, sizeof two, "%s/two", dir);
+    snprintf(one, sizeof one, "%s/one", dir);
+    for (int adaptive = 0; adaptive < 2; adaptive++) {
+        qat_loopback_group *g = NULL;
+        QAT_ASSERT_OK(qat_loopback_group_create(2, 120, &g));
+        rank_job jobs[2];
+        pthread_t th[2];
+        for (int r = 0; r < 2; r++) {
+            jobs[r] = (rank_job){.rank = r, .g = g, .out = two, .adaptive = adaptive};
+            ck_assert_int_eq(pthread_create(&th[r], NULL, dapt_rank_main, &jobs[r]), 0);
+        }
+        for (int r = 0; r < 2; r++)
+            pthread_join(th[r], NULL);
+        qat_loopback_group_free(g);
+        for (int r = 0; r < 2 && adaptive; r++) {
+            ck_assert_int_eq(jobs[r].status, QAT_ERR_INVALID_ARGUMENT);
+            ck_assert_msg(strstr(jobs[r].error, "adaptive alpha is not data-parallel (2 ranks)"), "%s", jobs[r].error);
+        }
+        for (int r = 0; r < 2 && !adaptive; r++)
+            ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
+    }
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
+    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
+    qat_dapt_options d;
+    dapt_opts(&d, one, 4);
+    QAT_ASSERT_OK(qat_dapt_run(ctx, &d));
+    qat_context_free(ctx);
+    snprintf(path, sizeof path, "%s/dapt.json", two);
+    ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
+    same_file(two, one, "snapshots/step-2/model.safetensors");
+    same_file(two, one, "snapshots/step-4/model.safetensors");
+    remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("pipeline_dp");
@@ -216,6 +303,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, two_ranks_fine_tune_as_one);
     tcase_add_test(tc, two_ranks_dapt_and_fine_tune_as_one);
     tcase_add_test(tc, adaptive_alpha_refused);
+    tcase_add_test(tc, two_ranks_shared_dapt_as_one);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,7 +12,7 @@ from .core import Context
 from .train import TrainOptions, _train_options
 
 PIPELINE_OPTIONS_VERSION = 3
-DAPT_OPTIONS_VERSION = 2
+DAPT_OPTIONS_VERSION = 3
 
 PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64,
                                ctypes.c_double)
@@ -67,12 +67,13 @@ class PipelineOptions(ctypes.Structure):
 
 
 class DaptOptions(ctypes.Structure):
-    """Mirror of qat_dapt_options (version 2)."""
+    """Mirror of qat_dapt_options (version 3)."""
     _fields_ = [
         ("version", ctypes.c_uint32),
         ("run", RunOptions),
         ("alphas", ctypes.POINTER(ctypes.c_double)),
         ("n_alphas", ctypes.c_size_t),
+        ("comm", ctypes.c_void_p),  # qat_comm *: data-parallel DAPT
     ]
 
 
@@ -169,11 +170,13 @@ def run_pipeline(model_dir, train_file, out_dir, *, quant: str | None = None, al
 def run_dapt(model_dir, corpus, out_dir, alphas, *, quant: str | None = None, total_steps: int = 30000,
              tokenizer=None, max_seq_len: int = 512, checkpoint_every: int = 0, seed: int = 42, progress=None,
              context: Context | None = None, adaptive: dict | None = None, carbon_intensity: float = 0.0,
-             power_watts: float = 0.0, **train_options) -> None:
+             power_watts: float = 0.0, comm=None, **train_options) -> None:
     """One shared DAPT run (the seed code's plan): a schedule up to
     max(alphas) * total_steps with a snapshot at every alpha, written under
     out_dir; fine-tune from it with run_pipeline(..., dapt_dir=out_dir,
-    alpha=a) and the same quant and total_steps. Resumes when run again."""
+    alpha=a) and the same quant and total_steps. Resumes when run again.
+    comm (a libqat.Communicator of context): data-parallel, rank 0 writing
+    everything (not with adaptive alpha; docs/distributed.md)."""
     opts = DaptOptions()
     check(_dapt_init(ctypes.byref(opts), DAPT_OPTIONS_VERSION))
     keep = _run_options(opts.run, model_dir=model_dir, out_dir=out_dir, quant=quant, corpus=corpus,
@@ -182,6 +185,8 @@ def run_dapt(model_dir, corpus, out_dir, alphas, *, quant: str | None = None, to
                         carbon_intensity=carbon_intensity, power_watts=power_watts, train_options=train_options)
     values = (ctypes.c_double * len(alphas))(*alphas)
     opts.alphas, opts.n_alphas = values, len(alphas)
+    if comm is not None:
+        opts.comm = comm._handle
     context = context or Context()
     check(_dapt_run(context.handle, ctypes.byref(opts)))
     del keep

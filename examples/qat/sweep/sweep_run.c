@@ -167,7 +167,8 @@ static qat_status run_cell(qat_context *ctx, qat_comm *comm, int rank, const swe
 
 /* One shared DAPT run: the schedule reaches the largest alpha, snapshots
  * at every alpha's step (and where adaptive alpha stops, for "auto"). */
-static qat_status run_dapt_job(qat_context *ctx, const sweep_grid *g, const sweep_dapt_job *j, size_t count, int quiet)
+static qat_status run_dapt_job(qat_context *ctx, qat_comm *comm, const sweep_grid *g, const sweep_dapt_job *j,
+                               size_t count, int quiet)
 {
     if (qat_cli_mkdirs(j->out_dir) != 0) {
         fprintf(stderr, "qat sweep: DAPT job %zu: cannot create %s: %s\n", j->index, j->out_dir, strerror(errno));
@@ -188,6 +189,7 @@ static qat_status run_dapt_job(qat_context *ctx, const sweep_grid *g, const swee
     grid_run_options(g, j->model, j->config, j->seed, j->out_dir, &p, &o.run);
     o.alphas = alphas;
     o.n_alphas = n;
+    o.comm = comm;
     qat_status st = qat_dapt_run(ctx, &o);
     end_progress(&p);
     free(alphas);
@@ -195,8 +197,8 @@ static qat_status run_dapt_job(qat_context *ctx, const sweep_grid *g, const swee
 }
 
 /* Runs DAPT jobs [first, last) that are not done; marks failed ones. */
-static size_t run_dapt_jobs(qat_context *ctx, const sweep_grid *g, size_t first, size_t last, int quiet,
-                            unsigned char *failed_jobs)
+static size_t run_dapt_jobs(qat_context *ctx, qat_comm *comm, const sweep_grid *g, size_t first, size_t last,
+                            int quiet, unsigned char *failed_jobs)
 {
     size_t n = sweep_plan_dapt_count(g), failed = 0;
     for (size_t i = first; i < last && !interrupted; i++) {
@@ -210,7 +212,7 @@ static size_t run_dapt_jobs(qat_context *ctx, const sweep_grid *g, size_t first,
                qat_cli_file_exists(j.out_dir, "metrics.jsonl") ? "resuming" : "starting",
                (long long)sweep_plan_dapt_schedule(g));
         fflush(stdout);
-        qat_status st = run_dapt_job(ctx, g, &j, n, quiet);
+        qat_status st = run_dapt_job(ctx, comm, g, &j, n, quiet);
         if (st == QAT_OK) {
             printf("[dapt %zu/%zu] %s: done\n", i + 1, n, j.id);
         } else if (interrupted) {
@@ -291,11 +293,6 @@ int sweep_run_local(qat_context *ctx, qat_comm *comm, const sweep_grid *g, const
         qat_comm_get(comm, QAT_COMM_RANK, &rank);
         qat_comm_get(comm, QAT_COMM_WORLD_SIZE, &world);
     }
-    if (world > 1 && sel->dapt_last > sel->dapt_first && sweep_plan_dapt_count(g) > 0) {
-        fprintf(stderr, "qat sweep: DAPT jobs train on one GPU, not data-parallel (%lld ranks): run them apart "
-                "(the -dapt SLURM script does)\n", (long long)world);
-        return 2;
-    }
     if (rank > 0)
         quiet = 1; /* one progress display per job: rank 0's */
     /* SIGTERM is what SLURM sends before killing a task at its time limit. */
@@ -314,7 +311,7 @@ int sweep_run_local(qat_context *ctx, qat_comm *comm, const sweep_grid *g, const
     }
     if (n_dapt > 0 && sel->dapt_last > sel->dapt_first) {
         sweep_plan_print_cost(stdout, g);
-        t.failed += run_dapt_jobs(ctx, g, sel->dapt_first, sel->dapt_last, quiet, dapt_failed);
+        t.failed += run_dapt_jobs(ctx, comm, g, sel->dapt_first, sel->dapt_last, quiet, dapt_failed);
     }
     for (size_t i = sel->first; i < sel->last && !interrupted; i++)
         run_one(ctx, comm, (int)rank, g, i, quiet, dapt_failed, &t);

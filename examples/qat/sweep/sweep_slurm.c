@@ -146,9 +146,9 @@ int sweep_slurm_emit(const sweep_grid *g, const char *qat_exe, const char *scrip
     if (rc == 0 && n_dapt > 0) {
         char dapt[PATH_MAX + 16];
         sweep_slurm_dapt_script_path(script, dapt, sizeof dapt);
-        /* a shared DAPT job trains on one GPU (qat_dapt_run is not data-parallel) */
+        /* a shared DAPT job gets a cell's GPUs too (qat_dapt_run is data-parallel) */
         rc = write_array(g, exe, grid, root, logs, dapt, "DAPT jobs", "-dapt", "--dapt", n_dapt, threads,
-                         g->slurm.gpus_per_cell > 0, err, errcap);
+                         g->slurm.gpus_per_cell, err, errcap);
     }
     free(root);
     free(grid);
