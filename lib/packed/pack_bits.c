@@ -158,15 +158,11 @@ qat_status qat_packed_unpack_codes(const qat_packed_weights *pw, int64_t row0, i
     QAT_CHECK_ARG(row0 >= 0 && rows >= 0 && row0 + rows <= pw->out,
                   "packed: unpack codes: rows [%lld, %lld) outside [0, %lld)", (long long)row0,
                   (long long)(row0 + rows), (long long)pw->out);
-    /* Unpack one row at a time through a small buffer: kpad = in here. */
-    uint8_t *u = malloc((size_t)pw->in);
-    if (!u)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: unpack codes: out of memory");
-    for (int64_t r = 0; r < rows; r++) {
-        qat_packed_unpack_panel(pw, row0 + r, 1, u, pw->in);
-        for (int64_t c = 0; c < pw->in; c++)
-            q[r * pw->in + c] = (int8_t)((int)u[c] - pw->offset);
-    }
-    free(u);
+    /* Unsigned codes straight into q (kpad = in: no padding), then shifted
+     * to signed in place; no buffer, so a per-token gather allocates nothing. */
+    uint8_t *u = (uint8_t *)q;
+    qat_packed_unpack_panel(pw, row0, rows, u, pw->in);
+    for (int64_t i = 0; i < rows * pw->in; i++)
+        q[i] = (int8_t)((int)u[i] - pw->offset);
     return QAT_OK;
 }
