@@ -220,7 +220,7 @@ static void dapt_opts(qat_dapt_options *d, const char *out, int64_t micro)
     d->run.quant = "E4W4A4";
     d->alphas = dapt_alphas;
     d->n_alphas = 2;
-    d->run.total_steps = 8; /* snapshots at steps 2 and 4 */
+    d->run.total_steps = 4; /* snapshots at steps 1 and 2 */
     d->run.max_seq_len = 32;
     d->run.checkpoint_every = 1;
     d->run.train.batch_size = 8;
@@ -288,8 +288,8 @@ START_TEST(two_ranks_shared_dapt_as_one)
     qat_context_free(ctx);
     snprintf(path, sizeof path, "%s/dapt.json", two);
     ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
+    same_file(two, one, "snapshots/step-1/model.safetensors");
     same_file(two, one, "snapshots/step-2/model.safetensors");
-    same_file(two, one, "snapshots/step-4/model.safetensors");
     remove_tree(dir);
     free(dir);
 }
