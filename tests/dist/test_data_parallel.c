@@ -224,6 +224,14 @@ static void run_ranks(rank_job *jobs, int world)
     qat_loopback_group_free(g);
 }
 
+/* run_ranks, and every rank must have succeeded. */
+static void run_ranks_ok(rank_job *jobs, int world)
+{
+    run_ranks(jobs, world);
+    for (int r = 0; r < world; r++)
+        ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
+}
+
 /* One rank over the same global batches, `micro` sequences a micro-batch. */
 static float *single_rank(int steps, int batch, int64_t micro, float *loss, const char *resume)
 {
@@ -258,9 +266,7 @@ static size_t total_floats(void)
 START_TEST(test_two_ranks_equal_one_rank_accumulating)
 {
     rank_job jobs[2] = {{.steps = STEPS, .batch = BATCH}, {.steps = STEPS, .batch = BATCH}};
-    run_ranks(jobs, 2);
-    for (int r = 0; r < 2; r++)
-        ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
+    run_ranks_ok(jobs, 2);
     float loss[STEPS];
     float *w = single_rank(STEPS, BATCH, BATCH / 2, loss, NULL);
     const size_t n = total_floats();
@@ -289,9 +295,7 @@ START_TEST(test_two_micro_batches_per_rank)
 {
     rank_job jobs[2] = {{.steps = 2, .batch = 2 * BATCH, .micro = BATCH / 2},
                         {.steps = 2, .batch = 2 * BATCH, .micro = BATCH / 2}};
-    run_ranks(jobs, 2);
-    for (int r = 0; r < 2; r++)
-        ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
+    run_ranks_ok(jobs, 2);
     float loss[STEPS];
     float *w = single_rank(2, 2 * BATCH, BATCH / 2, loss, NULL);
     const size_t n = total_floats();
@@ -318,9 +322,7 @@ START_TEST(test_two_rank_state_resumes_on_one_rank)
     close(fd);
     rank_job jobs[2] = {{.steps = STEPS, .batch = BATCH, .save_path = path, .save_after = 2},
                         {.steps = STEPS, .batch = BATCH, .save_path = path, .save_after = 2}};
-    run_ranks(jobs, 2);
-    for (int r = 0; r < 2; r++)
-        ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
+    run_ranks_ok(jobs, 2);
     float loss[STEPS];
     float *w = single_rank(STEPS, BATCH, BATCH / 2, loss, path);
     const size_t n = total_floats();
@@ -341,9 +343,7 @@ START_TEST(test_buckets_follow_the_backward)
     /* 64-float buckets: several per layer */
     rank_job jobs[2] = {{.steps = 1, .batch = BATCH, .bucket_bytes = 256, .watch = &wt},
                         {.steps = 1, .batch = BATCH, .bucket_bytes = 256}};
-    run_ranks(jobs, 2);
-    for (int r = 0; r < 2; r++)
-        ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
+    run_ranks_ok(jobs, 2);
     const int64_t total = (int64_t)total_floats();
     ck_assert_msg(wt.buckets >= 6, "%d buckets", wt.buckets);
     ck_assert_msg(wt.at_first && wt.at_wait, "no launch or no wait seen");
