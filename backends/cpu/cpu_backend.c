@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "cpu/cpu_float.h"
 #include "cpu/cpu_kernels.h"
+#include "host/host_linear.h"
 #include "host/host_memory.h"
 
 qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d); /* cpu_attention.c */
@@ -118,6 +119,19 @@ static qat_status cpu_gemm(void *state, const qat_gemm_desc *d)
     return QAT_OK;
 }
 
+/* The fused linear slots, composed of this backend's own GEMM and
+ * vectorised epilogues (host/host_linear.h: the bits of the unfused calls). */
+static qat_status cpu_linear_fwd(void *state, const qat_linear_desc *d)
+{
+    return qat_host_linear_fwd(&qat_backend_cpu_ops, state, d);
+}
+
+static qat_status cpu_gelu_bias_bwd(void *state, const float *dy, const float *pre, int64_t rows, int64_t cols,
+                                    float *dx, float *db)
+{
+    return qat_host_gelu_bias_bwd(&qat_backend_cpu_ops, state, dy, pre, rows, cols, dx, db);
+}
+
 const struct qat_backend_ops qat_backend_cpu_ops = {
     .abi_version = QAT_BACKEND_ABI_VERSION,
     .name = "cpu",
@@ -140,4 +154,6 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .softmax_bwd = qat_cpu_softmax_bwd,
     .bias_grad = qat_cpu_bias_grad,
     .dropout = qat_cpu_dropout,
+    .linear_fwd = cpu_linear_fwd,
+    .gelu_bias_bwd = cpu_gelu_bias_bwd,
 };

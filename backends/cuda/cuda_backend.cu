@@ -145,9 +145,13 @@ static qat_status cuda_create(int threads, void **state)
         st = cublas_check(nullptr, cublasCreate(&s->blas), "cublasCreate");
     if (st == QAT_OK)
         st = cublas_check(nullptr, cublasSetStream(s->blas, s->stream), "cublasSetStream");
+    if (st == QAT_OK)
+        st = cublas_check(nullptr, cublasLtCreate(&s->lt), "cublasLtCreate");
     // The handle keeps CUBLAS_DEFAULT_MATH: cublasSgemm is plain fp32 (no
     // TF32); TF32 and BF16 choose their compute type per call (cuda_gemm.cu).
     if (st != QAT_OK) {
+        if (s->lt)
+            cublasLtDestroy(s->lt);
         if (s->blas)
             cublasDestroy(s->blas);
         if (s->stream)
@@ -168,6 +172,7 @@ static void cuda_destroy(void *state)
     cudaStreamSynchronize(s->stream);
     if (s->workspace)
         cudaFree(s->workspace);
+    cublasLtDestroy(s->lt);
     cublasDestroy(s->blas);
     cudaStreamDestroy(s->stream);
     delete s;

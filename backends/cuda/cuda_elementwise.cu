@@ -1,5 +1,6 @@
 // Element-wise kernels: fill, copy, add, accumulate, bias + exact GELU, GELU
-// backward, bias gradient, dropout. Same arithmetic as backends/ref.
+// backward, bias gradient (alone or with the GELU backward), dropout. Same
+// arithmetic as backends/ref.
 #include "cuda_common.cuh"
 
 using namespace qatcuda;
@@ -66,15 +67,18 @@ __global__ void tanh_bwd_kernel(const float *dy, const float *y, int64_t n, floa
     }
 }
 
+// GELU'(x) = Phi(x) + x phi(x)
+__device__ __forceinline__ float gelu_grad(float x)
+{
+    float cdf = 0.5f * (1.0f + erff(x * kSqrt1_2));
+    float pdf = kInvSqrt2Pi * expf(-0.5f * x * x);
+    return cdf + x * pdf;
+}
+
 __global__ void gelu_bwd_kernel(const float *dy, const float *pre, int64_t n, float *dx)
 {
     QAT_CUDA_LOOP(i, n)
-    {
-        float x = pre[i];
-        float cdf = 0.5f * (1.0f + erff(x * kSqrt1_2));
-        float pdf = kInvSqrt2Pi * expf(-0.5f * x * x);
-        dx[i] = dy[i] * (cdf + x * pdf);
-    }
+    dx[i] = dy[i] * gelu_grad(pre[i]);
 }
 
 __global__ void dropout_kernel(float *x, int64_t n, float p, uint64_t seed, float keep_scale)
@@ -85,11 +89,14 @@ __global__ void dropout_kernel(float *x, int64_t n, float p, uint64_t seed, floa
 
 // Column sums in two deterministic stages. Stage 1: block (32 columns x 8
 // row lanes) over one chunk of rows writes its partial per column; stage 2
-// adds the chunks in order. Nothing depends on scheduling.
+// adds the chunks in order. Nothing depends on scheduling. With pre (the
+// fused GELU backward, gelu_bias_bwd), each element is first dy * GELU'(pre),
+// written to dx by the one thread that sums it, so dGELU and the bias
+// gradient take one pass over the matrix.
 constexpr int kColTile = 32, kRowLanes = 8;
 
-__global__ void colsum_partial_kernel(const float *dy, int64_t rows, int64_t cols, int64_t rows_per_chunk,
-                                      double *part)
+__global__ void colsum_partial_kernel(const float *dy, const float *pre, float *dx, int64_t rows, int64_t cols,
+                                      int64_t rows_per_chunk, double *part)
 {
     __shared__ double sh[kRowLanes][kColTile];
     const int64_t chunk = blockIdx.y;
@@ -99,8 +106,15 @@ __global__ void colsum_partial_kernel(const float *dy, int64_t rows, int64_t col
         const int64_t c = c0 + threadIdx.x;
         double acc = 0.0;
         if (c < cols)
-            for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes)
-                acc += dy[r * cols + c];
+            for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) {
+                const int64_t i = r * cols + c;
+                float v = dy[i];
+                if (pre) {
+                    v *= gelu_grad(pre[i]);
+                    dx[i] = v;
+                }
+                acc += v;
+            }
         sh[threadIdx.y][threadIdx.x] = acc;
         __syncthreads();
         if (threadIdx.y == 0 && c < cols) {
@@ -196,9 +210,10 @@ qat_status cuda_tanh_bwd(void *st, const float *dy, const float *y, int64_t n, f
     return cuda_launched(s, "tanh_bwd");
 }
 
-qat_status cuda_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db)
+// db += the column sums of dy, or (pre set) of dx = dy * GELU'(pre).
+static qat_status column_sums(cuda_state *s, const float *dy, const float *pre, float *dx, int64_t rows,
+                              int64_t cols, float *db, const char *what)
 {
-    cuda_state *s = to_state(st);
     if (rows <= 0 || cols <= 0)
         return QAT_OK;
     // Enough chunks of rows to fill the GPU, each at least 32 rows long.
@@ -215,11 +230,28 @@ qat_status cuda_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols,
         return status;
     double *part = static_cast<double *>(ws);
     dim3 grid(grid_for(cols, kColTile), (unsigned)chunks), block(kColTile, kRowLanes);
-    colsum_partial_kernel<<<grid, block, 0, s->stream>>>(dy, rows, cols, rows_per_chunk, part);
-    if ((status = cuda_launched(s, "bias_grad (partial sums)")) != QAT_OK)
+    colsum_partial_kernel<<<grid, block, 0, s->stream>>>(dy, pre, dx, rows, cols, rows_per_chunk, part);
+    if ((status = cuda_launched(s, what)) != QAT_OK)
         return status;
     colsum_final_kernel<<<grid_for(cols), kThreads, 0, s->stream>>>(part, chunks, cols, db);
-    return cuda_launched(s, "bias_grad");
+    return cuda_launched(s, what);
+}
+
+qat_status cuda_bias_grad(void *st, const float *dy, int64_t rows, int64_t cols, float *db)
+{
+    return column_sums(to_state(st), dy, nullptr, nullptr, rows, cols, db, "bias_grad");
+}
+
+qat_status cuda_gelu_bias_bwd(void *st, const float *dy, const float *pre, int64_t rows, int64_t cols, float *dx,
+                              float *db)
+{
+    cuda_state *s = to_state(st);
+    if (rows < 0 || cols < 0)
+        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "gelu_bias_bwd: negative size (rows %lld, cols %lld)",
+                         (long long)rows, (long long)cols);
+    if (rows > 0 && cols > 0 && (!dy || !pre || !dx || !db))
+        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "gelu_bias_bwd: NULL dy, pre, dx or db");
+    return column_sums(s, dy, pre, dx, rows, cols, db, "gelu_bias_bwd");
 }
 
 qat_status cuda_dropout(void *st, float *x, int64_t n, float p, uint64_t seed)

@@ -39,6 +39,12 @@ __global__ void to_bf16_kernel(const float *x, int64_t n, __nv_bfloat16 *y)
     y[i] = __float2bfloat16_rn(x[i]);
 }
 
+qat_status cuda_round_to_bf16(cuda_state *s, const float *x, int64_t n, void *bf16, const char *what)
+{
+    to_bf16_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(x, n, static_cast<__nv_bfloat16 *>(bf16));
+    return cuda_launched(s, what);
+}
+
 // Elements spanned by a stored operand (rows x cols, row stride ld) over the
 // batch, padding included: the bf16 copy keeps the same ld and stride.
 static int64_t operand_extent(int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch)
@@ -93,11 +99,8 @@ qat_status cuda_gemm(void *state, const qat_gemm_desc *d)
         if (st != QAT_OK)
             return st;
         __nv_bfloat16 *a16 = static_cast<__nv_bfloat16 *>(ws), *b16 = a16 + na_padded;
-        to_bf16_kernel<<<grid_for(na), kThreads, 0, s->stream>>>(d->a, na, a16);
-        if ((st = cuda_launched(s, "gemm (bf16 conversion of A)")) != QAT_OK)
-            return st;
-        to_bf16_kernel<<<grid_for(nb), kThreads, 0, s->stream>>>(d->b, nb, b16);
-        if ((st = cuda_launched(s, "gemm (bf16 conversion of B)")) != QAT_OK)
+        if ((st = cuda_round_to_bf16(s, d->a, na, a16, "gemm (bf16 conversion of A)")) != QAT_OK ||
+            (st = cuda_round_to_bf16(s, d->b, nb, b16, "gemm (bf16 conversion of B)")) != QAT_OK)
             return st;
         return cublas_check(s,
                             cublasGemmStridedBatchedEx(s->blas, op_b, op_a, n, m, k, &d->alpha, b16, CUDA_R_16BF,

@@ -1,9 +1,10 @@
-// State of one CUDA backend instance (one device, one stream, one cuBLAS
-// handle, one growable device workspace). Nothing here is global: each
+// State of one CUDA backend instance (one device, one stream, cuBLAS and
+// cuBLASLt handles, one growable device workspace). Nothing here is global: each
 // qat_context owns its state, and every kernel runs on the state's stream.
 #ifndef QAT_CUDA_STATE_H
 #define QAT_CUDA_STATE_H
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -26,6 +27,7 @@ struct cuda_state {
     cuda_precision precision;
     cudaStream_t stream;
     cublasHandle_t blas;
+    cublasLtHandle_t lt; // the fused linear's matmuls (cuda_linear.cu)
     // Scratch memory for reductions, sorts and bf16 operands: only ever
     // used by work queued on `stream`, so one buffer suffices.
     void *workspace;
@@ -44,6 +46,9 @@ qat_status cuda_check(cuda_state *s, cudaError_t err, const char *what);
 qat_status cublas_check(cuda_state *s, cublasStatus_t err, const char *what);
 // Checks the last kernel launch (cudaGetLastError) of `what`.
 qat_status cuda_launched(cuda_state *s, const char *what);
+// bf16 copies of fp32 operands (round to nearest even), queued on the
+// stream: the bf16 policy's GEMM inputs (cuda_gemm.cu, cuda_linear.cu).
+qat_status cuda_round_to_bf16(cuda_state *s, const float *x, int64_t n, void *bf16, const char *what);
 // Device scratch of at least `bytes`, valid until the next call on this
 // state (grows; never shrinks until destroy).
 qat_status cuda_workspace(cuda_state *s, size_t bytes, void **ptr);

@@ -163,6 +163,25 @@ typedef struct qat_attention_desc {
     int64_t ldo;
 } qat_attention_desc;
 
+/* A linear layer with its epilogue, y = act(x W^T + b), for the training
+ * forward (x [rows, in], W [out, in], bias [out] or NULL, all row-major and
+ * contiguous):
+ *   act NONE: y = x W^T + b; pre must be NULL.
+ *   act GELU: pre = x W^T + b, kept for the backward (the aux output), and
+ *             y = GELU(pre) (exact erf, bias_act_fwd's).
+ * The product is the gemm slot's (its precision policy included) and the
+ * epilogue bias_act_fwd's, so on host backends the result is, bit for bit,
+ * gemm then bias_act_fwd. y may not alias x, W or pre. */
+typedef struct qat_linear_desc {
+    int64_t rows, in, out;
+    const float *x;
+    const float *w;
+    const float *bias;
+    qat_activation act; /* NONE or GELU */
+    float *pre;         /* [rows, out] for GELU, else NULL */
+    float *y;           /* [rows, out] */
+} qat_linear_desc;
+
 #define QAT_BACKEND_KERNELS(X)                                                                                 \
     X(gemm, (const qat_gemm_desc *desc), (desc))                                                               \
     /* x[i] = value */                                                                                         \
@@ -263,6 +282,13 @@ typedef struct qat_attention_desc {
       (desc, seg, param, grad, exp_avg, exp_avg_sq))                                                           \
     /* Inference attention, fused, as qat_attention_desc says (out may not                                     \
      * alias q, k or v). */                                                                                    \
-    X(attention_fwd, (const qat_attention_desc *desc), (desc))
+    X(attention_fwd, (const qat_attention_desc *desc), (desc))                                                 \
+    /* A linear with its bias and GELU epilogue, as qat_linear_desc says. */                                   \
+    X(linear_fwd, (const qat_linear_desc *desc), (desc))                                                       \
+    /* The backward epilogue of GELU(x W^T + b): dx = dy * GELU'(pre) (dx may                                  \
+     * alias dy) and db[c] += sum_r dx[r,c]; on host backends, bit for bit                                     \
+     * gelu_bwd then bias_grad on dx. */                                                                       \
+    X(gelu_bias_bwd, (const float *dy, const float *pre, int64_t rows, int64_t cols, float *dx, float *db),    \
+      (dy, pre, rows, cols, dx, db))
 
 #endif

@@ -11,14 +11,21 @@ static float hidden_dropout(const qat_model *m)
     return m->training ? m->dims.hidden_dropout_prob : 0.0f;
 }
 
+/* linear_backward's options. */
+enum {
+    DX_ACCUMULATE = 1,  /* add dxq into dx (float/BitNet inputs only) */
+    BIAS_GRAD_DONE = 2  /* db came with the GELU's backward (gelu_bias_bwd) */
+};
+
 /* Given dy [N, out] of y = xq W_hat^T + b: bias and weight gradients (the
  * latter through the weight quantizer), and dxq = dy W_hat written into dx,
- * or added to it when accumulate_dx (float/BitNet inputs only). */
+ * or added to it (DX_ACCUMULATE). */
 static qat_status linear_backward(qat_model *m, qat_linear *l, const float *xq, const float *dy, int64_t N,
-                                  float *dx, int accumulate_dx)
+                                  float *dx, int options)
 {
     qat_context *ctx = m->ctx;
-    QAT_RUN(ctx, bias_grad, dy, N, l->out, model_g(m, l->b));
+    if (!(options & BIAS_GRAD_DONE))
+        QAT_RUN(ctx, bias_grad, dy, N, l->out, model_g(m, l->b));
     float *gw = model_g(m, l->w);
     if (qat_quantizer_needs_backward(m, &l->wq)) {
         float *dw_hat = m->acts.d_weight;
@@ -29,7 +36,7 @@ static qat_status linear_backward(qat_model *m, qat_linear *l, const float *xq, 
         QAT_TRY(graph_gemm(ctx, 1, 0, l->out, l->in, N, 1.0f, dy, l->out, xq, l->in, 1.0f, gw, l->in));
     }
     return graph_gemm(ctx, 0, 0, N, l->in, l->out, 1.0f, dy, l->out, graph_linear_weight(m, l), l->in,
-                      accumulate_dx ? 1.0f : 0.0f, dx, l->in);
+                      options & DX_ACCUMULATE ? 1.0f : 0.0f, dx, l->in);
 }
 
 /* d (gradient of a linear's quantized input) becomes the gradient of its
@@ -101,12 +108,13 @@ static qat_status head_backward(qat_model *m, float *d_hidden)
     }
     QAT_RUN(ctx, layernorm_bwd, a->d_a, a->mlm_act, model_w(m, m->mlm_ln_w), a->mlm_mean, a->mlm_rstd, R, H, a->d_b,
             model_g(m, m->mlm_ln_w), model_g(m, m->mlm_ln_b));
-    QAT_RUN(ctx, gelu_bwd, a->d_b, a->mlm_pre, R * H, a->d_b);
-    if (qat_model_mlm_head_quantized(m)) {
-        QAT_TRY(linear_backward(m, &m->mlm_dense, a->mlm_in_q, a->d_b, R, a->d_a, 0));
+    const int quantized = qat_model_mlm_head_quantized(m);
+    QAT_RUN(ctx, gelu_bias_bwd, a->d_b, a->mlm_pre, R, H, a->d_b,
+            model_g(m, quantized ? m->mlm_dense.b : m->mlm_dense_b));
+    if (quantized) {
+        QAT_TRY(linear_backward(m, &m->mlm_dense, a->mlm_in_q, a->d_b, R, a->d_a, BIAS_GRAD_DONE));
         QAT_TRY(head_input_backward(m, &m->mlm_dense, a->d_a, a->head_in, R));
     } else {
-        QAT_RUN(ctx, bias_grad, a->d_b, R, H, model_g(m, m->mlm_dense_b));
         QAT_TRY(graph_gemm(ctx, 1, 0, H, H, R, 1.0f, a->d_b, H, a->head_in, H, 1.0f, model_g(m, m->mlm_dense_w), H));
         QAT_TRY(graph_gemm(ctx, 0, 0, R, H, H, 1.0f, a->d_b, H, model_w(m, m->mlm_dense_w), H, 0.0f, a->d_a, H));
     }
@@ -131,8 +139,8 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     QAT_RUN(ctx, dropout, d_b, N * H, hidden_dropout(m), la->seed_out);
     QAT_TRY(linear_backward(m, &L->out, la->actq, d_b, N, a->d_wide, 0));
     QAT_TRY(input_backward(m, &L->out, a->d_wide, la->act, N));
-    QAT_RUN(ctx, gelu_bwd, a->d_wide, la->pre, N * I, a->d_wide);
-    QAT_TRY(linear_backward(m, &L->inter, la->h1q, a->d_wide, N, d_c, 0));
+    QAT_RUN(ctx, gelu_bias_bwd, a->d_wide, la->pre, N, I, a->d_wide, model_g(m, L->inter.b));
+    QAT_TRY(linear_backward(m, &L->inter, la->h1q, a->d_wide, N, d_c, BIAS_GRAD_DONE));
     QAT_TRY(input_backward(m, &L->inter, d_c, la->h1, N));
     QAT_RUN(ctx, accumulate, d_c, d_a, N * H); /* d_a = dL/d h1 */
 
@@ -168,7 +176,7 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
             QAT_TRY(input_backward(m, qkv[j], d_a, la->x, N));
             QAT_RUN(ctx, accumulate, d_a, dx, N * H);
         } else {
-            QAT_TRY(linear_backward(m, qkv[j], la->xq[j], dys[j], N, dx, 1));
+            QAT_TRY(linear_backward(m, qkv[j], la->xq[j], dys[j], N, dx, DX_ACCUMULATE));
         }
     }
     return QAT_OK;

@@ -55,8 +55,10 @@ static float hidden_dropout(const qat_model *m)
     return m->training ? m->dims.hidden_dropout_prob : 0.0f;
 }
 
-/* y[N, out] = xq[N, in] W^T + b, with W fake-quantized first. */
-static qat_status linear_forward(qat_model *m, qat_linear *l, const float *xq, int64_t N, float *y)
+/* y[N, out] = act(xq[N, in] W^T + b), with W fake-quantized first; for
+ * GELU, pre keeps xq W^T + b for the backward (linear_fwd's epilogue). */
+static qat_status linear_forward(qat_model *m, qat_linear *l, const float *xq, int64_t N, qat_activation act,
+                                 float *pre, float *y)
 {
     qat_context *ctx = m->ctx;
     const float *w = model_w(m, l->w);
@@ -65,8 +67,9 @@ static qat_status linear_forward(qat_model *m, qat_linear *l, const float *xq, i
     else if (l->wq.cfg.algo != QAT_ALGO_NONE)
         QAT_TRY(qat_quantize_fwd(m, &l->wq, w, l->out, l->in, m->wq_buf + l->wq_off,
                                  m->gamma_buf + l->gamma_off, &w));
-    QAT_TRY(graph_gemm(ctx, 0, 1, N, l->out, l->in, 1.0f, xq, l->in, w, l->in, 0.0f, y, l->out));
-    QAT_RUN(ctx, bias_act_fwd, y, model_w(m, l->b), N, l->out, QAT_ACTIVATION_NONE, NULL);
+    const qat_linear_desc d = {.rows = N, .in = l->in, .out = l->out, .x = xq, .w = w, .bias = model_w(m, l->b),
+                               .act = act, .pre = pre, .y = y};
+    QAT_RUN(ctx, linear_fwd, &d);
     return QAT_OK;
 }
 
@@ -155,13 +158,11 @@ static qat_status layer_linear(qat_model *m, const qat_walk_call *c, const float
     const int64_t H = m->dims.hidden_size;
     switch (c->epilogue) {
     case QAT_WALK_PLAIN:
-        return linear_forward(m, l, xq[c->linear], N, y);
+        return linear_forward(m, l, xq[c->linear], N, QAT_ACTIVATION_NONE, NULL, y);
     case QAT_WALK_GELU: /* the pre-activation is kept for the backward */
-        QAT_TRY(linear_forward(m, l, xq[c->linear], N, la->pre));
-        QAT_RUN(ctx, bias_act_fwd, la->pre, NULL, N, l->out, QAT_ACTIVATION_GELU, y);
-        return QAT_OK;
+        return linear_forward(m, l, xq[c->linear], N, QAT_ACTIVATION_GELU, la->pre, y);
     case QAT_WALK_RESIDUAL: {
-        QAT_TRY(linear_forward(m, l, xq[c->linear], N, y));
+        QAT_TRY(linear_forward(m, l, xq[c->linear], N, QAT_ACTIVATION_NONE, NULL, y));
         const uint64_t seed = next_seed(m);
         if (c->linear == QAT_WALK_ATTN_OUT)
             la->seed_ao = seed;
@@ -177,13 +178,21 @@ static qat_status layer_linear(qat_model *m, const qat_walk_call *c, const float
     return qat_fail(QAT_ERR_INTERNAL, "forward: epilogue %d on an encoder linear", (int)c->epilogue);
 }
 
-/* A float head linear y = x W^T + b, then act. */
+/* A float head linear y = act(x W^T + b); pre keeps x W^T + b for GELU and
+ * tanh (the pooler's, which linear_fwd's epilogue lacks: gemm, then
+ * bias_act_fwd). */
 static qat_status float_linear(qat_model *m, size_t w, size_t b, int64_t out, const float *x, int64_t R,
                                qat_activation act, float *pre, float *y)
 {
     const int64_t H = m->dims.hidden_size;
-    QAT_TRY(graph_gemm(m->ctx, 0, 1, R, out, H, 1.0f, x, H, model_w(m, w), H, 0.0f, pre, out));
-    QAT_RUN(m->ctx, bias_act_fwd, pre, model_w(m, b), R, out, act, y);
+    if (act == QAT_ACTIVATION_TANH) {
+        QAT_TRY(graph_gemm(m->ctx, 0, 1, R, out, H, 1.0f, x, H, model_w(m, w), H, 0.0f, pre, out));
+        QAT_RUN(m->ctx, bias_act_fwd, pre, model_w(m, b), R, out, act, y);
+        return QAT_OK;
+    }
+    const qat_linear_desc d = {.rows = R, .in = H, .out = out, .x = x, .w = model_w(m, w), .bias = model_w(m, b),
+                               .act = act, .pre = pre, .y = y};
+    QAT_RUN(m->ctx, linear_fwd, &d);
     return QAT_OK;
 }
 
@@ -198,20 +207,18 @@ static qat_status head_linear(qat_model *m, const qat_walk_call *c, const float 
     case QAT_WALK_POOLER:
         return float_linear(m, m->pool_w, m->pool_b, H, x, R, QAT_ACTIVATION_TANH, a->pool_pre, y);
     case QAT_WALK_CLASSIFIER:
-        return float_linear(m, m->cls_w, m->cls_b, m->num_labels, x, R, QAT_ACTIVATION_NONE, y, NULL);
+        return float_linear(m, m->cls_w, m->cls_b, m->num_labels, x, R, QAT_ACTIVATION_NONE, NULL, y);
     case QAT_WALK_MLM_DENSE:
         if (!qat_model_mlm_head_quantized(m))
             return float_linear(m, m->mlm_dense_w, m->mlm_dense_b, H, x, R, QAT_ACTIVATION_GELU, a->mlm_pre, y);
         QAT_TRY(quantize_input(m, &m->mlm_dense, x, R, a->mlm_in_q, &xq));
-        QAT_TRY(linear_forward(m, &m->mlm_dense, xq, R, a->mlm_pre));
-        QAT_RUN(m->ctx, bias_act_fwd, a->mlm_pre, NULL, R, H, QAT_ACTIVATION_GELU, y);
-        return QAT_OK;
+        return linear_forward(m, &m->mlm_dense, xq, R, QAT_ACTIVATION_GELU, a->mlm_pre, y);
     case QAT_WALK_MLM_DECODER:
         if (!qat_model_mlm_head_quantized(m))
             return float_linear(m, m->mlm_decoder_w, m->mlm_bias, m->dims.vocab_size, x, R, QAT_ACTIVATION_NONE,
-                                y, NULL);
+                                NULL, y);
         QAT_TRY(quantize_input(m, &m->mlm_decoder, x, R, a->mlm_h_q, &xq));
-        return linear_forward(m, &m->mlm_decoder, xq, R, y);
+        return linear_forward(m, &m->mlm_decoder, xq, R, QAT_ACTIVATION_NONE, NULL, y);
     default:
         return qat_fail(QAT_ERR_INTERNAL, "forward: linear %d is not a head's", (int)c->linear);
     }

@@ -302,6 +302,99 @@ START_TEST(elementwise_bias_grad)
 }
 END_TEST
 
+/* linear_fwd (cuBLASLt: bias in the matmul's epilogue, the exact GELU
+ * after it) against ref under one precision policy: odd shapes, an empty
+ * reduction (in = 0: the unfused fallback), no bias, and operands one float
+ * off 16-byte alignment (cuBLASLt told their real alignment; the bias then
+ * added with the GELU). Tolerance from each output's magnitude sum
+ * |x||w| + |b|, as gemm_policy; GELU's slope is at most 1.13. */
+static void linear_policy(const char *precision, double rtol)
+{
+    teardown();
+    open_backends(precision);
+    const int64_t sh[][3] = {{1, 1, 1}, {7, 13, 19}, {33, 20, 3}, {5, 0, 4}, {17, 24, 96}, {64, 257, 33}};
+    for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++)
+        for (int v = 0; v < 8; v++) { /* bit 0: GELU, bit 1: bias, bit 2: misaligned */
+            const int gelu = v & 1, has_bias = v & 2, off = v & 4 ? 1 : 0;
+            const int64_t rows = sh[k][0], in = sh[k][1], out = sh[k][2];
+            const size_t nx = (size_t)(rows * in), nw = (size_t)(out * in), ny = (size_t)(rows * out);
+            float *x = random_floats(k * 8 + v, nx + 1, -1, 1), *wt = random_floats(k * 8 + v + 50, nw + 1, -1, 1);
+            float *b = random_floats(k * 8 + v + 90, (size_t)out + 1, -1, 1);
+            tbuf tx = tb_floats(x, nx + 1), tw = tb_floats(wt, nw + 1), tbias = tb_floats(b, (size_t)out + 1);
+            tbuf tpre = tb_floats(NULL, ny + 1), ty = tb_floats(NULL, ny + 1);
+            for (int w = 0; w < 2; w++) {
+                const qat_linear_desc d = {.rows = rows, .in = in, .out = out, .x = F(tx, w) + off,
+                                           .w = F(tw, w) + off, .bias = has_bias ? F(tbias, w) + off : NULL,
+                                           .act = gelu ? QAT_ACTIVATION_GELU : QAT_ACTIVATION_NONE,
+                                           .pre = gelu ? F(tpre, w) + off : NULL, .y = F(ty, w) + off};
+                OP_OK(w, OPS(w)->linear_fwd(ST(w), &d));
+            }
+            const float *want_pre = tb_get(&tpre, REF), *got_pre = tb_get(&tpre, GPU);
+            const float *want_y = tb_get(&ty, REF), *got_y = tb_get(&ty, GPU);
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t j = 0; j < out; j++) {
+                    double mag = has_bias ? fabs(b[off + j]) : 0.0;
+                    for (int64_t p = 0; p < in; p++)
+                        mag += fabs((double)x[off + i * in + p] * wt[off + j * in + p]);
+                    const double tol = rtol * mag + 1e-6;
+                    const size_t at = (size_t)(off + i * out + j);
+                    ck_assert_msg(fabs((double)got_y[at] - want_y[at]) <= (gelu ? 1.13 : 1.0) * tol + 1e-6,
+                                  "linear_fwd %s %lldx%lldx%lld variant %d: y[%lld,%lld] %g vs ref %g", precision,
+                                  (long long)rows, (long long)in, (long long)out, v, (long long)i, (long long)j,
+                                  (double)got_y[at], (double)want_y[at]);
+                    if (gelu)
+                        ck_assert_msg(fabs((double)got_pre[at] - want_pre[at]) <= tol,
+                                      "linear_fwd %s %lldx%lldx%lld variant %d: pre[%lld,%lld] %g vs ref %g",
+                                      precision, (long long)rows, (long long)in, (long long)out, v, (long long)i,
+                                      (long long)j, (double)got_pre[at], (double)want_pre[at]);
+                }
+            tbuf *all[] = {&tx, &tw, &tbias, &tpre, &ty};
+            for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+                tb_free(all[i]);
+            free(x), free(wt), free(b);
+        }
+}
+
+START_TEST(linear_fwd_fp32)
+{
+    linear_policy("fp32", 1e-5);
+}
+END_TEST
+
+START_TEST(linear_fwd_bf16)
+{
+    linear_policy("bf16", 1.6e-2); /* 7-bit mantissa inputs, fp32 accumulation: gemm_bf16's */
+}
+END_TEST
+
+/* gelu_bias_bwd (dGELU and the column sums in one pass) against ref,
+ * separate output and in place, db accumulating onto a random start. */
+START_TEST(elementwise_gelu_bias_bwd)
+{
+    const shape more[] = {{1000, 3}, {4099, 65}};
+    for (size_t k = 0; k < N_SHAPES + 2; k++) {
+        const shape *s = k < N_SHAPES ? &shapes[k] : &more[k - N_SHAPES];
+        size_t n = (size_t)(s->rows * s->cols);
+        float *pre = random_floats(k + 21, n, -6, 6), *dy = random_floats(k + 22, n, -1, 1);
+        float *db0 = random_floats(k + 23, (size_t)s->cols, -1, 1);
+        tbuf tpre = tb_floats(pre, n), tdy = tb_floats(dy, n), tdx = tb_floats(NULL, n);
+        tbuf tdb = tb_floats(db0, (size_t)s->cols);
+        for (int w = 0; w < 2; w++)
+            OP_OK(w, OPS(w)->gelu_bias_bwd(ST(w), F(tdy, w), F(tpre, w), s->rows, s->cols, F(tdx, w), F(tdb, w)));
+        compare_close(what("gelu_bias_bwd dx", s), &tdx, 4e-6, 1e-6);
+        compare_close(what("gelu_bias_bwd db", s), &tdb, 1e-5, 1e-5);
+        for (int w = 0; w < 2; w++)
+            OP_OK(w, OPS(w)->gelu_bias_bwd(ST(w), F(tdy, w), F(tpre, w), s->rows, s->cols, F(tdy, w), F(tdb, w)));
+        compare_close(what("gelu_bias_bwd in place", s), &tdy, 4e-6, 1e-6);
+        compare_close(what("gelu_bias_bwd db twice", s), &tdb, 1e-5, 1e-5);
+        tbuf *all[] = {&tpre, &tdy, &tdx, &tdb};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+            tb_free(all[i]);
+        free(pre), free(dy), free(db0);
+    }
+}
+END_TEST
+
 START_TEST(elementwise_dropout_mask_is_identical)
 {
     const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f, 1.0f};
@@ -1013,6 +1106,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, elementwise_bias_gelu);
     tcase_add_test(tc, elementwise_bias_tanh);
     tcase_add_test(tc, elementwise_bias_grad);
+    tcase_add_test(tc, elementwise_gelu_bias_bwd);
     tcase_add_test(tc, elementwise_dropout_mask_is_identical);
     tcase_add_test(tc, rows_layernorm);
     tcase_add_test(tc, rows_softmax);
@@ -1029,6 +1123,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, gemm_fp32);
     tcase_add_test(tc, gemm_tf32);
     tcase_add_test(tc, gemm_bf16);
+    tcase_add_test(tc, linear_fwd_fp32);
+    tcase_add_test(tc, linear_fwd_bf16);
     tcase_add_test(tc, gemm_policy_from_context);
     tcase_add_test(tc, errors_are_reported);
     suite_add_tcase(s, tc);
