@@ -1,7 +1,9 @@
-/* The cpu backend: oneDNN GEMMs and vectorised float kernels (bias + GELU,
- * GELU's derivative, softmax, LayerNorm: cpu_float*.c); the encoder kernels
- * it leaves NULL run the ref implementations (its state starts with a
- * qat_host_state for that reason). */
+/* The cpu backend: oneDNN GEMMs and vectorised float kernels (the forward's
+ * bias + GELU, softmax, LayerNorm and fused attention; the training step's
+ * GELU, LayerNorm and softmax backward, bias gradients, BitNet quantizers,
+ * dropout, gradient norm and AdamW: cpu_*_kernels.c over cpu_float*.c); the
+ * encoder kernels it leaves NULL run the ref implementations (its state
+ * starts with a qat_host_state for that reason). */
 #include <dnnl.h>
 #include <stdatomic.h>
 #include <stdlib.h>

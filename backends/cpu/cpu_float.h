@@ -1,7 +1,8 @@
 /* The cpu backend's vectorised float kernels (bias + GELU, GELU's
- * derivative, softmax rows, LayerNorm rows), their ISA, and the backend
- * state that carries it. Every path gives the bits of the scalar
- * definitions in lib/math, which the ref backend runs. */
+ * derivative, softmax and LayerNorm rows forward and backward, BitNet's
+ * quantizer rows, double-lane sums, column gradients, AdamW, dropout), their
+ * ISA, and the backend state that carries it. Every path gives the bits of
+ * the ref backend's code (lib/math's scalar definitions, or ref's loop). */
 #ifndef QAT_CPU_FLOAT_H
 #define QAT_CPU_FLOAT_H
 

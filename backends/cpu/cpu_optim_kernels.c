@@ -1,48 +1,21 @@
-/* The cpu backend's optimizer slots: the gradient norm (each tensor's sum of
- * squares on the state's ISA, in lib/math's double lanes, one tensor per
- * range, the tensors combined in order, as ref) and AdamW (ref's element
+/* The cpu backend's optimizer slots: the gradient norm (backends/host's,
+ * each tensor's sum of squares on the state's ISA) and AdamW (ref's element
  * loop as a vector twin; element-wise, so any split gives ref's bits). */
 #include <math.h>
-#include <stdlib.h>
 
 #include "backend/backend.h"
-#include "core/error.h"
 #include "cpu/cpu_float.h"
 #include "cpu/cpu_kernels.h"
+#include "host/host_grad_norm.h"
 
-typedef struct norms {
-    qat_cpu_float_isa isa;
-    const qat_segments *seg;
-    const float *grad;
-    float *norms; /* per tensor */
-} norms;
-
-static int norm_range(void *arg, int64_t begin, int64_t end, int64_t index)
+static double square_sum(const void *isa, const float *x, int64_t n)
 {
-    const norms *a = arg;
-    (void)index;
-    for (int64_t t = begin; t < end; t++) {
-        const int64_t first = a->seg->bounds[2 * t], last = a->seg->bounds[2 * t + 1];
-        a->norms[t] = (float)sqrt(qat_cpu_square_sum_row(a->isa, a->grad + first, last - first));
-    }
-    return 0;
+    return qat_cpu_square_sum_row(*(const qat_cpu_float_isa *)isa, x, n);
 }
 
 qat_status qat_cpu_grad_norm(void *state, const qat_segments *seg, const float *grad, float max_norm, float *out)
 {
-    norms a = {((qat_cpu_state *)state)->isa, seg, grad, malloc((size_t)(seg->count > 0 ? seg->count : 1) *
-                                                                  sizeof(float))};
-    if (!a.norms)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "gradient norm: out of memory");
-    const int64_t total = seg->count > 0 ? seg->bounds[2 * seg->count - 1] : 0;
-    qat_host_for(state, seg->count, seg->count > 0 ? total / seg->count + 1 : 1, norm_range, &a);
-    double sum = 0.0;
-    for (int64_t t = 0; t < seg->count; t++)
-        sum += (double)a.norms[t] * (double)a.norms[t];
-    free(a.norms);
-    out[0] = (float)sqrt(sum);
-    out[1] = max_norm > 0.0f ? qat_clip_coef(out[0], max_norm) : 1.0f;
-    return QAT_OK;
+    return qat_host_grad_norm(state, seg, grad, max_norm, out, square_sum, &((qat_cpu_state *)state)->isa);
 }
 
 typedef struct adamw_args {

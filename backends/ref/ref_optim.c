@@ -1,12 +1,13 @@
 /* The optimizer step's kernels: the gradient norm of clip_grad_norm_ and
  * AdamW, in torch 1.13's roundings (see qat_adamw_desc). The update is
- * element-wise, so any split over threads gives the same bits; the norm sums
- * each tensor in lib/math's 16 double lanes (qat_square_sum_row), one tensor
- * per range, and combines the tensors' norms in tensor order, so it too is the same with any thread count. */
+ * element-wise, so any split over threads gives the same bits; the norm
+ * (backends/host/host_grad_norm.c) sums each tensor in lib/math's 16 double
+ * lanes (qat_square_sum_row), one tensor per range, and combines the
+ * tensors' norms in tensor order, so it too is the same with any thread
+ * count. */
 #include <math.h>
-#include <stdlib.h>
 
-#include "core/error.h"
+#include "host/host_grad_norm.h"
 #include "math/row_math.h"
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
@@ -33,41 +34,15 @@ qat_status qat_ref_scale(void *st, const float *x, int64_t n, float s, float *ou
     return QAT_OK;
 }
 
-typedef struct norm_args {
-    const qat_segments *seg;
-    const float *grad;
-    float *norms; /* per tensor */
-} norm_args;
-
-static int norm_range(void *arg, int64_t begin, int64_t end, int64_t index)
+static double square_sum(const void *arg, const float *x, int64_t n)
 {
-    const norm_args *a = arg;
-    (void)index;
-    for (int64_t t = begin; t < end; t++) {
-        const int64_t first = a->seg->bounds[2 * t], last = a->seg->bounds[2 * t + 1];
-        const double sq = qat_square_sum_row(a->grad + first, last - first);
-        /* torch stacks per-tensor float norms: rounding each to float keeps
-         * its intermediate precision. */
-        a->norms[t] = (float)sqrt(sq);
-    }
-    return 0;
+    (void)arg;
+    return qat_square_sum_row(x, n);
 }
 
 qat_status qat_ref_grad_norm(void *st, const qat_segments *seg, const float *grad, float max_norm, float *out)
 {
-    float *norms = malloc((size_t)(seg->count > 0 ? seg->count : 1) * sizeof *norms);
-    if (!norms)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "gradient norm: out of memory");
-    norm_args a = {seg, grad, norms};
-    int64_t total = seg->count > 0 ? seg->bounds[2 * seg->count - 1] : 0;
-    qat_host_for(st, seg->count, seg->count > 0 ? total / seg->count + 1 : 1, norm_range, &a);
-    double sum = 0.0;
-    for (int64_t t = 0; t < seg->count; t++)
-        sum += (double)norms[t] * (double)norms[t];
-    free(norms);
-    out[0] = (float)sqrt(sum);
-    out[1] = max_norm > 0.0f ? qat_clip_coef(out[0], max_norm) : 1.0f;
-    return QAT_OK;
+    return qat_host_grad_norm(st, seg, grad, max_norm, out, square_sum, NULL);
 }
 
 typedef struct adamw_args {
