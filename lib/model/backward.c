@@ -263,8 +263,6 @@ qat_status qat_model_loss_backward_device(qat_model *m, const int32_t *labels, c
 
 qat_status qat_model_encoder_backward(qat_model *m, const qat_grad_hook *hook)
 {
-    if (m->acts.no_grad)
-        return qat_fail(QAT_ERR_INTERNAL, "backward: the last forward kept no attention probabilities (no-grad pass)");
     qat_acts *a = &m->acts;
     float *dy = a->d_hidden, *spare = a->d_hidden2;
     /* Each layer reads the gradient of its output and writes that of its

@@ -38,8 +38,7 @@ static qat_status encoder_forward(qat_model *m, const int32_t *ids, const int32_
         for (int64_t i = 0; i < n; i++)
             none[i] = -100;
     }
-    qat_status st = qat_model_forward_pass(m, ids, mask, types, none, batch, seq_len,
-                                           none != NULL ? QAT_PASS_LABELLED_ROWS : 0);
+    qat_status st = qat_model_forward_pass(m, ids, mask, types, none, batch, seq_len, none != NULL);
     free(none);
     return st;
 }

@@ -87,7 +87,6 @@ typedef struct train_walk {
     qat_model *m;
     const int32_t *labels;   /* host, or NULL */
     int labelled_only;       /* MLM: the head on labelled rows only */
-    int no_grad;             /* QAT_PASS_NO_GRAD */
 } train_walk;
 
 static qat_status walk_embed_sum(void *self, float **sum)
@@ -237,20 +236,13 @@ static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer
     qat_layer_acts *la = &a->layers[layer];
     qat_context *ctx = m->ctx;
     const int64_t B = a->B, S = a->L, H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
-    const float scale = 1.0f / sqrtf((float)dh);
-    la->seed_attn = next_seed(m); /* drawn either way: the RNG's sequence does not depend on the path */
-    if (((train_walk *)self)->no_grad && la->probs_drop == la->probs) {
-        const qat_attention_desc d = {.batch = B, .heads = NH, .lq = S, .lk = S, .head_dim = dh, .scale = scale,
-                                      .q = b->q, .ldq = H, .k = b->k, .ldk = H, .v = b->v, .ldv = H,
-                                      .key_bias = a->key_bias, .out = b->ctx, .ldo = H};
-        QAT_RUN(ctx, attention_fwd, &d);
-        return QAT_OK;
-    }
     /* scores[b, h] = q[b, :, h] k[b, :, h]^T / sqrt(dh)  [S, S] */
+    const float scale = 1.0f / sqrtf((float)dh);
     const graph_heads_operand q = {b->q, H, S * H, dh}, k = {b->k, H, S * H, dh}, v = {b->v, H, S * H, dh},
                               probs_drop = {la->probs_drop, S, NH * S * S, S * S};
     QAT_TRY(graph_gemm_heads(ctx, 0, 1, S, S, dh, scale, q, k, 0.0f, la->probs, S, NH * S * S, S * S, B, NH));
     QAT_RUN(ctx, softmax_fwd, la->probs, a->key_bias, B, NH, S, S);
+    la->seed_attn = next_seed(m);
     if (la->probs_drop != la->probs) {
         QAT_RUN(ctx, copy, la->probs, la->probs_drop, B * NH * S * S);
         QAT_RUN(ctx, dropout, la->probs_drop, B * NH * S * S, m->dims.attention_dropout_prob, la->seed_attn);
@@ -386,13 +378,11 @@ static const qat_walk_ops train_walk_ops = {
 };
 
 qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
-                                  const int32_t *labels, int64_t batch, int64_t seq_len, unsigned flags)
+                                  const int32_t *labels, int64_t batch, int64_t seq_len, int head_on_labelled_rows)
 {
     QAT_TRY(qat_acts_prepare(m, batch, seq_len));
     QAT_TRY(prepare_inputs(m, ids, mask, types));
-    m->acts.no_grad = (flags & QAT_PASS_NO_GRAD) != 0;
-    train_walk t = {.m = m, .labels = labels, .labelled_only = (flags & QAT_PASS_LABELLED_ROWS) != 0,
-                    .no_grad = (flags & QAT_PASS_NO_GRAD) != 0};
+    train_walk t = {.m = m, .labels = labels, .labelled_only = head_on_labelled_rows};
     const qat_walk w = {.dims = &m->dims, .task = m->task, .B = batch, .L = seq_len, .ops = &train_walk_ops,
                         .self = &t, .out = m->acts.logits};
     QAT_TRY(qat_encoder_walk(&w));

@@ -87,7 +87,6 @@ typedef struct qat_acts {
     qat_layer_acts *layers;
     float *hidden;            /* encoder output [N, H] */
     int64_t head_rows;        /* rows the head ran on (all, or labelled) */
-    int no_grad;              /* the last forward was QAT_PASS_NO_GRAD: nothing for a backward */
     float *head_in;           /* [N, H] gathered / dropped encoder output */
     float *mlm_pre, *mlm_act, *mlm_h, *mlm_mean, *mlm_rstd;
     float *mlm_in_q, *mlm_h_q;  /* quantized head inputs (mlm-head switch), else aliases */
@@ -242,22 +241,12 @@ typedef struct qat_grad_hook {
     void *user;
 } qat_grad_hook;
 
-/* How qat_model_forward_pass runs (bits of its `flags`). */
-enum {
-    QAT_PASS_LABELLED_ROWS = 1, /* the MLM head on labelled rows only */
-    /* No backward follows (qat_model_forward): attention runs the fused
-     * attention_fwd slot, without [B, NH, L, L] probabilities, unless
-     * attention dropout is active. Its results differ from the unfused
-     * GEMMs' by accumulation order only. */
-    QAT_PASS_NO_GRAD = 2
-};
-
 /* The passes. Inputs are host arrays, validated by the caller. The forward
- * stores what the backward needs (unless QAT_PASS_NO_GRAD); `labels` (may
- * be NULL) lets the MLM head run on labelled rows only. */
+ * stores what the backward needs; `labels` (may be NULL) lets the MLM head
+ * run on labelled rows only. */
 qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_t *mask,
                                   const int32_t *types, const int32_t *labels, int64_t batch,
-                                  int64_t seq_len, unsigned flags);
+                                  int64_t seq_len, int head_on_labelled_rows);
 /* Loss of the last forward against labels (host), and, with backward, the
  * gradients (accumulated into zeroed buffers by the caller). */
 qat_status qat_model_loss_backward(qat_model *m, const int32_t *labels, int backward, float *loss);

@@ -510,7 +510,7 @@ QAT_API qat_status qat_model_forward(qat_model *m, const int32_t *ids, const int
     size_t need;
     QAT_TRY(qat_model_logits_size(m, batch, seq_len, &need));
     QAT_CHECK_ARG(logits_count >= need, "qat_model_forward: logits holds %zu floats, %zu needed", logits_count, need);
-    QAT_TRY(qat_model_forward_pass(m, ids, mask, types, NULL, batch, seq_len, QAT_PASS_NO_GRAD));
+    QAT_TRY(qat_model_forward_pass(m, ids, mask, types, NULL, batch, seq_len, 0));
     return download(m, logits, m->acts.logits, need);
 }
 
@@ -519,6 +519,6 @@ QAT_API qat_status qat_model_backward(qat_model *m, const int32_t *ids, const in
 {
     QAT_CHECK_ARG(m != NULL && loss != NULL && labels != NULL, "qat_model_backward: NULL model, labels or loss");
     QAT_TRY(qat_model_validate_batch(m, ids, mask, types, labels, batch, seq_len, "qat_model_backward"));
-    QAT_TRY(qat_model_forward_pass(m, ids, mask, types, labels, batch, seq_len, QAT_PASS_LABELLED_ROWS));
+    QAT_TRY(qat_model_forward_pass(m, ids, mask, types, labels, batch, seq_len, 1));
     return qat_model_loss_backward(m, labels, 1, loss);
 }

@@ -226,7 +226,7 @@ static qat_status heldout_loss(phase_state *s, qat_model *m, double *out)
         if (counted == 0)
             continue;
         float loss = 0.0f;
-        st = qat_model_forward_pass(m, ids, NULL, NULL, labels, b, L, QAT_PASS_LABELLED_ROWS | QAT_PASS_NO_GRAD);
+        st = qat_model_forward_pass(m, ids, NULL, NULL, labels, b, L, 1);
         if (st == QAT_OK)
             st = qat_model_loss_backward(m, labels, 0, &loss);
         sum += (double)loss * (double)counted;

@@ -115,7 +115,7 @@ qat_status qat_trainer_micro_pass(qat_trainer *t, const qat_step_batch *in, int6
     const int32_t *labels = in->labels + (m->task == QAT_TASK_SEQUENCE_CLASSIFICATION ? (size_t)first : at);
     const int32_t *mask = in->mask ? in->mask + at : NULL, *types = in->types ? in->types + at : NULL;
     QAT_TRY(qat_model_validate_batch(m, in->ids + at, mask, types, labels, rows, in->seq_len, "qat_trainer_step"));
-    QAT_TRY(qat_model_forward_pass(m, in->ids + at, mask, types, labels, rows, in->seq_len, QAT_PASS_LABELLED_ROWS));
+    QAT_TRY(qat_model_forward_pass(m, in->ids + at, mask, types, labels, rows, in->seq_len, 1));
     return backward ? qat_model_loss_backward_device(m, labels, hook) : QAT_OK;
 }
 
