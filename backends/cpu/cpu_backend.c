@@ -156,6 +156,8 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .softmax_bwd = qat_cpu_softmax_bwd,
     .bias_grad = qat_cpu_bias_grad,
     .dropout = qat_cpu_dropout,
+    .lsq_fwd = qat_cpu_lsq_fwd,
+    .lsq_bwd = qat_cpu_lsq_bwd,
     .linear_fwd = cpu_linear_fwd,
     .gelu_bias_bwd = cpu_gelu_bias_bwd,
 };

@@ -156,3 +156,27 @@ void qat_cpu_bitnet_act_row(qat_cpu_float_isa isa, const float *x, int64_t n, fl
 {
     PICK(isa, qat_cpu_bitnet_act_row, x, n, qp, lo, y);
 }
+
+static void scalar_qat_cpu_lsq_fwd_row(const float *x, int64_t n, float s, float eps, const float *beta, float qn,
+                                       float qp, float *y)
+{
+    qat_lsq_fwd_row(x, n, s, eps, beta, qn, qp, y);
+}
+
+static void scalar_qat_cpu_lsq_bwd_row(const float *x, const float *dy, int64_t n, float div, const float *beta,
+                                       float qn, float qp, float *dx, double *step_sum, double *offset_sum)
+{
+    qat_lsq_bwd_row(x, dy, n, div, beta, qn, qp, dx, step_sum, offset_sum);
+}
+
+void qat_cpu_lsq_fwd_row(qat_cpu_float_isa isa, const float *x, int64_t n, float s, float eps, const float *beta,
+                         float qn, float qp, float *y)
+{
+    PICK(isa, qat_cpu_lsq_fwd_row, x, n, s, eps, beta, qn, qp, y);
+}
+
+void qat_cpu_lsq_bwd_row(qat_cpu_float_isa isa, const float *x, const float *dy, int64_t n, float div,
+                         const float *beta, float qn, float qp, float *dx, double *step_sum, double *offset_sum)
+{
+    PICK(isa, qat_cpu_lsq_bwd_row, x, dy, n, div, beta, qn, qp, dx, step_sum, offset_sum);
+}

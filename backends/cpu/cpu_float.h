@@ -51,6 +51,11 @@ double qat_cpu_abs_sum_row(qat_cpu_float_isa isa, const float *x, int64_t n);
 double qat_cpu_square_sum_row(qat_cpu_float_isa isa, const float *x, int64_t n);
 void qat_cpu_bitnet_weight_row(qat_cpu_float_isa isa, const float *w, int64_t n, float g, float *y);
 void qat_cpu_bitnet_act_row(qat_cpu_float_isa isa, const float *x, int64_t n, float qp, float lo, float *y);
+/* LSQ / LSQ+ rows (quant_math.h's qat_lsq_fwd_row, qat_lsq_bwd_row). */
+void qat_cpu_lsq_fwd_row(qat_cpu_float_isa isa, const float *x, int64_t n, float s, float eps, const float *beta,
+                         float qn, float qp, float *y);
+void qat_cpu_lsq_bwd_row(qat_cpu_float_isa isa, const float *x, const float *dy, int64_t n, float div,
+                         const float *beta, float qn, float qp, float *dx, double *step_sum, double *offset_sum);
 
 /* The backward's vector twins (cpu_backward_kernels.c) have no scalar
  * wrapper: on the scalar path their slots run ref's kernels themselves.
@@ -77,7 +82,11 @@ void qat_cpu_bitnet_act_row(qat_cpu_float_isa isa, const float *x, int64_t n, fl
     void qat_cpu_softmax_bwd_row_##SFX(const float *dp, const float *p, int64_t n, float *ds);            \
     void qat_cpu_column_grads_##SFX(const float *dy, const float *x, const float *mean, const float *rstd,  \
                                     int64_t rows, int64_t cols, int64_t c0, float *dw, float *db);          \
-    void qat_cpu_dropout_run_##SFX(float *x, int64_t begin, int64_t n, float p, float keep_scale, uint64_t seed);
+    void qat_cpu_dropout_run_##SFX(float *x, int64_t begin, int64_t n, float p, float keep_scale, uint64_t seed); \
+    void qat_cpu_lsq_fwd_row_##SFX(const float *x, int64_t n, float s, float eps, const float *beta, float qn,  \
+                                   float qp, float *y);                                                         \
+    void qat_cpu_lsq_bwd_row_##SFX(const float *x, const float *dy, int64_t n, float div, const float *beta,    \
+                                   float qn, float qp, float *dx, double *step_sum, double *offset_sum);
 QAT_CPU_FLOAT_TWINS(avx2)
 QAT_CPU_FLOAT_TWINS(avx512)
 #undef QAT_CPU_FLOAT_TWINS

@@ -482,6 +482,49 @@ TARGET void SUFFIX(qat_cpu_dropout_run)(float *x, int64_t begin, int64_t n, floa
     }
 }
 
+TARGET void SUFFIX(qat_cpu_lsq_fwd_row)(const float *x, int64_t n, float s, float eps, const float *beta, float qn,
+                                        float qp, float *y)
+{
+    const VF div = SET1(s + eps), sv = SET1(s), qnv = SET1(qn), qpv = SET1(qp), bv = SET1(beta ? *beta : 0.0f);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        VF v = left >= W ? LOAD(x + j) : LOADN(x + j, m);
+        v = DIV(beta ? SUB(v, bv) : v, div);
+        v = MAX(qnv, MIN(qpv, v));
+        v = MUL(SUB(ADD(v, SET1(QAT_ROUND_MAGIC)), SET1(QAT_ROUND_MAGIC)), sv);
+        v = beta ? ADD(v, bv) : v;
+        left >= W ? STORE(y + j, v) : STOREN(y + j, m, v);
+    }
+}
+
+TARGET void SUFFIX(qat_cpu_lsq_bwd_row)(const float *x, const float *dy, int64_t n, float div, const float *beta,
+                                        float qn, float qp, float *dx, double *step_sum, double *offset_sum)
+{
+    const VF dv = SET1(div), qnv = SET1(qn), qpv = SET1(qp), bv = SET1(beta ? *beta : 0.0f), zero = SET1(0.0f);
+    DVF ls[DACCS], lo[DACCS];
+    DZEROS(ls);
+    DZEROS(lo);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        VF v = left >= W ? LOAD(x + j) : LOADN(x + j, m);
+        v = DIV(beta ? SUB(v, bv) : v, dv);
+        const VF g = left >= W ? LOAD(dy + j) : LOADN(dy + j, m);
+        const VM below = CMPLT(v, qnv), above = CMPLT(qpv, v);
+        VF factor = SELECT(below, qnv, SELECT(above, qpv, SUB(SUB(ADD(v, SET1(QAT_ROUND_MAGIC)),
+                                                                  SET1(QAT_ROUND_MAGIC)), v)));
+        factor = left >= W ? factor : SELECT(m, factor, zero); /* 0 * a tail lane's factor could be NaN */
+        const VF outside = SELECT(below, g, SELECT(above, g, zero));
+        SUFFIX(dlanes_add)(ls, j, g, factor, 1);
+        SUFFIX(dlanes_add)(lo, j, outside, outside, 0);
+        const VF d = SELECT(below, zero, SELECT(above, zero, g));
+        left >= W ? STORE(dx + j, d) : STOREN(dx + j, m, d);
+    }
+    *step_sum = SUFFIX(dfold)(ls);
+    *offset_sum = SUFFIX(dfold)(lo);
+}
+
 #undef DACCS
 #undef DZEROS
 

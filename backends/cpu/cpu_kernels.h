@@ -18,6 +18,9 @@ qat_status qat_cpu_bitnet_weight_fwd(void *state, const float *w, int64_t rows, 
                                      float *gamma, float *y);
 qat_status qat_cpu_bitnet_act_fwd(void *state, const float *x, int64_t rows, int64_t cols, int bits,
                                   int symmetric, float *y);
+qat_status qat_cpu_lsq_fwd(void *state, const qat_lsq_desc *d, const float *x, float *y);
+qat_status qat_cpu_lsq_bwd(void *state, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
+                           float *dx, float *dstep, float *doffset);
 /* cpu_optim_kernels.c */
 qat_status qat_cpu_grad_norm(void *state, const qat_segments *seg, const float *grad, float max_norm, float *out);
 qat_status qat_cpu_adamw(void *state, const qat_adamw_desc *d, const qat_segments *seg, float *param, float *grad,

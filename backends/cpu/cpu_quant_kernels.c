@@ -1,12 +1,14 @@
-/* The cpu backend's BitNet b1.58 quantizer slots: ref's loops (same ranges
- * through qat_host_for, the per-tensor absmean summed over rows in row
- * order) over the row functions of the state's ISA (cpu_float.c), so the
- * scales and codes are ref's bit for bit with any thread count. */
+/* The cpu backend's quantizer slots: ref's loops (same ranges through
+ * qat_host_for, the per-tensor absmean summed over rows in row order; LSQ's
+ * the shared backends/host/host_lsq.c) over the row functions of the
+ * state's ISA (cpu_float.c), so the scales, codes and step gradients are
+ * ref's bit for bit with any thread count. */
 #include <stdlib.h>
 
 #include "core/error.h"
 #include "cpu/cpu_float.h"
 #include "cpu/cpu_kernels.h"
+#include "host/host_lsq.h"
 
 typedef struct quant_rows {
     qat_cpu_float_isa isa;
@@ -81,4 +83,29 @@ qat_status qat_cpu_bitnet_act_fwd(void *state, const float *x, int64_t rows, int
                     .lo = symmetric ? -qp : -(float)(1 << (bits - 1)), .y = y};
     qat_host_for(state, rows, cols, act_range, &q);
     return QAT_OK;
+}
+
+static void lsq_fwd_row(const void *isa, const float *x, int64_t n, float s, float eps, const float *beta, float qn,
+                        float qp, float *y)
+{
+    qat_cpu_lsq_fwd_row(*(const qat_cpu_float_isa *)isa, x, n, s, eps, beta, qn, qp, y);
+}
+
+static void lsq_bwd_row(const void *isa, const float *x, const float *dy, int64_t n, float div, const float *beta,
+                        float qn, float qp, float *dx, double *step_sum, double *offset_sum)
+{
+    qat_cpu_lsq_bwd_row(*(const qat_cpu_float_isa *)isa, x, dy, n, div, beta, qn, qp, dx, step_sum, offset_sum);
+}
+
+qat_status qat_cpu_lsq_fwd(void *state, const qat_lsq_desc *d, const float *x, float *y)
+{
+    const qat_host_lsq_rows rows = {lsq_fwd_row, lsq_bwd_row, &((qat_cpu_state *)state)->isa};
+    return qat_host_lsq_fwd(state, d, x, y, &rows);
+}
+
+qat_status qat_cpu_lsq_bwd(void *state, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
+                           float *dx, float *dstep, float *doffset)
+{
+    const qat_host_lsq_rows rows = {lsq_fwd_row, lsq_bwd_row, &((qat_cpu_state *)state)->isa};
+    return qat_host_lsq_bwd(state, d, dy, x, grad_scale, dx, dstep, doffset, &rows);
 }

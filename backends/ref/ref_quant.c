@@ -1,12 +1,14 @@
 /* Quantizer kernels: LSQ and BitNet b1.58, forward and backward, exactly as
  * docs/method.md section 4 writes them (round half to even, float arithmetic in the
- * order written there). Each loop is a range function run by qat_host_for;
- * sums over a whole tensor are summed per range, then over the ranges in
- * order, so they do not depend on the thread count. */
+ * order written there; rows in lib/math/quant_math.h). Each loop is a range
+ * function run by qat_host_for (LSQ's: backends/host/host_lsq.c); sums over
+ * a whole tensor are summed per range, then over the ranges in order, so
+ * they do not depend on the thread count. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "host/host_lsq.h"
 #include "math/quant_math.h"
 #include "math/row_math.h"
 
@@ -43,107 +45,32 @@ qat_status qat_ref_abs_mean(void *st, const float *x, int64_t rows, int64_t cols
     return QAT_OK;
 }
 
-typedef struct lsq {
-    const qat_lsq_desc *d;
-    const float *x, *dy;
-    float *y, *dx, *dstep;
-    float beta, grad_scale;
-    double *partial;   /* per range: step sum, offset sum */
-} lsq;
-
-static int lsq_fwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
+static void lsq_fwd_row(const void *arg, const float *x, int64_t n, float s, float eps, const float *beta, float qn,
+                        float qp, float *y)
 {
-    const lsq *l = arg;
-    const qat_lsq_desc *d = l->d;
-    const int64_t cols = d->cols;
-    const float qn = d->qn, qp = d->qp, eps = d->step_eps, beta = l->beta;
-    const int has_offset = d->offset != NULL;
-    (void)index;
-    for (int64_t r = begin; r < end; r++) {
-        const float s = d->per_row ? d->step[r] : d->step[0];
-        const float div = s + eps;
-        const float *xr = l->x + r * cols;
-        float *yr = l->y + r * cols;
-        for (int64_t c = 0; c < cols; c++) {
-            float v = (has_offset ? xr[c] - beta : xr[c]) / div;
-            v = v < qn ? qn : (v > qp ? qp : v);
-            float q = qat_round_even_small(v) * s;
-            yr[c] = has_offset ? q + beta : q;
-        }
-    }
-    return 0;
+    (void)arg;
+    qat_lsq_fwd_row(x, n, s, eps, beta, qn, qp, y);
 }
+
+static void lsq_bwd_row(const void *arg, const float *x, const float *dy, int64_t n, float div, const float *beta,
+                        float qn, float qp, float *dx, double *step_sum, double *offset_sum)
+{
+    (void)arg;
+    qat_lsq_bwd_row(x, dy, n, div, beta, qn, qp, dx, step_sum, offset_sum);
+}
+
+static const qat_host_lsq_rows lsq_rows = {lsq_fwd_row, lsq_bwd_row, NULL};
 
 qat_status qat_ref_lsq_fwd(void *st, const qat_lsq_desc *d, const float *x, float *y)
 {
-    lsq l = {.d = d, .x = x, .y = y, .beta = d->offset ? d->offset[0] : 0.0f};
-    qat_host_for(st, d->rows, d->cols, lsq_fwd_range, &l);
-    return QAT_OK;
-}
-
-static int lsq_bwd_range(void *arg, int64_t begin, int64_t end, int64_t index)
-{
-    const lsq *l = arg;
-    const qat_lsq_desc *d = l->d;
-    const int64_t cols = d->cols;
-    const float qn = d->qn, qp = d->qp, eps = d->step_eps, beta = l->beta;
-    const int has_offset = d->offset != NULL;
-    double acc = 0.0, acc_offset = 0.0;
-    for (int64_t r = begin; r < end; r++) {
-        const float s = d->per_row ? d->step[r] : d->step[0];
-        const float div = s + eps;
-        double row_acc = 0.0, row_offset = 0.0;
-        for (int64_t c = 0; c < cols; c++) {
-            const int64_t i = r * cols + c;
-            float v = (has_offset ? l->x[i] - beta : l->x[i]) / div;
-            float g = l->dy[i];
-            if (v < qn) {
-                row_acc += (double)g * qn;
-                row_offset += g;
-                l->dx[i] = 0.0f;
-            } else if (v > qp) {
-                row_acc += (double)g * qp;
-                row_offset += g;
-                l->dx[i] = 0.0f;
-            } else {
-                row_acc += (double)g * (qat_round_even_small(v) - v);
-                l->dx[i] = g;
-            }
-        }
-        if (d->per_row)
-            l->dstep[r] += (float)(row_acc * l->grad_scale);
-        else
-            acc += row_acc;
-        acc_offset += row_offset;
-    }
-    l->partial[2 * index] = acc;
-    l->partial[2 * index + 1] = acc_offset;
-    return 0;
+    return qat_host_lsq_fwd(st, d, x, y, &lsq_rows);
 }
 
 qat_status qat_ref_lsq_bwd(void *st, const qat_lsq_desc *d, const float *dy, const float *x, float grad_scale,
                            float *dx, float *dstep, float *doffset)
 {
-    const int64_t ranges = qat_host_ranges(d->rows, d->cols);
-    double *partial = malloc((size_t)(ranges ? 2 * ranges : 1) * sizeof *partial);
-    if (!partial)
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "lsq_bwd: out of memory");
-    lsq l = {.d = d, .x = x, .dy = dy, .dx = dx, .dstep = dstep, .beta = d->offset ? d->offset[0] : 0.0f,
-             .grad_scale = grad_scale, .partial = partial};
-    qat_host_for(st, d->rows, d->cols, lsq_bwd_range, &l);
-    double acc = 0.0, acc_offset = 0.0;
-    for (int64_t i = 0; i < ranges; i++) {
-        acc += partial[2 * i];
-        acc_offset += partial[2 * i + 1];
-    }
-    free(partial);
-    if (!d->per_row)
-        dstep[0] += (float)(acc * grad_scale);
-    if (d->offset && doffset)
-        doffset[0] += (float)(acc_offset * grad_scale);
-    return QAT_OK;
+    return qat_host_lsq_bwd(st, d, dy, x, grad_scale, dx, dstep, doffset, &lsq_rows);
 }
-
 
 typedef struct ternary {
     const float *w;

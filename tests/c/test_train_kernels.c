@@ -1,5 +1,5 @@
 /* The cpu backend's training-step kernels beyond the forward's float parts
- * (BitNet weight and activation quantizers, the gradient norm, AdamW,
+ * (BitNet and LSQ / LSQ+ quantizers, the gradient norm, AdamW,
  * LayerNorm's and the softmax's backward, the bias gradient, dropout) on
  * every path QAT_ISA selects with 1 and 3 threads, bit for bit equal to the
  * ref backend: odd widths, NaN, infinities, huge and tiny values, empty
@@ -237,6 +237,46 @@ static void dropout(const char *isa, int threads)
     close_pair(&p);
 }
 
+/* LSQ and LSQ+ forward and backward: per tensor and per row, signed and
+ * unsigned ranges, the seed code's step_eps, dx in place. */
+static void lsq(const char *isa, int threads)
+{
+    pair p = open_pair(isa, threads);
+    qat_rng rng;
+    qat_rng_seed(&rng, 25);
+    float *x = malloc(MAX_N * sizeof *x), *dy = malloc(MAX_N * sizeof *dy);
+    float *ya = malloc(MAX_N * sizeof *ya), *yb = malloc(MAX_N * sizeof *yb);
+    float step[ROWS], sa[ROWS], sb[ROWS], offset = 0.3f, oa[1], ob[1];
+    for (int r = 0; r < ROWS; r++)
+        step[r] = 0.05f + 0.01f * (float)(r % 37);
+    for (size_t wi = 0; wi < N_WIDTHS; wi++) {
+        const int64_t cols = widths[wi], n = ROWS * cols;
+        fill_specials(x, n, &rng, 1);
+        fill_specials(dy, n, &rng, 1);
+        for (int variant = 0; variant < 8; variant++) {
+            const int per_row = variant & 1, plus = (variant >> 1) & 1, seed_eps = variant >> 2;
+            const qat_lsq_desc d = {.step = step, .offset = plus ? &offset : NULL, .rows = ROWS, .cols = cols,
+                                    .per_row = per_row, .qn = plus ? 0.0f : -8.0f, .qp = plus ? 15.0f : 7.0f,
+                                    .step_eps = seed_eps ? 1e-8f : 0.0f};
+            QAT_ASSERT_OK(p.c->lsq_fwd(p.cs, &d, x, ya));
+            QAT_ASSERT_OK(p.r->lsq_fwd(p.rs, &d, x, yb));
+            SAME_BITS("lsq_fwd", ya, yb, n);
+            for (int r = 0; r < ROWS; r++)
+                sa[r] = sb[r] = 0.5f;
+            oa[0] = ob[0] = 0.25f;
+            memcpy(ya, dy, n * sizeof *ya);
+            memcpy(yb, dy, n * sizeof *yb);
+            QAT_ASSERT_OK(p.c->lsq_bwd(p.cs, &d, ya, x, 0.01f, ya, sa, oa));
+            QAT_ASSERT_OK(p.r->lsq_bwd(p.rs, &d, yb, x, 0.01f, yb, sb, ob));
+            SAME_BITS("lsq_bwd dx in place", ya, yb, n);
+            SAME_BITS("lsq_bwd dstep", sa, sb, per_row ? ROWS : 1);
+            SAME_BITS("lsq_bwd doffset", oa, ob, 1);
+        }
+    }
+    free(x), free(dy), free(ya), free(yb);
+    close_pair(&p);
+}
+
 START_TEST(quantizers_match_ref_on_every_path)
 {
     FOR_EVERY_PATH(quantizers)
@@ -261,6 +301,12 @@ START_TEST(dropout_matches_ref_on_every_path)
 }
 END_TEST
 
+START_TEST(lsq_matches_ref_on_every_path)
+{
+    FOR_EVERY_PATH(lsq)
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("train_kernels");
@@ -270,6 +316,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, optimizer_matches_ref_on_every_path);
     tcase_add_test(tc, backward_matches_ref_on_every_path);
     tcase_add_test(tc, dropout_matches_ref_on_every_path);
+    tcase_add_test(tc, lsq_matches_ref_on_every_path);
     suite_add_tcase(s, tc);
     return s;
 }
