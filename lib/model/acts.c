@@ -91,7 +91,6 @@ static void carve(qat_model *m, carver *c)
         a->pool_act = take(c, BHf);
         a->pool_drop = take(c, BHf);
     }
-    a->logits = take(c, (size_t)(N * head_classes(m)));
     a->loss = take(c, 1);
     a->d_hidden = take(c, NHf);
     a->d_hidden2 = take(c, NHf);
@@ -107,7 +106,6 @@ static void carve(qat_model *m, carver *c)
     if (qat_model_mlm_head_quantized(m) && d->vocab_size > widest)
         widest = d->vocab_size;
     a->d_weight = take(c, (size_t)(H * widest));
-    a->d_logits = take(c, (size_t)(N * head_classes(m)));
 }
 
 qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len)
@@ -144,11 +142,37 @@ qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len)
     return QAT_OK;
 }
 
+qat_status qat_acts_prepare_head(qat_model *m, int64_t rows)
+{
+    qat_acts *a = &m->acts;
+    carver count = {NULL, 0};
+    take(&count, (size_t)(rows * head_classes(m)));
+    take(&count, (size_t)(rows * head_classes(m)));
+    if (count.used > a->head_mem_bytes) {
+        const struct qat_backend_ops *ops = m->ctx->backend.ops;
+        if (a->head_mem)
+            ops->free(m->ctx->backend_state, a->head_mem);
+        a->head_mem = NULL;
+        a->head_mem_bytes = 0;
+        a->logits = a->d_logits = NULL;
+        qat_status st = ops->alloc(m->ctx->backend_state, count.used, &a->head_mem);
+        if (st != QAT_OK)
+            return qat_context_backend_error(m->ctx, st, "allocating the head's logits");
+        a->head_mem_bytes = count.used;
+    }
+    carver real = {a->head_mem, 0};
+    a->logits = take(&real, (size_t)(rows * head_classes(m)));
+    a->d_logits = take(&real, (size_t)(rows * head_classes(m)));
+    return QAT_OK;
+}
+
 void qat_acts_release(qat_model *m)
 {
     qat_acts *a = &m->acts;
     if (a->mem)
         m->ctx->backend.ops->free(m->ctx->backend_state, a->mem);
+    if (a->head_mem)
+        m->ctx->backend.ops->free(m->ctx->backend_state, a->head_mem);
     free(a->layers);
     memset(a, 0, sizeof *a);
 }

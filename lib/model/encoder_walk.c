@@ -59,6 +59,12 @@ static qat_status layer(const qat_walk *w, int64_t i, const qat_walk_layer *b, i
     return w->ops->layernorm(w->self, QAT_WALK_NORM_OUTPUT, i, b->res2, N, b->out);
 }
 
+/* The head's output rows: the caller's, or the runner's sized after head_rows. */
+static float *head_out(const qat_walk *w)
+{
+    return w->out ? w->out : w->ops->head_buffer(w->self, QAT_WALK_BUF_LOGITS);
+}
+
 /* Token classification: logits = dropout(hidden) Wc^T + bc. */
 static qat_status token_head(const qat_walk *w, const float *hidden)
 {
@@ -66,7 +72,7 @@ static qat_status token_head(const qat_walk *w, const float *hidden)
     int64_t R;
     QAT_TRY(w->ops->head_rows(w->self, hidden, &x, &R));
     QAT_TRY(w->ops->dropout(w->self, QAT_WALK_DROP_HEAD, 1, x, R * w->dims->hidden_size, &x));
-    return linear(w, -1, QAT_WALK_CLASSIFIER, QAT_WALK_PLAIN, NULL, x, R, w->out);
+    return linear(w, -1, QAT_WALK_CLASSIFIER, QAT_WALK_PLAIN, NULL, x, R, head_out(w));
 }
 
 /* Sequence classification on the first token of each sequence:
@@ -82,7 +88,7 @@ static qat_status sequence_head(const qat_walk *w, const float *hidden)
     float *pooled = w->ops->head_buffer(w->self, QAT_WALK_BUF_POOLED);
     QAT_TRY(linear(w, -1, QAT_WALK_POOLER, QAT_WALK_TANH, NULL, x, R, pooled));
     QAT_TRY(w->ops->dropout(w->self, QAT_WALK_DROP_POOLED, 1, pooled, R * H, &x));
-    return linear(w, -1, QAT_WALK_CLASSIFIER, QAT_WALK_PLAIN, NULL, x, R, w->out);
+    return linear(w, -1, QAT_WALK_CLASSIFIER, QAT_WALK_PLAIN, NULL, x, R, head_out(w));
 }
 
 /* MLM: logits = LN(gelu(x Wd^T + bd)) Wdec^T + bias, on the head's rows. */
@@ -97,7 +103,7 @@ static qat_status mlm_head(const qat_walk *w, const float *hidden)
     float *h = w->ops->head_buffer(w->self, QAT_WALK_BUF_MLM_NORM);
     QAT_TRY(linear(w, -1, QAT_WALK_MLM_DENSE, QAT_WALK_GELU, NULL, x, R, act));
     QAT_TRY(w->ops->layernorm(w->self, QAT_WALK_NORM_MLM, -1, act, R, h));
-    return linear(w, -1, QAT_WALK_MLM_DECODER, QAT_WALK_PLAIN, NULL, h, R, w->out);
+    return linear(w, -1, QAT_WALK_MLM_DECODER, QAT_WALK_PLAIN, NULL, h, R, head_out(w));
 }
 
 qat_status qat_encoder_walk(const qat_walk *w)

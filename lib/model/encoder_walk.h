@@ -60,7 +60,9 @@ typedef enum qat_walk_drop {
 typedef enum qat_walk_head_buf {
     QAT_WALK_BUF_POOLED,    /* [rows, H] the pooler's tanh output */
     QAT_WALK_BUF_MLM_ACT,   /* [rows, H] the MLM dense layer's GELU output */
-    QAT_WALK_BUF_MLM_NORM   /* [rows, H] its LayerNorm */
+    QAT_WALK_BUF_MLM_NORM,  /* [rows, H] its LayerNorm */
+    QAT_WALK_BUF_LOGITS     /* [rows, classes] the head's output when qat_walk.out is NULL; asked after
+                               head_rows, so the runner can size it by the rows */
 } qat_walk_head_buf;
 
 /* Where one encoder layer reads and writes ([N, H] but act: [N, I]). */
@@ -107,7 +109,7 @@ typedef struct qat_walk {
     int64_t B, L;
     const qat_walk_ops *ops;
     void *self;
-    float *out;              /* the head's logits */
+    float *out;              /* the head's logits; NULL: the runner's QAT_WALK_BUF_LOGITS */
     int encoder_only;        /* 1: stop after the last layer (feature extraction: no head, out unused) */
 } qat_walk;
 

@@ -133,6 +133,8 @@ static float *walk_head_buffer(void *self, qat_walk_head_buf which)
         return a->mlm_act;
     case QAT_WALK_BUF_MLM_NORM:
         return a->mlm_h;
+    case QAT_WALK_BUF_LOGITS: /* sized by select_head_rows */
+        return a->logits;
     }
     return NULL;
 }
@@ -332,7 +334,9 @@ static qat_status select_head_rows(qat_model *m, const int32_t *labels, int labe
             rows[n++] = (int32_t)i;
         }
     a->head_rows = n;
-    qat_status st = upload_ints(m->ctx, a->rows, rows, a->N);
+    qat_status st = qat_acts_prepare_head(m, n);
+    if (st == QAT_OK)
+        st = upload_ints(m->ctx, a->rows, rows, a->N);
     if (st == QAT_OK)
         st = upload_ints(m->ctx, a->labels, row_labels, a->N);
     free(rows);
@@ -384,7 +388,7 @@ qat_status qat_model_forward_pass(qat_model *m, const int32_t *ids, const int32_
     QAT_TRY(prepare_inputs(m, ids, mask, types));
     train_walk t = {.m = m, .labels = labels, .labelled_only = head_on_labelled_rows};
     const qat_walk w = {.dims = &m->dims, .task = m->task, .B = batch, .L = seq_len, .ops = &train_walk_ops,
-                        .self = &t, .out = m->acts.logits};
+                        .self = &t, .out = NULL};
     QAT_TRY(qat_encoder_walk(&w));
     /* Every quantized weight is now current, unless a quantized MLM head
      * ran on no rows (its weights were not quantized this time). */

@@ -90,7 +90,7 @@ typedef struct qat_acts {
     float *head_in;           /* [N, H] gathered / dropped encoder output */
     float *mlm_pre, *mlm_act, *mlm_h, *mlm_mean, *mlm_rstd;
     float *mlm_in_q, *mlm_h_q;  /* quantized head inputs (mlm-head switch), else aliases */
-    float *logits;            /* [N, classes] */
+    float *logits;            /* [head_rows, classes], in head_mem */
     float *loss;              /* 1 float */
     uint64_t seed_emb, seed_cls;
     /* backward scratch */
@@ -98,6 +98,11 @@ typedef struct qat_acts {
     int prepared_training;
     void *mem;
     size_t mem_bytes;
+    /* logits and d_logits, sized by the rows the head runs on (MLM
+     * training: the labelled ones, about 15 % of the tokens, where [N, V]
+     * would be gigabytes), grown when a batch needs more */
+    void *head_mem;
+    size_t head_mem_bytes;
     /* sequence classification: [B, H] each (B = head_rows) */
     float *pool_pre;          /* dense output before tanh */
     float *pool_act;          /* tanh output (kept for the tanh backward) */
@@ -226,6 +231,8 @@ void qat_model_for_each_quantizer(qat_model *m, void (*fn)(qat_model *, qat_quan
 
 /* (Re)lays out the activations for batch x seq; keeps memory if it fits. */
 qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len);
+/* acts.logits and acts.d_logits for `rows` head rows. */
+qat_status qat_acts_prepare_head(qat_model *m, int64_t rows);
 void qat_acts_release(qat_model *m);
 
 /* Told during a backward that every parameter gradient at a flat offset
