@@ -244,6 +244,7 @@ Suite *make_suite(void)
 {
     Suite *s = suite_create("linear");
     TCase *tc = tcase_create("linear");
+    tcase_set_timeout(tc, 60); /* valgrind: the cpu case passes Check's 4 s default */
     tcase_add_test(tc, ref_matches_torch_and_the_unfused_kernels);
 #ifdef QAT_TEST_HAVE_ONEDNN
     tcase_add_test(tc, cpu_matches_torch_and_its_unfused_kernels);
