@@ -14,6 +14,13 @@ static int fail(const char *path, const char *key, const char *why)
     return 1;
 }
 
+/* A key's value as a string, or NULL when it is anything else (json-c gives
+ * NULL for a YAML/JSON null, which string functions must never see). */
+static const char *string_value(json_object *v)
+{
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
 /* One class of docs/method.md section 2's quantization block into cfg. */
 static int class_from(json_object *spec, qat_quant_config *cfg, qat_tensor_class cls, const char *path,
                       const char *key)
@@ -42,7 +49,9 @@ static int class_from(json_object *spec, qat_quant_config *cfg, qat_tensor_class
             return fail(path, key, qat_last_error());
     }
     if (json_object_object_get_ex(spec, "granularity", &gran)) {
-        const char *g = json_object_get_string(gran);
+        const char *g = string_value(gran);
+        if (!g)
+            return fail(path, key, "has a granularity that is not a string");
         int gid = !strcmp(g, "tensor") || !strcmp(g, "per_tensor")                            ? QAT_GRAN_TENSOR
                   : !strcmp(g, "row") || !strcmp(g, "per_row") || !strcmp(g, "per_channel") ? QAT_GRAN_ROW
                   : !strcmp(g, "token") || !strcmp(g, "per_token")                           ? QAT_GRAN_TOKEN
@@ -70,7 +79,9 @@ static int switches_from(json_object *q, qat_quant_config *cfg, int explicit_w_g
 {
     json_object *v = NULL;
     if (json_object_object_get_ex(q, "profile", &v)) {
-        const char *p = json_object_get_string(v);
+        const char *p = string_value(v);
+        if (!p)
+            return fail(path, "profile", "must be a string: paper or seed-code");
         int seed = !strcasecmp(p, "seed-code") || !strcasecmp(p, "seed_code");
         if (!seed && strcasecmp(p, "paper"))
             return fail(path, "profile", "must be paper or seed-code");
@@ -84,8 +95,9 @@ static int switches_from(json_object *q, qat_quant_config *cfg, int explicit_w_g
     for (size_t i = 0; i < sizeof switch_keys / sizeof switch_keys[0]; i++) {
         if (!json_object_object_get_ex(q, switch_keys[i].key, &v))
             continue;
-        const char *value = json_object_get_string(v);
-        int id = !strcasecmp(value, switch_keys[i].values[0]) ? 0 : !strcasecmp(value, switch_keys[i].values[1]) ? 1 : -1;
+        const char *value = string_value(v);
+        int id = !value ? -1
+                 : !strcasecmp(value, switch_keys[i].values[0]) ? 0 : !strcasecmp(value, switch_keys[i].values[1]) ? 1 : -1;
         if (id < 0) {
             char why[128];
             snprintf(why, sizeof why, "must be %s or %s", switch_keys[i].values[0], switch_keys[i].values[1]);
@@ -134,8 +146,10 @@ static int quantization_from(json_object *q, const char *path, char *out, size_t
         rc = switches_from(q, cfg, w && json_object_object_get_ex(w, "granularity", &w_gran), path);
     if (!rc)
         qat_quant_config_to_string(cfg, out, cap, NULL);
-    if (!rc && json_object_object_get_ex(q, "name", &name)) {
-        const char *given = json_object_get_string(name), *notation = notation_in(given);
+    if (!rc && json_object_object_get_ex(q, "name", &name) && !string_value(name))
+        rc = fail(path, "name", "must be a string");
+    if (!rc && name) {
+        const char *given = string_value(name), *notation = notation_in(given);
         qat_quant_config *named = NULL;
         char token[QAT_QUANT_CONFIG_MAX_STRING + 1] = "";
         if (notation) {

@@ -61,6 +61,15 @@ sed 's/profile: seed-code/profile: seedcode/' "$work/seed.yaml" >"$work/seed-bad
 refuse "an unknown profile" "must be paper or seed-code" "$qat" train --config "$work/seed-bad.yaml"
 sed 's/profile: seed-code/lsq_gradient: stuck/' "$work/seed.yaml" >"$work/seed-bad.yaml"
 refuse "an unknown switch value" "must be learned or frozen" "$qat" train --config "$work/seed-bad.yaml"
+# YAML nulls (a bare key, an empty anchor) where strings belong: refused, not read.
+sed 's/name: E6W1.58A6@seed-code/name:/' "$work/seed.yaml" >"$work/seed-bad.yaml"
+refuse "a null name" "'name' must be a string" "$qat" train --config "$work/seed-bad.yaml"
+sed 's/profile: seed-code/profile: ~/' "$work/seed.yaml" >"$work/seed-bad.yaml"
+refuse "a null profile" "must be a string: paper or seed-code" "$qat" train --config "$work/seed-bad.yaml"
+sed 's/profile: seed-code/lsq_gradient: null/' "$work/seed.yaml" >"$work/seed-bad.yaml"
+refuse "a null switch value" "must be learned or frozen" "$qat" train --config "$work/seed-bad.yaml"
+sed 's/{ algo: BitNet_b158 }/{ algo: BitNet_b158, granularity: ~ }/' "$work/seed.yaml" >"$work/seed-bad.yaml"
+refuse "a null granularity" "has a granularity that is not a string" "$qat" train --config "$work/seed-bad.yaml"
 printf 'bogus: 1\n' >>"$work/lie.yaml"
 refuse "unknown key" "'bogus' is not a qat train setting" "$qat" train --config "$work/lie.yaml"
 

@@ -103,6 +103,12 @@ fuzz_one() {
     local bin=$1 name=${1##*/libfuzzer_}
     local work="$build/fuzz-corpus/$name" log="$build/fuzz-logs/$name.log"
     mkdir -p "$work"
+    # Sanitizer reports go to files of their own: a target may point stderr
+    # at /dev/null while the code under test runs (fuzz_documents does, for
+    # the CLI's refusals), which would swallow a report written there.
+    local reports="$build/fuzz-logs/$name.sanitizer"
+    rm -f "$reports".*
+    ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports" UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports" \
     LD_PRELOAD=$asan_so "$build/$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
         -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$name-" \
         "$work" "$corpus_root/$name" >"$log" 2>&1
@@ -116,10 +122,19 @@ fuzz_one() {
         return 0
     fi
     printf 'fuzz: %-22s FAIL  (exit %s)\n' "$name" "$rc"
-    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error:)' "$log" | head -n 5
+    local report
+    for report in "$reports".*; do
+        [ -f "$report" ] || continue
+        echo "fuzz: sanitizer report $report:"
+        head -n 25 "$report" | sed 's/^/    /'
+    done
+    grep -E '^(==[0-9]+== ?ERROR|SUMMARY|.*runtime error:)' "$log" | head -n 5
     tail -n 30 "$log" | sed 's/^/    /'
     local art
     art=$(sed -n 's/.*Test unit written to \(.*\)/\1/p' "$log" | tail -n1)
+    # A crash while the target's stderr was elsewhere loses that line; the
+    # input is still saved, the newest under this target's prefix.
+    [ -n "$art" ] || art=$(ls -t "$build/fuzz-artifacts/$name-"* 2>/dev/null | head -n1)
     if [ -n "$art" ]; then
         echo "fuzz: input saved: $art"
         echo "fuzz: replay: LD_PRELOAD=$asan_so $build/$bin $art"
