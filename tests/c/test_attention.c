@@ -15,6 +15,7 @@
 #include "model/graph.h"
 #include "packed/packed.h"
 #include "qat/qat.h"
+#include "golden_file.h"
 #include "test_main.h"
 
 typedef struct att_case {
@@ -24,41 +25,22 @@ typedef struct att_case {
     float *key_bias;
 } att_case;
 
-static void read_exact(FILE *f, void *p, size_t bytes)
-{
-    ck_assert_msg(fread(p, 1, bytes, f) == bytes, "golden file truncated");
-}
-
-static float *read_floats(FILE *f, size_t n)
-{
-    float *p = malloc(n * sizeof *p + 1);
-    read_exact(f, p, n * sizeof *p);
-    return p;
-}
-
 static att_case *read_cases(int *count)
 {
-    const char *path = getenv("QAT_GOLDEN_ATTENTION");
-    ck_assert_msg(path && *path, "QAT_GOLDEN_ATTENTION is not set (meson sets it)");
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    char magic[4];
     uint32_t n;
-    read_exact(f, magic, 4);
-    ck_assert(memcmp(magic, "QATT", 4) == 0);
-    read_exact(f, &n, sizeof n);
+    FILE *f = golden_open("QAT_GOLDEN_ATTENTION", "QATT", &n);
     att_case *c = calloc(n, sizeof *c);
     for (uint32_t i = 0; i < n; i++) {
         int32_t h[6];
-        read_exact(f, h, sizeof h);
+        golden_read(f, h, sizeof h);
         c[i] = (att_case){.B = h[0], .heads = h[1], .lq = h[2], .lk = h[3], .dh = h[4], .ld = h[5]};
         const size_t B = (size_t)h[0], lq = (size_t)h[2], lk = (size_t)h[3], ld = (size_t)h[5];
         c[i].mask = malloc(B * lk * sizeof(int32_t));
-        read_exact(f, c[i].mask, B * lk * sizeof(int32_t));
-        c[i].q = read_floats(f, B * lq * ld);
-        c[i].k = read_floats(f, B * lk * ld);
-        c[i].v = read_floats(f, B * lk * ld);
-        c[i].want = read_floats(f, B * lq * (size_t)(h[1] * h[4]));
+        golden_read(f, c[i].mask, B * lk * sizeof(int32_t));
+        c[i].q = golden_floats(f, B * lq * ld);
+        c[i].k = golden_floats(f, B * lk * ld);
+        c[i].v = golden_floats(f, B * lk * ld);
+        c[i].want = golden_floats(f, B * lq * (size_t)(h[1] * h[4]));
         c[i].key_bias = malloc(B * lk * sizeof(float));
         for (size_t j = 0; j < B * lk; j++)
             c[i].key_bias[j] = c[i].mask[j] ? 0.0f : QAT_MASKED_SCORE;

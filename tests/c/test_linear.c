@@ -13,6 +13,7 @@
 #include "backend/dispatch.h"
 #include "core/context.h"
 #include "qat/qat.h"
+#include "golden_file.h"
 #include "test_main.h"
 
 typedef struct lin_case {
@@ -20,43 +21,24 @@ typedef struct lin_case {
     float *x, *w, *b, *dy, *pre, *y, *d_pre, *db; /* torch's */
 } lin_case;
 
-static void read_exact(FILE *f, void *p, size_t bytes)
-{
-    ck_assert_msg(fread(p, 1, bytes, f) == bytes, "golden file truncated");
-}
-
-static float *read_floats(FILE *f, size_t n)
-{
-    float *p = malloc(n * sizeof *p + 1);
-    read_exact(f, p, n * sizeof *p);
-    return p;
-}
-
 static lin_case *read_cases(int *count)
 {
-    const char *path = getenv("QAT_GOLDEN_LINEAR");
-    ck_assert_msg(path && *path, "QAT_GOLDEN_LINEAR is not set (meson sets it)");
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    char magic[4];
     uint32_t n;
-    read_exact(f, magic, 4);
-    ck_assert(memcmp(magic, "QATL", 4) == 0);
-    read_exact(f, &n, sizeof n);
+    FILE *f = golden_open("QAT_GOLDEN_LINEAR", "QATL", &n);
     lin_case *c = calloc(n, sizeof *c);
     for (uint32_t i = 0; i < n; i++) {
         int32_t h[5];
-        read_exact(f, h, sizeof h);
+        golden_read(f, h, sizeof h);
         c[i] = (lin_case){.rows = h[0], .in = h[1], .out = h[2], .has_bias = h[3], .gelu = h[4]};
         const size_t r = (size_t)h[0], in = (size_t)h[1], out = (size_t)h[2];
-        c[i].x = read_floats(f, r * in);
-        c[i].w = read_floats(f, out * in);
-        c[i].b = read_floats(f, out);
-        c[i].dy = read_floats(f, r * out);
-        c[i].pre = read_floats(f, r * out);
-        c[i].y = read_floats(f, r * out);
-        c[i].d_pre = read_floats(f, r * out);
-        c[i].db = read_floats(f, out);
+        c[i].x = golden_floats(f, r * in);
+        c[i].w = golden_floats(f, out * in);
+        c[i].b = golden_floats(f, out);
+        c[i].dy = golden_floats(f, r * out);
+        c[i].pre = golden_floats(f, r * out);
+        c[i].y = golden_floats(f, r * out);
+        c[i].d_pre = golden_floats(f, r * out);
+        c[i].db = golden_floats(f, out);
     }
     fclose(f);
     *count = (int)n;
