@@ -15,34 +15,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "packed_model/packed_model.h"
 #include "qat/qat.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-#define TRY(x)                                                                                    \
-    do {                                                                                          \
-        qat_status s_ = (x);                                                                      \
-        if (s_ != QAT_OK) {                                                                       \
-            fprintf(stderr, "%s: %s (%s)\n", #x, qat_last_error(), qat_status_string(s_));        \
-            return 1;                                                                             \
-        }                                                                                         \
-    } while (0)
 
 static double best_of(int reps, qat_model *m, qat_packed_model *pm, const int32_t *ids, int64_t B, int64_t L,
                       float *logits, size_t n)
 {
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_ms();
+        double t0 = 1e3 * bench_now_s();
         qat_status st = m ? qat_model_forward(m, ids, NULL, NULL, B, L, logits, n)
                           : qat_packed_model_forward(pm, ids, NULL, NULL, B, L, logits, n);
-        double t = now_ms() - t0;
+        double t = 1e3 * bench_now_s() - t0;
         if (st != QAT_OK) {
             fprintf(stderr, "forward: %s\n", qat_last_error());
             return -1;

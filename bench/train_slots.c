@@ -13,14 +13,8 @@
 #include <time.h>
 
 #include "backend/dispatch.h"
+#include "bench_util.h"
 #include "qat/qat.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* One benchmark process, one context: the original table and the time per
  * slot live here (a bench, not the library). */
@@ -43,24 +37,15 @@ static int slot_ref[SLOTS]; /* the backend leaves it to ref */
 #define TIMED(name, params, args)                                                                         \
     static qat_status timed_##name QAT_KERNEL_PARAMS params                                             \
     {                                                                                                   \
-        const double t0 = now_s();                                                                      \
+        const double t0 = bench_now_s();                                                                \
         const qat_status status_ = inner->name ? inner->name QAT_KERNEL_ARGS(state, args)                     \
                                          : qat_backend_ref_ops.name QAT_KERNEL_ARGS(state, args);       \
-        slot_time[SLOT_##name] += now_s() - t0;                                                         \
+        slot_time[SLOT_##name] += bench_now_s() - t0;                                                   \
         slot_calls[SLOT_##name]++;                                                                      \
         return status_;                                                                                 \
     }
 QAT_BACKEND_KERNELS(TIMED)
 #undef TIMED
-
-#define TRY(x)                                                                                    \
-    do {                                                                                          \
-        qat_status s_ = (x);                                                                      \
-        if (s_ != QAT_OK) {                                                                       \
-            fprintf(stderr, "%s: %s (%s)\n", #x, qat_last_error(), qat_status_string(s_));        \
-            return 1;                                                                             \
-        }                                                                                         \
-    } while (0)
 
 int main(int argc, char **argv)
 {
@@ -112,10 +97,10 @@ int main(int argc, char **argv)
     TRY(qat_trainer_step(trainer, ids, NULL, labels, B, L, &loss)); /* warm-up, LSQ initialisation */
     memset(slot_time, 0, sizeof slot_time);
     memset(slot_calls, 0, sizeof slot_calls);
-    const double t0 = now_s();
+    const double t0 = bench_now_s();
     for (int r = 0; r < reps; r++)
         TRY(qat_trainer_step(trainer, ids, NULL, labels, B, L, &loss));
-    const double step = (now_s() - t0) / reps;
+    const double step = (bench_now_s() - t0) / reps;
 
     printf("%s, %lld layers, %lldx%lld, %d thread(s), QAT_ISA=%s: %.1f ms per step (mean of %d)\n", quant,
            (long long)layers, (long long)B, (long long)L, threads, getenv("QAT_ISA") ? getenv("QAT_ISA") : "auto",
