@@ -28,17 +28,18 @@
 
 enum {
     KEYS = 16,              /* keys per transposed panel: one zmm, two ymm */
-    ROWS = 4,               /* query rows sharing a panel load */
     SCORES_STACK = 8192,    /* floats of the block's scores (32 KiB) */
     PANEL_DH = 256,         /* head_dim the stack panel holds */
-    MAX_BLOCK = 64          /* query rows per block at most */
+    MAX_BLOCK = 64,         /* query rows per block at most */
+    BLOCK_ROWS = 8          /* blocks are a multiple of every path's SROWS and CROWS */
 };
 
-/* s[r][j0 + l] = (sum_c q_r[c] * panel[c][l]) * scale, l < nk, r < R. */
+/* s[r * lds + l] = (sum_c q_r[c] * panel[c * KEYS + l]) * scale, l < nk, r < R. */
 typedef void (*scores_fn)(const float *const *q, int R, const float *panel, int64_t dh, float scale, float *s,
                           int64_t lds, int nk);
-/* o[c] = sum_j p[j] * v_j[c], c < dh. */
-typedef void (*context_fn)(const float *p, const float *v, int64_t ldv, int64_t lk, int64_t dh, float *o);
+/* o_r[c] = sum_j p_r[j] * v_j[c] for the R rows p + r * ldp, o + r * ldo, c < dh. */
+typedef void (*context_fn)(const float *p, int64_t ldp, int R, const float *v, int64_t ldv, int64_t lk,
+                           int64_t dh, float *o, int64_t ldo);
 
 static void scores_scalar(const float *const *q, int R, const float *panel, int64_t dh, float scale, float *s,
                           int64_t lds, int nk)
@@ -53,112 +54,71 @@ static void scores_scalar(const float *const *q, int R, const float *panel, int6
     }
 }
 
-static void context_scalar(const float *p, const float *v, int64_t ldv, int64_t lk, int64_t dh, float *o)
+static void context_scalar(const float *p, int64_t ldp, int R, const float *v, int64_t ldv, int64_t lk,
+                           int64_t dh, float *o, int64_t ldo)
 {
-    for (int64_t c = 0; c < dh; c++)
-        o[c] = 0.0f;
-    for (int64_t j = 0; j < lk; j++)
+    for (int r = 0; r < R; r++) {
+        float *out = o + r * ldo;
+        const float *pr = p + r * ldp;
         for (int64_t c = 0; c < dh; c++)
-            o[c] += p[j] * v[j * ldv + c];
+            out[c] = 0.0f;
+        for (int64_t j = 0; j < lk; j++)
+            for (int64_t c = 0; c < dh; c++)
+                out[c] += pr[j] * v[j * ldv + c];
+    }
 }
 
 #ifdef ATT_X86
-#define AVX2_FN __attribute__((target("avx2")))
-#define AVX512_FN __attribute__((target("avx512f")))
+#define W 8
+#define VF __m256
+#define VM __m256i
+#define TARGET __attribute__((target("avx2")))
+#define SUFFIX(name) name##_avx2
+#define SET1 _mm256_set1_ps
+#define ZERO _mm256_setzero_ps
+#define ADD _mm256_add_ps
+#define MUL _mm256_mul_ps
+#define LOAD _mm256_loadu_ps
+#define LOADN(p, m) _mm256_maskload_ps((p), (m))
+#define STOREN(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define TAIL(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)((n) < W ? (n) : W)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define SROWS 4
+#define CROWS 2
+#include "cpu/cpu_attention_simd.h"
+enum { AVX2_SROWS = SROWS, AVX2_CROWS = CROWS };
+#undef W
+#undef VF
+#undef VM
+#undef TARGET
+#undef SUFFIX
+#undef SET1
+#undef ZERO
+#undef ADD
+#undef MUL
+#undef LOAD
+#undef LOADN
+#undef STOREN
+#undef TAIL
+#undef SROWS
+#undef CROWS
 
-AVX2_FN static void scores_avx2(const float *const *q, int R, const float *panel, int64_t dh, float scale,
-                                float *s, int64_t lds, int nk)
-{
-    __m256 lo[ROWS], hi[ROWS];
-    for (int r = 0; r < ROWS; r++)
-        lo[r] = hi[r] = _mm256_setzero_ps();
-    for (int64_t c = 0; c < dh; c++) {
-        const __m256 k0 = _mm256_loadu_ps(panel + c * KEYS), k1 = _mm256_loadu_ps(panel + c * KEYS + 8);
-        for (int r = 0; r < R; r++) {
-            const __m256 x = _mm256_broadcast_ss(q[r] + c);
-            lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(x, k0));
-            hi[r] = _mm256_add_ps(hi[r], _mm256_mul_ps(x, k1));
-        }
-    }
-    const __m256 sc = _mm256_set1_ps(scale);
-    for (int r = 0; r < R; r++) {
-        float tmp[KEYS];
-        _mm256_storeu_ps(tmp, _mm256_mul_ps(lo[r], sc));
-        _mm256_storeu_ps(tmp + 8, _mm256_mul_ps(hi[r], sc));
-        memcpy(s + r * lds, tmp, (size_t)nk * sizeof(float));
-    }
-}
-
-/* Up to 64 outputs (8 ymm) per pass over the keys; the tail past the last
- * full 8 in scalar, in the same order. */
-AVX2_FN static void context_avx2(const float *p, const float *v, int64_t ldv, int64_t lk, int64_t dh, float *o)
-{
-    int64_t c0 = 0;
-    for (; c0 + 8 <= dh; c0 += 64) {
-        const int n = (int)((dh - c0) / 8 < 8 ? (dh - c0) / 8 : 8);
-        __m256 acc[8];
-        for (int t = 0; t < 8; t++)
-            acc[t] = _mm256_setzero_ps();
-        for (int64_t j = 0; j < lk; j++) {
-            const __m256 x = _mm256_broadcast_ss(p + j);
-            const float *vj = v + j * ldv + c0;
-            for (int t = 0; t < n; t++)
-                acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(x, _mm256_loadu_ps(vj + 8 * t)));
-        }
-        for (int t = 0; t < n; t++)
-            _mm256_storeu_ps(o + c0 + 8 * t, acc[t]);
-        if (n < 8) {
-            c0 += 8 * n;
-            break;
-        }
-    }
-    if (c0 < dh)
-        context_scalar(p, v + c0, ldv, lk, dh - c0, o + c0);
-}
-
-AVX512_FN static void scores_avx512(const float *const *q, int R, const float *panel, int64_t dh, float scale,
-                                    float *s, int64_t lds, int nk)
-{
-    __m512 acc[ROWS];
-    for (int r = 0; r < ROWS; r++)
-        acc[r] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < dh; c++) {
-        const __m512 k = _mm512_loadu_ps(panel + c * KEYS);
-        for (int r = 0; r < R; r++)
-            acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(_mm512_set1_ps(q[r][c]), k));
-    }
-    const __m512 sc = _mm512_set1_ps(scale);
-    const __mmask16 keep = (__mmask16)((1u << nk) - 1u);
-    for (int r = 0; r < R; r++)
-        _mm512_mask_storeu_ps(s + r * lds, keep, _mm512_mul_ps(acc[r], sc));
-}
-
-AVX512_FN static void context_avx512(const float *p, const float *v, int64_t ldv, int64_t lk, int64_t dh,
-                                     float *o)
-{
-    int64_t c0 = 0;
-    for (; c0 + 16 <= dh; c0 += 64) {
-        const int n = (int)((dh - c0) / 16 < 4 ? (dh - c0) / 16 : 4);
-        __m512 acc[4];
-        for (int t = 0; t < 4; t++)
-            acc[t] = _mm512_setzero_ps();
-        for (int64_t j = 0; j < lk; j++) {
-            const __m512 x = _mm512_set1_ps(p[j]);
-            const float *vj = v + j * ldv + c0;
-            for (int t = 0; t < n; t++)
-                acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(x, _mm512_loadu_ps(vj + 16 * t)));
-        }
-        for (int t = 0; t < n; t++)
-            _mm512_storeu_ps(o + c0 + 16 * t, acc[t]);
-        if (n < 4) {
-            c0 += 16 * n;
-            break;
-        }
-    }
-    if (c0 < dh)
-        context_scalar(p, v + c0, ldv, lk, dh - c0, o + c0);
-}
-
+#define W 16
+#define VF __m512
+#define VM __mmask16
+#define TARGET __attribute__((target("avx512f")))
+#define SUFFIX(name) name##_avx512
+#define SET1 _mm512_set1_ps
+#define ZERO _mm512_setzero_ps
+#define ADD _mm512_add_ps
+#define MUL _mm512_mul_ps
+#define LOAD _mm512_loadu_ps
+#define LOADN(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define STOREN(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define TAIL(n) ((__mmask16)((n) >= W ? 0xffffu : (n) <= 0 ? 0u : (1u << (n)) - 1u))
+#define SROWS 8
+#define CROWS 4
+#include "cpu/cpu_attention_simd.h"
+enum { AVX512_SROWS = SROWS, AVX512_CROWS = CROWS };
 #endif
 
 typedef struct att_plan {
@@ -166,6 +126,7 @@ typedef struct att_plan {
     int64_t block, blocks;   /* query rows per block, blocks per (b, h) */
     scores_fn scores;
     context_fn context;
+    int srows, crows;        /* rows per call of scores / context */
     qat_cpu_float_isa isa; /* the backend state's float path (cpu_float.h) */
 } att_plan;
 
@@ -182,15 +143,17 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
         for (int64_t c = 0; c < dh; c++)
             for (int l = 0; l < KEYS; l++)
                 panel[c * KEYS + l] = l < nk ? k[(j0 + l) * d->ldk + c] : 0.0f;
-        for (int64_t r = 0; r < n; r += ROWS)
-            pl->scores(qrow + r, (int)(n - r < ROWS ? n - r : ROWS), panel, dh, d->scale, s + r * lk + j0, lk, nk);
+        for (int64_t r = 0; r < n; r += pl->srows)
+            pl->scores(qrow + r, (int)(n - r < pl->srows ? n - r : pl->srows), panel, dh, d->scale, s + r * lk + j0,
+                       lk, nk);
     }
     const float *kb = d->key_bias ? d->key_bias + b * lk : NULL;
     const float *v = d->v + b * lk * d->ldv + h * dh;
-    for (int64_t r = 0; r < n; r++) {
+    for (int64_t r = 0; r < n; r++)
         qat_cpu_softmax_row(pl->isa, s + r * lk, kb, lk); /* ref's bits, vectorised */
-        pl->context(s + r * lk, v, d->ldv, lk, dh, d->out + (b * d->lq + i0 + r) * d->ldo + h * dh);
-    }
+    for (int64_t r = 0; r < n; r += pl->crows)
+        pl->context(s + r * lk, lk, (int)(n - r < pl->crows ? n - r : pl->crows), v, d->ldv, lk, dh,
+                    d->out + (b * d->lq + i0 + r) * d->ldo + h * dh, d->ldo);
 }
 
 /* Units u = ((b * heads) + h) * blocks + block. */
@@ -215,20 +178,20 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
     /* Rows too long for the stack buffers: ref's row at a time. */
     if (d->lk > SCORES_STACK || d->head_dim > PANEL_DH)
         return qat_backend_ref_ops.attention_fwd(state, d);
-    att_plan pl = {.d = d, .scores = scores_scalar, .context = context_scalar,
-                   .isa = ((qat_cpu_state *)state)->isa};
+    att_plan pl = {.d = d, .scores = scores_scalar, .context = context_scalar, .srows = BLOCK_ROWS,
+                   .crows = BLOCK_ROWS, .isa = ((qat_cpu_state *)state)->isa};
     int64_t block = SCORES_STACK / d->lk;
     block = block > MAX_BLOCK ? MAX_BLOCK : block;
-    block = block >= ROWS ? block / ROWS * ROWS : block;
+    block = block >= BLOCK_ROWS ? block / BLOCK_ROWS * BLOCK_ROWS : block;
     pl.block = block < d->lq ? block : d->lq;
     pl.blocks = (d->lq + pl.block - 1) / pl.block;
 #ifdef ATT_X86
     switch (pl.isa) {
     case QAT_CPU_FLOAT_AVX512:
-        pl.scores = scores_avx512, pl.context = context_avx512;
+        pl.scores = scores_avx512, pl.context = context_avx512, pl.srows = AVX512_SROWS, pl.crows = AVX512_CROWS;
         break;
     case QAT_CPU_FLOAT_AVX2:
-        pl.scores = scores_avx2, pl.context = context_avx2;
+        pl.scores = scores_avx2, pl.context = context_avx2, pl.srows = AVX2_SROWS, pl.crows = AVX2_CROWS;
         break;
     case QAT_CPU_FLOAT_SCALAR:
         break;

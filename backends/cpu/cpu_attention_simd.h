@@ -1,0 +1,95 @@
+/*
+ * The fused attention's two inner kernels for one vector width W, written
+ * once and included by cpu_attention.c for AVX2 and for AVX-512 after it
+ * defines W, VF, VM, TARGET, SUFFIX(name), SET1, ZERO, ADD, MUL, LOAD,
+ * STORE, LOADN / STOREN (masked, zeros elsewhere) and TAIL(n) (the first
+ * n lanes, none when n <= 0, all when n >= W); SROWS (query rows of a
+ * scores pass) and CROWS (rows of a context pass).
+ *
+ * Register tiles of fixed size, so that the compiler keeps every
+ * accumulator in a register (variable trip counts made it spill them to
+ * the stack: a store and a reload in each add's dependency chain). A tail
+ * of fewer rows repeats the last row's pointer and stores only the real
+ * rows, so the tile's shape never varies. Each accumulator lane is one
+ * output element summed in kernels.h's order with a multiply then an add
+ * (no FMA), as the scalar code in cpu_attention.c.
+ */
+#define KV (KEYS / W) /* vectors per panel row of KEYS keys */
+#define CV 4          /* vectors of head_dim per context pass */
+
+/* s[r * lds + l] = (sum_c q_r[c] * panel[c * KEYS + l]) * scale, r < R, l < nk. */
+TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *panel, int64_t dh, float scale,
+                                  float *s, int64_t lds, int nk)
+{
+    const float *qr[SROWS];
+    for (int r = 0; r < SROWS; r++)
+        qr[r] = q[r < R ? r : R - 1];
+    VF acc[SROWS][KV];
+    for (int r = 0; r < SROWS; r++)
+        for (int v = 0; v < KV; v++)
+            acc[r][v] = ZERO();
+    for (int64_t c = 0; c < dh; c++) {
+        VF k[KV];
+        for (int v = 0; v < KV; v++)
+            k[v] = LOAD(panel + c * KEYS + v * W);
+        for (int r = 0; r < SROWS; r++) {
+            const VF x = SET1(qr[r][c]);
+            for (int v = 0; v < KV; v++)
+                acc[r][v] = ADD(acc[r][v], MUL(x, k[v]));
+        }
+    }
+    const VF sc = SET1(scale);
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < KV; v++)
+            STOREN(s + r * lds + v * W, TAIL(nk - v * W), MUL(acc[r][v], sc));
+}
+
+/* o_r[c] = sum_j p_r[j] * v[j * ldv + c] over j ascending, for the R rows
+ * p_r = p + r * ldp, o_r = o + r * ldo, c < dh: CROWS rows share each load
+ * of v, CV * W outputs per pass over the keys. */
+TARGET static void SUFFIX(context)(const float *p, int64_t ldp, int R, const float *v, int64_t ldv, int64_t lk,
+                                   int64_t dh, float *o, int64_t ldo)
+{
+    const float *pr[CROWS];
+    for (int r = 0; r < CROWS; r++)
+        pr[r] = p + (r < R ? r : R - 1) * ldp;
+    for (int64_t c0 = 0; c0 < dh; c0 += CV * W) {
+        VM m[CV];
+        for (int t = 0; t < CV; t++)
+            m[t] = TAIL(dh - c0 - t * W);
+        VF acc[CROWS][CV];
+        for (int r = 0; r < CROWS; r++)
+            for (int t = 0; t < CV; t++)
+                acc[r][t] = ZERO();
+        const float *vc = v + c0;
+        if (dh - c0 >= CV * W) {
+            for (int64_t j = 0; j < lk; j++) {
+                VF x[CV];
+                for (int t = 0; t < CV; t++)
+                    x[t] = LOAD(vc + j * ldv + t * W);
+                for (int r = 0; r < CROWS; r++) {
+                    const VF pj = SET1(pr[r][j]);
+                    for (int t = 0; t < CV; t++)
+                        acc[r][t] = ADD(acc[r][t], MUL(pj, x[t]));
+                }
+            }
+        } else {
+            for (int64_t j = 0; j < lk; j++) {
+                VF x[CV];
+                for (int t = 0; t < CV; t++)
+                    x[t] = LOADN(vc + j * ldv + t * W, m[t]);
+                for (int r = 0; r < CROWS; r++) {
+                    const VF pj = SET1(pr[r][j]);
+                    for (int t = 0; t < CV; t++)
+                        acc[r][t] = ADD(acc[r][t], MUL(pj, x[t]));
+                }
+            }
+        }
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < CV; t++)
+                STOREN(o + r * ldo + c0 + t * W, m[t], acc[r][t]);
+    }
+}
+
+#undef KV
+#undef CV

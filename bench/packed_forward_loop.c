@@ -1,0 +1,84 @@
+/* A loop of packed forwards over the public API, to profile (perf record)
+ * or time one .qatp file at one shape: load once, one warm-up forward, then
+ * FORWARDS forwards of BATCH x SEQ fixed random ids (no padding); prints
+ * the best and median ms per forward, wall clock and the process's CPU
+ * time (which, at one thread, a busy machine's waits do not inflate), and on stderr the milliseconds from
+ * the start to the first timed forward (for perf record -D, so that a
+ * profile leaves out the load and the warm-up). QAT_ISA picks the path.
+ * usage: bench_packed_forward_loop FILE.qatp BATCH SEQ THREADS FORWARDS */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "qat/qat.h"
+
+static double clock_ms(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double now_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s FILE.qatp BATCH SEQ THREADS FORWARDS\n", argv[0]);
+        return 2;
+    }
+    const long long B = atoll(argv[2]), L = atoll(argv[3]), threads = atoll(argv[4]);
+    const int reps = atoi(argv[5]);
+    if (B < 1 || L < 1 || threads < 1 || reps < 1 || B * L > (1 << 20))
+        return 2;
+    const double start = now_ms();
+    qat_packed_model *pm = NULL;
+    size_t n = 0;
+    int64_t vocab = 0;
+    if (qat_packed_model_load(argv[1], &pm) != QAT_OK ||
+        qat_packed_model_set_int(pm, QAT_PACKED_THREADS, threads) != QAT_OK ||
+        qat_packed_model_logits_size(pm, B, L, &n) != QAT_OK ||
+        qat_packed_model_info(pm, QAT_PACKED_INFO_VOCAB_SIZE, &vocab) != QAT_OK) {
+        fprintf(stderr, "%s: %s\n", argv[1], qat_last_error());
+        return 1;
+    }
+    int32_t *ids = malloc((size_t)(B * L) * sizeof(int32_t));
+    float *logits = malloc(n * sizeof(float));
+    double *ms = malloc((size_t)reps * sizeof(double)), *cpu = malloc((size_t)reps * sizeof(double));
+    if (!ids || !logits || !ms || !cpu)
+        return 1;
+    for (long long i = 0; i < B * L; i++)
+        ids[i] = (int32_t)(5 + (i * 7919) % (vocab - 5));
+    for (int r = -1; r < reps; r++) {
+        const double t0 = now_ms(), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+        if (qat_packed_model_forward(pm, ids, NULL, NULL, B, L, logits, n) != QAT_OK) {
+            fprintf(stderr, "forward: %s\n", qat_last_error());
+            return 1;
+        }
+        if (r >= 0) {
+            ms[r] = now_ms() - t0;
+            cpu[r] = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        } else {
+            fprintf(stderr, "timed forwards from %.0f ms\n", now_ms() - start);
+        }
+    }
+    qsort(ms, (size_t)reps, sizeof ms[0], by_value);
+    qsort(cpu, (size_t)reps, sizeof cpu[0], by_value);
+    printf("%s %lldx%lld threads %lld: best %.2f ms, median %.2f ms; CPU time best %.2f ms, median %.2f ms (%d forwards)\n",
+           argv[1], B, L, threads, ms[0], ms[reps / 2], cpu[0], cpu[reps / 2], reps);
+    free(cpu);
+    free(ms);
+    free(logits);
+    free(ids);
+    qat_packed_model_free(pm);
+    return 0;
+}
