@@ -8,12 +8,15 @@
  * ascending (keys side by side in the lanes, from a panel of 16 keys
  * transposed on the stack), each context element one lane summing
  * p[j] * v[j, d] over keys ascending (d in the lanes): the order of every
- * element is kernels.h's, with separate multiplies and adds (no FMA), so
- * scalar, AVX2 and AVX-512 agree with each other and with ref. The softmax
+ * element is kernels.h's, one fused multiply-add per step (fmaf in the
+ * scalar code, vfmadd in the vector tiles: both round once), so scalar,
+ * AVX2 and AVX-512 agree with each other and with ref. AVX2 without FMA
+ * (no such x86 CPU is common) runs the scalar path. The softmax
  * is ref's row (qat_ref_softmax_row), run by its vectorised twin
  * qat_cpu_softmax_row (the same bits). Scores, softmax and context all
  * take the backend state's float path, chosen from QAT_ISA once when the
  * context is created (cpu_float.c, through lib/packed's one resolution). */
+#include <math.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -48,7 +51,7 @@ static void scores_scalar(const float *const *q, int R, const float *panel, int6
         float acc[KEYS] = {0};
         for (int64_t c = 0; c < dh; c++)
             for (int l = 0; l < KEYS; l++)
-                acc[l] += q[r][c] * panel[c * KEYS + l];
+                acc[l] = fmaf(q[r][c], panel[c * KEYS + l], acc[l]);
         for (int l = 0; l < nk; l++)
             s[r * lds + l] = acc[l] * scale;
     }
@@ -64,7 +67,7 @@ static void context_scalar(const float *p, int64_t ldp, int R, const float *v, i
             out[c] = 0.0f;
         for (int64_t j = 0; j < lk; j++)
             for (int64_t c = 0; c < dh; c++)
-                out[c] += pr[j] * v[j * ldv + c];
+                out[c] = fmaf(pr[j], v[j * ldv + c], out[c]);
     }
 }
 
@@ -72,11 +75,11 @@ static void context_scalar(const float *p, int64_t ldp, int R, const float *v, i
 #define W 8
 #define VF __m256
 #define VM __m256i
-#define TARGET __attribute__((target("avx2")))
+#define TARGET __attribute__((target("avx2,fma")))
 #define SUFFIX(name) name##_avx2
 #define SET1 _mm256_set1_ps
 #define ZERO _mm256_setzero_ps
-#define ADD _mm256_add_ps
+#define MADD _mm256_fmadd_ps
 #define MUL _mm256_mul_ps
 #define LOAD _mm256_loadu_ps
 #define LOADN(p, m) _mm256_maskload_ps((p), (m))
@@ -93,7 +96,7 @@ enum { AVX2_SROWS = SROWS, AVX2_CROWS = CROWS };
 #undef SUFFIX
 #undef SET1
 #undef ZERO
-#undef ADD
+#undef MADD
 #undef MUL
 #undef LOAD
 #undef LOADN
@@ -109,7 +112,7 @@ enum { AVX2_SROWS = SROWS, AVX2_CROWS = CROWS };
 #define SUFFIX(name) name##_avx512
 #define SET1 _mm512_set1_ps
 #define ZERO _mm512_setzero_ps
-#define ADD _mm512_add_ps
+#define MADD _mm512_fmadd_ps
 #define MUL _mm512_mul_ps
 #define LOAD _mm512_loadu_ps
 #define LOADN(p, m) _mm512_maskz_loadu_ps((m), (p))
@@ -191,6 +194,8 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
         pl.scores = scores_avx512, pl.context = context_avx512, pl.srows = AVX512_SROWS, pl.crows = AVX512_CROWS;
         break;
     case QAT_CPU_FLOAT_AVX2:
+        if (!__builtin_cpu_supports("fma"))
+            break;
         pl.scores = scores_avx2, pl.context = context_avx2, pl.srows = AVX2_SROWS, pl.crows = AVX2_CROWS;
         break;
     case QAT_CPU_FLOAT_SCALAR:

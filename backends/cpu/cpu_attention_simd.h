@@ -1,7 +1,8 @@
 /*
  * The fused attention's two inner kernels for one vector width W, written
  * once and included by cpu_attention.c for AVX2 and for AVX-512 after it
- * defines W, VF, VM, TARGET, SUFFIX(name), SET1, ZERO, ADD, MUL, LOAD,
+ * defines W, VF, VM, TARGET, SUFFIX(name), SET1, ZERO, MADD (a * b + c,
+ * fused), MUL, LOAD,
  * STORE, LOADN / STOREN (masked, zeros elsewhere) and TAIL(n) (the first
  * n lanes, none when n <= 0, all when n >= W); SROWS (query rows of a
  * scores pass) and CROWS (rows of a context pass).
@@ -11,8 +12,8 @@
  * the stack: a store and a reload in each add's dependency chain). A tail
  * of fewer rows repeats the last row's pointer and stores only the real
  * rows, so the tile's shape never varies. Each accumulator lane is one
- * output element summed in kernels.h's order with a multiply then an add
- * (no FMA), as the scalar code in cpu_attention.c.
+ * output element summed in kernels.h's order, one FMA per step, as the
+ * scalar code in cpu_attention.c (fmaf).
  */
 #define KV (KEYS / W) /* vectors per panel row of KEYS keys */
 #define CV 4          /* vectors of head_dim per context pass */
@@ -35,7 +36,7 @@ TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *pan
         for (int r = 0; r < SROWS; r++) {
             const VF x = SET1(qr[r][c]);
             for (int v = 0; v < KV; v++)
-                acc[r][v] = ADD(acc[r][v], MUL(x, k[v]));
+                acc[r][v] = MADD(x, k[v], acc[r][v]);
         }
     }
     const VF sc = SET1(scale);
@@ -70,7 +71,7 @@ TARGET static void SUFFIX(context)(const float *p, int64_t ldp, int R, const flo
                 for (int r = 0; r < CROWS; r++) {
                     const VF pj = SET1(pr[r][j]);
                     for (int t = 0; t < CV; t++)
-                        acc[r][t] = ADD(acc[r][t], MUL(pj, x[t]));
+                        acc[r][t] = MADD(pj, x[t], acc[r][t]);
                 }
             }
         } else {
@@ -81,7 +82,7 @@ TARGET static void SUFFIX(context)(const float *p, int64_t ldp, int R, const flo
                 for (int r = 0; r < CROWS; r++) {
                     const VF pj = SET1(pr[r][j]);
                     for (int t = 0; t < CV; t++)
-                        acc[r][t] = ADD(acc[r][t], MUL(pj, x[t]));
+                        acc[r][t] = MADD(pj, x[t], acc[r][t]);
                 }
             }
         }

@@ -1,7 +1,8 @@
 /* Fused inference attention, the oracle: one query row at a time, in the
  * orders kernels.h fixes (scores summed over d ascending, the context over
- * keys ascending) and softmax_fwd's own row function, so the result is the
+ * keys ascending, by fmaf) and softmax_fwd's own row function, so the result is the
  * unfused QK^T / softmax / PV up to the GEMMs' accumulation order. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -20,7 +21,7 @@ static void attention_row(const qat_attention_desc *d, int64_t b, int64_t h, int
         const float *k = d->k + (b * d->lk + j) * d->ldk + h * dh;
         float dot = 0.0f;
         for (int64_t c = 0; c < dh; c++)
-            dot += q[c] * k[c];
+            dot = fmaf(q[c], k[c], dot);
         s[j] = dot * d->scale;
     }
     qat_ref_softmax_row(s, d->key_bias ? d->key_bias + b * d->lk : NULL, d->lk);
@@ -30,7 +31,7 @@ static void attention_row(const qat_attention_desc *d, int64_t b, int64_t h, int
     for (int64_t j = 0; j < d->lk; j++) {
         const float *v = d->v + (b * d->lk + j) * d->ldv + h * dh;
         for (int64_t c = 0; c < dh; c++)
-            o[c] += s[j] * v[c];
+            o[c] = fmaf(s[j], v[c], o[c]);
     }
 }
 

@@ -145,9 +145,11 @@ static inline float qat_clip_coef(float norm, float max_norm)
  *   p    = the masked row softmax of s with key_bias[b, :] (softmax_fwd's row)
  *   out[i, d] = sum over j ascending of p[j] * v[j, d], from 0.0f
  * where q row i is q + (b * lq + i) * ldq + h * head_dim (k, v: b * lk + j
- * with ldk, ldv; out like q with ldo). The orders are part of the contract:
- * a backend's SIMD and threaded paths give these bits; the unfused GEMMs
- * differ from them by accumulation order only. Scratch for one block of
+ * with ldk, ldv; out like q with ldo), each step of both sums one fused
+ * multiply-add (acc = fmaf(a, b, acc), rounded once, as a GEMM's FMA
+ * does). The orders and the FMA are part of the contract: a host backend's
+ * SIMD and threaded paths give these bits; the unfused GEMMs differ from
+ * them by accumulation order only. Scratch for one block of
  * query rows is the backend's own, never [batch, heads, lq, lk]. */
 typedef struct qat_attention_desc {
     int64_t batch, heads, lq, lk, head_dim;
