@@ -193,7 +193,7 @@ typedef struct qat_linear_desc {
     /* y += x */                                                                                               \
     X(accumulate, (const float *x, float *y, int64_t n), (x, y, n))                                            \
     /* x[r,:] += bias; then y = act(x) when act is GELU (exact erf GELU) or                                    \
-     * TANH; bias may be NULL. */                                                                              \
+     * TANH; bias may be NULL; y may be x (element by element). */                                             \
     X(bias_act_fwd, (float *x, const float *bias, int64_t rows, int64_t cols, qat_activation act, float *y),   \
       (x, bias, rows, cols, act, y))                                                                           \
     /* dx = dy * GELU'(pre) (dx may alias dy) */                                                               \

@@ -137,6 +137,43 @@ qat_status qat_packed_quantize_lsq_eps(const qat_packed_kernel *k, const float *
 qat_status qat_packed_quantize_lsq_plus(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
                                         float step, float offset, float step_eps, qat_packed_acts *a);
 
+/* One of the three quantizers above, resolved once (its parameters, range
+ * and the handle's row functions), for a caller that quantizes tokens as
+ * its own loop produces them (the packed forward fuses it into the row pass
+ * of the float op before the linear): the same codes, row sums and scales
+ * as the whole-tensor calls. The fields are the quantizer's own. */
+typedef struct qat_packed_act_quantizer {
+    int kind, bits;
+    float qn, qp, div, step, offset;
+    int shift;
+    int (*absmax)(const float *x, int64_t n, float *m);
+    int32_t (*quant)(const float *x, int64_t n, float mul, float div, float qn, float qp, int8_t *q);
+    int32_t (*quant_offset)(const float *x, int64_t n, float sub, float div, float qp, int shift, int8_t *q);
+} qat_packed_act_quantizer;
+
+qat_status qat_packed_act_quantizer_bitnet(const qat_packed_kernel *k, int bits, int symmetric,
+                                           qat_packed_act_quantizer *q);
+qat_status qat_packed_act_quantizer_lsq(const qat_packed_kernel *k, int bits, float step, float step_eps,
+                                        qat_packed_act_quantizer *q);
+qat_status qat_packed_act_quantizer_lsq_plus(const qat_packed_kernel *k, int bits, float step, float offset,
+                                             float step_eps, qat_packed_act_quantizer *q);
+/* Every token of x through q: codes, row sums and scale per token, on the
+ * handle's pool when it has one, else an OpenMP team (what the three calls
+ * above run). A non-finite input fails (naming it) and leaves a
+ * unquantized. */
+qat_status qat_packed_quantize(const qat_packed_kernel *k, const qat_packed_act_quantizer *q, const float *x,
+                               int64_t ldx, qat_packed_acts *a);
+/* Tokens [begin, end) of x (token t at x + t * ldx, ldx >= a->in) into a,
+ * on the calling thread; nonzero when one of them is not finite (that
+ * token left as it was). Any threads may quantize disjoint ranges. */
+int qat_packed_quantize_range(const qat_packed_act_quantizer *q, const float *x, int64_t ldx, int64_t begin,
+                              int64_t end, qat_packed_acts *a);
+/* After every token's range: marks a quantized (a->bits), or, when a range
+ * failed, fails with QAT_ERR_NUMERIC naming the first non-finite input and
+ * leaves a unquantized. */
+qat_status qat_packed_quantize_finish(const qat_packed_act_quantizer *q, const float *x, int64_t ldx, int failed,
+                                      qat_packed_acts *a);
+
 /* ---- Weights in the kernels' layout ------------------------------------ */
 
 /* Output rows per panel of the layout (and of a micro-kernel's tile). */

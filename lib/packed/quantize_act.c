@@ -91,9 +91,6 @@ int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub,
     return sum;
 }
 
-typedef int (*absmax_fn)(const float *, int64_t, float *);
-typedef int32_t (*quant_row_fn)(const float *, int64_t, float, float, float, float, int8_t *);
-
 #if defined(QAT_PACKED_X86)
 /* AVX-512 machines run the AVX2 rows: this pass is memory bound. The onednn
  * path quantizes here too, with AVX2 where the CPU has it. */
@@ -104,43 +101,83 @@ static int avx2_rows(const qat_packed_kernel *k)
 }
 #endif
 
-static void row_fns(const qat_packed_kernel *k, absmax_fn *absmax, quant_row_fn *quant)
+/* How each token's codes are made (the three quantizers differ only here). */
+typedef enum { ACT_BITNET, ACT_LSQ, ACT_LSQ_PLUS } act_kind;
+
+static qat_status quantizer_init(const qat_packed_kernel *k, int bits, act_kind kind, const char *who,
+                                 qat_packed_act_quantizer *q)
 {
-    *absmax = qat_packed_absmax_scalar;
-    *quant = qat_packed_quant_row_scalar;
+    QAT_CHECK_ARG(q, "packed: %s: NULL quantizer", who);
+    QAT_CHECK_ARG(!k || (k->threads >= 1 && k->isa != QAT_PACKED_ISA_AUTO),
+                  "packed: %s: kernel handle not initialised", who);
+    QAT_CHECK_ARG(bits >= 2 && bits <= 8, "packed: %s: bits = %d, expected 2..8", who, bits);
+    *q = (qat_packed_act_quantizer){.kind = kind, .bits = bits, .absmax = qat_packed_absmax_scalar,
+                                    .quant = qat_packed_quant_row_scalar,
+                                    .quant_offset = qat_packed_quant_row_offset_scalar};
 #if defined(QAT_PACKED_X86)
     if (avx2_rows(k)) {
-        *absmax = qat_packed_absmax_avx2;
-        *quant = qat_packed_quant_row_avx2;
+        q->absmax = qat_packed_absmax_avx2;
+        q->quant = qat_packed_quant_row_avx2;
+        q->quant_offset = qat_packed_quant_row_offset_avx2;
     }
 #else
     (void)k;
 #endif
+    return QAT_OK;
 }
 
-typedef int32_t (*quant_offset_row_fn)(const float *, int64_t, float, float, float, int, int8_t *);
-
-static quant_offset_row_fn offset_row_fn(const qat_packed_kernel *k)
+qat_status qat_packed_act_quantizer_bitnet(const qat_packed_kernel *k, int bits, int symmetric,
+                                           qat_packed_act_quantizer *q)
 {
-#if defined(QAT_PACKED_X86)
-    if (avx2_rows(k))
-        return qat_packed_quant_row_offset_avx2;
-#else
-    (void)k;
-#endif
-    return qat_packed_quant_row_offset_scalar;
+    QAT_TRY(quantizer_init(k, bits, ACT_BITNET, "quantize bitnet", q));
+    q->qp = (float)((1 << (bits - 1)) - 1);
+    q->qn = symmetric ? -q->qp : -(float)(1 << (bits - 1));
+    return QAT_OK;
 }
 
-static qat_status check_common(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
-                               const qat_packed_acts *a, const char *who)
+qat_status qat_packed_act_quantizer_lsq(const qat_packed_kernel *k, int bits, float step, float step_eps,
+                                        qat_packed_act_quantizer *q)
 {
+    QAT_CHECK_ARG(isfinite(step) && step > 0.0f, "packed: quantize lsq: step = %g must be finite and > 0",
+                  (double)step);
+    QAT_TRY(quantizer_init(k, bits, ACT_LSQ, "quantize lsq", q));
+    q->qn = -(float)(1 << (bits - 1));
+    q->qp = (float)((1 << (bits - 1)) - 1);
+    q->div = step + step_eps;
+    q->step = step;
+    return QAT_OK;
+}
+
+qat_status qat_packed_act_quantizer_lsq_plus(const qat_packed_kernel *k, int bits, float step, float offset,
+                                             float step_eps, qat_packed_act_quantizer *q)
+{
+    QAT_CHECK_ARG(isfinite(step) && step > 0.0f, "packed: quantize lsq+: step = %g must be finite and > 0",
+                  (double)step);
+    QAT_CHECK_ARG(isfinite(offset), "packed: quantize lsq+: offset = %g must be finite", (double)offset);
+    QAT_CHECK_ARG(isfinite(step_eps) && step_eps >= 0.0f,
+                  "packed: quantize lsq+: step_eps = %g must be finite and >= 0", (double)step_eps);
+    QAT_TRY(quantizer_init(k, bits, ACT_LSQ_PLUS, "quantize lsq+", q));
+    q->qp = (float)((1 << bits) - 1);
+    /* The divisor as the fake quantizer forms it: one float addition. */
+    q->div = step + step_eps;
+    q->step = step;
+    q->offset = offset;
+    q->shift = 1 << (bits - 1);
+    return QAT_OK;
+}
+
+static const char *quantizer_name(const qat_packed_act_quantizer *q)
+{
+    return q->kind == ACT_BITNET ? "quantize bitnet" : q->kind == ACT_LSQ ? "quantize lsq" : "quantize lsq+";
+}
+
+static qat_status check_input(const qat_packed_act_quantizer *q, const float *x, int64_t ldx,
+                              const qat_packed_acts *a)
+{
+    const char *who = quantizer_name(q);
     QAT_CHECK_ARG(a && a->codes, "packed: %s: activations not allocated", who);
     QAT_CHECK_ARG(x, "packed: %s: NULL input", who);
-    QAT_CHECK_ARG(!k || (k->threads >= 1 && k->isa != QAT_PACKED_ISA_AUTO),
-                  "packed: %s: kernel handle not initialised", who);
-    QAT_CHECK_ARG(ldx >= a->in, "packed: %s: ldx = %lld < in = %lld", who, (long long)ldx,
-                  (long long)a->in);
-    QAT_CHECK_ARG(bits >= 2 && bits <= 8, "packed: %s: bits = %d, expected 2..8", who, bits);
+    QAT_CHECK_ARG(ldx >= a->in, "packed: %s: ldx = %lld < in = %lld", who, (long long)ldx, (long long)a->in);
     return QAT_OK;
 }
 
@@ -164,109 +201,101 @@ static int threads_of(const qat_packed_kernel *k, int64_t tokens, int64_t in)
     return nt < 1 ? 1 : (int)nt;
 }
 
-/* How each token's codes are made (the three quantizers differ only here). */
-typedef enum { ACT_BITNET, ACT_LSQ, ACT_LSQ_PLUS } act_kind;
-
-typedef struct act_quant {
-    act_kind kind;
-    float qn, qp;
-    float div;     /* LSQ, LSQ+: the divisor step + step_eps */
-    float step;    /* LSQ, LSQ+: the codes' scale */
-    float offset;  /* LSQ+ */
-    int shift;     /* LSQ+: 2^(bits-1), subtracted so codes fit int8 */
-} act_quant;
-
-/* One quantization call: the rows, the quantizer and its row functions. */
-typedef struct quant_job {
-    const float *x;
-    int64_t ldx;
-    const act_quant *q;
-    absmax_fn absmax;
-    quant_row_fn quant;
-    quant_offset_row_fn quant_offset;
-    qat_packed_acts *a;
-} quant_job;
-
-/* Token t through the quantizer; nonzero (and a left as it was for t) when
- * its input is not finite. */
-static int quantize_token(const quant_job *j, int64_t t)
+/* Token t through q; nonzero (and a left as it was for t) when its input
+ * is not finite. */
+static int quantize_token(const qat_packed_act_quantizer *q, const float *x, int64_t ldx, int64_t t,
+                          qat_packed_acts *a)
 {
-    const act_quant *q = j->q;
-    qat_packed_acts *a = j->a;
-    const float *xr = j->x + t * j->ldx;
+    const float *xr = x + t * ldx;
     int8_t *codes = a->codes + t * a->stride;
     float m;
     /* LSQ and LSQ+ use only its finiteness check: no per-token range. */
-    if (j->absmax(xr, a->in, &m))
+    if (q->absmax(xr, a->in, &m))
         return 1;
-    switch (q->kind) {
+    switch ((act_kind)q->kind) {
     case ACT_BITNET:
         m = m > 1e-5f ? m : 1e-5f;
         /* x * Qp / m in this order, as docs/method.md section 4 and the fake
          * quantizer write it (not x * (Qp / m), which rounds apart). */
-        a->row_sum[t] = j->quant(xr, a->in, q->qp, m, q->qn, q->qp, codes);
+        a->row_sum[t] = q->quant(xr, a->in, q->qp, m, q->qn, q->qp, codes);
         a->scale[t] = m / q->qp;
         break;
     case ACT_LSQ:
         /* x * 1 is exact: v = x / (step + eps) as the fake quantizer computes it. */
-        a->row_sum[t] = j->quant(xr, a->in, 1.0f, q->div, q->qn, q->qp, codes);
+        a->row_sum[t] = q->quant(xr, a->in, 1.0f, q->div, q->qn, q->qp, codes);
         a->scale[t] = q->step;
         break;
     case ACT_LSQ_PLUS:
-        a->row_sum[t] = j->quant_offset(xr, a->in, q->offset, q->div, q->qp, q->shift, codes);
+        a->row_sum[t] = q->quant_offset(xr, a->in, q->offset, q->div, q->qp, q->shift, codes);
         a->scale[t] = q->step;
         break;
     }
     return 0;
 }
 
-static int quantize_range(void *arg, int64_t begin, int64_t end, int64_t index)
+int qat_packed_quantize_range(const qat_packed_act_quantizer *q, const float *x, int64_t ldx, int64_t begin,
+                              int64_t end, qat_packed_acts *a)
 {
     int bad = 0;
-    (void)index;
     for (int64_t t = begin; t < end; t++)
-        bad |= quantize_token(arg, t);
+        bad |= quantize_token(q, x, ldx, t, a);
     return bad;
 }
 
-/* Every token of x through q: codes, row sums and scale per token, on the
- * handle's pool when it has one, else an OpenMP team. A non-finite input
- * fails (naming it) and leaves a unquantized. */
-static qat_status quantize_tokens(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
-                                  const act_quant *q, const char *who, qat_packed_acts *a)
+qat_status qat_packed_quantize_finish(const qat_packed_act_quantizer *q, const float *x, int64_t ldx, int failed,
+                                      qat_packed_acts *a)
 {
-    quant_job j = {.x = x, .ldx = ldx, .q = q, .quant_offset = offset_row_fn(k), .a = a};
-    row_fns(k, &j.absmax, &j.quant);
-    int64_t first_bad = a->tokens;
+    if (failed) {
+        float m;
+        int64_t t = 0;
+        while (t < a->tokens - 1 && !q->absmax(x + t * ldx, a->in, &m))
+            t++;
+        a->bits = 0;
+        return not_finite(quantizer_name(q), x, ldx, a->in, t);
+    }
+    a->bits = q->bits;
+    return QAT_OK;
+}
+
+/* One whole-tensor call's pool ranges. */
+typedef struct quant_job {
+    const qat_packed_act_quantizer *q;
+    const float *x;
+    int64_t ldx;
+    qat_packed_acts *a;
+} quant_job;
+
+static int quantize_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const quant_job *j = arg;
+    (void)index;
+    return qat_packed_quantize_range(j->q, j->x, j->ldx, begin, end, j->a);
+}
+
+qat_status qat_packed_quantize(const qat_packed_kernel *k, const qat_packed_act_quantizer *q, const float *x,
+                              int64_t ldx, qat_packed_acts *a)
+{
+    QAT_TRY(check_input(q, x, ldx, a));
+    int failed = 0;
     if (k && k->pool) {
         /* Ranges of at least 16 Ki elements, as threads_of. */
         const int64_t grain = a->in >= 16384 ? 1 : 16384 / a->in;
-        if (qat_pool_for(k->pool, a->tokens, grain, quantize_range, &j)) {
-            float m;
-            for (first_bad = 0; first_bad < a->tokens && !j.absmax(x + first_bad * ldx, a->in, &m); first_bad++)
-                ;
-        }
+        quant_job j = {.q = q, .x = x, .ldx = ldx, .a = a};
+        failed = qat_pool_for(k->pool, a->tokens, grain, quantize_range, &j);
     } else {
-#pragma omp parallel for num_threads(threads_of(k, a->tokens, a->in)) schedule(static) reduction(min : first_bad)
+#pragma omp parallel for num_threads(threads_of(k, a->tokens, a->in)) schedule(static) reduction(| : failed)
         for (int64_t t = 0; t < a->tokens; t++)
-            if (quantize_token(&j, t))
-                first_bad = t < first_bad ? t : first_bad;
+            failed |= quantize_token(q, x, ldx, t, a);
     }
-    if (first_bad < a->tokens) {
-        a->bits = 0;
-        return not_finite(who, x, ldx, a->in, first_bad);
-    }
-    a->bits = bits;
-    return QAT_OK;
+    return qat_packed_quantize_finish(q, x, ldx, failed, a);
 }
 
 qat_status qat_packed_quantize_bitnet(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
                                       int symmetric, qat_packed_acts *a)
 {
-    QAT_TRY(check_common(k, x, ldx, bits, a, "quantize bitnet"));
-    act_quant q = {.kind = ACT_BITNET, .qp = (float)((1 << (bits - 1)) - 1)};
-    q.qn = symmetric ? -q.qp : -(float)(1 << (bits - 1));
-    return quantize_tokens(k, x, ldx, bits, &q, "quantize bitnet", a);
+    qat_packed_act_quantizer q;
+    QAT_TRY(qat_packed_act_quantizer_bitnet(k, bits, symmetric, &q));
+    return qat_packed_quantize(k, &q, x, ldx, a);
 }
 
 qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
@@ -278,25 +307,15 @@ qat_status qat_packed_quantize_lsq(const qat_packed_kernel *k, const float *x, i
 qat_status qat_packed_quantize_lsq_eps(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
                                        float step, float step_eps, qat_packed_acts *a)
 {
-    QAT_TRY(check_common(k, x, ldx, bits, a, "quantize lsq"));
-    QAT_CHECK_ARG(isfinite(step) && step > 0.0f, "packed: quantize lsq: step = %g must be finite and > 0",
-                  (double)step);
-    const act_quant q = {.kind = ACT_LSQ, .qn = -(float)(1 << (bits - 1)), .qp = (float)((1 << (bits - 1)) - 1),
-                         .div = step + step_eps, .step = step};
-    return quantize_tokens(k, x, ldx, bits, &q, "quantize lsq", a);
+    qat_packed_act_quantizer q;
+    QAT_TRY(qat_packed_act_quantizer_lsq(k, bits, step, step_eps, &q));
+    return qat_packed_quantize(k, &q, x, ldx, a);
 }
 
 qat_status qat_packed_quantize_lsq_plus(const qat_packed_kernel *k, const float *x, int64_t ldx, int bits,
                                         float step, float offset, float step_eps, qat_packed_acts *a)
 {
-    QAT_TRY(check_common(k, x, ldx, bits, a, "quantize lsq+"));
-    QAT_CHECK_ARG(isfinite(step) && step > 0.0f, "packed: quantize lsq+: step = %g must be finite and > 0",
-                  (double)step);
-    QAT_CHECK_ARG(isfinite(offset), "packed: quantize lsq+: offset = %g must be finite", (double)offset);
-    QAT_CHECK_ARG(isfinite(step_eps) && step_eps >= 0.0f,
-                  "packed: quantize lsq+: step_eps = %g must be finite and >= 0", (double)step_eps);
-    /* The divisor as the fake quantizer forms it: one float addition. */
-    const act_quant q = {.kind = ACT_LSQ_PLUS, .qp = (float)((1 << bits) - 1), .div = step + step_eps,
-                         .step = step, .offset = offset, .shift = 1 << (bits - 1)};
-    return quantize_tokens(k, x, ldx, bits, &q, "quantize lsq+", a);
+    qat_packed_act_quantizer q;
+    QAT_TRY(qat_packed_act_quantizer_lsq_plus(k, bits, step, offset, step_eps, &q));
+    return qat_packed_quantize(k, &q, x, ldx, a);
 }

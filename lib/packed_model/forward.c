@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "model/encoder_walk.h"
 #include "model/graph.h"
 #include "packed_model/packed_model.h"
@@ -71,7 +72,6 @@ static qat_status prepare_scratch(qat_packed_model *m, int64_t B, int64_t L)
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         grow((void **)hs[i], nh, &fail);
     grow((void **)&s->wide, ni, &fail);
-    grow((void **)&s->wide2, ni, &fail);
     grow((void **)&s->fq, ni > nh ? ni : nh, &fail);
     grow((void **)&s->mean, (size_t)N * sizeof(float), &fail);
     grow((void **)&s->rstd, (size_t)N * sizeof(float), &fail);
@@ -148,20 +148,38 @@ typedef struct pm_act_key {
     float step, offset;
 } pm_act_key;
 
-static qat_status quantize_input(const qat_packed_model *m, const qat_packed_kernel *k, const pm_linear *l,
-                                 const float *x, qat_packed_acts *a)
+/* The integer path's input quantizer of linear l. */
+static qat_status input_quantizer(const qat_packed_model *m, const qat_packed_kernel *k, const pm_linear *l,
+                                  qat_packed_act_quantizer *q)
 {
     switch (l->aq.algo) {
     case QAT_ALGO_LSQ:
-        return qat_packed_quantize_lsq_eps(k, x, l->in, l->aq.bits, l->astep, qat_quant_step_eps(&m->cfg), a);
+        return qat_packed_act_quantizer_lsq(k, l->aq.bits, l->astep, qat_quant_step_eps(&m->cfg), q);
     case QAT_ALGO_LSQ_PLUS:
-        return qat_packed_quantize_lsq_plus(k, x, l->in, l->aq.bits, l->astep, l->aoffset, qat_quant_step_eps(&m->cfg),
-                                            a);
+        return qat_packed_act_quantizer_lsq_plus(k, l->aq.bits, l->astep, l->aoffset, qat_quant_step_eps(&m->cfg), q);
     case QAT_ALGO_BITNET158:
-        return qat_packed_quantize_bitnet(k, x, l->in, l->aq.bits, qat_quant_symmetric_acts(&m->cfg), a);
+        return qat_packed_act_quantizer_bitnet(k, l->aq.bits, qat_quant_symmetric_acts(&m->cfg), q);
     default:
         return qat_fail(QAT_ERR_INTERNAL, "packed forward: input quantizer %d has no integer path", (int)l->aq.algo);
     }
+}
+
+/* The activation buffer of linear l's quantized input, and its key for x. */
+static qat_packed_acts *input_acts(qat_packed_model *m, const pm_linear *l)
+{
+    return l->in == m->dims.hidden_size ? &m->s.act_h : &m->s.act_i;
+}
+
+static pm_act_key act_key(const pm_linear *l, const float *x)
+{
+    const int lsq = l->aq.algo == QAT_ALGO_LSQ || l->aq.algo == QAT_ALGO_LSQ_PLUS;
+    return (pm_act_key){.x = x, .algo = l->aq.algo, .bits = l->aq.bits, .step = lsq ? l->astep : 0.0f,
+                        .offset = l->aq.algo == QAT_ALGO_LSQ_PLUS ? l->aoffset : 0.0f};
+}
+
+static int same_key(const pm_act_key *a, const pm_act_key *b)
+{
+    return a->x == b->x && a->algo == b->algo && a->bits == b->bits && a->step == b->step && a->offset == b->offset;
 }
 
 /* y[N, out] = A(x) W^T + b. */
@@ -171,15 +189,13 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
     pm_scratch *s = &m->s;
     const int64_t N = s->N;
     if (l->integer) {
-        qat_packed_acts *a = l->in == m->dims.hidden_size ? &s->act_h : &s->act_i;
-        const int lsq = l->aq.algo == QAT_ALGO_LSQ || l->aq.algo == QAT_ALGO_LSQ_PLUS;
-        const pm_act_key want = {.x = x, .algo = l->aq.algo, .bits = l->aq.bits,
-                                 .step = lsq ? l->astep : 0.0f,
-                                 .offset = l->aq.algo == QAT_ALGO_LSQ_PLUS ? l->aoffset : 0.0f};
-        if (held->x != want.x || held->algo != want.algo || held->bits != want.bits || held->step != want.step ||
-            held->offset != want.offset || a->bits != want.bits) {
+        qat_packed_acts *a = input_acts(m, l);
+        const pm_act_key want = act_key(l, x);
+        if (!same_key(held, &want) || a->bits != want.bits) {
             held->x = NULL;
-            QAT_TRY(quantize_input(m, k, l, x, a));
+            qat_packed_act_quantizer q;
+            QAT_TRY(input_quantizer(m, k, l, &q));
+            QAT_TRY(qat_packed_quantize(k, &q, x, l->in, a));
             *held = want;
         }
         /* LSQ+: the offset's constant term is in ibias (pm_load.c). */
@@ -208,12 +224,101 @@ typedef struct packed_walk {
     qat_packed_model *m;
     qat_packed_kernel k;
     pm_act_key held;          /* what s->act_h / act_i hold */
+    /* A post-LN residual not yet added: y += residual over n floats, done
+     * by the LayerNorm that reads y, or before any other hook runs. */
+    float *pending_y;
+    const float *pending_residual;
+    int64_t pending_n;
 } packed_walk;
+
+/* y is being rewritten: a quantization of it is stale. */
+static void rewrites(packed_walk *w, const float *y)
+{
+    if (w->held.x == y)
+        w->held.x = NULL;
+}
+
+static qat_status add_pending(packed_walk *w)
+{
+    if (!w->pending_y)
+        return QAT_OK;
+    float *y = w->pending_y;
+    w->pending_y = NULL;
+    QAT_RUN(w->m->ctx, add, y, w->pending_residual, y, w->pending_n);
+    return QAT_OK;
+}
+
+/* A float op over token rows and then, on the same rows while they are in
+ * cache, the next linear's activation quantizer: y = GELU(x) in place, or
+ * y = LayerNorm(x (+ residual, into x)). Chunks of tokens run on the pool;
+ * each calls the backend's own slots on its rows (nested in a pool range
+ * they run on the calling thread), so every float is the unfused slot's
+ * and every code the whole-tensor quantizer's. */
+typedef struct row_pass {
+    qat_packed_model *m;
+    float *x;
+    const float *residual;    /* LayerNorm: x += residual first; NULL: none */
+    const float *w, *b;       /* LayerNorm's weights; NULL: GELU */
+    float *y;
+    int64_t cols;
+    const qat_packed_act_quantizer *q;
+    qat_packed_acts *a;
+} row_pass;
+
+static int row_pass_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const row_pass *p = arg;
+    qat_context *ctx = p->m->ctx;
+    const int64_t C = p->cols, n = end - begin;
+    float *x = p->x + begin * C, *y = p->y + begin * C;
+    (void)index;
+    if (p->residual && QAT_KERNEL(ctx, add, x, p->residual + begin * C, x, n * C) != QAT_OK)
+        return 1;
+    const qat_status st = p->w ? QAT_KERNEL(ctx, layernorm_fwd, x, p->w, p->b, p->m->dims.layer_norm_eps, n, C, y,
+                                            p->m->s.mean + begin, p->m->s.rstd + begin)
+                               : QAT_KERNEL(ctx, bias_act_fwd, x, NULL, n, C, QAT_ACTIVATION_GELU, y);
+    return st != QAT_OK || qat_packed_quantize_range(p->q, p->y, C, begin, end, p->a);
+}
+
+/* Runs p over every token, p->q and p->a being next's input quantizer and
+ * buffer; afterwards w->held says that a holds p->y quantized. */
+static qat_status run_row_pass(packed_walk *w, row_pass *p, const pm_linear *next)
+{
+    qat_packed_model *m = w->m;
+    qat_packed_act_quantizer q;
+    QAT_TRY(input_quantizer(m, &w->k, next, &q));
+    p->q = &q;
+    p->a = input_acts(m, next);
+    rewrites(w, p->y);
+    /* Chunks of 32 KiB of floats: L1-sized rows for the quantizer's passes. */
+    const int64_t grain = p->cols >= 8192 ? 1 : 8192 / p->cols;
+    const int failed = qat_pool_for(w->k.pool, m->s.N, grain, row_pass_range, p);
+    QAT_TRY(qat_packed_quantize_finish(&q, p->y, p->cols, failed, p->a));
+    w->held = act_key(next, p->y);
+    return QAT_OK;
+}
+
+/* The integer linear that reads what a LayerNorm (norm, layer) writes, or
+ * NULL: the next layer's q (k and v share its quantization when their
+ * quantizers agree), the layer's intermediate dense, or none (the head). */
+static const pm_linear *linear_after_norm(const qat_packed_model *m, qat_walk_norm norm, int64_t layer)
+{
+    const pm_linear *l = NULL;
+    if (norm == QAT_WALK_NORM_EMBEDDINGS && m->dims.num_layers > 0)
+        l = &m->layers[0].lin[QAT_WALK_Q];
+    else if (norm == QAT_WALK_NORM_ATTENTION)
+        l = &m->layers[layer].lin[QAT_WALK_INTER];
+    else if (norm == QAT_WALK_NORM_OUTPUT && layer + 1 < m->dims.num_layers)
+        l = &m->layers[layer + 1].lin[QAT_WALK_Q];
+    return l && l->integer ? l : NULL;
+}
 
 static qat_status walk_embed_sum(void *self, float **sum)
 {
-    qat_packed_model *m = ((packed_walk *)self)->m;
+    packed_walk *w = self;
+    qat_packed_model *m = w->m;
     pm_scratch *s = &m->s;
+    rewrites(w, s->tmp);
     memset(s->tmp, 0, (size_t)(s->N * m->dims.hidden_size) * sizeof(float));
     QAT_TRY(gather_add(m, &m->word, s->ids, s->tmp));
     QAT_TRY(gather_add(m, &m->type, s->types, s->tmp));
@@ -228,7 +333,7 @@ static void walk_layer_buffers(void *self, int64_t layer, qat_walk_layer *b)
     pm_scratch *s = &((packed_walk *)self)->m->s;
     (void)layer;
     *b = (qat_walk_layer){.x = s->x, .q = s->q, .k = s->k, .v = s->v, .ctx = s->ctxv, .res1 = s->res,
-                          .h1 = s->h1, .act = s->wide2, .res2 = s->res, .out = s->x};
+                          .h1 = s->h1, .act = s->wide, .res2 = s->res, .out = s->x};
 }
 
 static float *walk_hidden(void *self)
@@ -274,22 +379,30 @@ static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x
 {
     packed_walk *w = self;
     qat_packed_model *m = w->m;
-    pm_scratch *s = &m->s;
+    QAT_TRY(add_pending(w));
+    rewrites(w, y);
     if (c->layer < 0)
         return head_linear(m, c, x, rows, y);
-    if (c->linear == QAT_WALK_Q)
-        w->held = (pm_act_key){0};
     const pm_linear *l = &m->layers[c->layer].lin[c->linear];
     switch (c->epilogue) {
     case QAT_WALK_PLAIN:
         return linear(m, &w->k, l, x, y, &w->held);
-    case QAT_WALK_GELU:
-        QAT_TRY(linear(m, &w->k, l, x, s->wide, &w->held));
-        QAT_RUN(m->ctx, bias_act_fwd, s->wide, NULL, rows, l->out, QAT_ACTIVATION_GELU, y);
-        return QAT_OK;
-    case QAT_WALK_RESIDUAL:
+    case QAT_WALK_GELU: {
         QAT_TRY(linear(m, &w->k, l, x, y, &w->held));
-        QAT_RUN(m->ctx, add, y, c->residual, y, rows * l->out);
+        const pm_linear *next = &m->layers[c->layer].lin[QAT_WALK_OUT];
+        if (!next->integer) {
+            QAT_RUN(m->ctx, bias_act_fwd, y, NULL, rows, l->out, QAT_ACTIVATION_GELU, y);
+            return QAT_OK;
+        }
+        row_pass p = {.m = m, .x = y, .y = y, .cols = l->out};
+        return run_row_pass(w, &p, next);
+    }
+    case QAT_WALK_RESIDUAL:
+        /* The LayerNorm that follows adds the residual in its own pass. */
+        QAT_TRY(linear(m, &w->k, l, x, y, &w->held));
+        w->pending_y = y;
+        w->pending_residual = c->residual;
+        w->pending_n = rows * l->out;
         return QAT_OK;
     case QAT_WALK_TANH:
         break;
@@ -301,10 +414,13 @@ static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x
  * backend's attention_fwd: no [B, NH, L, L] scores). */
 static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer *b)
 {
-    qat_packed_model *m = ((packed_walk *)self)->m;
+    packed_walk *w = self;
+    qat_packed_model *m = w->m;
     pm_scratch *s = &m->s;
     const int64_t H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
     (void)layer;
+    QAT_TRY(add_pending(w));
+    rewrites(w, b->ctx);
     const qat_attention_desc d = {.batch = s->B, .heads = NH, .lq = s->L, .lk = s->L, .head_dim = dh,
                                   .scale = 1.0f / sqrtf((float)dh), .q = b->q, .ldq = H, .k = b->k, .ldk = H,
                                   .v = b->v, .ldv = H, .key_bias = s->key_bias, .out = b->ctx, .ldo = H};
@@ -315,25 +431,39 @@ static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer
 static qat_status walk_layernorm(void *self, qat_walk_norm norm, int64_t layer, const float *x, int64_t rows,
                                  float *y)
 {
-    qat_packed_model *m = ((packed_walk *)self)->m;
-    const float *w, *b;
+    packed_walk *w = self;
+    qat_packed_model *m = w->m;
+    const float *wt, *b;
     switch (norm) {
     case QAT_WALK_NORM_EMBEDDINGS:
-        w = m->emb_ln_w, b = m->emb_ln_b;
+        wt = m->emb_ln_w, b = m->emb_ln_b;
         break;
     case QAT_WALK_NORM_ATTENTION:
-        w = m->layers[layer].ln1_w, b = m->layers[layer].ln1_b;
+        wt = m->layers[layer].ln1_w, b = m->layers[layer].ln1_b;
         break;
     case QAT_WALK_NORM_OUTPUT:
-        w = m->layers[layer].ln2_w, b = m->layers[layer].ln2_b;
+        wt = m->layers[layer].ln2_w, b = m->layers[layer].ln2_b;
         break;
     default:
-        w = m->mlm_ln_w, b = m->mlm_ln_b;
+        wt = m->mlm_ln_w, b = m->mlm_ln_b;
         break;
     }
-    QAT_RUN(m->ctx, layernorm_fwd, x, w, b, m->dims.layer_norm_eps, rows, m->dims.hidden_size, y, m->s.mean,
-            m->s.rstd);
-    return QAT_OK;
+    const pm_linear *next = linear_after_norm(m, norm, layer);
+    const int joins = w->pending_y == x && w->pending_n == rows * m->dims.hidden_size;
+    if (!next || !joins)
+        QAT_TRY(add_pending(w));
+    rewrites(w, x);
+    rewrites(w, y);
+    if (!next) {
+        QAT_RUN(m->ctx, layernorm_fwd, x, wt, b, m->dims.layer_norm_eps, rows, m->dims.hidden_size, y, m->s.mean,
+                m->s.rstd);
+        return QAT_OK;
+    }
+    /* x is the runner's own buffer (the residual's sum, or the embeddings'). */
+    row_pass p = {.m = m, .x = (float *)x, .residual = w->pending_y ? w->pending_residual : NULL, .w = wt, .b = b,
+                  .y = y, .cols = m->dims.hidden_size};
+    w->pending_y = NULL;
+    return run_row_pass(w, &p, next);
 }
 
 /* Inference: no dropout. */
@@ -346,8 +476,11 @@ static qat_status walk_dropout(void *self, qat_walk_drop place, int active, floa
 
 static qat_status walk_head_rows(void *self, const float *hidden, float **x, int64_t *rows)
 {
-    qat_packed_model *m = ((packed_walk *)self)->m;
+    packed_walk *w = self;
+    qat_packed_model *m = w->m;
     pm_scratch *s = &m->s;
+    QAT_TRY(add_pending(w));
+    rewrites(w, s->k);
     const int64_t H = m->dims.hidden_size;
     if (m->task != QAT_TASK_SEQUENCE_CLASSIFICATION) {
         *x = (float *)hidden; /* s->x, the runner's own buffer */
@@ -390,7 +523,8 @@ static qat_status run_walk(qat_packed_model *m, const int32_t *ids, const int32_
     QAT_TRY(prepare_inputs(m, ids, mask, types));
     const qat_walk walk = {.dims = &m->dims, .task = m->task, .B = B, .L = L, .ops = &packed_walk_ops, .self = &w,
                            .out = logits, .encoder_only = logits == NULL};
-    return qat_encoder_walk(&walk);
+    QAT_TRY(qat_encoder_walk(&walk));
+    return add_pending(&w);
 }
 
 qat_status pm_forward(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types, int64_t B,

@@ -437,7 +437,7 @@ void pm_free(qat_packed_model *m)
     free(m->label_text);
     pm_scratch *s = &m->s;
     void *bufs[] = {s->ids, s->pos, s->types, s->key_bias, s->x, s->h1, s->q, s->k, s->v, s->ctxv, s->res,
-                    s->wide, s->wide2, s->tmp, s->fq, s->mean, s->rstd, s->row_codes};
+                    s->wide, s->tmp, s->fq, s->mean, s->rstd, s->row_codes};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     qat_packed_acts_free(&s->act_h);

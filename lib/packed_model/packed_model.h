@@ -42,7 +42,7 @@ typedef struct pm_scratch {
     int64_t N, B, L, cap;
     int32_t *ids, *pos, *types;
     float *key_bias;
-    float *x, *h1, *q, *k, *v, *ctxv, *res, *wide, *wide2, *tmp, *fq;
+    float *x, *h1, *q, *k, *v, *ctxv, *res, *wide, *tmp, *fq;
     float *mean, *rstd;
     int8_t *row_codes;
     qat_packed_acts act_h, act_i;
