@@ -2,27 +2,16 @@
  * or time one .qatp file at one shape: load once, one warm-up forward, then
  * FORWARDS forwards of BATCH x SEQ fixed random ids (no padding); prints
  * the best and median ms per forward, wall clock and the process's CPU
- * time (which, at one thread, a busy machine's waits do not inflate), and on stderr the milliseconds from
- * the start to the first timed forward (for perf record -D, so that a
- * profile leaves out the load and the warm-up). QAT_ISA picks the path.
+ * time (which, at one thread, a busy machine's waits do not inflate), and
+ * on stderr the milliseconds from the start to the first timed forward
+ * (for perf record -D, so that a profile leaves out the load and the
+ * warm-up). QAT_ISA picks the path.
  * usage: bench_packed_forward_loop FILE.qatp BATCH SEQ THREADS FORWARDS */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "qat/qat.h"
-
-static double clock_ms(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double now_ms(void)
-{
-    return clock_ms(CLOCK_MONOTONIC);
-}
 
 static int by_value(const void *a, const void *b)
 {
@@ -40,17 +29,14 @@ int main(int argc, char **argv)
     const int reps = atoi(argv[5]);
     if (B < 1 || L < 1 || threads < 1 || reps < 1 || B * L > (1 << 20))
         return 2;
-    const double start = now_ms();
+    const double start = bench_now_s();
     qat_packed_model *pm = NULL;
     size_t n = 0;
     int64_t vocab = 0;
-    if (qat_packed_model_load(argv[1], &pm) != QAT_OK ||
-        qat_packed_model_set_int(pm, QAT_PACKED_THREADS, threads) != QAT_OK ||
-        qat_packed_model_logits_size(pm, B, L, &n) != QAT_OK ||
-        qat_packed_model_info(pm, QAT_PACKED_INFO_VOCAB_SIZE, &vocab) != QAT_OK) {
-        fprintf(stderr, "%s: %s\n", argv[1], qat_last_error());
-        return 1;
-    }
+    TRY(qat_packed_model_load(argv[1], &pm));
+    TRY(qat_packed_model_set_int(pm, QAT_PACKED_THREADS, threads));
+    TRY(qat_packed_model_logits_size(pm, B, L, &n));
+    TRY(qat_packed_model_info(pm, QAT_PACKED_INFO_VOCAB_SIZE, &vocab));
     int32_t *ids = malloc((size_t)(B * L) * sizeof(int32_t));
     float *logits = malloc(n * sizeof(float));
     double *ms = malloc((size_t)reps * sizeof(double)), *cpu = malloc((size_t)reps * sizeof(double));
@@ -59,16 +45,13 @@ int main(int argc, char **argv)
     for (long long i = 0; i < B * L; i++)
         ids[i] = (int32_t)(5 + (i * 7919) % (vocab - 5));
     for (int r = -1; r < reps; r++) {
-        const double t0 = now_ms(), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
-        if (qat_packed_model_forward(pm, ids, NULL, NULL, B, L, logits, n) != QAT_OK) {
-            fprintf(stderr, "forward: %s\n", qat_last_error());
-            return 1;
-        }
+        const double t0 = bench_now_s(), c0 = bench_cpu_s();
+        TRY(qat_packed_model_forward(pm, ids, NULL, NULL, B, L, logits, n));
         if (r >= 0) {
-            ms[r] = now_ms() - t0;
-            cpu[r] = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+            ms[r] = (bench_now_s() - t0) * 1e3;
+            cpu[r] = (bench_cpu_s() - c0) * 1e3;
         } else {
-            fprintf(stderr, "timed forwards from %.0f ms\n", now_ms() - start);
+            fprintf(stderr, "timed forwards from %.0f ms\n", (bench_now_s() - start) * 1e3);
         }
     }
     qsort(ms, (size_t)reps, sizeof ms[0], by_value);
