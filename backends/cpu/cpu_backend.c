@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "cpu/cpu_float.h"
 #include "cpu/cpu_kernels.h"
+#include "host/host_layernorm_quant.h"
 #include "host/host_linear.h"
 #include "host/host_memory.h"
 
@@ -134,6 +135,16 @@ static qat_status cpu_gelu_bias_bwd(void *state, const float *dy, const float *p
     return qat_host_gelu_bias_bwd(&qat_backend_cpu_ops, state, dy, pre, rows, cols, dx, db);
 }
 
+/* LayerNorm into a BitNet activation quantizer: the two vectorised kernels
+ * composed (host/host_layernorm_quant.h: the bits of the unfused calls). */
+static qat_status cpu_layernorm_bitnet_act_fwd(void *state, const float *x, const float *w, const float *b,
+                                               float eps, int64_t rows, int64_t cols, int bits, int symmetric,
+                                               float *y, float *yq, float *mean, float *rstd)
+{
+    return qat_host_layernorm_bitnet_act_fwd(&qat_backend_cpu_ops, state, x, w, b, eps, rows, cols, bits, symmetric,
+                                             y, yq, mean, rstd);
+}
+
 const struct qat_backend_ops qat_backend_cpu_ops = {
     .abi_version = QAT_BACKEND_ABI_VERSION,
     .name = "cpu",
@@ -160,4 +171,5 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .lsq_bwd = qat_cpu_lsq_bwd,
     .linear_fwd = cpu_linear_fwd,
     .gelu_bias_bwd = cpu_gelu_bias_bwd,
+    .layernorm_bitnet_act_fwd = cpu_layernorm_bitnet_act_fwd,
 };

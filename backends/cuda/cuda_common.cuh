@@ -98,6 +98,40 @@ __device__ inline double ordered_sum(const double *v, int64_t count)
     return acc;
 }
 
+// BitNet's per-token activation integer range for `bits`: qp = 2^(bits-1) - 1
+// and lo = -qp when symmetric, else -2^(bits-1) (ref's). bits outside [1, 24]
+// fail with the slot's name.
+struct bitnet_range {
+    float qp, lo;
+};
+
+inline qat_status bitnet_act_range(cuda_state *s, int bits, int symmetric, bitnet_range *r, const char *what)
+{
+    if (bits < 1 || bits > 24)
+        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "%s: bits = %d is outside [1, 24]", what, bits);
+    r->qp = (float)((1 << (bits - 1)) - 1);
+    r->lo = symmetric ? -r->qp : -(float)(1 << (bits - 1));
+    return QAT_OK;
+}
+
+// A row's BitNet activation scale m = max(max|x|, 1e-5) from each thread's
+// max of |x| over its columns (the max is exact: any order gives ref's).
+__device__ inline float bitnet_row_scale(float thread_max, float *shared)
+{
+    const float m = block_max(thread_max, shared);
+    return m > 1e-5f ? m : 1e-5f;
+}
+
+// One value of BitNet's per-token fake-quant, m = max(max|row|, 1e-5):
+// clamp(round(x * Qp / m), lo, Qp) * m / Qp in ref's roundings (explicitly
+// rounded products and quotients, never an FMA; rintf rounds half to even).
+__device__ __forceinline__ float bitnet_act_value(float x, bitnet_range r, float m)
+{
+    float q = rintf(__fdiv_rn(__fmul_rn(x, r.qp), m));
+    q = q < r.lo ? r.lo : (q > r.qp ? r.qp : q);
+    return __fdiv_rn(__fmul_rn(q, m), r.qp);
+}
+
 } // namespace qatcuda
 
 #endif

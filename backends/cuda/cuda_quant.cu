@@ -140,7 +140,7 @@ __global__ void bitnet_weight_kernel(const float *w, int64_t rows, int64_t cols,
     }
 }
 
-__global__ void bitnet_act_kernel(const float *x, int64_t rows, int64_t cols, float qp, float lo, float *y)
+__global__ void bitnet_act_kernel(const float *x, int64_t rows, int64_t cols, bitnet_range range, float *y)
 {
     __shared__ float sh[32];
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -148,23 +148,12 @@ __global__ void bitnet_act_kernel(const float *x, int64_t rows, int64_t cols, fl
         float m = 0.0f;
         for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
             m = fabsf(xr[c]) > m ? fabsf(xr[c]) : m;
-        m = block_max(m, sh); // max is exact: any order gives the ref's value
-        m = m > 1e-5f ? m : 1e-5f;
+        m = bitnet_row_scale(m, sh);
         float *yr = y + r * cols;
-        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-            float q = rintf(__fdiv_rn(__fmul_rn(xr[c], qp), m));
-            q = q < lo ? lo : (q > qp ? qp : q);
-            yr[c] = __fdiv_rn(__fmul_rn(q, m), qp);
-        }
+        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
+            yr[c] = bitnet_act_value(xr[c], range, m);
         __syncthreads(); // y may alias x
     }
-}
-
-qat_status check_bits(cuda_state *s, int bits, const char *what)
-{
-    if (bits < 1 || bits > 24)
-        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "%s: bits = %d is outside [1, 24]", what, bits);
-    return QAT_OK;
 }
 
 // Writes f(sum_c |x[r,c]|) for r < rows into out (device), f per `mode`.
@@ -268,11 +257,10 @@ qat_status cuda_bitnet_act_fwd(void *st, const float *x, int64_t rows, int64_t c
                                float *y)
 {
     cuda_state *s = to_state(st);
-    qat_status status = check_bits(s, bits, "bitnet_act_fwd");
+    bitnet_range range;
+    qat_status status = bitnet_act_range(s, bits, symmetric, &range, "bitnet_act_fwd");
     if (status != QAT_OK || rows <= 0 || cols <= 0)
         return status;
-    const float qp = (float)((1 << (bits - 1)) - 1);
-    const float lo = symmetric ? -qp : -(float)(1 << (bits - 1));
-    bitnet_act_kernel<<<grid_for(rows, 1), kThreads, 0, s->stream>>>(x, rows, cols, qp, lo, y);
+    bitnet_act_kernel<<<grid_for(rows, 1), kThreads, 0, s->stream>>>(x, rows, cols, range, y);
     return cuda_launched(s, "bitnet_act_fwd");
 }

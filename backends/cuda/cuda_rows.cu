@@ -11,31 +11,74 @@ using namespace qatcuda;
 
 namespace {
 
+// The mean and 1 / sqrt(biased variance + eps) of row r of x, in double
+// block trees, returned to every thread; thread 0 stores them.
+__device__ void layernorm_moments(const float *xr, int64_t cols, float eps, double *sh, int64_t r, float *mean,
+                                  float *rstd, float *m, float *rs)
+{
+    double sum = 0.0;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
+        sum += xr[c];
+    const double mu = block_sum(sum, sh) / (double)cols;
+    double var = 0.0;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+        double d = (double)xr[c] - mu;
+        var += d * d;
+    }
+    var = block_sum(var, sh) / (double)cols;
+    *m = (float)mu;
+    *rs = (float)(1.0 / sqrt(var + (double)eps));
+    if (threadIdx.x == 0) {
+        mean[r] = *m;
+        rstd[r] = *rs;
+    }
+}
+
+__device__ __forceinline__ float layernorm_value(float x, float m, float rs, float w, float b)
+{
+    return (x - m) * rs * w + b;
+}
+
 __global__ void layernorm_fwd_kernel(const float *x, const float *w, const float *b, float eps, int64_t rows,
                                      int64_t cols, float *y, float *mean, float *rstd)
 {
     __shared__ double sh[32];
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
         const float *xr = x + r * cols;
-        double sum = 0.0;
-        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
-            sum += xr[c];
-        const double mu = block_sum(sum, sh) / (double)cols;
-        double var = 0.0;
-        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-            double d = (double)xr[c] - mu;
-            var += d * d;
-        }
-        var = block_sum(var, sh) / (double)cols;
-        const float m = (float)mu, rs = (float)(1.0 / sqrt(var + (double)eps));
-        if (threadIdx.x == 0) {
-            mean[r] = m;
-            rstd[r] = rs;
-        }
+        float m, rs;
+        layernorm_moments(xr, cols, eps, sh, r, mean, rstd, &m, &rs);
         float *yr = y + r * cols;
         for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
-            yr[c] = (xr[c] - m) * rs * w[c] + b[c];
+            yr[c] = layernorm_value(xr[c], m, rs, w[c], b[c]);
         __syncthreads(); // y may alias x: finish the row before the next
+    }
+}
+
+// LayerNorm, then BitNet's per-token fake-quant of its output, one block
+// per row: the moments, then y written with the row's max |y| taken in the
+// same pass, then yq from the y each thread wrote itself (its own writes,
+// read back from L1/L2; no other thread's). y and yq are layernorm_fwd's and
+// bitnet_act_fwd(y)'s values bit for bit (the same device functions).
+__global__ void layernorm_bitnet_act_kernel(const float *x, const float *w, const float *b, float eps, int64_t rows,
+                                            int64_t cols, bitnet_range range, float *y, float *yq, float *mean,
+                                            float *rstd)
+{
+    __shared__ double sh[32];
+    __shared__ float shf[32];
+    for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float *xr = x + r * cols;
+        float m, rs;
+        layernorm_moments(xr, cols, eps, sh, r, mean, rstd, &m, &rs);
+        float *yr = y + r * cols, *yqr = yq + r * cols;
+        float amax = 0.0f;
+        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+            const float v = layernorm_value(xr[c], m, rs, w[c], b[c]);
+            yr[c] = v;
+            amax = fabsf(v) > amax ? fabsf(v) : amax;
+        }
+        const float scale = bitnet_row_scale(amax, shf); // also orders y in place before x's next read
+        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
+            yqr[c] = bitnet_act_value(yr[c], range, scale);
     }
 }
 
@@ -282,6 +325,22 @@ qat_status cuda_layernorm_fwd(void *st, const float *x, const float *w, const fl
         return QAT_OK; // cols == 0 runs: mean and rstd become NaN, as in ref
     layernorm_fwd_kernel<<<grid_for(rows, 1), kThreads, 0, s->stream>>>(x, w, b, eps, rows, cols, y, mean, rstd);
     return cuda_launched(s, "layernorm_fwd");
+}
+
+qat_status cuda_layernorm_bitnet_act_fwd(void *st, const float *x, const float *w, const float *b, float eps,
+                                         int64_t rows, int64_t cols, int bits, int symmetric, float *y, float *yq,
+                                         float *mean, float *rstd)
+{
+    cuda_state *s = to_state(st);
+    bitnet_range range;
+    qat_status status = bitnet_act_range(s, bits, symmetric, &range, "layernorm_bitnet_act_fwd");
+    if (status != QAT_OK || rows <= 0 || cols < 0)
+        return status; // cols == 0 runs: mean and rstd become NaN, as in ref
+    if (cols > 0 && (yq == x || yq == y))
+        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "layernorm_bitnet_act_fwd: yq may not alias x or y");
+    layernorm_bitnet_act_kernel<<<grid_for(rows, 1), kThreads, 0, s->stream>>>(x, w, b, eps, rows, cols, range, y,
+                                                                               yq, mean, rstd);
+    return cuda_launched(s, "layernorm_bitnet_act_fwd");
 }
 
 qat_status cuda_layernorm_bwd(void *st, const float *dy, const float *x, const float *w, const float *mean,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "host/host_layernorm_quant.h"
 #include "math/row_math.h"
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
@@ -34,6 +35,14 @@ qat_status qat_ref_layernorm_fwd(void *st, const float *x, const float *w, const
                    .rstd = rstd};
     qat_host_for(st, rows, cols, layernorm_fwd_range, &l);
     return QAT_OK;
+}
+
+qat_status qat_ref_layernorm_bitnet_act_fwd(void *st, const float *x, const float *w, const float *b, float eps,
+                                            int64_t rows, int64_t cols, int bits, int symmetric, float *y,
+                                            float *yq, float *mean, float *rstd)
+{
+    return qat_host_layernorm_bitnet_act_fwd(&qat_backend_ref_ops, st, x, w, b, eps, rows, cols, bits, symmetric, y,
+                                             yq, mean, rstd);
 }
 
 /* Parameter gradients: each range owns a block of columns and walks the

@@ -291,6 +291,16 @@ typedef struct qat_linear_desc {
      * alias dy) and db[c] += sum_r dx[r,c]; on host backends, bit for bit                                     \
      * gelu_bwd then bias_grad on dx. */                                                                       \
     X(gelu_bias_bwd, (const float *dy, const float *pre, int64_t rows, int64_t cols, float *dx, float *db),    \
-      (dy, pre, rows, cols, dx, db))
+      (dy, pre, rows, cols, dx, db))                                                                           \
+    /* LayerNorm feeding a BitNet per-token activation quantizer: y and                                        \
+     * mean, rstd as layernorm_fwd writes them (y may alias x), and yq as                                      \
+     * bitnet_act_fwd(y) writes it (yq may not alias x or y); on a device one                                  \
+     * kernel, with no second read of y. The backward needs nothing more                                       \
+     * (the quantizer's gradient is the identity). On host backends, bit for                                   \
+     * bit layernorm_fwd then bitnet_act_fwd. */                                                               \
+    X(layernorm_bitnet_act_fwd,                                                                                \
+      (const float *x, const float *w, const float *b, float eps, int64_t rows, int64_t cols, int bits,        \
+       int symmetric, float *y, float *yq, float *mean, float *rstd),                                          \
+      (x, w, b, eps, rows, cols, bits, symmetric, y, yq, mean, rstd))
 
 #endif

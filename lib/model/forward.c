@@ -80,6 +80,50 @@ static qat_status quantize_input(qat_model *m, qat_linear *l, const float *x, in
     return qat_quantize_fwd(m, &l->aq, x, N, l->in, scratch, NULL, xq);
 }
 
+/* The linear a LayerNorm's output feeds, with no other op between, when
+ * that linear's input quantizer is BitNet per token: the LayerNorm then
+ * writes the quantized input too (layernorm_bitnet_act_fwd, one kernel on a
+ * device), and the linear finds it in its buffer (*xq). LN1 feeds the
+ * layer's intermediate dense; LN2 the next layer's q, k and v (one shared
+ * quantized copy); the MLM head's LayerNorm the quantized decoder. Not
+ * fused: the embeddings' LayerNorm (the hidden dropout comes between) and
+ * the last layer's LN2 (the head reads rows copied or gathered from it).
+ * NULL where the LayerNorm runs alone. */
+static qat_linear *norm_quantizes_for(qat_model *m, qat_walk_norm norm, int64_t layer, float **xq)
+{
+    qat_acts *a = &m->acts;
+    qat_linear *l = NULL;
+    float *buf = NULL;
+    if (norm == QAT_WALK_NORM_ATTENTION) {
+        l = &m->layers[layer].inter;
+        buf = a->layers[layer].h1q;
+    } else if (norm == QAT_WALK_NORM_OUTPUT && layer + 1 < m->dims.num_layers) {
+        l = &m->layers[layer + 1].q;
+        buf = a->layers[layer + 1].xq[0];
+    } else if (norm == QAT_WALK_NORM_MLM && qat_model_mlm_head_quantized(m)) {
+        l = &m->mlm_decoder;
+        buf = a->mlm_h_q;
+    }
+    if (!l || l->aq.cfg.algo != QAT_ALGO_BITNET158 || l->aq.cfg.granularity != QAT_GRAN_TOKEN)
+        return NULL;
+    if (xq)
+        *xq = buf;
+    return l;
+}
+
+/* Whether the linear of call c finds its quantized input already written
+ * by the LayerNorm before it (norm_quantizes_for). */
+static int input_quantized_by_norm(qat_model *m, const qat_walk_call *c)
+{
+    if (c->linear == QAT_WALK_INTER)
+        return norm_quantizes_for(m, QAT_WALK_NORM_ATTENTION, c->layer, NULL) != NULL;
+    if (c->linear == QAT_WALK_Q && c->layer > 0)
+        return norm_quantizes_for(m, QAT_WALK_NORM_OUTPUT, c->layer - 1, NULL) != NULL;
+    if (c->linear == QAT_WALK_MLM_DECODER)
+        return norm_quantizes_for(m, QAT_WALK_NORM_MLM, -1, NULL) != NULL;
+    return 0;
+}
+
 
 /* The training runner of the encoder walk: fake-quant GEMMs on the
  * model's backend, every activation the backward needs kept in m->acts. */
@@ -154,7 +198,7 @@ static qat_status layer_linear(qat_model *m, const qat_walk_call *c, const float
     float *xq[QAT_LINEARS_PER_LAYER] = {la->xq[0], la->xq[1], la->xq[2], la->ctxq, la->h1q, la->actq};
     const int shared = !qat_algo_learned(L->q.aq.cfg.algo);
     const float *unused;
-    if (c->linear > QAT_WALK_V || c->linear == QAT_WALK_Q || !shared)
+    if ((c->linear > QAT_WALK_V || c->linear == QAT_WALK_Q || !shared) && !input_quantized_by_norm(m, c))
         QAT_TRY(quantize_input(m, l, x, N, xq[c->linear], &unused));
     const int64_t H = m->dims.hidden_size;
     switch (c->epilogue) {
@@ -218,7 +262,9 @@ static qat_status head_linear(qat_model *m, const qat_walk_call *c, const float 
         if (!qat_model_mlm_head_quantized(m))
             return float_linear(m, m->mlm_decoder_w, m->mlm_bias, m->dims.vocab_size, x, R, QAT_ACTIVATION_NONE,
                                 NULL, y);
-        QAT_TRY(quantize_input(m, &m->mlm_decoder, x, R, a->mlm_h_q, &xq));
+        xq = a->mlm_h_q;
+        if (!input_quantized_by_norm(m, c))
+            QAT_TRY(quantize_input(m, &m->mlm_decoder, x, R, a->mlm_h_q, &xq));
         return linear_forward(m, &m->mlm_decoder, xq, R, QAT_ACTIVATION_NONE, NULL, y);
     default:
         return qat_fail(QAT_ERR_INTERNAL, "forward: linear %d is not a head's", (int)c->linear);
@@ -276,8 +322,14 @@ static qat_status walk_layernorm(void *self, qat_walk_norm norm, int64_t layer, 
         w = m->mlm_ln_w, b = m->mlm_ln_b, mean = a->mlm_mean, rstd = a->mlm_rstd;
         break;
     }
-    QAT_RUN(m->ctx, layernorm_fwd, x, model_w(m, w), model_w(m, b), m->dims.layer_norm_eps, rows,
-            m->dims.hidden_size, y, mean, rstd);
+    float *yq;
+    const qat_linear *l = norm_quantizes_for(m, norm, layer, &yq);
+    if (l)
+        QAT_RUN(m->ctx, layernorm_bitnet_act_fwd, x, model_w(m, w), model_w(m, b), m->dims.layer_norm_eps, rows,
+                m->dims.hidden_size, l->aq.cfg.bits, qat_quant_symmetric_acts(&m->quant), y, yq, mean, rstd);
+    else
+        QAT_RUN(m->ctx, layernorm_fwd, x, model_w(m, w), model_w(m, b), m->dims.layer_norm_eps, rows,
+                m->dims.hidden_size, y, mean, rstd);
     return QAT_OK;
 }
 

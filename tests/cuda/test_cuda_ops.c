@@ -461,6 +461,97 @@ START_TEST(rows_layernorm)
 }
 END_TEST
 
+/* The LayerNorm feeding a BitNet activation quantizer, one kernel on the
+ * device. Its error bound: y, mean and rstd are the device layernorm_fwd's
+ * bit for bit (the same device functions), so against ref they carry
+ * rows_layernorm's tolerances (double sums in another order than ref's
+ * float lanes); yq is bit for bit ref's bitnet_act_fwd of the device's y
+ * (max |y| is exact in any order, the quantizer's roundings explicit) and
+ * the device's own bitnet_act_fwd of it. Against ref's yq, from ref's y, an
+ * element may differ by one step max|y| / Qp where y * Qp / max|y| lies
+ * within y's error of a rounding tie, and every element by the scale's
+ * relative error (that of max|y|, 1e-5): |diff| <= step + 1e-5 (|yq| + 1). */
+static void expect_within_a_step(const char *what, const float *y_ref, const float *yq_ref, const float *yq,
+                                 int64_t rows, int64_t cols, int bits)
+{
+    const float qp = (float)((1 << (bits - 1)) - 1);
+    for (int64_t r = 0; r < rows; r++) {
+        float m = 1e-5f;
+        for (int64_t c = 0; c < cols; c++)
+            m = fmaxf(m, fabsf(y_ref[r * cols + c]));
+        for (int64_t c = 0; c < cols; c++) {
+            const int64_t i = r * cols + c;
+            const double tol = m / qp + 1e-5 * (fabs((double)yq_ref[i]) + 1.0);
+            ck_assert_msg(fabs((double)yq[i] - (double)yq_ref[i]) <= tol,
+                          "%s: row %lld column %lld is %.9g, ref %.9g (one step %.3g)", what, (long long)r,
+                          (long long)c, (double)yq[i], (double)yq_ref[i], (double)(m / qp));
+        }
+    }
+}
+
+START_TEST(rows_layernorm_bitnet_act)
+{
+    const shape more[] = {{70001, 3}, {9, 768}};
+    const int bits_list[] = {2, 6, 8};
+    for (size_t k = 0; k < N_SHAPES + 2; k++)
+        for (size_t bi = 0; bi < sizeof bits_list / sizeof bits_list[0]; bi++)
+            for (int symmetric = 0; symmetric < 2; symmetric++) {
+                const shape *s = k < N_SHAPES ? &shapes[k] : &more[k - N_SHAPES];
+                if (s->cols == 0)
+                    continue; /* 0 / 0: NaN statistics on both, nothing to compare */
+                const int bits = bits_list[bi];
+                size_t n = (size_t)(s->rows * s->cols), c = (size_t)s->cols, r = (size_t)s->rows;
+                float *x = random_floats(k * 7 + bi + 41, n, -3, 5), *wt = random_floats(k + 42, c, 0.5f, 1.5f);
+                float *b = random_floats(k + 43, c, -1, 1);
+                tbuf tx = tb_floats(x, n), tw = tb_floats(wt, c), tbb = tb_floats(b, c), ty = tb_floats(NULL, n);
+                tbuf tyq = tb_floats(NULL, n), tmean = tb_floats(NULL, r), trstd = tb_floats(NULL, r);
+                tbuf ty2 = tb_floats(NULL, n), tyq2 = tb_floats(NULL, n), tm2 = tb_floats(NULL, r);
+                tbuf tr2 = tb_floats(NULL, r);
+                for (int w = 0; w < 2; w++)
+                    OP_OK(w, OPS(w)->layernorm_bitnet_act_fwd(ST(w), F(tx, w), F(tw, w), F(tbb, w), 1e-5f, s->rows,
+                                                              s->cols, bits, symmetric, F(ty, w), F(tyq, w),
+                                                              F(tmean, w), F(trstd, w)));
+                compare_close(what("layernorm_bitnet_act_fwd mean", s), &tmean, 1e-6, 1e-6);
+                compare_close(what("layernorm_bitnet_act_fwd rstd", s), &trstd, 1e-6, 0);
+                compare_close(what("layernorm_bitnet_act_fwd y", s), &ty, 1e-5, 1e-5);
+                const float *y_ref = tb_get(&ty, REF), *yq_ref = tb_get(&tyq, REF), *y = tb_get(&ty, GPU);
+                expect_within_a_step(what("layernorm_bitnet_act_fwd yq", s), y_ref, yq_ref, tb_get(&tyq, GPU),
+                                     s->rows, s->cols, bits);
+                /* The device's unfused kernels on the same input: the same bits. */
+                OP_OK(GPU, OPS(GPU)->layernorm_fwd(ST(GPU), F(tx, GPU), F(tw, GPU), F(tbb, GPU), 1e-5f, s->rows,
+                                                   s->cols, F(ty2, GPU), F(tm2, GPU), F(tr2, GPU)));
+                OP_OK(GPU, OPS(GPU)->bitnet_act_fwd(ST(GPU), F(ty2, GPU), s->rows, s->cols, bits, symmetric,
+                                                    F(tyq2, GPU)));
+                expect_equal(what("layernorm_bitnet_act_fwd y vs layernorm_fwd", s), tb_get(&ty2, GPU), y, n);
+                expect_equal(what("layernorm_bitnet_act_fwd yq vs bitnet_act_fwd", s), tb_get(&tyq2, GPU),
+                             tb_get(&tyq, GPU), n);
+                expect_equal(what("layernorm_bitnet_act_fwd mean vs layernorm_fwd", s), tb_get(&tm2, GPU),
+                             tb_get(&tmean, GPU), r);
+                expect_equal(what("layernorm_bitnet_act_fwd rstd vs layernorm_fwd", s), tb_get(&tr2, GPU),
+                             tb_get(&trstd, GPU), r);
+                /* ref's quantizer on the device's y: the same codes and values. */
+                OP_OK(REF, OPS(REF)->upload(ST(REF), ty2.dev[REF], y, n * sizeof(float)));
+                OP_OK(REF, OPS(REF)->bitnet_act_fwd(ST(REF), F(ty2, REF), s->rows, s->cols, bits, symmetric,
+                                                    F(tyq2, REF)));
+                expect_equal(what("layernorm_bitnet_act_fwd yq vs ref's quantizer of its y", s), tb_get(&tyq2, REF),
+                             tb_get(&tyq, GPU), n);
+                /* y in place over x: the same bits. */
+                OP_OK(GPU, OPS(GPU)->layernorm_bitnet_act_fwd(ST(GPU), F(tx, GPU), F(tw, GPU), F(tbb, GPU), 1e-5f,
+                                                              s->rows, s->cols, bits, symmetric, F(tx, GPU),
+                                                              F(tyq2, GPU), F(tm2, GPU), F(tr2, GPU)));
+                expect_equal(what("layernorm_bitnet_act_fwd y in place", s), tb_get(&ty, GPU), tb_get(&tx, GPU), n);
+                expect_equal(what("layernorm_bitnet_act_fwd yq after y in place", s), tb_get(&tyq, GPU),
+                             tb_get(&tyq2, GPU), n);
+                tbuf *all[] = {&tx, &tw, &tbb, &ty, &tyq, &tmean, &trstd, &ty2, &tyq2, &tm2, &tr2};
+                for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+                    tb_free(all[i]);
+                free(x);
+                free(wt);
+                free(b);
+            }
+}
+END_TEST
+
 START_TEST(rows_softmax)
 {
     /* (batch, heads, lq, lk) */
@@ -1085,6 +1176,12 @@ START_TEST(errors_are_reported)
     st = OPS(GPU)->lsq_fwd(ST(GPU), &bad, x, x);
     ck_assert_int_eq(st, QAT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "LSQ descriptor"));
+    st = OPS(GPU)->layernorm_bitnet_act_fwd(ST(GPU), x, x, x, 1e-5f, 2, 4, 8, 0, x + 8, x + 8, x + 16, x + 24);
+    ck_assert_int_eq(st, QAT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "may not alias"));
+    st = OPS(GPU)->layernorm_bitnet_act_fwd(ST(GPU), x, x, x, 1e-5f, 2, 4, 25, 0, x + 8, x + 16, x + 24, x + 32);
+    ck_assert_int_eq(st, QAT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "outside [1, 24]"));
     OPS(GPU)->free(ST(GPU), x);
     /* An unknown precision policy fails create() with a message. */
     setenv("QAT_CUDA_PRECISION", "fp8", 1);
@@ -1109,6 +1206,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, elementwise_gelu_bias_bwd);
     tcase_add_test(tc, elementwise_dropout_mask_is_identical);
     tcase_add_test(tc, rows_layernorm);
+    tcase_add_test(tc, rows_layernorm_bitnet_act);
     tcase_add_test(tc, rows_softmax);
     tcase_add_test(tc, rows_embeddings);
     tcase_add_test(tc, rows_embedding_bwd_skewed);
