@@ -98,6 +98,33 @@ __device__ inline double ordered_sum(const double *v, int64_t count)
     return acc;
 }
 
+// Column sums over rows in two ordered stages (bias_grad, gelu_bias_bwd,
+// LayerNorm's dw and db): blocks of kColTile columns x kRowLanes row lanes,
+// each over one chunk of rows, write partials; a second kernel adds the
+// chunks' partials in chunk order. The plan depends on the sizes and the
+// device only, so the order of additions is fixed.
+constexpr int kColTile = 32, kRowLanes = 8;
+
+struct column_plan {
+    int64_t chunks, rows_per_chunk;
+    dim3 grid, block;
+};
+
+// Enough chunks of rows to fill the GPU (4 blocks per SM), each at least 32
+// rows long, at most 256 (rows, cols > 0).
+inline column_plan plan_column_sums(const cuda_state *s, int64_t rows, int64_t cols)
+{
+    int64_t col_tiles = (cols + kColTile - 1) / kColTile;
+    int64_t want = (int64_t)(s->sm_count > 0 ? s->sm_count : 80) * 4 / (col_tiles < 1 ? 1 : col_tiles);
+    int64_t chunks = want < 1 ? 1 : (want > 256 ? 256 : want);
+    if (chunks > (rows + 31) / 32)
+        chunks = (rows + 31) / 32;
+    const int64_t rows_per_chunk = (rows + chunks - 1) / chunks;
+    chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+    return column_plan{chunks, rows_per_chunk, dim3(grid_for(cols, kColTile), (unsigned)chunks),
+                       dim3(kColTile, kRowLanes)};
+}
+
 // BitNet's per-token activation integer range for `bits`: qp = 2^(bits-1) - 1
 // and lo = -qp when symmetric, else -2^(bits-1) (ref's). bits outside [1, 24]
 // fail with the slot's name.

@@ -93,7 +93,6 @@ __global__ void dropout_kernel(float *x, int64_t n, float p, uint64_t seed, floa
 // fused GELU backward, gelu_bias_bwd), each element is first dy * GELU'(pre),
 // written to dx by the one thread that sums it, so dGELU and the bias
 // gradient take one pass over the matrix.
-constexpr int kColTile = 32, kRowLanes = 8;
 
 __global__ void colsum_partial_kernel(const float *dy, const float *pre, float *dx, int64_t rows, int64_t cols,
                                       int64_t rows_per_chunk, double *part)
@@ -216,24 +215,16 @@ static qat_status column_sums(cuda_state *s, const float *dy, const float *pre, 
 {
     if (rows <= 0 || cols <= 0)
         return QAT_OK;
-    // Enough chunks of rows to fill the GPU, each at least 32 rows long.
-    int64_t col_tiles = (cols + kColTile - 1) / kColTile;
-    int64_t want = (int64_t)(s->sm_count > 0 ? s->sm_count : 80) * 4 / (col_tiles < 1 ? 1 : col_tiles);
-    int64_t chunks = want < 1 ? 1 : (want > 256 ? 256 : want);
-    if (chunks > (rows + 31) / 32)
-        chunks = (rows + 31) / 32;
-    int64_t rows_per_chunk = (rows + chunks - 1) / chunks;
-    chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+    const column_plan p = plan_column_sums(s, rows, cols);
     void *ws = nullptr;
-    qat_status status = cuda_workspace(s, (size_t)(chunks * cols) * sizeof(double), &ws);
+    qat_status status = cuda_workspace(s, (size_t)(p.chunks * cols) * sizeof(double), &ws);
     if (status != QAT_OK)
         return status;
     double *part = static_cast<double *>(ws);
-    dim3 grid(grid_for(cols, kColTile), (unsigned)chunks), block(kColTile, kRowLanes);
-    colsum_partial_kernel<<<grid, block, 0, s->stream>>>(dy, pre, dx, rows, cols, rows_per_chunk, part);
+    colsum_partial_kernel<<<p.grid, p.block, 0, s->stream>>>(dy, pre, dx, rows, cols, p.rows_per_chunk, part);
     if ((status = cuda_launched(s, what)) != QAT_OK)
         return status;
-    colsum_final_kernel<<<grid_for(cols), kThreads, 0, s->stream>>>(part, chunks, cols, db);
+    colsum_final_kernel<<<grid_for(cols), kThreads, 0, s->stream>>>(part, p.chunks, cols, db);
     return cuda_launched(s, what);
 }
 

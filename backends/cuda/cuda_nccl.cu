@@ -197,21 +197,18 @@ void destroy(void *comm)
         release(static_cast<nccl_comm *>(comm));
 }
 
-qat_backend_comm_ops make_comm_ops()
-{
-    qat_backend_comm_ops ops;
-    std::memset(&ops, 0, sizeof ops);
-    ops.id_bytes = sizeof(ncclUniqueId);
-    ops.make_id = make_id;
-    ops.init = init;
-    ops.all_reduce_sum = all_reduce_sum;
-    ops.broadcast = broadcast;
-    ops.barrier = barrier;
-    ops.wait = wait;
-    ops.destroy = destroy;
-    return ops;
-}
-
 } // namespace
 
-extern "C" const qat_backend_comm_ops cuda_comm_ops = make_comm_ops();
+// Every field, in struct qat_backend_comm_ops's order (a constant
+// initializer: the table needs no function to build it, unlike the kernel
+// slots' cuda_ops).
+extern "C" const qat_backend_comm_ops cuda_comm_ops = {
+    sizeof(ncclUniqueId), // id_bytes
+    make_id,
+    init,
+    all_reduce_sum,
+    broadcast,
+    barrier,
+    wait,
+    destroy,
+};

@@ -82,8 +82,8 @@ __global__ void layernorm_bitnet_act_kernel(const float *x, const float *w, cons
     }
 }
 
-// dw, db stage 1: block of 32 columns x 8 row lanes over a chunk of rows.
-constexpr int kColTile = 32, kRowLanes = 8;
+// dw, db stage 1: block of kColTile columns x kRowLanes row lanes over a
+// chunk of rows (plan_column_sums).
 
 __global__ void layernorm_param_partial_kernel(const float *dy, const float *x, const float *mean,
                                                const float *rstd, int64_t rows, int64_t cols,
@@ -350,24 +350,18 @@ qat_status cuda_layernorm_bwd(void *st, const float *dy, const float *x, const f
     if (rows <= 0 || cols <= 0)
         return QAT_OK;
     // Parameter gradients first (dx may alias dy), in two ordered stages.
-    int64_t col_tiles = (cols + kColTile - 1) / kColTile;
-    int64_t want = (int64_t)(s->sm_count > 0 ? s->sm_count : 80) * 4 / (col_tiles < 1 ? 1 : col_tiles);
-    int64_t chunks = want < 1 ? 1 : (want > 256 ? 256 : want);
-    if (chunks > (rows + 31) / 32)
-        chunks = (rows + 31) / 32;
-    int64_t rows_per_chunk = (rows + chunks - 1) / chunks;
-    chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+    const column_plan p = plan_column_sums(s, rows, cols);
     void *ws = nullptr;
-    qat_status status = cuda_workspace(s, (size_t)(2 * chunks * cols) * sizeof(double), &ws);
+    qat_status status = cuda_workspace(s, (size_t)(2 * p.chunks * cols) * sizeof(double), &ws);
     if (status != QAT_OK)
         return status;
-    double *part_w = static_cast<double *>(ws), *part_b = part_w + chunks * cols;
-    dim3 grid(grid_for(cols, kColTile), (unsigned)chunks), block(kColTile, kRowLanes);
-    layernorm_param_partial_kernel<<<grid, block, 0, s->stream>>>(dy, x, mean, rstd, rows, cols, rows_per_chunk,
-                                                                  part_w, part_b);
+    double *part_w = static_cast<double *>(ws), *part_b = part_w + p.chunks * cols;
+    layernorm_param_partial_kernel<<<p.grid, p.block, 0, s->stream>>>(dy, x, mean, rstd, rows, cols,
+                                                                      p.rows_per_chunk, part_w, part_b);
     if ((status = cuda_launched(s, "layernorm_bwd (parameter partial sums)")) != QAT_OK)
         return status;
-    layernorm_param_final_kernel<<<grid_for(cols), kThreads, 0, s->stream>>>(part_w, part_b, chunks, cols, dw, db);
+    layernorm_param_final_kernel<<<grid_for(cols), kThreads, 0, s->stream>>>(part_w, part_b, p.chunks, cols, dw,
+                                                                             db);
     if ((status = cuda_launched(s, "layernorm_bwd (parameter gradients)")) != QAT_OK)
         return status;
     layernorm_dx_kernel<<<grid_for(rows, 1), kThreads, 0, s->stream>>>(dy, x, w, mean, rstd, rows, cols, dx);

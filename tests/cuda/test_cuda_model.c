@@ -67,22 +67,20 @@ static void share_parameters(qat_model *ref, qat_model *dst)
     }
 }
 
-static void compare_models(const char *precision, const char *quant, qat_task task, double dropout, double rel)
+/* The same small model on "ref" (ctx[0], m[0]) and on "cuda" under the GEMM
+ * policy `precision` (ctx[1], m[1]): shared weights first, then the quant
+ * config (NULL: FP32), since set_quant initialises the LSQ weight steps from
+ * the (shared) weights on each backend. */
+static void open_twins(const char *precision, const char *quant, qat_task task, double dropout, qat_context *ctx[2],
+                       qat_model *m[2])
 {
-    char tag[160];
-    snprintf(tag, sizeof tag, "[%s %s %s dropout=%g]", precision, quant ? quant : "FP32",
-             task == QAT_TASK_MLM ? "mlm" : "tokcls", dropout);
-    qat_context *ctx[2] = {NULL, NULL};
     QAT_ASSERT_OK(qat_context_create("ref", &ctx[0]));
     setenv("QAT_CUDA_PRECISION", precision, 1);
     QAT_ASSERT_OK(qat_context_create("cuda", &ctx[1]));
     unsetenv("QAT_CUDA_PRECISION");
     ck_assert_str_eq(qat_context_backend(ctx[1]), "cuda");
-    qat_model *m[2];
     for (int w = 0; w < 2; w++)
         m[w] = small_model(ctx[w], task, dropout);
-    /* Weights first, then the quant config: set_quant initialises the LSQ
-     * weight steps from the (shared) weights on each backend. */
     share_parameters(m[0], m[1]);
     if (quant) {
         qat_quant_config *cfg = NULL;
@@ -91,10 +89,49 @@ static void compare_models(const char *precision, const char *quant, qat_task ta
             QAT_ASSERT_OK(qat_model_set_quant(m[w], cfg));
         qat_quant_config_free(cfg);
     }
+}
 
-    int32_t labels[B * L];
+static void close_twins(qat_context *ctx[2], qat_model *m[2])
+{
+    for (int w = 0; w < 2; w++) {
+        qat_model_free(m[w]);
+        qat_context_free(ctx[w]);
+    }
+}
+
+/* Labels on two tokens of three of each sequence's real tokens, -100 on the
+ * rest and on padding. */
+static void make_labels(qat_task task, int32_t labels[B * L])
+{
     for (int i = 0; i < B * L; i++)
         labels[i] = (mask[i] && i % 3 != 2) ? (task == QAT_TASK_MLM ? (i * 5) % V : i % LABELS) : -100;
+}
+
+/* Parameter i of both models: its values, or its gradients, in v[0] (ref)
+ * and v[1] (cuda), malloc'd; returns its size and sets its name. */
+static size_t read_twin_tensor(qat_model *m[2], size_t i, int gradients, const char **name, float *v[2])
+{
+    QAT_ASSERT_OK(qat_model_parameter_info(m[0], i, name, NULL, NULL));
+    size_t size;
+    QAT_ASSERT_OK(qat_model_parameter_size(m[0], *name, &size));
+    for (int w = 0; w < 2; w++) {
+        v[w] = malloc(size * sizeof(float));
+        QAT_ASSERT_OK(gradients ? qat_model_get_gradient(m[w], *name, v[w], size)
+                                : qat_model_get_parameter(m[w], *name, v[w], size));
+    }
+    return size;
+}
+
+static void compare_models(const char *precision, const char *quant, qat_task task, double dropout, double rel)
+{
+    char tag[160];
+    snprintf(tag, sizeof tag, "[%s %s %s dropout=%g]", precision, quant ? quant : "FP32",
+             task == QAT_TASK_MLM ? "mlm" : "tokcls", dropout);
+    qat_context *ctx[2];
+    qat_model *m[2];
+    open_twins(precision, quant, task, dropout, ctx, m);
+    int32_t labels[B * L];
+    make_labels(task, labels);
 
     /* Forward (inference: no dropout). */
     size_t nlogits;
@@ -121,24 +158,16 @@ static void compare_models(const char *precision, const char *quant, qat_task ta
     QAT_ASSERT_OK(qat_model_parameter_count(m[0], &n));
     for (size_t i = 0; i < n; i++) {
         const char *name;
-        QAT_ASSERT_OK(qat_model_parameter_info(m[0], i, &name, NULL, NULL));
-        size_t size;
-        QAT_ASSERT_OK(qat_model_parameter_size(m[0], name, &size));
         float *g[2];
-        for (int w = 0; w < 2; w++) {
-            g[w] = malloc(size * sizeof(float));
-            QAT_ASSERT_OK(qat_model_get_gradient(m[w], name, g[w], size));
-        }
+        const size_t size = read_twin_tensor(m, i, 1, &name, g);
         snprintf(msg, sizeof msg, "%s gradient of %s", tag, name);
         expect_norm_close(msg, g[0], g[1], size, rel);
         free(g[0]);
         free(g[1]);
     }
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < 2; w++)
         free(logits[w]);
-        qat_model_free(m[w]);
-        qat_context_free(ctx[w]);
-    }
+    close_twins(ctx, m);
 }
 
 START_TEST(fp32_policy_float_model)
@@ -180,26 +209,12 @@ END_TEST
  * and the next step there stays as close. */
 static void compare_training(const char *quant, double rel)
 {
-    qat_context *ctx[2] = {NULL, NULL};
-    QAT_ASSERT_OK(qat_context_create("ref", &ctx[0]));
-    setenv("QAT_CUDA_PRECISION", "fp32", 1);
-    QAT_ASSERT_OK(qat_context_create("cuda", &ctx[1]));
-    unsetenv("QAT_CUDA_PRECISION");
+    qat_context *ctx[2];
     qat_model *m[2];
     qat_trainer *t[2];
-    for (int w = 0; w < 2; w++)
-        m[w] = small_model(ctx[w], QAT_TASK_TOKEN_CLASSIFICATION, 0.1);
-    share_parameters(m[0], m[1]);
-    if (quant) {
-        qat_quant_config *cfg = NULL;
-        QAT_ASSERT_OK(qat_quant_config_parse(quant, &cfg));
-        for (int w = 0; w < 2; w++)
-            QAT_ASSERT_OK(qat_model_set_quant(m[w], cfg));
-        qat_quant_config_free(cfg);
-    }
+    open_twins("fp32", quant, QAT_TASK_TOKEN_CLASSIFICATION, 0.1, ctx, m);
     int32_t labels[B * L];
-    for (int i = 0; i < B * L; i++)
-        labels[i] = mask[i] && i % 3 != 2 ? i % LABELS : -100;
+    make_labels(QAT_TASK_TOKEN_CLASSIFICATION, labels);
     for (int w = 0; w < 2; w++) {
         qat_train_options o;
         QAT_ASSERT_OK(qat_train_options_init(&o, QAT_TRAIN_OPTIONS_VERSION));
@@ -222,14 +237,8 @@ static void compare_training(const char *quant, double rel)
     char msg[256];
     for (size_t i = 0; i < n; i++) {
         const char *name;
-        QAT_ASSERT_OK(qat_model_parameter_info(m[0], i, &name, NULL, NULL));
-        size_t size;
-        QAT_ASSERT_OK(qat_model_parameter_size(m[0], name, &size));
         float *v[2];
-        for (int w = 0; w < 2; w++) {
-            v[w] = malloc(size * sizeof(float));
-            QAT_ASSERT_OK(qat_model_get_parameter(m[w], name, v[w], size));
-        }
+        const size_t size = read_twin_tensor(m, i, 0, &name, v);
         snprintf(msg, sizeof msg, "[%s] %s after 3 steps", quant ? quant : "FP32", name);
         expect_norm_close(msg, v[0], v[1], size, rel);
         free(v[0]);
@@ -244,14 +253,8 @@ static void compare_training(const char *quant, double rel)
     unlink(path);
     for (size_t i = 0; i < n; i++) {
         const char *name;
-        QAT_ASSERT_OK(qat_model_parameter_info(m[0], i, &name, NULL, NULL));
-        size_t size;
-        QAT_ASSERT_OK(qat_model_parameter_size(m[0], name, &size));
         float *v[2];
-        for (int w = 0; w < 2; w++) {
-            v[w] = malloc(size * sizeof(float));
-            QAT_ASSERT_OK(qat_model_get_parameter(m[w], name, v[w], size));
-        }
+        const size_t size = read_twin_tensor(m, i, 0, &name, v);
         snprintf(msg, sizeof msg, "%s resumed on ref from cuda's state", name);
         expect_equal(msg, v[1], v[0], size);
         free(v[0]);
@@ -261,11 +264,9 @@ static void compare_training(const char *quant, double rel)
         QAT_ASSERT_OK(qat_trainer_step_typed(t[w], ids, mask, types, labels, B, L, &loss[w]));
     ck_assert_msg(fabsf(loss[1] - loss[0]) <= rel * fabsf(loss[0]) + 1e-6f, "resumed step loss %.9g, cuda %.9g",
                   (double)loss[0], (double)loss[1]);
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < 2; w++)
         qat_trainer_free(t[w]);
-        qat_model_free(m[w]);
-        qat_context_free(ctx[w]);
-    }
+    close_twins(ctx, m);
 }
 
 START_TEST(trainer_steps_on_the_device)

@@ -126,6 +126,20 @@ static void tb_free(tbuf *b)
     free(b->host);
 }
 
+/* Frees buffers of both backends, or host arrays: TB_FREE(&ta, &tb); FREE_ALL(a, b). */
+#define TB_FREE(...)                                                                                           \
+    do {                                                                                                       \
+        tbuf *tb_all_[] = {__VA_ARGS__};                                                                       \
+        for (size_t tb_i_ = 0; tb_i_ < sizeof tb_all_ / sizeof tb_all_[0]; tb_i_++)                            \
+            tb_free(tb_all_[tb_i_]);                                                                           \
+    } while (0)
+#define FREE_ALL(...)                                                                                          \
+    do {                                                                                                       \
+        void *free_all_[] = {__VA_ARGS__};                                                                     \
+        for (size_t free_i_ = 0; free_i_ < sizeof free_all_ / sizeof free_all_[0]; free_i_++)                  \
+            free(free_all_[free_i_]);                                                                          \
+    } while (0)
+
 static void compare_close(const char *what, tbuf *b, double rtol, double atol)
 {
     float *want = tb_get(b, REF), *got = tb_get(b, GPU);
@@ -199,11 +213,8 @@ START_TEST(elementwise_fill_copy_add_accumulate)
         }
         compare_equal(what("copy", s), &out);
         expect_equal(what("copy is the source", s), b, tb_get(&out, GPU), n);
-        tb_free(&ta);
-        tb_free(&tb);
-        tb_free(&out);
-        free(a);
-        free(b);
+        TB_FREE(&ta, &tb, &out);
+        FREE_ALL(a, b);
     }
 }
 END_TEST
@@ -224,9 +235,7 @@ START_TEST(elementwise_bias_gelu)
             compare_equal(what("bias_act_fwd x", s), &tx);
             if (act == QAT_ACTIVATION_GELU)
                 compare_close(what("bias_act_fwd gelu", s), &ty, 2e-6, 1e-6); /* erff: 2 ulp on the device, near 1 */
-            tb_free(&tx);
-            tb_free(&tbias);
-            tb_free(&ty);
+            TB_FREE(&tx, &tbias, &ty);
         }
         /* gelu_bwd, separate output and in place (dx aliases dy). */
         tbuf tpre = tb_floats(x, n), tdy = tb_floats(dy, n), tdx = tb_floats(NULL, n);
@@ -236,12 +245,8 @@ START_TEST(elementwise_bias_gelu)
         }
         compare_close(what("gelu_bwd", s), &tdx, 4e-6, 1e-6);
         compare_close(what("gelu_bwd in place", s), &tdy, 4e-6, 1e-6);
-        tb_free(&tpre);
-        tb_free(&tdy);
-        tb_free(&tdx);
-        free(x);
-        free(bias);
-        free(dy);
+        TB_FREE(&tpre, &tdy, &tdx);
+        FREE_ALL(x, bias, dy);
     }
 }
 END_TEST
@@ -270,15 +275,8 @@ START_TEST(elementwise_bias_tanh)
         }
         compare_equal(what("tanh_bwd", s), &tdx);
         compare_equal(what("tanh_bwd in place", s), &tdy);
-        tb_free(&tx);
-        tb_free(&tbias);
-        tb_free(&ty);
-        tb_free(&tyr);
-        tb_free(&tdy);
-        tb_free(&tdx);
-        free(x);
-        free(bias);
-        free(dy);
+        TB_FREE(&tx, &tbias, &ty, &tyr, &tdy, &tdx);
+        FREE_ALL(x, bias, dy);
     }
 }
 END_TEST
@@ -294,10 +292,8 @@ START_TEST(elementwise_bias_grad)
         for (int w = 0; w < 2; w++)
             OP_OK(w, OPS(w)->bias_grad(ST(w), F(tdy, w), s->rows, s->cols, F(tdb, w)));
         compare_close(what("bias_grad (accumulated)", s), &tdb, 1e-6, 1e-6);
-        tb_free(&tdy);
-        tb_free(&tdb);
-        free(dy);
-        free(db0);
+        TB_FREE(&tdy, &tdb);
+        FREE_ALL(dy, db0);
     }
 }
 END_TEST
@@ -348,10 +344,8 @@ static void linear_policy(const char *precision, double rtol)
                                       precision, (long long)rows, (long long)in, (long long)out, v, (long long)i,
                                       (long long)j, (double)got_pre[at], (double)want_pre[at]);
                 }
-            tbuf *all[] = {&tx, &tw, &tbias, &tpre, &ty};
-            for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-                tb_free(all[i]);
-            free(x), free(wt), free(b);
+            TB_FREE(&tx, &tw, &tbias, &tpre, &ty);
+            FREE_ALL(x, wt, b);
         }
 }
 
@@ -387,10 +381,8 @@ START_TEST(elementwise_gelu_bias_bwd)
             OP_OK(w, OPS(w)->gelu_bias_bwd(ST(w), F(tdy, w), F(tpre, w), s->rows, s->cols, F(tdy, w), F(tdb, w)));
         compare_close(what("gelu_bias_bwd in place", s), &tdy, 4e-6, 1e-6);
         compare_close(what("gelu_bias_bwd db twice", s), &tdb, 1e-5, 1e-5);
-        tbuf *all[] = {&tpre, &tdy, &tdx, &tdb};
-        for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-            tb_free(all[i]);
-        free(pre), free(dy), free(db0);
+        TB_FREE(&tpre, &tdy, &tdx, &tdb);
+        FREE_ALL(pre, dy, db0);
     }
 }
 END_TEST
@@ -448,15 +440,8 @@ START_TEST(rows_layernorm)
         compare_close(what("layernorm_bwd dx", s), &tdx, 1e-5, 1e-5);
         compare_close(what("layernorm_bwd dw (accumulated)", s), &tdw, 1e-5, 1e-5);
         compare_close(what("layernorm_bwd db (accumulated)", s), &tdb, 1e-5, 1e-5);
-        tbuf *all[] = {&tx, &tw, &tbb, &ty, &tmean, &trstd, &tdy, &tdx, &tdw, &tdb};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            tb_free(all[i]);
-        free(x);
-        free(wt);
-        free(b);
-        free(dy);
-        free(dw0);
-        free(db0);
+        TB_FREE(&tx, &tw, &tbb, &ty, &tmean, &trstd, &tdy, &tdx, &tdw, &tdb);
+        FREE_ALL(x, wt, b, dy, dw0, db0);
     }
 }
 END_TEST
@@ -542,12 +527,8 @@ START_TEST(rows_layernorm_bitnet_act)
                 expect_equal(what("layernorm_bitnet_act_fwd y in place", s), tb_get(&ty, GPU), tb_get(&tx, GPU), n);
                 expect_equal(what("layernorm_bitnet_act_fwd yq after y in place", s), tb_get(&tyq, GPU),
                              tb_get(&tyq2, GPU), n);
-                tbuf *all[] = {&tx, &tw, &tbb, &ty, &tyq, &tmean, &trstd, &ty2, &tyq2, &tm2, &tr2};
-                for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-                    tb_free(all[i]);
-                free(x);
-                free(wt);
-                free(b);
+                TB_FREE(&tx, &tw, &tbb, &ty, &tyq, &tmean, &trstd, &ty2, &tyq2, &tm2, &tr2);
+                FREE_ALL(x, wt, b);
             }
 }
 END_TEST
@@ -583,14 +564,9 @@ START_TEST(rows_softmax)
             }
             compare_close("softmax_bwd", &tds, 1e-5, 3e-7); /* (float)dot may round apart by an ulp */
             compare_close("softmax_bwd in place", &tdp, 1e-5, 3e-7);
-            tb_free(&ts);
-            tb_free(&tkb);
-            tb_free(&tdp);
-            tb_free(&tds);
+            TB_FREE(&ts, &tkb, &tdp, &tds);
         }
-        free(x);
-        free(dp);
-        free(kb);
+        FREE_ALL(x, dp, kb);
     }
 }
 END_TEST
@@ -637,9 +613,7 @@ static int64_t check_embedding_bwd(const char *what, const float *table, const f
         }
         start += len;
     }
-    free(exact);
-    free(mag);
-    free(count);
+    FREE_ALL(exact, mag, count);
     return long_rows;
 }
 
@@ -678,14 +652,8 @@ START_TEST(rows_embeddings)
         for (int w = 0; w < 2; w++)
             OP_OK(w, OPS(w)->zero_rows_where(ST(w), F(tdy, w), I(tids, w), N, D, V > 1 ? 1 : 0));
         compare_equal(msg, &tdy);
-        tbuf *all[] = {&ttab, &tids, &tout, &tacc, &tdy, &tdt};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            tb_free(all[i]);
-        free(first);
-        free(table);
-        free(dy);
-        free(out0);
-        free(ids);
+        TB_FREE(&ttab, &tids, &tout, &tacc, &tdy, &tdt);
+        FREE_ALL(first, table, dy, out0, ids);
     }
 }
 END_TEST
@@ -717,14 +685,8 @@ START_TEST(rows_embedding_bwd_skewed)
         OP_OK(GPU, OPS(GPU)->upload(ST(GPU), tdt.dev[GPU], table, (size_t)(V * D) * sizeof(float)));
         OP_OK(GPU, OPS(GPU)->embedding_bwd(ST(GPU), F(tdy, GPU), I(tids, GPU), N, D, V, F(tdt, GPU)));
         expect_equal("embedding_bwd (skewed) run twice", first, tb_get(&tdt, GPU), (size_t)(V * D));
-        tb_free(&tids);
-        tb_free(&tdy);
-        tb_free(&tdt);
-        free(first);
-        free(table);
-        free(dy);
-        free(u);
-        free(ids);
+        TB_FREE(&tids, &tdy, &tdt);
+        FREE_ALL(first, table, dy, u, ids);
     }
 }
 END_TEST
@@ -758,11 +720,8 @@ START_TEST(loss_cross_entropy)
         compare_close(msg, &tloss, 1e-6, 1e-7);
         compare_close(msg, &tloss2, 1e-6, 1e-7);
         compare_close(msg, &tdz, 1e-5, 1e-9);
-        tbuf *all[] = {&tz, &tl, &tloss, &tloss2, &tdz};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            tb_free(all[i]);
-        free(z);
-        free(labels);
+        TB_FREE(&tz, &tl, &tloss, &tloss2, &tdz);
+        FREE_ALL(z, labels);
     }
 }
 END_TEST
@@ -785,9 +744,7 @@ START_TEST(quant_abs_mean)
         }
         compare_close(what("abs_mean per row", s), &tr, 2e-7, 0);
         compare_close(what("abs_mean whole", s), &t1, 2e-7, 0);
-        tb_free(&tx);
-        tb_free(&tr);
-        tb_free(&t1);
+        TB_FREE(&tx, &tr, &t1);
         free(x);
     }
 }
@@ -836,11 +793,8 @@ START_TEST(quant_lsq)
                 OP_OK(w, OPS(w)->lsq_fwd(ST(w), &d, F(tx, w), F(ty, w)));
             }
             compare_equal(msg, &ty);
-            tbuf *all[] = {&tx, &ts, &ty, &tdy, &tdx, &tds};
-            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-                tb_free(all[i]);
-            free(x);
-            free(dy);
+            TB_FREE(&tx, &ts, &ty, &tdy, &tdx, &tds);
+            FREE_ALL(x, dy);
         }
 }
 END_TEST
@@ -859,11 +813,8 @@ START_TEST(quant_lsq_step_gradient_is_deterministic)
         OP_OK(GPU, OPS(GPU)->download(ST(GPU), rep ? &again : &first, tds.dev[GPU], sizeof(float)));
     }
     ck_assert_msg(first == again, "lsq_bwd step gradient %.9g then %.9g", (double)first, (double)again);
-    tbuf *all[] = {&tx, &tdy, &ts, &tdx, &tds};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        tb_free(all[i]);
-    free(x);
-    free(dy);
+    TB_FREE(&tx, &tdy, &ts, &tdx, &tds);
+    FREE_ALL(x, dy);
 }
 END_TEST
 
@@ -891,13 +842,9 @@ START_TEST(quant_lsq_rows_and_offsets)
         compare_equal(msg, &tdx);
         compare_close(msg, &tds, 1e-6, 1e-7);
         compare_close(msg, &tdo, 1e-6, 1e-7);
-        tbuf *all[] = {&tx, &tdy, &ts, &to, &ty, &tdx, &tds, &tdo};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            tb_free(all[i]);
+        TB_FREE(&tx, &tdy, &ts, &to, &ty, &tdx, &tds, &tdo);
     }
-    free(x);
-    free(dy);
-    free(steps);
+    FREE_ALL(x, dy, steps);
 }
 END_TEST
 
@@ -922,9 +869,7 @@ START_TEST(quant_bitnet_weights)
                 ck_assert_msg(y[i] == q * gi, "%s: element %zu is %.9g, expected %.9g",
                               what("bitnet_weight_fwd", s), i, (double)y[i], (double)(q * gi));
             }
-            tb_free(&tw);
-            tb_free(&tg);
-            tb_free(&ty);
+            TB_FREE(&tw, &tg, &ty);
         }
         free(x);
     }
@@ -953,8 +898,7 @@ START_TEST(quant_bitnet_activations)
                     OP_OK(w, OPS(w)->bitnet_act_fwd(ST(w), F(tx, w), s->rows, s->cols, bits_list[b], symmetric,
                                                     F(tx, w)));
                 compare_equal(what("bitnet_act_fwd in place", s), &tx);
-                tb_free(&tx);
-                tb_free(&ty);
+                TB_FREE(&tx, &ty);
                 free(x);
             }
 }
@@ -1030,11 +974,8 @@ START_TEST(optim_scale_norm_adamw)
     expect_equal("adamw skipped on a NaN check", before, tb_get(&tp, GPU), (size_t)total);
     compare_equal("adamw skipped on both", &tp);
     free(before);
-    tbuf *all[] = {&tbnd, &tdec, &tp, &tg, &tm, &tv, &tn, &tcoef, &tbad};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-        tb_free(all[i]);
-    free(p0);
-    free(g0);
+    TB_FREE(&tbnd, &tdec, &tp, &tg, &tm, &tv, &tn, &tcoef, &tbad);
+    FREE_ALL(p0, g0);
 }
 END_TEST
 
@@ -1081,12 +1022,8 @@ static void gemm_policy(const char *precision, double rtol)
             for (size_t i = 0; i < nc; i++)
                 if ((int64_t)(i % (size_t)ldc) >= n)
                     ck_assert_msg(got[i] == c[i], "gemm %s wrote padding at %zu", precision, i);
-            tb_free(&tA);
-            tb_free(&tB);
-            tb_free(&tC);
-            free(a);
-            free(b);
-            free(c);
+            TB_FREE(&tA, &tB, &tC);
+            FREE_ALL(a, b, c);
         }
 }
 
@@ -1121,9 +1058,7 @@ static void policy_gemm(int set_to, float *out, int64_t m, int64_t n, int64_t k,
     qat_gemm_desc d = {0, 0, m, n, k, 1.0f, 0.0f, F(tA, GPU), k, 0, F(tB, GPU), n, 0, F(tC, GPU), n, 0, 1};
     OP_OK(GPU, OPS(GPU)->gemm(ST(GPU), &d));
     memcpy(out, tb_get(&tC, GPU), (size_t)(m * n) * sizeof *out);
-    tb_free(&tA);
-    tb_free(&tB);
-    tb_free(&tC);
+    TB_FREE(&tA, &tB, &tC);
 }
 
 START_TEST(gemm_policy_from_context)
@@ -1156,9 +1091,7 @@ START_TEST(gemm_policy_from_context)
         }
     for (int p = 0; p < 3; p++)
         free(by_env[p]);
-    free(by_ctx);
-    free(a);
-    free(b);
+    FREE_ALL(by_ctx, a, b);
 }
 END_TEST
 
