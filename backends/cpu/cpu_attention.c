@@ -86,9 +86,10 @@ static void context_scalar(const float *p, int64_t ldp, int R, const float *v, i
 #define STOREN(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 #define TAIL(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)((n) < W ? (n) : W)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define SROWS 4
-#define CROWS 2
+#define CROWS_WIDE 2
+#define CROWS_MAX 4
 #include "cpu/cpu_attention_simd.h"
-enum { AVX2_SROWS = SROWS, AVX2_CROWS = CROWS };
+enum { AVX2_SROWS = SROWS };
 #undef W
 #undef VF
 #undef VM
@@ -103,7 +104,8 @@ enum { AVX2_SROWS = SROWS, AVX2_CROWS = CROWS };
 #undef STOREN
 #undef TAIL
 #undef SROWS
-#undef CROWS
+#undef CROWS_WIDE
+#undef CROWS_MAX
 
 #define W 16
 #define VF __m512
@@ -119,9 +121,10 @@ enum { AVX2_SROWS = SROWS, AVX2_CROWS = CROWS };
 #define STOREN(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define TAIL(n) ((__mmask16)((n) >= W ? 0xffffu : (n) <= 0 ? 0u : (1u << (n)) - 1u))
 #define SROWS 8
-#define CROWS 4
+#define CROWS_WIDE 4
+#define CROWS_MAX 8
 #include "cpu/cpu_attention_simd.h"
-enum { AVX512_SROWS = SROWS, AVX512_CROWS = CROWS };
+enum { AVX512_SROWS = SROWS };
 #endif
 
 typedef struct att_plan {
@@ -191,12 +194,14 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
 #ifdef ATT_X86
     switch (pl.isa) {
     case QAT_CPU_FLOAT_AVX512:
-        pl.scores = scores_avx512, pl.context = context_avx512, pl.srows = AVX512_SROWS, pl.crows = AVX512_CROWS;
+        pl.scores = scores_avx512, pl.srows = AVX512_SROWS;
+        pl.context = context_for_avx512(d->head_dim, &pl.crows);
         break;
     case QAT_CPU_FLOAT_AVX2:
         if (!__builtin_cpu_supports("fma"))
             break;
-        pl.scores = scores_avx2, pl.context = context_avx2, pl.srows = AVX2_SROWS, pl.crows = AVX2_CROWS;
+        pl.scores = scores_avx2, pl.srows = AVX2_SROWS;
+        pl.context = context_for_avx2(d->head_dim, &pl.crows);
         break;
     case QAT_CPU_FLOAT_SCALAR:
         break;

@@ -5,7 +5,8 @@
  * fused), MUL, LOAD,
  * STORE, LOADN / STOREN (masked, zeros elsewhere) and TAIL(n) (the first
  * n lanes, none when n <= 0, all when n >= W); SROWS (query rows of a
- * scores pass) and CROWS (rows of a context pass).
+ * scores pass), CROWS_WIDE (rows of a context pass of CV_MAX vectors) and
+ * CROWS_MAX (of one or two vectors, for short heads: MiniLM's are 32).
  *
  * Register tiles of fixed size, so that the compiler keeps every
  * accumulator in a register (variable trip counts made it spill them to
@@ -16,7 +17,7 @@
  * scalar code in cpu_attention.c (fmaf).
  */
 #define KV (KEYS / W) /* vectors per panel row of KEYS keys */
-#define CV 4          /* vectors of head_dim per context pass */
+#define CV_MAX 4      /* vectors of head_dim per context pass */
 
 /* s[r * lds + l] = (sum_c q_r[c] * panel[c * KEYS + l]) * scale, r < R, l < nk. */
 TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *panel, int64_t dh, float scale,
@@ -46,51 +47,78 @@ TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *pan
 }
 
 /* o_r[c] = sum_j p_r[j] * v[j * ldv + c] over j ascending, for the R rows
- * p_r = p + r * ldp, o_r = o + r * ldo, c < dh: CROWS rows share each load
- * of v, CV * W outputs per pass over the keys. */
-TARGET static void SUFFIX(context)(const float *p, int64_t ldp, int R, const float *v, int64_t ldv, int64_t lk,
-                                   int64_t dh, float *o, int64_t ldo)
-{
-    const float *pr[CROWS];
-    for (int r = 0; r < CROWS; r++)
-        pr[r] = p + (r < R ? r : R - 1) * ldp;
-    for (int64_t c0 = 0; c0 < dh; c0 += CV * W) {
-        VM m[CV];
-        for (int t = 0; t < CV; t++)
-            m[t] = TAIL(dh - c0 - t * W);
-        VF acc[CROWS][CV];
-        for (int r = 0; r < CROWS; r++)
-            for (int t = 0; t < CV; t++)
-                acc[r][t] = ZERO();
-        const float *vc = v + c0;
-        if (dh - c0 >= CV * W) {
-            for (int64_t j = 0; j < lk; j++) {
-                VF x[CV];
-                for (int t = 0; t < CV; t++)
-                    x[t] = LOAD(vc + j * ldv + t * W);
-                for (int r = 0; r < CROWS; r++) {
-                    const VF pj = SET1(pr[r][j]);
-                    for (int t = 0; t < CV; t++)
-                        acc[r][t] = MADD(pj, x[t], acc[r][t]);
-                }
-            }
-        } else {
-            for (int64_t j = 0; j < lk; j++) {
-                VF x[CV];
-                for (int t = 0; t < CV; t++)
-                    x[t] = LOADN(vc + j * ldv + t * W, m[t]);
-                for (int r = 0; r < CROWS; r++) {
-                    const VF pj = SET1(pr[r][j]);
-                    for (int t = 0; t < CV; t++)
-                        acc[r][t] = MADD(pj, x[t], acc[r][t]);
-                }
-            }
-        }
-        for (int r = 0; r < R; r++)
-            for (int t = 0; t < CV; t++)
-                STOREN(o + r * ldo + c0 + t * W, m[t], acc[r][t]);
+ * p_r = p + r * ldp, o_r = o + r * ldo, c < dh: CR rows share each load
+ * of v, CV * W outputs per pass over the keys. A macro, so that each tile
+ * has arrays of its exact size and loops of constant trips (a generic
+ * tile with a runtime full/masked choice in its key loop had the compiler
+ * keep the accumulators on the stack). Passes of whole vectors run the
+ * key loop without masks; the last, partial one with them. */
+#define CONTEXT_TILE(NAME, CV, CR)                                                                            \
+    TARGET static void SUFFIX(NAME)(const float *p, int64_t ldp, int R, const float *v, int64_t ldv,          \
+                                    int64_t lk, int64_t dh, float *o, int64_t ldo)                            \
+    {                                                                                                         \
+        const float *pr[CR];                                                                                  \
+        for (int r = 0; r < CR; r++)                                                                          \
+            pr[r] = p + (r < R ? r : R - 1) * ldp;                                                            \
+        for (int64_t c0 = 0; c0 < dh; c0 += CV * W) {                                                         \
+            VM m[CV];                                                                                         \
+            for (int t = 0; t < CV; t++)                                                                      \
+                m[t] = TAIL(dh - c0 - t * W);                                                                 \
+            VF acc[CR][CV];                                                                                   \
+            for (int r = 0; r < CR; r++)                                                                      \
+                for (int t = 0; t < CV; t++)                                                                  \
+                    acc[r][t] = ZERO();                                                                       \
+            const float *vc = v + c0;                                                                         \
+            if (dh - c0 >= CV * W) {                                                                          \
+                for (int64_t j = 0; j < lk; j++) {                                                            \
+                    VF x[CV];                                                                                 \
+                    for (int t = 0; t < CV; t++)                                                              \
+                        x[t] = LOAD(vc + j * ldv + t * W);                                                    \
+                    for (int r = 0; r < CR; r++) {                                                            \
+                        const VF pj = SET1(pr[r][j]);                                                         \
+                        for (int t = 0; t < CV; t++)                                                          \
+                            acc[r][t] = MADD(pj, x[t], acc[r][t]);                                            \
+                    }                                                                                         \
+                }                                                                                             \
+            } else {                                                                                          \
+                for (int64_t j = 0; j < lk; j++) {                                                            \
+                    VF x[CV];                                                                                 \
+                    for (int t = 0; t < CV; t++)                                                              \
+                        x[t] = LOADN(vc + j * ldv + t * W, m[t]);                                             \
+                    for (int r = 0; r < CR; r++) {                                                            \
+                        const VF pj = SET1(pr[r][j]);                                                         \
+                        for (int t = 0; t < CV; t++)                                                          \
+                            acc[r][t] = MADD(pj, x[t], acc[r][t]);                                            \
+                    }                                                                                         \
+                }                                                                                             \
+            }                                                                                                 \
+            for (int r = 0; r < CR && r < R; r++)                                                             \
+                for (int t = 0; t < CV; t++)                                                                  \
+                    STOREN(o + r * ldo + c0 + t * W, m[t], acc[r][t]);                                        \
+        }                                                                                                     \
     }
+
+/* By head_dim: as many vectors per pass as dh fills (up to CV_MAX), and
+ * more rows where they are fewer. */
+CONTEXT_TILE(context_wide, CV_MAX, CROWS_WIDE)
+CONTEXT_TILE(context_half, CV_MAX / 2, CROWS_MAX)
+CONTEXT_TILE(context_one, 1, CROWS_MAX)
+#undef CONTEXT_TILE
+
+/* The context function for head_dim dh and its rows per call. */
+static context_fn SUFFIX(context_for)(int64_t dh, int *rows)
+{
+    if (dh <= W) {
+        *rows = CROWS_MAX;
+        return SUFFIX(context_one);
+    }
+    if (dh <= CV_MAX / 2 * W) {
+        *rows = CROWS_MAX;
+        return SUFFIX(context_half);
+    }
+    *rows = CROWS_WIDE;
+    return SUFFIX(context_wide);
 }
 
 #undef KV
-#undef CV
+#undef CV_MAX

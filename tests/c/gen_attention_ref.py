@@ -21,7 +21,7 @@ import torch
 # (B, heads, lq, lk, dh, ld, mask kind): lq != lk, a single key, head_dim
 # not a multiple of 16, a sequence with every key masked, BERT's block;
 # several blocks of query rows per head, with head_dim over one register
-# tile's 64 and not a multiple of it.
+# tile's 64 and not a multiple of it; MiniLM's head_dim 32.
 CASES = [
     (2, 3, 5, 7, 13, 41, "pad"),
     (1, 2, 4, 1, 16, 32, "none"),
@@ -29,6 +29,7 @@ CASES = [
     (1, 4, 40, 40, 64, 256, "pad"),
     (3, 1, 17, 70, 8, 9, "pad"),
     (1, 2, 77, 150, 96, 200, "pad"),
+    (1, 3, 19, 33, 32, 100, "pad"),
 ]
 
 
