@@ -71,6 +71,16 @@ static void context_scalar(const float *p, int64_t ldp, int R, const float *v, i
     }
 }
 
+/* panel[c * KEYS + l] = k[l * ldk + c] for c < dh, l < nk; 0 for l >= nk. */
+typedef void (*panel_fn)(const float *k, int64_t ldk, int nk, int64_t dh, float *panel);
+
+static void panel_scalar(const float *k, int64_t ldk, int nk, int64_t dh, float *panel)
+{
+    for (int64_t c = 0; c < dh; c++)
+        for (int l = 0; l < KEYS; l++)
+            panel[c * KEYS + l] = l < nk ? k[l * ldk + c] : 0.0f;
+}
+
 #ifdef ATT_X86
 #define W 8
 #define VF __m256
@@ -125,6 +135,48 @@ enum { AVX2_SROWS = SROWS };
 #define CROWS_MAX 8
 #include "cpu/cpu_attention_simd.h"
 enum { AVX512_SROWS = SROWS };
+
+/* A full panel (16 keys) 16 columns at a time: 16 rows of k in, one 16 x 16
+ * transpose in registers (64 shuffles, against 512 scalar moves), 16 panel
+ * rows out; the columns past the last 16 and a short last panel as the
+ * scalar fill. Pure data movement: the scalar fill's bits. */
+__attribute__((target("avx512f"))) static void panel_avx512(const float *k, int64_t ldk, int nk, int64_t dh,
+                                                            float *panel)
+{
+    if (nk < KEYS) {
+        panel_scalar(k, ldk, nk, dh, panel);
+        return;
+    }
+    int64_t c0 = 0;
+    for (; c0 + 16 <= dh; c0 += 16) {
+        __m512 r[16], a[16], b[16];
+        for (int l = 0; l < 16; l++)
+            r[l] = _mm512_loadu_ps(k + l * ldk + c0);
+        for (int i = 0; i < 8; i++) { /* per 128-bit lane: (x0 y0 x1 y1), (x2 y2 x3 y3) */
+            a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        for (int g = 0; g < 4; g++) { /* b[4g + c]: column c (+4, +8, +12 in lanes 1-3) of rows 4g..4g+3 */
+            const __m512d a0 = _mm512_castps_pd(a[4 * g]), a1 = _mm512_castps_pd(a[4 * g + 1]);
+            const __m512d a2 = _mm512_castps_pd(a[4 * g + 2]), a3 = _mm512_castps_pd(a[4 * g + 3]);
+            b[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+            b[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+            b[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+            b[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+        }
+        for (int c = 0; c < 4; c++) { /* column c + 4 L gathers lane L of the four groups */
+            const __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x44), e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xee);
+            const __m512 f0 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x44);
+            const __m512 f1 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xee);
+            _mm512_storeu_ps(panel + (c0 + c) * KEYS, _mm512_shuffle_f32x4(e0, f0, 0x88));
+            _mm512_storeu_ps(panel + (c0 + c + 4) * KEYS, _mm512_shuffle_f32x4(e0, f0, 0xdd));
+            _mm512_storeu_ps(panel + (c0 + c + 8) * KEYS, _mm512_shuffle_f32x4(e1, f1, 0x88));
+            _mm512_storeu_ps(panel + (c0 + c + 12) * KEYS, _mm512_shuffle_f32x4(e1, f1, 0xdd));
+        }
+    }
+    if (c0 < dh)
+        panel_scalar(k + c0, ldk, nk, dh - c0, panel + c0 * KEYS);
+}
 #endif
 
 typedef struct att_plan {
@@ -132,6 +184,7 @@ typedef struct att_plan {
     int64_t block, blocks;   /* query rows per block, blocks per (b, h) */
     scores_fn scores;
     context_fn context;
+    panel_fn panel;
     int srows, crows;        /* rows per call of scores / context */
     qat_cpu_float_isa isa; /* the backend state's float path (cpu_float.h) */
 } att_plan;
@@ -146,9 +199,7 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
     const float *k = d->k + b * lk * d->ldk + h * dh;
     for (int64_t j0 = 0; j0 < lk; j0 += KEYS) {
         const int nk = (int)(lk - j0 < KEYS ? lk - j0 : KEYS);
-        for (int64_t c = 0; c < dh; c++)
-            for (int l = 0; l < KEYS; l++)
-                panel[c * KEYS + l] = l < nk ? k[(j0 + l) * d->ldk + c] : 0.0f;
+        pl->panel(k + j0 * d->ldk, d->ldk, nk, dh, panel);
         for (int64_t r = 0; r < n; r += pl->srows)
             pl->scores(qrow + r, (int)(n - r < pl->srows ? n - r : pl->srows), panel, dh, d->scale, s + r * lk + j0,
                        lk, nk);
@@ -184,8 +235,8 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
     /* Rows too long for the stack buffers: ref's row at a time. */
     if (d->lk > SCORES_STACK || d->head_dim > PANEL_DH)
         return qat_backend_ref_ops.attention_fwd(state, d);
-    att_plan pl = {.d = d, .scores = scores_scalar, .context = context_scalar, .srows = BLOCK_ROWS,
-                   .crows = BLOCK_ROWS, .isa = ((qat_cpu_state *)state)->isa};
+    att_plan pl = {.d = d, .scores = scores_scalar, .context = context_scalar, .panel = panel_scalar,
+                   .srows = BLOCK_ROWS, .crows = BLOCK_ROWS, .isa = ((qat_cpu_state *)state)->isa};
     int64_t block = SCORES_STACK / d->lk;
     block = block > MAX_BLOCK ? MAX_BLOCK : block;
     block = block >= BLOCK_ROWS ? block / BLOCK_ROWS * BLOCK_ROWS : block;
@@ -194,7 +245,7 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
 #ifdef ATT_X86
     switch (pl.isa) {
     case QAT_CPU_FLOAT_AVX512:
-        pl.scores = scores_avx512, pl.srows = AVX512_SROWS;
+        pl.scores = scores_avx512, pl.panel = panel_avx512, pl.srows = AVX512_SROWS;
         pl.context = context_for_avx512(d->head_dim, &pl.crows);
         break;
     case QAT_CPU_FLOAT_AVX2:
