@@ -44,6 +44,7 @@
 #define DSTOREU _mm512_storeu_pd
 #define WIDEN_LO(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
 #define WIDEN_HI(v) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
+#define SCALEF _mm512_scalef_ps
 #define DIV _mm512_div_ps
 #define SQRT _mm512_sqrt_ps
 #define FMADD _mm512_fmadd_ps

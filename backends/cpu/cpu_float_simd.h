@@ -15,7 +15,9 @@
  * of a's then b's 64-bit lanes into one VI of W int32. MIN(a, b) is
  * a < b ? a : b and MAX(a, b) is a > b ? a : b (minps / maxps, NaN
  * included); TAIL(n) masks the first n lanes; LOADN loads them with zeros
- * elsewhere, STOREN stores them alone.
+ * elsewhere, STOREN stores them alone. SCALEF(p, n), where defined, is
+ * p * 2^n for integral n, rounded once (AVX-512's vscalefps): exp's last
+ * step in one instruction instead of nine, with the same bits.
  */
 #include "math/quant_math.h"
 #include "math/row_math.h"
@@ -40,10 +42,15 @@ TARGET INL VF SUFFIX(vexp)(VF x)
     p = MUL(p, r);
     p = ADD(p, r);
     p = ADD(p, SET1(1.0f));
+#ifdef SCALEF
+    /* p * 2^n rounded once, as the two exact-then-rounding steps below. */
+    return SCALEF(p, n);
+#else
     const VI ni = ISUB(ASINT(t), ISET1((int)qat_float_bits(QAT_ROUND_MAGIC)));
     const VI n1 = ISUB(ISRL1(IADD(ni, ISET1(256))), ISET1(128)), n2 = ISUB(ni, n1);
     p = MUL(p, ASFLOAT(ISLL23(IADD(n1, ISET1(127)))));
     return MUL(p, ASFLOAT(ISLL23(IADD(n2, ISET1(127)))));
+#endif
 }
 
 TARGET INL VF SUFFIX(verf)(VF x)
