@@ -12,17 +12,31 @@
 
 #define AVX2 __attribute__((target("avx2")))
 
+/* Four running maxima (and finiteness flags) side by side: one would make
+ * the loop wait on max's latency at every vector. max is exact, so any
+ * grouping gives the scalar row's m. */
 AVX2 int qat_packed_absmax_avx2(const float *x, int64_t n, float *m)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(FLT_MAX);
-    __m256 mx = _mm256_setzero_ps();
-    __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    __m256 mx4[4], ok4[4];
+    for (int u = 0; u < 4; u++) {
+        mx4[u] = _mm256_setzero_ps();
+        ok4[u] = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    }
     int64_t c = 0;
+    for (; c + 32 <= n; c += 32)
+        for (int u = 0; u < 4; u++) {
+            __m256 v = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + c + 8 * u));
+            ok4[u] = _mm256_and_ps(ok4[u], _mm256_cmp_ps(v, big, _CMP_LE_OQ)); /* false for NaN, inf */
+            mx4[u] = _mm256_max_ps(mx4[u], v);
+        }
     for (; c + 8 <= n; c += 8) {
         __m256 v = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + c));
-        ok = _mm256_and_ps(ok, _mm256_cmp_ps(v, big, _CMP_LE_OQ)); /* false for NaN, inf */
-        mx = _mm256_max_ps(mx, v);
+        ok4[0] = _mm256_and_ps(ok4[0], _mm256_cmp_ps(v, big, _CMP_LE_OQ));
+        mx4[0] = _mm256_max_ps(mx4[0], v);
     }
+    const __m256 mx = _mm256_max_ps(_mm256_max_ps(mx4[0], mx4[1]), _mm256_max_ps(mx4[2], mx4[3]));
+    const __m256 ok = _mm256_and_ps(_mm256_and_ps(ok4[0], ok4[1]), _mm256_and_ps(ok4[2], ok4[3]));
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));

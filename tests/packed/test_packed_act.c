@@ -322,6 +322,10 @@ START_TEST(act_errors)
         x[43 + 41] = 3;
         QAT_ASSERT_FAILS(qat_packed_quantize_lsq_plus(k, x, 43, 8, 1.0f, 0.5f, 0.0f, &a), QAT_ERR_NUMERIC, "[2, 3]");
         x[86 + 3] = 3;
+        /* past the AVX2 absmax's 4-vector steps, in its 1-vector loop */
+        x[35] = NAN;
+        QAT_ASSERT_FAILS(qat_packed_quantize_bitnet(k, x, 43, 8, 0, &a), QAT_ERR_NUMERIC, "[0, 35]");
+        x[35] = 35;
     }
     QAT_ASSERT_FAILS(qat_packed_quantize_lsq_plus(NULL, x, 43, 8, 0.0f, 0.0f, 0.0f, &a), QAT_ERR_INVALID_ARGUMENT,
                      "step");
