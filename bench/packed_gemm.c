@@ -16,7 +16,7 @@
  *
  * Usage: bench_packed_gemm [--quick] [--reps N] [--isa NAME] [--cpu-time] [--gemm-only]
  *   --quick: 128 tokens only.  --isa: that packed path only (default:
- *   avx2, avx512vnni and onednn where available; scalar only when named).
+ *   avx2, avx512vnni, onednn and amx where available; scalar only when named).
  *   --cpu-time: 1 thread only, timed by the process's CPU time instead of
  *   the wall clock: on a machine shared with other jobs a run of more than
  *   a time slice is almost always preempted, and wall time then counts the
@@ -195,18 +195,20 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--reps N] [--isa scalar|avx2|avx512vnni] [--cpu-time] [--gemm-only]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--reps N] [--isa scalar|avx2|avx512vnni|onednn|amx] [--cpu-time] [--gemm-only]\n", argv[0]);
             return 2;
         }
     }
-    qat_packed_isa isas[3];
+    qat_packed_isa isas[4];
     int n_isas = 0;
+    const qat_packed_isa listed[] = {QAT_PACKED_ISA_AVX2, QAT_PACKED_ISA_AVX512VNNI, QAT_PACKED_ISA_ONEDNN,
+                                     QAT_PACKED_ISA_AMX};
     if (only != QAT_PACKED_ISA_AUTO)
         isas[n_isas++] = only;
     else
-        for (int k = QAT_PACKED_ISA_AVX2; k <= QAT_PACKED_ISA_ONEDNN; k++)
-            if (qat_packed_isa_available((qat_packed_isa)k))
-                isas[n_isas++] = (qat_packed_isa)k;
+        for (size_t k = 0; k < sizeof listed / sizeof listed[0]; k++)
+            if (qat_packed_isa_available(listed[k]))
+                isas[n_isas++] = listed[k];
     if (n_isas == 0)
         isas[n_isas++] = QAT_PACKED_ISA_SCALAR;
     printf("# auto picks %s; times: %s\n", qat_packed_isa_name(qat_packed_isa_best()),

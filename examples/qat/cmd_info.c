@@ -36,7 +36,7 @@ int qat_cli_info(int argc, char **argv)
         printf("packed kernels: %s (available:", isa);
     else
         printf("packed kernels: none: %s (available:", qat_last_error());
-    for (int64_t i = 1; i <= 5; i++)
+    for (int64_t i = 1; i <= 6; i++) /* QAT_PACKED_ISA values: scalar .. amx */
         if (qat_packed_isa_resolve(i, NULL, &isa) == QAT_OK)
             printf(" %s", isa);
     printf(")\n");

@@ -74,14 +74,15 @@ typedef enum qat_packed_param {
     QAT_PACKED_ISA = 2       /* 0 auto (QAT_ISA env, else best), 1 scalar,
                                 2 avx2, 3 avx512vnni, 4 onednn (oneDNN's int8
                                 matmul: AMX where the CPU has it), 5 neon
-                                (ARM64 sdot); refused if the CPU or the build
+                                (ARM64 sdot), 6 amx (libqat's own AMX-INT8
+                                tile kernel); refused if the CPU or the build
                                 lacks it */
 } qat_packed_param;
 
 /* The integer kernels' path that a QAT_PACKED_ISA value resolves to on this
- * machine now (0 auto: QAT_ISA, else the fastest path this CPU has; 1..5
- * that path), as a model would run it: *resolved 1..5 and *name "scalar",
- * "avx2", "avx512vnni", "onednn" or "neon" (static; either may be NULL). QAT_ERR_UNSUPPORTED,
+ * machine now (0 auto: QAT_ISA, else the fastest path this CPU has; 1..6
+ * that path), as a model would run it: *resolved 1..6 and *name "scalar",
+ * "avx2", "avx512vnni", "onednn", "neon" or "amx" (static; either may be NULL). QAT_ERR_UNSUPPORTED,
  * saying what the CPU lacks, for a path it cannot run. */
 QAT_API qat_status qat_packed_isa_resolve(int64_t isa, int64_t *resolved, const char **name);
 
@@ -108,7 +109,7 @@ typedef enum qat_packed_info {
     QAT_PACKED_INFO_HAS_LABEL_NAMES = 15,   /* 1 when the file stores label names */
     QAT_PACKED_INFO_ISA = 16                /* the integer kernels' path the settings resolve to now
                                                (QAT_ISA read at this call): 1 scalar, 2 avx2, 3 avx512vnni, 4 onednn,
-                                               5 neon */
+                                               5 neon, 6 amx */
 } qat_packed_info;
 
 QAT_API qat_status qat_packed_model_info(const qat_packed_model *model, qat_packed_info key,

@@ -32,6 +32,8 @@ const char *qat_packed_isa_name(qat_packed_isa isa)
         return "onednn";
     case QAT_PACKED_ISA_NEON:
         return "neon";
+    case QAT_PACKED_ISA_AMX:
+        return "amx";
     }
     return "unknown";
 }
@@ -73,6 +75,15 @@ const char *qat_packed_isa_missing(qat_packed_isa isa)
 #else
         return "this build is not for ARM64 Linux with GCC";
 #endif
+    case QAT_PACKED_ISA_AMX:
+#if defined(QAT_PACKED_X86)
+        /* Its epilogue is AVX-512 code (epilogue.c). */
+        if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw"))
+            return "this CPU lacks AVX-512 F/BW, which the amx path's epilogue uses";
+        return qat_packed_amx_missing();
+#else
+        return "this build has no x86-64 SIMD code";
+#endif
     }
     return "unknown ISA";
 }
@@ -82,28 +93,47 @@ int qat_packed_isa_available(qat_packed_isa isa)
     return qat_packed_isa_missing(isa)[0] == '\0';
 }
 
-/* vpdpbusd does a 4-term u8 x s8 dot product per lane in one instruction
- * where AVX2 needs maddubs + madd (or two madds for 8-bit codes) on half as
- * many lanes; bench/packed_gemm measures avx512vnni ahead of avx2 on every
- * shape and width (docs/benchmarks.md, "Packed GEMM micro-kernels"). */
-int qat_packed_cpu_has_amx(void)
+const char *qat_packed_amx_missing(void)
 {
 #if defined(__x86_64__) && defined(__linux__)
     unsigned eax, ebx, ecx, edx;
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
-        return 0;
-    const unsigned amx_tile = 1u << 24, amx_int8 = 1u << 25;
-    if ((edx & (amx_tile | amx_int8)) != (amx_tile | amx_int8))
-        return 0;
-    /* Linux hands out the 8 KiB tile state only on request; oneDNN asks
-     * again itself (the grant is per process and idempotent). */
+        return "this CPU lacks AMX-TILE (no CPUID leaf 7)";
+    if (!(edx & (1u << 24)))
+        return "this CPU lacks AMX-TILE (CPUID.7.0:EDX bit 24)";
+    if (!(edx & (1u << 25)))
+        return "this CPU lacks AMX-INT8 (CPUID.7.0:EDX bit 25)";
+    /* The OS must save the tile configuration and data (XCR0 bits 17 and
+     * 18), which XGETBV reads once the OS has enabled it (OSXSAVE). */
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27)))
+        return "the OS does not enable XSAVE (CPUID.1:ECX.OSXSAVE), so no AMX tile state";
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    (void)xcr0_hi;
+    const unsigned tilecfg = 1u << 17, tiledata = 1u << 18;
+    if ((xcr0_lo & (tilecfg | tiledata)) != (tilecfg | tiledata))
+        return "the OS does not enable the AMX tile state (XCR0 bits 17, 18)";
+    /* Linux hands out the 8 KiB tile data state only on request (the first
+     * tile instruction faults otherwise); the grant is per process and
+     * idempotent, and oneDNN asks again itself. */
     const long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
-    return syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
+    if (syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) != 0)
+        return "the kernel refused the AMX tile state (arch_prctl(ARCH_REQ_XCOMP_PERM))";
+    return "";
 #else
-    return 0;
+    return "this build is not for x86-64 Linux, where AMX is detected";
 #endif
 }
 
+int qat_packed_cpu_has_amx(void)
+{
+    return qat_packed_amx_missing()[0] == '\0';
+}
+
+/* vpdpbusd does a 4-term u8 x s8 dot product per lane in one instruction
+ * where AVX2 needs maddubs + madd (or two madds for 8-bit codes) on half as
+ * many lanes; bench/packed_gemm measures avx512vnni ahead of avx2 on every
+ * shape and width (docs/benchmarks.md, "Packed GEMM micro-kernels"). */
 qat_packed_isa qat_packed_isa_best(void)
 {
     if (qat_packed_isa_available(QAT_PACKED_ISA_ONEDNN) && qat_packed_cpu_has_amx())
@@ -146,7 +176,7 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa)
                     chosen = (qat_packed_isa)i;
             if (chosen == QAT_PACKED_ISA_AUTO)
                 return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, neon, auto", env);
+                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, auto", env);
         }
     }
     if (!qat_packed_isa_available(chosen)) {
@@ -173,20 +203,34 @@ qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int 
     return QAT_OK;
 }
 
-qat_packed_tile_fn qat_packed_tile_for(qat_packed_isa isa)
+qat_packed_path qat_packed_path_for(qat_packed_isa isa)
 {
+    qat_packed_path p = {.tile = qat_packed_tile_scalar, .tile_tokens = QAT_PACKED_TILE_TOKENS,
+                         .epilogue = qat_packed_epilogue_scalar};
     switch (isa) {
 #if defined(QAT_PACKED_X86)
     case QAT_PACKED_ISA_AVX2:
-        return qat_packed_tile_avx2;
+        p.tile = qat_packed_tile_avx2;
+        break;
     case QAT_PACKED_ISA_AVX512VNNI:
-        return qat_packed_tile_avx512vnni;
+        p.tile = qat_packed_tile_avx512vnni;
+        p.epilogue = qat_packed_epilogue_avx512;
+        break;
+    case QAT_PACKED_ISA_AMX:
+        p.tile = qat_packed_tile_amx;
+        p.tile_tokens = QAT_PACKED_TILE_TOKENS_MAX;
+        p.epilogue = qat_packed_epilogue_avx512;
+        p.begin = qat_packed_amx_begin;
+        p.end = qat_packed_amx_end;
+        break;
 #endif
 #if defined(QAT_PACKED_ARM64)
     case QAT_PACKED_ISA_NEON:
-        return qat_packed_tile_neon;
+        p.tile = qat_packed_tile_neon;
+        break;
 #endif
     default:
-        return qat_packed_tile_scalar;
+        break;
     }
+    return p;
 }

@@ -1,7 +1,7 @@
 /* The GEMM driver over a matrix in the kernels' layout (matrix.c): the
- * output is cut into tiles of 32 rows (a pair of panels) x 8 tokens, each
- * one call of the ISA's micro-kernel over the whole input, followed by the
- * shared scalar epilogue. Tokens are walked in blocks whose activation
+ * output is cut into tiles of 32 rows (a pair of panels) x 8 tokens (32 on
+ * amx), each one call of the ISA's micro-kernel over the whole input,
+ * followed by the shared epilogue (epilogue.c). Tokens are walked in blocks whose activation
  * codes stay in L2 while every panel pair streams past; inside a block the
  * (panel pair, token tile) grid is shared out over the threads. Every
  * output element is computed by exactly one thread with the same code, so
@@ -32,20 +32,12 @@ static qat_status check_gemm(const qat_packed_kernel *k, const qat_packed_acts *
     return QAT_OK;
 }
 
-/* Tokens [t0, t0 + tokens) x outputs [o0, o0 + rows); acc is relative to
- * (t0, o0), y absolute. The one epilogue of every path. */
-static void dequant_rows(const qat_packed_acts *a, const qat_packed_matrix *m, int64_t t0, int64_t tokens,
-                         int64_t o0, int64_t rows, const int32_t *acc, int64_t ldacc, const float *bias, float *y,
-                         int64_t ldy)
+static qat_status check_prepared(const qat_packed_kernel *k, const qat_packed_matrix *m, const char *who)
 {
-    for (int64_t t = t0; t < t0 + tokens; t++) {
-        const float sa = a->scale[t];
-        for (int64_t r = 0; r < rows; r++) {
-            const int64_t o = o0 + r;
-            const float v = ((float)acc[(t - t0) * ldacc + r] * sa) * m->scale[m->per_row ? o : 0];
-            y[t * ldy + o] = bias ? v + bias[o] : v;
-        }
-    }
+    if (k->isa == QAT_PACKED_ISA_AMX && !m->tiles)
+        return qat_fail(QAT_ERR_INVALID_ARGUMENT,
+                        "packed: %s: weights not prepared for the amx path (qat_packed_matrix_prepare)", who);
+    return QAT_OK;
 }
 
 /* One GEMM call: its operands and the token block being walked. */
@@ -57,7 +49,7 @@ typedef struct gemm_run {
     const float *bias;
     float *y;
     int64_t ldy;
-    qat_packed_tile_fn kernel;
+    qat_packed_path path;
     int amax;
     int64_t t0, tiles;       /* the block's first token and its token tiles */
 } gemm_run;
@@ -67,19 +59,19 @@ static void run_tile(const gemm_run *g, int64_t tile)
 {
     const qat_packed_acts *a = g->a;
     const qat_packed_matrix *m = g->m;
-    const int64_t p = tile / g->tiles, ti = tile % g->tiles, T = a->tokens, TT = QAT_PACKED_TILE_TOKENS;
-    int32_t acc[QAT_PACKED_TILE_TOKENS * QAT_PACKED_TILE_ROWS];
+    const int64_t p = tile / g->tiles, ti = tile % g->tiles, T = a->tokens, TT = g->path.tile_tokens;
+    _Alignas(64) int32_t acc[QAT_PACKED_TILE_TOKENS_MAX * QAT_PACKED_TILE_ROWS];
     const int64_t tt0 = g->t0 + ti * TT;
     const int tokens = (int)(T - tt0 < TT ? T - tt0 : TT);
     const qat_packed_tile t = {
         .m = m, .panel = 2 * p, .acts = a->codes + tt0 * a->stride, .lda = a->stride,
         .tokens = tokens, .row_sum = a->row_sum + tt0, .amax = g->amax, .acc = acc,
     };
-    g->kernel(&t);
+    g->path.tile(&t);
     const int64_t o0 = p * QAT_PACKED_TILE_ROWS;
     const int64_t rows = m->out - o0 < QAT_PACKED_TILE_ROWS ? m->out - o0 : QAT_PACKED_TILE_ROWS;
     if (g->y) {
-        dequant_rows(a, m, tt0, tokens, o0, rows, acc, QAT_PACKED_TILE_ROWS, g->bias, g->y, g->ldy);
+        g->path.epilogue(a, m, tt0, tokens, o0, rows, acc, QAT_PACKED_TILE_ROWS, g->bias, g->y, g->ldy);
     } else {
         for (int j = 0; j < tokens; j++)
             memcpy(g->acc_out + (tt0 + j) * g->ldacc_out + o0, acc + j * QAT_PACKED_TILE_ROWS,
@@ -89,9 +81,14 @@ static void run_tile(const gemm_run *g, int64_t tile)
 
 static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
+    const gemm_run *g = arg;
     (void)index;
+    if (g->path.begin)
+        g->path.begin();
     for (int64_t tile = begin; tile < end; tile++)
-        run_tile(arg, tile);
+        run_tile(g, tile);
+    if (g->path.end)
+        g->path.end();
     return 0;
 }
 
@@ -103,7 +100,8 @@ static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
 static void run(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m, int32_t *acc_out,
                 int64_t ldacc_out, const float *bias, float *y, int64_t ldy)
 {
-    const int64_t pairs = m->panels / 2, T = a->tokens, TT = QAT_PACKED_TILE_TOKENS;
+    const qat_packed_path path = qat_packed_path_for(k->isa);
+    const int64_t pairs = m->panels / 2, T = a->tokens, TT = path.tile_tokens;
     int64_t tblock = TOKEN_BLOCK_BYTES / a->stride / TT * TT;
     tblock = tblock < TT ? TT : tblock;
     const int64_t tiles_max = (tblock < T ? tblock : T + TT - 1) / TT;
@@ -111,7 +109,7 @@ static void run(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_
     const int nt = work < 1 ? 1 : (int)(work < k->threads ? work : k->threads);
     /* |codes| <= 2^(bits-1): signed b-bit codes, and LSQ+'s shifted ones. */
     const gemm_run base = {.a = a, .m = m, .acc_out = acc_out, .ldacc_out = ldacc_out, .bias = bias, .y = y,
-                           .ldy = ldy, .kernel = qat_packed_tile_for(k->isa), .amax = 1 << (a->bits - 1)};
+                           .ldy = ldy, .path = path, .amax = 1 << (a->bits - 1)};
     (void)nt;
 
     if (k->pool) {
@@ -127,6 +125,8 @@ static void run(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_
     {
         /* Every thread walks the same blocks; the tiles of a block are
          * shared out (the implicit barrier ends each block). */
+        if (path.begin)
+            path.begin();
         for (int64_t t0 = 0; t0 < T; t0 += tblock) {
             gemm_run g = base;
             g.t0 = t0;
@@ -135,6 +135,8 @@ static void run(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_
             for (int64_t tile = 0; tile < pairs * g.tiles; tile++)
                 run_tile(&g, tile);
         }
+        if (path.end)
+            path.end();
     }
 }
 
@@ -144,6 +146,7 @@ qat_status qat_packed_gemm_i32(const qat_packed_kernel *k, const qat_packed_acts
     QAT_TRY(check_gemm(k, a, m, acc, ldacc, "gemm_i32"));
     if (k->isa == QAT_PACKED_ISA_ONEDNN)
         return qat_packed_onednn_gemm(k, a, m, acc, ldacc);
+    QAT_TRY(check_prepared(k, m, "gemm_i32"));
     run(k, a, m, acc, ldacc, NULL, NULL, 0);
     return QAT_OK;
 }
@@ -157,7 +160,7 @@ static void dequant_in_place(const qat_packed_acts *a, const qat_packed_matrix *
         for (int64_t o = 0; o < m->out; o++) {
             int32_t acc;
             memcpy(&acc, y + t * ldy + o, sizeof acc);
-            dequant_rows(a, m, t, 1, o, 1, &acc, 1, bias, y, ldy);
+            qat_packed_epilogue_scalar(a, m, t, 1, o, 1, &acc, 1, bias, y, ldy);
         }
 }
 
@@ -171,6 +174,7 @@ qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
         dequant_in_place(a, m, bias, y, ldy);
         return QAT_OK;
     }
+    QAT_TRY(check_prepared(k, m, "gemm"));
     run(k, a, m, NULL, 0, bias, y, ldy);
     return QAT_OK;
 }
@@ -182,6 +186,6 @@ qat_status qat_packed_dequant(const qat_packed_acts *a, const qat_packed_matrix 
     QAT_CHECK_ARG(ldacc >= m->out && ldy >= m->out, "packed: dequant: ld smaller than out = %lld",
                   (long long)m->out);
     QAT_CHECK_ARG(a->tokens >= 0, "packed: dequant: activations not allocated");
-    dequant_rows(a, m, 0, a->tokens, 0, m->out, acc, ldacc, bias, y, ldy);
+    qat_packed_epilogue_scalar(a, m, 0, a->tokens, 0, m->out, acc, ldacc, bias, y, ldy);
     return QAT_OK;
 }

@@ -19,6 +19,7 @@ void qat_packed_matrix_free(qat_packed_matrix *m)
     free(m->data);
     free(m->scale);
     free(m->s8);
+    free(m->tiles);
     memset(m, 0, sizeof *m);
 }
 
@@ -97,5 +98,12 @@ uint8_t qat_packed_matrix_code(const qat_packed_matrix *m, int64_t row, int64_t 
 qat_status qat_packed_matrix_prepare(qat_packed_matrix *m, qat_packed_isa isa)
 {
     QAT_CHECK_ARG(m && m->data, "packed: matrix prepare: weights not laid out");
-    return isa == QAT_PACKED_ISA_ONEDNN ? qat_packed_onednn_prepare(m) : QAT_OK;
+    switch (isa) {
+    case QAT_PACKED_ISA_ONEDNN:
+        return qat_packed_onednn_prepare(m);
+    case QAT_PACKED_ISA_AMX:
+        return qat_packed_amx_prepare(m);
+    default:
+        return QAT_OK;
+    }
 }

@@ -34,6 +34,10 @@
 /* Activation rows are stored with this stride granule, zero padded, so the
  * SIMD kernels never need a tail loop. */
 #define QAT_PACKED_K_ALIGN 64
+/* Activation buffers hold their token count rounded up to this many rows
+ * (zero when allocated): the amx kernel loads whole 16-row tiles, and the
+ * rows past `tokens` only feed results it drops. */
+#define QAT_PACKED_TOKEN_ALIGN 16
 
 /* ---- Weights ---------------------------------------------------------- */
 
@@ -101,7 +105,7 @@ typedef struct qat_packed_acts {
     int64_t tokens, in;
     int64_t stride;     /* in rounded up to QAT_PACKED_K_ALIGN; padding is 0 */
     int bits;           /* of the last quantization */
-    int8_t *codes;      /* tokens x stride */
+    int8_t *codes;      /* tokens x stride, allocated for tokens rounded up to QAT_PACKED_TOKEN_ALIGN rows */
     float *scale;       /* tokens entries: m/Qp (BitNet) or the LSQ step */
     int32_t *row_sum;   /* tokens entries: sum_i codes[t, i] */
 } qat_packed_acts;
@@ -195,6 +199,8 @@ typedef struct qat_packed_matrix {
     size_t panel_bytes;       /* kpad * 16 * code_bits / 8 */
     uint8_t *data;            /* panels * panel_bytes, 64-byte aligned */
     int8_t *s8;               /* the onednn path's signed codes [out][kpad] (qat_packed_matrix_prepare) */
+    int8_t *tiles;            /* the amx path's signed codes, 8 bits, in the panels' k-quad order
+                                 (panels * kpad * 16 bytes; qat_packed_matrix_prepare) */
 } qat_packed_matrix;
 
 /* Lays out w for the kernels (w is not needed afterwards). */
@@ -211,9 +217,10 @@ typedef enum qat_packed_isa {
     QAT_PACKED_ISA_AVX2 = 2,      /* maddubs (int16 sums where exact), vpmaddwd for 8-bit codes */
     QAT_PACKED_ISA_AVX512VNNI = 3,/* vpdpbusd */
     QAT_PACKED_ISA_ONEDNN = 4,    /* oneDNN's s8s8s32 matmul: AMX-INT8 tiles where the CPU has them */
-    QAT_PACKED_ISA_NEON = 5       /* ARM64 sdot (Armv8.2 dot product) */
+    QAT_PACKED_ISA_NEON = 5,      /* ARM64 sdot (Armv8.2 dot product) */
+    QAT_PACKED_ISA_AMX = 6        /* AMX-INT8 tdpbssd on our own tile layout (tile_amx.c) */
 } qat_packed_isa;
-#define QAT_PACKED_ISA_COUNT 6
+#define QAT_PACKED_ISA_COUNT 7
 
 /* A kernel handle: the resolved ISA and the thread count. Plain data, no
  * global state; a handle may be shared by threads (it is read-only).
@@ -230,7 +237,7 @@ struct qat_packed_kernel {
 };
 
 /* Resolves isa (AUTO reads the environment variable QAT_ISA = scalar |
- * avx2 | avx512vnni | onednn | neon | auto now, at this call; unset or auto:
+ * avx2 | avx512vnni | onednn | neon | amx | auto now, at this call; unset or auto:
  * qat_packed_isa_best) and checks the CPU can run it: QAT_ERR_UNSUPPORTED
  * names what it lacks, QAT_ERR_INVALID_ARGUMENT an unknown QAT_ISA value.
  * threads: 1..1024, the OpenMP team of each call. pool: NULL. */
@@ -243,7 +250,7 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa);
 int qat_packed_isa_available(qat_packed_isa isa);
 /* Why isa is unavailable here ("" when it is available; static). */
 const char *qat_packed_isa_missing(qat_packed_isa isa);
-/* "scalar", "avx2", "avx512vnni", "onednn", "neon", "auto" (static). */
+/* "scalar", "avx2", "avx512vnni", "onednn", "neon", "amx", "auto" (static). */
 const char *qat_packed_isa_name(qat_packed_isa isa);
 /* What auto picks: onednn where the CPU has AMX-INT8 and the OS grants the
  * tiles (oneDNN then runs on them; the issue #20 figures: 6-8x the VNNI
@@ -251,13 +258,18 @@ const char *qat_packed_isa_name(qat_packed_isa isa);
  * measures at every shape and code width (docs/benchmarks.md); on ARM64
  * neon > scalar. */
 qat_packed_isa qat_packed_isa_best(void);
-/* 1 when the CPU reports AMX-TILE and AMX-INT8 (CPUID leaf 7) and Linux
- * grants the tile data state (arch_prctl(ARCH_REQ_XCOMP_PERM)). */
+/* Why AMX-INT8 tiles cannot be used here ("" when they can; static): the
+ * CPU must report AMX-TILE and AMX-INT8 (CPUID.7.0:EDX bits 24, 25), the OS
+ * enable the tile state in XCR0 (bits 17, 18) and Linux grant it to the
+ * process (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)). */
+const char *qat_packed_amx_missing(void);
+/* qat_packed_amx_missing()[0] == '\0'. */
 int qat_packed_cpu_has_amx(void);
 
 /* Makes what an ISA needs beyond the panels, once (onednn: the signed codes
- * in its plain layout; the others: nothing). The GEMM refuses an onednn
- * call on a matrix not prepared for it. */
+ * in its plain layout; amx: the signed codes in its tile layout; the
+ * others: nothing). The GEMM refuses an onednn or amx call on a matrix not
+ * prepared for it. */
 qat_status qat_packed_matrix_prepare(qat_packed_matrix *m, qat_packed_isa isa);
 
 /* acc[t, o] = sum_i qa[t, i] * qw[o, i], int32 (tokens x out, ld = ldacc).

@@ -33,8 +33,10 @@ void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t ro
 void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t rows,
                              uint8_t *panel, int64_t kpad);
 
-/* Most tokens one micro-kernel call takes. */
+/* Most tokens one micro-kernel call takes: 8 on the vector paths, 32 (two
+ * 16-row tiles) on amx. */
 #define QAT_PACKED_TILE_TOKENS 8
+#define QAT_PACKED_TILE_TOKENS_MAX 32
 /* Rows of one tile: a pair of panels. */
 #define QAT_PACKED_TILE_ROWS (2 * QAT_PACKED_PANEL)
 
@@ -42,7 +44,7 @@ void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t 
  * tokens of activation codes (rows of lda bytes, kpad of them used, zero
  * padded), over the whole input:
  *   acc[t * QAT_PACKED_TILE_ROWS + r] = sum_i (u[r, i] - offset) * acts[t, i]
- * row_sum[t] = sum_i acts[t, i]; |acts| <= amax. */
+ * row_sum[t] = sum_i acts[t, i]; |acts| <= amax. acc is 64-byte aligned. */
 typedef struct qat_packed_tile {
     const qat_packed_matrix *m;
     int64_t panel;
@@ -56,19 +58,43 @@ typedef struct qat_packed_tile {
 
 typedef void (*qat_packed_tile_fn)(const qat_packed_tile *t);
 
+/* The shared epilogue over tokens [t0, t0 + tokens) x outputs [o0, o0 +
+ * rows): y[t, o] = ((float)acc * sa[t]) * sw[o] + bias[o] (bias may be
+ * NULL); acc relative to (t0, o0), y absolute. Every variant gives the
+ * scalar one's bits (no contraction: lib/meson.build's -ffp-contract=off). */
+typedef void (*qat_packed_epilogue_fn)(const qat_packed_acts *a, const qat_packed_matrix *m, int64_t t0,
+                                       int64_t tokens, int64_t o0, int64_t rows, const int32_t *acc, int64_t ldacc,
+                                       const float *bias, float *y, int64_t ldy);
+void qat_packed_epilogue_scalar(const qat_packed_acts *a, const qat_packed_matrix *m, int64_t t0, int64_t tokens,
+                                int64_t o0, int64_t rows, const int32_t *acc, int64_t ldacc, const float *bias,
+                                float *y, int64_t ldy);
+
+/* How the GEMM driver (gemm.c) runs an ISA: its micro-kernel, the tokens
+ * of one call, the epilogue, and what a thread does before its first tile
+ * and after its last of a loop (amx: load the tile configuration, which
+ * is per thread, and release the tiles; NULL for the others). */
+typedef struct qat_packed_path {
+    qat_packed_tile_fn tile;
+    int tile_tokens;
+    qat_packed_epilogue_fn epilogue;
+    void (*begin)(void);
+    void (*end)(void);
+} qat_packed_path;
+
+/* The path of an ISA (scalar's for one the build lacks). */
+qat_packed_path qat_packed_path_for(qat_packed_isa isa);
+
 /* The reference: signed products (u - offset) * a, no offset trick, so
  * comparing it with the SIMD paths checks their correction term. */
 void qat_packed_tile_scalar(const qat_packed_tile *t);
-
-/* The micro-kernel of an ISA (never NULL for a kernel that
- * qat_packed_kernel_init accepted). */
-qat_packed_tile_fn qat_packed_tile_for(qat_packed_isa isa);
 
 /* The onednn path (onednn.c): the signed codes, and acc = acts x W^T as
  * int32 through oneDNN's matmul (ld = ldacc). */
 qat_status qat_packed_onednn_prepare(qat_packed_matrix *m);
 qat_status qat_packed_onednn_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
                                   int32_t *acc, int64_t ldacc);
+/* The amx path's tile layout (tile_amx.c), m->tiles. */
+qat_status qat_packed_amx_prepare(qat_packed_matrix *m);
 
 /* Activation rows: absmax returns 1 when a value is NaN or infinite (and
  * sets *m = max|x| otherwise); quant_row writes
@@ -85,6 +111,15 @@ void qat_packed_tile_neon(const qat_packed_tile *t);
 #if defined(QAT_PACKED_X86)
 void qat_packed_tile_avx2(const qat_packed_tile *t);
 void qat_packed_tile_avx512vnni(const qat_packed_tile *t);
+void qat_packed_epilogue_avx512(const qat_packed_acts *a, const qat_packed_matrix *m, int64_t t0, int64_t tokens,
+                                int64_t o0, int64_t rows, const int32_t *acc, int64_t ldacc, const float *bias,
+                                float *y, int64_t ldy);
+/* amx (tile_amx.c): 32 tokens x 32 rows per call with tdpbssd on
+ * m->tiles (signed codes, no offset term); between amx_begin and amx_end
+ * on the calling thread. */
+void qat_packed_tile_amx(const qat_packed_tile *t);
+void qat_packed_amx_begin(void);
+void qat_packed_amx_end(void);
 int32_t qat_packed_quant_row_offset_avx2(const float *x, int64_t n, float sub, float div, float qp, int shift,
                                          int8_t *q);
 int qat_packed_absmax_avx2(const float *x, int64_t n, float *m);

@@ -35,7 +35,8 @@ qat_status qat_packed_acts_alloc(int64_t tokens, int64_t in, qat_packed_acts *a)
     a->in = in;
     a->stride = (in + QAT_PACKED_K_ALIGN - 1) / QAT_PACKED_K_ALIGN * QAT_PACKED_K_ALIGN;
     /* 64-byte aligned rows: the AVX-512 kernel's loads never split a line. */
-    size_t bytes = (size_t)tokens * (size_t)a->stride;
+    const int64_t rows = (tokens + QAT_PACKED_TOKEN_ALIGN - 1) / QAT_PACKED_TOKEN_ALIGN * QAT_PACKED_TOKEN_ALIGN;
+    size_t bytes = (size_t)rows * (size_t)a->stride;
     a->codes = aligned_alloc(QAT_PACKED_K_ALIGN, bytes);
     a->scale = malloc((size_t)tokens * sizeof *a->scale);
     a->row_sum = malloc((size_t)tokens * sizeof *a->row_sum);
@@ -44,7 +45,8 @@ qat_status qat_packed_acts_alloc(int64_t tokens, int64_t in, qat_packed_acts *a)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: acts alloc: out of memory for [%lld, %lld]",
                         (long long)tokens, (long long)in);
     }
-    /* The padding stays zero for the life of the buffer. */
+    /* The padding (columns past in, rows past tokens) starts zero; the
+     * columns stay zero for the life of the buffer. */
     memset(a->codes, 0, bytes);
     return QAT_OK;
 }
@@ -93,10 +95,12 @@ int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub,
 
 #if defined(QAT_PACKED_X86)
 /* AVX-512 machines run the AVX2 rows: this pass is memory bound. The onednn
- * path quantizes here too, with AVX2 where the CPU has it. */
+ * path quantizes here too, with AVX2 where the CPU has it; amx CPUs all
+ * have it (AVX-512 is checked with AMX). */
 static int avx2_rows(const qat_packed_kernel *k)
 {
     return k && (k->isa == QAT_PACKED_ISA_AVX2 || k->isa == QAT_PACKED_ISA_AVX512VNNI ||
+                 k->isa == QAT_PACKED_ISA_AMX ||
                  (k->isa == QAT_PACKED_ISA_ONEDNN && qat_packed_isa_available(QAT_PACKED_ISA_AVX2)));
 }
 #endif

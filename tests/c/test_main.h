@@ -47,6 +47,21 @@ static inline int test_under_valgrind(void)
     return p && strstr(p, "vgpreload_memcheck") != NULL;
 }
 
+/* Why a packed ISA path (a QAT_PACKED_ISA value) is not run under
+ * valgrind, NULL when it is: onednn (above), and amx, since valgrind
+ * (3.19) hides AMX-TILE/INT8 from CPUID and cannot decode tile
+ * instructions, so the path reports "this CPU lacks AMX" there. */
+static inline const char *test_valgrind_skips(int isa)
+{
+    if (!test_under_valgrind())
+        return NULL;
+    if (isa == 4)
+        return "under valgrind, whose memcheck reports oneDNN's JIT code (test_under_valgrind)";
+    if (isa == 6)
+        return "under valgrind, which hides AMX from CPUID and cannot run tile instructions";
+    return NULL;
+}
+
 /* Asserts a libqat call succeeded, showing the library's message if not. */
 #define QAT_ASSERT_OK(expr) \
     do { qat_status st_ = (expr); \

@@ -103,11 +103,15 @@ static void run_case(const char *quant, qat_arch arch, qat_task task, int ternar
     ck_assert_uint_eq(packed_n, n);
     float *first = malloc(n * sizeof(float));
     int runs = 0;
-    for (int isa = 1; isa <= 5; isa++) {
-        if (isa == 4 && test_under_valgrind()) /* QAT_PACKED_ISA 4: onednn */
-            continue; /* test_main.h says why */
+    for (int isa = 1; isa <= 6; isa++) { /* QAT_PACKED_ISA 1..6: scalar .. amx */
+        static int told[7];
+        const char *skip = test_valgrind_skips(isa);
+        if (skip) {
+            if (!told[isa]++)
+                fprintf(stderr, "SKIP: ISA path %d not tested (%s)\n", isa, skip);
+            continue;
+        }
         if (qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa) != QAT_OK) {
-            static int told[6];
             if (!told[isa]++)
                 fprintf(stderr, "SKIP: ISA path %d not tested (%s)\n", isa, qat_last_error());
             continue;

@@ -86,7 +86,7 @@ int main(void)
                                 x += ((int)qat_packed_matrix_code(&m, o, i) - m.offset) * a[t * lda + i];
                             bad += x != ref[t * O + o];
                         }
-                    tiles(qat_packed_tile_for(QAT_PACKED_ISA_NEON), &m, a, lda, T, rsum, amax, got);
+                    tiles(qat_packed_path_for(QAT_PACKED_ISA_NEON).tile, &m, a, lda, T, rsum, amax, got);
                     if (memcmp(ref, got, sizeof *ref * (size_t)(T * O)) != 0) {
                         bad++;
                         printf("DIFF: [%lld x %lld] T=%d W%d%s A%d\n", (long long)O, (long long)I, T, bits,

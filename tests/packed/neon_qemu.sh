@@ -18,6 +18,6 @@ trap 'rm -rf "$work"' EXIT
 p="$src/lib/packed"
 "$cc" -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$src/lib" -I"$src/include" -I"$build" -I"$build/include" \
     "$src/tests/packed/neon_check.c" "$p/matrix.c" "$p/tile_scalar.c" "$p/tile_neon.c" "$p/pack_ternary.c" \
-    "$p/pack_bits.c" "$p/dispatch.c" "$p/onednn.c" "$src/lib/core/error.c" -static -o "$work/neon_check"
+    "$p/pack_bits.c" "$p/dispatch.c" "$p/onednn.c" "$p/tile_amx.c" "$p/epilogue.c" "$src/lib/core/error.c" -static -o "$work/neon_check"
 "$qemu" -cpu max "$work/neon_check"
 "$qemu" -cpu cortex-a53 "$work/neon_check"

@@ -13,20 +13,20 @@
 #include "packed/packed.h"
 #include "test_main.h" /* test_under_valgrind */
 
-static const qat_packed_isa all_isas[] = {QAT_PACKED_ISA_SCALAR, QAT_PACKED_ISA_AVX2,
-                                          QAT_PACKED_ISA_AVX512VNNI, QAT_PACKED_ISA_ONEDNN, QAT_PACKED_ISA_NEON};
-#define N_ISAS 5
+static const qat_packed_isa all_isas[] = {QAT_PACKED_ISA_SCALAR, QAT_PACKED_ISA_AVX2, QAT_PACKED_ISA_AVX512VNNI,
+                                          QAT_PACKED_ISA_ONEDNN, QAT_PACKED_ISA_NEON, QAT_PACKED_ISA_AMX};
+#define N_ISAS 6
 
 /* Says once per process and ISA why a path is skipped. */
 static inline int isa_runs(qat_packed_isa isa)
 {
     static int said[QAT_PACKED_ISA_COUNT];
-    const int memcheck = isa == QAT_PACKED_ISA_ONEDNN && test_under_valgrind();
+    const char *memcheck = test_valgrind_skips(isa);
     if (qat_packed_isa_available(isa) && !memcheck)
         return 1;
     if (!said[isa]) {
         fprintf(stderr, "SKIP: ISA path %s not tested: %s\n", qat_packed_isa_name(isa),
-                memcheck ? "under valgrind (test_under_valgrind)" : qat_packed_isa_missing(isa));
+                memcheck ? memcheck : qat_packed_isa_missing(isa));
         said[isa] = 1;
     }
     return 0;

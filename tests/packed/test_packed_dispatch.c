@@ -45,7 +45,7 @@ START_TEST(env_selects_each_path)
     QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1));
     setenv("QAT_ISA", "sse9", 1);
     QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1), QAT_ERR_INVALID_ARGUMENT,
-                     "QAT_ISA='sse9' is not one of scalar, avx2, avx512vnni, onednn, neon, auto");
+                     "QAT_ISA='sse9' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, auto");
     unsetenv("QAT_ISA");
 }
 END_TEST

@@ -17,6 +17,9 @@ typedef struct wcfg { qat_packed_wformat fmt; int bits; int per_row; } wcfg;
 static const int64_t shapes[][3] = { /* tokens, in, out */
     {1, 1, 1}, {1, 5, 1}, {3, 37, 5}, {2, 130, 17}, {5, 161, 33}, {4, 333, 7}, {1, 768, 3}, {9, 64, 20},
     {19, 100, 70}, /* three panel pairs (the last one short) x three token tiles (the last one short) */
+    /* amx's 32-token tiles of two 16-row halves: one full tile and a
+     * 1-token one; exactly a tile and a half; a second half of one token */
+    {33, 129, 45}, {48, 64, 64}, {17, 700, 31},
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 static const int thread_counts[] = {1, 2, 3};
@@ -338,6 +341,16 @@ START_TEST(gemm_errors)
     QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, 3, 8, one, &a));
     QAT_ASSERT_FAILS(qat_packed_gemm_i32(&k, &a, &m, acc, 1), QAT_ERR_INVALID_ARGUMENT, "ld = 1");
     QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &none, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not laid out");
+    /* The paths with a layout of their own refuse a matrix not prepared for them. */
+    const qat_packed_isa own[] = {QAT_PACKED_ISA_ONEDNN, QAT_PACKED_ISA_AMX};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        if (!isa_runs(own[i]))
+            continue;
+        qat_packed_kernel ko;
+        QAT_ASSERT_OK(qat_packed_kernel_init(&ko, own[i], 1));
+        QAT_ASSERT_FAILS(qat_packed_gemm(&ko, &a, &m, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not prepared");
+        QAT_ASSERT_FAILS(qat_packed_gemm_i32(&ko, &a, &m, acc, 2), QAT_ERR_INVALID_ARGUMENT, "not prepared");
+    }
     qat_packed_matrix_free(&m);
     QAT_ASSERT_OK(qat_packed_pack_lsq(x, 3, 2, 4, &one, 0, &pw));
     QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));

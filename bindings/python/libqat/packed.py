@@ -15,7 +15,7 @@ _F = ctypes.POINTER(ctypes.c_float)
 _I = ctypes.POINTER(ctypes.c_int32)
 EXPORT_OPTIONS_VERSION = 1
 _TERNARY = {"2": 0, "2bit": 0, "1.6": 1, "1.6bit": 1}
-_ISA = {"auto": 0, "scalar": 1, "avx2": 2, "avx512vnni": 3, "onednn": 4, "neon": 5}
+_ISA = {"auto": 0, "scalar": 1, "avx2": 2, "avx512vnni": 3, "onednn": 4, "neon": 5, "amx": 6}
 _INFO = {"format_version": 1, "arch": 2, "task": 3, "vocab_size": 4, "hidden_size": 5, "num_layers": 6,
          "num_heads": 7, "intermediate_size": 8, "max_positions": 9, "num_labels": 10, "pad_token_id": 11,
          "file_bytes": 12, "integer_linears": 13, "has_tokenizer": 14, "has_label_names": 15, "isa": 16}
@@ -123,12 +123,12 @@ class PackedModel(Handle):
 
     @property
     def isa(self) -> str:
-        """The integer kernels' path in use: 'scalar', 'avx2', 'avx512vnni', 'onednn' or 'neon'
+        """The integer kernels' path in use: 'scalar', 'avx2', 'avx512vnni', 'onednn', 'neon' or 'amx'
         (what set_isa's choice, or auto, resolves to on this machine now)."""
         return {v: k for k, v in _ISA.items()}[self.info("isa")]
 
     def set_isa(self, isa: str) -> None:
-        """'auto' (QAT_ISA, else the best), 'scalar', 'avx2', 'avx512vnni', 'onednn', 'neon'."""
+        """'auto' (QAT_ISA, else the best), 'scalar', 'avx2', 'avx512vnni', 'onednn', 'neon', 'amx'."""
         check(_set_int(self._handle, 2, _ISA[isa]))
 
     @property

@@ -77,11 +77,11 @@ def test_isa_paths_bit_identical(tmp_path, monkeypatch, quant):
     export(m, tmp_path / "m.qatp")
     monkeypatch.delenv("QAT_ISA", raising=False)
     with PackedModel(tmp_path / "m.qatp") as pm:
-        assert pm.isa in ("scalar", "avx2", "avx512vnni", "onednn", "neon")
+        assert pm.isa in ("scalar", "avx2", "avx512vnni", "onednn", "neon", "amx")
         pm.set_isa("scalar")
         assert pm.isa == "scalar"
         ref = pm.forward(ids, mask)
-        for isa in ("avx2", "avx512vnni", "onednn", "neon"):
+        for isa in ("avx2", "avx512vnni", "onednn", "neon", "amx"):
             try:
                 pm.set_isa(isa)
             except libqat.QatError as e:
