@@ -15,14 +15,17 @@
  * minimum is the least disturbed by other load on the machine).
  *
  * Usage: bench_packed_gemm [--quick] [--reps N] [--isa NAME] [--cpu-time] [--gemm-only]
- *   --quick: 128 tokens only.  --isa: that packed path only (default:
- *   avx2, avx512vnni, onednn and amx where available; scalar only when named).
+ *   --quick: 128 tokens only.  --isa: that packed path only, and any other
+ *   --isa given (default: avx2, avx512vnni, onednn and amx where available;
+ *   scalar only when named).
  *   --cpu-time: 1 thread only, timed by the process's CPU time instead of
  *   the wall clock: on a machine shared with other jobs a run of more than
  *   a time slice is almost always preempted, and wall time then counts the
  *   neighbours' slices (every method alike, but not reproducibly).
  *   --gemm-only: the packed rows leave out the activation quantization (done
  *   once before timing), like the oneDNN row.
+ *   --pool: the packed rows run on a qat_pool of the row's threads, as the
+ *   packed model runs them, instead of an OpenMP team.
  */
 #include <dnnl.h>
 #include <math.h>
@@ -34,12 +37,16 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/thread_pool.h"
 #include "packed/packed.h"
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
 /* --gemm-only: the packed rows time the GEMM + epilogue alone (the
  * activations quantized once, in the warm-up), as oneDNN's row does. */
 static int gemm_only;
+/* --pool: the packed rows run on a libqat thread pool (the packed model's
+ * way: workers that sleep between loops) instead of an OpenMP team. */
+static int use_pool;
 
 static double now(void)
 {
@@ -174,18 +181,22 @@ static double time_method(bench_ctx *b, int method, int reps)
 int main(int argc, char **argv)
 {
     int quick = 0, reps = 5;
-    qat_packed_isa only = QAT_PACKED_ISA_AUTO;
+    qat_packed_isa isas[QAT_PACKED_ISA_COUNT];
+    int n_isas = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
         else if (strcmp(argv[i], "--gemm-only") == 0)
             gemm_only = 1;
+        else if (strcmp(argv[i], "--pool") == 0)
+            use_pool = 1;
         else if (strcmp(argv[i], "--cpu-time") == 0)
             bench_clock = CLOCK_PROCESS_CPUTIME_ID;
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
             reps = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
+        else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc && n_isas < QAT_PACKED_ISA_COUNT) {
             const char *n = argv[++i];
+            qat_packed_isa only = QAT_PACKED_ISA_AUTO;
             for (int k = QAT_PACKED_ISA_SCALAR; k < QAT_PACKED_ISA_COUNT; k++)
                 if (strcmp(n, qat_packed_isa_name((qat_packed_isa)k)) == 0)
                     only = (qat_packed_isa)k;
@@ -194,18 +205,15 @@ int main(int argc, char **argv)
                         only == QAT_PACKED_ISA_AUTO ? "unknown" : qat_packed_isa_missing(only));
                 return 2;
             }
+            isas[n_isas++] = only;
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--reps N] [--isa scalar|avx2|avx512vnni|onednn|amx] [--cpu-time] [--gemm-only]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--reps N] [--isa scalar|avx2|avx512vnni|onednn|amx] [--cpu-time] [--gemm-only] [--pool]\n", argv[0]);
             return 2;
         }
     }
-    qat_packed_isa isas[4];
-    int n_isas = 0;
     const qat_packed_isa listed[] = {QAT_PACKED_ISA_AVX2, QAT_PACKED_ISA_AVX512VNNI, QAT_PACKED_ISA_ONEDNN,
                                      QAT_PACKED_ISA_AMX};
-    if (only != QAT_PACKED_ISA_AUTO)
-        isas[n_isas++] = only;
-    else
+    if (n_isas == 0)
         for (size_t k = 0; k < sizeof listed / sizeof listed[0]; k++)
             if (qat_packed_isa_available(listed[k]))
                 isas[n_isas++] = listed[k];
@@ -268,6 +276,11 @@ int main(int argc, char **argv)
             }
             for (int th = 1; th <= (bench_clock == CLOCK_MONOTONIC ? 2 : 1); th++) {
                 omp_set_num_threads(th); /* oneDNN's OpenMP runtime */
+                qat_pool *pool = NULL;
+                if (use_pool && qat_pool_create(th, &pool) != QAT_OK) {
+                    fprintf(stderr, "%s\n", qat_last_error());
+                    return 1;
+                }
                 double base = 0.0;
                 for (int m = 0; m < N_METHODS; m++)
                     for (int ki = 0; ki < (m >= M_T2 ? n_isas : 1); ki++) {
@@ -278,6 +291,7 @@ int main(int argc, char **argv)
                                 fprintf(stderr, "%s\n", qat_last_error());
                                 return 1;
                             }
+                            b.kern.pool = pool;
                             if (qat_packed_matrix_prepare(&mats[m - M_T2], isas[ki]) != QAT_OK) {
                                 fprintf(stderr, "%s\n", qat_last_error());
                                 return 1;
@@ -296,6 +310,7 @@ int main(int argc, char **argv)
                                2.0 * (double)(b.T * b.O * b.K) / t * 1e-9, base / t);
                         fflush(stdout);
                     }
+                qat_pool_free(pool);
             }
             for (int p = 0; p < 3; p++)
                 qat_packed_matrix_free(&mats[p]);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the packed integer GEMM benchmark (bench/packed_gemm.c)
 # against oneDNN fp32 sgemm and int8 matmul. Usage:
-#   bench/packed_gemm.sh [build-dir] [--quick] [--reps N] [--isa avx2|...] [--cpu-time] [--gemm-only]
+#   bench/packed_gemm.sh [build-dir] [--quick] [--reps N] [--isa avx2|... ...] [--cpu-time] [--gemm-only] [--pool]
 # The build dir (default: build) is configured if needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
