@@ -78,9 +78,11 @@ const char *qat_packed_isa_missing(qat_packed_isa isa)
     case QAT_PACKED_ISA_AMX:
 #if defined(QAT_PACKED_X86)
         /* Its epilogue is AVX-512 code (epilogue.c). */
+        if (!qat_packed_cpu_has_amx())
+            return qat_packed_amx_missing();
         if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw"))
             return "this CPU lacks AVX-512 F/BW, which the amx path's epilogue uses";
-        return qat_packed_amx_missing();
+        return "";
 #else
         return "this build has no x86-64 SIMD code";
 #endif
@@ -130,14 +132,19 @@ int qat_packed_cpu_has_amx(void)
     return qat_packed_amx_missing()[0] == '\0';
 }
 
-/* vpdpbusd does a 4-term u8 x s8 dot product per lane in one instruction
- * where AVX2 needs maddubs + madd (or two madds for 8-bit codes) on half as
- * many lanes; bench/packed_gemm measures avx512vnni ahead of avx2 on every
- * shape and width (docs/benchmarks.md, "Packed GEMM micro-kernels"). */
+/* On an AMX machine amx is the fastest path at every shape, code width,
+ * token count and thread count bench/packed_gemm measures: 1.8-3.6x
+ * avx512vnni and 2-7.5x onednn, whose wrapper builds oneDNN's objects per
+ * call (docs/benchmarks.md, "Packed GEMM on AMX-INT8"). Elsewhere vpdpbusd does a 4-term
+ * u8 x s8 dot product per lane in one instruction where AVX2 needs
+ * maddubs + madd (or two madds for 8-bit codes) on half as many lanes;
+ * bench/packed_gemm measures avx512vnni ahead of avx2 on every shape and
+ * width (docs/benchmarks.md, "Packed GEMM micro-kernels"). onednn is never
+ * picked: without AMX it runs at the VNNI kernel's speed. */
 qat_packed_isa qat_packed_isa_best(void)
 {
-    if (qat_packed_isa_available(QAT_PACKED_ISA_ONEDNN) && qat_packed_cpu_has_amx())
-        return QAT_PACKED_ISA_ONEDNN;
+    if (qat_packed_isa_available(QAT_PACKED_ISA_AMX))
+        return QAT_PACKED_ISA_AMX;
     if (qat_packed_isa_available(QAT_PACKED_ISA_NEON))
         return QAT_PACKED_ISA_NEON;
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))

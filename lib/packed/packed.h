@@ -252,11 +252,10 @@ int qat_packed_isa_available(qat_packed_isa isa);
 const char *qat_packed_isa_missing(qat_packed_isa isa);
 /* "scalar", "avx2", "avx512vnni", "onednn", "neon", "amx", "auto" (static). */
 const char *qat_packed_isa_name(qat_packed_isa isa);
-/* What auto picks: onednn where the CPU has AMX-INT8 and the OS grants the
- * tiles (oneDNN then runs on them; the issue #20 figures: 6-8x the VNNI
- * kernel), else avx512vnni > avx2 > scalar, the order bench/packed_gemm
- * measures at every shape and code width (docs/benchmarks.md); on ARM64
- * neon > scalar. */
+/* What auto picks: amx where the CPU has AMX-INT8 and the OS grants the
+ * tiles (1.8-3.6x avx512vnni and 2-7.5x onednn in bench/packed_gemm), else
+ * avx512vnni > avx2 > scalar, the order bench/packed_gemm measures at every
+ * shape and code width (docs/benchmarks.md); on ARM64 neon > scalar. */
 qat_packed_isa qat_packed_isa_best(void);
 /* Why AMX-INT8 tiles cannot be used here ("" when they can; static): the
  * CPU must report AMX-TILE and AMX-INT8 (CPUID.7.0:EDX bits 24, 25), the OS

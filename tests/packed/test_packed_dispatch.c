@@ -13,8 +13,8 @@ START_TEST(env_selects_each_path)
     ck_assert(k.isa != QAT_PACKED_ISA_AUTO && qat_packed_isa_available(k.isa));
     ck_assert_int_eq(k.threads, 2);
     ck_assert_int_eq(k.isa, qat_packed_isa_best());
-    if (qat_packed_isa_available(QAT_PACKED_ISA_ONEDNN) && qat_packed_cpu_has_amx())
-        ck_assert_int_eq(k.isa, QAT_PACKED_ISA_ONEDNN);
+    if (qat_packed_isa_available(QAT_PACKED_ISA_AMX))
+        ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AMX);
     else if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
         ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AVX512VNNI);
     else if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
@@ -61,12 +61,56 @@ START_TEST(kernel_init_errors)
 }
 END_TEST
 
+/* 1 when /proc/cpuinfo's first flags line lists `flag` (Linux lists the
+ * AMX flags only when it supports the tile state), -1 when unreadable. */
+static int cpuinfo_has(const char *flag)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return -1;
+    char line[8192];
+    int found = -1;
+    while (found < 0 && fgets(line, sizeof line, f))
+        if (strncmp(line, "flags", 5) == 0) {
+            found = 0;
+            for (char *w = strtok(strchr(line, ':'), " :\n"); w && !found; w = strtok(NULL, " \n"))
+                found = strcmp(w, flag) == 0;
+        }
+    fclose(f);
+    return found;
+}
+
+/* AMX detection against the kernel's view: what it reports usable the
+ * kernel lists, and where the kernel lists AMX but the path is refused,
+ * the reason names the step that refused it. */
+START_TEST(amx_detection)
+{
+    const char *why = qat_packed_amx_missing();
+    ck_assert_int_eq(qat_packed_cpu_has_amx(), why[0] == '\0');
+    if (!qat_packed_cpu_has_amx())
+        ck_assert(!qat_packed_isa_available(QAT_PACKED_ISA_AMX));
+    const int tile = cpuinfo_has("amx_tile"), int8 = cpuinfo_has("amx_int8");
+    if (tile < 0 || int8 < 0 || test_under_valgrind()) {
+        fprintf(stderr, "SKIP: AMX detection not compared with /proc/cpuinfo (%s)\n",
+                test_under_valgrind() ? "valgrind hides AMX from CPUID, not from /proc/cpuinfo" : "unreadable");
+        return;
+    }
+    if (qat_packed_cpu_has_amx())
+        ck_assert_msg(tile && int8, "AMX detected where /proc/cpuinfo lists amx_tile %d, amx_int8 %d", tile, int8);
+    else if (tile && int8)
+        ck_assert_msg(strstr(why, "arch_prctl") || strstr(why, "XCR0") || strstr(why, "XSAVE"),
+                      "the kernel lists AMX, refused for another reason: %s", why);
+    fprintf(stderr, "AMX: %s\n", why[0] ? why : "usable");
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("packed_dispatch");
     TCase *tc = tcase_create("dispatch");
     tcase_add_test(tc, env_selects_each_path);
     tcase_add_test(tc, kernel_init_errors);
+    tcase_add_test(tc, amx_detection);
     suite_add_tcase(s, tc);
     return s;
 }
