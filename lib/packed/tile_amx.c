@@ -39,17 +39,23 @@ qat_status qat_packed_amx_prepare(qat_packed_matrix *m)
     if (!q)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: amx: out of memory for [%lld, %lld] codes",
                         (long long)m->out, (long long)m->kpad);
-    /* Byte 4 r + j of quad kb of a panel: q[row 16 p + r][4 kb + j]; rows
-     * past out and inputs past in hold 0. */
+    /* Quad kb of a panel is the same 64 bytes (byte 4 r + j: row 16 p + r,
+     * input 4 kb + j) in both layouts, decoded from its chunk. Rows past
+     * out hold u = offset, so q = 0; inputs past in hold u = 0 and are
+     * set to q = 0. */
+    const int bits = m->code_bits, per_chunk = 8 / bits;
+    const unsigned mask = (1u << bits) - 1u;
     for (int64_t p = 0; p < m->panels; p++)
-        for (int64_t kb = 0; kb < m->kpad / 4; kb++)
-            for (int r = 0; r < QAT_PACKED_PANEL; r++)
-                for (int j = 0; j < 4; j++) {
-                    const int64_t row = p * QAT_PACKED_PANEL + r, col = 4 * kb + j;
-                    const int v = row < m->out && col < m->in ? (int)qat_packed_matrix_code(m, row, col) - m->offset
-                                                              : 0;
-                    q[(size_t)p * pb + (size_t)kb * 64 + 4 * (size_t)r + (size_t)j] = (int8_t)v;
-                }
+        for (int64_t kb = 0; kb < m->kpad / 4; kb++) {
+            const uint8_t *chunk = m->data + (size_t)p * m->panel_bytes + (size_t)(kb / per_chunk) * 64;
+            const int shift = (int)(kb % per_chunk) * bits;
+            int8_t *dst = q + (size_t)p * pb + (size_t)kb * 64;
+            for (int i = 0; i < 64; i++)
+                dst[i] = (int8_t)((int)((chunk[i] >> shift) & mask) - m->offset);
+            if (4 * kb + 4 > m->in)
+                for (int i = 0; i < 64; i++)
+                    dst[i] = 4 * kb + i % 4 < m->in ? dst[i] : 0;
+        }
     m->tiles = q;
     return QAT_OK;
 }
