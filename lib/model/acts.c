@@ -29,9 +29,7 @@ static void carve(qat_model *m, carver *c)
     const qat_model_dims *d = &m->dims;
     const int64_t N = a->N, H = d->hidden_size, I = d->intermediate_size, NH = d->num_heads;
     const size_t NHf = (size_t)(N * H), NIf = (size_t)(N * I), P = (size_t)(a->B * NH * a->L * a->L);
-    const qat_class_quant *aq = &m->quant.cls[QAT_CLASS_ACTIVATION];
-    /* LSQ, LSQ+: each linear's own quantized copy (own step); BitNet: one. */
-    const int act_lsq = aq->algo == QAT_ALGO_LSQ || aq->algo == QAT_ALGO_LSQ_PLUS, act_q = aq->algo != QAT_ALGO_NONE;
+    const int act_q = m->quant.cls[QAT_CLASS_ACTIVATION].algo != QAT_ALGO_NONE;
     const int attn_drop = m->training && d->attention_dropout_prob > 0.0f;
 
     a->ids = take(c, (size_t)N);
@@ -49,31 +47,24 @@ static void carve(qat_model *m, carver *c)
     for (int64_t i = 0; i < d->num_layers; i++) {
         qat_layer_acts *la = &a->layers[i];
         la->x = take(c, NHf);
-        for (int j = 0; j < 3; j++) /* LSQ: one per linear; BitNet: shared */
-            la->xq[j] = act_lsq || (act_q && j == 0) ? take(c, NHf) : NULL;
-        if (act_q && !act_lsq)
-            la->xq[1] = la->xq[2] = la->xq[0];
-        if (!act_q)
-            la->xq[0] = la->xq[1] = la->xq[2] = la->x;
         la->q = take(c, NHf);
         la->k = take(c, NHf);
         la->v = take(c, NHf);
         la->probs = take(c, P);
         la->probs_drop = attn_drop ? take(c, P) : la->probs;
         la->ctx = take(c, NHf);
-        la->ctxq = act_q ? take(c, NHf) : la->ctx;
         la->res1 = take(c, NHf);
         la->h1 = take(c, NHf);
         la->ln1_mean = take(c, (size_t)N);
         la->ln1_rstd = take(c, (size_t)N);
-        la->h1q = act_q ? take(c, NHf) : la->h1;
         la->pre = take(c, NIf);
         la->act = take(c, NIf);
-        la->actq = act_q ? take(c, NIf) : la->act;
         la->res2 = take(c, NHf);
         la->ln2_mean = take(c, (size_t)N);
         la->ln2_rstd = take(c, (size_t)N);
     }
+    a->xq_hidden = act_q ? take(c, NHf) : NULL;
+    a->xq_wide = act_q ? take(c, NIf) : NULL;
     a->hidden = take(c, NHf);
     a->head_in = take(c, NHf);
     if (m->task == QAT_TASK_MLM) {

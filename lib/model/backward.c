@@ -137,10 +137,16 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
             model_g(m, L->ln2_w), model_g(m, L->ln2_b));
     QAT_RUN(ctx, copy, d_a, d_b, N * H);
     QAT_RUN(ctx, dropout, d_b, N * H, hidden_dropout(m), la->seed_out);
-    QAT_TRY(linear_backward(m, &L->out, la->actq, d_b, N, a->d_wide, 0));
+    /* Each linear's quantized input again, from its kept float input into
+     * the shared scratch (the forward kept no copy: codes are recomputed,
+     * not stored); the float input itself when activations are float. */
+    const float *xq;
+    QAT_TRY(qat_quantize_input(m, &L->out, la->act, N, a->xq_wide, &xq));
+    QAT_TRY(linear_backward(m, &L->out, xq, d_b, N, a->d_wide, 0));
     QAT_TRY(input_backward(m, &L->out, a->d_wide, la->act, N));
     QAT_RUN(ctx, gelu_bias_bwd, a->d_wide, la->pre, N, I, a->d_wide, model_g(m, L->inter.b));
-    QAT_TRY(linear_backward(m, &L->inter, la->h1q, a->d_wide, N, d_c, BIAS_GRAD_DONE));
+    QAT_TRY(qat_quantize_input(m, &L->inter, la->h1, N, a->xq_hidden, &xq));
+    QAT_TRY(linear_backward(m, &L->inter, xq, a->d_wide, N, d_c, BIAS_GRAD_DONE));
     QAT_TRY(input_backward(m, &L->inter, d_c, la->h1, N));
     QAT_RUN(ctx, accumulate, d_c, d_a, N * H); /* d_a = dL/d h1 */
 
@@ -149,7 +155,8 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
             model_g(m, L->ln1_w), model_g(m, L->ln1_b));
     QAT_RUN(ctx, copy, d_b, d_c, N * H);
     QAT_RUN(ctx, dropout, d_c, N * H, hidden_dropout(m), la->seed_ao);
-    QAT_TRY(linear_backward(m, &L->attn_out, la->ctxq, d_c, N, d_a, 0));
+    QAT_TRY(qat_quantize_input(m, &L->attn_out, la->ctx, N, a->xq_hidden, &xq));
+    QAT_TRY(linear_backward(m, &L->attn_out, xq, d_c, N, d_a, 0));
     QAT_TRY(input_backward(m, &L->attn_out, d_a, la->ctx, N)); /* d_a = dL/d ctx */
 
     /* Attention core: d_probs, then dq (d_c), dk (d_wide2), dv (d_wide). */
@@ -170,13 +177,16 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     QAT_RUN(ctx, copy, d_b, dx, N * H);
     qat_linear *qkv[3] = {&L->q, &L->k, &L->v};
     float *dys[3] = {dq, dk, dv};
+    const int shared = qat_layer_qkv_share_input(L);
     for (int j = 0; j < 3; j++) {
+        if (j == 0 || !shared)
+            QAT_TRY(qat_quantize_input(m, qkv[j], la->x, N, a->xq_hidden, &xq));
         if (qat_quantizer_needs_backward(m, &qkv[j]->aq)) {
-            QAT_TRY(linear_backward(m, qkv[j], la->xq[j], dys[j], N, d_a, 0));
+            QAT_TRY(linear_backward(m, qkv[j], xq, dys[j], N, d_a, 0));
             QAT_TRY(input_backward(m, qkv[j], d_a, la->x, N));
             QAT_RUN(ctx, accumulate, d_a, dx, N * H);
         } else {
-            QAT_TRY(linear_backward(m, qkv[j], la->xq[j], dys[j], N, dx, DX_ACCUMULATE));
+            QAT_TRY(linear_backward(m, qkv[j], xq, dys[j], N, dx, DX_ACCUMULATE));
         }
     }
     return QAT_OK;

@@ -73,19 +73,13 @@ static qat_status linear_forward(qat_model *m, qat_linear *l, const float *xq, i
     return QAT_OK;
 }
 
-/* The input of a linear through its activation quantizer. */
-static qat_status quantize_input(qat_model *m, qat_linear *l, const float *x, int64_t N, float *scratch,
-                                 const float **xq)
-{
-    return qat_quantize_fwd(m, &l->aq, x, N, l->in, scratch, NULL, xq);
-}
-
 /* The linear a LayerNorm's output feeds, with no other op between, when
  * that linear's input quantizer is BitNet per token: the LayerNorm then
  * writes the quantized input too (layernorm_bitnet_act_fwd, one kernel on a
- * device), and the linear finds it in its buffer (*xq). LN1 feeds the
- * layer's intermediate dense; LN2 the next layer's q, k and v (one shared
- * quantized copy); the MLM head's LayerNorm the quantized decoder. Not
+ * device), and the linear finds it where it would have written it (*xq).
+ * LN1 feeds the layer's intermediate dense; LN2 the next layer's q, k and v
+ * (one shared quantized copy); the MLM head's LayerNorm the quantized
+ * decoder. Not
  * fused: the embeddings' LayerNorm (the hidden dropout comes between) and
  * the last layer's LN2 (the head reads rows copied or gathered from it).
  * NULL where the LayerNorm runs alone. */
@@ -96,10 +90,10 @@ static qat_linear *norm_quantizes_for(qat_model *m, qat_walk_norm norm, int64_t 
     float *buf = NULL;
     if (norm == QAT_WALK_NORM_ATTENTION) {
         l = &m->layers[layer].inter;
-        buf = a->layers[layer].h1q;
+        buf = a->xq_hidden;
     } else if (norm == QAT_WALK_NORM_OUTPUT && layer + 1 < m->dims.num_layers) {
         l = &m->layers[layer + 1].q;
-        buf = a->layers[layer + 1].xq[0];
+        buf = a->xq_hidden;
     } else if (norm == QAT_WALK_NORM_MLM && qat_model_mlm_head_quantized(m)) {
         l = &m->mlm_decoder;
         buf = a->mlm_h_q;
@@ -183,7 +177,7 @@ static float *walk_head_buffer(void *self, qat_walk_head_buf which)
     return NULL;
 }
 
-/* The encoder layer linears with their quantized-input buffers. */
+/* The encoder layer linears. */
 static qat_status layer_linear(qat_model *m, const qat_walk_call *c, const float *x, int64_t N, float *y)
 {
     qat_context *ctx = m->ctx;
@@ -192,22 +186,23 @@ static qat_status layer_linear(qat_model *m, const qat_walk_call *c, const float
     qat_linear *lins[QAT_LINEARS_PER_LAYER];
     qat_layer_linears(L, lins);
     qat_linear *l = lins[c->linear];
-    /* Where the quantized input goes: q, k and v have one each (LSQ), or
-     * share q's (BitNet/none: one quantized copy; the activation layout
-     * makes those buffers alias, and x itself when A is float). */
-    float *xq[QAT_LINEARS_PER_LAYER] = {la->xq[0], la->xq[1], la->xq[2], la->ctxq, la->h1q, la->actq};
-    const int shared = !qat_algo_learned(L->q.aq.cfg.algo);
-    const float *unused;
+    /* The quantized input goes to the shared scratch, x itself when
+     * activations are float. k and v read q's copy unless each has its own
+     * learned step (LSQ); LN1 and LN2 may have written it already. The
+     * backward quantizes x again (nothing is kept). */
+    float *scratch = c->linear == QAT_WALK_OUT ? m->acts.xq_wide : m->acts.xq_hidden;
+    const float *xq = scratch ? scratch : x;
+    const int shared = qat_layer_qkv_share_input(L);
     if ((c->linear > QAT_WALK_V || c->linear == QAT_WALK_Q || !shared) && !input_quantized_by_norm(m, c))
-        QAT_TRY(quantize_input(m, l, x, N, xq[c->linear], &unused));
+        QAT_TRY(qat_quantize_input(m, l, x, N, scratch, &xq));
     const int64_t H = m->dims.hidden_size;
     switch (c->epilogue) {
     case QAT_WALK_PLAIN:
-        return linear_forward(m, l, xq[c->linear], N, QAT_ACTIVATION_NONE, NULL, y);
+        return linear_forward(m, l, xq, N, QAT_ACTIVATION_NONE, NULL, y);
     case QAT_WALK_GELU: /* the pre-activation is kept for the backward */
-        return linear_forward(m, l, xq[c->linear], N, QAT_ACTIVATION_GELU, la->pre, y);
+        return linear_forward(m, l, xq, N, QAT_ACTIVATION_GELU, la->pre, y);
     case QAT_WALK_RESIDUAL: {
-        QAT_TRY(linear_forward(m, l, xq[c->linear], N, QAT_ACTIVATION_NONE, NULL, y));
+        QAT_TRY(linear_forward(m, l, xq, N, QAT_ACTIVATION_NONE, NULL, y));
         const uint64_t seed = next_seed(m);
         if (c->linear == QAT_WALK_ATTN_OUT)
             la->seed_ao = seed;
@@ -256,7 +251,7 @@ static qat_status head_linear(qat_model *m, const qat_walk_call *c, const float 
     case QAT_WALK_MLM_DENSE:
         if (!qat_model_mlm_head_quantized(m))
             return float_linear(m, m->mlm_dense_w, m->mlm_dense_b, H, x, R, QAT_ACTIVATION_GELU, a->mlm_pre, y);
-        QAT_TRY(quantize_input(m, &m->mlm_dense, x, R, a->mlm_in_q, &xq));
+        QAT_TRY(qat_quantize_input(m, &m->mlm_dense, x, R, a->mlm_in_q, &xq));
         return linear_forward(m, &m->mlm_dense, xq, R, QAT_ACTIVATION_GELU, a->mlm_pre, y);
     case QAT_WALK_MLM_DECODER:
         if (!qat_model_mlm_head_quantized(m))
@@ -264,7 +259,7 @@ static qat_status head_linear(qat_model *m, const qat_walk_call *c, const float 
                                 NULL, y);
         xq = a->mlm_h_q;
         if (!input_quantized_by_norm(m, c))
-            QAT_TRY(quantize_input(m, &m->mlm_decoder, x, R, a->mlm_h_q, &xq));
+            QAT_TRY(qat_quantize_input(m, &m->mlm_decoder, x, R, a->mlm_h_q, &xq));
         return linear_forward(m, &m->mlm_decoder, xq, R, QAT_ACTIVATION_NONE, NULL, y);
     default:
         return qat_fail(QAT_ERR_INTERNAL, "forward: linear %d is not a head's", (int)c->linear);

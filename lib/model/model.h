@@ -56,20 +56,20 @@ typedef struct qat_table {
     qat_quantizer q;
 } qat_table;
 
-/* Activations of one layer, kept for the backward. */
+/* Activations of one layer, kept for the backward. The quantized inputs of
+ * its linears are not kept: the forward writes each into the shared
+ * xq_hidden / xq_wide just before its GEMM, and the backward quantizes the
+ * kept float input again (the same call on the same values and quantizer
+ * state: the same bits) for the weight gradient. */
 typedef struct qat_layer_acts {
     float *x;                      /* layer input [N, H] */
-    float *xq[3];                  /* quantized inputs of q, k, v (may alias) */
     float *q, *k, *v;              /* [N, H] */
     float *probs;                  /* softmax output [B, NH, L, L] */
     float *probs_drop;             /* after attention dropout (alias if off) */
     float *ctx;                    /* attention context [N, H] */
-    float *ctxq;                   /* quantized context */
     float *res1;                   /* x + attention output (LN1 input) */
     float *h1, *ln1_mean, *ln1_rstd;
-    float *h1q;                    /* quantized LN1 output */
     float *pre, *act;              /* intermediate pre-GELU and GELU [N, I] */
-    float *actq;
     float *res2;                   /* h1 + output dense (LN2 input) */
     float *ln2_mean, *ln2_rstd;    /* LN2 output is the next layer's x */
     uint64_t seed_attn, seed_ao, seed_out;
@@ -85,6 +85,11 @@ typedef struct qat_acts {
     float *emb_q;             /* quantized rows scratch */
     float *emb_sum, *emb_mean, *emb_rstd;
     qat_layer_acts *layers;
+    /* A linear's quantized input, [N, H] (q, k, v, attention output,
+     * intermediate) or [N, I] (output dense), written just before its GEMM
+     * in the forward and again in the backward; NULL when activations are
+     * float (the linears read their inputs). */
+    float *xq_hidden, *xq_wide;
     float *hidden;            /* encoder output [N, H] */
     int64_t head_rows;        /* rows the head ran on (all, or labelled) */
     float *head_in;           /* [N, H] gathered / dropped encoder output */

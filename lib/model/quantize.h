@@ -12,6 +12,14 @@ static inline int qat_algo_learned(qat_quant_algo algo)
     return algo == QAT_ALGO_LSQ || algo == QAT_ALGO_LSQ_PLUS;
 }
 
+/* Whether q, k and v of layer L read one quantized copy of their common
+ * input (BitNet, float: the same quantizer output), or each its own (LSQ,
+ * LSQ+: a learned step per linear). */
+static inline int qat_layer_qkv_share_input(const qat_layer *L)
+{
+    return !qat_algo_learned(L->q.aq.cfg.algo);
+}
+
 /* The seed code's frozen steps: no step gradient, pass-through inputs. */
 static inline int qat_model_steps_frozen(const qat_model *m)
 {
@@ -30,6 +38,15 @@ static inline int qat_quantizer_needs_backward(const qat_model *m, const qat_qua
  * gamma receives BitNet weight scales (rows or 1 floats). */
 qat_status qat_quantize_fwd(qat_model *m, qat_quantizer *q, const float *x, int64_t rows, int64_t cols,
                             float *y, float *gamma, const float **out);
+/* The input x [rows, l->in] of linear l through its activation quantizer,
+ * into scratch (*out = x for float activations): the forward's call, and
+ * the backward's again on the same x (the quantized copy is not kept). */
+static inline qat_status qat_quantize_input(qat_model *m, qat_linear *l, const float *x, int64_t rows,
+                                            float *scratch, const float **out)
+{
+    return qat_quantize_fwd(m, &l->aq, x, rows, l->in, scratch, NULL, out);
+}
+
 /* d holds dL/dx_hat [rows, cols] on entry and dL/dx on return (LSQ/LSQ+
  * mask clipped values; BitNet, NONE and frozen steps pass it through);
  * step (and offset) gradients are accumulated with g = 1 / sqrt(g_numel *
