@@ -2,7 +2,8 @@
 // row (sequence, head, row), its scores in shared memory, never
 // [batch, heads, lq, lk]. Orders as kernels.h fixes them (each score one
 // thread summing over d ascending; each context element one thread summing
-// over keys ascending), the row softmax as softmax_fwd_kernel computes it.
+// over keys ascending; one fmaf per step, fused whatever --fmad says), the
+// row softmax as softmax_fwd_kernel computes it.
 // A plain kernel for correctness; the batched attention of the training
 // path is cuda_gemm's.
 #include <cmath>
@@ -31,7 +32,7 @@ __global__ void attention_fwd_kernel(qat_attention_desc d)
             const float *k = d.k + (b * d.lk + j) * d.ldk + h * dh;
             float dot = 0.0f;
             for (int64_t c = 0; c < dh; c++)
-                dot += q[c] * k[c];
+                dot = fmaf(q[c], k[c], dot);
             float v = dot * d.scale;
             if (kb)
                 v += kb[j];
@@ -54,7 +55,7 @@ __global__ void attention_fwd_kernel(qat_attention_desc d)
         for (int64_t c = threadIdx.x; c < dh; c += blockDim.x) {
             float acc = 0.0f;
             for (int64_t j = 0; j < d.lk; j++)
-                acc += s[j] * d.v[(b * d.lk + j) * d.ldv + h * dh + c];
+                acc = fmaf(s[j], d.v[(b * d.lk + j) * d.ldv + h * dh + c], acc);
             o[c] = acc;
         }
         __syncthreads();
