@@ -206,8 +206,7 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
     }
     const float *kb = d->key_bias ? d->key_bias + b * lk : NULL;
     const float *v = d->v + b * lk * d->ldv + h * dh;
-    for (int64_t r = 0; r < n; r++)
-        qat_cpu_softmax_row(pl->isa, s + r * lk, kb, lk); /* ref's bits, vectorised */
+    qat_cpu_softmax_rows(pl->isa, s, lk, n, kb, lk); /* ref's row, vectorised */
     for (int64_t r = 0; r < n; r += pl->crows)
         pl->context(s + r * lk, lk, (int)(n - r < pl->crows ? n - r : pl->crows), v, d->ldv, lk, dh,
                     d->out + (b * d->lq + i0 + r) * d->ldo + h * dh, d->ldo);

@@ -101,6 +101,17 @@ void qat_cpu_softmax_row(qat_cpu_float_isa isa, float *s, const float *bias, int
     PICK(isa, qat_cpu_softmax_row, s, bias, n);
 }
 
+static void scalar_qat_cpu_softmax_rows(float *s, int64_t lds, int64_t rows, const float *bias, int64_t n)
+{
+    for (int64_t r = 0; r < rows; r++)
+        qat_softmax_row(s + r * lds, bias, n);
+}
+
+void qat_cpu_softmax_rows(qat_cpu_float_isa isa, float *s, int64_t lds, int64_t rows, const float *bias, int64_t n)
+{
+    PICK(isa, qat_cpu_softmax_rows, s, lds, rows, bias, n);
+}
+
 void qat_cpu_layernorm_row(qat_cpu_float_isa isa, const float *x, const float *w, const float *b, float eps,
                            int64_t n, float *y, float *mean, float *rstd)
 {

@@ -38,6 +38,8 @@ const char *qat_cpu_float_isa_name(qat_cpu_float_isa isa);
 /* One row (or run of n elements) on the given ISA. The softmax row is the
  * one the attention kernels call: s = softmax(s + bias), bias may be NULL. */
 void qat_cpu_softmax_row(qat_cpu_float_isa isa, float *s, const float *bias, int64_t n);
+/* The same on rows rows of n floats, row r at s + r * lds (several at a time). */
+void qat_cpu_softmax_rows(qat_cpu_float_isa isa, float *s, int64_t lds, int64_t rows, const float *bias, int64_t n);
 void qat_cpu_layernorm_row(qat_cpu_float_isa isa, const float *x, const float *w, const float *b, float eps,
                            int64_t n, float *y, float *mean, float *rstd);
 /* x (+)= bias; y = GELU(x) when gelu (bias may be NULL). */
@@ -67,6 +69,7 @@ void qat_cpu_lsq_bwd_row(qat_cpu_float_isa isa, const float *x, const float *dy,
 #if defined(__x86_64__)
 #define QAT_CPU_FLOAT_TWINS(SFX)                                                                            \
     void qat_cpu_softmax_row_##SFX(float *s, const float *bias, int64_t n);                                 \
+    void qat_cpu_softmax_rows_##SFX(float *s, int64_t lds, int64_t rows, const float *bias, int64_t n);    \
     void qat_cpu_layernorm_row_##SFX(const float *x, const float *w, const float *b, float eps, int64_t n, \
                                      float *y, float *mean, float *rstd);                                   \
     void qat_cpu_bias_act_row_##SFX(float *x, const float *bias, int64_t n, int gelu, float *y);           \

@@ -23,6 +23,7 @@
 #include "math/row_math.h"
 
 #define ACCS (QAT_ROW_LANES / W)
+#define SOFTMAX_ROWS 4
 #define INL static inline __attribute__((always_inline))
 
 TARGET INL VF SUFFIX(vexp)(VF x)
@@ -149,51 +150,85 @@ TARGET INL float SUFFIX(fold)(const VF acc[ACCS])
     return qat_lanes_fold(lane);
 }
 
+/* The softmax of R rows, each pass over all R before the next: a row's
+ * passes wait on their chains (exp, the max and the sum folded across
+ * lanes), R independent rows fill those waits. Every row's operations and
+ * order are the one-row softmax's (R = 1), so grouping changes no bit. */
+TARGET INL void SUFFIX(softmax_rows_of)(float *const *s, const int R, const float *bias, int64_t n)
+{
+    VF mx[SOFTMAX_ROWS];
+    for (int r = 0; r < R; r++)
+        mx[r] = SET1(-INFINITY);
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        for (int r = 0; r < R; r++) {
+            VF v = left >= W ? LOAD(s[r] + j) : LOADN(s[r] + j, m);
+            if (bias) {
+                v = ADD(v, left >= W ? LOAD(bias + j) : LOADN(bias + j, m));
+                left >= W ? STORE(s[r] + j, v) : STOREN(s[r] + j, m, v);
+            }
+            mx[r] = MAX(left >= W ? v : SELECT(m, v, SET1(-INFINITY)), mx[r]);
+        }
+    }
+    VF acc[SOFTMAX_ROWS][ACCS];
+    for (int r = 0; r < R; r++) {
+        float lanes[W], mxs = -INFINITY;
+        STOREU(lanes, mx[r]);
+        for (int i = 0; i < W; i++)
+            mxs = lanes[i] > mxs ? lanes[i] : mxs;
+        mx[r] = SET1(mxs);
+        for (int k = 0; k < ACCS; k++)
+            acc[r][k] = SET1(0.0f);
+    }
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        for (int r = 0; r < R; r++) {
+            VF *a = &acc[r][(j / W) % ACCS];
+            if (left >= W) {
+                const VF e = SUFFIX(vexp)(SUB(LOAD(s[r] + j), mx[r]));
+                STORE(s[r] + j, e);
+                *a = ADD(*a, e);
+            } else {
+                const VF e = SUFFIX(vexp)(SUB(LOADN(s[r] + j, m), mx[r]));
+                STOREN(s[r] + j, m, e);
+                *a = ADD(*a, SELECT(m, e, SET1(0.0f)));
+            }
+        }
+    }
+    VF inv[SOFTMAX_ROWS];
+    for (int r = 0; r < R; r++)
+        inv[r] = SET1(1.0f / SUFFIX(fold)(acc[r]));
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        const VM m = TAIL(left);
+        for (int r = 0; r < R; r++) {
+            if (left >= W)
+                STORE(s[r] + j, MUL(LOAD(s[r] + j), inv[r]));
+            else
+                STOREN(s[r] + j, m, MUL(LOADN(s[r] + j, m), inv[r]));
+        }
+    }
+}
+
 TARGET void SUFFIX(qat_cpu_softmax_row)(float *s, const float *bias, int64_t n)
 {
-    VF mx = SET1(-INFINITY);
-    for (int64_t j = 0; j < n; j += W) {
-        const int64_t left = n - j;
-        const VM m = TAIL(left);
-        VF v = left >= W ? LOAD(s + j) : LOADN(s + j, m);
-        if (bias) {
-            v = ADD(v, left >= W ? LOAD(bias + j) : LOADN(bias + j, m));
-            left >= W ? STORE(s + j, v) : STOREN(s + j, m, v);
-        }
-        mx = MAX(left >= W ? v : SELECT(m, v, SET1(-INFINITY)), mx);
+    SUFFIX(softmax_rows_of)(&s, 1, bias, n);
+}
+
+/* rows rows of n at s + r * lds: SOFTMAX_ROWS at a time, the rest one by one. */
+TARGET void SUFFIX(qat_cpu_softmax_rows)(float *s, int64_t lds, int64_t rows, const float *bias, int64_t n)
+{
+    int64_t r0 = 0;
+    for (; r0 + SOFTMAX_ROWS <= rows; r0 += SOFTMAX_ROWS) {
+        float *row[SOFTMAX_ROWS];
+        for (int r = 0; r < SOFTMAX_ROWS; r++)
+            row[r] = s + (r0 + r) * lds;
+        SUFFIX(softmax_rows_of)(row, SOFTMAX_ROWS, bias, n);
     }
-    float lanes[W], mxs = -INFINITY;
-    STOREU(lanes, mx);
-    for (int i = 0; i < W; i++)
-        mxs = lanes[i] > mxs ? lanes[i] : mxs;
-    mx = SET1(mxs);
-    VF acc[ACCS];
-    for (int k = 0; k < ACCS; k++)
-        acc[k] = SET1(0.0f);
-    for (int64_t j = 0; j < n; j += W) {
-        const int64_t left = n - j;
-        const VM m = TAIL(left);
-        VF *a = &acc[(j / W) % ACCS];
-        if (left >= W) {
-            const VF e = SUFFIX(vexp)(SUB(LOAD(s + j), mx));
-            STORE(s + j, e);
-            *a = ADD(*a, e);
-        } else {
-            const VF e = SUFFIX(vexp)(SUB(LOADN(s + j, m), mx));
-            STOREN(s + j, m, e);
-            *a = ADD(*a, SELECT(m, e, SET1(0.0f)));
-        }
-    }
-    const VF inv = SET1(1.0f / SUFFIX(fold)(acc));
-    for (int64_t j = 0; j < n; j += W) {
-        const int64_t left = n - j;
-        if (left >= W)
-            STORE(s + j, MUL(LOAD(s + j), inv));
-        else {
-            const VM m = TAIL(left);
-            STOREN(s + j, m, MUL(LOADN(s + j, m), inv));
-        }
-    }
+    for (; r0 < rows; r0++)
+        SUFFIX(qat_cpu_softmax_row)(s + r0 * lds, bias, n);
 }
 
 TARGET void SUFFIX(qat_cpu_layernorm_row)(const float *x, const float *w, const float *b, float eps, int64_t n,
@@ -554,5 +589,6 @@ TARGET void SUFFIX(qat_cpu_lsq_bwd_row)(const float *x, const float *dy, int64_t
 #undef DZEROS
 
 #undef GELU_VECTORS
+#undef SOFTMAX_ROWS
 #undef ACCS
 #undef INL
