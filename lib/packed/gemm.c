@@ -152,16 +152,50 @@ qat_status qat_packed_gemm_i32(const qat_packed_kernel *k, const qat_packed_acts
 }
 
 /* onednn: its int32 accumulators go into y's own memory (an int32 is a
- * float's size), each then replaced by its dequantized value, in place. */
-static void dequant_in_place(const qat_packed_acts *a, const qat_packed_matrix *m, const float *bias, float *y,
-                             int64_t ldy)
+ * float's size), each then replaced by its dequantized value, in place:
+ * a token's row a chunk at a time through a stack copy of the
+ * accumulators (read as int32, never through a float lvalue), by the
+ * AVX-512 epilogue where the CPU has it (the scalar one's bits), tokens on
+ * the handle's pool. */
+typedef struct dequant_job {
+    const qat_packed_acts *a;
+    const qat_packed_matrix *m;
+    const float *bias;
+    float *y;
+    int64_t ldy;
+    qat_packed_epilogue_fn epilogue;
+} dequant_job;
+
+static int dequant_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
-    for (int64_t t = 0; t < a->tokens; t++)
-        for (int64_t o = 0; o < m->out; o++) {
-            int32_t acc;
-            memcpy(&acc, y + t * ldy + o, sizeof acc);
-            qat_packed_epilogue_scalar(a, m, t, 1, o, 1, &acc, 1, bias, y, ldy);
+    enum { CHUNK = 512 };
+    const dequant_job *j = arg;
+    int32_t acc[CHUNK];
+    (void)index;
+    for (int64_t t = begin; t < end; t++)
+        for (int64_t o0 = 0; o0 < j->m->out; o0 += CHUNK) {
+            const int64_t n = j->m->out - o0 < CHUNK ? j->m->out - o0 : CHUNK;
+            memcpy(acc, j->y + t * j->ldy + o0, (size_t)n * sizeof *acc);
+            j->epilogue(j->a, j->m, t, 1, o0, n, acc, n, j->bias, j->y, j->ldy);
         }
+    return 0;
+}
+
+static void dequant_in_place(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
+                             const float *bias, float *y, int64_t ldy)
+{
+    dequant_job j = {.a = a, .m = m, .bias = bias, .y = y, .ldy = ldy, .epilogue = qat_packed_epilogue_scalar};
+#if defined(QAT_PACKED_X86)
+    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
+        j.epilogue = qat_packed_path_for(QAT_PACKED_ISA_AVX512VNNI).epilogue;
+#endif
+    /* Ranges of at least 16 Ki outputs, as the quantizers' (a fork-join per
+     * small row costs more than the row). */
+    const int64_t grain = m->out >= 16384 ? 1 : 16384 / m->out;
+    if (k->pool)
+        qat_pool_for(k->pool, a->tokens, grain, dequant_range, &j);
+    else
+        dequant_range(&j, 0, a->tokens, 0);
 }
 
 qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
@@ -171,7 +205,7 @@ qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
     if (k->isa == QAT_PACKED_ISA_ONEDNN) {
         _Static_assert(sizeof(int32_t) == sizeof(float), "int32 accumulators in float storage");
         QAT_TRY(qat_packed_onednn_gemm(k, a, m, (int32_t *)(void *)y, ldy));
-        dequant_in_place(a, m, bias, y, ldy);
+        dequant_in_place(k, a, m, bias, y, ldy);
         return QAT_OK;
     }
     QAT_TRY(check_prepared(k, m, "gemm"));
