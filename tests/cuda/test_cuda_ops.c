@@ -571,6 +571,62 @@ START_TEST(rows_softmax)
 }
 END_TEST
 
+/* The fused inference attention (attention_fwd) against ref's. The scores
+ * are summed in the contract's order on both (over d ascending, each step
+ * an fmaf), so they agree exactly; the probabilities then carry softmax_fwd's 2e-6
+ * (device expf, a double sum against ref's float lanes); out is a convex
+ * combination of v summed over keys ascending on both, so |err| <= (2e-6 +
+ * lk 2^-24) max|v| (v in [-1, 1] here). Strided rows (ld > heads x dh),
+ * cross-attention shapes (lq != lk), padded keys (the model's additive
+ * mask, one sequence all padding), rows past the grid bound; more keys than
+ * the kernel's shared scores hold are refused with a message. */
+START_TEST(attention_fused_fwd)
+{
+    /* (batch, heads, lq, lk, head_dim) */
+    const int64_t dims[][5] = {{1, 1, 1, 1, 1}, {2, 3, 5, 7, 8}, {3, 2, 17, 17, 16}, {2, 4, 9, 129, 64},
+                               {2, 4, 8200, 3, 2}, {1, 2, 3, 0, 4}};
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        const int64_t B = dims[k][0], NH = dims[k][1], LQ = dims[k][2], LK = dims[k][3], DH = dims[k][4];
+        const int64_t ld = NH * DH + 3; /* rows wider than the heads: a strided view */
+        const size_t nq = (size_t)(B * LQ * ld), nk = (size_t)(B * LK * ld);
+        float *q = random_floats(k + 61, nq, -1, 1), *kk = random_floats(k + 62, nk, -1, 1);
+        float *v = random_floats(k + 63, nk, -1, 1), *kb = malloc((size_t)(B * LK + 1) * sizeof *kb);
+        for (int64_t i = 0; i < B * LK; i++) /* the last sequence all padding when B > 1 */
+            kb[i] = (B > 1 && i / LK == B - 1) || (i % 4 == 3 && i % LK != 0) ? -3.4028235e38f : 0.0f;
+        tbuf tq = tb_floats(q, nq), tk = tb_floats(kk, nk), tv = tb_floats(v, nk);
+        tbuf tkb = tb_floats(kb, (size_t)(B * LK)), to = tb_floats(NULL, nq);
+        for (int with_mask = 0; with_mask < 2; with_mask++) {
+            for (int w = 0; w < 2; w++) {
+                const qat_attention_desc d = {.batch = B, .heads = NH, .lq = LQ, .lk = LK, .head_dim = DH,
+                                              .scale = 1.0f / sqrtf((float)DH), .q = F(tq, w), .ldq = ld,
+                                              .k = F(tk, w), .ldk = ld, .v = F(tv, w), .ldv = ld,
+                                              .key_bias = with_mask ? F(tkb, w) : NULL, .out = F(to, w), .ldo = ld};
+                if (LK == 0) { /* no keys: ref refuses the descriptor; the device kernel too */
+                    ck_assert_int_ne(OPS(w)->attention_fwd(ST(w), &d), QAT_OK);
+                    continue;
+                }
+                OP_OK(w, OPS(w)->attention_fwd(ST(w), &d));
+            }
+            char msg[128];
+            snprintf(msg, sizeof msg, "attention_fwd %lldx%lldx%lldx%lldx%lld mask=%d", (long long)B, (long long)NH,
+                     (long long)LQ, (long long)LK, (long long)DH, with_mask);
+            if (LK > 0)
+                compare_close(msg, &to, 0.0, 2e-6 + (double)LK / 16777216.0);
+        }
+        TB_FREE(&tq, &tk, &tv, &tkb, &to);
+        FREE_ALL(q, kk, v, kb);
+    }
+    /* More keys than the shared scores hold: refused, with the limit. */
+    float *x = NULL;
+    OP_OK(GPU, OPS(GPU)->alloc(ST(GPU), 64 * sizeof(float), (void **)&x));
+    const qat_attention_desc big = {.batch = 1, .heads = 1, .lq = 1, .lk = 12289, .head_dim = 1, .scale = 1.0f,
+                                    .q = x, .ldq = 1, .k = x, .ldk = 1, .v = x, .ldv = 1, .out = x, .ldo = 1};
+    ck_assert_int_eq(OPS(GPU)->attention_fwd(ST(GPU), &big), QAT_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "keys"));
+    OPS(GPU)->free(ST(GPU), x);
+}
+END_TEST
+
 /* embedding_bwd's contract (backends/cuda/cuda_rows.cu): the sorted positions are cut in tiles of 128; a run of
  * equal ids with no tile boundary strictly inside it is summed in ref's order (bit-identical to ref); a longer
  * ("long") run is summed per tile in double and rounded once, so it must match the exact sum to one rounding. The
@@ -1141,6 +1197,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, rows_layernorm);
     tcase_add_test(tc, rows_layernorm_bitnet_act);
     tcase_add_test(tc, rows_softmax);
+    tcase_add_test(tc, attention_fused_fwd);
     tcase_add_test(tc, rows_embeddings);
     tcase_add_test(tc, rows_embedding_bwd_skewed);
     tcase_add_test(tc, loss_cross_entropy);
