@@ -132,10 +132,10 @@ int qat_packed_cpu_has_amx(void)
     return qat_packed_amx_missing()[0] == '\0';
 }
 
-/* On an AMX machine amx is the fastest path at every shape, code width,
- * token count and thread count bench/packed_gemm measures: 1.8-3.6x
- * avx512vnni and 2-7.5x onednn, whose wrapper builds oneDNN's objects per
- * call (docs/benchmarks.md, "Packed GEMM on AMX-INT8"). Elsewhere vpdpbusd does a 4-term
+/* On an AMX machine amx is the fastest path, or tied, at every shape, code
+ * width and token count bench/packed_gemm measures: 2.6-3.6x avx512vnni
+ * and 1.16-1.49x onednn, whose wrapper builds oneDNN's objects per call and
+ * runs on oneDNN's threads (docs/benchmarks.md, "Packed GEMM on AMX-INT8"). Elsewhere vpdpbusd does a 4-term
  * u8 x s8 dot product per lane in one instruction where AVX2 needs
  * maddubs + madd (or two madds for 8-bit codes) on half as many lanes;
  * bench/packed_gemm measures avx512vnni ahead of avx2 on every shape and

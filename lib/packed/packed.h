@@ -253,7 +253,7 @@ const char *qat_packed_isa_missing(qat_packed_isa isa);
 /* "scalar", "avx2", "avx512vnni", "onednn", "neon", "amx", "auto" (static). */
 const char *qat_packed_isa_name(qat_packed_isa isa);
 /* What auto picks: amx where the CPU has AMX-INT8 and the OS grants the
- * tiles (1.8-3.6x avx512vnni and 2-7.5x onednn in bench/packed_gemm), else
+ * tiles (2.6-3.6x avx512vnni and 1.16-1.49x onednn in bench/packed_gemm), else
  * avx512vnni > avx2 > scalar, the order bench/packed_gemm measures at every
  * shape and code width (docs/benchmarks.md); on ARM64 neon > scalar. */
 qat_packed_isa qat_packed_isa_best(void);
