@@ -19,7 +19,6 @@
  * qat_packed_amx_end after its last, which releases the tiles so that
  * later AVX-512 code does not run with the tile state in use. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/error.h"
 #include "packed/packed_internal.h"
