@@ -155,6 +155,7 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .destroy = qat_cpu_state_destroy,
     .gemm = cpu_gemm,
     .attention_fwd = qat_cpu_attention_fwd,
+    .add = qat_cpu_add,
     .bias_act_fwd = qat_cpu_bias_act_fwd,
     .gelu_bwd = qat_cpu_gelu_bwd,
     .softmax_fwd = qat_cpu_softmax_fwd,

@@ -112,6 +112,18 @@ void qat_cpu_softmax_rows(qat_cpu_float_isa isa, float *s, int64_t lds, int64_t 
     PICK(isa, qat_cpu_softmax_rows, s, lds, rows, bias, n);
 }
 
+/* ref's add loop */
+static void scalar_qat_cpu_add_run(const float *a, const float *b, float *out, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+void qat_cpu_add_run(qat_cpu_float_isa isa, const float *a, const float *b, float *out, int64_t n)
+{
+    PICK(isa, qat_cpu_add_run, a, b, out, n);
+}
+
 void qat_cpu_layernorm_row(qat_cpu_float_isa isa, const float *x, const float *w, const float *b, float eps,
                            int64_t n, float *y, float *mean, float *rstd)
 {

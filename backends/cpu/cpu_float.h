@@ -42,6 +42,8 @@ void qat_cpu_softmax_row(qat_cpu_float_isa isa, float *s, const float *bias, int
 void qat_cpu_softmax_rows(qat_cpu_float_isa isa, float *s, int64_t lds, int64_t rows, const float *bias, int64_t n);
 void qat_cpu_layernorm_row(qat_cpu_float_isa isa, const float *x, const float *w, const float *b, float eps,
                            int64_t n, float *y, float *mean, float *rstd);
+/* out[i] = a[i] + b[i] (out may be a or b). */
+void qat_cpu_add_run(qat_cpu_float_isa isa, const float *a, const float *b, float *out, int64_t n);
 /* x (+)= bias; y = GELU(x) when gelu (bias may be NULL). */
 void qat_cpu_bias_act_row(qat_cpu_float_isa isa, float *x, const float *bias, int64_t n, int gelu, float *y);
 void qat_cpu_gelu_bwd_run(qat_cpu_float_isa isa, const float *dy, const float *pre, int64_t n, float *dx);
@@ -72,6 +74,7 @@ void qat_cpu_lsq_bwd_row(qat_cpu_float_isa isa, const float *x, const float *dy,
     void qat_cpu_softmax_rows_##SFX(float *s, int64_t lds, int64_t rows, const float *bias, int64_t n);    \
     void qat_cpu_layernorm_row_##SFX(const float *x, const float *w, const float *b, float eps, int64_t n, \
                                      float *y, float *mean, float *rstd);                                   \
+    void qat_cpu_add_run_##SFX(const float *a, const float *b, float *out, int64_t n);                       \
     void qat_cpu_bias_act_row_##SFX(float *x, const float *bias, int64_t n, int gelu, float *y);           \
     void qat_cpu_gelu_bwd_##SFX(const float *dy, const float *pre, int64_t n, float *dx);                  \
     double qat_cpu_abs_sum_row_##SFX(const float *x, int64_t n);                                            \

@@ -90,6 +90,22 @@ qat_status qat_cpu_layernorm_fwd(void *state, const float *x, const float *w, co
     return QAT_OK;
 }
 
+static int add_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    const float_rows *f = arg;
+    (void)index;
+    qat_cpu_add_run(f->isa, f->a + begin, f->w + begin, f->x + begin, end - begin);
+    return 0;
+}
+
+/* ref's ranges (n items of one operation). */
+qat_status qat_cpu_add(void *state, const float *a, const float *b, float *out, int64_t n)
+{
+    float_rows f = {.isa = ((qat_cpu_state *)state)->isa, .a = a, .w = b, .x = out};
+    qat_host_for(state, n, 1, add_range, &f);
+    return QAT_OK;
+}
+
 typedef struct dropout_args {
     qat_cpu_float_isa isa;
     float *x;

@@ -275,6 +275,20 @@ TARGET void SUFFIX(qat_cpu_layernorm_row)(const float *x, const float *w, const 
     }
 }
 
+/* out = a + b (out may be a or b), element by element. */
+TARGET void SUFFIX(qat_cpu_add_run)(const float *a, const float *b, float *out, int64_t n)
+{
+    for (int64_t j = 0; j < n; j += W) {
+        const int64_t left = n - j;
+        if (left >= W) {
+            STORE(out + j, ADD(LOAD(a + j), LOAD(b + j)));
+        } else {
+            const VM m = TAIL(left);
+            STOREN(out + j, m, ADD(LOADN(a + j, m), LOADN(b + j, m)));
+        }
+    }
+}
+
 /* ---- The training step's kernels: quantizer rows, whole-row double sums,
  * AdamW. */
 

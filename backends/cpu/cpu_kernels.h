@@ -13,6 +13,7 @@ qat_status qat_cpu_softmax_fwd(void *state, float *scores, const float *key_bias
 qat_status qat_cpu_layernorm_fwd(void *state, const float *x, const float *w, const float *b, float eps,
                                  int64_t rows, int64_t cols, float *y, float *mean, float *rstd);
 qat_status qat_cpu_dropout(void *state, float *x, int64_t n, float p, uint64_t seed);
+qat_status qat_cpu_add(void *state, const float *a, const float *b, float *out, int64_t n);
 /* cpu_quant_kernels.c */
 qat_status qat_cpu_bitnet_weight_fwd(void *state, const float *w, int64_t rows, int64_t cols, int per_row,
                                      float *gamma, float *y);

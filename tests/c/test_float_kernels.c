@@ -1,4 +1,4 @@
-/* The cpu backend's float kernels (bias + GELU, gelu_bwd, softmax_fwd,
+/* The cpu backend's float kernels (bias + GELU, add, gelu_bwd, softmax_fwd,
  * layernorm_fwd) on every path QAT_ISA selects (scalar, avx2, avx512vnni;
  * a path this CPU lacks is skipped, saying why) with 1 and 3 threads, bit
  * for bit equal to the ref backend: odd widths (0, 1, 7, 17, 33, 773), NaN,
@@ -59,6 +59,13 @@ static void compare(const char *isa, int threads)
         QAT_ASSERT_OK(c->bias_act_fwd(cs, xa, NULL, ROWS, cols, QAT_ACTIVATION_GELU, ya));
         QAT_ASSERT_OK(r->bias_act_fwd(rs, xa, NULL, ROWS, cols, QAT_ACTIVATION_GELU, yb));
         SAME_BITS("GELU without bias", ya, yb, n);
+
+        QAT_ASSERT_OK(c->add(cs, in, in2, ya, n));
+        QAT_ASSERT_OK(r->add(rs, in, in2, yb, n));
+        SAME_BITS("add", ya, yb, n);
+        memcpy(xa, in, n * sizeof *xa); /* in place, as the packed forward's residual */
+        QAT_ASSERT_OK(c->add(cs, xa, in2, xa, n));
+        SAME_BITS("add in place", xa, yb, n);
 
         QAT_ASSERT_OK(c->gelu_bwd(cs, in2, in, n, ya));
         QAT_ASSERT_OK(r->gelu_bwd(rs, in2, in, n, yb));
