@@ -224,7 +224,7 @@ sanitizer() { # TOOL TESTS
     CK_LITE_TESTS=$2 gpu_test cuda_ops compute-sanitizer --tool "$1" --error-exitcode 1 --print-limit 20
 }
 st_memcheck() {
-    sanitizer memcheck "elementwise_fill_copy_add_accumulate,elementwise_bias_gelu,elementwise_bias_tanh,elementwise_bias_grad,elementwise_gelu_bias_bwd,linear_fwd_fp32,elementwise_dropout_mask_is_identical,rows_layernorm,rows_layernorm_bitnet_act,rows_softmax,attention_fused_fwd,rows_embeddings,rows_embedding_bwd_skewed,loss_cross_entropy,quant_abs_mean,quant_lsq,quant_lsq_rows_and_offsets,quant_bitnet_weights,quant_bitnet_activations,optim_scale_norm_adamw"
+    sanitizer memcheck "elementwise_fill_copy_add_accumulate,elementwise_bias_gelu,elementwise_bias_tanh,elementwise_bias_grad,elementwise_gelu_bias_bwd,linear_fwd_fp32,elementwise_dropout_mask_is_identical,elementwise_dropout_add,rows_layernorm,rows_layernorm_bitnet_act,rows_softmax,attention_fused_fwd,rows_embeddings,rows_embedding_bwd_skewed,loss_cross_entropy,quant_abs_mean,quant_lsq,quant_lsq_rows_and_offsets,quant_bitnet_weights,quant_bitnet_activations,optim_scale_norm_adamw"
 }
 st_racecheck() {
     sanitizer racecheck "elementwise_bias_grad,elementwise_gelu_bias_bwd,rows_layernorm,rows_layernorm_bitnet_act,rows_softmax,attention_fused_fwd,rows_embeddings,rows_embedding_bwd_skewed,loss_cross_entropy,quant_abs_mean,quant_lsq,quant_bitnet_activations,optim_scale_norm_adamw"

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "cpu/cpu_float.h"
 #include "cpu/cpu_kernels.h"
+#include "host/host_dropout_add.h"
 #include "host/host_layernorm_quant.h"
 #include "host/host_linear.h"
 #include "host/host_memory.h"
@@ -145,6 +146,14 @@ static qat_status cpu_layernorm_bitnet_act_fwd(void *state, const float *x, cons
                                              y, yq, mean, rstd);
 }
 
+/* Dropout and the residual add: the vectorised dropout with ref's copy and
+ * add (host/host_dropout_add.h: the bits of the unfused calls). */
+static qat_status cpu_dropout_add(void *state, const float *x, const float *residual, int64_t n, float p,
+                                  uint64_t seed, float *y)
+{
+    return qat_host_dropout_add(&qat_backend_cpu_ops, state, x, residual, n, p, seed, y);
+}
+
 const struct qat_backend_ops qat_backend_cpu_ops = {
     .abi_version = QAT_BACKEND_ABI_VERSION,
     .name = "cpu",
@@ -173,4 +182,5 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .linear_fwd = cpu_linear_fwd,
     .gelu_bias_bwd = cpu_gelu_bias_bwd,
     .layernorm_bitnet_act_fwd = cpu_layernorm_bitnet_act_fwd,
+    .dropout_add = cpu_dropout_add,
 };

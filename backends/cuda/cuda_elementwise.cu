@@ -81,10 +81,29 @@ __global__ void gelu_bwd_kernel(const float *dy, const float *pre, int64_t n, fl
     dx[i] = dy[i] * gelu_grad(pre[i]);
 }
 
+// Element i after inverted dropout, keep_scale = 1 / (1 - p), p > 0.
+__device__ __forceinline__ float dropped(float x, int64_t i, float p, uint64_t seed, float keep_scale)
+{
+    return dropout_keep(seed, (uint64_t)i, p) ? x * keep_scale : 0.0f;
+}
+
 __global__ void dropout_kernel(float *x, int64_t n, float p, uint64_t seed, float keep_scale)
 {
     QAT_CUDA_LOOP(i, n)
-    x[i] = dropout_keep(seed, (uint64_t)i, p) ? x[i] * keep_scale : 0.0f;
+    x[i] = dropped(x[i], i, p, seed, keep_scale);
+}
+
+// y = residual + dropout(x), or dropout(x) alone (nothing added: a -0 stays
+// -0, as ref's unfused calls leave it); p <= 0 leaves x as it is (ref's
+// dropout returns early). One read of each input, one write.
+__global__ void dropout_add_kernel(const float *x, const float *residual, int64_t n, float p, uint64_t seed,
+                                   float keep_scale, float *y)
+{
+    QAT_CUDA_LOOP(i, n)
+    {
+        const float d = p > 0.0f ? dropped(x[i], i, p, seed, keep_scale) : x[i];
+        y[i] = residual ? d + residual[i] : d;
+    }
 }
 
 // Column sums in two deterministic stages. Stage 1: block (32 columns x 8
@@ -243,6 +262,19 @@ qat_status cuda_gelu_bias_bwd(void *st, const float *dy, const float *pre, int64
     if (rows > 0 && cols > 0 && (!dy || !pre || !dx || !db))
         return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "gelu_bias_bwd: NULL dy, pre, dx or db");
     return column_sums(s, dy, pre, dx, rows, cols, db, "gelu_bias_bwd");
+}
+
+qat_status cuda_dropout_add(void *st, const float *x, const float *residual, int64_t n, float p, uint64_t seed,
+                            float *y)
+{
+    cuda_state *s = to_state(st);
+    if (n <= 0)
+        return QAT_OK;
+    if (residual == y)
+        return cuda_fail(s, QAT_ERR_INVALID_ARGUMENT, "dropout_add: the residual may not alias y");
+    const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+    dropout_add_kernel<<<grid_for(n), kThreads, 0, s->stream>>>(x, residual, n, p, seed, keep_scale, y);
+    return cuda_launched(s, "dropout_add");
 }
 
 qat_status cuda_dropout(void *st, float *x, int64_t n, float p, uint64_t seed)

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "host/host_dropout_add.h"
 #include "math/float_math.h"
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
@@ -194,4 +195,10 @@ qat_status qat_ref_dropout(void *st, float *x, int64_t n, float p, uint64_t seed
     elementwise e = {.out = x, .value = p, .seed = seed};
     qat_host_for(st, n, 1, dropout_range, &e);
     return QAT_OK;
+}
+
+qat_status qat_ref_dropout_add(void *st, const float *x, const float *residual, int64_t n, float p, uint64_t seed,
+                               float *y)
+{
+    return qat_host_dropout_add(&qat_backend_ref_ops, st, x, residual, n, p, seed, y);
 }

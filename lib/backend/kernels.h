@@ -301,6 +301,14 @@ typedef struct qat_linear_desc {
     X(layernorm_bitnet_act_fwd,                                                                                \
       (const float *x, const float *w, const float *b, float eps, int64_t rows, int64_t cols, int bits,        \
        int symmetric, float *y, float *yq, float *mean, float *rstd),                                          \
-      (x, w, b, eps, rows, cols, bits, symmetric, y, yq, mean, rstd))
+      (x, w, b, eps, rows, cols, bits, symmetric, y, yq, mean, rstd))                                          \
+    /* y = residual + dropout(x), or y = dropout(x) when residual is NULL:                                     \
+     * dropout's mask and scale (element i of x kept iff                                                       \
+     * qat_dropout_keep(seed, i, p); p <= 0 keeps x as it is), then add's sum.                                 \
+     * y may alias x, not residual. A post-LN residual branch in one pass,                                     \
+     * and the backward's copy-then-dropout of a gradient. On host backends,                                   \
+     * bit for bit copy (when y is not x), dropout, add. */                                                    \
+    X(dropout_add, (const float *x, const float *residual, int64_t n, float p, uint64_t seed, float *y),       \
+      (x, residual, n, p, seed, y))
 
 #endif

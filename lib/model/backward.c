@@ -135,8 +135,7 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     /* LN2: d_a = dL/d res2; feeds h1 (residual) and the output dense. */
     QAT_RUN(ctx, layernorm_bwd, dy, la->res2, model_w(m, L->ln2_w), la->ln2_mean, la->ln2_rstd, N, H, d_a,
             model_g(m, L->ln2_w), model_g(m, L->ln2_b));
-    QAT_RUN(ctx, copy, d_a, d_b, N * H);
-    QAT_RUN(ctx, dropout, d_b, N * H, hidden_dropout(m), la->seed_out);
+    QAT_RUN(ctx, dropout_add, d_a, NULL, N * H, hidden_dropout(m), la->seed_out, d_b);
     /* Each linear's quantized input again, from its kept float input into
      * the shared scratch (the forward kept no copy: codes are recomputed,
      * not stored); the float input itself when activations are float. */
@@ -153,8 +152,7 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     /* LN1: d_b = dL/d res1; feeds x (residual) and the attention output. */
     QAT_RUN(ctx, layernorm_bwd, d_a, la->res1, model_w(m, L->ln1_w), la->ln1_mean, la->ln1_rstd, N, H, d_b,
             model_g(m, L->ln1_w), model_g(m, L->ln1_b));
-    QAT_RUN(ctx, copy, d_b, d_c, N * H);
-    QAT_RUN(ctx, dropout, d_c, N * H, hidden_dropout(m), la->seed_ao);
+    QAT_RUN(ctx, dropout_add, d_b, NULL, N * H, hidden_dropout(m), la->seed_ao, d_c);
     QAT_TRY(qat_quantize_input(m, &L->attn_out, la->ctx, N, a->xq_hidden, &xq));
     QAT_TRY(linear_backward(m, &L->attn_out, xq, d_c, N, d_a, 0));
     QAT_TRY(input_backward(m, &L->attn_out, d_a, la->ctx, N)); /* d_a = dL/d ctx */

@@ -208,8 +208,7 @@ static qat_status layer_linear(qat_model *m, const qat_walk_call *c, const float
             la->seed_ao = seed;
         else
             la->seed_out = seed;
-        QAT_RUN(ctx, dropout, y, N * H, hidden_dropout(m), seed);
-        QAT_RUN(ctx, add, y, c->residual, y, N * H);
+        QAT_RUN(ctx, dropout_add, y, c->residual, N * H, hidden_dropout(m), seed, y);
         return QAT_OK;
     }
     case QAT_WALK_TANH:
@@ -286,10 +285,9 @@ static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer
     QAT_TRY(graph_gemm_heads(ctx, 0, 1, S, S, dh, scale, q, k, 0.0f, la->probs, S, NH * S * S, S * S, B, NH));
     QAT_RUN(ctx, softmax_fwd, la->probs, a->key_bias, B, NH, S, S);
     la->seed_attn = next_seed(m);
-    if (la->probs_drop != la->probs) {
-        QAT_RUN(ctx, copy, la->probs, la->probs_drop, B * NH * S * S);
-        QAT_RUN(ctx, dropout, la->probs_drop, B * NH * S * S, m->dims.attention_dropout_prob, la->seed_attn);
-    }
+    if (la->probs_drop != la->probs) /* the softmax backward needs the probabilities */
+        QAT_RUN(ctx, dropout_add, la->probs, NULL, B * NH * S * S, m->dims.attention_dropout_prob, la->seed_attn,
+                la->probs_drop);
     /* ctx[b, :, h] = probs[b, h] v[b, :, h]  [S, dh] */
     return graph_gemm_heads(ctx, 0, 0, S, dh, S, 1.0f, probs_drop, v, 0.0f, b->ctx, H, S * H, dh, B, NH);
 }
@@ -346,9 +344,8 @@ static qat_status walk_dropout(void *self, qat_walk_drop place, int active, floa
             QAT_RUN(ctx, dropout, x, n, p_cls, a->seed_cls);
         return QAT_OK;
     case QAT_WALK_DROP_POOLED: /* on a copy: the tanh backward needs its output */
-        QAT_RUN(ctx, copy, x, a->pool_drop, n);
         a->seed_pool = next_seed(m);
-        QAT_RUN(ctx, dropout, a->pool_drop, n, p_cls, a->seed_pool);
+        QAT_RUN(ctx, dropout_add, x, NULL, n, p_cls, a->seed_pool, a->pool_drop);
         *out = a->pool_drop;
         return QAT_OK;
     }

@@ -15,6 +15,7 @@
 #include "qat/qat.h"
 #include "golden_file.h"
 #include "test_main.h"
+#include "test_context.h"
 
 typedef struct lin_case {
     int rows, in, out, has_bias, gelu;
@@ -52,14 +53,6 @@ static void free_cases(lin_case *c, int n)
         free(c[i].d_pre), free(c[i].db);
     }
     free(c);
-}
-
-static qat_context *context(const char *backend, int threads)
-{
-    qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create(backend, &ctx));
-    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, threads));
-    return ctx;
 }
 
 static float *filled(size_t n, float v)
@@ -138,7 +131,7 @@ static void check_backend(const char *backend, int threads)
 {
     int n;
     lin_case *cs = read_cases(&n);
-    qat_context *ctx = context(backend, threads);
+    qat_context *ctx = test_context(backend, threads);
     for (int i = 0; i < n; i++) {
         const lin_case *c = &cs[i];
         const size_t elems = (size_t)c->rows * (size_t)c->out;
@@ -179,7 +172,7 @@ END_TEST
  * accumulates: a second call adds the same column sums again. */
 START_TEST(gelu_bias_bwd_in_place_and_accumulating)
 {
-    qat_context *ctx = context(test_backend_or("ref"), 1);
+    qat_context *ctx = test_context(test_backend_or("ref"), 1);
     enum { ROWS = 3, COLS = 5 };
     float pre[ROWS * COLS], dy[ROWS * COLS], want[ROWS * COLS], db[COLS] = {0}, want_db[COLS] = {0};
     for (int e = 0; e < ROWS * COLS; e++)
@@ -200,7 +193,7 @@ END_TEST
 
 START_TEST(bad_arguments_are_rejected)
 {
-    qat_context *ctx = context("ref", 1);
+    qat_context *ctx = test_context("ref", 1);
     float x[16] = {0}, w[16] = {0}, pre[16], y[16];
     qat_linear_desc d = {.rows = 2, .in = 2, .out = 2, .x = x, .w = w, .act = QAT_ACTIVATION_GELU, .pre = pre,
                          .y = y};

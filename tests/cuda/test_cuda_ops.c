@@ -408,6 +408,46 @@ START_TEST(elementwise_dropout_mask_is_identical)
 }
 END_TEST
 
+/* dropout_add: the dropout slot's mask and scale, then add's sum (or none),
+ * so bit-identical to ref: with and without a residual, y apart from x and
+ * in place over it, p <= 0 (x kept as it is), a -0 without a residual. */
+START_TEST(elementwise_dropout_add)
+{
+    const float ps[] = {-0.5f, 0.0f, 0.1f, 0.5f, 0.999f};
+    const int64_t ns[] = {0, 1, 31, 1000003};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (size_t j = 0; j < sizeof ps / sizeof ps[0]; j++)
+            for (int with_residual = 0; with_residual < 2; with_residual++) {
+                size_t n = (size_t)ns[i];
+                float *x = random_floats(i * 10 + j + 500, n, -3, 3), *r = random_floats(i * 10 + j + 600, n, -1, 1);
+                if (n > 2)
+                    x[2] = -0.0f;
+                tbuf tx = tb_floats(x, n), tr = tb_floats(r, n), ty = tb_floats(NULL, n);
+                const uint64_t seed = 0x0123456789abcdefull * (j + 3) + i;
+                for (int w = 0; w < 2; w++) {
+                    OP_OK(w, OPS(w)->dropout_add(ST(w), F(tx, w), with_residual ? F(tr, w) : NULL, ns[i], ps[j], seed,
+                                                 F(ty, w)));
+                    OP_OK(w, OPS(w)->dropout_add(ST(w), F(tx, w), with_residual ? F(tr, w) : NULL, ns[i], ps[j], seed,
+                                                 F(tx, w)));
+                }
+                char msg[96];
+                snprintf(msg, sizeof msg, "dropout_add n=%lld p=%g residual=%d", (long long)ns[i], (double)ps[j],
+                         with_residual);
+                compare_equal(msg, &ty);
+                compare_equal(msg, &tx); /* in place */
+                if (n > 2 && !with_residual && ps[j] <= 0.0f)
+                    ck_assert_msg(signbit(tb_get(&ty, GPU)[2]), "%s: -0 became +0", msg);
+                TB_FREE(&tx, &tr, &ty);
+                FREE_ALL(x, r);
+            }
+    float *y = NULL;
+    OP_OK(GPU, OPS(GPU)->alloc(ST(GPU), 16 * sizeof(float), (void **)&y));
+    ck_assert_int_eq(OPS(GPU)->dropout_add(ST(GPU), y, y + 8, 4, 0.5f, 1, y + 8), QAT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "alias"));
+    OPS(GPU)->free(ST(GPU), y);
+}
+END_TEST
+
 /* ---- rows ---- */
 
 START_TEST(rows_layernorm)
@@ -1194,6 +1234,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, elementwise_bias_grad);
     tcase_add_test(tc, elementwise_gelu_bias_bwd);
     tcase_add_test(tc, elementwise_dropout_mask_is_identical);
+    tcase_add_test(tc, elementwise_dropout_add);
     tcase_add_test(tc, rows_layernorm);
     tcase_add_test(tc, rows_layernorm_bitnet_act);
     tcase_add_test(tc, rows_softmax);

@@ -1,10 +1,18 @@
-/* The LayerNorm + BitNet per-token activation slot (layernorm_bitnet_act_fwd):
- * on ref and cpu, at 1 and 2 threads, bit for bit the unfused calls the model
- * made before (layernorm_fwd, then bitnet_act_fwd of its output), so training
- * results are unchanged; and what the quantized row must be whatever the
- * backend: each value a code in [lo, Qp] times max|y| / Qp, within half a
+/* The host backends' fused slots that compose their unfused kernels: on
+ * ref and cpu, at 1 and 2 threads, bit for bit the calls the model made
+ * before, so training results are unchanged; and what each slot must give
+ * whatever the backend.
+ *
+ * layernorm_bitnet_act_fwd: layernorm_fwd, then bitnet_act_fwd of its
+ * output; each value a code in [lo, Qp] times max|y| / Qp, within half a
  * step of y. Odd shapes, a constant row (zero variance), 2 to 8 bits, both
- * clamp ranges, y in place over x; a yq aliasing x or y is refused. */
+ * clamp ranges, y in place over x; a yq aliasing x or y is refused.
+ *
+ * dropout_add: copy when y is not x, dropout, add; element i is
+ * residual[i] + x[i] / (1 - p) where qat_dropout_keep(seed, i, p),
+ * residual[i] + 0 elsewhere, x itself for p <= 0; without a residual
+ * nothing is added (a -0 stays -0). Odd sizes, y in place over x or apart,
+ * specials; a residual aliasing y is refused. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +21,7 @@
 #include "core/context.h"
 #include "qat/qat.h"
 #include "test_main.h"
+#include "test_context.h"
 
 typedef struct ln_case {
     int rows, cols, bits, symmetric;
@@ -22,13 +31,7 @@ static const ln_case cases[] = {
     {1, 1, 8, 0}, {3, 5, 2, 0}, {7, 48, 6, 0}, {7, 48, 6, 1}, {33, 130, 8, 1}, {5, 769, 4, 0}, {2, 2048, 3, 1},
 };
 
-static qat_context *context(const char *backend, int threads)
-{
-    qat_context *ctx;
-    QAT_ASSERT_OK(qat_context_create(backend, &ctx));
-    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, threads));
-    return ctx;
-}
+/* ---- layernorm_bitnet_act_fwd ---- */
 
 /* Inputs of a case: x with a constant last row (when rows > 1), w, b. */
 typedef struct ln_inputs {
@@ -106,7 +109,7 @@ static void assert_same_bits(const char *what, const char *backend, int i, const
 {
     for (size_t e = 0; e < n; e++)
         ck_assert_msg(memcmp(&got[e], &want[e], sizeof(float)) == 0,
-                      "%s, case %d, %s: element %zu is %.9g, unfused %.9g", backend, i, what, e, got[e], want[e]);
+                      "%s, case %d, %s: element %zu is %.9g, expected %.9g", backend, i, what, e, got[e], want[e]);
 }
 
 /* yq[r, :] = code * m / Qp with m = max(max|y[r, :]|, 1e-5), integer code
@@ -134,9 +137,9 @@ static void assert_quantized_rows(const char *backend, int i, const ln_case *c, 
     }
 }
 
-static void check_backend(const char *backend, int threads)
+static void check_layernorm_quant(const char *backend, int threads)
 {
-    qat_context *ctx = context(backend, threads);
+    qat_context *ctx = test_context(backend, threads);
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
         const ln_case *c = &cases[i];
         const size_t n = (size_t)c->rows * (size_t)c->cols;
@@ -160,25 +163,89 @@ static void check_backend(const char *backend, int threads)
     qat_context_free(ctx);
 }
 
+/* ---- dropout_add ---- */
+
+static const int64_t sizes[] = {1, 7, 1000, 4099};
+static const float probs[] = {-0.5f, 0.0f, 0.1f, 0.5f, 0.999f};
+static const uint64_t drop_seed = 0xfedcba9876543210ull;
+
+/* x with signed zeros, an infinity and a NaN among ordinary values. */
+static float *drop_inputs(int64_t n, uint32_t salt)
+{
+    float *x = malloc((size_t)n * sizeof *x);
+    uint32_t s = 0x2545f491u ^ salt;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 8.0f;
+    }
+    const float specials[] = {-0.0f, 0.0f, INFINITY, NAN};
+    for (int64_t i = 0; i < n && i < 4; i++)
+        x[(i * 5) % n] = specials[i];
+    return x;
+}
+
+/* What kernels.h says element i is. */
+static float contract(const float *x, const float *residual, int64_t i, float p)
+{
+    float d = x[i];
+    if (p > 0.0f)
+        d = qat_dropout_keep(drop_seed, (uint64_t)i, p) ? x[i] * (1.0f / (1.0f - p)) : 0.0f;
+    return residual ? d + residual[i] : d;
+}
+
+static void check_dropout_add(const char *backend, int threads)
+{
+    qat_context *ctx = test_context(backend, threads);
+    int at = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (size_t j = 0; j < sizeof probs / sizeof probs[0]; j++)
+            for (int with_residual = 0; with_residual < 2; with_residual++, at++) {
+                const int64_t n = sizes[k];
+                const float p = probs[j];
+                float *x = drop_inputs(n, 1), *r = with_residual ? drop_inputs(n, 2) : NULL;
+                float *apart = malloc((size_t)n * sizeof *apart), *place = malloc((size_t)n * sizeof *place);
+                float *old = malloc((size_t)n * sizeof *old), *want = malloc((size_t)n * sizeof *want);
+                QAT_ASSERT_OK(QAT_KERNEL(ctx, dropout_add, x, r, n, p, drop_seed, apart));
+                memcpy(place, x, (size_t)n * sizeof *place);
+                QAT_ASSERT_OK(QAT_KERNEL(ctx, dropout_add, place, r, n, p, drop_seed, place));
+                QAT_ASSERT_OK(QAT_KERNEL(ctx, copy, x, old, n));
+                QAT_ASSERT_OK(QAT_KERNEL(ctx, dropout, old, n, p, drop_seed));
+                if (r)
+                    QAT_ASSERT_OK(QAT_KERNEL(ctx, add, old, r, old, n));
+                for (int64_t i = 0; i < n; i++)
+                    want[i] = contract(x, r, i, p);
+                /* case `at`: n = sizes[k], p = probs[j], with or without the residual */
+                assert_same_bits("dropout_add y apart vs the unfused calls", backend, at, apart, old, (size_t)n);
+                assert_same_bits("dropout_add y in place vs the unfused calls", backend, at, place, old, (size_t)n);
+                assert_same_bits("dropout_add y vs the contract", backend, at, apart, want, (size_t)n);
+                free(x), free(r), free(apart), free(place), free(old), free(want);
+            }
+    qat_context_free(ctx);
+}
+
 START_TEST(ref_is_its_unfused_kernels)
 {
-    check_backend("ref", 1);
-    check_backend("ref", 2);
+    for (int threads = 1; threads <= 2; threads++) {
+        check_layernorm_quant("ref", threads);
+        check_dropout_add("ref", threads);
+    }
 }
 END_TEST
 
 #ifdef QAT_TEST_HAVE_ONEDNN
 START_TEST(cpu_is_its_unfused_kernels)
 {
-    check_backend("cpu", 1);
-    check_backend("cpu", 2);
+    for (int threads = 1; threads <= 2; threads++) {
+        check_layernorm_quant("cpu", threads);
+        check_dropout_add("cpu", threads);
+    }
 }
 END_TEST
 #endif
 
-START_TEST(aliased_yq_is_refused_and_empty_is_a_no_op)
+START_TEST(aliasing_is_refused_and_empty_is_a_no_op)
 {
-    qat_context *ctx = context("ref", 1);
+    qat_context *ctx = test_context("ref", 1);
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, w[4] = {1, 1, 1, 1}, b[4] = {0}, y[8], mean[2], rstd[2];
     QAT_ASSERT_FAILS(QAT_KERNEL(ctx, layernorm_bitnet_act_fwd, x, w, b, eps, 2, 4, 8, 0, y, x, mean, rstd),
                      QAT_ERR_INVALID_ARGUMENT, "may not alias");
@@ -186,20 +253,22 @@ START_TEST(aliased_yq_is_refused_and_empty_is_a_no_op)
                      QAT_ERR_INVALID_ARGUMENT, "may not alias");
     QAT_ASSERT_OK(QAT_KERNEL(ctx, layernorm_bitnet_act_fwd, NULL, NULL, NULL, eps, 0, 4, 8, 0, NULL, NULL, NULL,
                              NULL));
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, dropout_add, x, y, 4, 0.5f, drop_seed, y), QAT_ERR_INVALID_ARGUMENT, "alias");
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, dropout_add, NULL, NULL, 0, 0.5f, drop_seed, NULL));
     qat_context_free(ctx);
 }
 END_TEST
 
 Suite *make_suite(void)
 {
-    Suite *s = suite_create("layernorm_quant");
-    TCase *tc = tcase_create("layernorm_quant");
+    Suite *s = suite_create("fused_slots");
+    TCase *tc = tcase_create("fused_slots");
     tcase_set_timeout(tc, 60); /* valgrind */
     tcase_add_test(tc, ref_is_its_unfused_kernels);
 #ifdef QAT_TEST_HAVE_ONEDNN
     tcase_add_test(tc, cpu_is_its_unfused_kernels);
 #endif
-    tcase_add_test(tc, aliased_yq_is_refused_and_empty_is_a_no_op);
+    tcase_add_test(tc, aliasing_is_refused_and_empty_is_a_no_op);
     suite_add_tcase(s, tc);
     return s;
 }
