@@ -34,7 +34,7 @@ static qat_status check_gemm(const qat_packed_kernel *k, const qat_packed_acts *
 
 static qat_status check_prepared(const qat_packed_kernel *k, const qat_packed_matrix *m, const char *who)
 {
-    if (k->isa == QAT_PACKED_ISA_AMX && !m->tiles)
+    if (k->isa == QAT_PACKED_ISA_AMX && !qat_packed_amx_ready(m))
         return qat_fail(QAT_ERR_INVALID_ARGUMENT,
                         "packed: %s: weights not prepared for the amx path (qat_packed_matrix_prepare)", who);
     return QAT_OK;

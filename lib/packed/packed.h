@@ -200,7 +200,8 @@ typedef struct qat_packed_matrix {
     uint8_t *data;            /* panels * panel_bytes, 64-byte aligned */
     int8_t *s8;               /* the onednn path's signed codes [out][kpad] (qat_packed_matrix_prepare) */
     int8_t *tiles;            /* the amx path's signed codes, 8 bits, in the panels' k-quad order
-                                 (panels * kpad * 16 bytes; qat_packed_matrix_prepare) */
+                                 (panels * kpad * 16 bytes; qat_packed_matrix_prepare), for
+                                 code_bits 2 and 4 (8-bit panels serve amx as they are) */
 } qat_packed_matrix;
 
 /* Lays out w for the kernels (w is not needed afterwards). */

@@ -9,7 +9,10 @@
  * tiles: QAT_PACKED_TOKEN_ALIGN). B is 64 inputs x 16 outputs in groups of
  * 4 inputs, which is the panels' k-quad order at 8 bits: 16 quads x 64
  * bytes (4 codes of each of 16 rows), one 1 KiB run per 64 inputs, made
- * once by qat_packed_amx_prepare from whatever width the panels hold.
+ * once by qat_packed_amx_prepare from 2- and 4-bit panels. Panels of 8-bit
+ * codes (LSQ 5-8 bits) already are that layout, holding u = q + offset:
+ * those run in place with tdpbsud (signed A, unsigned B) and, as on
+ * avx512vnni, offset * sum(a) subtracted after, with no copy of the weights.
  *
  * Per 64 inputs: 2 A and 2 B tile loads for 4 tdpbssd (each A and B used
  * twice), the most reuse 8 tile registers allow. C tile (i, j) is tokens
@@ -29,9 +32,14 @@ static size_t tile_panel_bytes(const qat_packed_matrix *m)
     return (size_t)m->kpad * QAT_PACKED_PANEL;
 }
 
+int qat_packed_amx_ready(const qat_packed_matrix *m)
+{
+    return m->code_bits == 8 || m->tiles;
+}
+
 qat_status qat_packed_amx_prepare(qat_packed_matrix *m)
 {
-    if (m->tiles)
+    if (qat_packed_amx_ready(m))
         return QAT_OK;
     const size_t pb = tile_panel_bytes(m);
     int8_t *q = aligned_alloc(64, pb * (size_t)m->panels);
@@ -62,7 +70,8 @@ qat_status qat_packed_amx_prepare(qat_packed_matrix *m)
 #if defined(QAT_PACKED_X86)
 #include <immintrin.h>
 
-#define AMX __attribute__((target("amx-tile,amx-int8")))
+#define AMX __attribute__((target("amx-tile,amx-int8,avx512f")))
+#define INLINE inline __attribute__((always_inline))
 
 /* The LDTILECFG operand: palette 1, eight tiles of 16 rows x 64 bytes
  * (tmm0..3 the accumulators, tmm4, 5 activations, tmm6, 7 weights). A
@@ -91,11 +100,13 @@ AMX void qat_packed_amx_end(void)
     _tile_release();
 }
 
-AMX void qat_packed_tile_amx(const qat_packed_tile *t)
+/* B's codes: signed (m->tiles, tdpbssd) or UNSIGNED (the 8-bit panels,
+ * tdpbsud), a constant once inlined. */
+AMX static INLINE void tile(const qat_packed_tile *t, const int UNSIGNED)
 {
     const qat_packed_matrix *m = t->m;
     const size_t pb = tile_panel_bytes(m);
-    const int8_t *b0 = m->tiles + (size_t)t->panel * pb, *b1 = b0 + pb;
+    const int8_t *b0 = (UNSIGNED ? (const int8_t *)m->data : m->tiles) + (size_t)t->panel * pb, *b1 = b0 + pb;
     const int8_t *a0 = t->acts;
     const long lda = (long)t->lda;
     const int64_t K = m->kpad;
@@ -113,12 +124,22 @@ AMX void qat_packed_tile_amx(const qat_packed_tile *t)
         _tile_loadd(4, a0 + k, lda);
         _tile_loadd(6, b0 + k * 16, 64);
         _tile_loadd(7, b1 + k * 16, 64);
-        _tile_dpbssd(0, 4, 6);
-        _tile_dpbssd(1, 4, 7);
+        if (UNSIGNED) {
+            _tile_dpbsud(0, 4, 6);
+            _tile_dpbsud(1, 4, 7);
+        } else {
+            _tile_dpbssd(0, 4, 6);
+            _tile_dpbssd(1, 4, 7);
+        }
         if (both) {
             _tile_loadd(5, a1 + k, lda);
-            _tile_dpbssd(2, 5, 6);
-            _tile_dpbssd(3, 5, 7);
+            if (UNSIGNED) {
+                _tile_dpbsud(2, 5, 6);
+                _tile_dpbsud(3, 5, 7);
+            } else {
+                _tile_dpbssd(2, 5, 6);
+                _tile_dpbssd(3, 5, 7);
+            }
         }
     }
     if (both) {
@@ -127,6 +148,20 @@ AMX void qat_packed_tile_amx(const qat_packed_tile *t)
     }
     _tile_stored(0, acc, ldc);
     _tile_stored(1, acc + QAT_PACKED_PANEL, ldc);
+    if (UNSIGNED)
+        for (int j = 0; j < t->tokens; j++) {
+            const int32_t corr = m->offset * t->row_sum[j];
+            for (int r = 0; r < QAT_PACKED_TILE_ROWS; r++)
+                acc[j * QAT_PACKED_TILE_ROWS + r] -= corr;
+        }
+}
+
+AMX void qat_packed_tile_amx(const qat_packed_tile *t)
+{
+    if (t->m->tiles)
+        tile(t, 0);
+    else
+        tile(t, 1);
 }
 
 #endif

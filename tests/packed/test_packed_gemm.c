@@ -77,6 +77,11 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
             }
             ck_assert_int_eq(k.isa, all_isas[i]);
             QAT_ASSERT_OK(qat_packed_matrix_prepare(&m, k.isa));
+            /* amx copies 2- and 4-bit panels into its tile layout and runs
+             * 8-bit ones in place. */
+            if (k.isa == QAT_PACKED_ISA_AMX)
+                ck_assert_msg((m.tiles == NULL) == (m.code_bits == 8), "amx: %d-bit panels, tile copy %p",
+                              m.code_bits, (void *)m.tiles);
             memset(acc, 0x5a, (size_t)(T * ld) * sizeof *acc);
             QAT_ASSERT_OK(qat_packed_gemm_i32(&k, a, &m, acc, ld));
             int64_t t = 0, o = 0, bad = 0;
