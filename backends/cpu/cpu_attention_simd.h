@@ -53,6 +53,20 @@ TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *pan
  * tile with a runtime full/masked choice in its key loop had the compiler
  * keep the accumulators on the stack). Passes of whole vectors run the
  * key loop without masks; the last, partial one with them. */
+/* The pass over the keys: row r's acc[r][t] += p_r[j] * x[t], x[t] the
+ * key's vector t read by LOADV (with or without masks). */
+#define CONTEXT_KEYS(CV, CR, LOADV)                                                                           \
+    for (int64_t j = 0; j < lk; j++) {                                                                        \
+        VF x[CV];                                                                                             \
+        for (int t = 0; t < CV; t++)                                                                          \
+            x[t] = LOADV;                                                                                     \
+        for (int r = 0; r < CR; r++) {                                                                        \
+            const VF pj = SET1(pr[r][j]);                                                                     \
+            for (int t = 0; t < CV; t++)                                                                      \
+                acc[r][t] = MADD(pj, x[t], acc[r][t]);                                                        \
+        }                                                                                                     \
+    }
+
 #define CONTEXT_TILE(NAME, CV, CR)                                                                            \
     TARGET static void SUFFIX(NAME)(const float *p, int64_t ldp, int R, const float *v, int64_t ldv,          \
                                     int64_t lk, int64_t dh, float *o, int64_t ldo)                            \
@@ -69,29 +83,10 @@ TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *pan
                 for (int t = 0; t < CV; t++)                                                                  \
                     acc[r][t] = ZERO();                                                                       \
             const float *vc = v + c0;                                                                         \
-            if (dh - c0 >= CV * W) {                                                                          \
-                for (int64_t j = 0; j < lk; j++) {                                                            \
-                    VF x[CV];                                                                                 \
-                    for (int t = 0; t < CV; t++)                                                              \
-                        x[t] = LOAD(vc + j * ldv + t * W);                                                    \
-                    for (int r = 0; r < CR; r++) {                                                            \
-                        const VF pj = SET1(pr[r][j]);                                                         \
-                        for (int t = 0; t < CV; t++)                                                          \
-                            acc[r][t] = MADD(pj, x[t], acc[r][t]);                                            \
-                    }                                                                                         \
-                }                                                                                             \
-            } else {                                                                                          \
-                for (int64_t j = 0; j < lk; j++) {                                                            \
-                    VF x[CV];                                                                                 \
-                    for (int t = 0; t < CV; t++)                                                              \
-                        x[t] = LOADN(vc + j * ldv + t * W, m[t]);                                             \
-                    for (int r = 0; r < CR; r++) {                                                            \
-                        const VF pj = SET1(pr[r][j]);                                                         \
-                        for (int t = 0; t < CV; t++)                                                          \
-                            acc[r][t] = MADD(pj, x[t], acc[r][t]);                                            \
-                    }                                                                                         \
-                }                                                                                             \
-            }                                                                                                 \
+            if (dh - c0 >= CV * W)                                                                            \
+                CONTEXT_KEYS(CV, CR, LOAD(vc + j * ldv + t * W))                                              \
+            else                                                                                              \
+                CONTEXT_KEYS(CV, CR, LOADN(vc + j * ldv + t * W, m[t]))                                       \
             for (int r = 0; r < CR && r < R; r++)                                                             \
                 for (int t = 0; t < CV; t++)                                                                  \
                     STOREN(o + r * ldo + c0 + t * W, m[t], acc[r][t]);                                        \
@@ -104,6 +99,7 @@ CONTEXT_TILE(context_wide, CV_MAX, CROWS_WIDE)
 CONTEXT_TILE(context_half, CV_MAX / 2, CROWS_MAX)
 CONTEXT_TILE(context_one, 1, CROWS_MAX)
 #undef CONTEXT_TILE
+#undef CONTEXT_KEYS
 
 /* The context function for head_dim dh and its rows per call. */
 static context_fn SUFFIX(context_for)(int64_t dh, int *rows)
