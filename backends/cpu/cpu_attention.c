@@ -34,6 +34,7 @@ enum {
     SCORES_STACK = 8192,    /* floats of the block's scores (32 KiB) */
     PANEL_DH = 256,         /* head_dim the stack panel holds */
     MAX_BLOCK = 64,         /* query rows per block at most */
+    V_STACK = 8192,         /* floats of a head's v copied side by side (32 KiB: lk x head_dim) */
     BLOCK_ROWS = 8          /* blocks are a multiple of every path's SROWS and CROWS */
 };
 
@@ -189,7 +190,8 @@ typedef struct att_plan {
     qat_cpu_float_isa isa; /* the backend state's float path (cpu_float.h) */
 } att_plan;
 
-static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, float *s, float *panel)
+static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, float *s, float *panel,
+                      float *vcopy)
 {
     const qat_attention_desc *d = pl->d;
     const int64_t dh = d->head_dim, lk = d->lk, n = d->lq - i0 < pl->block ? d->lq - i0 : pl->block;
@@ -206,9 +208,18 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
     }
     const float *kb = d->key_bias ? d->key_bias + b * lk : NULL;
     const float *v = d->v + b * lk * d->ldv + h * dh;
+    int64_t ldv = d->ldv;
     qat_cpu_softmax_rows(pl->isa, s, lk, n, kb, lk); /* ref's row, vectorised */
+    if (lk * dh <= V_STACK) {
+        /* The head's v rows side by side: every context pass reads them
+         * all, and at the model's row stride (H floats) they fall into a
+         * few L1 sets and are evicted between passes. */
+        for (int64_t j = 0; j < lk; j++)
+            memcpy(vcopy + j * dh, v + j * d->ldv, (size_t)dh * sizeof *v);
+        v = vcopy, ldv = dh;
+    }
     for (int64_t r = 0; r < n; r += pl->crows)
-        pl->context(s + r * lk, lk, (int)(n - r < pl->crows ? n - r : pl->crows), v, d->ldv, lk, dh,
+        pl->context(s + r * lk, lk, (int)(n - r < pl->crows ? n - r : pl->crows), v, ldv, lk, dh,
                     d->out + (b * d->lq + i0 + r) * d->ldo + h * dh, d->ldo);
 }
 
@@ -219,9 +230,10 @@ static int unit_range(void *arg, int64_t begin, int64_t end, int64_t index)
     (void)index;
     _Alignas(64) float s[SCORES_STACK];
     _Alignas(64) float panel[PANEL_DH * KEYS];
+    _Alignas(64) float vcopy[V_STACK];
     for (int64_t u = begin; u < end; u++) {
         const int64_t bh = u / pl->blocks;
-        run_block(pl, bh / pl->d->heads, bh % pl->d->heads, u % pl->blocks * pl->block, s, panel);
+        run_block(pl, bh / pl->d->heads, bh % pl->d->heads, u % pl->blocks * pl->block, s, panel, vcopy);
     }
     return 0;
 }
