@@ -22,6 +22,15 @@ int64_t pm_classes(const qat_packed_model *m)
     return m->task == QAT_TASK_MLM ? m->dims.vocab_size : m->num_labels;
 }
 
+qat_status pm_prepare_weights(qat_packed_model *m, qat_packed_isa isa)
+{
+    for (int64_t i = 0; i < m->dims.num_layers; i++)
+        for (int j = 0; j < QATP_LINEARS; j++)
+            if (m->layers[i].lin[j].integer)
+                QAT_TRY(qat_packed_matrix_prepare(&m->layers[i].lin[j].mat, isa));
+    return QAT_OK;
+}
+
 qat_status pm_kernel(const qat_packed_model *m, qat_packed_kernel *k)
 {
     int64_t threads = 1;
@@ -514,11 +523,7 @@ static qat_status run_walk(qat_packed_model *m, const int32_t *ids, const int32_
 {
     packed_walk w = {.m = m};
     QAT_TRY(pm_kernel(m, &w.k));
-    /* The onednn path's own copy of the codes, made the first time it runs. */
-    for (int64_t i = 0; i < m->dims.num_layers; i++)
-        for (int j = 0; j < QATP_LINEARS; j++)
-            if (m->layers[i].lin[j].integer)
-                QAT_TRY(qat_packed_matrix_prepare(&m->layers[i].lin[j].mat, w.k.isa));
+    QAT_TRY(pm_prepare_weights(m, w.k.isa));
     QAT_TRY(prepare_scratch(m, B, L));
     QAT_TRY(prepare_inputs(m, ids, mask, types));
     const qat_walk walk = {.dims = &m->dims, .task = m->task, .B = B, .L = L, .ops = &packed_walk_ops, .self = &w,

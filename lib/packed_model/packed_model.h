@@ -98,5 +98,9 @@ int64_t pm_classes(const qat_packed_model *m);
 qat_status pm_use_float_linears(qat_packed_model *m, qat_quant_algo algo);
 /* Kernel handle for the current settings. */
 qat_status pm_kernel(const qat_packed_model *m, qat_packed_kernel *k);
+/* The layout the isa's kernel reads (amx: B tiles; onednn: signed codes),
+ * made once per matrix: at load for the path chosen then, and at the first
+ * forward of a path chosen later (a changed QAT_ISA or isa setting). */
+qat_status pm_prepare_weights(qat_packed_model *m, qat_packed_isa isa);
 
 #endif
