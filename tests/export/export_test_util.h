@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qat/qat.h"
 
@@ -84,6 +85,46 @@ static inline void tiny_batch(qat_arch arch, int32_t *ids, int32_t *mask, int32_
             mask[i] = real;
             types[i] = (t >= 4) && real;
         }
+}
+
+#define TINY_TRY(x)                 \
+    do {                            \
+        qat_status tiny_st_ = (x);  \
+        if (tiny_st_ != QAT_OK)     \
+            return tiny_st_;        \
+    } while (0)
+
+/* A new empty temporary file (under TMPDIR or /tmp) named into path: 0, or -1. */
+static inline int tiny_temp_file(char *path, size_t cap)
+{
+    const char *d = getenv("TMPDIR");
+    snprintf(path, cap, "%s/qat-export-XXXXXX", d && d[0] ? d : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+/* m calibrated on tiny_batch (one forward) and exported with the default
+ * options to a new temporary file named into path (the caller unlinks it). */
+static inline qat_status tiny_export(qat_model *m, qat_arch arch, char *path, size_t cap)
+{
+    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
+    tiny_batch(arch, ids, mask, types);
+    size_t n = 0;
+    TINY_TRY(qat_model_logits_size(m, TINY_B, TINY_L, &n));
+    float *logits = malloc(n * sizeof *logits);
+    if (!logits)
+        return QAT_ERR_OUT_OF_MEMORY;
+    qat_status st = qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, logits, n);
+    free(logits);
+    TINY_TRY(st);
+    if (tiny_temp_file(path, cap) != 0)
+        return QAT_ERR_IO;
+    qat_export_options eo;
+    TINY_TRY(qat_export_options_init(&eo, QAT_EXPORT_OPTIONS_VERSION));
+    return qat_packed_export(m, path, &eo);
 }
 
 #endif

@@ -1,7 +1,5 @@
 /* The packed model's weight layout for its ISA path is made at load, for
  * the path chosen then (internal: it reads the loaded model's matrices). */
-#include <unistd.h>
-
 #include "export_test_util.h"
 #include "packed/packed_internal.h"
 #include "packed_model/packed_model.h"
@@ -19,21 +17,8 @@ START_TEST(test_amx_weights_laid_out_at_load)
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
     qat_model *m = NULL;
     QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_BERT, QAT_TASK_TOKEN_CLASSIFICATION, "E6W1.58A6", &m));
-    int32_t ids[TINY_B * TINY_L], mask[TINY_B * TINY_L], types[TINY_B * TINY_L];
-    tiny_batch(QAT_ARCH_BERT, ids, mask, types);
-    size_t n = 0;
-    QAT_ASSERT_OK(qat_model_logits_size(m, TINY_B, TINY_L, &n));
-    float *out = malloc(n * sizeof(float));
-    QAT_ASSERT_OK(qat_model_forward(m, ids, mask, types, TINY_B, TINY_L, out, n)); /* calibrates */
     char path[256];
-    const char *d = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/qat-prep-XXXXXX", d && d[0] ? d : "/tmp");
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    qat_export_options eo;
-    QAT_ASSERT_OK(qat_export_options_init(&eo, QAT_EXPORT_OPTIONS_VERSION));
-    QAT_ASSERT_OK(qat_packed_export(m, path, &eo));
+    QAT_ASSERT_OK(tiny_export(m, QAT_ARCH_BERT, path, sizeof path));
     for (int forced = 0; forced <= 1; forced++) { /* QAT_ISA=amx, then avx2 (no tiles made) */
         setenv("QAT_ISA", forced ? "avx2" : "amx", 1);
         qat_packed_model *pm = NULL;
@@ -52,7 +37,6 @@ START_TEST(test_amx_weights_laid_out_at_load)
     }
     unsetenv("QAT_ISA");
     unlink(path);
-    free(out);
     qat_model_free(m);
     qat_context_free(ctx);
 }
