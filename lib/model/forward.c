@@ -79,8 +79,7 @@ static qat_status linear_forward(qat_model *m, qat_linear *l, const float *xq, i
  * device), and the linear finds it where it would have written it (*xq).
  * LN1 feeds the layer's intermediate dense; LN2 the next layer's q, k and v
  * (one shared quantized copy); the MLM head's LayerNorm the quantized
- * decoder. Not
- * fused: the embeddings' LayerNorm (the hidden dropout comes between) and
+ * decoder. Not fused: the embeddings' LayerNorm (the hidden dropout comes between) and
  * the last layer's LN2 (the head reads rows copied or gathered from it).
  * NULL where the LayerNorm runs alone. */
 static qat_linear *norm_quantizes_for(qat_model *m, qat_walk_norm norm, int64_t layer, float **xq)
