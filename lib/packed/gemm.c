@@ -1,5 +1,5 @@
 /* The GEMM driver over a matrix in the kernels' layout (matrix.c): the
- * output is cut into tiles of 32 rows (a pair of panels) x 8 tokens (32 on
+ * output is cut into tiles of 32 rows (a pair of panels) x 8 tokens (128 on
  * amx), each one call of the ISA's micro-kernel over the whole input,
  * followed by the shared epilogue (epilogue.c). Tokens are walked in blocks whose activation
  * codes stay in L2 while every panel pair streams past; inside a block the
@@ -29,14 +29,6 @@ static qat_status check_gemm(const qat_packed_kernel *k, const qat_packed_acts *
     QAT_CHECK_ARG(a->in == m->in && a->stride == m->kpad, "packed: %s: activations have %lld features, weights %lld",
                   who, (long long)a->in, (long long)m->in);
     QAT_CHECK_ARG(ld >= m->out, "packed: %s: ld = %lld < out = %lld", who, (long long)ld, (long long)m->out);
-    return QAT_OK;
-}
-
-static qat_status check_prepared(const qat_packed_kernel *k, const qat_packed_matrix *m, const char *who)
-{
-    if (k->isa == QAT_PACKED_ISA_AMX && !qat_packed_amx_ready(m))
-        return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                        "packed: %s: weights not prepared for the amx path (qat_packed_matrix_prepare)", who);
     return QAT_OK;
 }
 
@@ -146,7 +138,6 @@ qat_status qat_packed_gemm_i32(const qat_packed_kernel *k, const qat_packed_acts
     QAT_TRY(check_gemm(k, a, m, acc, ldacc, "gemm_i32"));
     if (k->isa == QAT_PACKED_ISA_ONEDNN)
         return qat_packed_onednn_gemm(k, a, m, acc, ldacc);
-    QAT_TRY(check_prepared(k, m, "gemm_i32"));
     run(k, a, m, acc, ldacc, NULL, NULL, 0);
     return QAT_OK;
 }
@@ -208,7 +199,6 @@ qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
         dequant_in_place(k, a, m, bias, y, ldy);
         return QAT_OK;
     }
-    QAT_TRY(check_prepared(k, m, "gemm"));
     run(k, a, m, NULL, 0, bias, y, ldy);
     return QAT_OK;
 }

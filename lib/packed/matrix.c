@@ -19,7 +19,6 @@ void qat_packed_matrix_free(qat_packed_matrix *m)
     free(m->data);
     free(m->scale);
     free(m->s8);
-    free(m->tiles);
     memset(m, 0, sizeof *m);
 }
 
@@ -101,8 +100,6 @@ qat_status qat_packed_matrix_prepare(qat_packed_matrix *m, qat_packed_isa isa)
     switch (isa) {
     case QAT_PACKED_ISA_ONEDNN:
         return qat_packed_onednn_prepare(m);
-    case QAT_PACKED_ISA_AMX:
-        return qat_packed_amx_prepare(m);
     default:
         return QAT_OK;
     }

@@ -199,9 +199,6 @@ typedef struct qat_packed_matrix {
     size_t panel_bytes;       /* kpad * 16 * code_bits / 8 */
     uint8_t *data;            /* panels * panel_bytes, 64-byte aligned */
     int8_t *s8;               /* the onednn path's signed codes [out][kpad] (qat_packed_matrix_prepare) */
-    int8_t *tiles;            /* the amx path's signed codes, 8 bits, in the panels' k-quad order
-                                 (panels * kpad * 16 bytes; qat_packed_matrix_prepare), for
-                                 code_bits 2 and 4 (8-bit panels serve amx as they are) */
 } qat_packed_matrix;
 
 /* Lays out w for the kernels (w is not needed afterwards). */
@@ -219,7 +216,7 @@ typedef enum qat_packed_isa {
     QAT_PACKED_ISA_AVX512VNNI = 3,/* vpdpbusd */
     QAT_PACKED_ISA_ONEDNN = 4,    /* oneDNN's s8s8s32 matmul: AMX-INT8 tiles where the CPU has them */
     QAT_PACKED_ISA_NEON = 5,      /* ARM64 sdot (Armv8.2 dot product) */
-    QAT_PACKED_ISA_AMX = 6        /* AMX-INT8 tdpbssd on our own tile layout (tile_amx.c) */
+    QAT_PACKED_ISA_AMX = 6        /* AMX-INT8 tdpbsud on the panels, narrow ones decoded in the kernel (tile_amx.c) */
 } qat_packed_isa;
 #define QAT_PACKED_ISA_COUNT 7
 
@@ -267,9 +264,8 @@ const char *qat_packed_amx_missing(void);
 int qat_packed_cpu_has_amx(void);
 
 /* Makes what an ISA needs beyond the panels, once (onednn: the signed codes
- * in its plain layout; amx: the signed codes in its tile layout; the
- * others: nothing). The GEMM refuses an onednn or amx call on a matrix not
- * prepared for it. */
+ * in its plain layout; the others, amx included, run on the panels: nothing).
+ * The GEMM refuses an onednn call on a matrix not prepared for it. */
 qat_status qat_packed_matrix_prepare(qat_packed_matrix *m, qat_packed_isa isa);
 
 /* acc[t, o] = sum_i qa[t, i] * qw[o, i], int32 (tokens x out, ld = ldacc).

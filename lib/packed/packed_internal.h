@@ -33,10 +33,10 @@ void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t ro
 void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t rows,
                              uint8_t *panel, int64_t kpad);
 
-/* Most tokens one micro-kernel call takes: 8 on the vector paths, 32 (two
- * 16-row tiles) on amx. */
+/* Most tokens one micro-kernel call takes: 8 on the vector paths, 128 on
+ * amx (which decodes narrow panels once per call). */
 #define QAT_PACKED_TILE_TOKENS 8
-#define QAT_PACKED_TILE_TOKENS_MAX 32
+#define QAT_PACKED_TILE_TOKENS_MAX 128
 /* Rows of one tile: a pair of panels. */
 #define QAT_PACKED_TILE_ROWS (2 * QAT_PACKED_PANEL)
 
@@ -93,10 +93,6 @@ void qat_packed_tile_scalar(const qat_packed_tile *t);
 qat_status qat_packed_onednn_prepare(qat_packed_matrix *m);
 qat_status qat_packed_onednn_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
                                   int32_t *acc, int64_t ldacc);
-/* The amx path's tile layout (tile_amx.c): m->tiles for 2- and 4-bit
- * panels; 8-bit panels are used in place. ready: 1 once prepared. */
-qat_status qat_packed_amx_prepare(qat_packed_matrix *m);
-int qat_packed_amx_ready(const qat_packed_matrix *m);
 
 /* Activation rows: absmax returns 1 when a value is NaN or infinite (and
  * sets *m = max|x| otherwise); quant_row writes
@@ -116,9 +112,9 @@ void qat_packed_tile_avx512vnni(const qat_packed_tile *t);
 void qat_packed_epilogue_avx512(const qat_packed_acts *a, const qat_packed_matrix *m, int64_t t0, int64_t tokens,
                                 int64_t o0, int64_t rows, const int32_t *acc, int64_t ldacc, const float *bias,
                                 float *y, int64_t ldy);
-/* amx (tile_amx.c): 32 tokens x 32 rows per call with tdpbssd on
- * m->tiles (signed codes, no offset term) or tdpbsud on 8-bit panels (then
- * the offset term); between amx_begin and amx_end on the calling thread. */
+/* amx (tile_amx.c): up to 128 tokens x 32 rows per call with tdpbsud on
+ * the panels (narrow ones decoded per call), then the offset term; between
+ * amx_begin and amx_end on the calling thread. */
 void qat_packed_tile_amx(const qat_packed_tile *t);
 void qat_packed_amx_begin(void);
 void qat_packed_amx_end(void);

@@ -392,7 +392,7 @@ qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model 
             st = qat_context_create("ref", &m->ctx);
     }
     /* The chosen path's weight layout now, so that the first forward costs
-     * what the next ones do (amx: about 50 ms for BERT-base otherwise). A
+     * what the next ones do (onednn: its copy of the codes). A
      * QAT_ISA this CPU cannot run is the forward's error to report, as
      * before: the model still loads (qat info, its isa setting). */
     qat_packed_kernel k;
