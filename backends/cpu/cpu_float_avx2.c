@@ -1,5 +1,5 @@
 /* The float kernels on AVX2 (8 lanes): cpu_float_simd.h's twins of
- * lib/math, instantiated with AVX2 intrinsics. Only "avx2" is enabled (no
+ * lib/math, instantiated with AVX2 intrinsics. Only "avx2" (and popcnt) is enabled (no
  * FMA), so nothing can fuse what the scalar definition rounds twice; AdamW
  * alone adds FMA (TARGET_FMA), as its scalar code calls fmaf. */
 #include "cpu/cpu_float.h"
@@ -11,7 +11,7 @@
 #define VF __m256
 #define VI __m256i
 #define VM __m256i
-#define TARGET __attribute__((target("avx2")))
+#define TARGET __attribute__((target("avx2,popcnt")))
 #define SUFFIX(name) name##_avx2
 #define SET1(f) _mm256_set1_ps(f)
 #define ADD _mm256_add_ps
@@ -38,7 +38,7 @@
 #define IOR _mm256_or_si256
 #define ISRL1(v) _mm256_srli_epi32((v), 1)
 #define ISLL23(v) _mm256_slli_epi32((v), 23)
-#define TARGET_FMA __attribute__((target("avx2,fma")))
+#define TARGET_FMA __attribute__((target("avx2,fma,popcnt")))
 #define DVF __m256d
 #define DZERO _mm256_setzero_pd
 #define DADD _mm256_add_pd
@@ -62,6 +62,35 @@
 #define NARROW2(a, b)                                                                                 \
     _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a),             \
                                                                    _mm256_castsi256_ps(b), 0x88)), 0xd8)
+
+/* COMPRESS and EXPAND by vpermps, its lane indices looked up by the 8-bit
+ * lane mask, packed 4 bits per index: compress_index[m] holds at position p
+ * the lane of m's p-th set bit; expand_index[m] holds at lane i, when set,
+ * the number of m's set bits below i. Both tables are made here by the
+ * preprocessor from those definitions. */
+#define BIT_(m, i) (((m) >> (i)) & 1u)
+#define RANK_(m, i)                                                                                            \
+    (((i) > 0 ? BIT_(m, 0) : 0u) + ((i) > 1 ? BIT_(m, 1) : 0u) + ((i) > 2 ? BIT_(m, 2) : 0u) +                 \
+     ((i) > 3 ? BIT_(m, 3) : 0u) + ((i) > 4 ? BIT_(m, 4) : 0u) + ((i) > 5 ? BIT_(m, 5) : 0u) +                 \
+     ((i) > 6 ? BIT_(m, 6) : 0u))
+#define COMPRESS_LANE_(m, i) (BIT_(m, i) ? (uint32_t)(i) << (4 * RANK_(m, i)) : 0u)
+#define EXPAND_LANE_(m, i) (BIT_(m, i) ? (uint32_t)RANK_(m, i) << (4 * (i)) : 0u)
+#define LANES8_(L, m) (L(m, 0) | L(m, 1) | L(m, 2) | L(m, 3) | L(m, 4) | L(m, 5) | L(m, 6) | L(m, 7))
+#define COMPRESS_ENTRY_(m) LANES8_(COMPRESS_LANE_, m)
+#define EXPAND_ENTRY_(m) LANES8_(EXPAND_LANE_, m)
+#define T4_(E, m) E(m), E((m) + 1u), E((m) + 2u), E((m) + 3u)
+#define T16_(E, m) T4_(E, m), T4_(E, (m) + 4u), T4_(E, (m) + 8u), T4_(E, (m) + 12u)
+#define T64_(E, m) T16_(E, m), T16_(E, (m) + 16u), T16_(E, (m) + 32u), T16_(E, (m) + 48u)
+#define T256_(E) T64_(E, 0u), T64_(E, 64u), T64_(E, 128u), T64_(E, 192u)
+static const uint32_t compress_index[256] = {T256_(COMPRESS_ENTRY_)};
+static const uint32_t expand_index[256] = {T256_(EXPAND_ENTRY_)};
+#define NIBBLES(e) _mm256_srlv_epi32(_mm256_set1_epi32((int)(e)), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28))
+#define MASKBITS(m) ((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(m)))
+#define BITSMASK(bits)                                                                                         \
+    _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)(bits)), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)), \
+                       _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128))
+#define COMPRESS(v, bits) _mm256_permutevar8x32_ps((v), NIBBLES(compress_index[bits]))
+#define EXPAND(v, bits) _mm256_permutevar8x32_ps((v), NIBBLES(expand_index[bits]))
 
 #include "cpu/cpu_float_simd.h"
 

@@ -10,7 +10,7 @@
 #define VF __m512
 #define VI __m512i
 #define VM __mmask16
-#define TARGET __attribute__((target("avx512f")))
+#define TARGET __attribute__((target("avx512f,popcnt")))
 #define SUFFIX(name) name##_avx512
 #define SET1(f) _mm512_set1_ps(f)
 #define ADD _mm512_add_ps
@@ -45,6 +45,10 @@
 #define WIDEN_LO(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
 #define WIDEN_HI(v) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
 #define SCALEF _mm512_scalef_ps
+#define MASKBITS(m) ((unsigned)(m))
+#define BITSMASK(bits) ((__mmask16)(bits))
+#define COMPRESS(v, bits) _mm512_maskz_compress_ps((__mmask16)(bits), (v))
+#define EXPAND(v, bits) _mm512_maskz_expand_ps((__mmask16)(bits), (v))
 #define DIV _mm512_div_ps
 #define SQRT _mm512_sqrt_ps
 #define FMADD _mm512_fmadd_ps

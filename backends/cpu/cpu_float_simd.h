@@ -18,72 +18,123 @@
  * elsewhere, STOREN stores them alone. SCALEF(p, n), where defined, is
  * p * 2^n for integral n, rounded once (AVX-512's vscalefps): exp's last
  * step in one instruction instead of nine, with the same bits.
+ * MASKBITS(m) is a compare's mask as an unsigned of W bits (lane i, bit i),
+ * BITSMASK(b) the inverse; COMPRESS(v, b) moves the lanes of v set in b to
+ * the first lanes, in order, and EXPAND(v, b) moves v's first lanes out to
+ * the lanes set in b (other lanes: anything). TARGET enables popcnt, which
+ * every CPU with AVX2 has, for the counts of lanes.
  */
 #include "math/quant_math.h"
 #include "math/row_math.h"
 
 #define ACCS (QAT_ROW_LANES / W)
+#define TAILBITS(left) ((left) >= W ? (1u << W) - 1u : (1u << (left)) - 1u)
 #define SOFTMAX_ROWS 4
 #define INL static inline __attribute__((always_inline))
 
-TARGET INL VF SUFFIX(vexp)(VF x)
+/* Lockstep: the functions named _n take g vectors (a constant once
+ * inlined) and do each operation on all g before the next. One chain of
+ * dependent operations issues one per latency (4 cycles); written one
+ * after the other, g chains fill the scheduler (about 100 waiting
+ * operations) with the first one or two, while in lockstep it holds all g
+ * side by side. */
+#define EACH(u, g) for (int u = 0; u < (g); u++)
+#define LOCKSTEP_MAX 8
+
+/* p[u] = the polynomial c[0] x^(k-1) + ... + c[k-1] of x[u] by Horner's
+ * rule, starting from c[0], each step a multiply then an add. */
+TARGET INL void SUFFIX(horner_n)(VF *p, const VF *x, const float *c, const int k, const int g)
 {
-    x = MIN(SET1(QAT_EXP_HI), x);
-    x = MAX(SET1(QAT_EXP_LO), x);
-    const VF t = ADD(MUL(x, SET1(QAT_EXP_LOG2E)), SET1(QAT_ROUND_MAGIC));
-    const VF n = SUB(t, SET1(QAT_ROUND_MAGIC));
-    VF r = SUB(x, MUL(n, SET1(QAT_EXP_LN2_HI)));
-    r = SUB(r, MUL(n, SET1(QAT_EXP_LN2_LO)));
-    VF p = SET1(QAT_EXP_P4);
-    p = ADD(MUL(p, r), SET1(QAT_EXP_P3));
-    p = ADD(MUL(p, r), SET1(QAT_EXP_P2));
-    p = ADD(MUL(p, r), SET1(QAT_EXP_P1));
-    p = ADD(MUL(p, r), SET1(QAT_EXP_P0));
-    p = MUL(p, r);
-    p = MUL(p, r);
-    p = ADD(p, r);
-    p = ADD(p, SET1(1.0f));
+    EACH(u, g) p[u] = SET1(c[0]);
+    for (int i = 1; i < k; i++) {
+        EACH(u, g) p[u] = MUL(p[u], x[u]);
+        EACH(u, g) p[u] = ADD(p[u], SET1(c[i]));
+    }
+}
+
+/* x[u] = qat_expf(x[u]). */
+TARGET INL void SUFFIX(vexp_n)(VF *x, const int g)
+{
+    VF t[LOCKSTEP_MAX], n[LOCKSTEP_MAX], r[LOCKSTEP_MAX], p[LOCKSTEP_MAX];
+    EACH(u, g) x[u] = MIN(SET1(QAT_EXP_HI), x[u]);
+    EACH(u, g) x[u] = MAX(SET1(QAT_EXP_LO), x[u]);
+    EACH(u, g) t[u] = MUL(x[u], SET1(QAT_EXP_LOG2E));
+    EACH(u, g) t[u] = ADD(t[u], SET1(QAT_ROUND_MAGIC));
+    EACH(u, g) n[u] = SUB(t[u], SET1(QAT_ROUND_MAGIC));
+    EACH(u, g) r[u] = SUB(x[u], MUL(n[u], SET1(QAT_EXP_LN2_HI)));
+    EACH(u, g) r[u] = SUB(r[u], MUL(n[u], SET1(QAT_EXP_LN2_LO)));
+    static const float c[] = {QAT_EXP_P4, QAT_EXP_P3, QAT_EXP_P2, QAT_EXP_P1, QAT_EXP_P0};
+    SUFFIX(horner_n)(p, r, c, 5, g);
+    EACH(u, g) p[u] = MUL(p[u], r[u]);
+    EACH(u, g) p[u] = MUL(p[u], r[u]);
+    EACH(u, g) p[u] = ADD(p[u], r[u]);
+    EACH(u, g) p[u] = ADD(p[u], SET1(1.0f));
 #ifdef SCALEF
     /* p * 2^n rounded once, as the two exact-then-rounding steps below. */
-    return SCALEF(p, n);
+    EACH(u, g) x[u] = SCALEF(p[u], n[u]);
 #else
-    const VI ni = ISUB(ASINT(t), ISET1((int)qat_float_bits(QAT_ROUND_MAGIC)));
-    const VI n1 = ISUB(ISRL1(IADD(ni, ISET1(256))), ISET1(128)), n2 = ISUB(ni, n1);
-    p = MUL(p, ASFLOAT(ISLL23(IADD(n1, ISET1(127)))));
-    return MUL(p, ASFLOAT(ISLL23(IADD(n2, ISET1(127)))));
+    EACH(u, g)
+    {
+        const VI ni = ISUB(ASINT(t[u]), ISET1((int)qat_float_bits(QAT_ROUND_MAGIC)));
+        const VI n1 = ISUB(ISRL1(IADD(ni, ISET1(256))), ISET1(128)), n2 = ISUB(ni, n1);
+        p[u] = MUL(p[u], ASFLOAT(ISLL23(IADD(n1, ISET1(127)))));
+        x[u] = MUL(p[u], ASFLOAT(ISLL23(IADD(n2, ISET1(127)))));
+    }
 #endif
+}
+
+TARGET INL VF SUFFIX(vexp)(VF x)
+{
+    SUFFIX(vexp_n)(&x, 1);
+    return x;
+}
+
+/* e[u] = erf's two branches of ax[u] = |x| (float_math.h's qat_erff_small
+ * and qat_erff_large). */
+TARGET INL void SUFFIX(verf_small_n)(const VF *ax, VF *e, const int g)
+{
+    VF s[LOCKSTEP_MAX];
+    EACH(u, g) s[u] = MUL(ax[u], ax[u]);
+    static const float a[] = {QAT_ERF_A5, QAT_ERF_A4, QAT_ERF_A3, QAT_ERF_A2, QAT_ERF_A1, QAT_ERF_A0};
+    SUFFIX(horner_n)(e, s, a, 6, g);
+    EACH(u, g) e[u] = MUL(ax[u], e[u]);
+    EACH(u, g) e[u] = ADD(ax[u], e[u]);
+}
+
+TARGET INL void SUFFIX(verf_large_n)(const VF *ax, VF *e, const int g)
+{
+    VF c[LOCKSTEP_MAX];
+    EACH(u, g) c[u] = MIN(SET1(QAT_ERF_HI), ax[u]);
+    static const float b[] = {QAT_ERF_B8, QAT_ERF_B7, QAT_ERF_B6, QAT_ERF_B5, QAT_ERF_B4,
+                              QAT_ERF_B3, QAT_ERF_B2, QAT_ERF_B1, QAT_ERF_B0};
+    SUFFIX(horner_n)(e, c, b, 9, g);
+    SUFFIX(vexp_n)(e, g);
+    EACH(u, g) e[u] = SUB(SET1(1.0f), e[u]);
+}
+
+TARGET INL VF SUFFIX(vabs)(VF v)
+{
+    return ASFLOAT(IANDNOT(ISET1((int)QAT_SIGN_BIT), ASINT(v)));
+}
+
+/* r (an erf of |x|) with x's sign. */
+TARGET INL VF SUFFIX(vsign_of)(VF r, VF x)
+{
+    return ASFLOAT(IOR(ASINT(r), IAND(ASINT(x), ISET1((int)QAT_SIGN_BIT))));
 }
 
 TARGET INL VF SUFFIX(verf)(VF x)
 {
-    const VI bits = ASINT(x), sign = IAND(bits, ISET1((int)QAT_SIGN_BIT));
-    const VF ax = ASFLOAT(IANDNOT(ISET1((int)QAT_SIGN_BIT), bits));
-    const VF s = MUL(ax, ax);
-    VF p = SET1(QAT_ERF_A5);
-    p = ADD(MUL(p, s), SET1(QAT_ERF_A4));
-    p = ADD(MUL(p, s), SET1(QAT_ERF_A3));
-    p = ADD(MUL(p, s), SET1(QAT_ERF_A2));
-    p = ADD(MUL(p, s), SET1(QAT_ERF_A1));
-    p = ADD(MUL(p, s), SET1(QAT_ERF_A0));
-    const VF small = ADD(ax, MUL(ax, p));
-    const VF c = MIN(SET1(QAT_ERF_HI), ax);
-    VF q = SET1(QAT_ERF_B8);
-    q = ADD(MUL(q, c), SET1(QAT_ERF_B7));
-    q = ADD(MUL(q, c), SET1(QAT_ERF_B6));
-    q = ADD(MUL(q, c), SET1(QAT_ERF_B5));
-    q = ADD(MUL(q, c), SET1(QAT_ERF_B4));
-    q = ADD(MUL(q, c), SET1(QAT_ERF_B3));
-    q = ADD(MUL(q, c), SET1(QAT_ERF_B2));
-    q = ADD(MUL(q, c), SET1(QAT_ERF_B1));
-    q = ADD(MUL(q, c), SET1(QAT_ERF_B0));
-    const VF large = SUB(SET1(1.0f), SUFFIX(vexp)(q));
-    const VF r = SELECT(CMPLT(ax, SET1(QAT_ERF_SPLIT)), small, large);
-    return ASFLOAT(IOR(ASINT(r), sign));
+    const VF ax = SUFFIX(vabs)(x);
+    VF small, large;
+    SUFFIX(verf_small_n)(&ax, &small, 1);
+    SUFFIX(verf_large_n)(&ax, &large, 1);
+    return SUFFIX(vsign_of)(SELECT(CMPLT(ax, SET1(QAT_ERF_SPLIT)), small, large), x);
 }
 
-TARGET INL VF SUFFIX(vgelu)(VF x)
+/* 0.5 x (1 + e), e = erf(x / sqrt 2): qat_gelu's last three operations. */
+TARGET INL VF SUFFIX(vgelu_of)(VF x, VF e)
 {
-    const VF e = SUFFIX(verf)(MUL(x, SET1(QAT_SQRT1_2F)));
     return MUL(MUL(SET1(0.5f), x), ADD(SET1(1.0f), e));
 }
 
@@ -94,38 +145,105 @@ TARGET INL VF SUFFIX(vgelu_grad)(VF x)
     return ADD(cdf, MUL(x, pdf));
 }
 
-/* x[j] (+)= bias[j]; y[j] = GELU(x[j]) when gelu (y may be x). GELU_VECTORS
- * vectors per step: one GELU is a chain of some 40 dependent operations,
- * and independent chains side by side keep both vector ports busy. */
-#define GELU_VECTORS 4
+/* GELU by branch. erf's large branch (1 - exp of a degree-8 polynomial) is
+ * three times the small one's work, and a vector computing both, as verf
+ * does, pays for both on every lane. So a chunk of GELU_CHUNK elements
+ * runs in three passes: every lane through the small branch, with the x of
+ * the lanes that need the large one (|x / sqrt 2| >= QAT_ERF_SPLIT, or NaN)
+ * packed side by side (COMPRESS); those through the large branch, on full
+ * vectors; their results put back in their lanes (EXPAND). Each lane still
+ * runs exactly qat_gelu's operations, so the bits are its bits. The small
+ * pass goes GELU_SMALL_VECTORS vectors in lockstep, the large one (a chain
+ * three times as long) GELU_VECTORS, measured best among 2, 4, 6 and 4,
+ * 6, 8 on AVX-512 and AVX2 (bench/gelu_row.c's inputs). */
+#define GELU_CHUNK 4096
+#define GELU_VECTORS 6
+#define GELU_SMALL_VECTORS 4
+
+typedef struct SUFFIX(gelu_large_lanes) {
+    float x[GELU_CHUNK + GELU_VECTORS * W]; /* their x, packed, then zeros to a whole step; GELU in place */
+    int64_t n;
+    int32_t at[GELU_CHUNK / W]; /* the vectors that have some, in order */
+    unsigned lanes[GELU_CHUNK / W]; /* and which lanes */
+    int64_t vectors;
+} SUFFIX(gelu_large_lanes);
+
+/* g vectors at x + j (the first `left` elements: g = 1 when left < W):
+ * x += bias, y = GELU(x) where the small branch applies, and the other
+ * lanes' x packed into l. */
+TARGET INL void SUFFIX(gelu_small_n)(float *x, const float *bias, int64_t j, int64_t left, float *y,
+                                     SUFFIX(gelu_large_lanes) * l, const int g)
+{
+    VF v[LOCKSTEP_MAX], t[LOCKSTEP_MAX], at[LOCKSTEP_MAX], e[LOCKSTEP_MAX];
+    unsigned big[LOCKSTEP_MAX];
+    const VM m = TAIL(left);
+    EACH(u, g) v[u] = left >= W ? LOAD(x + j + u * W) : LOADN(x + j, m);
+    if (bias) {
+        EACH(u, g) v[u] = ADD(v[u], left >= W ? LOAD(bias + j + u * W) : LOADN(bias + j, m));
+        EACH(u, g) left >= W ? STORE(x + j + u * W, v[u]) : STOREN(x + j, m, v[u]);
+    }
+    EACH(u, g) t[u] = MUL(v[u], SET1(QAT_SQRT1_2F));
+    EACH(u, g) at[u] = SUFFIX(vabs)(t[u]);
+    EACH(u, g) big[u] = ~MASKBITS(CMPLT(at[u], SET1(QAT_ERF_SPLIT))) & TAILBITS(left);
+    SUFFIX(verf_small_n)(at, e, g);
+    EACH(u, g) e[u] = SUFFIX(vgelu_of)(v[u], SUFFIX(vsign_of)(e[u], t[u]));
+    EACH(u, g) left >= W ? STORE(y + j + u * W, e[u]) : STOREN(y + j, m, e[u]);
+    EACH(u, g)
+    {
+        STOREU(l->x + l->n, COMPRESS(v[u], big[u]));
+        l->n += __builtin_popcount(big[u]);
+        l->at[l->vectors] = (int32_t)(j + u * W);
+        l->lanes[l->vectors] = big[u];
+        l->vectors += big[u] != 0;
+    }
+}
+
+/* n <= GELU_CHUNK elements of bias_act_row with gelu set. */
+TARGET INL void SUFFIX(bias_gelu_chunk)(float *x, const float *bias, int64_t n, float *y)
+{
+    SUFFIX(gelu_large_lanes) l;
+    l.n = l.vectors = 0;
+    int64_t j = 0;
+    for (; j + GELU_SMALL_VECTORS * W <= n; j += GELU_SMALL_VECTORS * W)
+        SUFFIX(gelu_small_n)(x, bias, j, GELU_SMALL_VECTORS * W, y, &l, GELU_SMALL_VECTORS);
+    for (; j < n; j += W)
+        SUFFIX(gelu_small_n)(x, bias, j, n - j, y, &l, 1);
+    if (!l.n)
+        return;
+    /* Zeros after the packed lanes, up to a whole step: a step of
+     * GELU_VECTORS costs one vector's latency, which a few vectors alone
+     * would pay each. */
+    for (int u = 0; u < GELU_VECTORS; u++)
+        STOREU(l.x + l.n + u * W, SET1(0.0f));
+    for (int64_t i = 0; i < l.n; i += GELU_VECTORS * W) {
+        VF v[GELU_VECTORS], t[GELU_VECTORS], at[GELU_VECTORS], e[GELU_VECTORS];
+        EACH(u, GELU_VECTORS) v[u] = LOAD(l.x + i + u * W);
+        EACH(u, GELU_VECTORS) t[u] = MUL(v[u], SET1(QAT_SQRT1_2F));
+        EACH(u, GELU_VECTORS) at[u] = SUFFIX(vabs)(t[u]);
+        SUFFIX(verf_large_n)(at, e, GELU_VECTORS);
+        EACH(u, GELU_VECTORS) STOREU(l.x + i + u * W, SUFFIX(vgelu_of)(v[u], SUFFIX(vsign_of)(e[u], t[u])));
+    }
+    for (int64_t k = 0, c = 0; c < l.vectors; c++) {
+        STOREN(y + l.at[c], BITSMASK(l.lanes[c]), EXPAND(LOAD(l.x + k), l.lanes[c]));
+        k += __builtin_popcount(l.lanes[c]);
+    }
+}
+
+/* x[j] (+)= bias[j]; y[j] = GELU(x[j]) when gelu (y may be x). */
 TARGET void SUFFIX(qat_cpu_bias_act_row)(float *x, const float *bias, int64_t n, int gelu, float *y)
 {
-    int64_t j = 0;
-    for (; gelu && j + GELU_VECTORS * W <= n; j += GELU_VECTORS * W) {
-        VF v[GELU_VECTORS];
-        for (int u = 0; u < GELU_VECTORS; u++) {
-            v[u] = LOAD(x + j + u * W);
-            if (bias) {
-                v[u] = ADD(v[u], LOAD(bias + j + u * W));
-                STORE(x + j + u * W, v[u]);
-            }
-        }
-        for (int u = 0; u < GELU_VECTORS; u++)
-            v[u] = SUFFIX(vgelu)(v[u]);
-        for (int u = 0; u < GELU_VECTORS; u++)
-            STORE(y + j + u * W, v[u]);
+    if (gelu) {
+        for (int64_t j = 0; j < n; j += GELU_CHUNK)
+            SUFFIX(bias_gelu_chunk)(x + j, bias ? bias + j : NULL, n - j < GELU_CHUNK ? n - j : GELU_CHUNK, y + j);
+        return;
     }
-    for (; j < n; j += W) {
+    for (int64_t j = 0; bias && j < n; j += W) {
         const int64_t left = n - j;
-        const VM m = TAIL(left);
-        VF v = left >= W ? LOAD(x + j) : LOADN(x + j, m);
-        if (bias) {
-            v = ADD(v, left >= W ? LOAD(bias + j) : LOADN(bias + j, m));
-            left >= W ? STORE(x + j, v) : STOREN(x + j, m, v);
-        }
-        if (gelu) {
-            const VF g = SUFFIX(vgelu)(v);
-            left >= W ? STORE(y + j, g) : STOREN(y + j, m, g);
+        if (left >= W) {
+            STORE(x + j, ADD(LOAD(x + j), LOAD(bias + j)));
+        } else {
+            const VM m = TAIL(left);
+            STOREN(x + j, m, ADD(LOADN(x + j, m), LOADN(bias + j, m)));
         }
     }
 }
@@ -293,11 +411,6 @@ TARGET void SUFFIX(qat_cpu_add_run)(const float *a, const float *b, float *out, 
  * AdamW. */
 
 #define DACCS (2 * ACCS) /* double vectors holding the 16 lanes */
-
-TARGET INL VF SUFFIX(vabs)(VF v)
-{
-    return ASFLOAT(IANDNOT(ISET1((int)QAT_SIGN_BIT), ASINT(v)));
-}
 
 /* row_math.h's double lanes: float vector k of a 16-element block widens
  * into double vectors 2k (its low half) and 2k + 1 (its high half). Adds a,
@@ -603,6 +716,11 @@ TARGET void SUFFIX(qat_cpu_lsq_bwd_row)(const float *x, const float *dy, int64_t
 #undef DZEROS
 
 #undef GELU_VECTORS
+#undef GELU_SMALL_VECTORS
+#undef EACH
+#undef LOCKSTEP_MAX
+#undef GELU_CHUNK
+#undef TAILBITS
 #undef SOFTMAX_ROWS
 #undef ACCS
 #undef INL

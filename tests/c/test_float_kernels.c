@@ -11,6 +11,7 @@
 #include "core/context.h"
 #include "core/rng.h"
 #include "cpu/cpu_float.h"
+#include "math/float_math.h"
 #include "math/row_math.h"
 #include "packed/packed.h"
 #include "qat/qat.h"
@@ -117,6 +118,80 @@ START_TEST(every_path_and_thread_count_matches_ref)
 }
 END_TEST
 
+/* The GELU row by erf branch (cpu_float_simd.h packs the lanes of the
+ * large branch and runs them apart): rows of small lanes alone, large ones
+ * alone, a few large among small, both sides of the branch boundary ulp by
+ * ulp, and specials (NaN, infinities, +-0, subnormals, the largest
+ * floats); widths with tails and across chunks; with and without bias, in
+ * place as the packed forward calls it. Each element against qat_gelu. */
+enum { GELU_ROW_MAX = 8192 + 23 };
+
+static float gelu_input(int pattern, int64_t i, qat_rng *rng)
+{
+    static const float special[] = {NAN,    INFINITY, -INFINITY, 0.0f,     -0.0f,   1e-40f, -1e-40f,
+                                    3e38f,  -3e38f,   1e30f,     -1e30f,   5.657f,  -5.657f, 0.875f};
+    const float u = qat_rng_uniform(rng);
+    /* the x whose x / sqrt 2 is the branch boundary, give or take a rounding */
+    const float boundary = QAT_ERF_SPLIT / QAT_SQRT1_2F;
+    switch (pattern) {
+    case 0: /* small only */
+        return u * 2.0f - 1.0f;
+    case 1: /* large only */
+        return (u < 0.5f ? -1.0f : 1.0f) * (1.3f + 12.0f * u);
+    case 2: /* a large lane now and then */
+        return i % 61 == 7 ? -3.0f * u - 1.3f : u - 0.5f;
+    case 3: { /* 64 ulps either side of the boundary, both signs, among small lanes */
+        if (i % 3 == 2)
+            return u - 0.5f;
+        float b = boundary;
+        for (int64_t k = i % 128; k > 0; k--)
+            b = nextafterf(b, i % 256 < 128 ? 0.0f : 2.0f);
+        return i % 2 ? -b : b;
+    }
+    default:
+        return i % 5 == 1 ? special[(i / 5) % (sizeof special / sizeof special[0])] : u * 16.0f - 8.0f;
+    }
+}
+
+static void compare_gelu_rows(const char *isa, int threads)
+{
+    static const int64_t gelu_widths[] = {1, 15, 16, 17, 100, 4096, 4097, GELU_ROW_MAX};
+    qat_cpu_float_isa fisa;
+    setenv("QAT_ISA", isa, 1);
+    QAT_ASSERT_OK(qat_cpu_float_isa_from_env(&fisa));
+    unsetenv("QAT_ISA");
+    qat_rng rng;
+    qat_rng_seed(&rng, 21);
+    float *x = malloc(GELU_ROW_MAX * sizeof *x), *bias = malloc(GELU_ROW_MAX * sizeof *bias);
+    float *y = malloc(GELU_ROW_MAX * sizeof *y), *want_x = malloc(GELU_ROW_MAX * sizeof *want_x);
+    float *want_y = malloc(GELU_ROW_MAX * sizeof *want_y);
+    for (int64_t i = 0; i < GELU_ROW_MAX; i++)
+        bias[i] = (qat_rng_uniform(&rng) - 0.5f) * 0.01f;
+    for (int pattern = 0; pattern <= 4; pattern++)
+        for (size_t wi = 0; wi < sizeof gelu_widths / sizeof gelu_widths[0]; wi++)
+            for (int with_bias = 0; with_bias <= 1; with_bias++)
+                for (int in_place = 0; in_place <= 1; in_place++) {
+                    const int64_t cols = gelu_widths[wi];
+                    for (int64_t i = 0; i < cols; i++) {
+                        x[i] = gelu_input(pattern, i, &rng);
+                        want_x[i] = with_bias ? x[i] + bias[i] : x[i];
+                        want_y[i] = qat_gelu(want_x[i]);
+                    }
+                    float *out = in_place ? x : y;
+                    qat_cpu_bias_act_row(fisa, x, with_bias ? bias : NULL, cols, 1, out);
+                    if (!in_place)
+                        SAME_BITS("GELU row x", x, want_x, cols);
+                    SAME_BITS(pattern == 3 ? "GELU row at the branch boundary" : "GELU row", out, want_y, cols);
+                }
+    free(x), free(bias), free(y), free(want_x), free(want_y);
+}
+
+START_TEST(gelu_rows_match_qat_gelu_on_either_branch)
+{
+    FOR_EVERY_PATH(compare_gelu_rows)
+}
+END_TEST
+
 START_TEST(isa_follows_qat_isa)
 {
     qat_cpu_float_isa isa;
@@ -145,6 +220,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("float_kernels");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, every_path_and_thread_count_matches_ref);
+    tcase_add_test(tc, gelu_rows_match_qat_gelu_on_either_branch);
     tcase_add_test(tc, isa_follows_qat_isa);
     suite_add_tcase(s, tc);
     return s;
