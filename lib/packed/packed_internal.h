@@ -123,6 +123,11 @@ int32_t qat_packed_quant_row_offset_avx2(const float *x, int64_t n, float sub, f
 int qat_packed_absmax_avx2(const float *x, int64_t n, float *m);
 int32_t qat_packed_quant_row_avx2(const float *x, int64_t n, float mul, float div, float qn, float qp,
                                   int8_t *q);
+int qat_packed_absmax_avx512(const float *x, int64_t n, float *m);
+int32_t qat_packed_quant_row_avx512(const float *x, int64_t n, float mul, float div, float qn, float qp,
+                                    int8_t *q);
+int32_t qat_packed_quant_row_offset_avx512(const float *x, int64_t n, float sub, float div, float qp, int shift,
+                                           int8_t *q);
 #endif
 
 #endif

@@ -94,9 +94,16 @@ int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub,
 }
 
 #if defined(QAT_PACKED_X86)
-/* AVX-512 machines run the AVX2 rows: this pass is memory bound. The onednn
- * path quantizes here too, with AVX2 where the CPU has it; amx CPUs all
- * have it (AVX-512 is checked with AMX). */
+/* The avx512vnni and amx paths run the AVX-512 rows where the CPU has
+ * AVX-512 DQ too (quantize_avx512.c), else the AVX2 ones. The onednn path
+ * quantizes here too, with AVX2 where the CPU has it; amx CPUs all have
+ * it (AVX-512 is checked with AMX). */
+static int avx512_rows(const qat_packed_kernel *k)
+{
+    return k && (k->isa == QAT_PACKED_ISA_AVX512VNNI || k->isa == QAT_PACKED_ISA_AMX) &&
+           __builtin_cpu_supports("avx512dq");
+}
+
 static int avx2_rows(const qat_packed_kernel *k)
 {
     return k && (k->isa == QAT_PACKED_ISA_AVX2 || k->isa == QAT_PACKED_ISA_AVX512VNNI ||
@@ -119,7 +126,11 @@ static qat_status quantizer_init(const qat_packed_kernel *k, int bits, act_kind 
                                     .quant = qat_packed_quant_row_scalar,
                                     .quant_offset = qat_packed_quant_row_offset_scalar};
 #if defined(QAT_PACKED_X86)
-    if (avx2_rows(k)) {
+    if (avx512_rows(k)) {
+        q->absmax = qat_packed_absmax_avx512;
+        q->quant = qat_packed_quant_row_avx512;
+        q->quant_offset = qat_packed_quant_row_offset_avx512;
+    } else if (avx2_rows(k)) {
         q->absmax = qat_packed_absmax_avx2;
         q->quant = qat_packed_quant_row_avx2;
         q->quant_offset = qat_packed_quant_row_offset_avx2;

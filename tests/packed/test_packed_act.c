@@ -293,6 +293,84 @@ START_TEST(lsq_plus_edges)
 }
 END_TEST
 
+/* Quotients a few ulps either side of every half-integer code boundary,
+ * where the AVX-512 rows' multiply by 1 / div gives way to the division:
+ * BitNet with an absmax whose reciprocal is inexact, LSQ and LSQ+ with such
+ * a step, and an LSQ step so small (subnormal) that its reciprocal is not a
+ * normal float. Each row starts with its absmax and then walks every
+ * boundary ulp by ulp; on every path, against the scalar references. */
+enum { NEAR_ULPS = 6 };
+
+/* x = origin + h * unit for every boundary h of [lo, hi], then its
+ * neighbours up to NEAR_ULPS ulps each way; returns the count written. */
+static int64_t fill_near_ties(float *x, float origin, float unit, int lo, int hi)
+{
+    int64_t n = 0;
+    for (int k = lo; k < hi; k++) {
+        const float at = origin + ((float)k + 0.5f) * unit;
+        for (int d = -NEAR_ULPS; d <= NEAR_ULPS; d++) {
+            float v = at;
+            for (int i = 0; i < (d < 0 ? -d : d); i++)
+                v = nextafterf(v, d < 0 ? -INFINITY : INFINITY);
+            x[n++] = v;
+        }
+    }
+    return n;
+}
+
+START_TEST(near_ties_every_path)
+{
+    for (int bits = 2; bits <= 8; bits++) {
+        const int qp = (1 << (bits - 1)) - 1, qn = -(1 << (bits - 1)), uqp = (1 << bits) - 1;
+        const int64_t K = 1 + (int64_t)(uqp + 4) * (2 * NEAR_ULPS + 1);
+        float *x = calloc((size_t)K, sizeof *x), scale;
+        int8_t *want = malloc((size_t)K);
+        qat_packed_acts a;
+        QAT_ASSERT_OK(qat_packed_acts_alloc(1, K, &a));
+        for (int kind = 0; kind < 4; kind++) {
+            const float m = 3.18374443f, step = 0.0731f, beta = -0.37f, tiny = 1e-39f;
+            memset(x, 0, (size_t)K * sizeof *x);
+            float steps[1] = {kind == 3 ? tiny : step};
+            switch (kind) {
+            case 0: /* BitNet: the absmax first, the walks inside it */
+                x[0] = m;
+                fill_near_ties(x + 1, 0.0f, m / (float)qp, -qp, qp - 1);
+                ref_bitnet_act(x, 1, K, bits, 0, want, &scale);
+                steps[0] = scale;
+                break;
+            case 1:
+            case 3:
+                fill_near_ties(x, 0.0f, steps[0], qn - 2, qp + 2);
+                ref_lsq(x, 1, K, bits, steps, 0, want);
+                break;
+            default:
+                fill_near_ties(x, beta, step, -2, uqp + 2);
+                ref_lsq_plus(x, 1, K, bits, step, beta, 0.0f, want);
+                break;
+            }
+            for (int ki = 0; ki <= 2 * N_ISAS; ki++) {
+                qat_packed_kernel kb;
+                const qat_packed_kernel *k;
+                if (!kernel_at(ki, &kb, &k))
+                    continue;
+                if (kind == 0)
+                    QAT_ASSERT_OK(qat_packed_quantize_bitnet(k, x, K, bits, 0, &a));
+                else if (kind == 2)
+                    QAT_ASSERT_OK(qat_packed_quantize_lsq_plus(k, x, K, bits, step, beta, 0.0f, &a));
+                else
+                    QAT_ASSERT_OK(qat_packed_quantize_lsq(k, x, K, bits, steps[0], &a));
+                char what[64];
+                snprintf(what, sizeof what, "near ties, kind %d, bits %d, kernel %d", kind, bits, ki);
+                check_acts(&a, want, steps, what);
+            }
+        }
+        qat_packed_acts_free(&a);
+        free(x);
+        free(want);
+    }
+}
+END_TEST
+
 START_TEST(act_errors)
 {
     qat_packed_acts a;
@@ -356,6 +434,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, lsq_random_and_ties);
     tcase_add_test(tc, lsq_plus_random_ties_range);
     tcase_add_test(tc, lsq_plus_edges);
+    tcase_add_test(tc, near_ties_every_path);
     tcase_add_test(tc, act_errors);
     suite_add_tcase(s, tc);
     return s;
