@@ -96,11 +96,14 @@ int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub,
 #if defined(QAT_PACKED_X86)
 /* The avx512vnni and amx paths run the AVX-512 rows where the CPU has
  * AVX-512 DQ too (quantize_avx512.c), else the AVX2 ones. The onednn path
- * quantizes here too, with AVX2 where the CPU has it; amx CPUs all have
- * it (AVX-512 is checked with AMX). */
+ * quantizes here too, with the AVX-512 rows where the CPU has AVX-512 F
+ * and DQ, else with AVX2 where it has it; amx CPUs all have AVX2
+ * (AVX-512 is checked with AMX). */
 static int avx512_rows(const qat_packed_kernel *k)
 {
-    return k && (k->isa == QAT_PACKED_ISA_AVX512VNNI || k->isa == QAT_PACKED_ISA_AMX) &&
+    return k &&
+           (k->isa == QAT_PACKED_ISA_AVX512VNNI || k->isa == QAT_PACKED_ISA_AMX ||
+            (k->isa == QAT_PACKED_ISA_ONEDNN && __builtin_cpu_supports("avx512f"))) &&
            __builtin_cpu_supports("avx512dq");
 }
 

@@ -1,5 +1,5 @@
-/* AVX-512 rows of the activation quantizer, which the avx512vnni and amx
- * paths use on CPUs with AVX-512 DQ too: the absmax as quantize_avx2.c's
+/* AVX-512 rows of the activation quantizer, which the avx512vnni, amx and
+ * onednn paths use on CPUs with AVX-512 DQ too: the absmax as quantize_avx2.c's
  * on 16 lanes, the codes by a multiply where that gives the exact row's
  * code (below), the row's tail in the same vectors under a mask. Every
  * code and sum is the scalar row's; the max and the integer sum are

@@ -37,7 +37,8 @@ static void check_acts(const qat_packed_acts *a, const int8_t *want, const float
 /* Quantizer variant ki (0..2 N_ISAS): 0 is NULL (scalar, one thread), then
  * every ISA with an OpenMP team of 2 threads, then every ISA on a pool of 2
  * threads (the packed model's way). Returns 0 when that ISA cannot run
- * here, and for onednn, whose quantizer is the avx2 one (quantize_act.c). */
+ * here, and for onednn, whose quantizer is the avx2 or the avx512vnni one
+ * (quantize_act.c). */
 static int kernel_at(int ki, qat_packed_kernel *buf, const qat_packed_kernel **k)
 {
     static qat_pool *pool; /* one per test process, for its life */
