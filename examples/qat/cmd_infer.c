@@ -198,8 +198,10 @@ static int infer(infer_args *a)
 
 int qat_cli_infer(int argc, char **argv)
 {
-    /* QAT_PACKED_ISA's values (include/qat/packed.h) */
-    static const qat_cli_choice isas[] = {{"auto", 0}, {"scalar", 1}, {"avx2", 2}, {"avx512vnni", 3}, {"onednn", 4}, {"neon", 5}, {"amx", 6}, {NULL, 0}};
+    /* QAT_PACKED_ISA's values, named by the library */
+    qat_cli_choice isas[16] = {{NULL, 0}};
+    for (int i = 0; i + 1 < (int)QAT_CLI_COUNT(isas) && qat_packed_isa_name_of(i, &isas[i].name) == QAT_OK; i++)
+        isas[i].value = i;
     /* qat_pooling's values (include/qat/model.h) */
     static const qat_cli_choice poolings[] = {{"model", QAT_POOLING_MODEL}, {"cls", QAT_POOLING_CLS},
                                               {"mean", QAT_POOLING_MEAN}, {NULL, 0}};
@@ -217,7 +219,7 @@ int qat_cli_infer(int argc, char **argv)
     };
     const qat_cli_spec spec = {
         .command = "infer",
-        .synopsis = "MODEL.qatp [--threads N] [--isa auto|scalar|avx2|avx512vnni|onednn|neon|amx] [--text TEXT]\n"
+        .synopsis = "MODEL.qatp [--threads N] [--isa PATH] [--text TEXT]\n"
                     "MODEL.qatp --embed [--pooling model|cls|mean] [--normalize] [--max-length N] [--threads N] "
                     "[--text TEXT]",
         .about = "  Tokenizes each line of --text (or of standard input) with the embedded tokenizer, runs the\n"

@@ -36,7 +36,8 @@ int qat_cli_info(int argc, char **argv)
         printf("packed kernels: %s (available:", isa);
     else
         printf("packed kernels: none: %s (available:", qat_last_error());
-    for (int64_t i = 1; i <= 6; i++) /* QAT_PACKED_ISA values: scalar .. amx */
+    const char *name = NULL;
+    for (int64_t i = 1; qat_packed_isa_name_of(i, &name) == QAT_OK; i++) /* every QAT_PACKED_ISA path */
         if (qat_packed_isa_resolve(i, NULL, &isa) == QAT_OK)
             printf(" %s", isa);
     printf(")\n");

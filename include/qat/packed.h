@@ -85,6 +85,11 @@ typedef enum qat_packed_param {
  * "avx2", "avx512vnni", "onednn", "neon" or "amx" (static; either may be NULL). QAT_ERR_UNSUPPORTED,
  * saying what the CPU lacks, for a path it cannot run. */
 QAT_API qat_status qat_packed_isa_resolve(int64_t isa, int64_t *resolved, const char **name);
+/* The name of QAT_PACKED_ISA value `isa` whether or not this machine can
+ * run that path: 0 "auto", 1 "scalar", ..., 6 "amx" (static), so that a
+ * caller lists and parses the paths without a table of its own.
+ * QAT_ERR_INVALID_ARGUMENT past the last value, which ends a loop from 0. */
+QAT_API qat_status qat_packed_isa_name_of(int64_t isa, const char **name);
 
 QAT_API qat_status qat_packed_model_set_int(qat_packed_model *model, qat_packed_param param,
                                             int64_t value);

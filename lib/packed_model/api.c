@@ -55,6 +55,15 @@ QAT_API qat_status qat_packed_isa_resolve(int64_t isa, int64_t *resolved, const 
     return QAT_OK;
 }
 
+QAT_API qat_status qat_packed_isa_name_of(int64_t isa, const char **name)
+{
+    QAT_CHECK_ARG(name != NULL, "qat_packed_isa_name_of: NULL name");
+    QAT_CHECK_ARG(isa >= QAT_PACKED_ISA_AUTO && isa < QAT_PACKED_ISA_COUNT,
+                  "qat_packed_isa_name_of: ISA %lld outside [0, %d]", (long long)isa, QAT_PACKED_ISA_COUNT - 1);
+    *name = qat_packed_isa_name((qat_packed_isa)isa);
+    return QAT_OK;
+}
+
 QAT_API qat_status qat_packed_model_set_int(qat_packed_model *m, qat_packed_param param, int64_t value)
 {
     QAT_CHECK_ARG(m != NULL, "qat_packed_model_set_int: NULL model");

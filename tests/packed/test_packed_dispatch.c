@@ -3,6 +3,7 @@
  * the CPU lacks are refused with messages that say so. */
 #include "packed_test_util.h"
 #include "qat/core.h"
+#include "qat/packed.h"
 #include "test_main.h"
 
 START_TEST(env_selects_each_path)
@@ -61,6 +62,40 @@ START_TEST(kernel_init_errors)
 }
 END_TEST
 
+/* The public names (qat_packed_isa_name_of, which the CLI, qat info and
+ * Python list the paths by) are the paths' own, in value order, each one
+ * QAT_ISA accepts; the loop's end is the first value past them. */
+START_TEST(public_isa_names)
+{
+    const char *name = NULL;
+    int64_t n = 0;
+    while (qat_packed_isa_name_of(n, &name) == QAT_OK) {
+        ck_assert_str_eq(name, qat_packed_isa_name((qat_packed_isa)n));
+        for (int64_t j = 0; j < n; j++) {
+            const char *other = NULL;
+            QAT_ASSERT_OK(qat_packed_isa_name_of(j, &other));
+            ck_assert_str_ne(name, other);
+        }
+        int64_t resolved = -1;
+        const char *as = NULL;
+        if (n > 0 && qat_packed_isa_resolve(n, &resolved, &as) == QAT_OK) {
+            ck_assert_int_eq(resolved, n);
+            ck_assert_str_eq(as, name);
+            qat_packed_kernel k;
+            setenv("QAT_ISA", name, 1);
+            QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1));
+            unsetenv("QAT_ISA");
+            ck_assert_int_eq(k.isa, n);
+        }
+        n++;
+    }
+    ck_assert_int_eq(n, QAT_PACKED_ISA_COUNT);
+    QAT_ASSERT_FAILS(qat_packed_isa_name_of(n, &name), QAT_ERR_INVALID_ARGUMENT, "outside [0, 6]");
+    QAT_ASSERT_FAILS(qat_packed_isa_name_of(-1, &name), QAT_ERR_INVALID_ARGUMENT, "outside");
+    QAT_ASSERT_FAILS(qat_packed_isa_name_of(0, NULL), QAT_ERR_INVALID_ARGUMENT, "NULL name");
+}
+END_TEST
+
 /* 1 when /proc/cpuinfo's first flags line lists `flag` (Linux lists the
  * AMX flags only when it supports the tile state), -1 when unreadable. */
 static int cpuinfo_has(const char *flag)
@@ -110,6 +145,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("dispatch");
     tcase_add_test(tc, env_selects_each_path);
     tcase_add_test(tc, kernel_init_errors);
+    tcase_add_test(tc, public_isa_names);
     tcase_add_test(tc, amx_detection);
     suite_add_tcase(s, tc);
     return s;

@@ -4,9 +4,9 @@ next to this package, or through the system loader."""
 from ._lib import QatError
 from .core import Context, QuantConfig, backends, version
 from .model import Model
-from .packed import PackedModel, estimate, export
+from .packed import PackedModel, estimate, export, isa_paths
 from .tokenizer import Tokenizer
 from .study import run_dapt, run_pipeline  # the experimental tier
 from .train import Communicator, Trainer
 
-__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "PackedModel", "estimate", "export", "Tokenizer", "Communicator", "Trainer", "run_dapt", "run_pipeline"]
+__all__ = ["QatError", "Context", "QuantConfig", "backends", "version", "Model", "PackedModel", "estimate", "export", "isa_paths", "Tokenizer", "Communicator", "Trainer", "run_dapt", "run_pipeline"]

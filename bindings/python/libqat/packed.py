@@ -15,7 +15,6 @@ _F = ctypes.POINTER(ctypes.c_float)
 _I = ctypes.POINTER(ctypes.c_int32)
 EXPORT_OPTIONS_VERSION = 1
 _TERNARY = {"2": 0, "2bit": 0, "1.6": 1, "1.6bit": 1}
-_ISA = {"auto": 0, "scalar": 1, "avx2": 2, "avx512vnni": 3, "onednn": 4, "neon": 5, "amx": 6}
 _INFO = {"format_version": 1, "arch": 2, "task": 3, "vocab_size": 4, "hidden_size": 5, "num_layers": 6,
          "num_heads": 7, "intermediate_size": 8, "max_positions": 9, "num_labels": 10, "pad_token_id": 11,
          "file_bytes": 12, "integer_linears": 13, "has_tokenizer": 14, "has_label_names": 15, "isa": 16}
@@ -44,8 +43,26 @@ _embed = declare("qat_packed_model_embed", [_P, _I, _I, _I, ctypes.c_int64, ctyp
                                              ctypes.c_uint32, _F, ctypes.c_size_t])
 _get_pooling = declare("qat_packed_model_pooling", [_P, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_uint32)])
 _max_seq_length = declare("qat_packed_model_max_seq_length", [_P, ctypes.POINTER(ctypes.c_int64)])
+_isa_name_of = declare("qat_packed_isa_name_of", [ctypes.c_int64, ctypes.POINTER(ctypes.c_char_p)])
 _estimate = declare("qat_estimate", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64,
                                      ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)])
+
+
+def _isa_values() -> dict[str, int]:
+    """QAT_PACKED_ISA's values by name, as the library names them."""
+    values, name = {}, ctypes.c_char_p()
+    while _isa_name_of(len(values), ctypes.byref(name)) == 0:
+        values[name.value.decode()] = len(values)
+    return values
+
+
+_ISA = _isa_values()
+
+
+def isa_paths() -> list[str]:
+    """The integer kernels' paths by name, 'auto' first, whether or not this
+    machine can run them (PackedModel.set_isa refuses those it cannot)."""
+    return list(_ISA)
 
 
 def export(model: Model, path, tokenizer=None, ternary: str = "2") -> None:
@@ -129,6 +146,8 @@ class PackedModel(Handle):
 
     def set_isa(self, isa: str) -> None:
         """'auto' (QAT_ISA, else the best), 'scalar', 'avx2', 'avx512vnni', 'onednn', 'neon', 'amx'."""
+        if isa not in _ISA:
+            raise ValueError(f"isa {isa!r} is not one of {', '.join(_ISA)}")
         check(_set_int(self._handle, 2, _ISA[isa]))
 
     @property

@@ -77,11 +77,15 @@ def test_isa_paths_bit_identical(tmp_path, monkeypatch, quant):
     export(m, tmp_path / "m.qatp")
     monkeypatch.delenv("QAT_ISA", raising=False)
     with PackedModel(tmp_path / "m.qatp") as pm:
-        assert pm.isa in ("scalar", "avx2", "avx512vnni", "onednn", "neon", "amx")
+        paths = libqat.isa_paths()
+        assert paths[:2] == ["auto", "scalar"] and {"avx2", "avx512vnni", "onednn", "neon", "amx"} <= set(paths)
+        assert pm.isa in paths[1:]
+        with pytest.raises(ValueError, match="'sse9' is not one of auto, scalar"):
+            pm.set_isa("sse9")
         pm.set_isa("scalar")
         assert pm.isa == "scalar"
         ref = pm.forward(ids, mask)
-        for isa in ("avx2", "avx512vnni", "onednn", "neon", "amx"):
+        for isa in paths[2:]:
             try:
                 pm.set_isa(isa)
             except libqat.QatError as e:
