@@ -237,15 +237,8 @@ TARGET void SUFFIX(qat_cpu_bias_act_row)(float *x, const float *bias, int64_t n,
             SUFFIX(bias_gelu_chunk)(x + j, bias ? bias + j : NULL, n - j < GELU_CHUNK ? n - j : GELU_CHUNK, y + j);
         return;
     }
-    for (int64_t j = 0; bias && j < n; j += W) {
-        const int64_t left = n - j;
-        if (left >= W) {
-            STORE(x + j, ADD(LOAD(x + j), LOAD(bias + j)));
-        } else {
-            const VM m = TAIL(left);
-            STOREN(x + j, m, ADD(LOADN(x + j, m), LOADN(bias + j, m)));
-        }
-    }
+    if (bias)
+        SUFFIX(qat_cpu_add_run)(x, bias, x, n);
 }
 
 TARGET void SUFFIX(qat_cpu_gelu_bwd)(const float *dy, const float *pre, int64_t n, float *dx)
