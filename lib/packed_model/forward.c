@@ -191,6 +191,29 @@ static int same_key(const pm_act_key *a, const pm_act_key *b)
     return a->x == b->x && a->algo == b->algo && a->bits == b->bits && a->step == b->step && a->offset == b->offset;
 }
 
+/* The integer linear l's input codes of x: those held, or made now. */
+static qat_status integer_input(qat_packed_model *m, const qat_packed_kernel *k, const pm_linear *l, const float *x,
+                                pm_act_key *held, qat_packed_acts **out)
+{
+    qat_packed_acts *a = input_acts(m, l);
+    const pm_act_key want = act_key(l, x);
+    if (!same_key(held, &want) || a->bits != want.bits) {
+        held->x = NULL;
+        qat_packed_act_quantizer q;
+        QAT_TRY(input_quantizer(m, k, l, &q));
+        QAT_TRY(qat_packed_quantize(k, &q, x, l->in, a));
+        *held = want;
+    }
+    *out = a;
+    return QAT_OK;
+}
+
+/* LSQ+: the offset's constant term is in ibias (pm_load.c). */
+static const float *integer_bias(const pm_linear *l)
+{
+    return l->ibias ? l->ibias : l->bias;
+}
+
 /* y[N, out] = A(x) W^T + b. */
 static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const pm_linear *l, const float *x,
                          float *y, pm_act_key *held)
@@ -198,17 +221,9 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
     pm_scratch *s = &m->s;
     const int64_t N = s->N;
     if (l->integer) {
-        qat_packed_acts *a = input_acts(m, l);
-        const pm_act_key want = act_key(l, x);
-        if (!same_key(held, &want) || a->bits != want.bits) {
-            held->x = NULL;
-            qat_packed_act_quantizer q;
-            QAT_TRY(input_quantizer(m, k, l, &q));
-            QAT_TRY(qat_packed_quantize(k, &q, x, l->in, a));
-            *held = want;
-        }
-        /* LSQ+: the offset's constant term is in ibias (pm_load.c). */
-        return qat_packed_gemm(k, a, &l->mat, l->ibias ? l->ibias : l->bias, y, l->out);
+        qat_packed_acts *a;
+        QAT_TRY(integer_input(m, k, l, x, held, &a));
+        return qat_packed_gemm(k, a, &l->mat, integer_bias(l), y, l->out);
     }
     const float *xq = x;
     if (l->aq.algo == QAT_ALGO_LSQ || l->aq.algo == QAT_ALGO_LSQ_PLUS) {
@@ -289,6 +304,14 @@ static int row_pass_range(void *arg, int64_t begin, int64_t end, int64_t index)
     return st != QAT_OK || qat_packed_quantize_range(p->q, p->y, C, begin, end, p->a);
 }
 
+/* p over its first n tokens on the pool; nonzero when a range failed. */
+static int row_pass_rows(packed_walk *w, row_pass *p, int64_t n)
+{
+    /* Chunks of 32 KiB of floats: L1-sized rows for the quantizer's passes. */
+    const int64_t grain = p->cols >= 8192 ? 1 : 8192 / p->cols;
+    return qat_pool_for(w->k.pool, n, grain, row_pass_range, p);
+}
+
 /* Runs p over every token, p->q and p->a being next's input quantizer and
  * buffer; afterwards w->held says that a holds p->y quantized. */
 static qat_status run_row_pass(packed_walk *w, row_pass *p, const pm_linear *next)
@@ -299,11 +322,62 @@ static qat_status run_row_pass(packed_walk *w, row_pass *p, const pm_linear *nex
     p->q = &q;
     p->a = input_acts(m, next);
     rewrites(w, p->y);
-    /* Chunks of 32 KiB of floats: L1-sized rows for the quantizer's passes. */
-    const int64_t grain = p->cols >= 8192 ? 1 : 8192 / p->cols;
-    const int failed = qat_pool_for(w->k.pool, m->s.N, grain, row_pass_range, p);
+    const int failed = row_pass_rows(w, p, m->s.N);
     QAT_TRY(qat_packed_quantize_finish(&q, p->y, p->cols, failed, p->a));
     w->held = act_key(next, p->y);
+    return QAT_OK;
+}
+
+/* Tokens per block of the integer FFN: 128 tokens of BERT-base's 3072
+ * intermediate floats are 1.5 MiB, written into the same first rows of y
+ * for every block, so they stay in L2 for the GELU and quantizer pass that
+ * reads them right after; the whole [N, 3072] at 8 x 128 tokens (12 MiB)
+ * went out to L3 and came back. 128 is also the amx path's call (its
+ * narrow weights are decoded once per call). */
+#define FFN_TOKEN_BLOCK 128
+
+/* Tokens [t0, t0 + n) of a, in a's memory. */
+static qat_packed_acts rows_of(const qat_packed_acts *a, int64_t t0, int64_t n)
+{
+    qat_packed_acts r = *a;
+    r.tokens = n;
+    r.codes += t0 * a->stride;
+    r.scale += t0;
+    r.row_sum += t0;
+    return r;
+}
+
+/* The intermediate's codes for next, a block of tokens at a time: the
+ * GEMM of the block into y's first rows, then GELU and next's quantizer
+ * on them into the block's rows of next's input. Every code is the
+ * unblocked pass's (the GEMM's tokens are independent, and so are the row
+ * pass's); only the codes are kept: y holds the last block's GELU, and
+ * w->held says next's input is ready, so nothing reads y again. */
+static qat_status intermediate_by_blocks(packed_walk *w, const pm_linear *l, const pm_linear *next, const float *x,
+                                         float *y)
+{
+    qat_packed_model *m = w->m;
+    const int64_t N = m->s.N, C = l->out;
+    qat_packed_acts *a;
+    QAT_TRY(integer_input(m, &w->k, l, x, &w->held, &a));
+    qat_packed_act_quantizer q;
+    QAT_TRY(input_quantizer(m, &w->k, next, &q));
+    qat_packed_acts *codes = input_acts(m, next);
+    rewrites(w, y);
+    for (int64_t t0 = 0; t0 < N; t0 += FFN_TOKEN_BLOCK) {
+        const int64_t n = N - t0 < FFN_TOKEN_BLOCK ? N - t0 : FFN_TOKEN_BLOCK;
+        /* The block's rows of a and of codes (t0 is a whole number of
+         * 16-token tiles, so amx's tile loads stay inside a's allocation). */
+        qat_packed_acts in = rows_of(a, t0, n), out = rows_of(codes, t0, n);
+        QAT_TRY(qat_packed_gemm(&w->k, &in, &l->mat, integer_bias(l), y, C));
+        row_pass p = {.m = m, .x = y, .y = y, .cols = C, .q = &q, .a = &out};
+        if (row_pass_rows(w, &p, n)) {
+            codes->bits = 0;
+            return qat_packed_quantize_finish(&q, y, C, 1, &out); /* names the block's first non-finite token */
+        }
+    }
+    QAT_TRY(qat_packed_quantize_finish(&q, y, C, 0, codes));
+    w->held = act_key(next, y);
     return QAT_OK;
 }
 
@@ -397,8 +471,10 @@ static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x
     case QAT_WALK_PLAIN:
         return linear(m, &w->k, l, x, y, &w->held);
     case QAT_WALK_GELU: {
-        QAT_TRY(linear(m, &w->k, l, x, y, &w->held));
         const pm_linear *next = &m->layers[c->layer].lin[QAT_WALK_OUT];
+        if (l->integer && next->integer)
+            return intermediate_by_blocks(w, l, next, x, y);
+        QAT_TRY(linear(m, &w->k, l, x, y, &w->held));
         if (!next->integer) {
             QAT_RUN(m->ctx, bias_act_fwd, y, NULL, rows, l->out, QAT_ACTIVATION_GELU, y);
             return QAT_OK;

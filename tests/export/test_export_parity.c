@@ -3,6 +3,7 @@
  * sequence classification (token type ids in the batch), on every ISA
  * path this CPU has and 1 and 2 threads. */
 #include <math.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "export_test_util.h"
@@ -180,6 +181,58 @@ START_TEST(test_seed_code_profile)
 }
 END_TEST
 
+/* A batch longer than the packed forward's token blocks (its integer FFN
+ * runs 128 tokens at a time) gives every sequence the bits it gets alone:
+ * 13 x 20 = 260 tokens make blocks of 128, 128 and 4, two of them starting
+ * inside a sequence; some sequences end in padding. Every path, 1 and 2
+ * threads. */
+START_TEST(test_long_batch_equals_each_sequence)
+{
+    enum { B = 13, L = 20 };
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create(qat_backend_count() > 1 ? "cpu" : "ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_BERT, QAT_TASK_TOKEN_CLASSIFICATION, "E6W1.58A6", &m));
+    char path[256];
+    QAT_ASSERT_OK(tiny_export(m, QAT_ARCH_BERT, path, sizeof path));
+    qat_packed_model *pm = NULL;
+    QAT_ASSERT_OK(qat_packed_model_load(path, &pm));
+    unlink(path);
+    int32_t ids[B * L], mask[B * L], types[B * L];
+    for (int i = 0; i < B * L; i++) {
+        const int b = i / L, t = i % L, real = b % 2 == 0 || t < L - 1 - b % 5;
+        ids[i] = real ? 2 + (int32_t)((i * 7 + 3) % 37) : 0;
+        mask[i] = real;
+        types[i] = 0;
+    }
+    size_t n = 0, n1 = 0;
+    QAT_ASSERT_OK(qat_packed_model_logits_size(pm, B, L, &n));
+    QAT_ASSERT_OK(qat_packed_model_logits_size(pm, 1, L, &n1));
+    ck_assert_uint_eq(n, B * n1);
+    float *all = malloc(n * sizeof(float)), *one = malloc(n1 * sizeof(float));
+    const char *name = NULL;
+    for (int isa = 1; qat_packed_isa_name_of(isa, &name) == QAT_OK; isa++) {
+        if (test_valgrind_skips(isa) || qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa) != QAT_OK)
+            continue; /* run_case says why */
+        for (int threads = 1; threads <= (test_under_valgrind() ? 1 : 2); threads++) {
+            QAT_ASSERT_OK(qat_packed_model_set_int(pm, QAT_PACKED_THREADS, threads));
+            QAT_ASSERT_OK(qat_packed_model_forward(pm, ids, mask, types, B, L, all, n));
+            for (int b = 0; b < B; b++) {
+                QAT_ASSERT_OK(qat_packed_model_forward(pm, ids + b * L, mask + b * L, types + b * L, 1, L, one, n1));
+                ck_assert_msg(memcmp(one, all + b * n1, n1 * sizeof(float)) == 0,
+                              "isa %s threads %d: sequence %d of the batch differs from its forward alone", name,
+                              threads, b);
+            }
+        }
+    }
+    free(all);
+    free(one);
+    qat_packed_model_free(pm);
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+END_TEST
+
 START_TEST(test_export_needs_calibration)
 {
     qat_context *ctx = NULL;
@@ -241,6 +294,7 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_parity, 0, (int)(N_CONFIGS * 6));
     tcase_add_test(tc, test_parity_ternary_1p6);
+    tcase_add_test(tc, test_long_batch_equals_each_sequence);
     tcase_add_test(tc, test_export_needs_calibration);
     tcase_add_test(tc, test_seed_code_profile);
     tcase_add_test(tc, test_forward_bad_inputs);
