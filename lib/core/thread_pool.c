@@ -49,8 +49,9 @@ struct qat_pool {
     atomic_uint running;    /* workers past their start; futex word of start_workers */
     atomic_flag busy;       /* a loop is running */
 
-    /* The loop: written before claim is published. */
+    /* The loop: written before claim is published; one of fn, slot_fn. */
     qat_pool_range_fn fn;
+    qat_pool_slot_fn slot_fn;
     void *arg;
     int64_t n, grain;
     _Atomic uint64_t claim; /* next << 32 | count */
@@ -115,7 +116,7 @@ static int spin_while(atomic_uint *word, unsigned value)
 
 /* ---- running ranges --------------------------------------------------- */
 
-static void run_ranges(qat_pool *p)
+static void run_ranges(qat_pool *p, int slot)
 {
     uint64_t v = atomic_load_explicit(&p->claim, memory_order_acquire);
     for (;;) {
@@ -127,7 +128,7 @@ static void run_ranges(qat_pool *p)
             continue;
         int64_t begin = (int64_t)next * p->grain;
         int64_t end = begin + p->grain < p->n ? begin + p->grain : p->n;
-        if (p->fn(p->arg, begin, end, next))
+        if (p->fn ? p->fn(p->arg, begin, end, next) : p->slot_fn(p->arg, begin, end, slot))
             atomic_store_explicit(&p->failed, 1, memory_order_relaxed);
         unsigned finished = atomic_fetch_add(&p->done, 1) + 1;
         if (finished == count && atomic_load(&p->caller_asleep))
@@ -142,7 +143,7 @@ static void *worker_main(void *arg)
     /* From the epoch before the loop that started the workers, so a worker
      * that starts late still joins that loop. */
     unsigned seen = p->start_epoch;
-    atomic_fetch_add(&p->running, 1);
+    const int slot = (int)atomic_fetch_add(&p->running, 1) + 1; /* 1 .. started */
     wake(&p->running, 1);
     for (;;) {
         if (atomic_load(&p->stop))
@@ -156,7 +157,7 @@ static void *worker_main(void *arg)
         seen = atomic_load(&p->epoch);
         if (atomic_load(&p->stop))
             return NULL;
-        run_ranges(p);
+        run_ranges(p, slot);
     }
 }
 
@@ -266,15 +267,18 @@ int64_t qat_pool_ranges(int64_t n, int64_t grain)
     return (n + grain - 1) / grain;
 }
 
-static int run_inline(int64_t n, int64_t grain, qat_pool_range_fn fn, void *arg)
+static int run_inline(int64_t n, int64_t grain, qat_pool_range_fn fn, qat_pool_slot_fn slot_fn, void *arg)
 {
     int failed = 0;
-    for (int64_t i = 0, begin = 0; begin < n; i++, begin += grain)
-        failed |= fn(arg, begin, begin + grain < n ? begin + grain : n, i) != 0;
+    for (int64_t i = 0, begin = 0; begin < n; i++, begin += grain) {
+        const int64_t end = begin + grain < n ? begin + grain : n;
+        failed |= (fn ? fn(arg, begin, end, i) : slot_fn(arg, begin, end, 0)) != 0;
+    }
     return failed;
 }
 
-int qat_pool_for(qat_pool *p, int64_t n, int64_t grain, qat_pool_range_fn fn, void *arg)
+static int run_loop(qat_pool *p, int64_t n, int64_t grain, qat_pool_range_fn fn, qat_pool_slot_fn slot_fn,
+                    void *arg)
 {
     if (grain < 1)
         grain = 1;
@@ -284,17 +288,18 @@ int qat_pool_for(qat_pool *p, int64_t n, int64_t grain, qat_pool_range_fn fn, vo
         ranges = qat_pool_ranges(n, grain);
     }
     if (!p || p->threads <= 1 || ranges <= 1 || p->start_failed)
-        return run_inline(n, grain, fn, arg);
+        return run_inline(n, grain, fn, slot_fn, arg);
     if (atomic_flag_test_and_set_explicit(&p->busy, memory_order_acquire))
-        return run_inline(n, grain, fn, arg); /* another thread's loop, or nested */
+        return run_inline(n, grain, fn, slot_fn, arg); /* another thread's loop, or nested */
     if (p->started && p->owner != getpid())
         stop_workers(p); /* forked: start this process's own workers */
     if (!p->started && start_workers(p) != 0) {
         p->start_failed = 1;
         atomic_flag_clear_explicit(&p->busy, memory_order_release);
-        return run_inline(n, grain, fn, arg);
+        return run_inline(n, grain, fn, slot_fn, arg);
     }
     p->fn = fn;
+    p->slot_fn = slot_fn;
     p->arg = arg;
     p->n = n;
     p->grain = grain;
@@ -304,7 +309,7 @@ int qat_pool_for(qat_pool *p, int64_t n, int64_t grain, qat_pool_range_fn fn, vo
     atomic_fetch_add(&p->epoch, 1);
     if (atomic_load(&p->sleepers) > 0)
         wake(&p->epoch, ranges - 1 < p->started ? (int)(ranges - 1) : p->started);
-    run_ranges(p);
+    run_ranges(p, 0);
     /* Wait for the ranges workers still hold. */
     unsigned want = (unsigned)ranges, done;
     while ((done = atomic_load(&p->done)) != want) {
@@ -318,6 +323,16 @@ int qat_pool_for(qat_pool *p, int64_t n, int64_t grain, qat_pool_range_fn fn, vo
     int failed = atomic_load(&p->failed);
     atomic_flag_clear_explicit(&p->busy, memory_order_release);
     return failed;
+}
+
+int qat_pool_for(qat_pool *p, int64_t n, int64_t grain, qat_pool_range_fn fn, void *arg)
+{
+    return run_loop(p, n, grain, fn, NULL, arg);
+}
+
+int qat_pool_for_slots(qat_pool *p, int64_t n, int64_t grain, qat_pool_slot_fn fn, void *arg)
+{
+    return run_loop(p, n, grain, NULL, fn, arg);
 }
 
 int qat_usable_cpus(int cap)

@@ -59,6 +59,19 @@ int64_t qat_pool_ranges(int64_t n, int64_t grain);
  * a range). Returns nonzero when a range failed. */
 int qat_pool_for(qat_pool *pool, int64_t n, int64_t grain, qat_pool_range_fn fn, void *arg);
 
+/* Work of one range, told which thread runs it: `slot` is 0 on the calling
+ * thread, 1 .. threads - 1 on the workers, so two ranges running at once
+ * never share a slot (per-thread scratch indexed by slot, such as rows
+ * that stay in that core's cache from one range to the next). */
+typedef int (*qat_pool_slot_fn)(void *arg, int64_t begin, int64_t end, int slot);
+
+/* qat_pool_for with the running thread's slot. Where qat_pool_for runs a
+ * loop on the calling thread alone (no pool, one thread or range, a busy
+ * pool), every range gets slot 0: slots are unique within one loop, so
+ * scratch by slot must belong to the loop's caller, not be shared with
+ * another loop running at the same time. */
+int qat_pool_for_slots(qat_pool *pool, int64_t n, int64_t grain, qat_pool_slot_fn fn, void *arg);
+
 /* The number of CPUs this process may run on (its affinity mask, which is
  * what taskset, cgroup cpusets and SLURM set), at least 1, at most `cap`. */
 int qat_usable_cpus(int cap);

@@ -177,6 +177,13 @@ int qat_packed_quantize_range(const qat_packed_act_quantizer *q, const float *x,
  * leaves a unquantized. */
 qat_status qat_packed_quantize_finish(const qat_packed_act_quantizer *q, const float *x, int64_t ldx, int failed,
                                       qat_packed_acts *a);
+/* For a caller whose failed rows are gone by the time it reports (rows
+ * reused block after block): the first non-finite input of x's tokens
+ * [0, tokens) as the flat index t * in + c, or -1 when every one is
+ * finite; and the QAT_ERR_NUMERIC error that names input [token, column]. */
+int64_t qat_packed_first_not_finite(const qat_packed_act_quantizer *q, const float *x, int64_t ldx, int64_t in,
+                                    int64_t tokens);
+qat_status qat_packed_not_finite_at(const qat_packed_act_quantizer *q, int64_t token, int64_t column);
 
 /* ---- Weights in the kernels' layout ------------------------------------ */
 

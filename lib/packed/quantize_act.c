@@ -199,16 +199,6 @@ static qat_status check_input(const qat_packed_act_quantizer *q, const float *x,
     return QAT_OK;
 }
 
-/* Names the first non-finite input of token t. */
-static qat_status not_finite(const char *who, const float *x, int64_t ldx, int64_t in, int64_t t)
-{
-    int64_t c = 0;
-    while (c < in - 1 && isfinite(x[t * ldx + c]))
-        c++;
-    return qat_fail(QAT_ERR_NUMERIC, "packed: %s: input [%lld, %lld] is not finite", who, (long long)t,
-                    (long long)c);
-}
-
 /* Threads for a call: no more than tokens, and one per 16 Ki elements at
  * least (a fork-join costs more than quantizing a small batch). */
 static int threads_of(const qat_packed_kernel *k, int64_t tokens, int64_t in)
@@ -260,16 +250,37 @@ int qat_packed_quantize_range(const qat_packed_act_quantizer *q, const float *x,
     return bad;
 }
 
+int64_t qat_packed_first_not_finite(const qat_packed_act_quantizer *q, const float *x, int64_t ldx, int64_t in,
+                                    int64_t tokens)
+{
+    float m;
+    for (int64_t t = 0; t < tokens; t++) {
+        if (!q->absmax(x + t * ldx, in, &m)) /* nonzero: not finite */
+            continue;
+        int64_t c = 0;
+        while (c < in - 1 && isfinite(x[t * ldx + c]))
+            c++;
+        return t * in + c;
+    }
+    return -1;
+}
+
+qat_status qat_packed_not_finite_at(const qat_packed_act_quantizer *q, int64_t token, int64_t column)
+{
+    return qat_fail(QAT_ERR_NUMERIC, "packed: %s: input [%lld, %lld] is not finite", quantizer_name(q),
+                    (long long)token, (long long)column);
+}
+
 qat_status qat_packed_quantize_finish(const qat_packed_act_quantizer *q, const float *x, int64_t ldx, int failed,
                                       qat_packed_acts *a)
 {
     if (failed) {
-        float m;
-        int64_t t = 0;
-        while (t < a->tokens - 1 && !q->absmax(x + t * ldx, a->in, &m))
-            t++;
         a->bits = 0;
-        return not_finite(quantizer_name(q), x, ldx, a->in, t);
+        const int64_t at = qat_packed_first_not_finite(q, x, ldx, a->in, a->tokens);
+        /* A range fails only on a non-finite input; at < 0 cannot happen
+         * but names the last token rather than reading past the rows. */
+        return at < 0 ? qat_packed_not_finite_at(q, a->tokens - 1, a->in - 1)
+                      : qat_packed_not_finite_at(q, at / a->in, at % a->in);
     }
     a->bits = q->bits;
     return QAT_OK;

@@ -8,6 +8,7 @@
  * activation scale m/Qp vs q*m/Qp (docs/packed-kernels.md).
  * Shapes: N = B * L tokens, H hidden, I intermediate, NH heads, dh = H/NH. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,17 +243,24 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
     return QAT_OK;
 }
 
+/* A residual linear not yet run: y = l(x) + residual over n floats, run by
+ * the LayerNorm that reads y (with it, block by block), or before any other
+ * hook runs. */
+typedef struct pending_linear {
+    const pm_linear *l;
+    const float *x, *residual;
+    float *y;             /* NULL: nothing pending */
+    int64_t n;
+} pending_linear;
+
 /* The packed runner of the encoder walk: integer GEMMs for the quantized
  * linears, the model's float kernels for the rest, no dropout. */
 typedef struct packed_walk {
     qat_packed_model *m;
     qat_packed_kernel k;
     pm_act_key held;          /* what s->act_h / act_i hold */
-    /* A post-LN residual not yet added: y += residual over n floats, done
-     * by the LayerNorm that reads y, or before any other hook runs. */
-    float *pending_y;
-    const float *pending_residual;
-    int64_t pending_n;
+    pending_linear pending;
+    int64_t kv_done;          /* the layer whose k and v its q's call computed, or -1 */
 } packed_walk;
 
 /* y is being rewritten: a quantization of it is stale. */
@@ -264,11 +272,12 @@ static void rewrites(packed_walk *w, const float *y)
 
 static qat_status add_pending(packed_walk *w)
 {
-    if (!w->pending_y)
+    const pending_linear p = w->pending;
+    if (!p.y)
         return QAT_OK;
-    float *y = w->pending_y;
-    w->pending_y = NULL;
-    QAT_RUN(w->m->ctx, add, y, w->pending_residual, y, w->pending_n);
+    w->pending.y = NULL;
+    QAT_TRY(linear(w->m, &w->k, p.l, p.x, p.y, &w->held));
+    QAT_RUN(w->m->ctx, add, p.y, p.residual, p.y, p.n);
     return QAT_OK;
 }
 
@@ -284,6 +293,7 @@ typedef struct row_pass {
     const float *residual;    /* LayerNorm: x += residual first; NULL: none */
     const float *w, *b;       /* LayerNorm's weights; NULL: GELU */
     float *y;
+    float *mean, *rstd;       /* LayerNorm's statistics (unused, but written) */
     int64_t cols;
     const qat_packed_act_quantizer *q;
     qat_packed_acts *a;
@@ -299,7 +309,7 @@ static int row_pass_range(void *arg, int64_t begin, int64_t end, int64_t index)
     if (p->residual && QAT_KERNEL(ctx, add, x, p->residual + begin * C, x, n * C) != QAT_OK)
         return 1;
     const qat_status st = p->w ? QAT_KERNEL(ctx, layernorm_fwd, x, p->w, p->b, p->m->dims.layer_norm_eps, n, C, y,
-                                            p->m->s.mean + begin, p->m->s.rstd + begin)
+                                            p->mean + begin, p->rstd + begin)
                                : QAT_KERNEL(ctx, bias_act_fwd, x, NULL, n, C, QAT_ACTIVATION_GELU, y);
     return st != QAT_OK || qat_packed_quantize_range(p->q, p->y, C, begin, end, p->a);
 }
@@ -321,6 +331,8 @@ static qat_status run_row_pass(packed_walk *w, row_pass *p, const pm_linear *nex
     QAT_TRY(input_quantizer(m, &w->k, next, &q));
     p->q = &q;
     p->a = input_acts(m, next);
+    p->mean = m->s.mean;
+    p->rstd = m->s.rstd;
     rewrites(w, p->y);
     const int failed = row_pass_rows(w, p, m->s.N);
     QAT_TRY(qat_packed_quantize_finish(&q, p->y, p->cols, failed, p->a));
@@ -328,13 +340,14 @@ static qat_status run_row_pass(packed_walk *w, row_pass *p, const pm_linear *nex
     return QAT_OK;
 }
 
-/* Tokens per block of the integer FFN: 128 tokens of BERT-base's 3072
- * intermediate floats are 1.5 MiB, written into the same first rows of y
- * for every block, so they stay in L2 for the GELU and quantizer pass that
- * reads them right after; the whole [N, 3072] at 8 x 128 tokens (12 MiB)
- * went out to L3 and came back. 128 is also the amx path's call (its
- * narrow weights are decoded once per call). */
-#define FFN_TOKEN_BLOCK 128
+/* Tokens per block of an integer linear whose output a row pass reads
+ * (the FFN's intermediate, the residual linears): 128 tokens of BERT-base's
+ * 3072 intermediate floats are 1.5 MiB, written into the same rows for
+ * every block, so they stay in L2 for the row pass that reads them right
+ * after; the whole [N, 3072] at 8 x 128 tokens (12 MiB) went out to L3 and
+ * came back. 128 is also the amx path's call (its narrow weights are
+ * decoded once per call). */
+#define TOKEN_BLOCK 128
 
 /* Tokens [t0, t0 + n) of a, in a's memory. */
 static qat_packed_acts rows_of(const qat_packed_acts *a, int64_t t0, int64_t n)
@@ -347,37 +360,212 @@ static qat_packed_acts rows_of(const qat_packed_acts *a, int64_t t0, int64_t n)
     return r;
 }
 
-/* The intermediate's codes for next, a block of tokens at a time: the
- * GEMM of the block into y's first rows, then GELU and next's quantizer
- * on them into the block's rows of next's input. Every code is the
- * unblocked pass's (the GEMM's tokens are independent, and so are the row
- * pass's); only the codes are kept: y holds the last block's GELU, and
- * w->held says next's input is ready, so nothing reads y again. */
+/* y = l(A) by blocks of TOKEN_BLOCK tokens, each block's rows then through
+ * a row pass (GELU, or a residual's LayerNorm) and next's quantizer into
+ * the block's rows of next's input. Only the codes and the LayerNorm's
+ * output are kept: l's output rows are scratch, the same rows for every
+ * block a thread runs.
+ *
+ * Threads: whole rounds of one block per thread run a block each, GEMM
+ * and row pass on one thread with no join between them, in that thread's
+ * rows of y (pool slot s: rows [s * TOKEN_BLOCK, (s + 1) * TOKEN_BLOCK)),
+ * which stay in its core's L2; the blocks left over (fewer than the
+ * threads: one sequence of 128, or a short tail) share each block's tiles
+ * out over the threads, in y's first rows. Every code is the unblocked
+ * pass's either way: the GEMM's tokens are independent, so are the row
+ * pass's, and each is computed by the same functions. */
+typedef struct block_pass {
+    packed_walk *w;
+    const pm_linear *l;
+    const qat_packed_acts *in;   /* l's input codes, every token */
+    float *y;                    /* l's output rows (scratch) */
+    row_pass rows;               /* residual, LayerNorm weights and out at token 0; out NULL: in place in y */
+    qat_packed_acts *codes;      /* next's input codes, every token (may be *in: a block's rows are
+                                    rewritten only after its GEMM has read them) */
+    qat_packed_kernel serial;    /* w->k on the calling thread alone */
+    _Atomic int64_t bad;         /* first non-finite row-pass output as the flat index t * cols + c */
+    atomic_int broken;           /* a kernel call failed (not a non-finite value) */
+} block_pass;
+
+/* Block [t0, t0 + n) on kernel k into rows y: the GEMM, then the row pass
+ * (on k's pool when pooled, else on this thread). */
+static void run_block(block_pass *j, const qat_packed_kernel *k, int pooled, int64_t t0, int64_t n, float *y)
+{
+    const int64_t C = j->l->out;
+    qat_packed_acts in = rows_of(j->in, t0, n), out = rows_of(j->codes, t0, n);
+    if (qat_packed_gemm(k, &in, &j->l->mat, integer_bias(j->l), y, C) != QAT_OK) {
+        atomic_store(&j->broken, 1);
+        return;
+    }
+    row_pass p = j->rows;
+    p.x = y;
+    p.residual = p.residual ? p.residual + t0 * C : NULL;
+    p.y = p.y ? p.y + t0 * C : y;
+    p.mean += t0;
+    p.rstd += t0;
+    p.a = &out;
+    if (!(pooled ? row_pass_rows(j->w, &p, n) : row_pass_range(&p, 0, n, 0)))
+        return;
+    const int64_t at = qat_packed_first_not_finite(p.q, p.y, C, C, n);
+    if (at < 0) {
+        atomic_store(&j->broken, 1);
+        return;
+    }
+    int64_t first = atomic_load(&j->bad);
+    while (t0 * C + at < first && !atomic_compare_exchange_weak(&j->bad, &first, t0 * C + at))
+        ;
+}
+
+static int block_range(void *arg, int64_t begin, int64_t end, int slot)
+{
+    block_pass *j = arg;
+    run_block(j, &j->serial, 0, begin, end - begin, j->y + (int64_t)slot * TOKEN_BLOCK * j->l->out);
+    return 0;
+}
+
+/* Runs j over every token; next's quantizer is j->rows.q. */
+static qat_status run_blocks(block_pass *j)
+{
+    packed_walk *w = j->w;
+    const int64_t N = w->m->s.N, C = j->l->out;
+    qat_pool *pool = w->k.pool;
+    /* Without the handle's pool (OpenMP threads) every block shares its tiles out. */
+    const int64_t round = pool ? (int64_t)qat_pool_threads(pool) * TOKEN_BLOCK : N + 1;
+    const int64_t by_thread = N / round * round;
+    j->serial = w->k;
+    j->serial.pool = NULL;
+    j->serial.threads = 1;
+    atomic_init(&j->bad, INT64_MAX);
+    atomic_init(&j->broken, 0);
+    if (by_thread)
+        qat_pool_for_slots(pool, by_thread, TOKEN_BLOCK, block_range, j);
+    for (int64_t t0 = by_thread; t0 < N; t0 += TOKEN_BLOCK)
+        run_block(j, &w->k, 1, t0, N - t0 < TOKEN_BLOCK ? N - t0 : TOKEN_BLOCK, j->y);
+    const int64_t bad = atomic_load(&j->bad);
+    if (atomic_load(&j->broken) || bad != INT64_MAX) {
+        j->codes->bits = 0;
+        if (bad == INT64_MAX)
+            return qat_fail(QAT_ERR_INTERNAL, "packed forward: a kernel failed on a block of %lld tokens",
+                            (long long)TOKEN_BLOCK);
+        return qat_packed_not_finite_at(j->rows.q, bad / C, bad % C);
+    }
+    j->codes->bits = j->rows.q->bits;
+    return QAT_OK;
+}
+
+/* The FFN: next's input codes = quantized GELU(l(x)); w->held says they
+ * are ready, so nothing reads y (scratch) again. */
 static qat_status intermediate_by_blocks(packed_walk *w, const pm_linear *l, const pm_linear *next, const float *x,
                                          float *y)
 {
     qat_packed_model *m = w->m;
-    const int64_t N = m->s.N, C = l->out;
+    block_pass j = {.w = w, .l = l, .y = y, .codes = input_acts(m, next)};
     qat_packed_acts *a;
     QAT_TRY(integer_input(m, &w->k, l, x, &w->held, &a));
     qat_packed_act_quantizer q;
     QAT_TRY(input_quantizer(m, &w->k, next, &q));
-    qat_packed_acts *codes = input_acts(m, next);
+    j.in = a;
+    j.rows = (row_pass){.m = m, .mean = m->s.mean, .rstd = m->s.rstd, .cols = l->out, .q = &q};
     rewrites(w, y);
-    for (int64_t t0 = 0; t0 < N; t0 += FFN_TOKEN_BLOCK) {
-        const int64_t n = N - t0 < FFN_TOKEN_BLOCK ? N - t0 : FFN_TOKEN_BLOCK;
-        /* The block's rows of a and of codes (t0 is a whole number of
-         * 16-token tiles, so amx's tile loads stay inside a's allocation). */
-        qat_packed_acts in = rows_of(a, t0, n), out = rows_of(codes, t0, n);
-        QAT_TRY(qat_packed_gemm(&w->k, &in, &l->mat, integer_bias(l), y, C));
-        row_pass p = {.m = m, .x = y, .y = y, .cols = C, .q = &q, .a = &out};
-        if (row_pass_rows(w, &p, n)) {
-            codes->bits = 0;
-            return qat_packed_quantize_finish(&q, y, C, 1, &out); /* names the block's first non-finite token */
-        }
-    }
-    QAT_TRY(qat_packed_quantize_finish(&q, y, C, 0, codes));
+    QAT_TRY(run_blocks(&j));
     w->held = act_key(next, y);
+    return QAT_OK;
+}
+
+/* The pending residual linear and the LayerNorm after it: out =
+ * LayerNorm(l(x) + residual) with next's input codes of it, by blocks
+ * (l's output rows are scratch). */
+static qat_status residual_norm_by_blocks(packed_walk *w, const float *wt, const float *b, const pm_linear *next,
+                                          float *out)
+{
+    qat_packed_model *m = w->m;
+    const pending_linear p = w->pending;
+    w->pending.y = NULL;
+    qat_packed_acts *a;
+    QAT_TRY(integer_input(m, &w->k, p.l, p.x, &w->held, &a));
+    qat_packed_act_quantizer q;
+    QAT_TRY(input_quantizer(m, &w->k, next, &q));
+    block_pass j = {.w = w, .l = p.l, .in = a, .y = p.y, .codes = input_acts(m, next)};
+    j.rows = (row_pass){.m = m, .residual = p.residual, .w = wt, .b = b, .y = out, .mean = m->s.mean,
+                        .rstd = m->s.rstd, .cols = m->dims.hidden_size, .q = &q};
+    w->held.x = NULL; /* next's codes overwrite a's when they share the buffer */
+    QAT_TRY(run_blocks(&j));
+    w->held = act_key(next, out);
+    return QAT_OK;
+}
+
+/* Integer linears of one input: y_i = l_i(A). Whole rounds of one block
+ * per thread run each block's GEMMs on one thread, whose block of A stays
+ * in its L2 for all of them, with one join for the lot; the tokens left
+ * over share their tiles out over the threads (as run_blocks). */
+typedef struct shared_input {
+    const qat_packed_acts *in;
+    const pm_linear *const *l;
+    float *const *y;
+    int n;
+    qat_packed_kernel serial;
+    atomic_int broken;
+} shared_input;
+
+static int shared_input_range(void *arg, int64_t begin, int64_t end, int slot)
+{
+    shared_input *j = arg;
+    const qat_packed_acts in = rows_of(j->in, begin, end - begin);
+    (void)slot;
+    for (int i = 0; i < j->n; i++)
+        if (qat_packed_gemm(&j->serial, &in, &j->l[i]->mat, integer_bias(j->l[i]), j->y[i] + begin * j->l[i]->out,
+                            j->l[i]->out) != QAT_OK)
+            atomic_store(&j->broken, 1);
+    return 0;
+}
+
+static qat_status linears_of_one_input(packed_walk *w, const qat_packed_acts *a, const pm_linear *const *l,
+                                       float *const *y, int n)
+{
+    const int64_t N = w->m->s.N;
+    qat_pool *pool = w->k.pool;
+    const int64_t round = pool ? (int64_t)qat_pool_threads(pool) * TOKEN_BLOCK : N + 1;
+    const int64_t by_thread = N / round * round;
+    shared_input j = {.in = a, .l = l, .y = y, .n = n, .serial = w->k};
+    j.serial.pool = NULL;
+    j.serial.threads = 1;
+    atomic_init(&j.broken, 0);
+    if (by_thread)
+        qat_pool_for_slots(pool, by_thread, TOKEN_BLOCK, shared_input_range, &j);
+    if (atomic_load(&j.broken))
+        return qat_fail(QAT_ERR_INTERNAL, "packed forward: a kernel failed on a block of %lld tokens",
+                        (long long)TOKEN_BLOCK);
+    if (by_thread == N)
+        return QAT_OK;
+    const qat_packed_acts rest = rows_of(a, by_thread, N - by_thread);
+    for (int i = 0; i < n; i++)
+        QAT_TRY(qat_packed_gemm(&w->k, &rest, &l[i]->mat, integer_bias(l[i]), y[i] + by_thread * l[i]->out,
+                                l[i]->out));
+    return QAT_OK;
+}
+
+/* Layer's q, k and v at once when all three are integer linears of the
+ * same quantization of x (k and v's calls then find them done); 0: not. */
+static int qkv_at_once(const packed_walk *w, int64_t layer, const float *x)
+{
+    const pm_linear *l = w->m->layers[layer].lin;
+    const pm_act_key q = act_key(&l[QAT_WALK_Q], x), k = act_key(&l[QAT_WALK_K], x), v = act_key(&l[QAT_WALK_V], x);
+    return l[QAT_WALK_Q].integer && l[QAT_WALK_K].integer && l[QAT_WALK_V].integer && same_key(&q, &k) &&
+           same_key(&q, &v);
+}
+
+static qat_status qkv(packed_walk *w, int64_t layer, const float *x)
+{
+    qat_packed_model *m = w->m;
+    const pm_linear *l = m->layers[layer].lin;
+    qat_packed_acts *a;
+    QAT_TRY(integer_input(m, &w->k, &l[QAT_WALK_Q], x, &w->held, &a));
+    const pm_linear *const lins[3] = {&l[QAT_WALK_Q], &l[QAT_WALK_K], &l[QAT_WALK_V]};
+    float *const ys[3] = {m->s.q, m->s.k, m->s.v};
+    rewrites(w, m->s.k);
+    rewrites(w, m->s.v);
+    QAT_TRY(linears_of_one_input(w, a, lins, ys, 3));
+    w->kv_done = layer;
     return QAT_OK;
 }
 
@@ -469,6 +657,10 @@ static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x
     const pm_linear *l = &m->layers[c->layer].lin[c->linear];
     switch (c->epilogue) {
     case QAT_WALK_PLAIN:
+        if (c->linear == QAT_WALK_Q && y == m->s.q && qkv_at_once(w, c->layer, x))
+            return qkv(w, c->layer, x);
+        if ((c->linear == QAT_WALK_K || c->linear == QAT_WALK_V) && w->kv_done == c->layer)
+            return QAT_OK;
         return linear(m, &w->k, l, x, y, &w->held);
     case QAT_WALK_GELU: {
         const pm_linear *next = &m->layers[c->layer].lin[QAT_WALK_OUT];
@@ -483,11 +675,8 @@ static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x
         return run_row_pass(w, &p, next);
     }
     case QAT_WALK_RESIDUAL:
-        /* The LayerNorm that follows adds the residual in its own pass. */
-        QAT_TRY(linear(m, &w->k, l, x, y, &w->held));
-        w->pending_y = y;
-        w->pending_residual = c->residual;
-        w->pending_n = rows * l->out;
+        /* Run by the LayerNorm that follows, with the residual's sum. */
+        w->pending = (pending_linear){.l = l, .x = x, .residual = c->residual, .y = y, .n = rows * l->out};
         return QAT_OK;
     case QAT_WALK_TANH:
         break;
@@ -534,7 +723,7 @@ static qat_status walk_layernorm(void *self, qat_walk_norm norm, int64_t layer, 
         break;
     }
     const pm_linear *next = linear_after_norm(m, norm, layer);
-    const int joins = w->pending_y == x && w->pending_n == rows * m->dims.hidden_size;
+    const int joins = w->pending.y == x && w->pending.n == rows * m->dims.hidden_size;
     if (!next || !joins)
         QAT_TRY(add_pending(w));
     rewrites(w, x);
@@ -544,10 +733,16 @@ static qat_status walk_layernorm(void *self, qat_walk_norm norm, int64_t layer, 
                 m->s.rstd);
         return QAT_OK;
     }
+    if (w->pending.y && w->pending.l->integer)
+        return residual_norm_by_blocks(w, wt, b, next, y);
     /* x is the runner's own buffer (the residual's sum, or the embeddings'). */
-    row_pass p = {.m = m, .x = (float *)x, .residual = w->pending_y ? w->pending_residual : NULL, .w = wt, .b = b,
-                  .y = y, .cols = m->dims.hidden_size};
-    w->pending_y = NULL;
+    row_pass p = {.m = m, .x = (float *)x, .w = wt, .b = b, .y = y, .cols = m->dims.hidden_size};
+    if (w->pending.y) { /* a float residual linear: its output, then the sum in the row pass */
+        const pending_linear pl = w->pending;
+        w->pending.y = NULL;
+        QAT_TRY(linear(m, &w->k, pl.l, pl.x, pl.y, &w->held));
+        p.residual = pl.residual;
+    }
     return run_row_pass(w, &p, next);
 }
 
@@ -597,7 +792,7 @@ static const qat_walk_ops packed_walk_ops = {
 static qat_status run_walk(qat_packed_model *m, const int32_t *ids, const int32_t *mask, const int32_t *types,
                            int64_t B, int64_t L, float *logits)
 {
-    packed_walk w = {.m = m};
+    packed_walk w = {.m = m, .kv_done = -1};
     QAT_TRY(pm_kernel(m, &w.k));
     QAT_TRY(pm_prepare_weights(m, w.k.isa));
     QAT_TRY(prepare_scratch(m, B, L));

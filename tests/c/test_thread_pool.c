@@ -137,6 +137,56 @@ START_TEST(nested_loops_run_inline)
 }
 END_TEST
 
+/* qat_pool_for_slots: every slot below the thread count, never two ranges
+ * on one slot at once (each range holds its slot for a while, so ranges on
+ * two threads overlap), every index once; inline loops give slot 0. */
+typedef struct slot_use {
+    int threads;
+    atomic_int held[4];
+    atomic_int shared, out_of_range, seen[4];
+    atomic_int hits[200];
+} slot_use;
+
+static int hold_slot(void *arg, int64_t begin, int64_t end, int slot)
+{
+    slot_use *u = arg;
+    if (slot < 0 || slot >= u->threads) {
+        atomic_store(&u->out_of_range, 1);
+        return 0;
+    }
+    atomic_store(&u->seen[slot], 1);
+    if (atomic_exchange(&u->held[slot], 1))
+        atomic_store(&u->shared, 1);
+    struct timespec pause = {0, 200000};
+    nanosleep(&pause, NULL);
+    for (int64_t i = begin; i < end; i++)
+        atomic_fetch_add(&u->hits[i], 1);
+    atomic_store(&u->held[slot], 0);
+    return 0;
+}
+
+START_TEST(slots_are_unique_among_running_ranges)
+{
+    for (int threads = 1; threads <= 4; threads++) {
+        qat_pool *pool;
+        QAT_ASSERT_OK(qat_pool_create(threads, &pool));
+        for (int rep = 0; rep < 2; rep++) {
+            slot_use u = {.threads = threads};
+            ck_assert_int_eq(qat_pool_for_slots(pool, 200, 3, hold_slot, &u), 0);
+            ck_assert_msg(!atomic_load(&u.out_of_range), "threads %d: a slot outside [0, threads)", threads);
+            ck_assert_msg(!atomic_load(&u.shared), "threads %d: two running ranges had the same slot", threads);
+            ck_assert_msg(atomic_load(&u.seen[0]), "threads %d: the caller (slot 0) ran no range", threads);
+            for (int i = 0; i < 200; i++)
+                ck_assert_int_eq(atomic_load(&u.hits[i]), 1);
+        }
+        qat_pool_free(pool);
+    }
+    slot_use alone = {.threads = 1}; /* no pool: inline, slot 0 */
+    ck_assert_int_eq(qat_pool_for_slots(NULL, 200, 3, hold_slot, &alone), 0);
+    ck_assert(!atomic_load(&alone.out_of_range) && !atomic_load(&alone.shared));
+}
+END_TEST
+
 static void *submit_many(void *arg)
 {
     for (int rep = 0; rep < 40; rep++)
@@ -279,6 +329,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, every_index_once_in_fixed_cuts);
     tcase_add_test(tc, two_threads_run_ranges_at_once);
     tcase_add_test(tc, nested_loops_run_inline);
+    tcase_add_test(tc, slots_are_unique_among_running_ranges);
     tcase_add_test(tc, two_submitting_threads_share_a_pool);
     tcase_add_test(tc, a_failed_range_is_reported);
     tcase_add_test(tc, a_forked_child_uses_its_own_workers);
