@@ -2,7 +2,9 @@
  * backend) for every study config, RoBERTa and BERT, MLM, token and
  * sequence classification (token type ids in the batch), on every ISA
  * path this CPU has and 1 and 2 threads. */
+#include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -181,20 +183,28 @@ START_TEST(test_seed_code_profile)
 }
 END_TEST
 
-/* A batch longer than the packed forward's token blocks (its integer FFN
- * runs 128 tokens at a time) gives every sequence the encoder output it
- * gets alone, bit for bit: 13 x 20 = 260 tokens make blocks of 128, 128
- * and 4, two of them starting inside a sequence; some sequences end in
- * padding. Every path, 1 and 2 threads. Mean-pooled embeddings, not the
- * head's logits: the float head is one sgemm over every row, whose
- * blocking (so its sums' order) may change with the row count. */
+/* A batch longer than the packed forward's token blocks (its integer
+ * linears that a row pass reads, and q, k and v, run 128 tokens at a time,
+ * whole rounds of one block per thread on their own thread) gives every
+ * sequence the encoder output it gets alone, bit for bit: 13 x 20 = 260
+ * tokens make blocks of 128, 128 and 4, two of them starting inside a
+ * sequence (on 2 threads the first two run one per thread, the last one
+ * shared out); some sequences end in padding. Every path, 1 and 2
+ * threads, BitNet, LSQ and LSQ+ inputs, per-row weight scales, and float
+ * linears. Mean-pooled embeddings, not the head's logits: the float head
+ * is one sgemm over every row, whose blocking (so its sums' order) may
+ * change with the row count. */
+static const char *const long_batch_configs[] = {"E6W1.58A6", "E8W8A8", "E8W8A8(lsq+)",
+                                                 "E6W1.58(row)A6@shared,frozen-step,symmetric", "E8W4A32"};
+
 START_TEST(test_long_batch_equals_each_sequence)
 {
     enum { B = 13, L = 20 };
+    const char *quant = long_batch_configs[_i];
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create(qat_backend_count() > 1 ? "cpu" : "ref", &ctx));
     qat_model *m = NULL;
-    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_BERT, QAT_TASK_TOKEN_CLASSIFICATION, "E6W1.58A6", &m));
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_BERT, QAT_TASK_TOKEN_CLASSIFICATION, quant, &m));
     char path[256];
     QAT_ASSERT_OK(tiny_export(m, QAT_ARCH_BERT, path, sizeof path));
     qat_packed_model *pm = NULL;
@@ -220,13 +230,100 @@ START_TEST(test_long_batch_equals_each_sequence)
                 QAT_ASSERT_OK(qat_packed_model_embed(pm, ids + b * L, mask + b * L, types + b * L, 1, L,
                                                      QAT_POOLING_MEAN, 0, one, n1));
                 ck_assert_msg(memcmp(one, all + b * n1, n1 * sizeof(float)) == 0,
-                              "isa %s threads %d: sequence %d of the batch differs from its forward alone", name,
-                              threads, b);
+                              "%s isa %s threads %d: sequence %d of the batch differs from its forward alone",
+                              quant, name, threads, b);
             }
         }
     }
     free(all);
     free(one);
+    qat_packed_model_free(pm);
+    qat_model_free(m);
+    qat_context_free(ctx);
+}
+END_TEST
+
+/* Input [token, column] named by a packed forward's "not finite" error. */
+static void failing_input(qat_packed_model *pm, const int32_t *ids, const int32_t *mask, int B, int L,
+                          long long *token, long long *column, const char *what)
+{
+    size_t n = 0;
+    QAT_ASSERT_OK(qat_packed_model_logits_size(pm, B, L, &n));
+    float *logits = malloc(n * sizeof(float));
+    ck_assert_int_eq(qat_packed_model_forward(pm, ids, mask, NULL, B, L, logits, n), QAT_ERR_NUMERIC);
+    const char *at = strstr(qat_last_error(), "input [");
+    ck_assert_msg(at && sscanf(at, "input [%lld, %lld]", token, column) == 2, "%s: error '%s' names no input", what,
+                  qat_last_error());
+    free(logits);
+}
+
+/* A value that overflows inside a block of the packed FFN is named by its
+ * token in the batch, not in its block. Word 39 (in sequence 9 only) has
+ * an embedding of 1e18 in column C, so its rows are ~5.6 there after each
+ * LayerNorm (sqrt(H - 1)), every other token's |x| < ~3; layer 0's
+ * intermediate row R reads column C alone with a weight and bias that
+ * overflow past ~4.2, and the output dense ignores row R (zero column), so
+ * the other tokens' huge finite values go no further. Sequence 9 alone
+ * names its token t; the batch (blocks of 128 tokens) must name 9 L + t,
+ * in the second block, on every path and 1 and 2 threads. */
+START_TEST(test_non_finite_is_named_by_its_batch_token)
+{
+    enum { B = 13, L = 20, H = TINY_H, I = 80, C = 3, R = 5, WORD = 39, SEQ = 9, AT = 6 };
+    qat_context *ctx = NULL;
+    QAT_ASSERT_OK(qat_context_create(qat_backend_count() > 1 ? "cpu" : "ref", &ctx));
+    qat_model *m = NULL;
+    QAT_ASSERT_OK(tiny_model(ctx, QAT_ARCH_BERT, QAT_TASK_TOKEN_CLASSIFICATION, "E32W1.58(row)A6", &m));
+    float *word = malloc(40 * H * sizeof(float)), *wi = malloc(I * H * sizeof(float)), bi[I];
+    float *wo = malloc(H * I * sizeof(float));
+    QAT_ASSERT_OK(qat_model_get_parameter(m, "bert.embeddings.word_embeddings.weight", word, 40 * H));
+    QAT_ASSERT_OK(qat_model_get_parameter(m, "bert.encoder.layer.0.intermediate.dense.weight", wi, I * H));
+    QAT_ASSERT_OK(qat_model_get_parameter(m, "bert.encoder.layer.0.intermediate.dense.bias", bi, I));
+    QAT_ASSERT_OK(qat_model_get_parameter(m, "bert.encoder.layer.0.output.dense.weight", wo, H * I));
+    word[WORD * H + C] = 1e18f;
+    for (int c = 0; c < H; c++)
+        wi[R * H + c] = c == C ? FLT_MAX : 0.0f; /* per-row scale FLT_MAX / H, code 1 */
+    bi[R] = FLT_MAX * (1.0f - 4.2f / H);
+    for (int o = 0; o < H; o++)
+        wo[o * I + R] = 0.0f;
+    QAT_ASSERT_OK(qat_model_set_parameter(m, "bert.embeddings.word_embeddings.weight", word, 40 * H));
+    QAT_ASSERT_OK(qat_model_set_parameter(m, "bert.encoder.layer.0.intermediate.dense.weight", wi, I * H));
+    QAT_ASSERT_OK(qat_model_set_parameter(m, "bert.encoder.layer.0.intermediate.dense.bias", bi, I));
+    QAT_ASSERT_OK(qat_model_set_parameter(m, "bert.encoder.layer.0.output.dense.weight", wo, H * I));
+    char path[256];
+    QAT_ASSERT_OK(tiny_export(m, QAT_ARCH_BERT, path, sizeof path));
+    qat_packed_model *pm = NULL;
+    QAT_ASSERT_OK(qat_packed_model_load(path, &pm));
+    unlink(path);
+    int32_t ids[B * L], mask[B * L];
+    for (int i = 0; i < B * L; i++) {
+        ids[i] = 2 + (int32_t)((i * 7 + 3) % 37);
+        mask[i] = 1;
+    }
+    ids[SEQ * L + AT] = WORD;
+    size_t n1 = 0;
+    QAT_ASSERT_OK(qat_packed_model_logits_size(pm, 1, L, &n1));
+    float *one = malloc(n1 * sizeof(float));
+    const char *name = NULL;
+    for (int isa = 1; qat_packed_isa_name_of(isa, &name) == QAT_OK; isa++) {
+        if (test_valgrind_skips(isa) || qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa) != QAT_OK)
+            continue; /* run_case says why */
+        for (int threads = 1; threads <= (test_under_valgrind() ? 1 : 2); threads++) {
+            QAT_ASSERT_OK(qat_packed_model_set_int(pm, QAT_PACKED_THREADS, threads));
+            QAT_ASSERT_OK(qat_packed_model_forward(pm, ids, mask, NULL, 1, L, one, n1)); /* a clean sequence */
+            long long t1, c1, t, c;
+            failing_input(pm, ids + SEQ * L, mask + SEQ * L, 1, L, &t1, &c1, "sequence 9 alone");
+            ck_assert_msg(t1 == AT && c1 == R, "isa %s: sequence 9 alone fails at [%lld, %lld], not at its word 39",
+                          name, t1, c1);
+            failing_input(pm, ids, mask, B, L, &t, &c, "the batch");
+            ck_assert_msg(t == SEQ * L + t1 && c == c1,
+                          "isa %s threads %d: the batch names input [%lld, %lld], sequence 9's token is [%lld, %lld]",
+                          name, threads, t, c, SEQ * L + t1, c1);
+        }
+    }
+    free(one);
+    free(word);
+    free(wi);
+    free(wo);
     qat_packed_model_free(pm);
     qat_model_free(m);
     qat_context_free(ctx);
@@ -294,7 +391,9 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_parity, 0, (int)(N_CONFIGS * 6));
     tcase_add_test(tc, test_parity_ternary_1p6);
-    tcase_add_test(tc, test_long_batch_equals_each_sequence);
+    tcase_add_loop_test(tc, test_long_batch_equals_each_sequence, 0,
+                        (int)(sizeof long_batch_configs / sizeof long_batch_configs[0]));
+    tcase_add_test(tc, test_non_finite_is_named_by_its_batch_token);
     tcase_add_test(tc, test_export_needs_calibration);
     tcase_add_test(tc, test_seed_code_profile);
     tcase_add_test(tc, test_forward_bad_inputs);
