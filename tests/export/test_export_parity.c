@@ -102,17 +102,14 @@ static void run_case(const char *quant, qat_arch arch, qat_task task, int ternar
     ck_assert_uint_eq(packed_n, n);
     float *first = malloc(n * sizeof(float));
     int runs = 0;
-    for (int isa = 1; isa <= 6; isa++) { /* QAT_PACKED_ISA 1..6: scalar .. amx */
-        static int told[7];
+    const char *name = NULL;
+    for (int isa = 1; qat_packed_isa_name_of(isa, &name) == QAT_OK; isa++) { /* every path the library has */
+        static int told[16];
         const char *skip = test_valgrind_skips(isa);
-        if (skip) {
+        if (skip || qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa) != QAT_OK) {
+            ck_assert_int_lt(isa, 16);
             if (!told[isa]++)
-                fprintf(stderr, "SKIP: ISA path %d not tested (%s)\n", isa, skip);
-            continue;
-        }
-        if (qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa) != QAT_OK) {
-            if (!told[isa]++)
-                fprintf(stderr, "SKIP: ISA path %d not tested (%s)\n", isa, qat_last_error());
+                fprintf(stderr, "SKIP: ISA path %s not tested (%s)\n", name, skip ? skip : qat_last_error());
             continue;
         }
         /* Under valgrind, which runs threads one at a time, one thread:
@@ -122,9 +119,9 @@ static void run_case(const char *quant, qat_arch arch, qat_task task, int ternar
             memset(got, 0, n * sizeof(float));
             QAT_ASSERT_OK(qat_packed_model_forward(pm, ids, mask, types, TINY_B, TINY_L, got, n));
             char what[160];
-            snprintf(what, sizeof what, "%s %s %s isa %d threads %d%s", quant,
+            snprintf(what, sizeof what, "%s %s %s isa %s threads %d%s", quant,
                      arch == QAT_ARCH_BERT ? "bert" : "roberta",
-                     task == QAT_TASK_MLM ? "mlm" : task == QAT_TASK_TOKEN_CLASSIFICATION ? "tokcls" : "seqcls", isa,
+                     task == QAT_TASK_MLM ? "mlm" : task == QAT_TASK_TOKEN_CLASSIFICATION ? "tokcls" : "seqcls", name,
                      threads, ternary_1p6 ? " (1.6-bit)" : "");
             compare(got, want, rows, (size_t)classes, what);
             /* Integer accumulators and one scalar epilogue: identical
