@@ -360,6 +360,32 @@ static qat_packed_acts rows_of(const qat_packed_acts *a, int64_t t0, int64_t n)
     return r;
 }
 
+/* Tokens [0, n) of N that run one TOKEN_BLOCK block per thread: whole
+ * rounds of one block per pool thread (none without the handle's pool:
+ * OpenMP threads share every block's tiles out). */
+static int64_t tokens_by_thread(const packed_walk *w)
+{
+    const int64_t N = w->m->s.N;
+    if (!w->k.pool)
+        return 0;
+    const int64_t round = (int64_t)qat_pool_threads(w->k.pool) * TOKEN_BLOCK;
+    return N / round * round;
+}
+
+/* k on the calling thread alone (inside a pool range). */
+static qat_packed_kernel serial_kernel(const qat_packed_kernel *k)
+{
+    qat_packed_kernel s = *k;
+    s.pool = NULL;
+    s.threads = 1;
+    return s;
+}
+
+static qat_status block_failed(void)
+{
+    return qat_fail(QAT_ERR_INTERNAL, "packed forward: a kernel failed on a block of %d tokens", TOKEN_BLOCK);
+}
+
 /* y = l(A) by blocks of TOKEN_BLOCK tokens, each block's rows then through
  * a row pass (GELU, or a residual's LayerNorm) and next's quantizer into
  * the block's rows of next's input. Only the codes and the LayerNorm's
@@ -427,26 +453,19 @@ static int block_range(void *arg, int64_t begin, int64_t end, int slot)
 static qat_status run_blocks(block_pass *j)
 {
     packed_walk *w = j->w;
-    const int64_t N = w->m->s.N, C = j->l->out;
-    qat_pool *pool = w->k.pool;
-    /* Without the handle's pool (OpenMP threads) every block shares its tiles out. */
-    const int64_t round = pool ? (int64_t)qat_pool_threads(pool) * TOKEN_BLOCK : N + 1;
-    const int64_t by_thread = N / round * round;
-    j->serial = w->k;
-    j->serial.pool = NULL;
-    j->serial.threads = 1;
+    const int64_t N = w->m->s.N, C = j->l->out, by_thread = tokens_by_thread(w);
+    j->serial = serial_kernel(&w->k);
     atomic_init(&j->bad, INT64_MAX);
     atomic_init(&j->broken, 0);
     if (by_thread)
-        qat_pool_for_slots(pool, by_thread, TOKEN_BLOCK, block_range, j);
+        qat_pool_for_slots(w->k.pool, by_thread, TOKEN_BLOCK, block_range, j);
     for (int64_t t0 = by_thread; t0 < N; t0 += TOKEN_BLOCK)
         run_block(j, &w->k, 1, t0, N - t0 < TOKEN_BLOCK ? N - t0 : TOKEN_BLOCK, j->y);
     const int64_t bad = atomic_load(&j->bad);
     if (atomic_load(&j->broken) || bad != INT64_MAX) {
         j->codes->bits = 0;
         if (bad == INT64_MAX)
-            return qat_fail(QAT_ERR_INTERNAL, "packed forward: a kernel failed on a block of %lld tokens",
-                            (long long)TOKEN_BLOCK);
+            return block_failed();
         return qat_packed_not_finite_at(j->rows.q, bad / C, bad % C);
     }
     j->codes->bits = j->rows.q->bits;
@@ -522,19 +541,13 @@ static int shared_input_range(void *arg, int64_t begin, int64_t end, int slot)
 static qat_status linears_of_one_input(packed_walk *w, const qat_packed_acts *a, const pm_linear *const *l,
                                        float *const *y, int n)
 {
-    const int64_t N = w->m->s.N;
-    qat_pool *pool = w->k.pool;
-    const int64_t round = pool ? (int64_t)qat_pool_threads(pool) * TOKEN_BLOCK : N + 1;
-    const int64_t by_thread = N / round * round;
-    shared_input j = {.in = a, .l = l, .y = y, .n = n, .serial = w->k};
-    j.serial.pool = NULL;
-    j.serial.threads = 1;
+    const int64_t N = w->m->s.N, by_thread = tokens_by_thread(w);
+    shared_input j = {.in = a, .l = l, .y = y, .n = n, .serial = serial_kernel(&w->k)};
     atomic_init(&j.broken, 0);
     if (by_thread)
-        qat_pool_for_slots(pool, by_thread, TOKEN_BLOCK, shared_input_range, &j);
+        qat_pool_for_slots(w->k.pool, by_thread, TOKEN_BLOCK, shared_input_range, &j);
     if (atomic_load(&j.broken))
-        return qat_fail(QAT_ERR_INTERNAL, "packed forward: a kernel failed on a block of %lld tokens",
-                        (long long)TOKEN_BLOCK);
+        return block_failed();
     if (by_thread == N)
         return QAT_OK;
     const qat_packed_acts rest = rows_of(a, by_thread, N - by_thread);
