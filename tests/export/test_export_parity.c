@@ -187,12 +187,14 @@ END_TEST
  * tokens make blocks of 128, 128 and 4, two of them starting inside a
  * sequence (on 2 threads the first two run one per thread, the last one
  * shared out); some sequences end in padding. Every path, 1 and 2
- * threads, BitNet, LSQ and LSQ+ inputs, per-row weight scales, and float
- * linears. Mean-pooled embeddings, not the head's logits: the float head
- * is one sgemm over every row, whose blocking (so its sums' order) may
- * change with the row count. */
+ * threads, BitNet, LSQ and LSQ+ inputs, per-row weight scales, float
+ * embeddings. Mean-pooled embeddings, not the head's logits: the float
+ * head is one sgemm over every row, whose blocking (so its sums' order)
+ * may change with the row count; for the same reason no config has float
+ * encoder linears (under valgrind's AVX2, oneDNN's sgemm of 260 rows and
+ * of 20 differed). */
 static const char *const long_batch_configs[] = {"E6W1.58A6", "E8W8A8", "E8W8A8(lsq+)",
-                                                 "E6W1.58(row)A6@shared,frozen-step,symmetric", "E8W4A32"};
+                                                 "E6W1.58(row)A6@shared,frozen-step,symmetric", "E32W1.58(row)A8"};
 
 START_TEST(test_long_batch_equals_each_sequence)
 {
