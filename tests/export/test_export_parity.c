@@ -180,6 +180,17 @@ START_TEST(test_seed_code_profile)
 }
 END_TEST
 
+/* Sets pm to the next ISA path after *isa that this build, this CPU and
+ * (under it) valgrind run: 1, or 0 past the last (run_case says why a path
+ * is skipped). */
+static int next_path(qat_packed_model *pm, int *isa, const char **name)
+{
+    while (qat_packed_isa_name_of(++*isa, name) == QAT_OK)
+        if (!test_valgrind_skips(*isa) && qat_packed_model_set_int(pm, QAT_PACKED_ISA, *isa) == QAT_OK)
+            return 1;
+    return 0;
+}
+
 /* A batch longer than the packed forward's token blocks (its integer
  * linears that a row pass reads, and q, k and v, run 128 tokens at a time,
  * whole rounds of one block per thread on their own thread) gives every
@@ -219,9 +230,7 @@ START_TEST(test_long_batch_equals_each_sequence)
     const size_t n1 = TINY_H, n = B * n1;
     float *all = malloc(n * sizeof(float)), *one = malloc(n1 * sizeof(float));
     const char *name = NULL;
-    for (int isa = 1; qat_packed_isa_name_of(isa, &name) == QAT_OK; isa++) {
-        if (test_valgrind_skips(isa) || qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa) != QAT_OK)
-            continue; /* run_case says why */
+    for (int isa = 0; next_path(pm, &isa, &name);) {
         for (int threads = 1; threads <= (test_under_valgrind() ? 1 : 2); threads++) {
             QAT_ASSERT_OK(qat_packed_model_set_int(pm, QAT_PACKED_THREADS, threads));
             QAT_ASSERT_OK(qat_packed_model_embed(pm, ids, mask, types, B, L, QAT_POOLING_MEAN, 0, all, n));
@@ -303,9 +312,7 @@ START_TEST(test_non_finite_is_named_by_its_batch_token)
     QAT_ASSERT_OK(qat_packed_model_logits_size(pm, 1, L, &n1));
     float *one = malloc(n1 * sizeof(float));
     const char *name = NULL;
-    for (int isa = 1; qat_packed_isa_name_of(isa, &name) == QAT_OK; isa++) {
-        if (test_valgrind_skips(isa) || qat_packed_model_set_int(pm, QAT_PACKED_ISA, isa) != QAT_OK)
-            continue; /* run_case says why */
+    for (int isa = 0; next_path(pm, &isa, &name);) {
         for (int threads = 1; threads <= (test_under_valgrind() ? 1 : 2); threads++) {
             QAT_ASSERT_OK(qat_packed_model_set_int(pm, QAT_PACKED_THREADS, threads));
             QAT_ASSERT_OK(qat_packed_model_forward(pm, ids, mask, NULL, 1, L, one, n1)); /* a clean sequence */
