@@ -349,7 +349,11 @@ static qat_status run_row_pass(packed_walk *w, row_pass *p, const pm_linear *nex
  * decoded once per call). */
 #define TOKEN_BLOCK 128
 
-/* Tokens [t0, t0 + n) of a, in a's memory. */
+/* Tokens [t0, t0 + n) of a, in a's memory. Every t0 here is a multiple of
+ * TOKEN_BLOCK, so a whole number of amx's 16-token tiles: its tile loads
+ * of a short block's last tile stay inside a's allocation (whole tiles,
+ * QAT_PACKED_TOKEN_ALIGN) and never reach into a block another thread
+ * is writing (only full blocks run one per thread). */
 static qat_packed_acts rows_of(const qat_packed_acts *a, int64_t t0, int64_t n)
 {
     qat_packed_acts r = *a;
@@ -672,7 +676,8 @@ static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x
     case QAT_WALK_PLAIN:
         if (c->linear == QAT_WALK_Q && y == m->s.q && qkv_at_once(w, c->layer, x))
             return qkv(w, c->layer, x);
-        if ((c->linear == QAT_WALK_K || c->linear == QAT_WALK_V) && w->kv_done == c->layer)
+        if (w->kv_done == c->layer &&
+            ((c->linear == QAT_WALK_K && y == m->s.k) || (c->linear == QAT_WALK_V && y == m->s.v)))
             return QAT_OK;
         return linear(m, &w->k, l, x, y, &w->held);
     case QAT_WALK_GELU: {
