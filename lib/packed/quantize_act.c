@@ -277,10 +277,12 @@ qat_status qat_packed_quantize_finish(const qat_packed_act_quantizer *q, const f
     if (failed) {
         a->bits = 0;
         const int64_t at = qat_packed_first_not_finite(q, x, ldx, a->in, a->tokens);
-        /* A range fails only on a non-finite input; at < 0 cannot happen
-         * but names the last token rather than reading past the rows. */
-        return at < 0 ? qat_packed_not_finite_at(q, a->tokens - 1, a->in - 1)
-                      : qat_packed_not_finite_at(q, at / a->in, at % a->in);
+        /* Every input finite: the range failed in a kernel run before the
+         * quantizer (a row pass's LayerNorm or GELU), not on a value. */
+        if (at < 0)
+            return qat_fail(QAT_ERR_INTERNAL, "packed: %s: a range failed with every input finite",
+                            quantizer_name(q));
+        return qat_packed_not_finite_at(q, at / a->in, at % a->in);
     }
     a->bits = q->bits;
     return QAT_OK;
