@@ -5,8 +5,8 @@
  *
  * Bits: the same as ref's attention_fwd on every ISA path and thread
  * count. Each score is one vector lane summing q[d] * k[d] over d
- * ascending (keys side by side in the lanes, from a panel of 16 keys
- * transposed on the stack), each context element one lane summing
+ * ascending (keys side by side in the lanes, from a panel of 16 keys, 32
+ * on AVX-512, transposed on the stack), each context element one lane summing
  * p[j] * v[j, d] over keys ascending (d in the lanes): the order of every
  * element is kernels.h's, one fused multiply-add per step (fmaf in the
  * scalar code, vfmadd in the vector tiles: both round once), so scalar,
@@ -30,7 +30,10 @@
 #endif
 
 enum {
-    KEYS = 16,              /* keys per transposed panel: one zmm, two ymm */
+    KEYS = 16,              /* keys per transposed panel on the scalar and AVX2 paths (two ymm) */
+    KEYS_WIDE = 32,         /* on AVX-512 (two zmm): a scores step's two vector loads then feed 16
+                             * FMAs, where one 16-key panel's load and 8 broadcasts fed 8 and the
+                             * loads, not the FMAs, set the pace */
     SCORES_STACK = 8192,    /* floats of the block's scores (32 KiB) */
     PANEL_DH = 256,         /* head_dim the stack panel holds */
     MAX_BLOCK = 64,         /* query rows per block at most */
@@ -38,7 +41,7 @@ enum {
     BLOCK_ROWS = 8          /* blocks are a multiple of every path's SROWS and CROWS */
 };
 
-/* s[r * lds + l] = (sum_c q_r[c] * panel[c * KEYS + l]) * scale, l < nk, r < R. */
+/* s[r * lds + l] = (sum_c q_r[c] * panel[c * keys + l]) * scale, l < nk, r < R. */
 typedef void (*scores_fn)(const float *const *q, int R, const float *panel, int64_t dh, float scale, float *s,
                           int64_t lds, int nk);
 /* o_r[c] = sum_j p_r[j] * v_j[c] for the R rows p + r * ldp, o + r * ldo, c < dh. */
@@ -72,14 +75,21 @@ static void context_scalar(const float *p, int64_t ldp, int R, const float *v, i
     }
 }
 
-/* panel[c * KEYS + l] = k[l * ldk + c] for c < dh, l < nk; 0 for l >= nk. */
+/* panel[c * keys + l] = k[l * ldk + c] for c < dh, l < nk; 0 for l >= nk
+ * (keys: the path's panel width). */
 typedef void (*panel_fn)(const float *k, int64_t ldk, int nk, int64_t dh, float *panel);
+
+/* Keys [l0, l1) of a panel `keys` wide, element by element. */
+static void fill_keys(const float *k, int64_t ldk, int nk, int64_t dh, int l0, int l1, int keys, float *panel)
+{
+    for (int64_t c = 0; c < dh; c++)
+        for (int l = l0; l < l1; l++)
+            panel[c * keys + l] = l < nk ? k[l * ldk + c] : 0.0f;
+}
 
 static void panel_scalar(const float *k, int64_t ldk, int nk, int64_t dh, float *panel)
 {
-    for (int64_t c = 0; c < dh; c++)
-        for (int l = 0; l < KEYS; l++)
-            panel[c * KEYS + l] = l < nk ? k[l * ldk + c] : 0.0f;
+    fill_keys(k, ldk, nk, dh, 0, KEYS, KEYS, panel);
 }
 
 #ifdef ATT_X86
@@ -96,6 +106,7 @@ static void panel_scalar(const float *k, int64_t ldk, int nk, int64_t dh, float 
 #define LOADN(p, m) _mm256_maskload_ps((p), (m))
 #define STOREN(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 #define TAIL(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)((n) < W ? (n) : W)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define PANEL_KEYS KEYS
 #define SROWS 4
 #define CROWS_WIDE 2
 #define CROWS_MAX 4
@@ -114,6 +125,7 @@ enum { AVX2_SROWS = SROWS };
 #undef LOADN
 #undef STOREN
 #undef TAIL
+#undef PANEL_KEYS
 #undef SROWS
 #undef CROWS_WIDE
 #undef CROWS_MAX
@@ -131,23 +143,20 @@ enum { AVX2_SROWS = SROWS };
 #define LOADN(p, m) _mm512_maskz_loadu_ps((m), (p))
 #define STOREN(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define TAIL(n) ((__mmask16)((n) >= W ? 0xffffu : (n) <= 0 ? 0u : (1u << (n)) - 1u))
+#define PANEL_KEYS KEYS_WIDE
 #define SROWS 8
 #define CROWS_WIDE 4
 #define CROWS_MAX 8
 #include "cpu/cpu_attention_simd.h"
 enum { AVX512_SROWS = SROWS };
 
-/* A full panel (16 keys) 16 columns at a time: 16 rows of k in, one 16 x 16
- * transpose in registers (64 shuffles, against 512 scalar moves), 16 panel
- * rows out; the columns past the last 16 and a short last panel as the
- * scalar fill. Pure data movement: the scalar fill's bits. */
-__attribute__((target("avx512f"))) static void panel_avx512(const float *k, int64_t ldk, int nk, int64_t dh,
-                                                            float *panel)
+/* Sixteen keys of a panel KEYS_WIDE wide, 16 columns at a time: 16 rows of
+ * k in, one 16 x 16 transpose in registers (64 shuffles, against 512 scalar
+ * moves), 16 panel rows out; the columns past the last 16 as the scalar
+ * fill. Pure data movement: the scalar fill's bits. */
+__attribute__((target("avx512f"))) static void sixteen_keys_avx512(const float *k, int64_t ldk, int64_t dh,
+                                                                   float *panel)
 {
-    if (nk < KEYS) {
-        panel_scalar(k, ldk, nk, dh, panel);
-        return;
-    }
     int64_t c0 = 0;
     for (; c0 + 16 <= dh; c0 += 16) {
         __m512 r[16], a[16], b[16];
@@ -169,14 +178,26 @@ __attribute__((target("avx512f"))) static void panel_avx512(const float *k, int6
             const __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x44), e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xee);
             const __m512 f0 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x44);
             const __m512 f1 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xee);
-            _mm512_storeu_ps(panel + (c0 + c) * KEYS, _mm512_shuffle_f32x4(e0, f0, 0x88));
-            _mm512_storeu_ps(panel + (c0 + c + 4) * KEYS, _mm512_shuffle_f32x4(e0, f0, 0xdd));
-            _mm512_storeu_ps(panel + (c0 + c + 8) * KEYS, _mm512_shuffle_f32x4(e1, f1, 0x88));
-            _mm512_storeu_ps(panel + (c0 + c + 12) * KEYS, _mm512_shuffle_f32x4(e1, f1, 0xdd));
+            _mm512_storeu_ps(panel + (c0 + c) * KEYS_WIDE, _mm512_shuffle_f32x4(e0, f0, 0x88));
+            _mm512_storeu_ps(panel + (c0 + c + 4) * KEYS_WIDE, _mm512_shuffle_f32x4(e0, f0, 0xdd));
+            _mm512_storeu_ps(panel + (c0 + c + 8) * KEYS_WIDE, _mm512_shuffle_f32x4(e1, f1, 0x88));
+            _mm512_storeu_ps(panel + (c0 + c + 12) * KEYS_WIDE, _mm512_shuffle_f32x4(e1, f1, 0xdd));
         }
     }
     if (c0 < dh)
-        panel_scalar(k + c0, ldk, nk, dh - c0, panel + c0 * KEYS);
+        fill_keys(k + c0, ldk, 16, dh - c0, 0, 16, KEYS_WIDE, panel + c0 * KEYS_WIDE);
+}
+
+/* A KEYS_WIDE panel: each whole 16 keys transposed in registers, a short
+ * last part (and the zeros past nk) by the scalar fill. */
+__attribute__((target("avx512f"))) static void panel_avx512(const float *k, int64_t ldk, int nk, int64_t dh,
+                                                            float *panel)
+{
+    int l0 = 0;
+    for (; l0 + 16 <= nk && l0 < KEYS_WIDE; l0 += 16)
+        sixteen_keys_avx512(k + l0 * ldk, ldk, dh, panel + l0);
+    if (l0 < KEYS_WIDE)
+        fill_keys(k, ldk, nk, dh, l0, KEYS_WIDE, KEYS_WIDE, panel);
 }
 #endif
 
@@ -186,6 +207,7 @@ typedef struct att_plan {
     scores_fn scores;
     context_fn context;
     panel_fn panel;
+    int keys;                /* keys per panel */
     int srows, crows;        /* rows per call of scores / context */
     qat_cpu_float_isa isa; /* the backend state's float path (cpu_float.h) */
 } att_plan;
@@ -199,8 +221,8 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
     for (int64_t r = 0; r < n; r++)
         qrow[r] = d->q + (b * d->lq + i0 + r) * d->ldq + h * dh;
     const float *k = d->k + b * lk * d->ldk + h * dh;
-    for (int64_t j0 = 0; j0 < lk; j0 += KEYS) {
-        const int nk = (int)(lk - j0 < KEYS ? lk - j0 : KEYS);
+    for (int64_t j0 = 0; j0 < lk; j0 += pl->keys) {
+        const int nk = (int)(lk - j0 < pl->keys ? lk - j0 : pl->keys);
         pl->panel(k + j0 * d->ldk, d->ldk, nk, dh, panel);
         for (int64_t r = 0; r < n; r += pl->srows)
             pl->scores(qrow + r, (int)(n - r < pl->srows ? n - r : pl->srows), panel, dh, d->scale, s + r * lk + j0,
@@ -229,7 +251,7 @@ static int unit_range(void *arg, int64_t begin, int64_t end, int64_t index)
     const att_plan *pl = arg;
     (void)index;
     _Alignas(64) float s[SCORES_STACK];
-    _Alignas(64) float panel[PANEL_DH * KEYS];
+    _Alignas(64) float panel[PANEL_DH * KEYS_WIDE];
     _Alignas(64) float vcopy[V_STACK];
     for (int64_t u = begin; u < end; u++) {
         const int64_t bh = u / pl->blocks;
@@ -247,7 +269,7 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
     if (d->lk > SCORES_STACK || d->head_dim > PANEL_DH)
         return qat_backend_ref_ops.attention_fwd(state, d);
     att_plan pl = {.d = d, .scores = scores_scalar, .context = context_scalar, .panel = panel_scalar,
-                   .srows = BLOCK_ROWS, .crows = BLOCK_ROWS, .isa = ((qat_cpu_state *)state)->isa};
+                   .keys = KEYS, .srows = BLOCK_ROWS, .crows = BLOCK_ROWS, .isa = ((qat_cpu_state *)state)->isa};
     int64_t block = SCORES_STACK / d->lk;
     block = block > MAX_BLOCK ? MAX_BLOCK : block;
     block = block >= BLOCK_ROWS ? block / BLOCK_ROWS * BLOCK_ROWS : block;
@@ -256,7 +278,7 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
 #ifdef ATT_X86
     switch (pl.isa) {
     case QAT_CPU_FLOAT_AVX512:
-        pl.scores = scores_avx512, pl.panel = panel_avx512, pl.srows = AVX512_SROWS;
+        pl.scores = scores_avx512, pl.panel = panel_avx512, pl.keys = KEYS_WIDE, pl.srows = AVX512_SROWS;
         pl.context = context_for_avx512(d->head_dim, &pl.crows);
         break;
     case QAT_CPU_FLOAT_AVX2:

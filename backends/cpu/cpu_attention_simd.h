@@ -4,7 +4,8 @@
  * defines W, VF, VM, TARGET, SUFFIX(name), SET1, ZERO, MADD (a * b + c,
  * fused), MUL, LOAD,
  * STORE, LOADN / STOREN (masked, zeros elsewhere) and TAIL(n) (the first
- * n lanes, none when n <= 0, all when n >= W); SROWS (query rows of a
+ * n lanes, none when n <= 0, all when n >= W); PANEL_KEYS (keys per
+ * transposed panel, a multiple of W); SROWS (query rows of a
  * scores pass), CROWS_WIDE (rows of a context pass of CV_MAX vectors) and
  * CROWS_MAX (of one or two vectors, for short heads: MiniLM's are 32).
  *
@@ -16,10 +17,10 @@
  * output element summed in kernels.h's order, one FMA per step, as the
  * scalar code in cpu_attention.c (fmaf).
  */
-#define KV (KEYS / W) /* vectors per panel row of KEYS keys */
+#define KV (PANEL_KEYS / W) /* vectors per panel row */
 #define CV_MAX 4      /* vectors of head_dim per context pass */
 
-/* s[r * lds + l] = (sum_c q_r[c] * panel[c * KEYS + l]) * scale, r < R, l < nk. */
+/* s[r * lds + l] = (sum_c q_r[c] * panel[c * PANEL_KEYS + l]) * scale, r < R, l < nk. */
 TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *panel, int64_t dh, float scale,
                                   float *s, int64_t lds, int nk)
 {
@@ -33,7 +34,7 @@ TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *pan
     for (int64_t c = 0; c < dh; c++) {
         VF k[KV];
         for (int v = 0; v < KV; v++)
-            k[v] = LOAD(panel + c * KEYS + v * W);
+            k[v] = LOAD(panel + c * PANEL_KEYS + v * W);
         for (int r = 0; r < SROWS; r++) {
             const VF x = SET1(qr[r][c]);
             for (int v = 0; v < KV; v++)
