@@ -314,12 +314,19 @@ static int row_pass_range(void *arg, int64_t begin, int64_t end, int64_t index)
     return st != QAT_OK || qat_packed_quantize_range(p->q, p->y, C, begin, end, p->a);
 }
 
-/* p over its first n tokens on the pool; nonzero when a range failed. */
-static int row_pass_rows(packed_walk *w, row_pass *p, int64_t n)
+/* Floats per row pass chunk (16 KiB): a LayerNorm chunk's three arrays
+ * (x, the residual, the output) fit a 48 KiB L1 together, so the add, the
+ * LayerNorm's passes and the quantizer's two passes over its output read
+ * L1, not L2. A thread's 128-token block used to run as one chunk: every
+ * pass went over 384 KiB (1.5 MiB for the FFN's GELU). */
+#define ROW_PASS_CHUNK_FLOATS 4096
+
+/* p over its first n tokens in chunks, on the pool (NULL: on this thread,
+ * in order); nonzero when a chunk failed. */
+static int row_pass_rows(qat_pool *pool, row_pass *p, int64_t n)
 {
-    /* Chunks of 32 KiB of floats: L1-sized rows for the quantizer's passes. */
-    const int64_t grain = p->cols >= 8192 ? 1 : 8192 / p->cols;
-    return qat_pool_for(w->k.pool, n, grain, row_pass_range, p);
+    const int64_t grain = p->cols >= ROW_PASS_CHUNK_FLOATS ? 1 : ROW_PASS_CHUNK_FLOATS / p->cols;
+    return qat_pool_for(pool, n, grain, row_pass_range, p);
 }
 
 /* Runs p over every token, p->q and p->a being next's input quantizer and
@@ -334,7 +341,7 @@ static qat_status run_row_pass(packed_walk *w, row_pass *p, const pm_linear *nex
     p->mean = m->s.mean;
     p->rstd = m->s.rstd;
     rewrites(w, p->y);
-    const int failed = row_pass_rows(w, p, m->s.N);
+    const int failed = row_pass_rows(w->k.pool, p, m->s.N);
     QAT_TRY(qat_packed_quantize_finish(&q, p->y, p->cols, failed, p->a));
     w->held = act_key(next, p->y);
     return QAT_OK;
@@ -434,7 +441,7 @@ static void run_block(block_pass *j, const qat_packed_kernel *k, int pooled, int
     p.mean += t0;
     p.rstd += t0;
     p.a = &out;
-    if (!(pooled ? row_pass_rows(j->w, &p, n) : row_pass_range(&p, 0, n, 0)))
+    if (!row_pass_rows(pooled ? j->w->k.pool : NULL, &p, n))
         return;
     const int64_t at = qat_packed_first_not_finite(p.q, p.y, C, C, n);
     if (at < 0) {
