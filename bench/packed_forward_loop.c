@@ -5,13 +5,27 @@
  * time (which, at one thread, a busy machine's waits do not inflate), and
  * on stderr the milliseconds from the start to the first timed forward
  * (for perf record -D, so that a profile leaves out the load and the
- * warm-up). QAT_ISA picks the path.
+ * warm-up). QAT_ISA picks the path. BENCH_FLUSH_MB=N: before each forward
+ * (untimed), write and read N MiB, so that the weights come from memory as
+ * in bench/vs_onnxruntime.py's round-robin (there each engine's forward
+ * follows the others'); unset, the forwards run warm, back to back.
  * usage: bench_packed_forward_loop FILE.qatp BATCH SEQ THREADS FORWARDS */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_util.h"
 #include "qat/qat.h"
+
+/* Evicts the caches' contents: writes then sums `bytes` of buf. */
+static void flush_caches(unsigned char *buf, size_t bytes, int round)
+{
+    memset(buf, round, bytes);
+    volatile unsigned sum = 0;
+    for (size_t i = 0; i < bytes; i += 64)
+        sum += buf[i];
+    (void)sum;
+}
 
 static int by_value(const void *a, const void *b)
 {
@@ -40,11 +54,16 @@ int main(int argc, char **argv)
     int32_t *ids = malloc((size_t)(B * L) * sizeof(int32_t));
     float *logits = malloc(n * sizeof(float));
     double *ms = malloc((size_t)reps * sizeof(double)), *cpu = malloc((size_t)reps * sizeof(double));
-    if (!ids || !logits || !ms || !cpu)
+    const char *flush_env = getenv("BENCH_FLUSH_MB");
+    const size_t flush_bytes = flush_env ? (size_t)atoll(flush_env) << 20 : 0;
+    unsigned char *flush = flush_bytes ? malloc(flush_bytes) : NULL;
+    if (!ids || !logits || !ms || !cpu || (flush_bytes && !flush))
         return 1;
     for (long long i = 0; i < B * L; i++)
         ids[i] = (int32_t)(5 + (i * 7919) % (vocab - 5));
     for (int r = -1; r < reps; r++) {
+        if (flush)
+            flush_caches(flush, flush_bytes, r);
         const double t0 = bench_now_s(), c0 = bench_cpu_s();
         TRY(qat_packed_model_forward(pm, ids, NULL, NULL, B, L, logits, n));
         if (r >= 0) {
@@ -56,8 +75,10 @@ int main(int argc, char **argv)
     }
     qsort(ms, (size_t)reps, sizeof ms[0], by_value);
     qsort(cpu, (size_t)reps, sizeof cpu[0], by_value);
-    printf("%s %lldx%lld threads %lld: best %.2f ms, median %.2f ms; CPU time best %.2f ms, median %.2f ms (%d forwards)\n",
-           argv[1], B, L, threads, ms[0], ms[reps / 2], cpu[0], cpu[reps / 2], reps);
+    printf("%s %lldx%lld threads %lld: best %.2f ms, median %.2f ms; CPU time best %.2f ms, median %.2f ms (%d forwards%s)\n",
+           argv[1], B, L, threads, ms[0], ms[reps / 2], cpu[0], cpu[reps / 2], reps,
+           flush ? ", caches flushed before each" : "");
+    free(flush);
     free(cpu);
     free(ms);
     free(logits);
