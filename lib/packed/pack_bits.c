@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "formats/half.h"
 #include "packed/packed_internal.h"
 
 size_t qat_packed_row_bytes(qat_packed_wformat format, int bits, int64_t in)
@@ -110,6 +109,16 @@ qat_status qat_packed_pack_lsq_eps(const float *w, int64_t out, int64_t in, int 
     return QAT_OK;
 }
 
+/* Eight bytes at p as a little-endian word (one load where the compiler
+ * sees the pattern). */
+static uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int b = 0; b < 8; b++)
+        v |= (uint64_t)p[b] << (8 * b);
+    return v;
+}
+
 void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t rows,
                            uint8_t *panel, int64_t kpad)
 {
@@ -131,7 +140,7 @@ void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t ro
             const size_t end = (size_t)w->out * w->row_bytes - (size_t)(row0 + r) * w->row_bytes;
             int64_t c = 0;
             for (; c + 8 <= in && (size_t)(c / 8 * bits) + 8 <= end; c += 8) {
-                const uint64_t v = qat_load_le64(src + c / 8 * bits);
+                const uint64_t v = load_le64(src + c / 8 * bits);
                 for (int j = 0; j < 8; j++)
                     dst[c + j] = (uint8_t)((v >> (j * bits)) & mask);
             }
