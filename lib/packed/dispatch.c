@@ -34,6 +34,8 @@ const char *qat_packed_isa_name(qat_packed_isa isa)
         return "neon";
     case QAT_PACKED_ISA_AMX:
         return "amx";
+    case QAT_PACKED_ISA_I8MM:
+        return "i8mm";
     }
     return "unknown";
 }
@@ -72,6 +74,13 @@ const char *qat_packed_isa_missing(qat_packed_isa isa)
 #if defined(QAT_PACKED_ARM64) && defined(__linux__)
         /* HWCAP_ASIMDDP (bit 20 of AT_HWCAP): the Armv8.2 dot product. */
         return (getauxval(AT_HWCAP) & (1ul << 20)) ? "" : "this CPU lacks the Armv8.2 dot product (asimddp)";
+#else
+        return "this build is not for ARM64 Linux with GCC";
+#endif
+    case QAT_PACKED_ISA_I8MM:
+#if defined(QAT_PACKED_ARM64) && defined(__linux__)
+        /* HWCAP2_I8MM (bit 13 of AT_HWCAP2): the Armv8.6 int8 matrix multiply. */
+        return (getauxval(AT_HWCAP2) & (1ul << 13)) ? "" : "this CPU lacks the int8 matrix multiply (i8mm)";
 #else
         return "this build is not for ARM64 Linux with GCC";
 #endif
@@ -140,11 +149,17 @@ int qat_packed_cpu_has_amx(void)
  * maddubs + madd (or two madds for 8-bit codes) on half as many lanes;
  * bench/packed_gemm measures avx512vnni ahead of avx2 on every shape and
  * width (docs/benchmarks.md, "Packed GEMM micro-kernels"). onednn is never
- * picked: without AMX it runs at the VNNI kernel's speed. */
+ * picked: without AMX it runs at the VNNI kernel's speed. On ARM64, i8mm
+ * before neon by the instructions' work, not by a measurement (no ARM64
+ * machine has run these kernels outside qemu, which says nothing of
+ * speed): one smmla does 32 multiply-adds where sdot does 16, on the same
+ * 128-bit registers. docs/packed-kernels.md says so too. */
 qat_packed_isa qat_packed_isa_best(void)
 {
     if (qat_packed_isa_available(QAT_PACKED_ISA_AMX))
         return QAT_PACKED_ISA_AMX;
+    if (qat_packed_isa_available(QAT_PACKED_ISA_I8MM))
+        return QAT_PACKED_ISA_I8MM;
     if (qat_packed_isa_available(QAT_PACKED_ISA_NEON))
         return QAT_PACKED_ISA_NEON;
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
@@ -183,7 +198,7 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa)
                     chosen = (qat_packed_isa)i;
             if (chosen == QAT_PACKED_ISA_AUTO)
                 return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, auto", env);
+                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, i8mm, auto", env);
         }
     }
     if (!qat_packed_isa_available(chosen)) {
@@ -234,6 +249,9 @@ qat_packed_path qat_packed_path_for(qat_packed_isa isa)
 #if defined(QAT_PACKED_ARM64)
     case QAT_PACKED_ISA_NEON:
         p.tile = qat_packed_tile_neon;
+        break;
+    case QAT_PACKED_ISA_I8MM:
+        p.tile = qat_packed_tile_i8mm;
         break;
 #endif
     default:

@@ -223,9 +223,10 @@ typedef enum qat_packed_isa {
     QAT_PACKED_ISA_AVX512VNNI = 3,/* vpdpbusd */
     QAT_PACKED_ISA_ONEDNN = 4,    /* oneDNN's s8s8s32 matmul: AMX-INT8 tiles where the CPU has them */
     QAT_PACKED_ISA_NEON = 5,      /* ARM64 sdot (Armv8.2 dot product) */
-    QAT_PACKED_ISA_AMX = 6        /* AMX-INT8 tdpbsud on the panels, narrow ones decoded in the kernel (tile_amx.c) */
+    QAT_PACKED_ISA_AMX = 6,       /* AMX-INT8 tdpbsud on the panels, narrow ones decoded in the kernel (tile_amx.c) */
+    QAT_PACKED_ISA_I8MM = 7       /* ARM64 smmla (Armv8.6 int8 matrix multiply, tile_i8mm.c) */
 } qat_packed_isa;
-#define QAT_PACKED_ISA_COUNT 7
+#define QAT_PACKED_ISA_COUNT 8
 
 /* A kernel handle: the resolved ISA and the thread count. Plain data, no
  * global state; a handle may be shared by threads (it is read-only).
@@ -255,7 +256,7 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa);
 int qat_packed_isa_available(qat_packed_isa isa);
 /* Why isa is unavailable here ("" when it is available; static). */
 const char *qat_packed_isa_missing(qat_packed_isa isa);
-/* "scalar", "avx2", "avx512vnni", "onednn", "neon", "amx", "auto" (static). */
+/* "scalar", "avx2", "avx512vnni", "onednn", "neon", "amx", "i8mm", "auto" (static). */
 const char *qat_packed_isa_name(qat_packed_isa isa);
 /* What auto picks: amx where the CPU has AMX-INT8 and the OS grants the
  * tiles (2.6-3.6x avx512vnni and 1.16-1.49x onednn in bench/packed_gemm), else

@@ -105,6 +105,7 @@ int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub,
                                            int8_t *q);
 #if defined(QAT_PACKED_ARM64)
 void qat_packed_tile_neon(const qat_packed_tile *t);
+void qat_packed_tile_i8mm(const qat_packed_tile *t);
 #endif
 #if defined(QAT_PACKED_X86)
 void qat_packed_tile_avx2(const qat_packed_tile *t);

@@ -1,10 +1,13 @@
-/* The ARM64 sdot kernel against the scalar reference and a brute-force sum
- * over the layout's codes, bit for bit: every LSQ width 2..8 and ternary,
- * activations of 2, 5 and 8 bits, odd shapes (several panel pairs and token
- * tiles, short ones), and worst-case codes at in = 4099. Built for aarch64
- * and run under qemu-user by neon_qemu.sh (this file links only lib/packed
- * and lib/core/error.c, no test framework); on a CPU without the dot
- * product it checks that the path is refused and auto falls back. */
+/* The ARM64 kernels, sdot (neon) and smmla (i8mm), against the scalar
+ * reference and a brute-force sum over the layout's codes, bit for bit:
+ * every LSQ width 2..8 and ternary, activations of 2, 5 and 8 bits, odd
+ * shapes (several panel pairs and token tiles, short ones, odd token
+ * counts), and worst-case codes at in = 4099. Built for aarch64 and run
+ * under qemu-user by neon_qemu.sh (this file links only lib/packed and
+ * lib/core/error.c, no test framework) on CPUs with both, with the dot
+ * product only, and with neither: a path the CPU lacks must be refused
+ * with a reason, and auto must pick the best one it has (i8mm, then neon,
+ * then scalar). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +39,13 @@ static void tiles(qat_packed_tile_fn f, const qat_packed_matrix *m, const int8_t
         }
 }
 
-int main(void)
+/* Every case of path `isa` against scalar and the brute-force sum; the
+ * number of mismatches. */
+static int check_path(qat_packed_isa isa, int *cases)
 {
-    if (!qat_packed_isa_available(QAT_PACKED_ISA_NEON)) {
-        const int fell_back = qat_packed_isa_best() == QAT_PACKED_ISA_SCALAR;
-        printf("neon unavailable (%s); auto picks %s\n", qat_packed_isa_missing(QAT_PACKED_ISA_NEON),
-               qat_packed_isa_name(qat_packed_isa_best()));
-        return fell_back ? 0 : 1;
-    }
-    int bad = 0, cases = 0;
-    const int64_t shapes[][3] = {{50, 200, 13}, {33, 64, 9}, {70, 100, 19}, {5, 4099, 3}, {1, 1, 1}}; /* out, in, T */
-    for (int s = 0; s < 5; s++)
+    int bad = 0;
+    const int64_t shapes[][3] = {{50, 200, 13}, {33, 64, 9}, {70, 100, 19}, {5, 4099, 3}, {1, 1, 1}, {21, 130, 6}}; /* out, in, T */
+    for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)
         for (int bits = 2; bits <= 8; bits++)
             for (int tern = 0; tern < 2 && !(tern && bits != 2); tern++)
                 for (int abits = 2; abits <= 8; abits += 3) {
@@ -86,18 +85,39 @@ int main(void)
                                 x += ((int)qat_packed_matrix_code(&m, o, i) - m.offset) * a[t * lda + i];
                             bad += x != ref[t * O + o];
                         }
-                    tiles(qat_packed_path_for(QAT_PACKED_ISA_NEON).tile, &m, a, lda, T, rsum, amax, got);
+                    tiles(qat_packed_path_for(isa).tile, &m, a, lda, T, rsum, amax, got);
                     if (memcmp(ref, got, sizeof *ref * (size_t)(T * O)) != 0) {
                         bad++;
-                        printf("DIFF: [%lld x %lld] T=%d W%d%s A%d\n", (long long)O, (long long)I, T, bits,
-                               tern ? " ternary" : "", abits);
+                        printf("DIFF %s: [%lld x %lld] T=%d W%d%s A%d\n", qat_packed_isa_name(isa), (long long)O,
+                               (long long)I, T, bits, tern ? " ternary" : "", abits);
                     }
-                    cases++;
+                    (*cases)++;
                     free(w), free(a), free(rsum), free(ref), free(got);
                     qat_packed_matrix_free(&m);
                     qat_packed_weights_free(&pw);
                 }
-    printf("neon vs scalar: %d cases, %d mismatches; auto picks %s\n", cases, bad,
-           qat_packed_isa_name(qat_packed_isa_best()));
-    return bad != 0 || qat_packed_isa_best() != QAT_PACKED_ISA_NEON;
+    return bad;
+}
+
+int main(void)
+{
+    const qat_packed_isa arm[] = {QAT_PACKED_ISA_I8MM, QAT_PACKED_ISA_NEON}; /* auto's order */
+    qat_packed_isa want_best = QAT_PACKED_ISA_SCALAR;
+    int failed = 0;
+    for (int i = 1; i >= 0; i--) {
+        const qat_packed_isa isa = arm[i];
+        if (!qat_packed_isa_available(isa)) {
+            const char *why = qat_packed_isa_missing(isa);
+            printf("%s unavailable (%s)\n", qat_packed_isa_name(isa), why);
+            failed |= why[0] == '\0' || strstr(why, "lacks") == NULL;
+            continue;
+        }
+        int cases = 0;
+        const int bad = check_path(isa, &cases);
+        printf("%s vs scalar: %d cases, %d mismatches\n", qat_packed_isa_name(isa), cases, bad);
+        failed |= bad != 0 || cases == 0;
+        want_best = isa;
+    }
+    printf("auto picks %s\n", qat_packed_isa_name(qat_packed_isa_best()));
+    return failed || qat_packed_isa_best() != want_best;
 }

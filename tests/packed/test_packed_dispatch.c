@@ -46,7 +46,7 @@ START_TEST(env_selects_each_path)
     QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1));
     setenv("QAT_ISA", "sse9", 1);
     QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1), QAT_ERR_INVALID_ARGUMENT,
-                     "QAT_ISA='sse9' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, auto");
+                     "QAT_ISA='sse9' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, i8mm, auto");
     unsetenv("QAT_ISA");
 }
 END_TEST
@@ -55,7 +55,8 @@ START_TEST(kernel_init_errors)
 {
     qat_packed_kernel k;
     QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, QAT_PACKED_ISA_SCALAR, 0), QAT_ERR_INVALID_ARGUMENT, "threads = 0");
-    QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, (qat_packed_isa)7, 1), QAT_ERR_INVALID_ARGUMENT, "unknown isa");
+    QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, (qat_packed_isa)QAT_PACKED_ISA_COUNT, 1), QAT_ERR_INVALID_ARGUMENT,
+                     "unknown isa");
     QAT_ASSERT_FAILS(qat_packed_kernel_init(NULL, QAT_PACKED_ISA_SCALAR, 1), QAT_ERR_INVALID_ARGUMENT, "NULL");
     ck_assert_str_eq(qat_packed_isa_name(QAT_PACKED_ISA_AVX2), "avx2");
     ck_assert(qat_packed_isa_available(QAT_PACKED_ISA_SCALAR));
@@ -90,7 +91,7 @@ START_TEST(public_isa_names)
         n++;
     }
     ck_assert_int_eq(n, QAT_PACKED_ISA_COUNT);
-    QAT_ASSERT_FAILS(qat_packed_isa_name_of(n, &name), QAT_ERR_INVALID_ARGUMENT, "outside [0, 6]");
+    QAT_ASSERT_FAILS(qat_packed_isa_name_of(n, &name), QAT_ERR_INVALID_ARGUMENT, "outside [0, 7]");
     QAT_ASSERT_FAILS(qat_packed_isa_name_of(-1, &name), QAT_ERR_INVALID_ARGUMENT, "outside");
     QAT_ASSERT_FAILS(qat_packed_isa_name_of(0, NULL), QAT_ERR_INVALID_ARGUMENT, "NULL name");
 }
