@@ -282,13 +282,20 @@ TARGET INL void SUFFIX(softmax_rows_of)(float *const *s, const int R, const floa
             mx[r] = MAX(left >= W ? v : SELECT(m, v, SET1(-INFINITY)), mx[r]);
         }
     }
+    /* Each row's lanes folded by halves, the rows side by side: a chain of
+     * log2(W) steps per row instead of W (a lane never holds a NaN, which
+     * MAX above passes over, so any order gives the same maximum; a zero's
+     * sign may differ, which no s - max below can tell). */
+    float lanes[SOFTMAX_ROWS][W];
+    for (int r = 0; r < R; r++)
+        STOREU(lanes[r], mx[r]);
+    for (int half = W / 2; half >= 1; half /= 2)
+        for (int r = 0; r < R; r++)
+            for (int i = 0; i < half; i++)
+                lanes[r][i] = lanes[r][i + half] > lanes[r][i] ? lanes[r][i + half] : lanes[r][i];
     VF acc[SOFTMAX_ROWS][ACCS];
     for (int r = 0; r < R; r++) {
-        float lanes[W], mxs = -INFINITY;
-        STOREU(lanes, mx[r]);
-        for (int i = 0; i < W; i++)
-            mxs = lanes[i] > mxs ? lanes[i] : mxs;
-        mx[r] = SET1(mxs);
+        mx[r] = SET1(lanes[r][0]);
         for (int k = 0; k < ACCS; k++)
             acc[r][k] = SET1(0.0f);
     }
