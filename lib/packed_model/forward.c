@@ -107,6 +107,9 @@ static qat_status prepare_inputs(qat_packed_model *m, const int32_t *ids, const 
     pm_scratch *s = &m->s;
     const qat_model_dims *d = &m->dims;
     qat_encoder_positions(d, ids, mask, s->B, s->L, s->pos, s->key_bias);
+    s->any_masked = 0;
+    for (int64_t i = 0; mask && i < s->B * s->L && !s->any_masked; i++)
+        s->any_masked = mask[i] == 0;
     for (int64_t b = 0; b < s->B; b++) {
         for (int64_t t = 0; t < s->L; t++) {
             int64_t i = b * s->L + t;
@@ -720,9 +723,12 @@ static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer
     (void)layer;
     QAT_TRY(add_pending(w));
     rewrites(w, b->ctx);
+    /* No key bias when no key is masked: adding its zeros changes nothing
+     * but a -0 score into +0, whose exp(s - max) is the same. */
     const qat_attention_desc d = {.batch = s->B, .heads = NH, .lq = s->L, .lk = s->L, .head_dim = dh,
                                   .scale = 1.0f / sqrtf((float)dh), .q = b->q, .ldq = H, .k = b->k, .ldk = H,
-                                  .v = b->v, .ldv = H, .key_bias = s->key_bias, .out = b->ctx, .ldo = H};
+                                  .v = b->v, .ldv = H, .key_bias = s->any_masked ? s->key_bias : NULL,
+                                  .out = b->ctx, .ldo = H};
     QAT_RUN(m->ctx, attention_fwd, &d);
     return QAT_OK;
 }

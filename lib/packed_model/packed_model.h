@@ -42,6 +42,7 @@ typedef struct pm_scratch {
     int64_t N, B, L, cap;
     int32_t *ids, *pos, *types;
     float *key_bias;
+    int any_masked;           /* some key of the batch is padding: key_bias is not all zeros */
     float *x, *h1, *q, *k, *v, *ctxv, *res, *wide, *tmp, *fq;
     float *mean, *rstd;
     int8_t *row_codes;
