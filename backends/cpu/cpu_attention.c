@@ -36,6 +36,7 @@ enum {
                              * loads, not the FMAs, set the pace */
     SCORES_STACK = 8192,    /* floats of the block's scores (32 KiB) */
     PANEL_DH = 256,         /* head_dim the stack panel holds */
+    PANEL_FLOATS = PANEL_DH * KEYS_WIDE, /* the panel buffer (32 KiB): one panel, or a short head's all */
     MAX_BLOCK = 64,         /* query rows per block at most */
     V_STACK = 8192,         /* floats of a head's v copied side by side (32 KiB: lk x head_dim) */
     BLOCK_ROWS = 8          /* blocks are a multiple of every path's SROWS and CROWS */
@@ -212,7 +213,10 @@ typedef struct att_plan {
     qat_cpu_float_isa isa; /* the backend state's float path (cpu_float.h) */
 } att_plan;
 
-static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, float *s, float *panel,
+/* Block i0 of head (b, h). same_head: the block before, in these
+ * buffers, was this head's, so its key panels (when they all fit the
+ * panel buffer) and its v copy are there already. */
+static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, int same_head, float *s, float *panel,
                       float *vcopy)
 {
     const qat_attention_desc *d = pl->d;
@@ -221,11 +225,17 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
     for (int64_t r = 0; r < n; r++)
         qrow[r] = d->q + (b * d->lq + i0 + r) * d->ldq + h * dh;
     const float *k = d->k + b * lk * d->ldk + h * dh;
+    /* Every panel of the head side by side when they fit, built once per
+     * head; else one panel at a time, rebuilt for every block. */
+    const int64_t panel_floats = dh * pl->keys;
+    const int whole = (lk + pl->keys - 1) / pl->keys * panel_floats <= PANEL_FLOATS;
     for (int64_t j0 = 0; j0 < lk; j0 += pl->keys) {
         const int nk = (int)(lk - j0 < pl->keys ? lk - j0 : pl->keys);
-        pl->panel(k + j0 * d->ldk, d->ldk, nk, dh, panel);
+        float *pj = whole ? panel + j0 / pl->keys * panel_floats : panel;
+        if (!whole || !same_head)
+            pl->panel(k + j0 * d->ldk, d->ldk, nk, dh, pj);
         for (int64_t r = 0; r < n; r += pl->srows)
-            pl->scores(qrow + r, (int)(n - r < pl->srows ? n - r : pl->srows), panel, dh, d->scale, s + r * lk + j0,
+            pl->scores(qrow + r, (int)(n - r < pl->srows ? n - r : pl->srows), pj, dh, d->scale, s + r * lk + j0,
                        lk, nk);
     }
     const float *kb = d->key_bias ? d->key_bias + b * lk : NULL;
@@ -236,8 +246,9 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
         /* The head's v rows side by side: every context pass reads them
          * all, and at the model's row stride (H floats) they fall into a
          * few L1 sets and are evicted between passes. */
-        for (int64_t j = 0; j < lk; j++)
-            memcpy(vcopy + j * dh, v + j * d->ldv, (size_t)dh * sizeof *v);
+        if (!same_head)
+            for (int64_t j = 0; j < lk; j++)
+                memcpy(vcopy + j * dh, v + j * d->ldv, (size_t)dh * sizeof *v);
         v = vcopy, ldv = dh;
     }
     for (int64_t r = 0; r < n; r += pl->crows)
@@ -245,17 +256,19 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, floa
                     d->out + (b * d->lq + i0 + r) * d->ldo + h * dh, d->ldo);
 }
 
-/* Units u = ((b * heads) + h) * blocks + block. */
+/* Units u = ((b * heads) + h) * blocks + block; a range holds whole heads. */
 static int unit_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
     const att_plan *pl = arg;
     (void)index;
     _Alignas(64) float s[SCORES_STACK];
-    _Alignas(64) float panel[PANEL_DH * KEYS_WIDE];
+    _Alignas(64) float panel[PANEL_FLOATS];
     _Alignas(64) float vcopy[V_STACK];
-    for (int64_t u = begin; u < end; u++) {
+    for (int64_t u = begin, prev = -1; u < end; u++) {
         const int64_t bh = u / pl->blocks;
-        run_block(pl, bh / pl->d->heads, bh % pl->d->heads, u % pl->blocks * pl->block, s, panel, vcopy);
+        run_block(pl, bh / pl->d->heads, bh % pl->d->heads, u % pl->blocks * pl->block, bh == prev, s, panel,
+                  vcopy);
+        prev = bh;
     }
     return 0;
 }
@@ -291,6 +304,8 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
         break;
     }
 #endif
-    qat_pool_for(((qat_host_state *)state)->pool, d->batch * d->heads * pl.blocks, 1, unit_range, &pl);
+    /* Whole heads per range, so that a head's blocks share its key panels
+     * and v copy. */
+    qat_pool_for(((qat_host_state *)state)->pool, d->batch * d->heads * pl.blocks, pl.blocks, unit_range, &pl);
     return QAT_OK;
 }

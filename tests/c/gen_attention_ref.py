@@ -21,7 +21,9 @@ import torch
 # (B, heads, lq, lk, dh, ld, mask kind): lq != lk, a single key, head_dim
 # not a multiple of 16, a sequence with every key masked, BERT's block;
 # several blocks of query rows per head, with head_dim over one register
-# tile's 64 and not a multiple of it; MiniLM's head_dim 32.
+# tile's 64 and not a multiple of it; MiniLM's head_dim 32; two blocks of
+# query rows per head whose key panels and v copy fit the stack buffers
+# (the second block reuses the first's), with padding and 2 sequences.
 CASES = [
     (2, 3, 5, 7, 13, 41, "pad"),
     (1, 2, 4, 1, 16, 32, "none"),
@@ -30,6 +32,7 @@ CASES = [
     (3, 1, 17, 70, 8, 9, "pad"),
     (1, 2, 77, 150, 96, 200, "pad"),
     (1, 3, 19, 33, 32, 100, "pad"),
+    (2, 3, 100, 100, 64, 200, "pad"),
 ]
 
 
