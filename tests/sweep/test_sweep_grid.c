@@ -377,27 +377,45 @@ START_TEST(yaml_alias_bomb_refused)
 }
 END_TEST
 
-/* The cells' SLURM script for gpus_per_cell (-1: not in the grid), read back. */
-static char *emit_cells_script(int gpus, char *script, size_t cap)
+/* Emits the cells' SLURM script for gpus_per_cell and gpus_per_node (-1:
+ * not in the grid) into `script`; sweep_slurm_emit's result, err set. */
+static int try_emit_cells(int gpus, int per_node, char *script, size_t cap, char *err, size_t errcap)
 {
-    char grid[2048], err[1024];
-    char slurm[128] = "";
-    if (gpus >= 0)
+    char grid[2048];
+    char slurm[160] = "";
+    if (gpus >= 0 && per_node >= 0)
+        snprintf(slurm, sizeof slurm, "slurm: {partition: gpu, gpus_per_cell: %d, gpus_per_node: %d}\n", gpus,
+                 per_node);
+    else if (gpus >= 0)
         snprintf(slurm, sizeof slurm, "slurm: {partition: gpu, gpus_per_cell: %d}\n", gpus);
     snprintf(grid, sizeof grid,
              "name: g\nconfigs: [FP32]\nalphas: [0]\nmodels: [{path: m1}]\ntasks: [{train: essai.conll}]\n"
              "training: {total_steps: 10, batch: 2}\n%s", slurm);
     sweep_grid g;
-    ck_assert_msg(load("gpus.yaml", grid, &g, err, sizeof err) == 0, "%s", err);
-    snprintf(script, cap, "%s/cells-%d.sbatch", dir, gpus);
-    ck_assert_msg(sweep_slurm_emit(&g, "/opt/qat/bin/qat", script, 4, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(load("gpus.yaml", grid, &g, err, errcap) == 0, "%s", err);
+    snprintf(script, cap, "%s/cells-%d-%d.sbatch", dir, gpus, per_node);
+    const int rc = sweep_slurm_emit(&g, "/opt/qat/bin/qat", script, 4, err, errcap);
     sweep_grid_free(&g);
+    return rc;
+}
+
+/* The cells' SLURM script for gpus_per_cell (-1: not in the grid) and
+ * gpus_per_node (-1: likewise), read back. */
+static char *emit_cells_script_on(int gpus, int per_node, char *script, size_t cap)
+{
+    char err[1024];
+    ck_assert_msg(try_emit_cells(gpus, per_node, script, cap, err, sizeof err) == 0, "%s", err);
     FILE *f = fopen(script, "r");
     ck_assert_ptr_nonnull(f);
     char *text = calloc(1, 8192);
     ck_assert_uint_gt(fread(text, 1, 8191, f), 0);
     fclose(f);
     return text;
+}
+
+static char *emit_cells_script(int gpus, char *script, size_t cap)
+{
+    return emit_cells_script_on(gpus, -1, script, cap);
 }
 
 static int has_line(const char *text, const char *line)
@@ -448,6 +466,36 @@ START_TEST(slurm_gpus_per_cell)
 }
 END_TEST
 
+/* slurm.gpus_per_node: a cell of more GPUs than a node spans whole nodes
+ * (srun, one rank per GPU, the same rendezvous); one that fits stays on one
+ * node; a count that does not fill whole nodes, or a node of 0 GPUs, is
+ * refused. */
+START_TEST(slurm_gpus_per_node)
+{
+    char script[512], err[1024];
+    char *eight = emit_cells_script_on(8, 4, script, sizeof script);
+    ck_assert_msg(has_line(eight, "#SBATCH --nodes=2") && has_line(eight, "#SBATCH --ntasks-per-node=4") &&
+                  has_line(eight, "#SBATCH --gpus-per-task=1"), "%s", eight);
+    ck_assert_msg(strstr(eight, "export QAT_DIST_FILE=") && strstr(eight, "exec srun --kill-on-bad-exit=1 "), "%s",
+                  eight);
+    free(eight);
+    char *fits = emit_cells_script_on(4, 8, script, sizeof script);
+    ck_assert_msg(has_line(fits, "#SBATCH --nodes=1") && has_line(fits, "#SBATCH --ntasks-per-node=4"), "%s", fits);
+    free(fits);
+    char *whole = emit_cells_script_on(16, 8, script, sizeof script);
+    ck_assert_msg(has_line(whole, "#SBATCH --nodes=2") && has_line(whole, "#SBATCH --ntasks-per-node=8"), "%s",
+                  whole);
+    free(whole);
+    ck_assert_int_ne(try_emit_cells(6, 4, script, sizeof script, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "6 GPUs") && strstr(err, "gpus_per_node"), "%s", err);
+    sweep_grid g;
+    ck_assert_int_ne(load("bad.yaml", "name: g\nconfigs: [FP32]\nalphas: [0]\nmodels: [{path: m1}]\n"
+                          "tasks: [{train: essai.conll}]\nslurm: {gpus_per_cell: 4, gpus_per_node: 0}\n", &g, err,
+                          sizeof err), 0);
+    ck_assert_msg(strstr(err, "slurm.gpus_per_node") != NULL, "%s", err);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     qat_test_limit_memory((size_t)1 << 30);
@@ -461,6 +509,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, alpha_zero_needs_no_corpus_and_json_errors);
     tcase_add_test(tc, yaml_alias_bomb_refused);
     tcase_add_test(tc, slurm_gpus_per_cell);
+    tcase_add_test(tc, slurm_gpus_per_node);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,7 +20,7 @@
 typedef struct sweep_args {
     const char *grid, *root, *cell, *dapt, *slurm_script, *backend;
     int list, submit, quiet, plan;
-    int64_t threads, gpus_per_cell;
+    int64_t threads, gpus_per_cell, gpus_per_node;
     double carbon_intensity, power_watts;
 } sweep_args;
 
@@ -126,6 +126,8 @@ static int load_grid(const sweep_args *a, sweep_grid *g)
         g->power_watts = a->power_watts;
     if (a->gpus_per_cell != FROM_GRID)
         g->slurm.gpus_per_cell = a->gpus_per_cell;
+    if (a->gpus_per_node != FROM_GRID)
+        g->slurm.gpus_per_node = a->gpus_per_node;
     return 0;
 }
 
@@ -160,7 +162,7 @@ int qat_cli_sweep(int argc, char **argv)
 {
     static const qat_cli_choice plans[] = {
         {"per-alpha", SWEEP_PLAN_PER_ALPHA}, {"shared-prefix", SWEEP_PLAN_SHARED_PREFIX}, {NULL, 0}};
-    sweep_args a = {.plan = FROM_GRID, .threads = FROM_GRID, .gpus_per_cell = FROM_GRID, .carbon_intensity = FROM_GRID, .power_watts = FROM_GRID};
+    sweep_args a = {.plan = FROM_GRID, .threads = FROM_GRID, .gpus_per_cell = FROM_GRID, .gpus_per_node = FROM_GRID, .carbon_intensity = FROM_GRID, .power_watts = FROM_GRID};
     const qat_cli_option options[] = {
         {.name = "--grid", .type = QAT_CLI_STRING, .to.str = &a.grid, .value_name = "FILE", .flags = QAT_CLI_REQUIRED,
          .help = "the grid (.yaml/.yml needs libyaml; .json always works)"},
@@ -183,7 +185,10 @@ int qat_cli_sweep(int argc, char **argv)
                     "threads per cell (default: the grid's 'threads', else the library's)"),
         QAT_OPT_INT("--gpus-per-cell", &a.gpus_per_cell, "N", 0, 64,
                     "with --emit-slurm: GPUs per cell (default: the grid's slurm.gpus_per_cell, else none); above "
-                    "one, the cell runs data-parallel as N srun tasks on one node, one GPU each (docs/distributed.md)"),
+                    "one, the cell runs data-parallel as N srun tasks, one GPU each (docs/distributed.md)"),
+        QAT_OPT_INT("--gpus-per-node", &a.gpus_per_node, "G", 0, 64,
+                    "with --emit-slurm: GPUs of one node (default: the grid's slurm.gpus_per_node, else 0: a cell's "
+                    "GPUs on one node); a cell of more spans N / G nodes of G tasks (G must divide N)"),
         QAT_OPT_STRING("--backend", &a.backend, "NAME", "backend (default: the grid's 'backend', else the best available)"),
         QAT_OPT_DOUBLE("--carbon-intensity", &a.carbon_intensity, "G", 0, 1e5,
                        "g CO2eq/kWh for each cell's energy (default: the grid's 'carbon_intensity', else 56, France; "

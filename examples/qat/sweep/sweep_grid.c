@@ -402,7 +402,7 @@ static int load_training(checker *c, json_object *root, sweep_grid *g)
 static int load_slurm(checker *c, json_object *root, sweep_grid *g)
 {
     static const char *const keys[] = {"partition", "time", "mem", "gres", "account", "qos", "cpus_per_task",
-                                       "max_parallel", "gpus_per_cell", "setup", NULL};
+                                       "max_parallel", "gpus_per_cell", "gpus_per_node", "setup", NULL};
     json_object *s = NULL;
     if (!json_object_object_get_ex(root, "slurm", &s) || !s)
         return 0;
@@ -416,7 +416,8 @@ static int load_slurm(checker *c, json_object *root, sweep_grid *g)
         get_string(c, s, "qos", "slurm.qos", &o->qos, 0) ||
         get_int(c, s, "cpus_per_task", "slurm.cpus_per_task", &o->cpus_per_task, 1, 4096) ||
         get_int(c, s, "max_parallel", "slurm.max_parallel", &o->max_parallel, 1, 1 << 20) ||
-        get_int(c, s, "gpus_per_cell", "slurm.gpus_per_cell", &o->gpus_per_cell, 1, 64))
+        get_int(c, s, "gpus_per_cell", "slurm.gpus_per_cell", &o->gpus_per_cell, 1, 64) ||
+        get_int(c, s, "gpus_per_node", "slurm.gpus_per_node", &o->gpus_per_node, 1, 64))
         return -1;
     /* These values land in #SBATCH lines: a newline would inject a line. */
     const char *vals[] = {o->partition, o->time, o->mem, o->gres, o->account, o->qos};

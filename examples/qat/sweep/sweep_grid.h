@@ -37,6 +37,7 @@ typedef struct sweep_slurm {
     int64_t cpus_per_task;  /* 0: not set (then --threads decides) */
     int64_t max_parallel;   /* 0: no %N throttle on the array */
     int64_t gpus_per_cell;  /* 0: no GPU asked; N > 1: N ranks (srun), data-parallel */
+    int64_t gpus_per_node;  /* 0: a cell's GPUs all on one node; G: G per node (G divides gpus_per_cell) */
     char **setup;           /* shell lines run before the cell (module load ...) */
     size_t n_setup;
 } sweep_slurm;

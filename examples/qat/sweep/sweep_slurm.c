@@ -53,8 +53,10 @@ void sweep_slurm_dapt_script_path(const char *script, char *out, size_t cap)
 }
 
 /* One array script: `n` tasks, each `qat sweep ... <select> $SLURM_ARRAY_TASK_ID`. */
-/* gpus: per array task; above one, that many tasks (ranks) of one node
- * started by srun, one GPU each, meeting through a file in the logs. */
+/* gpus: per array task; above one, that many tasks (ranks) started by
+ * srun, one GPU each, meeting through a file in the logs: on one node, or
+ * gpus / per_node nodes of per_node ranks when the grid says how many GPUs
+ * a node has and the cell needs more. */
 static int write_array(const sweep_grid *g, const char *exe, const char *grid, const char *root, const char *logs,
                        const char *script, const char *what, const char *job_suffix, const char *select, size_t n,
                        int threads, int64_t gpus, char *err, size_t errcap)
@@ -74,8 +76,10 @@ static int write_array(const sweep_grid *g, const char *exe, const char *grid, c
     else
         fprintf(f, "#SBATCH --array=0-%zu\n", n - 1);
     fprintf(f, "#SBATCH --output=%s/%%A_%%a.out\n", logs);
+    const int64_t per_node = s->gpus_per_node > 0 && gpus > s->gpus_per_node ? s->gpus_per_node : gpus;
     if (gpus > 1)
-        fprintf(f, "#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=%lld\n", (long long)gpus);
+        fprintf(f, "#SBATCH --nodes=%lld\n#SBATCH --ntasks-per-node=%lld\n", (long long)(gpus / per_node),
+                (long long)per_node);
     else
         fprintf(f, "#SBATCH --ntasks=1\n");
     if (gpus > 0)
@@ -130,6 +134,13 @@ int sweep_slurm_emit(const sweep_grid *g, const char *qat_exe, const char *scrip
                      size_t errcap)
 {
     size_t n = sweep_grid_cell_count(g);
+    const int64_t gpus = g->slurm.gpus_per_cell, per_node = g->slurm.gpus_per_node;
+    if (gpus > 1 && per_node > 0 && gpus > per_node && gpus % per_node != 0) {
+        snprintf(err, errcap,
+                 "slurm: a cell's %lld GPUs do not fill whole nodes of %lld (gpus_per_node); give a multiple of it",
+                 (long long)gpus, (long long)per_node);
+        return -1;
+    }
     char logs[PATH_MAX + 16];
     /* SLURM does not create the --output directory; a missing one loses
      * every task's log silently. Made first, so the root resolves below. */
