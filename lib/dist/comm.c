@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "backend/backend.h"
+#include "core/context.h"
 #include "core/error.h"
 #include "dist/rank_env.h"
 
@@ -67,6 +69,31 @@ qat_status qat_comm_broadcast(qat_comm *c, float *buf, int64_t n, int root)
     QAT_CHECK_ARG(n >= 0 && (buf != NULL || n == 0), "broadcast: %lld floats at %p", (long long)n, (void *)buf);
     QAT_CHECK_ARG(root >= 0 && root < c->world, "broadcast: root %d of %d ranks", root, c->world);
     return n == 0 || c->world == 1 ? QAT_OK : c->impl->broadcast(c, buf, n, root);
+}
+
+qat_status qat_comm_broadcast_host(qat_comm *c, void *data, size_t bytes, int root)
+{
+    QAT_CHECK_ARG(bytes % sizeof(float) == 0 && (data != NULL || bytes == 0),
+                  "broadcast: %zu bytes at %p (whole floats' worth)", bytes, data);
+    QAT_CHECK_ARG(root >= 0 && root < c->world, "broadcast: root %d of %d ranks", root, c->world);
+    if (bytes == 0 || c->world == 1)
+        return QAT_OK;
+    qat_context *ctx = c->ctx;
+    const struct qat_backend_ops *ops = ctx->backend.ops;
+    float *dev = NULL;
+    QAT_TRY(qat_context_backend_error(ctx, ops->alloc(ctx->backend_state, bytes, (void **)&dev),
+                                      "allocating a broadcast's buffer"));
+    qat_status st = qat_context_backend_error(ctx, ops->upload(ctx->backend_state, dev, data, bytes),
+                                              "uploading a broadcast");
+    if (st == QAT_OK)
+        st = qat_comm_broadcast(c, dev, (int64_t)(bytes / sizeof(float)), root);
+    if (st == QAT_OK)
+        st = qat_comm_wait(c);
+    if (st == QAT_OK)
+        st = qat_context_backend_error(ctx, ops->download(ctx->backend_state, data, dev, bytes),
+                                       "downloading a broadcast");
+    ops->free(ctx->backend_state, dev);
+    return st;
 }
 
 qat_status qat_comm_barrier(qat_comm *c)

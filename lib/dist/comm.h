@@ -66,6 +66,10 @@ qat_status qat_comm_create_for_ranks(qat_context *ctx, const qat_rank_env *e, qa
 /* Calls through the implementation, with the arguments checked. */
 qat_status qat_comm_all_reduce_sum(qat_comm *c, float *buf, int64_t n);
 qat_status qat_comm_broadcast(qat_comm *c, float *buf, int64_t n, int root);
+/* Host bytes (a multiple of 4) from rank `root` to every rank, through a
+ * backend buffer of the communicator's context; waits. A copy, never a
+ * sum: any bits travel as floats' bits. */
+qat_status qat_comm_broadcast_host(qat_comm *c, void *data, size_t bytes, int root);
 qat_status qat_comm_barrier(qat_comm *c);
 qat_status qat_comm_wait(qat_comm *c);
 

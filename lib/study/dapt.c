@@ -212,7 +212,13 @@ static qat_status heldout_loss(phase_state *s, qat_model *m, double *out)
 {
     qat_dapt_phase *p = s->p;
     const int64_t L = p->run->max_seq_len;
-    int64_t rows = p->run->train.micro_batch_size > 0 ? p->run->train.micro_batch_size : p->run->train.batch_size;
+    /* Forwards of the training step's micro-batch, as a rank runs it (its
+     * shard of the batch when data-parallel): the same memory, and the
+     * same sums as one rank run with those micro-batches. */
+    int64_t rows = p->run->train.batch_size / (p->comm ? p->comm->world : 1);
+    if (p->run->train.micro_batch_size > 0 && p->run->train.micro_batch_size < rows)
+        rows = p->run->train.micro_batch_size;
+    rows = rows > 0 ? rows : 1;
     qat_rng saved = p->ctx->rng;
     QAT_TRY(qat_model_set_training(m, 0));
     double sum = 0.0;
@@ -244,9 +250,39 @@ static qat_status heldout_loss(phase_state *s, qat_model *m, double *out)
     return st;
 }
 
+/* The held-out loss every rank's rule sees: rank 0's, sent to the others
+ * with its status (the ranks' own evaluations could differ in their last
+ * bits between devices, and one rule firing a step earlier than another
+ * would leave the ranks' collectives unmatched). */
+static qat_status heldout_loss_of_rank0(phase_state *s, qat_model *m, double *out)
+{
+    qat_comm *comm = s->p->comm;
+    if (!comm || comm->world == 1)
+        return heldout_loss(s, m, out);
+    struct {
+        double loss;
+        int32_t status, pad;
+    } msg = {NAN, QAT_OK, 0};
+    if (comm->rank == 0) {
+        msg.status = heldout_loss(s, m, &msg.loss);
+        if (msg.status != QAT_OK)
+            msg.loss = NAN;
+    }
+    QAT_TRY(qat_comm_broadcast_host(comm, &msg, sizeof msg, 0));
+    if (comm->rank == 0 && msg.status != QAT_OK)
+        return (qat_status)msg.status; /* its own error message stands */
+    if (msg.status != QAT_OK)
+        return qat_fail((qat_status)msg.status, "DAPT: rank 0's held-out evaluation failed (%s)",
+                        qat_status_string((qat_status)msg.status));
+    *out = msg.loss;
+    return QAT_OK;
+}
+
 static qat_status save_adaptive(phase_state *s, int64_t step_done)
 {
     qat_dapt_phase *p = s->p;
+    if (!s->writer)
+        return QAT_OK;
     json_object *j = json_object_new_object();
     json_object_object_add(j, "schedule_steps", json_object_new_int64(p->schedule_steps));
     json_object_object_add(j, "alpha_max", json_object_new_double(p->run->adaptive.alpha_max));
@@ -331,8 +367,6 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
     p->steps_done = 0;
     p->rule_step = -1;
     const int adaptive = p->run->adaptive.enabled;
-    /* Every rank would have to agree on the rule's held-out losses. */
-    QAT_CHECK_ARG(!p->comm || !adaptive, "DAPT: adaptive alpha is not data-parallel (%d ranks)", p->comm->world);
     size_t vocab;
     int32_t bos, eos, mask_id, pad;
     qat_status st = open_shards(&s, &bos, &eos, &pad, &mask_id, &vocab);
@@ -420,7 +454,7 @@ qat_status qat_dapt_phase_run(qat_dapt_phase *p)
             st = snapshot(&s, model, step);
         if (st == QAT_OK && adaptive && p->rule_step < 0 && step % s.every == 0) {
             double held;
-            st = heldout_loss(&s, model, &held);
+            st = heldout_loss_of_rank0(&s, model, &held);
             if (st == QAT_OK) {
                 json_object *e = json_object_new_object();
                 json_object_object_add(e, "step", json_object_new_int64(step));

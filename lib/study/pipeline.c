@@ -366,10 +366,6 @@ static qat_status validate(const qat_pipeline_options *o)
     QAT_TRY(qat_plan_validate(o));
     QAT_CHECK_ARG((o->eval_file == NULL) == (o->test_file == NULL),
                   "pipeline options: give both eval_file and test_file, or neither (a seeded split is made)");
-    QAT_CHECK_ARG(!parallel_comm(o) || o->plan == QAT_PLAN_SHARED_PREFIX || !o->run.adaptive.enabled,
-                  "pipeline options: adaptive alpha is not data-parallel (%d ranks): give a fixed alpha, or the "
-                  "shared-prefix plan (its DAPT job, qat dapt, on one GPU)",
-                  parallel_comm(o) ? parallel_comm(o)->world : 1);
     return QAT_OK;
 }
 

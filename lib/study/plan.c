@@ -70,9 +70,6 @@ static qat_status dapt_validate(const qat_dapt_options *o)
         QAT_CHECK_ARG(o->alphas[i] >= 0 && o->alphas[i] < 1, "DAPT options: alphas[%zu] = %g is outside [0, 1)", i,
                       o->alphas[i]);
     QAT_TRY(qat_run_options_check(&o->run, "DAPT options"));
-    const qat_comm *comm = dapt_comm(o);
-    QAT_CHECK_ARG(!comm || !o->run.adaptive.enabled, "DAPT options: adaptive alpha is not data-parallel (%d ranks)",
-                  comm ? comm->world : 1);
     return QAT_OK;
 }
 

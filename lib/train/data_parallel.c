@@ -71,23 +71,9 @@ static qat_status sync_from_rank0(qat_trainer *t)
 {
     qat_model *m = t->model;
     qat_context *ctx = m->ctx;
-    const struct qat_backend_ops *ops = ctx->backend.ops;
     QAT_TRY(qat_comm_broadcast(t->comm, m->w, (int64_t)m->total, 0));
     qat_model_weights_changed(m);
-    float *dev = NULL;
-    const size_t bytes = sizeof ctx->rng.s;
-    QAT_TRY(qat_context_backend_error(ctx, ops->alloc(ctx->backend_state, bytes, (void **)&dev),
-                                      "allocating the RNG's broadcast"));
-    qat_status st = qat_context_backend_error(ctx, ops->upload(ctx->backend_state, dev, ctx->rng.s, bytes),
-                                              "broadcasting the RNG");
-    if (st == QAT_OK)
-        st = qat_comm_broadcast(t->comm, dev, (int64_t)(bytes / sizeof(float)), 0);
-    if (st == QAT_OK)
-        st = qat_comm_wait(t->comm);
-    if (st == QAT_OK)
-        st = qat_context_backend_error(ctx, ops->download(ctx->backend_state, ctx->rng.s, dev, bytes),
-                                       "broadcasting the RNG");
-    ops->free(ctx->backend_state, dev);
+    const qat_status st = qat_comm_broadcast_host(t->comm, ctx->rng.s, sizeof ctx->rng.s, 0);
     if (st == QAT_OK)
         t->synced = 1;
     return st;

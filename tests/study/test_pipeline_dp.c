@@ -3,8 +3,8 @@
  * running the same options on the demo task against one rank whose
  * micro-batches are the ranks' shards: the same test F1 and the same
  * saved weights, bit for bit, with and without DAPT; rank 0 alone writes
- * (results, metrics, models), rank 1 returns NaN; adaptive alpha is
- * refused with a reason. */
+ * (results, metrics, models), rank 1 returns NaN; adaptive alpha too, its
+ * rule fed rank 0's held-out losses on every rank. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
@@ -38,6 +38,16 @@ static void options(qat_pipeline_options *o, const char *out, int64_t micro)
     o->run.train.learning_rate = 2e-3;
 }
 
+/* Adaptive alpha that fires at the second held-out evaluation, step 2 (no
+ * later loss beats the first by 10 nats), so DAPT stops early. */
+static void adaptive_opts(qat_run_options *r)
+{
+    r->adaptive.enabled = 1;
+    r->adaptive.eval_every = 1;
+    r->adaptive.patience = 1;
+    r->adaptive.min_delta = 10.0;
+}
+
 typedef struct rank_job {
     int rank;
     qat_loopback_group *g;
@@ -62,7 +72,10 @@ static void *rank_main(void *arg)
     qat_pipeline_options o;
     options(&o, job->out, 0);
     o.alpha = job->alpha;
-    o.run.adaptive.enabled = job->adaptive;
+    if (job->adaptive) {
+        adaptive_opts(&o.run);
+        o.run.total_steps = 6;
+    }
     o.run.corpus = DATA "/corpus_small.txt";
     o.comm = comm;
     job->f1 = -1;
@@ -75,13 +88,13 @@ static void *rank_main(void *arg)
     return NULL;
 }
 
-static void run_two_ranks(rank_job jobs[2], const char *out, double alpha)
+static void run_two_ranks(rank_job jobs[2], const char *out, double alpha, int adaptive)
 {
     qat_loopback_group *g = NULL;
     QAT_ASSERT_OK(qat_loopback_group_create(2, 120, &g));
     pthread_t th[2];
     for (int r = 0; r < 2; r++) {
-        jobs[r] = (rank_job){.rank = r, .g = g, .out = out, .alpha = alpha};
+        jobs[r] = (rank_job){.rank = r, .g = g, .out = out, .alpha = alpha, .adaptive = adaptive};
         ck_assert_int_eq(pthread_create(&th[r], NULL, rank_main, &jobs[r]), 0);
     }
     for (int r = 0; r < 2; r++)
@@ -126,17 +139,18 @@ static void same_file(const char *two, const char *one, const char *name)
 }
 
 /* Two ranks against one whose micro-batches are the ranks' shards, at
- * `alpha` (DAPT then fine-tuning): the same test F1, the same saved
- * weights (and DAPT's, when it ran) bit for bit; rank 0 alone writes
- * (results, metrics, models), rank 1 returns NaN. */
-static void two_ranks_as_one(double alpha)
+ * `alpha` (DAPT then fine-tuning) or adaptive: the same test F1, the same
+ * saved weights (and DAPT's, when it ran) bit for bit, the same adaptive
+ * record; rank 0 alone writes (results, metrics, models), rank 1 returns
+ * NaN. */
+static void two_ranks_as_one(double alpha, int adaptive)
 {
     char *dir = temp_dir("pipeline_dp");
     char two[600], one[600], path[700];
     snprintf(two, sizeof two, "%s/two", dir);
     snprintf(one, sizeof one, "%s/one", dir);
     rank_job jobs[2];
-    run_two_ranks(jobs, two, alpha);
+    run_two_ranks(jobs, two, alpha, adaptive);
     for (int r = 0; r < 2; r++)
         ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
     ck_assert(isnan(jobs[1].f1));
@@ -148,6 +162,10 @@ static void two_ranks_as_one(double alpha)
     qat_pipeline_options o;
     options(&o, one, 4); /* the ranks' shards as micro-batches */
     o.alpha = alpha;
+    if (adaptive) {
+        adaptive_opts(&o.run);
+        o.run.total_steps = 6;
+    }
     o.run.corpus = DATA "/corpus_small.txt";
     double f1 = -1;
     QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
@@ -159,8 +177,19 @@ static void two_ranks_as_one(double alpha)
         ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
     }
     same_file(two, one, "model/model.safetensors");
-    if (alpha > 0)
+    if (alpha > 0 || adaptive)
         same_file(two, one, "dapt/model.safetensors");
+    if (adaptive) {
+        same_file(two, one, "adaptive.json");
+        /* the rule fired where the settings make it fire, on both */
+        snprintf(path, sizeof path, "%s/adaptive.json", two);
+        size_t n;
+        char *text = (char *)slurp(path, &n);
+        text = realloc(text, n + 1);
+        text[n] = '\0';
+        ck_assert_msg(strstr(text, "\"stopped_at\":2,") != NULL, "%s", text);
+        free(text);
+    }
     /* the metrics: one record per step, written once (by rank 0) */
     char path1[700];
     snprintf(path, sizeof path, "%s/metrics.jsonl", two);
@@ -172,39 +201,19 @@ static void two_ranks_as_one(double alpha)
 
 START_TEST(two_ranks_fine_tune_as_one)
 {
-    two_ranks_as_one(0.0);
+    two_ranks_as_one(0.0, 0);
 }
 END_TEST
 
 START_TEST(two_ranks_dapt_and_fine_tune_as_one)
 {
-    two_ranks_as_one(0.5);
+    two_ranks_as_one(0.5, 0);
 }
 END_TEST
 
-/* Adaptive alpha is not data-parallel: refused on every rank, before any training. */
-START_TEST(adaptive_alpha_refused)
+START_TEST(two_ranks_adaptive_alpha_as_one)
 {
-    char *dir = temp_dir("pipeline_dp");
-    char out[600];
-    snprintf(out, sizeof out, "%s/adaptive", dir);
-    qat_loopback_group *g = NULL;
-    QAT_ASSERT_OK(qat_loopback_group_create(2, 120, &g));
-    rank_job jobs[2];
-    pthread_t th[2];
-    for (int r = 0; r < 2; r++) {
-        jobs[r] = (rank_job){.rank = r, .g = g, .out = out, .alpha = 0.0, .adaptive = 1};
-        ck_assert_int_eq(pthread_create(&th[r], NULL, rank_main, &jobs[r]), 0);
-    }
-    for (int r = 0; r < 2; r++)
-        pthread_join(th[r], NULL);
-    qat_loopback_group_free(g);
-    for (int r = 0; r < 2; r++) {
-        ck_assert_int_eq(jobs[r].status, QAT_ERR_INVALID_ARGUMENT);
-        ck_assert_msg(strstr(jobs[r].error, "adaptive alpha is not data-parallel (2 ranks)"), "%s", jobs[r].error);
-    }
-    remove_tree(dir);
-    free(dir);
+    two_ranks_as_one(0.0, 1);
 }
 END_TEST
 
@@ -240,7 +249,8 @@ static void *dapt_rank_main(void *arg)
         st = qat_comm_loopback(job->g, ctx, job->rank, &comm);
     qat_dapt_options d;
     dapt_opts(&d, job->out, 0);
-    d.run.adaptive.enabled = job->adaptive;
+    if (job->adaptive)
+        adaptive_opts(&d.run);
     d.comm = comm;
     if (st == QAT_OK)
         st = qat_dapt_run(ctx, &d);
@@ -253,45 +263,55 @@ static void *dapt_rank_main(void *arg)
 
 /* The shared-prefix DAPT job (qat_dapt_run) over 2 ranks: its snapshots
  * are those of 1 rank with 2 micro-batches, bit for bit; rank 0 alone
- * writes dapt.json; adaptive alpha is refused on every rank. */
-START_TEST(two_ranks_shared_dapt_as_one)
+ * writes dapt.json; with adaptive alpha too (the rule's snapshot and
+ * record the same). */
+static void shared_dapt_as_one(int adaptive)
 {
     char *dir = temp_dir("pipeline_dp");
     char two[600], one[600], path[700];
     snprintf(two, sizeof two, "%s/two", dir);
     snprintf(one, sizeof one, "%s/one", dir);
-    for (int adaptive = 0; adaptive < 2; adaptive++) {
-        qat_loopback_group *g = NULL;
-        QAT_ASSERT_OK(qat_loopback_group_create(2, 120, &g));
-        rank_job jobs[2];
-        pthread_t th[2];
-        for (int r = 0; r < 2; r++) {
-            jobs[r] = (rank_job){.rank = r, .g = g, .out = two, .adaptive = adaptive};
-            ck_assert_int_eq(pthread_create(&th[r], NULL, dapt_rank_main, &jobs[r]), 0);
-        }
-        for (int r = 0; r < 2; r++)
-            pthread_join(th[r], NULL);
-        qat_loopback_group_free(g);
-        for (int r = 0; r < 2 && adaptive; r++) {
-            ck_assert_int_eq(jobs[r].status, QAT_ERR_INVALID_ARGUMENT);
-            ck_assert_msg(strstr(jobs[r].error, "adaptive alpha is not data-parallel (2 ranks)"), "%s", jobs[r].error);
-        }
-        for (int r = 0; r < 2 && !adaptive; r++)
-            ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
+    qat_loopback_group *g = NULL;
+    QAT_ASSERT_OK(qat_loopback_group_create(2, 120, &g));
+    rank_job jobs[2];
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) {
+        jobs[r] = (rank_job){.rank = r, .g = g, .out = two, .adaptive = adaptive};
+        ck_assert_int_eq(pthread_create(&th[r], NULL, dapt_rank_main, &jobs[r]), 0);
     }
+    for (int r = 0; r < 2; r++)
+        pthread_join(th[r], NULL);
+    qat_loopback_group_free(g);
+    for (int r = 0; r < 2; r++)
+        ck_assert_msg(jobs[r].status == QAT_OK, "rank %d: %s", r, jobs[r].error);
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create(test_backend(), &ctx));
     QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_THREADS, 1));
     qat_dapt_options d;
     dapt_opts(&d, one, 4);
+    if (adaptive)
+        adaptive_opts(&d.run);
     QAT_ASSERT_OK(qat_dapt_run(ctx, &d));
     qat_context_free(ctx);
     snprintf(path, sizeof path, "%s/dapt.json", two);
     ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
     same_file(two, one, "snapshots/step-1/model.safetensors");
     same_file(two, one, "snapshots/step-2/model.safetensors");
+    if (adaptive)
+        same_file(two, one, "adaptive.json");
     remove_tree(dir);
     free(dir);
+}
+
+START_TEST(two_ranks_shared_dapt_as_one)
+{
+    shared_dapt_as_one(0);
+}
+END_TEST
+
+START_TEST(two_ranks_shared_adaptive_dapt_as_one)
+{
+    shared_dapt_as_one(1);
 }
 END_TEST
 
@@ -302,8 +322,9 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, two_ranks_fine_tune_as_one);
     tcase_add_test(tc, two_ranks_dapt_and_fine_tune_as_one);
-    tcase_add_test(tc, adaptive_alpha_refused);
+    tcase_add_test(tc, two_ranks_adaptive_alpha_as_one);
     tcase_add_test(tc, two_ranks_shared_dapt_as_one);
+    tcase_add_test(tc, two_ranks_shared_adaptive_dapt_as_one);
     suite_add_tcase(s, tc);
     return s;
 }
