@@ -77,34 +77,9 @@ static INLINE void panel_mmla(const qat_packed_tile *t, const uint8_t *w, int j0
         }
 }
 
-static INLINE void tile(const qat_packed_tile *t, const int CB)
-{
-    for (int p = 0; p < 2; p++) {
-        const uint8_t *w = t->m->data + (size_t)(t->panel + p) * t->m->panel_bytes;
-        for (int j0 = 0; j0 < t->tokens; j0 += 4) {
-            int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
-            switch (t->tokens - j0) {
-            case 1: panel_mmla(t, w, j0, acc, 1, CB); break;
-            case 2: panel_mmla(t, w, j0, acc, 2, CB); break;
-            case 3: panel_mmla(t, w, j0, acc, 3, CB); break;
-            default: panel_mmla(t, w, j0, acc, 4, CB); break;
-            }
-        }
-    }
-}
-
-static void tile_2bit(const qat_packed_tile *t) { tile(t, 2); }
-static void tile_4bit(const qat_packed_tile *t) { tile(t, 4); }
-static void tile_8bit(const qat_packed_tile *t) { tile(t, 8); }
-
-void qat_packed_tile_i8mm(const qat_packed_tile *t)
-{
-    switch (t->m->code_bits) {
-    case 2: tile_2bit(t); break;
-    case 4: tile_4bit(t); break;
-    default: tile_8bit(t); break;
-    }
-}
+#define PANEL_KERNEL panel_mmla
+#define TILE_ENTRY qat_packed_tile_i8mm
+#include "packed/tile_arm_driver.h"
 
 #pragma GCC pop_options
 #endif
