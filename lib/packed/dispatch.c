@@ -71,15 +71,12 @@ const char *qat_packed_isa_missing(qat_packed_isa isa)
         return "this build has no oneDNN (-Donednn)";
 #endif
     case QAT_PACKED_ISA_NEON:
-#if defined(QAT_PACKED_ARM64) && defined(__linux__)
-        /* HWCAP_ASIMDDP (bit 20 of AT_HWCAP): the Armv8.2 dot product. */
-        return (getauxval(AT_HWCAP) & (1ul << 20)) ? "" : "this CPU lacks the Armv8.2 dot product (asimddp)";
-#else
-        return "this build is not for ARM64 Linux with GCC";
-#endif
     case QAT_PACKED_ISA_I8MM:
 #if defined(QAT_PACKED_ARM64) && defined(__linux__)
-        /* HWCAP2_I8MM (bit 13 of AT_HWCAP2): the Armv8.6 int8 matrix multiply. */
+        /* HWCAP_ASIMDDP (bit 20 of AT_HWCAP): the Armv8.2 dot product;
+         * HWCAP2_I8MM (bit 13 of AT_HWCAP2): the Armv8.6 int8 matrix multiply. */
+        if (isa == QAT_PACKED_ISA_NEON)
+            return (getauxval(AT_HWCAP) & (1ul << 20)) ? "" : "this CPU lacks the Armv8.2 dot product (asimddp)";
         return (getauxval(AT_HWCAP2) & (1ul << 13)) ? "" : "this CPU lacks the int8 matrix multiply (i8mm)";
 #else
         return "this build is not for ARM64 Linux with GCC";
