@@ -17,7 +17,9 @@ The model is transformers' RobertaForTokenClassification with random weights
 Threads are set per engine (ORT intra_op_num_threads with inter_op 1,
 torch.set_num_threads, PackedModel.threads). Each cell is the median of
 --reps forwards after one warm-up; the engines take turns forward by forward
-(round-robin), so a busy machine slows all of them alike. The log also
+(round-robin), so a busy machine slows all of them alike (OpenBLAS's idle
+spin is cut short, OPENBLAS_THREAD_TIMEOUT=4 unless set, so that PyTorch's
+BLAS threads do not run on into the next engine's forward). The log also
 gives the minimum; the table gives the ratio of each engine's median to ONNX
 Runtime int8's (> 1: slower than ORT int8).
 
@@ -44,7 +46,14 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+# OpenBLAS (PyTorch's and numpy's BLAS here) keeps its worker threads
+# spinning after each call; on 2 cores they took the CPUs from whichever
+# engine ran next in the round-robin (libqat, right after PyTorch: its
+# 2-thread MiniLM cells ran up to 1.8x slower). A short spin, read when
+# OpenBLAS loads, so set before numpy and torch are imported.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
