@@ -17,6 +17,7 @@ void qat_packed_matrix_free(qat_packed_matrix *m)
     if (!m)
         return;
     free(m->data);
+    free(m->qsum);
     free(m->scale);
     free(m->s8);
     memset(m, 0, sizeof *m);
@@ -47,9 +48,10 @@ qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix
     const size_t n_scale = w->per_row ? (size_t)w->out : 1;
     m->data = aligned_alloc(64, m->panel_bytes * (size_t)m->panels);
     m->scale = malloc(n_scale * sizeof *m->scale);
+    m->qsum = calloc((size_t)m->panels * QAT_PACKED_PANEL, sizeof *m->qsum);
     /* One panel of unsigned codes, row-major (16 x kpad), at a time. */
     uint8_t *rows = calloc((size_t)QAT_PACKED_PANEL * (size_t)m->kpad, 1);
-    if (!m->data || !m->scale || !rows) {
+    if (!m->data || !m->scale || !m->qsum || !rows) {
         free(rows);
         qat_packed_matrix_free(m);
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: matrix: out of memory for [%lld, %lld]", (long long)w->out,
@@ -78,6 +80,7 @@ qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix
                     const int64_t c = 4 * kb + j;
                     const unsigned u = c < w->in ? rows[r * m->kpad + c] : 0u;
                     chunk[4 * r + j] |= (uint8_t)(u << shift);
+                    m->qsum[r0 + r] += (int32_t)u - m->offset;
                 }
         }
     }

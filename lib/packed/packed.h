@@ -205,6 +205,8 @@ typedef struct qat_packed_matrix {
     float *scale;             /* per_row ? out : 1 entries */
     size_t panel_bytes;       /* kpad * 16 * code_bits / 8 */
     uint8_t *data;            /* panels * panel_bytes, 64-byte aligned */
+    int32_t *qsum;            /* per row of the panels: sum over kpad of q = u - offset (avx2's
+                                 correction for its unsigned activations) */
     int8_t *s8;               /* the onednn path's signed codes [out][kpad] (qat_packed_matrix_prepare) */
 } qat_packed_matrix;
 

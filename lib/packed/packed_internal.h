@@ -34,7 +34,7 @@ void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t 
                              uint8_t *panel, int64_t kpad);
 
 /* Most tokens one micro-kernel call takes: 8 on the vector paths, 128 on
- * amx (which decodes narrow panels once per call). */
+ * amx and avx2 (which decode narrow panels once per call). */
 #define QAT_PACKED_TILE_TOKENS 8
 #define QAT_PACKED_TILE_TOKENS_MAX 128
 /* Rows of one tile: a pair of panels. */

@@ -1,19 +1,23 @@
 /* AVX2 micro-kernel over the matrix layout (matrix.c), two ways:
  *
- * maddubs: vpmaddubsw multiplies u8 codes by s8 activations and adds
- * pairs into int16 with saturation. Per k-quad a lane gains at most
- * 2 umax amax, so partial sums stay exact in int16 for
- * nblk = 32767 / (2 umax amax) quads (ternary: 63 at A8, 255 at A6);
- * they are widened into the int32 accumulators (vpmaddwd by 1) before
- * that — the int16 accumulation that halves the work of ternary and low-bit
- * codes. Used when nblk >= 4.
+ * maddubs: vpmaddubsw multiplies u8 by s8 and adds pairs into int16 with
+ * saturation. The unsigned operand is the activations shifted by amax
+ * (a + amax in [0, 2 amax]), the signed one the weight codes q = u - offset,
+ * so the weights can come straight from memory (the only operand a
+ * vpmaddubsw may load), and per k-quad a lane gains at most 4 amax qmax:
+ * the int16 sums stay exact for nblk = 32767 / (4 amax qmax) quads
+ * (ternary: 63 at A8, 255 at A6) and are widened into the int32
+ * accumulators (vpmaddwd by 1) before that — the int16 accumulation that
+ * halves the work of ternary and low-bit codes. Used when nblk >= 4.
+ * A call takes up to 128 tokens; the panels' codes are decoded to q once
+ * per call, KC inputs at a time, and the shift is taken off at the end as
+ * amax * qsum[row] (matrix.c).
  *
  * madd: otherwise (codes of 5 to 8 bits against wide activations) both
  * operands are widened to int16 and vpmaddwd sums pairs into int32, exact
  * for every code: activations once per tile and chunk of inputs, weights
- * once per quad and pass of 6 tokens over half a panel.
- *
- * Both subtract offset * sum(a) at the end (u = q + offset). */
+ * once per quad and pass of 6 tokens over half a panel; it subtracts
+ * offset * sum(a) at the end (u = q + offset). */
 #include <string.h>
 
 #include "packed/packed_internal.h"
@@ -24,7 +28,14 @@
 #define AVX2 __attribute__((target("avx2")))
 #define INLINE inline __attribute__((always_inline))
 
-AVX2 static INLINE __m256i broadcast4(const int8_t *p)
+/* Inputs decoded at a time: 2 panels x 16 rows x KC codes = 8 KiB of L1,
+ * read by every group of tokens of the call. */
+#define KC 256
+/* Tokens of one pass over a panel: 8 int16 sums and the broadcast stay in
+ * registers, the codes are memory operands. */
+#define NT_MAX 4
+
+AVX2 static INLINE __m256i broadcast4(const uint8_t *p)
 {
     int32_t v;
     memcpy(&v, p, 4);
@@ -45,49 +56,96 @@ AVX2 static INLINE void widen(__m256i acc16[][2], int32_t *acc, const int NT)
         }
 }
 
-/* One panel (16 rows, as two 8-row halves) x NT tokens (1..4) starting at
- * token j0; acc points at the panel's first row of token j0. */
-AVX2 static INLINE void panel_maddubs(const qat_packed_tile *t, const uint8_t *w, int j0, int32_t *acc, int nblk,
-                                      const int NT, const int CB)
+/* One panel (16 rows, as two 8-row halves) x NT_MAX tokens over `quads`
+ * quads of signed codes at q (64 bytes a quad) and the tokens' shifted
+ * codes at a (rows of KC bytes): acc (int32, the panel's first row of the
+ * first token) += the products, widened every nblk quads. */
+AVX2 static void panel_maddubs(const int8_t *q, const uint8_t *a, int64_t quads, int32_t *acc, int nblk)
+{
+    __m256i s[NT_MAX][2];
+    for (int j = 0; j < NT_MAX; j++)
+        s[j][0] = s[j][1] = _mm256_setzero_si256();
+    for (int64_t k0 = 0; k0 < quads; k0 += nblk) {
+        const int64_t k1 = quads - k0 < nblk ? quads : k0 + nblk;
+        for (int64_t k = k0; k < k1; k++) {
+            const __m256i *w = (const __m256i *)(q + k * 64);
+            for (int j = 0; j < NT_MAX; j++) {
+                const __m256i b = broadcast4(a + j * KC + 4 * k);
+                s[j][0] = _mm256_add_epi16(s[j][0], _mm256_maddubs_epi16(b, _mm256_load_si256(w)));
+                s[j][1] = _mm256_add_epi16(s[j][1], _mm256_maddubs_epi16(b, _mm256_load_si256(w + 1)));
+            }
+            /* Keeps the sums in registers, one add per quad: without it
+             * GCC reassociates the adds of several quads into a tree and
+             * spills the products. */
+            __asm__("" : "+x"(s[0][0]), "+x"(s[0][1]), "+x"(s[1][0]), "+x"(s[1][1]), "+x"(s[2][0]), "+x"(s[2][1]),
+                    "+x"(s[3][0]), "+x"(s[3][1]));
+        }
+        widen(s, acc, NT_MAX);
+    }
+}
+
+/* Quads [q0, q0 + n) of panel bytes `src` (CB-bit codes u, 8 / CB quads to
+ * a 64-byte chunk, q0 a multiple of that) as signed codes u - offset, 64
+ * bytes a quad, at dst. */
+AVX2 static INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, int offset, int8_t *dst, const int CB)
+{
+    const int per_chunk = 8 / CB;
+    const __m256i mask = _mm256_set1_epi8((char)((1 << CB) - 1)), off = _mm256_set1_epi8((char)offset);
+    const uint8_t *chunk = src + q0 / per_chunk * 64;
+    for (int64_t q = 0; q < n; q += per_chunk, chunk += 64)
+        for (int h = 0; h < 2; h++) {
+            const __m256i v = _mm256_load_si256((const __m256i *)(chunk + 32 * h));
+            for (int s = 0; s < per_chunk; s++) {
+                __m256i u = v;
+                if (CB < 8)
+                    u = _mm256_and_si256(_mm256_srli_epi16(v, s * CB), mask);
+                _mm256_store_si256((__m256i *)(dst + (q + s) * 64 + 32 * h), _mm256_sub_epi8(u, off));
+            }
+        }
+}
+
+/* The tile: per KC inputs, both panels decoded into q, then each group of
+ * tokens shifted into a and run over them. */
+AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const int CB)
 {
     const qat_packed_matrix *m = t->m;
-    const int per_chunk = 8 / CB;
-    const int64_t chunks = m->kpad / 4 / per_chunk;
-    const __m256i mask = _mm256_set1_epi8((char)((1 << CB) - 1));
-    __m256i acc16[4][2];
-    for (int j = 0; j < NT; j++) {
-        acc16[j][0] = acc16[j][1] = _mm256_setzero_si256();
-        memset(acc + j * QAT_PACKED_TILE_ROWS, 0, QAT_PACKED_PANEL * sizeof(int32_t));
-    }
-    int since = 0; /* quads in the int16 sums */
-    for (int64_t ch = 0; ch < chunks; ch++) {
-        if (since + per_chunk > nblk) {
-            widen(acc16, acc, NT);
-            since = 0;
+    _Alignas(32) int8_t q[2 * KC * QAT_PACKED_PANEL];
+    _Alignas(32) uint8_t a[NT_MAX * KC];
+    const __m256i shift = _mm256_set1_epi8((char)t->amax);
+    memset(t->acc, 0, (size_t)t->tokens * QAT_PACKED_TILE_ROWS * sizeof *t->acc);
+    for (int64_t k0 = 0; k0 < m->kpad; k0 += KC) {
+        const int64_t kn = m->kpad - k0 < KC ? m->kpad - k0 : KC;
+        for (int p = 0; p < 2; p++)
+            decode(m->data + (size_t)(t->panel + p) * m->panel_bytes, k0 / 4, kn / 4, m->offset,
+                   q + p * KC * QAT_PACKED_PANEL, CB);
+        for (int j0 = 0; j0 < t->tokens; j0 += NT_MAX) {
+            /* a + amax as u8 (amax = 128 wraps to the same bytes as a ^ 0x80);
+             * past the last token, a = 0 (sums written to acc rows the
+             * caller's 128-token buffer has and never reads). */
+            for (int j = 0; j < NT_MAX; j++)
+                for (int64_t i = 0; i < kn; i += 32) {
+                    const __m256i v = j0 + j < t->tokens ? _mm256_loadu_si256((const __m256i *)(t->acts + (j0 + j) * t->lda + k0 + i))
+                                                         : _mm256_setzero_si256();
+                    _mm256_store_si256((__m256i *)(a + j * KC + i), _mm256_add_epi8(v, shift));
+                }
+            for (int p = 0; p < 2; p++)
+                panel_maddubs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4,
+                              t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL, nblk);
         }
-        const __m256i lo = _mm256_load_si256((const __m256i *)(w + ch * 64));
-        const __m256i hi = _mm256_load_si256((const __m256i *)(w + ch * 64 + 32));
-        for (int s = 0; s < per_chunk; s++) {
-            __m256i u0 = lo, u1 = hi;
-            if (CB < 8) {
-                u0 = _mm256_and_si256(_mm256_srli_epi16(lo, s * CB), mask);
-                u1 = _mm256_and_si256(_mm256_srli_epi16(hi, s * CB), mask);
-            }
-            const int64_t k = 4 * (ch * per_chunk + s);
-            for (int j = 0; j < NT; j++) {
-                const __m256i a = broadcast4(t->acts + (j0 + j) * t->lda + k);
-                acc16[j][0] = _mm256_add_epi16(acc16[j][0], _mm256_maddubs_epi16(u0, a));
-                acc16[j][1] = _mm256_add_epi16(acc16[j][1], _mm256_maddubs_epi16(u1, a));
-                /* Keeps the sums in registers, one add per quad: without it
-                 * GCC reassociates the adds of a chunk's quads into a tree
-                 * and spills the products. */
-                __asm__("" : "+x"(acc16[j][0]), "+x"(acc16[j][1]));
-            }
-        }
-        since += per_chunk;
     }
-    widen(acc16, acc, NT);
+    const int32_t *qsum = m->qsum + t->panel * QAT_PACKED_PANEL;
+    for (int j = 0; j < t->tokens; j++)
+        for (int r = 0; r < QAT_PACKED_TILE_ROWS; r += 8) {
+            int32_t *acc = t->acc + j * QAT_PACKED_TILE_ROWS + r;
+            const __m256i corr = _mm256_mullo_epi32(_mm256_set1_epi32(t->amax),
+                                                    _mm256_loadu_si256((const __m256i *)(qsum + r)));
+            _mm256_storeu_si256((__m256i *)acc, _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)acc), corr));
+        }
 }
+
+AVX2 static void tile_2bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 2); }
+AVX2 static void tile_4bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 4); }
+AVX2 static void tile_8bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 8); }
 
 /* Inputs per chunk of int16 activations (tile_madd): 8 tokens x 512 x 2
  * bytes = 8 KiB of stack. */
@@ -127,26 +185,6 @@ AVX2 static INLINE void half_madd(const uint8_t *w, const int16_t *a16, int64_t 
     }
 }
 
-AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const int CB)
-{
-    for (int p = 0; p < 2; p++) {
-        const uint8_t *w = t->m->data + (size_t)(t->panel + p) * t->m->panel_bytes;
-        for (int j0 = 0; j0 < t->tokens; j0 += 4) {
-            int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
-            switch (t->tokens - j0) {
-            case 1: panel_maddubs(t, w, j0, acc, nblk, 1, CB); break;
-            case 2: panel_maddubs(t, w, j0, acc, nblk, 2, CB); break;
-            case 3: panel_maddubs(t, w, j0, acc, nblk, 3, CB); break;
-            default: panel_maddubs(t, w, j0, acc, nblk, 4, CB); break;
-            }
-        }
-    }
-}
-
-AVX2 static void tile_2bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 2); }
-AVX2 static void tile_4bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 4); }
-AVX2 static void tile_8bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 8); }
-
 /* 8-bit code layout only (the maddubs paths take every narrower one). The
  * activations of the tile are widened to int16 once per chunk of inputs,
  * so each token costs one broadcast load per quad instead of a widening;
@@ -184,15 +222,24 @@ AVX2 static void tile_madd(const qat_packed_tile *t)
 AVX2 void qat_packed_tile_avx2(const qat_packed_tile *t)
 {
     const qat_packed_matrix *m = t->m;
-    const int nblk = 32767 / (2 * (m->umax > 0 ? m->umax : 1) * (t->amax > 0 ? t->amax : 1));
-    if (nblk < 4) {
-        tile_madd(t);
-    } else if (m->code_bits == 2) {
-        tile_2bit(t, nblk);
-    } else if (m->code_bits == 4) {
-        tile_4bit(t, nblk);
-    } else {
-        tile_8bit(t, nblk);
+    const int qmax = m->offset > m->umax - m->offset ? m->offset : m->umax - m->offset;
+    const int nblk = 32767 / (4 * (t->amax > 0 ? t->amax : 1) * (qmax > 0 ? qmax : 1));
+    if (nblk >= 4) {
+        if (m->code_bits == 2)
+            tile_2bit(t, nblk);
+        else if (m->code_bits == 4)
+            tile_4bit(t, nblk);
+        else
+            tile_8bit(t, nblk);
+        return;
+    }
+    for (int j0 = 0; j0 < t->tokens; j0 += QAT_PACKED_TILE_TOKENS) {
+        qat_packed_tile s = *t;
+        s.acts += j0 * t->lda;
+        s.tokens = t->tokens - j0 < QAT_PACKED_TILE_TOKENS ? t->tokens - j0 : QAT_PACKED_TILE_TOKENS;
+        s.row_sum += j0;
+        s.acc += j0 * QAT_PACKED_TILE_ROWS;
+        tile_madd(&s);
     }
     for (int j = 0; j < t->tokens; j++) {
         const __m256i corr = _mm256_set1_epi32(m->offset * t->row_sum[j]);
