@@ -80,6 +80,11 @@ static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
         const int64_t rows = d->m - i0 < t->mb ? d->m - i0 : t->mb, cols = d->n - j0 < t->nb ? d->n - j0 : t->nb;
         const float *a = d->a + bi * d->stride_a + (d->trans_a ? i0 : i0 * d->lda);
         const float *b = d->b + bi * d->stride_b + (d->trans_b ? j0 * d->ldb : j0);
+        if (d->m <= QAT_CPU_SKINNY_GEMM || d->n <= QAT_CPU_SKINNY_GEMM) {
+            qat_cpu_gemm_skinny(d->trans_a, d->trans_b, rows, cols, d->k, d->alpha, a, d->lda, b, d->ldb, d->beta,
+                                d->c + bi * d->stride_c + i0 * d->ldc + j0, d->ldc);
+            continue;
+        }
         dnnl_status_t st = dnnl_sgemm(d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', rows, cols, d->k, d->alpha,
                                       a, d->lda, b, d->ldb, d->beta, d->c + bi * d->stride_c + i0 * d->ldc + j0,
                                       d->ldc);

@@ -26,6 +26,11 @@ qat_status qat_cpu_lsq_bwd(void *state, const qat_lsq_desc *d, const float *dy, 
 qat_status qat_cpu_grad_norm(void *state, const qat_segments *seg, const float *grad, float max_norm, float *out);
 qat_status qat_cpu_adamw(void *state, const qat_adamw_desc *d, const qat_segments *seg, float *param, float *grad,
                          float *exp_avg, float *exp_avg_sq);
+/* cpu_gemm_skinny.c: C = alpha op(A) op(B) + beta C for min(m, n) <=
+ * QAT_CPU_SKINNY_GEMM (cpu_backend.c's GEMM takes it there). */
+#define QAT_CPU_SKINNY_GEMM 16
+void qat_cpu_gemm_skinny(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 /* cpu_backward_kernels.c */
 qat_status qat_cpu_layernorm_bwd(void *state, const float *dy, const float *x, const float *w, const float *mean,
                                  const float *rstd, int64_t rows, int64_t cols, float *dx, float *dw, float *db);
