@@ -9,8 +9,8 @@
  * on AVX-512, transposed on the stack), each context element one lane summing
  * p[j] * v[j, d] over keys ascending (d in the lanes): the order of every
  * element is kernels.h's, one fused multiply-add per step (fmaf in the
- * scalar code, vfmadd in the vector tiles: both round once), so scalar,
- * AVX2 and AVX-512 agree with each other and with ref. AVX2 without FMA
+ * scalar code, vfmadd / fmla in the vector tiles: all round once), so
+ * scalar, AVX2, AVX-512 and NEON agree with each other and with ref. AVX2 without FMA
  * (no such x86 CPU is common) runs the scalar path. The softmax
  * is ref's row (qat_ref_softmax_row), run by its vectorised twin
  * qat_cpu_softmax_row (the same bits). Scores, softmax and context all
@@ -27,6 +27,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #define ATT_X86 1
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#define ATT_NEON 1
+#include "cpu/cpu_neon.h"
 #endif
 
 enum {
@@ -202,6 +205,33 @@ __attribute__((target("avx512f"))) static void panel_avx512(const float *k, int6
 }
 #endif
 
+#ifdef ATT_NEON
+/* 32 vector registers: a scores pass of 4 rows holds 16 accumulators, 4
+ * key vectors and a broadcast; a context pass of CV_MAX vectors 4 rows (16
+ * accumulators), of one or two vectors 8 (chosen by register count, not
+ * measured: no ARM64 machine has run them). The panel is the scalar
+ * fill's, 16 keys wide. */
+#define W 4
+#define VF float32x4_t
+#define VM uint32x4_t
+#define TARGET
+#define SUFFIX(name) name##_neon
+#define SET1 vdupq_n_f32
+#define ZERO() vdupq_n_f32(0.0f)
+#define MADD(a, b, c) vfmaq_f32((c), (a), (b)) /* a * b + c, rounded once, as fmaf */
+#define MUL vmulq_f32
+#define LOAD vld1q_f32
+#define LOADN qat_neon_loadn
+#define STOREN qat_neon_storen
+#define TAIL qat_neon_tail
+#define PANEL_KEYS KEYS
+#define SROWS 4
+#define CROWS_WIDE 4
+#define CROWS_MAX 8
+#include "cpu/cpu_attention_simd.h"
+enum { NEON_SROWS = SROWS };
+#endif
+
 typedef struct att_plan {
     const qat_attention_desc *d;
     int64_t block, blocks;   /* query rows per block, blocks per (b, h) */
@@ -288,8 +318,8 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
     block = block >= BLOCK_ROWS ? block / BLOCK_ROWS * BLOCK_ROWS : block;
     pl.block = block < d->lq ? block : d->lq;
     pl.blocks = (d->lq + pl.block - 1) / pl.block;
-#ifdef ATT_X86
     switch (pl.isa) {
+#ifdef ATT_X86
     case QAT_CPU_FLOAT_AVX512:
         pl.scores = scores_avx512, pl.panel = panel_avx512, pl.keys = KEYS_WIDE, pl.srows = AVX512_SROWS;
         pl.context = context_for_avx512(d->head_dim, &pl.crows);
@@ -300,10 +330,16 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
         pl.scores = scores_avx2, pl.srows = AVX2_SROWS;
         pl.context = context_for_avx2(d->head_dim, &pl.crows);
         break;
-    case QAT_CPU_FLOAT_SCALAR:
+#endif
+#ifdef ATT_NEON
+    case QAT_CPU_FLOAT_NEON:
+        pl.scores = scores_neon, pl.srows = NEON_SROWS;
+        pl.context = context_for_neon(d->head_dim, &pl.crows);
+        break;
+#endif
+    default: /* scalar, or a path this architecture has not */
         break;
     }
-#endif
     /* Whole heads per range, so that a head's blocks share its key panels
      * and v copy. */
     qat_pool_for(((qat_host_state *)state)->pool, d->batch * d->heads * pl.blocks, pl.blocks, unit_range, &pl);

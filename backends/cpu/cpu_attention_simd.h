@@ -1,6 +1,6 @@
 /*
  * The fused attention's two inner kernels for one vector width W, written
- * once and included by cpu_attention.c for AVX2 and for AVX-512 after it
+ * once and included by cpu_attention.c for AVX2, AVX-512 and NEON after it
  * defines W, VF, VM, TARGET, SUFFIX(name), SET1, ZERO, MADD (a * b + c,
  * fused), MUL, LOAD,
  * STORE, LOADN / STOREN (masked, zeros elsewhere) and TAIL(n) (the first

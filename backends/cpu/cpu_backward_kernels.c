@@ -14,12 +14,12 @@ typedef struct backward_rows {
     float *dx, *dw, *db;
 } backward_rows;
 
-#if defined(__x86_64__)
+#ifdef QAT_CPU_TWINS
 enum { BLOCK_VECTORS = QAT_CPU_COLUMN_VECTORS };
 
 static int64_t block_cols(qat_cpu_float_isa isa)
 {
-    return BLOCK_VECTORS * (isa == QAT_CPU_FLOAT_AVX512 ? 16 : 8);
+    return BLOCK_VECTORS * QAT_CPU_VECTOR_LANES(isa);
 }
 
 static int column_range(void *arg, int64_t begin, int64_t end, int64_t index)
@@ -63,7 +63,7 @@ qat_status qat_cpu_layernorm_bwd(void *state, const float *dy, const float *x, c
                                  const float *rstd, int64_t rows, int64_t cols, float *dx, float *dw, float *db)
 {
     backward_rows b = {((qat_cpu_state *)state)->isa, dy, x, w, mean, rstd, rows, cols, dx, dw, db};
-#if defined(__x86_64__)
+#ifdef QAT_CPU_TWINS
     if (b.isa != QAT_CPU_FLOAT_SCALAR) {
         column_grads(state, &b); /* all of dw, db before dx, which may alias dy */
         qat_host_for(state, rows, cols, layernorm_input_range, &b);
@@ -76,7 +76,7 @@ qat_status qat_cpu_layernorm_bwd(void *state, const float *dy, const float *x, c
 qat_status qat_cpu_softmax_bwd(void *state, const float *dp, const float *p, int64_t rows, int64_t cols, float *ds)
 {
     backward_rows b = {.isa = ((qat_cpu_state *)state)->isa, .dy = dp, .x = p, .cols = cols, .dx = ds};
-#if defined(__x86_64__)
+#ifdef QAT_CPU_TWINS
     if (b.isa != QAT_CPU_FLOAT_SCALAR) {
         qat_host_for(state, rows, cols, softmax_range, &b);
         return QAT_OK;
@@ -88,7 +88,7 @@ qat_status qat_cpu_softmax_bwd(void *state, const float *dp, const float *p, int
 qat_status qat_cpu_bias_grad(void *state, const float *dy, int64_t rows, int64_t cols, float *db)
 {
     backward_rows b = {.isa = ((qat_cpu_state *)state)->isa, .dy = dy, .rows = rows, .cols = cols, .db = db};
-#if defined(__x86_64__)
+#ifdef QAT_CPU_TWINS
     if (b.isa != QAT_CPU_FLOAT_SCALAR) {
         column_grads(state, &b);
         return QAT_OK;

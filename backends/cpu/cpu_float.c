@@ -3,6 +3,7 @@
 #include "cpu/cpu_float.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "math/quant_math.h"
@@ -13,6 +14,16 @@ qat_status qat_cpu_float_isa_from_env(qat_cpu_float_isa *isa)
 {
     qat_packed_isa packed = QAT_PACKED_ISA_AUTO;
     QAT_TRY(qat_packed_isa_choose(&packed));
+#if defined(__aarch64__)
+    /* Advanced SIMD is in every AArch64 CPU, so NEON needs no detection:
+     * it runs unless QAT_ISA names scalar, also where auto resolved the
+     * packed kernels to scalar (a CPU without the dot product, such as the
+     * Cortex-A53), hence QAT_ISA itself rather than `packed` (which
+     * qat_packed_isa_choose has validated). */
+    const char *env = getenv("QAT_ISA");
+    *isa = env && strcmp(env, "scalar") == 0 ? QAT_CPU_FLOAT_SCALAR : QAT_CPU_FLOAT_NEON;
+    return QAT_OK;
+#else
     switch (packed) {
     case QAT_PACKED_ISA_SCALAR:
         *isa = QAT_CPU_FLOAT_SCALAR;
@@ -21,19 +32,23 @@ qat_status qat_cpu_float_isa_from_env(qat_cpu_float_isa *isa)
         *isa = QAT_CPU_FLOAT_AVX2;
         return QAT_OK;
     default:
-        /* avx512vnni, and the widest for auto / onednn / neon. AVX-512 is
-         * taken where the VNNI level is (F and BW checked with it): one
+        /* avx512vnni, and the widest for auto / onednn. AVX-512 is taken
+         * where the VNNI level is (F and BW checked with it): one
          * detection, lib/packed/dispatch.c's. */
         *isa = qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI) ? QAT_CPU_FLOAT_AVX512
              : qat_packed_isa_available(QAT_PACKED_ISA_AVX2)       ? QAT_CPU_FLOAT_AVX2
                                                                    : QAT_CPU_FLOAT_SCALAR;
         return QAT_OK;
     }
+#endif
 }
 
 const char *qat_cpu_float_isa_name(qat_cpu_float_isa isa)
 {
-    return isa == QAT_CPU_FLOAT_AVX512 ? "avx512" : isa == QAT_CPU_FLOAT_AVX2 ? "avx2" : "scalar";
+    return isa == QAT_CPU_FLOAT_AVX512 ? "avx512"
+         : isa == QAT_CPU_FLOAT_AVX2   ? "avx2"
+         : isa == QAT_CPU_FLOAT_NEON   ? "neon"
+                                       : "scalar";
 }
 
 qat_status qat_cpu_state_create(int threads, void **state)
@@ -65,6 +80,8 @@ void qat_cpu_state_destroy(void *state)
 #define PICK(isa, name, ...)                                                    \
     ((isa) == QAT_CPU_FLOAT_AVX512 ? name##_avx512(__VA_ARGS__)                 \
      : (isa) == QAT_CPU_FLOAT_AVX2 ? name##_avx2(__VA_ARGS__) : scalar_##name(__VA_ARGS__))
+#elif defined(__aarch64__)
+#define PICK(isa, name, ...) ((isa) == QAT_CPU_FLOAT_NEON ? name##_neon(__VA_ARGS__) : scalar_##name(__VA_ARGS__))
 #else
 #define PICK(isa, name, ...) ((void)(isa), scalar_##name(__VA_ARGS__))
 #endif

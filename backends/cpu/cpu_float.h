@@ -14,7 +14,8 @@
 typedef enum qat_cpu_float_isa {
     QAT_CPU_FLOAT_SCALAR = 0, /* lib/math's scalar code, as ref */
     QAT_CPU_FLOAT_AVX2,
-    QAT_CPU_FLOAT_AVX512
+    QAT_CPU_FLOAT_AVX512,
+    QAT_CPU_FLOAT_NEON /* AArch64 builds only */
 } qat_cpu_float_isa;
 
 /* The cpu backend's state: a host state first (the ref kernels it falls
@@ -28,9 +29,10 @@ typedef struct qat_cpu_state {
 qat_status qat_cpu_state_create(int threads, void **state);
 void qat_cpu_state_destroy(void *state);
 
-/* QAT_ISA (lib/packed/dispatch.c) mapped to the float kernels: scalar and
- * avx2 as named, avx512vnni to AVX-512, and auto, onednn, neon to the
- * widest this CPU runs. Fails as the packed kernels do on a bad or
+/* QAT_ISA (lib/packed/dispatch.c) mapped to the float kernels. On x86-64:
+ * scalar and avx2 as named, avx512vnni to AVX-512, and auto, onednn to the
+ * widest this CPU runs. On AArch64: scalar as named, every other value
+ * (auto, neon, i8mm) to NEON. Fails as the packed kernels do on a bad or
  * unavailable QAT_ISA. */
 qat_status qat_cpu_float_isa_from_env(qat_cpu_float_isa *isa);
 const char *qat_cpu_float_isa_name(qat_cpu_float_isa isa);
@@ -66,9 +68,21 @@ void qat_cpu_lsq_bwd_row(qat_cpu_float_isa isa, const float *x, const float *dy,
  * QAT_CPU_VECTOR(isa, name) is the twin of a vector isa. A column block of
  * qat_cpu_column_grads is QAT_CPU_COLUMN_VECTORS vectors wide. */
 #define QAT_CPU_COLUMN_VECTORS 4
-#define QAT_CPU_VECTOR(isa, name) ((isa) == QAT_CPU_FLOAT_AVX512 ? name##_avx512 : name##_avx2)
 
+/* QAT_CPU_TWINS: this build has vector twins (x86-64: AVX2 and AVX-512;
+ * AArch64: NEON). QAT_CPU_VECTOR_LANES(isa) is a vector isa's width in
+ * floats. */
 #if defined(__x86_64__)
+#define QAT_CPU_TWINS 1
+#define QAT_CPU_VECTOR(isa, name) ((isa) == QAT_CPU_FLOAT_AVX512 ? name##_avx512 : name##_avx2)
+#define QAT_CPU_VECTOR_LANES(isa) ((isa) == QAT_CPU_FLOAT_AVX512 ? 16 : 8)
+#elif defined(__aarch64__)
+#define QAT_CPU_TWINS 1
+#define QAT_CPU_VECTOR(isa, name) ((void)(isa), name##_neon)
+#define QAT_CPU_VECTOR_LANES(isa) ((void)(isa), 4)
+#endif
+
+#ifdef QAT_CPU_TWINS
 #define QAT_CPU_FLOAT_TWINS(SFX)                                                                            \
     void qat_cpu_softmax_row_##SFX(float *s, const float *bias, int64_t n);                                 \
     void qat_cpu_softmax_rows_##SFX(float *s, int64_t lds, int64_t rows, const float *bias, int64_t n);    \
@@ -93,8 +107,12 @@ void qat_cpu_lsq_bwd_row(qat_cpu_float_isa isa, const float *x, const float *dy,
                                    float qp, float *y);                                                         \
     void qat_cpu_lsq_bwd_row_##SFX(const float *x, const float *dy, int64_t n, float div, const float *beta,    \
                                    float qn, float qp, float *dx, double *step_sum, double *offset_sum);
+#if defined(__x86_64__)
 QAT_CPU_FLOAT_TWINS(avx2)
 QAT_CPU_FLOAT_TWINS(avx512)
+#else
+QAT_CPU_FLOAT_TWINS(neon)
+#endif
 #undef QAT_CPU_FLOAT_TWINS
 #endif
 

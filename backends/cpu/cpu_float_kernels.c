@@ -113,7 +113,7 @@ typedef struct dropout_args {
     uint64_t seed;
 } dropout_args;
 
-#if defined(__x86_64__)
+#ifdef QAT_CPU_TWINS
 static int dropout_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
     const dropout_args *d = arg;
@@ -128,7 +128,7 @@ static int dropout_range(void *arg, int64_t begin, int64_t end, int64_t index)
 qat_status qat_cpu_dropout(void *state, float *x, int64_t n, float p, uint64_t seed)
 {
     dropout_args d = {((qat_cpu_state *)state)->isa, x, p, 1.0f / (1.0f - p), seed};
-#if defined(__x86_64__)
+#ifdef QAT_CPU_TWINS
     if (d.isa != QAT_CPU_FLOAT_SCALAR && p > 0.0f) {
         qat_host_for(state, n, 1, dropout_range, &d);
         return QAT_OK;

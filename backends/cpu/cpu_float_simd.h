@@ -6,8 +6,9 @@
  * row_math.h's order (element j into lane j % 16: 16 / W accumulators,
  * stored and folded by qat_lanes_fold).
  *
- * Included once by cpu_float_avx2.c and once by cpu_float_avx512.c, after
- * they define W, VF, VI, VM, DVF (float, int, mask and double vectors),
+ * Included once each by cpu_float_avx2.c, cpu_float_avx512.c and (on
+ * AArch64) cpu_float_neon.c, after they define W, VF, VI, VM, DVF (float,
+ * int, mask and double vectors),
  * TARGET, TARGET_FMA (TARGET plus FMA, for AdamW alone, whose scalar code
  * calls fmaf), SUFFIX(name) and the one-instruction operations used below.
  * WIDEN_LO / WIDEN_HI convert a float vector's low / high half to doubles;
@@ -21,8 +22,9 @@
  * MASKBITS(m) is a compare's mask as an unsigned of W bits (lane i, bit i),
  * BITSMASK(b) the inverse; COMPRESS(v, b) moves the lanes of v set in b to
  * the first lanes, in order, and EXPAND(v, b) moves v's first lanes out to
- * the lanes set in b (other lanes: anything). TARGET enables popcnt, which
- * every CPU with AVX2 has, for the counts of lanes.
+ * the lanes set in b (other lanes: anything). TARGET enables popcnt on
+ * x86, which every CPU with AVX2 has, for the counts of lanes (AArch64's
+ * cnt is base).
  */
 #include "math/quant_math.h"
 #include "math/row_math.h"

@@ -30,7 +30,7 @@ static int adamw_range(void *arg, int64_t begin, int64_t end, int64_t index)
 {
     const adamw_args *a = arg;
     (void)index;
-#if defined(__x86_64__)
+#ifdef QAT_CPU_TWINS
     QAT_CPU_VECTOR(a->isa, qat_cpu_adamw_run)(
         a->d, a->decay, a->positive, a->scale, a->param + begin, a->grad + begin, a->exp_avg + begin,
         a->exp_avg_sq + begin, end - begin);
@@ -46,6 +46,8 @@ qat_status qat_cpu_adamw(void *state, const qat_adamw_desc *d, const qat_segment
     const qat_cpu_float_isa isa = ((qat_cpu_state *)state)->isa;
 #if defined(__x86_64__)
     const int vector = isa == QAT_CPU_FLOAT_AVX512 || (isa == QAT_CPU_FLOAT_AVX2 && __builtin_cpu_supports("fma"));
+#elif defined(__aarch64__)
+    const int vector = isa == QAT_CPU_FLOAT_NEON; /* fmla is base AArch64 */
 #else
     const int vector = 0;
 #endif

@@ -44,8 +44,14 @@ static inline int64_t first_difference(const float *a, const float *b, int64_t n
                       at_ < 0 ? 0.0 : (double)(b)[at_]);                                                 \
     } while (0)
 
+#if defined(__aarch64__)
+/* auto: the NEON float path on every AArch64 CPU, with or without the dot
+ * product that QAT_ISA=neon asks of the packed kernels. */
+static const qat_packed_isa float_paths[] = {QAT_PACKED_ISA_SCALAR, QAT_PACKED_ISA_AUTO};
+#else
 static const qat_packed_isa float_paths[] = {QAT_PACKED_ISA_SCALAR, QAT_PACKED_ISA_AVX2,
                                              QAT_PACKED_ISA_AVX512VNNI};
+#endif
 
 /* compare(isa, threads) on every path this CPU runs (a missing one is
  * skipped, saying why), with 1 and 3 threads. */

@@ -10,17 +10,6 @@
 set -eu
 src=$1
 build=$2
-cc=aarch64-linux-gnu-gcc
-qemu=qemu-aarch64-static
-for tool in "$cc" "$qemu"; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-p="$src/lib/packed"
-"$cc" -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$src/lib" -I"$src/include" -I"$build" -I"$build/include" \
-    "$src/tests/packed/neon_check.c" "$p/matrix.c" "$p/tile_scalar.c" "$p/tile_neon.c" "$p/tile_i8mm.c" "$p/pack_ternary.c" \
-    "$p/pack_bits.c" "$p/dispatch.c" "$p/onednn.c" "$p/tile_amx.c" "$p/epilogue.c" "$src/lib/core/error.c" -static -o "$work/neon_check"
-"$qemu" -cpu max "$work/neon_check"
-"$qemu" -cpu cortex-a76 "$work/neon_check"
-"$qemu" -cpu cortex-a53 "$work/neon_check"
+. "$src/tests/aarch64_qemu.sh"
+aarch64_cc "$work/neon_check" "$src/tests/packed/neon_check.c"
+aarch64_run "$work/neon_check"
