@@ -113,21 +113,38 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const i
     _Alignas(32) uint8_t a[NT_MAX * KC];
     const __m256i shift = _mm256_set1_epi8((char)t->amax);
     memset(t->acc, 0, (size_t)t->tokens * QAT_PACKED_TILE_ROWS * sizeof *t->acc);
+    const size_t chunk_bytes = (size_t)KC * QAT_PACKED_PANEL * CB / 8;
     for (int64_t k0 = 0; k0 < m->kpad; k0 += KC) {
         const int64_t kn = m->kpad - k0 < KC ? m->kpad - k0 : KC;
         for (int p = 0; p < 2; p++)
             decode(m->data + (size_t)(t->panel + p) * m->panel_bytes, k0 / 4, kn / 4, m->offset,
                    q + p * KC * QAT_PACKED_PANEL, CB);
+        /* The next chunk's codes (at the last, the next pair's first) come
+         * from memory while this one runs: at 128 tokens a forward reads
+         * every weight once, and decode waited on them. */
+        for (int p = 0; p < 2; p++) {
+            const uint8_t *next = k0 + KC < m->kpad ? m->data + (size_t)(t->panel + p) * m->panel_bytes +
+                                                          (size_t)(k0 + KC) * QAT_PACKED_PANEL * CB / 8
+                                  : t->panel + 2 < m->panels ? m->data + (size_t)(t->panel + 2 + p) * m->panel_bytes
+                                                             : NULL;
+            for (size_t i = 0; next && i < chunk_bytes; i += 64)
+                _mm_prefetch((const char *)(next + i), _MM_HINT_T0);
+        }
         for (int j0 = 0; j0 < t->tokens; j0 += NT_MAX) {
             /* a + amax as u8 (amax = 128 wraps to the same bytes as a ^ 0x80);
              * past the last token, a = 0 (sums written to acc rows the
              * caller's 128-token buffer has and never reads). */
-            for (int j = 0; j < NT_MAX; j++)
+            for (int j = 0; j < NT_MAX; j++) {
+                const int8_t *src = t->acts + (j0 + j) * t->lda + k0;
                 for (int64_t i = 0; i < kn; i += 32) {
-                    const __m256i v = j0 + j < t->tokens ? _mm256_loadu_si256((const __m256i *)(t->acts + (j0 + j) * t->lda + k0 + i))
+                    const __m256i v = j0 + j < t->tokens ? _mm256_loadu_si256((const __m256i *)(src + i))
                                                          : _mm256_setzero_si256();
                     _mm256_store_si256((__m256i *)(a + j * KC + i), _mm256_add_epi8(v, shift));
                 }
+                /* and the next group's codes from L2 */
+                for (int64_t i = 0; j0 + NT_MAX + j < t->tokens && i < kn; i += 64)
+                    _mm_prefetch((const char *)(src + NT_MAX * t->lda + i), _MM_HINT_T0);
+            }
             for (int p = 0; p < 2; p++)
                 panel_maddubs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4,
                               t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL, nblk);
