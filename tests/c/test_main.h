@@ -47,6 +47,19 @@ static inline int test_under_valgrind(void)
     return p && strstr(p, "vgpreload_memcheck") != NULL;
 }
 
+/* 1 under a memory checker: valgrind's memcheck, or a build with ASan.
+ * Tests whose repetitions differ only in what the checkers cannot see
+ * (thread counts of the same code, say) run fewer of them there; the plain
+ * build runs them all. */
+static inline int test_under_checker(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return 1;
+#else
+    return test_under_valgrind();
+#endif
+}
+
 /* Why a packed ISA path (a QAT_PACKED_ISA value) is not run under
  * valgrind, NULL when it is: onednn (above), and amx, since valgrind
  * (3.19) hides AMX-TILE/INT8 from CPUID and cannot decode tile
