@@ -44,7 +44,9 @@ void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t 
  * tokens of activation codes (rows of lda bytes, kpad of them used, zero
  * padded), over the whole input:
  *   acc[t * QAT_PACKED_TILE_ROWS + r] = sum_i (u[r, i] - offset) * acts[t, i]
- * row_sum[t] = sum_i acts[t, i]; |acts| <= amax. acc is 64-byte aligned. */
+ * row_sum[t] = sum_i acts[t, i]; |acts| <= amax. acc is 64-byte aligned
+ * and holds QAT_PACKED_TILE_TOKENS_MAX tokens' rows: avx2 fills whole groups
+ * of 4 tokens, the rows past `tokens` with values nobody reads. */
 typedef struct qat_packed_tile {
     const qat_packed_matrix *m;
     int64_t panel;
