@@ -20,12 +20,67 @@ void qat_packed_matrix_free(qat_packed_matrix *m)
     free(m->qsum);
     free(m->scale);
     free(m->s8);
+    free(m->fix);
+    free(m->fix_start);
     memset(m, 0, sizeof *m);
 }
 
 static int code_bits_for(int umax)
 {
     return umax <= 3 ? 2 : umax <= 15 ? 4 : 8;
+}
+
+/* The cut that brings the input pair (q0, q1) within vpmaddubsw's exact
+ * range (packed.h, qat_packed_matrix.fix) by lowering the larger code of
+ * the pair (*which: 0 or 1); 0 when the pair is within it already. */
+static int pair_cut(int q0, int q1, int *which)
+{
+    *which = (q0 > 0 ? q0 : -q0) >= (q1 > 0 ? q1 : -q1) ? 0 : 1;
+    const int big = *which ? q1 : q0, other = *which ? q0 : q1;
+    if (q0 > 0 && q1 > 0 && q0 + q1 > 128)
+        return big - (128 - other);
+    if (q0 < 0 && q1 < 0 && q0 + q1 < -128)
+        return big - (-128 - other);
+    return 0;
+}
+
+/* Builds m->fix (8-bit codes only): one pass to count, one to fill. */
+static qat_status make_pair_fixes(qat_packed_matrix *m)
+{
+    const int64_t pairs = m->panels * QAT_PACKED_PANEL * (m->kpad / 2);
+    int64_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t p = 0; p < m->panels; p++) {
+            if (pass)
+                m->fix_start[p] = n;
+            const uint8_t *panel = m->data + (size_t)p * m->panel_bytes;
+            for (int64_t kb = 0; kb < m->kpad / 4; kb++)
+                for (int r = 0; r < QAT_PACKED_PANEL; r++)
+                    for (int j = 0; j < 4; j += 2) {
+                        const uint8_t *u = panel + kb * 64 + 4 * r + j;
+                        int which;
+                        const int cut = pair_cut(u[0] - m->offset, u[1] - m->offset, &which);
+                        if (!cut)
+                            continue;
+                        if (pass)
+                            m->fix[n] = (struct qat_packed_pair_fix){(int32_t)(4 * kb + j + which), (int16_t)r,
+                                                                     (int16_t)cut};
+                        n++;
+                    }
+        }
+        if (pass) {
+            m->fix_start[m->panels] = n;
+            return QAT_OK;
+        }
+        if (n > pairs / 16)
+            return QAT_OK;
+        m->fix = malloc((size_t)(n > 0 ? n : 1) * sizeof *m->fix);
+        m->fix_start = malloc((size_t)(m->panels + 1) * sizeof *m->fix_start);
+        if (!m->fix || !m->fix_start)
+            return QAT_ERR_OUT_OF_MEMORY;
+        n = 0;
+    }
+    return QAT_OK;
 }
 
 qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix *m)
@@ -76,15 +131,21 @@ qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix
             const int shift = (int)(kb % per_chunk) * m->code_bits;
             for (int r = 0; r < QAT_PACKED_PANEL; r++)
                 for (int j = 0; j < 4; j++) {
-                    /* Padding inputs (c >= in) hold u = 0: their activations are 0. */
+                    /* Padding inputs (c >= in) hold q = 0: their activations
+                     * are 0, and no pair of avx2's needs a fix for them. */
                     const int64_t c = 4 * kb + j;
-                    const unsigned u = c < w->in ? rows[r * m->kpad + c] : 0u;
+                    const unsigned u = c < w->in ? rows[r * m->kpad + c] : (unsigned)m->offset;
                     chunk[4 * r + j] |= (uint8_t)(u << shift);
                     m->qsum[r0 + r] += (int32_t)u - m->offset;
                 }
         }
     }
     free(rows);
+    if (m->code_bits == 8 && make_pair_fixes(m) != QAT_OK) {
+        qat_packed_matrix_free(m);
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: matrix: out of memory for [%lld, %lld]", (long long)w->out,
+                        (long long)w->in);
+    }
     return QAT_OK;
 }
 

@@ -208,6 +208,20 @@ typedef struct qat_packed_matrix {
     int32_t *qsum;            /* per row of the panels: sum over kpad of q = u - offset (avx2's
                                  correction for its unsigned activations) */
     int8_t *s8;               /* the onednn path's signed codes [out][kpad] (qat_packed_matrix_prepare) */
+    /* 8-bit codes on avx2 (tile_avx2.c): vpmaddubsw adds the products of
+     * an input pair into int16 with saturation, exactly when the pair's
+     * positive codes sum to at most 128 and its negative ones to at least
+     * -128 (activations shifted into [0, 255]). A pair over that runs with
+     * one code cut back to the bound, and fix holds what was cut, added back
+     * per token: fix[fix_start[p] .. fix_start[p + 1]) for panel p, in input
+     * order. NULL for narrower codes, or when more than 1/16 of the pairs
+     * need one (then avx2 takes vpmaddwd). */
+    struct qat_packed_pair_fix {
+        int32_t col;
+        int16_t row;          /* in the panel */
+        int16_t cut;          /* q = q_kernel + cut */
+    } *fix;
+    int64_t *fix_start;       /* panels + 1 entries */
 } qat_packed_matrix;
 
 /* Lays out w for the kernels (w is not needed afterwards). */
@@ -221,7 +235,7 @@ uint8_t qat_packed_matrix_code(const qat_packed_matrix *m, int64_t row, int64_t 
 typedef enum qat_packed_isa {
     QAT_PACKED_ISA_AUTO = 0,      /* QAT_ISA from the environment, else qat_packed_isa_best */
     QAT_PACKED_ISA_SCALAR = 1,
-    QAT_PACKED_ISA_AVX2 = 2,      /* maddubs (int16 sums where exact), vpmaddwd for 8-bit codes */
+    QAT_PACKED_ISA_AVX2 = 2,      /* maddubs: int16 sums where exact; 8-bit codes pair by pair (fix) */
     QAT_PACKED_ISA_AVX512VNNI = 3,/* vpdpbusd */
     QAT_PACKED_ISA_ONEDNN = 4,    /* oneDNN's s8s8s32 matmul: AMX-INT8 tiles where the CPU has them */
     QAT_PACKED_ISA_NEON = 5,      /* ARM64 sdot (Armv8.2 dot product) */

@@ -1,4 +1,4 @@
-/* AVX2 micro-kernel over the matrix layout (matrix.c), two ways:
+/* AVX2 micro-kernel over the matrix layout (matrix.c), three ways:
  *
  * maddubs: vpmaddubsw multiplies u8 by s8 and adds pairs into int16 with
  * saturation. The unsigned operand is the activations shifted by amax
@@ -13,11 +13,18 @@
  * per call, KC inputs at a time, and the shift is taken off at the end as
  * amax * qsum[row] (matrix.c).
  *
- * madd: otherwise (codes of 5 to 8 bits against wide activations) both
- * operands are widened to int16 and vpmaddwd sums pairs into int32, exact
- * for every code: activations once per tile and chunk of inputs, weights
- * once per quad and pass of 6 tokens over half a panel; it subtracts
- * offset * sum(a) at the end (u = q + offset). */
+ * pairs: codes of 5 to 8 bits against wide activations (nblk < 4) take
+ * the same form with each quad's int16 pair sums widened at once
+ * (panel_pairs). A pair sum (a + amax) q0 + (a' + amax) q1 is exact in
+ * int16 when q0 + q1 of one sign stays within [-128, 128]; matrix.c cuts
+ * the few pairs beyond that (m->fix) and this file adds the cut back, so
+ * every result is exact.
+ *
+ * madd: a matrix with too many such pairs (m->fix NULL): both operands
+ * are widened to int16 and vpmaddwd sums pairs into int32, exact for every
+ * code: activations once per tile and chunk of inputs, weights once per
+ * quad and pass of 6 tokens over half a panel; it subtracts offset * sum(a)
+ * at the end (u = q + offset). */
 #include <string.h>
 
 #include "packed/packed_internal.h"
@@ -84,6 +91,48 @@ AVX2 static void panel_maddubs(const int8_t *q, const uint8_t *a, int64_t quads,
     }
 }
 
+/* 8-bit codes (panel_maddubs's form, one quad at a time): the pairs'
+ * int16 sums are exact but no two of them fit a lane together (matrix.c
+ * cuts the codes of the few pairs that would not be exact), so each is
+ * widened into int32 at once: 3 instructions per 32 products against
+ * vpmaddwd's 4 (both operands 16-bit: two multiplies and two adds). */
+AVX2 static void panel_pairs(const int8_t *q, const uint8_t *a, int64_t quads, int32_t *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i s[NT_MAX][2];
+    for (int j = 0; j < NT_MAX; j++)
+        s[j][0] = s[j][1] = _mm256_setzero_si256();
+    for (int64_t k = 0; k < quads; k++) {
+        const __m256i *w = (const __m256i *)(q + k * 64);
+        for (int j = 0; j < NT_MAX; j++) {
+            const __m256i b = broadcast4(a + j * KC + 4 * k);
+            s[j][0] = _mm256_add_epi32(s[j][0], _mm256_madd_epi16(_mm256_maddubs_epi16(b, _mm256_load_si256(w)), ones));
+            s[j][1] = _mm256_add_epi32(s[j][1],
+                                       _mm256_madd_epi16(_mm256_maddubs_epi16(b, _mm256_load_si256(w + 1)), ones));
+        }
+        __asm__("" : "+x"(s[0][0]), "+x"(s[0][1]), "+x"(s[1][0]), "+x"(s[1][1]), "+x"(s[2][0]), "+x"(s[2][1]),
+                "+x"(s[3][0]), "+x"(s[3][1]));
+    }
+    for (int j = 0; j < NT_MAX; j++)
+        for (int h = 0; h < 2; h++) {
+            int32_t *dst = acc + j * QAT_PACKED_TILE_ROWS + 8 * h;
+            _mm256_storeu_si256((__m256i *)dst, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)dst), s[j][h]));
+        }
+}
+
+/* The pair fixes of panel `panel` with inputs in [k0, k0 + kn): [*lo, *hi). */
+static INLINE void fixes_in(const qat_packed_matrix *m, int64_t panel, int64_t k0, int64_t kn, int64_t *lo,
+                            int64_t *hi)
+{
+    int64_t i = m->fix_start[panel], e = m->fix_start[panel + 1];
+    while (i < e && m->fix[i].col < k0)
+        i++;
+    *lo = i;
+    while (i < e && m->fix[i].col < k0 + kn)
+        i++;
+    *hi = i;
+}
+
 /* Quads [q0, q0 + n) of panel bytes `src` (CB-bit codes u, 8 / CB quads to
  * a 64-byte chunk, q0 a multiple of that) as signed codes u - offset, 64
  * bytes a quad, at dst. */
@@ -106,7 +155,7 @@ AVX2 static INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, int of
 
 /* The tile: per KC inputs, both panels decoded into q, then each group of
  * tokens shifted into a and run over them. */
-AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const int CB)
+AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const int CB, const int PAIRS)
 {
     const qat_packed_matrix *m = t->m;
     _Alignas(32) int8_t q[2 * KC * QAT_PACKED_PANEL];
@@ -116,9 +165,18 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const i
     const size_t chunk_bytes = (size_t)KC * QAT_PACKED_PANEL * CB / 8;
     for (int64_t k0 = 0; k0 < m->kpad; k0 += KC) {
         const int64_t kn = m->kpad - k0 < KC ? m->kpad - k0 : KC;
-        for (int p = 0; p < 2; p++)
-            decode(m->data + (size_t)(t->panel + p) * m->panel_bytes, k0 / 4, kn / 4, m->offset,
-                   q + p * KC * QAT_PACKED_PANEL, CB);
+        int64_t fix_lo[2] = {0, 0}, fix_hi[2] = {0, 0};
+        for (int p = 0; p < 2; p++) {
+            int8_t *qp = q + p * KC * QAT_PACKED_PANEL;
+            decode(m->data + (size_t)(t->panel + p) * m->panel_bytes, k0 / 4, kn / 4, m->offset, qp, CB);
+            if (PAIRS) {
+                fixes_in(m, t->panel + p, k0, kn, &fix_lo[p], &fix_hi[p]);
+                for (int64_t f = fix_lo[p]; f < fix_hi[p]; f++) {
+                    const int64_t c = m->fix[f].col - k0;
+                    qp[c / 4 * 64 + 4 * m->fix[f].row + c % 4] -= (int8_t)m->fix[f].cut;
+                }
+            }
+        }
         /* The next chunk's codes (at the last, the next pair's first) come
          * from memory while this one runs: at 128 tokens a forward reads
          * every weight once, and decode waited on them. */
@@ -145,9 +203,19 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const i
                 for (int64_t i = 0; j0 + NT_MAX + j < t->tokens && i < kn; i += 64)
                     _mm_prefetch((const char *)(src + NT_MAX * t->lda + i), _MM_HINT_T0);
             }
-            for (int p = 0; p < 2; p++)
-                panel_maddubs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4,
-                              t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL, nblk);
+            for (int p = 0; p < 2; p++) {
+                int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
+                if (!PAIRS) {
+                    panel_maddubs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4, acc, nblk);
+                    continue;
+                }
+                panel_pairs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4, acc);
+                /* What the cuts took, times the same shifted activations. */
+                for (int64_t f = fix_lo[p]; f < fix_hi[p]; f++)
+                    for (int j = 0; j < NT_MAX; j++)
+                        acc[j * QAT_PACKED_TILE_ROWS + m->fix[f].row] +=
+                            (int32_t)a[j * KC + m->fix[f].col - k0] * m->fix[f].cut;
+            }
         }
     }
     const int32_t *qsum = m->qsum + t->panel * QAT_PACKED_PANEL;
@@ -160,9 +228,10 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const i
         }
 }
 
-AVX2 static void tile_2bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 2); }
-AVX2 static void tile_4bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 4); }
-AVX2 static void tile_8bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 8); }
+AVX2 static void tile_2bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 2, 0); }
+AVX2 static void tile_4bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 4, 0); }
+AVX2 static void tile_8bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 8, 0); }
+AVX2 static void tile_8bit_pairs(const qat_packed_tile *t) { maddubs_tile(t, 0, 8, 1); }
 
 /* Inputs per chunk of int16 activations (tile_madd): 8 tokens x 512 x 2
  * bytes = 8 KiB of stack. */
@@ -248,6 +317,10 @@ AVX2 void qat_packed_tile_avx2(const qat_packed_tile *t)
             tile_4bit(t, nblk);
         else
             tile_8bit(t, nblk);
+        return;
+    }
+    if (m->fix) {
+        tile_8bit_pairs(t);
         return;
     }
     for (int j0 = 0; j0 < t->tokens; j0 += QAT_PACKED_TILE_TOKENS) {

@@ -4,7 +4,8 @@
  * fake-quant forward X_hat @ W_hat^T + b within 1e-5 (relative to the sum
  * of |terms|, i.e. up to accumulation order). Odd shapes, every bit width,
  * both ternary packings, per-tensor and per-row scales, adversarial values,
- * worst-case codes for int16 saturation, and the offset correction alone. */
+ * worst-case codes for int16 saturation, avx2's pair fixes of 8-bit codes,
+ * and the offset correction alone. */
 #include <float.h>
 
 #include "core/thread_pool.h"
@@ -287,6 +288,72 @@ START_TEST(extreme_codes)
 }
 END_TEST
 
+/* 8-bit weights on avx2's maddubs form (qat_packed_matrix.fix): pairs of
+ * large codes of one sign are cut to the exact range and the cut added back
+ * per token. Codes: 1 in 4 large (65..127 or -128..-65), so 3 % of the pairs
+ * need a fix, at the first, last and chunk-edge inputs among others;
+ * activations over the whole 8-bit range, with tokens all 127 and all -128;
+ * 130 tokens (two 128-token calls) over 1100 inputs (KC chunks and a
+ * short one). A matrix whose every pair needs a fix takes vpmaddwd instead. */
+START_TEST(pair_fixes)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, 34);
+    const int64_t T = 130, K = 1100, O = 40;
+    float *x = malloc((size_t)(T * K) * sizeof *x), *w = malloc((size_t)(O * K) * sizeof *w);
+    int8_t *qa = malloc((size_t)(T * K)), *qw = malloc((size_t)(O * K));
+    int64_t *want = malloc((size_t)(T * O) * sizeof *want);
+    for (int64_t i = 0; i < O * K; i++) {
+        const float u = qat_rng_uniform(&rng), sign = qat_rng_uniform(&rng) < 0.5f ? -1.0f : 1.0f;
+        w[i] = u < 0.25f ? sign * (65.0f + floorf(qat_rng_uniform(&rng) * 64.0f))
+                         : floorf(qat_rng_uniform(&rng) * 41.0f) - 20.0f;
+    }
+    /* Pairs at the edges: the first inputs, the last, either side of input 256. */
+    const int64_t edge[] = {0, 254, 256, K - 2};
+    for (int64_t o = 0; o < O; o++)
+        for (size_t e = 0; e < sizeof edge / sizeof edge[0]; e++) {
+            w[o * K + edge[e]] = o % 2 ? 127.0f : -128.0f;
+            w[o * K + edge[e] + 1] = o % 3 ? (o % 2 ? 127.0f : -128.0f) : (o % 2 ? 2.0f : -1.0f);
+        }
+    for (int64_t i = 0; i < T * K; i++)
+        x[i] = i / K == 0 ? 127.0f : i / K == 1 ? -128.0f : floorf(qat_rng_uniform(&rng) * 256.0f) - 128.0f;
+    const float one = 1.0f;
+    qat_packed_acts a;
+    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
+    QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, K, 8, one, &a));
+    ref_lsq(x, T, K, 8, &one, 0, qa);
+    qat_packed_weights pw;
+    QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, 8, &one, 0, &pw));
+    ref_lsq(w, O, K, 8, &one, 0, qw);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t o = 0; o < O; o++) {
+            int64_t s = 0;
+            for (int64_t i = 0; i < K; i++)
+                s += (int64_t)qa[t * K + i] * qw[o * K + i];
+            want[t * O + o] = s;
+        }
+    qat_packed_matrix m;
+    QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
+    ck_assert_msg(m.fix != NULL, "pair fixes: the matrix takes vpmaddwd, not the fixed maddubs form");
+    const int64_t fixes = m.fix_start[m.panels];
+    ck_assert_msg(fixes > O * K / 2 / 50, "pair fixes: only %lld of %lld pairs fixed", (long long)fixes,
+                  (long long)(O * K / 2));
+    qat_packed_matrix_free(&m);
+    free(run_all_paths(&a, &pw, want, NULL, "pair fixes"));
+    qat_packed_weights_free(&pw);
+    /* Every pair over the range: no fixes, vpmaddwd. */
+    for (int64_t i = 0; i < O * K; i++)
+        w[i] = 127.0f;
+    QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, 8, &one, 0, &pw));
+    QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
+    ck_assert(m.fix == NULL);
+    qat_packed_matrix_free(&m);
+    qat_packed_weights_free(&pw);
+    qat_packed_acts_free(&a);
+    free(x); free(w); free(qa); free(qw); free(want);
+}
+END_TEST
+
 /* The offset correction alone: all-zero weight codes are stored as
  * u = offset, so every path must return exactly 0 (and y = bias), whatever
  * the activations' sums; a missing or wrong correction shows here. */
@@ -376,6 +443,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, contract_every_config);
     tcase_add_test(tc, token_blocks);
     tcase_add_test(tc, extreme_codes);
+    tcase_add_test(tc, pair_fixes);
     tcase_add_test(tc, offset_correction);
     tcase_add_test(tc, gemm_errors);
     suite_add_tcase(s, tc);
