@@ -4,6 +4,9 @@
  * intermediate, 768x3072 output) at 128 tokens (batch 1 x seq 128) and
  * 4096 tokens (batch 32 x seq 128), 1 and 2 threads:
  *   fp32      dnnl_sgemm, Y = X W^T                       (the baseline)
+ *   fp32 dot  libqat's float GEMM (lib/packed/float_gemm.c: the packed
+ *             model's heads and float linears), on a pool of the row's
+ *             threads, the first --isa's path
  *   u8s8s32   oneDNN int8 matmul, weights reordered once (second baseline)
  *   W1.58A8   libqat packed ternary (BitNet acts, 8-bit)  (quantize X + GEMM)
  *   W4A8      libqat packed LSQ 4-bit weights, 8-bit acts (quantize X + GEMM)
@@ -140,8 +143,8 @@ typedef struct bench_ctx {
     int8_matmul mm;
 } bench_ctx;
 
-enum { M_SGEMM, M_INT8, M_T2, M_W4, M_W8, N_METHODS };
-static const char *method_name[N_METHODS] = {"fp32 sgemm", "onednn u8s8s32", "W1.58A8", "W4A8 LSQ",
+enum { M_SGEMM, M_FDOT, M_INT8, M_T2, M_W4, M_W8, N_METHODS };
+static const char *method_name[N_METHODS] = {"fp32 sgemm", "fp32 dot", "onednn u8s8s32", "W1.58A8", "W4A8 LSQ",
                                              "W8A8 LSQ"};
 
 static int run_once(bench_ctx *b, int method)
@@ -150,6 +153,11 @@ static int run_once(bench_ctx *b, int method)
     case M_SGEMM:
         return dnnl_sgemm('N', 'T', b->T, b->O, b->K, 1.0f, b->x, b->K, b->w, b->K, 0.0f, b->y, b->O) ==
                        dnnl_success ? 0 : -1;
+    case M_FDOT: {
+        const qat_packed_fgemm g = {.x = b->x, .ldx = b->K, .rows = b->T, .w = b->w, .ldw = b->K, .out = b->O,
+                                    .in = b->K, .y = b->y, .ldy = b->O};
+        return qat_packed_float_gemm(&b->kern, &g) == QAT_OK ? 0 : -1;
+    }
     case M_INT8:
         return int8_matmul_run(&b->mm);
     default:
@@ -281,11 +289,24 @@ int main(int argc, char **argv)
                     fprintf(stderr, "%s\n", qat_last_error());
                     return 1;
                 }
+                qat_pool *fpool = NULL; /* the float GEMM's threads come from a pool only */
+                if (th > 1 && qat_pool_create(th, &fpool) != QAT_OK) {
+                    fprintf(stderr, "%s\n", qat_last_error());
+                    return 1;
+                }
                 double base = 0.0;
                 for (int m = 0; m < N_METHODS; m++)
                     for (int ki = 0; ki < (m >= M_T2 ? n_isas : 1); ki++) {
                         char name[64];
                         snprintf(name, sizeof name, "%s", method_name[m]);
+                        if (m == M_FDOT) {
+                            if (qat_packed_kernel_init(&b.kern, isas[0], th) != QAT_OK) {
+                                fprintf(stderr, "%s\n", qat_last_error());
+                                return 1;
+                            }
+                            b.kern.pool = fpool;
+                            snprintf(name, sizeof name, "%s %s", method_name[m], qat_packed_isa_name(isas[0]));
+                        }
                         if (m >= M_T2) {
                             if (qat_packed_kernel_init(&b.kern, isas[ki], th) != QAT_OK) {
                                 fprintf(stderr, "%s\n", qat_last_error());
@@ -311,6 +332,7 @@ int main(int argc, char **argv)
                         fflush(stdout);
                     }
                 qat_pool_free(pool);
+                qat_pool_free(fpool);
             }
             for (int p = 0; p < 3; p++)
                 qat_packed_matrix_free(&mats[p]);

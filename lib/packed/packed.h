@@ -302,6 +302,23 @@ qat_status qat_packed_gemm_i32(const qat_packed_kernel *k, const qat_packed_acts
 qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
                            const qat_packed_matrix *m, const float *bias, float *y, int64_t ldy);
 
+/* A float GEMM y = x w^T (float_gemm.c): rows x in activations x (ld
+ * ldx), out x in weights w (ld ldw), y rows x out (ld ldy). */
+typedef struct qat_packed_fgemm {
+    const float *x;
+    int64_t ldx, rows;
+    const float *w;
+    int64_t ldw, out, in;
+    float *y;
+    int64_t ldy;
+} qat_packed_fgemm;
+
+/* The packed model's float linears and heads: each output a fixed-order
+ * fused multiply-add sum (float_gemm.c), the same bits on every path
+ * (scalar for QAT_ISA=scalar, avx2 + FMA on x86 otherwise, neon on ARM64)
+ * and thread count; threads from k->pool only. Allocates nothing. */
+qat_status qat_packed_float_gemm(const qat_packed_kernel *k, const qat_packed_fgemm *g);
+
 /* The epilogue alone, for tests and for callers holding accumulators. */
 qat_status qat_packed_dequant(const qat_packed_acts *a, const qat_packed_matrix *m,
                               const int32_t *acc, int64_t ldacc, const float *bias, float *y,

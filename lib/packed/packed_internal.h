@@ -105,6 +105,16 @@ int32_t qat_packed_quant_row_scalar(const float *x, int64_t n, float mul, float 
 /* LSQ+ rows: c = round(clamp((x - sub) / div, 0, qp)) - shift; returns sum(c). */
 int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub, float div, float qp, int shift,
                                            int8_t *q);
+/* float_gemm.c: the 8 lane sums of one output into its value, and a block
+ * of rows [r0, r0 + rows) x outputs [o0, o0 + outs) on a SIMD path. */
+float qat_packed_fdot_reduce(const float p[8]);
+#if defined(QAT_PACKED_ARM64)
+void qat_packed_fdot_block_neon(const qat_packed_fgemm *g, int64_t r0, int64_t rows, int64_t o0, int64_t outs);
+#endif
+#if defined(QAT_PACKED_X86)
+int qat_packed_fdot_avx2_ok(void);
+void qat_packed_fdot_block_avx2(const qat_packed_fgemm *g, int64_t r0, int64_t rows, int64_t o0, int64_t outs);
+#endif
 #if defined(QAT_PACKED_ARM64)
 void qat_packed_tile_neon(const qat_packed_tile *t);
 void qat_packed_tile_i8mm(const qat_packed_tile *t);

@@ -1,8 +1,9 @@
 /* The packed forward: lib/model/forward.c's inference pass with the integer
  * GEMMs of lib/packed for every linear whose weight and input are both
- * quantized. Float parts (LayerNorm, GELU, heads) run the same backend
- * kernels as the training model (cpu backend: oneDNN sgemm, ref kernels
- * for the rest); attention is the fused attention_fwd, with softmax_fwd's
+ * quantized. Float parts (LayerNorm, GELU, bias) run the same backend
+ * kernels as the training model; the GEMMs of the heads and of any linear
+ * kept in float run lib/packed's float GEMM (float_gemm.c: fixed order,
+ * no allocation, unlike oneDNN's sgemm on AVX2-only CPUs); attention is the fused attention_fwd, with softmax_fwd's
  * row function and no [B, NH, L, L] buffer. So the only differences from
  * qat_model_forward are the accumulation order of the GEMMs and the
  * activation scale m/Qp vs q*m/Qp (docs/packed-kernels.md).
@@ -12,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/dispatch.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/encoder_walk.h"
-#include "model/graph.h"
 #include "packed_model/packed_model.h"
 
 int64_t pm_classes(const qat_packed_model *m)
@@ -241,7 +242,9 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
         QAT_RUN(m->ctx, bitnet_act_fwd, x, N, l->in, l->aq.bits, qat_quant_symmetric_acts(&m->cfg), s->fq);
         xq = s->fq;
     }
-    QAT_TRY(graph_gemm(m->ctx, 0, 1, N, l->out, l->in, 1.0f, xq, l->in, l->wf, l->in, 0.0f, y, l->out));
+    const qat_packed_fgemm g = {.x = xq, .ldx = l->in, .rows = N, .w = l->wf, .ldw = l->in, .out = l->out,
+                                .in = l->in, .y = y, .ldy = l->out};
+    QAT_TRY(qat_packed_float_gemm(k, &g));
     QAT_RUN(m->ctx, bias_act_fwd, y, l->bias, N, l->out, QAT_ACTIVATION_NONE, NULL);
     return QAT_OK;
 }
@@ -645,7 +648,8 @@ static float *walk_head_buffer(void *self, qat_walk_head_buf which)
     return which == QAT_WALK_BUF_MLM_ACT ? s->q : s->h1;
 }
 
-static qat_status head_linear(qat_packed_model *m, const qat_walk_call *c, const float *x, int64_t R, float *y)
+static qat_status head_linear(qat_packed_model *m, const qat_packed_kernel *k, const qat_walk_call *c,
+                              const float *x, int64_t R, float *y)
 {
     const int64_t H = m->dims.hidden_size;
     const float *w, *b;
@@ -668,7 +672,9 @@ static qat_status head_linear(qat_packed_model *m, const qat_walk_call *c, const
         return qat_fail(QAT_ERR_INTERNAL, "packed forward: linear %d is not a head's", (int)c->linear);
     }
     float *pre = act == QAT_ACTIVATION_NONE ? y : m->s.tmp;
-    QAT_TRY(graph_gemm(m->ctx, 0, 1, R, out, H, 1.0f, x, H, w, H, 0.0f, pre, out));
+    const qat_packed_fgemm g = {.x = x, .ldx = H, .rows = R, .w = w, .ldw = H, .out = out, .in = H, .y = pre,
+                                .ldy = out};
+    QAT_TRY(qat_packed_float_gemm(k, &g));
     QAT_RUN(m->ctx, bias_act_fwd, pre, b, R, out, act, y);
     return QAT_OK;
 }
@@ -680,7 +686,7 @@ static qat_status walk_linear(void *self, const qat_walk_call *c, const float *x
     QAT_TRY(add_pending(w));
     rewrites(w, y);
     if (c->layer < 0)
-        return head_linear(m, c, x, rows, y);
+        return head_linear(m, &w->k, c, x, rows, y);
     const pm_linear *l = &m->layers[c->layer].lin[c->linear];
     switch (c->epilogue) {
     case QAT_WALK_PLAIN:

@@ -7,7 +7,9 @@
  * lib/core/error.c, no test framework) on CPUs with both, with the dot
  * product only, and with neither: a path the CPU lacks must be refused
  * with a reason, and auto must pick the best one it has (i8mm, then neon,
- * then scalar). */
+ * then scalar). Also the float GEMM's neon block, bit for bit against its
+ * documented order. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,44 @@ static int check_path(qat_packed_isa isa, int *cases)
     return bad;
 }
 
+/* The float GEMM's neon block (float_gemm_neon.c) against the documented
+ * order (float_gemm.c), bit for bit, written out here: odd lengths (short
+ * and partial vectors), partial register blocks, row strides wider than
+ * the row, values over six decades. The number of mismatches. */
+static int check_float_gemm(int *cases)
+{
+    int bad = 0;
+    const int64_t shapes[][3] = {{1, 1, 1}, {2, 7, 3}, {3, 8, 4}, {4, 9, 5}, {7, 31, 9}, {13, 64, 33}, {10, 769, 6}};
+    for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
+        const int64_t R = shapes[s][0], K = shapes[s][1], O = shapes[s][2], ldx = K + 3, ldw = K + 1;
+        float *x = malloc(sizeof(float) * (size_t)(R * ldx)), *w = malloc(sizeof(float) * (size_t)(O * ldw));
+        float *y = malloc(sizeof(float) * (size_t)(R * O));
+        for (int64_t i = 0; i < R * ldx; i++)
+            x[i] = (float)((int)(rnd() % 20001) - 10000) / (rnd() % 2 ? 7.0f : 7000.0f);
+        for (int64_t i = 0; i < O * ldw; i++)
+            w[i] = (float)((int)(rnd() % 20001) - 10000) / (rnd() % 2 ? 3.0f : 3000.0f);
+        const qat_packed_fgemm g = {.x = x, .ldx = ldx, .rows = R, .w = w, .ldw = ldw, .out = O, .in = K, .y = y,
+                                    .ldy = O};
+        qat_packed_fdot_block_neon(&g, 0, R, 0, O);
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t o = 0; o < O; o++) {
+                float p[8] = {0};
+                for (int64_t i = 0; i < K; i++)
+                    p[i % 8] = fmaf(x[r * ldx + i], w[o * ldw + i], p[i % 8]);
+                const float want = ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));
+                if (memcmp(&want, &y[r * O + o], sizeof want) != 0) {
+                    bad++;
+                    printf("DIFF float gemm [%lld x %lld] x [%lld]^T: y[%lld, %lld] = %.9g, want %.9g\n",
+                           (long long)R, (long long)K, (long long)O, (long long)r, (long long)o, (double)y[r * O + o],
+                           (double)want);
+                }
+            }
+        (*cases)++;
+        free(x), free(w), free(y);
+    }
+    return bad;
+}
+
 int main(void)
 {
     const qat_packed_isa arm[] = {QAT_PACKED_ISA_I8MM, QAT_PACKED_ISA_NEON}; /* auto's order */
@@ -118,6 +158,10 @@ int main(void)
         failed |= bad != 0 || cases == 0;
         want_best = isa;
     }
+    int fcases = 0;
+    const int fbad = check_float_gemm(&fcases);
+    printf("float gemm neon vs the documented order: %d shapes, %d mismatches\n", fcases, fbad);
+    failed |= fbad != 0;
     printf("auto picks %s\n", qat_packed_isa_name(qat_packed_isa_best()));
     return failed || qat_packed_isa_best() != want_best;
 }

@@ -26,8 +26,9 @@ static void check_codes(const qat_packed_weights *pw, const int8_t *want, const 
 }
 
 /* The kernels' layout (qat_packed_matrix_from) holds the same codes, in
- * the narrowest width that fits them, with inputs past `in` stored as 0
- * (the padding activations are 0 too) and rows past `out` as q = 0. */
+ * the narrowest width that fits them, with inputs past `in` and rows past
+ * `out` stored as q = 0 (u = offset; the padding activations are 0 too,
+ * and avx2's 8-bit pairs need no fix for them). */
 static void check_matrix(const qat_packed_weights *pw, const int8_t *want)
 {
     qat_packed_matrix m;
@@ -40,7 +41,7 @@ static void check_matrix(const qat_packed_weights *pw, const int8_t *want)
     for (int64_t r = 0; r < m.panels * QAT_PACKED_PANEL && bad_r < 0; r++)
         for (int64_t c = 0; c < m.kpad && bad_r < 0; c++) {
             got = qat_packed_matrix_code(&m, r, c);
-            exp = c >= pw->in ? 0 : r >= pw->out ? pw->offset : want[r * pw->in + c] + pw->offset;
+            exp = c >= pw->in || r >= pw->out ? pw->offset : want[r * pw->in + c] + pw->offset;
             if (got != exp)
                 bad_r = r, bad_c = c;
         }
