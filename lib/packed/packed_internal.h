@@ -122,6 +122,9 @@ void qat_packed_tile_i8mm(const qat_packed_tile *t);
 #if defined(QAT_PACKED_X86)
 void qat_packed_tile_avx2(const qat_packed_tile *t);
 void qat_packed_tile_avx512vnni(const qat_packed_tile *t);
+void qat_packed_epilogue_avx2(const qat_packed_acts *a, const qat_packed_matrix *m, int64_t t0, int64_t tokens,
+                              int64_t o0, int64_t rows, const int32_t *acc, int64_t ldacc, const float *bias,
+                              float *y, int64_t ldy);
 void qat_packed_epilogue_avx512(const qat_packed_acts *a, const qat_packed_matrix *m, int64_t t0, int64_t tokens,
                                 int64_t o0, int64_t rows, const int32_t *acc, int64_t ldacc, const float *bias,
                                 float *y, int64_t ldy);
