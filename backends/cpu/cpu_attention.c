@@ -107,6 +107,7 @@ static void panel_scalar(const float *k, int64_t ldk, int nk, int64_t dh, float 
 #define MADD _mm256_fmadd_ps
 #define MUL _mm256_mul_ps
 #define LOAD _mm256_loadu_ps
+#define STORE _mm256_storeu_ps
 #define LOADN(p, m) _mm256_maskload_ps((p), (m))
 #define STOREN(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 #define TAIL(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)((n) < W ? (n) : W)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
@@ -126,6 +127,7 @@ enum { AVX2_SROWS = SROWS };
 #undef MADD
 #undef MUL
 #undef LOAD
+#undef STORE
 #undef LOADN
 #undef STOREN
 #undef TAIL
@@ -144,6 +146,7 @@ enum { AVX2_SROWS = SROWS };
 #define MADD _mm512_fmadd_ps
 #define MUL _mm512_mul_ps
 #define LOAD _mm512_loadu_ps
+#define STORE _mm512_storeu_ps
 #define LOADN(p, m) _mm512_maskz_loadu_ps((m), (p))
 #define STOREN(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define TAIL(n) ((__mmask16)((n) >= W ? 0xffffu : (n) <= 0 ? 0u : (1u << (n)) - 1u))
@@ -221,6 +224,7 @@ __attribute__((target("avx512f"))) static void panel_avx512(const float *k, int6
 #define MADD(a, b, c) vfmaq_f32((c), (a), (b)) /* a * b + c, rounded once, as fmaf */
 #define MUL vmulq_f32
 #define LOAD vld1q_f32
+#define STORE vst1q_f32
 #define LOADN qat_neon_loadn
 #define STOREN qat_neon_storen
 #define TAIL qat_neon_tail

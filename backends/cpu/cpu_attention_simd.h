@@ -43,8 +43,12 @@ TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *pan
     }
     const VF sc = SET1(scale);
     for (int r = 0; r < R; r++)
-        for (int v = 0; v < KV; v++)
-            STOREN(s + r * lds + v * W, TAIL(nk - v * W), MUL(acc[r][v], sc));
+        for (int v = 0; v < KV; v++) {
+            if (nk - v * W >= W) /* unmasked: AVX2's masked store is slow on AMD */
+                STORE(s + r * lds + v * W, MUL(acc[r][v], sc));
+            else
+                STOREN(s + r * lds + v * W, TAIL(nk - v * W), MUL(acc[r][v], sc));
+        }
 }
 
 /* o_r[c] = sum_j p_r[j] * v[j * ldv + c] over j ascending, for the R rows
@@ -88,9 +92,14 @@ TARGET static void SUFFIX(scores)(const float *const *q, int R, const float *pan
                 CONTEXT_KEYS(CV, CR, LOAD(vc + j * ldv + t * W))                                              \
             else                                                                                              \
                 CONTEXT_KEYS(CV, CR, LOADN(vc + j * ldv + t * W, m[t]))                                       \
+            /* Whole vectors unmasked: AVX2's masked store (vmaskmovps) is   \
+             * slow on AMD. */                                                                                \
             for (int r = 0; r < CR && r < R; r++)                                                             \
                 for (int t = 0; t < CV; t++)                                                                  \
-                    STOREN(o + r * ldo + c0 + t * W, m[t], acc[r][t]);                                        \
+                    if (dh - c0 - t * W >= W)                                                                 \
+                        STORE(o + r * ldo + c0 + t * W, acc[r][t]);                                           \
+                    else                                                                                      \
+                        STOREN(o + r * ldo + c0 + t * W, m[t], acc[r][t]);                                    \
         }                                                                                                     \
     }
 
