@@ -225,8 +225,15 @@ TARGET INL void SUFFIX(bias_gelu_chunk)(float *x, const float *bias, int64_t n, 
         SUFFIX(verf_large_n)(at, e, GELU_VECTORS);
         EACH(u, GELU_VECTORS) STOREU(l.x + i + u * W, SUFFIX(vgelu_of)(v[u], SUFFIX(vsign_of)(e[u], t[u])));
     }
+    /* A whole vector is put back by a select and a plain store: AVX2's
+     * masked store (vmaskmovps) is slow on AMD, and NEON has none. */
     for (int64_t k = 0, c = 0; c < l.vectors; c++) {
-        STOREN(y + l.at[c], BITSMASK(l.lanes[c]), EXPAND(LOAD(l.x + k), l.lanes[c]));
+        const VF large = EXPAND(LOAD(l.x + k), l.lanes[c]);
+        float *at = y + l.at[c];
+        if (l.at[c] + W <= n)
+            STORE(at, SELECT(BITSMASK(l.lanes[c]), large, LOAD(at)));
+        else
+            STOREN(at, BITSMASK(l.lanes[c]), large);
         k += __builtin_popcount(l.lanes[c]);
     }
 }
