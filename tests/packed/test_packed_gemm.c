@@ -53,6 +53,18 @@ static void pack(const float *w, int64_t out, int64_t in, wcfg cfg, qat_packed_w
     free(scale);
 }
 
+/* want[t, o] = sum_i qa[t, i] qw[o, i], exactly, by brute force. */
+static void ref_int_gemm(const int8_t *qa, const int8_t *qw, int64_t T, int64_t O, int64_t K, int64_t *want)
+{
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t o = 0; o < O; o++) {
+            int64_t s = 0;
+            for (int64_t i = 0; i < K; i++)
+                s += (int64_t)qa[t * K + i] * qw[o * K + i];
+            want[t * O + o] = s;
+        }
+}
+
 /* Runs the GEMM on every available ISA and thread count: accumulators
  * equal `want` exactly, float outputs all bit-identical; returns them. */
 static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *pw, const int64_t *want,
@@ -159,13 +171,7 @@ static void contract_case(int64_t T, int64_t K, int64_t O, wcfg wc, int a_bitnet
         ck_assert(a.scale[t] == sa[t]);
     }
 
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t o = 0; o < O; o++) {
-            int64_t s = 0;
-            for (int64_t i = 0; i < K; i++)
-                s += (int64_t)qa[t * K + i] * qw[o * K + i];
-            want[t * O + o] = s;
-        }
+    ref_int_gemm(qa, qw, T, O, K, want);
     char what[96];
     snprintf(what, sizeof what, "W fmt %d bits %d row %d, A %s%d%s", (int)wc.fmt, wc.bits, wc.per_row,
              a_bitnet ? "bitnet" : "lsq", a_bits, sym ? " sym" : "");
@@ -272,13 +278,7 @@ START_TEST(extreme_codes)
             QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, f, &one, 0, &pw));
             ref_lsq(w, O, K, f, &one, 0, qw);
         }
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t o = 0; o < O; o++) {
-                int64_t s = 0;
-                for (int64_t i = 0; i < K; i++)
-                    s += (int64_t)qa[t * K + i] * qw[o * K + i];
-                want[t * O + o] = s;
-            }
+        ref_int_gemm(qa, qw, T, O, K, want);
         float *y = run_all_paths(&a, &pw, want, NULL, f < 2 ? "extreme ternary" : "extreme lsq");
         free(y);
         qat_packed_weights_free(&pw);
@@ -325,13 +325,7 @@ START_TEST(pair_fixes)
     qat_packed_weights pw;
     QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, 8, &one, 0, &pw));
     ref_lsq(w, O, K, 8, &one, 0, qw);
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t o = 0; o < O; o++) {
-            int64_t s = 0;
-            for (int64_t i = 0; i < K; i++)
-                s += (int64_t)qa[t * K + i] * qw[o * K + i];
-            want[t * O + o] = s;
-        }
+    ref_int_gemm(qa, qw, T, O, K, want);
     qat_packed_matrix m;
     QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
     ck_assert_msg(m.fix != NULL, "pair fixes: the matrix takes vpmaddwd, not the fixed maddubs form");
