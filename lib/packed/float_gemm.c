@@ -46,7 +46,7 @@ typedef void (*block_fn)(const qat_packed_fgemm *g, int64_t r0, int64_t rows, in
 typedef struct fgemm_run {
     const qat_packed_fgemm *g;
     block_fn block;
-    int64_t rblock, rblocks, oblocks;
+    int64_t rblock, rblocks;
 } fgemm_run;
 
 static int block_range(void *arg, int64_t begin, int64_t end, int64_t index)
@@ -84,11 +84,11 @@ qat_status qat_packed_float_gemm(const qat_packed_kernel *k, const qat_packed_fg
     f.rblock = X_BLOCK_BYTES / 4 / (g->in > 0 ? g->in : 1) / 6 * 6;
     f.rblock = f.rblock < 6 ? 6 : f.rblock;
     f.rblocks = (g->rows + f.rblock - 1) / f.rblock;
-    f.oblocks = (g->out + OUT_BLOCK - 1) / OUT_BLOCK;
-    const int64_t blocks = f.rblocks * f.oblocks;
+    const int64_t blocks = f.rblocks * ((g->out + OUT_BLOCK - 1) / OUT_BLOCK);
     if (k->pool && k->threads > 1 && blocks > 1) {
         /* Ranges of at least 256 Ki multiply-adds. */
-        const int64_t macs = f.rblock * OUT_BLOCK * (g->in > 0 ? g->in : 1), grain = macs >= (1 << 18) ? 1 : (1 << 18) / macs;
+        const int64_t macs = f.rblock * OUT_BLOCK * (g->in > 0 ? g->in : 1);
+        const int64_t grain = macs >= (1 << 18) ? 1 : (1 << 18) / macs;
         qat_pool_for(k->pool, blocks, grain, block_range, &f);
         return QAT_OK;
     }

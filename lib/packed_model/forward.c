@@ -3,8 +3,9 @@
  * quantized. Float parts (LayerNorm, GELU, bias) run the same backend
  * kernels as the training model; the GEMMs of the heads and of any linear
  * kept in float run lib/packed's float GEMM (float_gemm.c: fixed order,
- * no allocation, unlike oneDNN's sgemm on AVX2-only CPUs); attention is the fused attention_fwd, with softmax_fwd's
- * row function and no [B, NH, L, L] buffer. So the only differences from
+ * no allocation, unlike oneDNN's sgemm on AVX2-only CPUs); attention is
+ * the fused attention_fwd, with softmax_fwd's row function and no
+ * [B, NH, L, L] buffer. So the only differences from
  * qat_model_forward are the accumulation order of the GEMMs and the
  * activation scale m/Qp vs q*m/Qp (docs/packed-kernels.md).
  * Shapes: N = B * L tokens, H hidden, I intermediate, NH heads, dh = H/NH. */
@@ -220,6 +221,15 @@ static const float *integer_bias(const pm_linear *l)
 }
 
 /* y[N, out] = A(x) W^T + b. */
+/* y = x w^T over dense rows: rows x in inputs, out x in weights. */
+static qat_status float_gemm(const qat_packed_kernel *k, const float *x, int64_t rows, const float *w, int64_t out,
+                             int64_t in, float *y)
+{
+    const qat_packed_fgemm g = {.x = x, .ldx = in, .rows = rows, .w = w, .ldw = in, .out = out, .in = in, .y = y,
+                                .ldy = out};
+    return qat_packed_float_gemm(k, &g);
+}
+
 static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const pm_linear *l, const float *x,
                          float *y, pm_act_key *held)
 {
@@ -242,9 +252,7 @@ static qat_status linear(qat_packed_model *m, const qat_packed_kernel *k, const 
         QAT_RUN(m->ctx, bitnet_act_fwd, x, N, l->in, l->aq.bits, qat_quant_symmetric_acts(&m->cfg), s->fq);
         xq = s->fq;
     }
-    const qat_packed_fgemm g = {.x = xq, .ldx = l->in, .rows = N, .w = l->wf, .ldw = l->in, .out = l->out,
-                                .in = l->in, .y = y, .ldy = l->out};
-    QAT_TRY(qat_packed_float_gemm(k, &g));
+    QAT_TRY(float_gemm(k, xq, N, l->wf, l->out, l->in, y));
     QAT_RUN(m->ctx, bias_act_fwd, y, l->bias, N, l->out, QAT_ACTIVATION_NONE, NULL);
     return QAT_OK;
 }
@@ -672,9 +680,7 @@ static qat_status head_linear(qat_packed_model *m, const qat_packed_kernel *k, c
         return qat_fail(QAT_ERR_INTERNAL, "packed forward: linear %d is not a head's", (int)c->linear);
     }
     float *pre = act == QAT_ACTIVATION_NONE ? y : m->s.tmp;
-    const qat_packed_fgemm g = {.x = x, .ldx = H, .rows = R, .w = w, .ldw = H, .out = out, .in = H, .y = pre,
-                                .ldy = out};
-    QAT_TRY(qat_packed_float_gemm(k, &g));
+    QAT_TRY(float_gemm(k, x, R, w, out, H, pre));
     QAT_RUN(m->ctx, bias_act_fwd, pre, b, R, out, act, y);
     return QAT_OK;
 }
