@@ -22,6 +22,7 @@ void qat_packed_matrix_free(qat_packed_matrix *m)
     free(m->s8);
     free(m->fix);
     free(m->fix_start);
+    free(m->spans);
     memset(m, 0, sizeof *m);
 }
 
@@ -79,6 +80,46 @@ static qat_status make_pair_fixes(qat_packed_matrix *m)
         if (!m->fix || !m->fix_start)
             return QAT_ERR_OUT_OF_MEMORY;
         n = 0;
+    }
+    return QAT_OK;
+}
+
+/* Builds m->spans (packed.h) from the cut codes of m->fix's pairs: a
+ * span ends before the quad that would take a lane's sum of codes of one
+ * sign past the budget. */
+static qat_status make_spans(qat_packed_matrix *m)
+{
+    enum { LANES = 2 * QAT_PACKED_PANEL };
+    const int64_t quads = m->kpad / 4;
+    m->span_words = (quads + QAT_PACKED_SPAN_QUADS - 1) / QAT_PACKED_SPAN_QUADS;
+    m->spans = calloc((size_t)(m->panels * m->span_words), sizeof *m->spans);
+    if (!m->spans)
+        return QAT_ERR_OUT_OF_MEMORY;
+    for (int64_t p = 0; p < m->panels; p++) {
+        const uint8_t *panel = m->data + (size_t)p * m->panel_bytes;
+        int pos[LANES] = {0}, neg[LANES] = {0};
+        for (int64_t kb = 0; kb < quads; kb++) {
+            int add_pos[LANES], add_neg[LANES], start = kb % QAT_PACKED_SPAN_QUADS == 0;
+            for (int l = 0; l < LANES; l++) {
+                /* lane l: row l / 2, inputs 2 (l % 2) and 2 (l % 2) + 1 of the quad */
+                const uint8_t *u = panel + kb * 64 + 2 * l;
+                int q[2] = {u[0] - m->offset, u[1] - m->offset}, which;
+                const int cut = pair_cut(q[0], q[1], &which);
+                q[which] -= cut;
+                add_pos[l] = (q[0] > 0 ? q[0] : 0) + (q[1] > 0 ? q[1] : 0);
+                add_neg[l] = (q[0] < 0 ? -q[0] : 0) + (q[1] < 0 ? -q[1] : 0);
+                start |= pos[l] + add_pos[l] > QAT_PACKED_SPAN_BUDGET || neg[l] + add_neg[l] > QAT_PACKED_SPAN_BUDGET;
+            }
+            if (start) {
+                m->spans[p * m->span_words + kb / QAT_PACKED_SPAN_QUADS] |= 1ull << (kb % QAT_PACKED_SPAN_QUADS);
+                memset(pos, 0, sizeof pos);
+                memset(neg, 0, sizeof neg);
+            }
+            for (int l = 0; l < LANES; l++) {
+                pos[l] += add_pos[l];
+                neg[l] += add_neg[l];
+            }
+        }
     }
     return QAT_OK;
 }
@@ -141,7 +182,7 @@ qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix
         }
     }
     free(rows);
-    if (m->code_bits == 8 && make_pair_fixes(m) != QAT_OK) {
+    if (m->code_bits == 8 && (make_pair_fixes(m) != QAT_OK || (m->fix && make_spans(m) != QAT_OK))) {
         qat_packed_matrix_free(m);
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: matrix: out of memory for [%lld, %lld]", (long long)w->out,
                         (long long)w->in);

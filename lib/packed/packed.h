@@ -222,7 +222,23 @@ typedef struct qat_packed_matrix {
         int16_t cut;          /* q = q_kernel + cut */
     } *fix;
     int64_t *fix_start;       /* panels + 1 entries */
+    /* With fix: where avx2's int16 sums of those codes must be widened.
+     * A lane (a row's input pair) gains (a + amax) q0 + (a' + amax) q1 <=
+     * 255 (q0 + q1) a quad, so its int16 sum is exact over any run of quads
+     * whose positive codes (as cut) sum to at most QAT_PACKED_SPAN_BUDGET
+     * and negative ones to at least -QAT_PACKED_SPAN_BUDGET, whatever the
+     * activations. Bit b of spans[p * span_words + c] set: such a run
+     * (a span) of panel p starts at quad QAT_PACKED_SPAN_QUADS * c + b;
+     * one starts at every QAT_PACKED_SPAN_QUADS-th quad. Made greedily,
+     * each span as long as the codes allow. */
+    uint64_t *spans;
+    int64_t span_words;       /* per panel: quads / QAT_PACKED_SPAN_QUADS, rounded up */
 } qat_packed_matrix;
+
+/* The quads of a spans word (a bit each), and the bound on a lane's sum
+ * of codes of one sign over a span: 255 * 128 <= 32767. */
+#define QAT_PACKED_SPAN_QUADS 64
+#define QAT_PACKED_SPAN_BUDGET (32767 / 255)
 
 /* Lays out w for the kernels (w is not needed afterwards). */
 qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix *m);

@@ -13,12 +13,15 @@
  * per call, KC inputs at a time, and the shift is taken off at the end as
  * amax * qsum[row] (matrix.c).
  *
- * pairs: codes of 5 to 8 bits against wide activations (nblk < 4) take
- * the same form with each quad's int16 pair sums widened at once
- * (panel_pairs). A pair sum (a + amax) q0 + (a' + amax) q1 is exact in
- * int16 when q0 + q1 of one sign stays within [-128, 128]; matrix.c cuts
- * the few pairs beyond that (m->fix) and this file adds the cut back, so
- * every result is exact.
+ * spans: codes of 5 to 8 bits against wide activations (nblk < 4) take
+ * the same form over spans the codes themselves allow (m->spans, made by
+ * matrix.c): a lane's int16 sum stays exact while its codes of one sign
+ * sum to at most 128 (times activations shifted into [0, 255]), about 11
+ * quads for trained 8-bit codes, so a widening every span instead of a
+ * vpmaddwd per product. A pair sum (a + amax) q0 + (a' + amax) q1 is
+ * exact in int16 only when q0 + q1 of one sign stays within [-128, 128];
+ * matrix.c cuts the few pairs beyond that (m->fix) and this file adds the
+ * cut back, so every result is exact.
  *
  * madd: a matrix with too many such pairs (m->fix NULL): both operands
  * are widened to int16 and vpmaddwd sums pairs into int32, exact for every
@@ -37,7 +40,7 @@
 
 /* Inputs decoded at a time: 2 panels x 16 rows x KC codes = 8 KiB of L1,
  * read by every group of tokens of the call. */
-#define KC 256
+#define KC (4 * QAT_PACKED_SPAN_QUADS)
 /* Tokens of one pass over a panel: 8 int16 sums and the broadcast stay in
  * registers, the codes are memory operands. */
 #define NT_MAX 4
@@ -64,16 +67,18 @@ AVX2 static INLINE void widen(__m256i acc16[][2], int32_t *acc, const int NT)
 }
 
 /* One panel (16 rows, as two 8-row halves) x NT_MAX tokens over `quads`
- * quads of signed codes at q (64 bytes a quad) and the tokens' shifted
- * codes at a (rows of KC bytes): acc (int32, the panel's first row of the
- * first token) += the products, widened every nblk quads. */
-AVX2 static void panel_maddubs(const int8_t *q, const uint8_t *a, int64_t quads, int32_t *acc, int nblk)
+ * (<= 64) quads of signed codes at q (64 bytes a quad) and the tokens'
+ * shifted codes at a (rows of KC bytes): acc (int32, the panel's first row
+ * of the first token) += the products, the int16 sums widened at the end
+ * of each span (a span starts at quad 0 and at each bit set in starts). */
+AVX2 static void panel_maddubs(const int8_t *q, const uint8_t *a, int64_t quads, int32_t *acc, uint64_t starts)
 {
     __m256i s[NT_MAX][2];
     for (int j = 0; j < NT_MAX; j++)
         s[j][0] = s[j][1] = _mm256_setzero_si256();
-    for (int64_t k0 = 0; k0 < quads; k0 += nblk) {
-        const int64_t k1 = quads - k0 < nblk ? quads : k0 + nblk;
+    for (int64_t k0 = 0; k0 < quads;) {
+        const uint64_t later = k0 + 1 < 64 ? starts >> (k0 + 1) << (k0 + 1) : 0;
+        const int64_t k1 = later && __builtin_ctzll(later) < quads ? __builtin_ctzll(later) : quads;
         for (int64_t k = k0; k < k1; k++) {
             const __m256i *w = (const __m256i *)(q + k * 64);
             for (int j = 0; j < NT_MAX; j++) {
@@ -88,36 +93,17 @@ AVX2 static void panel_maddubs(const int8_t *q, const uint8_t *a, int64_t quads,
                     "+x"(s[3][0]), "+x"(s[3][1]));
         }
         widen(s, acc, NT_MAX);
+        k0 = k1;
     }
 }
 
-/* 8-bit codes (panel_maddubs's form, one quad at a time): the pairs'
- * int16 sums are exact but no two of them fit a lane together (matrix.c
- * cuts the codes of the few pairs that would not be exact), so each is
- * widened into int32 at once: 3 instructions per 32 products against
- * vpmaddwd's 4 (both operands 16-bit: two multiplies and two adds). */
-AVX2 static void panel_pairs(const int8_t *q, const uint8_t *a, int64_t quads, int32_t *acc)
+/* Spans of every nblk quads. */
+static uint64_t every(int nblk)
 {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i s[NT_MAX][2];
-    for (int j = 0; j < NT_MAX; j++)
-        s[j][0] = s[j][1] = _mm256_setzero_si256();
-    for (int64_t k = 0; k < quads; k++) {
-        const __m256i *w = (const __m256i *)(q + k * 64);
-        for (int j = 0; j < NT_MAX; j++) {
-            const __m256i b = broadcast4(a + j * KC + 4 * k);
-            s[j][0] = _mm256_add_epi32(s[j][0], _mm256_madd_epi16(_mm256_maddubs_epi16(b, _mm256_load_si256(w)), ones));
-            s[j][1] = _mm256_add_epi32(s[j][1],
-                                       _mm256_madd_epi16(_mm256_maddubs_epi16(b, _mm256_load_si256(w + 1)), ones));
-        }
-        __asm__("" : "+x"(s[0][0]), "+x"(s[0][1]), "+x"(s[1][0]), "+x"(s[1][1]), "+x"(s[2][0]), "+x"(s[2][1]),
-                "+x"(s[3][0]), "+x"(s[3][1]));
-    }
-    for (int j = 0; j < NT_MAX; j++)
-        for (int h = 0; h < 2; h++) {
-            int32_t *dst = acc + j * QAT_PACKED_TILE_ROWS + 8 * h;
-            _mm256_storeu_si256((__m256i *)dst, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)dst), s[j][h]));
-        }
+    uint64_t s = 0;
+    for (int b = 0; b < 64; b += nblk)
+        s |= 1ull << b;
+    return s;
 }
 
 /* The pair fixes of panel `panel` with inputs in [k0, k0 + kn): [*lo, *hi). */
@@ -155,7 +141,7 @@ AVX2 static INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, int of
 
 /* The tile: per KC inputs, both panels decoded into q, then each group of
  * tokens shifted into a and run over them. */
-AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const int CB, const int PAIRS)
+AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, const int CB, const int PAIRS)
 {
     const qat_packed_matrix *m = t->m;
     _Alignas(32) int8_t q[2 * KC * QAT_PACKED_PANEL];
@@ -205,11 +191,10 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const i
             }
             for (int p = 0; p < 2; p++) {
                 int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
-                if (!PAIRS) {
-                    panel_maddubs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4, acc, nblk);
+                panel_maddubs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4, acc,
+                              PAIRS ? m->spans[(t->panel + p) * m->span_words + k0 / KC] : starts);
+                if (!PAIRS)
                     continue;
-                }
-                panel_pairs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4, acc);
                 /* What the cuts took, times the same shifted activations. */
                 for (int64_t f = fix_lo[p]; f < fix_hi[p]; f++)
                     for (int j = 0; j < NT_MAX; j++)
@@ -228,10 +213,10 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, int nblk, const i
         }
 }
 
-AVX2 static void tile_2bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 2, 0); }
-AVX2 static void tile_4bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 4, 0); }
-AVX2 static void tile_8bit(const qat_packed_tile *t, int nblk) { maddubs_tile(t, nblk, 8, 0); }
-AVX2 static void tile_8bit_pairs(const qat_packed_tile *t) { maddubs_tile(t, 0, 8, 1); }
+AVX2 static void tile_2bit(const qat_packed_tile *t, uint64_t starts) { maddubs_tile(t, starts, 2, 0); }
+AVX2 static void tile_4bit(const qat_packed_tile *t, uint64_t starts) { maddubs_tile(t, starts, 4, 0); }
+AVX2 static void tile_8bit(const qat_packed_tile *t, uint64_t starts) { maddubs_tile(t, starts, 8, 0); }
+AVX2 static void tile_8bit_spans(const qat_packed_tile *t) { maddubs_tile(t, 0, 8, 1); }
 
 /* Inputs per chunk of int16 activations (tile_madd): 8 tokens x 512 x 2
  * bytes = 8 KiB of stack. */
@@ -311,16 +296,17 @@ AVX2 void qat_packed_tile_avx2(const qat_packed_tile *t)
     const int qmax = m->offset > m->umax - m->offset ? m->offset : m->umax - m->offset;
     const int nblk = 32767 / (4 * (t->amax > 0 ? t->amax : 1) * (qmax > 0 ? qmax : 1));
     if (nblk >= 4) {
+        const uint64_t starts = every(nblk);
         if (m->code_bits == 2)
-            tile_2bit(t, nblk);
+            tile_2bit(t, starts);
         else if (m->code_bits == 4)
-            tile_4bit(t, nblk);
+            tile_4bit(t, starts);
         else
-            tile_8bit(t, nblk);
+            tile_8bit(t, starts);
         return;
     }
     if (m->fix) {
-        tile_8bit_pairs(t);
+        tile_8bit_spans(t);
         return;
     }
     for (int j0 = 0; j0 < t->tokens; j0 += QAT_PACKED_TILE_TOKENS) {

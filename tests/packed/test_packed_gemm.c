@@ -4,7 +4,7 @@
  * fake-quant forward X_hat @ W_hat^T + b within 1e-5 (relative to the sum
  * of |terms|, i.e. up to accumulation order). Odd shapes, every bit width,
  * both ternary packings, per-tensor and per-row scales, adversarial values,
- * worst-case codes for int16 saturation, avx2's pair fixes of 8-bit codes,
+ * worst-case codes for int16 saturation, avx2's pair fixes and spans of 8-bit codes,
  * and the offset correction alone. */
 #include <float.h>
 
@@ -348,6 +348,53 @@ START_TEST(pair_fixes)
 }
 END_TEST
 
+/* avx2's int16 spans of 8-bit codes (qat_packed_matrix.spans): a span
+ * ends where one more quad would take a lane's sum of positive (or
+ * negative) codes past 128, which times activations all 127 (shifted to
+ * 255) would wrap int16. Row 0's first lane holds 64 + 64 at quad 0 and 1
+ * at quad 1; row 1's, -64 - 64 at quad 2 and -1 at quad 3; so spans start
+ * at quads 0, 1 and 3 and run to the chunk's end, and the second chunk
+ * (inputs 256..299) has one. A budget one larger wraps token 0's sums. */
+START_TEST(spans_at_budget)
+{
+    const int64_t T = 3, K = 300, O = 20;
+    float *x = malloc((size_t)(T * K) * sizeof *x), *w = calloc((size_t)(O * K), sizeof *w);
+    int8_t *qa = malloc((size_t)(T * K)), *qw = malloc((size_t)(O * K));
+    int64_t *want = malloc((size_t)(T * O) * sizeof *want);
+    w[0] = w[1] = 64.0f;
+    w[4] = 1.0f;
+    w[K + 8] = w[K + 9] = -64.0f;
+    w[K + 12] = -1.0f;
+    /* The other rows: codes -1, 0, 1, at most 2 a lane a quad, 126 a span. */
+    for (int64_t i = 0; i < K; i++)
+        for (int64_t o = 2; o < O; o++)
+            w[o * K + i] = (float)((i * 7 + o * 3) % 3) - 1.0f;
+    for (int64_t i = 0; i < T * K; i++)
+        x[i] = i / K == 0 ? 127.0f : i / K == 1 ? -128.0f : (float)((i * 37) % 256) - 128.0f;
+    const float one = 1.0f;
+    qat_packed_acts a;
+    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
+    QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, K, 8, one, &a));
+    ref_lsq(x, T, K, 8, &one, 0, qa);
+    qat_packed_weights pw;
+    QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, 8, &one, 0, &pw));
+    ref_lsq(w, O, K, 8, &one, 0, qw);
+    ref_int_gemm(qa, qw, T, O, K, want);
+    qat_packed_matrix m;
+    QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
+    ck_assert_msg(m.fix && m.spans, "spans: the matrix takes vpmaddwd, not the maddubs spans");
+    ck_assert_int_eq(m.span_words, 2);
+    ck_assert_msg(m.spans[0] == 0xb, "spans: panel 0's first chunk starts spans at %#llx, want 0xb",
+                  (unsigned long long)m.spans[0]);
+    ck_assert_msg(m.spans[1] == 1, "spans: panel 0's second chunk: %#llx, want 1", (unsigned long long)m.spans[1]);
+    qat_packed_matrix_free(&m);
+    free(run_all_paths(&a, &pw, want, NULL, "spans at the budget"));
+    qat_packed_weights_free(&pw);
+    qat_packed_acts_free(&a);
+    free(x); free(w); free(qa); free(qw); free(want);
+}
+END_TEST
+
 /* The offset correction alone: all-zero weight codes are stored as
  * u = offset, so every path must return exactly 0 (and y = bias), whatever
  * the activations' sums; a missing or wrong correction shows here. */
@@ -438,6 +485,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, token_blocks);
     tcase_add_test(tc, extreme_codes);
     tcase_add_test(tc, pair_fixes);
+    tcase_add_test(tc, spans_at_budget);
     tcase_add_test(tc, offset_correction);
     tcase_add_test(tc, gemm_errors);
     suite_add_tcase(s, tc);
