@@ -48,12 +48,28 @@ AVX2 int qat_packed_absmax_avx2(const float *x, int64_t n, float *m)
     return bad;
 }
 
+/* 32 codes (4 x 8 int32 in [-128, 127]: the packs do not saturate) as
+ * int8 at q, the packs' per-lane interleave undone. */
+AVX2 static inline void store_codes(const __m256i qi[4], int8_t *q)
+{
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i p8 = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+    _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(p8, order));
+}
+
+AVX2 static inline int32_t sum_lanes(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
 AVX2 int32_t qat_packed_quant_row_avx2(const float *x, int64_t n, float mul, float div, float qn, float qp,
                                        int8_t *q)
 {
     const __m256 vmul = _mm256_set1_ps(mul), vdiv = _mm256_set1_ps(div);
     const __m256 vqn = _mm256_set1_ps(qn), vqp = _mm256_set1_ps(qp);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256i sum = _mm256_setzero_si256();
     int64_t c = 0;
     for (; c + 32 <= n; c += 32) {
@@ -64,16 +80,9 @@ AVX2 int32_t qat_packed_quant_row_avx2(const float *x, int64_t n, float mul, flo
             qi[j] = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
             sum = _mm256_add_epi32(sum, qi[j]);
         }
-        /* Pack 4 x 8 int32 to 32 int8 (values fit: no saturation), then
-         * undo the per-lane interleave of the packs. */
-        __m256i p16a = _mm256_packs_epi32(qi[0], qi[1]), p16b = _mm256_packs_epi32(qi[2], qi[3]);
-        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
-        _mm256_storeu_si256((__m256i *)(q + c), _mm256_permutevar8x32_epi32(p8, order));
+        store_codes(qi, q + c);
     }
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s) + qat_packed_quant_row_scalar(x + c, n - c, mul, div, qn, qp, q + c);
+    return sum_lanes(sum) + qat_packed_quant_row_scalar(x + c, n - c, mul, div, qn, qp, q + c);
 }
 
 /* LSQ+ rows: (x - sub) / div, clamp to [0, qp], round half to even, then the
@@ -84,7 +93,6 @@ AVX2 int32_t qat_packed_quant_row_offset_avx2(const float *x, int64_t n, float s
     const __m256 vsub = _mm256_set1_ps(sub), vdiv = _mm256_set1_ps(div);
     const __m256 vzero = _mm256_setzero_ps(), vqp = _mm256_set1_ps(qp);
     const __m256i vshift = _mm256_set1_epi32(shift);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256i sum = _mm256_setzero_si256();
     int64_t c = 0;
     for (; c + 32 <= n; c += 32) {
@@ -96,15 +104,9 @@ AVX2 int32_t qat_packed_quant_row_offset_avx2(const float *x, int64_t n, float s
             qi[j] = _mm256_sub_epi32(u, vshift);
             sum = _mm256_add_epi32(sum, qi[j]);
         }
-        /* c in [-128, 127]: the packs do not saturate. */
-        __m256i p16a = _mm256_packs_epi32(qi[0], qi[1]), p16b = _mm256_packs_epi32(qi[2], qi[3]);
-        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
-        _mm256_storeu_si256((__m256i *)(q + c), _mm256_permutevar8x32_epi32(p8, order));
+        store_codes(qi, q + c);
     }
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s) + qat_packed_quant_row_offset_scalar(x + c, n - c, sub, div, qp, shift, q + c);
+    return sum_lanes(sum) + qat_packed_quant_row_offset_scalar(x + c, n - c, sub, div, qp, shift, q + c);
 }
 
 #endif
