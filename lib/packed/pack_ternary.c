@@ -146,29 +146,6 @@ qat_status qat_packed_pack_ternary(const float *w, int64_t out, int64_t in, cons
     return QAT_OK;
 }
 
-void qat_packed_unpack_ternary2(const qat_packed_weights *w, int64_t row0, int64_t rows,
-                                uint8_t *panel, int64_t kpad)
-{
-    const int64_t in = w->in;
-    for (int64_t r = 0; r < rows; r++) {
-        const uint8_t *src = w->data + (size_t)(row0 + r) * w->row_bytes;
-        uint8_t *dst = panel + r * kpad;
-        int64_t e0 = 0;
-        /* Full groups: fixed trip counts the compiler vectorises. */
-        for (; e0 + QAT_PACKED_T2_GROUP <= in; e0 += QAT_PACKED_T2_GROUP, src += 32)
-            for (int k = 0; k < 4; k++)
-                for (int j = 0; j < 32; j++)
-                    dst[e0 + 32 * k + j] = (uint8_t)((src[j] >> (2 * k)) & 3);
-        if (e0 < in) {
-            int64_t n = in - e0, nb = (n + 3) / 4;
-            for (int k = 0; k < 4; k++)
-                for (int64_t j = 0; j < nb && j + nb * k < n; j++)
-                    dst[e0 + j + nb * k] = (uint8_t)((src[j] >> (2 * k)) & 3);
-        }
-        memset(dst + in, 0, (size_t)(kpad - in));
-    }
-}
-
 /* Trit k (0 = most significant) of a 1.6-bit byte. */
 static inline uint8_t trit(uint8_t byte, int k)
 {
@@ -176,24 +153,49 @@ static inline uint8_t trit(uint8_t byte, int k)
     return (uint8_t)(((unsigned)t * 3) >> 8);
 }
 
-void qat_packed_unpack_ternary1p6(const qat_packed_weights *w, int64_t row0, int64_t rows,
-                                  uint8_t *panel, int64_t kpad)
+/* Code k of a byte holding per_byte codes: 2-bit fields (4) or trits (5). */
+static inline uint8_t code_of(uint8_t byte, int k, const int per_byte)
 {
-    const int64_t in = w->in;
+    return per_byte == 4 ? (uint8_t)((byte >> (2 * k)) & 3) : trit(byte, k);
+}
+
+/* Rows [row0, row0 + rows) of either ternary packing as unsigned codes,
+ * row r at panel + r * kpad, zero past `in`; per_byte is a constant at
+ * each call, so each packing gets its own loops. */
+static inline __attribute__((always_inline)) void unpack_ternary(const qat_packed_weights *w, int64_t row0,
+                                                                 int64_t rows, uint8_t *panel, int64_t kpad,
+                                                                 const int per_byte)
+{
+    const int64_t in = w->in, group = 32 * per_byte;
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *src = w->data + (size_t)(row0 + r) * w->row_bytes;
         uint8_t *dst = panel + r * kpad;
         int64_t e0 = 0;
-        for (; e0 + QAT_PACKED_T1P6_GROUP <= in; e0 += QAT_PACKED_T1P6_GROUP, src += 32)
-            for (int k = 0; k < 5; k++)
+        /* Full groups: fixed trip counts the compiler vectorises. */
+        for (; e0 + group <= in; e0 += group, src += 32)
+            for (int k = 0; k < per_byte; k++)
                 for (int j = 0; j < 32; j++)
-                    dst[e0 + 32 * k + j] = trit(src[j], k);
+                    dst[e0 + 32 * k + j] = code_of(src[j], k, per_byte);
         if (e0 < in) {
-            int64_t n = in - e0, nb = (n + 4) / 5;
-            for (int k = 0; k < 5; k++)
+            int64_t n = in - e0, nb = (n + per_byte - 1) / per_byte;
+            for (int k = 0; k < per_byte; k++)
                 for (int64_t j = 0; j < nb && j + nb * k < n; j++)
-                    dst[e0 + j + nb * k] = trit(src[j], k);
+                    dst[e0 + j + nb * k] = code_of(src[j], k, per_byte);
         }
         memset(dst + in, 0, (size_t)(kpad - in));
     }
+}
+
+void qat_packed_unpack_ternary2(const qat_packed_weights *w, int64_t row0, int64_t rows,
+                                uint8_t *panel, int64_t kpad)
+{
+    _Static_assert(QAT_PACKED_T2_GROUP == 32 * 4, "2-bit groups: 32 bytes of 4 codes");
+    unpack_ternary(w, row0, rows, panel, kpad, 4);
+}
+
+void qat_packed_unpack_ternary1p6(const qat_packed_weights *w, int64_t row0, int64_t rows,
+                                  uint8_t *panel, int64_t kpad)
+{
+    _Static_assert(QAT_PACKED_T1P6_GROUP == 32 * 5, "1.6-bit groups: 32 bytes of 5 trits");
+    unpack_ternary(w, row0, rows, panel, kpad, 5);
 }
