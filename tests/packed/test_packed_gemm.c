@@ -288,6 +288,24 @@ START_TEST(extreme_codes)
 }
 END_TEST
 
+/* x [T, K] and w [O, K] integers in the 8-bit range, as LSQ 8-bit codes
+ * with step 1 (the values themselves): a and pw, and want = the exact
+ * products' sums by brute force. */
+static void lsq8_codes(const float *x, const float *w, int64_t T, int64_t K, int64_t O, qat_packed_acts *a,
+                       qat_packed_weights *pw, int64_t *want)
+{
+    const float one = 1.0f;
+    int8_t *qa = malloc((size_t)(T * K)), *qw = malloc((size_t)(O * K));
+    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, a));
+    QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, K, 8, one, a));
+    ref_lsq(x, T, K, 8, &one, 0, qa);
+    QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, 8, &one, 0, pw));
+    ref_lsq(w, O, K, 8, &one, 0, qw);
+    ref_int_gemm(qa, qw, T, O, K, want);
+    free(qa);
+    free(qw);
+}
+
 /* 8-bit weights on avx2's maddubs form (qat_packed_matrix.fix): pairs of
  * large codes of one sign are cut to the exact range and the cut added back
  * per token. Codes: 1 in 4 large (65..127 or -128..-65), so 3 % of the pairs
@@ -301,7 +319,6 @@ START_TEST(pair_fixes)
     qat_rng_seed(&rng, 34);
     const int64_t T = 130, K = 1100, O = 40;
     float *x = malloc((size_t)(T * K) * sizeof *x), *w = malloc((size_t)(O * K) * sizeof *w);
-    int8_t *qa = malloc((size_t)(T * K)), *qw = malloc((size_t)(O * K));
     int64_t *want = malloc((size_t)(T * O) * sizeof *want);
     for (int64_t i = 0; i < O * K; i++) {
         const float u = qat_rng_uniform(&rng), sign = qat_rng_uniform(&rng) < 0.5f ? -1.0f : 1.0f;
@@ -317,15 +334,9 @@ START_TEST(pair_fixes)
         }
     for (int64_t i = 0; i < T * K; i++)
         x[i] = i / K == 0 ? 127.0f : i / K == 1 ? -128.0f : floorf(qat_rng_uniform(&rng) * 256.0f) - 128.0f;
-    const float one = 1.0f;
     qat_packed_acts a;
-    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
-    QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, K, 8, one, &a));
-    ref_lsq(x, T, K, 8, &one, 0, qa);
     qat_packed_weights pw;
-    QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, 8, &one, 0, &pw));
-    ref_lsq(w, O, K, 8, &one, 0, qw);
-    ref_int_gemm(qa, qw, T, O, K, want);
+    lsq8_codes(x, w, T, K, O, &a, &pw, want);
     qat_packed_matrix m;
     QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
     ck_assert_msg(m.fix != NULL, "pair fixes: the matrix takes vpmaddwd, not the fixed maddubs form");
@@ -338,13 +349,14 @@ START_TEST(pair_fixes)
     /* Every pair over the range: no fixes, vpmaddwd. */
     for (int64_t i = 0; i < O * K; i++)
         w[i] = 127.0f;
+    const float one = 1.0f;
     QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, 8, &one, 0, &pw));
     QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
     ck_assert(m.fix == NULL);
     qat_packed_matrix_free(&m);
     qat_packed_weights_free(&pw);
     qat_packed_acts_free(&a);
-    free(x); free(w); free(qa); free(qw); free(want);
+    free(x); free(w); free(want);
 }
 END_TEST
 
@@ -359,7 +371,6 @@ START_TEST(spans_at_budget)
 {
     const int64_t T = 3, K = 300, O = 20;
     float *x = malloc((size_t)(T * K) * sizeof *x), *w = calloc((size_t)(O * K), sizeof *w);
-    int8_t *qa = malloc((size_t)(T * K)), *qw = malloc((size_t)(O * K));
     int64_t *want = malloc((size_t)(T * O) * sizeof *want);
     w[0] = w[1] = 64.0f;
     w[4] = 1.0f;
@@ -371,15 +382,9 @@ START_TEST(spans_at_budget)
             w[o * K + i] = (float)((i * 7 + o * 3) % 3) - 1.0f;
     for (int64_t i = 0; i < T * K; i++)
         x[i] = i / K == 0 ? 127.0f : i / K == 1 ? -128.0f : (float)((i * 37) % 256) - 128.0f;
-    const float one = 1.0f;
     qat_packed_acts a;
-    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
-    QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, K, 8, one, &a));
-    ref_lsq(x, T, K, 8, &one, 0, qa);
     qat_packed_weights pw;
-    QAT_ASSERT_OK(qat_packed_pack_lsq(w, O, K, 8, &one, 0, &pw));
-    ref_lsq(w, O, K, 8, &one, 0, qw);
-    ref_int_gemm(qa, qw, T, O, K, want);
+    lsq8_codes(x, w, T, K, O, &a, &pw, want);
     qat_packed_matrix m;
     QAT_ASSERT_OK(qat_packed_matrix_from(&pw, &m));
     ck_assert_msg(m.fix && m.spans, "spans: the matrix takes vpmaddwd, not the maddubs spans");
@@ -391,7 +396,7 @@ START_TEST(spans_at_budget)
     free(run_all_paths(&a, &pw, want, NULL, "spans at the budget"));
     qat_packed_weights_free(&pw);
     qat_packed_acts_free(&a);
-    free(x); free(w); free(qa); free(qw); free(want);
+    free(x); free(w); free(want);
 }
 END_TEST
 
