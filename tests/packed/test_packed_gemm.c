@@ -219,17 +219,22 @@ START_TEST(contract_every_config)
             cfgs[n++] = (wcfg){QAT_PACKED_W_LSQ, b, per_row};
     }
     double worst = 0.0;
-    int count = 0;
+    int count = 0, ran = 0;
     for (size_t si = 0; si < N_SHAPES; si++)
         for (int c = 0; c < n; c++, count++) {
             /* Activation configs rotate so every (shape, weight config)
              * pairing sees varied activation widths; over the loop every
              * width 2..8 of both quantizers appears many times. */
             int a_bits = 2 + (count % 7), a_bitnet = (count / 7) % 2, sym = a_bitnet && (count % 3 == 0);
+            /* Under a memory checker, every weight config on every other
+             * shape (the plain build checks all 252 cases' bits). */
+            if (test_under_checker() && (si + (size_t)c) % 2)
+                continue;
             contract_case(shapes[si][0], shapes[si][1], shapes[si][2], cfgs[c], a_bitnet, a_bits, sym,
                           count % 4 != 3, &rng, &worst);
+            ran++;
         }
-    fprintf(stderr, "contract: %d cases, worst |y - y_fake| = %.3g x sum|terms|\n", count, worst);
+    fprintf(stderr, "contract: %d of %d cases, worst |y - y_fake| = %.3g x sum|terms|\n", ran, count, worst);
 }
 END_TEST
 
