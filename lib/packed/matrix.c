@@ -31,18 +31,42 @@ static int code_bits_for(int umax)
     return umax <= 3 ? 2 : umax <= 15 ? 4 : 8;
 }
 
-/* The cut that brings the input pair (q0, q1) within vpmaddubsw's exact
- * range (packed.h, qat_packed_matrix.fix) by lowering the larger code of
- * the pair (*which: 0 or 1); 0 when the pair is within it already. */
+/* vpmaddubsw's exact range for an input pair: its positive codes sum to
+ * at most PAIR_BOUND and its negative ones to at least -PAIR_BOUND
+ * (activations shifted into [0, 255]: 255 * 128 <= 32767). */
+#define PAIR_BOUND 128
+enum { LANES = 2 * QAT_PACKED_PANEL }; /* a quad's input pairs: row l / 2, inputs 2 (l % 2) and 2 (l % 2) + 1 */
+
+/* The cut that brings the input pair (q0, q1) within that range
+ * (packed.h, qat_packed_matrix.fix) by lowering the larger code of the
+ * pair (*which: 0 or 1); 0 when the pair is within it already. */
 static int pair_cut(int q0, int q1, int *which)
 {
     *which = (q0 > 0 ? q0 : -q0) >= (q1 > 0 ? q1 : -q1) ? 0 : 1;
     const int big = *which ? q1 : q0, other = *which ? q0 : q1;
-    if (q0 > 0 && q1 > 0 && q0 + q1 > 128)
-        return big - (128 - other);
-    if (q0 < 0 && q1 < 0 && q0 + q1 < -128)
-        return big - (-128 - other);
+    if (q0 > 0 && q1 > 0 && q0 + q1 > PAIR_BOUND)
+        return big - (PAIR_BOUND - other);
+    if (q0 < 0 && q1 < 0 && q0 + q1 < -PAIR_BOUND)
+        return big - (-PAIR_BOUND - other);
     return 0;
+}
+
+/* Each pair of quad (64 bytes of 8-bit codes u): the sums of its positive
+ * codes and of its negative ones' magnitudes, as cut (a cut brings the
+ * sum past the bound back to it); nonzero when some pair needs a cut.
+ * Plain loops over the lanes, which the compiler vectorises: this runs
+ * over every weight of an 8-bit model at load. */
+static int quad_sums(const uint8_t *quad, int offset, int pos[LANES], int neg[LANES])
+{
+    int over = 0;
+    for (int l = 0; l < LANES; l++) {
+        const int q0 = quad[2 * l] - offset, q1 = quad[2 * l + 1] - offset;
+        const int p = (q0 > 0 ? q0 : 0) + (q1 > 0 ? q1 : 0), n = (q0 < 0 ? -q0 : 0) + (q1 < 0 ? -q1 : 0);
+        over |= (p > PAIR_BOUND) | (n > PAIR_BOUND);
+        pos[l] = p < PAIR_BOUND ? p : PAIR_BOUND;
+        neg[l] = n < PAIR_BOUND ? n : PAIR_BOUND;
+    }
+    return over;
 }
 
 /* Builds m->fix (8-bit codes only): one pass to count, one to fill. */
@@ -55,19 +79,22 @@ static qat_status make_pair_fixes(qat_packed_matrix *m)
             if (pass)
                 m->fix_start[p] = n;
             const uint8_t *panel = m->data + (size_t)p * m->panel_bytes;
-            for (int64_t kb = 0; kb < m->kpad / 4; kb++)
-                for (int r = 0; r < QAT_PACKED_PANEL; r++)
-                    for (int j = 0; j < 4; j += 2) {
-                        const uint8_t *u = panel + kb * 64 + 4 * r + j;
-                        int which;
-                        const int cut = pair_cut(u[0] - m->offset, u[1] - m->offset, &which);
-                        if (!cut)
-                            continue;
-                        if (pass)
-                            m->fix[n] = (struct qat_packed_pair_fix){(int32_t)(4 * kb + j + which), (int16_t)r,
-                                                                     (int16_t)cut};
-                        n++;
-                    }
+            for (int64_t kb = 0; kb < m->kpad / 4; kb++) {
+                int pos[LANES], neg[LANES];
+                if (!quad_sums(panel + kb * 64, m->offset, pos, neg))
+                    continue;
+                for (int l = 0; l < LANES; l++) {
+                    const uint8_t *u = panel + kb * 64 + 2 * l;
+                    int which;
+                    const int cut = pair_cut(u[0] - m->offset, u[1] - m->offset, &which);
+                    if (!cut)
+                        continue;
+                    if (pass)
+                        m->fix[n] = (struct qat_packed_pair_fix){(int32_t)(4 * kb + 2 * (l % 2) + which),
+                                                                 (int16_t)(l / 2), (int16_t)cut};
+                    n++;
+                }
+            }
         }
         if (pass) {
             m->fix_start[m->panels] = n;
@@ -89,7 +116,7 @@ static qat_status make_pair_fixes(qat_packed_matrix *m)
  * sign past the budget. */
 static qat_status make_spans(qat_packed_matrix *m)
 {
-    enum { LANES = 2 * QAT_PACKED_PANEL };
+    _Static_assert(QAT_PACKED_SPAN_BUDGET >= PAIR_BOUND, "a cut pair fits a span alone");
     const int64_t quads = m->kpad / 4;
     m->span_words = (quads + QAT_PACKED_SPAN_QUADS - 1) / QAT_PACKED_SPAN_QUADS;
     m->spans = calloc((size_t)(m->panels * m->span_words), sizeof *m->spans);
@@ -97,27 +124,20 @@ static qat_status make_spans(qat_packed_matrix *m)
         return QAT_ERR_OUT_OF_MEMORY;
     for (int64_t p = 0; p < m->panels; p++) {
         const uint8_t *panel = m->data + (size_t)p * m->panel_bytes;
-        int pos[LANES] = {0}, neg[LANES] = {0};
+        int sum_pos[LANES] = {0}, sum_neg[LANES] = {0};
         for (int64_t kb = 0; kb < quads; kb++) {
-            int add_pos[LANES], add_neg[LANES], start = kb % QAT_PACKED_SPAN_QUADS == 0;
-            for (int l = 0; l < LANES; l++) {
-                /* lane l: row l / 2, inputs 2 (l % 2) and 2 (l % 2) + 1 of the quad */
-                const uint8_t *u = panel + kb * 64 + 2 * l;
-                int q[2] = {u[0] - m->offset, u[1] - m->offset}, which;
-                const int cut = pair_cut(q[0], q[1], &which);
-                q[which] -= cut;
-                add_pos[l] = (q[0] > 0 ? q[0] : 0) + (q[1] > 0 ? q[1] : 0);
-                add_neg[l] = (q[0] < 0 ? -q[0] : 0) + (q[1] < 0 ? -q[1] : 0);
-                start |= pos[l] + add_pos[l] > QAT_PACKED_SPAN_BUDGET || neg[l] + add_neg[l] > QAT_PACKED_SPAN_BUDGET;
-            }
+            int pos[LANES], neg[LANES], start = kb % QAT_PACKED_SPAN_QUADS == 0;
+            quad_sums(panel + kb * 64, m->offset, pos, neg);
+            for (int l = 0; l < LANES; l++)
+                start |= (sum_pos[l] + pos[l] > QAT_PACKED_SPAN_BUDGET) | (sum_neg[l] + neg[l] > QAT_PACKED_SPAN_BUDGET);
             if (start) {
                 m->spans[p * m->span_words + kb / QAT_PACKED_SPAN_QUADS] |= 1ull << (kb % QAT_PACKED_SPAN_QUADS);
-                memset(pos, 0, sizeof pos);
-                memset(neg, 0, sizeof neg);
+                memset(sum_pos, 0, sizeof sum_pos);
+                memset(sum_neg, 0, sizeof sum_neg);
             }
             for (int l = 0; l < LANES; l++) {
-                pos[l] += add_pos[l];
-                neg[l] += add_neg[l];
+                sum_pos[l] += pos[l];
+                sum_neg[l] += neg[l];
             }
         }
     }

@@ -369,8 +369,9 @@ END_TEST
  * ends where one more quad would take a lane's sum of positive (or
  * negative) codes past 128, which times activations all 127 (shifted to
  * 255) would wrap int16. Row 0's first lane holds 64 + 64 at quad 0 and 1
- * at quad 1; row 1's, -64 - 64 at quad 2 and -1 at quad 3; so spans start
- * at quads 0, 1 and 3 and run to the chunk's end, and the second chunk
+ * at quad 1; row 1's, -64 - 64 at quad 2 and -1 at quad 3, then 127 + 127
+ * at quad 5, which its cut brings to 128; so spans start at quads 0, 1
+ * and 3 and run to the chunk's end, and the second chunk
  * (inputs 256..299) has one. A budget one larger wraps token 0's sums. */
 START_TEST(spans_at_budget)
 {
@@ -381,6 +382,7 @@ START_TEST(spans_at_budget)
     w[4] = 1.0f;
     w[K + 8] = w[K + 9] = -64.0f;
     w[K + 12] = -1.0f;
+    w[K + 20] = w[K + 21] = 127.0f; /* quad 5: a pair cut to 1 + 127, 128: inside the span from quad 3 */
     /* The other rows: codes -1, 0, 1, at most 2 a lane a quad, 126 a span. */
     for (int64_t i = 0; i < K; i++)
         for (int64_t o = 2; o < O; o++)
