@@ -174,8 +174,10 @@ qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix
                         (long long)w->in);
     }
     memcpy(m->scale, w->scale, n_scale * sizeof *m->scale);
-    const int per_chunk = 8 / m->code_bits; /* quads per 64-byte chunk */
-    const int64_t quads = m->kpad / 4;
+    const int per_chunk = 8 / m->code_bits; /* quads per 64-byte chunk: 4, 2 or 1 */
+    const int lg_per_chunk = per_chunk == 4 ? 2 : per_chunk == 2 ? 1 : 0;
+    const int bits = m->code_bits, offset = m->offset; /* locals: the stores below may alias m */
+    const int64_t kpad = m->kpad;
     for (int64_t p = 0; p < m->panels; p++) {
         const int64_t r0 = p * QAT_PACKED_PANEL;
         const int64_t left = w->out - r0 > 0 ? w->out - r0 : 0;
@@ -185,20 +187,29 @@ qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix
         /* Rows past `out` hold q = 0 (their results are never stored). */
         for (int64_t r = n; r < QAT_PACKED_PANEL; r++)
             memset(rows + r * m->kpad, m->offset, (size_t)m->kpad);
+        /* Padding inputs (c >= in) hold q = 0 (u = offset): their
+         * activations are 0, and no pair of avx2's needs a fix for them. */
+        for (int64_t r = 0; r < n; r++)
+            memset(rows + r * m->kpad + w->in, m->offset, (size_t)(m->kpad - w->in));
         uint8_t *dst = m->data + (size_t)p * m->panel_bytes;
         memset(dst, 0, m->panel_bytes);
-        for (int64_t kb = 0; kb < quads; kb++) {
-            uint8_t *chunk = dst + (kb / per_chunk) * 64;
-            const int shift = (int)(kb % per_chunk) * m->code_bits;
-            for (int r = 0; r < QAT_PACKED_PANEL; r++)
-                for (int j = 0; j < 4; j++) {
-                    /* Padding inputs (c >= in) hold q = 0: their activations
-                     * are 0, and no pair of avx2's needs a fix for them. */
-                    const int64_t c = 4 * kb + j;
-                    const unsigned u = c < w->in ? rows[r * m->kpad + c] : (unsigned)m->offset;
-                    chunk[4 * r + j] |= (uint8_t)(u << shift);
-                    m->qsum[r0 + r] += (int32_t)u - m->offset;
-                }
+        /* Row by row, reading each row in order: quad kb's 4 codes go to
+         * chunk kb / per_chunk at bits (kb % per_chunk) code_bits of 4 bytes
+         * at once (u < 2^code_bits, so no code crosses into the next byte). */
+        for (int r = 0; r < QAT_PACKED_PANEL; r++) {
+            const uint8_t *src = rows + r * kpad;
+            for (int64_t kb = 0; kb < kpad / 4; kb++) {
+                uint32_t v, d;
+                uint8_t *at = dst + (kb >> lg_per_chunk) * 64 + 4 * r;
+                memcpy(&v, src + 4 * kb, 4);
+                memcpy(&d, at, 4);
+                d |= v << ((kb & (per_chunk - 1)) * bits);
+                memcpy(at, &d, 4);
+            }
+            int32_t usum = 0;
+            for (int64_t c = 0; c < kpad; c++)
+                usum += src[c];
+            m->qsum[r0 + r] = usum - offset * (int32_t)kpad;
         }
     }
     free(rows);
