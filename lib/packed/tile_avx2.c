@@ -140,8 +140,10 @@ AVX2 static INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, int of
 }
 
 /* The tile: per KC inputs, both panels decoded into q, then each group of
- * tokens shifted into a and run over them. */
-AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, const int CB, const int PAIRS)
+ * tokens shifted into a and run over them. Spans every nblk quads
+ * (starts), or, FIXED, the matrix's own spans with its pair cuts taken
+ * from the codes and added back. */
+AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, const int CB, const int FIXED)
 {
     const qat_packed_matrix *m = t->m;
     _Alignas(32) int8_t q[2 * KC * QAT_PACKED_PANEL];
@@ -155,7 +157,7 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, 
         for (int p = 0; p < 2; p++) {
             int8_t *qp = q + p * KC * QAT_PACKED_PANEL;
             decode(m->data + (size_t)(t->panel + p) * m->panel_bytes, k0 / 4, kn / 4, m->offset, qp, CB);
-            if (PAIRS) {
+            if (FIXED) {
                 fixes_in(m, t->panel + p, k0, kn, &fix_lo[p], &fix_hi[p]);
                 for (int64_t f = fix_lo[p]; f < fix_hi[p]; f++) {
                     const int64_t c = m->fix[f].col - k0;
@@ -192,8 +194,8 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, 
             for (int p = 0; p < 2; p++) {
                 int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
                 panel_maddubs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4, acc,
-                              PAIRS ? m->spans[(t->panel + p) * m->span_words + k0 / KC] : starts);
-                if (!PAIRS)
+                              FIXED ? m->spans[(t->panel + p) * m->span_words + k0 / KC] : starts);
+                if (!FIXED)
                     continue;
                 /* What the cuts took, times the same shifted activations. */
                 for (int64_t f = fix_lo[p]; f < fix_hi[p]; f++)
