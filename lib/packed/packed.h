@@ -251,7 +251,7 @@ uint8_t qat_packed_matrix_code(const qat_packed_matrix *m, int64_t row, int64_t 
 typedef enum qat_packed_isa {
     QAT_PACKED_ISA_AUTO = 0,      /* QAT_ISA from the environment, else qat_packed_isa_best */
     QAT_PACKED_ISA_SCALAR = 1,
-    QAT_PACKED_ISA_AVX2 = 2,      /* maddubs: int16 sums where exact; 8-bit codes pair by pair (fix) */
+    QAT_PACKED_ISA_AVX2 = 2,      /* maddubs: int16 sums where exact; 8-bit codes over spans (fix, spans) */
     QAT_PACKED_ISA_AVX512VNNI = 3,/* vpdpbusd */
     QAT_PACKED_ISA_ONEDNN = 4,    /* oneDNN's s8s8s32 matmul: AMX-INT8 tiles where the CPU has them */
     QAT_PACKED_ISA_NEON = 5,      /* ARM64 sdot (Armv8.2 dot product) */
