@@ -51,7 +51,7 @@ static int pair_cut(int q0, int q1, int *which)
     return 0;
 }
 
-/* Each pair of quad (64 bytes of 8-bit codes u): the sums of its positive
+/* Each input pair of a quad (64 bytes of 8-bit codes u): the sums of its positive
  * codes and of its negative ones' magnitudes, as cut (a cut brings the
  * sum past the bound back to it); nonzero when some pair needs a cut.
  * Plain loops over the lanes, which the compiler vectorises: this runs
@@ -183,14 +183,14 @@ qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix
         const int64_t left = w->out - r0 > 0 ? w->out - r0 : 0;
         const int64_t n = left < QAT_PACKED_PANEL ? left : QAT_PACKED_PANEL;
         if (n > 0)
-            qat_packed_unpack_panel(w, r0, n, rows, m->kpad);
+            qat_packed_unpack_panel(w, r0, n, rows, kpad);
         /* Rows past `out` hold q = 0 (their results are never stored). */
         for (int64_t r = n; r < QAT_PACKED_PANEL; r++)
-            memset(rows + r * m->kpad, m->offset, (size_t)m->kpad);
+            memset(rows + r * kpad, offset, (size_t)kpad);
         /* Padding inputs (c >= in) hold q = 0 (u = offset): their
          * activations are 0, and no pair of avx2's needs a fix for them. */
         for (int64_t r = 0; r < n; r++)
-            memset(rows + r * m->kpad + w->in, m->offset, (size_t)(m->kpad - w->in));
+            memset(rows + r * kpad + w->in, offset, (size_t)(kpad - w->in));
         uint8_t *dst = m->data + (size_t)p * m->panel_bytes;
         memset(dst, 0, m->panel_bytes);
         /* Row by row, reading each row in order: quad kb's 4 codes go to
