@@ -16,9 +16,9 @@
  * spans: codes of 5 to 8 bits against wide activations (nblk < 4) take
  * the same form over spans the codes themselves allow (m->spans, made by
  * matrix.c): a lane's int16 sum stays exact while its codes of one sign
- * sum to at most 128 (times activations shifted into [0, 255]), about 11
- * quads for trained 8-bit codes, so a widening every span instead of a
- * vpmaddwd per product. A pair sum (a + amax) q0 + (a' + amax) q1 is
+ * sum to at most 128 (times activations shifted into [0, 255]): about 12
+ * quads for 8-bit codes at LSQ's initial step, so a widening every span
+ * instead of a vpmaddwd per product. A pair sum (a + amax) q0 + (a' + amax) q1 is
  * exact in int16 only when q0 + q1 of one sign stays within [-128, 128];
  * matrix.c cuts the few pairs beyond that (m->fix) and this file adds the
  * cut back, so every result is exact.
