@@ -264,20 +264,24 @@ START_TEST(shared_prefix_plan)
 
     /* the per-alpha plan of the largest alpha runs the same schedule on the
      * same data: its DAPT model is the shared run's last snapshot, bit for
-     * bit; the smaller alpha's is not (its schedule is shorter). */
-    pipe_options(&o, per, 0.5, B);
-    QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
-    r = read_json(per, "results.json");
-    ck_assert_str_eq(json_object_get_string(get(r, "plan")), "per-alpha");
-    ck_assert_int_eq(geti(r, "dapt_steps"), 4);
-    json_object_put(r);
-    char snap4[700], snap2[700], per_dapt[700];
-    snprintf(snap4, sizeof snap4, "%s/snapshots/step-4", shared);
-    snprintf(snap2, sizeof snap2, "%s/snapshots/step-2", shared);
-    snprintf(per_dapt, sizeof per_dapt, "%s/dapt", per);
-    ck_assert_msg(same_file(snap4, per_dapt, "model.safetensors"), "shared step-4 snapshot != per-alpha DAPT");
-    ck_assert(same_file(snap4, per_dapt, "qat_quantizers.safetensors"));
-    ck_assert(!same_file(snap2, snap4, "model.safetensors"));
+     * bit; the smaller alpha's is not (its schedule is shorter). A bit
+     * comparison, whose run adaptive_alpha_runs makes too: not repeated
+     * under a memory checker. */
+    if (!test_under_checker()) {
+        pipe_options(&o, per, 0.5, B);
+        QAT_ASSERT_OK(qat_pipeline_run(ctx, &o, &f1));
+        r = read_json(per, "results.json");
+        ck_assert_str_eq(json_object_get_string(get(r, "plan")), "per-alpha");
+        ck_assert_int_eq(geti(r, "dapt_steps"), 4);
+        json_object_put(r);
+        char snap4[700], snap2[700], per_dapt[700];
+        snprintf(snap4, sizeof snap4, "%s/snapshots/step-4", shared);
+        snprintf(snap2, sizeof snap2, "%s/snapshots/step-2", shared);
+        snprintf(per_dapt, sizeof per_dapt, "%s/dapt", per);
+        ck_assert_msg(same_file(snap4, per_dapt, "model.safetensors"), "shared step-4 snapshot != per-alpha DAPT");
+        ck_assert(same_file(snap4, per_dapt, "qat_quantizers.safetensors"));
+        ck_assert(!same_file(snap2, snap4, "model.safetensors"));
+    }
     const char *dirs[4] = {shared, cell_a, cell_b, per};
     for (int i = 0; i < 4; i++) {
         remove_tree(dirs[i]);
