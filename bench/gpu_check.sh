@@ -31,14 +31,26 @@
 # environment: OUT, GPU_CHECK_DRY=1, GPU_CHECK_BUDGET=seconds, GPU_CHECK_JOBS=N,
 #   GPU_CHECK_CUDA=enabled|disabled (default: enabled when nvcc is found), GPU_CHECK_BUILD_LIMIT=seconds,
 #   GPU_CHECK_BUILD=dir, GPU_CHECK_DEBS=dir of .debs (libjson-c-dev, zlib1g-dev...) to unpack
-#   when pkg-config lacks them, PYTHON=interpreter (default python3), CC (default cc),
+#   when pkg-config lacks them, PYTHON=interpreter (default: the first of python3,
+#   /usr/bin/python3 and ./.venv/bin/python that imports numpy and torch, else numpy), CC (default cc),
 #   GPU_CHECK_BENCH_ARGS=extra arguments of bench/cuda_train_step.py.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${GPU_CHECK_BUILD:-$ROOT/build-gpu-check}
 OUT=${OUT:-$BUILD/out}
-PYTHON=${PYTHON:-python3}
+# The first python3 on PATH may be one without numpy (pyenv's, beside
+# Debian's): the parity and bench stages would then fail on an import.
+pick_python() {
+    local want p
+    for want in "import numpy, torch" "import numpy"; do
+        for p in python3 /usr/bin/python3 "$ROOT/.venv/bin/python"; do
+            command -v "$p" >/dev/null 2>&1 && "$p" -c "$want" >/dev/null 2>&1 && { echo "$p"; return; }
+        done
+    done
+    echo python3
+}
+PYTHON=${PYTHON:-$(pick_python)}
 CC=${CC:-cc}
 BUDGET=${GPU_CHECK_BUDGET:-470}
 JOBS=${GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 2)}
