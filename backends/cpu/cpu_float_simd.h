@@ -32,6 +32,7 @@
 #define ACCS (QAT_ROW_LANES / W)
 #define TAILBITS(left) ((left) >= W ? (1u << W) - 1u : (1u << (left)) - 1u)
 #define SOFTMAX_ROWS 4
+#define SOFTMAX_STEP 2 /* SOFTMAX_ROWS x SOFTMAX_STEP <= LOCKSTEP_MAX */
 #define INL static inline __attribute__((always_inline))
 
 /* Lockstep: the functions named _n take g vectors (a constant once
@@ -308,7 +309,24 @@ TARGET INL void SUFFIX(softmax_rows_of)(float *const *s, const int R, const floa
         for (int k = 0; k < ACCS; k++)
             acc[r][k] = SET1(0.0f);
     }
-    for (int64_t j = 0; j < n; j += W) {
+    /* The exps of SOFTMAX_STEP vectors of each row in lockstep (R x
+     * SOFTMAX_STEP chains side by side); each row's sums still take its
+     * vectors in order, so the bits are the one-row loop's. */
+    int64_t j = 0;
+    for (; j + SOFTMAX_STEP * W <= n; j += SOFTMAX_STEP * W) {
+        VF e[SOFTMAX_ROWS * SOFTMAX_STEP];
+        for (int r = 0; r < R; r++)
+            EACH(u, SOFTMAX_STEP) e[r * SOFTMAX_STEP + u] = SUB(LOAD(s[r] + j + u * W), mx[r]);
+        SUFFIX(vexp_n)(e, R * SOFTMAX_STEP);
+        for (int r = 0; r < R; r++)
+            EACH(u, SOFTMAX_STEP)
+            {
+                STORE(s[r] + j + u * W, e[r * SOFTMAX_STEP + u]);
+                VF *a = &acc[r][(j / W + u) % ACCS];
+                *a = ADD(*a, e[r * SOFTMAX_STEP + u]);
+            }
+    }
+    for (; j < n; j += W) {
         const int64_t left = n - j;
         const VM m = TAIL(left);
         for (int r = 0; r < R; r++) {
