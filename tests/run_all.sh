@@ -61,7 +61,9 @@ failed=$((failed + py_failed))
 [ -n "$py_passed" ] || failed=$((failed + 1))
 
 section "build + meson test (ASan + UBSan)"
-configure build-sanitize -Dbuildtype=debug -Dsanitize=true -Dcuda=disabled -Dtests=enabled -Donednn="$onednn" || exit 1
+# -O1, as the sanitizers' own docs advise: the tests ran in half the time of
+# -O0's (58 vs 114 s on 2 Zen 3 cores) for 23 s more compiling.
+configure build-sanitize -Dbuildtype=debug -Doptimization=1 -Dsanitize=true -Dcuda=disabled -Dtests=enabled -Donednn="$onednn" || exit 1
 ninja -C build-sanitize -j "$jobs" >/dev/null || { ninja -C build-sanitize; exit 1; }
 # Not the SLURM run here: its 18 s are the daemons' start and scheduling,
 # and the sweep code it drives runs under ASan in sweep_local.
