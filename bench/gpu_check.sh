@@ -31,7 +31,7 @@
 # environment: OUT, GPU_CHECK_DRY=1, GPU_CHECK_BUDGET=seconds, GPU_CHECK_JOBS=N,
 #   GPU_CHECK_CUDA=enabled|disabled (default: enabled when nvcc is found), GPU_CHECK_BUILD_LIMIT=seconds,
 #   GPU_CHECK_BUILD=dir, GPU_CHECK_DEBS=dir of .debs (libjson-c-dev, zlib1g-dev...) to unpack
-#   when pkg-config lacks them, PYTHON=interpreter (default: the first of python3,
+#   when pkg-config lacks them (default: build-gpu-debs/ when it exists), PYTHON=interpreter (default: the first of python3,
 #   /usr/bin/python3 and ./.venv/bin/python that imports numpy and torch, else numpy), CC (default cc),
 #   GPU_CHECK_BENCH_ARGS=extra arguments of bench/cuda_train_step.py.
 set -u -o pipefail
@@ -153,6 +153,8 @@ st_deps() {
     for p in zlib json-c; do pkg-config --exists "$p" 2>/dev/null || missing="$missing $p"; done
     if [ -z "$missing" ]; then echo "ok: zlib $(pkg-config --modversion zlib), json-c $(pkg-config --modversion json-c)"; exit 0; fi
     echo "pkg-config lacks:$missing"
+    # build-gpu-debs/ (git-ignored) is where docs/cuda.md's recipe downloads them.
+    [ -z "${GPU_CHECK_DEBS:-}" ] && [ -d "$ROOT/build-gpu-debs" ] && GPU_CHECK_DEBS=$ROOT/build-gpu-debs
     if [ -z "${GPU_CHECK_DEBS:-}" ] || [ ! -d "${GPU_CHECK_DEBS:-}" ]; then
         echo "FAIL: set GPU_CHECK_DEBS to a folder of .debs (e.g. apt-get download zlib1g-dev libjson-c-dev libjson-c5) to unpack"
         exit 1
