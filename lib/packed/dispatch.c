@@ -182,14 +182,14 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa)
 {
     QAT_CHECK_ARG(isa && *isa >= QAT_PACKED_ISA_AUTO && *isa < QAT_PACKED_ISA_COUNT, "packed: unknown isa %d",
                   isa ? (int)*isa : -1);
-    const char *from = "requested";
+    const char *from = "requested ISA ";
     qat_packed_isa chosen = *isa;
     if (chosen == QAT_PACKED_ISA_AUTO) {
         const char *env = getenv("QAT_ISA");
         if (!env || !*env || strcmp(env, "auto") == 0) {
             chosen = qat_packed_isa_best();
         } else {
-            from = "QAT_ISA";
+            from = "QAT_ISA=";
             for (int i = QAT_PACKED_ISA_SCALAR; i < QAT_PACKED_ISA_COUNT; i++)
                 if (strcmp(env, qat_packed_isa_name((qat_packed_isa)i)) == 0)
                     chosen = (qat_packed_isa)i;
@@ -201,7 +201,7 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa)
     if (!qat_packed_isa_available(chosen)) {
         char avail[96];
         list_available(avail, sizeof avail);
-        return qat_fail(QAT_ERR_UNSUPPORTED, "packed: %s ISA %s is unavailable: %s (available: %s)", from,
+        return qat_fail(QAT_ERR_UNSUPPORTED, "packed: %s%s is unavailable: %s (available: %s)", from,
                         qat_packed_isa_name(chosen), qat_packed_isa_missing(chosen), avail);
     }
     *isa = chosen;
