@@ -35,6 +35,14 @@ static int code_bits_for(int umax)
  * at most PAIR_BOUND and its negative ones to at least -PAIR_BOUND
  * (activations shifted into [0, 255]: 255 * 128 <= 32767). */
 #define PAIR_BOUND 128
+
+/* The pair cuts and spans are read by the avx2 kernel alone: an ARM64
+ * build (the edge target) does not make them at load. */
+#if defined(QAT_PACKED_X86)
+#define AVX2_LAYOUT 1
+#else
+#define AVX2_LAYOUT 0
+#endif
 enum { LANES = 2 * QAT_PACKED_PANEL }; /* a quad's input pairs: row l / 2, inputs 2 (l % 2) and 2 (l % 2) + 1 */
 
 /* The cut that brings the input pair (q0, q1) within that range
@@ -213,7 +221,8 @@ qat_status qat_packed_matrix_from(const qat_packed_weights *w, qat_packed_matrix
         }
     }
     free(rows);
-    if (m->code_bits == 8 && (make_pair_fixes(m) != QAT_OK || (m->fix && make_spans(m) != QAT_OK))) {
+    if (AVX2_LAYOUT && m->code_bits == 8 &&
+        (make_pair_fixes(m) != QAT_OK || (m->fix && make_spans(m) != QAT_OK))) {
         qat_packed_matrix_free(m);
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: matrix: out of memory for [%lld, %lld]", (long long)w->out,
                         (long long)w->in);
