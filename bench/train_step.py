@@ -4,7 +4,9 @@ a token-classification head, side by side in one process:
   libqat (cpu backend)  vs  PyTorch eager (transformers' RobertaForTokenClassification
   with the quantizers of docs/method.md of tests/model/reference.py, the same math)
   and the GEMM roofline: the step's GEMM FLOPs at the throughput oneDNN's
-  sgemm reaches on the same shapes, measured in the same run.
+  sgemm reaches on the same shapes, measured in the same run; and the same
+  shapes through torch.mm (PyTorch's BLAS: OpenBLAS in Debian's torch), so
+  the two libraries' GEMMs can be told apart from the rest of each step.
 
 usage: python3 bench/train_step.py [--batch 8] [--seq 128] [--threads 2] [--steps 3] [--layers 12]
                                   [--configs FP32,E6W1.58A6,E6W1.58A6@seed-code,...] [--optimizer]
@@ -137,6 +139,20 @@ def gemm_roofline(args):
     return total_flops, total_time
 
 
+def torch_gemm_roofline(args):
+    """The same GEMMs as gemm_roofline, through torch.mm on strided views."""
+    total_time = 0.0
+    for ta, tb, m, n, k, lda, ldb, ldc, count in gemm_shapes(args):
+        rows_a, rows_b = (k if ta else m), (n if tb else k)
+        a = torch.as_strided(torch.rand(rows_a * lda), (rows_a, m if ta else k), (lda, 1))
+        b = torch.as_strided(torch.rand(rows_b * ldb), (rows_b, k if tb else n), (ldb, 1))
+        op_a, op_b = (a.t() if ta else a), (b.t() if tb else b)
+        reps = max(1, min(count, 8))
+        t = best_of(lambda: [torch.mm(op_a, op_b) for _ in range(reps)], 2) / reps
+        total_time += t * count
+    return total_time
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--batch", type=int, default=8)
@@ -154,6 +170,9 @@ def main():
     print(f"shape: {args.layers} layers, hidden 768, batch {args.batch} x seq {args.seq}, {args.threads} threads")
     print(f"GEMM roofline (oneDNN sgemm on the step's shapes): {roof * 1e3:.0f} ms for {flops / 1e9:.1f} GFLOP "
           f"({flops / roof / 1e9:.1f} GFLOP/s)")
+    torch_roof = torch_gemm_roofline(args)
+    print(f"GEMM roofline (torch.mm, PyTorch's BLAS, on the same shapes): {torch_roof * 1e3:.0f} ms "
+          f"({flops / torch_roof / 1e9:.1f} GFLOP/s)")
     results = {}
     for config in args.configs.split(","):
         t_qat = libqat_step(config, args)

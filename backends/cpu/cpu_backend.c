@@ -31,7 +31,9 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d); /* c
 enum {
     TILE_MACS = 1 << 21,      /* multiply-adds per tile, at least */
     MAX_TILES_PER_MATRIX = 16,
-    TILE_ALIGN = 16           /* rows / columns of a tile: multiples of this */
+    TILE_ALIGN = 16,          /* rows / columns of a tile: multiples of this */
+    MIN_SIDE = 256,           /* a tile's side along the cut, at least (below) */
+    WIDE_SIDE = 768           /* the same for dW = dy^T x */
 };
 
 typedef struct gemm_tiles {
@@ -46,6 +48,17 @@ static int64_t ceil_div(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
+/* The tiles cut one dimension of C. Cutting m takes whole rows of op(A),
+ * contiguous unless A is transposed; cutting n takes whole columns of
+ * op(B), contiguous only when B is. And each call packs its slice of one
+ * operand and the whole other one. On Zen 3 (bench/train_gemm_tiles.c)
+ * thin tiles ran at half one whole call's speed or less: dx = dy W cut
+ * along n (strided 192-column slices), the same cut along m in 64-row
+ * tiles (W packed 16 times), dW = dy^T x cut in 16 (A transposed and B not:
+ * no contiguous side). So a GEMM is cut where its slices are contiguous, a
+ * tile is at least MIN_SIDE wide along the cut, a dW tile WIDE_SIDE (the
+ * width at which its tiles ran as fast as the whole call), and either
+ * at most half the dimension, so that two threads share every GEMM. */
 static void plan_tiles(const qat_gemm_desc *d, gemm_tiles *t)
 {
     t->d = d;
@@ -53,10 +66,21 @@ static void plan_tiles(const qat_gemm_desc *d, gemm_tiles *t)
     t->nb = d->n;
     int64_t tiles = d->m * d->n * d->k / TILE_MACS;
     tiles = tiles < 1 ? 1 : (tiles > MAX_TILES_PER_MATRIX ? MAX_TILES_PER_MATRIX : tiles);
-    if (d->m >= d->n)
-        t->mb = ceil_div(ceil_div(d->m, tiles), TILE_ALIGN) * TILE_ALIGN;
+    const int rows_contiguous = !d->trans_a, cols_contiguous = d->trans_b;
+    const int cut_m = rows_contiguous && cols_contiguous ? d->m >= d->n
+                      : rows_contiguous                  ? 1
+                      : cols_contiguous                  ? 0
+                                                         : d->m >= d->n;
+    const int64_t dim = cut_m ? d->m : d->n;
+    const int64_t half = ceil_div(ceil_div(dim, 2), TILE_ALIGN) * TILE_ALIGN;
+    const int64_t least = rows_contiguous || cols_contiguous ? MIN_SIDE : WIDE_SIDE;
+    const int64_t floor_side = least < half ? least : half;
+    int64_t side = ceil_div(ceil_div(dim, tiles), TILE_ALIGN) * TILE_ALIGN;
+    side = side > floor_side ? side : floor_side;
+    if (cut_m)
+        t->mb = side;
     else
-        t->nb = ceil_div(ceil_div(d->n, tiles), TILE_ALIGN) * TILE_ALIGN;
+        t->nb = side;
     t->tiles_m = ceil_div(d->m, t->mb);
     t->tiles_n = ceil_div(d->n, t->nb);
     atomic_init(&t->failure, dnnl_success);
