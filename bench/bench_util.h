@@ -10,14 +10,14 @@
 
 #include "qat/qat.h"
 
-static double bench_now_s(void)
+static inline double bench_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static double bench_cpu_s(void)
+static inline double bench_cpu_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);

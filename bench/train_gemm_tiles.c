@@ -26,31 +26,32 @@ typedef struct shape {
     int64_t m, n, k;
 } shape;
 
-static double best_slot(qat_context *ctx, const qat_gemm_desc *d, int reps, qat_status *st)
+/* One call of the product through the slot (whole = 0) or as one
+ * dnnl_sgemm call on oneDNN's threads (whole = 1). */
+typedef struct call {
+    qat_context *ctx;
+    const qat_gemm_desc *d;
+    int whole;
+} call;
+
+static qat_status run_call(const call *c)
 {
-    double best = 1e30;
-    for (int r = 0; r <= reps && *st == QAT_OK; r++) { /* the first call warms up */
-        const double t0 = bench_now_s();
-        *st = ctx->backend.ops->gemm(ctx->backend_state, d);
-        const double t = bench_now_s() - t0;
-        if (r && t < best)
-            best = t;
-    }
-    return best;
+    const qat_gemm_desc *d = c->d;
+    if (!c->whole)
+        return c->ctx->backend.ops->gemm(c->ctx->backend_state, d);
+    return dnnl_sgemm(d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', d->m, d->n, d->k, d->alpha, d->a, d->lda,
+                      d->b, d->ldb, d->beta, d->c, d->ldc) == dnnl_success
+               ? QAT_OK
+               : QAT_ERR_BACKEND;
 }
 
-static double best_whole(const qat_gemm_desc *d, int reps, int threads)
+/* Best of reps timed calls after one that warms up. */
+static double best_of(const call *c, int reps, qat_status *st)
 {
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#else
-    (void)threads;
-#endif
     double best = 1e30;
-    for (int r = 0; r <= reps; r++) {
+    for (int r = 0; r <= reps && *st == QAT_OK; r++) {
         const double t0 = bench_now_s();
-        dnnl_sgemm(d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', d->m, d->n, d->k, d->alpha, d->a, d->lda, d->b,
-                   d->ldb, d->beta, d->c, d->ldc);
+        *st = run_call(c);
         const double t = bench_now_s() - t0;
         if (r && t < best)
             best = t;
@@ -102,13 +103,17 @@ int main(int argc, char **argv)
                                  .c = c, .ldc = p->n, .batch = 1};
         qat_status st = QAT_OK;
         double slot = 1e30, whole = 1e30;
+        const call slot_call = {ctx, &d, 0}, whole_call = {ctx, &d, 1};
+#ifdef _OPENMP
+        omp_set_num_threads(threads); /* the whole call's; the slot sets its own */
+#endif
         for (int round = 0; !failed && round < 2 && st == QAT_OK; round++) { /* alternated: A B A B */
-            const double t1 = best_slot(ctx, &d, reps, &st), t2 = best_whole(&d, reps, threads);
+            const double t1 = best_of(&slot_call, reps, &st), t2 = best_of(&whole_call, reps, &st);
             slot = t1 < slot ? t1 : slot;
             whole = t2 < whole ? t2 : whole;
         }
         if (st != QAT_OK) {
-            fprintf(stderr, "gemm slot: %s\n", qat_last_error());
+            fprintf(stderr, "gemm: %s\n", qat_last_error());
             failed = 1;
         }
         if (!failed) {

@@ -67,10 +67,8 @@ static void plan_tiles(const qat_gemm_desc *d, gemm_tiles *t)
     int64_t tiles = d->m * d->n * d->k / TILE_MACS;
     tiles = tiles < 1 ? 1 : (tiles > MAX_TILES_PER_MATRIX ? MAX_TILES_PER_MATRIX : tiles);
     const int rows_contiguous = !d->trans_a, cols_contiguous = d->trans_b;
-    const int cut_m = rows_contiguous && cols_contiguous ? d->m >= d->n
-                      : rows_contiguous                  ? 1
-                      : cols_contiguous                  ? 0
-                                                         : d->m >= d->n;
+    /* the contiguous side when only one is; else the larger */
+    const int cut_m = rows_contiguous != cols_contiguous ? rows_contiguous : d->m >= d->n;
     const int64_t dim = cut_m ? d->m : d->n;
     const int64_t half = ceil_div(ceil_div(dim, 2), TILE_ALIGN) * TILE_ALIGN;
     const int64_t least = rows_contiguous || cols_contiguous ? MIN_SIDE : WIDE_SIDE;

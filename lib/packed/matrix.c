@@ -43,6 +43,7 @@ static int code_bits_for(int umax)
 #else
 #define AVX2_LAYOUT 0
 #endif
+
 enum { LANES = 2 * QAT_PACKED_PANEL }; /* a quad's input pairs: row l / 2, inputs 2 (l % 2) and 2 (l % 2) + 1 */
 
 /* The cut that brings the input pair (q0, q1) within that range
