@@ -36,6 +36,19 @@ enum {
     WIDE_SIDE = 768           /* the same for dW = dy^T x */
 };
 
+/* oneDNN 2.x sends an sgemm call to its no-copy kernels when 1/m + 1/n >=
+ * 0.0038 (its gemm_driver's crude copy-overhead threshold, on AVX2 and
+ * AVX-512 alike): they read the operands in place. For dx = dy W (neither
+ * operand transposed), 256-row tiles of the 768x3072 weight's product ran
+ * at 0.49x one whole call on Zen 3 (bench/train_gemm_tiles.c). So a tile of a
+ * GEMM that oneDNN would pack whole is kept large enough to be packed too. */
+#define ONEDNN_NOCOPY_THRESHOLD 0.0038
+
+static int onednn_packs(int64_t m, int64_t n)
+{
+    return 1.0 / (double)m + 1.0 / (double)n < ONEDNN_NOCOPY_THRESHOLD;
+}
+
 typedef struct gemm_tiles {
     const qat_gemm_desc *d;
     int64_t mb, nb;           /* tile height and width */
@@ -75,6 +88,9 @@ static void plan_tiles(const qat_gemm_desc *d, gemm_tiles *t)
     const int64_t floor_side = least < half ? least : half;
     int64_t side = ceil_div(ceil_div(dim, tiles), TILE_ALIGN) * TILE_ALIGN;
     side = side > floor_side ? side : floor_side;
+    const int64_t other = cut_m ? d->n : d->m;
+    while (side < half && onednn_packs(d->m, d->n) && !onednn_packs(side, other))
+        side = side * 2 < half ? side * 2 : half;
     if (cut_m)
         t->mb = side;
     else
