@@ -46,6 +46,35 @@ typedef struct gemm_run {
     int64_t t0, tiles;       /* the block's first token and its token tiles */
 } gemm_run;
 
+/* Where a tile's outputs go, for its finish. */
+typedef struct tile_out {
+    const gemm_run *g;
+    int64_t tt0, o0, rows;
+} tile_out;
+
+/* Prefetches the output lines of `tokens` tokens x `rows` outputs at y: a
+ * token's rows are a whole output row apart (kilobytes, across pages, so
+ * no hardware prefetcher follows the epilogue's stores, and on Zen 3 a
+ * store that misses L1 holds up the ones behind it). */
+static void prefetch_outputs(const float *y, int64_t ldy, int64_t tokens, int64_t rows)
+{
+    for (int64_t j = 0; j < tokens; j++)
+        for (int64_t r = 0; r < rows; r += 64 / (int64_t)sizeof *y)
+            __builtin_prefetch(y + j * ldy + r, 1, 3);
+}
+
+/* The epilogue of tokens [j, j + n) of a tile, then the next n tokens'
+ * output lines fetched while the kernel computes them. */
+static void finish_tokens(const qat_packed_tile *t, int j, int n)
+{
+    const tile_out *o = t->finish_ctx;
+    const gemm_run *g = o->g;
+    g->path.epilogue(g->a, g->m, o->tt0 + j, n, o->o0, o->rows, t->acc + j * QAT_PACKED_TILE_ROWS,
+                     QAT_PACKED_TILE_ROWS, g->bias, g->y, g->ldy);
+    const int64_t next = t->tokens - j - n < n ? t->tokens - j - n : n;
+    prefetch_outputs(g->y + (o->tt0 + j + n) * g->ldy + o->o0, g->ldy, next, o->rows);
+}
+
 /* Tile `tile` of the block: (panel pair tile / tiles, token tile tile % tiles). */
 static void run_tile(const gemm_run *g, int64_t tile)
 {
@@ -55,13 +84,18 @@ static void run_tile(const gemm_run *g, int64_t tile)
     _Alignas(64) int32_t acc[QAT_PACKED_TILE_TOKENS_MAX * QAT_PACKED_TILE_ROWS];
     const int64_t tt0 = g->t0 + ti * TT;
     const int tokens = (int)(T - tt0 < TT ? T - tt0 : TT);
+    const int64_t o0 = p * QAT_PACKED_TILE_ROWS;
+    const int64_t rows = m->out - o0 < QAT_PACKED_TILE_ROWS ? m->out - o0 : QAT_PACKED_TILE_ROWS;
+    const tile_out out = {.g = g, .tt0 = tt0, .o0 = o0, .rows = rows};
+    const int finishes = g->y && g->path.finishes;
     const qat_packed_tile t = {
         .m = m, .panel = 2 * p, .acts = a->codes + tt0 * a->stride, .lda = a->stride,
         .tokens = tokens, .row_sum = a->row_sum + tt0, .amax = g->amax, .acc = acc,
+        .finish = finishes ? finish_tokens : NULL, .finish_ctx = &out,
     };
     g->path.tile(&t);
-    const int64_t o0 = p * QAT_PACKED_TILE_ROWS;
-    const int64_t rows = m->out - o0 < QAT_PACKED_TILE_ROWS ? m->out - o0 : QAT_PACKED_TILE_ROWS;
+    if (finishes)
+        return;
     if (g->y) {
         g->path.epilogue(a, m, tt0, tokens, o0, rows, acc, QAT_PACKED_TILE_ROWS, g->bias, g->y, g->ldy);
     } else {

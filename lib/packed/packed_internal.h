@@ -56,6 +56,13 @@ typedef struct qat_packed_tile {
     const int32_t *row_sum;
     int amax;
     int32_t *acc;
+    /* NULL, or the epilogue of tokens [j, j + n) of the tile, which a
+     * path with `finishes` calls once for every token as soon as its
+     * accumulators are final, so its outputs are written while the
+     * tile's lines are in L1 (otherwise the driver runs it after the
+     * call; ctx is the driver's). */
+    void (*finish)(const struct qat_packed_tile *t, int j, int n);
+    const void *finish_ctx;
 } qat_packed_tile;
 
 typedef void (*qat_packed_tile_fn)(const qat_packed_tile *t);
@@ -72,13 +79,15 @@ void qat_packed_epilogue_scalar(const qat_packed_acts *a, const qat_packed_matri
                                 float *y, int64_t ldy);
 
 /* How the GEMM driver (gemm.c) runs an ISA: its micro-kernel, the tokens
- * of one call, the epilogue, and what a thread does before its first tile
- * and after its last of a loop (amx: load the tile configuration, which
- * is per thread, and release the tiles; NULL for the others). */
+ * of one call, the epilogue, whether the micro-kernel calls a tile's
+ * finish itself, and what a thread does before its first tile and after
+ * its last of a loop (amx: load the tile configuration, which is per
+ * thread, and release the tiles; NULL for the others). */
 typedef struct qat_packed_path {
     qat_packed_tile_fn tile;
     int tile_tokens;
     qat_packed_epilogue_fn epilogue;
+    int finishes;
     void (*begin)(void);
     void (*end)(void);
 } qat_packed_path;

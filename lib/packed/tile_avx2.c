@@ -151,6 +151,8 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, 
     const __m256i shift = _mm256_set1_epi8((char)t->amax);
     memset(t->acc, 0, (size_t)t->tokens * QAT_PACKED_TILE_ROWS * sizeof *t->acc);
     const size_t chunk_bytes = (size_t)KC * QAT_PACKED_PANEL * CB / 8;
+    const int32_t *qsum = m->qsum + t->panel * QAT_PACKED_PANEL;
+    const __m256i amax = _mm256_set1_epi32(t->amax);
     for (int64_t k0 = 0; k0 < m->kpad; k0 += KC) {
         const int64_t kn = m->kpad - k0 < KC ? m->kpad - k0 : KC;
         int64_t fix_lo[2] = {0, 0}, fix_hi[2] = {0, 0};
@@ -203,16 +205,22 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, 
                         acc[j * QAT_PACKED_TILE_ROWS + m->fix[f].row] +=
                             (int32_t)a[j * KC + m->fix[f].col - k0] * m->fix[f].cut;
             }
+            if (k0 + KC < m->kpad)
+                continue;
+            /* The group's sums are whole: the shift comes off, and its
+             * outputs are written while acc is in L1. */
+            const int n = t->tokens - j0 < NT_MAX ? t->tokens - j0 : NT_MAX;
+            for (int j = j0; j < j0 + n; j++)
+                for (int r = 0; r < QAT_PACKED_TILE_ROWS; r += 8) {
+                    int32_t *acc = t->acc + j * QAT_PACKED_TILE_ROWS + r;
+                    const __m256i corr = _mm256_mullo_epi32(amax, _mm256_loadu_si256((const __m256i *)(qsum + r)));
+                    _mm256_storeu_si256((__m256i *)acc,
+                                        _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)acc), corr));
+                }
+            if (t->finish)
+                t->finish(t, j0, n);
         }
     }
-    const int32_t *qsum = m->qsum + t->panel * QAT_PACKED_PANEL;
-    for (int j = 0; j < t->tokens; j++)
-        for (int r = 0; r < QAT_PACKED_TILE_ROWS; r += 8) {
-            int32_t *acc = t->acc + j * QAT_PACKED_TILE_ROWS + r;
-            const __m256i corr = _mm256_mullo_epi32(_mm256_set1_epi32(t->amax),
-                                                    _mm256_loadu_si256((const __m256i *)(qsum + r)));
-            _mm256_storeu_si256((__m256i *)acc, _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)acc), corr));
-        }
 }
 
 AVX2 static void tile_2bit(const qat_packed_tile *t, uint64_t starts) { maddubs_tile(t, starts, 2, 0); }
@@ -326,6 +334,8 @@ AVX2 void qat_packed_tile_avx2(const qat_packed_tile *t)
             _mm256_storeu_si256((__m256i *)acc, _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)acc), corr));
         }
     }
+    if (t->finish)
+        t->finish(t, 0, t->tokens);
 }
 
 #endif

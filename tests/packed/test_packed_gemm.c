@@ -111,6 +111,9 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
                                   what, (long long)T, (long long)a->in, (long long)O,
                                   qat_packed_isa_name(k.isa), k.threads, (long long)t, (long long)o,
                                   acc[t * ld + o], (long long)want[t * O + o]);
+            /* Poisoned, so an output a path leaves unwritten cannot pass
+             * on the previous path's value. */
+            memset(y, 0x5a, (size_t)(T * ld) * sizeof *y);
             QAT_ASSERT_OK(qat_packed_gemm(&k, a, &m, bias, y, ld));
             if (!y0) {
                 y0 = malloc((size_t)(T * ld) * sizeof *y0);
