@@ -10,10 +10,14 @@
  *   widened    vpmaddubsw, vpmaddwd by 1, vpaddd into one of 8 int32 sums
  *              (every product pair widened at once: 3 instructions and 2
  *              multiplies per 32 multiply-adds)
- *   panel      the avx2 kernel's inner loop (panel_maddubs' shape: one
- *              16-row panel x 4 tokens, the weight codes loaded and the
- *              tokens' 4 codes broadcast from L1-resident buffers, 64
- *              quads a pass), written with intrinsics as the library is
+ *   panel16    the avx2 kernel's inner loop until 2026-12-07: one 16-row
+ *              panel x 4 tokens, the weight codes loaded and the tokens'
+ *              4 codes broadcast from L1-resident buffers, 64 quads a
+ *              pass (2 multiplies a broadcast)
+ *   pair32     the avx2 kernel's inner loop now (pair_maddubs): both
+ *              panels of a tile, 32 rows x 2 tokens, the codes memory
+ *              operands (4 multiplies a broadcast); both written with
+ *              intrinsics as the library is
  *
  * Cycles come from a chain of dependent 64-bit adds (one cycle each on
  * every x86 core of the last decade), so the figures do not depend on the
@@ -35,6 +39,8 @@ static double now_s(void)
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+
+#define AVX2_TARGET __attribute__((target("avx2")))
 
 enum { ITERS = 20000000 };
 
@@ -59,7 +65,7 @@ static double cycle_s(void)
 #define CLOBBERS "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14"
 
 /* Seconds for ITERS x 8 multiplies of each form. */
-__attribute__((target("avx2"))) static double run_form(int form)
+AVX2_TARGET static double run_form(int form)
 {
     long n = ITERS;
     const double t0 = now_s();
@@ -83,15 +89,28 @@ __attribute__((target("avx2"))) static double run_form(int form)
 
 enum { PANEL_QUADS = 64, PANEL_PASSES = ITERS / PANEL_QUADS }; /* 8 ITERS multiplies, as the other forms */
 
-/* PANEL_PASSES passes of 64 quads: 8 vpmaddubsw a quad; returns seconds. */
-__attribute__((target("avx2"))) static double run_panel(void)
+static _Alignas(64) int8_t panel_q[2 * PANEL_QUADS * 64];
+static _Alignas(64) uint8_t panel_act[4 * 4 * PANEL_QUADS];
+
+static void fill_panels(void)
 {
-    static _Alignas(64) int8_t q[PANEL_QUADS * 64];
-    static _Alignas(64) uint8_t act[4 * 4 * PANEL_QUADS];
-    for (size_t i = 0; i < sizeof q; i++)
-        q[i] = (int8_t)((int)(i * 7 % 3) - 1);
-    for (size_t i = 0; i < sizeof act; i++)
-        act[i] = (uint8_t)(i % 64);
+    for (size_t i = 0; i < sizeof panel_q; i++)
+        panel_q[i] = (int8_t)((int)(i * 7 % 3) - 1);
+    for (size_t i = 0; i < sizeof panel_act; i++)
+        panel_act[i] = (uint8_t)(i % 64);
+}
+
+AVX2_TARGET static inline __m256i broadcast4(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* PANEL_PASSES passes of 64 quads, 8 vpmaddubsw a quad: one 16-row panel
+ * x 4 tokens; returns seconds. */
+AVX2_TARGET static double run_panel16(void)
+{
     __m256i out = _mm256_setzero_si256();
     const double t0 = now_s();
     for (long pass = 0; pass < PANEL_PASSES; pass++) {
@@ -99,12 +118,10 @@ __attribute__((target("avx2"))) static double run_panel(void)
         for (int j = 0; j < 4; j++)
             s[j][0] = s[j][1] = _mm256_setzero_si256();
         for (int k = 0; k < PANEL_QUADS; k++) {
-            const __m256i w0 = _mm256_load_si256((const __m256i *)(q + 64 * k));
-            const __m256i w1 = _mm256_load_si256((const __m256i *)(q + 64 * k + 32));
+            const __m256i w0 = _mm256_load_si256((const __m256i *)(panel_q + 64 * k));
+            const __m256i w1 = _mm256_load_si256((const __m256i *)(panel_q + 64 * k + 32));
             for (int j = 0; j < 4; j++) {
-                int32_t v;
-                memcpy(&v, act + j * 4 * PANEL_QUADS + 4 * k, 4);
-                const __m256i bc = _mm256_set1_epi32(v);
+                const __m256i bc = broadcast4(panel_act + j * 4 * PANEL_QUADS + 4 * k);
                 s[j][0] = _mm256_add_epi16(s[j][0], _mm256_maddubs_epi16(bc, w0));
                 s[j][1] = _mm256_add_epi16(s[j][1], _mm256_maddubs_epi16(bc, w1));
             }
@@ -119,6 +136,37 @@ __attribute__((target("avx2"))) static double run_panel(void)
     return t;
 }
 
+/* The same multiplies as 32 rows (two panels) x 2 tokens a pass. */
+AVX2_TARGET static double run_pair32(void)
+{
+    __m256i out = _mm256_setzero_si256();
+    const double t0 = now_s();
+    for (long pass = 0; pass < PANEL_PASSES; pass++) {
+        __m256i s[2][4];
+        for (int j = 0; j < 2; j++)
+            s[j][0] = s[j][1] = s[j][2] = s[j][3] = _mm256_setzero_si256();
+        for (int k = 0; k < PANEL_QUADS; k++) {
+            const __m256i *w0 = (const __m256i *)(panel_q + 64 * k);
+            const __m256i *w1 = (const __m256i *)(panel_q + PANEL_QUADS * 64 + 64 * k);
+            for (int j = 0; j < 2; j++) {
+                const __m256i bc = broadcast4(panel_act + j * 4 * PANEL_QUADS + 4 * k);
+                s[j][0] = _mm256_add_epi16(s[j][0], _mm256_maddubs_epi16(bc, _mm256_load_si256(w0)));
+                s[j][1] = _mm256_add_epi16(s[j][1], _mm256_maddubs_epi16(bc, _mm256_load_si256(w0 + 1)));
+                s[j][2] = _mm256_add_epi16(s[j][2], _mm256_maddubs_epi16(bc, _mm256_load_si256(w1)));
+                s[j][3] = _mm256_add_epi16(s[j][3], _mm256_maddubs_epi16(bc, _mm256_load_si256(w1 + 1)));
+            }
+            __asm__("" : "+x"(s[0][0]), "+x"(s[0][1]), "+x"(s[0][2]), "+x"(s[0][3]), "+x"(s[1][0]), "+x"(s[1][1]),
+                    "+x"(s[1][2]), "+x"(s[1][3]));
+        }
+        for (int j = 0; j < 2; j++)
+            out = _mm256_xor_si256(out, _mm256_xor_si256(_mm256_xor_si256(s[j][0], s[j][1]),
+                                                         _mm256_xor_si256(s[j][2], s[j][3])));
+    }
+    const double t = now_s() - t0;
+    __asm__ volatile("" ::"x"(out));
+    return t;
+}
+
 int main(void)
 {
     unsigned a, b, c, d;
@@ -126,18 +174,19 @@ int main(void)
         printf("SKIP: this CPU lacks AVX2 (CPUID.7.0:EBX bit 5)\n");
         return 0;
     }
-    static const char *names[] = {"raw", "int16", "widened", "panel"};
-    double best_cycle = 1e9, best[4] = {1e9, 1e9, 1e9, 1e9};
+    static const char *names[] = {"raw", "int16", "widened", "panel16", "pair32"};
+    fill_panels();
+    double best_cycle = 1e9, best[5] = {1e9, 1e9, 1e9, 1e9, 1e9};
     for (int rep = 0; rep < 5; rep++) {
         const double c1 = cycle_s();
         best_cycle = c1 < best_cycle ? c1 : best_cycle;
-        for (int f = 0; f < 4; f++) {
-            const double t = f < 3 ? run_form(f) : run_panel();
+        for (int f = 0; f < 5; f++) {
+            const double t = f < 3 ? run_form(f) : f == 3 ? run_panel16() : run_pair32();
             best[f] = t < best[f] ? t : best[f];
         }
     }
     printf("clock %.2f GHz (dependent adds)\n", 1e-9 / best_cycle);
-    for (int f = 0; f < 4; f++) {
+    for (int f = 0; f < 5; f++) {
         const double per_cycle = 8.0 * ITERS / (best[f] / best_cycle);
         printf("%-8s %.2f vpmaddubsw a cycle, %5.1f multiply-adds a cycle\n", names[f], per_cycle, 32 * per_cycle);
     }

@@ -41,9 +41,16 @@
 /* Inputs decoded at a time: 2 panels x 16 rows x KC codes = 8 KiB of L1,
  * read by every group of tokens of the call. */
 #define KC (4 * QAT_PACKED_SPAN_QUADS)
-/* Tokens of one pass over a panel: 8 int16 sums and the broadcast stay in
- * registers, the codes are memory operands. */
+/* Tokens of a group: shifted into one buffer a chunk at a time, and
+ * handed to the tile's finish together. */
 #define NT_MAX 4
+/* Tokens of one pass over the panel pair: 8 int16 sums (2 tokens x 4
+ * row groups of 8) and the broadcast stay in registers, the codes are
+ * memory operands. Each broadcast feeds 4 multiplies: with 16 rows x 4
+ * tokens a pass (2 multiplies a broadcast) the loop ran 1.43 vpmaddubsw a
+ * cycle on Zen 3, with 32 x 2 1.52-1.57, near the int16 form's 1.63
+ * (bench/maddubs_ceiling.c, panel16 and pair32). */
+#define NT_PASS 2
 
 AVX2 static INLINE __m256i broadcast4(const uint8_t *p)
 {
@@ -53,11 +60,11 @@ AVX2 static INLINE __m256i broadcast4(const uint8_t *p)
 }
 
 /* acc[j][h] (int32, 8 rows each) += the int16 sums, which restart at 0. */
-AVX2 static INLINE void widen(__m256i acc16[][2], int32_t *acc, const int NT)
+AVX2 static INLINE void widen(__m256i acc16[][4], int32_t *acc)
 {
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int j = 0; j < NT; j++)
-        for (int h = 0; h < 2; h++) {
+    for (int j = 0; j < NT_PASS; j++)
+        for (int h = 0; h < 4; h++) {
             int32_t *dst = acc + j * QAT_PACKED_TILE_ROWS + 8 * h;
             __m256i v = _mm256_loadu_si256((const __m256i *)dst);
             v = _mm256_add_epi32(v, _mm256_madd_epi16(acc16[j][h], ones));
@@ -66,33 +73,37 @@ AVX2 static INLINE void widen(__m256i acc16[][2], int32_t *acc, const int NT)
         }
 }
 
-/* One panel (16 rows, as two 8-row halves) x NT_MAX tokens over `quads`
- * (<= 64) quads of signed codes at q (64 bytes a quad) and the tokens'
- * shifted codes at a (rows of KC bytes): acc (int32, the panel's first row
- * of the first token) += the products, the int16 sums widened at the end
- * of each span (a span starts at quad 0 and at each bit set in starts). */
-AVX2 static void panel_maddubs(const int8_t *q, const uint8_t *a, int64_t quads, int32_t *acc, uint64_t starts)
+/* The panel pair (32 rows as four 8-row groups: panel p's at q + p *
+ * pstride) x NT_PASS tokens over `quads` (<= 64) quads of signed codes (64
+ * bytes a quad a panel) and the tokens' shifted codes at a (rows of KC
+ * bytes): acc (int32, the tile's first row of the first token) += the
+ * products, the int16 sums widened at the end of each span (a span starts
+ * at quad 0 and at each bit set in starts). */
+AVX2 static void pair_maddubs(const int8_t *q, int64_t pstride, const uint8_t *a, int64_t quads, int32_t *acc,
+                              uint64_t starts)
 {
-    __m256i s[NT_MAX][2];
-    for (int j = 0; j < NT_MAX; j++)
-        s[j][0] = s[j][1] = _mm256_setzero_si256();
+    __m256i s[NT_PASS][4];
+    for (int j = 0; j < NT_PASS; j++)
+        s[j][0] = s[j][1] = s[j][2] = s[j][3] = _mm256_setzero_si256();
     for (int64_t k0 = 0; k0 < quads;) {
         const uint64_t later = k0 + 1 < 64 ? starts >> (k0 + 1) << (k0 + 1) : 0;
         const int64_t k1 = later && __builtin_ctzll(later) < quads ? __builtin_ctzll(later) : quads;
         for (int64_t k = k0; k < k1; k++) {
-            const __m256i *w = (const __m256i *)(q + k * 64);
-            for (int j = 0; j < NT_MAX; j++) {
+            const __m256i *w0 = (const __m256i *)(q + k * 64), *w1 = (const __m256i *)(q + pstride + k * 64);
+            for (int j = 0; j < NT_PASS; j++) {
                 const __m256i b = broadcast4(a + j * KC + 4 * k);
-                s[j][0] = _mm256_add_epi16(s[j][0], _mm256_maddubs_epi16(b, _mm256_load_si256(w)));
-                s[j][1] = _mm256_add_epi16(s[j][1], _mm256_maddubs_epi16(b, _mm256_load_si256(w + 1)));
+                s[j][0] = _mm256_add_epi16(s[j][0], _mm256_maddubs_epi16(b, _mm256_load_si256(w0)));
+                s[j][1] = _mm256_add_epi16(s[j][1], _mm256_maddubs_epi16(b, _mm256_load_si256(w0 + 1)));
+                s[j][2] = _mm256_add_epi16(s[j][2], _mm256_maddubs_epi16(b, _mm256_load_si256(w1)));
+                s[j][3] = _mm256_add_epi16(s[j][3], _mm256_maddubs_epi16(b, _mm256_load_si256(w1 + 1)));
             }
             /* Keeps the sums in registers, one add per quad: without it
              * GCC reassociates the adds of several quads into a tree and
              * spills the products. */
-            __asm__("" : "+x"(s[0][0]), "+x"(s[0][1]), "+x"(s[1][0]), "+x"(s[1][1]), "+x"(s[2][0]), "+x"(s[2][1]),
-                    "+x"(s[3][0]), "+x"(s[3][1]));
+            __asm__("" : "+x"(s[0][0]), "+x"(s[0][1]), "+x"(s[0][2]), "+x"(s[0][3]), "+x"(s[1][0]), "+x"(s[1][1]),
+                    "+x"(s[1][2]), "+x"(s[1][3]));
         }
-        widen(s, acc, NT_MAX);
+        widen(s, acc);
         k0 = k1;
     }
 }
@@ -193,12 +204,16 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, 
                 for (int64_t i = 0; j0 + NT_MAX + j < t->tokens && i < kn; i += 64)
                     _mm_prefetch((const char *)(src + NT_MAX * t->lda + i), _MM_HINT_T0);
             }
-            for (int p = 0; p < 2; p++) {
+            /* Both panels' spans cut the pair's (a shorter run of exact
+             * int16 sums is exact). */
+            const uint64_t pair_starts =
+                FIXED ? m->spans[t->panel * m->span_words + k0 / KC] | m->spans[(t->panel + 1) * m->span_words + k0 / KC]
+                      : starts;
+            for (int j = 0; j < NT_MAX; j += NT_PASS)
+                pair_maddubs(q, KC * QAT_PACKED_PANEL, a + j * KC, kn / 4,
+                             t->acc + (j0 + j) * QAT_PACKED_TILE_ROWS, pair_starts);
+            for (int p = 0; FIXED && p < 2; p++) {
                 int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
-                panel_maddubs(q + p * KC * QAT_PACKED_PANEL, a, kn / 4, acc,
-                              FIXED ? m->spans[(t->panel + p) * m->span_words + k0 / KC] : starts);
-                if (!FIXED)
-                    continue;
                 /* What the cuts took, times the same shifted activations. */
                 for (int64_t f = fix_lo[p]; f < fix_hi[p]; f++)
                     for (int j = 0; j < NT_MAX; j++)
