@@ -57,6 +57,10 @@ int main(int argc, char **argv)
     size_t n_params;
     CHECK(qat_model_parameter_count(model, &n_params));
     float **momentum = calloc(n_params, sizeof *momentum);
+    if (!momentum) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
     int32_t ids[BATCH * SEQ], labels[BATCH * SEQ];
     unsigned seed = 7;
     printf("training %s on %s (%zu parameter tensors), %d steps\n", quant, qat_context_backend(ctx), n_params, steps);
@@ -72,6 +76,10 @@ int main(int argc, char **argv)
             float *w = malloc(size * sizeof *w), *g = malloc(size * sizeof *g);
             if (!momentum[p])
                 momentum[p] = calloc(size, sizeof(float));
+            if (!w || !g || !momentum[p]) {
+                fprintf(stderr, "out of memory\n");
+                return 1;
+            }
             CHECK(qat_model_get_parameter(model, name, w, size));
             CHECK(qat_model_get_gradient(model, name, g, size));
             /* Quantizer steps are scale parameters: a smaller rate keeps them positive. */

@@ -15,6 +15,13 @@ static qat_status calibrate(qat_model *m, const qat_tokenizer *tok, const char *
     }
     enum { ROWS = 32, LEN = 64 };
     int32_t *ids = calloc(ROWS * LEN, sizeof(int32_t)), *mask = calloc(ROWS * LEN, sizeof(int32_t));
+    if (!ids || !mask) {
+        free(ids);
+        free(mask);
+        fclose(f);
+        fprintf(stderr, "qat export: out of memory\n");
+        return QAT_ERR_OUT_OF_MEMORY;
+    }
     char line[4096];
     int rows = 0;
     int32_t pad = 1;
@@ -37,6 +44,10 @@ static qat_status calibrate(qat_model *m, const qat_tokenizer *tok, const char *
     if (st == QAT_OK && rows > 0)
         st = qat_model_logits_size(m, rows, LEN, &count);
     float *logits = count ? malloc(count * sizeof(float)) : NULL;
+    if (count && !logits) {
+        fprintf(stderr, "qat export: out of memory\n");
+        st = QAT_ERR_OUT_OF_MEMORY;
+    }
     if (st == QAT_OK && rows > 0)
         st = qat_model_forward(m, ids, mask, NULL, rows, LEN, logits, count);
     free(logits);

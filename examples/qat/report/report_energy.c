@@ -35,11 +35,14 @@ static int cmp_str(const void *x, const void *y)
     return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
-/* The distinct grid names, sorted; the caller frees the array only. */
+/* The distinct grid names, sorted; the caller frees the array only. Out
+ * of memory: NULL and no grids (the tables then lack their per-grid rows). */
 static const char **grids(const report_set *set, size_t *n)
 {
     const char **g = calloc(set->n ? set->n : 1, sizeof *g);
     *n = 0;
+    if (!g)
+        return NULL;
     for (size_t i = 0; i < set->n; i++) {
         size_t k = 0;
         while (k < *n && strcmp(g[k], set->runs[i].grid))

@@ -140,6 +140,10 @@ static void plot_command(FILE *f, size_t c, const report_axes *ax, int adaptive)
 int report_plots(const char *dir, const report_set *set, const report_axes *ax, char *err, size_t errcap)
 {
     int *adaptive = calloc(ax->n_configs ? ax->n_configs : 1, sizeof *adaptive);
+    if (!adaptive) {
+        snprintf(err, errcap, "plots: out of memory");
+        return -1;
+    }
     for (size_t c = 0; c < ax->n_configs; c++)
         if ((adaptive[c] = write_data(dir, c, set, ax, err, errcap)) < 0) {
             free(adaptive);

@@ -153,6 +153,8 @@ static int load_configs(checker *c, json_object *root, sweep_grid *g)
         return -1;
     size_t n = json_object_array_length(list);
     g->configs = calloc(n, sizeof *g->configs);
+    if (n && !g->configs)
+        return fail(c, "configs", "out of memory");
     for (size_t i = 0; i < n; i++) {
         char key[64];
         snprintf(key, sizeof key, "configs[%zu]", i);
@@ -170,7 +172,9 @@ static int load_configs(checker *c, json_object *root, sweep_grid *g)
         for (size_t j = 0; j < g->n_configs; j++)
             if (!strcmp(g->configs[j], text))
                 return fail(c, key, "'%s' repeats configs[%zu] (both are %s)", json_object_get_string(v), j, text);
-        g->configs[g->n_configs++] = strdup(text);
+        if (!(g->configs[g->n_configs] = strdup(text)))
+            return fail(c, key, "out of memory");
+        g->n_configs++;
     }
     return 0;
 }
@@ -182,6 +186,8 @@ static int load_alphas(checker *c, json_object *root, sweep_grid *g)
         return -1;
     size_t n = json_object_array_length(list);
     g->alphas = calloc(n, sizeof *g->alphas);
+    if (n && !g->alphas)
+        return fail(c, "alphas", "out of memory");
     for (size_t i = 0; i < n; i++) {
         char key[64];
         snprintf(key, sizeof key, "alphas[%zu]", i);
@@ -211,12 +217,16 @@ static int load_seeds(checker *c, json_object *root, sweep_grid *g)
         return -1;
     if (!list) {
         g->seeds = malloc(sizeof *g->seeds);
+        if (!g->seeds)
+            return fail(c, "seeds", "out of memory");
         g->seeds[0] = 42;
         g->n_seeds = 1;
         return 0;
     }
     size_t n = json_object_array_length(list);
     g->seeds = calloc(n, sizeof *g->seeds);
+    if (n && !g->seeds)
+        return fail(c, "seeds", "out of memory");
     for (size_t i = 0; i < n; i++) {
         char key[64];
         snprintf(key, sizeof key, "seeds[%zu]", i);
@@ -272,6 +282,8 @@ static int load_models(checker *c, json_object *root, sweep_grid *g, int need_co
         return -1;
     size_t n = json_object_array_length(list);
     g->models = calloc(n, sizeof *g->models);
+    if (n && !g->models)
+        return fail(c, "models", "out of memory");
     g->n_models = n; /* all counted now, so a failure half-way frees what was set */
     for (size_t i = 0; i < n; i++) {
         char where[64], key[96];
@@ -321,6 +333,8 @@ static int load_tasks(checker *c, json_object *root, sweep_grid *g)
         return -1;
     size_t n = json_object_array_length(list);
     g->tasks = calloc(n, sizeof *g->tasks);
+    if (n && !g->tasks)
+        return fail(c, "tasks", "out of memory");
     g->n_tasks = n;
     for (size_t i = 0; i < n; i++) {
         char where[64], key[96];
@@ -431,11 +445,15 @@ static int load_slurm(checker *c, json_object *root, sweep_grid *g)
     if (setup) {
         size_t n = json_object_array_length(setup);
         o->setup = calloc(n, sizeof *o->setup);
+        if (n && !o->setup)
+            return fail(c, "slurm.setup", "out of memory");
         for (size_t i = 0; i < n; i++) {
             json_object *v = json_object_array_get_idx(setup, i);
             if (!json_object_is_type(v, json_type_string))
                 return fail(c, "slurm.setup", "entry %zu: expected a shell line, got %s", i, type_name(v));
-            o->setup[o->n_setup++] = strdup(json_object_get_string(v));
+            if (!(o->setup[o->n_setup] = strdup(json_object_get_string(v))))
+                return fail(c, "slurm.setup", "out of memory");
+            o->n_setup++;
         }
     }
     return 0;
@@ -527,11 +545,18 @@ int sweep_grid_from_json(json_object *root, const char *label, const char *base_
             goto bad;
         if (!r) {
             size_t n = strlen(g->name) + 8;
-            r = malloc(n);
+            if (!(r = malloc(n))) {
+                fail(&c, "root", "out of memory");
+                goto bad;
+            }
             snprintf(r, n, "runs/%s", g->name);
         }
         g->root = join_path(base_dir, r);
         free(r);
+    }
+    if (!g->root) {
+        fail(&c, "root", "out of memory");
+        goto bad;
     }
     if (strlen(g->root) > 2048) { /* leaves room for the cell ids under it */
         fail(&c, "root", "path longer than 2048 characters");

@@ -39,7 +39,8 @@ static char *absolute(const char *p)
         return strdup(p);
     size_t n = strlen(buf) + strlen(p) + 2;
     char *s = malloc(n);
-    snprintf(s, n, "%s/%s", buf, p);
+    if (s)
+        snprintf(s, n, "%s/%s", buf, p);
     return s;
 }
 
@@ -150,6 +151,13 @@ int sweep_slurm_emit(const sweep_grid *g, const char *qat_exe, const char *scrip
         return -1;
     }
     char *root = absolute(g->root), *grid = absolute(g->path), *exe = absolute(qat_exe);
+    if (!root || !grid || !exe) {
+        free(root);
+        free(grid);
+        free(exe);
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
     snprintf(logs, sizeof logs, "%s/slurm-logs", root);
     int rc = write_array(g, exe, grid, root, logs, script, "cells", "", "--cell", n, threads, g->slurm.gpus_per_cell,
                          err, errcap);
@@ -266,6 +274,15 @@ int sweep_slurm_submit_chain(const sweep_grid *g, const char *cells_script, cons
 {
     size_t n = sweep_grid_cell_count(g), n_dep = 0, n_free = 0;
     size_t *dep = malloc(n * sizeof *dep), *free_cells = malloc(n * sizeof *free_cells);
+    /* Index lists can be long (288 cells): sized for the worst case. */
+    size_t cap = n * 24 + 64;
+    char *list = malloc(cap), *arg = malloc(cap + 32);
+    char dapt_job[64], job[64], dependency[96];
+    int rc = -1;
+    if (!dep || !free_cells || !list || !arg) {
+        snprintf(err, errcap, "sbatch chain: out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         sweep_cell c;
         sweep_grid_cell(g, i, &c);
@@ -274,11 +291,6 @@ int sweep_slurm_submit_chain(const sweep_grid *g, const char *cells_script, cons
         else
             free_cells[n_free++] = i;
     }
-    /* Index lists can be long (288 cells): sized for the worst case. */
-    size_t cap = n * 24 + 64;
-    char *list = malloc(cap), *arg = malloc(cap + 32);
-    char dapt_job[64], job[64], dependency[96];
-    int rc = -1;
     char *dapt_argv[] = {"sbatch", "--parsable", (char *)dapt_script, NULL};
     if (sbatch_parsable(dapt_argv, dapt_job, sizeof dapt_job, err, errcap) != 0)
         goto out;
