@@ -121,8 +121,12 @@ static int report(report_args *a)
     }
     report_axes axes = {0};
     if (rc == 0) {
-        report_axes_build(&set, &axes);
-        rc = write_tables(a, &set, &axes);
+        if (report_axes_build(&set, &axes) != 0) {
+            fprintf(stderr, "qat report: out of memory\n");
+            rc = 1;
+        } else {
+            rc = write_tables(a, &set, &axes);
+        }
     }
     if (rc == 0 && !a->no_plots)
         rc = write_plots(plot_dir, &set, &axes);

@@ -63,7 +63,9 @@ typedef struct report_axes {
     size_t n_models;
 } report_axes;
 
-void report_axes_build(const report_set *set, report_axes *axes);
+/* The sorted distinct configs, tasks, models and alphas of the runs: 0, or
+ * -1 out of memory (report_axes_free frees what was built). */
+int report_axes_build(const report_set *set, report_axes *axes);
 void report_axes_free(report_axes *axes);
 
 /* Mean and sample standard deviation (n - 1) of the F1s, in %, of the runs

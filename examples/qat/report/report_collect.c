@@ -73,6 +73,18 @@ static void read_energy(json_object *r, report_run *run)
     run->gco2eq = g;
 }
 
+static void free_run(report_run *r)
+{
+    free(r->path);
+    free(r->config);
+    free(r->model);
+    free(r->model_path);
+    free(r->task);
+    free(r->metric);
+    free(r->grid);
+    free(r->plan);
+}
+
 static void add_run(report_set *set, const char *path, const char *dir)
 {
     json_object *r = json_object_from_file(path);
@@ -131,20 +143,20 @@ static void add_run(report_set *set, const char *path, const char *dir)
         if (!strcmp(o->config, run.config) && o->alpha == run.alpha && !strcmp(o->model, run.model) &&
             !strcmp(o->task, run.task) && o->seed == run.seed) {
             fprintf(stderr, "qat report: skipping %s: same cell and seed as %s\n", path, o->path);
-            free(run.path);
-            free(run.config);
-            free(run.model_path);
-            free(run.model);
-            free(run.task);
-            free(run.metric);
-            free(run.grid);
-            free(run.plan);
+            free_run(&run);
             goto out;
         }
     }
     if (set->n == set->cap) {
-        set->cap = set->cap ? 2 * set->cap : 64;
-        set->runs = realloc(set->runs, set->cap * sizeof *set->runs);
+        const size_t cap = set->cap ? 2 * set->cap : 64;
+        report_run *grown = realloc(set->runs, cap * sizeof *grown);
+        if (!grown) {
+            fprintf(stderr, "qat report: skipping %s: out of memory\n", path);
+            free_run(&run);
+            goto out;
+        }
+        set->runs = grown;
+        set->cap = cap;
     }
     set->runs[set->n++] = run;
 out:
@@ -188,17 +200,8 @@ int report_collect(const char *dir, report_set *set, char *err, size_t errcap)
 
 void report_set_free(report_set *set)
 {
-    for (size_t i = 0; i < set->n; i++) {
-        report_run *r = &set->runs[i];
-        free(r->path);
-        free(r->config);
-        free(r->model);
-        free(r->model_path);
-        free(r->task);
-        free(r->metric);
-        free(r->grid);
-        free(r->plan);
-    }
+    for (size_t i = 0; i < set->n; i++)
+        free_run(&set->runs[i]);
     free(set->runs);
     memset(set, 0, sizeof *set);
 }

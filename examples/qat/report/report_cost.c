@@ -88,7 +88,13 @@ int report_table1(FILE *md, FILE *tex, const report_set *set, const report_axes 
         while (k < np && strcmp(paths[k], set->runs[i].model_path))
             k++;
         if (k == np) {
-            paths = realloc(paths, (np + 1) * sizeof *paths);
+            char **grown = realloc(paths, (np + 1) * sizeof *paths);
+            if (!grown) {
+                fprintf(stderr, "qat report: Table I: out of memory\n");
+                free(paths);
+                return 0;
+            }
+            paths = grown;
             paths[np++] = set->runs[i].model_path;
         }
     }

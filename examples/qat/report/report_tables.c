@@ -53,28 +53,38 @@ static int cmp_double(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static void add_unique(char ***list, size_t *n, const char *s)
+/* 0, or -1 out of memory (the list unchanged). */
+static int add_unique(char ***list, size_t *n, const char *s)
 {
     for (size_t i = 0; i < *n; i++)
         if (!strcmp((*list)[i], s))
-            return;
-    *list = realloc(*list, (*n + 1) * sizeof **list);
-    (*list)[(*n)++] = strdup(s);
+            return 0;
+    char **grown = realloc(*list, (*n + 1) * sizeof **list);
+    if (!grown)
+        return -1;
+    *list = grown;
+    if (!(grown[*n] = strdup(s)))
+        return -1;
+    (*n)++;
+    return 0;
 }
 
-void report_axes_build(const report_set *set, report_axes *ax)
+int report_axes_build(const report_set *set, report_axes *ax)
 {
     memset(ax, 0, sizeof *ax);
     for (size_t i = 0; i < set->n; i++) {
         const report_run *r = &set->runs[i];
-        add_unique(&ax->configs, &ax->n_configs, r->config);
-        add_unique(&ax->tasks, &ax->n_tasks, r->task);
-        add_unique(&ax->models, &ax->n_models, r->model);
+        if (add_unique(&ax->configs, &ax->n_configs, r->config) || add_unique(&ax->tasks, &ax->n_tasks, r->task) ||
+            add_unique(&ax->models, &ax->n_models, r->model))
+            return -1;
         size_t k = 0;
         while (k < ax->n_alphas && ax->alphas[k] != r->alpha)
             k++;
         if (k == ax->n_alphas) {
-            ax->alphas = realloc(ax->alphas, (ax->n_alphas + 1) * sizeof *ax->alphas);
+            double *grown = realloc(ax->alphas, (ax->n_alphas + 1) * sizeof *grown);
+            if (!grown)
+                return -1;
+            ax->alphas = grown;
             ax->alphas[ax->n_alphas++] = r->alpha;
         }
     }
@@ -86,6 +96,7 @@ void report_axes_build(const report_set *set, report_axes *ax)
         qsort(ax->models, ax->n_models, sizeof *ax->models, cmp_str);
     if (ax->n_alphas)
         qsort(ax->alphas, ax->n_alphas, sizeof *ax->alphas, cmp_double);
+    return 0;
 }
 
 void report_axes_free(report_axes *ax)
@@ -207,8 +218,13 @@ static cell_text *block(const report_set *set, const report_axes *ax, const repo
                         int *any)
 {
     size_t cols = ax->n_tasks * ax->n_models;
-    cell_text *cells = calloc(ax->n_alphas * cols, sizeof *cells);
+    const size_t n_cells = ax->n_alphas * cols;
+    cell_text *cells = calloc(n_cells ? n_cells : 1, sizeof *cells);
     *any = 0;
+    if (!cells) {
+        fprintf(stderr, "qat report: Table III: out of memory; config %s left out\n", ax->configs[c]);
+        return NULL;
+    }
     for (size_t a = 0; a < ax->n_alphas; a++)
         for (size_t t = 0; t < ax->n_tasks; t++)
             for (size_t m = 0; m < ax->n_models; m++) {
