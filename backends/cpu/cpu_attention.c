@@ -117,6 +117,49 @@ static void panel_scalar(const float *k, int64_t ldk, int nk, int64_t dh, float 
 #define CROWS_MAX 4
 #include "cpu/cpu_attention_simd.h"
 enum { AVX2_SROWS = SROWS };
+
+/* Eight keys of a KEYS-wide panel, 8 columns at a time: 8 rows of k in, one
+ * 8 x 8 transpose in registers (24 shuffles, against 64 scalar moves), 8
+ * panel rows out; the columns past the last 8 as the scalar fill. Pure data
+ * movement: the scalar fill's bits. */
+__attribute__((target("avx2"))) static void eight_keys_avx2(const float *k, int64_t ldk, int64_t dh, float *panel)
+{
+    int64_t c0 = 0;
+    for (; c0 + 8 <= dh; c0 += 8) {
+        __m256 r[8], a[8], b[8];
+        for (int l = 0; l < 8; l++)
+            r[l] = _mm256_loadu_ps(k + l * ldk + c0);
+        for (int i = 0; i < 4; i++) { /* per 128-bit lane: (x0 y0 x1 y1), (x2 y2 x3 y3) */
+            a[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            a[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        for (int g = 0; g < 2; g++) { /* b[4g + c]: column c (c + 4 in the high lane) of rows 4g..4g+3 */
+            const __m256d a0 = _mm256_castps_pd(a[4 * g]), a1 = _mm256_castps_pd(a[4 * g + 1]);
+            const __m256d a2 = _mm256_castps_pd(a[4 * g + 2]), a3 = _mm256_castps_pd(a[4 * g + 3]);
+            b[4 * g] = _mm256_castpd_ps(_mm256_unpacklo_pd(a0, a2));
+            b[4 * g + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a0, a2));
+            b[4 * g + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(a1, a3));
+            b[4 * g + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(a1, a3));
+        }
+        for (int c = 0; c < 4; c++) { /* rows 0-3 of column c in b[c]'s low lane, rows 4-7 in b[4 + c]'s */
+            _mm256_storeu_ps(panel + (c0 + c) * KEYS, _mm256_permute2f128_ps(b[c], b[4 + c], 0x20));
+            _mm256_storeu_ps(panel + (c0 + c + 4) * KEYS, _mm256_permute2f128_ps(b[c], b[4 + c], 0x31));
+        }
+    }
+    if (c0 < dh)
+        fill_keys(k + c0, ldk, 8, dh - c0, 0, 8, KEYS, panel + c0 * KEYS);
+}
+
+/* A KEYS panel: each whole 8 keys transposed in registers, a short last
+ * part (and the zeros past nk) by the scalar fill. */
+__attribute__((target("avx2"))) static void panel_avx2(const float *k, int64_t ldk, int nk, int64_t dh, float *panel)
+{
+    int l0 = 0;
+    for (; l0 + 8 <= nk && l0 < KEYS; l0 += 8)
+        eight_keys_avx2(k + l0 * ldk, ldk, dh, panel + l0);
+    if (l0 < KEYS)
+        fill_keys(k, ldk, nk, dh, l0, KEYS, KEYS, panel);
+}
 #undef W
 #undef VF
 #undef VM
@@ -331,7 +374,7 @@ qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
     case QAT_CPU_FLOAT_AVX2:
         if (!__builtin_cpu_supports("fma"))
             break;
-        pl.scores = scores_avx2, pl.srows = AVX2_SROWS;
+        pl.scores = scores_avx2, pl.panel = panel_avx2, pl.srows = AVX2_SROWS;
         pl.context = context_for_avx2(d->head_dim, &pl.crows);
         break;
 #endif
