@@ -72,7 +72,8 @@ static void finish_tokens(const qat_packed_tile *t, int j, int n)
     g->path.epilogue(g->a, g->m, o->tt0 + j, n, o->o0, o->rows, t->acc + j * QAT_PACKED_TILE_ROWS,
                      QAT_PACKED_TILE_ROWS, g->bias, g->y, g->ldy);
     const int64_t next = t->tokens - j - n < n ? t->tokens - j - n : n;
-    prefetch_outputs(g->y + (o->tt0 + j + n) * g->ldy + o->o0, g->ldy, next, o->rows);
+    if (next > 0) /* else the address would lie past the outputs */
+        prefetch_outputs(g->y + (o->tt0 + j + n) * g->ldy + o->o0, g->ldy, next, o->rows);
 }
 
 /* Tile `tile` of the block: (panel pair tile / tiles, token tile tile % tiles). */
