@@ -59,15 +59,17 @@ AVX2 static INLINE __m256i broadcast4(const uint8_t *p)
     return _mm256_set1_epi32(v);
 }
 
-/* acc[j][h] (int32, 8 rows each) += the int16 sums, which restart at 0. */
-AVX2 static INLINE void widen(__m256i acc16[][4], int32_t *acc)
+/* acc[j][h] (int32, 8 rows each) += the int16 sums (= when fresh: acc
+ * not yet written, so no memset), which restart at 0. */
+AVX2 static INLINE void widen(__m256i acc16[][4], int32_t *acc, int fresh)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     for (int j = 0; j < NT_PASS; j++)
         for (int h = 0; h < 4; h++) {
             int32_t *dst = acc + j * QAT_PACKED_TILE_ROWS + 8 * h;
-            __m256i v = _mm256_loadu_si256((const __m256i *)dst);
-            v = _mm256_add_epi32(v, _mm256_madd_epi16(acc16[j][h], ones));
+            __m256i v = _mm256_madd_epi16(acc16[j][h], ones);
+            if (!fresh)
+                v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)dst));
             _mm256_storeu_si256((__m256i *)dst, v);
             acc16[j][h] = _mm256_setzero_si256();
         }
@@ -77,10 +79,10 @@ AVX2 static INLINE void widen(__m256i acc16[][4], int32_t *acc)
  * pstride) x NT_PASS tokens over `quads` (<= 64) quads of signed codes (64
  * bytes a quad a panel) and the tokens' shifted codes at a (rows of KC
  * bytes): acc (int32, the tile's first row of the first token) += the
- * products, the int16 sums widened at the end of each span (a span starts
- * at quad 0 and at each bit set in starts). */
+ * products (= when fresh: the first chunk), the int16 sums widened at the
+ * end of each span (a span starts at quad 0 and at each bit set in starts). */
 AVX2 static void pair_maddubs(const int8_t *q, int64_t pstride, const uint8_t *a, int64_t quads, int32_t *acc,
-                              uint64_t starts)
+                              uint64_t starts, int fresh)
 {
     __m256i s[NT_PASS][4];
     for (int j = 0; j < NT_PASS; j++)
@@ -103,7 +105,8 @@ AVX2 static void pair_maddubs(const int8_t *q, int64_t pstride, const uint8_t *a
             __asm__("" : "+x"(s[0][0]), "+x"(s[0][1]), "+x"(s[0][2]), "+x"(s[0][3]), "+x"(s[1][0]), "+x"(s[1][1]),
                     "+x"(s[1][2]), "+x"(s[1][3]));
         }
-        widen(s, acc);
+        widen(s, acc, fresh);
+        fresh = 0;
         k0 = k1;
     }
 }
@@ -160,7 +163,6 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, 
     _Alignas(32) int8_t q[2 * KC * QAT_PACKED_PANEL];
     _Alignas(32) uint8_t a[NT_MAX * KC];
     const __m256i shift = _mm256_set1_epi8((char)t->amax);
-    memset(t->acc, 0, (size_t)t->tokens * QAT_PACKED_TILE_ROWS * sizeof *t->acc);
     const size_t chunk_bytes = (size_t)KC * QAT_PACKED_PANEL * CB / 8;
     const int32_t *qsum = m->qsum + t->panel * QAT_PACKED_PANEL;
     const __m256i amax = _mm256_set1_epi32(t->amax);
@@ -211,7 +213,7 @@ AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, 
                       : starts;
             for (int j = 0; j < NT_MAX; j += NT_PASS)
                 pair_maddubs(q, KC * QAT_PACKED_PANEL, a + j * KC, kn / 4,
-                             t->acc + (j0 + j) * QAT_PACKED_TILE_ROWS, pair_starts);
+                             t->acc + (j0 + j) * QAT_PACKED_TILE_ROWS, pair_starts, k0 == 0);
             for (int p = 0; FIXED && p < 2; p++) {
                 int32_t *acc = t->acc + j0 * QAT_PACKED_TILE_ROWS + p * QAT_PACKED_PANEL;
                 /* What the cuts took, times the same shifted activations. */
