@@ -53,6 +53,9 @@ typedef struct gemm_tiles {
     const qat_gemm_desc *d;
     int64_t mb, nb;           /* tile height and width */
     int64_t tiles_m, tiles_n; /* tiles per matrix of the batch */
+    int k_parts;              /* 2: C's tile split over k instead (split_k) */
+    int64_t kb;               /* the first part's k */
+    float *partial;           /* the second part's products, m x n */
     atomic_int failure;       /* a dnnl_status_t */
 } gemm_tiles;
 
@@ -97,7 +100,41 @@ static void plan_tiles(const qat_gemm_desc *d, gemm_tiles *t)
         t->nb = side;
     t->tiles_m = ceil_div(d->m, t->mb);
     t->tiles_n = ceil_div(d->n, t->nb);
+    t->k_parts = 1;
+    t->kb = d->k;
+    t->partial = NULL;
     atomic_init(&t->failure, dnnl_success);
+}
+
+/* A GEMM that oneDNN packs whole but no cut of which it would pack: dW = dy^T
+ * x of a 768x768 weight, whose 384-row halves (1/384 + 1/768 >= 0.0038) ran
+ * at 0.76x one whole call (bench/train_gemm_tiles.c, Zen 3). Its two tiles
+ * split k instead: the first part into C (with beta), the second into a
+ * buffer added to C after both (so its own bits, the same with any thread
+ * count). The plan stays as it was when the buffer cannot be had. */
+static void split_k(const qat_gemm_desc *d, gemm_tiles *t)
+{
+    if (d->batch != 1 || t->tiles_m * t->tiles_n < 2 || !onednn_packs(d->m, d->n) || onednn_packs(t->mb, t->nb) ||
+        d->k < 2 * TILE_ALIGN)
+        return;
+    float *partial = malloc((size_t)(d->m * d->n) * sizeof *partial);
+    if (!partial)
+        return;
+    t->mb = d->m, t->nb = d->n, t->tiles_m = t->tiles_n = 1;
+    t->k_parts = 2;
+    t->kb = ceil_div(ceil_div(d->k, 2), TILE_ALIGN) * TILE_ALIGN;
+    t->partial = partial;
+}
+
+/* C += the second part's products. */
+static void add_partial(const qat_gemm_desc *d, const gemm_tiles *t)
+{
+    for (int64_t i = 0; i < d->m; i++) {
+        float *c = d->c + i * d->ldc;
+        const float *p = t->partial + i * d->n;
+        for (int64_t j = 0; j < d->n; j++)
+            c[j] += p[j];
+    }
 }
 
 static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
@@ -113,19 +150,23 @@ static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
 #endif
     int failed = 0;
     for (int64_t tile = begin; tile < end && !failed; tile++) {
-        const int64_t per_matrix = t->tiles_m * t->tiles_n, bi = tile / per_matrix;
-        const int64_t i0 = (tile % per_matrix) / t->tiles_n * t->mb, j0 = (tile % per_matrix) % t->tiles_n * t->nb;
+        const int64_t part = tile % t->k_parts, cell = tile / t->k_parts;
+        const int64_t per_matrix = t->tiles_m * t->tiles_n, bi = cell / per_matrix;
+        const int64_t i0 = (cell % per_matrix) / t->tiles_n * t->mb, j0 = (cell % per_matrix) % t->tiles_n * t->nb;
         const int64_t rows = d->m - i0 < t->mb ? d->m - i0 : t->mb, cols = d->n - j0 < t->nb ? d->n - j0 : t->nb;
-        const float *a = d->a + bi * d->stride_a + (d->trans_a ? i0 : i0 * d->lda);
-        const float *b = d->b + bi * d->stride_b + (d->trans_b ? j0 * d->ldb : j0);
+        const int64_t p0 = part ? t->kb : 0, kn = part ? d->k - t->kb : t->kb;
+        const float *a = d->a + bi * d->stride_a + (d->trans_a ? i0 + p0 * d->lda : i0 * d->lda + p0);
+        const float *b = d->b + bi * d->stride_b + (d->trans_b ? j0 * d->ldb + p0 : j0 + p0 * d->ldb);
+        float *c = part ? t->partial : d->c + bi * d->stride_c + i0 * d->ldc + j0;
+        const int64_t ldc = part ? d->n : d->ldc;
+        const float beta = part ? 0.0f : d->beta;
         if (d->m <= QAT_CPU_SKINNY_GEMM || d->n <= QAT_CPU_SKINNY_GEMM) {
-            qat_cpu_gemm_skinny(d->trans_a, d->trans_b, rows, cols, d->k, d->alpha, a, d->lda, b, d->ldb, d->beta,
-                                d->c + bi * d->stride_c + i0 * d->ldc + j0, d->ldc);
+            qat_cpu_gemm_skinny(d->trans_a, d->trans_b, rows, cols, kn, d->alpha, a, d->lda, b, d->ldb, beta, c,
+                                ldc);
             continue;
         }
-        dnnl_status_t st = dnnl_sgemm(d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', rows, cols, d->k, d->alpha,
-                                      a, d->lda, b, d->ldb, d->beta, d->c + bi * d->stride_c + i0 * d->ldc + j0,
-                                      d->ldc);
+        dnnl_status_t st = dnnl_sgemm(d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', rows, cols, kn, d->alpha, a,
+                                      d->lda, b, d->ldb, beta, c, ldc);
         if (st != dnnl_success) {
             atomic_store(&t->failure, (int)st);
             failed = 1;
@@ -159,9 +200,14 @@ static qat_status cpu_gemm(void *state, const qat_gemm_desc *d)
     }
     gemm_tiles t;
     plan_tiles(d, &t);
-    const int64_t tile_macs = t.mb * t.nb * d->k, tiles = d->batch * t.tiles_m * t.tiles_n;
+    split_k(d, &t);
+    const int64_t tile_macs = t.mb * t.nb * (d->k / t.k_parts), tiles = d->batch * t.tiles_m * t.tiles_n * t.k_parts;
     const int64_t grain = tile_macs >= TILE_MACS ? 1 : TILE_MACS / tile_macs;
-    if (qat_pool_for(((qat_host_state *)state)->pool, tiles, grain, tile_range, &t))
+    const int failed = qat_pool_for(((qat_host_state *)state)->pool, tiles, grain, tile_range, &t);
+    if (!failed && t.partial)
+        add_partial(d, &t);
+    free(t.partial);
+    if (failed)
         return qat_fail(QAT_ERR_BACKEND, "cpu backend: dnnl_sgemm failed with status %d", atomic_load(&t.failure));
     return QAT_OK;
 }

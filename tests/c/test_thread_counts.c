@@ -146,6 +146,14 @@ static void gemms(qat_context *ctx, outputs *o)
         keep(o, c, (size_t)(batch * m * nn));
     }
     free(a), free(b), free(c);
+    /* dW of a 768 x 768 weight: k split in two parts on the cpu backend */
+    const int64_t w = 768, tokens = 40;
+    a = random_floats((size_t)(tokens * w), 13, 1.0f), b = random_floats((size_t)(tokens * w), 14, 1.0f);
+    c = random_floats((size_t)(w * w), 15, 1.0f);
+    qat_gemm_desc d = {1, 0, w, w, tokens, 0.5f, 0.25f, a, w, w * tokens, b, w, w * tokens, c, w, w * w, 1};
+    QAT_ASSERT_OK(ctx->backend.ops->gemm(ctx->backend_state, &d));
+    keep(o, c, (size_t)(w * w));
+    free(a), free(b), free(c);
 }
 
 static outputs all_kernels(const char *backend, int threads)
