@@ -97,6 +97,28 @@ static void panel_scalar(const float *k, int64_t ldk, int nk, int64_t dh, float 
 }
 
 #ifdef ATT_X86
+/* The first columns of `block` keys transposed in registers into a panel
+ * row segment; returns how many columns (whole vectors of them). */
+typedef int64_t (*keys_block_fn)(const float *k, int64_t ldk, int64_t dh, float *panel);
+
+/* A panel `keys` wide: each whole `block` keys by fn, the columns it leaves
+ * and a short last part (with the zeros past nk) by the scalar fill. Pure
+ * data movement: the scalar fill's bits. */
+static void panel_by_blocks(const float *k, int64_t ldk, int nk, int64_t dh, float *panel, int keys, int block,
+                            keys_block_fn fn)
+{
+    int l0 = 0;
+    for (; l0 + block <= nk && l0 < keys; l0 += block) {
+        const int64_t done = fn(k + l0 * ldk, ldk, dh, panel + l0);
+        if (done < dh)
+            fill_keys(k + l0 * ldk + done, ldk, block, dh - done, 0, block, keys, panel + l0 + done * keys);
+    }
+    if (l0 < keys)
+        fill_keys(k, ldk, nk, dh, l0, keys, keys, panel);
+}
+#endif
+
+#ifdef ATT_X86
 #define W 8
 #define VF __m256
 #define VM __m256i
@@ -120,9 +142,8 @@ enum { AVX2_SROWS = SROWS };
 
 /* Eight keys of a KEYS-wide panel, 8 columns at a time: 8 rows of k in, one
  * 8 x 8 transpose in registers (24 shuffles, against 64 scalar moves), 8
- * panel rows out; the columns past the last 8 as the scalar fill. Pure data
- * movement: the scalar fill's bits. */
-__attribute__((target("avx2"))) static void eight_keys_avx2(const float *k, int64_t ldk, int64_t dh, float *panel)
+ * panel rows out. */
+__attribute__((target("avx2"))) static int64_t eight_keys_avx2(const float *k, int64_t ldk, int64_t dh, float *panel)
 {
     int64_t c0 = 0;
     for (; c0 + 8 <= dh; c0 += 8) {
@@ -146,19 +167,12 @@ __attribute__((target("avx2"))) static void eight_keys_avx2(const float *k, int6
             _mm256_storeu_ps(panel + (c0 + c + 4) * KEYS, _mm256_permute2f128_ps(b[c], b[4 + c], 0x31));
         }
     }
-    if (c0 < dh)
-        fill_keys(k + c0, ldk, 8, dh - c0, 0, 8, KEYS, panel + c0 * KEYS);
+    return c0;
 }
 
-/* A KEYS panel: each whole 8 keys transposed in registers, a short last
- * part (and the zeros past nk) by the scalar fill. */
-__attribute__((target("avx2"))) static void panel_avx2(const float *k, int64_t ldk, int nk, int64_t dh, float *panel)
+static void panel_avx2(const float *k, int64_t ldk, int nk, int64_t dh, float *panel)
 {
-    int l0 = 0;
-    for (; l0 + 8 <= nk && l0 < KEYS; l0 += 8)
-        eight_keys_avx2(k + l0 * ldk, ldk, dh, panel + l0);
-    if (l0 < KEYS)
-        fill_keys(k, ldk, nk, dh, l0, KEYS, KEYS, panel);
+    panel_by_blocks(k, ldk, nk, dh, panel, KEYS, 8, eight_keys_avx2);
 }
 #undef W
 #undef VF
@@ -202,10 +216,9 @@ enum { AVX512_SROWS = SROWS };
 
 /* Sixteen keys of a panel KEYS_WIDE wide, 16 columns at a time: 16 rows of
  * k in, one 16 x 16 transpose in registers (64 shuffles, against 512 scalar
- * moves), 16 panel rows out; the columns past the last 16 as the scalar
- * fill. Pure data movement: the scalar fill's bits. */
-__attribute__((target("avx512f"))) static void sixteen_keys_avx512(const float *k, int64_t ldk, int64_t dh,
-                                                                   float *panel)
+ * moves), 16 panel rows out. */
+__attribute__((target("avx512f"))) static int64_t sixteen_keys_avx512(const float *k, int64_t ldk, int64_t dh,
+                                                                      float *panel)
 {
     int64_t c0 = 0;
     for (; c0 + 16 <= dh; c0 += 16) {
@@ -234,20 +247,12 @@ __attribute__((target("avx512f"))) static void sixteen_keys_avx512(const float *
             _mm512_storeu_ps(panel + (c0 + c + 12) * KEYS_WIDE, _mm512_shuffle_f32x4(e1, f1, 0xdd));
         }
     }
-    if (c0 < dh)
-        fill_keys(k + c0, ldk, 16, dh - c0, 0, 16, KEYS_WIDE, panel + c0 * KEYS_WIDE);
+    return c0;
 }
 
-/* A KEYS_WIDE panel: each whole 16 keys transposed in registers, a short
- * last part (and the zeros past nk) by the scalar fill. */
-__attribute__((target("avx512f"))) static void panel_avx512(const float *k, int64_t ldk, int nk, int64_t dh,
-                                                            float *panel)
+static void panel_avx512(const float *k, int64_t ldk, int nk, int64_t dh, float *panel)
 {
-    int l0 = 0;
-    for (; l0 + 16 <= nk && l0 < KEYS_WIDE; l0 += 16)
-        sixteen_keys_avx512(k + l0 * ldk, ldk, dh, panel + l0);
-    if (l0 < KEYS_WIDE)
-        fill_keys(k, ldk, nk, dh, l0, KEYS_WIDE, KEYS_WIDE, panel);
+    panel_by_blocks(k, ldk, nk, dh, panel, KEYS_WIDE, 16, sixteen_keys_avx512);
 }
 #endif
 
