@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "math/float_math.h"
 
 typedef struct bin_stats {
     double count, sum, sumsq, mean;
@@ -23,7 +24,7 @@ static double quantize(double v, double lo, double s, double qp)
 {
     double u = (v - lo) / s;
     u = u < 0.0 ? 0.0 : (u > qp ? qp : u);
-    return nearbyint(u) * s + lo;
+    return qat_round_even_small_d(u) * s + lo;
 }
 
 qat_status qat_lsq_plus_init(const float *x, int64_t n, int bits, float *step, float *offset)

@@ -21,7 +21,7 @@ import sys
 ALLOWED = {
     "core": {"backend"},  # a context owns a backend
     "backend": {"core"},
-    "quant": {"core"},
+    "quant": {"core", "math"},  # math: the LSQ+ search's rounding
     "data": {"core"},
     "tokenizer": {"core"},
     "metrics": {"core"},

@@ -92,6 +92,29 @@ START_TEST(gelu_and_its_gradient_match_double)
 }
 END_TEST
 
+/* Both magic-number roundings against libm's nearbyint: every half
+ * integer and its neighbours over the quantizers' range (the ties are
+ * where a round-half-up would differ), then a sweep of the rest. */
+START_TEST(round_even_small_is_nearbyint)
+{
+    for (int twice = -600; twice <= 600; twice++) {
+        const float h = (float)twice * 0.5f;
+        const float f[3] = {nextafterf(h, -INFINITY), h, nextafterf(h, INFINITY)};
+        for (int i = 0; i < 3; i++) {
+            ck_assert_msg(qat_round_even_small(f[i]) == nearbyintf(f[i]), "float %a", (double)f[i]);
+            const double d[3] = {nextafter((double)f[i], -INFINITY), (double)f[i], nextafter((double)f[i], INFINITY)};
+            for (int j = 0; j < 3; j++)
+                ck_assert_msg(qat_round_even_small_d(d[j]) == nearbyint(d[j]), "double %a", d[j]);
+        }
+    }
+    for (double v = -4.0e6; v < 4.0e6; v += 1234.5678)
+        ck_assert_msg(qat_round_even_small_d(v) == nearbyint(v), "double %a", v);
+    /* The one difference: a negative value that rounds to zero gives +0,
+     * where nearbyint keeps the sign; equal as numbers, as == says above. */
+    ck_assert(!signbit(qat_round_even_small(-0.25f)) && signbit(nearbyintf(-0.25f)));
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("float_math");
@@ -100,6 +123,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, expf_within_one_ulp);
     tcase_add_test(tc, erff_within_1_25_ulp);
     tcase_add_test(tc, gelu_and_its_gradient_match_double);
+    tcase_add_test(tc, round_even_small_is_nearbyint);
     suite_add_tcase(s, tc);
     return s;
 }
