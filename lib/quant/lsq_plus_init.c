@@ -23,7 +23,10 @@ typedef struct bin_stats {
 static double quantize(double v, double lo, double s, double qp)
 {
     double u = (v - lo) / s;
-    u = u < 0.0 ? 0.0 : (u > qp ? qp : u);
+    /* two selects (max, then min), not a nested branch: the candidates'
+     * lanes below then run as vector code */
+    u = u > 0.0 ? u : 0.0;
+    u = u < qp ? u : qp;
     return qat_round_even_small_d(u) * s + lo;
 }
 
@@ -67,21 +70,32 @@ qat_status qat_lsq_plus_init(const float *x, int64_t n, int bits, float *step, f
             bins[used].mean = bins[used].sum / bins[used].count;
             used++;
         }
+    /* LANES candidates of one lower clip at a time, each with its own
+     * error summed over the bins in order: the same sums as one candidate
+     * at a time, which the compiler runs side by side in vector lanes. */
+    enum { LANES = 4 };
+    _Static_assert(QAT_LSQ_PLUS_GRID / 2 % LANES == 0, "upper clips in whole groups of LANES");
     double best = INFINITY, best_lo = mn, best_s = range / qp;
     for (int i = 0; i < QAT_LSQ_PLUS_GRID / 2; i++)
-        for (int j = 0; j < QAT_LSQ_PLUS_GRID / 2; j++) {
-            const double lo = mn + range * i / QAT_LSQ_PLUS_GRID, hi = mx - range * j / QAT_LSQ_PLUS_GRID;
-            const double s = (hi - lo) / qp;
-            double err = 0.0;
-            for (int b = 0; b < used; b++) {
-                const double c = quantize(bins[b].mean, lo, s, qp);
-                err += bins[b].count * c * c - 2.0 * c * bins[b].sum + bins[b].sumsq;
+        for (int j0 = 0; j0 < QAT_LSQ_PLUS_GRID / 2; j0 += LANES) {
+            const double lo = mn + range * i / QAT_LSQ_PLUS_GRID;
+            double s[LANES], err[LANES];
+            for (int l = 0; l < LANES; l++) {
+                const double hi = mx - range * (j0 + l) / QAT_LSQ_PLUS_GRID;
+                s[l] = (hi - lo) / qp;
+                err[l] = 0.0;
             }
-            if (err < best) {
-                best = err;
-                best_lo = lo;
-                best_s = s;
-            }
+            for (int b = 0; b < used; b++)
+                for (int l = 0; l < LANES; l++) {
+                    const double c = quantize(bins[b].mean, lo, s[l], qp);
+                    err[l] += bins[b].count * c * c - 2.0 * c * bins[b].sum + bins[b].sumsq;
+                }
+            for (int l = 0; l < LANES; l++)
+                if (err[l] < best) {
+                    best = err[l];
+                    best_lo = lo;
+                    best_s = s[l];
+                }
         }
     free(bins);
     *offset = (float)best_lo;
