@@ -56,6 +56,7 @@ typedef struct gemm_tiles {
     int k_parts;              /* 2: C's tile split over k instead (split_k) */
     int64_t kb;               /* the first part's k */
     float *partial;           /* the second part's products, m x n */
+    qat_cpu_float_isa isa;    /* of the skinny GEMMs' vector twin */
     atomic_int failure;       /* a dnnl_status_t */
 } gemm_tiles;
 
@@ -161,6 +162,13 @@ static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
         const int64_t ldc = part ? d->n : d->ldc;
         const float beta = part ? 0.0f : d->beta;
         if (d->m <= QAT_CPU_SKINNY_GEMM || d->n <= QAT_CPU_SKINNY_GEMM) {
+#ifdef QAT_CPU_TWINS
+            if (t->isa != QAT_CPU_FLOAT_SCALAR && !d->trans_b) { /* B's columns side by side: vector lanes */
+                QAT_CPU_VECTOR(t->isa, qat_cpu_gemm_skinny_nb)(d->trans_a, rows, cols, kn, d->alpha, a, d->lda, b,
+                                                               d->ldb, beta, c, ldc);
+                continue;
+            }
+#endif
             qat_cpu_gemm_skinny(d->trans_a, d->trans_b, rows, cols, kn, d->alpha, a, d->lda, b, d->ldb, beta, c,
                                 ldc);
             continue;
@@ -200,6 +208,7 @@ static qat_status cpu_gemm(void *state, const qat_gemm_desc *d)
     }
     gemm_tiles t;
     plan_tiles(d, &t);
+    t.isa = ((const qat_cpu_state *)state)->isa;
     split_k(d, &t);
     const int64_t tile_macs = t.mb * t.nb * (d->k / t.k_parts), tiles = d->batch * t.tiles_m * t.tiles_n * t.k_parts;
     const int64_t grain = tile_macs >= TILE_MACS ? 1 : TILE_MACS / tile_macs;

@@ -106,7 +106,9 @@ void qat_cpu_lsq_bwd_row(qat_cpu_float_isa isa, const float *x, const float *dy,
     void qat_cpu_lsq_fwd_row_##SFX(const float *x, int64_t n, float s, float eps, const float *beta, float qn,  \
                                    float qp, float *y);                                                         \
     void qat_cpu_lsq_bwd_row_##SFX(const float *x, const float *dy, int64_t n, float div, const float *beta,    \
-                                   float qn, float qp, float *dx, double *step_sum, double *offset_sum);
+                                   float qn, float qp, float *dx, double *step_sum, double *offset_sum); \
+    void qat_cpu_gemm_skinny_nb_##SFX(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a, \
+                                      int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 #if defined(__x86_64__)
 QAT_CPU_FLOAT_TWINS(avx2)
 QAT_CPU_FLOAT_TWINS(avx512)

@@ -739,6 +739,51 @@ TARGET void SUFFIX(qat_cpu_lsq_bwd_row)(const float *x, const float *dy, int64_t
     *offset_sum = SUFFIX(dfold)(lo);
 }
 
+/* qat_cpu_gemm_skinny (cpu_gemm_skinny.c) with B not transposed: W
+ * columns of C at a time, each lane with the scalar kernel's eight partial
+ * sums (product p into sum p % 8, a multiply then an add), folded in the
+ * same order, so every element gets the scalar bits. The attention
+ * products of small heads (n = head size <= 16) are such GEMMs. */
+TARGET void SUFFIX(qat_cpu_gemm_skinny_nb)(int trans_a, int64_t m, int64_t n, int64_t k, float alpha,
+                                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                                           float *c, int64_t ldc)
+{
+    enum { PARTS = 8 }; /* the scalar kernel's partial sums */
+    const int64_t a_k = trans_a ? lda : 1, a_i = trans_a ? 1 : lda;
+    for (int64_t i = 0; i < m; i++) {
+        const float *x = a + i * a_i;
+        float *crow = c + i * ldc;
+        for (int64_t j = 0; j < n; j += W) {
+            const int64_t left = n - j;
+            const VM tail = TAIL(left);
+            VF part[PARTS];
+            for (int l = 0; l < PARTS; l++)
+                part[l] = SET1(0.0f);
+            int64_t p = 0;
+            for (; p + PARTS <= k; p += PARTS)
+                for (int l = 0; l < PARTS; l++) {
+                    const float *y = b + (p + l) * ldb + j;
+                    part[l] = ADD(part[l], MUL(SET1(x[(p + l) * a_k]), left >= W ? LOAD(y) : LOADN(y, tail)));
+                }
+            for (int l = 0; p < k; p++, l++) {
+                const float *y = b + p * ldb + j;
+                part[l] = ADD(part[l], MUL(SET1(x[p * a_k]), left >= W ? LOAD(y) : LOADN(y, tail)));
+            }
+            VF dot = SET1(0.0f);
+            for (int l = 0; l < PARTS; l++)
+                dot = ADD(dot, part[l]);
+            VF out = MUL(SET1(alpha), dot);
+            /* beta = 0 does not read C, as BLAS: it may hold NaN. */
+            if (beta != 0.0f)
+                out = ADD(out, MUL(SET1(beta), left >= W ? LOAD(crow + j) : LOADN(crow + j, tail)));
+            if (left >= W)
+                STORE(crow + j, out);
+            else
+                STOREN(crow + j, tail, out);
+        }
+    }
+}
+
 #undef DACCS
 #undef DZEROS
 

@@ -4,7 +4,9 @@
  * AVX2-only CPUs (measured: one malloc per dnnl_sgemm, any shape), which
  * would make every packed forward allocate; shapes this thin gain nothing
  * from packing. Each output is a dot product in a fixed order (8 partial
- * sums over k, added in order), so the result depends on no thread count. */
+ * sums over k, added in order), so the result depends on no thread count.
+ * With B not transposed its vector twin (cpu_float_simd.h,
+ * qat_cpu_gemm_skinny_nb) computes the same sums for W columns at once. */
 #include "cpu/cpu_kernels.h"
 
 void qat_cpu_gemm_skinny(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,

@@ -5,7 +5,7 @@
  * and the slots that reach the twins the rows do not (AdamW, LayerNorm's
  * and the softmax's backward, bias gradients, dropout, gradient norm, fused
  * attention with and without a padding mask), whose scalar path is the ref
- * backend's kernels. Sizes 1..67 (every tail, several 16-element lane
+ * backend's kernels; and the skinny GEMM's twin against its loop. Sizes 1..67 (every tail, several 16-element lane
  * blocks) and a few large ones (GELU's 4096-element chunks and past them);
  * plain inputs; inputs where every 7th element is a special value (NaN,
  * +-0, +-inf, +-FLT_MAX, +-1e30, the smallest normals, denormals, exp's
@@ -374,6 +374,32 @@ static int check_env(void)
     return wrong;
 }
 
+/* The skinny GEMM's vector twin (B not transposed) against
+ * cpu_gemm_skinny.c's loop: m x n (n the narrow side, every tail of 4
+ * lanes) x k (k not a multiple of its eight partial sums too), A
+ * transposed or not, beta 0 and 0.5. */
+static void check_skinny(tally *t, const bufs *b)
+{
+    static const int64_t ms[] = {1, 5, 42}, ns[] = {1, 3, 4, 7, 16, 37}, ks[] = {1, 8, 19, 42};
+    for (int i = 0; i < COUNT(ms); i++)
+        for (int j = 0; j < COUNT(ns); j++)
+            for (int h = 0; h < COUNT(ks); h++)
+                for (int v = 0; v < 4; v++) {
+                    const int64_t m = ms[i], n = ns[j], k = ks[h];
+                    const int ta = v & 1;
+                    const float beta = v >> 1 ? 0.5f : 0.0f;
+                    const int64_t lda = (ta ? m : k) + 1, ldb = n + 2, ldc = n + 3;
+                    fill(t, b->in[0], (ta ? k : m) * lda, PLAIN);
+                    fill(t, b->in[1], k * ldb, PLAIN);
+                    fill(t, b->out[0][0], m * ldc, PLAIN);
+                    memcpy(b->out[1][0], b->out[0][0], (size_t)(m * ldc) * sizeof(float));
+                    qat_cpu_gemm_skinny_nb_neon(ta, m, n, k, 0.75f, b->in[0], lda, b->in[1], ldb, beta, b->out[0][0],
+                                                ldc);
+                    qat_cpu_gemm_skinny(ta, 0, m, n, k, 0.75f, b->in[0], lda, b->in[1], ldb, beta, b->out[1][0], ldc);
+                    SAME(t, ta ? "skinny gemm, A transposed" : "skinny gemm", n, b->out[0][0], b->out[1][0], m * ldc);
+                }
+}
+
 int main(void)
 {
     tally t = {.seed = 12345u};
@@ -409,6 +435,7 @@ int main(void)
         }
     }
     t.pattern = PLAIN;
+    check_skinny(&t, &b);
     static const int64_t lq[] = {1, 5, 13, 70}, lk[] = {1, 3, 16, 17, 40, 129}, dh[] = {1, 3, 4, 7, 16, 32, 33, 64};
     for (int i = 0; i < COUNT(lq); i++)
         for (int j = 0; j < COUNT(lk); j++)

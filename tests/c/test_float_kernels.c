@@ -1,5 +1,5 @@
 /* The cpu backend's float kernels (bias + GELU, add, gelu_bwd, softmax_fwd,
- * layernorm_fwd) on every path QAT_ISA selects (scalar, avx2, avx512vnni;
+ * layernorm_fwd; and its skinny GEMMs, against its scalar path) on every path QAT_ISA selects (scalar, avx2, avx512vnni;
  * a path this CPU lacks is skipped, saying why) with 1 and 3 threads, bit
  * for bit equal to the ref backend: odd widths (0, 1, 7, 17, 33, 773), NaN,
  * infinities (NaN where ref has NaN), huge and tiny values, masked keys. */
@@ -192,6 +192,82 @@ START_TEST(gelu_rows_match_qat_gelu_on_either_branch)
 }
 END_TEST
 
+/* The cpu backend's skinny GEMMs (min(m, n) <= 16: cpu_gemm_skinny.c and,
+ * for B not transposed, its vector twin) on each path against the scalar
+ * path, bit for bit: column tails, k not a multiple of the eight partial
+ * sums, A transposed or not, beta 0 (C holding NaN) and 0.5, batches, and
+ * specials among the inputs. */
+typedef struct skinny_shape { int64_t m, n, k, batch; } skinny_shape;
+
+static void run_gemm(qat_context *ctx, const qat_gemm_desc *shape, const float *a, size_t na, const float *b,
+                     size_t nb, const float *c, float *out, size_t nc)
+{
+    const struct qat_backend_ops *ops = ctx->backend.ops;
+    void *st = ctx->backend_state, *da = NULL, *db = NULL, *dc = NULL;
+    QAT_ASSERT_OK(ops->alloc(st, na * sizeof(float), &da));
+    QAT_ASSERT_OK(ops->alloc(st, nb * sizeof(float), &db));
+    QAT_ASSERT_OK(ops->alloc(st, nc * sizeof(float), &dc));
+    QAT_ASSERT_OK(ops->upload(st, da, a, na * sizeof(float)));
+    QAT_ASSERT_OK(ops->upload(st, db, b, nb * sizeof(float)));
+    QAT_ASSERT_OK(ops->upload(st, dc, c, nc * sizeof(float)));
+    qat_gemm_desc d = *shape;
+    d.a = da, d.b = db, d.c = dc;
+    QAT_ASSERT_OK(ops->gemm(st, &d));
+    QAT_ASSERT_OK(ops->download(st, out, dc, nc * sizeof(float)));
+    ops->free(st, da), ops->free(st, db), ops->free(st, dc);
+}
+
+static void compare_skinny_gemm(const char *isa, int threads)
+{
+    static const skinny_shape shapes[] = {{42, 16, 42, 1}, {43, 7, 19, 2}, {5, 37, 8, 1}, {16, 1, 1, 1},
+                                          {1, 100, 129, 1}, {33, 9, 64, 3}};
+    qat_context *vec = NULL, *scalar = NULL;
+    setenv("QAT_ISA", isa, 1);
+    QAT_ASSERT_OK(qat_context_create("cpu", &vec));
+    setenv("QAT_ISA", "scalar", 1);
+    QAT_ASSERT_OK(qat_context_create("cpu", &scalar));
+    unsetenv("QAT_ISA");
+    QAT_ASSERT_OK(qat_context_set_int(vec, QAT_CTX_THREADS, threads));
+    qat_rng rng;
+    qat_rng_seed(&rng, 22);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int t = 0; t < 8; t++) {
+            const skinny_shape *sh = &shapes[si];
+            const int64_t cols = sh->n; /* SAME_BITS says it */
+            const int ta = t & 1, tb = (t >> 1) & 1, with_beta = t >> 2;
+            const int64_t lda = (ta ? sh->m : sh->k) + 3, ldb = (tb ? sh->k : sh->n) + 1, ldc = sh->n + 2;
+            const int64_t sa = (ta ? sh->k : sh->m) * lda, sb = (tb ? sh->n : sh->k) * ldb, sc = sh->m * ldc;
+            const size_t na = (size_t)(sa * sh->batch), nb = (size_t)(sb * sh->batch), nc = (size_t)(sc * sh->batch);
+            float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c);
+            float *want = malloc(nc * sizeof *want), *got = malloc(nc * sizeof *got);
+            fill_specials(a, (int64_t)na, &rng, si % 2 == 1);
+            fill_specials(b, (int64_t)nb, &rng, 0);
+            fill_specials(c, (int64_t)nc, &rng, 0);
+            if (!with_beta)
+                for (size_t i = 0; i < nc; i++)
+                    c[i] = NAN; /* beta 0 must not read C */
+            const qat_gemm_desc d = {ta, tb, sh->m, sh->n, sh->k, 0.75f, with_beta ? 0.5f : 0.0f,
+                                     NULL, lda, sa, NULL, ldb, sb, NULL, ldc, sc, sh->batch};
+            run_gemm(scalar, &d, a, na, b, nb, c, want, nc);
+            run_gemm(vec, &d, a, na, b, nb, c, got, nc);
+            for (size_t i = 0; i < nc; i++) /* padding columns: C as it was, on both */
+                if ((int64_t)(i % (size_t)sc) % ldc >= sh->n)
+                    got[i] = want[i] = 0.0f;
+            SAME_BITS(ta ? (tb ? "skinny gemm, A and B transposed" : "skinny gemm, A transposed")
+                         : (tb ? "skinny gemm, B transposed" : "skinny gemm"),
+                      got, want, (int64_t)nc);
+            free(a), free(b), free(c), free(want), free(got);
+        }
+    qat_context_free(vec);
+    qat_context_free(scalar);
+}
+
+START_TEST(skinny_gemm_every_path_matches_scalar)
+{
+    FOR_EVERY_PATH(compare_skinny_gemm)
+}
+END_TEST
+
 START_TEST(isa_follows_qat_isa)
 {
     qat_cpu_float_isa isa;
@@ -225,6 +301,7 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, every_path_and_thread_count_matches_ref);
     tcase_add_test(tc, gelu_rows_match_qat_gelu_on_either_branch);
+    tcase_add_test(tc, skinny_gemm_every_path_matches_scalar);
     tcase_add_test(tc, isa_follows_qat_isa);
     suite_add_tcase(s, tc);
     return s;
