@@ -124,6 +124,7 @@ qat_status qat_ref_gemm(void *state, const qat_gemm_desc *d)
     if (d->m == 0 || d->n == 0 || d->batch == 0)
         return QAT_OK;
     if (qat_host_for(state, d->batch * d->m, d->n * (d->k + 1), gemm_range, (void *)d))
-        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "ref gemm: out of memory for %lld packed rows", (long long)d->k);
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "ref gemm: out of memory for 4 rows of %lld packed",
+                        (long long)d->k);
     return QAT_OK;
 }

@@ -1,8 +1,9 @@
 /* The cpu backend's float kernels (bias + GELU, add, gelu_bwd, softmax_fwd,
- * layernorm_fwd; and its skinny GEMMs, against its scalar path) on every path QAT_ISA selects (scalar, avx2, avx512vnni;
+ * layernorm_fwd) on every path QAT_ISA selects (scalar, avx2, avx512vnni;
  * a path this CPU lacks is skipped, saying why) with 1 and 3 threads, bit
  * for bit equal to the ref backend: odd widths (0, 1, 7, 17, 33, 773), NaN,
- * infinities (NaN where ref has NaN), huge and tiny values, masked keys. */
+ * infinities (NaN where ref has NaN), huge and tiny values, masked keys.
+ * Its skinny GEMMs, on every path, bit for bit equal to its scalar path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
