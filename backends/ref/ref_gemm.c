@@ -44,8 +44,8 @@ static void store(const qat_gemm_desc *d, float *c, double acc)
  * columns from j0; B(p, j0 + c) is b[p * p_step + c * c_step]. Fixed trip
  * counts and local sums, so the compiler keeps the ROWS x COLS sums in
  * registers. */
-static inline void full_block(int64_t k, const double *packed, const float *b, int64_t p_step,
-                              int64_t c_step, double acc[ROWS][COLS])
+static void full_block(int64_t k, const double *packed, const float *b, int64_t p_step, int64_t c_step,
+                       double acc[ROWS][COLS])
 {
     double s[ROWS][COLS] = {{0.0}};
     for (int64_t p = 0; p < k; p++) {
@@ -102,9 +102,7 @@ static int gemm_range(void *arg, int64_t begin, int64_t end, int64_t index)
             const int cols = d->n - j0 < COLS ? (int)(d->n - j0) : COLS;
             double acc[ROWS][COLS];
             const float *bj = b ? (d->trans_b ? b + j0 * d->ldb : b + j0) : NULL;
-            if (cols == COLS && c_step == 1) /* B's four columns side by side: one load */
-                full_block(d->k, packed, bj, p_step, 1, acc);
-            else if (cols == COLS)
+            if (cols == COLS)
                 full_block(d->k, packed, bj, p_step, c_step, acc);
             else
                 tail_block(d->k, packed, bj, p_step, c_step, cols, acc);
