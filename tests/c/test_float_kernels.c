@@ -18,6 +18,7 @@
 #include "qat/qat.h"
 #include "float_compare.h"
 #include "test_main.h"
+#include "test_device.h"
 
 static const int64_t widths[] = {0, 1, 7, 16, 17, 33, 773};
 #define N_WIDTHS (sizeof widths / sizeof widths[0])
@@ -204,13 +205,8 @@ static void run_gemm(qat_context *ctx, const qat_gemm_desc *shape, const float *
                      size_t nb, const float *c, float *out, size_t nc)
 {
     const struct qat_backend_ops *ops = ctx->backend.ops;
-    void *st = ctx->backend_state, *da = NULL, *db = NULL, *dc = NULL;
-    QAT_ASSERT_OK(ops->alloc(st, na * sizeof(float), &da));
-    QAT_ASSERT_OK(ops->alloc(st, nb * sizeof(float), &db));
-    QAT_ASSERT_OK(ops->alloc(st, nc * sizeof(float), &dc));
-    QAT_ASSERT_OK(ops->upload(st, da, a, na * sizeof(float)));
-    QAT_ASSERT_OK(ops->upload(st, db, b, nb * sizeof(float)));
-    QAT_ASSERT_OK(ops->upload(st, dc, c, nc * sizeof(float)));
+    void *st = ctx->backend_state;
+    void *da = test_to_device(ctx, a, na), *db = test_to_device(ctx, b, nb), *dc = test_to_device(ctx, c, nc);
     qat_gemm_desc d = *shape;
     d.a = da, d.b = db, d.c = dc;
     QAT_ASSERT_OK(ops->gemm(st, &d));

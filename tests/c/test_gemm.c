@@ -8,6 +8,7 @@
 #include "core/rng.h"
 #include "qat/qat.h"
 #include "test_main.h"
+#include "test_device.h"
 
 /* beta: C accumulates (beta 0.5) with one matrix too; batches always do. */
 typedef struct shape { int64_t m, n, k, batch; int pad, beta; } shape;
@@ -25,15 +26,6 @@ static void fill(float *x, size_t n, qat_rng *rng)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = qat_rng_uniform(rng) * 2.0f - 1.0f;
-}
-
-/* Allocates a backend buffer and uploads host data into it. */
-static void *to_device(qat_context *ctx, const float *host, size_t count)
-{
-    void *dev = NULL;
-    QAT_ASSERT_OK(ctx->backend.ops->alloc(ctx->backend_state, count * sizeof(float), &dev));
-    QAT_ASSERT_OK(ctx->backend.ops->upload(ctx->backend_state, dev, host, count * sizeof(float)));
-    return dev;
 }
 
 /* One case: inputs, and per element of C the double loop's sum and the
@@ -100,7 +92,8 @@ static void check_backend_case(const char *backend, const gemm_case *g)
     /* The ref backends promise the textbook sum: doubles, p ascending. */
     const int textbook = strncmp(backend, "ref", 3) == 0;
 
-    float *da = to_device(ctx, g->a, g->na), *db = to_device(ctx, g->b, g->nb), *dc = to_device(ctx, c, g->nc);
+    float *da = test_to_device(ctx, g->a, g->na), *db = test_to_device(ctx, g->b, g->nb);
+    float *dc = test_to_device(ctx, c, g->nc);
     qat_gemm_desc d = {ta, tb, s->m, s->n, s->k, alpha, beta, da, g->lda, g->sa, db, g->ldb, g->sb,
                        dc, g->ldc, g->sc, s->batch};
     QAT_ASSERT_OK(ctx->backend.ops->gemm(ctx->backend_state, &d));
