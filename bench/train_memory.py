@@ -5,7 +5,10 @@ two builds by running it once with each (QAT_BUILD_DIR or LIBQAT_LIBRARY).
 On the cpu backend host buffers come from calloc, so a buffer no kernel
 writes costs nothing: what counts is what the step touches.
 
-    python3 bench/train_memory.py [--quant E6W1.58A6] [--layers 4] [--batch 8] [--seq 128]
+    python3 bench/train_memory.py [--quant E6W1.58A6] [--layers 4] [--batch 8] [--seq 128] [--fused-attention]
+
+--fused-attention sets QAT_CTX_FUSED_ATTENTION (no [batch, heads, L, L]
+probabilities kept for the backward).
 """
 import argparse
 
@@ -33,8 +36,9 @@ def main():
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seq", type=int, default=128)
     p.add_argument("--backend", default="cpu")
+    p.add_argument("--fused-attention", action="store_true")
     a = p.parse_args()
-    ctx = libqat.Context(a.backend, threads=1, seed=1)
+    ctx = libqat.Context(a.backend, threads=1, seed=1, fused_attention=a.fused_attention)
     m = libqat.Model.create(arch="roberta", task="token-classification", context=ctx, quant=a.quant,
                             vocab_size=1000, hidden_size=768, num_layers=a.layers, num_heads=12,
                             intermediate_size=3072, max_position_embeddings=a.seq + 2, num_labels=5)
@@ -44,7 +48,8 @@ def main():
     before = vm_rss_kib()
     for _ in range(2):
         t.step(ids, mask, labels)
-    print(f"{a.quant} {a.layers} layers {a.batch}x{a.seq} on {a.backend} (BERT-base widths): "
+    fused = ", fused attention" if a.fused_attention else ""
+    print(f"{a.quant} {a.layers} layers {a.batch}x{a.seq} on {a.backend}{fused} (BERT-base widths): "
           f"a training step adds {(vm_rss_kib() - before) / 1024:.0f} MiB resident")
 
 

@@ -10,11 +10,15 @@ a token-classification head, side by side in one process:
 
 usage: python3 bench/train_step.py [--batch 8] [--seq 128] [--threads 2] [--steps 3] [--layers 12]
                                   [--configs FP32,E6W1.58A6,E6W1.58A6@seed-code,...] [--optimizer]
+                                  [--fused-attention]
 
 --optimizer times the whole step of the pipeline's training instead:
 dropout 0.1 on both sides, then gradient clipping at 1.0 and AdamW (libqat's
 Trainer; torch.nn.utils.clip_grad_norm_ and torch.optim.AdamW with the same
 hyper-parameters).
+--fused-attention adds libqat with QAT_CTX_FUSED_ATTENTION (no [batch,
+heads, L, L] probabilities kept; the scores recomputed in the backward) as
+a third column, in the same process.
 Needs LIBQAT_LIBRARY (or an installed libqat) and python3-torch."""
 from __future__ import annotations
 
@@ -80,8 +84,8 @@ def torch_step(config, args):
     return best_of(step, args.steps)
 
 
-def libqat_step(config, args):
-    ctx = libqat.Context("cpu", threads=args.threads)
+def libqat_step(config, args, fused=False):
+    ctx = libqat.Context("cpu", threads=args.threads, fused_attention=fused)
     model = libqat.Model.create(arch="roberta", task="token-classification", context=ctx, num_labels=LABELS,
                                 num_layers=args.layers, quant=config)
     ids, mask, labels = batch(args.batch, args.seq)
@@ -164,6 +168,8 @@ def main():
                    help="the pipeline's whole step: dropout 0.1, clipping and AdamW on both sides")
     p.add_argument("--configs", default="FP32,E6W1.58A6",
                    help="comma-separated quant configs (any notation, e.g. E6W1.58A6@seed-code, E8W4(row)A8(lsq+))")
+    p.add_argument("--fused-attention", action="store_true",
+                   help="also time libqat with QAT_CTX_FUSED_ATTENTION, side by side")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     flops, roof = gemm_roofline(args)
@@ -176,10 +182,14 @@ def main():
     results = {}
     for config in args.configs.split(","):
         t_qat = libqat_step(config, args)
+        t_fused = libqat_step(config, args, fused=True) if args.fused_attention else None
         t_torch = torch_step(config, args)
         results[config] = t_qat
         print(f"{config:10s} libqat {t_qat * 1e3:7.0f} ms   PyTorch {t_torch * 1e3:7.0f} ms   "
               f"speed-up x{t_torch / t_qat:.2f}   roofline {roof / t_qat * 100:.0f}%")
+        if t_fused is not None:
+            print(f"{'':10s} libqat fused attention {t_fused * 1e3:7.0f} ms   vs libqat x{t_qat / t_fused:.2f}   "
+                  f"vs PyTorch x{t_torch / t_fused:.2f}")
     for config, t in results.items():
         if config != "FP32" and "FP32" in results:
             print(f"fake-quant overhead ({config} vs FP32, libqat): {(t / results['FP32'] - 1) * 100:+.0f}%")

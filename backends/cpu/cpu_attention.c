@@ -21,7 +21,9 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "cpu/cpu_attention.h"
 #include "cpu/cpu_float.h"
+#include "host/host_attention.h"
 #include "host/host_memory.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -38,19 +40,13 @@ enum {
                              * FMAs, where one 16-key panel's load and 8 broadcasts fed 8 and the
                              * loads, not the FMAs, set the pace */
     SCORES_STACK = 8192,    /* floats of the block's scores (32 KiB) */
-    PANEL_DH = 256,         /* head_dim the stack panel holds */
-    PANEL_FLOATS = PANEL_DH * KEYS_WIDE, /* the panel buffer (32 KiB): one panel, or a short head's all */
+    PANEL_DH = QAT_CPU_ATT_PANEL_DH,
+    PANEL_FLOATS = QAT_CPU_ATT_PANEL_FLOATS,
     MAX_BLOCK = 64,         /* query rows per block at most */
     V_STACK = 8192,         /* floats of a head's v copied side by side (32 KiB: lk x head_dim) */
     BLOCK_ROWS = 8          /* blocks are a multiple of every path's SROWS and CROWS */
 };
 
-/* s[r * lds + l] = (sum_c q_r[c] * panel[c * keys + l]) * scale, l < nk, r < R. */
-typedef void (*scores_fn)(const float *const *q, int R, const float *panel, int64_t dh, float scale, float *s,
-                          int64_t lds, int nk);
-/* o_r[c] = sum_j p_r[j] * v_j[c] for the R rows p + r * ldp, o + r * ldo, c < dh. */
-typedef void (*context_fn)(const float *p, int64_t ldp, int R, const float *v, int64_t ldv, int64_t lk,
-                           int64_t dh, float *o, int64_t ldo);
 
 static void scores_scalar(const float *const *q, int R, const float *panel, int64_t dh, float scale, float *s,
                           int64_t lds, int nk)
@@ -79,9 +75,6 @@ static void context_scalar(const float *p, int64_t ldp, int R, const float *v, i
     }
 }
 
-/* panel[c * keys + l] = k[l * ldk + c] for c < dh, l < nk; 0 for l >= nk
- * (keys: the path's panel width). */
-typedef void (*panel_fn)(const float *k, int64_t ldk, int nk, int64_t dh, float *panel);
 
 /* Keys [l0, l1) of a panel `keys` wide, element by element. */
 static void fill_keys(const float *k, int64_t ldk, int nk, int64_t dh, int l0, int l1, int keys, float *panel)
@@ -286,12 +279,9 @@ enum { NEON_SROWS = SROWS };
 
 typedef struct att_plan {
     const qat_attention_desc *d;
+    const qat_attention_train_desc *train; /* attention_train_fwd's (its dropout), else NULL */
     int64_t block, blocks;   /* query rows per block, blocks per (b, h) */
-    scores_fn scores;
-    context_fn context;
-    panel_fn panel;
-    int keys;                /* keys per panel */
-    int srows, crows;        /* rows per call of scores / context */
+    qat_cpu_att_kernels k;
     qat_cpu_float_isa isa; /* the backend state's float path (cpu_float.h) */
 } att_plan;
 
@@ -309,21 +299,23 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, int 
     const float *k = d->k + b * lk * d->ldk + h * dh;
     /* Every panel of the head side by side when they fit, built once per
      * head; else one panel at a time, rebuilt for every block. */
-    const int64_t panel_floats = dh * pl->keys;
-    const int whole = (lk + pl->keys - 1) / pl->keys * panel_floats <= PANEL_FLOATS;
-    for (int64_t j0 = 0; j0 < lk; j0 += pl->keys) {
-        const int nk = (int)(lk - j0 < pl->keys ? lk - j0 : pl->keys);
-        float *pj = whole ? panel + j0 / pl->keys * panel_floats : panel;
+    const int64_t panel_floats = dh * pl->k.keys;
+    const int whole = (lk + pl->k.keys - 1) / pl->k.keys * panel_floats <= PANEL_FLOATS;
+    for (int64_t j0 = 0; j0 < lk; j0 += pl->k.keys) {
+        const int nk = (int)(lk - j0 < pl->k.keys ? lk - j0 : pl->k.keys);
+        float *pj = whole ? panel + j0 / pl->k.keys * panel_floats : panel;
         if (!whole || !same_head)
-            pl->panel(k + j0 * d->ldk, d->ldk, nk, dh, pj);
-        for (int64_t r = 0; r < n; r += pl->srows)
-            pl->scores(qrow + r, (int)(n - r < pl->srows ? n - r : pl->srows), pj, dh, d->scale, s + r * lk + j0,
+            pl->k.panel(k + j0 * d->ldk, d->ldk, nk, dh, pj);
+        for (int64_t r = 0; r < n; r += pl->k.srows)
+            pl->k.scores(qrow + r, (int)(n - r < pl->k.srows ? n - r : pl->k.srows), pj, dh, d->scale, s + r * lk + j0,
                        lk, nk);
     }
     const float *kb = d->key_bias ? d->key_bias + b * lk : NULL;
     const float *v = d->v + b * lk * d->ldv + h * dh;
     int64_t ldv = d->ldv;
     qat_cpu_softmax_rows(pl->isa, s, lk, n, kb, lk); /* ref's row, vectorised */
+    for (int64_t r = 0; pl->train && r < n; r++)
+        qat_host_attention_drop_row(pl->train, b, h, i0 + r, s + r * lk);
     if (lk * dh <= V_STACK) {
         /* The head's v rows side by side: every context pass reads them
          * all, and at the model's row stride (H floats) they fall into a
@@ -333,8 +325,8 @@ static void run_block(const att_plan *pl, int64_t b, int64_t h, int64_t i0, int 
                 memcpy(vcopy + j * dh, v + j * d->ldv, (size_t)dh * sizeof *v);
         v = vcopy, ldv = dh;
     }
-    for (int64_t r = 0; r < n; r += pl->crows)
-        pl->context(s + r * lk, lk, (int)(n - r < pl->crows ? n - r : pl->crows), v, ldv, lk, dh,
+    for (int64_t r = 0; r < n; r += pl->k.crows)
+        pl->k.context(s + r * lk, lk, (int)(n - r < pl->k.crows ? n - r : pl->k.crows), v, ldv, lk, dh,
                     d->out + (b * d->lq + i0 + r) * d->ldo + h * dh, d->ldo);
 }
 
@@ -355,45 +347,64 @@ static int unit_range(void *arg, int64_t begin, int64_t end, int64_t index)
     return 0;
 }
 
-qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
+void qat_cpu_att_kernels_for(qat_cpu_float_isa isa, int64_t head_dim, qat_cpu_att_kernels *k)
 {
-    QAT_TRY(qat_attention_desc_validate(d));
-    if (d->batch == 0 || d->heads == 0 || d->lq == 0 || d->head_dim == 0)
-        return QAT_OK;
-    /* Rows too long for the stack buffers: ref's row at a time. */
-    if (d->lk > SCORES_STACK || d->head_dim > PANEL_DH)
-        return qat_backend_ref_ops.attention_fwd(state, d);
-    att_plan pl = {.d = d, .scores = scores_scalar, .context = context_scalar, .panel = panel_scalar,
-                   .keys = KEYS, .srows = BLOCK_ROWS, .crows = BLOCK_ROWS, .isa = ((qat_cpu_state *)state)->isa};
-    int64_t block = SCORES_STACK / d->lk;
-    block = block > MAX_BLOCK ? MAX_BLOCK : block;
-    block = block >= BLOCK_ROWS ? block / BLOCK_ROWS * BLOCK_ROWS : block;
-    pl.block = block < d->lq ? block : d->lq;
-    pl.blocks = (d->lq + pl.block - 1) / pl.block;
-    switch (pl.isa) {
+    *k = (qat_cpu_att_kernels){.scores = scores_scalar, .context = context_scalar, .panel = panel_scalar,
+                               .keys = KEYS, .srows = BLOCK_ROWS, .crows = BLOCK_ROWS};
+    switch (isa) {
 #ifdef ATT_X86
     case QAT_CPU_FLOAT_AVX512:
-        pl.scores = scores_avx512, pl.panel = panel_avx512, pl.keys = KEYS_WIDE, pl.srows = AVX512_SROWS;
-        pl.context = context_for_avx512(d->head_dim, &pl.crows);
+        k->scores = scores_avx512, k->panel = panel_avx512, k->keys = KEYS_WIDE, k->srows = AVX512_SROWS;
+        k->context = context_for_avx512(head_dim, &k->crows);
         break;
     case QAT_CPU_FLOAT_AVX2:
         if (!__builtin_cpu_supports("fma"))
             break;
-        pl.scores = scores_avx2, pl.panel = panel_avx2, pl.srows = AVX2_SROWS;
-        pl.context = context_for_avx2(d->head_dim, &pl.crows);
+        k->scores = scores_avx2, k->panel = panel_avx2, k->srows = AVX2_SROWS;
+        k->context = context_for_avx2(head_dim, &k->crows);
         break;
 #endif
 #ifdef ATT_NEON
     case QAT_CPU_FLOAT_NEON:
-        pl.scores = scores_neon, pl.srows = NEON_SROWS;
-        pl.context = context_for_neon(d->head_dim, &pl.crows);
+        k->scores = scores_neon, k->srows = NEON_SROWS;
+        k->context = context_for_neon(head_dim, &k->crows);
         break;
 #endif
     default: /* scalar, or a path this architecture has not */
         break;
     }
+}
+
+/* attention_fwd (train NULL) or attention_train_fwd's forward. */
+static qat_status run(void *state, const qat_attention_desc *d, const qat_attention_train_desc *train)
+{
+    if (d->batch == 0 || d->heads == 0 || d->lq == 0 || d->head_dim == 0)
+        return QAT_OK;
+    /* Rows too long for the stack buffers: ref's row at a time. */
+    if (d->lk > SCORES_STACK || d->head_dim > PANEL_DH)
+        return train ? qat_backend_ref_ops.attention_train_fwd(state, train)
+                     : qat_backend_ref_ops.attention_fwd(state, d);
+    att_plan pl = {.d = d, .train = train, .isa = ((qat_cpu_state *)state)->isa};
+    qat_cpu_att_kernels_for(pl.isa, d->head_dim, &pl.k);
+    int64_t block = SCORES_STACK / d->lk;
+    block = block > MAX_BLOCK ? MAX_BLOCK : block;
+    block = block >= BLOCK_ROWS ? block / BLOCK_ROWS * BLOCK_ROWS : block;
+    pl.block = block < d->lq ? block : d->lq;
+    pl.blocks = (d->lq + pl.block - 1) / pl.block;
     /* Whole heads per range, so that a head's blocks share its key panels
      * and v copy. */
     qat_pool_for(((qat_host_state *)state)->pool, d->batch * d->heads * pl.blocks, pl.blocks, unit_range, &pl);
     return QAT_OK;
+}
+
+qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d)
+{
+    QAT_TRY(qat_attention_desc_validate(d));
+    return run(state, d, NULL);
+}
+
+qat_status qat_cpu_attention_train_fwd(void *state, const qat_attention_train_desc *d)
+{
+    QAT_TRY(qat_attention_train_desc_validate(d, 0));
+    return run(state, &d->a, d);
 }

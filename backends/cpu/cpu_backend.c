@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "cpu/cpu_attention.h"
 #include "cpu/cpu_float.h"
 #include "cpu/cpu_kernels.h"
 #include "host/host_dropout_add.h"
@@ -17,7 +18,6 @@
 #include "host/host_linear.h"
 #include "host/host_memory.h"
 
-qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d); /* cpu_attention.c */
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -262,6 +262,8 @@ const struct qat_backend_ops qat_backend_cpu_ops = {
     .destroy = qat_cpu_state_destroy,
     .gemm = cpu_gemm,
     .attention_fwd = qat_cpu_attention_fwd,
+    .attention_train_fwd = qat_cpu_attention_train_fwd,
+    .attention_bwd = qat_cpu_attention_bwd,
     .add = qat_cpu_add,
     .bias_act_fwd = qat_cpu_bias_act_fwd,
     .gelu_bwd = qat_cpu_gelu_bwd,

@@ -75,6 +75,12 @@ int qat_cli_strict_iob(const char *cmd, qat_context *ctx, int strict)
     return st == QAT_OK ? 0 : qat_cli_fail(cmd, "bad --strict-iob", st);
 }
 
+int qat_cli_fused_attention(const char *cmd, qat_context *ctx, int fused)
+{
+    qat_status st = qat_context_set_int(ctx, QAT_CTX_FUSED_ATTENTION, fused ? 1 : 0);
+    return st == QAT_OK ? 0 : qat_cli_fail(cmd, "bad --fused-attention", st);
+}
+
 void qat_cli_print_warnings(const char *cmd, const qat_context *ctx)
 {
     size_t n = qat_context_warning_count(ctx);

@@ -17,6 +17,7 @@ typedef struct dapt_args {
     const char *backend;
     int64_t threads;
     int precision; /* -1: the backend's default */
+    int fused_attention;
 } dapt_args;
 
 /* --alphas "0.1,0.3,auto" into a->alphas; auto turns adaptive on. */
@@ -57,7 +58,8 @@ static int run(dapt_args *a)
         return 1;
     qat_comm *comm = NULL; /* the data-parallel job the environment describes, if any */
     int64_t rank = 0, world = 1;
-    if (qat_cli_comm("dapt", ctx, &comm, &rank, &world) != 0) {
+    if (qat_cli_fused_attention("dapt", ctx, a->fused_attention) != 0 ||
+        qat_cli_comm("dapt", ctx, &comm, &rank, &world) != 0) {
         qat_context_free(ctx);
         return 1;
     }
@@ -91,6 +93,7 @@ int qat_cli_dapt(int argc, char **argv)
          .flags = QAT_CLI_REQUIRED, .help = "snapshots/step-N/, dapt.json, metrics.jsonl, checkpoints"},
         QAT_CLI_RUN_SCHEDULE_ROWS(&a.o.run),
         QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads, &a.precision),
+        QAT_CLI_FUSED_ATTENTION_ROW(&a.fused_attention),
     };
     const qat_cli_spec spec = {
         .command = "dapt",

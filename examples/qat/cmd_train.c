@@ -42,6 +42,7 @@ typedef struct train_args {
     int64_t threads;
     int precision; /* -1: the backend's default */
     int strict_iob;
+    int fused_attention;
     train_config file;
     const qat_cli_spec *spec; /* for --config, which sets the same options */
 } train_args;
@@ -94,7 +95,9 @@ static int run(train_args *a)
         return 1;
     qat_comm *comm = NULL;
     int64_t rank = 0, world = 1;
-    if (qat_cli_strict_iob("train", ctx, a->strict_iob) != 0 || qat_cli_comm("train", ctx, &comm, &rank, &world) != 0) {
+    if (qat_cli_strict_iob("train", ctx, a->strict_iob) != 0 ||
+        qat_cli_fused_attention("train", ctx, a->fused_attention) != 0 ||
+        qat_cli_comm("train", ctx, &comm, &rank, &world) != 0) {
         qat_context_free(ctx);
         return 1;
     }
@@ -153,6 +156,7 @@ int qat_cli_train(int argc, char **argv)
         QAT_OPT_STRING("--test", &a.o.test_file, "FILE", "test file (default: the same split)"),
         QAT_OPT_STRING("--out", &a.o.run.out_dir, "DIR", "results.json, metrics.jsonl, checkpoints"),
         QAT_CLI_STRICT_IOB_ROW(&a.strict_iob),
+        QAT_CLI_FUSED_ATTENTION_ROW(&a.fused_attention),
         QAT_CLI_RUN_SCHEDULE_ROWS(&a.o.run),
         QAT_CLI_CONTEXT_ROWS(&a.backend, &a.threads, &a.precision),
     };

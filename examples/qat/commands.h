@@ -57,6 +57,13 @@ int qat_cli_strict_iob(const char *cmd, qat_context *ctx, int strict);
 /* The context's warnings (lenient IOB2 reads...), one "qat CMD: warning:"
  * line each on stderr. */
 void qat_cli_print_warnings(const char *cmd, const qat_context *ctx);
+/* --fused-attention: QAT_CTX_FUSED_ATTENTION. */
+int qat_cli_fused_attention(const char *cmd, qat_context *ctx, int fused);
+#define QAT_CLI_FUSED_ATTENTION_ROW(dest) \
+    QAT_OPT_FLAG("--fused-attention", dest, \
+                 "train with the backend's fused attention: no [batch, heads, L, L] probabilities kept for the " \
+                 "backward (4 B heads L^2 bytes a layer less, twice that with attention dropout), the scores " \
+                 "recomputed instead; results equal up to rounding (docs/training.md)")
 #define QAT_CLI_STRICT_IOB_ROW(dest) \
     QAT_OPT_FLAG("--strict-iob", dest, \
                  "refuse a CoNLL file whose IOB2 tags are inconsistent (an I-X after O or another type); by " \

@@ -164,7 +164,19 @@ typedef enum qat_context_param {
      * compute in fp32 only: they report QAT_PRECISION_FP32 and refuse the
      * others with QAT_ERR_UNSUPPORTED. Recorded in the study runner's
      * results.json. */
-    QAT_CTX_PRECISION = 5
+    QAT_CTX_PRECISION = 5,
+    /* Training attention: 0 (default) computes the [batch, heads, L, L]
+     * probabilities with GEMMs and keeps them (twice with attention
+     * dropout) for the backward; 1 runs the backend's fused attention,
+     * which keeps one float per query row and head instead and recomputes
+     * the probabilities in the backward: the activation memory of a
+     * model at batch B and length L shrinks by 4 B heads L^2 bytes a layer
+     * (x 2 with attention dropout, + the backward's gradient of the same
+     * size). Same mask, same dropout; the results differ from 0's by the
+     * order of accumulation only. The fused backward recomputes the
+     * scores, so on host backends (ref, cpu) a step is slower. Read
+     * when a model prepares a batch shape. */
+    QAT_CTX_FUSED_ATTENTION = 6
 } qat_context_param;
 
 typedef enum qat_precision {

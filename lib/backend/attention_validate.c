@@ -1,4 +1,5 @@
 /* The checks every host backend runs on a qat_attention_desc first. */
+#include "backend/attention_check.h"
 #include "backend/backend.h"
 #include "core/error.h"
 
@@ -17,5 +18,14 @@ qat_status qat_attention_desc_validate(const qat_attention_desc *d)
                   "attention_fwd: row strides (q %lld, k %lld, v %lld, out %lld) below heads x head_dim = %lld",
                   (long long)d->ldq, (long long)d->ldk, (long long)d->ldv, (long long)d->ldo, (long long)width);
     QAT_CHECK_ARG(d->q && d->k && d->v && d->out, "attention_fwd: NULL q, k, v or out");
+    return QAT_OK;
+}
+
+qat_status qat_attention_train_desc_validate(const qat_attention_train_desc *d, int backward)
+{
+    char why[256];
+    int empty;
+    if (qat_attention_train_desc_problem(d, backward, why, sizeof why, &empty))
+        return qat_fail(QAT_ERR_INVALID_ARGUMENT, "%s", why);
     return QAT_OK;
 }

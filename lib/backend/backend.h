@@ -23,7 +23,7 @@
 
 /* Bump whenever struct qat_backend_ops, the kernel list (kernels.h) or a
  * descriptor there changes. */
-#define QAT_BACKEND_ABI_VERSION 14u
+#define QAT_BACKEND_ABI_VERSION 15u
 
 /* Symbol a backend module exports (C linkage):
  *   qat_status qat_backend_module_get(uint32_t abi_version,
@@ -111,6 +111,9 @@ extern const struct qat_backend_ops qat_backend_sealed_ops;
 qat_status qat_gemm_desc_validate(const qat_gemm_desc *desc);
 /* The same for a qat_attention_desc (sizes, strides, pointers). */
 qat_status qat_attention_desc_validate(const qat_attention_desc *desc);
+/* The same for a qat_attention_train_desc, of the forward (backward 0) or
+ * of the backward (1: dout, dq, dk, dv too): attention_check.h's checks. */
+qat_status qat_attention_train_desc_validate(const qat_attention_train_desc *desc, int backward);
 /* The same for a qat_linear_desc (sizes, activation, pointers). */
 qat_status qat_linear_desc_validate(const qat_linear_desc *desc);
 

@@ -165,6 +165,36 @@ typedef struct qat_attention_desc {
     int64_t ldo;
 } qat_attention_desc;
 
+/* Fused attention for training (QAT_CTX_FUSED_ATTENTION): the forward and
+ * backward of attention without a [batch, heads, lq, lk] tensor in memory.
+ * With a = the base descriptor, for each (b, h, i) as attention_fwd:
+ *   s[j]  = (q[i] . k[j]) * scale, p = the masked row softmax of s with
+ *           key_bias[b] (softmax_fwd's row),
+ *   p'[j] = p[j] * keep / (1 - dropout), keep = qat_dropout_keep(seed,
+ *           ((b * heads + h) * lq + i) * lk + j, dropout): the mask and
+ *           scale of the dropout slot over the unfused [batch, heads, lq,
+ *           lk] probabilities (dropout <= 0: p' = p),
+ *   out[i] = sum_j p'[j] v[j]                                  (forward)
+ * The backward, from dout (the gradient of out, row stride lddo) and the
+ * forward's out (a.out, a.ldo; a device takes sum_j p[j] dp[j] as
+ * dout[i] . out[i]), recomputing s and p:
+ *   dp'[j] = dout[i] . v[j], dp = dp' * keep / (1 - dropout),
+ *   ds = p * (dp - sum_j p[j] dp[j])                (softmax_bwd's row)
+ *   dq[i] = scale * sum_j ds[j] k[j]; dk[j] = scale * sum_i ds[j] q[i];
+ *   dv[j] = sum_i p'[j] dout[i]
+ * with dq, dk, dv laid out as q, k, v (row stride ldg) and WRITTEN. Only
+ * the accumulation orders are left to the backend (no atomics: the result
+ * is the same on every run). */
+typedef struct qat_attention_train_desc {
+    qat_attention_desc a;   /* shapes, q, k, v, key_bias, out (written forward, read backward) */
+    float dropout;          /* attention dropout probability, in [0, 1) */
+    uint64_t seed;
+    const float *dout;      /* backward: [.., lq, heads x head_dim] */
+    int64_t lddo;
+    float *dq, *dk, *dv;    /* backward */
+    int64_t ldg;
+} qat_attention_train_desc;
+
 /* A linear layer with its epilogue, y = act(x W^T + b), for the training
  * forward (x [rows, in], W [out, in], bias [out] or NULL, all row-major and
  * contiguous):
@@ -309,6 +339,12 @@ typedef struct qat_linear_desc {
      * and the backward's copy-then-dropout of a gradient. On host backends,                                   \
      * bit for bit copy (when y is not x), dropout, add. */                                                    \
     X(dropout_add, (const float *x, const float *residual, int64_t n, float p, uint64_t seed, float *y),       \
-      (x, residual, n, p, seed, y))
+      (x, residual, n, p, seed, y))                                                                      \
+    /* Training attention, fused, as qat_attention_train_desc says (out may                                   \
+     * not alias q, k or v). */                                                                               \
+    X(attention_train_fwd, (const qat_attention_train_desc *desc), (desc))                                     \
+    /* Its backward: dq, dk, dv from dout, q, k, v and out (none of dq, dk,                                   \
+     * dv may alias an input or each other). */                                                               \
+    X(attention_bwd, (const qat_attention_train_desc *desc), (desc))
 
 #endif

@@ -106,6 +106,7 @@ QAT_API qat_status qat_context_param_bounds(qat_context_param param, int64_t *lo
     case QAT_CTX_DETERMINISTIC: *lo = 0; *hi = 1; return QAT_OK;
     case QAT_CTX_STRICT_IOB2: *lo = 0; *hi = 1; return QAT_OK;
     case QAT_CTX_PRECISION: *lo = QAT_PRECISION_FP32; *hi = QAT_PRECISION_BF16; return QAT_OK;
+    case QAT_CTX_FUSED_ATTENTION: *lo = 0; *hi = 1; return QAT_OK;
     }
     return qat_fail(QAT_ERR_INVALID_ARGUMENT, "unknown context parameter %d", (int)param);
 }
@@ -139,6 +140,9 @@ QAT_API qat_status qat_context_set_int(qat_context *ctx, qat_context_param param
     case QAT_CTX_STRICT_IOB2:
         ctx->strict_iob2 = (int)value;
         return QAT_OK;
+    case QAT_CTX_FUSED_ATTENTION:
+        ctx->fused_attention = (int)value;
+        return QAT_OK;
     case QAT_CTX_PRECISION: {
         const struct qat_backend_ops *ops = ctx->backend.ops;
         if (!ops->set_precision) {
@@ -163,6 +167,7 @@ QAT_API qat_status qat_context_get_int(const qat_context *ctx, qat_context_param
     case QAT_CTX_DETERMINISTIC: *value = ctx->deterministic; return QAT_OK;
     case QAT_CTX_STRICT_IOB2: *value = ctx->strict_iob2; return QAT_OK;
     case QAT_CTX_PRECISION: *value = qat_context_precision(ctx); return QAT_OK;
+    case QAT_CTX_FUSED_ATTENTION: *value = ctx->fused_attention; return QAT_OK;
     }
     return qat_fail(QAT_ERR_INVALID_ARGUMENT, "unknown context parameter %d", (int)param);
 }

@@ -15,6 +15,7 @@ struct qat_context {
     uint64_t seed;
     int deterministic;
     int strict_iob2;      /* QAT_CTX_STRICT_IOB2 */
+    int fused_attention;  /* QAT_CTX_FUSED_ATTENTION */
     qat_rng rng;
     qat_warnings warnings;
 };

@@ -1,4 +1,5 @@
 /* Carving the activation memory of a batch shape out of one allocation. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,8 +51,8 @@ static void carve(qat_model *m, carver *c)
         la->q = take(c, NHf);
         la->k = take(c, NHf);
         la->v = take(c, NHf);
-        la->probs = take(c, P);
-        la->probs_drop = attn_drop ? take(c, P) : la->probs;
+        la->probs = a->fused_attention ? NULL : take(c, P);
+        la->probs_drop = attn_drop && !a->fused_attention ? take(c, P) : la->probs;
         la->ctx = take(c, NHf);
         la->res1 = take(c, NHf);
         la->h1 = take(c, NHf);
@@ -90,7 +91,7 @@ static void carve(qat_model *m, carver *c)
     a->d_c = take(c, NHf);
     a->d_wide = take(c, NIf);
     a->d_wide2 = take(c, NIf);
-    a->d_probs = take(c, P);
+    a->d_probs = a->fused_attention ? NULL : take(c, P);
     /* dL/dW_hat of the largest linear with a learned weight quantizer (the
      * quantized MLM decoder is [V, H]). */
     int64_t widest = I > H ? I : H;
@@ -102,7 +103,9 @@ static void carve(qat_model *m, carver *c)
 qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len)
 {
     qat_acts *a = &m->acts;
-    if (a->mem && a->B == batch && a->L == seq_len && a->prepared_training == m->training)
+    const int fused = m->ctx->fused_attention;
+    if (a->mem && a->B == batch && a->L == seq_len && a->prepared_training == m->training &&
+        a->fused_attention == fused)
         return QAT_OK;
     if (!a->layers) {
         a->layers = calloc((size_t)m->dims.num_layers, sizeof *a->layers);
@@ -113,6 +116,7 @@ qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len)
     a->L = seq_len;
     a->N = batch * seq_len;
     a->prepared_training = m->training;
+    a->fused_attention = fused;
     carver count = {NULL, 0};
     carve(m, &count);
     if (count.used > a->mem_bytes) {
@@ -166,4 +170,16 @@ void qat_acts_release(qat_model *m)
         m->ctx->backend.ops->free(m->ctx->backend_state, a->head_mem);
     free(a->layers);
     memset(a, 0, sizeof *a);
+}
+
+qat_attention_train_desc qat_acts_attention_desc(const qat_model *m, const qat_layer_acts *la, const float *q,
+                                                 const float *k, const float *v)
+{
+    const qat_acts *a = &m->acts;
+    const int64_t H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
+    return (qat_attention_train_desc){
+        .a = {.batch = a->B, .heads = NH, .lq = a->L, .lk = a->L, .head_dim = dh, .scale = 1.0f / sqrtf((float)dh),
+              .q = q, .ldq = H, .k = k, .ldk = H, .v = v, .ldv = H, .key_bias = a->key_bias, .ldo = H},
+        .dropout = a->prepared_training ? m->dims.attention_dropout_prob : 0.0f, .seed = la->seed_attn,
+        .lddo = H, .ldg = H};
 }

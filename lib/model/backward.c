@@ -122,14 +122,36 @@ static qat_status head_backward(qat_model *m, float *d_hidden)
     return QAT_OK;
 }
 
+/* The attention core's backward through the kept probabilities: d_probs,
+ * then dq, dk, dv from d_ctx (the gradient of the context). */
+static qat_status attention_core_backward(qat_model *m, const qat_layer_acts *la, const float *d_ctx_rows, float *dq,
+                                          float *dk, float *dv)
+{
+    qat_acts *a = &m->acts;
+    qat_context *ctx = m->ctx;
+    const int64_t B = a->B, S = a->L, H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
+    const int64_t P = B * NH * S * S;
+    const float scale = 1.0f / sqrtf((float)dh);
+    const graph_heads_operand d_ctx = {d_ctx_rows, H, S * H, dh}, q = {la->q, H, S * H, dh}, k = {la->k, H, S * H, dh},
+                              v = {la->v, H, S * H, dh}, probs_drop = {la->probs_drop, S, NH * S * S, S * S},
+                              d_scores = {a->d_probs, S, NH * S * S, S * S};
+    QAT_TRY(graph_gemm_heads(ctx, 0, 1, S, S, dh, 1.0f, d_ctx, v, 0.0f, a->d_probs, S, NH * S * S, S * S, B, NH));
+    QAT_TRY(graph_gemm_heads(ctx, 1, 0, S, dh, S, 1.0f, probs_drop, d_ctx, 0.0f, dv, H, S * H, dh, B, NH));
+    if (la->probs_drop != la->probs)
+        QAT_RUN(ctx, dropout, a->d_probs, P, m->dims.attention_dropout_prob, la->seed_attn);
+    QAT_RUN(ctx, softmax_bwd, a->d_probs, la->probs, P / S, S, a->d_probs);
+    QAT_TRY(graph_gemm_heads(ctx, 0, 0, S, dh, S, scale, d_scores, k, 0.0f, dq, H, S * H, dh, B, NH));
+    QAT_TRY(graph_gemm_heads(ctx, 1, 0, S, dh, S, scale, d_scores, q, 0.0f, dk, H, S * H, dh, B, NH));
+    return QAT_OK;
+}
+
 /* dy: gradient of the layer output (consumed); dx: receives the gradient
  * of the layer input. Scratch: d_a, d_b, d_c [N, H], d_wide, d_wide2. */
 static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la, float *dy, float *dx)
 {
     qat_acts *a = &m->acts;
     qat_context *ctx = m->ctx;
-    const int64_t B = a->B, S = a->L, N = a->N, H = m->dims.hidden_size, I = m->dims.intermediate_size;
-    const int64_t NH = m->dims.num_heads, dh = H / NH, P = B * NH * S * S;
+    const int64_t N = a->N, H = m->dims.hidden_size, I = m->dims.intermediate_size;
     float *d_a = a->d_a, *d_b = a->d_b, *d_c = a->d_c;
 
     /* LN2: d_a = dL/d res2; feeds h1 (residual) and the output dense. */
@@ -157,19 +179,15 @@ static qat_status layer_backward(qat_model *m, qat_layer *L, qat_layer_acts *la,
     QAT_TRY(linear_backward(m, &L->attn_out, xq, d_c, N, d_a, 0));
     QAT_TRY(input_backward(m, &L->attn_out, d_a, la->ctx, N)); /* d_a = dL/d ctx */
 
-    /* Attention core: d_probs, then dq (d_c), dk (d_wide2), dv (d_wide). */
+    /* Attention core: dq (d_c), dk (d_wide2), dv (d_wide) from d_a. */
     float *dq = d_c, *dk = a->d_wide2, *dv = a->d_wide;
-    const float scale = 1.0f / sqrtf((float)dh);
-    const graph_heads_operand d_ctx = {d_a, H, S * H, dh}, q = {la->q, H, S * H, dh}, k = {la->k, H, S * H, dh},
-                              v = {la->v, H, S * H, dh}, probs_drop = {la->probs_drop, S, NH * S * S, S * S},
-                              d_scores = {a->d_probs, S, NH * S * S, S * S};
-    QAT_TRY(graph_gemm_heads(ctx, 0, 1, S, S, dh, 1.0f, d_ctx, v, 0.0f, a->d_probs, S, NH * S * S, S * S, B, NH));
-    QAT_TRY(graph_gemm_heads(ctx, 1, 0, S, dh, S, 1.0f, probs_drop, d_ctx, 0.0f, dv, H, S * H, dh, B, NH));
-    if (la->probs_drop != la->probs)
-        QAT_RUN(ctx, dropout, a->d_probs, P, m->dims.attention_dropout_prob, la->seed_attn);
-    QAT_RUN(ctx, softmax_bwd, a->d_probs, la->probs, P / S, S, a->d_probs);
-    QAT_TRY(graph_gemm_heads(ctx, 0, 0, S, dh, S, scale, d_scores, k, 0.0f, dq, H, S * H, dh, B, NH));
-    QAT_TRY(graph_gemm_heads(ctx, 1, 0, S, dh, S, scale, d_scores, q, 0.0f, dk, H, S * H, dh, B, NH));
+    if (a->fused_attention) {
+        qat_attention_train_desc d = qat_acts_attention_desc(m, la, la->q, la->k, la->v);
+        d.a.out = la->ctx, d.dout = d_a, d.dq = dq, d.dk = dk, d.dv = dv;
+        QAT_RUN(ctx, attention_bwd, &d);
+    } else {
+        QAT_TRY(attention_core_backward(m, la, d_a, dq, dk, dv));
+    }
 
     /* q, k, v projections: dx = dL/d res1 (residual, in d_b) + their inputs' gradients. */
     QAT_RUN(ctx, copy, d_b, dx, N * H);

@@ -279,6 +279,13 @@ static qat_status walk_attention(void *self, int64_t layer, const qat_walk_layer
     const int64_t B = a->B, S = a->L, H = m->dims.hidden_size, NH = m->dims.num_heads, dh = H / NH;
     /* scores[b, h] = q[b, :, h] k[b, :, h]^T / sqrt(dh)  [S, S] */
     const float scale = 1.0f / sqrtf((float)dh);
+    if (a->fused_attention) {
+        la->seed_attn = next_seed(m);
+        qat_attention_train_desc d = qat_acts_attention_desc(m, la, b->q, b->k, b->v);
+        d.a.out = b->ctx;
+        QAT_RUN(ctx, attention_train_fwd, &d);
+        return QAT_OK;
+    }
     const graph_heads_operand q = {b->q, H, S * H, dh}, k = {b->k, H, S * H, dh}, v = {b->v, H, S * H, dh},
                               probs_drop = {la->probs_drop, S, NH * S * S, S * S};
     QAT_TRY(graph_gemm_heads(ctx, 0, 1, S, S, dh, scale, q, k, 0.0f, la->probs, S, NH * S * S, S * S, B, NH));

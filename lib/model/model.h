@@ -64,7 +64,7 @@ typedef struct qat_table {
 typedef struct qat_layer_acts {
     float *x;                      /* layer input [N, H] */
     float *q, *k, *v;              /* [N, H] */
-    float *probs;                  /* softmax output [B, NH, L, L] */
+    float *probs;                  /* softmax output [B, NH, L, L]; NULL when fused */
     float *probs_drop;             /* after attention dropout (alias if off) */
     float *ctx;                    /* attention context [N, H] */
     float *res1;                   /* x + attention output (LN1 input) */
@@ -101,6 +101,7 @@ typedef struct qat_acts {
     /* backward scratch */
     float *d_hidden, *d_hidden2, *d_a, *d_b, *d_c, *d_wide, *d_wide2, *d_probs, *d_weight, *d_logits;
     int prepared_training;
+    int fused_attention;        /* QAT_CTX_FUSED_ATTENTION when the shape was prepared */
     void *mem;
     size_t mem_bytes;
     /* logits and d_logits, sized by the rows the head runs on (MLM
@@ -236,6 +237,12 @@ void qat_model_for_each_quantizer(qat_model *m, void (*fn)(qat_model *, qat_quan
 
 /* (Re)lays out the activations for batch x seq; keeps memory if it fits. */
 qat_status qat_acts_prepare(qat_model *m, int64_t batch, int64_t seq_len);
+/* The fused attention's descriptor of a layer (a->fused_attention): its
+ * batch shape, q, k, v at the hidden row stride, the key bias, its dropout
+ * (when prepared for training) and seed. The caller adds out, and in the
+ * backward dout and the gradients. */
+qat_attention_train_desc qat_acts_attention_desc(const qat_model *m, const qat_layer_acts *la, const float *q,
+                                                 const float *k, const float *v);
 /* acts.logits and acts.d_logits for `rows` head rows. */
 qat_status qat_acts_prepare_head(qat_model *m, int64_t rows);
 void qat_acts_release(qat_model *m);

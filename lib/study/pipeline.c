@@ -345,6 +345,7 @@ static qat_status write_results(run *r, int64_t dapt_steps, int64_t ft_steps, co
     json_object_object_add(j, "seed", json_object_new_int64((int64_t)o->run.seed));
     json_object_object_add(j, "backend", json_object_new_string(qat_context_backend(r->ctx)));
     json_object_object_add(j, "precision", json_object_new_string(qat_precision_name(qat_context_precision(r->ctx))));
+    json_object_object_add(j, "fused_attention", json_object_new_boolean(r->ctx->fused_attention));
     json_object_object_add(j, "seconds", json_object_new_double(seconds));
     json_object_object_add(j, "eval", qat_eval_result_json(ev));
     json_object_object_add(j, "test", qat_eval_result_json(test));

@@ -21,6 +21,7 @@ static void write_layout(FILE *f)
     fprintf(f, "sizeof qat_adamw_desc %zu\n", sizeof(qat_adamw_desc));
     fprintf(f, "sizeof qat_attention_desc %zu\n", sizeof(qat_attention_desc));
     fprintf(f, "sizeof qat_linear_desc %zu\n", sizeof(qat_linear_desc));
+    fprintf(f, "sizeof qat_attention_train_desc %zu\n", sizeof(qat_attention_train_desc));
 #define FIELD(name) fprintf(f, "slot %s %zu\n", #name, offsetof(struct qat_backend_ops, name));
     FIELD(abi_version) FIELD(name) FIELD(caps) FIELD(score) FIELD(probe) FIELD(create) FIELD(destroy)
     FIELD(set_threads) FIELD(thread_pool) FIELD(set_precision) FIELD(get_precision) FIELD(last_error) FIELD(alloc) FIELD(free) FIELD(upload) FIELD(download)

@@ -28,7 +28,7 @@
 #include "math/float_bits.h"
 #include "packed/packed.h"
 
-qat_status qat_cpu_attention_fwd(void *state, const qat_attention_desc *d); /* cpu_attention.c */
+#include "cpu/cpu_attention.h"
 
 #define MAX_N 5003          /* past GELU's 4096-element chunk */
 #define ROWS 3              /* rows of the slot cases */
@@ -321,7 +321,7 @@ static void check_slots(tally *t, const bufs *b, void *const state[2], int64_t n
 /* Fused attention, 2 sequences x 3 heads, q, k, v rows interleaved in one
  * [tokens, 3 H] buffer as the model's QKV projection writes them. */
 static void check_attention(tally *t, const bufs *b, void *const state[2], int64_t lq, int64_t lk, int64_t dh,
-                            int masked)
+                            int masked, int training)
 {
     enum { B = 2, HEADS = 3 };
     const int64_t hidden = HEADS * dh, ld = 3 * hidden, tokens = B * (lq > lk ? lq : lk);
@@ -342,6 +342,28 @@ static void check_attention(tally *t, const bufs *b, void *const state[2], int64
     snprintf(what, sizeof what, "attention lq=%lld lk=%lld head_dim=%lld%s", (long long)lq, (long long)lk,
              (long long)dh, masked ? " masked" : "");
     SAME(t, what, lk, b->out[0][0], b->out[1][0], B * lq * hidden);
+    if (!training)
+        return;
+
+    /* The training slots with attention dropout: out, then dq, dk, dv
+     * (out[p][1..3]) from a gradient dout in in[2]. */
+    float *dout = b->in[2];
+    fill(t, dout, B * lq * hidden, PLAIN);
+    for (int p = 0; p < 2; p++) {
+        const qat_attention_train_desc d = {
+            .a = {B, HEADS, lq, lk, dh, 1.0f / sqrtf((float)dh), qkv, ld, qkv + hidden, ld, qkv + 2 * hidden, ld,
+                  masked ? bias : NULL, b->out[p][0], hidden},
+            .dropout = 0.1f, .seed = 5, .dout = dout, .lddo = hidden,
+            .dq = b->out[p][1], .dk = b->out[p][2], .dv = b->out[p][3], .ldg = hidden};
+        if (qat_cpu_attention_train_fwd(state[p], &d) != QAT_OK || qat_cpu_attention_bwd(state[p], &d) != QAT_OK)
+            printf("training attention failed: %s\n", qat_last_error());
+    }
+    snprintf(what, sizeof what, "training attention lq=%lld lk=%lld head_dim=%lld%s", (long long)lq, (long long)lk,
+             (long long)dh, masked ? " masked" : "");
+    SAME(t, what, lk, b->out[0][0], b->out[1][0], B * lq * hidden);
+    SAME(t, what, lk, b->out[0][1], b->out[1][1], B * lq * hidden);
+    SAME(t, what, lk, b->out[0][2], b->out[1][2], B * lk * hidden);
+    SAME(t, what, lk, b->out[0][3], b->out[1][3], B * lk * hidden);
 }
 
 /* QAT_ISA on AArch64: neon unless scalar; a path this CPU lacks refused
@@ -441,7 +463,8 @@ int main(void)
         for (int j = 0; j < COUNT(lk); j++)
             for (int h = 0; h < COUNT(dh); h++)
                 for (int masked = 0; masked <= 1; masked++)
-                    check_attention(&t, &b, state[(i + j + h) % 3], lq[i], lk[j], dh[h], masked);
+                    check_attention(&t, &b, state[(i + j + h) % 3], lq[i], lk[j], dh[h], masked,
+                                    (i + j + h + masked) % 3 == 0); /* a third of the shapes: qemu is slow */
     for (int s = 0; s < 3; s++)
         for (int p = 0; p < 2; p++)
             qat_cpu_state_destroy(state[s][p]);

@@ -16,7 +16,7 @@ build=$2
 b="$src/backends"
 aarch64_cc "$work/float_neon_check" -I"$b" "$src/tests/c/float_neon_check.c" \
     "$b/cpu/cpu_float.c" "$b/cpu/cpu_float_neon.c" "$b/cpu/cpu_float_kernels.c" "$b/cpu/cpu_quant_kernels.c" \
-    "$b/cpu/cpu_optim_kernels.c" "$b/cpu/cpu_backward_kernels.c" "$b/cpu/cpu_attention.c" \
+    "$b/cpu/cpu_optim_kernels.c" "$b/cpu/cpu_backward_kernels.c" "$b/cpu/cpu_attention.c" "$b/cpu/cpu_attention_bwd.c" \
     "$b/cpu/cpu_gemm_skinny.c" \
     "$b"/ref/*.c "$b"/host/*.c "$src/lib/core/thread_pool.c" "$src/lib/core/rng.c" \
     "$src"/lib/backend/*_validate.c

@@ -8,9 +8,15 @@ k and v [B*lk, ld], head h at columns [h*dh, (h+1)*dh), ld >= heads*dh
 (the padding columns hold garbage the kernel must not read into a result).
 test_attention.c runs the slot on the same inputs.
 
+For the training slots (attention_train_fwd, attention_bwd) each case also
+holds a random gradient of the output and torch.autograd's dq, dk, dv for
+it (no dropout here: its mask is the library's own hash, checked against
+the unfused kernels instead).
+
 Binary layout (little-endian): b"QATT", u32 cases, then per case
 i32 B, heads, lq, lk, dh, ld; i32 mask[B*lk]; f32 q[B*lq*ld], k[B*lk*ld],
-v[B*lk*ld]; f32 out[B*lq*heads*dh] (rows of heads*dh).
+v[B*lk*ld]; f32 out[B*lq*heads*dh] (rows of heads*dh); f32 dout and dq
+[B*lq*heads*dh], dk and dv [B*lk*heads*dh].
 """
 import math
 import struct
@@ -50,15 +56,20 @@ def main(path):
         if kind == "all_masked":
             mask[B - 1, :] = 0
         bias = (1.0 - mask.float())[:, None, None, :] * torch.finfo(torch.float32).min
-        qh = q[:, :, : heads * dh].reshape(B, lq, heads, dh).permute(0, 2, 1, 3)
-        kh = k[:, :, : heads * dh].reshape(B, lk, heads, dh).permute(0, 2, 1, 3)
-        vh = v[:, :, : heads * dh].reshape(B, lk, heads, dh).permute(0, 2, 1, 3)
+        qa = q[:, :, : heads * dh].clone().requires_grad_()
+        ka = k[:, :, : heads * dh].clone().requires_grad_()
+        va = v[:, :, : heads * dh].clone().requires_grad_()
+        qh = qa.reshape(B, lq, heads, dh).permute(0, 2, 1, 3)
+        kh = ka.reshape(B, lk, heads, dh).permute(0, 2, 1, 3)
+        vh = va.reshape(B, lk, heads, dh).permute(0, 2, 1, 3)
         scores = torch.matmul(qh, kh.transpose(-1, -2)) / math.sqrt(dh) + bias
         ctx = torch.matmul(torch.softmax(scores, dim=-1), vh).permute(0, 2, 1, 3).reshape(B, lq, heads * dh)
+        dout = torch.randn(B, lq, heads * dh, generator=g)
+        ctx.backward(dout)
         out += struct.pack("<6i", B, heads, lq, lk, dh, ld)
         out += mask.numpy().astype("<i4").tobytes()
-        for t in (q, k, v, ctx):
-            out += t.contiguous().numpy().astype("<f4").tobytes()
+        for t in (q, k, v, ctx, dout, qa.grad, ka.grad, va.grad):
+            out += t.detach().contiguous().numpy().astype("<f4").tobytes()
     with open(path, "wb") as f:
         f.write(out)
 

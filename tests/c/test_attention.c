@@ -1,9 +1,11 @@
-/* The fused attention slot (attention_fwd): PyTorch parity
+/* The fused attention slots. attention_fwd: PyTorch parity
  * (gen_attention_ref.py: softmax(QK^T / sqrt(dh) + mask) V, transformers'
  * inference attention), the unfused composition it replaces (gemm,
  * softmax_fwd, gemm on the same backend), and the cpu backend's blocked
  * paths (every ISA this CPU has, 1 and 2 threads) bit for bit equal to
- * ref's. The golden file's path comes in QAT_GOLDEN_ATTENTION. */
+ * ref's. attention_train_fwd and attention_bwd: out, the rows' logsumexp and
+ * dq, dk, dv against torch.autograd on the same cases (no dropout), the
+ * descriptors' checks. The golden file's path comes in QAT_GOLDEN_ATTENTION. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ typedef struct att_case {
     int B, heads, lq, lk, dh, ld;
     int32_t *mask;
     float *q, *k, *v, *want; /* want: [B*lq, heads*dh] */
+    float *dout, *dq, *dk, *dv; /* torch's, rows of heads*dh */
     float *key_bias;
 } att_case;
 
@@ -40,7 +43,12 @@ static att_case *read_cases(int *count)
         c[i].q = golden_floats(f, B * lq * ld);
         c[i].k = golden_floats(f, B * lk * ld);
         c[i].v = golden_floats(f, B * lk * ld);
-        c[i].want = golden_floats(f, B * lq * (size_t)(h[1] * h[4]));
+        const size_t width = (size_t)(h[1] * h[4]);
+        c[i].want = golden_floats(f, B * lq * width);
+        c[i].dout = golden_floats(f, B * lq * width);
+        c[i].dq = golden_floats(f, B * lq * width);
+        c[i].dk = golden_floats(f, B * lk * width);
+        c[i].dv = golden_floats(f, B * lk * width);
         c[i].key_bias = malloc(B * lk * sizeof(float));
         for (size_t j = 0; j < B * lk; j++)
             c[i].key_bias[j] = c[i].mask[j] ? 0.0f : QAT_MASKED_SCORE;
@@ -54,6 +62,7 @@ static void free_cases(att_case *c, int n)
 {
     for (int i = 0; i < n; i++) {
         free(c[i].mask), free(c[i].q), free(c[i].k), free(c[i].v), free(c[i].want), free(c[i].key_bias);
+        free(c[i].dout), free(c[i].dq), free(c[i].dk), free(c[i].dv);
     }
     free(c);
 }
@@ -116,6 +125,36 @@ static void assert_close(const att_case *c, int index, const float *got, int64_t
             ck_assert_msg(fabsf(g - w) <= tol * (1.0f + fabsf(w)), "case %d, %s: [%lld, %lld] = %.9g, expected %.9g",
                           index, what, (long long)r, (long long)j, g, w);
         }
+}
+
+/* The training slots' outputs on one case: out, dq, dk, dv. */
+typedef struct train_out {
+    float *out, *dq, *dk, *dv;
+    size_t nq, nk;
+} train_out;
+
+static train_out train_run(qat_context *ctx, const att_case *c, float dropout)
+{
+    const int64_t width = (int64_t)c->heads * c->dh;
+    train_out t = {.nq = (size_t)(c->B * c->lq * width), .nk = (size_t)(c->B * c->lk * width)};
+    t.out = malloc(t.nq * sizeof(float));
+    t.dq = malloc(t.nq * sizeof(float)), t.dk = malloc(t.nk * sizeof(float)), t.dv = malloc(t.nk * sizeof(float));
+    for (size_t e = 0; e < t.nk; e++)
+        t.dk[e] = t.dv[e] = NAN; /* written, not accumulated */
+    const qat_attention_train_desc d = {
+        .a = {.batch = c->B, .heads = c->heads, .lq = c->lq, .lk = c->lk, .head_dim = c->dh,
+              .scale = 1.0f / sqrtf((float)c->dh), .q = c->q, .ldq = c->ld, .k = c->k, .ldk = c->ld, .v = c->v,
+              .ldv = c->ld, .key_bias = c->key_bias, .out = t.out, .ldo = width},
+        .dropout = dropout, .seed = 77, .dout = c->dout, .lddo = width, .dq = t.dq,
+        .dk = t.dk, .dv = t.dv, .ldg = width};
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, attention_train_fwd, &d));
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, attention_bwd, &d));
+    return t;
+}
+
+static void train_free(train_out *t)
+{
+    free(t->out), free(t->dq), free(t->dk), free(t->dv);
 }
 
 START_TEST(fused_attention_matches_torch_and_the_unfused_kernels)
@@ -190,6 +229,10 @@ START_TEST(cpu_paths_are_bit_identical_to_ref)
 #else
     const qat_packed_isa paths[] = {QAT_PACKED_ISA_SCALAR, QAT_PACKED_ISA_AVX2, QAT_PACKED_ISA_AVX512VNNI};
 #endif
+    /* The training slots' ref results, with attention dropout, once. */
+    train_out *tw = malloc((size_t)n * sizeof *tw);
+    for (int i = 0; i < n; i++)
+        tw[i] = train_run(ref, &cs[i], 0.1f);
     for (int ii = 0; ii < (int)(sizeof paths / sizeof paths[0]); ii++) {
         const char *isa = qat_packed_isa_name(paths[ii]);
         if (!qat_packed_isa_available(paths[ii])) {
@@ -207,16 +250,105 @@ START_TEST(cpu_paths_are_bit_identical_to_ref)
                                   "QAT_ISA=%s, %d threads, case %d: element %lld is %.9g, ref %.9g", isa,
                                   threads, i, (long long)e, got[e], want[e]);
                 free(want), free(got);
+                /* The training slots, with attention dropout. */
+                train_out tg = train_run(cpu, &cs[i], 0.1f);
+                const float *w[4] = {tw[i].out, tw[i].dq, tw[i].dk, tw[i].dv};
+                const float *g[4] = {tg.out, tg.dq, tg.dk, tg.dv};
+                const size_t len[4] = {tg.nq, tg.nq, tg.nk, tg.nk};
+                const char *names[4] = {"out", "dq", "dk", "dv"};
+                for (int o = 0; o < 4; o++)
+                    for (size_t e = 0; e < len[o]; e++)
+                        ck_assert_msg(memcmp(&g[o][e], &w[o][e], sizeof(float)) == 0,
+                                      "QAT_ISA=%s, %d threads, case %d: training %s[%zu] is %.9g, ref %.9g", isa,
+                                      threads, i, names[o], e, g[o][e], w[o][e]);
+                train_free(&tg);
             }
             qat_context_free(cpu);
         }
     }
+    for (int i = 0; i < n; i++)
+        train_free(&tw[i]);
+    free(tw);
     unsetenv("QAT_ISA");
     qat_context_free(ref);
     free_cases(cs, n);
 }
 END_TEST
 #endif
+
+/* |got - want| <= tol * (1 + |want|) over n floats. */
+static void assert_close_n(int index, const float *got, const float *want, size_t n, float tol, const char *what)
+{
+    for (size_t e = 0; e < n; e++)
+        ck_assert_msg(fabsf(got[e] - want[e]) <= tol * (1.0f + fabsf(want[e])), "case %d, %s: [%zu] = %.9g, expected %.9g",
+                      index, what, e, got[e], want[e]);
+}
+
+START_TEST(training_attention_matches_torch_autograd)
+{
+    int n;
+    att_case *cs = read_cases(&n);
+    const char *backends[] = {"ref", "cpu"};
+    for (int bi = 0; bi < 2; bi++) {
+#ifndef QAT_TEST_HAVE_ONEDNN
+        if (bi == 1)
+            break;
+#endif
+        qat_context *ctx = context(backends[bi], 2);
+        for (int i = 0; i < n; i++) {
+            const att_case *c = &cs[i];
+            train_out t = train_run(ctx, c, 0.0f);
+            /* As the inference slot's tolerance (above); the gradients sum
+             * lk or lq products of those. */
+            assert_close_n(i, t.out, c->want, t.nq, 1e-5f, "out");
+            assert_close_n(i, t.dq, c->dq, t.nq, 2e-5f, "dq");
+            assert_close_n(i, t.dk, c->dk, t.nk, 2e-5f, "dk");
+            assert_close_n(i, t.dv, c->dv, t.nk, 2e-5f, "dv");
+            train_free(&t);
+        }
+        qat_context_free(ctx);
+    }
+    free_cases(cs, n);
+}
+END_TEST
+
+START_TEST(bad_training_descriptors_are_rejected)
+{
+    qat_context *ctx = context("ref", 1);
+    float x[64] = {0}, g[64];
+    qat_attention_train_desc d = {
+        .a = {.batch = 1, .heads = 2, .lq = 2, .lk = 2, .head_dim = 4, .scale = 1.0f, .q = x, .ldq = 8, .k = x,
+              .ldk = 8, .v = x, .ldv = 8, .out = g, .ldo = 8},
+        .dropout = 0.1f, .dout = x, .lddo = 8, .dq = g + 16, .dk = g + 32, .dv = g + 48, .ldg = 8};
+    d.dropout = 1.0f;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_train_fwd, &d), QAT_ERR_INVALID_ARGUMENT, "dropout");
+    d.dropout = 0.1f, d.a.out = NULL;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_train_fwd, &d), QAT_ERR_INVALID_ARGUMENT, "NULL q, k, v or out");
+    d.a.out = g, d.a.ldk = 7;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_bwd, &d), QAT_ERR_INVALID_ARGUMENT, "row strides");
+    d.a.ldk = 8, d.ldg = 7;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_bwd, &d), QAT_ERR_INVALID_ARGUMENT, "row strides");
+    d.ldg = 8, d.dv = NULL;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_bwd, &d), QAT_ERR_INVALID_ARGUMENT, "NULL dout, dq, dk or dv");
+    d.dv = g + 48, d.a.out = NULL;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_bwd, &d), QAT_ERR_INVALID_ARGUMENT, "NULL q, k, v or out");
+    d.a.out = g, d.a.lk = 0;
+    QAT_ASSERT_FAILS(QAT_KERNEL(ctx, attention_train_fwd, &d), QAT_ERR_INVALID_ARGUMENT, "no keys");
+    d.a.lk = 2;
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, attention_train_fwd, &d));
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, attention_bwd, &d));
+    /* No query rows: the forward has nothing to do, the backward writes dk
+     * and dv (zeros: no row attends to the keys). */
+    for (int i = 32; i < 64; i++)
+        g[i] = NAN;
+    d.a.lq = 0;
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, attention_train_fwd, &d));
+    QAT_ASSERT_OK(QAT_KERNEL(ctx, attention_bwd, &d));
+    for (int i = 32; i < 64; i++)
+        ck_assert_msg(g[i] == 0.0f, "lq = 0: dk / dv[%d] = %g, expected 0", i - 32, (double)g[i]);
+    qat_context_free(ctx);
+}
+END_TEST
 
 START_TEST(bad_descriptors_are_rejected)
 {
@@ -247,6 +379,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, cpu_paths_are_bit_identical_to_ref);
 #endif
     tcase_add_test(tc, bad_descriptors_are_rejected);
+    tcase_add_test(tc, training_attention_matches_torch_autograd);
+    tcase_add_test(tc, bad_training_descriptors_are_rejected);
     suite_add_tcase(s, tc);
     return s;
 }

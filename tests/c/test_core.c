@@ -129,6 +129,29 @@ START_TEST(precision_policy_per_backend)
 }
 END_TEST
 
+/* QAT_CTX_FUSED_ATTENTION: 0 by default, 0 or 1, on every backend. */
+START_TEST(fused_attention_setting)
+{
+    int64_t lo = -1, hi = -1, v = -1;
+    QAT_ASSERT_OK(qat_context_param_bounds(QAT_CTX_FUSED_ATTENTION, &lo, &hi));
+    ck_assert_int_eq(lo, 0);
+    ck_assert_int_eq(hi, 1);
+    for (int i = 0; i < qat_backend_count(); i++) {
+        qat_context *ctx = NULL;
+        QAT_ASSERT_OK(qat_context_create(qat_backend_name(i), &ctx));
+        QAT_ASSERT_OK(qat_context_get_int(ctx, QAT_CTX_FUSED_ATTENTION, &v));
+        ck_assert_int_eq(v, 0);
+        QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_FUSED_ATTENTION, 1));
+        QAT_ASSERT_OK(qat_context_get_int(ctx, QAT_CTX_FUSED_ATTENTION, &v));
+        ck_assert_int_eq(v, 1);
+        QAT_ASSERT_FAILS(qat_context_set_int(ctx, QAT_CTX_FUSED_ATTENTION, 2), QAT_ERR_INVALID_ARGUMENT, "outside");
+        QAT_ASSERT_OK(qat_context_get_int(ctx, QAT_CTX_FUSED_ATTENTION, &v));
+        ck_assert_int_eq(v, 1);
+        qat_context_free(ctx);
+    }
+}
+END_TEST
+
 START_TEST(auto_picks_highest_score)
 {
     qat_context *ctx = NULL;
@@ -181,6 +204,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, backends_listed_and_openable);
     tcase_add_test(tc, backend_list_matches_one_shot_calls);
     tcase_add_test(tc, precision_policy_per_backend);
+    tcase_add_test(tc, fused_attention_setting);
     tcase_add_test(tc, auto_picks_highest_score);
     tcase_add_test(tc, context_parameters_bounded);
     suite_add_tcase(s, tc);

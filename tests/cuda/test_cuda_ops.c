@@ -11,6 +11,7 @@
 #include "core/context.h"
 #include "core/rng.h"
 #include "cuda_test_util.h"
+#include "model/encoder_walk.h"
 
 enum { REF = 0, GPU = 1 };
 
@@ -667,6 +668,174 @@ START_TEST(attention_fused_fwd)
 }
 END_TEST
 
+/* The fused training attention (attention_train_fwd, attention_bwd) against
+ * ref's, from the same inputs; each backend's backward reads its own
+ * forward's out. The scores are the same bits on both (fmaf over d
+ * ascending, times scale, plus the bias); the rest differs by rounding
+ * only: the device's expf and its online softmax (one rescale per 16-key
+ * tile) against ref's float lanes, and D = dout . out (float) against ref's
+ * sum of dp p (double). Each element of out, dq, dk, dv is a sum of lk (or
+ * lq) terms each within a few 1e-7 of ref's, so the tolerance is relative
+ * to the terms' size, which the tensor's largest |value| stands for (a sum
+ * that cancels is small next to its terms): |err| <= r (|ref| + max |ref|)
+ * with r = 1e-5 for out and 2e-5 for the gradients. D's rounding (a few
+ * 1e-7 of |dout| |out| <= keep_scale max |dout_i| max |v_j|, row norms of
+ * a head) enters dq and dk through ds = p (dp - D) even where they cancel
+ * to 0 (one key: ds = 0 exactly, and ref's double D gives that 0), so they
+ * get 1e-6 of scale keep_scale max |dout_i| max |v_j| times max |k| (dq)
+ * or max |q| (dk) on top. Shapes: head_dim 64 (BERT), 32
+ * (MiniLM) and 24; 1, 37 and 130 rows (one partial 16-row tile, several,
+ * not a multiple), cross shapes; every row stride wider than heads x
+ * head_dim and each another, the columns past the heads NaN (neither
+ * backend may write them, and every output element must be written); the
+ * model's key mask (QAT_MASKED_SCORE) on every fourth key with one sequence
+ * all padding (its rows' p is 1 / lk, which a backward from a log-sum-exp
+ * alone would miss), and small biases on the others; dropout 0 and 0.1 (the mask is
+ * ref's bit for bit). A second run of both slots must give the same bits. */
+static float *nan_floats(size_t n)
+{
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = NAN;
+    return x;
+}
+
+static double max_abs(const float *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]) && fabs((double)x[i]) > m)
+            m = fabs((double)x[i]);
+    return m;
+}
+
+/* The largest L2 norm of a head's slice of a row (rows of stride ld). */
+static double max_head_norm(const float *x, int64_t rows, int64_t ld, int64_t heads, int64_t head_dim)
+{
+    double m = 0.0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t h = 0; h < heads; h++) {
+            double sq = 0.0;
+            for (int64_t c = 0; c < head_dim; c++)
+                sq += (double)x[r * ld + h * head_dim + c] * x[r * ld + h * head_dim + c];
+            m = sqrt(sq) > m ? sqrt(sq) : m;
+        }
+    return m;
+}
+
+/* |got - want| <= rel (|want| + max |want|) + floor, NaN where ref has NaN. */
+static void compare_scaled(const char *what, tbuf *b, double rel, double floor)
+{
+    float *want = tb_get(b, REF), *got = tb_get(b, GPU);
+    expect_close(what, want, got, b->n, rel, rel * max_abs(want, b->n) + floor);
+}
+
+/* "<msg>: <part>", in what()'s buffer. */
+static const char *part_label(const char *msg, const char *part)
+{
+    snprintf(label, sizeof label, "%s: %s", msg, part);
+    return label;
+}
+
+/* A copy of the device's result, to compare with a second run's. */
+static float *gpu_copy(tbuf *b)
+{
+    float *x = malloc(b->n * sizeof *x);
+    memcpy(x, tb_get(b, GPU), b->n * sizeof *x);
+    return x;
+}
+
+START_TEST(attention_fused_train)
+{
+    /* (batch, heads, lq, lk, head_dim) */
+    const int64_t dims[][5] = {{2, 3, 1, 1, 64},    {3, 2, 37, 37, 64},  {2, 2, 130, 130, 64}, {2, 3, 1, 1, 32},
+                               {3, 3, 37, 37, 32},  {2, 2, 130, 130, 32}, {3, 2, 1, 1, 24},    {2, 3, 37, 37, 24},
+                               {3, 2, 130, 130, 24}, {2, 2, 17, 130, 64}, {2, 3, 130, 9, 24}};
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        const int64_t B = dims[k][0], NH = dims[k][1], LQ = dims[k][2], LK = dims[k][3], DH = dims[k][4];
+        const int64_t W = NH * DH, ldq = W + 3, ldk = W + 5, ldv = W + 1, ldo = W + 2, lddo = W + 4, ldg = W + 7;
+        const size_t nq = (size_t)(B * LQ * ldq), nk = (size_t)(B * LK * ldk), nv = (size_t)(B * LK * ldv);
+        const size_t no = (size_t)(B * LQ * ldo), ndo = (size_t)(B * LQ * lddo);
+        const size_t ngq = (size_t)(B * LQ * ldg), ngk = (size_t)(B * LK * ldg);
+        /* q in [-3, 3]: scores of about unit size, so the rows' maxes move between key tiles. */
+        float *q = random_floats(k + 71, nq, -3, 3), *kk = random_floats(k + 72, nk, -1, 1);
+        float *v = random_floats(k + 73, nv, -1, 1), *dout = random_floats(k + 74, ndo, -1, 1);
+        float *kb = malloc((size_t)(B * LK) * sizeof *kb);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t j = 0; j < LK; j++)
+                kb[b * LK + j] = b == B - 1 || (j % 4 == 3) ? QAT_MASKED_SCORE : 0.5f * (float)(j % 3) - 0.5f;
+        float *nan_q = nan_floats(ngq > no ? ngq : no), *nan_k = nan_floats(ngk);
+        tbuf tq = tb_floats(q, nq), tk = tb_floats(kk, nk), tv = tb_floats(v, nv), tdo = tb_floats(dout, ndo);
+        tbuf tkb = tb_floats(kb, (size_t)(B * LK));
+        for (int variant = 0; variant < 4; variant++) {
+            const int with_mask = variant & 1;
+            const float dropout = variant & 2 ? 0.1f : 0.0f;
+            tbuf to = tb_floats(nan_q, no), tdq = tb_floats(nan_q, ngq);
+            tbuf tdk = tb_floats(nan_k, ngk), tdv = tb_floats(nan_k, ngk);
+            qat_attention_train_desc d[2];
+            for (int w = 0; w < 2; w++) {
+                d[w] = (qat_attention_train_desc){
+                    .a = {.batch = B, .heads = NH, .lq = LQ, .lk = LK, .head_dim = DH,
+                          .scale = 1.0f / sqrtf((float)DH), .q = F(tq, w), .ldq = ldq, .k = F(tk, w), .ldk = ldk,
+                          .v = F(tv, w), .ldv = ldv, .key_bias = with_mask ? F(tkb, w) : NULL, .out = F(to, w),
+                          .ldo = ldo},
+                    .dropout = dropout, .seed = 0x5eed0000ull + k, .dout = F(tdo, w), .lddo = lddo,
+                    .dq = F(tdq, w), .dk = F(tdk, w), .dv = F(tdv, w), .ldg = ldg};
+                OP_OK(w, OPS(w)->attention_train_fwd(ST(w), &d[w]));
+                OP_OK(w, OPS(w)->attention_bwd(ST(w), &d[w]));
+            }
+            char msg[160];
+            snprintf(msg, sizeof msg, "attention_train %lldx%lldx%lldx%lldx%lld mask=%d dropout=%g", (long long)B,
+                     (long long)NH, (long long)LQ, (long long)LK, (long long)DH, with_mask, (double)dropout);
+            const double ds_size = (double)d[REF].a.scale * (dropout > 0.0f ? 1.0 / (1.0 - dropout) : 1.0) *
+                                   max_head_norm(dout, B * LQ, lddo, NH, DH) * max_head_norm(v, B * LK, ldv, NH, DH);
+            compare_scaled(part_label(msg, "out"), &to, 1e-5, 0.0);
+            compare_scaled(part_label(msg, "dq"), &tdq, 2e-5, 1e-6 * ds_size * max_abs(kk, nk));
+            compare_scaled(part_label(msg, "dk"), &tdk, 2e-5, 1e-6 * ds_size * max_abs(q, nq));
+            compare_scaled(part_label(msg, "dv"), &tdv, 2e-5, 0.0);
+            float *out1 = gpu_copy(&to), *dq1 = gpu_copy(&tdq), *dk1 = gpu_copy(&tdk), *dv1 = gpu_copy(&tdv);
+            OP_OK(GPU, OPS(GPU)->attention_train_fwd(ST(GPU), &d[GPU]));
+            OP_OK(GPU, OPS(GPU)->attention_bwd(ST(GPU), &d[GPU]));
+            expect_equal(part_label(msg, "out, run twice"), out1, tb_get(&to, GPU), no);
+            expect_equal(part_label(msg, "dq, run twice"), dq1, tb_get(&tdq, GPU), ngq);
+            expect_equal(part_label(msg, "dk, run twice"), dk1, tb_get(&tdk, GPU), ngk);
+            expect_equal(part_label(msg, "dv, run twice"), dv1, tb_get(&tdv, GPU), ngk);
+            FREE_ALL(out1, dq1, dk1, dv1);
+            TB_FREE(&to, &tdq, &tdk, &tdv);
+        }
+        TB_FREE(&tq, &tk, &tv, &tdo, &tkb);
+        FREE_ALL(q, kk, v, dout, kb, nan_q, nan_k);
+    }
+    /* Nothing to do: no sequences, or no query rows in the forward. */
+    const qat_attention_train_desc none = {.a = {.batch = 0, .heads = 2, .lq = 3, .lk = 3, .head_dim = 8}};
+    const qat_attention_train_desc no_rows = {.a = {.batch = 2, .heads = 2, .lq = 0, .lk = 3, .head_dim = 8}};
+    for (int w = 0; w < 2; w++) {
+        OP_OK(w, OPS(w)->attention_train_fwd(ST(w), &none));
+        OP_OK(w, OPS(w)->attention_bwd(ST(w), &none));
+        OP_OK(w, OPS(w)->attention_train_fwd(ST(w), &no_rows));
+    }
+    /* Refused with a message: dropout 1, a head wider than the kernels'
+     * tiles, a backward without the forward's out (D reads it). */
+    float *x = NULL;
+    OP_OK(GPU, OPS(GPU)->alloc(ST(GPU), 64 * sizeof(float), (void **)&x));
+    qat_attention_train_desc bad = {
+        .a = {.batch = 1, .heads = 1, .lq = 1, .lk = 1, .head_dim = 8, .scale = 1.0f, .q = x, .ldq = 8, .k = x,
+              .ldk = 8, .v = x, .ldv = 8, .out = x + 8, .ldo = 8},
+        .dropout = 1.0f, .dout = x, .lddo = 8, .dq = x + 24, .dk = x + 32, .dv = x + 40, .ldg = 8};
+    ck_assert_int_eq(OPS(GPU)->attention_train_fwd(ST(GPU), &bad), QAT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "dropout"));
+    bad.dropout = 0.1f;
+    bad.a.head_dim = bad.a.ldq = bad.a.ldk = bad.a.ldv = bad.a.ldo = bad.lddo = bad.ldg = 129;
+    ck_assert_int_eq(OPS(GPU)->attention_train_fwd(ST(GPU), &bad), QAT_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "head_dim"));
+    bad.a.head_dim = bad.a.ldq = bad.a.ldk = bad.a.ldv = bad.a.ldo = bad.lddo = bad.ldg = 8;
+    bad.a.out = NULL;
+    ck_assert_int_eq(OPS(GPU)->attention_bwd(ST(GPU), &bad), QAT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(OPS(GPU)->last_error(ST(GPU)), "NULL q, k, v or out"));
+    OPS(GPU)->free(ST(GPU), x);
+}
+END_TEST
+
 /* embedding_bwd's contract (backends/cuda/cuda_rows.cu): the sorted positions are cut in tiles of 128; a run of
  * equal ids with no tile boundary strictly inside it is summed in ref's order (bit-identical to ref); a longer
  * ("long") run is summed per tile in double and rounded once, so it must match the exact sum to one rounding. The
@@ -1239,6 +1408,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, rows_layernorm_bitnet_act);
     tcase_add_test(tc, rows_softmax);
     tcase_add_test(tc, attention_fused_fwd);
+    tcase_add_test(tc, attention_fused_train);
     tcase_add_test(tc, rows_embeddings);
     tcase_add_test(tc, rows_embedding_bwd_skewed);
     tcase_add_test(tc, loss_cross_entropy);

@@ -57,10 +57,12 @@ static float loss_at(qat_context *ctx, qat_model *m, const int32_t *labels)
     return loss;
 }
 
-static void finite_differences(qat_task task, qat_arch arch, double dropout, int64_t heads)
+/* fused: QAT_CTX_FUSED_ATTENTION (the fused slots' forward and backward). */
+static void finite_differences(qat_task task, qat_arch arch, double dropout, int64_t heads, int fused)
 {
     qat_context *ctx = NULL;
     QAT_ASSERT_OK(qat_context_create("ref", &ctx));
+    QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_FUSED_ATTENTION, fused));
     qat_model *m = small_model(ctx, task, arch, dropout, heads);
     QAT_ASSERT_OK(qat_model_set_training(m, dropout > 0));
     int32_t labels[B * L];
@@ -142,19 +144,88 @@ END_TEST
 
 START_TEST(float_gradients_match_finite_differences)
 {
-    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 3);
-    finite_differences(QAT_TASK_MLM, QAT_ARCH_BERT, 0.0, 3);
-    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 3);
-    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.0, 3);
+    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 3, 0);
+    finite_differences(QAT_TASK_MLM, QAT_ARCH_BERT, 0.0, 3, 0);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 3, 0);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.0, 3, 0);
 }
 END_TEST
 
 START_TEST(dropout_gradients_match_finite_differences)
 {
-    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_BERT, 0.2, 2);
+    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_BERT, 0.2, 2, 0);
     /* RoBERTa's head drops out before classifier.dense and out_proj */
-    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.2, 2);
-    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.2, 2);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.2, 2, 0);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.2, 2, 0);
+}
+END_TEST
+
+/* The fused attention's backward is the gradient of its own forward,
+ * dropout included (its mask is a function of the seed). */
+START_TEST(fused_attention_gradients_match_finite_differences)
+{
+    finite_differences(QAT_TASK_TOKEN_CLASSIFICATION, QAT_ARCH_ROBERTA, 0.0, 3, 1);
+    finite_differences(QAT_TASK_MLM, QAT_ARCH_BERT, 0.2, 2, 1);
+    finite_differences(QAT_TASK_SEQUENCE_CLASSIFICATION, QAT_ARCH_BERT, 0.2, 2, 1);
+}
+END_TEST
+
+/* Loss, logits and every gradient of a training step with attention
+ * dropout, fused against the kept probabilities: the same masks, so the
+ * same numbers up to the order of accumulation; on backend `backend`, with
+ * the model's activation memory checked to shrink. */
+static void fused_matches_unfused(const char *backend, qat_task task)
+{
+    float loss[2];
+    float *grads[2] = {NULL, NULL};
+    size_t total = 0;
+    for (int fused = 0; fused < 2; fused++) {
+        qat_context *ctx = NULL;
+        QAT_ASSERT_OK(qat_context_create(backend, &ctx));
+        QAT_ASSERT_OK(qat_context_set_int(ctx, QAT_CTX_FUSED_ATTENTION, fused));
+        int64_t v;
+        QAT_ASSERT_OK(qat_context_get_int(ctx, QAT_CTX_FUSED_ATTENTION, &v));
+        ck_assert_int_eq(v, fused);
+        qat_model *m = small_model(ctx, task, QAT_ARCH_BERT, 0.2, 3);
+        QAT_ASSERT_OK(qat_model_set_training(m, 1));
+        int32_t labels[B * L];
+        for (int i = 0; i < B * L; i++)
+            labels[i] = mask[i] ? (task == QAT_TASK_MLM ? (i * 5) % V : i % LABELS) : -100;
+        loss[fused] = loss_at(ctx, m, labels);
+        size_t n;
+        QAT_ASSERT_OK(qat_model_parameter_count(m, &n));
+        total = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *name;
+            size_t size;
+            QAT_ASSERT_OK(qat_model_parameter_info(m, i, &name, NULL, NULL));
+            QAT_ASSERT_OK(qat_model_parameter_size(m, name, &size));
+            grads[fused] = realloc(grads[fused], (total + size) * sizeof(float));
+            QAT_ASSERT_OK(qat_model_get_gradient(m, name, grads[fused] + total, size));
+            total += size;
+        }
+        qat_model_free(m);
+        qat_context_free(ctx);
+    }
+    ck_assert_msg(fabsf(loss[1] - loss[0]) <= 1e-5f * fabsf(loss[0]), "%s: loss %.9g fused, %.9g unfused", backend,
+                  (double)loss[1], (double)loss[0]);
+    float scale = 0.0f;
+    for (size_t i = 0; i < total; i++)
+        scale = fmaxf(scale, fabsf(grads[0][i]));
+    for (size_t i = 0; i < total; i++)
+        ck_assert_msg(fabsf(grads[1][i] - grads[0][i]) <= 1e-5f * scale + 1e-4f * fabsf(grads[0][i]),
+                      "%s: gradient %zu: %.9g fused, %.9g unfused (largest %.3g)", backend, i, (double)grads[1][i],
+                      (double)grads[0][i], (double)scale);
+    free(grads[0]);
+    free(grads[1]);
+}
+
+START_TEST(fused_attention_matches_the_kept_probabilities)
+{
+    fused_matches_unfused("ref", QAT_TASK_TOKEN_CLASSIFICATION);
+    fused_matches_unfused("ref", QAT_TASK_MLM);
+    fused_matches_unfused("cpu", QAT_TASK_SEQUENCE_CLASSIFICATION);
+    fused_matches_unfused("ref-sealed", QAT_TASK_TOKEN_CLASSIFICATION);
 }
 END_TEST
 
@@ -354,6 +425,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, float_gradients_match_finite_differences);
     tcase_add_test(tc, attention_batching_keeps_sequence_logits);
     tcase_add_test(tc, dropout_gradients_match_finite_differences);
+    tcase_add_test(tc, fused_attention_gradients_match_finite_differences);
+    tcase_add_test(tc, fused_attention_matches_the_kept_probabilities);
     tcase_add_test(tc, dropout_only_when_training_and_seeded);
     tcase_add_test(tc, bad_inputs_rejected);
     tcase_add_test(tc, quantized_weights_follow_parameter_writes);

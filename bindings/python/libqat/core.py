@@ -27,7 +27,7 @@ _qc_get_switch = declare("qat_quant_config_get_switch", [ctypes.c_void_p, ctypes
 _qc_set_profile = declare("qat_quant_config_set_profile", [ctypes.c_void_p, ctypes.c_int])
 _qc_get_profile = declare("qat_quant_config_get_profile", [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)])
 
-_THREADS, _SEED, _DETERMINISTIC, _STRICT_IOB2, _PRECISION = 1, 2, 3, 4, 5
+_THREADS, _SEED, _DETERMINISTIC, _STRICT_IOB2, _PRECISION, _FUSED_ATTENTION = 1, 2, 3, 4, 5, 6
 PRECISIONS = ("fp32", "tf32", "bf16")  # qat_precision's values, in order
 
 
@@ -55,7 +55,7 @@ class Context(Handle):
     _free = staticmethod(_ctx_free)
 
     def __init__(self, backend: str | None = None, threads: int | None = None, seed: int | None = None,
-                 precision: str | None = None):
+                 precision: str | None = None, fused_attention: bool | None = None):
         handle = ctypes.c_void_p()
         check(_ctx_create(backend.encode() if backend else None, ctypes.byref(handle)))
         self._handle = handle
@@ -65,6 +65,8 @@ class Context(Handle):
             self.seed = seed
         if precision is not None:
             self.precision = precision
+        if fused_attention is not None:
+            self.fused_attention = fused_attention
 
     @property
     def handle(self) -> ctypes.c_void_p:
@@ -118,6 +120,18 @@ class Context(Handle):
         if value not in PRECISIONS:
             raise ValueError(f"precision {value!r} is not one of {', '.join(PRECISIONS)}")
         check(_ctx_set(self._handle, _PRECISION, PRECISIONS.index(value)))
+
+    @property
+    def fused_attention(self) -> bool:
+        """True: training runs the backend's fused attention, which keeps no
+        [batch, heads, L, L] probabilities and recomputes them in the
+        backward (less memory; slower on ref and cpu); False (default): the
+        GEMM path that keeps them. Read when a model prepares a batch shape."""
+        return bool(self._get(_FUSED_ATTENTION))
+
+    @fused_attention.setter
+    def fused_attention(self, value: bool) -> None:
+        check(_ctx_set(self._handle, _FUSED_ATTENTION, int(bool(value))))
 
     @property
     def warnings(self) -> list[str]:

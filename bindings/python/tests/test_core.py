@@ -39,6 +39,17 @@ def test_precision_policy():
             ctx.precision = "fp16"
 
 
+def test_fused_attention_setting():
+    for name in libqat.backends():
+        ctx = libqat.Context(name)
+        assert ctx.fused_attention is False  # the default: probabilities kept
+        ctx.fused_attention = True
+        assert ctx.fused_attention is True
+        assert libqat.Context(name, fused_attention=True).fused_attention is True
+        ctx.fused_attention = False
+        assert ctx.fused_attention is False
+
+
 def test_unknown_backend_raises_with_message():
     with pytest.raises(libqat.QatError) as err:
         libqat.Context("tpu")

@@ -21,7 +21,7 @@ def rel(a, b):
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
-def twin(arch, task, config, backend, seed=0):
+def twin(arch, task, config, backend, seed=0, fused_attention=False):
     """A torch model and a libqat model with the same weights and steps."""
     torch_task = "mlm" if task == "mlm" else "tokcls"
     ref = build_model(arch, torch_task, DIMS, seed=seed)
@@ -31,7 +31,7 @@ def twin(arch, task, config, backend, seed=0):
              token_type_ids=torch.from_numpy(types))
     with torch.no_grad():
         want_logits = ref(**t).logits.numpy()
-    model = libqat.Model.create(arch=arch, task=task, context=libqat.Context(backend), quant=config,
+    model = libqat.Model.create(arch=arch, task=task, context=libqat.Context(backend, fused_attention=fused_attention), quant=config,
                                 vocab_size=DIMS["vocab"], hidden_size=DIMS["hidden"], num_layers=DIMS["layers"],
                                 num_heads=DIMS["heads"], intermediate_size=DIMS["inter"],
                                 max_position_embeddings=DIMS["positions"], type_vocab_size=DIMS["types"],
@@ -46,8 +46,22 @@ def twin(arch, task, config, backend, seed=0):
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("arch,task", [("roberta", "mlm"), ("bert", "token-classification")])
 def test_logits_loss_and_gradients_match_transformers(arch, task, config):
+    check_against_transformers(arch, task, config, fused_attention=False)
+
+
+# The fused training attention (Context(fused_attention=True): no kept
+# probabilities, the scores recomputed in the backward) on the same oracle.
+@pytest.mark.parametrize("config", ["FP32", "E6W1.58A6", "E4W4A4"])
+@pytest.mark.parametrize("arch,task", [("roberta", "mlm"), ("bert", "token-classification")])
+def test_fused_attention_matches_transformers(arch, task, config):
+    check_against_transformers(arch, task, config, fused_attention=True)
+
+
+def check_against_transformers(arch, task, config, fused_attention):
     backend = "cpu" if "cpu" in libqat.backends() else "ref"
-    ref, model, (ids, mask, types, labels), want_logits = twin(arch, task, config, backend)
+    ref, model, (ids, mask, types, labels), want_logits = twin(arch, task, config, backend,
+                                                                fused_attention=fused_attention)
+    assert model.context.fused_attention == fused_attention
     got = model.forward(ids, mask, types)
     assert got.shape == want_logits.shape
     assert rel(got, want_logits) <= 1e-4
