@@ -15,6 +15,10 @@ across policies) and peak device memory. Each measurement runs in its own proces
           activations allocated between steps, so this is its peak.
   torch   torch.cuda.max_memory_allocated() (the caching allocator's peak).
 
+libqat-fused is libqat with QAT_CTX_FUSED_ATTENTION (no [B, heads, S, S]
+probabilities kept, the scores recomputed in the backward); it runs last by
+default, after torch.compile, when the time budget allows.
+
 Precision policies (--precision fp32,tf32,bf16):
   libqat  the context's QAT_CTX_PRECISION (see docs/cuda.md)
   torch   fp32: allow_tf32 = False; tf32: allow_tf32 = True;
@@ -130,10 +134,10 @@ def used_bytes(rt):
     return total.value - free.value
 
 
-def worker_libqat(args, config, seq):
+def worker_libqat(args, config, seq, fused=False):
     import libqat
     rt = cudart()
-    ctx = libqat.Context("cuda", precision=args.precision)
+    ctx = libqat.Context("cuda", precision=args.precision, fused_attention=fused)
     base = used_bytes(rt)  # the CUDA context and cuBLAS handle
     task = "mlm" if args.task == "mlm" else "token-classification"
     quant = None if config == "FP32" else config
@@ -237,19 +241,21 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--layers", type=int, default=12)
     p.add_argument("--peak-tflops", type=float, default=None, help="override the datasheet peak used for MFU")
-    p.add_argument("--impls", default="libqat,eager,compile", help="which of libqat, eager, compile to run")
+    p.add_argument("--impls", default="libqat,eager,compile,libqat-fused",
+                   help="which of libqat, eager, compile, libqat-fused (QAT_CTX_FUSED_ATTENTION) to run")
     p.add_argument("--json", help="also write the results here")
     p.add_argument("--deadline", type=float, default=None,
                    help="seconds for the whole run: later rows are reported as skipped")
     p.add_argument("--worker-timeout", type=float, default=240.0, help="seconds per measurement")
-    p.add_argument("--worker", choices=["libqat", "eager", "compile"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["libqat", "libqat-fused", "eager", "compile"], help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
     args = p.parse_args()
     setup_paths("tests/model")
 
     if args.worker:
         seq = int(args.seq)
-        r = (worker_libqat(args, args.config, seq) if args.worker == "libqat"
+        r = (worker_libqat(args, args.config, seq, fused=args.worker == "libqat-fused")
+             if args.worker.startswith("libqat")
              else worker_torch(args, args.config, seq, compiled=args.worker == "compile"))
         print("RESULT " + json.dumps(r), flush=True)
         return 0
@@ -270,7 +276,7 @@ def main():
         return finish("cuda_train_step: no usable GPU (no CUDA runtime/driver or no device); nothing measured.")
     report["gpu"] = name
     impls = [i for i in args.impls.split(",") if i]
-    if "libqat" in impls:
+    if any(i.startswith("libqat") for i in impls):
         try:
             import libqat
             usable = libqat.backends()
@@ -287,7 +293,7 @@ def main():
           f"{'unknown (pass --peak-tflops)' if peak is None else f'{peak:g} TFLOP/s'}")
     print(f"shape: CamemBERT-base ({args.layers} layers, hidden 768, vocab 32005), task {args.task}, "
           f"batch {args.batch}, best of {args.steps} steps")
-    print(f"{'seq':>5} {'config':10} {'impl':8} {'ms/step':>9} {'MFU':>6} {'memory':>10}  note")
+    print(f"{'seq':>5} {'config':10} {'impl':12} {'ms/step':>9} {'MFU':>6} {'memory':>10}  note")
     # Cheap rows first (libqat, eager at every shape), torch.compile last.
     order = [(kind, seq, config) for kind in impls for seq in (int(s) for s in args.seq.split(","))
              for config in args.configs.split(",")]
@@ -301,13 +307,13 @@ def main():
             row.update(run_worker(kind, args, config, seq, timeout))
         report["rows"].append(row)
         if "error" in row:
-            print(f"{seq:5d} {config:10} {kind:8} failed: {row['error']}", flush=True)
+            print(f"{seq:5d} {config:10} {kind:12} failed: {row['error']}", flush=True)
             continue
         flops = step_flops(args, seq)
         row["tflops_step"] = flops / 1e12
         row["mfu"] = None if peak is None else flops / (row["ms"] * 1e-3) / (peak * 1e12)
         mfu = "n/a" if row["mfu"] is None else f"{row['mfu'] * 100:.1f}%"
-        print(f"{seq:5d} {config:10} {kind:8} {row['ms']:9.1f} {mfu:>6} {fmt_mem(row['mem']):>10}  {row['note']}",
+        print(f"{seq:5d} {config:10} {kind:12} {row['ms']:9.1f} {mfu:>6} {fmt_mem(row['mem']):>10}  {row['note']}",
               flush=True)
     return finish()
 

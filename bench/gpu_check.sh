@@ -260,7 +260,7 @@ st_bench() {
     deps_env
     # shellcheck disable=SC2086 # extra arguments split on purpose
     QAT_BUILD_DIR="$BUILD" "$PYTHON" "$ROOT/bench/cuda_train_step.py" --batch 96 --seq 512,128 \
-        --configs FP32,E6W1.58A6 --precision bf16 --impls libqat,eager,compile --steps 3 \
+        --configs FP32,E6W1.58A6 --precision bf16 --impls libqat,eager,compile,libqat-fused --steps 3 \
         --deadline $((STAGE_LIMIT - 10)) --worker-timeout 150 --json "$OUT/bench.json" ${GPU_CHECK_BENCH_ARGS:-} &&
         echo "ok: benchmark rows in $OUT/bench.json"
 }
