@@ -111,23 +111,11 @@ __device__ __forceinline__ float biased_score(const float *q, const float *k, in
     return bias_row ? s + bias_row[j] : s;
 }
 
-// qat_dropout_keep() of kernels.h on the device (the copy in
-// cuda_elementwise.cu is private to that file): integer-only, so the mask is
-// every backend's.
-__device__ __forceinline__ bool dropout_keep(uint64_t seed, uint64_t index, float p)
-{
-    uint64_t z = seed + (index + 1) * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (float)(z >> 40) * (1.0f / 16777216.0f) >= p;
-}
-
 // Whether dropout keeps probability (bh = b * heads + h, i, j): the dropout
 // slot's mask over the unfused [batch, heads, lq, lk] probabilities.
 __device__ __forceinline__ bool kept(const qat_attention_train_desc &d, int64_t bh, int64_t i, int64_t j)
 {
-    return d.dropout <= 0.0f || dropout_keep(d.seed, (uint64_t)((bh * d.a.lq + i) * d.a.lk + j), d.dropout);
+    return d.dropout <= 0.0f || qat_dropout_keep(d.seed, (uint64_t)((bh * d.a.lq + i) * d.a.lk + j), d.dropout);
 }
 
 // A query row's online softmax: the max of the keys seen and the sum of

@@ -15,17 +15,6 @@ __device__ __forceinline__ float gelu(float x)
     return 0.5f * x * (1.0f + erff(x * kSqrt1_2));
 }
 
-// qat_dropout_keep() of backend.h, on the device: integer-only, so the mask
-// is bit-identical to every other backend's.
-__device__ __forceinline__ bool dropout_keep(uint64_t seed, uint64_t index, float p)
-{
-    uint64_t z = seed + (index + 1) * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (float)(z >> 40) * (1.0f / 16777216.0f) >= p;
-}
-
 __global__ void fill_kernel(float *x, int64_t n, float value)
 {
     QAT_CUDA_LOOP(i, n)
@@ -84,7 +73,7 @@ __global__ void gelu_bwd_kernel(const float *dy, const float *pre, int64_t n, fl
 // Element i after inverted dropout, keep_scale = 1 / (1 - p), p > 0.
 __device__ __forceinline__ float dropped(float x, int64_t i, float p, uint64_t seed, float keep_scale)
 {
-    return dropout_keep(seed, (uint64_t)i, p) ? x * keep_scale : 0.0f;
+    return qat_dropout_keep(seed, (uint64_t)i, p) ? x * keep_scale : 0.0f;
 }
 
 __global__ void dropout_kernel(float *x, int64_t n, float p, uint64_t seed, float keep_scale)

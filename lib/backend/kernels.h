@@ -48,8 +48,16 @@ typedef enum qat_activation {
     QAT_ACTIVATION_TANH = 2  /* sequence-classification heads (pooler) */
 } qat_activation;
 
+/* Callable from CUDA kernels too (the cuda backend's dropout and fused
+ * attention run this very function on the device). */
+#ifdef __CUDACC__
+#define QAT_HOST_DEVICE __host__ __device__
+#else
+#define QAT_HOST_DEVICE
+#endif
+
 /* The dropout mask, identical on every backend: a hash of (seed, index). */
-static inline int qat_dropout_keep(uint64_t seed, uint64_t index, float p)
+static inline QAT_HOST_DEVICE int qat_dropout_keep(uint64_t seed, uint64_t index, float p)
 {
     uint64_t z = seed + (index + 1) * 0x9e3779b97f4a7c15ull;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
