@@ -464,7 +464,7 @@ int main(void)
             for (int h = 0; h < COUNT(dh); h++)
                 for (int masked = 0; masked <= 1; masked++)
                     check_attention(&t, &b, state[(i + j + h) % 3], lq[i], lk[j], dh[h], masked,
-                                    (i + j + h + masked) % 3 == 0); /* a third of the shapes: qemu is slow */
+                                    (i + j + h + masked) % 8 == 0); /* an eighth of the shapes: qemu is slow */
     for (int s = 0; s < 3; s++)
         for (int p = 0; p < 2; p++)
             qat_cpu_state_destroy(state[s][p]);
