@@ -188,8 +188,8 @@ typedef struct qat_attention_desc {
  * dout[i] . out[i]), recomputing s and p:
  *   dp'[j] = dout[i] . v[j], dp = dp' * keep / (1 - dropout),
  *   ds = p * (dp - sum_j p[j] dp[j])                (softmax_bwd's row)
- *   dq[i] = scale * sum_j ds[j] k[j]; dk[j] = scale * sum_i ds[j] q[i];
- *   dv[j] = sum_i p'[j] dout[i]
+ *   dq[i] = scale * sum_j ds[j] k[j]; over the rows i of the head,
+ *   dk[j] = scale * sum_i ds_i[j] q[i], dv[j] = sum_i p'_i[j] dout[i]
  * with dq, dk, dv laid out as q, k, v (row stride ldg) and WRITTEN. Only
  * the accumulation orders are left to the backend (no atomics: the result
  * is the same on every run). */
@@ -347,12 +347,12 @@ typedef struct qat_linear_desc {
      * and the backward's copy-then-dropout of a gradient. On host backends,                                   \
      * bit for bit copy (when y is not x), dropout, add. */                                                    \
     X(dropout_add, (const float *x, const float *residual, int64_t n, float p, uint64_t seed, float *y),       \
-      (x, residual, n, p, seed, y))                                                                      \
-    /* Training attention, fused, as qat_attention_train_desc says (out may                                   \
-     * not alias q, k or v). */                                                                               \
+      (x, residual, n, p, seed, y))                                                                            \
+    /* Training attention, fused, as qat_attention_train_desc says (out may                                    \
+     * not alias q, k or v). */                                                                                \
     X(attention_train_fwd, (const qat_attention_train_desc *desc), (desc))                                     \
-    /* Its backward: dq, dk, dv from dout, q, k, v and out (none of dq, dk,                                   \
-     * dv may alias an input or each other). */                                                               \
+    /* Its backward: dq, dk, dv from dout, q, k, v and out (none of dq, dk,                                    \
+     * dv may alias an input or each other). */                                                                \
     X(attention_bwd, (const qat_attention_train_desc *desc), (desc))
 
 #endif
