@@ -52,8 +52,8 @@ static void all_context(const qat_cpu_att_kernels *k, const float *p, int64_t n,
 }
 
 /* dst[j * rows + i] = src[i * cols + j], in 32 x 32 blocks: element by
- * element, a row of dst is a column of src, a cache line each (5 % of a
- * fused 4 x 512 step went to that before the blocks). */
+ * element, a row of dst is a column of src, a cache line each (the step's
+ * largest cost outside the tiles before the blocks, under perf). */
 static void transpose(const float *src, int64_t rows, int64_t cols, float *dst)
 {
     enum { BLOCK = 32 };
