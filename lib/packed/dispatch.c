@@ -236,7 +236,9 @@ qat_packed_path qat_packed_path_for(qat_packed_isa isa)
         break;
     case QAT_PACKED_ISA_AVX512VNNI:
         p.tile = qat_packed_tile_avx512vnni;
+        p.tile_tokens = QAT_PACKED_TILE_TOKENS_MAX;
         p.epilogue = qat_packed_epilogue_avx512;
+        p.finishes = 1;
         break;
     case QAT_PACKED_ISA_AMX:
         p.tile = qat_packed_tile_amx;

@@ -1,6 +1,6 @@
 /* The GEMM driver over a matrix in the kernels' layout (matrix.c): the
  * output is cut into tiles of 32 rows (a pair of panels) x 8 tokens (128 on
- * amx), each one call of the ISA's micro-kernel over the whole input,
+ * amx, avx2 and avx512vnni), each one call of the ISA's micro-kernel over the whole input,
  * followed by the shared epilogue (epilogue.c). Tokens are walked in blocks whose activation
  * codes stay in L2 while every panel pair streams past; inside a block the
  * (panel pair, token tile) grid is shared out over the threads. Every
@@ -120,7 +120,7 @@ static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
 }
 
 /* Tiles per range on a pool: enough to amortise claiming a range, few
- * enough to balance (a tile is 32 rows x 8 tokens x in multiply-adds). */
+ * enough to balance (a tile is 32 rows x 8 or 128 tokens x in multiply-adds). */
 #define POOL_TILES_PER_RANGE 4
 
 /* y == NULL: write the accumulators to acc_out (ld = ldacc_out) instead. */

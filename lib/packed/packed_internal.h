@@ -33,8 +33,9 @@ void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t ro
 void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t rows,
                              uint8_t *panel, int64_t kpad);
 
-/* Most tokens one micro-kernel call takes: 8 on the vector paths, 128 on
- * amx and avx2 (which decode narrow panels once per call). */
+/* Most tokens one micro-kernel call takes: 8 on scalar, neon and i8mm,
+ * 128 on amx and avx2 (which decode narrow panels once per call) and
+ * avx512vnni (which writes each group of 8 tokens' outputs as it goes). */
 #define QAT_PACKED_TILE_TOKENS 8
 #define QAT_PACKED_TILE_TOKENS_MAX 128
 /* Rows of one tile: a pair of panels. */
