@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "ref/ref_attention.h"
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
@@ -13,25 +14,31 @@
  * per range (sequences over 4096 tokens: no BERT-class model here). */
 enum { ROW_STACK = 4096 };
 
-static void attention_row(const qat_attention_desc *d, int64_t b, int64_t h, int64_t i, float *s)
+float qat_ref_attention_dot(const float *x, const float *y, int64_t n)
 {
-    const int64_t dh = d->head_dim;
-    const float *q = d->q + (b * d->lq + i) * d->ldq + h * dh;
-    for (int64_t j = 0; j < d->lk; j++) {
-        const float *k = d->k + (b * d->lk + j) * d->ldk + h * dh;
-        float dot = 0.0f;
-        for (int64_t c = 0; c < dh; c++)
-            dot = fmaf(q[c], k[c], dot);
-        s[j] = dot * d->scale;
-    }
-    qat_ref_softmax_row(s, d->key_bias ? d->key_bias + b * d->lk : NULL, d->lk);
-    float *o = d->out + (b * d->lq + i) * d->ldo + h * dh;
-    for (int64_t c = 0; c < dh; c++)
+    float acc = 0.0f;
+    for (int64_t c = 0; c < n; c++)
+        acc = fmaf(x[c], y[c], acc);
+    return acc;
+}
+
+void qat_ref_attention_probs(const qat_attention_desc *a, int64_t b, int64_t h, int64_t i, float *p)
+{
+    const float *q = qat_ref_attention_q(a, b, h, i);
+    for (int64_t j = 0; j < a->lk; j++)
+        p[j] = qat_ref_attention_dot(q, qat_ref_attention_k(a, b, h, j), a->head_dim) * a->scale;
+    qat_ref_softmax_row(p, a->key_bias ? a->key_bias + b * a->lk : NULL, a->lk);
+}
+
+void qat_ref_attention_context(const qat_attention_desc *a, int64_t b, int64_t h, int64_t i, const float *p)
+{
+    float *o = a->out + (b * a->lq + i) * a->ldo + h * a->head_dim;
+    for (int64_t c = 0; c < a->head_dim; c++)
         o[c] = 0.0f;
-    for (int64_t j = 0; j < d->lk; j++) {
-        const float *v = d->v + (b * d->lk + j) * d->ldv + h * dh;
-        for (int64_t c = 0; c < dh; c++)
-            o[c] = fmaf(s[j], v[c], o[c]);
+    for (int64_t j = 0; j < a->lk; j++) {
+        const float *v = qat_ref_attention_v(a, b, h, j);
+        for (int64_t c = 0; c < a->head_dim; c++)
+            o[c] = fmaf(p[j], v[c], o[c]);
     }
 }
 
@@ -46,7 +53,8 @@ static int attention_range(void *arg, int64_t begin, int64_t end, int64_t index)
         return 1;
     for (int64_t r = begin; r < end; r++) {
         const int64_t i = r % d->lq, bh = r / d->lq;
-        attention_row(d, bh / d->heads, bh % d->heads, i, s);
+        qat_ref_attention_probs(d, bh / d->heads, bh % d->heads, i, s);
+        qat_ref_attention_context(d, bh / d->heads, bh % d->heads, i, s);
     }
     if (s != stack_row)
         free(s);

@@ -1,8 +1,8 @@
 /* Fused training attention, the oracle (kernels.h qat_attention_train_desc):
  * no [batch, heads, lq, lk] tensor, one row of scores at a time. The
- * forward runs a query row as attention_fwd does (scores by fmaf over d
- * ascending, softmax_fwd's row, the context over keys ascending), with the
- * dropout slot's mask and scale on the probabilities. The backward runs
+ * forward runs a query row through attention_fwd's own row functions
+ * (ref_attention.h), with the dropout slot's mask and scale on the
+ * probabilities between them. The backward runs
  * one (sequence, head) at a time, its query rows in ascending order: each
  * row's probabilities recomputed exactly as the forward made them, then
  * softmax_bwd's row, dq's row, and dk, dv accumulated over the rows in that
@@ -14,44 +14,12 @@
 #include "core/error.h"
 #include "host/host_attention.h"
 #include "math/row_math.h" /* qat_softmax_bwd_row */
+#include "ref/ref_attention.h"
 #include "ref/ref_backend.h"
 #include "ref/ref_kernels.h"
 
 /* Rows of keys that fit the stack; longer ones get heap rows per range. */
 enum { ROW_STACK = 2048 };
-
-static const float *q_row(const qat_attention_desc *a, int64_t b, int64_t h, int64_t i)
-{
-    return a->q + (b * a->lq + i) * a->ldq + h * a->head_dim;
-}
-
-static const float *k_row(const qat_attention_desc *a, int64_t b, int64_t h, int64_t j)
-{
-    return a->k + (b * a->lk + j) * a->ldk + h * a->head_dim;
-}
-
-static const float *v_row(const qat_attention_desc *a, int64_t b, int64_t h, int64_t j)
-{
-    return a->v + (b * a->lk + j) * a->ldv + h * a->head_dim;
-}
-
-static float dot(const float *x, const float *y, int64_t n)
-{
-    float acc = 0.0f;
-    for (int64_t c = 0; c < n; c++)
-        acc = fmaf(x[c], y[c], acc);
-    return acc;
-}
-
-/* p = the probabilities of query row i of (b, h). */
-static void probabilities(const qat_attention_train_desc *d, int64_t b, int64_t h, int64_t i, float *p)
-{
-    const qat_attention_desc *a = &d->a;
-    const float *q = q_row(a, b, h, i);
-    for (int64_t j = 0; j < a->lk; j++)
-        p[j] = dot(q, k_row(a, b, h, j), a->head_dim) * a->scale;
-    qat_ref_softmax_row(p, a->key_bias ? a->key_bias + b * a->lk : NULL, a->lk);
-}
 
 /* A range's rows of scratch (n rows of lk floats), on the stack or heap. */
 typedef struct scratch {
@@ -83,16 +51,9 @@ static int forward_range(void *arg, int64_t begin, int64_t end, int64_t index)
     float *p = s.rows;
     for (int64_t r = begin; r < end; r++) {
         const int64_t i = r % a->lq, bh = r / a->lq, b = bh / a->heads, h = bh % a->heads;
-        probabilities(d, b, h, i, p);
+        qat_ref_attention_probs(a, b, h, i, p);
         qat_host_attention_drop_row(d, b, h, i, p);
-        float *o = a->out + (b * a->lq + i) * a->ldo + h * a->head_dim;
-        for (int64_t c = 0; c < a->head_dim; c++)
-            o[c] = 0.0f;
-        for (int64_t j = 0; j < a->lk; j++) {
-            const float *v = v_row(a, b, h, j);
-            for (int64_t c = 0; c < a->head_dim; c++)
-                o[c] = fmaf(p[j], v[c], o[c]);
-        }
+        qat_ref_attention_context(a, b, h, i, p);
     }
     scratch_close(&s);
     return 0;
@@ -117,10 +78,10 @@ static int backward_range(void *arg, int64_t begin, int64_t end, int64_t index)
             memset(d->dv + (b * a->lk + j) * d->ldg + h * dh, 0, (size_t)dh * sizeof(float));
         }
         for (int64_t i = 0; i < a->lq; i++) {
-            const float *q = q_row(a, b, h, i), *dout = d->dout + (b * a->lq + i) * d->lddo + h * dh;
-            probabilities(d, b, h, i, p);
+            const float *q = qat_ref_attention_q(a, b, h, i), *dout = d->dout + (b * a->lq + i) * d->lddo + h * dh;
+            qat_ref_attention_probs(a, b, h, i, p);
             for (int64_t j = 0; j < a->lk; j++)
-                dp[j] = dot(dout, v_row(a, b, h, j), dh);
+                dp[j] = qat_ref_attention_dot(dout, qat_ref_attention_v(a, b, h, j), dh);
             qat_host_attention_drop_row(d, b, h, i, dp);
             /* dv[j] += p'[j] dout: p' = p with the same mask, in dp's
              * place once ds is made from p and dp. */
@@ -130,7 +91,7 @@ static int backward_range(void *arg, int64_t begin, int64_t end, int64_t index)
             for (int64_t c = 0; c < dh; c++)
                 dq[c] = 0.0f;
             for (int64_t j = 0; j < a->lk; j++) {
-                const float *k = k_row(a, b, h, j);
+                const float *k = qat_ref_attention_k(a, b, h, j);
                 float *dk = d->dk + (b * a->lk + j) * d->ldg + h * dh, *dv = d->dv + (b * a->lk + j) * d->ldg + h * dh;
                 const float ds = dp[j] * a->scale;
                 for (int64_t c = 0; c < dh; c++) {
