@@ -168,6 +168,55 @@ struct tile_of {
     }
 };
 
+// Row 0 of the tile's sequence in q, k, v and dout, at its head's column 0.
+__device__ __forceinline__ const float *q_rows(const qat_attention_desc &a, const tile_of &t)
+{
+    return a.q + t.b * a.lq * a.ldq + t.h * a.head_dim;
+}
+
+__device__ __forceinline__ const float *k_rows(const qat_attention_desc &a, const tile_of &t)
+{
+    return a.k + t.b * a.lk * a.ldk + t.h * a.head_dim;
+}
+
+__device__ __forceinline__ const float *v_rows(const qat_attention_desc &a, const tile_of &t)
+{
+    return a.v + t.b * a.lk * a.ldv + t.h * a.head_dim;
+}
+
+__device__ __forceinline__ const float *dout_rows(const qat_attention_train_desc &d, const tile_of &t)
+{
+    return d.dout + t.b * d.a.lq * d.lddo + t.h * d.a.head_dim;
+}
+
+// The scores of one query row (q, in a shared tile) against the key tile
+// starting at k0: x[n] for the tile's key g + kGroup * n, present[n] false
+// (and x[n] 0) past lk.
+__device__ __forceinline__ void tile_scores(const qat_attention_desc &a, const float *q, const float *k_tile,
+                                            const float *bias, int64_t k0, int g, float x[kPairsPerThread],
+                                            bool present[kPairsPerThread])
+{
+    const int dh = (int)a.head_dim, stride = dh + 1;
+    for (int n = 0; n < kPairsPerThread; n++) {
+        const int key = g + kGroup * n;
+        present[n] = k0 + key < a.lk;
+        x[n] = present[n] ? biased_score(q, k_tile + key * stride, dh, a.scale, bias, k0 + key) : 0.0f;
+    }
+}
+
+// A row's columns g + kGroup * u (u < kColsPerThread, those under
+// head_dim), this thread's share, from vals[u] times factor.
+__device__ __forceinline__ void store_cols(float *row, const float vals[kColsPerThread], float factor, int g,
+                                           int head_dim)
+{
+#pragma unroll
+    for (int u = 0; u < kColsPerThread; u++) {
+        const int c = g + kGroup * u;
+        if (c < head_dim)
+            row[c] = vals[u] * factor;
+    }
+}
+
 // Dynamic shared memory: 3 tiles (q, k, v) and the tile's weights.
 __global__ void __launch_bounds__(kTileThreads) attention_train_fwd_kernel(train_params p)
 {
@@ -182,23 +231,17 @@ __global__ void __launch_bounds__(kTileThreads) attention_train_fwd_kernel(train
         const int64_t i = tile.first + row;
         const float *bias = a.key_bias ? a.key_bias + tile.b * a.lk : nullptr;
         __syncthreads(); // the previous tile's threads are done with the shared tiles
-        load_tile(q_tile, a.q + tile.b * a.lq * a.ldq + tile.h * dh, a.ldq, tile.first, a.lq, dh);
+        load_tile(q_tile, q_rows(a, tile), a.ldq, tile.first, a.lq, dh);
         online_row state;
         float acc[kColsPerThread] = {};
         for (int64_t k0 = 0; k0 < a.lk; k0 += kTile) {
             __syncthreads(); // the previous key tile's reads are over
-            load_tile(k_tile, a.k + tile.b * a.lk * a.ldk + tile.h * dh, a.ldk, k0, a.lk, dh);
-            load_tile(v_tile, a.v + tile.b * a.lk * a.ldv + tile.h * dh, a.ldv, k0, a.lk, dh);
+            load_tile(k_tile, k_rows(a, tile), a.ldk, k0, a.lk, dh);
+            load_tile(v_tile, v_rows(a, tile), a.ldv, k0, a.lk, dh);
             __syncthreads();
             float x[kPairsPerThread], e[kPairsPerThread];
             bool present[kPairsPerThread];
-            for (int n = 0; n < kPairsPerThread; n++) {
-                const int key = g + kGroup * n;
-                present[n] = k0 + key < a.lk;
-                x[n] = present[n] ? biased_score(q_tile + row * stride, k_tile + key * stride, dh, a.scale, bias,
-                                                 k0 + key)
-                                  : 0.0f;
-            }
+            tile_scores(a, q_tile + row * stride, k_tile, bias, k0, g, x, present);
             const float rescale = online_step(state, x, present, e);
             for (int n = 0; n < kPairsPerThread; n++) {
                 const int key = g + kGroup * n;
@@ -218,16 +261,8 @@ __global__ void __launch_bounds__(kTileThreads) attention_train_fwd_kernel(train
                 }
             }
         }
-        if (i < a.lq) {
-            const float l = finished_sum(state), inv = 1.0f / l;
-            float *out = a.out + (tile.b * a.lq + i) * a.ldo + tile.h * dh;
-#pragma unroll
-            for (int u = 0; u < kColsPerThread; u++) {
-                const int c = g + kGroup * u;
-                if (c < dh)
-                    out[c] = acc[u] * inv;
-            }
-        }
+        if (i < a.lq)
+            store_cols(a.out + (tile.b * a.lq + i) * a.ldo + tile.h * dh, acc, 1.0f / finished_sum(state), g, dh);
     }
 }
 
@@ -246,21 +281,15 @@ __global__ void __launch_bounds__(kTileThreads) row_terms_kernel(train_params p)
         const int64_t i = tile.first + row;
         const float *bias = a.key_bias ? a.key_bias + tile.b * a.lk : nullptr;
         __syncthreads(); // the previous tile's threads are done with the shared tiles
-        load_tile(q_tile, a.q + tile.b * a.lq * a.ldq + tile.h * dh, a.ldq, tile.first, a.lq, dh);
+        load_tile(q_tile, q_rows(a, tile), a.ldq, tile.first, a.lq, dh);
         online_row state;
         for (int64_t k0 = 0; k0 < a.lk; k0 += kTile) {
             __syncthreads(); // the previous key tile's reads are over
-            load_tile(k_tile, a.k + tile.b * a.lk * a.ldk + tile.h * dh, a.ldk, k0, a.lk, dh);
+            load_tile(k_tile, k_rows(a, tile), a.ldk, k0, a.lk, dh);
             __syncthreads();
             float x[kPairsPerThread], e[kPairsPerThread];
             bool present[kPairsPerThread];
-            for (int n = 0; n < kPairsPerThread; n++) {
-                const int key = g + kGroup * n;
-                present[n] = k0 + key < a.lk;
-                x[n] = present[n] ? biased_score(q_tile + row * stride, k_tile + key * stride, dh, a.scale, bias,
-                                                 k0 + key)
-                                  : 0.0f;
-            }
+            tile_scores(a, q_tile + row * stride, k_tile, bias, k0, g, x, present);
             online_step(state, x, present, e);
         }
         float part = 0.0f;
@@ -319,13 +348,13 @@ __global__ void __launch_bounds__(kTileThreads) attention_dk_dv_kernel(train_par
         const int64_t j = tile.first + key;
         const float *bias = a.key_bias ? a.key_bias + tile.b * a.lk : nullptr;
         __syncthreads(); // the previous tile's threads are done with the shared tiles
-        load_tile(k_tile, a.k + tile.b * a.lk * a.ldk + tile.h * dh, a.ldk, tile.first, a.lk, dh);
-        load_tile(v_tile, a.v + tile.b * a.lk * a.ldv + tile.h * dh, a.ldv, tile.first, a.lk, dh);
+        load_tile(k_tile, k_rows(a, tile), a.ldk, tile.first, a.lk, dh);
+        load_tile(v_tile, v_rows(a, tile), a.ldv, tile.first, a.lk, dh);
         float dk[kColsPerThread] = {}, dv[kColsPerThread] = {};
         for (int64_t q0 = 0; q0 < a.lq; q0 += kTile) {
             __syncthreads(); // the previous query tile's reads are over
-            load_tile(q_tile, a.q + tile.b * a.lq * a.ldq + tile.h * dh, a.ldq, q0, a.lq, dh);
-            load_tile(dout_tile, p.d.dout + tile.b * a.lq * p.d.lddo + tile.h * dh, p.d.lddo, q0, a.lq, dh);
+            load_tile(q_tile, q_rows(a, tile), a.ldq, q0, a.lq, dh);
+            load_tile(dout_tile, dout_rows(p.d, tile), p.d.lddo, q0, a.lq, dh);
             __syncthreads();
             for (int n = 0; n < kPairsPerThread; n++) {
                 const int qrow = g + kGroup * n;
@@ -354,16 +383,8 @@ __global__ void __launch_bounds__(kTileThreads) attention_dk_dv_kernel(train_par
             }
         }
         if (j < a.lk) {
-            float *dk_row = p.d.dk + (tile.b * a.lk + j) * p.d.ldg + tile.h * dh;
-            float *dv_row = p.d.dv + (tile.b * a.lk + j) * p.d.ldg + tile.h * dh;
-#pragma unroll
-            for (int u = 0; u < kColsPerThread; u++) {
-                const int c = g + kGroup * u;
-                if (c < dh) {
-                    dk_row[c] = dk[u];
-                    dv_row[c] = dv[u];
-                }
-            }
+            store_cols(p.d.dk + (tile.b * a.lk + j) * p.d.ldg + tile.h * dh, dk, 1.0f, g, dh);
+            store_cols(p.d.dv + (tile.b * a.lk + j) * p.d.ldg + tile.h * dh, dv, 1.0f, g, dh);
         }
     }
 }
@@ -384,13 +405,13 @@ __global__ void __launch_bounds__(kTileThreads) attention_dq_kernel(train_params
         const int64_t i = tile.first + row;
         const float *bias = a.key_bias ? a.key_bias + tile.b * a.lk : nullptr;
         __syncthreads(); // the previous tile's threads are done with the shared tiles
-        load_tile(q_tile, a.q + tile.b * a.lq * a.ldq + tile.h * dh, a.ldq, tile.first, a.lq, dh);
-        load_tile(dout_tile, p.d.dout + tile.b * a.lq * p.d.lddo + tile.h * dh, p.d.lddo, tile.first, a.lq, dh);
+        load_tile(q_tile, q_rows(a, tile), a.ldq, tile.first, a.lq, dh);
+        load_tile(dout_tile, dout_rows(p.d, tile), p.d.lddo, tile.first, a.lq, dh);
         float dq[kColsPerThread] = {};
         for (int64_t k0 = 0; k0 < a.lk; k0 += kTile) {
             __syncthreads(); // the previous key tile's reads are over
-            load_tile(k_tile, a.k + tile.b * a.lk * a.ldk + tile.h * dh, a.ldk, k0, a.lk, dh);
-            load_tile(v_tile, a.v + tile.b * a.lk * a.ldv + tile.h * dh, a.ldv, k0, a.lk, dh);
+            load_tile(k_tile, k_rows(a, tile), a.ldk, k0, a.lk, dh);
+            load_tile(v_tile, v_rows(a, tile), a.ldv, k0, a.lk, dh);
             __syncthreads();
             for (int n = 0; n < kPairsPerThread; n++) {
                 const int key = g + kGroup * n;
@@ -415,15 +436,8 @@ __global__ void __launch_bounds__(kTileThreads) attention_dq_kernel(train_params
                 }
             }
         }
-        if (i < a.lq) {
-            float *dq_row = p.d.dq + (tile.b * a.lq + i) * p.d.ldg + tile.h * dh;
-#pragma unroll
-            for (int u = 0; u < kColsPerThread; u++) {
-                const int c = g + kGroup * u;
-                if (c < dh)
-                    dq_row[c] = dq[u];
-            }
-        }
+        if (i < a.lq)
+            store_cols(p.d.dq + (tile.b * a.lq + i) * p.d.ldg + tile.h * dh, dq, 1.0f, g, dh);
     }
 }
 
