@@ -27,7 +27,7 @@ aarch64_cc() {
     "$cc" -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -Wall -Wextra -Werror \
         -I"$src/lib" -I"$src/include" -I"$build" -I"$build/include" "$@" "$p/matrix.c" "$p/tile_scalar.c" \
         "$p/tile_neon.c" "$p/tile_i8mm.c" "$p/pack_ternary.c" "$p/pack_bits.c" "$p/dispatch.c" "$p/onednn.c" \
-        "$p/tile_amx.c" "$p/epilogue.c" "$p/float_gemm_neon.c" "$src/lib/core/error.c" -static -lm -lpthread -o "$out"
+        "$p/tile_amx.c" "$p/epilogue.c" "$p/gemm_lut.c" "$p/float_gemm_neon.c" "$src/lib/core/error.c" -static -lm -lpthread -o "$out"
 }
 
 aarch64_run() {

@@ -76,18 +76,20 @@ typedef enum qat_packed_param {
                                 matmul: AMX where the CPU has it), 5 neon
                                 (ARM64 sdot), 6 amx (libqat's own AMX-INT8
                                 tile kernel), 7 i8mm (ARM64 smmla, the int8
-                                matrix multiply); refused if the CPU or the
-                                build lacks it */
+                                matrix multiply), 8 avx512vbmi (avx512vnni,
+                                with ternary weights against activations of
+                                at most 6 bits by vpermi2b table lookups);
+                                refused if the CPU or the build lacks it */
 } qat_packed_param;
 
 /* The integer kernels' path that a QAT_PACKED_ISA value resolves to on this
- * machine now (0 auto: QAT_ISA, else the fastest path this CPU has; 1..7
- * that path), as a model would run it: *resolved 1..7 and *name "scalar",
- * "avx2", "avx512vnni", "onednn", "neon", "amx" or "i8mm" (static; either may be NULL). QAT_ERR_UNSUPPORTED,
+ * machine now (0 auto: QAT_ISA, else the fastest path this CPU has; 1..8
+ * that path), as a model would run it: *resolved 1..8 and *name "scalar",
+ * "avx2", "avx512vnni", "onednn", "neon", "amx", "i8mm" or "avx512vbmi" (static; either may be NULL). QAT_ERR_UNSUPPORTED,
  * saying what the CPU lacks, for a path it cannot run. */
 QAT_API qat_status qat_packed_isa_resolve(int64_t isa, int64_t *resolved, const char **name);
 /* The name of QAT_PACKED_ISA value `isa` whether or not this machine can
- * run that path: 0 "auto", 1 "scalar", ..., 7 "i8mm" (static), so that a
+ * run that path: 0 "auto", 1 "scalar", ..., 8 "avx512vbmi" (static), so that a
  * caller lists and parses the paths without a table of its own.
  * QAT_ERR_INVALID_ARGUMENT past the last value, which ends a loop from 0. */
 QAT_API qat_status qat_packed_isa_name_of(int64_t isa, const char **name);
@@ -115,7 +117,7 @@ typedef enum qat_packed_info {
     QAT_PACKED_INFO_HAS_LABEL_NAMES = 15,   /* 1 when the file stores label names */
     QAT_PACKED_INFO_ISA = 16                /* the integer kernels' path the settings resolve to now
                                                (QAT_ISA read at this call): 1 scalar, 2 avx2, 3 avx512vnni, 4 onednn,
-                                               5 neon, 6 amx, 7 i8mm */
+                                               5 neon, 6 amx, 7 i8mm, 8 avx512vbmi */
 } qat_packed_info;
 
 QAT_API qat_status qat_packed_model_info(const qat_packed_model *model, qat_packed_info key,

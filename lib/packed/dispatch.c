@@ -36,6 +36,8 @@ const char *qat_packed_isa_name(qat_packed_isa isa)
         return "amx";
     case QAT_PACKED_ISA_I8MM:
         return "i8mm";
+    case QAT_PACKED_ISA_AVX512VBMI:
+        return "avx512vbmi";
     }
     return "unknown";
 }
@@ -55,9 +57,15 @@ const char *qat_packed_isa_missing(qat_packed_isa isa)
         if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw"))
             return "this CPU lacks AVX-512 F/BW";
         return __builtin_cpu_supports("avx512vnni") ? "" : "this CPU lacks AVX-512 VNNI";
+    case QAT_PACKED_ISA_AVX512VBMI:
+        /* What it does not look up runs as avx512vnni. */
+        if (!qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
+            return qat_packed_isa_missing(QAT_PACKED_ISA_AVX512VNNI);
+        return __builtin_cpu_supports("avx512vbmi") ? "" : "this CPU lacks AVX-512 VBMI";
 #else
     case QAT_PACKED_ISA_AVX2:
     case QAT_PACKED_ISA_AVX512VNNI:
+    case QAT_PACKED_ISA_AVX512VBMI:
         return "this build has no x86-64 SIMD code";
 #endif
     case QAT_PACKED_ISA_ONEDNN:
@@ -145,7 +153,11 @@ int qat_packed_cpu_has_amx(void)
  * u8 x s8 dot product per lane in one instruction where AVX2 needs
  * maddubs + madd (or two madds for 8-bit codes) on half as many lanes;
  * bench/packed_gemm measures avx512vnni ahead of avx2 on every shape and
- * width (docs/benchmarks.md, "Packed GEMM micro-kernels"). onednn is never
+ * width (docs/benchmarks.md, "Packed GEMM micro-kernels"). avx512vbmi is
+ * avx512vnni but for ternary weights against codes of at most 6 bits,
+ * which it looks up (gemm_lut.c), 1.15-1.25x faster for a BERT-base
+ * E6W1.58A6 forward on Zen 4 (docs/benchmarks.md); so never slower, at the
+ * cost of a second weight layout (a byte per 3 ternary weights). onednn is never
  * picked: without AMX it runs at the VNNI kernel's speed. On ARM64, i8mm
  * before neon by the instructions' work, not by a measurement (no ARM64
  * machine has run these kernels outside qemu, which says nothing of
@@ -159,6 +171,8 @@ qat_packed_isa qat_packed_isa_best(void)
         return QAT_PACKED_ISA_I8MM;
     if (qat_packed_isa_available(QAT_PACKED_ISA_NEON))
         return QAT_PACKED_ISA_NEON;
+    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VBMI))
+        return QAT_PACKED_ISA_AVX512VBMI;
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
         return QAT_PACKED_ISA_AVX512VNNI;
     if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
@@ -195,7 +209,8 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa)
                     chosen = (qat_packed_isa)i;
             if (chosen == QAT_PACKED_ISA_AUTO)
                 return qat_fail(QAT_ERR_INVALID_ARGUMENT,
-                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, i8mm, auto", env);
+                                "packed: QAT_ISA='%.64s' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, i8mm, avx512vbmi, auto",
+                                env);
         }
     }
     if (!qat_packed_isa_available(chosen)) {
@@ -235,6 +250,7 @@ qat_packed_path qat_packed_path_for(qat_packed_isa isa)
         p.finishes = 1;
         break;
     case QAT_PACKED_ISA_AVX512VNNI:
+    case QAT_PACKED_ISA_AVX512VBMI: /* its lookups run apart (gemm.c); the rest as avx512vnni */
         p.tile = qat_packed_tile_avx512vnni;
         p.tile_tokens = QAT_PACKED_TILE_TOKENS_MAX;
         p.epilogue = qat_packed_epilogue_avx512;

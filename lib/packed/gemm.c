@@ -127,6 +127,10 @@ static int tile_range(void *arg, int64_t begin, int64_t end, int64_t index)
 static void run(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m, int32_t *acc_out,
                 int64_t ldacc_out, const float *bias, float *y, int64_t ldy)
 {
+    if (k->isa == QAT_PACKED_ISA_AVX512VBMI && qat_packed_lut_usable(a, m)) {
+        qat_packed_lut_gemm(k, a, m, acc_out, ldacc_out, bias, y, ldy);
+        return;
+    }
     const qat_packed_path path = qat_packed_path_for(k->isa);
     const int64_t pairs = m->panels / 2, T = a->tokens, TT = path.tile_tokens;
     int64_t tblock = TOKEN_BLOCK_BYTES / a->stride / TT * TT;

@@ -20,6 +20,7 @@ void qat_packed_matrix_free(qat_packed_matrix *m)
     free(m->qsum);
     free(m->scale);
     free(m->s8);
+    free(m->lut);
     free(m->fix);
     free(m->fix_start);
     free(m->spans);
@@ -246,6 +247,8 @@ qat_status qat_packed_matrix_prepare(qat_packed_matrix *m, qat_packed_isa isa)
     switch (isa) {
     case QAT_PACKED_ISA_ONEDNN:
         return qat_packed_onednn_prepare(m);
+    case QAT_PACKED_ISA_AVX512VBMI:
+        return qat_packed_lut_prepare(m);
     default:
         return QAT_OK;
     }

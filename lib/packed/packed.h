@@ -208,6 +208,9 @@ typedef struct qat_packed_matrix {
     int32_t *qsum;            /* per row of the panels: sum over kpad of q = u - offset (avx2's
                                  correction for its unsigned activations) */
     int8_t *s8;               /* the onednn path's signed codes [out][kpad] (qat_packed_matrix_prepare) */
+    uint8_t *lut;             /* ternary only, the avx512vbmi path's lookup layout (gemm_lut.c):
+                                 [panels][lut_groups][64] (qat_packed_matrix_prepare) */
+    int64_t lut_groups;       /* ceil(in / 12) */
     /* 8-bit codes on avx2 (tile_avx2.c): vpmaddubsw adds the products of
      * an input pair into int16 with saturation, exactly when the pair's
      * positive codes sum to at most 128 and its negative ones to at least
@@ -256,9 +259,11 @@ typedef enum qat_packed_isa {
     QAT_PACKED_ISA_ONEDNN = 4,    /* oneDNN's s8s8s32 matmul: AMX-INT8 tiles where the CPU has them */
     QAT_PACKED_ISA_NEON = 5,      /* ARM64 sdot (Armv8.2 dot product) */
     QAT_PACKED_ISA_AMX = 6,       /* AMX-INT8 tdpbsud on the panels, narrow ones decoded in the kernel (tile_amx.c) */
-    QAT_PACKED_ISA_I8MM = 7       /* ARM64 smmla (Armv8.6 int8 matrix multiply, tile_i8mm.c) */
+    QAT_PACKED_ISA_I8MM = 7,      /* ARM64 smmla (Armv8.6 int8 matrix multiply, tile_i8mm.c) */
+    QAT_PACKED_ISA_AVX512VBMI = 8 /* ternary weights x activations of <= 6 bits by vpermi2b table
+                                     lookups (gemm_lut.c); everything else as avx512vnni */
 } qat_packed_isa;
-#define QAT_PACKED_ISA_COUNT 8
+#define QAT_PACKED_ISA_COUNT 9
 
 /* A kernel handle: the resolved ISA and the thread count. Plain data, no
  * global state; a handle may be shared by threads (it is read-only).

@@ -106,6 +106,16 @@ qat_status qat_packed_onednn_prepare(qat_packed_matrix *m);
 qat_status qat_packed_onednn_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
                                   int32_t *acc, int64_t ldacc);
 
+/* The avx512vbmi path's table lookups (gemm_lut.c). prepare makes m->lut
+ * for a ternary matrix (nothing for others); usable: m has it and a's
+ * codes are of at most 6 bits; gemm: as the driver's run (y NULL: the
+ * accumulators into acc_out), allocating nothing. */
+int64_t qat_packed_lut_groups(int64_t in);
+qat_status qat_packed_lut_prepare(qat_packed_matrix *m);
+int qat_packed_lut_usable(const qat_packed_acts *a, const qat_packed_matrix *m);
+void qat_packed_lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
+                         int32_t *acc_out, int64_t ldacc_out, const float *bias, float *y, int64_t ldy);
+
 /* Activation rows: absmax returns 1 when a value is NaN or infinite (and
  * sets *m = max|x| otherwise); quant_row writes
  * q = round(clamp(x * mul / div, qn, qp)) and returns sum(q). */

@@ -94,7 +94,7 @@ int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub,
 }
 
 #if defined(QAT_PACKED_X86)
-/* The avx512vnni and amx paths run the AVX-512 rows where the CPU has
+/* The avx512vnni, avx512vbmi and amx paths run the AVX-512 rows where the CPU has
  * AVX-512 DQ too (quantize_avx512.c), else the AVX2 ones. The onednn path
  * quantizes here too, with the AVX-512 rows where the CPU has AVX-512 F
  * and DQ, else with AVX2 where it has it; amx CPUs all have AVX2
@@ -102,7 +102,7 @@ int32_t qat_packed_quant_row_offset_scalar(const float *x, int64_t n, float sub,
 static int avx512_rows(const qat_packed_kernel *k)
 {
     return k &&
-           (k->isa == QAT_PACKED_ISA_AVX512VNNI || k->isa == QAT_PACKED_ISA_AMX ||
+           (k->isa == QAT_PACKED_ISA_AVX512VNNI || k->isa == QAT_PACKED_ISA_AVX512VBMI || k->isa == QAT_PACKED_ISA_AMX ||
             (k->isa == QAT_PACKED_ISA_ONEDNN && __builtin_cpu_supports("avx512f"))) &&
            __builtin_cpu_supports("avx512dq");
 }
@@ -110,7 +110,7 @@ static int avx512_rows(const qat_packed_kernel *k)
 static int avx2_rows(const qat_packed_kernel *k)
 {
     return k && (k->isa == QAT_PACKED_ISA_AVX2 || k->isa == QAT_PACKED_ISA_AVX512VNNI ||
-                 k->isa == QAT_PACKED_ISA_AMX ||
+                 k->isa == QAT_PACKED_ISA_AVX512VBMI || k->isa == QAT_PACKED_ISA_AMX ||
                  (k->isa == QAT_PACKED_ISA_ONEDNN && qat_packed_isa_available(QAT_PACKED_ISA_AVX2)));
 }
 #endif

@@ -14,8 +14,9 @@
 #include "test_main.h" /* test_under_valgrind */
 
 static const qat_packed_isa all_isas[] = {QAT_PACKED_ISA_SCALAR, QAT_PACKED_ISA_AVX2, QAT_PACKED_ISA_AVX512VNNI,
-                                          QAT_PACKED_ISA_ONEDNN, QAT_PACKED_ISA_NEON, QAT_PACKED_ISA_AMX};
-#define N_ISAS 6
+                                          QAT_PACKED_ISA_ONEDNN, QAT_PACKED_ISA_NEON, QAT_PACKED_ISA_AMX,
+                                          QAT_PACKED_ISA_AVX512VBMI};
+#define N_ISAS 7
 
 /* Says once per process and ISA why a path is skipped. */
 static inline int isa_runs(qat_packed_isa isa)

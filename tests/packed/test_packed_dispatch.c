@@ -16,6 +16,8 @@ START_TEST(env_selects_each_path)
     ck_assert_int_eq(k.isa, qat_packed_isa_best());
     if (qat_packed_isa_available(QAT_PACKED_ISA_AMX))
         ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AMX);
+    else if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VBMI))
+        ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AVX512VBMI);
     else if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
         ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AVX512VNNI);
     else if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
@@ -48,7 +50,7 @@ START_TEST(env_selects_each_path)
     QAT_ASSERT_OK(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1));
     setenv("QAT_ISA", "sse9", 1);
     QAT_ASSERT_FAILS(qat_packed_kernel_init(&k, QAT_PACKED_ISA_AUTO, 1), QAT_ERR_INVALID_ARGUMENT,
-                     "QAT_ISA='sse9' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, i8mm, auto");
+                     "QAT_ISA='sse9' is not one of scalar, avx2, avx512vnni, onednn, neon, amx, i8mm, avx512vbmi, auto");
     unsetenv("QAT_ISA");
 }
 END_TEST
@@ -93,7 +95,7 @@ START_TEST(public_isa_names)
         n++;
     }
     ck_assert_int_eq(n, QAT_PACKED_ISA_COUNT);
-    QAT_ASSERT_FAILS(qat_packed_isa_name_of(n, &name), QAT_ERR_INVALID_ARGUMENT, "outside [0, 7]");
+    QAT_ASSERT_FAILS(qat_packed_isa_name_of(n, &name), QAT_ERR_INVALID_ARGUMENT, "outside [0, 8]");
     QAT_ASSERT_FAILS(qat_packed_isa_name_of(-1, &name), QAT_ERR_INVALID_ARGUMENT, "outside");
     QAT_ASSERT_FAILS(qat_packed_isa_name_of(0, NULL), QAT_ERR_INVALID_ARGUMENT, "NULL name");
 }

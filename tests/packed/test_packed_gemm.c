@@ -296,6 +296,46 @@ START_TEST(extreme_codes)
 }
 END_TEST
 
+/* The avx512vbmi path's table lookups (ternary weights x codes of at most
+ * 6 bits) at their bounds, against every path: 6-bit LSQ codes all -32,
+ * all 31, alternating, then random; weight rows all +1, all -1, in threes,
+ * then random; 13 tokens (items of 6, 6 and 1), 1100 outputs (over one
+ * item's 1024 rows, and a last pair of panels), 1100 inputs (3 chunks of
+ * tables, a last group of 8 inputs). */
+START_TEST(lookup_extremes)
+{
+    qat_rng rng;
+    qat_rng_seed(&rng, 35);
+    const int64_t T = 13, K = 1100, O = 1100;
+    float *x = malloc((size_t)(T * K) * sizeof *x), *w = malloc((size_t)(O * K) * sizeof *w);
+    int8_t *qa = malloc((size_t)(T * K)), *qw = malloc((size_t)(O * K));
+    int64_t *want = malloc((size_t)(T * O) * sizeof *want);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < K; i++)
+            x[t * K + i] = t == 0 ? -1e9f : t == 1 ? 1e9f : t == 2 ? (i % 2 ? 1e9f : -1e9f)
+                                                             : (float)((int)qat_rng_below(&rng, 81) - 40);
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t i = 0; i < K; i++)
+            w[o * K + i] = o == 0 ? 1.0f : o == 1 ? -1.0f : o == 2 ? (float)((int)(i % 3) - 1)
+                                                              : (float)((int)qat_rng_below(&rng, 3) - 1);
+    const float one = 1.0f;
+    qat_packed_acts a;
+    QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
+    QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, K, 6, one, &a));
+    ref_lsq(x, T, K, 6, &one, 0, qa);
+    ck_assert_int_eq(qa[0], -32);
+    ck_assert_int_eq(qa[K], 31);
+    qat_packed_weights pw;
+    QAT_ASSERT_OK(qat_packed_pack_ternary(w, O, K, &one, 0, QAT_PACKED_W_TERNARY2, &pw));
+    ref_bitnet_w(w, O, K, 0, &one, qw);
+    ref_int_gemm(qa, qw, T, O, K, want);
+    free(run_all_paths(&a, &pw, want, NULL, "lookup extremes"));
+    qat_packed_weights_free(&pw);
+    qat_packed_acts_free(&a);
+    free(x); free(w); free(qa); free(qw); free(want);
+}
+END_TEST
+
 /* x [T, K] and w [O, K] integers in the 8-bit range, as LSQ 8-bit codes
  * with step 1 (the values themselves): a and pw, and want = the exact
  * products' sums by brute force. */
@@ -507,6 +547,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, contract_every_config);
     tcase_add_test(tc, token_blocks);
     tcase_add_test(tc, extreme_codes);
+    tcase_add_test(tc, lookup_extremes);
     tcase_add_test(tc, pair_fixes);
     tcase_add_test(tc, spans_at_budget);
     tcase_add_test(tc, offset_correction);

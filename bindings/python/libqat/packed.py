@@ -140,12 +140,12 @@ class PackedModel(Handle):
 
     @property
     def isa(self) -> str:
-        """The integer kernels' path in use: 'scalar', 'avx2', 'avx512vnni', 'onednn', 'neon', 'amx' or 'i8mm'
+        """The integer kernels' path in use: 'scalar', 'avx2', 'avx512vnni', 'onednn', 'neon', 'amx', 'i8mm' or 'avx512vbmi'
         (what set_isa's choice, or auto, resolves to on this machine now)."""
         return {v: k for k, v in _ISA.items()}[self.info("isa")]
 
     def set_isa(self, isa: str) -> None:
-        """'auto' (QAT_ISA, else the best), 'scalar', 'avx2', 'avx512vnni', 'onednn', 'neon', 'amx', 'i8mm'."""
+        """'auto' (QAT_ISA, else the best), 'scalar', 'avx2', 'avx512vnni', 'onednn', 'neon', 'amx', 'i8mm', 'avx512vbmi'."""
         if isa not in _ISA:
             raise ValueError(f"isa {isa!r} is not one of {', '.join(_ISA)}")
         check(_set_int(self._handle, 2, _ISA[isa]))

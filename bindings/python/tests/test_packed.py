@@ -78,7 +78,7 @@ def test_isa_paths_bit_identical(tmp_path, monkeypatch, quant):
     monkeypatch.delenv("QAT_ISA", raising=False)
     with PackedModel(tmp_path / "m.qatp") as pm:
         paths = libqat.isa_paths()
-        assert paths[:2] == ["auto", "scalar"] and {"avx2", "avx512vnni", "onednn", "neon", "amx", "i8mm"} <= set(paths)
+        assert paths[:2] == ["auto", "scalar"] and {"avx2", "avx512vnni", "onednn", "neon", "amx", "i8mm", "avx512vbmi"} <= set(paths)
         assert pm.isa in paths[1:]
         with pytest.raises(ValueError, match="'sse9' is not one of auto, scalar"):
             pm.set_isa("sse9")

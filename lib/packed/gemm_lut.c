@@ -1,0 +1,296 @@
+/* The avx512vbmi path's GEMM for ternary weights against activations of at
+ * most 6 bits: table lookups instead of multiplies (bench/ternary_lut.c,
+ * docs/packed-kernels.md).
+ *
+ * A row's weights go in threes, each triple a base-3 code c of q + 1 (0..26).
+ * Per token and group of 12 inputs, a 128-byte table holds for each of the
+ * group's 4 triples (slot s) the 27 sums sum_j d_j a_j at byte 32 s + c:
+ * |a| <= 32 keeps them within int8 (|sum| <= 96). The weights' lookup
+ * layout (qat_packed_lut_prepare) has, per panel of 16 rows and group, 64
+ * bytes: byte 4 r + s = s << 5 | c. One vpermi2b looks up all 64 (bit 6 of
+ * the index picks the table's upper half), and one vpdpbusd against ones
+ * adds each row's 4 bytes into its int32 sum: 192 multiply-adds in two
+ * instructions, where vpdpbusd alone does 64 in one. The sums are exact
+ * integers, the same as every other path's.
+ *
+ * Work: items of up to 6 tokens x up to 1024 rows (whole 64-row blocks),
+ * each on one thread: per chunk of 64 groups (768 inputs) the item's
+ * tables are built (48 KiB), then every 64-row block of the item runs over
+ * them in a tile of 4 panels x the item's tokens (24 zmm accumulators),
+ * its sums kept in the item's int32 block (24 KiB) between chunks; then
+ * the shared epilogue writes the item's outputs. Both blocks are on the
+ * stack (72 KiB): the GEMM allocates nothing. Chunks of 32 groups (the
+ * tables in L1) and of 128 ran a BERT-base forward slower on Zen 4
+ * (docs/benchmarks.md). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "packed/packed_internal.h"
+
+enum {
+    LUT_GROUP = 12,      /* inputs of a table */
+    LUT_TABLE = 128,     /* bytes of a table */
+    LUT_TOKENS = 6,      /* tokens of an item, and of a tile */
+    LUT_CHUNK = 64,      /* groups whose tables are built at a time */
+    LUT_ITEM_ROWS = 1024 /* rows of an item at the most */
+};
+
+int64_t qat_packed_lut_groups(int64_t in)
+{
+    return (in + LUT_GROUP - 1) / LUT_GROUP;
+}
+
+qat_status qat_packed_lut_prepare(qat_packed_matrix *m)
+{
+    if (m->lut || !(m->code_bits == 2 && m->offset == 1 && m->umax <= 2))
+        return QAT_OK; /* done, or not ternary: the avx512vnni kernel runs it */
+    const int64_t groups = qat_packed_lut_groups(m->in), quads = m->kpad / 4;
+    uint8_t *lut = aligned_alloc(64, (size_t)(m->panels * groups * 64));
+    if (!lut)
+        return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: lookup layout: out of memory for %lld x %lld weights",
+                        (long long)m->out, (long long)m->in);
+    /* Input 3 s + j of a group is quad (3 s + j) / 4 of its three, byte
+     * (3 s + j) % 4 of a row's 4. */
+    for (int64_t p = 0; p < m->panels; p++) {
+        const uint8_t *panel = m->data + (size_t)p * m->panel_bytes;
+        for (int64_t g = 0; g < groups; g++) {
+            /* The group's 3 quads as codes u (the panel layout, matrix.c:
+             * 64-byte chunks of 4 quads, quad s of a chunk in bits [2 s,
+             * 2 s + 2), byte 4 r + c row r's input 4 kb + c); u = 1 (q = 0)
+             * past kpad, where the panel ends (its inputs from in to kpad
+             * meet activations that are 0). */
+            uint8_t u[3][64];
+            for (int k = 0; k < 3; k++) {
+                const int64_t kb = 3 * g + k;
+                const uint8_t *chunk = panel + (kb / 4) * 64;
+                for (int b = 0; b < 64; b++)
+                    u[k][b] = kb < quads ? (uint8_t)((chunk[b] >> ((kb % 4) * 2)) & 3u) : 1;
+            }
+            uint8_t *dst = lut + (p * groups + g) * 64;
+            for (int r = 0; r < QAT_PACKED_PANEL; r++)
+                for (int s = 0; s < 4; s++) {
+                    int c = 0;
+                    for (int j = 2; j >= 0; j--)
+                        c = 3 * c + u[(3 * s + j) / 4][4 * r + (3 * s + j) % 4];
+                    dst[4 * r + s] = (uint8_t)(s << 5 | c);
+                }
+        }
+    }
+    m->lut = lut;
+    m->lut_groups = groups;
+    return QAT_OK;
+}
+
+int qat_packed_lut_usable(const qat_packed_acts *a, const qat_packed_matrix *m)
+{
+    /* |codes| <= 2^(bits - 1) <= 32: a triple's sum fits int8. */
+    return m->lut != NULL && a->bits >= 1 && a->bits <= 6;
+}
+
+#if defined(QAT_PACKED_X86)
+#include <immintrin.h>
+
+#define LUT_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
+#define INLINE inline __attribute__((always_inline))
+/* The tile's loops over tokens and panels unrolled, so that its sums are
+ * registers, not a stack array. */
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* Digit j (-1, 0, 1) of code c. */
+static int digit(int c, int j)
+{
+    for (int i = 0; i < j; i++)
+        c /= 3;
+    return c % 3 - 1;
+}
+
+/* What a table's build takes from the group's 12 activations: per half h
+ * (slots 2 h, 2 h + 1), position p takes activation 3 (2 h + p / 32) + j
+ * for digit j, added where digit j of code p % 32 is +1 and subtracted
+ * where it is -1 (codes 27..31 stay 0). The same for every table. */
+typedef struct table_plan {
+    _Alignas(64) int8_t pick[2][3][64];
+    uint64_t plus[3], minus[3];
+} table_plan;
+
+static void table_plan_init(table_plan *tp)
+{
+    for (int j = 0; j < 3; j++) {
+        tp->plus[j] = tp->minus[j] = 0;
+        for (int p = 0; p < 64; p++) {
+            const int c = p % 32, d = c < 27 ? digit(c, j) : 0;
+            tp->plus[j] |= (uint64_t)(d > 0) << p;
+            tp->minus[j] |= (uint64_t)(d < 0) << p;
+            for (int h = 0; h < 2; h++)
+                tp->pick[h][j][p] = (int8_t)(3 * (2 * h + p / 32) + j);
+        }
+    }
+}
+
+/* The tables of tokens [0, nt) of acts (rows of lda bytes, zero from in
+ * to lda) over groups [g0, g0 + gn), at tables[(t * LUT_CHUNK + g) *
+ * LUT_TABLE]. */
+LUT_TARGET static void build_tables(const table_plan *tp, const int8_t *acts, int64_t lda, int nt, int64_t g0,
+                                    int64_t gn, int8_t *tables)
+{
+    for (int t = 0; t < nt; t++)
+        for (int64_t g = 0; g < gn; g++) {
+            const int64_t at = (g0 + g) * LUT_GROUP, left = lda - at;
+            const __mmask64 have = (__mmask64)((1u << (left < LUT_GROUP ? left : LUT_GROUP)) - 1u);
+            const __m512i a = _mm512_maskz_loadu_epi8(have, acts + t * lda + at);
+            int8_t *dst = tables + (t * LUT_CHUNK + g) * LUT_TABLE;
+            for (int h = 0; h < 2; h++) {
+                __m512i v = _mm512_setzero_si512();
+                for (int j = 0; j < 3; j++) {
+                    const __m512i aj = _mm512_permutexvar_epi8(_mm512_load_si512((const void *)tp->pick[h][j]), a);
+                    v = _mm512_mask_add_epi8(v, (__mmask64)tp->plus[j], v, aj);
+                    v = _mm512_mask_sub_epi8(v, (__mmask64)tp->minus[j], v, aj);
+                }
+                _mm512_store_si512((void *)(dst + 64 * h), v);
+            }
+        }
+}
+
+/* NB panels (from idx, panel stride groups * 64) x NT tokens over groups
+ * [g0, g0 + gn) of the chunk's tables: acc[t * ldacc + r] (r < 16 NB)
+ * += the sums (= when first). */
+LUT_TARGET static INLINE void tile(const uint8_t *idx, int64_t groups, int64_t g0, int64_t gn, const int8_t *tables,
+                                   int32_t *acc, int64_t ldacc, int first, const int NB, const int NT)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i sum[LUT_TOKENS][4];
+    UNROLL for (int t = 0; t < NT; t++)
+        UNROLL for (int b = 0; b < NB; b++)
+            sum[t][b] = first ? _mm512_setzero_si512()
+                              : _mm512_load_si512((const void *)(acc + t * ldacc + b * QAT_PACKED_PANEL));
+    for (int64_t g = 0; g < gn; g++)
+        UNROLL for (int t = 0; t < NT; t++) {
+            const int8_t *tab = tables + (t * LUT_CHUNK + g) * LUT_TABLE;
+            const __m512i lo = _mm512_load_si512((const void *)tab), hi = _mm512_load_si512((const void *)(tab + 64));
+            UNROLL for (int b = 0; b < NB; b++) {
+                const __m512i i = _mm512_load_si512((const void *)(idx + (b * groups + g0 + g) * 64));
+                sum[t][b] = _mm512_dpbusd_epi32(sum[t][b], ones, _mm512_permutex2var_epi8(lo, i, hi));
+            }
+        }
+    UNROLL for (int t = 0; t < NT; t++)
+        UNROLL for (int b = 0; b < NB; b++)
+            _mm512_store_si512((void *)(acc + t * ldacc + b * QAT_PACKED_PANEL), sum[t][b]);
+}
+
+/* One function per tile shape, each compiled on its own: inlined into
+ * the item loop, the 24 accumulators spilled to the stack. */
+#define LUT_TILE_FN(NB, NT)                                                                                  \
+    LUT_TARGET __attribute__((noinline)) static void tile_##NB##x##NT(                                       \
+        const uint8_t *idx, int64_t groups, int64_t g0, int64_t gn, const int8_t *tables, int32_t *acc,       \
+        int64_t ldacc, int first)                                                                             \
+    {                                                                                                         \
+        tile(idx, groups, g0, gn, tables, acc, ldacc, first, NB, NT);                                         \
+    }
+#define LUT_TILE_FNS(NB)                                                                                     \
+    LUT_TILE_FN(NB, 1) LUT_TILE_FN(NB, 2) LUT_TILE_FN(NB, 3) LUT_TILE_FN(NB, 4) LUT_TILE_FN(NB, 5)           \
+    LUT_TILE_FN(NB, 6)
+LUT_TILE_FNS(2)
+LUT_TILE_FNS(4)
+
+typedef void (*lut_tile_fn)(const uint8_t *idx, int64_t groups, int64_t g0, int64_t gn, const int8_t *tables,
+                            int32_t *acc, int64_t ldacc, int first);
+
+/* [nb / 4][nt - 1]: 2 or 4 panels x 1..6 tokens. */
+static const lut_tile_fn lut_tiles[2][LUT_TOKENS] = {
+    {tile_2x1, tile_2x2, tile_2x3, tile_2x4, tile_2x5, tile_2x6},
+    {tile_4x1, tile_4x2, tile_4x3, tile_4x4, tile_4x5, tile_4x6},
+};
+
+typedef struct lut_run {
+    const qat_packed_acts *a;
+    const qat_packed_matrix *m;
+    int32_t *acc_out;
+    int64_t ldacc_out;
+    const float *bias;
+    float *y;
+    int64_t ldy;
+    qat_packed_epilogue_fn epilogue;
+    int64_t parts, part_rows; /* rows of the matrix's panels cut into parts of part_rows (a multiple of 64) */
+    table_plan plan;
+} lut_run;
+
+/* Item `item`: tokens [6 (item / parts), + 6) x rows of part item % parts. */
+LUT_TARGET static void run_item(const lut_run *r, int64_t item)
+{
+    const qat_packed_acts *a = r->a;
+    const qat_packed_matrix *m = r->m;
+    _Alignas(64) int8_t tables[LUT_TOKENS * LUT_CHUNK * LUT_TABLE];
+    _Alignas(64) int32_t acc[LUT_TOKENS * LUT_ITEM_ROWS];
+    const int64_t t0 = item / r->parts * LUT_TOKENS, p0 = item % r->parts * (r->part_rows / QAT_PACKED_PANEL);
+    const int nt = (int)(a->tokens - t0 < LUT_TOKENS ? a->tokens - t0 : LUT_TOKENS);
+    const int64_t pn = m->panels - p0 < r->part_rows / QAT_PACKED_PANEL ? m->panels - p0 : r->part_rows / QAT_PACKED_PANEL;
+    const int64_t groups = m->lut_groups, ldacc = LUT_ITEM_ROWS;
+    for (int64_t g0 = 0; g0 < groups; g0 += LUT_CHUNK) {
+        const int64_t gn = groups - g0 < LUT_CHUNK ? groups - g0 : LUT_CHUNK;
+        build_tables(&r->plan, a->codes + t0 * a->stride, a->stride, nt, g0, gn, tables);
+        /* Blocks of 4 panels; the matrix's panels are even, so a part
+         * ends with at most one pair. */
+        for (int64_t p = 0; p < pn; p += 4) {
+            const int nb = pn - p >= 4 ? 4 : 2;
+            lut_tiles[nb / 4][nt - 1](m->lut + (size_t)((p0 + p) * groups) * 64, groups, g0, gn, tables,
+                                      acc + p * QAT_PACKED_PANEL, ldacc, g0 == 0);
+        }
+    }
+    const int64_t o0 = p0 * QAT_PACKED_PANEL, rows = m->out - o0 < pn * QAT_PACKED_PANEL ? m->out - o0 : pn * QAT_PACKED_PANEL;
+    if (r->y) {
+        r->epilogue(a, m, t0, nt, o0, rows, acc, ldacc, r->bias, r->y, r->ldy);
+    } else {
+        for (int t = 0; t < nt; t++)
+            memcpy(r->acc_out + (t0 + t) * r->ldacc_out + o0, acc + t * ldacc, (size_t)rows * sizeof *acc);
+    }
+}
+
+static int item_range(void *arg, int64_t begin, int64_t end, int64_t index)
+{
+    (void)index;
+    for (int64_t i = begin; i < end; i++)
+        run_item(arg, i);
+    return 0;
+}
+
+void qat_packed_lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
+                         int32_t *acc_out, int64_t ldacc_out, const float *bias, float *y, int64_t ldy)
+{
+    const int64_t token_items = (a->tokens + LUT_TOKENS - 1) / LUT_TOKENS;
+    if (token_items == 0)
+        return;
+    /* Parts of whole 64-row blocks: at most LUT_ITEM_ROWS rows, and
+     * enough of them for every thread when the tokens are few. */
+    const int64_t blocks = (m->panels + 3) / 4;
+    int64_t parts = (blocks * 64 + LUT_ITEM_ROWS - 1) / LUT_ITEM_ROWS;
+    if (token_items < 2 * (int64_t)k->threads && parts < k->threads)
+        parts = k->threads < blocks ? k->threads : blocks;
+    /* Parts of equal whole blocks, none empty. */
+    const int64_t part_blocks = (blocks + parts - 1) / parts;
+    parts = (blocks + part_blocks - 1) / part_blocks;
+    lut_run r = {.a = a, .m = m, .acc_out = acc_out, .ldacc_out = ldacc_out, .bias = bias, .y = y, .ldy = ldy,
+                 .epilogue = qat_packed_path_for(QAT_PACKED_ISA_AVX512VBMI).epilogue, .parts = parts,
+                 .part_rows = part_blocks * 64};
+    table_plan_init(&r.plan);
+    const int64_t items = token_items * parts;
+    if (k->pool) {
+        qat_pool_for(k->pool, items, 1, item_range, &r);
+        return;
+    }
+    const int nt = items < k->threads ? (int)items : k->threads;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int64_t i = 0; i < items; i++)
+        run_item(&r, i);
+}
+
+#else
+
+void qat_packed_lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
+                         int32_t *acc_out, int64_t ldacc_out, const float *bias, float *y, int64_t ldy)
+{
+    (void)k, (void)a, (void)m, (void)acc_out, (void)ldacc_out, (void)bias, (void)y, (void)ldy;
+}
+
+#endif
