@@ -155,7 +155,7 @@ int qat_packed_cpu_has_amx(void)
  * bench/packed_gemm measures avx512vnni ahead of avx2 on every shape and
  * width (docs/benchmarks.md, "Packed GEMM micro-kernels"). avx512vbmi is
  * avx512vnni but for ternary weights against codes of at most 6 bits,
- * which it looks up (gemm_lut.c), 1.15-1.25x faster for a BERT-base
+ * which it looks up (gemm_lut.c), 1.17-1.25x faster for a BERT-base
  * E6W1.58A6 forward on Zen 4 (docs/benchmarks.md); so never slower, at the
  * cost of a second weight layout (a byte per 3 ternary weights). onednn is never
  * picked: without AMX it runs at the VNNI kernel's speed. On ARM64, i8mm
