@@ -242,6 +242,26 @@ qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
     return QAT_OK;
 }
 
+qat_status qat_packed_gemm_many(const qat_packed_kernel *k, const qat_packed_acts *a, int n,
+                                const qat_packed_matrix *const *m, const float *const *bias, float *const *y,
+                                const int64_t *ldy)
+{
+    QAT_CHECK_ARG(n >= 1 && n <= QAT_PACKED_MANY && m && bias && y && ldy,
+                  "packed: gemm_many: n = %d (expected 1..%d) or a NULL array", n, QAT_PACKED_MANY);
+    int lookups = k && k->isa == QAT_PACKED_ISA_AVX512VBMI;
+    for (int i = 0; i < n; i++) {
+        QAT_TRY(check_gemm(k, a, m[i], y[i], ldy[i], "gemm_many"));
+        lookups = lookups && qat_packed_lut_usable(a, m[i]);
+    }
+    if (lookups) {
+        qat_packed_lut_gemm_many(k, a, n, m, bias, y, ldy);
+        return QAT_OK;
+    }
+    for (int i = 0; i < n; i++)
+        QAT_TRY(qat_packed_gemm(k, a, m[i], bias[i], y[i], ldy[i]));
+    return QAT_OK;
+}
+
 qat_status qat_packed_dequant(const qat_packed_acts *a, const qat_packed_matrix *m, const int32_t *acc,
                               int64_t ldacc, const float *bias, float *y, int64_t ldy)
 {

@@ -205,45 +205,56 @@ static const lut_tile_fn lut_tiles[2][LUT_TOKENS] = {
 
 typedef struct lut_run {
     const qat_packed_acts *a;
-    const qat_packed_matrix *m;
-    int32_t *acc_out;
+    int n;                    /* matrices of the same input, each with its outputs */
+    const qat_packed_matrix *m[QAT_PACKED_MANY];
+    int32_t *acc_out;         /* (n = 1) y NULL: the accumulators here */
     int64_t ldacc_out;
-    const float *bias;
-    float *y;
-    int64_t ldy;
+    const float *bias[QAT_PACKED_MANY];
+    float *y[QAT_PACKED_MANY];
+    int64_t ldy[QAT_PACKED_MANY];
     qat_packed_epilogue_fn epilogue;
-    int64_t parts, part_rows; /* rows of the matrix's panels cut into parts of part_rows (a multiple of 64) */
+    int64_t parts;            /* each matrix's rows cut into parts of part_rows[i] (a multiple of 64) */
+    int64_t part_rows[QAT_PACKED_MANY];
     table_plan plan;
 } lut_run;
 
-/* Item `item`: tokens [6 (item / parts), + 6) x rows of part item % parts. */
+/* Item `item`: tokens [6 (item / parts), + 6) x rows of part item % parts
+ * of every matrix. Where the tables of the whole input fit one chunk (in
+ * <= 768) they are built once for all the matrices. */
 LUT_TARGET static void run_item(const lut_run *r, int64_t item)
 {
     const qat_packed_acts *a = r->a;
-    const qat_packed_matrix *m = r->m;
     _Alignas(64) int8_t tables[LUT_TOKENS * LUT_CHUNK * LUT_TABLE];
     _Alignas(64) int32_t acc[LUT_TOKENS * LUT_ITEM_ROWS];
-    const int64_t t0 = item / r->parts * LUT_TOKENS, p0 = item % r->parts * (r->part_rows / QAT_PACKED_PANEL);
+    const int64_t t0 = item / r->parts * LUT_TOKENS, part = item % r->parts, ldacc = LUT_ITEM_ROWS;
     const int nt = (int)(a->tokens - t0 < LUT_TOKENS ? a->tokens - t0 : LUT_TOKENS);
-    const int64_t pn = m->panels - p0 < r->part_rows / QAT_PACKED_PANEL ? m->panels - p0 : r->part_rows / QAT_PACKED_PANEL;
-    const int64_t groups = m->lut_groups, ldacc = LUT_ITEM_ROWS;
-    for (int64_t g0 = 0; g0 < groups; g0 += LUT_CHUNK) {
-        const int64_t gn = groups - g0 < LUT_CHUNK ? groups - g0 : LUT_CHUNK;
-        build_tables(&r->plan, a->codes + t0 * a->stride, a->stride, nt, g0, gn, tables);
-        /* Blocks of 4 panels; the matrix's panels are even, so a part
-         * ends with at most one pair. */
-        for (int64_t p = 0; p < pn; p += 4) {
-            const int nb = pn - p >= 4 ? 4 : 2;
-            lut_tiles[nb / 4][nt - 1](m->lut + (size_t)((p0 + p) * groups) * 64, groups, g0, gn, tables,
-                                      acc + p * QAT_PACKED_PANEL, ldacc, g0 == 0);
+    const int64_t groups = r->m[0]->lut_groups;
+    for (int i = 0; i < r->n; i++) {
+        const qat_packed_matrix *m = r->m[i];
+        const int64_t span = r->part_rows[i] / QAT_PACKED_PANEL, p0 = part * span;
+        const int64_t pn = m->panels - p0 < span ? m->panels - p0 : span;
+        if (pn <= 0)
+            continue; /* a smaller matrix's parts end sooner */
+        for (int64_t g0 = 0; g0 < groups; g0 += LUT_CHUNK) {
+            const int64_t gn = groups - g0 < LUT_CHUNK ? groups - g0 : LUT_CHUNK;
+            if (i == 0 || groups > LUT_CHUNK)
+                build_tables(&r->plan, a->codes + t0 * a->stride, a->stride, nt, g0, gn, tables);
+            /* Blocks of 4 panels; the matrix's panels are even, so a part
+             * ends with at most one pair. */
+            for (int64_t p = 0; p < pn; p += 4) {
+                const int nb = pn - p >= 4 ? 4 : 2;
+                lut_tiles[nb / 4][nt - 1](m->lut + (size_t)((p0 + p) * groups) * 64, groups, g0, gn, tables,
+                                          acc + p * QAT_PACKED_PANEL, ldacc, g0 == 0);
+            }
         }
-    }
-    const int64_t o0 = p0 * QAT_PACKED_PANEL, rows = m->out - o0 < pn * QAT_PACKED_PANEL ? m->out - o0 : pn * QAT_PACKED_PANEL;
-    if (r->y) {
-        r->epilogue(a, m, t0, nt, o0, rows, acc, ldacc, r->bias, r->y, r->ldy);
-    } else {
-        for (int t = 0; t < nt; t++)
-            memcpy(r->acc_out + (t0 + t) * r->ldacc_out + o0, acc + t * ldacc, (size_t)rows * sizeof *acc);
+        const int64_t o0 = p0 * QAT_PACKED_PANEL;
+        const int64_t rows = m->out - o0 < pn * QAT_PACKED_PANEL ? m->out - o0 : pn * QAT_PACKED_PANEL;
+        if (r->y[i]) {
+            r->epilogue(a, m, t0, nt, o0, rows, acc, ldacc, r->bias[i], r->y[i], r->ldy[i]);
+        } else {
+            for (int t = 0; t < nt; t++)
+                memcpy(r->acc_out + (t0 + t) * r->ldacc_out + o0, acc + t * ldacc, (size_t)rows * sizeof *acc);
+        }
     }
 }
 
@@ -255,26 +266,37 @@ static int item_range(void *arg, int64_t begin, int64_t end, int64_t index)
     return 0;
 }
 
-void qat_packed_lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
-                         int32_t *acc_out, int64_t ldacc_out, const float *bias, float *y, int64_t ldy)
+/* The n matrices' (1..QAT_PACKED_MANY, all of a's input) items, on k's
+ * threads; n = 1 with y[0] NULL: the accumulators into acc_out. */
+static void lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, int n, const qat_packed_matrix *const *m,
+                     int32_t *acc_out, int64_t ldacc_out, const float *const *bias, float *const *y,
+                     const int64_t *ldy)
 {
+    lut_run r = {.a = a, .n = n, .acc_out = acc_out, .ldacc_out = ldacc_out,
+                 .epilogue = qat_packed_path_for(QAT_PACKED_ISA_AVX512VBMI).epilogue};
+    int64_t blocks = 0; /* of the largest matrix */
+    for (int i = 0; i < n; i++) {
+        r.m[i] = m[i];
+        r.bias[i] = bias[i];
+        r.y[i] = y[i];
+        r.ldy[i] = ldy[i];
+        blocks = (m[i]->panels + 3) / 4 > blocks ? (m[i]->panels + 3) / 4 : blocks;
+    }
     const int64_t token_items = (a->tokens + LUT_TOKENS - 1) / LUT_TOKENS;
-    if (token_items == 0)
+    if (token_items == 0 || blocks == 0)
         return;
     /* Parts of whole 64-row blocks: at most LUT_ITEM_ROWS rows, and
      * enough of them for every thread when the tokens are few. */
-    const int64_t blocks = (m->panels + 3) / 4;
     int64_t parts = (blocks * 64 + LUT_ITEM_ROWS - 1) / LUT_ITEM_ROWS;
     if (token_items < 2 * (int64_t)k->threads && parts < k->threads)
         parts = k->threads < blocks ? k->threads : blocks;
-    /* Parts of equal whole blocks, none empty. */
+    /* Parts of equal whole blocks of the largest matrix, none of it empty. */
     const int64_t part_blocks = (blocks + parts - 1) / parts;
-    parts = (blocks + part_blocks - 1) / part_blocks;
-    lut_run r = {.a = a, .m = m, .acc_out = acc_out, .ldacc_out = ldacc_out, .bias = bias, .y = y, .ldy = ldy,
-                 .epilogue = qat_packed_path_for(QAT_PACKED_ISA_AVX512VBMI).epilogue, .parts = parts,
-                 .part_rows = part_blocks * 64};
+    r.parts = (blocks + part_blocks - 1) / part_blocks;
+    for (int i = 0; i < n; i++)
+        r.part_rows[i] = ((m[i]->panels + 3) / 4 + r.parts - 1) / r.parts * 64;
     table_plan_init(&r.plan);
-    const int64_t items = token_items * parts;
+    const int64_t items = token_items * r.parts;
     if (k->pool) {
         qat_pool_for(k->pool, items, 1, item_range, &r);
         return;
@@ -285,12 +307,32 @@ void qat_packed_lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, c
         run_item(&r, i);
 }
 
+void qat_packed_lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
+                         int32_t *acc_out, int64_t ldacc_out, const float *bias, float *y, int64_t ldy)
+{
+    lut_gemm(k, a, 1, &m, acc_out, ldacc_out, &bias, &y, &ldy);
+}
+
+void qat_packed_lut_gemm_many(const qat_packed_kernel *k, const qat_packed_acts *a, int n,
+                              const qat_packed_matrix *const *m, const float *const *bias, float *const *y,
+                              const int64_t *ldy)
+{
+    lut_gemm(k, a, n, m, NULL, 0, bias, y, ldy);
+}
+
 #else
 
 void qat_packed_lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
                          int32_t *acc_out, int64_t ldacc_out, const float *bias, float *y, int64_t ldy)
 {
     (void)k, (void)a, (void)m, (void)acc_out, (void)ldacc_out, (void)bias, (void)y, (void)ldy;
+}
+
+void qat_packed_lut_gemm_many(const qat_packed_kernel *k, const qat_packed_acts *a, int n,
+                              const qat_packed_matrix *const *m, const float *const *bias, float *const *y,
+                              const int64_t *ldy)
+{
+    (void)k, (void)a, (void)n, (void)m, (void)bias, (void)y, (void)ldy;
 }
 
 #endif

@@ -323,6 +323,15 @@ qat_status qat_packed_gemm_i32(const qat_packed_kernel *k, const qat_packed_acts
 qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
                            const qat_packed_matrix *m, const float *bias, float *y, int64_t ldy);
 
+/* n (1..QAT_PACKED_MANY) GEMMs of the same activations, matrix i into y[i]
+ * (ld ldy[i], bias[i] may be NULL): the results of n qat_packed_gemm
+ * calls, but the avx512vbmi path builds its lookup tables once for all
+ * (attention's q, k and v). Allocates nothing. */
+#define QAT_PACKED_MANY 4
+qat_status qat_packed_gemm_many(const qat_packed_kernel *k, const qat_packed_acts *a, int n,
+                                const qat_packed_matrix *const *m, const float *const *bias, float *const *y,
+                                const int64_t *ldy);
+
 /* A float GEMM y = x w^T (float_gemm.c): rows x in activations x (ld
  * ldx), out x in weights w (ld ldw), y rows x out (ld ldy). */
 typedef struct qat_packed_fgemm {

@@ -115,6 +115,10 @@ qat_status qat_packed_lut_prepare(qat_packed_matrix *m);
 int qat_packed_lut_usable(const qat_packed_acts *a, const qat_packed_matrix *m);
 void qat_packed_lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
                          int32_t *acc_out, int64_t ldacc_out, const float *bias, float *y, int64_t ldy);
+/* qat_packed_gemm_many's lookups: every m usable with a, the same in. */
+void qat_packed_lut_gemm_many(const qat_packed_kernel *k, const qat_packed_acts *a, int n,
+                              const qat_packed_matrix *const *m, const float *const *bias, float *const *y,
+                              const int64_t *ldy);
 
 /* Activation rows: absmax returns 1 when a value is NaN or infinite (and
  * sets *m = max|x| otherwise); quant_row writes

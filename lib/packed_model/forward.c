@@ -551,15 +551,32 @@ typedef struct shared_input {
     atomic_int broken;
 } shared_input;
 
+/* Linears l[0, n) of the same codes `in` (tokens t0.. of the batch), into
+ * y[i]'s rows from t0, in one qat_packed_gemm_many (one set of lookup
+ * tables for them all on the avx512vbmi path). */
+static qat_status gemms_of_one_input(const qat_packed_kernel *k, const qat_packed_acts *in,
+                                     const pm_linear *const *l, float *const *y, int n, int64_t t0)
+{
+    const qat_packed_matrix *m[QAT_PACKED_MANY];
+    const float *bias[QAT_PACKED_MANY];
+    float *out[QAT_PACKED_MANY];
+    int64_t ld[QAT_PACKED_MANY];
+    for (int i = 0; i < n && i < QAT_PACKED_MANY; i++) {
+        m[i] = &l[i]->mat;
+        bias[i] = integer_bias(l[i]);
+        out[i] = y[i] + t0 * l[i]->out;
+        ld[i] = l[i]->out;
+    }
+    return qat_packed_gemm_many(k, in, n, m, bias, out, ld);
+}
+
 static int shared_input_range(void *arg, int64_t begin, int64_t end, int slot)
 {
     shared_input *j = arg;
     const qat_packed_acts in = rows_of(j->in, begin, end - begin);
     (void)slot;
-    for (int i = 0; i < j->n; i++)
-        if (qat_packed_gemm(&j->serial, &in, &j->l[i]->mat, integer_bias(j->l[i]), j->y[i] + begin * j->l[i]->out,
-                            j->l[i]->out) != QAT_OK)
-            atomic_store(&j->broken, 1);
+    if (gemms_of_one_input(&j->serial, &in, j->l, j->y, j->n, begin) != QAT_OK)
+        atomic_store(&j->broken, 1);
     return 0;
 }
 
@@ -576,10 +593,7 @@ static qat_status linears_of_one_input(packed_walk *w, const qat_packed_acts *a,
     if (by_thread == N)
         return QAT_OK;
     const qat_packed_acts rest = rows_of(a, by_thread, N - by_thread);
-    for (int i = 0; i < n; i++)
-        QAT_TRY(qat_packed_gemm(&w->k, &rest, &l[i]->mat, integer_bias(l[i]), y[i] + by_thread * l[i]->out,
-                                l[i]->out));
-    return QAT_OK;
+    return gemms_of_one_input(&w->k, &rest, l, y, n, by_thread);
 }
 
 /* Layer's q, k and v at once when all three are integer linears of the

@@ -115,6 +115,25 @@ static float *run_all_paths(const qat_packed_acts *a, const qat_packed_weights *
              * on the previous path's value. */
             memset(y, 0x5a, (size_t)(T * ld) * sizeof *y);
             QAT_ASSERT_OK(qat_packed_gemm(&k, a, &m, bias, y, ld));
+            /* Two matrices of one input in one call (the avx512vbmi path's
+             * shared tables): each output as its own call's, bit for bit;
+             * the second without bias. */
+            {
+                float *y2 = malloc((size_t)(T * ld) * sizeof *y2), *y3 = malloc((size_t)(T * O) * sizeof *y3);
+                float *nobias = malloc((size_t)(T * O) * sizeof *nobias);
+                const qat_packed_matrix *ms[2] = {&m, &m};
+                const float *biases[2] = {bias, NULL};
+                float *ys[2] = {y2, y3};
+                const int64_t lds[2] = {ld, O};
+                QAT_ASSERT_OK(qat_packed_gemm_many(&k, a, 2, ms, biases, ys, lds));
+                QAT_ASSERT_OK(qat_packed_gemm(&k, a, &m, NULL, nobias, O));
+                for (int64_t t = 0; t < T; t++)
+                    ck_assert_msg(memcmp(y2 + t * ld, y + t * ld, (size_t)O * sizeof *y) == 0 &&
+                                      memcmp(y3 + t * O, nobias + t * O, (size_t)O * sizeof *y) == 0,
+                                  "%s: isa %s threads %d: gemm_many's token %lld differs from gemm's", what,
+                                  qat_packed_isa_name(k.isa), k.threads, (long long)t);
+                free(y2), free(y3), free(nobias);
+            }
             if (!y0) {
                 y0 = malloc((size_t)(T * ld) * sizeof *y0);
                 memcpy(y0, y, (size_t)(T * ld) * sizeof *y);
@@ -528,6 +547,18 @@ START_TEST(gemm_errors)
     QAT_ASSERT_OK(qat_packed_quantize_lsq(NULL, x, 3, 8, one, &a));
     QAT_ASSERT_FAILS(qat_packed_gemm_i32(&k, &a, &m, acc, 1), QAT_ERR_INVALID_ARGUMENT, "ld = 1");
     QAT_ASSERT_FAILS(qat_packed_gemm(&k, &a, &none, NULL, y, 2), QAT_ERR_INVALID_ARGUMENT, "not laid out");
+    {
+        const qat_packed_matrix *ms[QAT_PACKED_MANY + 1] = {&m, &m, &m, &m, &m}, *with_none[2] = {&m, &none};
+        const float *biases[QAT_PACKED_MANY + 1] = {NULL};
+        float *ys[QAT_PACKED_MANY + 1] = {y, y, y, y, y};
+        const int64_t lds[QAT_PACKED_MANY + 1] = {2, 2, 2, 2, 2};
+        QAT_ASSERT_FAILS(qat_packed_gemm_many(&k, &a, 0, ms, biases, ys, lds), QAT_ERR_INVALID_ARGUMENT, "n = 0");
+        QAT_ASSERT_FAILS(qat_packed_gemm_many(&k, &a, QAT_PACKED_MANY + 1, ms, biases, ys, lds),
+                         QAT_ERR_INVALID_ARGUMENT, "expected 1..");
+        QAT_ASSERT_FAILS(qat_packed_gemm_many(&k, &a, 1, ms, NULL, ys, lds), QAT_ERR_INVALID_ARGUMENT, "NULL array");
+        QAT_ASSERT_FAILS(qat_packed_gemm_many(&k, &a, 2, with_none, biases, ys, lds), QAT_ERR_INVALID_ARGUMENT,
+                         "not laid out");
+    }
     /* onednn, the path with a layout of its own, refuses a matrix not prepared for it. */
     if (isa_runs(QAT_PACKED_ISA_ONEDNN)) {
         qat_packed_kernel ko;
