@@ -19,7 +19,9 @@
  * them in a tile of 4 panels x the item's tokens (24 zmm accumulators),
  * its sums kept in the item's int32 block (24 KiB) between chunks; then
  * the shared epilogue writes the item's outputs. Both blocks are on the
- * stack (72 KiB): the GEMM allocates nothing. Chunks of 32 groups (the
+ * stack (72 KiB): the GEMM allocates nothing. Several matrices of one
+ * input (qat_packed_gemm_many: q, k and v) share an item's tables when
+ * they fit one chunk. Chunks of 32 groups (the
  * tables in L1) and of 128 ran a BERT-base forward slower on Zen 4
  * (docs/benchmarks.md). */
 #include <stdlib.h>
