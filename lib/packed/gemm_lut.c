@@ -109,26 +109,24 @@ static int digit(int c, int j)
 }
 
 /* What a table's build takes from the group's 12 activations: per half h
- * (slots 2 h, 2 h + 1), position p takes activation 3 (2 h + p / 32) + j
- * for digit j, added where digit j of code p % 32 is +1 and subtracted
- * where it is -1 (codes 27..31 stay 0). The same for every table. */
+ * (slots 2 h, 2 h + 1) and digit j, the byte each position p gathers from
+ * the pair (a, -a) of 128 bytes (a: the group's 12 activations, zero
+ * after): activation 3 (2 h + p / 32) + j, from a where digit j of code
+ * p % 32 is +1, from -a where it is -1, and a zero byte (a's byte 63)
+ * where it is 0 and for codes 27..31. Three gathers and two adds make a
+ * half. The same for every table. */
 typedef struct table_plan {
     _Alignas(64) int8_t pick[2][3][64];
-    uint64_t plus[3], minus[3];
 } table_plan;
 
 static void table_plan_init(table_plan *tp)
 {
-    for (int j = 0; j < 3; j++) {
-        tp->plus[j] = tp->minus[j] = 0;
-        for (int p = 0; p < 64; p++) {
-            const int c = p % 32, d = c < 27 ? digit(c, j) : 0;
-            tp->plus[j] |= (uint64_t)(d > 0) << p;
-            tp->minus[j] |= (uint64_t)(d < 0) << p;
-            for (int h = 0; h < 2; h++)
-                tp->pick[h][j][p] = (int8_t)(3 * (2 * h + p / 32) + j);
-        }
-    }
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < 3; j++)
+            for (int p = 0; p < 64; p++) {
+                const int c = p % 32, d = c < 27 ? digit(c, j) : 0, k = 3 * (2 * h + p / 32) + j;
+                tp->pick[h][j][p] = (int8_t)(d > 0 ? k : d < 0 ? 64 + k : 63);
+            }
 }
 
 /* The tables of tokens [0, nt) of acts (rows of lda bytes, zero from in
@@ -137,19 +135,21 @@ static void table_plan_init(table_plan *tp)
 LUT_TARGET static void build_tables(const table_plan *tp, const int8_t *acts, int64_t lda, int nt, int64_t g0,
                                     int64_t gn, int8_t *tables)
 {
+    __m512i pick[2][3];
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < 3; j++)
+            pick[h][j] = _mm512_load_si512((const void *)tp->pick[h][j]);
     for (int t = 0; t < nt; t++)
         for (int64_t g = 0; g < gn; g++) {
             const int64_t at = (g0 + g) * LUT_GROUP, left = lda - at;
             const __mmask64 have = (__mmask64)((1u << (left < LUT_GROUP ? left : LUT_GROUP)) - 1u);
             const __m512i a = _mm512_maskz_loadu_epi8(have, acts + t * lda + at);
+            const __m512i minus_a = _mm512_sub_epi8(_mm512_setzero_si512(), a);
             int8_t *dst = tables + (t * LUT_CHUNK + g) * LUT_TABLE;
             for (int h = 0; h < 2; h++) {
-                __m512i v = _mm512_setzero_si512();
-                for (int j = 0; j < 3; j++) {
-                    const __m512i aj = _mm512_permutexvar_epi8(_mm512_load_si512((const void *)tp->pick[h][j]), a);
-                    v = _mm512_mask_add_epi8(v, (__mmask64)tp->plus[j], v, aj);
-                    v = _mm512_mask_sub_epi8(v, (__mmask64)tp->minus[j], v, aj);
-                }
+                const __m512i v = _mm512_add_epi8(_mm512_add_epi8(_mm512_permutex2var_epi8(a, pick[h][0], minus_a),
+                                                                  _mm512_permutex2var_epi8(a, pick[h][1], minus_a)),
+                                                  _mm512_permutex2var_epi8(a, pick[h][2], minus_a));
                 _mm512_store_si512((void *)(dst + 64 * h), v);
             }
         }
