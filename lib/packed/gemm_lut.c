@@ -39,7 +39,7 @@ enum {
     LUT_ITEM_ROWS = 1024 /* rows of an item at the most */
 };
 
-int64_t qat_packed_lut_groups(int64_t in)
+static int64_t lut_groups(int64_t in)
 {
     return (in + LUT_GROUP - 1) / LUT_GROUP;
 }
@@ -48,7 +48,7 @@ qat_status qat_packed_lut_prepare(qat_packed_matrix *m)
 {
     if (m->lut || !(m->code_bits == 2 && m->offset == 1 && m->umax <= 2))
         return QAT_OK; /* done, or not ternary: the avx512vnni kernel runs it */
-    const int64_t groups = qat_packed_lut_groups(m->in), quads = m->kpad / 4;
+    const int64_t groups = lut_groups(m->in), quads = m->kpad / 4;
     uint8_t *lut = aligned_alloc(64, (size_t)(m->panels * groups * 64));
     if (!lut)
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed: lookup layout: out of memory for %lld x %lld weights",

@@ -110,7 +110,6 @@ qat_status qat_packed_onednn_gemm(const qat_packed_kernel *k, const qat_packed_a
  * for a ternary matrix (nothing for others); usable: m has it and a's
  * codes are of at most 6 bits; gemm: as the driver's run (y NULL: the
  * accumulators into acc_out), allocating nothing. */
-int64_t qat_packed_lut_groups(int64_t in);
 qat_status qat_packed_lut_prepare(qat_packed_matrix *m);
 int qat_packed_lut_usable(const qat_packed_acts *a, const qat_packed_matrix *m);
 void qat_packed_lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
