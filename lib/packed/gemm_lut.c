@@ -81,7 +81,6 @@ qat_status qat_packed_lut_prepare(qat_packed_matrix *m)
         }
     }
     m->lut = lut;
-    m->lut_groups = groups;
     return QAT_OK;
 }
 
@@ -181,8 +180,10 @@ LUT_TARGET static INLINE void tile(const uint8_t *idx, int64_t groups, int64_t g
             _mm512_store_si512((void *)(acc + t * ldacc + b * QAT_PACKED_PANEL), sum[t][b]);
 }
 
-/* One function per tile shape, each compiled on its own: inlined into
- * the item loop, the 24 accumulators spilled to the stack. */
+/* One function per tile shape, each compiled on its own (the first
+ * version, the tile inlined into the item loop and its loops not
+ * unrolled, kept the 24 sums on the stack and ran slower than
+ * avx512vnni; docs/benchmarks.md). */
 #define LUT_TILE_FN(NB, NT)                                                                                  \
     LUT_TARGET __attribute__((noinline)) static void tile_##NB##x##NT(                                       \
         const uint8_t *idx, int64_t groups, int64_t g0, int64_t gn, const int8_t *tables, int32_t *acc,       \
@@ -230,7 +231,7 @@ LUT_TARGET static void run_item(const lut_run *r, int64_t item)
     _Alignas(64) int32_t acc[LUT_TOKENS * LUT_ITEM_ROWS];
     const int64_t t0 = item / r->parts * LUT_TOKENS, part = item % r->parts, ldacc = LUT_ITEM_ROWS;
     const int nt = (int)(a->tokens - t0 < LUT_TOKENS ? a->tokens - t0 : LUT_TOKENS);
-    const int64_t groups = r->m[0]->lut_groups;
+    const int64_t groups = lut_groups(a->in);
     for (int i = 0; i < r->n; i++) {
         const qat_packed_matrix *m = r->m[i];
         const int64_t span = r->part_rows[i] / QAT_PACKED_PANEL, p0 = part * span;

@@ -209,8 +209,7 @@ typedef struct qat_packed_matrix {
                                  correction for its unsigned activations) */
     int8_t *s8;               /* the onednn path's signed codes [out][kpad] (qat_packed_matrix_prepare) */
     uint8_t *lut;             /* ternary only, the avx512vbmi path's lookup layout (gemm_lut.c):
-                                 [panels][lut_groups][64] (qat_packed_matrix_prepare) */
-    int64_t lut_groups;       /* ceil(in / 12) */
+                                 [panels][ceil(in / 12)][64] (qat_packed_matrix_prepare) */
     /* 8-bit codes on avx2 (tile_avx2.c): vpmaddubsw adds the products of
      * an input pair into int16 with saturation, exactly when the pair's
      * positive codes sum to at most 128 and its negative ones to at least
