@@ -21,7 +21,7 @@ void qat_packed_epilogue_scalar(const qat_packed_acts *a, const qat_packed_matri
 }
 
 #if defined(QAT_PACKED_X86)
-#include <immintrin.h>
+#include "packed/epilogue_avx512.h"
 
 #define AVX512 __attribute__((target("avx512f,avx512bw")))
 #define AVX2 __attribute__((target("avx2")))
@@ -67,11 +67,8 @@ AVX512 void qat_packed_epilogue_avx512(const qat_packed_acts *a, const qat_packe
         for (int64_t r = 0; r < rows; r += 16) {
             const __mmask16 k = rows - r >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (rows - r)) - 1u);
             const __m512 sw = m->per_row ? _mm512_maskz_loadu_ps(k, m->scale + o0 + r) : sw_all;
-            __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, arow + r));
-            v = _mm512_mul_ps(_mm512_mul_ps(v, sa), sw);
-            if (bias)
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + o0 + r));
-            _mm512_mask_storeu_ps(yrow + r, k, v);
+            qat_packed_epilogue16_avx512(_mm512_maskz_loadu_epi32(k, arow + r), sa, sw, bias ? bias + o0 + r : NULL,
+                                         k, yrow + r);
         }
     }
 }

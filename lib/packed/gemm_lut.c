@@ -13,17 +13,19 @@
  * instructions, where vpdpbusd alone does 64 in one. The sums are exact
  * integers, the same as every other path's.
  *
- * Work: items of up to 6 tokens x up to 1024 rows (whole 64-row blocks),
- * each on one thread: per chunk of 64 groups (768 inputs) the item's
- * tables are built (48 KiB), then every 64-row block of the item runs over
- * them in a tile of 4 panels x the item's tokens (24 zmm accumulators),
- * its sums kept in the item's int32 block (24 KiB) between chunks; then
- * the shared epilogue writes the item's outputs. Both blocks are on the
- * stack (72 KiB): the GEMM allocates nothing. Several matrices of one
- * input (qat_packed_gemm_many: q, k and v) share an item's tables when
- * they fit one chunk. Chunks of 32 groups (the
- * tables in L1) and of 128 ran a BERT-base forward slower on Zen 4
- * (docs/benchmarks.md). */
+ * Work: items of up to 6 tokens x a part of the rows (all of them unless
+ * the tokens are too few for every thread), each on one thread: per chunk
+ * of 64 groups (768 inputs) the item's tables are built (48 KiB), then
+ * every 64-row block of the part's rows runs over them in a tile of 4
+ * panels x the item's tokens (24 zmm accumulators), 1024 rows at a time.
+ * Between chunks the sums wait in the item's int32 block (24 KiB); the
+ * last chunk's tiles write the outputs by the shared epilogue straight
+ * from their registers. Both blocks are on the stack (72 KiB): the GEMM
+ * allocates nothing. Where the tables of the whole input fit one chunk
+ * (in <= 768) they are built once per item, for all its rows and for
+ * every matrix of one input (qat_packed_gemm_many: q, k and v). Chunks of
+ * 32 groups (the tables in L1) and of 128 ran a BERT-base forward slower
+ * on Zen 4 (docs/benchmarks.md). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +95,8 @@ int qat_packed_lut_usable(const qat_packed_acts *a, const qat_packed_matrix *m)
 #if defined(QAT_PACKED_X86)
 #include <immintrin.h>
 
+#include "packed/epilogue_avx512.h"
+
 #define LUT_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
 #define INLINE inline __attribute__((always_inline))
 /* The tile's loops over tokens and panels unrolled, so that its sums are
@@ -154,11 +158,26 @@ LUT_TARGET static void build_tables(const table_plan *tp, const int8_t *acts, in
         }
 }
 
+/* Where a tile's last chunk puts its sums: the shared epilogue's floats
+ * (epilogue_avx512.h) straight from the registers, the int32 block and
+ * its reload skipped. Everything is at the tile's first token and row. */
+typedef struct lut_out {
+    const float *sa;      /* the tokens' scales */
+    const float *sw;      /* the rows' scales, or NULL: sw1 for all */
+    float sw1;
+    const float *bias;    /* NULL: none */
+    float *y;
+    int64_t ldy;
+    int64_t rows;         /* rows that exist (the matrix ends within the tile) */
+} lut_out;
+
 /* NB panels (from idx, panel stride groups * 64) x NT tokens over groups
- * [g0, g0 + gn) of the chunk's tables: acc[t * ldacc + r] (r < 16 NB)
- * += the sums (= when first). */
+ * [g0, g0 + gn) of the chunk's tables, the sums starting at 0 (first) or
+ * at acc[t * ldacc + r] (r < 16 NB), and ending there (out NULL) or in
+ * out's floats. */
 LUT_TARGET static INLINE void tile(const uint8_t *idx, int64_t groups, int64_t g0, int64_t gn, const int8_t *tables,
-                                   int32_t *acc, int64_t ldacc, int first, const int NB, const int NT)
+                                   int32_t *acc, int64_t ldacc, int first, const lut_out *out, const int NB,
+                                   const int NT)
 {
     const __m512i ones = _mm512_set1_epi8(1);
     __m512i sum[LUT_TOKENS][4];
@@ -175,9 +194,25 @@ LUT_TARGET static INLINE void tile(const uint8_t *idx, int64_t groups, int64_t g
                 sum[t][b] = _mm512_dpbusd_epi32(sum[t][b], ones, _mm512_permutex2var_epi8(lo, i, hi));
             }
         }
-    UNROLL for (int t = 0; t < NT; t++)
-        UNROLL for (int b = 0; b < NB; b++)
-            _mm512_store_si512((void *)(acc + t * ldacc + b * QAT_PACKED_PANEL), sum[t][b]);
+    if (!out) {
+        UNROLL for (int t = 0; t < NT; t++)
+            UNROLL for (int b = 0; b < NB; b++)
+                _mm512_store_si512((void *)(acc + t * ldacc + b * QAT_PACKED_PANEL), sum[t][b]);
+        return;
+    }
+    const __m512 sw1 = _mm512_set1_ps(out->sw1);
+    UNROLL for (int t = 0; t < NT; t++) {
+        const __m512 sa = _mm512_set1_ps(out->sa[t]);
+        UNROLL for (int b = 0; b < NB; b++) {
+            const int64_t r = b * QAT_PACKED_PANEL, left = out->rows - r;
+            if (left <= 0)
+                break;
+            const __mmask16 k = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+            const __m512 sw = out->sw ? _mm512_maskz_loadu_ps(k, out->sw + r) : sw1;
+            qat_packed_epilogue16_avx512(sum[t][b], sa, sw, out->bias ? out->bias + r : NULL, k,
+                                         out->y + t * out->ldy + r);
+        }
+    }
 }
 
 /* One function per tile shape, each compiled on its own (the first
@@ -187,9 +222,9 @@ LUT_TARGET static INLINE void tile(const uint8_t *idx, int64_t groups, int64_t g
 #define LUT_TILE_FN(NB, NT)                                                                                  \
     LUT_TARGET __attribute__((noinline)) static void tile_##NB##x##NT(                                       \
         const uint8_t *idx, int64_t groups, int64_t g0, int64_t gn, const int8_t *tables, int32_t *acc,       \
-        int64_t ldacc, int first)                                                                             \
+        int64_t ldacc, int first, const lut_out *out)                                                         \
     {                                                                                                         \
-        tile(idx, groups, g0, gn, tables, acc, ldacc, first, NB, NT);                                         \
+        tile(idx, groups, g0, gn, tables, acc, ldacc, first, out, NB, NT);                                    \
     }
 #define LUT_TILE_FNS(NB)                                                                                     \
     LUT_TILE_FN(NB, 1) LUT_TILE_FN(NB, 2) LUT_TILE_FN(NB, 3) LUT_TILE_FN(NB, 4) LUT_TILE_FN(NB, 5)           \
@@ -198,7 +233,7 @@ LUT_TILE_FNS(2)
 LUT_TILE_FNS(4)
 
 typedef void (*lut_tile_fn)(const uint8_t *idx, int64_t groups, int64_t g0, int64_t gn, const int8_t *tables,
-                            int32_t *acc, int64_t ldacc, int first);
+                            int32_t *acc, int64_t ldacc, int first, const lut_out *out);
 
 /* [nb / 4][nt - 1]: 2 or 4 panels x 1..6 tokens. */
 static const lut_tile_fn lut_tiles[2][LUT_TOKENS] = {
@@ -215,48 +250,63 @@ typedef struct lut_run {
     const float *bias[QAT_PACKED_MANY];
     float *y[QAT_PACKED_MANY];
     int64_t ldy[QAT_PACKED_MANY];
-    qat_packed_epilogue_fn epilogue;
     int64_t parts;            /* each matrix's rows cut into parts of part_rows[i] (a multiple of 64) */
     int64_t part_rows[QAT_PACKED_MANY];
     table_plan plan;
 } lut_run;
 
+/* Panels [p0, p0 + pn) of matrix i (pn <= LUT_ITEM_ROWS / 16) against
+ * the item's nt tokens from t0, their outputs written by the tiles of
+ * the last chunk. *built: the tables hold the item's first chunk. */
+LUT_TARGET static void run_rows(const lut_run *r, int i, int64_t t0, int nt, int64_t p0, int64_t pn, int8_t *tables,
+                                int *built, int32_t *acc)
+{
+    const qat_packed_acts *a = r->a;
+    const qat_packed_matrix *m = r->m[i];
+    const int64_t groups = lut_groups(a->in), ldacc = LUT_ITEM_ROWS, o0 = p0 * QAT_PACKED_PANEL;
+    const int64_t rows = m->out - o0 < pn * QAT_PACKED_PANEL ? m->out - o0 : pn * QAT_PACKED_PANEL;
+    for (int64_t g0 = 0; g0 < groups; g0 += LUT_CHUNK) {
+        const int64_t gn = groups - g0 < LUT_CHUNK ? groups - g0 : LUT_CHUNK;
+        if (groups > LUT_CHUNK || !*built)
+            build_tables(&r->plan, a->codes + t0 * a->stride, a->stride, nt, g0, gn, tables);
+        *built = 1;
+        const int last = g0 + gn == groups && r->y[i];
+        /* Blocks of 4 panels; the matrix's panels are even, so a part
+         * ends with at most one pair. */
+        for (int64_t p = 0; p < pn; p += 4) {
+            const int nb = pn - p >= 4 ? 4 : 2;
+            const int64_t o = o0 + p * QAT_PACKED_PANEL;
+            const lut_out out = {.sa = a->scale + t0, .sw = m->per_row ? m->scale + o : NULL, .sw1 = m->scale[0],
+                                 .bias = r->bias[i] ? r->bias[i] + o : NULL, .y = last ? r->y[i] + t0 * r->ldy[i] + o : NULL,
+                                 .ldy = r->ldy[i], .rows = m->out - o};
+            lut_tiles[nb / 4][nt - 1](m->lut + (size_t)((p0 + p) * groups) * 64, groups, g0, gn, tables,
+                                      acc + p * QAT_PACKED_PANEL, ldacc, g0 == 0, last ? &out : NULL);
+        }
+    }
+    if (!r->y[i])
+        for (int t = 0; t < nt; t++)
+            memcpy(r->acc_out + (t0 + t) * r->ldacc_out + o0, acc + t * ldacc, (size_t)rows * sizeof *acc);
+}
+
 /* Item `item`: tokens [6 (item / parts), + 6) x rows of part item % parts
- * of every matrix. Where the tables of the whole input fit one chunk (in
- * <= 768) they are built once for all the matrices. */
+ * of every matrix, LUT_ITEM_ROWS rows at a time. Where the tables of the
+ * whole input fit one chunk (in <= 768) they are built once for all the
+ * matrices and rows. */
 LUT_TARGET static void run_item(const lut_run *r, int64_t item)
 {
     const qat_packed_acts *a = r->a;
     _Alignas(64) int8_t tables[LUT_TOKENS * LUT_CHUNK * LUT_TABLE];
     _Alignas(64) int32_t acc[LUT_TOKENS * LUT_ITEM_ROWS];
-    const int64_t t0 = item / r->parts * LUT_TOKENS, part = item % r->parts, ldacc = LUT_ITEM_ROWS;
+    const int64_t t0 = item / r->parts * LUT_TOKENS, part = item % r->parts;
     const int nt = (int)(a->tokens - t0 < LUT_TOKENS ? a->tokens - t0 : LUT_TOKENS);
-    const int64_t groups = lut_groups(a->in);
+    int built = 0;
     for (int i = 0; i < r->n; i++) {
         const qat_packed_matrix *m = r->m[i];
         const int64_t span = r->part_rows[i] / QAT_PACKED_PANEL, p0 = part * span;
-        const int64_t pn = m->panels - p0 < span ? m->panels - p0 : span;
-        if (pn <= 0)
-            continue; /* a smaller matrix's parts end sooner */
-        for (int64_t g0 = 0; g0 < groups; g0 += LUT_CHUNK) {
-            const int64_t gn = groups - g0 < LUT_CHUNK ? groups - g0 : LUT_CHUNK;
-            if (i == 0 || groups > LUT_CHUNK)
-                build_tables(&r->plan, a->codes + t0 * a->stride, a->stride, nt, g0, gn, tables);
-            /* Blocks of 4 panels; the matrix's panels are even, so a part
-             * ends with at most one pair. */
-            for (int64_t p = 0; p < pn; p += 4) {
-                const int nb = pn - p >= 4 ? 4 : 2;
-                lut_tiles[nb / 4][nt - 1](m->lut + (size_t)((p0 + p) * groups) * 64, groups, g0, gn, tables,
-                                          acc + p * QAT_PACKED_PANEL, ldacc, g0 == 0);
-            }
-        }
-        const int64_t o0 = p0 * QAT_PACKED_PANEL;
-        const int64_t rows = m->out - o0 < pn * QAT_PACKED_PANEL ? m->out - o0 : pn * QAT_PACKED_PANEL;
-        if (r->y[i]) {
-            r->epilogue(a, m, t0, nt, o0, rows, acc, ldacc, r->bias[i], r->y[i], r->ldy[i]);
-        } else {
-            for (int t = 0; t < nt; t++)
-                memcpy(r->acc_out + (t0 + t) * r->ldacc_out + o0, acc + t * ldacc, (size_t)rows * sizeof *acc);
+        const int64_t pn = m->panels - p0 < span ? m->panels - p0 : span; /* a smaller matrix's parts end sooner */
+        for (int64_t p = 0; p < pn; p += LUT_ITEM_ROWS / QAT_PACKED_PANEL) {
+            const int64_t n = pn - p < LUT_ITEM_ROWS / QAT_PACKED_PANEL ? pn - p : LUT_ITEM_ROWS / QAT_PACKED_PANEL;
+            run_rows(r, i, t0, nt, p0 + p, n, tables, &built, acc);
         }
     }
 }
@@ -275,8 +325,7 @@ static void lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, int n
                      int32_t *acc_out, int64_t ldacc_out, const float *const *bias, float *const *y,
                      const int64_t *ldy)
 {
-    lut_run r = {.a = a, .n = n, .acc_out = acc_out, .ldacc_out = ldacc_out,
-                 .epilogue = qat_packed_path_for(QAT_PACKED_ISA_AVX512VBMI).epilogue};
+    lut_run r = {.a = a, .n = n, .acc_out = acc_out, .ldacc_out = ldacc_out};
     int64_t blocks = 0; /* of the largest matrix */
     for (int i = 0; i < n; i++) {
         r.m[i] = m[i];
@@ -288,12 +337,12 @@ static void lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, int n
     const int64_t token_items = (a->tokens + LUT_TOKENS - 1) / LUT_TOKENS;
     if (token_items == 0 || blocks == 0)
         return;
-    /* Parts of whole 64-row blocks: at most LUT_ITEM_ROWS rows, and
-     * enough of them for every thread when the tokens are few. */
-    int64_t parts = (blocks * 64 + LUT_ITEM_ROWS - 1) / LUT_ITEM_ROWS;
-    if (token_items < 2 * (int64_t)k->threads && parts < k->threads)
+    /* Every row in one part, so that an item builds its tables once,
+     * unless the tokens are too few for every thread: then parts of
+     * equal whole 64-row blocks of the largest matrix, none empty. */
+    int64_t parts = 1;
+    if (token_items < 2 * (int64_t)k->threads)
         parts = k->threads < blocks ? k->threads : blocks;
-    /* Parts of equal whole blocks of the largest matrix, none of it empty. */
     const int64_t part_blocks = (blocks + parts - 1) / parts;
     r.parts = (blocks + part_blocks - 1) / part_blocks;
     for (int i = 0; i < n; i++)

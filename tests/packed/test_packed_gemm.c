@@ -318,21 +318,12 @@ END_TEST
 /* The avx512vbmi path's table lookups (ternary weights x codes of at most
  * 6 bits) at their bounds, against every path: 6-bit LSQ codes all -32,
  * all 31, alternating, then random; weight rows all +1, all -1, in threes,
- * then random; 13 tokens (items of 6, 6 and 1), 1100 outputs (over one
- * item's 1024 rows, and a last pair of panels), 1100 inputs (3 chunks of
- * tables, a last group of 8 inputs). */
-START_TEST(lookup_extremes)
+ * then random; 13 tokens (items of 6, 6 and 1), O outputs, K inputs. */
+static void lookup_case(int64_t K, int64_t O, const char *what)
 {
-    /* The other paths meet these codes in contract_every_config too; under
-     * a memory checker whose CPU model has no AVX-512 (valgrind's), only
-     * they would run here. */
-    if (test_under_checker() && !qat_packed_isa_available(QAT_PACKED_ISA_AVX512VBMI)) {
-        fprintf(stderr, "SKIP: lookup_extremes: %s\n", qat_packed_isa_missing(QAT_PACKED_ISA_AVX512VBMI));
-        return;
-    }
     qat_rng rng;
     qat_rng_seed(&rng, 35);
-    const int64_t T = 13, K = 1100, O = 1100;
+    const int64_t T = 13;
     float *x = malloc((size_t)(T * K) * sizeof *x), *w = malloc((size_t)(O * K) * sizeof *w);
     int8_t *qa = malloc((size_t)(T * K)), *qw = malloc((size_t)(O * K));
     int64_t *want = malloc((size_t)(T * O) * sizeof *want);
@@ -344,6 +335,9 @@ START_TEST(lookup_extremes)
         for (int64_t i = 0; i < K; i++)
             w[o * K + i] = o == 0 ? 1.0f : o == 1 ? -1.0f : o == 2 ? (float)((int)(i % 3) - 1)
                                                               : (float)((int)qat_rng_below(&rng, 3) - 1);
+    float *bias = malloc((size_t)O * sizeof *bias);
+    for (int64_t o = 0; o < O; o++)
+        bias[o] = qat_rng_normal(&rng);
     const float one = 1.0f;
     qat_packed_acts a;
     QAT_ASSERT_OK(qat_packed_acts_alloc(T, K, &a));
@@ -355,10 +349,27 @@ START_TEST(lookup_extremes)
     QAT_ASSERT_OK(qat_packed_pack_ternary(w, O, K, &one, 0, QAT_PACKED_W_TERNARY2, &pw));
     ref_bitnet_w(w, O, K, 0, &one, qw);
     ref_int_gemm(qa, qw, T, O, K, want);
-    free(run_all_paths(&a, &pw, want, NULL, "lookup extremes"));
+    free(run_all_paths(&a, &pw, want, bias, what));
     qat_packed_weights_free(&pw);
     qat_packed_acts_free(&a);
-    free(x); free(w); free(qa); free(qw); free(want);
+    free(x); free(w); free(qa); free(qw); free(want); free(bias);
+}
+
+START_TEST(lookup_extremes)
+{
+    /* The other paths meet these codes in contract_every_config too; under
+     * a memory checker whose CPU model has no AVX-512 (valgrind's), only
+     * they would run here. */
+    if (test_under_checker() && !qat_packed_isa_available(QAT_PACKED_ISA_AVX512VBMI)) {
+        fprintf(stderr, "SKIP: lookup_extremes: %s\n", qat_packed_isa_missing(QAT_PACKED_ISA_AVX512VBMI));
+        return;
+    }
+    /* 1100 outputs: over one item's 1024 rows at a time, and a last pair
+     * of panels. 1100 inputs: 3 chunks of tables, a last group of 8
+     * inputs; 700: one chunk, whose tables every 1024 rows reuse, a last
+     * group of 4. */
+    lookup_case(1100, 1100, "lookup extremes, 3 chunks");
+    lookup_case(700, 1100, "lookup extremes, 1 chunk");
 }
 END_TEST
 
