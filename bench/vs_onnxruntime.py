@@ -89,8 +89,8 @@ def cpu_description() -> tuple[str, str]:
                     model = value.strip()
                 elif key == "flags" and not flags:
                     have = set(value.split())
-                    interesting = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-                                   "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"]
+                    interesting = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512vbmi",
+                                   "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"]
                     flags = " ".join(f for f in interesting if f in have)
     except OSError:
         pass

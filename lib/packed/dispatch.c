@@ -146,6 +146,19 @@ int qat_packed_cpu_has_amx(void)
     return qat_packed_amx_missing()[0] == '\0';
 }
 
+void qat_packed_cpu_probe(qat_packed_cpu *cpu)
+{
+    cpu->available = 0;
+    for (int i = QAT_PACKED_ISA_SCALAR; i < QAT_PACKED_ISA_COUNT; i++)
+        if (qat_packed_isa_available((qat_packed_isa)i))
+            cpu->available |= 1u << i;
+}
+
+static int offers(const qat_packed_cpu *cpu, qat_packed_isa isa)
+{
+    return (cpu->available >> isa) & 1u;
+}
+
 /* On an AMX machine amx is the fastest path, or tied, at every shape, code
  * width and token count bench/packed_gemm measures: 2.6-3.6x avx512vnni
  * and 1.16-1.49x onednn, whose wrapper builds oneDNN's objects per call and
@@ -163,28 +176,29 @@ int qat_packed_cpu_has_amx(void)
  * machine has run these kernels outside qemu, which says nothing of
  * speed): one smmla does 32 multiply-adds where sdot does 16, on the same
  * 128-bit registers. docs/packed-kernels.md says so too. */
-qat_packed_isa qat_packed_isa_best(void)
+static qat_packed_isa best_on(const qat_packed_cpu *cpu)
 {
-    if (qat_packed_isa_available(QAT_PACKED_ISA_AMX))
-        return QAT_PACKED_ISA_AMX;
-    if (qat_packed_isa_available(QAT_PACKED_ISA_I8MM))
-        return QAT_PACKED_ISA_I8MM;
-    if (qat_packed_isa_available(QAT_PACKED_ISA_NEON))
-        return QAT_PACKED_ISA_NEON;
-    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VBMI))
-        return QAT_PACKED_ISA_AVX512VBMI;
-    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX512VNNI))
-        return QAT_PACKED_ISA_AVX512VNNI;
-    if (qat_packed_isa_available(QAT_PACKED_ISA_AVX2))
-        return QAT_PACKED_ISA_AVX2;
+    static const qat_packed_isa fastest_first[] = {QAT_PACKED_ISA_AMX,        QAT_PACKED_ISA_I8MM,
+                                                   QAT_PACKED_ISA_NEON,       QAT_PACKED_ISA_AVX512VBMI,
+                                                   QAT_PACKED_ISA_AVX512VNNI, QAT_PACKED_ISA_AVX2};
+    for (size_t i = 0; i < sizeof fastest_first / sizeof fastest_first[0]; i++)
+        if (offers(cpu, fastest_first[i]))
+            return fastest_first[i];
     return QAT_PACKED_ISA_SCALAR;
 }
 
-static void list_available(char *buf, size_t cap)
+qat_packed_isa qat_packed_isa_best(void)
+{
+    qat_packed_cpu cpu;
+    qat_packed_cpu_probe(&cpu);
+    return best_on(&cpu);
+}
+
+static void list_available(const qat_packed_cpu *cpu, char *buf, size_t cap)
 {
     buf[0] = '\0';
     for (int i = QAT_PACKED_ISA_SCALAR; i < QAT_PACKED_ISA_COUNT; i++) {
-        if (!qat_packed_isa_available((qat_packed_isa)i))
+        if (!offers(cpu, (qat_packed_isa)i))
             continue;
         size_t n = strlen(buf);
         if (n + 16 < cap)
@@ -192,7 +206,7 @@ static void list_available(char *buf, size_t cap)
     }
 }
 
-qat_status qat_packed_isa_choose(qat_packed_isa *isa)
+static qat_status choose_on(const qat_packed_cpu *cpu, qat_packed_isa *isa)
 {
     QAT_CHECK_ARG(isa && *isa >= QAT_PACKED_ISA_AUTO && *isa < QAT_PACKED_ISA_COUNT, "packed: unknown isa %d",
                   isa ? (int)*isa : -1);
@@ -201,7 +215,7 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa)
     if (chosen == QAT_PACKED_ISA_AUTO) {
         const char *env = getenv("QAT_ISA");
         if (!env || !*env || strcmp(env, "auto") == 0) {
-            chosen = qat_packed_isa_best();
+            chosen = best_on(cpu);
         } else {
             from = "QAT_ISA=";
             for (int i = QAT_PACKED_ISA_SCALAR; i < QAT_PACKED_ISA_COUNT; i++)
@@ -213,9 +227,9 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa)
                                 env);
         }
     }
-    if (!qat_packed_isa_available(chosen)) {
+    if (!offers(cpu, chosen)) {
         char avail[96];
-        list_available(avail, sizeof avail);
+        list_available(cpu, avail, sizeof avail);
         return qat_fail(QAT_ERR_UNSUPPORTED, "packed: %s%s is unavailable: %s (available: %s)", from,
                         qat_packed_isa_name(chosen), qat_packed_isa_missing(chosen), avail);
     }
@@ -223,18 +237,33 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa)
     return QAT_OK;
 }
 
-qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int threads)
+qat_status qat_packed_isa_choose(qat_packed_isa *isa)
 {
-    QAT_CHECK_ARG(k, "packed: kernel init: NULL handle");
+    qat_packed_cpu cpu;
+    qat_packed_cpu_probe(&cpu);
+    return choose_on(&cpu, isa);
+}
+
+qat_status qat_packed_kernel_init_on(qat_packed_kernel *k, const qat_packed_cpu *cpu, qat_packed_isa isa,
+                                     int threads)
+{
+    QAT_CHECK_ARG(k && cpu, "packed: kernel init: NULL argument");
     QAT_CHECK_ARG(threads >= 1 && threads <= 1024, "packed: kernel init: threads = %d, expected 1..1024",
                   threads);
     QAT_CHECK_ARG(isa >= QAT_PACKED_ISA_AUTO && isa < QAT_PACKED_ISA_COUNT, "packed: kernel init: unknown isa %d",
                   (int)isa);
-    QAT_TRY(qat_packed_isa_choose(&isa));
+    QAT_TRY(choose_on(cpu, &isa));
     k->isa = isa;
     k->threads = threads;
     k->pool = NULL;
     return QAT_OK;
+}
+
+qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int threads)
+{
+    qat_packed_cpu cpu;
+    qat_packed_cpu_probe(&cpu);
+    return qat_packed_kernel_init_on(k, &cpu, isa, threads);
 }
 
 qat_packed_path qat_packed_path_for(qat_packed_isa isa)

@@ -279,11 +279,26 @@ struct qat_packed_kernel {
 };
 
 /* Resolves isa (AUTO reads the environment variable QAT_ISA = scalar |
- * avx2 | avx512vnni | onednn | neon | amx | auto now, at this call; unset or auto:
- * qat_packed_isa_best) and checks the CPU can run it: QAT_ERR_UNSUPPORTED
- * names what it lacks, QAT_ERR_INVALID_ARGUMENT an unknown QAT_ISA value.
- * threads: 1..1024, the OpenMP team of each call. pool: NULL. */
+ * avx2 | avx512vnni | onednn | neon | amx | i8mm | avx512vbmi | auto now,
+ * at this call; unset or auto: qat_packed_isa_best) and checks the CPU can
+ * run it: QAT_ERR_UNSUPPORTED names what it lacks, QAT_ERR_INVALID_ARGUMENT
+ * an unknown QAT_ISA value. threads: 1..1024, the OpenMP team of each
+ * call. pool: NULL. */
 qat_status qat_packed_kernel_init(qat_packed_kernel *k, qat_packed_isa isa, int threads);
+
+/* The paths this build, CPU and OS can run (bit isa set when
+ * qat_packed_isa_available(isa)), probed once. Probing runs CPUID and, for
+ * AMX, a system call (CPUID exits to the hypervisor in a VM: 1.3 % of a
+ * 16-token MiniLM forward when the packed model probed per forward), so a
+ * caller that resolves often (the packed model: QAT_ISA at every forward)
+ * keeps one from its start and resolves on it. */
+typedef struct qat_packed_cpu {
+    uint32_t available;
+} qat_packed_cpu;
+void qat_packed_cpu_probe(qat_packed_cpu *cpu);
+/* qat_packed_kernel_init on what cpu says, without probing again. */
+qat_status qat_packed_kernel_init_on(qat_packed_kernel *k, const qat_packed_cpu *cpu, qat_packed_isa isa,
+                                     int threads);
 /* The resolution alone, in place (the cpu backend's float kernels take
  * their ISA from the same QAT_ISA through it). */
 qat_status qat_packed_isa_choose(qat_packed_isa *isa);
@@ -292,12 +307,13 @@ qat_status qat_packed_isa_choose(qat_packed_isa *isa);
 int qat_packed_isa_available(qat_packed_isa isa);
 /* Why isa is unavailable here ("" when it is available; static). */
 const char *qat_packed_isa_missing(qat_packed_isa isa);
-/* "scalar", "avx2", "avx512vnni", "onednn", "neon", "amx", "i8mm", "auto" (static). */
+/* "scalar", "avx2", "avx512vnni", "onednn", "neon", "amx", "i8mm", "avx512vbmi", "auto" (static). */
 const char *qat_packed_isa_name(qat_packed_isa isa);
 /* What auto picks: amx where the CPU has AMX-INT8 and the OS grants the
  * tiles (2.6-3.6x avx512vnni and 1.16-1.49x onednn in bench/packed_gemm), else
- * avx512vnni > avx2 > scalar, the order bench/packed_gemm measures at every
- * shape and code width (docs/benchmarks.md); on ARM64 neon > scalar. */
+ * avx512vbmi > avx512vnni > avx2 > scalar, the order bench/packed_gemm and
+ * bench/ternary_lut measure (docs/benchmarks.md); on ARM64 i8mm > neon >
+ * scalar. Probes the CPU (qat_packed_cpu_probe) at each call. */
 qat_packed_isa qat_packed_isa_best(void);
 /* Why AMX-INT8 tiles cannot be used here ("" when they can; static): the
  * CPU must report AMX-TILE and AMX-INT8 (CPUID.7.0:EDX bits 24, 25), the OS

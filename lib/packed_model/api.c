@@ -78,7 +78,7 @@ QAT_API qat_status qat_packed_model_set_int(qat_packed_model *m, qat_packed_para
         QAT_CHECK_ARG(value >= QAT_PACKED_ISA_AUTO && value < QAT_PACKED_ISA_COUNT,
                       "qat_packed_model_set_int: ISA %lld outside [0, %d]", (long long)value, QAT_PACKED_ISA_COUNT - 1);
         qat_packed_kernel k;
-        QAT_TRY(qat_packed_kernel_init(&k, (qat_packed_isa)value, 1));
+        QAT_TRY(qat_packed_kernel_init_on(&k, &m->cpu, (qat_packed_isa)value, 1));
         m->isa_setting = value;
         return QAT_OK;
     }
@@ -116,7 +116,12 @@ QAT_API qat_status qat_packed_model_info(const qat_packed_model *m, qat_packed_i
     case QAT_PACKED_INFO_INTEGER_LINEARS: *value = m->integer_linears; return QAT_OK;
     case QAT_PACKED_INFO_HAS_TOKENIZER: *value = m->tokenizer != NULL; return QAT_OK;
     case QAT_PACKED_INFO_HAS_LABEL_NAMES: *value = m->label_names != NULL; return QAT_OK;
-    case QAT_PACKED_INFO_ISA: return qat_packed_isa_resolve(m->isa_setting, value, NULL);
+    case QAT_PACKED_INFO_ISA: {
+        qat_packed_kernel k;
+        QAT_TRY(qat_packed_kernel_init_on(&k, &m->cpu, (qat_packed_isa)m->isa_setting, 1));
+        *value = k.isa;
+        return QAT_OK;
+    }
     }
     return qat_fail(QAT_ERR_INVALID_ARGUMENT, "qat_packed_model_info: unknown key %d", (int)key);
 }

@@ -42,7 +42,7 @@ qat_status pm_kernel(const qat_packed_model *m, qat_packed_kernel *k)
         threads = 1;
     if (threads > 1024)
         threads = 1024;
-    QAT_TRY(qat_packed_kernel_init(k, (qat_packed_isa)m->isa_setting, (int)threads));
+    QAT_TRY(qat_packed_kernel_init_on(k, &m->cpu, (qat_packed_isa)m->isa_setting, (int)threads));
     /* The context's threads (its backend is cpu or ref, both host-memory
      * backends): the GEMMs and the float parts between them share them. */
     const struct qat_backend_ops *ops = m->ctx->backend.ops;

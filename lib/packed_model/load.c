@@ -377,6 +377,7 @@ qat_status pm_from_file(const qatp_file *f, size_t file_bytes, qat_packed_model 
         return qat_fail(QAT_ERR_OUT_OF_MEMORY, "packed model: out of memory");
     m->file_bytes = file_bytes;
     m->isa_setting = QAT_PACKED_ISA_AUTO;
+    qat_packed_cpu_probe(&m->cpu);
     qat_status st = read_config(f, m);
     if (st == QAT_OK)
         st = pm_load_labels(f, m);

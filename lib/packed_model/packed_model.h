@@ -71,6 +71,7 @@ struct qat_packed_model {
     qat_context *ctx;         /* float kernels: cpu backend (oneDNN), else ref */
     int64_t threads_setting;  /* 0 = all cores */
     int64_t isa_setting;      /* a qat_packed_isa */
+    qat_packed_cpu cpu;       /* probed at load: each forward resolves its path on it */
     pm_scratch s;
 };
 

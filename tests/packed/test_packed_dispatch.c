@@ -55,6 +55,45 @@ START_TEST(env_selects_each_path)
 }
 END_TEST
 
+/* A probe once, then resolutions on it (the packed model's per-forward
+ * way): the probe is what qat_packed_isa_available says, and a resolution
+ * on it is the probing one's; on a made-up CPU with only the scalar and
+ * avx2 paths, auto and QAT_ISA go by it, not by this machine. */
+START_TEST(resolves_on_a_probe)
+{
+    qat_packed_cpu cpu;
+    qat_packed_cpu_probe(&cpu);
+    for (int i = 0; i < N_ISAS; i++)
+        ck_assert_int_eq((cpu.available >> all_isas[i]) & 1u, qat_packed_isa_available(all_isas[i]));
+    ck_assert_int_eq(cpu.available & 1u, 0); /* auto is a request, not a path */
+    qat_packed_kernel k, probing;
+    unsetenv("QAT_ISA");
+    QAT_ASSERT_OK(qat_packed_kernel_init_on(&k, &cpu, QAT_PACKED_ISA_AUTO, 3));
+    QAT_ASSERT_OK(qat_packed_kernel_init(&probing, QAT_PACKED_ISA_AUTO, 3));
+    ck_assert_int_eq(k.isa, probing.isa);
+    ck_assert_int_eq(k.threads, 3);
+    ck_assert_ptr_null(k.pool);
+
+    const qat_packed_cpu avx2_only = {.available = 1u << QAT_PACKED_ISA_SCALAR | 1u << QAT_PACKED_ISA_AVX2};
+    QAT_ASSERT_OK(qat_packed_kernel_init_on(&k, &avx2_only, QAT_PACKED_ISA_AUTO, 1));
+    ck_assert_int_eq(k.isa, QAT_PACKED_ISA_AVX2);
+    setenv("QAT_ISA", "scalar", 1);
+    QAT_ASSERT_OK(qat_packed_kernel_init_on(&k, &avx2_only, QAT_PACKED_ISA_AUTO, 1));
+    ck_assert_int_eq(k.isa, QAT_PACKED_ISA_SCALAR);
+    setenv("QAT_ISA", "avx512vnni", 1);
+    QAT_ASSERT_FAILS(qat_packed_kernel_init_on(&k, &avx2_only, QAT_PACKED_ISA_AUTO, 1), QAT_ERR_UNSUPPORTED,
+                     "QAT_ISA=avx512vnni is unavailable");
+    ck_assert_msg(strstr(qat_last_error(), "(available: scalar, avx2)"), "message: %s", qat_last_error());
+    unsetenv("QAT_ISA");
+    QAT_ASSERT_FAILS(qat_packed_kernel_init_on(&k, &avx2_only, QAT_PACKED_ISA_AMX, 1), QAT_ERR_UNSUPPORTED,
+                     "requested ISA amx is unavailable");
+    QAT_ASSERT_FAILS(qat_packed_kernel_init_on(&k, NULL, QAT_PACKED_ISA_AUTO, 1), QAT_ERR_INVALID_ARGUMENT,
+                     "NULL argument");
+    QAT_ASSERT_FAILS(qat_packed_kernel_init_on(&k, &cpu, QAT_PACKED_ISA_AUTO, 0), QAT_ERR_INVALID_ARGUMENT,
+                     "threads = 0");
+}
+END_TEST
+
 START_TEST(kernel_init_errors)
 {
     qat_packed_kernel k;
@@ -150,6 +189,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("dispatch");
     tcase_add_test(tc, env_selects_each_path);
     tcase_add_test(tc, kernel_init_errors);
+    tcase_add_test(tc, resolves_on_a_probe);
     tcase_add_test(tc, public_isa_names);
     tcase_add_test(tc, amx_detection);
     suite_add_tcase(s, tc);
