@@ -10,9 +10,9 @@
  * First it times the lookup's two instructions alone in registers (8
  * independent vpermi2b, vpdpbusd and pairs of them, no loads): a pair is
  * 192 multiply-adds, so its time is the ceiling of the lookup tiles on
- * this core, which the rows' GMAC/s are then given against (on Zen 4 one
- * instruction alone issues about once a cycle, but a pair takes about
- * 1.8 cycles).
+ * this core, which the rows' GMAC/s are then given against (one core's
+ * timing times --threads; on Zen 4 one instruction alone issues about once
+ * a cycle, but a pair takes about 1.7 cycles).
  *
  * Usage: bench_ternary_lut [--reps N] [--threads N]
  */
