@@ -47,6 +47,10 @@
 #define WIDEN_LO(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
 #define WIDEN_HI(v) _mm256_cvtps_pd(_mm256_extractf128_ps((v), 1))
 #define DIV _mm256_div_ps
+#define SWAP4(v) _mm256_permute2f128_ps((v), (v), 0x01) /* 128-bit halves swapped */
+#define SWAP2(v) _mm256_permute_ps((v), 0x4E)
+#define SWAP1(v) _mm256_permute_ps((v), 0xB1)
+#define FIRST _mm256_cvtss_f32
 #define SQRT _mm256_sqrt_ps
 #define FMADD _mm256_fmadd_ps
 #define CMPGE(a, b) _mm256_castps_si256(_mm256_cmp_ps((a), (b), _CMP_GE_OQ))

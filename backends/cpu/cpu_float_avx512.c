@@ -50,6 +50,11 @@
 #define COMPRESS(v, bits) _mm512_maskz_compress_ps((__mmask16)(bits), (v))
 #define EXPAND(v, bits) _mm512_maskz_expand_ps((__mmask16)(bits), (v))
 #define DIV _mm512_div_ps
+#define SWAP8(v) _mm512_shuffle_f32x4((v), (v), 0x4E) /* 256-bit halves swapped */
+#define SWAP4(v) _mm512_shuffle_f32x4((v), (v), 0xB1) /* 128-bit blocks of each half */
+#define SWAP2(v) _mm512_permute_ps((v), 0x4E)
+#define SWAP1(v) _mm512_permute_ps((v), 0xB1)
+#define FIRST _mm512_cvtss_f32
 #define SQRT _mm512_sqrt_ps
 #define FMADD _mm512_fmadd_ps
 #define CMPGE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GE_OQ)

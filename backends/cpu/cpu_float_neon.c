@@ -102,6 +102,9 @@ static const uint32_t expand_lane[16][4] = {
 #define WIDEN_LO(v) vcvt_f64_f32(vget_low_f32(v))
 #define WIDEN_HI(v) vcvt_high_f64_f32(v)
 #define DIV vdivq_f32
+#define SWAP2(v) vextq_f32((v), (v), 2)
+#define SWAP1(v) vrev64q_f32(v)
+#define FIRST(v) vgetq_lane_f32((v), 0)
 #define SQRT vsqrtq_f32
 #define FMADD(a, b, c) vfmaq_f32((c), (a), (b)) /* a * b + c, rounded once */
 #define CMPGE vcgeq_f32

@@ -22,7 +22,9 @@
  * MASKBITS(m) is a compare's mask as an unsigned of W bits (lane i, bit i),
  * BITSMASK(b) the inverse; COMPRESS(v, b) moves the lanes of v set in b to
  * the first lanes, in order, and EXPAND(v, b) moves v's first lanes out to
- * the lanes set in b (other lanes: anything). TARGET enables popcnt on
+ * the lanes set in b (other lanes: anything). SWAPk(v), for each k = W /
+ * 2, ..., 1, is v with lane i moved to lane i ^ k, and FIRST(v) lane 0 as a
+ * float: the folds by halves in registers. TARGET enables popcnt on
  * x86, which every CPU with AVX2 has, for the counts of lanes (AArch64's
  * cnt is base).
  */
@@ -263,12 +265,38 @@ TARGET void SUFFIX(qat_cpu_gelu_bwd)(const float *dy, const float *pre, int64_t 
     }
 }
 
+/* Lane i of the fold by halves' step `half` (a power of two below W): v
+ * with lane i ^ half, so that op(v, SUFFIX(swapped)(v, half)) holds in
+ * lane i < half what row_math.h's step leaves there. */
+TARGET INL VF SUFFIX(swapped)(VF v, const int half)
+{
+#if W == 16
+    if (half == 8)
+        return SWAP8(v);
+#endif
+#if W >= 8
+    if (half == 4)
+        return SWAP4(v);
+#endif
+    return half == 2 ? SWAP2(v) : SWAP1(v);
+}
+
+/* qat_lanes_fold of the QAT_ROW_LANES lanes in acc (lane j: acc[j / W],
+ * lane j % W), in registers: the steps whose halves lie in different
+ * accumulators add them, the rest add each vector to its swap. The same
+ * additions of the same pairs in the same order, so the same bits, without
+ * storing the lanes and folding them in scalar code. */
 TARGET INL float SUFFIX(fold)(const VF acc[ACCS])
 {
-    float lane[QAT_ROW_LANES];
+    VF a[ACCS];
     for (int k = 0; k < ACCS; k++)
-        STOREU(lane + k * W, acc[k]);
-    return qat_lanes_fold(lane);
+        a[k] = acc[k];
+    for (int n = ACCS; n > 1; n /= 2)
+        for (int k = 0; k < n / 2; k++)
+            a[k] = ADD(a[k], a[k + n / 2]);
+    for (int half = W / 2; half >= 1; half /= 2)
+        a[0] = ADD(a[0], SUFFIX(swapped)(a[0], half));
+    return FIRST(a[0]);
 }
 
 /* The softmax of R rows, each pass over all R before the next: a row's
@@ -292,20 +320,17 @@ TARGET INL void SUFFIX(softmax_rows_of)(float *const *s, const int R, const floa
             mx[r] = MAX(left >= W ? v : SELECT(m, v, SET1(-INFINITY)), mx[r]);
         }
     }
-    /* Each row's lanes folded by halves, the rows side by side: a chain of
-     * log2(W) steps per row instead of W (a lane never holds a NaN, which
-     * MAX above passes over, so any order gives the same maximum; a zero's
-     * sign may differ, which no s - max below can tell). */
-    float lanes[SOFTMAX_ROWS][W];
-    for (int r = 0; r < R; r++)
-        STOREU(lanes[r], mx[r]);
+    /* Each row's lanes folded by halves in registers, the rows side by
+     * side: log2(W) steps per row, lane 0 taking max(lane half, lane 0)
+     * at each (a lane never holds a NaN, which MAX above passes over, so
+     * any order gives the same maximum; a zero's sign may differ, which no
+     * s - max below can tell). */
     for (int half = W / 2; half >= 1; half /= 2)
         for (int r = 0; r < R; r++)
-            for (int i = 0; i < half; i++)
-                lanes[r][i] = lanes[r][i + half] > lanes[r][i] ? lanes[r][i + half] : lanes[r][i];
+            mx[r] = MAX(SUFFIX(swapped)(mx[r], half), mx[r]);
     VF acc[SOFTMAX_ROWS][ACCS];
     for (int r = 0; r < R; r++) {
-        mx[r] = SET1(lanes[r][0]);
+        mx[r] = SET1(FIRST(mx[r]));
         for (int k = 0; k < ACCS; k++)
             acc[r][k] = SET1(0.0f);
     }
