@@ -10,6 +10,13 @@
  *   widened    vpmaddubsw, vpmaddwd by 1, vpaddd into one of 8 int32 sums
  *              (every product pair widened at once: 3 instructions and 2
  *              multiplies per 32 multiply-adds)
+ *   lookup     a table lookup instead of the multiply, for ternary weights
+ *              (not a kernel of the library, the form one would take):
+ *              vpshufb of 16-entry tables of 2-input sums (64 multiply-adds
+ *              a lookup), vpmaddubsw of those by the weights' signs (+-1),
+ *              which adds the two sums of a row, and vpaddw into one of 8
+ *              int16 sums: 3 instructions per 64 multiply-adds, the
+ *              shuffle on other pipes than the multiply on AMD's cores
  *   panel16    the avx2 kernel's inner loop until 2026-12-07: one 16-row
  *              panel x 4 tokens, the weight codes loaded and the tokens'
  *              4 codes broadcast from L1-resident buffers, 64 quads a
@@ -62,9 +69,12 @@ static double cycle_s(void)
 #define WIDENED(d, s)                                                                                       \
     "vpmaddubsw %%ymm0, %%ymm1, %%ymm" #d "\n\tvpmaddwd %%ymm2, %%ymm" #d ", %%ymm" #d "\n\t"               \
     "vpaddd %%ymm" #d ", %%ymm" #s ", %%ymm" #s "\n\t"
+#define LOOKUP(d, s)                                                                                        \
+    "vpshufb %%ymm0, %%ymm1, %%ymm" #d "\n\tvpmaddubsw %%ymm2, %%ymm" #d ", %%ymm" #d "\n\t"                 \
+    "vpaddw %%ymm" #d ", %%ymm" #s ", %%ymm" #s "\n\t"
 #define CLOBBERS "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14"
 
-/* Seconds for ITERS x 8 multiplies of each form. */
+/* Seconds for ITERS x 8 multiplies (lookups for form 3) of each form. */
 AVX2_TARGET static double run_form(int form)
 {
     long n = ITERS;
@@ -78,9 +88,13 @@ AVX2_TARGET static double run_form(int form)
         __asm__ volatile("1:\n\t" INT16(3, 7) INT16(4, 8) INT16(5, 9) INT16(6, 10) INT16(3, 11) INT16(4, 12)
                              INT16(5, 13) INT16(6, 14) "dec %0\n\tjnz 1b"
                          : "+r"(n) : : CLOBBERS);
-    else
+    else if (form == 2)
         __asm__ volatile("1:\n\t" WIDENED(3, 7) WIDENED(4, 8) WIDENED(5, 9) WIDENED(6, 10) WIDENED(3, 11)
                              WIDENED(4, 12) WIDENED(5, 13) WIDENED(6, 14) "dec %0\n\tjnz 1b"
+                         : "+r"(n) : : CLOBBERS);
+    else
+        __asm__ volatile("1:\n\t" LOOKUP(3, 7) LOOKUP(4, 8) LOOKUP(5, 9) LOOKUP(6, 10) LOOKUP(3, 11)
+                             LOOKUP(4, 12) LOOKUP(5, 13) LOOKUP(6, 14) "dec %0\n\tjnz 1b"
                          : "+r"(n) : : CLOBBERS);
     return now_s() - t0;
 }
@@ -174,23 +188,30 @@ int main(void)
         printf("SKIP: this CPU lacks AVX2 (CPUID.7.0:EBX bit 5)\n");
         return 0;
     }
-    static const char *names[] = {"raw", "int16", "widened", "panel16", "pair32"};
+    static const char *names[] = {"raw", "int16", "widened", "lookup", "panel16", "pair32"};
+    enum { FORMS = 6, LOOKUP_FORM = 3 };
     fill_panels();
-    double best_cycle = 1e9, best[5] = {1e9, 1e9, 1e9, 1e9, 1e9};
+    double best_cycle = 1e9, best[FORMS] = {1e9, 1e9, 1e9, 1e9, 1e9, 1e9};
     for (int rep = 0; rep < 5; rep++) {
         const double c1 = cycle_s();
         best_cycle = c1 < best_cycle ? c1 : best_cycle;
-        for (int f = 0; f < 5; f++) {
-            const double t = f < 3 ? run_form(f) : f == 3 ? run_panel16() : run_pair32();
+        for (int f = 0; f < FORMS; f++) {
+            const double t = f < 4 ? run_form(f) : f == 4 ? run_panel16() : run_pair32();
             best[f] = t < best[f] ? t : best[f];
         }
     }
     printf("clock %.2f GHz (dependent adds)\n", 1e-9 / best_cycle);
-    for (int f = 0; f < 5; f++) {
+    for (int f = 0; f < FORMS; f++) {
         const double per_cycle = 8.0 * ITERS / (best[f] / best_cycle);
-        printf("%-8s %.2f vpmaddubsw a cycle, %5.1f multiply-adds a cycle\n", names[f], per_cycle, 32 * per_cycle);
+        if (f == LOOKUP_FORM)
+            printf("%-8s %.2f lookups a cycle,    %5.1f multiply-adds a cycle\n", names[f], per_cycle,
+                   64 * per_cycle);
+        else
+            printf("%-8s %.2f vpmaddubsw a cycle, %5.1f multiply-adds a cycle\n", names[f], per_cycle,
+                   32 * per_cycle);
     }
-    printf("int16 / widened: %.2fx\n", best[2] / best[1]);
+    printf("int16 / widened: %.2fx; lookup / int16: %.2fx\n", best[2] / best[1],
+           (64.0 / best[LOOKUP_FORM]) / (32.0 / best[1]));
     return 0;
 }
 #else
