@@ -228,10 +228,10 @@ static void dequant_in_place(const qat_packed_kernel *k, const qat_packed_acts *
         dequant_range(&j, 0, a->tokens, 0);
 }
 
-qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
-                           const float *bias, float *y, int64_t ldy)
+/* qat_packed_gemm on arguments check_gemm has passed. */
+static qat_status gemm_checked(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
+                               const float *bias, float *y, int64_t ldy)
 {
-    QAT_TRY(check_gemm(k, a, m, y, ldy, "gemm"));
     if (k->isa == QAT_PACKED_ISA_ONEDNN) {
         _Static_assert(sizeof(int32_t) == sizeof(float), "int32 accumulators in float storage");
         QAT_TRY(qat_packed_onednn_gemm(k, a, m, (int32_t *)(void *)y, ldy));
@@ -240,6 +240,13 @@ qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a,
     }
     run(k, a, m, NULL, 0, bias, y, ldy);
     return QAT_OK;
+}
+
+qat_status qat_packed_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, const qat_packed_matrix *m,
+                           const float *bias, float *y, int64_t ldy)
+{
+    QAT_TRY(check_gemm(k, a, m, y, ldy, "gemm"));
+    return gemm_checked(k, a, m, bias, y, ldy);
 }
 
 qat_status qat_packed_gemm_many(const qat_packed_kernel *k, const qat_packed_acts *a, int n,
@@ -258,7 +265,7 @@ qat_status qat_packed_gemm_many(const qat_packed_kernel *k, const qat_packed_act
         return QAT_OK;
     }
     for (int i = 0; i < n; i++)
-        QAT_TRY(qat_packed_gemm(k, a, m[i], bias[i], y[i], ldy[i]));
+        QAT_TRY(gemm_checked(k, a, m[i], bias[i], y[i], ldy[i]));
     return QAT_OK;
 }
 

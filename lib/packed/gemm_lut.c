@@ -319,6 +319,12 @@ static int item_range(void *arg, int64_t begin, int64_t end, int64_t index)
     return 0;
 }
 
+/* m's rows in whole 64-row blocks (4 panels, a tile's), the last maybe short. */
+static int64_t blocks_of(const qat_packed_matrix *m)
+{
+    return (m->panels + 3) / 4;
+}
+
 /* The n matrices' (1..QAT_PACKED_MANY, all of a's input) items, on k's
  * threads; n = 1 with y[0] NULL: the accumulators into acc_out. */
 static void lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, int n, const qat_packed_matrix *const *m,
@@ -332,7 +338,7 @@ static void lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, int n
         r.bias[i] = bias[i];
         r.y[i] = y[i];
         r.ldy[i] = ldy[i];
-        blocks = (m[i]->panels + 3) / 4 > blocks ? (m[i]->panels + 3) / 4 : blocks;
+        blocks = blocks_of(m[i]) > blocks ? blocks_of(m[i]) : blocks;
     }
     const int64_t token_items = (a->tokens + LUT_TOKENS - 1) / LUT_TOKENS;
     if (token_items == 0 || blocks == 0)
@@ -346,7 +352,7 @@ static void lut_gemm(const qat_packed_kernel *k, const qat_packed_acts *a, int n
     const int64_t part_blocks = (blocks + parts - 1) / parts;
     r.parts = (blocks + part_blocks - 1) / part_blocks;
     for (int i = 0; i < n; i++)
-        r.part_rows[i] = ((m[i]->panels + 3) / 4 + r.parts - 1) / r.parts * 64;
+        r.part_rows[i] = (blocks_of(m[i]) + r.parts - 1) / r.parts * 64;
     table_plan_init(&r.plan);
     const int64_t items = token_items * r.parts;
     if (k->pool) {
