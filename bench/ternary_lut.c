@@ -158,7 +158,8 @@ int main(int argc, char **argv)
            perm, dot, pair, ceiling, threads);
     printf("ternary weights x 6-bit codes, %d thread(s), best of %d, qat_packed_gemm_i32\n", threads, reps);
     printf("tokens x  out x   in | avx512vnni (vpdpbusd)    | avx512vbmi (lookups, of the ceiling) | speed-up\n");
-    static const int64_t shapes[][3] = {{128, 768, 768}, {128, 3072, 768}, {128, 768, 3072}, {1024, 768, 768}};
+    static const int64_t shapes[][3] = {{128, 768, 768}, {128, 3072, 768}, {128, 768, 3072}, {1024, 768, 768},
+                                         /* MiniLM's */ {128, 384, 384}, {128, 1536, 384}, {128, 384, 1536}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         if (run_shape(shapes[s][0], shapes[s][1], shapes[s][2], reps, threads, ceiling))
             return 1;

