@@ -119,41 +119,72 @@ static uint64_t load_le64(const uint8_t *p)
     return v;
 }
 
-void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t rows,
-                           uint8_t *panel, int64_t kpad)
+/* Row r's unsigned codes u (q + offset) of LSQ weights w, each passed to
+ * `code` as code(c, u, out, value_of): inlined into both callers below
+ * with their own `code`, so that neither pays for a call per field. */
+#define INLINE static inline __attribute__((always_inline))
+typedef void (*lsq_code_fn)(int64_t c, unsigned u, void *out, const float *value_of);
+
+INLINE void lsq_row_codes(const qat_packed_weights *w, int64_t r, lsq_code_fn code, void *out, const float *value_of)
 {
     const int64_t in = w->in;
     const int bits = w->bits;
     const unsigned mask = (1u << bits) - 1u;
-    for (int64_t r = 0; r < rows; r++) {
-        const uint8_t *src = w->data + (size_t)(row0 + r) * w->row_bytes;
-        uint8_t *dst = panel + r * kpad;
-        if (bits == 8) {
-            /* q + 128 is q with its sign bit flipped. */
-            for (int64_t c = 0; c < in; c++)
-                dst[c] = (uint8_t)(src[c] ^ 0x80u);
-        } else {
-            /* Eight codes are `bits` whole bytes, read as one little-endian
-             * word (8 bytes, while they lie inside the table; no field
-             * straddles it), each field shifted down; the rest field by
-             * field. */
-            const size_t end = (size_t)w->out * w->row_bytes - (size_t)(row0 + r) * w->row_bytes;
-            int64_t c = 0;
-            for (; c + 8 <= in && (size_t)(c / 8 * bits) + 8 <= end; c += 8) {
-                const uint64_t v = load_le64(src + c / 8 * bits);
-                for (int j = 0; j < 8; j++)
-                    dst[c + j] = (uint8_t)((v >> (j * bits)) & mask);
-            }
-            for (; c < in; c++) {
-                int64_t bit = c * bits;
-                unsigned v = src[bit >> 3];
-                if ((bit & 7) + bits > 8)
-                    v |= (unsigned)src[(bit >> 3) + 1] << 8;
-                dst[c] = (uint8_t)((v >> (bit & 7)) & mask);
-            }
-        }
-        memset(dst + in, 0, (size_t)(kpad - in));
+    const uint8_t *src = w->data + (size_t)r * w->row_bytes;
+    if (bits == 8) {
+        /* q + 128 is q with its sign bit flipped. */
+        for (int64_t c = 0; c < in; c++)
+            code(c, src[c] ^ 0x80u, out, value_of);
+        return;
     }
+    /* Eight codes are `bits` whole bytes, read as one little-endian word
+     * (8 bytes, while they lie inside the table; no field straddles it),
+     * each field shifted down; the rest field by field. */
+    const size_t end = (size_t)w->out * w->row_bytes - (size_t)r * w->row_bytes;
+    int64_t c = 0;
+    for (; c + 8 <= in && (size_t)(c / 8 * bits) + 8 <= end; c += 8) {
+        const uint64_t v = load_le64(src + c / 8 * bits);
+        for (int j = 0; j < 8; j++)
+            code(c + j, (unsigned)(v >> (j * bits)) & mask, out, value_of);
+    }
+    for (; c < in; c++) {
+        int64_t bit = c * bits;
+        unsigned v = src[bit >> 3];
+        if ((bit & 7) + bits > 8)
+            v |= (unsigned)src[(bit >> 3) + 1] << 8;
+        code(c, (v >> (bit & 7)) & mask, out, value_of);
+    }
+}
+
+static inline void store_code(int64_t c, unsigned u, void *out, const float *value_of)
+{
+    (void)value_of;
+    ((uint8_t *)out)[c] = (uint8_t)u;
+}
+
+static inline void add_value(int64_t c, unsigned u, void *out, const float *value_of)
+{
+    ((float *)out)[c] += value_of[u];
+}
+
+void qat_packed_unpack_lsq(const qat_packed_weights *w, int64_t row0, int64_t rows,
+                           uint8_t *panel, int64_t kpad)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *dst = panel + r * kpad;
+        lsq_row_codes(w, row0 + r, store_code, dst, NULL);
+        memset(dst + w->in, 0, (size_t)(kpad - w->in));
+    }
+}
+
+qat_status qat_packed_lsq_row_add(const qat_packed_weights *w, int64_t row, const float *value_of, float *dst)
+{
+    QAT_CHECK_ARG(w && w->data && value_of && dst, "packed: LSQ row add: NULL argument");
+    QAT_CHECK_ARG(w->format == QAT_PACKED_W_LSQ, "packed: LSQ row add: the weights are not LSQ codes");
+    QAT_CHECK_ARG(row >= 0 && row < w->out, "packed: LSQ row add: row %lld outside [0, %lld)", (long long)row,
+                  (long long)w->out);
+    lsq_row_codes(w, row, add_value, dst, value_of);
+    return QAT_OK;
 }
 
 void qat_packed_unpack_panel(const qat_packed_weights *w, int64_t row0, int64_t rows,

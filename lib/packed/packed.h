@@ -94,6 +94,11 @@ qat_status qat_packed_pack_lsq_eps(const float *w, int64_t out, int64_t in, int 
 qat_status qat_packed_unpack_codes(const qat_packed_weights *pw, int64_t row0, int64_t rows,
                                    int8_t *q);
 
+/* dst[c] += value_of[u_c] for c < in, u_c = q_c + offset the unsigned
+ * code c of row `row` of LSQ weights (value_of: 2^bits entries): a table
+ * row's unpack and dequantization in one pass, for the embedding gather. */
+qat_status qat_packed_lsq_row_add(const qat_packed_weights *w, int64_t row, const float *value_of, float *dst);
+
 /* Bytes of one packed row for a format (0 for an unknown one). */
 size_t qat_packed_row_bytes(qat_packed_wformat format, int bits, int64_t in);
 

@@ -87,7 +87,6 @@ static qat_status prepare_scratch(qat_packed_model *m, int64_t B, int64_t L)
     grow((void **)&s->fq, ni > nh ? ni : nh, &fail);
     grow((void **)&s->mean, (size_t)N * sizeof(float), &fail);
     grow((void **)&s->rstd, (size_t)N * sizeof(float), &fail);
-    grow((void **)&s->row_codes, (size_t)H, &fail);
     qat_packed_acts_free(&s->act_h);
     qat_packed_acts_free(&s->act_i);
     s->N = s->cap = 0;
@@ -144,10 +143,7 @@ static qat_status gather_add(qat_packed_model *m, const pm_table *t, const int32
             for (int64_t c = 0; c < H; c++)
                 dst[c] += src[c];
         } else {
-            QAT_TRY(qat_packed_unpack_codes(&t->codes, index[i], 1, m->s.row_codes));
-            const float step = t->codes.scale[0];
-            for (int64_t c = 0; c < H; c++)
-                dst[c] += (float)m->s.row_codes[c] * step;
+            QAT_TRY(qat_packed_lsq_row_add(&t->codes, index[i], t->value_of, dst));
         }
     }
     return QAT_OK;

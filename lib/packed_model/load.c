@@ -248,7 +248,12 @@ static qat_status read_table(const qatp_file *f, const qat_quant_config *cfg, co
         return read_f32(f, name, rows, H, &t->f);
     if (e->algo != QAT_ALGO_LSQ || e->granularity != QAT_GRAN_TENSOR)
         return qat_fail(QAT_ERR_FORMAT, "packed model: unsupported embedding quantizer");
-    return read_packed(f, name, rows, H, e->bits, 0, &t->codes);
+    QAT_TRY(read_packed(f, name, rows, H, e->bits, 0, &t->codes));
+    /* (float)(u - offset) * step: the value the gather used to compute
+     * per element from the signed code, the same bits. */
+    for (int u = 0; u < 1 << t->codes.bits; u++)
+        t->value_of[u] = (float)(u - t->codes.offset) * t->codes.scale[0];
+    return QAT_OK;
 }
 
 static qat_status read_config(const qatp_file *f, qat_packed_model *m)
@@ -445,7 +450,7 @@ void pm_free(qat_packed_model *m)
     free(m->label_text);
     pm_scratch *s = &m->s;
     void *bufs[] = {s->ids, s->pos, s->types, s->key_bias, s->x, s->h1, s->q, s->k, s->v, s->ctxv, s->res,
-                    s->wide, s->tmp, s->fq, s->mean, s->rstd, s->row_codes};
+                    s->wide, s->tmp, s->fq, s->mean, s->rstd};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     qat_packed_acts_free(&s->act_h);

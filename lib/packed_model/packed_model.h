@@ -34,6 +34,7 @@ typedef struct pm_table {
     int64_t rows;
     float *f;                 /* float table, or NULL when quantized */
     qat_packed_weights codes; /* LSQ codes (per tensor) when quantized */
+    float value_of[256];      /* then the value of each unsigned code u: (u - offset) * step */
 } pm_table;
 
 /* Scratch of the current batch shape, in buffers of cap tokens (the
@@ -45,7 +46,6 @@ typedef struct pm_scratch {
     int any_masked;           /* some key of the batch is padding: key_bias is not all zeros */
     float *x, *h1, *q, *k, *v, *ctxv, *res, *wide, *tmp, *fq;
     float *mean, *rstd;
-    int8_t *row_codes;
     qat_packed_acts act_h, act_i;
 } pm_scratch;
 

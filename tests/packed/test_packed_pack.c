@@ -1,5 +1,6 @@
 /* Weight packing: codes equal to the fake quantizers', exact round trips
- * through every layout (2-bit and 1.6-bit ternary, LSQ 2..8 bits), every
+ * through every layout (2-bit and 1.6-bit ternary, LSQ 2..8 bits, and the
+ * embedding gather's LSQ row lookup), every
  * 5-trit byte, ties, clamps and argument errors. */
 #include "packed/packed_internal.h"
 #include "packed_test_util.h"
@@ -139,6 +140,26 @@ START_TEST(ternary_ties_and_floor)
 }
 END_TEST
 
+/* qat_packed_lsq_row_add looks up each code of a row: with value_of
+ * distinct per code, each element gains exactly its code's entry. */
+static void check_row_add(const qat_packed_weights *pw, const int8_t *want)
+{
+    float value_of[256], *dst = malloc((size_t)pw->in * sizeof *dst);
+    for (int u = 0; u < 256; u++)
+        value_of[u] = 1000.0f + 3.0f * (float)u;
+    for (int64_t r = 0; r < pw->out; r++) {
+        for (int64_t c = 0; c < pw->in; c++)
+            dst[c] = (float)c;
+        QAT_ASSERT_OK(qat_packed_lsq_row_add(pw, r, value_of, dst));
+        int64_t c = 0;
+        while (c < pw->in && dst[c] == (float)c + value_of[want[r * pw->in + c] + pw->offset])
+            c++;
+        ck_assert_msg(c == pw->in, "row add [%lld x %lld] bits %d: row %lld element %lld is %g", (long long)pw->out,
+                      (long long)pw->in, pw->bits, (long long)r, (long long)c, c < pw->in ? dst[c] : 0.0);
+    }
+    free(dst);
+}
+
 START_TEST(lsq_layouts)
 {
     qat_rng rng;
@@ -160,6 +181,7 @@ START_TEST(lsq_layouts)
                 ck_assert_int_eq(pw.offset, 1 << (bits - 1));
                 check_codes(&pw, want, "lsq");
                 check_matrix(&pw, want);
+                check_row_add(&pw, want);
                 if (bits == 8) /* 8-bit weights are plain int8 codes */
                     ck_assert(memcmp(pw.data, want, (size_t)in) == 0);
                 qat_packed_weights_free(&pw);
@@ -213,6 +235,14 @@ START_TEST(pack_errors)
     w[2] = 0.0f;
     QAT_ASSERT_OK(qat_packed_pack_ternary(w, 1, 4, &g, 0, QAT_PACKED_W_TERNARY2, &pw));
     QAT_ASSERT_FAILS(qat_packed_unpack_codes(&pw, 0, 2, q), QAT_ERR_INVALID_ARGUMENT, "outside");
+    float value_of[256] = {0}, row[4] = {0};
+    QAT_ASSERT_FAILS(qat_packed_lsq_row_add(&pw, 0, value_of, row), QAT_ERR_INVALID_ARGUMENT, "not LSQ codes");
+    qat_packed_weights_free(&pw);
+    QAT_ASSERT_OK(qat_packed_pack_lsq(w, 1, 4, 4, &one, 0, &pw));
+    QAT_ASSERT_FAILS(qat_packed_lsq_row_add(&pw, 1, value_of, row), QAT_ERR_INVALID_ARGUMENT, "row 1 outside [0, 1)");
+    QAT_ASSERT_FAILS(qat_packed_lsq_row_add(&pw, -1, value_of, row), QAT_ERR_INVALID_ARGUMENT, "outside");
+    QAT_ASSERT_FAILS(qat_packed_lsq_row_add(&pw, 0, NULL, row), QAT_ERR_INVALID_ARGUMENT, "NULL");
+    QAT_ASSERT_FAILS(qat_packed_lsq_row_add(NULL, 0, value_of, row), QAT_ERR_INVALID_ARGUMENT, "NULL");
     qat_packed_weights_free(&pw);
 }
 END_TEST
