@@ -187,9 +187,6 @@ st_build() {
     else
         meson setup "$BUILD" "${opts[@]}" || exit 1
     fi
-    # nvcc's depfiles are not read by meson's rule (docs/cuda.md): rebuild
-    # the module's objects so a changed header is never missed.
-    rm -f "$BUILD"/backends/cuda/libqat-backend-cuda.so.p/*.o
     ninja -C "$BUILD" -j "$JOBS" || exit 1
     ls "$BUILD"/backends/cuda/libqat-backend-cuda.so 2>/dev/null && echo "ok: libqat and the CUDA module built" ||
         echo "ok: libqat built (CUDA module: $GPU_CHECK_CUDA)"
