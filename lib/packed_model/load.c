@@ -250,7 +250,9 @@ static qat_status read_table(const qatp_file *f, const qat_quant_config *cfg, co
         return qat_fail(QAT_ERR_FORMAT, "packed model: unsupported embedding quantizer");
     QAT_TRY(read_packed(f, name, rows, H, e->bits, 0, &t->codes));
     /* (float)(u - offset) * step: the value the gather used to compute
-     * per element from the signed code, the same bits. */
+     * per element from the signed code, the same bits. bits is 2..8 (the
+     * quant string's parser refuses others, and read_packed wants the
+     * file's to match), so 2^bits fits value_of. */
     for (int u = 0; u < 1 << t->codes.bits; u++)
         t->value_of[u] = (float)(u - t->codes.offset) * t->codes.scale[0];
     return QAT_OK;
