@@ -8,7 +8,6 @@
 #include <immintrin.h>
 
 #define FMA __attribute__((target("avx2,fma")))
-#define INLINE inline __attribute__((always_inline))
 
 int qat_packed_fdot_avx2_ok(void)
 {
@@ -16,7 +15,7 @@ int qat_packed_fdot_avx2_ok(void)
 }
 
 /* ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7)), as qat_packed_fdot_reduce. */
-FMA static INLINE float reduce(__m256 p)
+FMA static QAT_PACKED_INLINE float reduce(__m256 p)
 {
     const __m128 h = _mm_add_ps(_mm256_castps256_ps128(p), _mm256_extractf128_ps(p, 1));
     const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
@@ -29,7 +28,7 @@ FMA static INLINE float reduce(__m256 p)
  * spill). */
 enum { BT = 3, BO = 4 };
 
-FMA static INLINE void micro(const qat_packed_fgemm *g, int64_t r0, int64_t o0, const int NT, const int NO)
+FMA static QAT_PACKED_INLINE void micro(const qat_packed_fgemm *g, int64_t r0, int64_t o0, const int NT, const int NO)
 {
     const int64_t K = g->in;
     const float *x = g->x + r0 * g->ldx, *w = g->w + o0 * g->ldw;

@@ -9,17 +9,15 @@
 #if defined(QAT_PACKED_ARM64)
 #include <arm_neon.h>
 
-#define INLINE inline __attribute__((always_inline))
-
 /* ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7)), as qat_packed_fdot_reduce. */
-static INLINE float reduce(float32x4_t lo, float32x4_t hi)
+static QAT_PACKED_INLINE float reduce(float32x4_t lo, float32x4_t hi)
 {
     const float32x4_t h = vaddq_f32(lo, hi);
     const float32x2_t q = vadd_f32(vget_low_f32(h), vget_high_f32(h));
     return vget_lane_f32(q, 0) + vget_lane_f32(q, 1);
 }
 
-static INLINE void micro(const qat_packed_fgemm *g, int64_t r0, int64_t o0, const int NT, const int NO)
+static QAT_PACKED_INLINE void micro(const qat_packed_fgemm *g, int64_t r0, int64_t o0, const int NT, const int NO)
 {
     const int64_t K = g->in;
     const float *x = g->x + r0 * g->ldx, *w = g->w + o0 * g->ldw;

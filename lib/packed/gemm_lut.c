@@ -98,7 +98,6 @@ int qat_packed_lut_usable(const qat_packed_acts *a, const qat_packed_matrix *m)
 #include "packed/epilogue_avx512.h"
 
 #define LUT_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
-#define INLINE inline __attribute__((always_inline))
 /* The tile's loops over tokens and panels unrolled, so that its sums are
  * registers, not a stack array. */
 #define UNROLL _Pragma("GCC unroll 8")
@@ -175,9 +174,9 @@ typedef struct lut_out {
  * [g0, g0 + gn) of the chunk's tables, the sums starting at 0 (first) or
  * at acc[t * ldacc + r] (r < 16 NB), and ending there (out NULL) or in
  * out's floats. */
-LUT_TARGET static INLINE void tile(const uint8_t *idx, int64_t groups, int64_t g0, int64_t gn, const int8_t *tables,
-                                   int32_t *acc, int64_t ldacc, int first, const lut_out *out, const int NB,
-                                   const int NT)
+LUT_TARGET static QAT_PACKED_INLINE void tile(const uint8_t *idx, int64_t groups, int64_t g0, int64_t gn,
+                                              const int8_t *tables, int32_t *acc, int64_t ldacc, int first,
+                                              const lut_out *out, const int NB, const int NT)
 {
     const __m512i ones = _mm512_set1_epi8(1);
     __m512i sum[LUT_TOKENS][4];

@@ -122,10 +122,10 @@ static uint64_t load_le64(const uint8_t *p)
 /* Row r's unsigned codes u (q + offset) of LSQ weights w, each passed to
  * `code` as code(c, u, out, value_of): inlined into both callers below
  * with their own `code`, so that neither pays for a call per field. */
-#define INLINE static inline __attribute__((always_inline))
 typedef void (*lsq_code_fn)(int64_t c, unsigned u, void *out, const float *value_of);
 
-INLINE void lsq_row_codes(const qat_packed_weights *w, int64_t r, lsq_code_fn code, void *out, const float *value_of)
+static QAT_PACKED_INLINE void lsq_row_codes(const qat_packed_weights *w, int64_t r, lsq_code_fn code, void *out,
+                                            const float *value_of)
 {
     const int64_t in = w->in;
     const int bits = w->bits;

@@ -12,6 +12,10 @@
 #  define QAT_PACKED_ARM64 1
 #endif
 
+/* Inlined whatever the optimiser's budget: the kernels' small helpers,
+ * whose loops must unroll into their caller's registers. */
+#define QAT_PACKED_INLINE inline __attribute__((always_inline))
+
 /* Ternary rows are cut into groups of G elements (G = 128 for 2-bit, 160
  * for 1.6-bit) stored in nb = 32 bytes; the last, shorter group of n
  * elements uses nb = ceil(n / per_byte) bytes. Byte j of a group holds the

@@ -34,7 +34,6 @@
 #include <immintrin.h>
 
 #define AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw")))
-#define INLINE inline __attribute__((always_inline))
 
 /* The LDTILECFG operand: palette 1, eight tiles of 16 rows x 64 bytes
  * (tmm0..3 the accumulators, tmm4, 5 activations, tmm6, 7 weights). A
@@ -69,7 +68,7 @@ AMX void qat_packed_amx_end(void)
 
 /* Quads [q0, q0 + n) of panel bytes `src` (BITS-bit codes, quads
  * 8 / BITS to a chunk; q0 a multiple of that) as 8-bit codes at dst. */
-AMX static INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, uint8_t *dst, const int BITS)
+AMX static QAT_PACKED_INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, uint8_t *dst, const int BITS)
 {
     const int per_chunk = 8 / BITS;
     const __m512i mask = _mm512_set1_epi8((char)((1u << BITS) - 1u));
@@ -84,8 +83,8 @@ AMX static INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, uint8_t
 /* 32 rows x `tokens` (<= 32) tokens over inputs [0, kn) of the B tiles at
  * b0, b1 (1 KiB per 64 inputs) and the activations at a0; the accumulators
  * start at 0 (first) or at acc's values. */
-AMX static INLINE void block(const int8_t *a0, long lda, int tokens, const uint8_t *b0, const uint8_t *b1,
-                             int64_t kn, int first, int32_t *acc)
+AMX static QAT_PACKED_INLINE void block(const int8_t *a0, long lda, int tokens, const uint8_t *b0, const uint8_t *b1,
+                                        int64_t kn, int first, int32_t *acc)
 {
     const long ldc = QAT_PACKED_TILE_ROWS * (long)sizeof *acc;
     int32_t *acc1 = acc + 16 * QAT_PACKED_TILE_ROWS;
@@ -128,7 +127,7 @@ AMX static INLINE void block(const int8_t *a0, long lda, int tokens, const uint8
 
 /* The tile with BITS-bit panels (a constant once inlined), KC inputs at a
  * time: narrow panels decoded into buf, 8-bit ones read in place. */
-AMX static INLINE void tile(const qat_packed_tile *t, const int BITS)
+AMX static QAT_PACKED_INLINE void tile(const qat_packed_tile *t, const int BITS)
 {
     const qat_packed_matrix *m = t->m;
     const int64_t K = m->kpad;

@@ -5,7 +5,7 @@
  * TILE_ENTRY names the path's qat_packed_tile_fn. The two panels of the
  * tile, 4 tokens per pass; the token count and the code width become
  * constants of each instance, so the kernels' loops unroll. */
-static INLINE void arm_tile(const qat_packed_tile *t, const int CB)
+static QAT_PACKED_INLINE void arm_tile(const qat_packed_tile *t, const int CB)
 {
     for (int p = 0; p < 2; p++) {
         const uint8_t *w = t->m->data + (size_t)(t->panel + p) * t->m->panel_bytes;

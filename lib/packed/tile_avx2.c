@@ -36,7 +36,6 @@
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2")))
-#define INLINE inline __attribute__((always_inline))
 
 /* Inputs decoded at a time: 2 panels x 16 rows x KC codes = 8 KiB of L1,
  * read by every group of tokens of the call. */
@@ -52,7 +51,7 @@
  * (bench/maddubs_ceiling.c, panel16 and pair32). */
 #define NT_PASS 2
 
-AVX2 static INLINE __m256i broadcast4(const uint8_t *p)
+AVX2 static QAT_PACKED_INLINE __m256i broadcast4(const uint8_t *p)
 {
     int32_t v;
     memcpy(&v, p, 4);
@@ -61,7 +60,7 @@ AVX2 static INLINE __m256i broadcast4(const uint8_t *p)
 
 /* acc[j][h] (int32, 8 rows each) += the int16 sums (= when fresh: acc
  * not yet written, so no memset), which restart at 0. */
-AVX2 static INLINE void widen(__m256i acc16[][4], int32_t *acc, int fresh)
+AVX2 static QAT_PACKED_INLINE void widen(__m256i acc16[][4], int32_t *acc, int fresh)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     for (int j = 0; j < NT_PASS; j++)
@@ -121,8 +120,8 @@ static uint64_t every(int nblk)
 }
 
 /* The pair fixes of panel `panel` with inputs in [k0, k0 + kn): [*lo, *hi). */
-static INLINE void fixes_in(const qat_packed_matrix *m, int64_t panel, int64_t k0, int64_t kn, int64_t *lo,
-                            int64_t *hi)
+static QAT_PACKED_INLINE void fixes_in(const qat_packed_matrix *m, int64_t panel, int64_t k0, int64_t kn, int64_t *lo,
+                                       int64_t *hi)
 {
     int64_t i = m->fix_start[panel], e = m->fix_start[panel + 1];
     while (i < e && m->fix[i].col < k0)
@@ -136,7 +135,8 @@ static INLINE void fixes_in(const qat_packed_matrix *m, int64_t panel, int64_t k
 /* Quads [q0, q0 + n) of panel bytes `src` (CB-bit codes u, 8 / CB quads to
  * a 64-byte chunk, q0 a multiple of that) as signed codes u - offset, 64
  * bytes a quad, at dst. */
-AVX2 static INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, int offset, int8_t *dst, const int CB)
+AVX2 static QAT_PACKED_INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, int offset, int8_t *dst,
+                                          const int CB)
 {
     const int per_chunk = 8 / CB;
     const __m256i mask = _mm256_set1_epi8((char)((1 << CB) - 1)), off = _mm256_set1_epi8((char)offset);
@@ -157,7 +157,8 @@ AVX2 static INLINE void decode(const uint8_t *src, int64_t q0, int64_t n, int of
  * tokens shifted into a and run over them. Spans every nblk quads
  * (starts), or, FIXED, the matrix's own spans with its pair cuts taken
  * from the codes and added back. */
-AVX2 static INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, const int CB, const int FIXED)
+AVX2 static QAT_PACKED_INLINE void maddubs_tile(const qat_packed_tile *t, uint64_t starts, const int CB,
+                                                const int FIXED)
 {
     const qat_packed_matrix *m = t->m;
     _Alignas(32) int8_t q[2 * KC * QAT_PACKED_PANEL];
@@ -255,7 +256,8 @@ AVX2 static void tile_8bit_spans(const qat_packed_tile *t) { maddubs_tile(t, 0, 
  * quad and meet each token's 4 codes, already int16 in a16 (row stride
  * MADD_KC) and broadcast by one 8-byte load, in vpmaddwd; the lane pairs
  * (k0k1, k2k3) of a row are added at the end, into acc (int32, += ). */
-AVX2 static INLINE void half_madd(const uint8_t *w, const int16_t *a16, int64_t quads, int32_t *acc, const int NT)
+AVX2 static QAT_PACKED_INLINE void half_madd(const uint8_t *w, const int16_t *a16, int64_t quads, int32_t *acc,
+                                             const int NT)
 {
     __m256i s[6][2];
     for (int j = 0; j < NT; j++)

@@ -18,13 +18,12 @@
 #include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vnni")))
-#define INLINE inline __attribute__((always_inline))
 
 /* Tokens of a group: 2 x 8 accumulators, 2 panel registers and the
  * decoded codes fit the 32 zmm registers. */
 #define GROUP 8
 
-AVX512 static INLINE __m512i broadcast4(const int8_t *p)
+AVX512 static QAT_PACKED_INLINE __m512i broadcast4(const int8_t *p)
 {
     int32_t v;
     memcpy(&v, p, 4);
@@ -34,7 +33,7 @@ AVX512 static INLINE __m512i broadcast4(const int8_t *p)
 /* Tokens [j0, j0 + NT) (NT 1..8) of the tile, codes of CB bits (2, 4 or
  * 8): both constants once inlined, so the loops unroll and the
  * accumulators live in registers. */
-AVX512 static INLINE void group(const qat_packed_tile *t, int j0, const int NT, const int CB)
+AVX512 static QAT_PACKED_INLINE void group(const qat_packed_tile *t, int j0, const int NT, const int CB)
 {
     const qat_packed_matrix *m = t->m;
     const uint8_t *w0 = m->data + (size_t)t->panel * m->panel_bytes, *w1 = w0 + m->panel_bytes;

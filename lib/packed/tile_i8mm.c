@@ -20,10 +20,9 @@
 #pragma GCC target("arch=armv8.2-a+i8mm")
 #include <arm_neon.h>
 
-#define INLINE inline __attribute__((always_inline))
-
 /* Rows 4g..4g+3 x the 4 inputs of quad q of a panel of CB-bit codes, signed. */
-static INLINE int8x16_t quad_rows(const uint8_t *w, int64_t q, int g, const int CB, uint8x16_t mask, uint8x16_t off)
+static QAT_PACKED_INLINE int8x16_t quad_rows(const uint8_t *w, int64_t q, int g, const int CB, uint8x16_t mask,
+                                             uint8x16_t off)
 {
     const int per_chunk = 8 / CB;
     uint8x16_t u = vld1q_u8(w + q / per_chunk * 64 + 16 * g);
@@ -34,8 +33,8 @@ static INLINE int8x16_t quad_rows(const uint8_t *w, int64_t q, int g, const int 
 
 /* Panel w's 16 rows x tokens j0 .. j0 + NT - 1 (NT 1..4) into acc
  * (acc[j * QAT_PACKED_TILE_ROWS + r], j from j0). */
-static INLINE void panel_mmla(const qat_packed_tile *t, const uint8_t *w, int j0, int32_t *acc, const int NT,
-                              const int CB)
+static QAT_PACKED_INLINE void panel_mmla(const qat_packed_tile *t, const uint8_t *w, int j0, int32_t *acc, const int NT,
+                                         const int CB)
 {
     const qat_packed_matrix *m = t->m;
     const int NP = (NT + 1) / 2;

@@ -14,10 +14,8 @@
 #include <arm_neon.h>
 #include <string.h>
 
-#define INLINE inline __attribute__((always_inline))
-
-static INLINE void panel_sdot(const qat_packed_tile *t, const uint8_t *w, int j0, int32_t *acc, const int NT,
-                              const int CB)
+static QAT_PACKED_INLINE void panel_sdot(const qat_packed_tile *t, const uint8_t *w, int j0, int32_t *acc, const int NT,
+                                         const int CB)
 {
     const qat_packed_matrix *m = t->m;
     const int per_chunk = 8 / CB;
