@@ -21,9 +21,9 @@ torch.set_num_threads, PackedModel.threads). Each cell is the median of
 state of a process that serves one model), so a busy machine slows all of
 them alike (OpenBLAS's idle spin is cut short, OPENBLAS_THREAD_TIMEOUT=4
 unless set, so that PyTorch's BLAS threads do not run on into the next
-engine's forward). The log also
-gives the minimum; the table gives the ratio of each engine's median to ONNX
-Runtime int8's (> 1: slower than ORT int8).
+engine's forward). The log also gives the minimum; the table gives the
+ratio of each engine's median to ONNX Runtime int8's (> 1: slower than ORT
+int8).
 
 Install the dependencies into the venv that has Debian's torch 1.13 and
 numpy 1.x (newer onnx needs numpy 2, which breaks that torch):
@@ -237,6 +237,8 @@ def main() -> int:
                     help="also write the exported packed models there (SHAPE_QUANT.qatp), for "
                          "bench_packed_forward_loop and perf")
     args = ap.parse_args()
+    if args.turn < 0:
+        ap.error(f"--turn {args.turn}: expected 0 or more")
     problem = missing_deps()
     if problem:
         print(problem, file=sys.stderr)
